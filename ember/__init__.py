@@ -1,0 +1,47 @@
+"""ember: PyTorch's API on NumPy, with a readable autograd engine."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .dtypes import (  # noqa: F401
+    bool,
+    double,
+    dtype,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from .tensor import Size, Tensor, device  # noqa: F401
+from . import ops as _ops  # noqa: F401  (binds the op methods onto Tensor)
+from .ops.elementwise import *  # noqa: F401,F403
+from .ops.unary import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.shape import *  # noqa: F401,F403
+from .creation import *  # noqa: F401,F403
+from .random import *  # noqa: F401,F403
+from . import autograd  # noqa: F401
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
+from .dtypes import result_type as _result_type
+
+
+def result_type(tensor1, tensor2):
+    """The dtype torch's promotion gives an op on ``tensor1`` and ``tensor2``."""
+    return _result_type(tensor1, tensor2)
+
+
+def is_tensor(obj) -> "builtins.bool":  # noqa: F821
+    return isinstance(obj, Tensor)

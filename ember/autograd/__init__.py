@@ -1,0 +1,195 @@
+"""Reverse-mode automatic differentiation: ``backward``, ``grad``, custom ``Function``s, grad modes."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from .grad_mode import (  # noqa: F401
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .engine import run_backward
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+
+
+def _as_tuple(x: Any) -> tuple:
+    if x is None:
+        return ()
+    from ..tensor import Tensor
+
+    return (x,) if isinstance(x, Tensor) else tuple(x)
+
+
+def _make_grads(outputs: tuple, grads: tuple, is_grads_batched: bool = False) -> list:
+    from ..tensor import Tensor
+
+    if len(grads) != len(outputs):
+        raise RuntimeError(
+            f"grad requires one gradient per output: got {len(grads)} gradients and "
+            f"{len(outputs)} outputs"
+        )
+    out = []
+    for i, (t, g) in enumerate(zip(outputs, grads)):
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind != "f":
+                raise RuntimeError(
+                    "grad can be implicitly created only for real scalar outputs but got "
+                    f"{t.dtype}".replace("ember.", "torch.")
+                )
+            g = Tensor._make(t._data.dtype.type(1) + 0 * t._data)
+        elif not isinstance(g, Tensor):
+            from ..creation import tensor
+
+            g = tensor(g, dtype=t.dtype)
+        elif g._data.shape != t._data.shape:
+            from ..tensor import Size
+
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._data.shape)} and "
+                f"output[{i}] has a shape of {Size(t._data.shape)}."
+            )
+        out.append(g)
+    return out
+
+
+def _check_roots(outputs: tuple) -> None:
+    for i, t in enumerate(outputs):
+        if not t._requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+
+
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    grad_variables: Any = None,
+    inputs: Any = None,
+) -> None:
+    """Accumulates into the leaves' ``.grad`` the gradient of ``tensors`` w.r.t. them."""
+    outputs = _as_tuple(tensors)
+    if grad_tensors is None and grad_variables is not None:
+        grad_tensors = grad_variables
+    grads = (None,) * len(outputs) if grad_tensors is None else _as_tuple(grad_tensors)
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    _check_roots(outputs)
+    grads = _make_grads(outputs, grads)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+) -> tuple:
+    """Returns the gradients of ``outputs`` w.r.t. ``inputs`` without touching any ``.grad``."""
+    outs = _as_tuple(outputs)
+    ins = _as_tuple(inputs)
+    grads = (None,) * len(outs) if grad_outputs is None else _as_tuple(grad_outputs)
+    _check_roots(outs)
+    grads = _make_grads(outs, grads)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    for t in ins:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    result = run_backward(outs, grads, retain_graph, create_graph, inputs=ins, accumulate=False,
+                          allow_unused=allow_unused)
+    if materialize_grads:
+        from ..tensor import Tensor
+        import numpy as np
+
+        result = [Tensor._make(np.zeros_like(t._data)) if g is None else g
+                  for g, t in zip(result, ins)]
+    return tuple(result)
+
+
+_anomaly_mode = None
+
+
+class detect_anomaly:
+    """Context manager that makes backward check for NaNs and report the forward call of the node
+    that failed."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        from .function import anomaly
+
+        self._anomaly = anomaly
+        self.check_nan = check_nan
+        self.prev = anomaly.enabled
+        self.prev_check = anomaly.check_nan
+
+    def __enter__(self) -> None:
+        import warnings
+
+        warnings.warn(
+            "Anomaly Detection has been enabled. This mode will increase the runtime and should "
+            "only be enabled for debugging.",
+            stacklevel=2,
+        )
+        self._anomaly.enabled, self._anomaly.check_nan = True, self.check_nan
+
+    def __exit__(self, *exc: Any) -> None:
+        self._anomaly.enabled, self._anomaly.check_nan = self.prev, self.prev_check
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with self.__class__(self.check_nan):
+                return fn(*a, **k)
+
+        return wrapper
+
+
+class set_detect_anomaly:
+    """Turns anomaly detection on or off (at once, or for a ``with`` block)."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        from .function import anomaly
+
+        self._anomaly = anomaly
+        self.prev, self.prev_check = anomaly.enabled, anomaly.check_nan
+        anomaly.enabled, anomaly.check_nan = mode, check_nan
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        self._anomaly.enabled, self._anomaly.check_nan = self.prev, self.prev_check
+
+
+def is_anomaly_enabled() -> bool:
+    from .function import anomaly
+
+    return anomaly.enabled
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    from .function import anomaly
+
+    return anomaly.check_nan
+
+
+Sequence  # noqa: B018 - re-exported typing helper for submodules

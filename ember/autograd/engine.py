@@ -1,0 +1,268 @@
+"""The reverse pass: dependency counting and a ready queue, as PyTorch's engine does.
+
+Each node runs once, after every consumer has delivered its gradient; there is no recursion, so a
+graph of any depth runs. Ready nodes run newest-first (by creation sequence), like torch.
+"""
+from __future__ import annotations
+
+import heapq
+import warnings
+from typing import Sequence
+
+from . import grad_mode
+from .function import AccumulateGrad, Node, _edge, anomaly
+
+
+def _sum_to(g, shape):
+    from ..ops.reduce import sum_to_size
+
+    return sum_to_size(g, shape)
+
+
+def _validate(node: Node, grads) -> tuple:
+    """Checks a node's returned gradients, summing broadcast ones back to each input's shape."""
+    from ..tensor import Tensor
+
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    n = len(node.next_functions)
+    if len(grads) != n:
+        if len(grads) < n or any(g is not None for g in grads[n:]):
+            raise RuntimeError(
+                f"function {node.name()} returned an incorrect number of gradients "
+                f"(expected {n}, got {len(grads)})"
+            )
+        grads = grads[:n]
+    out = []
+    for i, g in enumerate(grads):
+        meta = node._in_meta[i]
+        if g is None or meta is None or not node.needs_input_grad[i]:
+            out.append(None)
+            continue
+        if not isinstance(g, Tensor):
+            raise TypeError(
+                f"function {node.name()} returned a gradient of type {type(g).__name__} at index "
+                f"{i}; expected a Tensor or None"
+            )
+        shape, dtype = meta
+        if g._data.shape != shape:
+            if not _sums_to(g._data.shape, shape):
+                raise RuntimeError(
+                    f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                    f"{list(g._data.shape)} but expected shape compatible with {list(shape)}"
+                )
+            g = _sum_to(g, shape)
+        if g.dtype is not dtype:
+            g = g.to(dtype)
+        out.append(g)
+    return tuple(out)
+
+
+def _sums_to(src: tuple, dst: tuple) -> bool:
+    if len(src) < len(dst):
+        return False
+    lead = len(src) - len(dst)
+    return all(d == s or d == 1 for s, d in zip(src[lead:], dst))
+
+
+def _zeros(meta):
+    from ..tensor import Tensor
+    from ..backend import get_array_module
+
+    shape, dtype = meta
+    return Tensor._make(get_array_module().zeros(shape, dtype.np))
+
+
+def _accumulate(var, g, create_graph: bool) -> None:
+    from ..tensor import Tensor
+
+    old = var.grad
+    if old is None:
+        var.grad = g if create_graph else Tensor._make(g._data.copy())
+    elif create_graph or old.requires_grad or g.requires_grad:
+        var.grad = old + g
+    else:
+        old._data += g._data  # in place, so references to .grad (an optimizer's) stay valid
+    for hook in (var._post_acc_hooks or {}).values():
+        hook(var)
+
+
+def run_backward(
+    roots: Sequence,
+    grad_roots: Sequence,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence | None = None,
+    accumulate: bool = True,
+    allow_unused: bool = False,
+):
+    """Runs the backward pass from ``roots`` (tensors) seeded with ``grad_roots``.
+
+    With ``accumulate`` the leaves' ``.grad`` (only those in ``inputs`` when given) receive their
+    gradients; without it (``autograd.grad``) the gradients flowing into ``inputs`` are returned.
+    """
+    root_edges = [_edge(t) for t in roots]
+    # discover the graph and count, per node, how many edges lead into it
+    deps: dict[Node, int] = {}
+    stack = [n for n, _ in root_edges if n is not None]
+    seen = set(stack)
+    while stack:
+        for nxt, _ in stack.pop().next_functions:
+            if nxt is not None:
+                if nxt in seen:
+                    deps[nxt] += 1
+                else:
+                    deps[nxt] = 1
+                    seen.add(nxt)
+                    stack.append(nxt)
+
+    targets: dict[Node, list] = {}
+    needed = None
+    if inputs is not None:
+        for idx, t in enumerate(inputs):
+            node, nr = _edge(t)
+            if node is None:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            targets.setdefault(node, []).append((nr, idx, t))
+        needed = _needed_nodes(seen, deps, targets)
+    captured: list = [None] * (len(inputs) if inputs is not None else 0)
+
+    buffers: dict[Node, list] = {}
+    for (node, nr), g in zip(root_edges, grad_roots):
+        if node is None:
+            continue
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._n_out
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    ready = [(-n._seq, id(n), n) for n in buffers if deps.get(n, 0) == 0]
+    heapq.heapify(ready)
+
+    prev_mode = grad_mode.state.enabled
+    grad_mode.state.enabled = create_graph
+    try:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            grads = buffers.pop(node)
+            if node._tensor_hooks:
+                _run_tensor_hooks(node, grads)
+            if node._retain:
+                for nr, t in node._retain.items():
+                    if grads[nr] is not None and t() is not None:
+                        _accumulate_retained(t(), grads[nr])
+            if node in targets:
+                for nr, idx, t in targets[node]:
+                    g = grads[nr]
+                    if accumulate and g is not None:
+                        _accumulate(t, g, create_graph)
+                    else:
+                        captured[idx] = g
+            if type(node) is AccumulateGrad:
+                if accumulate and inputs is None and grads[0] is not None:
+                    _accumulate(node.variable, grads[0], create_graph)
+                continue
+            if needed is not None and node not in needed:
+                continue
+            grad_inputs = _call(node, grads)
+            if not retain_graph:
+                node._free()
+            for (nxt, nr), g in zip(node.next_functions, grad_inputs):
+                if nxt is None:
+                    continue
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._n_out
+                if g is not None:
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+    finally:
+        grad_mode.state.enabled = prev_mode
+
+    if inputs is not None and not accumulate and not allow_unused:
+        for idx, t in enumerate(inputs):
+            if captured[idx] is None and _edge(t)[0] not in seen:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior."
+                )
+    return captured
+
+
+def _needed_nodes(seen: set, deps: dict, targets: dict) -> set:
+    """Nodes from which a target can be reached: only these need to run for ``inputs``."""
+    remaining = dict(deps)
+    order = []
+    frontier = [n for n in seen if remaining.get(n, 0) == 0]
+    while frontier:
+        n = frontier.pop()
+        order.append(n)
+        for nxt, _ in n.next_functions:
+            if nxt is not None:
+                remaining[nxt] -= 1
+                if remaining[nxt] == 0:
+                    frontier.append(nxt)
+    needed = set()
+    for n in reversed(order):
+        if n in targets or any(nxt in needed for nxt, _ in n.next_functions if nxt is not None):
+            needed.add(n)
+    return needed
+
+
+def _run_tensor_hooks(node: Node, grads: list) -> None:
+    for nr, hooks in node._tensor_hooks.items():
+        g = grads[nr]
+        if g is None:
+            continue
+        for hook in list(hooks.values()):
+            r = hook(g)
+            if r is not None:
+                g = r
+        grads[nr] = g
+
+
+def _accumulate_retained(t, g) -> None:
+    from ..tensor import Tensor
+
+    if t._grad is None:
+        t._grad = g if grad_mode.state.enabled else Tensor._make(g._data.copy())
+    else:
+        t._grad = t._grad + g
+
+
+def _call(node: Node, grads: list) -> tuple:
+    if all(g is None for g in grads):
+        return (None,) * len(node.next_functions)
+    if node._materialize_grads and node._n_out > 1:
+        grads = [_zeros(m) if g is None and m is not None else g for g, m in zip(grads, node._out_meta)]
+    if node._pre_hooks:
+        for hook in list(node._pre_hooks.values()):
+            r = hook(tuple(grads))
+            if r is not None:
+                grads = list(r)
+    try:
+        grad_inputs = _validate(node, node.backward(node, *grads))
+    except Exception:
+        if anomaly.enabled and node._trace:
+            _warn_trace(node)
+        raise
+    if node._post_hooks:
+        for hook in list(node._post_hooks.values()):
+            r = hook(grad_inputs, tuple(grads))
+            if r is not None:
+                grad_inputs = tuple(r)
+    if anomaly.enabled and anomaly.check_nan:
+        for i, g in enumerate(grad_inputs):
+            if g is not None and g.dtype.is_floating_point and bool((g._data != g._data).any()):
+                _warn_trace(node)
+                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+    return grad_inputs
+
+
+def _warn_trace(node: Node) -> None:
+    trace = "".join(node._trace or ())
+    warnings.warn(
+        f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n{trace}",
+        stacklevel=3,
+    )

@@ -1,0 +1,423 @@
+"""Backward-graph nodes: the built-in op pattern (``Op``) and the public ``Function`` API.
+
+A node is at once the op's ``ctx`` and the output's ``grad_fn``: forward stores what backward needs on
+it, and the engine later calls ``backward(node, *grads)``. Edges point backward only
+(``next_functions``); a node never holds its output tensor, so graphs free themselves by refcount.
+"""
+from __future__ import annotations
+
+import itertools
+import traceback
+from typing import Any
+
+from . import grad_mode
+from ..backend import get_array_module
+from ..dtypes import promote_arrays
+
+_seq = itertools.count()
+_grad_state = grad_mode.state
+_FREED = ("freed",)
+
+
+class _Anomaly:
+    enabled = False
+    check_nan = True
+
+
+anomaly = _Anomaly()
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook off again."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict) -> None:
+        self._hooks = hooks
+        self.id = next(self._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+class Node:
+    """A node of the backward graph, as seen through ``tensor.grad_fn``."""
+
+    next_functions: tuple = ()
+    needs_input_grad: tuple = ()
+    _saved: tuple = ()
+    _in_meta: tuple = ()
+    _n_out = 1
+    _out_meta: tuple = ()
+    _seq = 0
+    _tensor_hooks: dict | None = None  # output_nr -> {id: hook}, from Tensor.register_hook
+    _retain: dict | None = None  # output_nr -> tensor whose .grad retain_grad() keeps
+    _pre_hooks: dict | None = None
+    _post_hooks: dict | None = None
+    _trace: list | None = None
+    _materialize_grads = True
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    @property
+    def metadata(self) -> dict:
+        if "_metadata" not in self.__dict__:
+            self._metadata: dict = {}
+        return self._metadata
+
+    def register_hook(self, fn) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        h = RemovableHandle(self._post_hooks)
+        self._post_hooks[h.id] = fn
+        return h
+
+    def register_prehook(self, fn) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        h = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[h.id] = fn
+        return h
+
+    def _add_tensor_hook(self, output_nr: int, fn) -> RemovableHandle:
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        hooks = self._tensor_hooks.setdefault(output_nr, {})
+        h = RemovableHandle(hooks)
+        hooks[h.id] = fn
+        return h
+
+    # -- saved tensors -------------------------------------------------------------------------
+    def save_for_backward(self, *items: Any) -> None:
+        """Keeps tensors (arrays inside built-in ops) for backward; packed once forward returns."""
+        self._to_save = items
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if saved is _FREED:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the graph "
+                "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+                "you need to backward through the graph a second time or if you need to access saved "
+                "tensors after calling backward."
+            )
+        return tuple(_unpack(self, s) for s in saved)
+
+    saved = saved_tensors
+
+    def _free(self) -> None:
+        if self._saved:
+            self._saved = _FREED
+
+
+class _SavedOutput:
+    """A saved output: kept as data plus version, rebuilt on unpack with this node as grad_fn."""
+
+    __slots__ = ("data", "box", "version", "nr")
+
+    def __init__(self, t, nr: int) -> None:
+        self.data, self.box, self.version, self.nr = t._data, t._version_box, t._version_box[0], nr
+
+
+def _pack(node: Node, items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:
+    from ..tensor import Tensor
+
+    packed = []
+    for item in items:
+        if isinstance(item, Tensor):
+            for nr, out in enumerate(outputs):
+                if item is out:
+                    packed.append(_SavedOutput(out, nr))
+                    break
+            else:
+                packed.append((item, item._version_box[0]))
+            continue
+        if item is None or not hasattr(item, "shape") or not hasattr(item, "dtype"):
+            packed.append((item, None))
+            continue
+        # a raw array (built-in ops): map it back to the tensor it came from
+        for src, arr in zip(inputs, arrays):
+            if item is arr and isinstance(src, Tensor):
+                packed.append((src, src._version_box[0]))
+                break
+        else:
+            for nr, out in enumerate(outputs):
+                if out is not None and item is out._data:
+                    packed.append(_SavedOutput(out, nr))
+                    break
+            else:
+                packed.append((Tensor._make(get_array_module(item).asarray(item)), None))
+    return tuple(packed)
+
+
+def _unpack(node: Node, s) -> Any:
+    from ..tensor import Tensor
+
+    if type(s) is _SavedOutput:
+        if s.box[0] != s.version:
+            _raise_modified(node, s.data, s.nr, s.box[0], s.version, node)
+        t = Tensor._make(s.data, True, node, s.nr)
+        t._version_box = s.box
+        return t
+    item, version = s
+    if version is not None and item._version_box[0] != version:
+        _raise_modified(node, item._data, item._output_nr, item._version_box[0], version, item.grad_fn)
+    return item
+
+
+def _raise_modified(node, data, nr, now, expected, producer) -> None:
+    from ..dtypes import from_numpy_dtype
+
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+    kind = names[from_numpy_dtype(data.dtype).name]
+    shape = ", ".join(str(s) for s in data.shape)
+    where = f"output {nr} of {producer.name()}" if producer is not None else "a leaf Variable"
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [torch.{kind}Tensor [{shape}]], which is {where}, is at version {now}; "
+        f"expected version {expected} instead. Hint: enable anomaly detection to find the "
+        "operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+        .replace("torch.autograd", "ember.autograd")
+    )
+
+
+class AccumulateGrad(Node):
+    """The node that deposits gradients into a leaf's ``.grad``."""
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+        self._seq = next(_seq)
+        self._in_meta = ()
+
+
+def _edge(t) -> tuple:
+    fn = t._grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if t._requires_grad:
+        return (t._grad_accumulator(), 0)
+    return (None, 0)
+
+
+class Op(Node):
+    """Base of ember's built-in ops: ``forward(ctx, *arrays, **kw)`` on backend arrays,
+    ``backward(ctx, *grads)`` on Tensors (so it is itself differentiable).
+
+    ``class Mul(Op, name="MulBackward0")`` makes ``MulBackward0`` (a subclass of ``Mul``) the
+    type of the nodes it records, so ``type(t.grad_fn).__name__`` reads as in torch.
+    """
+
+    _promote: bool | str = False  # True: cast inputs to torch's result dtype; "float": and to float
+
+    def __init_subclass__(cls, name: str | None = None, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if name is not None:
+            cls._node_cls = type(name, (cls,), {"__module__": cls.__module__, "__qualname__": name})
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        raise NotImplementedError
+
+    def mark_non_differentiable(self, *arrays: Any) -> None:
+        self._non_diff = arrays
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        from ..tensor import Tensor
+
+        node = cls._node_cls.__new__(cls._node_cls)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        if cls._promote:
+            arrays = promote_arrays(args, arrays, cls._promote == "float")
+        out = cls.forward(node, *arrays, **kwargs)
+        record = _grad_state.enabled and any(
+            isinstance(a, Tensor) and a._requires_grad for a in args
+        )
+        if type(out) is tuple:
+            non_diff = node.__dict__.get("_non_diff", ())
+            outs = tuple(
+                Tensor._make(o, False, None)
+                if not record or any(o is n for n in non_diff)
+                else Tensor._make(o, True, node, i)
+                for i, o in enumerate(out)
+            )
+            node._n_out = len(outs)
+            node._out_meta = tuple((o.shape, o.dtype) for o in out)
+        elif record:
+            outs = Tensor._make(out, True, node, 0)
+        else:
+            return Tensor._make(out, False, None)
+        if not record:
+            return outs
+        node.next_functions = tuple(
+            _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
+        )
+        node.needs_input_grad = tuple(
+            isinstance(a, Tensor) and a._requires_grad for a in args
+        )
+        node._in_meta = tuple(
+            (a._data.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
+        )
+        node._seq = next(_seq)
+        to_save = node.__dict__.pop("_to_save", None)
+        if to_save:
+            node._saved = _pack(node, to_save, args, arrays, outs if type(outs) is tuple else (outs,))
+        if anomaly.enabled:
+            node._trace = traceback.format_stack()[:-2]
+        return outs
+
+
+# -- the public custom-Function API -------------------------------------------------------------
+
+
+class FunctionCtx(Node):
+    """``ctx`` of a custom ``Function``; also its backward node (``<Name>Backward``)."""
+
+    _forward_cls: type
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        self._non_diff = tensors
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize_grads = value
+
+    def apply(self, *grads: Any) -> Any:
+        return self._forward_cls.backward(self, *grads)
+
+    def backward(self, *grads: Any) -> Any:  # called by the engine as backward(node, *grads)
+        return self._forward_cls.backward(self, *grads)
+
+
+class FunctionMeta(type):
+    def __init__(cls, name: str, bases: tuple, attrs: dict) -> None:
+        super().__init__(name, bases, attrs)
+        backward_name = name + "Backward"
+        cls._backward_cls = type(backward_name, (FunctionCtx,), {"_forward_cls": cls,
+                                                               "__module__": cls.__module__})
+
+
+class Function(metaclass=FunctionMeta):
+    """Base class for custom differentiable operations (``torch.autograd.Function``).
+
+    Subclasses define ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` as staticmethods
+    and are called through ``apply``; ``forward`` may instead take only the inputs if the class
+    defines ``setup_context(ctx, inputs, output)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD."
+        )
+
+    vjp = backward
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Any) -> Any:
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        from ..tensor import Tensor
+
+        ctx = cls._backward_cls()
+        with grad_mode.no_grad():
+            if cls.setup_context is not Function.setup_context:
+                raw = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, raw)
+            else:
+                raw = cls.forward(ctx, *args, **kwargs)
+        is_tuple = isinstance(raw, tuple)
+        outputs = raw if is_tuple else (raw,)
+        record = _grad_state.enabled and any(
+            isinstance(a, Tensor) and a._requires_grad for a in args
+        )
+        non_diff = ctx.__dict__.get("_non_diff", ())
+        dirty = ctx.__dict__.get("_dirty", ())
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        new_outputs = []
+        for i, o in enumerate(outputs):
+            if not isinstance(o, Tensor):
+                new_outputs.append(o)
+                continue
+            if any(o is d for d in dirty):
+                t = o  # modified in place: the input tensor itself becomes the output
+                t._version_box[0] += 1
+            elif any(o is a for a in args):
+                t = Tensor._make(o._data)  # an input returned as-is becomes a new (aliasing) tensor
+                t._version_box = o._version_box
+            else:
+                t = o
+            if record and not any(o is n for n in non_diff):
+                if t.grad_fn is None and t.requires_grad and any(o is d for d in dirty):
+                    raise RuntimeError(
+                        "a leaf Variable that requires grad is being used in an in-place operation."
+                    )
+                t._set_history(ctx, i)
+            new_outputs.append(t)
+        if record:
+            ctx.next_functions = tuple(
+                _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
+            )
+            ctx._in_meta = tuple(
+                (a._data.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
+            )
+            ctx._n_out = len(outputs)
+            ctx._out_meta = tuple(
+                (o._data.shape, o.dtype) if isinstance(o, Tensor) else None for o in outputs
+            )
+            ctx._seq = next(_seq)
+            ctx._user = True
+            to_save = ctx.__dict__.pop("_to_save", None)
+            if to_save:
+                ctx._saved = _pack(ctx, to_save, args, [], tuple(new_outputs))
+            if anomaly.enabled:
+                ctx._trace = traceback.format_stack()[:-2]
+        else:
+            to_save = ctx.__dict__.pop("_to_save", None)
+            if to_save:
+                ctx._saved = tuple((t, None) for t in to_save)
+        return tuple(new_outputs) if is_tuple else new_outputs[0]
+
+
+class once_differentiable:  # noqa: N801 - torch's name
+    """Decorator for ``backward`` that runs it without recording a graph."""
+
+    def __new__(cls, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(ctx, *args):
+            with grad_mode.no_grad():
+                return fn(ctx, *args)
+
+        return wrapper

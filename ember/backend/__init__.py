@@ -1,0 +1,30 @@
+"""The array-backend seam: every op reaches array math through ``get_array_module``.
+
+Only NumPy exists today. A CuPy backend (``device="cuda"``) will add its module here; ops take
+``xp = get_array_module(x)`` (or ``ctx.xp``) and never import numpy themselves.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import numpy_backend
+
+Array = Any  # an ndarray of the active backend
+
+_ndarray = np.ndarray
+
+
+def get_array_module(*arrays: Array):
+    """Returns the array module (numpy today; cupy later) that owns ``arrays``."""
+    return np
+
+
+def kernels(xp):
+    """The helper kernels the array API lacks (im2col, scatter_add, ...) for the array module ``xp``."""
+    return numpy_backend
+
+
+def device_of(array: Array) -> str:
+    return "cpu"

@@ -1,0 +1,185 @@
+"""ember's dtypes and torch's type-promotion rules, in one place."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class dtype:
+    """A tensor element type (``ember.float32``, ``ember.int64``, ...)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_category")
+
+    def __init__(self, name: str, np_dtype: type, category: int) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = category == 2
+        self.is_signed = name not in ("bool", "uint8")
+        self.itemsize = self.np.itemsize
+        # 0 bool < 1 integer < 2 floating: torch promotes across categories, never within by value
+        self._category = category
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+    def to_real(self) -> dtype:
+        return self
+
+    def __repr__(self) -> str:
+        return f"ember.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+
+bool = dtype("bool", np.bool_, 0)  # noqa: A001 - torch's public name
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+float16 = dtype("float16", np.float16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+
+all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, float32, float64)
+_FROM_NP = {d.np: d for d in all_dtypes}
+_NAMES = {d.name: d for d in all_dtypes}
+
+
+def _by_name(name: str) -> dtype:
+    return _NAMES[name]
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    try:
+        return _FROM_NP[np.dtype(np_dtype)]
+    except KeyError:
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).name}. The only supported "
+            "types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
+        ) from None
+
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> dtype:
+    """Returns the default floating point dtype (``ember.float32`` unless changed)."""
+    return _default_dtype
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Sets the default floating point dtype; only float32 and float64 are allowed, as in torch."""
+    global _default_dtype
+    if d not in (float32, float64, float16):
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype = d
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """The smallest dtype both ``a`` and ``b`` cast to safely (``torch.promote_types``)."""
+    if a is b:
+        return a
+    # A float always wins over an integer or bool, whatever their sizes (numpy would widen).
+    if a._category != b._category:
+        hi, lo = (a, b) if a._category > b._category else (b, a)
+        if hi._category == 2 or lo._category == 0:
+            return hi
+    return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def scalar_dtype(value) -> dtype:
+    """The dtype torch gives a Python scalar wrapped as a tensor."""
+    if isinstance(value, (builtins_bool, np.bool_)):
+        return bool
+    if isinstance(value, (builtins_int, np.integer)):
+        return int64
+    return _default_dtype
+
+
+import builtins as _builtins  # noqa: E402
+
+builtins_bool, builtins_int = _builtins.bool, _builtins.int
+
+
+def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
+    # torch's combine_categories: a lower-priority participant only matters if it is of a higher
+    # category (e.g. a 0-d float tensor makes an int tensor float, but a 0-d int64 never widens int32)
+    if higher is None:
+        return lower
+    if lower is None or higher._category == 2:
+        return higher
+    if higher._category == 0 or lower._category > higher._category:
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands) -> dtype:
+    """torch.result_type over tensors and Python scalars: dim>0 tensors > 0-d tensors > scalars."""
+    dim_t = zero_t = wrapped = None
+    for op in operands:
+        d = getattr(op, "dtype", None)
+        if isinstance(d, dtype):
+            if op._data.ndim:
+                dim_t = d if dim_t is None else promote_types(dim_t, d)
+            else:
+                zero_t = d if zero_t is None else promote_types(zero_t, d)
+        elif op is not None:
+            d = scalar_dtype(op)
+            wrapped = d if wrapped is None else promote_types(wrapped, d)
+    return _combine(dim_t, _combine(zero_t, wrapped))
+
+
+def to_dtype(d) -> dtype:
+    """Accepts an ember dtype, a numpy dtype or a Python type (float/int/bool) and returns a dtype."""
+    if isinstance(d, dtype):
+        return d
+    if d is _builtins.float:
+        return float64
+    if d is _builtins.int:
+        return int64
+    if d is _builtins.bool:
+        return bool
+    if isinstance(d, str) and d in _NAMES:
+        return _NAMES[d]
+    return from_numpy_dtype(d)
+
+
+_NP_SCALARS = (_builtins.int, _builtins.float, _builtins.bool, np.number, np.bool_)
+
+
+def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list:
+    """Casts the arrays of ``args`` to torch's result dtype; Python scalars stay weak scalars."""
+    first = arrays[0]
+    if type(first) is np.ndarray:
+        nd = first.dtype
+        same = True
+        for x in arrays[1:]:
+            if type(x) is np.ndarray:
+                if x.dtype is not nd:
+                    same = False
+            elif isinstance(x, (_builtins.bool, np.bool_)):
+                same = same and nd.kind == "b"
+            elif isinstance(x, (_builtins.int, np.integer)):
+                same = same and nd.kind != "b"
+            elif isinstance(x, (_builtins.float, np.floating)):
+                same = same and nd.kind == "f"
+        if same and (not true_divide or nd.kind == "f"):
+            return arrays
+    rd = result_type(*args)
+    if true_divide and not rd.is_floating_point:
+        rd = get_default_dtype()
+    npd = rd.np
+    out = []
+    for x in arrays:
+        if type(x) is np.ndarray:
+            out.append(x if x.dtype == npd else x.astype(npd))
+        elif isinstance(x, _NP_SCALARS) and not isinstance(x, (_builtins.float, np.floating)):
+            out.append(npd.type(x))
+        else:
+            out.append(x)
+    return out

@@ -1,0 +1,12 @@
+"""ember's operations. Each module holds one category of ops: its Op classes (the graph nodes),
+its public functions, and ``TENSOR_METHODS``, the names under which they are bound onto Tensor."""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import elementwise, reduce, shape, unary
+
+_MODULES = (elementwise, unary, reduce, shape)
+
+for _mod in _MODULES:
+    for _name, _fn in _mod.TENSOR_METHODS.items():
+        setattr(Tensor, _name, _fn)
