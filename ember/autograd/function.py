@@ -7,6 +7,7 @@ it, and the engine later calls ``backward(node, *grads)``. Edges point backward 
 from __future__ import annotations
 
 import itertools
+import re
 import traceback
 from typing import Any
 
@@ -65,6 +66,11 @@ class Node:
 
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def xp(self) -> Any:
+        """The array module of this op's data (numpy today; the seam for a CuPy backend)."""
+        return get_array_module()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
@@ -174,8 +180,11 @@ def _unpack(node: Node, s) -> Any:
         t._version_box = s.box
         return t
     item, version = s
-    if version is not None and item._version_box[0] != version:
-        _raise_modified(node, item._data, item._output_nr, item._version_box[0], version, item.grad_fn)
+    box = item._version_box
+    if version is not None and box[0] != version:
+        # the message names the node that last wrote the tensor in place, as torch's does
+        writer = box[1] if len(box) > 1 else item._grad_fn
+        _raise_modified(node, item._data, item._output_nr, box[0], version, writer)
     return item
 
 
@@ -186,13 +195,15 @@ def _raise_modified(node, data, nr, now, expected, producer) -> None:
              "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
     kind = names[from_numpy_dtype(data.dtype).name]
     shape = ", ".join(str(s) for s in data.shape)
-    where = f"output {nr} of {producer.name()}" if producer is not None else "a leaf Variable"
+    where = "a leaf Variable"
+    if producer is not None:
+        where = f"output {nr} of {re.sub(r'Backward[0-9]*$', '', producer.name())}"
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: [torch.{kind}Tensor [{shape}]], which is {where}, is at version {now}; "
         f"expected version {expected} instead. Hint: enable anomaly detection to find the "
-        "operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
-        .replace("torch.autograd", "ember.autograd")
+        "operation that failed to compute its gradient, with "
+        "ember.autograd.set_detect_anomaly(True, check_nan=False)."
     )
 
 

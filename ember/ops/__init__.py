@@ -3,9 +3,9 @@ its public functions, and ``TENSOR_METHODS``, the names under which they are bou
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import elementwise, reduce, shape, unary
+from . import convert, elementwise, indexing, inplace, linalg, reduce, shape, unary
 
-_MODULES = (elementwise, unary, reduce, shape)
+_MODULES = (elementwise, unary, reduce, shape, indexing, linalg, convert, inplace)
 
 for _mod in _MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

@@ -1,0 +1,207 @@
+"""In-place ops, views, and the version counters that keep them safe for autograd.
+
+An in-place op runs as its out-of-place twin on an alias of the tensor, then writes the result into
+the tensor's own memory (so views and bases see it), bumps the shared version counter (so a node
+that saved the old value refuses to run) and moves the result's history onto the tensor. On a view,
+the base's history becomes a ``CopySlices`` node, as in torch.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..autograd import grad_mode
+from ..autograd.function import Op
+from ..dtypes import from_numpy_dtype
+from ..tensor import Tensor
+
+_state = grad_mode.state
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def type_name(t: Any) -> str:
+    """torch's short scalar-type name (Float, Long, ...) used in its error messages."""
+    d = t.dtype if isinstance(t, Tensor) else t
+    return _TYPE_NAMES[d.name if hasattr(d, "name") else from_numpy_dtype(d).name]
+
+
+def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+    """Marks ``out`` as a view of ``inp``'s base; ``fn`` re-creates ``out`` from ``inp``."""
+    if out._data.base is None:  # numpy had to copy (e.g. reshape of a non-contiguous array)
+        return out
+    base = inp._base if inp._base is not None else inp
+    out._base = base
+    out._version_box = inp._version_box
+    prev = inp._view_fn
+    out._view_fn = fn if prev is None else (lambda b: fn(prev(b)))
+    return out
+
+
+def check_inplace(t: Tensor) -> None:
+    """torch's refusals of in-place ops on leaves that require grad (and views of them)."""
+    if not _state.enabled:
+        return
+    if t._requires_grad and t._grad_fn is None and t._base is None:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    base = t._base
+    if base is not None and base._requires_grad and base._grad_fn is None:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+
+
+def _can_cast(src, dst) -> bool:
+    return src._category <= dst._category
+
+
+def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """Runs ``compute`` out of place on an alias of ``self``, then makes ``self`` the result."""
+    check_inplace(self)
+    alias = Tensor._make(self._data, self._requires_grad, self._grad_fn, self._output_nr)
+    alias._version_box = self._version_box
+    if self._grad_fn is None and self._requires_grad:
+        alias._acc = self._acc if self._acc is not None else None
+        alias._grad_accumulator = self._grad_accumulator  # same leaf, same accumulator
+    result = compute(alias)
+    if result._data.shape != self._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+            f"{list(result._data.shape)}"
+        )
+    if not _can_cast(result.dtype, self.dtype):
+        raise RuntimeError(
+            f"result type {type_name(result)} can't be cast to the desired output type "
+            f"{type_name(self)}"
+        )
+    if result._data is not self._data:
+        self._data[...] = result._data
+    box = self._version_box
+    box[0] += 1
+    if result._requires_grad and _state.enabled:
+        base = self._base
+        if base is None:
+            self._set_history(result._grad_fn, result._output_nr)
+        else:
+            _rebase_view(self, base, result)
+    if len(box) == 1:
+        box.append(None)
+    box[1] = self._grad_fn  # named by "modified by an inplace operation" errors
+    return self
+
+
+class CopySlices(Op, name="CopySlices"):
+    """The base of a view after an in-place op on the view: base outside it, the result inside."""
+
+    @staticmethod
+    def forward(ctx, base, value, *, view_fn):
+        ctx.view_fn = view_fn
+        return base  # the data was already written through the view
+
+    @staticmethod
+    def backward(ctx, g):
+        need_base, need_value = ctx.needs_input_grad
+        gb = gv = None
+        if need_base:
+            mask = Tensor._make(g._data.dtype.type(1) + 0 * g._data)
+            ctx.view_fn(mask)._data[...] = 0  # numpy view into mask: zero the overwritten region
+            gb = g * mask
+        if need_value:
+            gv = ctx.view_fn(g)
+        return gb, gv
+
+
+def _rebase_view(view: Tensor, base: Tensor, result: Tensor) -> None:
+    old = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._output_nr)
+    if base._grad_fn is None and base._requires_grad:
+        old._grad_accumulator = base._grad_accumulator
+    new = CopySlices.apply(old, result, view_fn=view._view_fn)
+    base._set_history(new._grad_fn, 0)
+    regenerated = view._view_fn(base)
+    view._set_history(regenerated._grad_fn, regenerated._output_nr)
+
+
+class Copy(Op, name="CopyBackwards"):
+    @staticmethod
+    def forward(ctx, dst, src):
+        import numpy as np
+
+        return np.broadcast_to(src, dst.shape).astype(dst.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_dst, need_src = ctx.needs_input_grad
+        return (g * 0 if need_dst else None), (g if need_src else None)
+
+
+class Fill(Op, name="FillBackward0"):
+    @staticmethod
+    def forward(ctx, a, *, value):
+        import numpy as np
+
+        return np.full_like(a, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Zero(Fill, name="ZeroBackward0"):
+    pass
+
+
+def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copies ``src`` (broadcast, cast to this dtype) into this tensor."""
+    from ._util import as_tensor_arg
+
+    src = as_tensor_arg(src)
+    return apply_inplace(self, lambda s: Copy.apply(s, src))
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    """Fills this tensor with ``value``."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value.ndim} dimensions."
+            )
+        return copy_(self, value)
+    return apply_inplace(self, lambda s: Fill.apply(s, value=value))
+
+
+def zero_(self: Tensor) -> Tensor:
+    """Fills this tensor with zeros."""
+    return apply_inplace(self, lambda s: Zero.apply(s, value=0))
+
+
+def _inplace_method(name: str) -> Callable:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        out_of_place = getattr(Tensor, name)
+        return apply_inplace(self, lambda s: out_of_place(s, *args, **kwargs))
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place version of :meth:`Tensor.{name}`."
+    return method
+
+
+# in-place twins made from out-of-place methods, looked up at call time so every op module's
+# methods qualify once bound
+INPLACE_FROM = (
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow", "neg",
+    "abs", "sign", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu",
+    "clamp", "clip", "clamp_min", "clamp_max", "floor", "ceil", "round", "trunc", "reciprocal",
+    "lerp", "erf", "log1p", "expm1", "log2", "remainder", "fmod", "floor_divide",
+    "masked_fill", "index_fill", "scatter", "scatter_add", "index_add", "index_copy",
+    "tril", "triu", "square", "maximum", "minimum", "logical_not", "log10", "exp2", "frac",
+    "nan_to_num",
+)
+
+TENSOR_METHODS: dict[str, Callable] = {n + "_": _inplace_method(n) for n in INPLACE_FROM}
+TENSOR_METHODS.update({
+    "copy_": copy_, "fill_": fill_, "zero_": zero_,
+    "__iadd__": TENSOR_METHODS["add_"], "__isub__": TENSOR_METHODS["sub_"],
+    "__imul__": TENSOR_METHODS["mul_"], "__itruediv__": TENSOR_METHODS["div_"],
+})
+__all__: list[str] = []
