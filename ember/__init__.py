@@ -48,3 +48,4 @@ def result_type(tensor1, tensor2):
 
 def is_tensor(obj) -> "builtins.bool":  # noqa: F821
     return isinstance(obj, Tensor)
+from ._tensor_str import set_printoptions  # noqa: E402,F401

@@ -184,8 +184,8 @@ def run_backward(
         for idx, t in enumerate(inputs):
             if captured[idx] is None and _edge(t)[0] not in seen:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
-                    "Set allow_unused=True if this is the desired behavior."
+                    f"The differentiated Tensor at index {idx} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior."
                 )
     return captured
 

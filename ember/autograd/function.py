@@ -180,8 +180,10 @@ def _unpack(node: Node, s) -> Any:
         t._version_box = s.box
         return t
     item, version = s
+    if version is None:
+        return item
     box = item._version_box
-    if version is not None and box[0] != version:
+    if box[0] != version:
         # the message names the node that last wrote the tensor in place, as torch's does
         writer = box[1] if len(box) > 1 else item._grad_fn
         _raise_modified(node, item._data, item._output_nr, box[0], version, writer)

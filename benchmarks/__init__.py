@@ -1,0 +1,1 @@
+"""ember vs torch benchmarks: ``python benchmarks/run.py`` (see benchmarks/README.md)."""
