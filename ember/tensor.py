@@ -13,6 +13,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .autograd import grad_mode
+from .autograd import function as _function
 from .autograd.function import AccumulateGrad, RemovableHandle
 
 _ndarray = np.ndarray
@@ -472,6 +473,7 @@ class Tensor:
 
 
 _new = object.__new__
+_function._Tensor = Tensor
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:

@@ -16,6 +16,7 @@ from ..backend import get_array_module
 from ..dtypes import promote_arrays
 
 _seq = itertools.count()
+_Tensor: Any = None  # ember.tensor.Tensor, bound by tensor.py (which imports this module)
 _grad_state = grad_mode.state
 _FREED = ("freed",)
 
@@ -255,16 +256,18 @@ class Op(Node):
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from ..tensor import Tensor
-
+        Tensor = _Tensor
         node = cls._node_cls.__new__(cls._node_cls)
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        # known before forward, so ops save only what the requested gradients need (as torch does;
+        # saving more would make harmless in-place updates fail the version check)
+        enabled = _grad_state.enabled
+        needs = tuple(enabled and isinstance(a, Tensor) and a._requires_grad for a in args)
+        node.needs_input_grad = needs
+        record = True in needs
         if cls._promote:
             arrays = promote_arrays(args, arrays, cls._promote == "float")
         out = cls.forward(node, *arrays, **kwargs)
-        record = _grad_state.enabled and any(
-            isinstance(a, Tensor) and a._requires_grad for a in args
-        )
         if type(out) is tuple:
             non_diff = node.__dict__.get("_non_diff", ())
             outs = tuple(
@@ -274,13 +277,26 @@ class Op(Node):
                 for i, o in enumerate(out)
             )
             node._n_out = len(outs)
-            node._out_meta = tuple((o.shape, o.dtype) for o in out)
+            node._out_meta = tuple((o.shape, o.dtype) for o in outs)
+            if not record:
+                return outs
         elif record:
             outs = Tensor._make(out, True, node, 0)
         else:
             return Tensor._make(out, False, None)
-        if not record:
-            return outs
+        node.next_functions = tuple(
+            _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
+        )
+        node._in_meta = tuple(
+            (a._data.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
+        )
+        node._seq = next(_seq)
+        to_save = node.__dict__.pop("_to_save", None)
+        if to_save:
+            node._saved = _pack(node, to_save, args, arrays, outs if type(outs) is tuple else (outs,))
+        if anomaly.enabled:
+            node._trace = traceback.format_stack()[:-1]
+        return outs
         node.next_functions = tuple(
             _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
         )
@@ -295,7 +311,7 @@ class Op(Node):
         if to_save:
             node._saved = _pack(node, to_save, args, arrays, outs if type(outs) is tuple else (outs,))
         if anomaly.enabled:
-            node._trace = traceback.format_stack()[:-2]
+            node._trace = traceback.format_stack()[:-1]
         return outs
 
 
@@ -319,8 +335,9 @@ class FunctionCtx(Node):
     def apply(self, *grads: Any) -> Any:
         return self._forward_cls.backward(self, *grads)
 
-    def backward(self, *grads: Any) -> Any:  # called by the engine as backward(node, *grads)
-        return self._forward_cls.backward(self, *grads)
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:  # the engine calls backward(node, *grads)
+        return ctx._forward_cls.backward(ctx, *grads)
 
 
 class FunctionMeta(type):
@@ -414,7 +431,7 @@ class Function(metaclass=FunctionMeta):
             if to_save:
                 ctx._saved = _pack(ctx, to_save, args, [], tuple(new_outputs))
             if anomaly.enabled:
-                ctx._trace = traceback.format_stack()[:-2]
+                ctx._trace = traceback.format_stack()[:-1]
         else:
             to_save = ctx.__dict__.pop("_to_save", None)
             if to_save:
