@@ -251,6 +251,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     s = settings(args)
+    machine = machine_info(args.threads)  # now, so its load average is the one before the runs
     env, removed = child_env(args.threads)
     names = args.only or list(WORKLOADS)
     want_torch = "torch" in args.frameworks
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": git_commit(),
         "quick": args.quick,
         "settings": s,
-        "machine": machine_info(args.threads),
+        "machine": machine,
         "versions": versions,
         "blas": info.get("blas", {}),
         "env": {"removed": removed, "set": {k: env[k] for k in THREAD_VARS}},
