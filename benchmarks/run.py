@@ -135,6 +135,12 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     return s
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute."""
+    path = path.resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -198,7 +204,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
     def fmt(cells: list[str]) -> str:
         # the workload name left-aligned, figures right-aligned so their digits line up
         return " | ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                          for j, (c, w) in enumerate(zip(cells, widths)))
+                          for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     out = [fmt(header), "-+-".join("-" * w for w in widths)]
     for i, ln in enumerate(lines):
@@ -216,7 +222,7 @@ def render_header(result: dict[str, Any]) -> str:
         f"{m['threads']} threads for both frameworks; SIMD {' '.join(m['cpu_simd']) or '?'}; "
         f"load avg {m['loadavg_start']} -> {m['loadavg_end']}",
         f"python {info.get('python')}, numpy {info.get('numpy')}, ember {info.get('ember')}, "
-        f"torch {info.get('torch') or 'not installed'}",
+        f"torch {info.get('torch') or ('not installed' if 'torch_error' in info else 'not run')}",
         f"numpy BLAS: {result['blas'].get('summary', 'unknown')} "
         f"[via {result['blas'].get('source', '?')}]",
     ]
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     s = settings(args)
     machine = machine_info(args.threads)  # now, so its load average is the one before the runs
     env, removed = child_env(args.threads)
-    names = args.only or list(WORKLOADS)
+    names = [n for n in WORKLOADS if not args.only or n in args.only]  # registry order
     want_torch = "torch" in args.frameworks
 
     log("probing the environment" + (" and numpy GEMM" if s["gemm_budget"] else "") + " ...")
@@ -288,12 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     versions = {k: info.get(k) for k in ("python", "numpy", "ember", "torch", "torch_threads")}
+    versions.update({k: info[k] for k in ("ember_error", "torch_error") if k in info})
     result = {
         "schema": 1,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": [sys.executable, *sys.argv] if argv is None else argv,
         "commit": git_commit(),
         "quick": args.quick,
+        "frameworks": args.frameworks,
         "settings": s,
         "machine": machine,
         "versions": versions,
@@ -312,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_table(rows))
     print(f"\nratio = ember median / torch median (lower is better for ember). "
-          f"JSON: {os.path.relpath(args.output)}")
+          f"JSON: {_shown(args.output)}")
     return 0
 
 

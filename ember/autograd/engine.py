@@ -9,6 +9,7 @@ import heapq
 import warnings
 from typing import Sequence
 
+from . import function as _function
 from . import grad_mode
 from .function import AccumulateGrad, Node, _edge, anomaly
 
@@ -21,7 +22,7 @@ def _sum_to(g, shape):
 
 def _validate(node: Node, grads) -> tuple:
     """Checks a node's returned gradients, summing broadcast ones back to each input's shape."""
-    from ..tensor import Tensor
+    Tensor = _function._Tensor
 
     if not isinstance(grads, tuple):
         grads = (grads,)
@@ -66,7 +67,7 @@ def _sums_to(src: tuple, dst: tuple) -> bool:
 
 
 def _zeros(meta):
-    from ..tensor import Tensor
+    Tensor = _function._Tensor
     from ..backend import get_array_module
 
     shape, dtype = meta
@@ -74,7 +75,7 @@ def _zeros(meta):
 
 
 def _accumulate(var, g, create_graph: bool) -> None:
-    from ..tensor import Tensor
+    Tensor = _function._Tensor
 
     old = var.grad
     if old is None:
@@ -223,7 +224,7 @@ def _run_tensor_hooks(node: Node, grads: list) -> None:
 
 
 def _accumulate_retained(t, g) -> None:
-    from ..tensor import Tensor
+    Tensor = _function._Tensor
 
     if t._grad is None:
         t._grad = g if grad_mode.state.enabled else Tensor._make(g._data.copy())

@@ -141,7 +141,7 @@ class _SavedOutput:
 
 
 def _pack(node: Node, items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:
-    from ..tensor import Tensor
+    Tensor = _Tensor
 
     packed = []
     for item in items:
@@ -172,7 +172,7 @@ def _pack(node: Node, items: tuple, inputs: tuple, arrays: list, outputs: tuple)
 
 
 def _unpack(node: Node, s) -> Any:
-    from ..tensor import Tensor
+    Tensor = _Tensor
 
     if type(s) is _SavedOutput:
         if s.box[0] != s.version:
