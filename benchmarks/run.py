@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script, sys.path[0] is benchmarks/ itself
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.worker import MARKER  # noqa: E402  (stdlib only at import time)
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
 FRAMEWORKS = ("ember", "torch")
@@ -115,8 +116,8 @@ def run_worker(args: list[str], env: dict[str, str], timeout: float) -> dict[str
     except subprocess.TimeoutExpired:
         return {"status": "error", "error": f"timed out after {timeout:.0f} s", "where": ""}
     for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("BENCH-RESULT: "):
-            return json.loads(line[len("BENCH-RESULT: "):])
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
     # no result line: the child died (crash, kill, import failure of the harness itself)
     tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
     return {"status": "error", "error": f"worker died (exit {proc.returncode}): {tail}",

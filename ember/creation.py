@@ -1,93 +1,506 @@
-"""Tensor creation: ``tensor``, ``zeros``, ``ones``, ... (random ones are in ``ember.random``)."""
+"""Tensor creation: ``tensor``, ``zeros``, ``arange``, ``eye``, ... (random ones live in
+``ember.random``). Every function here makes a new leaf tensor with no autograd history."""
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from . import dtypes as _dt
-from .tensor import Tensor, _shape_arg, _to_array
+from .autograd import grad_mode
+from .tensor import Tensor, _factory_result, _shape_arg, device as _device
+
+_SEQ = (list, tuple, range)
 
 
-def _infer_dtype(data: Any) -> _dt.dtype:
-    """torch's inference for nested Python data: bool < int64 < default float, over all items."""
-    if isinstance(data, Tensor):
-        return data.dtype
+# -- shared argument handling ---------------------------------------------------------------------
+
+
+def _check_device(device: Any) -> None:
+    if device is not None:
+        _device(device)  # raises for anything but the cpu
+
+
+def _size_args(fname: str, args: tuple, size: Any) -> tuple:
+    """The ``f(2, 3)`` / ``f((2, 3))`` / ``f(size=(2, 3))`` forms of a size argument."""
+    if size is not None:
+        if args:
+            raise TypeError(f"{fname}() got multiple values for argument 'size'")
+        args = (size,)
+    if not args:
+        raise TypeError(f'{fname}() missing 1 required positional arguments: "size"')
+    if len(args) == 1 and isinstance(args[0], (bool, float, type(None))):
+        raise TypeError(f"{fname}(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(args[0]).__name__}")
+    return _shape_arg(args)
+
+
+def _finish(data: np.ndarray, requires_grad: bool = False, out: Tensor | None = None,
+            fname: str = "") -> Tensor:
+    """Wraps a fresh array as a leaf (the ``requires_grad`` setter rejects non-float dtypes)."""
+    if out is not None:
+        return _write_out(out, data, fname)
+    return _factory_result(data, requires_grad)
+
+
+def _write_out(out: Tensor, data: np.ndarray, fname: str) -> Tensor:
+    """``out=``: torch resizes ``out`` to the result and writes into it."""
+    if grad_mode.state.enabled and out.requires_grad:
+        raise RuntimeError(
+            f"aten::{fname}(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+    data = data.astype(out._data.dtype, copy=False)
+    if out._data.shape == data.shape:
+        out._data[...] = data
+    else:
+        out._data = data
+    out._version_box[0] += 1
+    return out
+
+
+def _dtype_or_default(dtype: Any) -> _dt.dtype:
+    return _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+
+
+def _number(x: Any, fname: str, arg: str, pos: int) -> Any:
+    """A Python number from a number, numpy scalar or one-element 0-d tensor."""
+    if isinstance(x, Tensor):
+        if x.ndim != 0:
+            raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not "
+                            "Tensor")
+        return x.item()
+    if isinstance(x, np.generic):
+        return x.item()
+    if not isinstance(x, (int, float)):
+        raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not "
+                        f"{type(x).__name__}")
+    return x
+
+
+def _int_limits(d: _dt.dtype) -> tuple[int, int]:
+    info = np.iinfo(d.np)
+    return int(info.min), int(info.max)
+
+
+# -- tensor() and friends -------------------------------------------------------------------------
+
+
+def _leaf_dtype(x: Any) -> tuple[_dt.dtype, Any]:
+    """torch's inferred dtype and the Python value of one scalar item of nested data."""
+    if isinstance(x, (np.generic, np.ndarray)) and np.ndim(x) == 0 and x.dtype.kind in "biuf":
+        return _dt.from_numpy_dtype(x.dtype), x.item()  # before float: np.float64 subclasses it
+    if isinstance(x, bool):
+        return _dt.bool, bool(x)
+    if isinstance(x, int):
+        return _dt.int64, int(x)
+    if isinstance(x, float):
+        return _dt.get_default_dtype(), float(x)
+    if isinstance(x, Tensor):
+        if x.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return x.dtype, x.item()
+    if isinstance(x, (str, bytes, complex, np.generic)):
+        raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
+
+
+def _is_seq(x: Any) -> bool:
+    return isinstance(x, _SEQ) or (isinstance(x, np.ndarray) and x.ndim > 0)
+
+
+def _walk(data: Any, dim: int, shape: list, flat: list, dtypes: set) -> None:
+    """Checks ``data`` against ``shape`` (torch's ragged-list errors) and flattens it."""
+    if dim == len(shape):
+        if _is_seq(data):
+            raise TypeError(f"'{type(data).__name__}' object cannot be interpreted as an integer")
+        d, v = _leaf_dtype(data)
+        dtypes.add(d)
+        flat.append(v)
+        return
+    if not _is_seq(data):
+        raise TypeError("not a sequence")
+    if len(data) != shape[dim]:
+        raise ValueError(
+            f"expected sequence of length {shape[dim]} at dim {dim} (got {len(data)})"
+        )
     if isinstance(data, np.ndarray):
-        return _dt.from_numpy_dtype(data.dtype)
-    if isinstance(data, np.generic):
-        return _dt.from_numpy_dtype(data.dtype)
-    if isinstance(data, bool):
-        return _dt.bool
-    if isinstance(data, int):
-        return _dt.int64
-    if isinstance(data, float):
-        return _dt.get_default_dtype()
-    if isinstance(data, (list, tuple)):
-        best = None
-        for item in data:
-            d = _infer_dtype(item)
-            best = d if best is None else _dt.promote_types(best, d)
-        return best or _dt.get_default_dtype()
-    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+        _check_numpy(data)
+        if list(data.shape) != shape[dim:]:
+            bad = next(i for i, (a, b) in enumerate(zip(data.shape, shape[dim:])) if a != b)
+            raise ValueError(f"expected sequence of length {shape[dim + bad]} at dim "
+                             f"{dim + bad} (got {data.shape[bad]})")
+        dtypes.add(_dt.from_numpy_dtype(data.dtype))
+        flat.extend(data.ravel().tolist())
+        return
+    for item in data:
+        _walk(item, dim + 1, shape, flat, dtypes)
 
 
-def _finish(data: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._make(data)
-    if requires_grad:
-        t.requires_grad = True
-    return t
+def _from_nested(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
+    """Builds an array from nested Python sequences of numbers, with torch's dtype inference."""
+    shape = []
+    probe = data
+    while _is_seq(probe):
+        shape.append(len(probe))
+        if len(probe) == 0:
+            break
+        probe = probe[0]
+    flat: list = []
+    dtypes: set = set()
+    if math.prod(shape) != 0:  # torch never looks inside an empty nest
+        _walk(data, 0, shape, flat, dtypes)
+    inferred = None
+    for d in dtypes:
+        inferred = d if inferred is None else _dt.promote_types(inferred, d)
+    inferred = inferred or _dt.get_default_dtype()
+    target = dtype or inferred
+    # build at full precision first: Python ints are int64 and Python floats are doubles
+    wide = np.float64 if inferred.is_floating_point else (np.int64 if inferred._category else
+                                                          np.bool_)
+    try:
+        arr = np.array(flat, dtype=wide).reshape(shape)
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
+    if target.np == arr.dtype:
+        return arr
+    if target._category == 1 and arr.size and arr.dtype.kind != "b":
+        lo, hi = _int_limits(target)
+        if not (np.all(np.isfinite(arr)) and arr.min() >= lo and arr.max() <= hi):
+            raise RuntimeError(
+                f"value cannot be converted to type {target.name} without overflow"
+            )
+    return arr.astype(target.np)
 
 
-def tensor(data: Any, *, dtype: _dt.dtype | None = None, device: Any = None,
-           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def _check_numpy(arr: np.ndarray) -> None:
+    if any(s < 0 for s in arr.strides):
+        raise ValueError(
+            "At least one stride in the given numpy array is negative, and tensors with negative "
+            "strides are not currently supported. (You can probably work around this by making a "
+            "copy of your array  with array.copy().) "
+        )
+    if not arr.dtype.isnative:
+        raise ValueError(
+            "given numpy array has byte order different from the native byte order. Conversion "
+            "between byte orders is currently not supported."
+        )
+    _dt.from_numpy_dtype(arr.dtype)  # TypeError for dtypes ember lacks
+
+
+def _to_array(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
+    """A fresh array holding ``data`` (a Tensor, ndarray, scalar or nested sequence)."""
+    if isinstance(data, (Tensor, np.ndarray)):
+        arr = data._data if isinstance(data, Tensor) else data
+        if arr is data:
+            _check_numpy(arr)
+        with np.errstate(invalid="ignore", over="ignore"):  # float -> int casts wrap like torch's
+            return arr.astype(dtype.np if dtype else arr.dtype, copy=True)
+    if hasattr(data, "__array__") and not isinstance(data, np.generic):
+        return _to_array(np.asarray(data), dtype)
+    return _from_nested(data, dtype)
+
+
+def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
     """Constructs a tensor with no autograd history by copying ``data``."""
-    d = _dt.to_dtype(dtype) if dtype is not None else _infer_dtype(data)
-    arr = np.array(_to_array(data), dtype=d.np)
-    return _finish(arr, requires_grad)
-
-
-def as_tensor(data: Any, dtype: _dt.dtype | None = None, device: Any = None) -> Tensor:
-    """Converts ``data`` to a tensor, sharing memory with a NumPy array or tensor where possible."""
+    _check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None or data.dtype is dtype else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dt.to_dtype(dtype).np):
-        _dt.from_numpy_dtype(data.dtype)
-        return Tensor._make(data)
-    return tensor(data, dtype=dtype)
+        warnings.warn(
+            "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
+            "clone() or sourceTensor.detach().clone().requires_grad_(True), rather than "
+            "ember.tensor(sourceTensor).",
+            UserWarning,
+            stacklevel=2,
+        )
+    d = _dt.to_dtype(dtype) if dtype is not None else None
+    return _finish(_to_array(data, d), requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Converts ``data`` to a tensor, sharing memory with a tensor or NumPy array when the dtype
+    already matches (and keeping a tensor's autograd history)."""
+    _check_device(device)
+    d = _dt.to_dtype(dtype) if dtype is not None else None
+    if isinstance(data, Tensor):
+        return data if d is None or data.dtype is d else data.to(d)
+    if isinstance(data, np.ndarray):
+        _check_numpy(data)
+        if d is None or data.dtype == d.np:
+            return Tensor._make(data)
+    return _finish(_to_array(data, d))
+
+
+def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
+            requires_grad: bool = False) -> Tensor:
+    """Converts ``obj`` to a tensor, sharing memory unless ``copy`` or a dtype change needs one."""
+    if copy:
+        return tensor(obj.detach() if isinstance(obj, Tensor) else obj, dtype=dtype,
+                      requires_grad=requires_grad)
+    t = as_tensor(obj, dtype=dtype, device=device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
     """Creates a tensor that shares memory with ``ndarray``."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    _dt.from_numpy_dtype(ndarray.dtype)
+    _check_numpy(ndarray)
     return Tensor._make(ndarray)
 
 
-def _filled(size: tuple, value: Any, dtype: Any, requires_grad: bool) -> Tensor:
-    d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    shape = _shape_arg(size)
+# -- filled tensors -------------------------------------------------------------------------------
+
+
+def _filled(fname: str, args: tuple, size: Any, value: Any, dtype: Any, device: Any,
+            requires_grad: bool, out: Tensor | None) -> Tensor:
+    _check_device(device)
+    shape = _size_args(fname, args, size)
+    d = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
     data = np.empty(shape, d.np) if value is None else np.full(shape, value, d.np)
+    return _finish(data, requires_grad, out, fname)
+
+
+def zeros(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = None,
+          layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given size."""
+    return _filled("zeros", args, size, 0, dtype, device, requires_grad, out)
+
+
+def ones(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = None,
+         layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given size."""
+    return _filled("ones", args, size, 1, dtype, device, requires_grad, out)
+
+
+def empty(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = None,
+          layout: Any = None, device: Any = None, requires_grad: bool = False,
+          pin_memory: bool = False, memory_format: Any = None) -> Tensor:
+    """An uninitialised tensor of the given size."""
+    return _filled("empty", args, size, None, dtype, device, requires_grad, out)
+
+
+def _fill_array(shape: tuple, fill_value: Any, d: _dt.dtype, fname: str) -> np.ndarray:
+    if d._category == 1 and isinstance(fill_value, float) and not math.isfinite(fill_value):
+        raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
+    return np.full(shape, fill_value, d.np)
+
+
+def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = None,
+         layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given size filled with ``fill_value``; the dtype follows the value
+    (bool, int64 or the default float) unless given."""
+    _check_device(device)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    shape = _shape_arg((size,))
+    value = _number(fill_value, "full", "fill_value", 2)
+    # the dtype follows the fill value as for a wrapped Python scalar
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(value)
+    return _finish(_fill_array(shape, value, d, "full"), requires_grad, out, "full")
+
+
+def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
+          requires_grad: bool) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    _check_device(device)
+    d = _dt.to_dtype(dtype) if dtype is not None else input.dtype
+    # numpy's *_like keep the input's memory layout, as torch's preserve_format does
+    if value is None:
+        data = np.empty_like(input._data, dtype=d.np)
+    else:
+        if d._category == 1 and isinstance(value, float) and not math.isfinite(value):
+            raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
+        data = np.full_like(input._data, value, dtype=d.np)
     return _finish(data, requires_grad)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-          out: Any = None, layout: Any = None) -> Tensor:
-    """A tensor of zeros of the given size."""
-    return _filled(size, 0, dtype, requires_grad)
+def zeros_like(input: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
+               requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """A tensor of zeros with the shape (and by default dtype) of ``input``."""
+    return _like("zeros_like", input, 0, dtype, device, requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-         out: Any = None, layout: Any = None) -> Tensor:
-    """A tensor of ones of the given size."""
-    return _filled(size, 1, dtype, requires_grad)
+def ones_like(input: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
+              requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """A tensor of ones with the shape (and by default dtype) of ``input``."""
+    return _like("ones_like", input, 1, dtype, device, requires_grad)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-          out: Any = None, layout: Any = None, memory_format: Any = None) -> Tensor:
-    """An uninitialised tensor of the given size."""
-    return _filled(size, None, dtype, requires_grad)
+def empty_like(input: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
+               requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """An uninitialised tensor with the shape (and by default dtype) of ``input``."""
+    return _like("empty_like", input, None, dtype, device, requires_grad)
 
 
-__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty"]
+def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, layout: Any = None,
+              device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """A tensor shaped like ``input`` filled with ``fill_value`` (in input's dtype by default)."""
+    value = _number(fill_value, "full_like", "fill_value", 2)
+    return _like("full_like", input, value, dtype, device, requires_grad)
+
+
+# -- ranges ---------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def arange(start: Any = _MISSING, end: Any = None, step: Any = 1, *, out: Tensor | None = None,
+           dtype: Any = None, layout: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) spaced by ``step``: int64 unless any of them
+    is a float (then the default dtype)."""
+    _check_device(device)
+    if start is _MISSING:
+        if end is None:
+            raise TypeError('arange() missing 1 required positional arguments: "end"')
+        start = 0
+    elif end is None:
+        start, end = 0, _number(start, "arange", "end", 1)
+    start = _number(start, "arange", "start", 1)
+    end = _number(end, "arange", "end", 2)
+    step = _number(step, "arange", "step", 3)
+    if dtype is not None:
+        d = _dt.to_dtype(dtype)
+    elif any(isinstance(v, float) for v in (start, end, step)):
+        d = _dt.get_default_dtype()
+    else:
+        d = _dt.int64
+    if d is _dt.bool:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if d is _dt.int64:
+        # torch's int64 kernel truncates the bounds first and counts in exact integers
+        xstart, xend, xstep = int(start), int(end), int(step)
+        if xstep == 0:
+            raise ValueError("step must be nonzero")
+        sgn = (xstep > 0) - (xstep < 0)
+        n = max((xend - xstart + xstep - sgn) // xstep, 0)
+    else:
+        n = math.ceil((end - start) / step)
+    if n >= 2**63:
+        raise RuntimeError("invalid size, possible overflow?")
+    if d.is_floating_point:
+        data = (start + step * np.arange(n, dtype=np.float64)).astype(d.np)
+    else:
+        # integer dtypes step by the truncated start and step, wrapping like torch's kernels
+        data = (int(start) + int(step) * np.arange(n, dtype=np.int64)).astype(d.np)
+    return _finish(data, requires_grad, out, "arange")
+
+
+def _fmt(v: Any) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def _scalar_bound(x: Any, name: str, fname: str) -> Any:
+    if isinstance(x, Tensor) and x.ndim != 0:
+        raise RuntimeError(f"{fname} only supports 0-dimensional start and end tensors, but got "
+                           f"{name} with {x.ndim} dimension(s).")
+    return _number(x, fname, name, 1 if name == "start" else 2)
+
+
+def _fma(a: float, b: np.ndarray, c: float) -> np.ndarray:
+    """``a * b + c`` rounded once, as the fused multiply-add torch's compiled kernels use (numpy
+    rounds the product first, which can flip an integer linspace value by one)."""
+    p = a * b
+    # Dekker's split gives the product's rounding error exactly: a * b == p + err
+    ah = 134217729.0 * a
+    ah = ah - (ah - a)
+    al = a - ah
+    bh = 134217729.0 * b
+    bh = bh - (bh - b)
+    bl = b - bh
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    bb = s - p
+    return s + (((p - (s - bb)) + (c - bb)) + err)
+
+
+def _linspace_array(fname: str, start: Any, end: Any, steps: Any, d: _dt.dtype) -> np.ndarray:
+    start = _scalar_bound(start, "start", fname)
+    end = _scalar_bound(end, "end", fname)
+    if isinstance(steps, Tensor):
+        steps = steps.item()
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"{fname}(): argument 'steps' (position 3) must be int, not "
+                        f"{type(steps).__name__}")
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    if d is _dt.bool:
+        raise NotImplementedError(f"\"{fname}_cpu\" not implemented for 'Bool'")
+    if steps <= 1:
+        return np.full(steps, start, dtype=np.float64)
+    if fname == "logspace":
+        start, end = float(start), float(end)
+        step = (end - start) / (steps - 1)
+    elif d.is_floating_point:
+        # the bounds and the step are held in the result dtype
+        start, end = d.np.type(start), d.np.type(end)
+        step = float((end - start) / d.np.type(steps - 1))
+        start, end = float(start), float(end)
+    else:
+        # integer results: the bounds are converted to the integer dtype, the step is a double
+        start, end = float(int(start)), float(int(end))
+        step = (end - start) / (steps - 1)
+    # torch's kernel fills the first half from start and the second half back from end
+    i = np.arange(steps, dtype=np.float64)
+    return np.where(i < steps // 2, _fma(step, i, start), _fma(-step, steps - 1 - i, end))
+
+
+def linspace(start: Any, end: Any, steps: int, *, out: Tensor | None = None, dtype: Any = None,
+             layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    _check_device(device)
+    d = _dtype_or_default(dtype)
+    data = _linspace_array("linspace", start, end, steps, d)
+    return _finish(data.astype(d.np), requires_grad, out, "linspace")
+
+
+def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, out: Tensor | None = None,
+             dtype: Any = None, layout: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``base**start`` to ``base**end``, evenly spaced on a log scale."""
+    _check_device(device)
+    d = _dtype_or_default(dtype)
+    exps = _linspace_array("logspace", start, end, steps, d)
+    with np.errstate(invalid="ignore", over="ignore"):
+        data = np.power(float(base), exps)
+        return _finish(data.astype(d.np), requires_grad, out, "logspace")
+
+
+def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any = None,
+        layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A 2-D tensor with ones on the diagonal and zeros elsewhere."""
+    _check_device(device)
+    n = _eye_arg(n, "n", 1)
+    m = n if m is None else _eye_arg(m, "m", 2)
+    d = _dtype_or_default(dtype)
+    return _finish(np.eye(n, m, dtype=d.np), requires_grad, out, "eye")
+
+
+def _eye_arg(v: Any, name: str, pos: int) -> int:
+    if isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point():
+        v = v.item()
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        raise TypeError(f"eye(): argument '{name}' (position {pos}) must be int, not "
+                        f"{type(v).__name__}")
+    if v < 0:
+        raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
+    return int(v)
+
+
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
+           "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace",
+           "eye"]

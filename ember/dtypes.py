@@ -159,15 +159,18 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
         nd = first.dtype
         same = True
         for x in arrays[1:]:
-            if type(x) is np.ndarray:
+            t = type(x)
+            if t is np.ndarray:
                 if x.dtype is not nd:
                     same = False
-            elif isinstance(x, (_builtins.bool, np.bool_)):
-                same = same and nd.kind == "b"
-            elif isinstance(x, (_builtins.int, np.integer)):
-                same = same and nd.kind != "b"
-            elif isinstance(x, (_builtins.float, np.floating)):
+            elif t is _builtins.float:
                 same = same and nd.kind == "f"
+            elif t is _builtins.int:
+                same = same and nd.kind != "b"
+            elif t is _builtins.bool:
+                same = same and nd.kind == "b"
+            elif x is not None:
+                same = False  # a NumPy scalar is "strong" in numpy's promotion: cast it below
         if same and (not true_divide or nd.kind == "f"):
             return arrays
     rd = result_type(*args)
@@ -178,7 +181,9 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
     for x in arrays:
         if type(x) is np.ndarray:
             out.append(x if x.dtype == npd else x.astype(npd))
-        elif isinstance(x, _NP_SCALARS) and not isinstance(x, (_builtins.float, np.floating)):
+        elif isinstance(x, (_builtins.float, np.floating)):
+            out.append(_builtins.float(x))  # weak in numpy, where np.float64(x) would widen
+        elif isinstance(x, _NP_SCALARS):
             out.append(npd.type(x))
         else:
             out.append(x)

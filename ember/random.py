@@ -1,27 +1,48 @@
-"""Random numbers: ``Generator``, ``manual_seed`` and the random creation functions."""
+"""Random numbers: ``Generator``, seeding and RNG state, the sampling functions (``rand``,
+``randn``, ``randint``, ``randperm``, ``normal``, ``bernoulli``, ``multinomial``, ``*_like``) and
+the in-place samplers bound onto Tensor (``uniform_``, ``normal_``, ``bernoulli_``, ...).
+
+ember draws from NumPy's PCG64 bit generator, not torch's Mersenne Twister: the same seed always
+gives the same numbers within ember, but never the same numbers as torch. RNG states are uint8
+tensors like torch's, though of a different size and layout.
+"""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import math
+import warnings
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from . import dtypes as _dt
-from .tensor import Tensor, _shape_arg
+from .autograd.function import Op
+from .creation import _check_device, _finish, _size_args, _write_out
+from .ops.inplace import apply_inplace, type_name
+from .tensor import Tensor, _shape_arg, device as _device
+
+_DEFAULT_SEED = 67280421310721  # torch's default initial seed
+_U64 = 2**64
 
 
 class Generator:
     """A pseudo-random number generator (NumPy's PCG64 underneath; not torch's bit stream)."""
 
     def __init__(self, device: Any = "cpu") -> None:
-        self._seed = 67280421310721
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self.device = _device(device)
+        self.manual_seed(_DEFAULT_SEED)
 
-    def manual_seed(self, seed: int) -> Generator:
-        self._seed = int(seed)
+    def manual_seed(self, seed: Any) -> Generator:
+        """Seeds this generator; negative seeds wrap modulo 2**64 as in torch."""
+        seed = int(seed)
+        if not -(2**63) <= seed < _U64:
+            raise ValueError("Overflow when unpacking long long")
+        self._seed = seed % _U64
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
     def seed(self) -> int:
+        """Seeds from OS entropy and returns the seed."""
         s = int(np.random.SeedSequence().entropy % (2**63))
         self.manual_seed(s)
         return s
@@ -29,19 +50,43 @@ class Generator:
     def initial_seed(self) -> int:
         return self._seed
 
-    def get_state(self) -> Any:
-        return self._rng.bit_generator.state
+    def get_state(self) -> Tensor:
+        """The generator state as a uint8 tensor (the PCG64 state, its increment and the seed)."""
+        st = self._rng.bit_generator.state
+        raw = (st["state"]["state"].to_bytes(16, "little") + st["state"]["inc"].to_bytes(16, "little")
+               + bytes([st["has_uint32"]]) + int(st["uinteger"]).to_bytes(4, "little")
+               + self._seed.to_bytes(8, "little"))
+        return Tensor._make(np.frombuffer(raw, dtype=np.uint8).copy())
 
-    def set_state(self, state: Any) -> Generator:
-        self._rng.bit_generator.state = state
+    def set_state(self, new_state: Tensor) -> Generator:
+        """Restores a state returned by ``get_state``."""
+        if not isinstance(new_state, Tensor) or new_state.dtype is not _dt.uint8:
+            raise TypeError("RNG state must be a ember.ByteTensor")
+        raw = new_state._data.tobytes()
+        if len(raw) != _STATE_SIZE:
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {_STATE_SIZE} but found "
+                               f"the input RNG state size to be {len(raw)}")
+        self._rng.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": int.from_bytes(raw[:16], "little"),
+                      "inc": int.from_bytes(raw[16:32], "little")},
+            "has_uint32": raw[32],
+            "uinteger": int.from_bytes(raw[33:37], "little"),
+        }
+        self._seed = int.from_bytes(raw[37:45], "little")
         return self
 
+    def __repr__(self) -> str:
+        return f"<ember.Generator object at {id(self):#x}>"
 
+
+_STATE_SIZE = 45
+_MISSING = object()
 default_generator = Generator()
 
 
-def manual_seed(seed: int) -> Generator:
-    """Seeds the default generator."""
+def manual_seed(seed: Any) -> Generator:
+    """Seeds the default generator and returns it."""
     return default_generator.manual_seed(seed)
 
 
@@ -51,31 +96,586 @@ def seed() -> int:
 
 
 def initial_seed() -> int:
+    """The seed the default generator was last seeded with."""
     return default_generator.initial_seed()
 
 
+def get_rng_state() -> Tensor:
+    """The default generator's state as a uint8 tensor."""
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state: Tensor) -> None:
+    """Restores the default generator's state."""
+    default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices: Any = None, enabled: bool = True, **kwargs: Any) -> Iterator[None]:
+    """Restores the default generator's state on exit from the block."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
+
+
 def _gen(generator: Generator | None) -> np.random.Generator:
-    return (generator or default_generator)._rng
+    if generator is None:
+        return default_generator._rng
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected a ember.Generator, but got {type(generator).__name__}")
+    return generator._rng
 
 
-def _finish(data: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+def _fmt(v: Any) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+# -- samplers on arrays ---------------------------------------------------------------------------
+
+
+def _uniform(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray:
+    """Uniform samples on [0, 1) in dtype ``d``."""
+    if d is _dt.float32 or d is _dt.float64:
+        return rng.random(shape, dtype=d.np)
+    if d is _dt.float16:
+        # 11 random bits are exact in half precision; rounding wider samples could give 1.0
+        return (np.floor(rng.random(shape, dtype=np.float32) * 2048) / 2048).astype(np.float16)
+    raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{type_name(d)}'")
+
+
+def _standard_normal(rng: np.random.Generator, shape: tuple, d: _dt.dtype,
+                     kernel: str = "normal_kernel_cpu") -> np.ndarray:
+    if not d.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{type_name(d)}'")
+    wide = np.float64 if d is _dt.float64 else np.float32
+    return rng.standard_normal(shape, dtype=wide).astype(d.np, copy=False)
+
+
+_C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
+            "int64": "long", "bool": "bool", "float16": "c10::Half", "float32": "float",
+            "float64": "double"}
+_FLOAT_DIGITS = {"float16": 11, "float32": 24, "float64": 53}
+
+
+def _int_range(d: _dt.dtype, low: int, high: int | None) -> tuple[int, int]:
+    """torch's checks on a discrete range [low, high) for dtype ``d``; returns inclusive bounds
+    (``high=None`` means up to the dtype's largest exactly representable integer)."""
+    if d.is_floating_point:
+        digits = _FLOAT_DIGITS[d.name]
+        top = 2**digits
+        if high is not None and not -top <= high - 1 <= top:
+            warnings.warn(
+                f"to - 1 is out of bounds [-(2^{digits}), 2^{digits}]. Due to precision "
+                f"limitations {_C_NAMES[d.name]} can support discrete uniform distribution only "
+                "within this range.", UserWarning, stacklevel=3)
+    elif d is _dt.bool:
+        top = 1
+    else:
+        top = int(np.iinfo(d.np).max)
+    if high is None:
+        return low, top
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    if not d.is_floating_point:
+        bottom = 0 if d is _dt.bool else int(np.iinfo(d.np).min)
+        if not bottom <= low <= top:
+            raise RuntimeError(f"from is out of bounds for {_C_NAMES[d.name]}")
+        if not bottom <= high - 1 <= top:
+            raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[d.name]}")
+    return low, high - 1
+
+
+def _integers(rng: np.random.Generator, shape: tuple, d: _dt.dtype, low: int,
+              high: int | None) -> np.ndarray:
+    lo, hi = _int_range(d, low, high)
+    return rng.integers(lo, hi, size=shape, dtype=np.int64, endpoint=True).astype(d.np)
+
+
+def _int_arg(x: Any, fname: str, name: str, pos: int) -> int:
+    if isinstance(x, Tensor) and x.ndim == 0 and not x.is_floating_point():
+        x = x.item()
+    if not isinstance(x, (int, np.integer)) or isinstance(x, bool):
+        raise TypeError(f"{fname}(): argument '{name}' (position {pos}) must be int, not "
+                        f"{type(x).__name__}")
+    return int(x)
+
+
+# -- random tensors -------------------------------------------------------------------------------
+
+
+def rand(*args: Any, size: Any = None, generator: Generator | None = None, out: Any = None,
+         dtype: Any = None, layout: Any = None, device: Any = None, requires_grad: bool = False,
+         pin_memory: bool = False) -> Tensor:
+    """Samples from the uniform distribution on [0, 1)."""
+    _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    t = Tensor._make(data.astype(d.np, copy=False))
-    if requires_grad:
-        t.requires_grad = True
-    return t
+    data = _uniform(_gen(generator), _size_args("rand", args, size), d)
+    return _finish(data, requires_grad, out, "rand")
 
 
-def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False, out: Any = None) -> Tensor:
-    """Uniform samples on [0, 1)."""
-    return _finish(_gen(generator).random(_shape_arg(size)), dtype, requires_grad)
+def randn(*args: Any, size: Any = None, generator: Generator | None = None, out: Any = None,
+          dtype: Any = None, layout: Any = None, device: Any = None, requires_grad: bool = False,
+          pin_memory: bool = False) -> Tensor:
+    """Samples from the standard normal distribution."""
+    _check_device(device)
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    data = _standard_normal(_gen(generator), _size_args("randn", args, size), d)
+    return _finish(data, requires_grad, out, "randn")
 
 
-def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False, out: Any = None) -> Tensor:
-    """Standard normal samples."""
-    return _finish(_gen(generator).standard_normal(_shape_arg(size)), dtype, requires_grad)
+def _low_high(fname: str, args: list, low: Any, high: Any, offset: int) -> tuple[int, int]:
+    """The ``(high)`` / ``(low, high)`` overloads of randint and randint_like."""
+    if len(args) == 2:
+        low, high = args
+    elif len(args) == 1:
+        if high is None:
+            high = args[0]
+        else:
+            low = args[0]
+    elif len(args) > 2:
+        raise TypeError(f"{fname}() takes at most {2 + offset} positional arguments")
+    if high is None:
+        raise TypeError(f'{fname}() missing 1 required positional arguments: "high"')
+    low = 0 if low is None else _int_arg(low, fname, "low", 1 + offset)
+    return low, _int_arg(high, fname, "high", 1 + offset + (len(args) == 2))
 
 
-__all__ = ["Generator", "manual_seed", "seed", "initial_seed", "rand", "randn", "default_generator"]
+def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
+            generator: Generator | None = None, out: Any = None, dtype: Any = None,
+            layout: Any = None, device: Any = None, requires_grad: bool = False,
+            pin_memory: bool = False) -> Tensor:
+    """Random integers uniform on [low, high) (``randint(high, size)`` or
+    ``randint(low, high, size)``); int64 unless ``dtype`` says otherwise."""
+    _check_device(device)
+    pos = list(args)
+    if size is None:
+        if not pos:
+            raise TypeError('randint() missing 1 required positional arguments: "size"')
+        size = pos.pop()
+        if not isinstance(size, (tuple, list)):
+            raise TypeError(f"randint(): argument 'size' (position {len(pos) + 1}) must be tuple "
+                            f"of ints, not {type(size).__name__}")
+    lo, hi = _low_high("randint", pos, low, high, 0)
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    data = _integers(_gen(generator), _shape_arg((size,)), d, lo, hi)
+    return _finish(data, requires_grad, out, "randint")
+
+
+def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dtype: Any = None,
+             layout: Any = None, device: Any = None, requires_grad: bool = False,
+             pin_memory: bool = False) -> Tensor:
+    """A random permutation of ``0 .. n-1``."""
+    _check_device(device)
+    n = _shape_arg((_int_arg(n, "randperm", "n", 1),))[0]
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    data = _gen(generator).permutation(n).astype(d.np)
+    return _finish(data, requires_grad, out, "randperm")
+
+
+def _like_dtype(input: Tensor, dtype: Any, fname: str) -> _dt.dtype:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return _dt.to_dtype(dtype) if dtype is not None else input.dtype
+
+
+def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
+              layout: Any = None, device: Any = None, requires_grad: bool = False,
+              memory_format: Any = None) -> Tensor:
+    """Uniform samples on [0, 1) shaped like ``input``."""
+    _check_device(device)
+    d = _like_dtype(input, dtype, "rand_like")
+    return _finish(_uniform(_gen(generator), input.shape, d), requires_grad)
+
+
+def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
+               layout: Any = None, device: Any = None, requires_grad: bool = False,
+               memory_format: Any = None) -> Tensor:
+    """Standard normal samples shaped like ``input``."""
+    _check_device(device)
+    d = _like_dtype(input, dtype, "randn_like")
+    return _finish(_standard_normal(_gen(generator), input.shape, d), requires_grad)
+
+
+def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
+                 generator: Generator | None = None, dtype: Any = None, layout: Any = None,
+                 device: Any = None, requires_grad: bool = False,
+                 memory_format: Any = None) -> Tensor:
+    """Random integers on [low, high) shaped like ``input`` (in its dtype by default)."""
+    _check_device(device)
+    d = _like_dtype(input, dtype, "randint_like")
+    lo, hi = _low_high("randint_like", list(args), low, high, 1)
+    return _finish(_integers(_gen(generator), input.shape, d, lo, hi), requires_grad)
+
+
+# -- normal, bernoulli, multinomial ---------------------------------------------------------------
+
+
+class _ZeroGrad(Op):
+    """A sampling op: its output does not vary smoothly with its inputs, so torch defines their
+    gradients as zero."""
+
+    @staticmethod
+    def forward(ctx, *args, sample):
+        return sample(*args)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g.new_zeros(g.shape)
+        return tuple(zero if need else None for need in ctx.needs_input_grad)
+
+
+class NormalTensorFloat(_ZeroGrad, name="NormalBackward1"):
+    pass
+
+
+class NormalFloatTensor(_ZeroGrad, name="NormalBackward2"):
+    pass
+
+
+class NormalTensorTensor(_ZeroGrad, name="NormalBackward3"):
+    pass
+
+
+class Bernoulli(_ZeroGrad, name="BernoulliBackward0"):
+    pass
+
+
+class BernoulliFloat(Op, name="NotImplemented"):
+    """``bernoulli(input, p)``: torch records a node that refuses to differentiate."""
+
+    @staticmethod
+    def forward(ctx, a, *, sample):
+        return sample(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for aten::bernoulli is not implemented")
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple:
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        for i in range(1, min(len(a), len(b)) + 1):
+            if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({a[-i]}) must match the size of tensor b ({b[-i]}) at "
+                    f"non-singleton dimension {max(len(a), len(b)) - i}"
+                ) from None
+        raise
+
+
+def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
+           out: Any = None, dtype: Any = None, layout: Any = None, device: Any = None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Normal samples with the given ``mean`` and ``std`` (tensors, broadcast together, or numbers
+    with a ``size``)."""
+    rng = _gen(generator)
+    m_t, s_t = isinstance(mean, Tensor), isinstance(std, Tensor)
+    if not (m_t or s_t):
+        if size is None:
+            raise TypeError("normal() received an invalid combination of arguments - got "
+                            f"({type(mean).__name__}, {type(std).__name__}), but expected a size "
+                            "when mean and std are both numbers")
+        _check_device(device)
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
+        d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+        shape = _shape_arg((size,) if isinstance(size, (tuple, list)) else (size,))
+        data = _standard_normal(rng, shape, d) * d.np.type(std) + d.np.type(mean)
+        return _finish(data.astype(d.np, copy=False), requires_grad, out, "normal")
+    if size is not None:
+        raise TypeError("normal() received an invalid combination of arguments: size is only "
+                        "accepted when mean and std are both numbers")
+    d = mean.dtype if m_t else std.dtype
+    if s_t:
+        if not bool(np.all(std._data >= 0)):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    elif std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
+    shape = _broadcast(mean.shape if m_t else (), std.shape if s_t else ())
+
+    def sample(m: Any, s: Any) -> np.ndarray:
+        z = _standard_normal(rng, shape, d)
+        return (m + s * z).astype(d.np, copy=False)
+
+    op = NormalTensorTensor if m_t and s_t else (NormalTensorFloat if m_t else NormalFloatTensor)
+    return _write(op.apply(mean, std, sample=sample), out, "normal")
+
+
+def _write(t: Tensor, out: Any, fname: str) -> Tensor:
+    return t if out is None else _write_out(out, t._data, fname)
+
+
+def _check_probs(p: np.ndarray) -> None:
+    if not bool(np.all((p >= 0) & (p <= 1))):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+
+
+def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None,
+              out: Any = None) -> Tensor:
+    """Draws 0/1 samples: each element is 1 with probability ``input`` (or ``p`` if given)."""
+    rng = _gen(generator)
+    if p is not None:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
+
+        def sample_p(a: np.ndarray) -> np.ndarray:
+            return (rng.random(a.shape) < p).astype(a.dtype)
+
+        return _write(BernoulliFloat.apply(input, sample=sample_p), out, "bernoulli")
+    d = input.dtype
+    if not d.is_floating_point:
+        raise NotImplementedError(
+            f"\"bernoulli_tensor_cpu_p_\" not implemented for '{type_name(d)}'")
+    _check_probs(input._data)
+
+    def sample(a: np.ndarray) -> np.ndarray:
+        return (rng.random(a.shape) < a).astype(a.dtype)
+
+    return _write(Bernoulli.apply(input, sample=sample), out, "bernoulli")
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None, out: Any = None) -> Tensor:
+    """Samples category indices from each row of (unnormalised) probabilities ``input``."""
+    rng = _gen(generator)
+    p = input._data
+    if p.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.is_floating_point():
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {type_name(input)}")
+    n = _int_arg(num_samples, "multinomial", "num_samples", 2)
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    k = p.shape[-1]
+    if not replacement and n > k:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    rows = p.reshape(-1, k).astype(np.float64)
+    if rows.size and not bool(np.all(np.isfinite(rows) & (rows >= 0))):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if rows.shape[0] and bool(np.any(rows.sum(axis=1) <= 0)):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        u = rng.random((rows.shape[0], n)) * cdf[:, -1:]
+        idx = np.stack([np.searchsorted(c, ui, side="right") for c, ui in zip(cdf, u)]) \
+            if rows.shape[0] else np.zeros((0, n), np.int64)
+        # u * total can round up to total: fall back to the last category with mass
+        last = k - 1 - np.argmax(rows[:, ::-1] > 0, axis=1)
+        idx = np.minimum(idx, last[:, None])
+    else:
+        # the exponential race: the n smallest of E_i / p_i are a draw without replacement
+        with np.errstate(divide="ignore"):
+            keys = rng.standard_exponential(rows.shape) / rows
+        idx = np.argsort(keys, axis=1, kind="stable")[:, :n]
+    data = idx.astype(np.int64).reshape(p.shape[:-1] + (n,))
+    return _write(Tensor._make(data), out, "multinomial")
+
+
+# -- in-place samplers (Tensor.uniform_, ...) -----------------------------------------------------
+
+
+class Uniform(_ZeroGrad, name="UniformBackward0"):
+    pass
+
+
+class NormalInplace(_ZeroGrad, name="NormalBackward0"):
+    pass
+
+
+class BernoulliTensorP(_ZeroGrad, name="BernoulliBackward1"):
+    pass
+
+
+class BernoulliScalarP(_ZeroGrad, name="BernoulliBackward2"):
+    pass
+
+
+class Exponential(_ZeroGrad, name="ExponentialBackward0"):
+    pass
+
+
+class Cauchy(_ZeroGrad, name="CauchyBackward0"):
+    pass
+
+
+class LogNormal(_ZeroGrad, name="LogNormalBackward0"):
+    pass
+
+
+class Geometric(_ZeroGrad, name="GeometricBackward0"):
+    pass
+
+
+class RandomFromTo(_ZeroGrad, name="RandomBackward0"):
+    pass
+
+
+class RandomTo(_ZeroGrad, name="RandomBackward1"):
+    pass
+
+
+class RandomFull(_ZeroGrad, name="RandomBackward2"):
+    pass
+
+
+def _fill(self: Tensor, op: type, sample: Callable[[np.ndarray], np.ndarray],
+          *params: Any) -> Tensor:
+    """Overwrites ``self`` with ``sample(self_array)`` as an in-place op: version bump, autograd
+    history on non-leaves, and torch's refusal for leaves that require grad (in grad mode)."""
+    return apply_inplace(self, lambda s: op.apply(s, *params, sample=sample))
+
+
+def _continuous(self: Tensor, what: str, ctype: bool = False) -> None:
+    if not self.is_floating_point():
+        name = _C_NAMES[self.dtype.name] + (" int" if self.dtype is _dt.int64 else "") \
+            if ctype else type_name(self)
+        raise RuntimeError(f"{what} distribution is a continuous probability distribution. dtype "
+                           f"must be a floating point but you specified {name}")
+
+
+def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
+             generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with samples uniform on [from_, to)."""
+    rng, d = _gen(generator), self.dtype
+    if d.is_floating_point:
+        info = np.finfo(d.np)
+        for name, v in (("from", from_), ("to", to)):
+            if not float(info.min) <= v <= float(info.max):
+                raise RuntimeError(f"{name} is out of bounds for {_C_NAMES[d.name]}")
+    if from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={_fmt(from_)} > to={_fmt(to)}")
+
+    def sample(a: np.ndarray) -> np.ndarray:
+        u = _uniform(rng, a.shape, d)
+        return (from_ + (to - from_) * u.astype(np.float64)).astype(a.dtype)
+
+    return _fill(self, Uniform, sample)
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
+            generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with normal samples of the given ``mean`` and ``std``."""
+    rng = _gen(generator)
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
+
+    def sample(a: np.ndarray) -> np.ndarray:
+        z = _standard_normal(rng, a.shape, self.dtype)
+        return (mean + std * z.astype(np.float64)).astype(a.dtype)
+
+    return _fill(self, NormalInplace, sample)
+
+
+def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with 0/1 samples that are 1 with probability ``p`` (a number or tensor)."""
+    rng = _gen(generator)
+    if isinstance(p, Tensor):
+        if not p.is_floating_point():
+            raise NotImplementedError(
+                f"\"bernoulli_tensor_cpu_p_\" not implemented for '{type_name(p)}'")
+        _check_probs(p._data)
+        p.expand(self.shape)  # torch's error when p does not broadcast to self
+
+        def sample_t(a: np.ndarray, pa: np.ndarray) -> np.ndarray:
+            return (rng.random(a.shape) < pa).astype(a.dtype)
+
+        return _fill(self, BernoulliTensorP, sample_t, p)
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
+
+    def sample(a: np.ndarray) -> np.ndarray:
+        return (rng.random(a.shape) < p).astype(a.dtype)
+
+    return _fill(self, BernoulliScalarP, sample)
+
+
+def exponential_(self: Tensor, lambd: float = 1.0, *,
+                 generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with exponential samples of rate ``lambd``."""
+    rng = _gen(generator)
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
+    _continuous(self, "Exponential")
+    return _fill(self, Exponential,
+                 lambda a: (rng.standard_exponential(a.shape) / lambd).astype(a.dtype))
+
+
+def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
+            generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with Cauchy samples."""
+    rng = _gen(generator)
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
+    _continuous(self, "Cauchy", ctype=True)
+    return _fill(self, Cauchy,
+                 lambda a: (median + sigma * rng.standard_cauchy(a.shape)).astype(a.dtype))
+
+
+def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
+                generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with samples whose logarithm is normal(mean, std)."""
+    rng = _gen(generator)
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
+    if not self.is_floating_point():
+        raise NotImplementedError(f"\"log_normal_cpu\" not implemented for '{type_name(self)}'")
+    return _fill(self, LogNormal, lambda a: rng.lognormal(mean, std, a.shape).astype(a.dtype))
+
+
+def geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
+    """Fills ``self`` with the number of Bernoulli(p) trials up to the first success."""
+    rng = _gen(generator)
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
+    return _fill(self, Geometric, lambda a: rng.geometric(p, a.shape).astype(a.dtype))
+
+
+def random_(self: Tensor, *args: Any, to: Any = _MISSING, generator: Generator | None = None
+            ) -> Tensor:
+    """``random_()``: integers over the dtype's exact range; ``random_(to)``: [0, to);
+    ``random_(from, to)``: [from, to) (``to=None``: up to the dtype's maximum)."""
+    rng, d = _gen(generator), self.dtype
+    if to is not _MISSING:
+        args = (*args, to)
+    if len(args) > 2:
+        raise TypeError(f"random_() takes at most 2 positional arguments ({len(args)} given)")
+    if not args:
+        op, low, high = RandomFull, 0, None
+    elif len(args) == 1:
+        op, low, high = RandomTo, 0, _int_arg(args[0], "random_", "to", 1)
+    else:
+        op, low = RandomFromTo, _int_arg(args[0], "random_", "from", 1)
+        high = None if args[1] is None else _int_arg(args[1], "random_", "to", 2)
+    lo, hi = _int_range(d, low, high)
+    return _fill(self, op, lambda a: rng.integers(lo, hi, size=a.shape, dtype=np.int64,
+                                                  endpoint=True).astype(a.dtype))
+
+
+def _bernoulli_method(self: Tensor, p: Any = None, *, generator: Generator | None = None) -> Tensor:
+    return bernoulli(self, p, generator=generator)
+
+
+__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+           "get_rng_state", "set_rng_state", "rand", "randn", "randint", "randperm", "rand_like",
+           "randn_like", "randint_like", "normal", "bernoulli", "multinomial"]
+
+TENSOR_METHODS = {
+    "uniform_": uniform_, "normal_": normal_, "bernoulli_": bernoulli_,
+    "exponential_": exponential_, "cauchy_": cauchy_, "log_normal_": log_normal_,
+    "geometric_": geometric_, "random_": random_, "bernoulli": _bernoulli_method,
+    "multinomial": multinomial,
+}
+for _name, _fn in TENSOR_METHODS.items():
+    setattr(Tensor, _name, _fn)

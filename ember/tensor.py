@@ -38,7 +38,19 @@ class Size(tuple):
         return Size(r) if isinstance(i, slice) else r
 
     def __add__(self, other):
-        return Size(tuple.__add__(self, tuple(other)))
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
 
 
 class device:
@@ -137,7 +149,7 @@ class Tensor:
         """Returns the shape, or the size of dimension ``dim``."""
         if dim is None:
             return Size(self._data.shape)
-        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+        return self._data.shape[_wrap_dim_strict(dim, self._data.ndim)]
 
     @property
     def ndim(self) -> int:
@@ -191,7 +203,7 @@ class Tensor:
 
     def stride(self, dim: int | None = None) -> tuple | int:
         st = tuple(s // self._data.itemsize for s in self._data.strides)
-        return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
+        return st if dim is None else st[_wrap_dim_strict(dim, self._data.ndim)]
 
     def data_ptr(self) -> int:
         return self._data.__array_interface__["data"][0]
@@ -222,17 +234,26 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if self._grad_fn is not None:
+            if value:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables.")
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
         if value and not (self._data.dtype.kind == "f"):
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+            # torch words this three ways: here, in requires_grad_(), and in factories
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Sets ``requires_grad`` in place and returns the tensor."""
+        if requires_grad and self._grad_fn is not None:
+            return self  # a non-leaf already requires grad: torch accepts this as a no-op
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 
@@ -345,6 +366,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
         self._data = value._data
 
     # -- conversions --------------------------------------------------------------------------
@@ -377,11 +400,16 @@ class Tensor:
             raise RuntimeError(f"Boolean value of Tensor with {what} is ambiguous")
         return bool(self._data.reshape(()))
 
+    def _scalar(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.reshape(()).item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -389,7 +417,7 @@ class Tensor:
         return int(self.item())
 
     def __complex__(self) -> complex:
-        return complex(self.item())
+        return complex(self._scalar())
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -410,7 +438,7 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 and not self._requires_grad and self._grad_fn is None:
+        if self._data.ndim == 0:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
@@ -451,9 +479,7 @@ class Tensor:
         size = _shape_arg(size)
         d = dtype or self.dtype
         data = np.empty(size, d.np) if value is None else np.full(size, value, d.np)
-        t = Tensor._make(data)
-        t.requires_grad = requires_grad
-        return t
+        return _factory_result(data, requires_grad)
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
@@ -469,11 +495,23 @@ class Tensor:
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
+        if not isinstance(size, (tuple, list)):
+            raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
+                            f"{type(size).__name__}")
         return self._new_filled((size,), fill_value, dtype, requires_grad)
 
 
 _new = object.__new__
 _function._Tensor = Tensor
+
+
+def _factory_result(data: Any, requires_grad: bool) -> Tensor:
+    """A new leaf from a factory (zeros, tensor, new_ones, ...), with torch's factory error."""
+    if requires_grad and data.dtype.kind != "f":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    t = Tensor._make(data)
+    t._requires_grad = bool(requires_grad)
+    return t
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -490,6 +528,13 @@ def _wrap_dim(dim: int, ndim: int) -> int:
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
     return dim % n
+
+
+def _wrap_dim_strict(dim: int, ndim: int) -> int:
+    """``_wrap_dim`` for size(dim)/stride(dim), which (unlike ops) reject any dim of a 0-d tensor."""
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return _wrap_dim(dim, ndim)
 
 
 def _shape_arg(size: tuple) -> tuple:

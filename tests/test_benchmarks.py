@@ -48,3 +48,20 @@ def test_quick_seed_ops_ember_only(tmp_path: Path) -> None:
         assert ember["peak_rss_kib"] > 0
     else:
         assert ember["error"]
+
+
+def test_failing_workload_is_reported_not_raised(monkeypatch) -> None:
+    # in-process: the worker turns a workload's exception into an error result for the table row
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import worker, workloads
+
+    def boom(m):
+        def step():
+            m.no_such_op()
+
+        return step
+
+    monkeypatch.setitem(workloads.WORKLOADS, "boom", workloads.Workload("boom", "", "step", boom))
+    res = worker.run_step_workload("boom", "ember", threads=2, budget=0.05, repeats=3)
+    assert res["status"] == "error" and res["phase"] == "step"
+    assert res["error"].startswith("AttributeError") and "no_such_op" in res["error"]

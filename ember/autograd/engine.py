@@ -105,15 +105,13 @@ def run_backward(
     root_edges = [_edge(t) for t in roots]
     # discover the graph and count, per node, how many edges lead into it
     deps: dict[Node, int] = {}
-    stack = [n for n, _ in root_edges if n is not None]
-    seen = set(stack)
+    seen = {n for n, _ in root_edges if n is not None}
+    stack = list(seen)
     while stack:
         for nxt, _ in stack.pop().next_functions:
             if nxt is not None:
-                if nxt in seen:
-                    deps[nxt] += 1
-                else:
-                    deps[nxt] = 1
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
 

@@ -1,62 +1,173 @@
-"""Element-wise arithmetic: one Op per torch grad_fn, each backward written in ember ops."""
+"""Element-wise arithmetic (``+ - * / // % **``), one Op per torch node, and the broadcasting
+helpers the other element-wise modules share.
+
+A Python scalar is "weak", as in torch: it never widens a tensor of its own kind or a higher one,
+so ``int_tensor * 1.5`` is float32 and ``half_tensor + 2.0`` stays float16. Where torch records a
+scalar operand outside the graph (``2 - x`` is ``RsubBackward1`` with one edge), ember's Op takes it
+as a keyword, and ``_weak`` gives the tensor its result dtype.
+"""
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
-import numpy as np
-
 from ..autograd.function import Op
+from ..backend import get_array_module
+from ..dtypes import result_type, scalar_dtype
 from ..tensor import Tensor
+from .inplace import type_name
 
-Number = Any
+Number = Any  # a Python (or NumPy) int, float or bool
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in dtypes.py
+_op_apply = Op.apply.__func__
 
 
-def _is_tensor(x: Any) -> bool:
-    return isinstance(x, Tensor)
+def _is_operand(x: Any) -> bool:
+    """What torch's operators take beside a tensor; anything else gives Python NotImplemented."""
+    return isinstance(x, (Tensor, int, float, numbers.Number))
 
 
-class Add(Op, name="AddBackward0"):
+def _data(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _shape(x: Any) -> tuple:
+    return getattr(x, "shape", ())
+
+
+def broadcast_shape(*shapes: tuple) -> tuple:
+    """The broadcast of ``shapes`` (torch's infer_size), with torch's RuntimeError on a mismatch."""
+    out: tuple = ()
+    for shape in shapes:
+        n = max(len(out), len(shape))
+        a = (1,) * (n - len(out)) + out
+        b = (1,) * (n - len(shape)) + tuple(shape)
+        for i in range(n - 1, -1, -1):  # torch reports the first mismatch from the right
+            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                    f"non-singleton dimension {i}"
+                )
+        out = tuple(x if y == 1 else y for x, y in zip(a, b))
+    return out
+
+
+class _Broadcasting(Op):
+    """Ops whose operands broadcast: numpy's shape ValueError becomes torch's RuntimeError, which
+    torch also reports ahead of any dtype error."""
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return _op_apply(cls, *args, **kwargs)
+        except (ValueError, RuntimeError, NotImplementedError):
+            # keyword arrays (where's condition) come first among torch's operands
+            broadcast_shape(*(_shape(x) for x in (*kwargs.values(), *args)))
+            raise
+
+
+def _weak(a: Any, scalar: Number) -> tuple:
+    """``a`` cast to torch's result dtype for an op between it and ``scalar``, and ``scalar`` as a
+    Python number (numpy lets its own scalar types widen an array, Python's never)."""
+    if hasattr(scalar, "item"):
+        scalar = scalar.item()
+    d = scalar_dtype(scalar)
+    return (a if d._category <= _CATEGORY[a.dtype.kind] else a.astype(d.np)), scalar
+
+
+def _dtype(a: Any, b: Any) -> Any:
+    return a.dtype if hasattr(a, "dtype") else b.dtype
+
+
+def _check_division(dtype: Any, divisor: Any, kernel: str) -> None:
+    """torch refuses bool in //, % and fmod, and an integer zero divisor raises instead of warning."""
+    if dtype.kind == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if dtype.kind in "iu" and not get_array_module().all(divisor):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _trunc_divide(xp: Any, a: Any, b: Any) -> Any:
+    if _dtype(a, b).kind == "f":
+        return xp.trunc(a / b)
+    q = xp.floor_divide(a, b)
+    return q + ((q < 0) & (q * b != a))  # floor rounded a negative inexact quotient down
+
+
+def _int_pow(xp: Any, a: Any, b: Any) -> Any:
+    """Integer power as torch computes it: a negative exponent gives 1, -1 or 0 (numpy raises)."""
+    neg = b < 0
+    if not xp.any(neg):
+        return a**b
+    pos = a ** xp.where(neg, 0, b)
+    small = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
+    return xp.where(neg, small, pos).astype(pos.dtype)
+
+
+def _zeros_like(g: Tensor) -> Tensor:
+    return Tensor._make(get_array_module().zeros_like(g._data))
+
+
+# -- arithmetic ---------------------------------------------------------------------------------
+
+
+class Add(_Broadcasting, name="AddBackward0"):
     _promote = True
 
     @staticmethod
-    def forward(ctx, a, b, alpha=1):
+    def forward(ctx, a, b, *, alpha=1):
         ctx.alpha = alpha
-        return a + b if alpha == 1 else a + alpha * b
+        return a + b if alpha == 1 else a + b * alpha
 
     @staticmethod
     def backward(ctx, g):
         return g, (g if ctx.alpha == 1 else g * ctx.alpha)
 
 
-class Sub(Op, name="SubBackward0"):
+class Sub(_Broadcasting, name="SubBackward0"):
     _promote = True
 
     @staticmethod
-    def forward(ctx, a, b, alpha=1):
+    def forward(ctx, a, b, *, alpha=1):
         ctx.alpha = alpha
-        return a - b if alpha == 1 else a - alpha * b
+        return a - b if alpha == 1 else a - b * alpha
 
     @staticmethod
     def backward(ctx, g):
         return g, (-g if ctx.alpha == 1 else g * -ctx.alpha)
 
 
-class Rsub(Op, name="RsubBackward1"):
-    """``scalar - tensor``: torch records it as its own node."""
+class Rsub(_Broadcasting, name="RsubBackward0"):
+    """``other - alpha * input`` for two tensors."""
 
     _promote = True
 
     @staticmethod
-    def forward(ctx, a, b, alpha=1):
+    def forward(ctx, a, b, *, alpha=1):
         ctx.alpha = alpha
-        return b - a if alpha == 1 else b - alpha * a
+        return b - a if alpha == 1 else b - a * alpha
 
     @staticmethod
     def backward(ctx, g):
-        return (-g if ctx.alpha == 1 else g * -ctx.alpha), None
+        return (-g if ctx.alpha == 1 else g * -ctx.alpha), g
 
 
-class Mul(Op, name="MulBackward0"):
+class RsubScalar(Op, name="RsubBackward1"):
+    """``scalar - alpha * input``, the node of ``2 - x``."""
+
+    @staticmethod
+    def forward(ctx, a, *, scalar, alpha=1):
+        ctx.alpha = alpha
+        a, scalar = _weak(a, scalar)
+        return scalar - a if alpha == 1 else scalar - a * alpha
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g if ctx.alpha == 1 else g * -ctx.alpha
+
+
+class Mul(_Broadcasting, name="MulBackward0"):
     _promote = True
 
     @staticmethod
@@ -72,13 +183,14 @@ class Mul(Op, name="MulBackward0"):
         return (g * b if need_a else None), (g * a if need_b else None)
 
 
-class Div(Op, name="DivBackward0"):
+class Div(_Broadcasting, name="DivBackward0"):
     _promote = "float"
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a / b
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        with ctx.xp.errstate(all="ignore"):
+            return a / b
 
     @staticmethod
     def backward(ctx, g):
@@ -87,200 +199,358 @@ class Div(Op, name="DivBackward0"):
         return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
 
-class Neg(Op, name="NegBackward0"):
-    @staticmethod
-    def forward(ctx, a):
-        if a.dtype.kind == "b":
-            raise RuntimeError(
-                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
-                "to invert a mask, use the `~` or `logical_not()` operator instead."
-            )
-        return -a
-
-    @staticmethod
-    def backward(ctx, g):
-        return -g
-
-
-class PowScalar(Op, name="PowBackward0"):
-    """``tensor ** number``."""
+class DivMode(_Broadcasting, name="DivBackward2"):
+    """Division rounded by ``rounding_mode``: piecewise constant, so its gradients are zero."""
 
     _promote = True
 
     @staticmethod
+    def forward(ctx, a, b, *, rounding_mode):
+        xp = ctx.xp
+        _check_division(_dtype(a, b), b, f"div_{rounding_mode}_cpu")
+        with xp.errstate(all="ignore"):
+            if rounding_mode == "floor":
+                return xp.floor_divide(a, b)
+            return _trunc_divide(xp, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(_zeros_like(g) if need else None for need in ctx.needs_input_grad)
+
+
+class _NoDerivative(Op):
+    """torch records these ops with a ``NotImplemented`` node whose backward raises."""
+
+    aten = ""
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"derivative for aten::{ctx.aten} is not implemented")
+
+
+class _Division(_Broadcasting):
+    """``//``, ``%`` and ``fmod`` of two tensors: numpy's ``ufunc`` after torch's checks."""
+
+    _promote = True
+    ufunc = kernel = rounding = ""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_division(_dtype(a, b), b, ctx.kernel)
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(a, b)
+        with ctx.xp.errstate(all="ignore"):
+            return getattr(ctx.xp, ctx.ufunc)(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_b = ctx.needs_input_grad
+        gb = None
+        if need_b:  # input - other * q(input / other), with q the op's rounding of the quotient
+            a, b = ctx.saved_tensors
+            gb = -g * div(a, b, rounding_mode=ctx.rounding)
+        return (g if need_a else None), gb
+
+
+class Remainder(_Division, name="RemainderBackward1"):
+    """Python's ``%``: the result takes the divisor's sign."""
+
+    ufunc, kernel, rounding = "remainder", "remainder_cpu", "floor"
+
+
+class Fmod(_Division, name="FmodBackward1"):
+    """C's ``fmod``: the result takes the dividend's sign."""
+
+    ufunc, kernel, rounding = "fmod", "fmod_cpu", "trunc"
+
+
+class FloorDivide(_NoDerivative, _Division, name="NotImplemented"):
+    ufunc, kernel, aten = "floor_divide", "div_floor_cpu", "floor_divide"
+
+
+class _ScalarDivision(Op):
+    """``input (op) scalar``, or ``scalar (op) input`` when ``reflected``: the scalar is no edge."""
+
+    ufunc = kernel = ""
+
+    @staticmethod
+    def forward(ctx, a, *, scalar, reflected=False):
+        a, scalar = _weak(a, scalar)
+        x, y = (scalar, a) if reflected else (a, scalar)
+        _check_division(a.dtype, y, ctx.kernel)
+        with ctx.xp.errstate(all="ignore"):
+            return getattr(ctx.xp, ctx.ufunc)(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class RemainderScalar(_ScalarDivision, name="RemainderBackward0"):
+    ufunc, kernel = "remainder", "remainder_cpu"
+
+
+class FmodScalar(_ScalarDivision, name="FmodBackward0"):
+    ufunc, kernel = "fmod", "fmod_cpu"
+
+
+class FloorDivideScalar(_NoDerivative, _ScalarDivision, name="NotImplemented"):
+    ufunc, kernel, aten = "floor_divide", "div_floor_cpu", "floor_divide"
+
+
+class RRemainder(_NoDerivative, _ScalarDivision, name="NotImplemented"):
+    """``scalar % input`` (always ``reflected``)."""
+
+    ufunc, kernel, aten = "remainder", "remainder_cpu", "remainder"
+
+
+class PowScalar(Op, name="PowBackward0"):
+    """``input ** scalar``."""
+
+    @staticmethod
     def forward(ctx, a, *, exponent):
-        ctx.save_for_backward(a)
+        a, exponent = _weak(a, exponent)
         ctx.exponent = exponent
-        if a.dtype.kind in "iu" and isinstance(exponent, (int, np.integer)) and exponent < 0:
+        if a.dtype.kind == "b":  # only a bool exponent keeps a bool base bool
+            return a.copy() if exponent else ctx.xp.ones_like(a)
+        if a.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        return a**exponent
+        ctx.save_for_backward(a)
+        with ctx.xp.errstate(all="ignore"):
+            return a**exponent
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         e = ctx.exponent
-        if e == 0:
-            return g * 0
-        return g * e * a ** (e - 1) if e != 2 else g * 2 * a
+        return _zeros_like(g) if e == 0 else g * (e * a ** (e - 1))
 
 
-class Pow(Op, name="PowBackward1"):
-    """``tensor ** tensor``."""
+class Pow(_Broadcasting, name="PowBackward1"):
+    """``input ** exponent`` for two tensors."""
 
     _promote = True
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a**b
-        ctx.save_for_backward(a, b, out)
+        xp = ctx.xp
+        kind = _dtype(a, b).kind
+        if kind == "b":
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+        with xp.errstate(all="ignore"):  # asarray: a saved 0-d output must stay the output array
+            out = xp.asarray(_int_pow(xp, a, b) if kind in "iu" else a**b)
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
     def backward(ctx, g):
+        from .compare import where
         from .unary import log
 
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
-        if need_a:
-            # d/da a**b = b * a**(b-1); where b == 0 the derivative is 0 even at a == 0
-            ga = g * b * a ** (b - 1)
-            ga = where(b == 0, 0.0, ga)
-        if need_b:
-            # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0 (torch's choice)
-            gb = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
+        if need_a:  # b * a**(b-1), taken as 0 where b == 0 even at a == 0
+            ga = where(b == 0, 0.0, g * (b * a ** (b - 1)))
+        if need_b:  # a**b * log(a), taken as 0 where a == 0 and b >= 0
+            gb = g * where((a == 0) & (b >= 0), 0.0, out * log(a))
         return ga, gb
 
 
 class RPow(Op, name="PowBackward2"):
-    """``number ** tensor``."""
-
-    _promote = True
+    """``scalar ** input``."""
 
     @staticmethod
-    def forward(ctx, base, b):
-        out = base**b
+    def forward(ctx, b, *, base):
+        xp = ctx.xp
+        b, base = _weak(b, base)
+        kind = b.dtype.kind
+        if kind == "b":
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
         ctx.base = base
-        ctx.save_for_backward(out)
+        with xp.errstate(all="ignore"):
+            out = _int_pow(xp, xp.asarray(base).astype(b.dtype), b) if kind in "iu" else base**b
+        out = xp.asarray(out)
+        ctx.save_for_backward(b if base == 0 else None, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        if ctx.base == 0:
-            return None, where(out == 0, 0.0, g * out * float(np.log(ctx.base)))
-        return None, g * out * float(np.log(ctx.base))
+        from .compare import where
 
-
-class Where(Op, name="WhereBackward0"):
-    @staticmethod
-    def forward(ctx, cond, a, b, dtype):
-        if cond.dtype.kind != "b":
-            raise RuntimeError(
-                f"where expected condition to be a boolean tensor, but got a tensor with dtype "
-                f"{cond.dtype.name.capitalize()}"
-            )
-        ctx.save_for_backward(cond)
-        return np.where(cond, a, b).astype(dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, g):
-        (cond,) = ctx.saved_tensors
-        _, need_a, need_b = ctx.needs_input_grad
-        zero = g.new_zeros(())
-        return (
-            None,
-            where(cond, g, zero) if need_a else None,
-            where(cond, zero, g) if need_b else None,
-        )
-
-
-# -- public functions ---------------------------------------------------------------------------
+        b, out = ctx.saved_tensors
+        base = ctx.base
+        if base == 0:  # log(0) = -inf, taken as 0 where the exponent is >= 0
+            return g * where(b >= 0, 0.0, out * -math.inf)
+        return g * (out * (math.log(base) if base > 0 else math.nan))
 
 
 def add(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1) -> Tensor:
     """Adds ``other``, scaled by ``alpha``, to ``input``."""
-    if not isinstance(input, Tensor):
-        return Add.apply(other, input) if alpha == 1 else Add.apply(input * alpha, other)
-    return Add.apply(input, other) if alpha == 1 else Add.apply(input, other, alpha=alpha)
+    if _unit(alpha):
+        return Add.apply(input, other)
+    alpha = _check_alpha(input, other, alpha)
+    return Add.apply(input, other, alpha=alpha)
+
+
+def _unit(alpha: Number) -> bool:
+    return type(alpha) is int and alpha == 1  # the default; any other alpha gets torch's checks
+
+
+def _check_alpha(input: Any, other: Any, alpha: Number) -> Number:
+    """torch's checks of a non-default ``alpha``, which comes back as a Python number."""
+    if hasattr(alpha, "item"):
+        alpha = alpha.item()
+    dt = result_type(input, other)
+    if isinstance(alpha, bool) and dt.name != "bool":
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, float) and not dt.is_floating_point:
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    return alpha
+
+
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, bool) or getattr(_data(x), "dtype", None) == bool
+
+
+def _check_bool_sub(input: Any, other: Any) -> None:
+    a, b = _is_bool(input), _is_bool(other)
+    if a and b:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+            "`logical_xor()` operator instead."
+        )
+    if a or b:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
 
 
 def sub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1) -> Tensor:
     """Subtracts ``other``, scaled by ``alpha``, from ``input``."""
-    if not isinstance(input, Tensor):
-        return Rsub.apply(other, input) if alpha == 1 else Rsub.apply(other, input, alpha=alpha)
-    return Sub.apply(input, other) if alpha == 1 else Sub.apply(input, other, alpha=alpha)
-
-
-subtract = sub
+    _check_bool_sub(input, other)
+    if _unit(alpha):
+        return Sub.apply(input, other)
+    alpha = _check_alpha(input, other, alpha)
+    return Sub.apply(input, other, alpha=alpha)
 
 
 def rsub(input: Tensor, other: Tensor | Number, *, alpha: Number = 1) -> Tensor:
     """Computes ``other - alpha * input``."""
-    return Rsub.apply(input, other) if alpha == 1 else Rsub.apply(input, other, alpha=alpha)
+    _check_bool_sub(input, other)
+    if not _unit(alpha):
+        alpha = _check_alpha(input, other, alpha)
+    if isinstance(other, Tensor):
+        return Rsub.apply(input, other, alpha=alpha)
+    return RsubScalar.apply(input, scalar=other, alpha=alpha)
 
 
 def mul(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """Multiplies ``input`` by ``other`` element-wise."""
-    if not isinstance(input, Tensor):
-        return Mul.apply(other, input)
     return Mul.apply(input, other)
 
 
-multiply = mul
+def div(input: Tensor | Number, other: Tensor | Number, *,
+        rounding_mode: str | None = None) -> Tensor:
+    """Divides ``input`` by ``other``: true division, or rounded by ``'trunc'`` or ``'floor'``."""
+    if rounding_mode is None:
+        return Div.apply(input, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"'{rounding_mode}'"
+        )
+    return DivMode.apply(input, other, rounding_mode=rounding_mode)
 
 
-def div(input: Tensor | Number, other: Tensor | Number, *, rounding_mode: str | None = None) -> Tensor:
-    """Divides ``input`` by ``other`` (true division unless ``rounding_mode`` is given)."""
-    if rounding_mode is not None:
-        from .unary import _div_rounding
-
-        return _div_rounding(input, other, rounding_mode)
-    if not isinstance(input, Tensor):
-        from .unary import reciprocal
-
-        return Mul.apply(reciprocal(other), input)
-    return Div.apply(input, other)
+def true_divide(dividend: Tensor | Number, divisor: Tensor | Number) -> Tensor:
+    """Alias of ``div`` with ``rounding_mode=None``."""
+    return Div.apply(dividend, divisor)
 
 
-divide = true_divide = div
+def floor_divide(input: Tensor | Number, other: Tensor | Number) -> Tensor:
+    """Divides and rounds down (``//``); torch defines no gradient for it."""
+    if isinstance(input, Tensor):
+        if isinstance(other, Tensor):
+            return FloorDivide.apply(input, other)
+        return FloorDivideScalar.apply(input, scalar=other)
+    return FloorDivideScalar.apply(other, scalar=input, reflected=True)
 
 
-def neg(input: Tensor) -> Tensor:
-    """Returns ``-input``."""
-    return Neg.apply(input)
+def remainder(input: Tensor | Number, other: Tensor | Number) -> Tensor:
+    """Python's modulus (``%``): the result has the sign of the divisor ``other``."""
+    if isinstance(input, Tensor):
+        if isinstance(other, Tensor):
+            return Remainder.apply(input, other)
+        return RemainderScalar.apply(input, scalar=other)
+    return RRemainder.apply(other, scalar=input, reflected=True)
 
 
-negative = neg
+def fmod(input: Tensor, other: Tensor | Number) -> Tensor:
+    """C's modulus: the result has the sign of the dividend ``input``."""
+    if isinstance(other, Tensor):
+        return Fmod.apply(input, other)
+    return FmodScalar.apply(input, scalar=other)
 
 
 def pow(input: Tensor | Number, exponent: Tensor | Number) -> Tensor:  # noqa: A001
     """Raises ``input`` to the power ``exponent`` element-wise."""
     if not isinstance(input, Tensor):
-        return RPow.apply(input, exponent)
+        return RPow.apply(exponent, base=input)
     if isinstance(exponent, Tensor):
         return Pow.apply(input, exponent)
     return PowScalar.apply(input, exponent=exponent)
 
 
-def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
-    """Picks ``input`` where ``condition`` holds and ``other`` elsewhere."""
-    from ..dtypes import result_type
-
-    return Where.apply(condition, input, other, dtype=result_type(input, other).np)
+def square(input: Tensor) -> Tensor:
+    """``input ** 2`` (torch records it as a pow)."""
+    return PowScalar.apply(input, exponent=2)
 
 
-__all__ = ["add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide",
-           "neg", "negative", "pow", "where"]
+# -- Tensor methods and operators ---------------------------------------------------------------
 
-TENSOR_METHODS = {
-    "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
-    "divide": div, "true_divide": div, "neg": neg, "negative": neg, "pow": pow,
-    "where": lambda self, condition, other: where(condition, self, other),
-    "__add__": add, "__radd__": add, "__sub__": sub,
-    "__rsub__": lambda self, other: Rsub.apply(self, other),
-    "__mul__": mul, "__rmul__": mul, "__truediv__": div,
-    "__rtruediv__": lambda self, other: div(other, self),
-    "__neg__": neg, "__pow__": pow,
-    "__rpow__": lambda self, other: pow(other, self),
-}
+
+def _operator(fn: Any, reflected: bool = False) -> Any:
+    """A binary dunder: torch's operators answer NotImplemented to non-numbers (``x == None``)."""
+    if reflected:
+        def method(self: Tensor, other: Any) -> Any:
+            return fn(other, self) if _is_operand(other) else NotImplemented
+    else:
+        def method(self: Tensor, other: Any) -> Any:
+            return fn(self, other) if _is_operand(other) else NotImplemented
+    return method
+
+
+def _rtruediv(self: Tensor, other: Number) -> Tensor:
+    from .unary import reciprocal
+
+    return Mul.apply(reciprocal(self), other)  # torch records ``2 / x`` as 2 * reciprocal(x)
+
+
+__all__ = [
+    "add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide",
+    "floor_divide", "remainder", "fmod", "pow", "square",
+]
+subtract, multiply, divide = sub, mul, div
+
+TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "rsub"}
+TENSOR_METHODS.update({
+    "__add__": _operator(add), "__radd__": _operator(add),
+    "__sub__": _operator(sub), "__rsub__": _operator(rsub),
+    "__mul__": _operator(mul), "__rmul__": _operator(mul),
+    "__truediv__": _operator(div), "__rtruediv__": _operator(_rtruediv),
+    "__floordiv__": _operator(floor_divide), "__rfloordiv__": _operator(floor_divide, True),
+    "__mod__": _operator(remainder), "__rmod__": _operator(remainder, True),
+    "__pow__": _operator(pow), "__rpow__": _operator(pow, True),
+})
+
+# The comparisons live in compare.py, which imports the helpers above; until ember wires that
+# module itself, its functions and methods travel with this one's.
+from . import compare as _compare  # noqa: E402
+from .compare import *  # noqa: E402,F401,F403
+
+__all__ += _compare.__all__
+TENSOR_METHODS.update(_compare.TENSOR_METHODS)

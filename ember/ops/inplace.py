@@ -50,6 +50,14 @@ def check_inplace(t: Tensor) -> None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
+    multi = t.__dict__.get("_multi_view")  # (op name, output nr), set by split/chunk/unbind
+    if multi is not None and t._requires_grad:
+        raise RuntimeError(
+            f"Output {multi[1]} of {multi[0]} is a view and is being modified inplace. This view "
+            "is the output of a function that returns multiple views. Such functions do not "
+            "allow the output views to be modified inplace. You should replace the inplace "
+            "operation by an out-of-place one."
+        )
 
 
 def _can_cast(src, dst) -> bool:
@@ -97,6 +105,7 @@ class CopySlices(Op, name="CopySlices"):
     @staticmethod
     def forward(ctx, base, value, *, view_fn):
         ctx.view_fn = view_fn
+        ctx.layout = base  # only its memory layout is used, to build the mask in backward
         return base  # the data was already written through the view
 
     @staticmethod
@@ -104,7 +113,9 @@ class CopySlices(Op, name="CopySlices"):
         need_base, need_value = ctx.needs_input_grad
         gb = gv = None
         if need_base:
-            mask = Tensor._make(g._data.dtype.type(1) + 0 * g._data)
+            # the mask must have the base's strides: replaying the views (a reshape, say) on
+            # another layout could copy, and the zeros would land in the copy
+            mask = Tensor._make(ctx.xp.ones_like(ctx.layout, dtype=g._data.dtype))
             ctx.view_fn(mask)._data[...] = 0  # numpy view into mask: zero the overwritten region
             gb = g * mask
         if need_value:

@@ -1,5 +1,703 @@
-"""Matrix products: matmul, mm, bmm, dot, outer, einsum."""
+"""Matrix products: matmul, mm, bmm, mv, dot, outer, addmm, baddbmm, addmv, einsum, tensordot.
+
+Every product is one ``MatMul`` op whose forward is a single ``xp.matmul`` call (BLAS). Its
+``ta``/``tb`` flags transpose the last two dims of an operand, so each backward is again a MatMul
+and the op is differentiable to any order. torch decomposes matmul into mm/mv/bmm plus views; the
+output's grad_fn carries the name torch gives it, chosen per case by a node subclass.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
-TENSOR_METHODS: dict = {}
+import itertools
+import math
+from typing import Any, Sequence
+
+from ..autograd.function import Op
+from ..tensor import Tensor
+from .inplace import type_name
+
+Number = Any
+
+# C++ scalar names, as torch's mm dtype error prints them
+_CPP = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+        "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+        "bool": "bool"}
+
+
+class MatMul(Op):
+    """``op(a) @ op(b)`` with matmul's broadcasting; ``ta``/``tb`` transpose a >= 2-d operand."""
+
+    @staticmethod
+    def forward(ctx, a, b, *, ta=False, tb=False):
+        ctx.ta, ctx.tb, ctx.nda, ctx.ndb = ta, tb, a.ndim, b.ndim
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        xp = ctx.xp
+        if ta:
+            a = xp.swapaxes(a, -1, -2)
+        if tb:
+            b = xp.swapaxes(b, -1, -2)
+        if a.ndim > 2 and b.ndim <= 2 and a.flags.c_contiguous:
+            # one GEMM over the folded batch instead of one per matrix of the batch
+            out = xp.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b)
+            return out.reshape(a.shape[:-1] + b.shape[1:])
+        return xp.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ta, tb, nda, ndb = ctx.ta, ctx.tb, ctx.nda, ctx.ndb
+        ga = gb = None
+        if nda == 1 and ndb == 1:  # dot
+            return (g * b if need_a else None), (g * a if need_b else None)
+        if nda == 1:  # row vector @ (batched) matrix; g: (..., n)
+            if need_a:
+                ga = _mm(b, g, ta=tb) if g.ndim == 1 else _mm(g.unsqueeze(-2), b, tb=not tb)
+            if need_b:
+                gb = a.unsqueeze(-1) * g.unsqueeze(-2) if not tb else \
+                    g.unsqueeze(-1) * a.unsqueeze(-2)
+            return ga, gb
+        if ndb == 1:  # (batched) matrix @ column vector; g: (..., m)
+            if need_a:
+                ga = g.unsqueeze(-1) * b if not ta else b.unsqueeze(-1) * g.unsqueeze(-2)
+            if need_b:
+                gb = _mm(g, a, tb=ta) if g.ndim == 1 else _mm(g.unsqueeze(-2), a, tb=ta)
+            return ga, gb
+        # C = A @ B: dA = G @ B^T and dB = A^T @ G, mapped back through the transpose flags
+        if need_a:
+            ga = _mm(g, b, tb=not tb) if not ta else _mm(b, g, ta=tb, tb=True)
+        if need_b:
+            if ndb == 2 and nda > 2 and not ta:
+                # fold the batch into one GEMM rather than summing a batch of outer products
+                rows = math.prod(a.shape[:-1])
+                a2, g2 = a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1])
+                gb = _mm(a2, g2, ta=True) if not tb else _mm(g2, a2, ta=True)
+            else:
+                gb = _mm(a, g, ta=not ta) if not tb else _mm(g, a, ta=True, tb=ta)
+        return ga, gb
+
+
+class Mm(MatMul, name="MmBackward0"):
+    pass
+
+
+class Mv(MatMul, name="MvBackward0"):
+    pass
+
+
+class Dot(MatMul, name="DotBackward0"):
+    pass
+
+
+class Bmm(MatMul, name="BmmBackward0"):
+    pass
+
+
+class _VecMat(MatMul, name="SqueezeBackward4"):  # torch: (1 x k) mm, then squeeze
+    pass
+
+
+class _Batched(MatMul, name="UnsafeViewBackward0"):  # torch: folded mm/mv or bmm, then a view
+    pass
+
+
+class _BatchedClone(MatMul, name="CloneBackward0"):  # torch: 2-d @ n-d folds, then .mT.contiguous()
+    pass
+
+
+class _BatchedT(MatMul, name="TransposeBackward0"):  # ... where .mT was already contiguous
+    pass
+
+
+def _mm(a: Tensor, b: Tensor, ta: bool = False, tb: bool = False) -> Tensor:
+    """MatMul as used inside backwards; the node name follows the operands' dims."""
+    da, db = a.ndim, b.ndim
+    if da == 2 and db == 2:
+        cls = Mm
+    elif da == 2 and db == 1:
+        cls = Mv
+    elif da == 1 and db == 2:
+        cls = _VecMat
+    else:
+        cls = _Batched
+    return cls.apply(a, b, ta=ta, tb=tb)
+
+
+class Addmm(Op, name="AddmmBackward0"):
+    """``beta * input + alpha * (m1 @ m2)``; also baddbmm and addmv, by node subclass."""
+
+    @staticmethod
+    def forward(ctx, c, a, b, *, beta=1, alpha=1):
+        ctx.beta, ctx.alpha = beta, alpha
+        _, need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        out = ctx.xp.matmul(a, b)
+        if out.dtype.kind != "f":  # torch converts the scalars to the integer type
+            beta, alpha = int(beta), int(alpha)
+        if alpha != 1:
+            out = out * alpha
+        if beta != 0:  # beta == 0 ignores input entirely, NaNs included
+            out = out + (c if beta == 1 else c * beta)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_c, need_a, need_b = ctx.needs_input_grad
+        alpha, beta = ctx.alpha, ctx.beta
+        gc = ga = gb = None
+        if need_c:
+            gc = g if beta == 1 else g * beta
+        if need_a:  # addmv's vec is 1-d: its matrix gradient is an outer product
+            ga = _mm(g, b, tb=True) if b.ndim > 1 else g.unsqueeze(-1) * b
+            ga = ga if alpha == 1 else ga * alpha
+        if need_b:
+            gb = _mm(a, g, ta=True)
+            gb = gb if alpha == 1 else gb * alpha
+        return gc, ga, gb
+
+
+class Baddbmm(Addmm, name="BaddbmmBackward0"):
+    pass
+
+
+class Addmv(Addmm, name="AddmvBackward0"):
+    pass
+
+
+# -- checks with torch's messages -----------------------------------------------------------------
+
+
+def _need_tensors(fname: str, **args: Any) -> None:
+    for pos, (name, value) in enumerate(args.items(), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{fname}(): argument '{name}' (position {pos}) must be Tensor, not "
+                            f"{type(value).__name__}")
+
+
+def _not_bool(kernel: str, t: Tensor) -> None:
+    if t._data.dtype.kind == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
+def _check_mm(s1: tuple, s2: tuple, a: Tensor, b: Tensor) -> None:
+    if s1[1] != s2[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({s1[0]}x{s1[1]} and "
+                           f"{s2[0]}x{s2[1]})")
+    if a.dtype is not b.dtype:
+        raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
+                           f"{_CPP[a.dtype.name]} != {_CPP[b.dtype.name]}")
+    _not_bool("addmm_impl_cpu_", a)
+
+
+def _check_mv(sm: tuple, sv: tuple, mat: Tensor, vec: Tensor, inp: Tensor | None = None) -> None:
+    rows = sm[0] if inp is None or inp.ndim == 0 or inp.shape[0] == 1 else inp.shape[0]
+    if sm[1] != sv[0] or rows != sm[0]:
+        raise RuntimeError(f"size mismatch, got input ({rows}), mat ({sm[0]}x{sm[1]}), "
+                           f"vec ({sv[0]})")
+    first = vec if inp is None else inp  # plain mv's "input" is its result, typed like vec
+    if not first.dtype is mat.dtype is vec.dtype:
+        raise RuntimeError("addmv input tensors must have the same dtype, but got "
+                           f"{type_name(first)}, {type_name(mat)}, and {type_name(vec)}")
+    _not_bool("addmv_impl_cpu", mat)
+
+
+def _check_bmm(s1: tuple, s2: tuple, a: Tensor, b: Tensor, kernel: str = "bmm") -> None:
+    if s2[0] != s1[0] or s2[1] != s1[2]:
+        raise RuntimeError("Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{s1[0]}, {s1[2]}] but got: [{s2[0]}, {s2[1]}].")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected scalar type {type_name(a)} but found {type_name(b)}")
+    _not_bool(kernel, a)
+
+
+def _broadcast_batch(sa: tuple, sb: tuple) -> tuple:
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
+    for i, (x, y) in enumerate(zip(sa, sb)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                               f"at non-singleton dimension {i}")
+    return tuple(max(x, y) if x and y else 0 for x, y in zip(sa, sb))
+
+
+def _check_expand(t: Tensor, shape: tuple) -> None:
+    """torch's errors for ``input.expand(shape)`` (addmm's ``input`` broadcast to the result)."""
+    if t.ndim > len(shape):
+        raise RuntimeError(
+            f"expand(ember.{type_name(t)}Tensor{{{list(t.shape)}}}, size={list(shape)}): the "
+            f"number of sizes provided ({len(shape)}) must be greater or equal to the number of "
+            f"dimensions in the tensor ({t.ndim})")
+    lead = len(shape) - t.ndim
+    for i, s in enumerate(t.shape):
+        if s != 1 and s != shape[lead + i]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
+                f"size ({s}) at non-singleton dimension {lead + i}.  Target sizes: "
+                f"{list(shape)}.  Tensor sizes: {list(t.shape)}")
+
+
+def _should_fold(sa: tuple, sb: tuple, st_a: tuple, st_b: tuple, rg_a: bool, rg_b: bool) -> bool:
+    """torch's choice between folding the batch into one mm/mv and broadcasting for bmm."""
+    if len(sa) >= len(sb):
+        shape1, st1, dim2, rg2 = sa, st_a, len(sb), rg_b
+    else:  # torch folds other.mT instead
+        shape1, st1 = sb[:-2] + (sb[-1], sb[-2]), st_b[:-2] + (st_b[-1], st_b[-2])
+        dim2, rg2 = len(sa), rg_a
+    if not (len(shape1) >= 3 and dim2 <= 2):
+        return False
+    if rg2:  # folding keeps the gradient of the small operand from being a broadcast batch
+        return True
+    if len(sa) == 2:
+        return False
+    if math.prod(shape1) == 0:
+        return True
+    return all(st1[i] == st1[i + 1] * shape1[i + 1] for i in range(len(shape1) - 2))
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product with torch's rules for 1-d operands and broadcast batch dimensions."""
+    _need_tensors("matmul", input=input, other=other)
+    da, db = input.ndim, other.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
+                           f"{da}D and {db}D")
+    if da == 1 and db == 1:
+        return dot(input, other)
+    if da == 2 and db == 1:
+        return mv(input, other)
+    if da == 1 and db == 2:
+        _check_mm((1, input.shape[0]), other.shape, input, other)
+        return _VecMat.apply(input, other)
+    if da == 2 and db == 2:
+        return mm(input, other)
+    # torch's kernel choice (and so the output's grad_fn and error messages) depends on shapes,
+    # strides and requires_grad; the product itself is always one broadcasting xp.matmul
+    sa, sb = tuple(input.shape), tuple(other.shape)
+    st_a, st_b = input.stride(), other.stride()
+    rg_a, rg_b = input.requires_grad, other.requires_grad
+    if da == 3 and db == 3 and (sa[0] == 1) != (sb[0] == 1):
+        # a 3-d operand with a batch of one that requires grad is squeezed to a matrix first
+        if sa[0] == 1 and rg_a:
+            sa, st_a, da = sa[1:], st_a[1:], 2
+        elif sb[0] == 1 and rg_b:
+            sb, st_b, db = sb[1:], st_b[1:], 2
+    if _should_fold(sa, sb, st_a, st_b, rg_a, rg_b):
+        cls = _Batched
+        if da >= db:  # fold input's batch into rows
+            rows = math.prod(sa[:-1])
+            if db == 1:
+                _check_mv((rows, sa[-1]), sb, input, other)
+            else:
+                _check_mm((rows, sa[-1]), sb, input, other)
+        else:  # torch computes (other.mT folded) @ input.mT, then transposes back
+            rows = math.prod(sb[:-2]) * sb[-1]
+            if da == 1:
+                _check_mv((rows, sb[-2]), sa, other, input)
+            else:
+                _check_mm((rows, sb[-2]), (sa[1], sa[0]), other, input)
+                n, p = sa[0], sb[-1]
+                contiguous = n == 1 or p == 1 or rows * n == 0
+                cls = _BatchedT if contiguous else _BatchedClone
+        return cls.apply(input, other)
+    nb = math.prod(_broadcast_batch(sa[:-2], sb[:-2]))
+    m2 = sb[-2] if db > 1 else sb[0]
+    n = sa[-2] if da > 1 else 1
+    p = sb[-1] if db > 1 else 1
+    _check_bmm((nb, n, sa[-1]), (nb, m2, p), input, other)
+    return _Batched.apply(input, other)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Product of two matrices (2-d only, no broadcasting)."""
+    _need_tensors("mm", input=input, mat2=mat2)
+    if input.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    _check_mm(input.shape, mat2.shape, input, mat2)
+    return Mm.apply(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched product of two 3-d tensors of matrices (no broadcasting)."""
+    _need_tensors("bmm", input=input, mat2=mat2)
+    if input.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    _check_bmm(input.shape, mat2.shape, input, mat2)
+    return Bmm.apply(input, mat2)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Product of a matrix and a vector."""
+    _need_tensors("mv", input=input, vec=vec)
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    _check_mv(input.shape, vec.shape, input, vec)
+    return Mv.apply(input, vec)
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """Inner product of two 1-d tensors."""
+    _need_tensors("dot", input=input, tensor=tensor)
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
+    if input.dtype is not tensor.dtype:
+        raise RuntimeError("dot : expected both vectors to have same dtype, but found "
+                           f"{type_name(input)} and {type_name(tensor)}")
+    n, m = input.shape[0], tensor.shape[0]
+    if n != m:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to "
+                           f"have the same number of elements, but got {n} and {m} elements "
+                           "respectively")
+    _not_bool("dot", input)
+    return Dot.apply(input, tensor)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two vectors (torch computes it as a broadcast multiply)."""
+    from .elementwise import mul
+
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return mul(input.reshape(-1, 1), vec2)
+
+
+ger = outer
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Number = 1,
+          alpha: Number = 1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``, with ``input`` broadcast to the product."""
+    _need_tensors("addmm", input=input, mat1=mat1, mat2=mat2)
+    for name, t in (("self", input), ("mat1", mat1)):
+        if t.dtype is not mat2.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{type_name(t)} and {type_name(mat2)}")
+    for name, t in (("mat1", mat1), ("mat2", mat2)):
+        if t.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {t.ndim}-D tensor")
+    _check_mm(mat1.shape, mat2.shape, mat1, mat2)
+    _check_expand(input, (mat1.shape[0], mat2.shape[1]))
+    return Addmm.apply(input, mat1, mat2, beta=beta, alpha=alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Number = 1,
+            alpha: Number = 1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)``, with ``input`` broadcast."""
+    _need_tensors("baddbmm", input=input, batch1=batch1, batch2=batch2)
+    for name, t in (("batch1", batch1), ("batch2", batch2)):
+        if t.ndim != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor")
+    if not input.dtype is batch1.dtype is batch2.dtype:
+        raise RuntimeError(f"Input dtypes must be the same, got: input {_CPP[input.dtype.name]}, "
+                           f"batch1: {_CPP[batch1.dtype.name]}, batch2: {_CPP[batch2.dtype.name]}")
+    s1, s2 = batch1.shape, batch2.shape
+    _check_expand(input, (s1[0], s1[1], s2[2]))
+    _check_bmm(s1, s2, batch1, batch2, kernel="baddbmm")
+    return Baddbmm.apply(input, batch1, batch2, beta=beta, alpha=alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Number = 1,
+          alpha: Number = 1) -> Tensor:
+    """``beta * input + alpha * (mat @ vec)``, with ``input`` broadcast."""
+    _need_tensors("addmv", input=input, mat=mat, vec=vec)
+    if mat.ndim != 2 or vec.ndim != 1 or input.ndim > 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {mat.ndim}, "
+                           f"{vec.ndim}")
+    _check_mv(mat.shape, vec.shape, mat, vec, input)
+    return Addmv.apply(input, mat, vec, beta=beta, alpha=alpha)
+
+
+# -- einsum and tensordot -------------------------------------------------------------------------
+# Labels are ints: A-Z are 0-25 and a-z 26-51 (torch's order, so implicit outputs sort alike);
+# ellipsis dims get 52, 53, ... aligned from the right across operands.
+_ELL = 52
+
+
+class Einsum(Op):
+    """``xp.einsum`` over integer labels; each gradient is one more einsum of ``g`` with the other
+    operands (plus constant ones/eye operands for broadcast and repeated labels)."""
+
+    @staticmethod
+    def forward(ctx, *arrays, subs, out, dtype):
+        ctx.subs, ctx.out = subs, out
+        ctx.shapes = [a.shape for a in arrays]
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(*(a if any(need[:j] + need[j + 1:]) else None
+                                for j, a in enumerate(arrays)))
+        xp = ctx.xp
+        ids = {lab: i for i, lab in enumerate(sorted(set(out).union(*subs)))}  # numpy wants < 52
+        args: list = []
+        for a, sub in zip(arrays, subs):
+            args += [a.astype(dtype, copy=False), [ids[lab] for lab in sub]]
+        res = xp.einsum(*args, [ids[lab] for lab in out], optimize=len(arrays) > 1)
+        if len(arrays) == 1 and xp.may_share_memory(res, arrays[0]):
+            res = res.copy()  # numpy returns views for pure permutes/diagonals
+        return res
+
+    @staticmethod
+    def backward(ctx, g):
+        saved, subs, out = ctx.saved_tensors, ctx.subs, ctx.out
+        fresh = itertools.count(max(set(out).union(*subs), default=0) + 1)
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            ops = [g] + [t for j, t in enumerate(saved) if j != k]
+            op_subs = [out] + [s for j, s in enumerate(subs) if j != k]
+            have: dict = {}  # label -> its size among g and the other operands
+            for sub, t in zip(op_subs, ops):
+                for lab, size in zip(sub, t.shape):
+                    have[lab] = size if have.get(lab, 1) == 1 else have[lab]
+            target: list = []
+            for lab, size in zip(subs[k], ctx.shapes[k]):
+                if lab in target:  # a repeated label (a diagonal): tie a new label with eye
+                    new = next(fresh)
+                    ops.append(Tensor._make(ctx.xp.eye(size, dtype=g._data.dtype)))
+                    op_subs.append([lab, new])
+                    lab = new
+                elif lab not in have or have[lab] == 1 != size:  # summed/broadcast only here:
+                    ops.append(Tensor._make(ctx.xp.ones(size, dtype=g._data.dtype)))
+                    op_subs.append([lab])  # its gradient is constant along it
+                target.append(lab)
+            grads.append(_einsum_node(op_subs, target).apply(
+                *ops, subs=op_subs, out=target, dtype=g._data.dtype))
+        return tuple(grads)
+
+
+class _EinsumView(Einsum, name="ViewBackward0"):  # torch: bmm contractions, then a view
+    pass
+
+
+class _EinsumSum(Einsum, name="SumBackward1"):  # torch: one operand, summed dims
+    pass
+
+
+class _EinsumMul(Einsum, name="MulBackward0"):  # torch: nothing contracted, a broadcast mul
+    pass
+
+
+class _EinsumPermute(Einsum, name="PermuteBackward0"):  # torch: one operand, nothing summed
+    pass
+
+
+def _einsum_node(subs: list, out: list) -> type:
+    contracted = bool(set().union(*subs) - set(out))
+    if len(subs) > 1:
+        return _EinsumView if contracted else _EinsumMul
+    return _EinsumSum if contracted else _EinsumPermute
+
+
+def _char(lab: int) -> str:
+    return chr(65 + lab) if lab < 26 else chr(97 + lab - 26)
+
+
+def _parse_term(eq: str, start: int, stop: int, what: str, terms: list, n_ops: int) -> None:
+    """Appends the labels of ``eq[start:stop]`` (-1 marks an ellipsis) to ``terms``; commas start
+    a new term unless ``what`` is "output"."""
+    i = start
+    while i < stop:
+        c = eq[i]
+        where = f"operand {len(terms) - 1}" if what != "output" else "output"
+        if c == ".":
+            if -1 in terms[-1]:
+                raise RuntimeError(f"einsum(): found '.' for {where} "
+                                   + ("but an ellipsis (...) was already found" if what == "output"
+                                      else "for which an ellipsis was already found"))
+            if eq[i + 1:i + 3] != ".." or i + 3 > stop:
+                raise RuntimeError(f"einsum(): found '.' for {where} that is not part of any "
+                                   + ("ellipsis (...)" if what == "output" else "ellipsis"))
+            terms[-1].append(-1)
+            i += 2
+        elif c == "," and what != "output":
+            if len(terms) == n_ops:
+                raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                                   "equation")
+            terms.append([])
+        elif c.isascii() and c.isalpha():
+            terms[-1].append(ord(c) - 65 if c <= "Z" else ord(c) - 97 + 26)
+        elif c != " ":
+            raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the equation "
+                               "string, subscripts must be in [a-zA-Z]")
+        i += 1
+
+
+def _einsum_labels(equation: str, operands: Sequence[Tensor]) -> tuple[list, list]:
+    """Per-operand label lists and the output labels, validated with torch's messages."""
+    arrow = equation.find("->")
+    terms: list = [[]]
+    _parse_term(equation, 0, len(equation) if arrow < 0 else arrow, "input", terms, len(operands))
+    if len(terms) != len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    out_term = None
+    if arrow >= 0:
+        out_terms: list = [[]]
+        _parse_term(equation, arrow + 2, len(equation), "output", out_terms, 1)
+        out_term = out_terms[0]
+    ell = 0
+    for k, (term, t) in enumerate(zip(terms, operands)):
+        n = len(term) - (-1 in term)
+        if -1 in term and n > t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) is more "
+                               f"than the number of dimensions ({t.ndim}) for operand {k}")
+        if -1 not in term and n != t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) does not "
+                               f"match the number of dimensions ({t.ndim}) for operand {k} and no "
+                               "ellipsis was given")
+        ell = max(ell, t.ndim - n) if -1 in term else ell
+    subs = []
+    for term, t in zip(terms, operands):
+        e = t.ndim - (len(term) - 1)
+        sub: list = []
+        for lab in term:
+            sub += range(_ELL + ell - e, _ELL + ell) if lab == -1 else [lab]
+        subs.append(sub)
+    all_labels = [lab for sub in subs for lab in sub]
+    if out_term is None:
+        once = sorted(lab for lab in set(all_labels) if lab < _ELL and all_labels.count(lab) == 1)
+        return subs, list(range(_ELL, _ELL + ell)) + once
+    out: list = []
+    for lab in out_term:
+        if lab == -1:
+            out += range(_ELL, _ELL + ell)
+        elif lab in out:
+            raise RuntimeError(f"einsum(): output subscript {_char(lab)} appears more than once "
+                               "in the output")
+        elif lab not in all_labels:
+            raise RuntimeError(f"einsum(): output subscript {_char(lab)} does not appear in the "
+                               "equation for any input operand")
+        else:
+            out.append(lab)
+    return subs, out
+
+
+def _check_einsum_sizes(subs: list, operands: Sequence[Tensor]) -> None:
+    for k, (sub, t) in enumerate(zip(subs, operands)):
+        for d, lab in enumerate(sub):
+            first = sub.index(lab)
+            if t.shape[d] != t.shape[first]:
+                raise RuntimeError(f"einsum(): subscript {_char(lab)} is repeated for operand {k} "
+                                   f"but the sizes don't match, {t.shape[d]} != {t.shape[first]}")
+    sizes: dict = {}
+    for k, (sub, t) in enumerate(zip(subs, operands)):
+        ell_at = next((d for d, lab in enumerate(sub) if lab >= _ELL), 0)
+        for d, (lab, s) in enumerate(zip(sub, t.shape)):
+            prev = sizes.get(lab, 1)
+            if s != prev and s != 1 and prev != 1:
+                if lab >= _ELL:
+                    raise RuntimeError(
+                        f"einsum(): dimension {d - ell_at} covered by "
+                        f"ellipsis in operand {k}has size {s} which does not broadcast with "
+                        f"previously seen ellipsis with size {prev} for the respective dimension")
+                raise RuntimeError(f"einsum(): subscript {_char(lab)} has size {s} for operand {k} "
+                                   f"which does not broadcast with previously seen size {prev}")
+            if prev == 1:
+                sizes[lab] = s
+
+
+def _einsum_dtype(subs: list, out: list, operands: Sequence[Tensor]) -> Any:
+    """torch's result dtype: bmm contractions need equal dtypes, multiplies promote, and a sum
+    over an integer operand gives int64."""
+    from ..dtypes import int64, promote_types
+
+    contracted = set().union(*subs) - set(out)
+    counts = {lab: sum(lab in sub and t.shape[sub.index(lab)] != 1
+                       for sub, t in zip(subs, operands)) for lab in contracted}
+    dtype = operands[0].dtype
+    for t in operands[1:]:
+        if t.dtype is not dtype and any(c > 1 for c in counts.values()):
+            raise RuntimeError(f"expected scalar type {type_name(dtype)} but found {type_name(t)}")
+        dtype = promote_types(dtype, t.dtype)
+    if dtype.is_floating_point:
+        return dtype
+    if len(operands) > 1 and any(c > 1 for c in counts.values()):
+        _not_bool("bmm", operands[0])
+    if contracted and (len(operands) == 1 or any(c == 1 for c in counts.values())):
+        return int64
+    return dtype
+
+
+def einsum(*args: Any) -> Tensor:
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", x, y)``; also the sublist form."""
+    if len(args) < 2:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    equation, operands = args[0], list(args[1:])
+    if isinstance(equation, Tensor):  # sublist form: op, [0, 1], op, [1, 2], [0, 2]
+        def term(sub: Sequence) -> str:
+            return "".join("..." if s is Ellipsis else _char(s) for s in sub)
+
+        operands, pieces = list(args[0::2]), list(args[1::2])
+        equation = ",".join(term(p) for p in pieces[:len(operands)])
+        if len(args) % 2:
+            equation += "->" + term(operands.pop())
+    elif not isinstance(equation, str):
+        raise TypeError("einsum(): argument 'equation' (position 1) must be str, not "
+                        f"{type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = list(operands[0])
+    for i, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
+                            f"{type(t).__name__}")
+    subs, out = _einsum_labels(equation, operands)
+    _check_einsum_sizes(subs, operands)
+    dtype = _einsum_dtype(subs, out, operands)
+    return _einsum_node(subs, out).apply(*operands, subs=subs, out=out, dtype=dtype.np)
+
+
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2, out: Tensor | None = None) -> Tensor:
+    """Contracts ``dims`` (a count, or two lists of dims) of ``a`` against those of ``b``."""
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > a.ndim or dims > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        dims_a, dims_b = list(range(-dims, 0)), list(range(dims))
+    else:
+        dims_a, dims_b = dims
+        if isinstance(dims_a, int) or isinstance(dims_b, int):
+            raise TypeError("tensordot(): argument 'dims_self' (position 3) must be tuple of "
+                            "ints, not int")
+        if len(dims_a) != len(dims_b):
+            raise RuntimeError("both dimension lists should have same length")
+    if a.dtype is not b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    for x, y in zip(dims_a, dims_b):
+        if a.shape[x] != b.shape[y]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[x]} in dim {x} and second has size {b.shape[y]} in "
+                               f"dim {y}")
+    # as an einsum: a's dims are labels 0.., b's free dims follow, contracted ones reuse a's
+    sub_a = list(range(a.ndim))
+    sub_b = list(range(a.ndim, a.ndim + b.ndim))
+    for x, y in zip(dims_a, dims_b):
+        sub_b[y % b.ndim] = x % a.ndim
+    out = [lab for lab in sub_a if lab not in sub_b] + [lab for lab in sub_b if lab >= a.ndim]
+    return _EinsumView.apply(a, b, subs=[sub_a, sub_b], out=out, dtype=a._data.dtype)
+
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "baddbmm", "addmv",
+           "einsum", "tensordot"]
+
+
+def _matmul_method(self: Tensor, other: Any) -> Any:
+    return matmul(self, other) if isinstance(other, Tensor) else NotImplemented
+
+
+def _rmatmul_method(self: Tensor, other: Any) -> Any:
+    return matmul(other, self) if isinstance(other, Tensor) else NotImplemented
+
+
+TENSOR_METHODS = {
+    "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer, "ger": outer,
+    "addmm": addmm, "baddbmm": baddbmm, "addmv": addmv,
+    "__matmul__": _matmul_method, "__rmatmul__": _rmatmul_method,
+}

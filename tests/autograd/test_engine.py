@@ -234,3 +234,14 @@ def test_numpy_of_requires_grad_errors_like_torch():
             m.tensor([1.0], requires_grad=True).numpy()
         msgs.append(str(e.value))
     assert msgs[0] == msgs[1]
+
+
+def test_several_roots_from_one_node_and_roots_reaching_each_other():
+    x = ember.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    a, b = x.split(2)
+    (g,) = ember.autograd.grad([a, b], [x], [ember.ones(2), 2 * ember.ones(2)])
+    np.testing.assert_array_equal(g.numpy(), [1.0, 1.0, 2.0, 2.0])
+    y = x * 2
+    z = y * 3
+    ember.autograd.backward([z.sum(), y.sum()])
+    np.testing.assert_array_equal(x.grad.numpy(), [8.0] * 4)

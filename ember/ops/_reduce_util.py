@@ -1,0 +1,149 @@
+"""Helpers shared by the reduction modules (reduce, stats, cumulative): dim handling, the dtype
+rules of sums, and the constant masks and weights their backwards use."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections import namedtuple
+from typing import Any, Callable
+
+from .. import dtypes as _dt
+from ..autograd import grad_mode
+from ..backend import get_array_module
+from ..tensor import Size, Tensor
+from ._util import dims_arg
+from .inplace import type_name
+
+
+def return_type(name: str, fields: tuple[str, ...]) -> type:
+    """A named-tuple type printing as torch's ``return_types`` structseqs do."""
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"ember.return_types.{name}(\n{body})"
+
+    base = namedtuple(name, fields)
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__,
+                                "__module__": "ember.return_types"})
+
+
+def axis_alias(fn: Callable) -> Callable:
+    """torch accepts numpy's ``axis=`` for ``dim=`` in its reductions."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "axis" in kwargs:
+            kwargs["dim"] = kwargs.pop("axis")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def reduce_axes(input: Tensor, dim: Any) -> tuple[int, ...]:
+    """Reduced axes: all of them for None or an empty tuple/list, none on a 0-d tensor."""
+    if isinstance(dim, (tuple, list, Size)) and len(dim) == 0:
+        dim = None
+    axes = dims_arg(dim, input.ndim)
+    return axes if input.ndim else ()
+
+
+def kept_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def keep(g: Tensor, shape: tuple, axes: tuple, keepdim: bool) -> Tensor:
+    """A reduction's output (or gradient) in keepdim form, so it broadcasts against the input."""
+    return g if keepdim or g.ndim == len(shape) else g.reshape(kept_shape(shape, axes))
+
+
+def count(shape: tuple, axes: tuple) -> int:
+    return math.prod(shape[a] for a in axes)
+
+
+def quiet(xp: Any) -> Any:
+    # torch gives 0/0 = nan and log(0) = -inf silently; numpy would warn
+    return xp.errstate(all="ignore") if hasattr(xp, "errstate") else contextlib.nullcontext()
+
+
+def const(arr: Any, like: Tensor | None = None) -> Tensor:
+    """A constant tensor (mask, sign, weights) for a backward, in ``like``'s dtype."""
+    return Tensor._make(arr if like is None else arr.astype(like._data.dtype, copy=False))
+
+
+def acc_dtype(dtype: Any) -> Any:
+    """Accumulate half precision in float32, as torch's CPU kernels do."""
+    return "float32" if dtype == "float16" else dtype
+
+
+def int64_dtype(a: Any, dtype: Any) -> Any:
+    """Result dtype of sum/prod/cumsum/cumprod: ``dtype`` if given, else int64 for bool/integers."""
+    if dtype is not None:
+        return _dt.to_dtype(dtype).np
+    return get_array_module(a).dtype("int64") if a.dtype.kind in "biu" else a.dtype
+
+
+def np_dtype(dtype: Any) -> Any:
+    return None if dtype is None else _dt.to_dtype(dtype).np
+
+
+def check_grad_dtype(input: Tensor, npdtype: Any) -> None:
+    """torch refuses to record a differentiable input into an integer result."""
+    if npdtype.kind != "f" and input.requires_grad and grad_mode.state.enabled:
+        raise RuntimeError(f"Autograd not support dtype: {type_name(npdtype)}")
+
+
+def require_float(input: Tensor, msg: str) -> None:
+    if not input.is_floating_point():
+        raise RuntimeError(msg + type_name(input))
+
+
+def check_nonempty(name: str, input: Tensor, dims: Any, shown: Any = None) -> None:
+    """torch's errors for max/min-like reductions over nothing (they have no identity)."""
+    if dims is None:
+        if input.numel() == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        return
+    for d, s in zip(dims, shown if shown is not None else dims):
+        if input.ndim and input.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {s} to have non-zero size.")
+
+
+def safe_div(g: Tensor, d: Tensor) -> Tensor:
+    """``g / d``, taken as 0 where ``d == 0`` without a nan in either derivative."""
+    from .elementwise import where
+
+    zero = d._data == 0
+    if not zero.any():
+        return g / d
+    zero = const(zero)
+    return where(zero, 0.0, g / where(zero, 1.0, d))
+
+
+def tie_weights(x: Tensor, out: Tensor, axes: tuple, nan_ties: bool) -> Tensor:
+    """Weights spreading a max/min gradient evenly over the elements equal to the result."""
+    xp = get_array_module(x._data)
+    xd, od = x._data, out._data.reshape(kept_shape(x.shape, axes))
+    mask = xd == od
+    if nan_ties:  # max()/min() share among the nans a nan result came from; amax/amin give nan
+        mask |= xp.isnan(xd) & xp.isnan(od)
+    with quiet(xp):
+        return const(mask / mask.sum(axis=axes, keepdims=True), out)
+
+
+def others_product(x: Tensor, d: int, cumulative: bool) -> Tensor:
+    """For each i along ``d``, products over ``d`` of x with x_i replaced by 1 (exact with zeros).
+
+    Gives ``[..., i, k, ...]``, cumulative over ``k``, when ``cumulative``, else ``[..., i, ...]``.
+    Costs O(n) per element, so prod/cumprod use it only when x has zeros."""
+    from .cumulative import cumprod
+    from .elementwise import where
+    from .reduce import prod
+
+    xp = get_array_module(x._data)
+    n = x.shape[d]
+    eye = xp.eye(n, dtype=bool).reshape((n, n) + (1,) * (x.ndim - d - 1))
+    others = where(const(eye), 1.0, x.unsqueeze(d))
+    return cumprod(others, d + 1) if cumulative else prod(others, d + 1)

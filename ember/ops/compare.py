@@ -1,0 +1,292 @@
+"""Comparisons, logic and selection: ``==``, ``isclose``, ``&``, ``where``, ``maximum``, ...
+
+Comparison and logical results are bool tensors that never require grad. The selecting ops
+(``where``, ``maximum``, ``fmax``) route the gradient to the operand they picked; at ties
+``maximum`` and ``minimum`` split it in half, as torch does.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+from ..backend import get_array_module
+from ..dtypes import promote_arrays, result_type
+from ..tensor import Tensor
+from .elementwise import Number, _Broadcasting, _data, _operator, _shape, broadcast_shape
+from .inplace import type_name
+
+
+def _no_grad(fn: Any, input: Any, other: Any, promote: bool = True) -> Tensor:
+    a, b = _data(input), _data(other)
+    if promote:
+        a, b = promote_arrays((input, other), [a, b])
+    try:
+        return Tensor._make(fn(a, b))
+    except ValueError:
+        broadcast_shape(_shape(input), _shape(other))
+        raise
+
+
+def _check_other(name: str, other: Any, scalars: bool = True) -> None:
+    if not (isinstance(other, Tensor) or (scalars and isinstance(other, numbers.Number))):
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+
+
+def _comparison(name: str, ufunc: str, doc: str) -> Any:
+    def compare(input: Tensor, other: Tensor | Number) -> Tensor:
+        _check_other(name, other)
+        return _no_grad(getattr(get_array_module(), ufunc), input, other)
+
+    compare.__name__, compare.__doc__ = name, doc
+    return compare
+
+
+eq = _comparison("eq", "equal", "Element-wise ``input == other``, as a bool tensor.")
+ne = _comparison("ne", "not_equal", "Element-wise ``input != other``, as a bool tensor.")
+lt = _comparison("lt", "less", "Element-wise ``input < other``, as a bool tensor.")
+le = _comparison("le", "less_equal", "Element-wise ``input <= other``, as a bool tensor.")
+gt = _comparison("gt", "greater", "Element-wise ``input > other``, as a bool tensor.")
+ge = _comparison("ge", "greater_equal", "Element-wise ``input >= other``, as a bool tensor.")
+not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True if both tensors have the same shape and values."""
+    _check_other("equal", other, scalars=False)
+    return input.shape == other.shape and bool(get_array_module().array_equal(
+        input._data, other._data))
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """Where ``|input - other| <= atol + rtol * |other|`` (or both equal, or both nan)."""
+    _check_other("isclose", other, scalars=False)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{type_name(input)} did not match {type_name(other)}")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol < 0:
+            raise RuntimeError(f"{name} must be greater than or equal to zero, but got {tol}")
+    xp = get_array_module()
+    a, b = input._data, other._data
+    close = _no_grad(xp.equal, input, other, promote=False)._data
+    if a.dtype.kind != "f":  # torch compares integers in the default float dtype
+        from ._util import float_array
+
+        a, b = float_array(a), float_array(b)
+    elif equal_nan:
+        close |= xp.isnan(a) & xp.isnan(b)
+    with xp.errstate(all="ignore"):
+        err = xp.abs(a - b)
+        close |= xp.isfinite(err) & (err <= atol + xp.abs(rtol * b))
+    return Tensor._make(close)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True if ``isclose`` holds everywhere."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def _float_test(fn: Any, other: bool) -> Any:
+    def test(input: Tensor) -> Tensor:
+        d = input._data
+        xp = get_array_module()
+        return Tensor._make(fn(xp, d) if d.dtype.kind == "f" else xp.full(d.shape, other))
+
+    return test
+
+
+isnan = _float_test(lambda xp, d: xp.isnan(d), False)
+isinf = _float_test(lambda xp, d: xp.isinf(d), False)
+isfinite = _float_test(lambda xp, d: xp.isfinite(d), True)
+isposinf = _float_test(lambda xp, d: d == math.inf, False)
+isneginf = _float_test(lambda xp, d: d == -math.inf, False)
+for _fn, _what in ((isnan, "nan"), (isinf, "infinite"), (isfinite, "finite"),
+                   (isposinf, "+inf"), (isneginf, "-inf")):
+    _fn.__doc__ = f"Where ``input`` is {_what}, as a bool tensor."
+
+
+def _logical(name: str, ufunc: str) -> Any:
+    def logical(input: Tensor, other: Tensor) -> Tensor:
+        _check_other(name, other, scalars=False)
+        return _no_grad(getattr(get_array_module(), ufunc), input, other, promote=False)
+
+    logical.__name__ = name
+    logical.__doc__ = f"Element-wise logical {name[8:].upper()} of the truth of each element."
+    return logical
+
+
+logical_and = _logical("logical_and", "logical_and")
+logical_or = _logical("logical_or", "logical_or")
+logical_xor = _logical("logical_xor", "logical_xor")
+
+
+def logical_not(input: Tensor) -> Tensor:
+    """Element-wise logical NOT, as a bool tensor."""
+    return Tensor._make(get_array_module().logical_not(input._data))
+
+
+def _bitwise(name: str, ufunc: str) -> Any:
+    def bitwise(input: Tensor | Number, other: Tensor | Number) -> Tensor:
+        dt = result_type(input, other)
+        if dt.is_floating_point:
+            broadcast_shape(_shape(input), _shape(other))  # torch checks shapes first
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{type_name(dt)}'")
+        return _no_grad(getattr(get_array_module(), ufunc), input, other)
+
+    bitwise.__name__ = name
+    bitwise.__doc__ = f"Element-wise bitwise {name[8:].upper()} of integer or bool tensors."
+    return bitwise
+
+
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    """Element-wise bitwise NOT of an integer or bool tensor."""
+    if input.is_floating_point():
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{type_name(input)}'")
+    return Tensor._make(get_array_module().invert(input._data))
+
+
+def _invert(self: Tensor) -> Tensor:
+    if self.is_floating_point():
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return bitwise_not(self)
+
+
+# -- where --------------------------------------------------------------------------------------
+
+
+class Where(_Broadcasting, name="WhereBackward0"):
+    """``input`` where ``cond`` holds, else ``other``; the condition is no edge of the graph."""
+
+    @staticmethod
+    def forward(ctx, a, b, *, cond, dtype):
+        ctx.cond = cond
+        return ctx.xp.where(cond, a, b).astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        cond = Tensor._make(ctx.cond)
+        need_a, need_b = ctx.needs_input_grad
+        return (where(cond, g, 0.0) if need_a else None), (where(cond, 0.0, g) if need_b else None)
+
+
+def where(condition: Tensor, input: Tensor | Number | None = None,
+          other: Tensor | Number | None = None) -> Tensor | tuple[Tensor, ...]:
+    """Picks ``input`` where ``condition`` holds and ``other`` elsewhere; with the condition alone,
+    the indices of its nonzero elements, one tensor per dimension."""
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                        f"{type(condition).__name__}")
+    xp = get_array_module()
+    cond = condition._data
+    if input is None and other is None:
+        return tuple(Tensor._make(i) for i in xp.nonzero(xp.atleast_1d(cond)))
+    if cond.dtype.kind != "b":
+        if cond.dtype.name != "uint8":
+            raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
+                               f"with dtype {type_name(condition)}")
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and "
+                      "will be removed in a future version of ember. Use a boolean condition "
+                      "instead.", UserWarning, stacklevel=2)
+        cond = cond.astype(bool)
+    return Where.apply(input, other, cond=cond, dtype=result_type(input, other).np)
+
+
+# -- maximum and minimum ------------------------------------------------------------------------
+
+
+class Maximum(_Broadcasting, name="MaximumBackward0"):
+    """NaN-propagating maximum; at ties each operand gets half the gradient."""
+
+    _promote = True
+    ufunc = "maximum"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return getattr(ctx.xp, ctx.ufunc)(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        if ctx.ufunc == "minimum":
+            a, b = b, a  # min(a, b) = -max(-a, -b): the same masks with the roles swapped
+        half = where(a == b, g / 2, g)
+        return (where(a < b, 0.0, half) if need_a else None), \
+            (where(a > b, 0.0, half) if need_b else None)
+
+
+class Minimum(Maximum, name="MinimumBackward0"):
+    ufunc = "minimum"
+
+
+class Fmax(Maximum, name="FmaxBackward0"):
+    """Maximum that ignores NaN; ties go to ``input``."""
+
+    ufunc = "fmax"
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        take_a = ((a >= b) if ctx.ufunc == "fmax" else (a <= b)) | isnan(b)
+        return (where(take_a, g, 0.0) if need_a else None), \
+            (where(take_a, 0.0, g) if need_b else None)
+
+
+class Fmin(Fmax, name="FminBackward0"):
+    ufunc = "fmin"
+
+
+def _binary_tensors(op: Any, name: str, input: Tensor, other: Tensor) -> Tensor:
+    _check_other(name, other, scalars=False)
+    return op.apply(input, other)
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """Element-wise maximum; NaN wins."""
+    return _binary_tensors(Maximum, "maximum", input, other)
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """Element-wise minimum; NaN wins."""
+    return _binary_tensors(Minimum, "minimum", input, other)
+
+
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """Element-wise maximum that ignores NaN (NaN only where both are NaN)."""
+    return _binary_tensors(Fmax, "fmax", input, other)
+
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """Element-wise minimum that ignores NaN (NaN only where both are NaN)."""
+    return _binary_tensors(Fmin, "fmin", input, other)
+
+
+__all__ = [
+    "eq", "ne", "lt", "le", "gt", "ge", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "equal", "isclose", "allclose", "isnan", "isinf", "isfinite", "isposinf",
+    "isneginf", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_not", "where", "maximum", "minimum", "fmax", "fmin",
+]
+
+TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "where"}
+TENSOR_METHODS.update({
+    "where": lambda self, condition, other: where(condition, self, other),
+    "__eq__": _operator(eq), "__ne__": _operator(ne), "__lt__": _operator(lt),
+    "__le__": _operator(le), "__gt__": _operator(gt), "__ge__": _operator(ge),
+    "__and__": _operator(bitwise_and), "__rand__": _operator(bitwise_and),
+    "__or__": _operator(bitwise_or), "__ror__": _operator(bitwise_or),
+    "__xor__": _operator(bitwise_xor), "__rxor__": _operator(bitwise_xor),
+    "__invert__": _invert,
+})

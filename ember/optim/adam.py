@@ -1,0 +1,143 @@
+"""Adam (and, with decoupled weight decay, AdamW)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ember
+from ..tensor import Tensor
+from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lr,
+                        _check_nonneg, _get_scalar_dtype, _get_value, _lerp_, _step_as_tensor,
+                        _use_grad)
+
+__all__ = ["Adam", "adam"]
+
+
+class Adam(Optimizer):
+    """Implements the Adam algorithm.
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default: 1e-3).
+        betas: coefficients of the running averages of the gradient and its square
+            (default: (0.9, 0.999)).
+        eps: term added to the denominator for numerical stability (default: 1e-8).
+        weight_decay: weight decay; an L2 penalty, or decoupled (AdamW) when
+            ``decoupled_weight_decay`` is True (default: 0).
+        amsgrad: use the AMSGrad variant (default: False).
+        maximize: maximize the objective instead of minimizing it (default: False).
+        foreach, fused, capturable: torch's kernel and CUDA-graph choices; recorded in the groups,
+            with no effect on ember's single implementation.
+        differentiable: must be False.
+        decoupled_weight_decay: apply the weight decay to the parameters directly, as AdamW does.
+    """
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
+        _check_lr(lr)
+        _check_nonneg(eps, "epsilon value")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check_nonneg(weight_decay, "weight_decay value")
+        if not (all(isinstance(b, float) for b in betas[:2])
+                or all(isinstance(b, Tensor) for b in betas[:2])):
+            raise ValueError("betas must be either both floats or both Tensors")
+        _check_flags(differentiable)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+            for p in group["params"]:
+                _step_as_tensor(self.state.get(p))
+
+    def _init_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                    exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor],
+                    max_exp_avg_sqs: list[Tensor], steps: list[Tensor]) -> None:
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            params.append(p)
+            grads.append(p.grad)
+            state = self.state[p]
+            if len(state) == 0:
+                # torch keeps the step count as a 0-d float tensor, so state dicts carry it as one
+                state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype())
+                state["exp_avg"] = ember.zeros_like(p)
+                state["exp_avg_sq"] = ember.zeros_like(p)
+                if group["amsgrad"]:
+                    state["max_exp_avg_sq"] = ember.zeros_like(p)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if group["amsgrad"]:
+                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+            steps.append(state["step"])
+
+    @_use_grad
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs a single optimization step."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            params: list[Tensor] = []
+            grads: list[Tensor] = []
+            exp_avgs: list[Tensor] = []
+            exp_avg_sqs: list[Tensor] = []
+            max_exp_avg_sqs: list[Tensor] = []
+            steps: list[Tensor] = []
+            self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps)
+            beta1, beta2 = group["betas"]
+            adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                 amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2, lr=group["lr"],
+                 weight_decay=group["weight_decay"], eps=group["eps"],
+                 maximize=group["maximize"],
+                 decoupled_weight_decay=group["decoupled_weight_decay"])
+        return loss
+
+
+def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+         exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor], state_steps: list[Tensor], *,
+         amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float, eps: float,
+         maximize: bool, decoupled_weight_decay: bool = False) -> None:
+    """The Adam/AdamW update of each parameter and its moment estimates, in place."""
+    lr, beta1, beta2 = _get_value(lr), _get_value(beta1), _get_value(beta2)
+    for i, param in enumerate(params):
+        grad = grads[i] if not maximize else -grads[i]
+        exp_avg, exp_avg_sq, step_t = exp_avgs[i], exp_avg_sqs[i], state_steps[i]
+        step_t += 1
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                param.mul_(1 - lr * weight_decay)
+            else:
+                grad = grad.add(param, alpha=weight_decay)
+        _lerp_(exp_avg, grad, 1 - beta1)
+        _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
+
+        # bias corrections in Python floats, as torch's non-capturable path computes them
+        step = _get_value(step_t)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2**0.5
+        if amsgrad:
+            max_exp_avg_sqs[i].copy_(ember.maximum(max_exp_avg_sqs[i], exp_avg_sq))
+            denom = (max_exp_avg_sqs[i].sqrt() / bias_correction2_sqrt).add_(eps)
+        else:
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+        _addcdiv_(param, exp_avg, denom, value=-step_size)

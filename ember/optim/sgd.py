@@ -1,0 +1,105 @@
+"""Stochastic gradient descent, optionally with (Nesterov) momentum."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..tensor import Tensor
+from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lr, _check_nonneg, _get_value,
+                        _use_grad)
+
+__all__ = ["SGD", "sgd"]
+
+
+class SGD(Optimizer):
+    """Implements stochastic gradient descent (optionally with momentum).
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate (default: 1e-3).
+        momentum: momentum factor (default: 0).
+        dampening: dampening for momentum (default: 0).
+        weight_decay: L2 penalty (default: 0).
+        nesterov: enables Nesterov momentum (default: False).
+        maximize: maximize the objective instead of minimizing it (default: False).
+        foreach, fused: torch's kernel choices, recorded in the groups; ember has a single
+            implementation.
+        differentiable: must be False.
+
+    Note:
+        Unless ``fused`` is given, the parameter groups hold the keys that torch printed before it
+        added ``fused`` to SGD, the ones the PyTorch tutorials show: ``print(optimizer)`` has no
+        ``fused`` line, where torch 2.13 prints ``fused: None``.
+    """
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float | Tensor = 0, nesterov: bool = False,
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        _check_lr(lr)
+        _check_nonneg(momentum, "momentum value")
+        _check_nonneg(weight_decay, "weight_decay value")
+        _check_flags(differentiable)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach,
+                        differentiable=differentiable)
+        if fused is not None:
+            defaults["fused"] = fused
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+
+    def _init_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                    momentum_buffers: list[Tensor | None]) -> None:
+        for p in group["params"]:
+            if p.grad is None:  # frozen, or not used by the loss: no update, no state
+                continue
+            params.append(p)
+            grads.append(p.grad)
+            if group["momentum"] != 0:
+                momentum_buffers.append(self.state[p].get("momentum_buffer"))
+
+    @_use_grad
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs a single optimization step."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            params: list[Tensor] = []
+            grads: list[Tensor] = []
+            momentum_buffers: list[Tensor | None] = []
+            self._init_group(group, params, grads, momentum_buffers)
+            sgd(params, grads, momentum_buffers, weight_decay=group["weight_decay"],
+                momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"],
+                nesterov=group["nesterov"], maximize=group["maximize"])
+            if group["momentum"] != 0:
+                for p, buf in zip(params, momentum_buffers):
+                    self.state[p]["momentum_buffer"] = buf
+        return loss
+
+
+def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,
+        weight_decay: float, momentum: float, lr: float, dampening: float, nesterov: bool,
+        maximize: bool) -> None:
+    """The SGD update of each parameter in place; fills ``momentum_buffers`` on the first step."""
+    lr = _get_value(lr)
+    for i, param in enumerate(params):
+        grad = grads[i] if not maximize else -grads[i]
+        if weight_decay != 0:
+            grad = grad.add(param, alpha=_get_value(weight_decay))
+        if momentum != 0:
+            buf = momentum_buffers[i]
+            if buf is None:
+                # the first step starts the buffer at the gradient itself (no dampening)
+                buf = grad.detach().clone()
+                momentum_buffers[i] = buf
+            else:
+                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+            grad = grad.add(buf, alpha=momentum) if nesterov else buf
+        param.add_(grad, alpha=-lr)

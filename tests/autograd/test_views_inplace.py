@@ -1,0 +1,204 @@
+"""In-place ops through views: CopySlices on the base, shared data and version counters, and
+torch's refusals (views of leaves, multi-output views, expanded views), all compared with torch."""
+import numpy as np
+import pytest
+
+import ember
+from helpers import check_gradcheck, check_op, torch_or_skip
+
+
+def _a(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+VIEWS = [
+    ("getitem_int", lambda y: y[0]),
+    ("getitem_slice", lambda y: y[1:, ::2]),
+    ("getitem_none", lambda y: y[None, :, 1]),
+    ("getitem_ellipsis", lambda y: y[...]),
+    ("view", lambda y: y.view(-1)),
+    ("reshape", lambda y: y.reshape(4, 3)),
+    ("flatten", lambda y: y.flatten()),
+    ("unflatten", lambda y: y.unflatten(1, (2, 2))),
+    ("t", lambda y: y.t()),
+    ("T", lambda y: y.T),
+    ("mT", lambda y: y.mT),
+    ("transpose", lambda y: y.transpose(0, 1)),
+    ("permute", lambda y: y.permute(1, 0)),
+    ("movedim", lambda y: y.movedim(0, 1)),
+    ("unsqueeze", lambda y: y.unsqueeze(0)),
+    ("squeeze", lambda y: y.unsqueeze(1).squeeze()),
+    ("select", lambda y: y.select(1, 2)),
+    ("narrow", lambda y: y.narrow(1, 1, 2)),
+    ("diagonal", lambda y: y.diagonal(1)),
+    ("chain", lambda y: y.t()[1:].unsqueeze(-1).view(3, 3)),
+    ("transpose_reshape_alias", lambda y: y.t().reshape(4, 3, 1)),
+]
+
+
+@pytest.mark.parametrize("name,view", VIEWS, ids=[v[0] for v in VIEWS])
+def test_inplace_on_view_updates_base(name, view):
+    def fn(m, x):
+        y = x * 1
+        v = view(y)
+        v.mul_(3)
+        return y, v * 1  # the base (CopySlices) and the view, both differentiated
+
+    check_op(fn, _a(3, 4))
+    check_gradcheck(fn, _a(3, 4))
+
+
+@pytest.mark.parametrize("name,view", VIEWS, ids=[v[0] for v in VIEWS])
+def test_view_sees_inplace_on_base(name, view):
+    def fn(m, x):
+        y = x * 1
+        v = view(y)
+        y.add_(1)
+        return v * 2
+
+    check_op(fn, _a(3, 4), grad_fn=False)
+
+
+def test_setitem_copy_slices_grads():
+    def fn(m, x, w):
+        y = x * 2
+        y[0] = 5
+        y[1, 1:] = w[:3]
+        y[:, 0] *= 2.0
+        y[2, :2] += w[:2]
+        return y
+
+    check_op(fn, _a(3, 4), _a(4))
+    check_gradcheck(fn, _a(3, 4), _a(4))
+
+
+def test_unsqueeze_view_grad_is_three():
+    for mod in (ember, torch_or_skip()):
+        x = mod.ones(3, 4, requires_grad=True)
+        y = x * 1
+        y.unsqueeze(0).mul_(3)
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 3.0))
+
+
+def test_t_mul_updates_data_and_grad():
+    check_op(lambda m, x: _chain(x * 1, lambda y: y.t().mul_(2)), _a(2, 3))
+
+
+def _chain(y, f):
+    f(y)
+    return y
+
+
+def test_version_counter_shared():
+    torch = torch_or_skip()
+    for mod in (ember, torch):
+        y = mod.ones(3, 4)
+        views = [y[0], y.t(), y.view(-1), y.unsqueeze(0), y.diagonal(), y.expand(2, 3, 4),
+                 y.split(2)[0], y.unbind()[1], y[...]]
+        y.mul_(2)
+        assert [v._version for v in views] == [1] * len(views)
+        views[0].add_(1)
+        assert y._version == 2 and views[3]._version == 2
+        assert views[1][0, 0].item() == 3.0
+
+
+def test_saved_view_modified_raises():
+    torch = torch_or_skip()
+    for mod in (ember, torch):
+        x = mod.ones(3, requires_grad=True)
+        y = x * 1
+        v = y[1:]
+        z = v * v  # saves v
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.sum().backward()
+
+
+LEAF_ERRORS = [
+    "x[0] = 1.0",
+    "x.t().mul_(2)",
+    "x[1:].zero_()",
+    "x.view(-1).add_(1)",
+    "x[[0]] = 1.0",
+    "x.mul_(2)",
+]
+
+
+@pytest.mark.parametrize("code", LEAF_ERRORS)
+def test_inplace_on_leaf_view_raises(code):
+    torch = torch_or_skip()
+    msgs = []
+    for mod in (ember, torch):
+        env = {"x": mod.ones(3, 4, requires_grad=True)}
+        with pytest.raises(RuntimeError) as info:
+            exec(code, env)
+        msgs.append(str(info.value))
+    assert msgs[0] == msgs[1]
+
+
+def test_inplace_on_leaf_view_under_no_grad_is_allowed():
+    check_op(lambda m, x: _no_grad_fill(m, x), _a(3, 4))
+
+
+def _no_grad_fill(m, x):
+    with m.no_grad():
+        x[0] = 2.0
+        x.t()[1].mul_(3)
+    return x * 1
+
+
+def test_setitem_into_constant_base_makes_it_require_grad():
+    def fn(m, v):
+        x = m.zeros(3, 4, dtype=v.dtype)
+        x[:, 1] = v
+        x[0] += v[0]
+        return x
+
+    check_op(fn, _a(3))
+    check_gradcheck(fn, _a(3))
+
+
+def test_expanded_view_refuses_writes():
+    torch = torch_or_skip()
+    for mod in (ember, torch):
+        y = mod.ones(3, 1) * 1
+        with pytest.raises((RuntimeError, ValueError)):
+            y.expand(3, 4).mul_(2)
+
+
+@pytest.mark.parametrize("code", [
+    "a, b = y.split(2); a.mul_(2)",
+    "a, b = y.chunk(2); b.add_(1)",
+    "a, b, c = y.unbind(); a.mul_(2)",
+    "a = list(y)[0]; a.zero_()",
+])
+def test_multi_output_views_refuse_inplace(code):
+    torch = torch_or_skip()
+    msgs = []
+    for mod in (ember, torch):
+        env = {"y": mod.ones(3, 4, requires_grad=True) * 1}
+        with pytest.raises(RuntimeError) as info:
+            exec(code, env)
+        msgs.append(str(info.value))
+    assert msgs[0] == msgs[1]
+
+
+def test_multi_output_views_without_grad_are_writable():
+    x = ember.zeros(3, 4)
+    a, b, c = x.unbind()
+    a.add_(1)
+    x.split(2)[1].fill_(2)
+    np.testing.assert_array_equal(x.numpy(), np.array([[1] * 4, [0] * 4, [2] * 4], np.float32))
+
+
+def test_copy_slices_on_non_contiguous_base():
+    # the base keeps a transposed layout; the mask that zeroes the overwritten region must too
+    def fn(m, x):
+        y = x.t() * 1
+        y.t().reshape(12).mul_(0.5)
+        y.t()[0].zero_()
+        return y
+
+    check_op(fn, _a(3, 4))
+    check_gradcheck(fn, _a(3, 4))

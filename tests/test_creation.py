@@ -1,0 +1,396 @@
+"""Tensor creation vs torch: tensor/as_tensor/from_numpy inference and sharing, filled tensors,
+ranges, eye, *_like, and torch's errors."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import check_op, torch_or_skip
+
+import ember
+
+torch = torch_or_skip()
+
+
+def same(fn, **kw):
+    """``fn(module)`` gives the same tensor (values, dtype, shape, requires_grad) in both."""
+    check_op(lambda m: fn(m), grad=False, **kw)
+
+
+def same_error(fn, exact=True):
+    """``fn(module)`` raises the same exception type in both, with the same message (torch's
+    ``torch.`` spelled ``ember.``) when ``exact``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as t_err:
+            fn(torch)
+        with pytest.raises(Exception) as e_err:
+            fn(ember)
+    assert type(e_err.value) is type(t_err.value), (e_err.value, t_err.value)
+    if exact:
+        assert str(e_err.value) == str(t_err.value).replace("torch.", "ember."), (
+            str(e_err.value), str(t_err.value))
+
+
+# -- tensor() -----------------------------------------------------------------------------------
+
+NESTED = [
+    3, 2.5, True, [], [[]], [[], []], [1, 2, 3], [1.0, 2], [True, False], [True, 1], [True, 1, 2.5],
+    [[1, 2], [3, 4]], ((1, 2), [3, 4]), range(4), [[[1.5], [2]], [[3], [4]]],
+    [0.1, 1e-8, 1e30], [-(2**63)], [2**62],
+]
+
+
+@pytest.mark.parametrize("data", NESTED, ids=repr)
+def test_tensor_infers_like_torch(data):
+    same(lambda m: m.tensor(data))
+
+
+NUMPY_ITEMS = [
+    np.float64(1.5), np.float32(2.5), np.int32(7), np.bool_(True), np.float16(0.5),
+    [np.float64(1.5), 1.0], [np.float16(1), 2], [np.int32(1), 2], [np.int32(1), 2.5],
+    np.array([[1, 2], [3, 4]], dtype=np.int32), np.array(1.5), np.zeros((2, 0)),
+    [np.array([1, 2]), np.array([3, 4])], [np.array([1.0, 2]), [3, 4]],
+]
+
+
+@pytest.mark.parametrize("data", NUMPY_ITEMS, ids=repr)
+def test_tensor_from_numpy_items(data):
+    same(lambda m: m.tensor(data))
+
+
+def test_tensor_from_nested_tensors():
+    same(lambda m: m.tensor([m.tensor(1.0), m.tensor(2.0)]))
+    same(lambda m: m.tensor([m.tensor(1.0), 2]))
+    same(lambda m: m.tensor([m.tensor([1.0]), m.tensor([2.0])]))
+    same(lambda m: m.tensor([m.tensor(1, dtype=m.int32), m.tensor(2, dtype=m.int32)]))
+    same(lambda m: m.tensor([m.tensor(1, dtype=m.int32), 2]))
+    same(lambda m: m.tensor([m.tensor(1.0, dtype=m.float16), 2]))
+    same(lambda m: m.tensor([[m.tensor(1.0), m.tensor(2.0)], [m.tensor(3.0), m.tensor(4.0)]]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "int32", "int8", "uint8", "bool"])
+@pytest.mark.parametrize("data", [[1.7, -2.2, 0.0], [[1, 0], [3, 4]], [True, False]], ids=repr)
+def test_tensor_dtype_kwarg(data, dtype):
+    if dtype == "uint8" and data[1] == -2.2:
+        same_error(lambda m: m.tensor(data, dtype=getattr(m, dtype)))
+        return
+    same(lambda m: m.tensor(data, dtype=getattr(m, dtype)))
+
+
+@pytest.mark.parametrize("pytype", [float, int, bool])
+def test_tensor_python_type_as_dtype(pytype):
+    same(lambda m: m.tensor([1, 0, 2], dtype=pytype))
+
+
+def test_tensor_requires_grad():
+    same(lambda m: m.tensor([1.0, 2.0], requires_grad=True))
+    same(lambda m: m.tensor([[1, 2]], dtype=m.float64, requires_grad=True))
+    same(lambda m: m.tensor([], requires_grad=True))
+    t = ember.tensor([1.0], requires_grad=True)
+    assert t.is_leaf and t.grad_fn is None
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.tensor([1, 2], requires_grad=True),
+    lambda m: m.tensor([[1, 2], [3, 4, 5]]),
+    lambda m: m.tensor([[[1], [2]], [[3], [4, 5]]]),
+    lambda m: m.tensor([[1, 2], []]),
+    lambda m: m.tensor([np.array([1, 2]), np.array([3])]),
+    lambda m: m.tensor([[1, 2], 3]),
+    lambda m: m.tensor([1, [2, 3]]),
+    lambda m: m.tensor("a"),
+    lambda m: m.tensor([1, "a"]),
+    lambda m: m.tensor(None),
+    lambda m: m.tensor([None]),
+    lambda m: m.tensor({1: 2}),
+    lambda m: m.tensor([300], dtype=m.int8),
+    lambda m: m.tensor([-1.5], dtype=m.uint8),
+    lambda m: m.tensor([1.5, float("nan")], dtype=m.int64),
+    lambda m: m.tensor([2**63]),
+    lambda m: m.tensor(2**70),
+    lambda m: m.tensor([m.tensor([1, 2]), m.tensor([3, 4])]),
+    lambda m: m.tensor(np.arange(5)[::-1]),
+], ids=range(19))
+def test_tensor_errors(fn):
+    same_error(fn)
+
+
+def test_tensor_copies_and_warns_on_tensor_input():
+    a = np.array([1.0, 2.0])
+    t = ember.tensor(a)
+    a[0] = 5
+    assert t.tolist() == [1.0, 2.0] and t.dtype is ember.float64
+    src = ember.ones(2, requires_grad=True)
+    with pytest.warns(UserWarning, match=r"rather than ember\.tensor\(sourceTensor\)"):
+        c = ember.tensor(src)
+    assert not c.requires_grad and c.is_leaf
+    c[0] = 3.0
+    assert src.tolist() == [1.0, 1.0]
+    with pytest.warns(UserWarning):
+        same(lambda m: m.tensor(m.ones(2), dtype=m.int64))
+
+
+def test_tensor_device():
+    assert ember.tensor([1.0], device="cpu").device == ember.device("cpu")
+    assert ember.tensor([1.0], device=ember.device("cpu")).device.type == "cpu"
+    with pytest.raises(RuntimeError, match="cuda"):
+        ember.tensor([1.0], device="cuda")
+
+
+# -- as_tensor / from_numpy ---------------------------------------------------------------------
+
+
+def test_as_tensor_shares_memory_when_dtype_matches():
+    a = np.array([1.0, 2.0])
+    t = ember.as_tensor(a)
+    a[0] = 5
+    assert t.tolist() == [5.0, 2.0] and t.dtype is ember.float64
+    a = np.array([1.0, 2.0])
+    t = ember.as_tensor(a, dtype=ember.float32)
+    a[0] = 5
+    assert t.tolist() == [1.0, 2.0] and t.dtype is ember.float32
+    b = ember.ones(2)
+    assert ember.as_tensor(b) is b
+    assert ember.as_tensor(b, dtype=ember.float32) is b
+
+
+def test_as_tensor_like_torch():
+    same(lambda m: m.as_tensor([1, 2]))
+    same(lambda m: m.as_tensor([1, 2], dtype=m.float32))
+    same(lambda m: m.as_tensor(np.array([1, 2], dtype=np.int32)))
+    same(lambda m: m.as_tensor(3.0))
+    same(lambda m: m.as_tensor(np.float64(1)))
+    same(lambda m: m.as_tensor(np.array([[1, 2], [3, 4]]).T))
+    # a tensor that needs a cast keeps its graph
+    check_op(lambda m, x: m.as_tensor(x, dtype=m.float64), np.ones(3, np.float32))
+    same_error(lambda m: m.as_tensor(np.arange(10)[::-1]))
+
+
+def test_from_numpy():
+    a = np.zeros((2, 3), np.float32)
+    t = ember.from_numpy(a)
+    t[0, 1] = 4.0
+    assert a[0, 1] == 4.0 and not t.requires_grad
+    assert ember.from_numpy(a.T).stride() == torch.from_numpy(a.T).stride()
+    same(lambda m: m.from_numpy(np.array(3.5)))
+    same(lambda m: m.from_numpy(np.arange(10)[::2]))
+    same_error(lambda m: m.from_numpy([1, 2]))
+    same_error(lambda m: m.from_numpy(np.arange(10)[::-1]))
+    same_error(lambda m: m.from_numpy(np.array([1, 2], dtype=">i4")))
+    # ember lacks torch's complex and wide unsigned dtypes; the error type is torch's
+    for dt in (np.uint16, np.complex64, np.str_):
+        with pytest.raises(TypeError, match="can't convert np.ndarray of type numpy"):
+            ember.from_numpy(np.zeros(2, dtype=dt))
+    with pytest.raises(TypeError, match="numpy.str_"):
+        torch.from_numpy(np.zeros(2, dtype=np.str_))
+
+
+# -- zeros / ones / empty / full ----------------------------------------------------------------
+
+SIZES = [(2, 3), ((2, 3),), ([2, 3],), (ember.Size([2, 3]),), ((),), ([],), (0,), (2, 0, 3),
+         (np.int64(2),)]
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones"])
+@pytest.mark.parametrize("size", SIZES, ids=repr)
+def test_filled_sizes(name, size):
+    tsize = tuple(torch.Size(s) if isinstance(s, ember.Size) else s for s in size)
+    e, t = getattr(ember, name)(*size), getattr(torch, name)(*tsize)
+    assert tuple(e.shape) == tuple(t.shape)
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+    assert e.dtype is ember.float32
+
+
+def test_filled_kwargs():
+    same(lambda m: m.zeros(2, 3, dtype=m.int64))
+    same(lambda m: m.ones((2,), dtype=m.bool))
+    same(lambda m: m.ones(2, dtype=float))
+    same(lambda m: m.zeros(size=(2, 3)))
+    same(lambda m: m.zeros(2, 3, requires_grad=True))
+    same(lambda m: m.ones(3, dtype=m.float64, requires_grad=True))
+    same(lambda m: m.zeros(m.tensor(2)))
+    assert ember.empty(2, 3, dtype=ember.int32).shape == (2, 3)
+    assert ember.empty(size=[4]).dtype is ember.float32
+    assert ember.zeros(2, device="cpu").device.type == "cpu"
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.zeros(2, 3, dtype=m.int64, requires_grad=True),
+    lambda m: m.ones(-2),
+    lambda m: m.ones(2, -2),
+    lambda m: m.empty(-1),
+    lambda m: m.zeros(2.5),
+    lambda m: m.zeros(True),
+    lambda m: m.zeros(None),
+    lambda m: m.zeros(),
+    lambda m: m.zeros(2, size=(2,)),
+], ids=range(9))
+def test_filled_errors(fn):
+    same_error(fn, exact=False)
+
+
+def test_filled_error_messages():
+    same_error(lambda m: m.ones(2, -2))
+    same_error(lambda m: m.zeros(2, 3, dtype=m.int64, requires_grad=True))
+    same_error(lambda m: m.zeros(2.5))
+
+
+@pytest.mark.parametrize("value", [1, 1.0, True, -2.5, np.float64(2.0), np.int32(2)], ids=repr)
+def test_full_infers_dtype(value):
+    same(lambda m: m.full((2, 3), value))
+    same(lambda m: m.full([2], value, dtype=m.float64))
+    same(lambda m: m.full((), value))
+
+
+def test_full():
+    same(lambda m: m.full((2,), 1.5, dtype=m.int64))
+    same(lambda m: m.full((2,), 1.5, dtype=m.bool))
+    same(lambda m: m.full((2,), 1.5, requires_grad=True))
+    same(lambda m: m.full(m.Size([2]), 3))
+    same(lambda m: m.full((2,), m.tensor(2.0)))
+    same(lambda m: m.full((2,), m.tensor(2)))
+    same(lambda m: m.full(size=(2,), fill_value=1.0))
+    same_error(lambda m: m.full(2, 1))
+    same_error(lambda m: m.full((2,), 3, requires_grad=True))
+    same_error(lambda m: m.full((2,), float("nan"), dtype=m.int64))
+    same_error(lambda m: m.full((2,), m.tensor([2.0])))
+
+
+def test_out_argument():
+    out = ember.ones(3)
+    r = ember.zeros(2, out=out)
+    assert r is out and out.tolist() == [0.0, 0.0] and out._version > 0
+    out = ember.ones(2, 3)
+    ember.arange(6, out=out.view(6))
+    assert out.tolist() == [[0, 1, 2], [3, 4, 5]]
+    same_error(lambda m: m.zeros(2, 3, out=m.ones(2, 3, requires_grad=True)))
+
+
+# -- *_like -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["zeros_like", "ones_like"])
+@pytest.mark.parametrize("dtype", [None, "float64", "int64"])
+def test_like(name, dtype):
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    kw = lambda m: {} if dtype is None else {"dtype": getattr(m, dtype)}  # noqa: E731
+    check_op(lambda m, a: getattr(m, name)(a, **kw(m)), x)
+    check_op(lambda m, a: getattr(m, name)(a.t(), **kw(m)), x, grad=False)
+    check_op(lambda m, a: getattr(m, name)(a * 2, **kw(m)), x)
+
+
+def test_like_details():
+    x = np.arange(6).reshape(2, 3)
+    check_op(lambda m, a: m.full_like(a, 2.7), x)
+    check_op(lambda m, a: m.full_like(a, True), x.astype(np.float32))
+    check_op(lambda m, a: m.full_like(a, 3, dtype=m.int32), x.astype(np.float32))
+    check_op(lambda m, a: m.zeros_like(a, requires_grad=True), x.astype(np.float32))
+    check_op(lambda m, a: m.empty_like(a).shape, x)
+    assert ember.ones_like(ember.ones(2, 3).t()).stride() == (1, 3)
+    same_error(lambda m: m.zeros_like(m.ones(2, dtype=m.int64), requires_grad=True))
+    same_error(lambda m: m.zeros_like([1, 2]))
+
+
+# -- arange / linspace / logspace / eye ---------------------------------------------------------
+
+ARANGE = [
+    (5,), (5.0,), (1, 4), (0, 1, 0.1), (0, 1, 0.3), (1, 2.5, 0.5), (0, 10, 3), (10, 0, -3),
+    (-1.0, 1.0, 0.1), (0.0, 0.1, 0.025), (1, 1), (True,), (0, 5, True), (np.int64(3),),
+    (np.float32(2.5),), (1, np.float64(2.5)), (5, -3.3, -0.21), (0.3, 7.9, 0.37),
+]
+
+
+@pytest.mark.parametrize("args", ARANGE, ids=repr)
+def test_arange(args):
+    same(lambda m: m.arange(*args), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "float64", "float16", "uint8"])
+@pytest.mark.parametrize("args", [(0.5, 4.6), (0.5, 4.0), (-0.5, 3.7), (0.5, 10, 2.7),
+                                  (10.2, 0, -2.7), (-3.7, 3.7, 1.2), (0.5, 10, 0.3), (300,)],
+                         ids=repr)
+def test_arange_dtypes(args, dtype):
+    if dtype == "uint8" and any(a < 0 for a in args):
+        return
+    if dtype == "int64" and args == (0.5, 10, 0.3):  # the step truncates to 0
+        same_error(lambda m: m.arange(*args, dtype=m.int64))
+        return
+    same(lambda m: m.arange(*args, dtype=getattr(m, dtype)), atol=1e-2)
+
+
+def test_arange_kwargs():
+    same(lambda m: m.arange(start=1, end=4))
+    same(lambda m: m.arange(end=4))
+    same(lambda m: m.arange(0, 3, step=1))
+    same(lambda m: m.arange(m.tensor(3)))
+    same(lambda m: m.arange(m.tensor(3.0)))
+    same(lambda m: m.arange(5.0, requires_grad=True))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.arange(0, 10, 0),
+    lambda m: m.arange(0, 10, 0, dtype=m.int32),
+    lambda m: m.arange(0, -10, 1),
+    lambda m: m.arange(10, 0),
+    lambda m: m.arange(float("nan")),
+    lambda m: m.arange(float("inf")),
+    lambda m: m.arange(float("nan"), 5),
+    lambda m: m.arange(0.5, float("inf")),
+    lambda m: m.arange(1e20),
+    lambda m: m.arange(5, requires_grad=True),
+    lambda m: m.arange(0, 5, dtype=m.bool),
+    lambda m: m.arange(0, 3, 0.5, dtype=m.int64),
+    lambda m: m.arange(m.tensor([3])),
+], ids=range(13))
+def test_arange_errors(fn):
+    same_error(fn)
+
+
+LINSPACE = [(0, 1, 5), (0, 10, 5), (0, 1, 1), (0, 1, 0), (-1.3, 2.7, 7), (-1.3, 2.7, 100),
+            (10, 0, 4), (0.5, 9.7, 6), (-3, 7, 7), (2, 2, 3)]
+
+
+@pytest.mark.parametrize("dtype", [None, "float64", "int64", "int32", "float16"])
+@pytest.mark.parametrize("args", LINSPACE, ids=repr)
+def test_linspace(args, dtype):
+    kw = lambda m: {} if dtype is None else {"dtype": getattr(m, dtype)}  # noqa: E731
+    same(lambda m: m.linspace(*args, **kw(m)), atol=2e-3 if dtype == "float16" else 1e-6)
+
+
+@pytest.mark.parametrize("args", [(0, 2, 3), (-1, 1, 4), (0, 2, 1), (2, 0, 5), (0, 3, 0)])
+@pytest.mark.parametrize("base", [10.0, 2, 3.0])
+def test_logspace(args, base):
+    same(lambda m: m.logspace(*args, base=base))
+    same(lambda m: m.logspace(*args, base=base, dtype=m.float64))
+
+
+def test_linspace_logspace_misc():
+    same(lambda m: m.linspace(0, 1, steps=3))
+    same(lambda m: m.linspace(m.tensor(0.0), m.tensor(1.0), 3))
+    same(lambda m: m.linspace(0, 1, 5, requires_grad=True))
+    same(lambda m: m.logspace(0, 2, 3, dtype=m.int64))
+    same(lambda m: m.logspace(0, 1, 3, base=-2.0))
+    same_error(lambda m: m.linspace(0, 1, -1))
+    same_error(lambda m: m.linspace(m.tensor([0.0]), 1, 3))
+    same_error(lambda m: m.linspace(0, 1, 3, dtype=m.bool))
+    for fn in (lambda m: m.linspace(0, 1), lambda m: m.linspace(0, 1, 2.5)):
+        same_error(fn, exact=False)
+
+
+@pytest.mark.parametrize("args", [(3,), (2, 3), (3, 1), (0,), (1, 0)])
+@pytest.mark.parametrize("dtype", [None, "int64", "bool", "float64"])
+def test_eye(args, dtype):
+    kw = lambda m: {} if dtype is None else {"dtype": getattr(m, dtype)}  # noqa: E731
+    same(lambda m: m.eye(*args, **kw(m)))
+
+
+def test_eye_misc():
+    same(lambda m: m.eye(n=2, m=1))
+    same(lambda m: m.eye(2, 3, requires_grad=True))
+    same(lambda m: m.eye(m.tensor(2)))
+    same_error(lambda m: m.eye(-1))
+    same_error(lambda m: m.eye(2, -1))
+    same_error(lambda m: m.eye(2.5))
+    same_error(lambda m: m.eye(True))
