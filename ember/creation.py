@@ -39,7 +39,7 @@ def _size_args(fname: str, args: tuple, size: Any) -> tuple:
 
 def _finish(data: np.ndarray, requires_grad: bool = False, out: Tensor | None = None,
             fname: str = "") -> Tensor:
-    """Wraps a fresh array as a leaf (the ``requires_grad`` setter rejects non-float dtypes)."""
+    """Wraps a fresh array as a new leaf, or writes it into ``out``."""
     if out is not None:
         return _write_out(out, data, fname)
     return _factory_result(data, requires_grad)
@@ -78,11 +78,6 @@ def _number(x: Any, fname: str, arg: str, pos: int) -> Any:
         raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not "
                         f"{type(x).__name__}")
     return x
-
-
-def _int_limits(d: _dt.dtype) -> tuple[int, int]:
-    info = np.iinfo(d.np)
-    return int(info.min), int(info.max)
 
 
 # -- tensor() and friends -------------------------------------------------------------------------
@@ -126,21 +121,57 @@ def _walk(data: Any, dim: int, shape: list, flat: list, dtypes: set) -> None:
         raise ValueError(
             f"expected sequence of length {shape[dim]} at dim {dim} (got {len(data)})"
         )
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) and list(data.shape) == shape[dim:]:
         _check_numpy(data)
-        if list(data.shape) != shape[dim:]:
-            bad = next(i for i, (a, b) in enumerate(zip(data.shape, shape[dim:])) if a != b)
-            raise ValueError(f"expected sequence of length {shape[dim + bad]} at dim "
-                             f"{dim + bad} (got {data.shape[bad]})")
         dtypes.add(_dt.from_numpy_dtype(data.dtype))
         flat.extend(data.ravel().tolist())
         return
-    for item in data:
+    for item in data:  # (an array of the wrong shape is walked row by row for torch's error)
         _walk(item, dim + 1, shape, flat, dtypes)
+
+
+_PY_SCALARS = {bool, int, float}
+_LIST_TYPES = {list, tuple}
+_KIND_DTYPE = {"b": _dt.bool, "i": _dt.int64}
+
+
+def _plain(data: Any) -> bool:
+    """True for nested lists/tuples holding only Python bools, ints and floats, which numpy can
+    convert in one call with the same inference as torch (checked per row at C speed)."""
+    types = set(map(type, data))
+    if types <= _PY_SCALARS:
+        return True
+    return types <= _LIST_TYPES and all(map(_plain, data))
 
 
 def _from_nested(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
     """Builds an array from nested Python sequences of numbers, with torch's dtype inference."""
+    arr = None
+    if type(data) in _PY_SCALARS or (type(data) in _LIST_TYPES and _plain(data)):
+        try:
+            arr = np.array(data)
+        except (ValueError, OverflowError):
+            pass  # ragged, or ints beyond int64: the walk below raises torch's error
+    if arr is not None and arr.dtype.kind in "bif":
+        # Python ints are int64 and Python floats doubles, narrowed to the default dtype below
+        inferred = _KIND_DTYPE.get(arr.dtype.kind) or _dt.get_default_dtype()
+    else:
+        arr, inferred = _walk_nested(data)
+    target = dtype or inferred
+    if target.np == arr.dtype:
+        return arr
+    if target._category == 1 and arr.size and arr.dtype.kind != "b":
+        info = np.iinfo(target.np)
+        if not (np.all(np.isfinite(arr)) and arr.min() >= info.min and arr.max() <= info.max):
+            raise RuntimeError(
+                f"value cannot be converted to type {target.name} without overflow"
+            )
+    return arr.astype(target.np)
+
+
+def _walk_nested(data: Any) -> tuple[np.ndarray, _dt.dtype]:
+    """The general path: validates the nest item by item (tensors, numpy scalars and arrays may
+    sit inside) and returns it as a full-precision array plus torch's inferred dtype."""
     shape = []
     probe = data
     while _is_seq(probe):
@@ -156,23 +187,12 @@ def _from_nested(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
     for d in dtypes:
         inferred = d if inferred is None else _dt.promote_types(inferred, d)
     inferred = inferred or _dt.get_default_dtype()
-    target = dtype or inferred
-    # build at full precision first: Python ints are int64 and Python floats are doubles
     wide = np.float64 if inferred.is_floating_point else (np.int64 if inferred._category else
                                                           np.bool_)
     try:
-        arr = np.array(flat, dtype=wide).reshape(shape)
+        return np.array(flat, dtype=wide).reshape(shape), inferred
     except OverflowError:
         raise ValueError("Overflow when unpacking long long") from None
-    if target.np == arr.dtype:
-        return arr
-    if target._category == 1 and arr.size and arr.dtype.kind != "b":
-        lo, hi = _int_limits(target)
-        if not (np.all(np.isfinite(arr)) and arr.min() >= lo and arr.max() <= hi):
-            raise RuntimeError(
-                f"value cannot be converted to type {target.name} without overflow"
-            )
-    return arr.astype(target.np)
 
 
 def _check_numpy(arr: np.ndarray) -> None:

@@ -9,7 +9,6 @@ tensors like torch's, though of a different size and layout.
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 from typing import Any, Callable, Iterator
 
@@ -53,7 +52,8 @@ class Generator:
     def get_state(self) -> Tensor:
         """The generator state as a uint8 tensor (the PCG64 state, its increment and the seed)."""
         st = self._rng.bit_generator.state
-        raw = (st["state"]["state"].to_bytes(16, "little") + st["state"]["inc"].to_bytes(16, "little")
+        pcg = st["state"]
+        raw = (pcg["state"].to_bytes(16, "little") + pcg["inc"].to_bytes(16, "little")
                + bytes([st["has_uint32"]]) + int(st["uinteger"]).to_bytes(4, "little")
                + self._seed.to_bytes(8, "little"))
         return Tensor._make(np.frombuffer(raw, dtype=np.uint8).copy())
@@ -148,10 +148,9 @@ def _uniform(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray
     raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{type_name(d)}'")
 
 
-def _standard_normal(rng: np.random.Generator, shape: tuple, d: _dt.dtype,
-                     kernel: str = "normal_kernel_cpu") -> np.ndarray:
+def _standard_normal(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray:
     if not d.is_floating_point:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{type_name(d)}'")
+        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{type_name(d)}'")
     wide = np.float64 if d is _dt.float64 else np.float32
     return rng.standard_normal(shape, dtype=wide).astype(d.np, copy=False)
 
@@ -331,20 +330,15 @@ class _ZeroGrad(Op):
         return tuple(zero if need else None for need in ctx.needs_input_grad)
 
 
-class NormalTensorFloat(_ZeroGrad, name="NormalBackward1"):
-    pass
+def _zero_grad_op(cls_name: str, node_name: str) -> type:
+    """A sampling op recorded under torch's node name ``node_name``."""
+    return type(cls_name, (_ZeroGrad,), {"__module__": __name__}, name=node_name)
 
 
-class NormalFloatTensor(_ZeroGrad, name="NormalBackward2"):
-    pass
-
-
-class NormalTensorTensor(_ZeroGrad, name="NormalBackward3"):
-    pass
-
-
-class Bernoulli(_ZeroGrad, name="BernoulliBackward0"):
-    pass
+NormalTensorFloat = _zero_grad_op("NormalTensorFloat", "NormalBackward1")
+NormalFloatTensor = _zero_grad_op("NormalFloatTensor", "NormalBackward2")
+NormalTensorTensor = _zero_grad_op("NormalTensorTensor", "NormalBackward3")
+Bernoulli = _zero_grad_op("Bernoulli", "BernoulliBackward0")
 
 
 class BernoulliFloat(Op, name="NotImplemented"):
@@ -485,48 +479,17 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
 # -- in-place samplers (Tensor.uniform_, ...) -----------------------------------------------------
 
 
-class Uniform(_ZeroGrad, name="UniformBackward0"):
-    pass
-
-
-class NormalInplace(_ZeroGrad, name="NormalBackward0"):
-    pass
-
-
-class BernoulliTensorP(_ZeroGrad, name="BernoulliBackward1"):
-    pass
-
-
-class BernoulliScalarP(_ZeroGrad, name="BernoulliBackward2"):
-    pass
-
-
-class Exponential(_ZeroGrad, name="ExponentialBackward0"):
-    pass
-
-
-class Cauchy(_ZeroGrad, name="CauchyBackward0"):
-    pass
-
-
-class LogNormal(_ZeroGrad, name="LogNormalBackward0"):
-    pass
-
-
-class Geometric(_ZeroGrad, name="GeometricBackward0"):
-    pass
-
-
-class RandomFromTo(_ZeroGrad, name="RandomBackward0"):
-    pass
-
-
-class RandomTo(_ZeroGrad, name="RandomBackward1"):
-    pass
-
-
-class RandomFull(_ZeroGrad, name="RandomBackward2"):
-    pass
+Uniform = _zero_grad_op("Uniform", "UniformBackward0")
+NormalInplace = _zero_grad_op("NormalInplace", "NormalBackward0")
+BernoulliTensorP = _zero_grad_op("BernoulliTensorP", "BernoulliBackward1")
+BernoulliScalarP = _zero_grad_op("BernoulliScalarP", "BernoulliBackward2")
+Exponential = _zero_grad_op("Exponential", "ExponentialBackward0")
+Cauchy = _zero_grad_op("Cauchy", "CauchyBackward0")
+LogNormal = _zero_grad_op("LogNormal", "LogNormalBackward0")
+Geometric = _zero_grad_op("Geometric", "GeometricBackward0")
+RandomFromTo = _zero_grad_op("RandomFromTo", "RandomBackward0")
+RandomTo = _zero_grad_op("RandomTo", "RandomBackward1")
+RandomFull = _zero_grad_op("RandomFull", "RandomBackward2")
 
 
 def _fill(self: Tensor, op: type, sample: Callable[[np.ndarray], np.ndarray],

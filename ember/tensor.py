@@ -202,7 +202,14 @@ class Tensor:
         return bool(self._data.flags.c_contiguous)
 
     def stride(self, dim: int | None = None) -> tuple | int:
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        if self._data.size == 0:  # numpy zeroes an empty array's strides; torch keeps C order
+            st, acc = [], 1
+            for n in reversed(self._data.shape):
+                st.append(acc)
+                acc *= max(n, 1)
+            st = tuple(reversed(st))
+        else:
+            st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[_wrap_dim_strict(dim, self._data.ndim)]
 
     def data_ptr(self) -> int:
@@ -531,7 +538,7 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 
 def _wrap_dim_strict(dim: int, ndim: int) -> int:
-    """``_wrap_dim`` for size(dim)/stride(dim), which (unlike ops) reject any dim of a 0-d tensor."""
+    """``_wrap_dim`` for size(dim)/stride(dim), which (unlike ops) reject a 0-d tensor's dims."""
     if ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     return _wrap_dim(dim, ndim)

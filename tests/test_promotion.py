@@ -1,4 +1,4 @@
-"""Type promotion against torch: every pair of dtypes, as tensors, 0-d tensors and Python scalars."""
+"""Type promotion against torch: all pairs of dtypes, as tensors, 0-d tensors and Python scalars."""
 import operator
 
 import numpy as np
@@ -54,9 +54,9 @@ def test_binary_result_dtype_matches_torch(op, dtype, kind):
     bad = []
     for other_kind, other in _operands():
         for reflect in (False, True) if other_kind == "scalar" else (False,):
-            args = lambda m: [_operand(m, kind, dtype), _operand(m, other_kind, other)]  # noqa: E731
             call = (lambda a, b: fn(b, a)) if reflect else fn
-            e, t = _outcome(call, *args(ember)), _outcome(call, *args(torch))
+            e, t = (_outcome(call, _operand(m, kind, dtype), _operand(m, other_kind, other))
+                    for m in (ember, torch))
             if e != t:
                 bad.append((other_kind, other, "reflected" if reflect else "", e, t))
     assert not bad, bad

@@ -60,9 +60,11 @@ def x(m, requires_grad=False):
     "str(x.device)", "x.is_leaf", "x.requires_grad", "x.grad_fn", "x.T.shape", "x.mT.shape",
     "x.tolist()", "len(x)", "x.is_cuda", "x.unsqueeze(0).expand(4, 2, 3).stride()",
     "s.size()", "s.dim()", "s.stride()", "s.numel()", "s.tolist()", "s.item()",
+    "m.zeros(2, 0).stride()", "m.zeros(0, 3).stride()", "m.zeros(2, 3, 0).stride(0)",
+    "m.zeros(0).is_contiguous()", "m.ones(3, 1).t().is_contiguous()",
 ])
 def test_metadata(expr):
-    both(lambda m: eval(expr, {"x": x(m), "s": m.tensor(2.5)}))
+    both(lambda m: eval(expr, {"x": x(m), "s": m.tensor(2.5), "m": m}))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -108,7 +110,8 @@ def test_device():
     "f'{m.tensor(3.14159):.2f}'", "f'{m.tensor(3):5d}'", "f'{m.tensor(5):x}'",
     "f'{m.tensor(2.5, requires_grad=True):.2f}'", "format(m.tensor(2.5))",
     "format(m.tensor(True))", "m.tensor([[5]]).item()", "m.tensor(2, dtype=m.int32).item()",
-    "m.tensor([2.0], requires_grad=True).item()", "m.tensor([[1.0, 2.0]], requires_grad=True).tolist()",
+    "m.tensor([2.0], requires_grad=True).item()",
+    "m.tensor([[1.0, 2.0]], requires_grad=True).tolist()",
     "m.tensor(2.5).tolist()", "[t.tolist() for t in m.tensor([[1, 2], [3, 4]])]",
     "len(m.zeros(0, 3))", "list(m.zeros(0, 3))",
 ])
@@ -418,6 +421,7 @@ def test_type_strings_and_legacy_types():
     assert isinstance(a, ember.FloatTensor) and not isinstance(a, ember.LongTensor)
     assert isinstance(a.bool(), ember.BoolTensor)
     both(lambda m: m.FloatTensor(2, 3).shape)
+    both(lambda m: m.FloatTensor().shape)
     both(lambda m: m.LongTensor([1, 2]).tolist())
     both(lambda m: m.DoubleTensor([1, 2]).dtype)
     both(lambda m: m.ByteTensor([1, 2]).dtype)

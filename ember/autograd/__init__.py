@@ -192,4 +192,4 @@ def is_anomaly_check_nan_enabled() -> bool:
     return anomaly.check_nan
 
 
-Sequence  # noqa: B018 - re-exported typing helper for submodules
+from . import functional  # noqa: E402,F401

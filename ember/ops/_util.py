@@ -37,6 +37,9 @@ def dims_arg(dim: Any, ndim: int) -> tuple[int, ...]:
     if isinstance(dim, (int, np.integer)):
         return (_wrap_dim(int(dim), ndim),)
     axes = tuple(_wrap_dim(int(d), ndim) for d in dim)
-    if len(set(axes)) != len(axes):
-        raise RuntimeError(f"dim {axes[0]} appears multiple times in the list of dims")
+    seen: set[int] = set()
+    for ax in axes:
+        if ax in seen:
+            raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
+        seen.add(ax)
     return tuple(sorted(axes))

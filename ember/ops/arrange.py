@@ -43,7 +43,7 @@ class Unbind(Op, name="UnbindBackward0"):
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """Splits into chunks of ``split_size_or_sections`` (an int, or a list of sizes) along ``dim``."""
+    """Splits along ``dim`` into pieces of ``split_size_or_sections`` (an int, or a list)."""
     if tensor.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _wrap_dim(dim, tensor.ndim)
@@ -63,7 +63,8 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     else:
         size = int(sizes)
         if size < 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+            raise RuntimeError("split expects split_size be non-negative, but got "
+                               f"split_size={size}")
         if size == 0 and n != 0:
             raise RuntimeError("split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {n}")
@@ -483,13 +484,13 @@ def _flip_method(self: Tensor, *dims: Any) -> Tensor:
 
 
 __all__ = [
-    "split", "split_with_sizes", "chunk", "unbind", "diagonal", "cat", "concat", "concatenate", "stack",
-    "hstack", "vstack", "row_stack", "dstack", "column_stack", "atleast_1d", "atleast_2d",
-    "atleast_3d", "flip", "fliplr", "flipud", "roll", "tile", "tril", "triu", "diag_embed", "diag",
+    "split", "split_with_sizes", "chunk", "unbind", "diagonal", "cat", "concat", "concatenate",
+    "stack", "hstack", "vstack", "row_stack", "dstack", "column_stack", "atleast_1d",
+    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "tile", "tril", "triu",
+    "diag_embed", "diag",
 ]
 TENSOR_METHODS = {
     "split": split, "split_with_sizes": split_with_sizes, "chunk": chunk, "unbind": unbind,
-    "diagonal": diagonal,
-    "flip": _flip_method, "fliplr": fliplr, "flipud": flipud, "roll": roll, "repeat": repeat,
+    "diagonal": diagonal, "flip": _flip_method, "fliplr": fliplr, "flipud": flipud, "roll": roll, "repeat": repeat,
     "tile": tile, "tril": tril, "triu": triu, "diag_embed": diag_embed, "diag": diag,
 }

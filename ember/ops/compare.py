@@ -1,8 +1,9 @@
-"""Comparisons, logic and selection: ``==``, ``isclose``, ``&``, ``where``, ``maximum``, ...
+"""Comparisons, logic and selection: ``==``, ``isclose``, ``&``, ``where``, ``maximum``, ``clamp``.
 
 Comparison and logical results are bool tensors that never require grad. The selecting ops
-(``where``, ``maximum``, ``fmax``) route the gradient to the operand they picked; at ties
-``maximum`` and ``minimum`` split it in half, as torch does.
+(``where``, ``maximum``, ``fmax``, ``clamp``) route the gradient to the operand they picked; at
+ties ``maximum`` and ``minimum`` split it in half, and ``clamp`` passes it at both bounds, as torch
+does.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import numbers
 import warnings
 from typing import Any
 
+from ..autograd.function import Op
 from ..backend import get_array_module
 from ..dtypes import promote_arrays, result_type
 from ..tensor import Tensor
-from .elementwise import Number, _Broadcasting, _data, _operator, _shape, broadcast_shape
+from .elementwise import (Number, _Broadcasting, _data, _operator, _shape, _weak,
+                          broadcast_shape)
 from .inplace import type_name
 
 
@@ -40,7 +43,8 @@ def _comparison(name: str, ufunc: str, doc: str) -> Any:
         _check_other(name, other)
         return _no_grad(getattr(get_array_module(), ufunc), input, other)
 
-    compare.__name__, compare.__doc__ = name, doc
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = doc
     return compare
 
 
@@ -90,23 +94,23 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
-def _float_test(fn: Any, other: bool) -> Any:
+def _float_test(name: str, fn: Any, for_integers: bool, what: str) -> Any:
+    """A test of float values; integer and bool tensors are ``for_integers`` everywhere."""
     def test(input: Tensor) -> Tensor:
         d = input._data
         xp = get_array_module()
-        return Tensor._make(fn(xp, d) if d.dtype.kind == "f" else xp.full(d.shape, other))
+        return Tensor._make(fn(xp, d) if d.dtype.kind == "f" else xp.full(d.shape, for_integers))
 
+    test.__name__ = test.__qualname__ = name
+    test.__doc__ = f"Where ``input`` is {what}, as a bool tensor."
     return test
 
 
-isnan = _float_test(lambda xp, d: xp.isnan(d), False)
-isinf = _float_test(lambda xp, d: xp.isinf(d), False)
-isfinite = _float_test(lambda xp, d: xp.isfinite(d), True)
-isposinf = _float_test(lambda xp, d: d == math.inf, False)
-isneginf = _float_test(lambda xp, d: d == -math.inf, False)
-for _fn, _what in ((isnan, "nan"), (isinf, "infinite"), (isfinite, "finite"),
-                   (isposinf, "+inf"), (isneginf, "-inf")):
-    _fn.__doc__ = f"Where ``input`` is {_what}, as a bool tensor."
+isnan = _float_test("isnan", lambda xp, d: xp.isnan(d), False, "nan")
+isinf = _float_test("isinf", lambda xp, d: xp.isinf(d), False, "infinite")
+isfinite = _float_test("isfinite", lambda xp, d: xp.isfinite(d), True, "finite")
+isposinf = _float_test("isposinf", lambda xp, d: d == math.inf, False, "+inf")
+isneginf = _float_test("isneginf", lambda xp, d: d == -math.inf, False, "-inf")
 
 
 def _logical(name: str, ufunc: str) -> Any:
@@ -114,7 +118,7 @@ def _logical(name: str, ufunc: str) -> Any:
         _check_other(name, other, scalars=False)
         return _no_grad(getattr(get_array_module(), ufunc), input, other, promote=False)
 
-    logical.__name__ = name
+    logical.__name__ = logical.__qualname__ = name
     logical.__doc__ = f"Element-wise logical {name[8:].upper()} of the truth of each element."
     return logical
 
@@ -137,7 +141,7 @@ def _bitwise(name: str, ufunc: str) -> Any:
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{type_name(dt)}'")
         return _no_grad(getattr(get_array_module(), ufunc), input, other)
 
-    bitwise.__name__ = name
+    bitwise.__name__ = bitwise.__qualname__ = name
     bitwise.__doc__ = f"Element-wise bitwise {name[8:].upper()} of integer or bool tensors."
     return bitwise
 
@@ -190,6 +194,8 @@ def where(condition: Tensor, input: Tensor | Number | None = None,
     cond = condition._data
     if input is None and other is None:
         return tuple(Tensor._make(i) for i in xp.nonzero(xp.atleast_1d(cond)))
+    if input is None or other is None:
+        raise TypeError("where() takes the condition alone, or both input and other")
     if cond.dtype.kind != "b":
         if cond.dtype.name != "uint8":
             raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
@@ -220,7 +226,7 @@ class Maximum(_Broadcasting, name="MaximumBackward0"):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         if ctx.ufunc == "minimum":
-            a, b = b, a  # min(a, b) = -max(-a, -b): the same masks with the roles swapped
+            a, b = b, a  # minimum's masks are maximum's with the comparisons reversed
         half = where(a == b, g / 2, g)
         return (where(a < b, 0.0, half) if need_a else None), \
             (where(a > b, 0.0, half) if need_b else None)
@@ -273,11 +279,128 @@ def fmin(input: Tensor, other: Tensor) -> Tensor:
     return _binary_tensors(Fmin, "fmin", input, other)
 
 
+# -- clamp ----------------------------------------------------------------------------------------
+
+
+def _clamp(xp: Any, a: Any, lo: Any, hi: Any) -> Any:
+    # max, then min: hi wins where lo > hi, and NaN in x or in a bound propagates, as in torch
+    if lo is not None:
+        a = xp.maximum(a, lo)
+    return a if hi is None else xp.minimum(a, hi)
+
+
+def _clamp_grads(g: Tensor, x: Tensor, lo: Any, hi: Any, need: tuple) -> tuple:
+    """torch's clamp_backward_min_max: ``x`` keeps the gradient inside [lo, hi], both ends
+    included; a bound takes it where it is the output (with lo > hi, hi is the output)."""
+    gx = glo = ghi = None
+    if need[0]:
+        inside = x >= lo if hi is None else (x <= hi if lo is None else (x >= lo) & (x <= hi))
+        gx = where(inside, g, 0.0)
+    if need[1]:
+        glo = where(x < lo if hi is None else (x < lo) & (lo < hi), g, 0.0)
+    if need[2]:
+        ghi = where(x > hi if lo is None else (x > hi) | (hi < lo), g, 0.0)
+    return gx, glo, ghi
+
+
+class ClampScalar(Op, name="ClampBackward1"):
+    """Clamp to Python-number bounds, which are no edges of the graph."""
+
+    @staticmethod
+    def forward(ctx, a, *, min=None, max=None):  # noqa: A002 - torch's names
+        if min is not None:
+            a, min = _weak(a, min)
+        if max is not None:
+            a, max = _weak(a, max)
+        if a.dtype.kind == "b":
+            raise NotImplementedError("\"clamp_scalar_cpu\" not implemented for 'Bool'")
+        ctx.lo, ctx.hi = min, max
+        ctx.save_for_backward(a)
+        return _clamp(ctx.xp, a, min, max)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _clamp_grads(g, x, ctx.lo, ctx.hi, (True, False, False))[0]
+
+
+class ClampMin(ClampScalar, name="ClampMinBackward0"):
+    pass
+
+
+class ClampMax(ClampScalar, name="ClampMaxBackward0"):
+    pass
+
+
+class Clamp(_Broadcasting, name="ClampBackward0"):
+    """Clamp to tensor bounds; ``bounds`` names what the inputs after ``input`` are."""
+
+    _promote = True
+    bounds = ("min", "max")
+
+    @staticmethod
+    def forward(ctx, a, *bounds):
+        given = dict(zip(ctx.bounds, bounds))
+        lo, hi = given.get("min"), given.get("max")
+        ctx.save_for_backward(a, lo, hi)
+        return _clamp(ctx.xp, a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved_tensors
+        need = dict(zip(("input", *ctx.bounds), ctx.needs_input_grad))
+        gx, glo, ghi = _clamp_grads(g, x, lo, hi, (need["input"], need.get("min", False),
+                                                   need.get("max", False)))
+        return (gx, *({"min": glo, "max": ghi}[b] for b in ctx.bounds))
+
+
+class ClampMinTensor(Clamp, name="ClampMinBackward1"):
+    bounds = ("min",)
+
+
+class ClampMaxTensor(Clamp, name="ClampMaxBackward1"):
+    bounds = ("max",)
+
+
+def clamp(input: Tensor, min: Tensor | Number | None = None,  # noqa: A002
+          max: Tensor | Number | None = None) -> Tensor:  # noqa: A002
+    """Clamps each element into ``[min, max]`` (either bound may be omitted)."""
+    if min is None and max is None:
+        raise RuntimeError("ember.clamp: At least one of 'min' or 'max' must not be None")
+    kinds = {isinstance(b, Tensor) for b in (min, max) if b is not None}
+    if kinds == {True}:
+        return Clamp.apply(input, min, max)
+    if kinds == {False}:
+        return ClampScalar.apply(input, min=min, max=max)
+    got = ", ".join(type(b).__name__ for b in (min, max))
+    raise TypeError(f"clamp() received an invalid combination of arguments - got ({got}), but "
+                    "expected min and max both Tensors or both Numbers")
+
+
+def clamp_min(input: Tensor, min: Tensor | Number) -> Tensor:  # noqa: A002
+    """Clamps each element to at least ``min``."""
+    if isinstance(min, Tensor):
+        return ClampMinTensor.apply(input, min)
+    return ClampMin.apply(input, min=min)
+
+
+def clamp_max(input: Tensor, max: Tensor | Number) -> Tensor:  # noqa: A002
+    """Clamps each element to at most ``max``."""
+    if isinstance(max, Tensor):
+        return ClampMaxTensor.apply(input, max)
+    return ClampMax.apply(input, max=max)
+
+
+clip = clamp
+
+
+
 __all__ = [
     "eq", "ne", "lt", "le", "gt", "ge", "not_equal", "less", "less_equal", "greater",
     "greater_equal", "equal", "isclose", "allclose", "isnan", "isinf", "isfinite", "isposinf",
     "isneginf", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
     "bitwise_or", "bitwise_xor", "bitwise_not", "where", "maximum", "minimum", "fmax", "fmin",
+    "clamp", "clip", "clamp_min", "clamp_max",
 ]
 
 TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "where"}

@@ -218,7 +218,7 @@ class _LegacyType(builtins.type):
         return isinstance(obj, Tensor) and obj.dtype is cls.dtype
 
     def __call__(cls, *args: Any) -> Tensor:
-        return Tensor(*args, dtype=cls.dtype)
+        return Tensor(*(args or (0,)), dtype=cls.dtype)
 
     def __repr__(cls) -> str:
         return f"<class 'ember.{cls.__name__}'>"

@@ -16,7 +16,6 @@ from ..autograd.function import Op
 from ..backend import get_array_module
 from ..dtypes import result_type, scalar_dtype
 from ..tensor import Tensor
-from .inplace import type_name
 
 Number = Any  # a Python (or NumPy) int, float or bool
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in dtypes.py
@@ -81,7 +80,7 @@ def _dtype(a: Any, b: Any) -> Any:
 
 
 def _check_division(dtype: Any, divisor: Any, kernel: str) -> None:
-    """torch refuses bool in //, % and fmod, and an integer zero divisor raises instead of warning."""
+    """torch refuses bool in //, % and fmod; an integer zero divisor raises instead of warning."""
     if dtype.kind == "b":
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     if dtype.kind in "iu" and not get_array_module().all(divisor):
@@ -350,10 +349,11 @@ class Pow(_Broadcasting, name="PowBackward1"):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
-        if need_a:  # b * a**(b-1), taken as 0 where b == 0 even at a == 0
-            ga = where(b == 0, 0.0, g * (b * a ** (b - 1)))
-        if need_b:  # a**b * log(a), taken as 0 where a == 0 and b >= 0
-            gb = g * where((a == 0) & (b >= 0), 0.0, out * log(a))
+        with ctx.xp.errstate(all="ignore"):  # the masked entries compute 0 * inf
+            if need_a:  # b * a**(b-1), taken as 0 where b == 0 even at a == 0
+                ga = where(b == 0, 0.0, g * (b * a ** (b - 1)))
+            if need_b:  # a**b * log(a), taken as 0 where a == 0 and b >= 0
+                gb = g * where((a == 0) & (b >= 0), 0.0, out * log(a))
         return ga, gb
 
 
@@ -381,7 +381,8 @@ class RPow(Op, name="PowBackward2"):
         b, out = ctx.saved_tensors
         base = ctx.base
         if base == 0:  # log(0) = -inf, taken as 0 where the exponent is >= 0
-            return g * where(b >= 0, 0.0, out * -math.inf)
+            with ctx.xp.errstate(all="ignore"):  # the masked entries compute 0 * inf
+                return g * where(b >= 0, 0.0, out * -math.inf)
         return g * (out * (math.log(base) if base > 0 else math.nan))
 
 

@@ -1,11 +1,13 @@
-"""Indexing: ``t[...]`` and ``t[...] = v``, gather/scatter, index_select/add/fill/copy/put, masked
-ops, take, nonzero.
+"""Indexing: ``t[...]`` and ``t[...] = v``, index_put, masked_fill/select, take, nonzero
+(gather/scatter and index_select/add/fill/copy are in scatter.py and exported from here).
 
 ``t[index]`` follows torch's order: ints, slices and None are applied left to right as view ops
 (select, slice, unsqueeze), then any tensor/list/bool indices as one ``IndexBackward0`` copy.
+``t[index] = v`` takes the same views, then copies into them or calls ``index_put_``.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -14,7 +16,7 @@ from ..autograd.function import Op
 from ..backend import get_array_module, kernels
 from ..tensor import Tensor
 from ._util import as_tensor_arg
-from .inplace import apply_inplace, type_name
+from .inplace import apply_inplace, make_view, type_name
 from .shape import Alias, _select, _slice, expand, unsqueeze
 
 _C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
@@ -58,7 +60,6 @@ class IndexPut(Op, name="IndexPutBackward0"):
     def forward(ctx, a, values, *, key, accumulate):
         ctx.key, ctx.accumulate = key, accumulate
         out = a.copy()
-        values = values.astype(a.dtype, copy=False)
         if accumulate:
             target = out[key]
             kernels(ctx.xp).scatter_add(out, key, ctx.xp.broadcast_to(values, target.shape))
@@ -102,6 +103,11 @@ def _parse(index: Any) -> tuple[tuple, bool]:
     if isinstance(index, list) and len(index) < 32 and any(
             isinstance(o, (list, tuple, slice, Tensor)) or o is None or o is Ellipsis
             for o in index):
+        warnings.warn(
+            "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
+            "changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this "
+            "will be interpreted as tensor index, x[torch.tensor(seq)], which will result either "
+            "in an error or a different result", UserWarning, stacklevel=3)
         return tuple(index), False  # numpy's legacy rule: such a list means a tuple
     return (index,), isinstance(index, slice)
 
@@ -211,8 +217,6 @@ def getitem(self: Tensor, index: Any) -> Tensor:
     if adv:
         return Index.apply(out, key=_adv_key(out, adv))
     if out is self:
-        from .inplace import make_view
-
         return make_view(Alias.apply(self), self, lambda x: x[...])
     return out
 
@@ -221,12 +225,16 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``self[index] = value``: a copy into the view, or ``index_put_`` for advanced indices."""
     if not isinstance(value, (Tensor, int, float, bool, complex, np.integer, np.bool_)):
         kind = type(value)
-        name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__}.{kind.__name__}"
         raise TypeError(f"can't assign a {name} to a ember.{type_name(self)}Tensor")
     items, _ = _parse(index)
     target, adv = _apply_basic(self, items, False)  # unlike getitem, a lone full slice is a no-op
     if adv:
-        _index_put_key(target, _adv_key(target, adv), value, False)
+        values = as_tensor_arg(value)
+        if values.dtype is not self.dtype:  # setitem casts; index_put_ itself refuses
+            values = values.to(self.dtype)
+        _index_put_key(target, _adv_key(target, adv), values, False)
     elif isinstance(value, Tensor):
         expand(value.detach(), target.shape)  # torch's error when value can't broadcast
         target.copy_(value)
@@ -234,17 +242,25 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
         target.fill_(value)
 
 
-def _index_put_key(self: Tensor, key: tuple, values: Any, accumulate: bool) -> Tensor:
-    values = as_tensor_arg(values)
-    result_shape = np.broadcast_to(np.empty((), np.int8), self._data.shape)[key].shape
-    try:
-        np.broadcast_shapes(values._data.shape, result_shape)
-        if len(values._data.shape) > len(result_shape) or \
-                np.broadcast_shapes(values._data.shape, result_shape) != result_shape:
-            raise ValueError
-    except ValueError:
-        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot be "
-                           f"broadcast to indexing result of shape {list(result_shape)}") from None
+def _check_values(self: Tensor, key: tuple, values: Any) -> Tensor:
+    if not isinstance(values, Tensor):
+        raise TypeError("index_put_(): argument 'values' (position 2) must be Tensor, not "
+                        f"{type(values).__name__}")
+    if values.dtype is not self.dtype:
+        raise RuntimeError("Index put requires the source and destination dtypes match, got "
+                           f"{type_name(self)} for the destination and {type_name(values)} for "
+                           "the source.")
+    # the shape of self[key], computed on a zero-strided stand-in so nothing is copied
+    result = np.broadcast_to(np.empty((), np.int8), self._data.shape)[key].shape
+    vs = values._data.shape
+    if len(vs) > len(result) or any(v not in (1, r) for v, r in zip(vs[::-1], result[::-1])):
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be "
+                           f"broadcast to indexing result of shape {list(result)}")
+    return values
+
+
+def _index_put_key(self: Tensor, key: tuple, values: Tensor, accumulate: bool) -> Tensor:
+    _check_values(self, key, values)
     return apply_inplace(self, lambda s: IndexPut.apply(s, values, key=key,
                                                         accumulate=accumulate))
 
@@ -276,8 +292,9 @@ def index_put_(input: Tensor, indices: Sequence[Tensor], values: Any,
 def index_put(input: Tensor, indices: Sequence[Tensor], values: Any,
               accumulate: bool = False) -> Tensor:
     """Out-of-place ``index_put_``."""
-    values = as_tensor_arg(values)
-    return IndexPut.apply(input, values, key=_indices_key(input, indices), accumulate=accumulate)
+    key = _indices_key(input, indices)
+    _check_values(input, key, values)
+    return IndexPut.apply(input, values, key=key, accumulate=accumulate)
 
 
 # -- masks ----------------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ INPLACE_FROM = (
     "lerp", "erf", "log1p", "expm1", "log2", "remainder", "fmod", "floor_divide",
     "masked_fill", "index_fill", "scatter", "scatter_add", "index_add", "index_copy",
     "tril", "triu", "square", "maximum", "minimum", "logical_not", "log10", "exp2", "frac",
-    "nan_to_num",
+    "nan_to_num", "cumsum", "cumprod", "addmm", "baddbmm", "addmv",
 )
 
 TENSOR_METHODS: dict[str, Callable] = {n + "_": _inplace_method(n) for n in INPLACE_FROM}

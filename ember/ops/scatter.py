@@ -205,21 +205,24 @@ class IndexSelect(Op, name="IndexSelectBackward0"):
     @staticmethod
     def forward(ctx, a, *, dim, index):
         ctx.dim, ctx.index, ctx.in_shape = dim, index, a.shape
-        return a[_at(dim, index)] if a.ndim else a[index].reshape(())
+        return a[_at(dim, index)] if a.ndim else a.copy()  # a 0-d input has one entry
 
     @staticmethod
     def backward(ctx, g):
+        if not ctx.in_shape:
+            return g
         return IndexAdd.apply(g.new_zeros(ctx.in_shape), g, dim=ctx.dim, index=ctx.index)
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (a vector) along ``dim``."""
     d, idx = _vector_index("index_select", input, dim, index)
+    if input.ndim == 0 and len(idx) != 1:
+        raise RuntimeError("index_select(): Index to scalar can have only 1 value, got "
+                           f"{len(idx)} value(s)")
     n = input._data.shape[d] if input.ndim else 1
     if ((idx < 0) | (idx >= n)).any():
         raise IndexError("index out of range in self")
-    if input.ndim == 0:
-        return IndexSelect.apply(input, dim=0, index=idx.reshape(()))
     return IndexSelect.apply(input, dim=d, index=idx)
 
 

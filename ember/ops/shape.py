@@ -330,8 +330,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def ravel(input: Tensor) -> Tensor:
-    """Flattens ``input`` into one dimension."""
-    return reshape(input, -1)
+    """Flattens ``input`` into one dimension (torch copies a non-contiguous input first)."""
+    return view(input.contiguous(), -1)
 
 
 def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
@@ -471,11 +471,10 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
 def _matrix_t(input: Tensor, name: str) -> Tensor:
     if input.ndim == 2:
         return permute(input, 1, 0)
-    if input.ndim < 2:
-        if input.ndim == 0:
-            warnings.warn(f"Tensor.{name} is deprecated on 0-D tensors. This function is the "
-                          "identity in these cases.", UserWarning, stacklevel=3)
-        return permute(input, tuple(range(input.ndim)))
+    if input.ndim == 0:
+        warnings.warn(f"Tensor.{name} is deprecated on 0-D tensors. This function is the "
+                      "identity in these cases.", UserWarning, stacklevel=3)
+        return permute(input, ())
     if name == "H":
         raise RuntimeError(
             f"tensor.H is only supported on matrices (2-D tensors). Got {input.ndim}-D tensor. "

@@ -1,7 +1,7 @@
-"""Element-wise math: exp, log, trig, rounding, relu, abs/sign, clamp, lerp, atan2, hypot.
+"""Element-wise math: exp, log, trig, rounding, relu, abs and sign; and lerp, atan2, hypot.
 
 Float-valued functions compute integer and bool inputs in the default dtype (``exp(int)`` is
-float32); neg, abs, sign, the rounding ops, relu and clamp keep integer dtypes. Each backward is a
+float32); neg, abs, sign, the rounding ops and relu keep integer dtypes. Each backward is a
 formula in ember ops, like a line of torch's derivatives.yaml, so gradients of gradients work.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ..autograd.function import Op
 from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, isfinite, where
-from .elementwise import Number, _Broadcasting, _weak, _zeros_like
+from .elementwise import Number, _Broadcasting, _zeros_like
 from .inplace import type_name
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -299,7 +299,7 @@ class NanToNum(Op, name="NanToNumBackward0"):
         if a.dtype.kind != "f":
             return a.copy()
         ctx.save_for_backward(a)
-        with ctx.xp.errstate(all="ignore"):  # a huge posinf overflows to inf in float32, as in torch
+        with ctx.xp.errstate(all="ignore"):  # a huge posinf overflows to inf, as in torch
             return ctx.xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
     @staticmethod
@@ -372,121 +372,6 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
     """Replaces NaN by ``nan`` and infinities by ``posinf``/``neginf`` (the dtype's extremes)."""
     return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
-
-
-# -- clamp ---------------------------------------------------------------------------------------
-
-
-def _clamp(xp: Any, a: Any, lo: Any, hi: Any) -> Any:
-    # max, then min: hi wins where lo > hi, and NaN in x or in a bound propagates, as in torch
-    if lo is not None:
-        a = xp.maximum(a, lo)
-    return a if hi is None else xp.minimum(a, hi)
-
-
-def _clamp_grads(g: Tensor, x: Tensor, lo: Any, hi: Any, need: tuple) -> tuple:
-    """torch's clamp_backward_min_max: ``x`` keeps the gradient inside [lo, hi], both ends
-    included; a bound takes it where it is the output (with lo > hi, hi is the output)."""
-    gx = glo = ghi = None
-    if need[0]:
-        inside = x >= lo if hi is None else (x <= hi if lo is None else (x >= lo) & (x <= hi))
-        gx = where(inside, g, 0.0)
-    if need[1]:
-        glo = where(x < lo if hi is None else (x < lo) & (lo < hi), g, 0.0)
-    if need[2]:
-        ghi = where(x > hi if lo is None else (x > hi) | (hi < lo), g, 0.0)
-    return gx, glo, ghi
-
-
-class ClampScalar(Op, name="ClampBackward1"):
-    """Clamp to Python-number bounds, which are no edges of the graph."""
-
-    @staticmethod
-    def forward(ctx, a, *, min=None, max=None):  # noqa: A002 - torch's names
-        if min is not None:
-            a, min = _weak(a, min)
-        if max is not None:
-            a, max = _weak(a, max)
-        if a.dtype.kind == "b":
-            raise NotImplementedError("\"clamp_scalar_cpu\" not implemented for 'Bool'")
-        ctx.lo, ctx.hi = min, max
-        ctx.save_for_backward(a)
-        return _clamp(ctx.xp, a, min, max)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return _clamp_grads(g, x, ctx.lo, ctx.hi, (True, False, False))[0]
-
-
-class ClampMin(ClampScalar, name="ClampMinBackward0"):
-    pass
-
-
-class ClampMax(ClampScalar, name="ClampMaxBackward0"):
-    pass
-
-
-class Clamp(_Broadcasting, name="ClampBackward0"):
-    """Clamp to tensor bounds; ``bounds`` names what the inputs after ``input`` are."""
-
-    _promote = True
-    bounds = ("min", "max")
-
-    @staticmethod
-    def forward(ctx, a, *bounds):
-        given = dict(zip(ctx.bounds, bounds))
-        lo, hi = given.get("min"), given.get("max")
-        ctx.save_for_backward(a, lo, hi)
-        return _clamp(ctx.xp, a, lo, hi)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, lo, hi = ctx.saved_tensors
-        need = dict(zip(("input", *ctx.bounds), ctx.needs_input_grad))
-        gx, glo, ghi = _clamp_grads(g, x, lo, hi, (need["input"], need.get("min", False),
-                                                   need.get("max", False)))
-        return (gx, *({"min": glo, "max": ghi}[b] for b in ctx.bounds))
-
-
-class ClampMinTensor(Clamp, name="ClampMinBackward1"):
-    bounds = ("min",)
-
-
-class ClampMaxTensor(Clamp, name="ClampMaxBackward1"):
-    bounds = ("max",)
-
-
-def clamp(input: Tensor, min: Tensor | Number | None = None,  # noqa: A002
-          max: Tensor | Number | None = None) -> Tensor:  # noqa: A002
-    """Clamps each element into ``[min, max]`` (either bound may be omitted)."""
-    if min is None and max is None:
-        raise RuntimeError("ember.clamp: At least one of 'min' or 'max' must not be None")
-    kinds = {isinstance(b, Tensor) for b in (min, max) if b is not None}
-    if kinds == {True}:
-        return Clamp.apply(input, min, max)
-    if kinds == {False}:
-        return ClampScalar.apply(input, min=min, max=max)
-    got = ", ".join(type(b).__name__ for b in (min, max))
-    raise TypeError(f"clamp() received an invalid combination of arguments - got ({got}), but "
-                    "expected min and max both Tensors or both Numbers")
-
-
-def clamp_min(input: Tensor, min: Tensor | Number) -> Tensor:  # noqa: A002
-    """Clamps each element to at least ``min``."""
-    if isinstance(min, Tensor):
-        return ClampMinTensor.apply(input, min)
-    return ClampMin.apply(input, min=min)
-
-
-def clamp_max(input: Tensor, max: Tensor | Number) -> Tensor:  # noqa: A002
-    """Clamps each element to at most ``max``."""
-    if isinstance(max, Tensor):
-        return ClampMaxTensor.apply(input, max)
-    return ClampMax.apply(input, max=max)
-
-
-clip = clamp
 
 
 # -- lerp, atan2, hypot --------------------------------------------------------------------------
@@ -600,8 +485,7 @@ __all__ = [
     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
     "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sigmoid", "erf",
     "erfc", "neg", "negative", "positive", "abs", "absolute", "sign", "sgn", "floor", "ceil",
-    "trunc", "fix", "round", "frac", "relu", "nan_to_num", "clamp", "clip", "clamp_min",
-    "clamp_max", "lerp", "atan2", "arctan2", "hypot",
+    "trunc", "fix", "round", "frac", "relu", "nan_to_num", "lerp", "atan2", "arctan2", "hypot",
 ]
 TENSOR_METHODS = {name: globals()[name] for name in __all__}
 TENSOR_METHODS.update({"__neg__": neg, "__pos__": positive, "__abs__": abs})

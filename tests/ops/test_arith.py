@@ -67,7 +67,8 @@ def test_broadcast_shape_pairs(data):
     lambda x, s: x * s, lambda x, s: s * x, lambda x, s: x / s, lambda x, s: s / x,
     lambda x, s: x ** s, lambda x, s: x % s, lambda x, s: x.remainder(s),
     lambda x, s: x.fmod(s), lambda x, s: x.div(s, rounding_mode="floor"),
-    lambda x, s: x.div(s, rounding_mode="trunc"), lambda x, s: ember_or_torch(x).rsub(x, s, alpha=2),
+    lambda x, s: x.div(s, rounding_mode="trunc"),
+    lambda x, s: ember_or_torch(x).rsub(x, s, alpha=2),
 ])
 def test_scalar_operands(expr, scalar):
     """Python scalars: the node torch records (``2 - x`` is RsubBackward1, ``2 / x`` a Mul of a
@@ -81,8 +82,8 @@ def test_scalar_operands(expr, scalar):
             expr(ember.tensor(x), scalar)
         return
     check_op(lambda m, t: expr(t, scalar), x)
-    e, t = expr(ember.tensor(x, requires_grad=True), scalar), expr(torch.tensor(x, requires_grad=True),
-                                                                  scalar)
+    e = expr(ember.tensor(x, requires_grad=True), scalar)
+    t = expr(torch.tensor(x, requires_grad=True), scalar)
     assert len(e.grad_fn.next_functions) == len(t.grad_fn.next_functions)
 
 
@@ -287,7 +288,7 @@ def test_tutorial_q():
              np.array([6.0, 4.0], np.float32))
 
 
-# -- second derivatives, against torch's double backward --------------------------------------------
+# -- second derivatives, against torch's double backward ---------------------------------------
 # (the same points for both: ember's gradgradcheck alone would not see a backward that is not itself
 # differentiable, since it differences the gradient with recording off)
 
@@ -299,7 +300,8 @@ SECOND_ORDER = {
     "mul_div": lambda m, x, y: x * y / (x + y) + 2 / x,
     "pow": lambda m, x, y: x ** y + x ** 2.5 + 1.5 ** y + x ** 3 + m.square(y),
     "remainder": lambda m, x, y: (x * 3) % y * x + m.fmod(x * 3, y) * y + m.remainder(x, 0.25) * x,
-    "div_modes": lambda m, x, y: m.div(x, y, rounding_mode="floor") * x + x.div(y, rounding_mode="trunc"),
+    "div_modes": lambda m, x, y: (m.div(x, y, rounding_mode="floor") * x
+                                  + x.div(y, rounding_mode="trunc")),
     "exp_log": lambda m, x, y: m.exp(x) * m.log(x) + m.exp2(x) * m.log2(x) + m.log10(x) ** 2,
     "exp_log1p": lambda m, x, y: m.expm1(x) * m.log1p(x),
     "roots": lambda m, x, y: m.sqrt(x) * m.rsqrt(x + 1) + m.reciprocal(x) ** 2,

@@ -73,9 +73,15 @@ INDICES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
 @pytest.mark.parametrize("name,idx", INDICES, ids=[i[0] for i in INDICES])
 def test_getitem(name, idx):
     check_op(lambda m, x: x[idx(m)], X)
+
+
+def test_nested_list_index_warns():
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        ember.zeros(3, 4)[[[0, 1], [1, 2]]]
 
 
 def test_getitem_0d():
@@ -236,6 +242,9 @@ ERRORS = [
     ("x0.masked_select(m.ones(2, 1, dtype=m.bool))", [X]),
     ("x0.index_select(0, m.tensor([1.0]))", [X]),
     ("x0.index_select(0, m.tensor([3]))", [X]),
+    ("x0.index_select(0, m.tensor([[0]]))", [X]),
+    ("x0.index_select(0, m.tensor([0, 0]))", [np.float32(1).reshape(())]),
+    ("x0.index_select(0, m.tensor([1]))", [np.float32(1).reshape(())]),
     ("x0.index_add(0, m.tensor([0, 0]), m.ones(2, 4))", [X]),
     ("x0.index_add(0, m.tensor([0, 0]), m.ones(3, 4, 5))", [X]),
     ("x0.index_add(0, m.tensor([0, 5]), m.ones(2, 4, 5))", [X]),
@@ -245,6 +254,11 @@ ERRORS = [
     ("x0.index_copy(0, m.tensor([0, 1]), m.ones(2, 3, 5))", [X]),
     ("x0.take(m.tensor([60]))", [X]),
     ("x0.index_put_((m.tensor([0, 1]),), m.ones(3))", [X]),
+    ("x0.index_put_((m.tensor([0]),), m.ones(5, dtype=m.float64))", [X]),
+    ("x0.index_put((m.tensor([0]),), m.tensor(1))", [X]),
+    ("x0.index_put_([m.tensor([0])], 2.0)", [X]),
+    ("x0.index_put_((m.tensor([0.0]),), m.tensor(1.0))", [X]),
+    ("x0.index_put_((m.tensor([0]),) * 4, m.tensor(1.0))", [X]),
 ]
 
 
@@ -291,6 +305,7 @@ OPS = [
      [_a(3, 4), _a(2, 4)]),
     ("index_select", lambda m, x: x.index_select(1, m.tensor([3, 0, 3])), [_a(3, 4)]),
     ("index_select_0d_idx", lambda m, x: m.index_select(x, 0, m.tensor(2)), [_a(3, 4)]),
+    ("index_select_0d", lambda m, x: x.index_select(0, m.tensor([0])), [_a()]),
     ("index_select_neg_dim", lambda m, x: x.index_select(-1, m.tensor([1], dtype=m.int32)),
      [_a(3, 4)]),
     ("index_add", lambda m, x, s: x.index_add(0, m.tensor([0, 2, 0]), s), [_a(3, 4), _a(3, 4)]),
@@ -300,6 +315,8 @@ OPS = [
     ("index_fill_tensor", lambda m, x, v: x.index_fill(0, m.tensor([1]), v), [_a(3, 4), _a()]),
     ("index_copy", lambda m, x, s: x.index_copy(1, m.tensor([3, 0]), s), [_a(3, 4), _a(3, 2)]),
     ("index_put", lambda m, x, v: x.index_put((m.tensor([0, 2]),), v), [_a(3, 4), _a(4)]),
+    ("index_put_2d", lambda m, x, v: m.index_put(x, [m.tensor([[0], [2]]), m.tensor([1, 3])],
+                                                 v), [_a(3, 4), _a(2, 1)]),
     ("index_put_acc", lambda m, x, v: x.index_put((m.tensor([0, 0]), m.tensor([1, 1])), v,
                                                   accumulate=True), [_a(3, 4), _a(2)]),
     ("index_put_mask", lambda m, x, v: m.index_put(x, (m.tensor([True, False, True]),), v),

@@ -52,7 +52,6 @@ def test_matmul_gradcheck(sa, sb, rng):
 
 
 def test_matmul_no_grad_and_integer(rng):
-    torch = torch_or_skip()
     a = rng.integers(-5, 5, (2, 3, 4))
     b = rng.integers(-5, 5, (4, 2))
     check_op(lambda m, x, y: m.matmul(x, y), a, b)
@@ -60,7 +59,6 @@ def test_matmul_no_grad_and_integer(rng):
     with ember.no_grad():
         out = ember.tensor(_arr(rng, (2, 3)), requires_grad=True) @ ember.tensor(_arr(rng, (3,)))
     assert out.grad_fn is None and not out.requires_grad
-    assert torch is not None
 
 
 def test_matmul_same_result_as_folded_batches(rng):
@@ -295,7 +293,8 @@ def test_addmv(si, rng):
     args = _arr(rng, si), _arr(rng, (2, 3)), _arr(rng, (3,))
     fn = lambda m, c, x, y: m.addmv(c, x, y, beta=-1, alpha=0.5)  # noqa: E731
     check_op(fn, *args)
-    check_op(lambda m, c, x, y: c.addmv(x, y), *args) if si == (2,) else None
+    if si == (2,):
+        check_op(lambda m, c, x, y: c.addmv(x, y), *args)
     check_gradcheck(fn, *args)
 
 

@@ -35,6 +35,7 @@ CASES = [
     ("flatten_0d", lambda m, x: x.flatten(), [_a()]),
     ("flatten_same", lambda m, x: (x * 1).flatten(1, 1), [_a(2, 3)]),
     ("ravel", lambda m, x: x.ravel(), [_a(2, 3)]),
+    ("ravel_nc", lambda m, x: m.ravel(_nc(m, x)), [_a(2, 3)]),
     ("unflatten", lambda m, x: x.unflatten(1, (2, -1)), [_a(3, 4)]),
     ("unflatten_fn", lambda m, x: m.unflatten(x, -1, (2, 2)), [_a(3, 4)]),
     ("squeeze_all", lambda m, x: x.squeeze(), [_a(1, 3, 1)]),
@@ -136,6 +137,7 @@ CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:The use of `x.T`")
 @pytest.mark.parametrize("name,fn,arrays", CASES, ids=[c[0] for c in CASES])
 def test_parity(name, fn, arrays):
     check_op(fn, *arrays)
@@ -145,6 +147,7 @@ def test_parity(name, fn, arrays):
 GRAD_CASES = [c for c in CASES if all(a.size for a in c[2])]
 
 
+@pytest.mark.filterwarnings("ignore:The use of `x.T`")
 @pytest.mark.parametrize("name,fn,arrays", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
 def test_gradcheck(name, fn, arrays):
     check_gradcheck(fn, *arrays)
@@ -197,6 +200,8 @@ def test_T_warnings():
         assert x.T.shape == (4, 3, 2)
     with pytest.warns(UserWarning, match="0-D"):
         assert ember.zeros(()).T.shape == ()
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert ember.zeros(3).T.shape == (3,)
 
 
 def _err(m, code, arrays):

@@ -61,7 +61,8 @@ class DataLoader(Generic[T_co]):
         timeout: seconds to wait for a batch from the workers (0: forever).
         worker_init_fn: called with the worker id in each worker after seeding.
         multiprocessing_context: a start method name or a multiprocessing context.
-        generator: the generator for shuffling and the workers' base seed.
+        generator: an ember ``Generator`` for shuffling and the workers' base seed. ember's
+            random stream is not torch's, so a seed gives a different order than in torch.
         prefetch_factor: batches loaded in advance per worker (default 2 with workers).
         persistent_workers: keep the workers alive between epochs.
         in_order: hand batches out in sampler order (default); False yields them as they come.
