@@ -33,6 +33,10 @@ from .ops.shape import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
 from .ops.convert import *  # noqa: F401,F403
+from .ops.conv import *  # noqa: F401,F403
+from .ops.pool import *  # noqa: F401,F403
+from .ops.norm import *  # noqa: F401,F403
+from .ops.activation import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401

@@ -1,10 +1,121 @@
-"""Kernels NumPy lacks as single calls; a CuPy backend will offer the same names."""
+"""Kernels NumPy lacks as single calls; a CuPy backend will offer the same names.
+
+``windows`` and ``col2im`` are the two halves of every convolution and pooling op: ``windows`` is
+im2col as a zero-copy strided view, ``col2im`` its adjoint, a scatter-add of per-window values back
+onto the image. ``col2im`` loops over the KH*KW kernel offsets only (each step one whole-array add
+of a strided slice), never over batch, channels or pixels.
+"""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 
 def scatter_add(target: np.ndarray, index: tuple, values: np.ndarray) -> np.ndarray:
     """In-place ``target[index] += values`` that accumulates repeated indices."""
     np.add.at(target, index, values)
     return target
+
+
+def pad2d(x: np.ndarray, top: int, bottom: int, left: int, right: int,
+          value: float = 0.0) -> np.ndarray:
+    """``x`` (..., H, W) padded with ``value``; a negative amount crops that side instead."""
+    if top < 0 or bottom < 0 or left < 0 or right < 0:
+        h, w = x.shape[-2:]
+        x = x[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+        top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
+    if not (top or bottom or left or right):
+        return x
+    h, w = x.shape[-2:]
+    out = np.empty(x.shape[:-2] + (h + top + bottom, w + left + right), dtype=x.dtype)
+    # fill only the border (np.pad fills and then copies, touching the interior twice)
+    out[..., :top, :] = value
+    out[..., top + h:, :] = value
+    out[..., top:top + h, :left] = value
+    out[..., top:top + h, left + w:] = value
+    out[..., top:top + h, left:left + w] = x
+    return out
+
+
+def windows(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
+            out_hw: tuple) -> np.ndarray:
+    """im2col as a read-only view: ``x`` (N, C, H, W) -> (N, C, KH, KW, OH, OW), where
+    ``[n, c, i, j, oh, ow] = x[n, c, oh*sh + i*dh, ow*sw + j*dw]``. No data is copied."""
+    sn, sc, sh, sw = x.strides
+    return as_strided(
+        x,
+        shape=x.shape[:2] + tuple(kernel) + tuple(out_hw),
+        strides=(sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]),
+        writeable=False,
+    )
+
+
+def col2im(cols: np.ndarray, out_hw: tuple, stride: tuple, dilation: tuple,
+           dtype: np.dtype | None = None) -> np.ndarray:
+    """Adjoint of ``windows``: ``cols`` (N, C, KH, KW, OH, OW) summed onto a zero image
+    (N, C, *out_hw); windows reaching past ``out_hw`` are dropped."""
+    n, c, kh, kw, oh, ow = cols.shape
+    img = np.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
+    for i in range(kh):
+        h0 = i * dilation[0]
+        rows = _fit(h0, oh, stride[0], out_hw[0])
+        for j in range(kw):
+            w0 = j * dilation[1]
+            cols_w = _fit(w0, ow, stride[1], out_hw[1])
+            if rows and cols_w:
+                img[:, :, h0:h0 + (rows - 1) * stride[0] + 1:stride[0],
+                    w0:w0 + (cols_w - 1) * stride[1] + 1:stride[1]] += cols[:, :, i, j, :rows, :cols_w]
+    return img
+
+
+def _fit(start: int, count: int, step: int, size: int) -> int:
+    """How many of the positions ``start + k*step`` (k < count) lie inside ``[0, size)``."""
+    if start >= size:
+        return 0
+    return min(count, (size - 1 - start) // step + 1)
+
+
+def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple,
+                  op: str) -> tuple:
+    """Sum (``op="sum"``), max (``"max"``) or max and argmax (``"argmax"``) over each window of
+    ``x`` (N, C, H, W); returns ``(values, argmax or None)``.
+
+    One whole-array step per kernel offset, reading strided slices in place (no window copy).
+    The argmax is the winning offset ``i*KW + j`` (int16): the first maximum on ties, and the last
+    NaN, as torch's kernel picks (``val > max || isnan(val)``).
+    """
+    kh, kw = kernel
+    oh, ow = out_hw
+    sh, sw = stride
+
+    def tap(i: int, j: int) -> np.ndarray:
+        h0, w0 = i * dilation[0], j * dilation[1]
+        return x[..., h0:h0 + (oh - 1) * sh + 1:sh, w0:w0 + (ow - 1) * sw + 1:sw]
+
+    out = tap(0, 0).copy()
+    if op == "sum":
+        for k in range(1, kh * kw):
+            out += tap(*divmod(k, kw))
+        return out, None
+    if op == "max" and not (x.dtype.kind == "f" and np.isnan(x).any()):
+        for k in range(1, kh * kw):
+            np.maximum(out, tap(*divmod(k, kw)), out=out)
+        return out, None
+    nan = x.dtype.kind == "f" and np.isnan(x).any()
+    arg = np.zeros(out.shape, dtype=np.int16) if op == "argmax" else None
+    for k in range(1, kh * kw):
+        v = tap(*divmod(k, kw))
+        take = v > out
+        if nan:
+            take |= np.isnan(v)
+        np.copyto(out, v, where=take)
+        if arg is not None:
+            np.copyto(arg, np.int16(k), where=take)
+    return out, arg
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, element-wise, to double precision (math.erf per element)."""
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)

@@ -309,9 +309,9 @@ class Flip(Op, name="FlipBackward0"):
         return g.flip(ctx.dims)
 
 
-def flip(input: Tensor, *dims: Any) -> Tensor:
+def flip(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     """Reverses the order of ``input`` along ``dims`` (a copy, as in torch)."""
-    dims = _dims(_ints(dims, "flip", "dims"), input.ndim)
+    dims = _dims(_ints(args if dims is None else (dims,), "flip", "dims"), input.ndim)
     return Flip.apply(input, dims=dims if input.ndim else ())
 
 
@@ -477,10 +477,14 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
 
 
-def _flip_method(self: Tensor, *dims: Any) -> Tensor:
-    if not dims:
+def _flip_method(self: Tensor, *args: Any, dims: Any = None) -> Tensor:
+    if not args and dims is None:
         raise TypeError('flip() missing 1 required positional arguments: "dims"')
-    return flip(self, *dims)
+    return flip(self, *args, dims=dims)
+
+
+def _split_method(self: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    return split(self, split_size, dim)
 
 
 __all__ = [
@@ -490,7 +494,8 @@ __all__ = [
     "diag_embed", "diag",
 ]
 TENSOR_METHODS = {
-    "split": split, "split_with_sizes": split_with_sizes, "chunk": chunk, "unbind": unbind,
-    "diagonal": diagonal, "flip": _flip_method, "fliplr": fliplr, "flipud": flipud, "roll": roll, "repeat": repeat,
-    "tile": tile, "tril": tril, "triu": triu, "diag_embed": diag_embed, "diag": diag,
+    "split": _split_method, "split_with_sizes": split_with_sizes, "chunk": chunk, "unbind": unbind,
+    "diagonal": diagonal, "flip": _flip_method, "fliplr": fliplr, "flipud": flipud,
+    "roll": roll, "repeat": repeat, "tile": tile, "tril": tril, "triu": triu,
+    "diag_embed": diag_embed, "diag": diag,
 }

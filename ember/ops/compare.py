@@ -394,7 +394,6 @@ def clamp_max(input: Tensor, max: Tensor | Number) -> Tensor:  # noqa: A002
 clip = clamp
 
 
-
 __all__ = [
     "eq", "ne", "lt", "le", "gt", "ge", "not_equal", "less", "less_equal", "greater",
     "greater_equal", "equal", "isclose", "allclose", "isnan", "isinf", "isfinite", "isposinf",

@@ -1,6 +1,10 @@
 """Element-wise arithmetic (``+ - * / // % **``), one Op per torch node, and the broadcasting
 helpers the other element-wise modules share.
 
+Ops that meet floating-point exceptions in normal use (x / 0, 0 ** -1) run under numpy's errstate,
+since torch never warns; add, sub and mul skip it (it costs about half their time) and so keep
+numpy's warnings for inf - inf and 0 * inf.
+
 A Python scalar is "weak", as in torch: it never widens a tensor of its own kind or a higher one,
 so ``int_tensor * 1.5`` is float32 and ``half_tensor + 2.0`` stays float16. Where torch records a
 scalar operand outside the graph (``2 - x`` is ``RsubBackward1`` with one edge), ember's Op takes it
@@ -207,10 +211,8 @@ class DivMode(_Broadcasting, name="DivBackward2"):
     def forward(ctx, a, b, *, rounding_mode):
         xp = ctx.xp
         _check_division(_dtype(a, b), b, f"div_{rounding_mode}_cpu")
-        with xp.errstate(all="ignore"):
-            if rounding_mode == "floor":
-                return xp.floor_divide(a, b)
-            return _trunc_divide(xp, a, b)
+        with ctx.xp.errstate(all="ignore"):
+            return xp.floor_divide(a, b) if rounding_mode == "floor" else _trunc_divide(xp, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -336,7 +338,8 @@ class Pow(_Broadcasting, name="PowBackward1"):
         kind = _dtype(a, b).kind
         if kind == "b":
             raise NotImplementedError("\"pow\" not implemented for 'Bool'")
-        with xp.errstate(all="ignore"):  # asarray: a saved 0-d output must stay the output array
+        # asarray: numpy makes 0-d results scalars, and a saved output must be the output's array
+        with ctx.xp.errstate(all="ignore"):
             out = xp.asarray(_int_pow(xp, a, b) if kind in "iu" else a**b)
         ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
@@ -368,9 +371,9 @@ class RPow(Op, name="PowBackward2"):
         if kind == "b":
             raise NotImplementedError("\"pow\" not implemented for 'Bool'")
         ctx.base = base
-        with xp.errstate(all="ignore"):
-            out = _int_pow(xp, xp.asarray(base).astype(b.dtype), b) if kind in "iu" else base**b
-        out = xp.asarray(out)
+        with ctx.xp.errstate(all="ignore"):
+            out = xp.asarray(_int_pow(xp, xp.asarray(base).astype(b.dtype), b) if kind in "iu"
+                             else base**b)
         ctx.save_for_backward(b if base == 0 else None, out)
         return out
 

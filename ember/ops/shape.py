@@ -293,9 +293,10 @@ def _view_dtype(input: Tensor, dtype: Any) -> Tensor:
     return out
 
 
-def reshape(input: Tensor, *shape: Any) -> Tensor:
+def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """Returns ``input`` with a new shape: a view when the strides allow it, otherwise a copy."""
-    shape = _infer_size(_ints(shape, "reshape", "shape"), input._data.size)
+    shape = _ints(sizes if shape is None else (shape,), "reshape", "shape")
+    shape = _infer_size(shape, input._data.size)
     a = input._data
     if a.flags.c_contiguous:
         op = View
@@ -428,9 +429,9 @@ def t(input: Tensor) -> Tensor:
     return make_view(MatrixT.apply(input), input, t)
 
 
-def permute(input: Tensor, *dims: Any) -> Tensor:
+def permute(input: Tensor, *args: Any, dims: Any = None) -> Tensor:
     """Reorders the dims of ``input`` (a view)."""
-    dims = _ints(dims, "permute", "dims")
+    dims = _ints(args if dims is None else (dims,), "permute", "dims")
     if len(dims) != input.ndim:
         raise RuntimeError(
             "permute(sparse_coo): number of dimensions in the tensor input does not match the "

@@ -32,8 +32,8 @@ class _Float(Op):
     def forward(ctx, a):
         xp = ctx.xp
         a = float_array(a)
-        with xp.errstate(all="ignore"):
-            y = xp.asarray(ctx.f(xp, a))  # an array even for 0-d, so a saved y maps to the output
+        with xp.errstate(all="ignore"):  # an array even for 0-d, so a saved y is the output's
+            y = xp.asarray(ctx.f(xp, a))
         ctx.save_for_backward(a if "x" in ctx.saves else None, y if "y" in ctx.saves else None)
         return y
 
@@ -402,7 +402,9 @@ class Lerp(_Broadcasting, name="LerpBackward0"):
 class LerpTensor(_Broadcasting, name="LerpBackward1"):
     @staticmethod
     def forward(ctx, a, b, w):
-        ctx.save_for_backward(a, b, w)
+        need_a, need_b, need_w = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_w else None, b if need_w else None,
+                              w if need_a or need_b else None)
         return _lerp(ctx.xp, a, b, w)
 
     @staticmethod
@@ -455,7 +457,8 @@ class Hypot(_Broadcasting, name="HypotBackward0"):
         if a.dtype.kind != "f":
             raise NotImplementedError(f"\"hypot_cpu\" not implemented for '{type_name(a.dtype)}'")
         out = ctx.xp.asarray(ctx.xp.hypot(a, b))
-        ctx.save_for_backward(a, b, out)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_a else None, b if need_b else None, out)
         return out
 
     @staticmethod

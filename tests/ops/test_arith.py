@@ -296,7 +296,7 @@ _R = np.random.default_rng(7)
 _X, _Y = _R.uniform(0.3, 0.9, (2, 3)), _R.uniform(1.1, 1.9, (3,)) * np.array([1, -1, 1])
 SECOND_ORDER = {
     "add_alpha": lambda m, x, y: m.add(x, y, alpha=1.5) * x,
-    "sub": lambda m, x, y: (x - y) * (2 - x) * m.rsub(x, y, alpha=2),
+    "sub_neg": lambda m, x, y: (x - y) * (2 - x) * m.rsub(x, y, alpha=2) * -x,
     "mul_div": lambda m, x, y: x * y / (x + y) + 2 / x,
     "pow": lambda m, x, y: x ** y + x ** 2.5 + 1.5 ** y + x ** 3 + m.square(y),
     "remainder": lambda m, x, y: (x * 3) % y * x + m.fmod(x * 3, y) * y + m.remainder(x, 0.25) * x,

@@ -26,6 +26,8 @@ CASES = [
     ("view_empty", lambda m, x: x.view(-1), [_a(0, 3)]),
     ("reshape", lambda m, x: x.reshape(4, 3), [_a(3, 4)]),
     ("reshape_fn", lambda m, x: m.reshape(x, (-1,)), [_a(3, 4)]),
+    ("reshape_kw", lambda m, x: m.reshape(x, shape=(2, 6)), [_a(3, 4)]),
+    ("view_kw", lambda m, x: x.view(size=(2, 6)), [_a(3, 4)]),
     ("reshape_nc_copy", lambda m, x: _nc(m, x).reshape(-1), [_a(3, 4)]),
     ("reshape_nc_alias", lambda m, x: _nc(m, x).reshape(4, 3, 1), [_a(3, 4)]),
     ("reshape_as", lambda m, x, y: x.reshape_as(y), [_a(3, 4), _a(2, 6)]),
@@ -67,6 +69,7 @@ CASES = [
     ("permute", lambda m, x: x.permute(2, 0, 1), [_a(2, 3, 4)]),
     ("permute_tuple", lambda m, x: m.permute(x, (1, -1, 0)), [_a(2, 3, 4)]),
     ("permute_0d", lambda m, x: x.permute(()), [_a()]),
+    ("permute_kw", lambda m, x: m.permute(x, dims=(1, 0)), [_a(2, 3)]),
     ("movedim", lambda m, x: x.movedim(0, -1), [_a(2, 3, 4)]),
     ("movedim_multi", lambda m, x: m.movedim(x, (0, 1), (2, 0)), [_a(2, 3, 4)]),
     ("moveaxis", lambda m, x: m.moveaxis(x, 1, 0), [_a(2, 3)]),
@@ -78,6 +81,7 @@ CASES = [
     ("narrow_empty", lambda m, x: x.narrow(0, 2, 0), [_a(2, 4)]),
     ("split", lambda m, x: x.split(2), [_a(5, 2)]),
     ("split_dim", lambda m, x: m.split(x, 1, dim=1), [_a(2, 3)]),
+    ("split_kw", lambda m, x: x.split(split_size=2, dim=1), [_a(2, 3)]),
     ("split_sizes", lambda m, x: x.split([1, 3, 0], 1), [_a(2, 4)]),
     ("split_with_sizes", lambda m, x: x.split_with_sizes([2, 1]), [_a(3, 2)]),
     ("split_big", lambda m, x: x.split(10), [_a(3, 2)]),
@@ -118,6 +122,7 @@ CASES = [
     ("flip", lambda m, x: x.flip(0), [_a(3, 2)]),
     ("flip_dims", lambda m, x: m.flip(x, (0, -1)), [_a(3, 2, 2)]),
     ("flip_0d", lambda m, x: x.flip(0), [_a()]),
+    ("flip_kw", lambda m, x: m.flip(x, dims=[1]), [_a(2, 3)]),
     ("fliplr", lambda m, x: m.fliplr(x), [_a(3, 2)]),
     ("flipud", lambda m, x: x.flipud(), [_a(3, 2)]),
     ("roll", lambda m, x: x.roll(1), [_a(3, 2)]),
@@ -154,13 +159,14 @@ def test_gradcheck(name, fn, arrays):
 
 
 def test_views_share_memory():
-    x = ember.arange(12.0).reshape(3, 4) if hasattr(ember, "arange") else \
-        ember.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4))
+    x = ember.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4))
     for v in (x.view(12), x.t(), x.unsqueeze(0), x.transpose(0, 1), x.select(0, 1),
               x.narrow(1, 1, 2), x.diagonal(), x.split(1)[1], x.unbind()[2], x.permute(1, 0),
-              x.expand(2, 3, 4), x.squeeze(), x.movedim(0, 1), x.T, x.flatten()):
+              x.expand(2, 3, 4), x.squeeze(), x.movedim(0, 1), x.T, x.flatten(), x[1:][0],
+              x.t().unsqueeze(0), x[...], x[None, :, 1:3]):
         assert np.shares_memory(v.numpy(), x.numpy())
         assert v._version_box is x._version_box
+        assert v._base is x  # as torch's ``_base``: the root tensor, even for views of views
     for c in (x.flip(0), x.roll(1), x.repeat(1, 1), ember.cat([x]), x.tril(), x.t().reshape(-1)):
         assert not np.shares_memory(c.numpy(), x.numpy())
 

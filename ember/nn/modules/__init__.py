@@ -15,3 +15,22 @@ __all__ = [
     "Identity",
     "Linear",
 ]
+
+# layers, functional-API wrappers and losses (conv, pooling, normalisation, activations, ...)
+from . import activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, \
+    pooling, sparse  # noqa: E402
+from .activation import *  # noqa: E402,F401,F403
+from .batchnorm import *  # noqa: E402,F401,F403
+from .conv import *  # noqa: E402,F401,F403
+from .dropout import *  # noqa: E402,F401,F403
+from .flatten import *  # noqa: E402,F401,F403
+from .loss import *  # noqa: E402,F401,F403
+from .normalization import *  # noqa: E402,F401,F403
+from .padding import *  # noqa: E402,F401,F403
+from .pooling import *  # noqa: E402,F401,F403
+from .sparse import *  # noqa: E402,F401,F403
+
+for _m in (activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, pooling,
+           sparse):
+    __all__ += _m.__all__
+del _m

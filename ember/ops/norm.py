@@ -1,0 +1,292 @@
+"""Normalisation: batch_norm, layer_norm, group_norm as fused ops.
+
+All three normalise ``x`` over some axes and apply a per-feature affine map, so one Op serves
+them, with a ``_Layout`` saying how ``x`` is viewed: stats are taken over ``axes`` of the view
+``x.reshape(work)``, and weight/bias broadcast as ``pshape``. Forward and the first-order backward
+are fused array code (statistics accumulate in float64 for float32 input, as torch's CPU
+batch_norm does). Under ``create_graph`` the backward is instead composed of ember ops that
+recompute the statistics from ``x``, so it differentiates again.
+
+The gradient, with ``xhat = (x - mean) * invstd`` and ``M`` elements per statistic:
+``gx = invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat))``, ``gxhat = g * w``
+(in eval mode, with fixed running statistics, only ``gx = gxhat * invstd``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..autograd import grad_mode
+from ..autograd.function import Op
+from ..tensor import Tensor
+
+
+@dataclass(frozen=True)
+class _Layout:
+    work: tuple  # x viewed as this shape
+    axes: tuple  # statistics over these axes of the view
+    pshape: tuple  # weight and bias viewed as this shape (broadcasting against the view)
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.work[a] for a in self.axes)
+
+    @property
+    def param_axes(self) -> tuple:
+        """Axes of the view that weight/bias gradients sum over."""
+        return tuple(i for i, n in enumerate(self.pshape) if n == 1)
+
+    @property
+    def per_stat(self) -> bool:
+        """Whether weight/bias are constant wherever the statistics are (batch norm), so the
+        whole normalisation folds into one scale and shift per statistic."""
+        return set(self.param_axes) == set(self.axes)
+
+
+def _acc(xp: Any, dtype: Any) -> Any:
+    return xp.float64 if dtype.kind == "f" and dtype.itemsize <= 4 else dtype
+
+
+def _moments(xp: Any, x: Any, axes: tuple) -> tuple:
+    """Mean and biased variance over ``axes`` (kept), accumulated in float64 (two passes)."""
+    acc = _acc(xp, x.dtype)
+    mean = x.mean(axis=axes, keepdims=True, dtype=acc)
+    d = x - mean.astype(x.dtype)
+    var = xp.mean(xp.square(d), axis=axes, keepdims=True, dtype=acc)
+    return mean, var
+
+
+class _Norm(Op):
+    @staticmethod
+    def forward(ctx, x, w, b, *, layout, eps, training=True, running_mean=None,
+                running_var=None, momentum=0.1):
+        xp = ctx.xp
+        ctx.layout, ctx.eps, ctx.training, ctx.shape = layout, eps, training, x.shape
+        ctx.param_shape = (w if w is not None else b).shape if w is not None or b is not None \
+            else None
+        xv = x.reshape(layout.work)
+        acc = _acc(xp, x.dtype)
+        stat_shape = tuple(1 if i in layout.axes else n for i, n in enumerate(layout.work))
+        if training:
+            mean, var = _moments(xp, xv, layout.axes)
+            if running_mean is not None:  # momentum-weighted update, unbiased variance
+                m, n = momentum, layout.count
+                unbiased = var * (n / (n - 1)) if n > 1 else var * xp.inf
+                running_mean[...] = ((1 - m) * running_mean + m * mean.ravel()).astype(
+                    running_mean.dtype)
+                running_var[...] = ((1 - m) * running_var + m * unbiased.ravel()).astype(
+                    running_var.dtype)
+        else:
+            mean = running_mean.astype(acc).reshape(stat_shape)
+            var = running_var.astype(acc).reshape(stat_shape)
+        invstd = 1.0 / xp.sqrt(var + eps)
+        ctx.mean, ctx.invstd = mean, invstd  # (stat_shape) in the accumulation dtype
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_x or need_w else None, w if need_x else None)
+        wv = None if w is None else w.reshape(layout.pshape).astype(acc)
+        bv = None if b is None else b.reshape(layout.pshape).astype(acc)
+        if layout.per_stat:
+            scale = invstd if wv is None else invstd * wv
+            shift = -mean * scale if bv is None else bv - mean * scale
+            y = xv * scale.astype(x.dtype) + shift.astype(x.dtype)
+        else:
+            y = (xv - mean.astype(x.dtype)) * invstd.astype(x.dtype)
+            if wv is not None:
+                y *= wv.astype(x.dtype)
+            if bv is not None:
+                y += bv.astype(x.dtype)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        if grad_mode.state.enabled:  # create_graph: a composite that differentiates again
+            return _norm_backward_graph(ctx, x, w, g)
+        return _norm_backward_fused(ctx, x, w, g)
+
+
+def _norm_backward_fused(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor) -> tuple:
+    xp, layout = ctx.xp, ctx.layout
+    need_x, need_w, need_b = ctx.needs_input_grad
+    gv = g._data.reshape(layout.work)
+    dtype = gv.dtype
+    acc = _acc(xp, dtype)
+    mean, invstd = ctx.mean, ctx.invstd
+    pax = layout.param_axes
+    gx = gw = gb = None
+    sum_g = gv.sum(axis=pax, keepdims=True, dtype=acc) if need_b or (
+        need_x and ctx.training and layout.per_stat) else None
+    d = None if x is None else x._data.reshape(layout.work) - mean.astype(dtype)
+    sum_gxhat = None  # sum of g * xhat over the weight's broadcast axes
+    if need_w or (need_x and ctx.training and layout.per_stat):
+        if layout.per_stat:  # invstd is constant over the sum: apply it once, per channel
+            sum_gxhat = (gv * d).sum(axis=pax, keepdims=True, dtype=acc) * invstd
+        else:
+            sum_gxhat = (gv * (d * invstd.astype(dtype))).sum(axis=pax, keepdims=True, dtype=acc)
+    if need_x:
+        wv = None if w is None else w._data.reshape(layout.pshape).astype(acc)
+        if layout.per_stat:  # gx = g*a + d*k + c with per-channel constants
+            a = invstd if wv is None else invstd * wv
+            if ctx.training:
+                n = layout.count
+                k = -a * invstd * sum_gxhat / n
+                c = -a * sum_g / n
+                gxv = gv * a.astype(dtype) + (d * k.astype(dtype) + c.astype(dtype))
+            else:
+                gxv = gv * a.astype(dtype)
+        else:
+            gxhat = gv if wv is None else gv * wv.astype(dtype)
+            inv = invstd.astype(dtype)
+            if ctx.training:
+                axes = layout.axes
+                xhat = d * inv
+                m1 = gxhat.mean(axis=axes, keepdims=True, dtype=acc).astype(dtype)
+                m2 = (gxhat * xhat).mean(axis=axes, keepdims=True, dtype=acc).astype(dtype)
+                gxv = inv * (gxhat - m1 - xhat * m2)
+            else:
+                gxv = gxhat * inv
+        gx = Tensor._make(gxv.reshape(ctx.shape))
+    if need_w:
+        gw = Tensor._make(sum_gxhat.astype(dtype).reshape(ctx.param_shape))
+    if need_b:
+        gb = Tensor._make(sum_g.astype(dtype).reshape(ctx.param_shape))
+    return gx, gw, gb
+
+
+def _norm_backward_graph(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor) -> tuple:
+    layout = ctx.layout
+    need_x, need_w, need_b = ctx.needs_input_grad
+    axes, pax = layout.axes, layout.param_axes
+    gv = g.reshape(layout.work)
+    gx = gw = gb = None
+    if x is not None:
+        xv = x.reshape(layout.work)
+        if ctx.training:
+            mean = xv.mean(axes, keepdim=True)
+            var = (xv - mean).square().mean(axes, keepdim=True)
+            invstd = (var + ctx.eps).rsqrt()
+        else:
+            mean = Tensor._make(ctx.mean.astype(g._data.dtype))
+            invstd = Tensor._make(ctx.invstd.astype(g._data.dtype))
+        xhat = (xv - mean) * invstd
+    if need_x:
+        gxhat = gv if w is None else gv * w.reshape(layout.pshape)
+        if ctx.training:
+            gxv = invstd * (gxhat - gxhat.mean(axes, keepdim=True)
+                            - xhat * (gxhat * xhat).mean(axes, keepdim=True))
+        else:
+            gxv = gxhat * invstd
+        gx = gxv.reshape(ctx.shape)
+    if need_w:
+        gw = (gv * xhat).sum(pax).reshape(ctx.param_shape)
+    if need_b:
+        gb = gv.sum(pax).reshape(ctx.param_shape)
+    return gx, gw, gb
+
+
+class BatchNorm(_Norm, name="NativeBatchNormBackward0"):
+    pass
+
+
+class LayerNorm(_Norm, name="NativeLayerNormBackward0"):
+    pass
+
+
+class GroupNorm(_Norm, name="NativeGroupNormBackward0"):
+    pass
+
+
+# -- the public functions -------------------------------------------------------------------------
+
+
+def _check_vector(t: Tensor | None, name: str, n: int) -> None:
+    if t is not None and t.numel() != n:
+        raise RuntimeError(f"{name} should contain {n} elements not {t.numel()}")
+
+
+def _check_dtypes(input: Tensor, *others: Tensor | None) -> None:
+    if any(t is not None and t.dtype != input.dtype for t in others):
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
+               running_mean: Tensor | None, running_var: Tensor | None, training: bool,
+               momentum: float, eps: float, cudnn_enabled: bool = True) -> Tensor:
+    """``torch.batch_norm``: normalises each channel (dim 1) over the batch and spatial dims.
+
+    In training the batch statistics are used and ``running_mean``/``running_var`` (if given)
+    are updated in place: ``r = (1 - momentum) * r + momentum * stat``, with the unbiased batch
+    variance. Otherwise the running statistics normalise.
+    """
+    if input.ndim < 2:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-max(input.ndim, 1)}, {max(input.ndim, 1) - 1}], but got 1)")
+    c = input.shape[1]
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("running_mean must be defined in evaluation mode")
+    for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_vector(t, name, c)
+    _check_dtypes(input, weight, bias)
+    n = input.shape[0]
+    spatial = math.prod(input.shape[2:])
+    layout = _Layout((n, c, spatial), (0, 2), (1, c, 1))
+    out = BatchNorm.apply(
+        input, weight, bias, layout=layout, eps=eps, training=training, momentum=momentum,
+        running_mean=None if running_mean is None else running_mean._data,
+        running_var=None if running_var is None else running_var._data)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5, cudnn_enable: bool = True) -> Tensor:
+    """Normalises over the trailing dims ``normalized_shape``, then applies the elementwise
+    ``weight`` and ``bias`` (of that shape)."""
+    if isinstance(normalized_shape, int):
+        raise TypeError("layer_norm(): argument 'normalized_shape' (position 2) must be tuple of "
+                        "ints, not int")
+    norm = tuple(int(n) for n in normalized_shape)
+    k = len(norm)
+    for t in (weight, bias):
+        if t is not None and tuple(t.shape) != norm:
+            name = "weight" if t is weight else "bias"
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
+                               f"{name} of shape {list(t.shape)} and normalized_shape = "
+                               f"{list(norm)}")
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != norm:
+        raise RuntimeError(f"Given normalized_shape={list(norm)}, expected input with shape "
+                           f"[*, {', '.join(str(n) for n in norm)}], but got input of size"
+                           f"{list(input.shape)}")
+    _check_dtypes(input, weight, bias)
+    d = math.prod(norm)
+    rows = math.prod(input.shape[:input.ndim - k])
+    return LayerNorm.apply(input, weight, bias, layout=_Layout((rows, d), (1,), (1, d)), eps=eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5, cudnn_enabled: bool = True) -> Tensor:
+    """Normalises each group of ``C / num_groups`` channels of each sample, then applies the
+    per-channel ``weight`` and ``bias``."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None and (t.ndim != 1 or t.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape {list(t.shape)} and "
+                               f"input of shape {list(input.shape)}")
+    _check_dtypes(input, weight, bias)
+    spatial = math.prod(input.shape[2:])
+    cg = c // num_groups
+    layout = _Layout((n, num_groups, cg, spatial), (2, 3), (1, num_groups, cg, 1))
+    return GroupNorm.apply(input, weight, bias, layout=layout, eps=eps)
+
+
+__all__ = ["batch_norm", "layer_norm", "group_norm"]
+TENSOR_METHODS: dict = {}
