@@ -53,3 +53,5 @@ def result_type(tensor1, tensor2):
 def is_tensor(obj) -> "builtins.bool":  # noqa: F821
     return isinstance(obj, Tensor)
 from ._tensor_str import set_printoptions  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401
+from . import nn, optim, utils  # noqa: E402,F401  (torch.nn etc. are reachable after `import torch`)

@@ -390,7 +390,9 @@ def test_to_gradients():
     check_op(lambda m, t: t.to(m.float64) * 3, X)
     check_op(lambda m, t: (t.double() * t.half().float()).sum(), X, atol=1e-2)
     # a float32 round trip loses precision, which the finite differences see
-    check_gradcheck(lambda m, t: t.to(m.float32).to(m.float64) ** 2, X, atol=0.05, rtol=0.05)
+    # float32 rounding makes finite differences of the round trip too noisy for second order
+    check_gradcheck(lambda m, t: t.to(m.float32).to(m.float64) ** 2, X, atol=0.05, rtol=0.05,
+                    second_order=False)
     check_gradcheck(lambda m, t: t.float().double() * t, X, atol=0.05, rtol=0.05)
     a = ember.tensor([1.0, 2.0], requires_grad=True)
     y = (a.double() ** 2).sum()

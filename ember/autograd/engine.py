@@ -9,6 +9,8 @@ import heapq
 import warnings
 from typing import Sequence
 
+import numpy as np
+
 from . import function as _function
 from . import grad_mode
 from .function import AccumulateGrad, Node, _edge, anomaly
@@ -139,6 +141,9 @@ def run_backward(
 
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
+    # torch never warns about inf * 0 and the like; numpy would, once per op
+    errstate = np.errstate(all="ignore")
+    errstate.__enter__()
     try:
         while ready:
             node = heapq.heappop(ready)[2]
@@ -178,6 +183,7 @@ def run_backward(
                     heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
     finally:
         grad_mode.state.enabled = prev_mode
+        errstate.__exit__(None, None, None)
 
     if inputs is not None and not accumulate and not allow_unused:
         for idx, t in enumerate(inputs):

@@ -94,10 +94,10 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
                   **_: Any) -> bool:
     """Checks second-order gradients of ``func`` (the gradients of its vector-Jacobian product)."""
     from . import grad
+    from .grad_mode import enable_grad
     from ..tensor import Tensor
 
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    wrt = [t for t in _tensors(inputs) if t.requires_grad]
     outs = _outputs(func, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(0)
@@ -109,6 +109,11 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
     n_in = len(inputs)
 
     def vjp(*args: Any) -> tuple:
+        # the numerical pass runs under no_grad; the vjp needs a graph to differentiate at all
+        with enable_grad():
+            return _vjp(*args)
+
+    def _vjp(*args: Any) -> tuple:
         ins, gos = args[:n_in], args[n_in:]
         w = [t for t in _tensors(ins) if t.requires_grad]
         o = [x for x in _outputs(func, ins) if x.requires_grad]

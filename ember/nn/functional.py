@@ -403,13 +403,13 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(f"Target {int(t[bad].ravel()[0])} is out of bounds.")
-    x = input if input.ndim >= 2 else input.unsqueeze(0)
-    op = _loss.NllLoss2d if input.ndim == 4 else _loss.NllLoss
-    out = op.apply(x, target=t if input.ndim >= 2 else t.reshape(1), ignore_index=ignore_index,
-                   weight=None if weight is None else weight._data, reduction=reduction)
-    if input.ndim == 1 and reduction == "none":
-        return out.reshape(())
-    return out
+    # torch runs 3-d and >= 5-d inputs through its 2-d (image) kernel, then views 'none' back
+    op = _loss.NllLoss if input.ndim <= 2 else _loss.NllLoss2d
+    view = reduction == "none" and (input.ndim == 3 or input.ndim >= 5)
+    out = op.apply(input, target=t.reshape(t.shape[0], -1) if view else t,
+                   ignore_index=ignore_index, weight=None if weight is None else weight._data,
+                   reduction=reduction)
+    return out.view(*target.shape) if view else out
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

@@ -7,6 +7,7 @@ the base's history becomes a ``CopySlices`` node, as in torch.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 from ..autograd import grad_mode
@@ -67,12 +68,22 @@ def _can_cast(src, dst) -> bool:
 def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     """Runs ``compute`` out of place on an alias of ``self``, then makes ``self`` the result."""
     check_inplace(self)
+    if not self._data.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+    # the alias stands for the value *before* the op: its own version counter, so the write
+    # below doesn't invalidate what the op saved of it
     alias = Tensor._make(self._data, self._requires_grad, self._grad_fn, self._output_nr)
-    alias._version_box = self._version_box
+    alias._version_box = [self._version_box[0]]
     if self._grad_fn is None and self._requires_grad:
-        alias._acc = self._acc if self._acc is not None else None
         alias._grad_accumulator = self._grad_accumulator  # same leaf, same accumulator
     result = compute(alias)
+    if result._requires_grad and sys.getrefcount(alias) > 2:
+        # a node kept the old value for backward (sin_, mul_ by a tensor that needs grad...):
+        # give it a copy, as torch saves a clone of the original self, before overwriting
+        alias._data = alias._data.copy()
     if result._data.shape != self._data.shape:
         raise RuntimeError(
             f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
@@ -136,9 +147,7 @@ def _rebase_view(view: Tensor, base: Tensor, result: Tensor) -> None:
 class Copy(Op, name="CopyBackwards"):
     @staticmethod
     def forward(ctx, dst, src):
-        import numpy as np
-
-        return np.broadcast_to(src, dst.shape).astype(dst.dtype)
+        return ctx.xp.broadcast_to(src, dst.shape).astype(dst.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -146,16 +155,27 @@ class Copy(Op, name="CopyBackwards"):
         return (g * 0 if need_dst else None), (g if need_src else None)
 
 
-class Fill(Op, name="FillBackward0"):
+class Fill(Op, name="FillBackward2"):
     @staticmethod
     def forward(ctx, a, *, value):
-        import numpy as np
-
-        return np.full_like(a, value)
+        return ctx.xp.full_like(a, value)
 
     @staticmethod
     def backward(ctx, g):
         return g * 0
+
+
+class FillTensor(Op, name="FillBackward3"):
+    """``fill_`` with a 0-d tensor value: the value's gradient is the sum over the filled tensor."""
+
+    @staticmethod
+    def forward(ctx, a, value):
+        return ctx.xp.full_like(a, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_value = ctx.needs_input_grad
+        return (g * 0 if need_a else None), (g.sum() if need_value else None)
 
 
 class Zero(Fill, name="ZeroBackward0"):
@@ -178,7 +198,7 @@ def fill_(self: Tensor, value: Any) -> Tensor:
                 "fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value.ndim} dimensions."
             )
-        return copy_(self, value)
+        return apply_inplace(self, lambda s: FillTensor.apply(s, value))
     return apply_inplace(self, lambda s: Fill.apply(s, value=value))
 
 
@@ -207,6 +227,10 @@ INPLACE_FROM = (
     "masked_fill", "index_fill", "scatter", "scatter_add", "index_add", "index_copy",
     "tril", "triu", "square", "maximum", "minimum", "logical_not", "log10", "exp2", "frac",
     "nan_to_num", "cumsum", "cumprod", "addmm", "baddbmm", "addmv",
+    "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
+    "arctan", "arcsinh", "arccosh", "arctanh", "erfc", "sgn", "hypot", "atan2", "arctan2",
+    "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "eq", "ne", "lt", "le", "gt", "ge", "fix", "negative", "absolute",
 )
 
 TENSOR_METHODS: dict[str, Callable] = {n + "_": _inplace_method(n) for n in INPLACE_FROM}
@@ -214,5 +238,8 @@ TENSOR_METHODS.update({
     "copy_": copy_, "fill_": fill_, "zero_": zero_,
     "__iadd__": TENSOR_METHODS["add_"], "__isub__": TENSOR_METHODS["sub_"],
     "__imul__": TENSOR_METHODS["mul_"], "__itruediv__": TENSOR_METHODS["div_"],
+    "__ifloordiv__": TENSOR_METHODS["floor_divide_"], "__imod__": TENSOR_METHODS["remainder_"],
+    "__ipow__": TENSOR_METHODS["pow_"], "__iand__": TENSOR_METHODS["bitwise_and_"],
+    "__ior__": TENSOR_METHODS["bitwise_or_"], "__ixor__": TENSOR_METHODS["bitwise_xor_"],
 })
 __all__: list[str] = []

@@ -49,12 +49,13 @@ class DivScalar(Op, name="DivBackward1"):
 
 
 class NllLoss(Op, name="NllLossBackward0"):
-    """``-weight[t] * x[n, t, k]`` for ``x`` viewed as (N, C, K) and targets (N, K)."""
+    """``-weight[t] * x[n, t, k]`` for ``x`` viewed as (N, C, K) and targets as (N, K); a 1-d
+    ``x`` is one sample. 'none' returns the losses in the target's shape."""
 
     @staticmethod
     def forward(ctx, x, *, target, weight, ignore_index, reduction):
         xp = ctx.xp
-        n, c = x.shape[0], x.shape[1]
+        n, c = (1, x.shape[0]) if x.ndim == 1 else x.shape[:2]
         xv = x.reshape(n, c, -1)
         tv = target.reshape(n, -1)
         keep = tv != ignore_index
@@ -76,16 +77,17 @@ class NllLoss(Op, name="NllLossBackward0"):
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        n, c = ctx.shape[0], ctx.shape[1]
-        coef = xp.zeros((n, c, ctx.safe.shape[1]), dtype=g._data.dtype)
+        n, k = ctx.safe.shape
+        c = ctx.shape[0] if len(ctx.shape) == 1 else ctx.shape[1]
+        coef = xp.zeros((n, c, k), dtype=g._data.dtype)
         w = -ctx.w
-        if ctx.reduction == "mean":
+        if ctx.reduction == "mean":  # (ignored targets stay 0 even when the total weight is 0)
             with xp.errstate(all="ignore"):
-                w = w / ctx.total_weight
+                w = xp.where(w != 0, w / ctx.total_weight, 0)
         xp.put_along_axis(coef, ctx.safe[:, None, :], w.astype(coef.dtype)[:, None, :], axis=1)
         coef = Tensor._make(coef)
         if ctx.reduction == "none":
-            return (coef * g.reshape(n, 1, -1)).reshape(ctx.shape)
+            return (coef * g.reshape(n, 1, k)).reshape(ctx.shape)
         return (coef * g).reshape(ctx.shape)
 
 
