@@ -17,6 +17,13 @@ from .function import AccumulateGrad, Node, _edge, anomaly
 
 
 def _sum_to(g, shape):
+    if not grad_mode.state.enabled:  # no graph to record: sum the array directly
+        data = g._data
+        lead = data.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and data.shape[lead + i] != 1
+        )
+        return _function._Tensor._make(data.sum(axis=axes).reshape(shape))
     from ..ops.reduce import sum_to_size
 
     return sum_to_size(g, shape)
@@ -37,9 +44,10 @@ def _validate(node: Node, grads) -> tuple:
             )
         grads = grads[:n]
     out = []
+    needs = node.needs_input_grad
     for i, g in enumerate(grads):
         meta = node._in_meta[i]
-        if g is None or meta is None or not node.needs_input_grad[i]:
+        if g is None or meta is None or not needs[i]:
             out.append(None)
             continue
         if not isinstance(g, Tensor):
@@ -55,7 +63,7 @@ def _validate(node: Node, grads) -> tuple:
                     f"{list(g._data.shape)} but expected shape compatible with {list(shape)}"
                 )
             g = _sum_to(g, shape)
-        if g.dtype is not dtype:
+        if g._data.dtype != dtype.np:
             g = g.to(dtype)
         out.append(g)
     return tuple(out)
@@ -237,9 +245,12 @@ def _accumulate_retained(t, g) -> None:
 
 
 def _call(node: Node, grads: list) -> tuple:
-    if all(g is None for g in grads):
+    if node._n_out == 1:
+        if grads[0] is None:
+            return (None,) * len(node.next_functions)
+    elif all(g is None for g in grads):
         return (None,) * len(node.next_functions)
-    if node._materialize_grads and node._n_out > 1:
+    elif node._materialize_grads:
         grads = [_zeros(m) if g is None and m is not None else g for g, m in zip(grads, node._out_meta)]
     if node._pre_hooks:
         for hook in list(node._pre_hooks.values()):

@@ -19,6 +19,8 @@ _seq = itertools.count()
 _Tensor: Any = None  # ember.tensor.Tensor, bound by tensor.py (which imports this module)
 _grad_state = grad_mode.state
 _FREED = ("freed",)
+_NO_EDGE = (None, 0)
+_new_node = object.__new__
 
 
 class _Anomaly:
@@ -251,61 +253,69 @@ class Op(Node):
     def backward(ctx: Any, *grads: Any) -> Any:
         raise NotImplementedError
 
+    @classmethod
+    def _forward_failed(cls, args: tuple, kwargs: dict) -> None:
+        """Called when forward raised, before re-raising: may raise torch's error instead."""
+
     def mark_non_differentiable(self, *arrays: Any) -> None:
         self._non_diff = arrays
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        # the hot path of every op: plain loops, no generators, nothing done twice
         Tensor = _Tensor
-        node = cls._node_cls.__new__(cls._node_cls)
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        node = _new_node(cls._node_cls)
+        enabled = _grad_state.enabled
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                r = enabled and a._requires_grad
+                needs.append(r)
+                record = record or r
+            else:
+                arrays.append(a)
+                needs.append(False)
         # known before forward, so ops save only what the requested gradients need (as torch does;
         # saving more would make harmless in-place updates fail the version check)
-        enabled = _grad_state.enabled
-        needs = tuple(enabled and isinstance(a, Tensor) and a._requires_grad for a in args)
-        node.needs_input_grad = needs
-        record = True in needs
-        if cls._promote:
-            arrays = promote_arrays(args, arrays, cls._promote == "float")
-        out = cls.forward(node, *arrays, **kwargs)
+        node.needs_input_grad = tuple(needs)
+        try:
+            if cls._promote:
+                arrays = promote_arrays(args, arrays, cls._promote == "float")
+            out = cls.forward(node, *arrays, **kwargs)
+        except (ValueError, RuntimeError, NotImplementedError):
+            cls._forward_failed(args, kwargs)
+            raise
+        make = Tensor._make
         if type(out) is tuple:
             non_diff = node.__dict__.get("_non_diff", ())
             outs = tuple(
-                Tensor._make(o, False, None)
+                make(o, False, None)
                 if not record or any(o is n for n in non_diff)
-                else Tensor._make(o, True, node, i)
+                else make(o, True, node, i)
                 for i, o in enumerate(out)
             )
-            node._n_out = len(outs)
-            node._out_meta = tuple((o.shape, o.dtype) for o in outs)
             if not record:
                 return outs
+            node._n_out = len(outs)
+            node._out_meta = tuple((o._data.shape, o.dtype) for o in outs)
         elif record:
-            outs = Tensor._make(out, True, node, 0)
+            outs = make(out, True, node, 0)
         else:
-            return Tensor._make(out, False, None)
-        node.next_functions = tuple(
-            _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
-        )
-        node._in_meta = tuple(
-            (a._data.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
-        )
-        node._seq = next(_seq)
-        to_save = node.__dict__.pop("_to_save", None)
-        if to_save:
-            node._saved = _pack(node, to_save, args, arrays, outs if type(outs) is tuple else (outs,))
-        if anomaly.enabled:
-            node._trace = traceback.format_stack()[:-1]
-        return outs
-        node.next_functions = tuple(
-            _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
-        )
-        node.needs_input_grad = tuple(
-            isinstance(a, Tensor) and a._requires_grad for a in args
-        )
-        node._in_meta = tuple(
-            (a._data.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
-        )
+            return make(out, False, None)
+        edges = []
+        meta = []
+        for a in args:
+            if isinstance(a, Tensor):
+                edges.append(_edge(a))
+                meta.append((a._data.shape, a.dtype))
+            else:
+                edges.append(_NO_EDGE)
+                meta.append(None)
+        node.next_functions = tuple(edges)
+        node._in_meta = tuple(meta)
         node._seq = next(_seq)
         to_save = node.__dict__.pop("_to_save", None)
         if to_save:

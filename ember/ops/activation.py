@@ -22,6 +22,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+_ONE_SIXTH_F32 = 0.1666666716337204  # float32(1/6)
 
 
 def _const(t: Tensor, array: Any) -> Tensor:
@@ -64,6 +65,17 @@ class LeakyRelu(_Activation, name="LeakyReluBackward0"):
 
 class LeakyReluResult(LeakyRelu, name="LeakyReluBackward1"):
     saves = "y"  # with slope >= 0, y > 0 exactly where x > 0
+
+    @staticmethod
+    def grad(g, y, slope):
+        if slope < 0:  # y no longer tells the sign of x
+            raise RuntimeError(
+                "In-place leakyReLu backward calculation is triggered with a negative slope "
+                "which is not supported. This is caused by calling in-place forward function "
+                "with a negative slope, please call out-of-place version instead. File an issue "
+                "at https://github.com/pytorch/pytorch if you do require supporting in-place "
+                "leakRelu backward calculation with negative slope")
+        return LeakyRelu.grad(g, y, slope)
 
 
 class Gelu(_Activation, name="GeluBackward0"):
@@ -163,7 +175,9 @@ class LogSigmoid(_Activation, name="LogSigmoidBackward0"):
 class Hardsigmoid(_Activation, name="HardsigmoidBackward0"):
     kernel = "hardsigmoid_cpu"
     f = staticmethod(lambda xp, x: xp.clip(x + 3, 0, 6) / 6)
-    grad = staticmethod(lambda g, x: g * _const(g, ((x._data > -3) & (x._data < 3)) / 6))
+    # torch's kernel scales by 1/6 rounded to float32, in double precision too
+    grad = staticmethod(lambda g, x: g * _const(g, ((x._data > -3) & (x._data < 3))
+                                                * _ONE_SIXTH_F32))
 
 
 class Hardswish(_Activation, name="HardswishBackward0"):
@@ -193,8 +207,8 @@ class Threshold(_Activation, name="ThresholdBackward0"):
     grad = staticmethod(lambda g, x, threshold, value: g * _const(g, x._data > threshold))
 
 
-class ThresholdResult(Threshold, name="ThresholdBackward1"):
-    saves = "y"  # torch masks on the result, so a value above the threshold lets gradients pass
+class ThresholdInplace(Threshold, name="ThresholdBackward1"):
+    pass
 
 
 # -- the public functions -------------------------------------------------------------------------
@@ -211,13 +225,6 @@ def _run(op: type, input: Tensor, inplace: bool = False, result_op: type | None 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x if x > 0 else negative_slope * x``."""
-    if inplace and negative_slope < 0 and input.requires_grad:
-        raise RuntimeError(
-            "In-place leakyReLu backward calculation is triggered with a negative slope which is "
-            "not supported. This is caused by calling in-place forward function with a negative "
-            "slope, please call out-of-place version instead. File an issue at "
-            "https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu "
-            "backward calculation with negative slope")
     return _run(LeakyRelu, input, inplace, LeakyReluResult, slope=negative_slope)
 
 
@@ -292,7 +299,9 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """``x if x > threshold else value``."""
-    return _run(Threshold, input, inplace, ThresholdResult, threshold=threshold, value=value)
+    # in place, torch still masks by the old input (a copy of it, here)
+    return _run(ThresholdInplace if inplace else Threshold, input, inplace, threshold=threshold,
+                value=value)
 
 
 # -- embedding --------------------------------------------------------------------------------------

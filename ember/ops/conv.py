@@ -342,7 +342,9 @@ def _pad_index(xp: Any, mode: str, n: int, before: int, after: int) -> Any:
         return xp.abs(n - 1 - xp.abs(j - (n - 1)))  # mirror at 0 and n-1, edges not repeated
     if mode == "replicate":
         return xp.clip(j, 0, n - 1)
-    return j % n  # circular
+    # circular: a negative amount crops first, and the wrap-around then reads the cropped range
+    lo, hi = max(-before, 0), n - max(-after, 0)
+    return lo + xp.arange(-max(before, 0), hi - lo + max(after, 0)) % (hi - lo)
 
 
 class IndexPad(Op):
@@ -358,14 +360,14 @@ class IndexPad(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return IndexPadGrad.apply(g, index=ctx.index, shape=ctx.shape)
+        return IndexPadGrad.apply(g, index=ctx.index, shape=ctx.shape, op=type(ctx))
 
 
 class IndexPadGrad(Op, name="IndexPadBackwardBackward0"):
     @staticmethod
-    def forward(ctx, g, *, index, shape):
+    def forward(ctx, g, *, index, shape, op):
         xp = ctx.xp
-        ctx.index = index
+        ctx.index, ctx.op = index, op
         for axis in sorted(index, reverse=True):
             size = list(g.shape)
             size[axis] = shape[axis]
@@ -376,7 +378,7 @@ class IndexPadGrad(Op, name="IndexPadBackwardBackward0"):
 
     @staticmethod
     def backward(ctx, gg):
-        return IndexPad.apply(gg, index=ctx.index)
+        return ctx.op.apply(gg, index=ctx.index)
 
 
 _INDEX_PADS = {
@@ -422,12 +424,12 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
 
     xp = get_array_module()
     index = {}
-    for d, (b, a) in enumerate(_pad_pairs(pad, input.ndim)):
-        if d < input.ndim - k:
-            continue
-        n = input.shape[d]
+    pairs = _pad_pairs(pad, input.ndim)
+    for d in range(input.ndim - 1, input.ndim - k - 1, -1):  # width first, as torch checks
+        (b, a), n = pairs[d], input.shape[d]
         if mode == "reflect" and (b >= n or a >= n):
-            raise RuntimeError(f"Argument #{2 * k}: Padding size should be less than the "
+            arg = 4 + 2 * (input.ndim - 1 - d)  # torch's argument number: width 4, height 6
+            raise RuntimeError(f"Argument #{arg}: Padding size should be less than the "
                                f"corresponding input dimension, but got: padding ({b}, {a}) at "
                                f"dimension {d} of input {list(input.shape)}")
         if mode == "circular" and (b > n or a > n):

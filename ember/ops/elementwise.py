@@ -23,7 +23,6 @@ from ..tensor import Tensor
 
 Number = Any  # a Python (or NumPy) int, float or bool
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in dtypes.py
-_op_apply = Op.apply.__func__
 
 
 def _is_operand(x: Any) -> bool:
@@ -61,13 +60,9 @@ class _Broadcasting(Op):
     torch also reports ahead of any dtype error."""
 
     @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return _op_apply(cls, *args, **kwargs)
-        except (ValueError, RuntimeError, NotImplementedError):
-            # keyword arrays (where's condition) come first among torch's operands
-            broadcast_shape(*(_shape(x) for x in (*kwargs.values(), *args)))
-            raise
+    def _forward_failed(cls, args: tuple, kwargs: dict) -> None:
+        # keyword arrays (where's condition) come first among torch's operands
+        broadcast_shape(*(_shape(x) for x in (*kwargs.values(), *args)))
 
 
 def _weak(a: Any, scalar: Number) -> tuple:
@@ -317,6 +312,8 @@ class PowScalar(Op, name="PowBackward0"):
         if a.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(a)
+        if type(exponent) is int and exponent >= 0:
+            return a**exponent  # no invalid/divide cases: skip errstate, it costs more than the op
         with ctx.xp.errstate(all="ignore"):
             return a**exponent
 
