@@ -8,6 +8,8 @@ the base's history becomes a ``CopySlices`` node, as in torch.
 from __future__ import annotations
 
 import sys
+
+from numpy import may_share_memory as _may_share_memory
 from typing import Any, Callable
 
 from ..autograd import grad_mode
@@ -28,10 +30,12 @@ def type_name(t: Any) -> str:
 
 def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
     """Marks ``out`` as a view of ``inp``'s base; ``fn`` re-creates ``out`` from ``inp``."""
-    if out._data.base is None:  # numpy had to copy (e.g. reshape of a non-contiguous array)
-        return out
+    if out._data.base is None or not _may_share_memory(out._data, inp._data):
+        return out  # numpy had to copy (e.g. reshape of a non-contiguous array)
     base = inp._base if inp._base is not None else inp
     out._base = base
+    if not _state.enabled and base._requires_grad:
+        out._view_no_grad = True  # torch refuses to modify such a view later with grad enabled
     out._version_box = inp._version_box
     prev = inp._view_fn
     out._view_fn = fn if prev is None else (lambda b: fn(prev(b)))
@@ -42,6 +46,14 @@ def check_inplace(t: Tensor) -> None:
     """torch's refusals of in-place ops on leaves that require grad (and views of them)."""
     if not _state.enabled:
         return
+    if t.__dict__.get("_view_no_grad"):
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+            "can clarify your code by moving both the view and the inplace either both inside the "
+            "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+            "want the inplace to be tracked)."
+        )
     if t._requires_grad and t._grad_fn is None and t._base is None:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation."

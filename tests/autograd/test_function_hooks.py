@@ -252,3 +252,20 @@ def test_inplace_records_history_and_versions():
         y.sum().backward()
         res.append(x.grad.tolist())
     assert res[:2] == res[2:]
+
+
+def test_view_made_under_no_grad_then_modified_with_grad_errors_like_torch():
+    torch = torch_or_skip()
+    msgs = []
+    for m in (ember, torch):
+        x = m.ones(3, requires_grad=True)
+        y = x * 1
+        with m.no_grad():
+            v = y[:2]
+        with pytest.raises(RuntimeError) as e:
+            v.mul_(2)
+        msgs.append(str(e.value))
+        with m.no_grad():
+            v.mul_(2)  # inside no_grad it is fine
+        assert y.tolist() == [2.0, 2.0, 1.0]  # the refused op wrote nothing
+    assert msgs[0] == msgs[1]
