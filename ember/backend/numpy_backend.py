@@ -63,10 +63,11 @@ def col2im(cols: np.ndarray, out_hw: tuple, stride: tuple, dilation: tuple,
         rows = _fit(h0, oh, stride[0], out_hw[0])
         for j in range(kw):
             w0 = j * dilation[1]
-            cols_w = _fit(w0, ow, stride[1], out_hw[1])
-            if rows and cols_w:
+            width = _fit(w0, ow, stride[1], out_hw[1])
+            if rows and width:
                 img[:, :, h0:h0 + (rows - 1) * stride[0] + 1:stride[0],
-                    w0:w0 + (cols_w - 1) * stride[1] + 1:stride[1]] += cols[:, :, i, j, :rows, :cols_w]
+                    w0:w0 + (width - 1) * stride[1] + 1:stride[1]] += \
+                    cols[:, :, i, j, :rows, :width]
     return img
 
 
@@ -83,8 +84,8 @@ def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, 
     ``x`` (N, C, H, W); returns ``(values, argmax or None)``.
 
     One whole-array step per kernel offset, reading strided slices in place (no window copy).
-    The argmax is the winning offset ``i*KW + j`` (int16): the first maximum on ties, and the last
-    NaN, as torch's kernel picks (``val > max || isnan(val)``).
+    The argmax is the winning offset ``i*KW + j`` (int8 or int16): the first maximum on ties, and
+    the last NaN, as torch's kernel picks (``val > max || isnan(val)``).
     """
     kh, kw = kernel
     oh, ow = out_hw
@@ -99,21 +100,39 @@ def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, 
         for k in range(1, kh * kw):
             out += tap(*divmod(k, kw))
         return out, None
-    if op == "max" and not (x.dtype.kind == "f" and np.isnan(x).any()):
+    nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
+    small = np.int8 if kh * kw <= 127 else np.int16  # less memory traffic per pass
+    if not nan:
+        arg = np.zeros(out.shape, dtype=small) if op == "argmax" else None
+        take = np.empty(out.shape, dtype=bool) if op == "argmax" else None
         for k in range(1, kh * kw):
-            np.maximum(out, tap(*divmod(k, kw)), out=out)
-        return out, None
-    nan = x.dtype.kind == "f" and np.isnan(x).any()
-    arg = np.zeros(out.shape, dtype=np.int16) if op == "argmax" else None
+            v = tap(*divmod(k, kw))
+            if arg is not None:
+                np.greater(v, out, out=take)  # strictly greater: the first maximum wins
+                np.putmask(arg, take, k)
+            np.maximum(out, v, out=out)
+        return out, arg
+    arg = np.zeros(out.shape, dtype=small)
     for k in range(1, kh * kw):
         v = tap(*divmod(k, kw))
-        take = v > out
-        if nan:
-            take |= np.isnan(v)
+        take = (v > out) | np.isnan(v)
         np.copyto(out, v, where=take)
-        if arg is not None:
-            np.copyto(arg, np.int16(k), where=take)
-    return out, arg
+        np.putmask(arg, take, k)
+    return out, (arg if op == "argmax" else None)
+
+
+def segment_sum(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Adjoint of ``values.take(index, axis)`` for a non-decreasing ``index``: the slices of
+    ``values`` along ``axis`` summed per index value, into an array of ``size`` there. Runs of
+    equal indices are contiguous, so one ``add.reduceat`` does it (no scatter)."""
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if index.size else index
+    shape = list(values.shape)
+    shape[axis] = size
+    out = np.zeros(shape, dtype=values.dtype)
+    if index.size:
+        where = (slice(None),) * (axis % values.ndim) + (index[starts],)
+        out[where] = np.add.reduceat(values, starts, axis=axis)
+    return out
 
 
 def erf(x: np.ndarray) -> np.ndarray:

@@ -22,12 +22,12 @@ from ..ops.activation import (  # noqa: F401 (re-exported)
 from ..ops.conv import conv2d, conv_transpose2d, pad  # noqa: F401 (re-exported)
 from ..ops.inplace import type_name
 from ..ops.pool import (  # noqa: F401 (re-exported)
-    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d)
+    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, interpolate, max_pool2d)
 from ..ops.reduce import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.unary import relu as _relu, sigmoid, tanh  # noqa: F401 (re-exported)
 from ..tensor import Tensor
 
-# -- linear -----------------------------------------------------------------------------------------
+# -- linear ----------------------------------------------------------------------------------------
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -59,7 +59,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out.view(*input.shape[:-1], out.shape[-1])
 
 
-# -- pooling ----------------------------------------------------------------------------------------
+# -- pooling ---------------------------------------------------------------------------------------
 
 
 def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
@@ -69,7 +69,7 @@ def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
-# -- normalisation ----------------------------------------------------------------------------------
+# -- normalisation ---------------------------------------------------------------------------------
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -97,8 +97,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
-    size = list(input.shape)
-    if size[0] * math.prod(size[2:]) * (size[1] // num_groups) == 1:
+    # torch checks the shape the groups are normalised in: (N*C/G, G, *spatial)
+    size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
+    if size[0] * math.prod(size[2:]) == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {size}")
     return _norm.group_norm(input, num_groups, weight, bias, eps)
@@ -113,7 +114,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     return out.copy_(input / denom)
 
 
-# -- dropout ----------------------------------------------------------------------------------------
+# -- dropout ---------------------------------------------------------------------------------------
 
 
 def _check_p(p: float) -> None:
@@ -175,7 +176,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     return _dropout(input, p, inplace, tuple(input.shape[:2]) + (1,) * (nd - 2))
 
 
-# -- activations ------------------------------------------------------------------------------------
+# -- activations -----------------------------------------------------------------------------------
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -243,7 +244,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     return _softmax(-input, dim, dtype=dtype)
 
 
-# -- embedding and one-hot ----------------------------------------------------------------------------
+# -- embedding and one-hot -------------------------------------------------------------------------
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
@@ -307,7 +308,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return Tensor._make(out)
 
 
-# -- losses -------------------------------------------------------------------------------------------
+# -- losses ----------------------------------------------------------------------------------------
 
 
 def _reduction(size_average: Any, reduce: Any, reduction: str) -> str:
@@ -406,7 +407,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     # torch runs 3-d and >= 5-d inputs through its 2-d (image) kernel, then views 'none' back
     op = _loss.NllLoss if input.ndim <= 2 else _loss.NllLoss2d
     view = reduction == "none" and (input.ndim == 3 or input.ndim >= 5)
-    out = op.apply(input, target=t.reshape(t.shape[0], -1) if view else t,
+    flat = t.reshape(t.shape[0], math.prod(t.shape[1:])) if view else t
+    out = op.apply(input, target=flat,
                    ignore_index=ignore_index, weight=None if weight is None else weight._data,
                    reduction=reduction)
     return out.view(*target.shape) if view else out
@@ -633,5 +635,5 @@ __all__ = [
     "threshold_", "sigmoid", "tanh", "softsign", "tanhshrink", "softmax", "log_softmax",
     "softmin", "embedding", "one_hot", "pad", "nll_loss", "cross_entropy", "mse_loss",
     "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div",
+    "binary_cross_entropy_with_logits", "kl_div", "interpolate",
 ]

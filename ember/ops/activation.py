@@ -255,7 +255,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x if x > 0 else alpha * (exp(x / alpha) - 1)``."""
     if alpha == 0:
-        raise RuntimeError("ZeroDivisionError")
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     return _run(Celu, input, inplace, CeluResult, alpha=alpha, scale=1.0, input_scale=1 / alpha)
 
 
@@ -304,7 +304,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
                 value=value)
 
 
-# -- embedding --------------------------------------------------------------------------------------
+# -- embedding -------------------------------------------------------------------------------------
 
 
 class Embedding(Op, name="EmbeddingBackward0"):
@@ -327,7 +327,7 @@ class EmbeddingGrad(Op, name="EmbeddingBackwardBackward0"):
     def forward(ctx, g, *, indices, num, padding_idx, scale):
         xp = ctx.xp
         idx = indices.ravel()
-        rows = g.reshape(idx.size, -1)
+        rows = g.reshape(idx.size, g.shape[-1])
         # per-row factor: 0 at padding_idx, and 1/count of the index with scale_grad_by_freq
         factor = (idx != padding_idx).astype(g.dtype)
         if scale:
@@ -360,7 +360,7 @@ def embedding(weight: Tensor, indices: Tensor, padding_idx: int = -1,
                            scale_grad_by_freq=scale_grad_by_freq)
 
 
-# -- dropout ----------------------------------------------------------------------------------------
+# -- dropout ---------------------------------------------------------------------------------------
 
 
 def masked_dropout(input: Tensor, p: float, inplace: bool, mask_shape: tuple) -> Tensor:

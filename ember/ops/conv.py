@@ -59,7 +59,8 @@ class _Geometry:
 def _grouped_out(xp: Any, g: Any, groups: int) -> Any:
     """(N, O, OH, OW) -> (G, O/G, N*OH*OW), the GEMM operand layout of an output gradient."""
     n, o = g.shape[:2]
-    return xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, o // groups, -1)
+    return xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, o // groups,
+                                                                  g.size // max(o, 1))
 
 
 def conv_forward(xp: Any, x: Any, w: Any, geo: _Geometry) -> Any:
@@ -82,7 +83,8 @@ def conv_transpose(xp: Any, g: Any, w: Any, geo: _Geometry) -> Any:
 
 
 def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
-    """W, the adjoint of F in ``w``: ``x`` (N, C, H, W), ``g`` (N, O, OH, OW) -> (O, C/G, KH, KW)."""
+    """W, the adjoint of F in ``w``: ``x`` (N, C, H, W), ``g`` (N, O, OH, OW) -> ``w``'s shape
+    (O, C/G, KH, KW)."""
     o, c = g.shape[1], x.shape[1]
     # computed transposed, cols @ g^T: OpenBLAS is up to 20x slower at g @ cols^T when the
     # shared dimension (N*OH*OW) is long and the others short
@@ -306,7 +308,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     return out.squeeze(0) if unbatched else out
 
 
-# -- padding ----------------------------------------------------------------------------------------
+# -- padding ---------------------------------------------------------------------------------------
 
 
 def _pad_pairs(pad: Sequence[int], ndim: int) -> list:

@@ -8,7 +8,6 @@ checks and composite losses (cross_entropy, l1_loss, kl_div) live in ``nn.functi
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..autograd.function import Op
@@ -45,7 +44,7 @@ class DivScalar(Op, name="DivBackward1"):
         return g / ctx.scalar
 
 
-# -- negative log likelihood ------------------------------------------------------------------------
+# -- negative log likelihood -----------------------------------------------------------------------
 
 
 class NllLoss(Op, name="NllLossBackward0"):
@@ -56,8 +55,9 @@ class NllLoss(Op, name="NllLossBackward0"):
     def forward(ctx, x, *, target, weight, ignore_index, reduction):
         xp = ctx.xp
         n, c = (1, x.shape[0]) if x.ndim == 1 else x.shape[:2]
-        xv = x.reshape(n, c, -1)
-        tv = target.reshape(n, -1)
+        k = x.size // (n * c) if n * c else 1  # (explicit: -1 is ambiguous for an empty batch)
+        xv = x.reshape(n, c, k)
+        tv = target.reshape(n, k)
         keep = tv != ignore_index
         safe = xp.where(keep, tv, 0)
         picked = xp.take_along_axis(xv, safe[:, None, :], axis=1)[:, 0, :]

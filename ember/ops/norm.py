@@ -48,13 +48,26 @@ def _acc(xp: Any, dtype: Any) -> Any:
     return xp.float64 if dtype.kind == "f" and dtype.itemsize <= 4 else dtype
 
 
-def _moments(xp: Any, x: Any, axes: tuple) -> tuple:
-    """Mean and biased variance over ``axes`` (kept), accumulated in float64 (two passes)."""
-    acc = _acc(xp, x.dtype)
-    mean = x.mean(axis=axes, keepdims=True, dtype=acc)
+def _sum(xp: Any, a: Any, axes: tuple, b: Any = None) -> Any:
+    """The sum of ``a`` (or of ``a * b``, never materialised) over ``axes``, kept, in float64
+    for float32 input. When the last (contiguous) axis is summed, it goes first, in ``a``'s
+    dtype (numpy's pairwise sum; einsum for products): far faster than a strided float64 sum,
+    and only the short remaining axes accumulate in float64."""
+    acc = _acc(xp, a.dtype)
+    if a.ndim - 1 not in axes:
+        return (a if b is None else a * b).sum(axis=axes, keepdims=True, dtype=acc)
+    last = a.sum(axis=-1, keepdims=True) if b is None else \
+        xp.einsum("...i,...i->...", a, b)[..., None]
+    rest = tuple(ax for ax in axes if ax != a.ndim - 1)
+    return last.sum(axis=rest, keepdims=True, dtype=acc) if rest else last.astype(acc)
+
+
+def _moments(xp: Any, x: Any, axes: tuple, count: int) -> tuple:
+    """Mean and biased variance over ``axes`` (kept, float64 for float32 input), in two passes
+    (the variance of the deviations, which cancels nothing), and the deviations themselves."""
+    mean = _sum(xp, x, axes) / count
     d = x - mean.astype(x.dtype)
-    var = xp.mean(xp.square(d), axis=axes, keepdims=True, dtype=acc)
-    return mean, var
+    return mean, _sum(xp, d, axes, d) / count, d
 
 
 class _Norm(Op):
@@ -68,8 +81,9 @@ class _Norm(Op):
         xv = x.reshape(layout.work)
         acc = _acc(xp, x.dtype)
         stat_shape = tuple(1 if i in layout.axes else n for i, n in enumerate(layout.work))
+        d = None
         if training:
-            mean, var = _moments(xp, xv, layout.axes)
+            mean, var, d = _moments(xp, xv, layout.axes, layout.count)
             if running_mean is not None:  # momentum-weighted update, unbiased variance
                 m, n = momentum, layout.count
                 unbiased = var * (n / (n - 1)) if n > 1 else var * xp.inf
@@ -86,12 +100,14 @@ class _Norm(Op):
         ctx.save_for_backward(x if need_x or need_w else None, w if need_x else None)
         wv = None if w is None else w.reshape(layout.pshape).astype(acc)
         bv = None if b is None else b.reshape(layout.pshape).astype(acc)
-        if layout.per_stat:
+        if layout.per_stat:  # one scale and shift per channel: two passes
             scale = invstd if wv is None else invstd * wv
             shift = -mean * scale if bv is None else bv - mean * scale
-            y = xv * scale.astype(x.dtype) + shift.astype(x.dtype)
+            y = xv * scale.astype(x.dtype)
+            y += shift.astype(x.dtype)
         else:
-            y = (xv - mean.astype(x.dtype)) * invstd.astype(x.dtype)
+            y = d if d is not None else xv - mean.astype(x.dtype)
+            y *= invstd.astype(x.dtype)
             if wv is not None:
                 y *= wv.astype(x.dtype)
             if bv is not None:
@@ -111,41 +127,40 @@ def _norm_backward_fused(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor
     need_x, need_w, need_b = ctx.needs_input_grad
     gv = g._data.reshape(layout.work)
     dtype = gv.dtype
-    acc = _acc(xp, dtype)
     mean, invstd = ctx.mean, ctx.invstd
-    pax = layout.param_axes
+    axes, pax, n = layout.axes, layout.param_axes, layout.count
+    train_x = need_x and ctx.training
     gx = gw = gb = None
-    sum_g = gv.sum(axis=pax, keepdims=True, dtype=acc) if need_b or (
-        need_x and ctx.training and layout.per_stat) else None
     d = None if x is None else x._data.reshape(layout.work) - mean.astype(dtype)
-    sum_gxhat = None  # sum of g * xhat over the weight's broadcast axes
-    if need_w or (need_x and ctx.training and layout.per_stat):
-        if layout.per_stat:  # invstd is constant over the sum: apply it once, per channel
-            sum_gxhat = (gv * d).sum(axis=pax, keepdims=True, dtype=acc) * invstd
-        else:
-            sum_gxhat = (gv * (d * invstd.astype(dtype))).sum(axis=pax, keepdims=True, dtype=acc)
-    if need_x:
-        wv = None if w is None else w._data.reshape(layout.pshape).astype(acc)
-        if layout.per_stat:  # gx = g*a + d*k + c with per-channel constants
+    wv = None if w is None else w._data.reshape(layout.pshape).astype(mean.dtype)
+    if layout.per_stat:
+        # with per-channel constants a, k, c: gx = g*a + d*k + c (invstd applied once per channel)
+        sum_g = _sum(xp, gv, pax) if need_b or train_x else None
+        sum_gxhat = _sum(xp, gv, pax, d) * invstd if need_w or train_x else None
+        if need_x:
             a = invstd if wv is None else invstd * wv
+            gxv = gv * a.astype(dtype)
             if ctx.training:
-                n = layout.count
-                k = -a * invstd * sum_gxhat / n
-                c = -a * sum_g / n
-                gxv = gv * a.astype(dtype) + (d * k.astype(dtype) + c.astype(dtype))
-            else:
-                gxv = gv * a.astype(dtype)
-        else:
+                d *= (-a * invstd * sum_gxhat / n).astype(dtype)
+                gxv += d
+                gxv += (-a * sum_g / n).astype(dtype)
+    else:
+        inv = invstd.astype(dtype)
+        xhat = None if d is None else d * inv
+        sum_g = _sum(xp, gv, pax) if need_b else None
+        sum_gxhat = _sum(xp, gv, pax, xhat) if need_w else None
+        if need_x:
             gxhat = gv if wv is None else gv * wv.astype(dtype)
-            inv = invstd.astype(dtype)
             if ctx.training:
-                axes = layout.axes
-                xhat = d * inv
-                m1 = gxhat.mean(axis=axes, keepdims=True, dtype=acc).astype(dtype)
-                m2 = (gxhat * xhat).mean(axis=axes, keepdims=True, dtype=acc).astype(dtype)
-                gxv = inv * (gxhat - m1 - xhat * m2)
+                m1 = (_sum(xp, gxhat, axes) / n).astype(dtype)
+                m2 = (_sum(xp, gxhat, axes, xhat) / n).astype(dtype)
+                xhat *= m2
+                gxv = gxhat - m1
+                gxv -= xhat
+                gxv *= inv
             else:
                 gxv = gxhat * inv
+    if need_x:
         gx = Tensor._make(gxv.reshape(ctx.shape))
     if need_w:
         gw = Tensor._make(sum_gxhat.astype(dtype).reshape(ctx.param_shape))

@@ -1,4 +1,5 @@
-"""2-d pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d.
+"""2-d pooling and resampling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d,
+and interpolate (nearest, nearest-exact, bilinear, area).
 
 Windows are read as strided slices of the padded input, one whole-array step per kernel offset
 (``kernels(xp).window_reduce``); no window matrix is materialised. Max pooling sends each gradient
@@ -25,17 +26,19 @@ def _as4d(x: Any) -> Any:
     return x if x.ndim == 4 else x[None]
 
 
-# -- max pooling ------------------------------------------------------------------------------------
+# -- max pooling -----------------------------------------------------------------------------------
 
 
 def _plane_index(xp: Any, arg: Any, geo: _Geometry) -> Any:
-    """Window offsets ``i*KW + j`` -> flat indices ``h*W + w`` into each unpadded input plane."""
+    """Window offsets ``i*KW + j`` -> flat indices ``h*W + w`` into each unpadded input plane:
+    the window's corner index plus a per-offset step, read from a table of KH*KW entries."""
     kh, kw = geo.kernel
-    oh, ow = geo.out_hw
-    i, j = xp.divmod(arg.astype(xp.int64), kw)
-    h = xp.arange(oh).reshape(-1, 1) * geo.stride[0] - geo.pad[0] + i * geo.dilation[0]
-    w = xp.arange(ow) * geo.stride[1] - geo.pad[1] + j * geo.dilation[1]
-    return h * geo.in_hw[1] + w
+    (oh, ow), width = geo.out_hw, geo.in_hw[1]
+    i, j = xp.divmod(xp.arange(kh * kw), kw)
+    step = i * geo.dilation[0] * width + j * geo.dilation[1]
+    corner = ((xp.arange(oh) * geo.stride[0] - geo.pad[0]).reshape(-1, 1) * width
+              + xp.arange(ow) * geo.stride[1] - geo.pad[1])
+    return step[arg] + corner
 
 
 class MaxPool2d(Op, name="MaxPool2DWithIndicesBackward0"):
@@ -76,7 +79,8 @@ class MaxPool2dGrad(Op, name="MaxPool2DWithIndicesBackwardBackward0"):
         ctx.save_for_backward(idx)
         planes = math.prod(in_shape[:-2])
         size = in_shape[-2] * in_shape[-1]
-        flat = (idx.reshape(planes, -1) + (xp.arange(planes) * size)[:, None]).ravel()
+        per = idx.shape[-2] * idx.shape[-1]  # (explicit sizes: -1 is ambiguous for empty input)
+        flat = (idx.reshape(planes, per) + (xp.arange(planes) * size)[:, None]).ravel()
         gx = xp.zeros(planes * size, dtype=g.dtype)
         if overlap:  # windows share elements: an element may win several of them
             kernels(xp).scatter_add(gx, flat, g.ravel())
@@ -88,8 +92,9 @@ class MaxPool2dGrad(Op, name="MaxPool2DWithIndicesBackwardBackward0"):
     def backward(ctx, gg):
         (idx,) = ctx.saved_tensors
         lead = idx.shape[:-2]
-        flat_gg = gg.reshape(*lead, -1)
-        return flat_gg.gather(-1, idx.reshape(*lead, -1)).reshape(idx.shape), None
+        flat_gg = gg.reshape(*lead, gg.shape[-2] * gg.shape[-1])
+        flat_idx = idx.reshape(*lead, idx.shape[-2] * idx.shape[-1])
+        return flat_gg.gather(-1, flat_idx).reshape(idx.shape), None
 
 
 class AdaptiveMaxPool2d(Op, name="AdaptiveMaxPool2DBackward0"):
@@ -103,7 +108,8 @@ class AdaptiveMaxPool2d(Op, name="AdaptiveMaxPool2DBackward0"):
         # gather every window, padded to the widest by repeating its last tap (which cannot win:
         # the same value already appeared earlier in the window)
         win = x4[:, :, ih[:, :, None, None], iw[None, None, :, :]]  # (N, C, OH, KH, OW, KW)
-        win = win.transpose(0, 1, 2, 4, 3, 5).reshape(x4.shape[:2] + (oh, ow, -1))
+        win = win.transpose(0, 1, 2, 4, 3, 5).reshape(x4.shape[:2] + (oh, ow, ih.shape[1]
+                                                                          * iw.shape[1]))
         arg = win.argmax(axis=-1)
         if x.dtype.kind == "f":  # torch's kernel lets every NaN win, so the last NaN is kept
             nan = xp.isnan(win)
@@ -147,7 +153,7 @@ def _adaptive_taps(xp: Any, size: int, out: int) -> Any:
     return xp.minimum(s + xp.arange(k), e - 1)
 
 
-# -- average pooling --------------------------------------------------------------------------------
+# -- average pooling -------------------------------------------------------------------------------
 
 
 def _avg_divisor(xp: Any, geo: _Geometry, count_include_pad: bool, dtype: Any) -> Any:
@@ -172,7 +178,10 @@ class AvgPool2d(Op, name="AvgPool2DBackward0"):
         padded = geo.padded_image(xp, _as4d(x))
         y, _ = kernels(xp).window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
                                          geo.out_hw, "sum")
-        y /= divisor if not hasattr(divisor, "dtype") else divisor.astype(y.dtype, copy=False)
+        if y.dtype.kind in "iu":  # integer pooling truncates the mean, as torch's kernel does
+            y = xp.trunc(y / divisor).astype(y.dtype)
+        else:
+            y /= divisor if not hasattr(divisor, "dtype") else divisor.astype(y.dtype, copy=False)
         return y.reshape(x.shape[:-2] + y.shape[-2:])
 
     @staticmethod
@@ -211,7 +220,9 @@ class AdaptiveAvgPool2d(Op, name="AdaptiveAvgPool2DBackward0"):
             ah, aw = ah.T, aw.T
         xp = ctx.xp
         lead = x.shape[:-2]
-        t = xp.matmul(x.reshape(-1, x.shape[-1]), aw.T).reshape(lead + (x.shape[-2], aw.shape[0]))
+        rows = x.size // x.shape[-1] if x.shape[-1] else 0
+        t = xp.matmul(x.reshape(rows, x.shape[-1]), aw.T).reshape(lead + (x.shape[-2],
+                                                                          aw.shape[0]))
         return xp.matmul(ah, t)
 
     @staticmethod
@@ -229,6 +240,79 @@ def _averaging_matrix(xp: Any, size: int, out: int) -> Any:
     s, e = xp.asarray(starts).reshape(-1, 1), xp.asarray(ends).reshape(-1, 1)
     pos = xp.arange(size)
     return ((pos >= s) & (pos < e)) / (e - s)
+
+
+# -- resampling ------------------------------------------------------------------------------------
+
+
+class _Resample(Op):
+    """Separable resampling of the last two dims: along each, output ``o`` is
+    ``sum_t weight_t[o] * x[index_t[o]]`` (one tap for nearest, two for linear). ``taps`` holds
+    ``((index, weight or None), ...)`` for H then W; ``adjoint`` applies the transpose (the
+    gradient), a segment sum, as the taps' indices never decrease."""
+
+    grad_cls: type
+
+    @staticmethod
+    def forward(ctx, x, *, taps, in_hw, adjoint=False):
+        xp = ctx.xp
+        ctx.taps, ctx.in_hw, ctx.adjoint = taps, in_hw, adjoint
+        axes = ((-1, 1), (-2, 0)) if not adjoint else ((-2, 0), (-1, 1))  # W inside, as torch
+        for axis, which in axes:
+            total = None
+            for index, weight in taps[which]:
+                if not adjoint:
+                    part = x.take(index, axis=axis)
+                    if weight is not None:
+                        part = part * _along(weight.astype(x.dtype, copy=False), axis)
+                else:
+                    v = x if weight is None else x * _along(weight.astype(x.dtype), axis)
+                    part = kernels(xp).segment_sum(v, index, in_hw[which], axis)
+                total = part if total is None else total + part
+            x = total
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        op = ctx.grad_cls if not ctx.adjoint else type(ctx).grad_cls
+        return op.apply(g, taps=ctx.taps, in_hw=ctx.in_hw, adjoint=not ctx.adjoint)
+
+
+def _along(weight: Any, axis: int) -> Any:
+    return weight.reshape(-1, 1) if axis == -2 else weight
+
+
+def _resample_ops(label: str) -> type:
+    grad = type(f"Upsample{label}2dGrad", (_Resample,), {"__module__": __name__},
+                name=f"Upsample{label}2DBackwardBackward0")
+    op = type(f"Upsample{label}2d", (_Resample,), {"__module__": __name__},
+              name=f"Upsample{label}2DBackward0")
+    op.grad_cls, grad.grad_cls = grad, op
+    return op
+
+
+_RESAMPLE = {"nearest": _resample_ops("Nearest"), "nearest-exact": _resample_ops("NearestExact"),
+             "bilinear": _resample_ops("Bilinear")}
+
+
+def _taps(xp: Any, size: int, out: int, mode: str, align_corners: bool,
+          scale: float | None) -> tuple:
+    """torch's source positions along one dim (``scale`` is a given scale factor, if any)."""
+    dst = xp.arange(out)
+    if mode != "bilinear":  # torch computes these indices in float32
+        f32 = xp.float32
+        step = f32(1.0 / scale) if scale else f32(size) / f32(out)
+        pos = dst.astype(f32) + (f32(0.5) if mode == "nearest-exact" else f32(0))
+        return ((xp.minimum(xp.floor(pos * step).astype(xp.int64), size - 1), None),)
+    if align_corners:
+        src = dst * ((size - 1) / (out - 1) if out > 1 else 0.0)
+    else:
+        step = 1.0 / scale if scale else size / out
+        src = xp.maximum((dst + 0.5) * step - 0.5, 0.0)
+    i0 = src.astype(xp.int64)
+    i1 = i0 + (i0 < size - 1)
+    w1 = src - i0
+    return ((i0, 1.0 - w1), (i1, w1))
 
 
 # -- argument checks and the public functions ------------------------------------------------------
@@ -362,6 +446,71 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     """Max pooling to a fixed ``output_size`` over torch's adaptive windows."""
     size = _adaptive_size("adaptive_max_pool2d", input, output_size)
     return AdaptiveMaxPool2d.apply(input, out_hw=size, return_indices=return_indices)
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resizes the spatial dims of ``(N, C, H, W)`` to ``size`` or by ``scale_factor``.
+
+    ``mode``: ``'nearest'`` (torch's legacy floor rule), ``'nearest-exact'``, ``'bilinear'``
+    (``align_corners`` maps the corner pixels onto each other) or ``'area'`` (adaptive average
+    pooling).
+    """
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating "
+                             "modes: linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(
+                    "Input and output must have the same number of spatial dimensions, but got "
+                    f"input with spatial dimensions of {list(input.shape[2:])} and output size "
+                    f"of {size}. Please provide input tensor in (N, C, d1, d2, ...,dK) format "
+                    "and output size in (o1, o2, ...,oK) format.")
+            out_size = [int(n) for n in size]
+        else:
+            out_size = [int(size)] * dim
+        scales: list = [None] * dim
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(
+                    "Input and scale_factor must have the same number of spatial dimensions, "
+                    f"but got input with spatial dimensions of {list(input.shape[2:])} and "
+                    f"scale_factor of shape {scale_factor}. Please provide input tensor in (N, "
+                    "C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
+            scales = [float(f) for f in scale_factor]
+        else:
+            scales = [float(scale_factor)] * dim
+        out_size = [int(math.floor(n * f)) for n, f in zip(input.shape[2:], scales)]
+        if recompute_scale_factor or mode == "area":
+            scales = [None] * dim
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported by ember")
+    if mode not in ("nearest", "nearest-exact", "bilinear", "area") or input.ndim != 4:
+        raise NotImplementedError(f"interpolate: mode '{mode}' with {input.ndim}-D input is not "
+                                  "supported by ember (4-D nearest, nearest-exact, bilinear and "
+                                  "area are)")
+    if mode == "area":
+        return adaptive_avg_pool2d(input, tuple(out_size))
+    from ..backend import get_array_module
+
+    xp = get_array_module()
+    in_hw = tuple(input.shape[2:])
+    taps = tuple(_taps(xp, n, o, mode, bool(align_corners), f)
+                 for n, o, f in zip(in_hw, out_size, scales))
+    return _RESAMPLE[mode].apply(input, taps=taps, in_hw=in_hw)
 
 
 __all__ = ["max_pool2d"]

@@ -370,9 +370,17 @@ def test_pool_modules_match_torch():
         np.testing.assert_allclose(e(ember.tensor(x)).numpy(), t(torch.tensor(x)).numpy(),
                                    atol=1e-12)
     e, t = nn.MaxPool2d(2, return_indices=True), torch.nn.MaxPool2d(2, return_indices=True)
-    (ye, ie), (yt, it) = e(ember.tensor(x)), t(torch.tensor(x))
+    (_, ie), (_, it) = e(ember.tensor(x)), t(torch.tensor(x))
     assert ie.dtype == ember.int64 and np.array_equal(ie.numpy(), it.numpy())
     assert not ie.requires_grad
+
+
+def test_integer_pooling_matches_torch():
+    x = np.array([[[[-3, -4, 3, 4, 7], [1, -8, 2, 5, -1]]]])
+    check_op(lambda m, x: m.nn.functional.avg_pool2d(m.tensor(x), (1, 2)), x, grad=False)
+    check_op(lambda m, x: m.nn.functional.avg_pool2d(m.tensor(x), (2, 3), 1, (1, 1)), x,
+             grad=False)
+    check_op(lambda m, x: m.nn.functional.max_pool2d(m.tensor(x), (2, 2), 1, 1), x, grad=False)
 
 
 def test_pooling_keeps_float32():
@@ -382,3 +390,16 @@ def test_pooling_keeps_float32():
         assert y.dtype == ember.float32
         (g,) = ember.autograd.grad(y.sum(), x)
         assert g.dtype == ember.float32
+
+
+def test_empty_batch_matches_torch():
+    x = np.zeros((0, 3, 5, 5))
+    for f in (lambda m, x: m.nn.functional.conv2d(x, m.ones(4, 3, 3, 3, dtype=m.float64)),
+              lambda m, x: m.nn.functional.conv_transpose2d(x, m.ones(3, 2, 3, 3,
+                                                                     dtype=m.float64)),
+              lambda m, x: m.nn.functional.max_pool2d(x, 3, 1, 1),
+              lambda m, x: m.nn.functional.avg_pool2d(x, 2),
+              lambda m, x: m.nn.functional.adaptive_avg_pool2d(x, 2),
+              lambda m, x: m.nn.functional.adaptive_max_pool2d(x, 2),
+              lambda m, x: m.nn.functional.interpolate(x, scale_factor=2, mode="bilinear")):
+        check_op(f, x)

@@ -13,7 +13,8 @@ from helpers import torch_or_skip
 
 _ACTIVATION_MODULES = [
     ("ReLU", (), {}), ("ReLU", (), dict(inplace=True)), ("ReLU6", (), {}),
-    ("LeakyReLU", (), {}), ("LeakyReLU", (0.2, True), {}), ("GELU", (), {}), ("GELU", ("tanh",), {}),
+    ("LeakyReLU", (), {}), ("LeakyReLU", (0.2, True), {}), ("GELU", (), {}),
+    ("GELU", ("tanh",), {}),
     ("SiLU", (), {}), ("SiLU", (True,), {}), ("Sigmoid", (), {}), ("Tanh", (), {}),
     ("Softmax", (), dict(dim=1)), ("LogSoftmax", (), dict(dim=-1)), ("Softmin", (1,), {}),
     ("ELU", (), {}), ("ELU", (0.5, True), {}), ("CELU", (), {}), ("SELU", (), {}),
@@ -154,6 +155,20 @@ def test_padding_modules_match_torch():
         assert repr(e) == repr(t)
         ye, yt = e(ember.tensor(data)), t(torch.tensor(data))
         np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+
+
+def test_upsample_modules_match_torch():
+    torch = torch_or_skip()
+    x = np.random.default_rng(6).standard_normal((1, 2, 4, 5))
+    for name, kwargs in [("Upsample", dict(scale_factor=2)),
+                         ("Upsample", dict(size=(3, 4), mode="bilinear", align_corners=True)),
+                         ("Upsample", dict(scale_factor=(2, 1.5), mode="bilinear")),
+                         ("UpsamplingNearest2d", dict(scale_factor=2)),
+                         ("UpsamplingBilinear2d", dict(size=(7, 6)))]:
+        e, t = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
+        assert repr(e) == repr(t)
+        np.testing.assert_allclose(e(ember.tensor(x)).numpy(), t(torch.tensor(x)).numpy(),
+                                   atol=1e-12)
 
 
 def test_mixed_model_loads_torch_state_dict_and_matches():

@@ -85,7 +85,7 @@ def test_softmax_implicit_dim_warns_like_torch(fn, shape):
     check_op(lambda m, x: getattr(m.nn.functional, fn)(x, 0, dtype=m.float32), x, atol=1e-6)
 
 
-# -- dropout ----------------------------------------------------------------------------------------
+# -- dropout ---------------------------------------------------------------------------------------
 
 
 def test_dropout_statistics_and_scaling():
@@ -134,7 +134,7 @@ def test_dropout2d_zeroes_whole_channels_and_warns_like_torch():
             lib.nn.functional.dropout2d(lib.ones(2, 3), 0.5)
 
 
-# -- embedding and one_hot ----------------------------------------------------------------------------
+# -- embedding and one_hot -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kwargs", [{}, dict(padding_idx=0), dict(padding_idx=-2),
@@ -197,7 +197,7 @@ def test_one_hot_matches_torch():
     check_op(lambda m: m.nn.functional.one_hot(m.tensor(2), 4), grad=False)
 
 
-# -- pad ----------------------------------------------------------------------------------------------
+# -- pad -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -249,6 +249,38 @@ def test_pad_errors_match_torch(call, exc, message):
         assert message in str(info.value)
 
 
+_INTERPOLATE = [
+    dict(scale_factor=2), dict(size=(3, 4)), dict(size=(11, 13)), dict(scale_factor=(0.6, 1.3)),
+    dict(scale_factor=1.7, mode="nearest-exact"), dict(scale_factor=2, mode="bilinear"),
+    dict(size=(9, 3), mode="bilinear", align_corners=True), dict(size=(3, 4), mode="area"),
+    dict(scale_factor=0.5, mode="bilinear"),
+    dict(scale_factor=1.5, mode="bilinear", recompute_scale_factor=True),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kwargs", _INTERPOLATE)
+def test_interpolate_matches_torch(kwargs, dtype):
+    x = np.random.default_rng(7).standard_normal((2, 3, 5, 7)).astype(dtype)
+    check_op(lambda m, x: m.nn.functional.interpolate(x, **kwargs), x, **_TOL[dtype])
+    if dtype == np.float64:
+        check_gradcheck(lambda m, x: m.nn.functional.interpolate(x, **kwargs), x[:1, :1])
+
+
+def test_interpolate_errors_match_torch():
+    torch = torch_or_skip()
+    x = np.zeros((1, 1, 4, 4))
+    for lib in (ember, torch):
+        with pytest.raises(ValueError, match="align_corners option can only be set with the "
+                                             "interpolating modes"):
+            lib.nn.functional.interpolate(lib.tensor(x), scale_factor=2, align_corners=True)
+        with pytest.raises(ValueError, match="only one of size or scale_factor should be "
+                                             "defined"):
+            lib.nn.functional.interpolate(lib.tensor(x), size=2, scale_factor=2)
+        with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
+            lib.nn.functional.interpolate(lib.tensor(x))
+
+
 def test_top_level_functions_match_torch():
     rng = np.random.default_rng(6)
     x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
@@ -262,3 +294,21 @@ def test_top_level_functions_match_torch():
     check_op(lambda m, x: m.celu(x, 0.5), x)
     check_op(lambda m, x: m.threshold(x, 0.2, -1.0), x)
     check_op(lambda m, w: m.embedding(w[0, 0], m.tensor([[0, 2], [1, 1]])), w)
+
+
+@pytest.mark.parametrize("call, exc, message", [
+    (lambda m: m.nn.functional.hardtanh(m.zeros(2), 2.0, 1.0), ValueError,
+     "min_val cannot be greater than max_val"),
+    (lambda m: m.nn.functional.celu(m.zeros(2), 0.0), RuntimeError,
+     "ZeroDivisionError: alpha cannot be 0 for CELU"),
+    (lambda m: m.nn.functional.gelu(m.zeros(2, dtype=m.int64)), NotImplementedError,
+     "\"GeluKernelImpl\" not implemented for 'Long'"),
+    (lambda m: m.nn.functional.silu(m.zeros(2, dtype=m.int64)), NotImplementedError,
+     "\"silu_cpu\" not implemented for 'Long'"),
+])
+def test_more_activation_errors_match_torch(call, exc, message):
+    torch = torch_or_skip()
+    for lib in (ember, torch):
+        with pytest.raises(exc) as info:
+            call(lib)
+        assert message in str(info.value)

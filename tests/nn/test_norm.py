@@ -9,7 +9,6 @@ import pytest
 
 import ember
 from ember import nn
-from ember.nn import functional as F
 from helpers import check_gradcheck, check_op, torch_or_skip
 
 _TOL = {np.float64: dict(atol=1e-10, rtol=1e-10), np.float32: dict(atol=1e-5, rtol=1e-4)}
@@ -171,7 +170,8 @@ def test_batchnorm_state_dict_version_and_old_checkpoints():
     # a version-2 checkpoint must have the key
     new = OrderedDict(old)
     new._metadata = OrderedDict([("", {"version": 2})])
-    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "num_batches_tracked"'):
+    with pytest.raises(RuntimeError,
+                       match='Missing key\\(s\\) in state_dict: "num_batches_tracked"'):
         nn.BatchNorm2d(3).load_state_dict(new)
     # nested, as in a model
     model = nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3))
