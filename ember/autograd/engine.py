@@ -153,16 +153,17 @@ def run_backward(
     errstate = np.errstate(all="ignore")
     errstate.__enter__()
     try:
+        pop, push = heapq.heappop, heapq.heappush
         while ready:
-            node = heapq.heappop(ready)[2]
-            grads = buffers.pop(node)
+            node = pop(ready)[2]
+            grads = buffers.pop(node, None) or [None] * node._n_out
             if node._tensor_hooks:
                 _run_tensor_hooks(node, grads)
             if node._retain:
                 for nr, t in node._retain.items():
                     if grads[nr] is not None and t() is not None:
                         _accumulate_retained(t(), grads[nr])
-            if node in targets:
+            if targets and node in targets:
                 for nr, idx, t in targets[node]:
                     g = grads[nr]
                     if accumulate and g is not None:
@@ -181,14 +182,16 @@ def run_backward(
             for (nxt, nr), g in zip(node.next_functions, grad_inputs):
                 if nxt is None:
                     continue
-                buf = buffers.get(nxt)
-                if buf is None:
-                    buf = buffers[nxt] = [None] * nxt._n_out
                 if g is not None:
-                    buf[nr] = g if buf[nr] is None else buf[nr] + g
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt._n_out
+                    old = buf[nr]
+                    buf[nr] = g if old is None else old + g
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
+                    push(ready, (-nxt._seq, id(nxt), nxt))
     finally:
         grad_mode.state.enabled = prev_mode
         errstate.__exit__(None, None, None)

@@ -85,6 +85,11 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
         )
+    if not _state.enabled:  # nothing is recorded (optimizer steps): no alias, no history
+        result = compute(self)
+        _write(self, result)
+        self._version_box[0] += 1
+        return self
     # the alias stands for the value *before* the op: its own version counter, so the write
     # below doesn't invalidate what the op saved of it
     alias = Tensor._make(self._data, self._requires_grad, self._grad_fn, self._output_nr)
@@ -96,6 +101,23 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
         # a node kept the old value for backward (sin_, mul_ by a tensor that needs grad...):
         # give it a copy, as torch saves a clone of the original self, before overwriting
         alias._data = alias._data.copy()
+    _write(self, result)
+    box = self._version_box
+    box[0] += 1
+    if result._requires_grad:
+        base = self._base
+        if base is None:
+            self._set_history(result._grad_fn, result._output_nr)
+        else:
+            _rebase_view(self, base, result)
+    if len(box) == 1:
+        box.append(None)
+    box[1] = self._grad_fn  # named by "modified by an inplace operation" errors
+    return self
+
+
+def _write(self: Tensor, result: Tensor) -> None:
+    """Checks that ``result`` fits ``self`` (shape, dtype) and copies it into self's memory."""
     if result._data.shape != self._data.shape:
         raise RuntimeError(
             f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
@@ -108,18 +130,6 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
         )
     if result._data is not self._data:
         self._data[...] = result._data
-    box = self._version_box
-    box[0] += 1
-    if result._requires_grad and _state.enabled:
-        base = self._base
-        if base is None:
-            self._set_history(result._grad_fn, result._output_nr)
-        else:
-            _rebase_view(self, base, result)
-    if len(box) == 1:
-        box.append(None)
-    box[1] = self._grad_fn  # named by "modified by an inplace operation" errors
-    return self
 
 
 class CopySlices(Op, name="CopySlices"):
