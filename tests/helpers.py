@@ -22,8 +22,26 @@ def torch_or_skip():
     except ImportError:
         if os.environ.get("CI") == "true":
             raise
-        pytest.skip("torch is not installed")
+        pytest.skip("torch is not installed", allow_module_level=True)
     return torch
+
+
+def same_error(fn: Callable, exact: bool = True) -> None:
+    """``fn(module)`` raises the same exception type under torch and ember, with the same message
+    (torch's ``torch.`` spelled ``ember.``) when ``exact``."""
+    import warnings
+
+    torch = torch_or_skip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as t_err:
+            fn(torch)
+        with pytest.raises(Exception) as e_err:
+            fn(ember)
+    assert type(e_err.value) is type(t_err.value), (e_err.value, t_err.value)
+    if exact:
+        assert str(e_err.value) == str(t_err.value).replace("torch.", "ember."), (
+            str(e_err.value), str(t_err.value))
 
 
 def _to(module, arr, requires_grad):

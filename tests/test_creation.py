@@ -2,11 +2,10 @@
 ranges, eye, *_like, and torch's errors."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
-from helpers import check_op, torch_or_skip
+from helpers import check_op, same_error, torch_or_skip
 
 import ember
 
@@ -18,19 +17,6 @@ def same(fn, **kw):
     check_op(lambda m: fn(m), grad=False, **kw)
 
 
-def same_error(fn, exact=True):
-    """``fn(module)`` raises the same exception type in both, with the same message (torch's
-    ``torch.`` spelled ``ember.``) when ``exact``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as t_err:
-            fn(torch)
-        with pytest.raises(Exception) as e_err:
-            fn(ember)
-    assert type(e_err.value) is type(t_err.value), (e_err.value, t_err.value)
-    if exact:
-        assert str(e_err.value) == str(t_err.value).replace("torch.", "ember."), (
-            str(e_err.value), str(t_err.value))
 
 
 # -- tensor() -----------------------------------------------------------------------------------

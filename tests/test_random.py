@@ -3,11 +3,10 @@ torch, distributions checked statistically: ember's stream is its own, not torch
 in-place samplers' autograd behaviour."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
-from helpers import torch_or_skip
+from helpers import same_error, torch_or_skip
 
 import ember
 
@@ -28,17 +27,6 @@ def same_meta(fn):
     return e
 
 
-def same_error(fn, exact=True):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as t_err:
-            fn(torch)
-        with pytest.raises(Exception) as e_err:
-            fn(ember)
-    assert type(e_err.value) is type(t_err.value), (e_err.value, t_err.value)
-    if exact:
-        assert str(e_err.value) == str(t_err.value).replace("torch.", "ember."), (
-            str(e_err.value), str(t_err.value))
 
 
 # -- seeding and state --------------------------------------------------------------------------

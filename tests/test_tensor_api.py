@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import check_gradcheck, check_op, torch_or_skip
+from helpers import check_gradcheck, check_op, same_error, torch_or_skip
 
 import ember
 
@@ -29,17 +29,6 @@ def same(fn, **kw):
     check_op(lambda m: fn(m), grad=False, **kw)
 
 
-def same_error(fn, exact=True):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as t_err:
-            fn(torch)
-        with pytest.raises(Exception) as e_err:
-            fn(ember)
-    assert type(e_err.value) is type(t_err.value), (e_err.value, t_err.value)
-    if exact:
-        assert str(e_err.value) == str(t_err.value).replace("torch.", "ember."), (
-            str(e_err.value), str(t_err.value))
 
 
 X = np.arange(6, dtype=np.float32).reshape(2, 3)
