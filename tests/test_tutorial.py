@@ -25,3 +25,12 @@ def test_embedded_cells_are_the_seed_tutorial():
         assert code.strip() in text, f"cell {cell.number}"
         for line in cell.expected.splitlines():
             assert re.search("^" + re.escape(line) + "$", text, re.M), line
+
+
+def test_demo_training_learns_the_spirals(capsys):
+    from ember.demo import train
+
+    acc = train()
+    out = capsys.readouterr().out
+    assert "SGD (\nParameter Group 0\n" in out and "val accuracy" in out
+    assert acc > 0.85  # chance is 0.5; a linear model gets about 0.6
