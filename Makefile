@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+BASE := $(VENV)/.installed
 
 .PHONY: test bench demo clean
 
@@ -13,13 +14,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+$(BASE): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $(BASE)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(BIN)/python -m ember.demo
 
 clean:
