@@ -43,15 +43,16 @@ from . import autograd  # noqa: F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .dtypes import result_type as _result_type
+from ._tensor_str import set_printoptions  # noqa: F401
+from . import linalg  # noqa: F401
+from . import nn, optim, utils  # noqa: F401  (as torch.nn etc. are reachable after `import torch`)
 
 
-def result_type(tensor1, tensor2):
+def result_type(tensor1: object, tensor2: object) -> dtype:
     """The dtype torch's promotion gives an op on ``tensor1`` and ``tensor2``."""
     return _result_type(tensor1, tensor2)
 
 
-def is_tensor(obj) -> "builtins.bool":  # noqa: F821
+def is_tensor(obj: object) -> "builtins.bool":  # noqa: F821 - `bool` here is ember.bool
+    """True if ``obj`` is an ember Tensor."""
     return isinstance(obj, Tensor)
-from ._tensor_str import set_printoptions  # noqa: E402,F401
-from . import linalg  # noqa: E402,F401
-from . import nn, optim, utils  # noqa: E402,F401  (torch.nn etc. are reachable after `import torch`)
