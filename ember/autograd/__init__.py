@@ -11,6 +11,7 @@ from .grad_mode import (  # noqa: F401
     no_grad,
     set_grad_enabled,
 )
+from ..backend import get_array_module
 from .engine import run_backward
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
@@ -41,7 +42,7 @@ def _make_grads(outputs: tuple, grads: tuple, is_grads_batched: bool = False) ->
                     "grad can be implicitly created only for real scalar outputs but got "
                     f"{t.dtype}".replace("ember.", "torch.")
                 )
-            g = Tensor._make(t._data.dtype.type(1) + 0 * t._data)
+            g = Tensor._make(get_array_module(t._data).ones_like(t._data))
         elif not isinstance(g, Tensor):
             from ..creation import tensor
 

@@ -69,6 +69,31 @@ def _validate(node: Node, grads) -> tuple:
     return tuple(out)
 
 
+def _validate_arrays(node: Node, grads: tuple) -> tuple:
+    """``_validate`` for a built-in op's ``backward_arrays``: sum and cast arrays, then wrap."""
+    make = _function._Tensor._make
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    out = []
+    needs = node.needs_input_grad
+    for g, meta, need in zip(grads, node._in_meta, needs):
+        if g is None or meta is None or not need:
+            out.append(None)
+            continue
+        shape, dtype = meta
+        if g.shape != shape:
+            lead = g.ndim - len(shape)
+            axes = tuple(range(lead)) + tuple(
+                lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
+            )
+            g = g.sum(axis=axes).reshape(shape)
+        npd = dtype.np
+        if g.dtype is not npd and g.dtype != npd:  # identity first: numpy's == costs more
+            g = g.astype(npd)
+        out.append(make(g))
+    return tuple(out)
+
+
 def _sums_to(src: tuple, dst: tuple) -> bool:
     if len(src) < len(dst):
         return False
@@ -177,7 +202,7 @@ def run_backward(
             if needed is not None and node not in needed:
                 continue
             grad_inputs = _call(node, grads)
-            if not retain_graph:
+            if not retain_graph and node._saved:
                 node._free()
             for (nxt, nr), g in zip(node.next_functions, grad_inputs):
                 if nxt is None:
@@ -187,7 +212,12 @@ def run_backward(
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._n_out
                     old = buf[nr]
-                    buf[nr] = g if old is None else old + g
+                    if old is None:
+                        buf[nr] = g
+                    elif create_graph or old._data.dtype != g._data.dtype:
+                        buf[nr] = old + g
+                    else:  # no graph to record: add the arrays (a new one: either may be aliased)
+                        buf[nr] = _function._Tensor._make(old._data + g._data)
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
@@ -261,7 +291,12 @@ def _call(node: Node, grads: list) -> tuple:
             if r is not None:
                 grads = list(r)
     try:
-        grad_inputs = _validate(node, node.backward(node, *grads))
+        fast = node.backward_arrays
+        if fast is not None and not grad_mode.state.enabled:
+            arrays = [None if g is None else g._data for g in grads]
+            grad_inputs = _validate_arrays(node, fast(node, *arrays))
+        else:
+            grad_inputs = _validate(node, node.backward(node, *grads))
     except Exception:
         if anomaly.enabled and node._trace:
             _warn_trace(node)

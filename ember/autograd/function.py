@@ -66,6 +66,9 @@ class Node:
     _post_hooks: dict | None = None
     _trace: list | None = None
     _materialize_grads = True
+    # optional ``backward_arrays(ctx, *grad_arrays)``: ``backward``'s formula on raw arrays, which
+    # the engine runs when no graph is recorded (create_graph=False), saving an Op per term
+    backward_arrays = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -127,6 +130,25 @@ class Node:
         return tuple(_unpack(self, s) for s in saved)
 
     saved = saved_tensors
+
+    @property
+    def saved_arrays(self) -> tuple:
+        """``saved_tensors`` as backend arrays (same version checks), for ``backward_arrays``."""
+        if self._saved is _FREED:
+            return self.saved_tensors  # raises
+        Tensor = _Tensor
+        out = []
+        for s in self._saved:
+            if type(s) is _SavedOutput:
+                if s.box[0] != s.version:
+                    _unpack(self, s)  # raises
+                out.append(s.data)
+                continue
+            item, version = s
+            if version is not None and item._version_box[0] != version:
+                _unpack(self, s)  # raises
+            out.append(item._data if isinstance(item, Tensor) else item)
+        return tuple(out)
 
     def _free(self) -> None:
         if self._saved:

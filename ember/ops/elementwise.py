@@ -122,6 +122,10 @@ class Add(_Broadcasting, name="AddBackward0"):
     def backward(ctx, g):
         return g, (g if ctx.alpha == 1 else g * ctx.alpha)
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return g, (g if ctx.alpha == 1 else g * ctx.alpha)
+
 
 class Sub(_Broadcasting, name="SubBackward0"):
     _promote = True
@@ -133,6 +137,10 @@ class Sub(_Broadcasting, name="SubBackward0"):
 
     @staticmethod
     def backward(ctx, g):
+        return g, (-g if ctx.alpha == 1 else g * -ctx.alpha)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
         return g, (-g if ctx.alpha == 1 else g * -ctx.alpha)
 
 
@@ -150,6 +158,10 @@ class Rsub(_Broadcasting, name="RsubBackward0"):
     def backward(ctx, g):
         return (-g if ctx.alpha == 1 else g * -ctx.alpha), g
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return (-g if ctx.alpha == 1 else g * -ctx.alpha), g
+
 
 class RsubScalar(Op, name="RsubBackward1"):
     """``scalar - alpha * input``, the node of ``2 - x``."""
@@ -162,6 +174,10 @@ class RsubScalar(Op, name="RsubBackward1"):
 
     @staticmethod
     def backward(ctx, g):
+        return -g if ctx.alpha == 1 else g * -ctx.alpha
+
+    @staticmethod
+    def backward_arrays(ctx, g):
         return -g if ctx.alpha == 1 else g * -ctx.alpha
 
 
@@ -177,6 +193,12 @@ class Mul(_Broadcasting, name="MulBackward0"):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        a, b = ctx.saved_arrays
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
 
@@ -323,6 +345,12 @@ class PowScalar(Op, name="PowBackward0"):
         e = ctx.exponent
         return _zeros_like(g) if e == 0 else g * (e * a ** (e - 1))
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        (a,) = ctx.saved_arrays
+        e = ctx.exponent
+        return ctx.xp.zeros_like(g) if e == 0 else g * (e * a ** (e - 1))
+
 
 class Pow(_Broadcasting, name="PowBackward1"):
     """``input ** exponent`` for two tensors."""
@@ -413,7 +441,9 @@ def _check_alpha(input: Any, other: Any, alpha: Number) -> Number:
 
 
 def _is_bool(x: Any) -> bool:
-    return isinstance(x, bool) or getattr(_data(x), "dtype", None) == bool
+    if isinstance(x, Tensor):  # the common case, without numpy's slower dtype == bool
+        return x._data.dtype.kind == "b"
+    return isinstance(x, bool) or getattr(x, "dtype", None) == bool
 
 
 def _check_bool_sub(input: Any, other: Any) -> None:

@@ -7,6 +7,7 @@ the base's history becomes a ``CopySlices`` node, as in torch.
 """
 from __future__ import annotations
 
+import operator
 import sys
 
 from numpy import may_share_memory as _may_share_memory
@@ -229,8 +230,25 @@ def zero_(self: Tensor) -> Tensor:
     return apply_inplace(self, lambda s: Zero.apply(s, value=0))
 
 
+# With no graph to record (optimizer steps), x.add_(y) for same-shape float tensors of one dtype
+# updates the array in place: the values the out-of-place op would write, without an op, a temporary
+# tensor and the copy back
+_ARRAY_INPLACE = {"add": operator.iadd, "sub": operator.isub, "mul": operator.imul}
+
+
 def _inplace_method(name: str) -> Callable:
+    fast = _ARRAY_INPLACE.get(name)
+
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if fast is not None and not _state.enabled and len(args) == 1 and not kwargs:
+            other = args[0]
+            if isinstance(other, Tensor):
+                d, o = self._data, other._data
+                if d.dtype.kind == "f" and o.dtype is d.dtype and o.shape == d.shape \
+                        and d.flags.writeable:
+                    fast(d, o)
+                    self._version_box[0] += 1
+                    return self
         out_of_place = getattr(Tensor, name)
         return apply_inplace(self, lambda s: out_of_place(s, *args, **kwargs))
 

@@ -30,16 +30,7 @@ class MatMul(Op):
         ctx.ta, ctx.tb, ctx.nda, ctx.ndb = ta, tb, a.ndim, b.ndim
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        xp = ctx.xp
-        if ta:
-            a = xp.swapaxes(a, -1, -2)
-        if tb:
-            b = xp.swapaxes(b, -1, -2)
-        if a.ndim > 2 and b.ndim <= 2 and a.flags.c_contiguous:
-            # one GEMM over the folded batch instead of one per matrix of the batch
-            out = xp.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b)
-            return out.reshape(a.shape[:-1] + b.shape[1:])
-        return xp.matmul(a, b)
+        return _matmul(ctx.xp, a, b, ta, tb)
 
     @staticmethod
     def backward(ctx, g):
@@ -74,6 +65,56 @@ class MatMul(Op):
             else:
                 gb = _mm(a, g, ta=not ta) if not tb else _mm(g, a, ta=True, tb=ta)
         return ga, gb
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        # ``backward`` on arrays, line for line: ``_mm`` is ``mm``, unsqueeze(-1) is [..., None]
+        a, b = ctx.saved_arrays
+        need_a, need_b = ctx.needs_input_grad
+        ta, tb, nda, ndb = ctx.ta, ctx.tb, ctx.nda, ctx.ndb
+        xp = ctx.xp
+        ga = gb = None
+
+        def mm(x, y, ta=False, tb=False):
+            return _matmul(xp, x, y, ta, tb)
+
+        if nda == 1 and ndb == 1:
+            return (g * b if need_a else None), (g * a if need_b else None)
+        if nda == 1:
+            if need_a:
+                ga = mm(b, g, ta=tb) if g.ndim == 1 else mm(g[..., None, :], b, tb=not tb)
+            if need_b:
+                gb = a[..., None] * g[..., None, :] if not tb else g[..., None] * a[..., None, :]
+            return ga, gb
+        if ndb == 1:
+            if need_a:
+                ga = g[..., None] * b if not ta else b[..., None] * g[..., None, :]
+            if need_b:
+                gb = mm(g, a, tb=ta) if g.ndim == 1 else mm(g[..., None, :], a, tb=ta)
+            return ga, gb
+        if need_a:
+            ga = mm(g, b, tb=not tb) if not ta else mm(b, g, ta=tb, tb=True)
+        if need_b:
+            if ndb == 2 and nda > 2 and not ta:
+                rows = math.prod(a.shape[:-1])
+                a2, g2 = a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1])
+                gb = mm(a2, g2, ta=True) if not tb else mm(g2, a2, ta=True)
+            else:
+                gb = mm(a, g, ta=not ta) if not tb else mm(g, a, ta=True, tb=ta)
+        return ga, gb
+
+
+def _matmul(xp: Any, a: Any, b: Any, ta: bool, tb: bool) -> Any:
+    """``op(a) @ op(b)`` on arrays: MatMul's forward."""
+    if ta:
+        a = xp.swapaxes(a, -1, -2)
+    if tb:
+        b = xp.swapaxes(b, -1, -2)
+    if a.ndim > 2 and b.ndim <= 2 and a.flags.c_contiguous:
+        # one GEMM over the folded batch instead of one per matrix of the batch
+        out = xp.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b)
+        return out.reshape(a.shape[:-1] + b.shape[1:])
+    return xp.matmul(a, b)
 
 
 class Mm(MatMul, name="MmBackward0"):
@@ -256,8 +297,12 @@ def _should_fold(sa: tuple, sb: tuple, st_a: tuple, st_b: tuple, rg_a: bool, rg_
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with torch's rules for 1-d operands and broadcast batch dimensions."""
-    _need_tensors("matmul", input=input, other=other)
-    da, db = input.ndim, other.ndim
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
+        _need_tensors("matmul", input=input, other=other)
+    da, db = input._data.ndim, other._data.ndim
+    if da == 2 and db == 2:  # the common case first: mm without its repeated checks
+        _check_mm(input._data.shape, other._data.shape, input, other)
+        return Mm.apply(input, other)
     if da == 0 or db == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
                            f"{da}D and {db}D")
@@ -268,8 +313,6 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if da == 1 and db == 2:
         _check_mm((1, input.shape[0]), other.shape, input, other)
         return _VecMat.apply(input, other)
-    if da == 2 and db == 2:
-        return mm(input, other)
     # torch's kernel choice (and so the output's grad_fn and error messages) depends on shapes,
     # strides and requires_grad; the product itself is always one broadcasting xp.matmul
     sa, sb = tuple(input.shape), tuple(other.shape)

@@ -53,6 +53,12 @@ class Sum(Op, name="SumBackward0"):
             return g.expand(ctx.shape)
         return ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape)
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        if ctx.axes is not None:
+            g = ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim)
+        return ctx.xp.broadcast_to(g, ctx.shape)
+
 
 class SumDim(Sum, name="SumBackward1"):
     pass
@@ -72,6 +78,11 @@ class Mean(Op, name="MeanBackward0"):
         # expand before dividing: an empty input gets an empty gradient, not a 0/0 warning
         return ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape) / ru.count(
             ctx.shape, ctx.axes)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        g = ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim)
+        return ctx.xp.broadcast_to(g, ctx.shape) / ru.count(ctx.shape, ctx.axes)
 
 
 class MeanDim(Mean, name="MeanBackward1"):

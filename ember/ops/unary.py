@@ -190,6 +190,10 @@ class Neg(Op, name="NegBackward0"):
     def backward(ctx, g):
         return -g
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return -g
+
 
 class Abs(Op, name="AbsBackward0"):
     @staticmethod
@@ -283,7 +287,8 @@ class Relu(Op, name="ReluBackward0"):
     def forward(ctx, a):
         if a.dtype.kind == "b":
             raise RuntimeError("Boolean inputs not supported for relu")
-        y = ctx.xp.asarray(ctx.xp.maximum(a, 0))
+        xp = ctx.xp
+        y = xp.asarray(xp.maximum(a, 0))
         ctx.save_for_backward(y)
         return y
 
@@ -291,6 +296,11 @@ class Relu(Op, name="ReluBackward0"):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return where(y <= 0, 0.0, g)  # torch's threshold_backward: 0 at 0, and g passes at nan
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        (y,) = ctx.saved_arrays
+        return ctx.xp.where(y <= 0, g.dtype.type(0), g)
 
 
 class NanToNum(Op, name="NanToNumBackward0"):
