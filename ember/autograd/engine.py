@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..backend import sum_to_axes
 from . import function as _function
 from . import grad_mode
 from .function import AccumulateGrad, Node, _edge, anomaly
@@ -19,11 +20,7 @@ from .function import AccumulateGrad, Node, _edge, anomaly
 def _sum_to(g, shape):
     if not grad_mode.state.enabled:  # no graph to record: sum the array directly
         data = g._data
-        lead = data.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and data.shape[lead + i] != 1
-        )
-        return _function._Tensor._make(data.sum(axis=axes).reshape(shape))
+        return _function._Tensor._make(data.sum(axis=sum_to_axes(data.shape, shape)).reshape(shape))
     from ..ops.reduce import sum_to_size
 
     return sum_to_size(g, shape)
@@ -82,11 +79,7 @@ def _validate_arrays(node: Node, grads: tuple) -> tuple:
             continue
         shape, dtype = meta
         if g.shape != shape:
-            lead = g.ndim - len(shape)
-            axes = tuple(range(lead)) + tuple(
-                lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
-            )
-            g = g.sum(axis=axes).reshape(shape)
+            g = g.sum(axis=sum_to_axes(g.shape, shape)).reshape(shape)
         npd = dtype.np
         if g.dtype is not npd and g.dtype != npd:  # identity first: numpy's == costs more
             g = g.astype(npd)

@@ -26,5 +26,14 @@ def kernels(xp):
     return numpy_backend
 
 
+def sum_to_axes(src: tuple, dst: tuple) -> tuple:
+    """The axes to sum (keeping dims) so that shape ``src`` reduces to ``dst``, the shape it was
+    broadcast from: the leading extra axes and every axis where ``dst`` has 1 and ``src`` not."""
+    lead = len(src) - len(dst)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(dst) if s == 1 and src[lead + i] != 1
+    )
+
+
 def device_of(array: Array) -> str:
     return "cpu"

@@ -12,7 +12,7 @@ import functools
 from typing import Any
 
 from ..autograd.function import Op
-from ..backend import get_array_module
+from ..backend import get_array_module, sum_to_axes
 from ..tensor import Size, Tensor, _wrap_dim
 from . import _reduce_util as ru
 from ._util import float_array
@@ -148,14 +148,11 @@ def sum(input: Tensor, dim: Any = _ALL, keepdim: bool = False, *,  # noqa: A001
 def sum_to_size(input: Tensor, *size: Any) -> Tensor:
     """Sums ``input`` down to ``size`` (the reverse of broadcasting ``size`` to input's shape)."""
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list, Size)) else size
-    lead = input.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and input.shape[lead + i] != 1
-    )
+    axes = sum_to_axes(input.shape, shape)
     if not axes:
         return input
     out = SumDim.apply(input, axes=axes, keepdim=True)
-    return out.reshape(shape) if lead else out
+    return out.reshape(shape) if input.ndim > len(shape) else out
 
 
 @ru.axis_alias
