@@ -50,6 +50,16 @@ _FROM_NP = {d.np: d for d in all_dtypes}
 _NAMES = {d.name: d for d in all_dtypes}
 
 
+# torch's scalar-type names, as its messages print them ("torch.FloatTensor", "got Long")
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def scalar_name(d) -> str:
+    """torch's short scalar-type name of a dtype or numpy dtype (``Float``, ``Long``, ...)."""
+    return _SCALAR_NAMES[d.name if isinstance(d, dtype) else from_numpy_dtype(d).name]
+
+
 def _by_name(name: str) -> dtype:
     return _NAMES[name]
 

@@ -216,11 +216,9 @@ def _unpack(node: Node, s) -> Any:
 
 
 def _raise_modified(node, data, nr, now, expected, producer) -> None:
-    from ..dtypes import from_numpy_dtype
+    from ..dtypes import scalar_name
 
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-    kind = names[from_numpy_dtype(data.dtype).name]
+    kind = scalar_name(data.dtype)
     shape = ", ".join(str(s) for s in data.shape)
     where = "a leaf Variable"
     if producer is not None:

@@ -15,18 +15,15 @@ from typing import Any, Callable
 
 from ..autograd import grad_mode
 from ..autograd.function import Op
-from ..dtypes import from_numpy_dtype
+from ..dtypes import scalar_name
 from ..tensor import Tensor
 
 _state = grad_mode.state
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def type_name(t: Any) -> str:
     """torch's short scalar-type name (Float, Long, ...) used in its error messages."""
-    d = t.dtype if isinstance(t, Tensor) else t
-    return _TYPE_NAMES[d.name if hasattr(d, "name") else from_numpy_dtype(d).name]
+    return scalar_name(t.dtype if isinstance(t, Tensor) else t)
 
 
 def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
