@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BASE := $(VENV)/.installed
 
-.PHONY: test bench demo clean
+.PHONY: test bench demo clean dot
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 $(BASE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[vision]'
 	touch $(BASE)
 
-test: $(STAMP)
+# The graph-rendering tests need Graphviz's `dot`; as root (CI) it comes from Debian's packages.
+dot:
+	@command -v dot >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
+	  else echo "note: Graphviz's dot is missing (apt-get install graphviz); rendering tests skip"; fi; }
+
+test: $(STAMP) dot
 	$(BIN)/python -m pytest -n 2 tests
 
 bench: $(STAMP)
