@@ -1,0 +1,10 @@
+"""``ember.vision.models``: torchvision's model builders, weight enums and registry."""
+from __future__ import annotations
+
+from ._api import (Weights, WeightsEnum, get_model, get_model_builder, get_model_weights,
+                   get_weight, list_models)
+from .resnet import *  # noqa: F401,F403
+from .resnet import __all__ as _resnet_all
+
+__all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
+           "get_weight", "list_models", *_resnet_all]
