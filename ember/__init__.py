@@ -46,6 +46,18 @@ from .dtypes import result_type as _result_type
 from ._tensor_str import set_printoptions  # noqa: F401
 from . import linalg  # noqa: F401
 from . import nn, optim, utils  # noqa: F401  (as torch.nn etc. are reachable after `import torch`)
+from . import io  # noqa: F401
+from .io import load, save, serialization  # noqa: F401
+
+
+def __getattr__(name: str) -> object:
+    # ``ember.hub`` as ``torch.hub`` after a plain ``import ember``; imported on first use because it
+    # pulls in urllib
+    if name == "hub":
+        import importlib
+
+        return importlib.import_module(".hub", __name__)
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")
 
 
 def result_type(tensor1: object, tensor2: object) -> dtype:

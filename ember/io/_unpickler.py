@@ -1,0 +1,475 @@
+"""A pickle reader that runs no code from the file: the safe core of :func:`ember.io.load`.
+
+``pickle.Unpickler`` calls ``find_class`` for every opcode that names a global and
+``persistent_load`` for every storage reference. Here the first answers from an exact allowlist
+of ``(module, name)`` pairs and never imports; the second only hands out storages it has checked.
+An allowlist alone is not enough (CHECKPOINTS.md §2.1): ``BUILD`` can set attributes on any object
+on the pickle stack. So everything the unpickler can reach is an inert stand-in (``__slots__``, no
+``__dict__``, a ``__setstate__`` that refuses, never a type) and tensors stay wrapped in ``_T``
+until :func:`unwrap` turns the finished object into ember Tensors.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import pickletools
+import re
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..nn.parameter import Parameter
+from ..tensor import Size, Tensor, device
+
+__all__ = ["UnsafeCheckpointError", "SafeUnpickler", "Storages", "unwrap"]
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint asked for something ember refuses to do: import or call a global outside the
+    allowlist, set attributes with ``BUILD``, reference a storage that does not exist or is smaller
+    than claimed. Nothing from the file has run when this is raised."""
+
+
+class _Inert:
+    """Base of every object the unpickler can see: no ``__dict__``, and ``BUILD`` is refused."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state: Any) -> None:
+        raise UnsafeCheckpointError(f"BUILD on {self!r} refused: a checkpoint may not set "
+                                    "attributes of the objects ember builds for it")
+
+
+class _Fn(_Inert):
+    """An allowlisted callable. An instance, not a type, so ``NEWOBJ`` on it fails in pickle."""
+
+    __slots__ = ("qualname", "fn")
+
+    def __init__(self, qualname: str, fn: Callable) -> None:
+        self.qualname, self.fn = qualname, fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return self.qualname
+
+
+class _StorageType(_Inert):
+    """A ``torch.FloatStorage``-style global: names the element type of a storage record."""
+
+    __slots__ = ("qualname", "dtype")
+
+    def __init__(self, qualname: str, dtype: str | None) -> None:
+        self.qualname, self.dtype = qualname, dtype  # dtype None: UntypedStorage (bytes)
+
+    def __repr__(self) -> str:
+        return self.qualname
+
+
+class _Dtype(_Inert):
+    """A ``torch.float32``-style global: an ember dtype once loaded, or ``_rebuild_tensor_v3``'s
+    dtype argument."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+
+class _Storage(_Inert):
+    """One storage record: its raw bytes as a 1-D uint8 array, and typed views of it, cached."""
+
+    __slots__ = ("key", "raw", "dtype", "typed")
+
+    def __init__(self, key: str, raw: np.ndarray, dtype: str | None) -> None:
+        self.key, self.raw, self.dtype, self.typed = key, raw, dtype, {}
+
+    def __repr__(self) -> str:
+        return f"storage {self.key!r}"
+
+
+class _T(_Inert):
+    """A rebuilt tensor, checked but not yet built: the arrays are made by :func:`unwrap` once the
+    unpickler is done (the legacy format stores the bytes after the pickle)."""
+
+    __slots__ = ("storage", "offset", "size", "stride", "dtype", "neg", "requires_grad",
+                 "parameter")
+
+    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple, dtype: str,
+                 neg: bool, requires_grad: bool, parameter: bool = False) -> None:
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+        self.dtype, self.neg, self.requires_grad, self.parameter = (dtype, neg, requires_grad,
+                                                                     parameter)
+
+    def __repr__(self) -> str:
+        return "tensor"
+
+
+# -- dtypes ---------------------------------------------------------------------------------------
+# torch dtype name -> (numpy type code of the bytes on disk, ember dtype it loads as). bfloat16,
+# uint16 and uint32 have no ember dtype: they are widened losslessly (bf16 -> f32 by shifting the
+# bits into the high half; unsigned ints to the next signed int).
+_DTYPES: dict[str, tuple[str, _dt.dtype]] = {
+    "float32": ("f4", _dt.float32), "float64": ("f8", _dt.float64), "float16": ("f2", _dt.float16),
+    "bfloat16": ("u2", _dt.float32), "int64": ("i8", _dt.int64), "int32": ("i4", _dt.int32),
+    "int16": ("i2", _dt.int16), "int8": ("i1", _dt.int8), "uint8": ("u1", _dt.uint8),
+    "bool": ("u1", _dt.bool), "uint16": ("u2", _dt.int32), "uint32": ("u4", _dt.int64),
+}
+_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
+            "int": "int32", "short": "int16", "cfloat": "complex64", "cdouble": "complex128",
+            "chalf": "complex32"}
+# dtypes torch has and ember cannot represent, with the reason given in the error
+_NO_EMBER_DTYPE = {
+    **{n: "ember has no complex dtypes" for n in ("complex32", "complex64", "complex128")},
+    "uint64": "ember has no uint64 dtype, and int64 cannot hold every value",
+    **{n: "ember has no float8 dtypes" for n in (
+        "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
+        "float4_e2m1fn_x2")},
+    **{n: "ember has no quantized dtypes" for n in (
+        "qint8", "quint8", "qint32", "quint4x2", "quint2x4")},
+    **{n: "ember has no bit dtypes" for n in ("bits1x8", "bits2x4", "bits4x2", "bits8", "bits16")},
+}
+_STORAGE_TYPES = {"DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
+                  "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
+                  "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
+                  "BoolStorage": "bool"}
+
+
+def _no_ember_dtype(name: str) -> NotImplementedError:
+    return NotImplementedError(f"the checkpoint holds a torch.{name} tensor, which ember cannot "
+                               f"load: {_NO_EMBER_DTYPE[name]}")
+
+
+def to_ember_dtype(name: str) -> _dt.dtype:
+    """The ember dtype a torch dtype name loads as (widened where ember lacks it)."""
+    name = _ALIASES.get(name, name)
+    if name in _NO_EMBER_DTYPE:
+        raise _no_ember_dtype(name)
+    return _DTYPES[name][1]
+
+
+# -- checked rebuild functions (the only code a checkpoint can reach) --------------------------
+def _check(cond: bool, what: str) -> None:
+    if not cond:
+        raise pickle.UnpicklingError(f"malformed checkpoint: {what}")
+
+
+def _is_int(x: Any) -> bool:
+    return type(x) is int  # not bool, not a subclass
+
+
+def _typed(storage: _Storage, name: str, byteorder: str) -> np.ndarray:
+    """The storage's bytes as a 1-D native array of the ember dtype that ``name`` loads as."""
+    if name in storage.typed:
+        return storage.typed[name]
+    code, edtype = _DTYPES[name]
+    raw = storage.raw
+    itemsize = np.dtype(code).itemsize
+    _check(raw.size % itemsize == 0,
+           f"storage {storage.key!r} of {raw.size} bytes does not hold whole {name} elements")
+    arr = raw.view(np.dtype(code).newbyteorder("<" if byteorder == "little" else ">"))
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if name == "bfloat16":
+        arr = (arr.astype(np.uint32) << 16).view(np.float32)
+    elif name == "bool":
+        arr = arr.view(np.bool_) if not arr.size or arr.max() <= 1 else arr != 0
+    elif arr.dtype != edtype.np:
+        arr = arr.astype(edtype.np)
+    storage.typed[name] = arr
+    return arr
+
+
+def _no_overlap(size: tuple, stride: tuple) -> bool:
+    # Sorted by stride, each dimension must step past everything the smaller ones span.
+    span = 0
+    for n, s in sorted((p for p in zip(size, stride) if p[0] > 1), key=lambda p: p[1]):
+        if s <= span:
+            return False
+        span += (n - 1) * s
+    return True
+
+
+def _tensor(storage: Any, offset: Any, size: Any, stride: Any, dtype: str, requires_grad: Any,
+            hooks: Any, metadata: Any) -> _T:
+    """Checks the arguments every ``_rebuild_tensor_*`` shares; the array is made later."""
+    _check(isinstance(storage, _Storage), f"expected a storage, got {storage!r}")
+    _check(_is_int(offset) and offset >= 0, f"bad storage offset {offset!r}")
+    _check(isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride),
+           f"bad tensor size {size!r} / stride {stride!r}")
+    _check(all(_is_int(n) and n >= 0 for n in size), f"bad tensor size {size!r}")
+    _check(all(_is_int(s) and s >= 0 for s in stride), f"bad tensor stride {stride!r}")
+    _check(type(requires_grad) is bool, f"bad requires_grad {requires_grad!r}")
+    _check(not requires_grad or _DTYPES[dtype][1].is_floating_point,
+           "only floating point tensors can require gradients")
+    _check(isinstance(hooks, dict) and not hooks, "tensors with backward hooks are not supported")
+    if metadata is not None:
+        _check(isinstance(metadata, dict) and set(metadata) <= {"conj", "neg"}
+               and all(type(v) is bool for v in metadata.values()),
+               f"bad tensor metadata {metadata!r}")
+    # conj of a real tensor is the tensor itself (complex tensors never get this far)
+    neg = bool(metadata and metadata.get("neg"))
+    return _T(storage, offset, size, stride, dtype, neg, requires_grad)
+
+
+def _array(t: _T, byteorder: str) -> np.ndarray:
+    """The numpy view a checked ``_T`` describes, over its storage's own 1-D array."""
+    _check(t.storage.raw is not None, f"storage {t.storage.key!r} has no data")
+    flat = _typed(t.storage, t.dtype, byteorder)
+    size, stride, offset = t.size, t.stride, t.offset
+    if 0 in size:
+        return np.empty(size, flat.dtype)
+    # The bounds check runs against the storage's own 1-D array, which nothing in the file can
+    # replace: a view reading past it would expose unrelated memory.
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= flat.size:
+        raise UnsafeCheckpointError(
+            f"tensor view exceeds its storage: size {size}, stride {stride} and offset {offset} "
+            f"reach element {last}, but storage {t.storage.key!r} holds {flat.size}")
+    item = flat.itemsize
+    arr = np.ndarray(size, flat.dtype, buffer=flat, offset=offset * item,
+                     strides=tuple(s * item for s in stride))
+    if t.neg:  # a lazy negative view is saved unresolved; ember has no lazy views: a copy
+        arr = np.negative(arr)
+    elif not _no_overlap(size, stride):
+        arr.flags.writeable = False  # an expand()-style view: elements alias each other
+    return arr
+
+
+class Storages:
+    """Where storage records come from, and the file-wide facts needed to decode them."""
+
+    def __init__(self, read: Callable[[str, int], np.ndarray], byteorder: str,
+                 check_location: Callable[[str], None], legacy: bool = False) -> None:
+        self.read = read  # (key, expected nbytes) -> raw uint8 array; validates before reading
+        self.byteorder = byteorder
+        self.check_location = check_location
+        self.legacy = legacy
+        self.cache: dict[str, _Storage] = {}
+
+
+_KEY = re.compile(r"[0-9]{1,40}")
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` with an exact allowlist and checked storages (module docstring)."""
+
+    def __init__(self, file: io.BytesIO, storages: Storages | None, *,
+                 encoding: str = "utf-8") -> None:
+        super().__init__(file, encoding=encoding)
+        self._file = file
+        self._storages = storages
+        self._globals = _ALLOWLIST
+
+    def load(self) -> Any:
+        # pickle grows its memo to the largest index a PUT names, so one crafted index would
+        # allocate gigabytes: indices are checked against the pickle's length before it runs
+        start = self._file.tell()
+        size = len(self._file.getbuffer()) - start
+        for op, arg, pos in pickletools.genops(self._file):
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= arg < size:
+                raise UnsafeCheckpointError(f"memo index {arg} at byte {pos} is out of range")
+        self._file.seek(start)
+        return super().load()
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = self._globals.get((module, name))
+        if found is not None:
+            return found
+        if module in ("torch", "torch.cuda") and name in _UNSUPPORTED_STORAGES:
+            raise NotImplementedError(f"the checkpoint holds a {module}.{name}, which ember "
+                                      f"cannot load: {_UNSUPPORTED_STORAGES[name]}")
+        if (module, name) in _UNSUPPORTED:
+            raise NotImplementedError(f"the checkpoint uses {module}.{name}: "
+                                      f"{_UNSUPPORTED[(module, name)]} cannot be loaded by ember")
+        raise UnsafeCheckpointError(
+            f"the checkpoint asks for the global {module}.{name}, which ember refuses: ember.load "
+            "never imports or calls anything outside a fixed allowlist of tensor-rebuilding "
+            "functions, and has no weights_only=False (torch.load(weights_only=True) refuses it "
+            "too, unless it is added with torch.serialization.add_safe_globals)")
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        st = self._storages
+        ok = (st is not None and isinstance(pid, tuple) and len(pid) in (5, 6)
+              and pid[0] == "storage" and isinstance(pid[1], _StorageType)
+              and isinstance(pid[2], str) and _KEY.fullmatch(pid[2]) is not None
+              and isinstance(pid[3], str) and _is_int(pid[4]) and pid[4] >= 0
+              and (len(pid) == 5 or (st.legacy and pid[5] is None)))
+        if not ok:
+            if st is not None and isinstance(pid, tuple) and len(pid) == 6 and pid[5] is not None:
+                raise NotImplementedError("the checkpoint holds a storage view (a pre-1.0 torch "
+                                          "feature), which ember cannot load")
+            raise UnsafeCheckpointError(f"bad persistent id {pid!r}: ember expects "
+                                        "('storage', <storage type>, key, location, numel)")
+        _, stype, key, location, numel = pid[:5]
+        if key in st.cache:
+            return st.cache[key]
+        st.check_location(location)
+        itemsize = 1 if stype.dtype is None else np.dtype(_DTYPES[stype.dtype][0]).itemsize
+        storage = _Storage(key, st.read(key, numel * itemsize), stype.dtype)
+        st.cache[key] = storage
+        return storage
+
+
+# -- the allowlist ------------------------------------------------------------------------------
+_UNSUPPORTED_STORAGES = {
+    "ComplexFloatStorage": "ember has no complex dtypes",
+    "ComplexDoubleStorage": "ember has no complex dtypes",
+    **{n: "ember has no quantized tensors" for n in (
+        "QInt8Storage", "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage")},
+}
+_UNSUPPORTED = {
+    ("torch._utils", "_rebuild_qtensor"): "quantized tensors",
+    ("torch._utils", "_rebuild_sparse_tensor"): "sparse tensors",
+    ("torch._utils", "_rebuild_nested_tensor"): "nested tensors",
+    ("torch._utils", "_rebuild_wrapper_subclass"): "tensor subclasses",
+    ("torch._utils", "_rebuild_device_tensor_from_numpy"): "device tensors from numpy",
+    ("torch._utils", "_rebuild_device_tensor_from_cpu_tensor"): "device tensors",
+    ("torch._utils", "_rebuild_meta_tensor_no_storage"): "meta tensors (no data)",
+    ("torch._utils", "_rebuild_parameter_with_state"): "parameters with Python attributes",
+    ("torch._tensor", "_rebuild_from_type_v2"): "tensor subclasses or tensors with Python "
+                                                "attributes",
+}
+
+
+def _make_device(*args: Any) -> device | str:
+    _check(1 <= len(args) <= 2 and isinstance(args[0], str)
+           and (len(args) == 1 or args[1] is None or _is_int(args[1])), f"bad device {args!r}")
+    name = args[0] if len(args) == 1 or args[1] is None else f"{args[0]}:{args[1]}"
+    # ember has only the CPU: other devices stay as their torch spelling, a plain string
+    return device(name) if name.split(":")[0] == "cpu" else name
+
+
+def _make_size(dims: Any) -> Size:
+    _check(isinstance(dims, (tuple, list)) and all(_is_int(d) for d in dims), f"bad size {dims!r}")
+    return Size(dims)
+
+
+def _encode(text: Any, encoding: Any) -> bytes:
+    _check(isinstance(text, str) and encoding == "latin1", "bytes must be encoded as latin1")
+    return text.encode("latin1")
+
+
+def _make_set(items: Any = ()) -> set:
+    _check(isinstance(items, (list, tuple)), f"bad set contents {type(items).__name__}")
+    try:
+        return set(items)
+    except TypeError as e:  # an unhashable element
+        raise pickle.UnpicklingError(f"malformed checkpoint: {e}") from None
+
+
+def _make_complex(real: Any = 0.0, imag: Any = 0.0) -> complex:
+    _check(all(type(x) in (int, float) for x in (real, imag)), "bad complex number")
+    return complex(real, imag)
+
+
+def _make_ordered_dict(*args: Any) -> collections.OrderedDict:
+    # pickle passes the items afterwards with SETITEMS; the constructor takes none here
+    _check(not args, "OrderedDict() takes its items through SETITEMS")
+    return collections.OrderedDict()
+
+
+def _allowlist() -> dict[tuple[str, str], _Inert]:
+    def rebuild_v2(storage, offset, size, stride, requires_grad, hooks, metadata=None):
+        _check(isinstance(storage, _Storage) and storage.dtype is not None,
+               "_rebuild_tensor_v2 needs a typed storage")
+        return _tensor(storage, offset, size, stride, storage.dtype, requires_grad, hooks,
+                       metadata)
+
+    def rebuild_v3(storage, offset, size, stride, requires_grad, hooks, dtype, metadata=None):
+        _check(isinstance(dtype, _Dtype), f"bad dtype {dtype!r}")
+        if dtype.name in _NO_EMBER_DTYPE:
+            raise _no_ember_dtype(dtype.name)
+        return _tensor(storage, offset, size, stride, dtype.name, requires_grad, hooks, metadata)
+
+    def rebuild_parameter(data, requires_grad, hooks):
+        _check(isinstance(data, _T) and not data.parameter and type(requires_grad) is bool,
+               "bad _rebuild_parameter arguments")
+        _check(isinstance(hooks, dict) and not hooks, "parameters with hooks are not supported")
+        _check(not requires_grad or _DTYPES[data.dtype][1].is_floating_point,
+               "only floating point parameters can require gradients")
+        return _T(data.storage, data.offset, data.size, data.stride, data.dtype, data.neg,
+                  requires_grad, parameter=True)
+
+    table: dict[tuple[str, str], _Inert] = {
+        ("collections", "OrderedDict"): _Fn("collections.OrderedDict", _make_ordered_dict),
+        ("torch._utils", "_rebuild_tensor_v2"): _Fn("torch._utils._rebuild_tensor_v2", rebuild_v2),
+        ("torch._utils", "_rebuild_tensor_v3"): _Fn("torch._utils._rebuild_tensor_v3", rebuild_v3),
+        ("torch._utils", "_rebuild_parameter"): _Fn("torch._utils._rebuild_parameter",
+                                                    rebuild_parameter),
+        ("torch", "Size"): _Fn("torch.Size", _make_size),
+        ("torch", "device"): _Fn("torch.device", _make_device),
+        ("_codecs", "encode"): _Fn("_codecs.encode", _encode),
+        ("torch.storage", "UntypedStorage"): _StorageType("torch.storage.UntypedStorage", None),
+        ("torch", "UntypedStorage"): _StorageType("torch.UntypedStorage", None),
+    }
+    for module in ("builtins", "__builtin__"):  # protocol-2 pickles keep the Python 2 spelling
+        table[(module, "set")] = _Fn(f"{module}.set", _make_set)
+        table[(module, "complex")] = _Fn(f"{module}.complex", _make_complex)
+    for module in ("torch", "torch.cuda"):  # legacy files name GPU storages torch.cuda.*
+        for name, dt in _STORAGE_TYPES.items():
+            table[(module, name)] = _StorageType(f"{module}.{name}", dt)
+    for name in (*_DTYPES, *_ALIASES, *_NO_EMBER_DTYPE):
+        table[("torch", name)] = _Dtype(_ALIASES.get(name, name))
+    return table
+
+
+# -- after unpickling -------------------------------------------------------------------------
+def unwrap(obj: Any, byteorder: str = "little") -> Any:
+    """Turns the unpickled object into ember objects: ``_T`` -> Tensor/Parameter, dtype markers ->
+    ember dtypes. Mutable containers are updated in place, so shared references and cycles survive;
+    each ``_T`` becomes one Tensor however often it is referenced."""
+    done: dict[int, Any] = {}
+    busy: set[int] = set()
+
+    def walk(x: Any) -> Any:
+        t = type(x)
+        if t in (str, int, float, bool, bytes, complex) or x is None:
+            return x
+        if id(x) in done:
+            return done[id(x)]
+        if isinstance(x, _T):
+            arr = _array(x, byteorder)
+            out: Any = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
+                        else Tensor._make(arr, requires_grad=x.requires_grad))
+        elif isinstance(x, _Dtype):
+            out = to_ember_dtype(x.name)
+        elif isinstance(x, _Inert):
+            raise pickle.UnpicklingError(f"malformed checkpoint: a bare {x!r} is not a value "
+                                         "ember can return")
+        elif t is list:
+            done[id(x)] = x
+            x[:] = [walk(v) for v in x]
+            return x
+        elif t in (dict, collections.OrderedDict):
+            done[id(x)] = x
+            items = [(walk(k), walk(v)) for k, v in x.items()]
+            x.clear()
+            x.update(items)
+            if t is collections.OrderedDict:  # attributes set by BUILD, e.g. _metadata
+                attrs = vars(x)
+                for k in list(attrs):
+                    attrs[k] = walk(attrs[k])
+            return x
+        elif t in (tuple, set, Size) or isinstance(x, device):
+            if id(x) in busy:
+                raise pickle.UnpicklingError("malformed checkpoint: a tuple or set contains "
+                                             "itself")
+            busy.add(id(x))
+            out = x if isinstance(x, device) else t(walk(v) for v in x)
+            busy.discard(id(x))
+        else:
+            raise pickle.UnpicklingError(f"malformed checkpoint: unexpected {t.__name__}")
+        done[id(x)] = out
+        return out
+
+    return walk(obj)
+
+
+_ALLOWLIST = _allowlist()
