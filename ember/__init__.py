@@ -46,7 +46,7 @@ from .dtypes import result_type as _result_type
 from ._tensor_str import set_printoptions  # noqa: F401
 from . import linalg  # noqa: F401
 from . import nn, optim, utils  # noqa: F401  (as torch.nn etc. are reachable after `import torch`)
-from . import io  # noqa: F401
+from . import cuda, io  # noqa: F401
 from .io import load, save, serialization  # noqa: F401
 
 
