@@ -317,3 +317,15 @@ def test_stratified_split_holds_out_each_class():
     assert sorted(targets[i] for i in val) == [0, 0, 1, 2]
     assert (train, val) == stratified_split(targets, 0.2, seed=0)
     assert (train, val) != stratified_split(targets, 0.2, seed=1)
+
+
+def test_default_image_size_is_imagenets_for_folders_and_32_for_digits(tmp_path):
+    from ember.cli import build_parser
+    from ember.cli.finetune import _settings
+
+    parser = build_parser()
+    assert _settings(parser.parse_args(["finetune"]), None)["image_size"] == 32
+    folder = _settings(parser.parse_args(["finetune", str(tmp_path)]), None)
+    assert folder["image_size"] == 224
+    given = _settings(parser.parse_args(["finetune", str(tmp_path), "--image-size", "64"]), None)
+    assert given["image_size"] == 64
