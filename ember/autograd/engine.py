@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import warnings
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -116,6 +116,22 @@ def _accumulate(var, g, create_graph: bool) -> None:
         hook(var)
 
 
+def count_dependencies(root_nodes: Iterable[Node]) -> tuple[dict[Node, int], set[Node]]:
+    """Discovers the graph below ``root_nodes``: per node, how many edges lead into it, and the set
+    of nodes reached. A node is ready to run once all its incoming edges have delivered."""
+    deps: dict[Node, int] = {}
+    seen = set(root_nodes)
+    stack = list(seen)
+    while stack:
+        for nxt, _ in stack.pop().next_functions:
+            if nxt is not None:
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    return deps, seen
+
+
 def run_backward(
     roots: Sequence,
     grad_roots: Sequence,
@@ -131,17 +147,7 @@ def run_backward(
     gradients; without it (``autograd.grad``) the gradients flowing into ``inputs`` are returned.
     """
     root_edges = [_edge(t) for t in roots]
-    # discover the graph and count, per node, how many edges lead into it
-    deps: dict[Node, int] = {}
-    seen = {n for n, _ in root_edges if n is not None}
-    stack = list(seen)
-    while stack:
-        for nxt, _ in stack.pop().next_functions:
-            if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+    deps, seen = count_dependencies(n for n, _ in root_edges if n is not None)
 
     targets: dict[Node, list] = {}
     needed = None

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autograd.engine import count_dependencies
 from ..autograd.function import _FREED, AccumulateGrad, Node, _edge
 from ..tensor import Tensor
 
@@ -30,16 +31,7 @@ def backward_order(root_nodes: Iterable[Node]) -> list:
     depend on gradient values, so it can be computed without running anything.
     """
     roots = list(dict.fromkeys(n for n in root_nodes if n is not None))
-    deps: dict = {}
-    seen = set(roots)
-    stack = list(roots)
-    while stack:
-        for nxt, _ in stack.pop().next_functions:
-            if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+    deps, _ = count_dependencies(roots)
     ready = [(-n._seq, id(n), n) for n in roots if deps.get(n, 0) == 0]
     heapq.heapify(ready)
     order = []
