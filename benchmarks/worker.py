@@ -2,6 +2,7 @@
 
     python -m benchmarks.worker --framework ember --workload seed_ops --budget 1.5
     python -m benchmarks.worker --info [--torch] [--gemm-budget 1.0]
+    python -m benchmarks.worker --gemm-only [--gemm-budget 1.0]
 
 It prints one line ``BENCH-RESULT: {json}`` on stdout (workloads may print too). A workload that
 fails reports ``{"status": "error", "error": ...}`` rather than crashing, so the parent can put the
@@ -69,54 +70,71 @@ def load_framework(name: str, threads: int) -> Any:
     return mod
 
 
-def time_step(step: Callable[[], object], budget: float, repeats: int) -> dict[str, Any]:
-    """Warms ``step`` up, then times ``repeats`` batches of ``number`` calls, ``number`` chosen so
-    the timed part takes about 80% of ``budget`` seconds. Returns per-call seconds."""
-    # warm-up: the first calls are far slower than the rest (torch's first backward starts its
-    # autograd engine; caches fill), so at least 3 calls and 10% of the budget; a step slower
-    # than the whole budget gets 2
+def time_step(step: Callable[[], object], budget: float, repeats: int,
+              min_repeats: int = 3) -> dict[str, Any]:
+    """Warms ``step`` up, then times between ``min_repeats`` and ``repeats`` samples in about
+    80% of ``budget`` seconds. Returns per-call seconds.
+
+    A fast step (the first call under 10% of the budget) gets at least 3 warm-up calls and 10%
+    of the budget, then each sample is a batch of ``number`` calls, ``number`` chosen so that
+    ``repeats`` batches fill the timed part. A slow step (a ResNet train step: 0.3-3 s) gets one
+    warm-up call, then one call per sample until ``min_repeats`` samples and the timed part are
+    done (at most ``repeats``)."""
     t0 = _now()
-    warmup = 0
-    while True:
-        step()
-        warmup += 1
-        elapsed = _now() - t0
-        if (warmup >= 3 and elapsed >= 0.1 * budget) or (warmup >= 2 and elapsed >= budget):
-            break
-    # calibrate like timeit.autorange: double the batch until it takes >= 20 ms
-    number = 1
-    while True:
-        t0 = _now()
-        for _ in range(number):
+    step()  # the first call is far slower than the rest (torch starts its autograd engine...)
+    warmup = 1
+    slow = _now() - t0 >= 0.1 * budget
+    samples: list[float] = []
+    if slow:
+        number = 1
+        timed = 0.0
+        while len(samples) < min_repeats or (timed < 0.8 * budget and len(samples) < repeats):
+            gc.collect()
+            t0 = _now()
             step()
-        per_call = (_now() - t0) / number
-        if per_call * number >= 0.02 or per_call * number * 2 > 0.1 * budget:
-            break
-        number *= 2
-    timed = 0.8 * budget
-    # slow steps: fewer repeats of one call each rather than blowing the budget
-    repeats = max(3, min(repeats, int(timed / per_call)))
-    number = max(1, round(timed / repeats / per_call))
-    samples = []
-    # the garbage collector stays on (a training loop runs with it), but each batch starts clean
-    for _ in range(repeats):
-        gc.collect()
-        t0 = _now()
-        for _ in range(number):
+            samples.append(_now() - t0)
+            timed += samples[-1]
+    else:
+        # warm-up: at least 3 calls and 10% of the budget (caches fill, allocators settle)
+        while True:
             step()
-        samples.append((_now() - t0) / number)
+            warmup += 1
+            if warmup >= 3 and _now() - t0 >= 0.1 * budget:
+                break
+        # calibrate like timeit.autorange: double the batch until it takes >= 20 ms
+        number = 1
+        while True:
+            t0 = _now()
+            for _ in range(number):
+                step()
+            per_call = (_now() - t0) / number
+            if per_call * number >= 0.02 or per_call * number * 2 > 0.1 * budget:
+                break
+            number *= 2
+        timed = 0.8 * budget
+        repeats = max(min_repeats, min(repeats, int(timed / per_call)))
+        number = max(1, round(timed / repeats / per_call))
+        # the garbage collector stays on (a training loop runs with it), but each batch starts
+        # clean
+        for _ in range(repeats):
+            gc.collect()
+            t0 = _now()
+            for _ in range(number):
+                step()
+            samples.append((_now() - t0) / number)
     return {
         "median_s": statistics.median(samples),
         "min_s": min(samples),
         "samples_s": samples,
         "number": number,
-        "repeats": repeats,
+        "repeats": len(samples),
         "warmup": warmup,
     }
 
 
 def run_step_workload(name: str, framework: str, threads: int, budget: float,
-                      repeats: int) -> dict[str, Any]:
+                      repeats: int, tiny: bool = False) -> dict[str, Any]:
+    """Builds workload ``name`` with ``framework`` (``tiny``: at its tiny size) and times it."""
     wl = WORKLOADS[name]
     t0 = _now()
     try:
@@ -125,14 +143,18 @@ def run_step_workload(name: str, framework: str, threads: int, budget: float,
         return _error(exc, "import")
     import_s = _now() - t0
     try:
-        step = wl.make(m)
+        t0 = _now()
+        step = wl.make(m, tiny=True) if tiny and wl.sized else wl.make(m)
+        setup_s = _now() - t0
     except BaseException as exc:  # noqa: BLE001
         return _error(exc, "setup")
     try:
         result = time_step(step, budget, repeats)
     except BaseException as exc:  # noqa: BLE001
         return _error(exc, "step")
-    return {"status": "ok", **result, "import_s": import_s, "peak_rss_kib": peak_rss_kib()}
+    flops = {k: getattr(step, k) for k in ("flops", "flops_note") if hasattr(step, k)}
+    return {"status": "ok", **result, **flops, "import_s": import_s, "setup_s": setup_s,
+            "peak_rss_kib": peak_rss_kib()}
 
 
 # -- command workloads ----------------------------------------------------------------------------
@@ -318,13 +340,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workload", choices=sorted(WORKLOADS))
     p.add_argument("--info", action="store_true", help="probe versions, BLAS and numpy GEMM")
     p.add_argument("--torch", action="store_true", help="with --info: also import torch")
+    p.add_argument("--gemm-only", action="store_true", help="only the numpy GEMM figure")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=1.5, help="seconds of timing to aim for")
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--min-runs", type=int, default=5, help="command workloads, GEMM")
     p.add_argument("--gemm-budget", type=float, default=1.0, help="0 skips the GEMM")
+    p.add_argument("--tiny", action="store_true", help="build the workload at its tiny size")
     args = p.parse_args(argv)
-    if args.info:
+    if args.gemm_only:
+        try:
+            result = numpy_gemm(2048, args.gemm_budget, args.min_runs)
+        except Exception as exc:  # noqa: BLE001
+            result = _error(exc, "gemm")
+    elif args.info:
         result = probe(args.torch, args.gemm_budget, args.min_runs, args.threads)
     elif args.framework and args.workload:
         if WORKLOADS[args.workload].kind == "command":
@@ -332,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
                                           args.min_runs)
         else:
             result = run_step_workload(args.workload, args.framework, args.threads, args.budget,
-                                       args.repeats)
+                                       args.repeats, args.tiny)
     else:
         p.error("give --info, or --framework and --workload")
     sys.stdout.write("\n" + MARKER + json.dumps(result) + "\n")

@@ -2,8 +2,13 @@
 
 A *step* workload is ``def name(m) -> step``: it builds its tensors with ``m`` (``ember`` or
 ``torch``), untimed, and returns a closure that performs one iteration; the worker times that
-closure. A *command* workload is ``def name(framework) -> argv``: the worker times whole
-subprocesses running ``argv`` (e.g. an import).
+closure. A step workload may take a keyword ``tiny`` (``def name(m, tiny=False)``): with
+``tiny=True`` it builds the same model at a tiny size (``run.py --tiny``, the tests), to check
+that it runs, not to time it. A step may carry ``step.flops`` (FLOPs of one iteration, a
+multiply-add counting 2) and ``step.flops_note`` (what was counted): the table then shows the
+achieved GFLOP/s and its fraction of numpy's GEMM figure. A *command* workload is
+``def name(framework) -> argv``: the worker times whole subprocesses running ``argv`` (e.g. an
+import).
 
 Adding a workload is one decorated function here::
 
@@ -22,6 +27,7 @@ ember at module level: workloads import what they need inside their body.
 """
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
@@ -39,13 +45,18 @@ class Workload:
     kind: Kind
     make: Callable[[Any], Any]
     unit: str | None = None  # "us" or "ms" for the table; None picks from the measured medians
+    budget: float | None = None  # seconds of timing per pair in a full run; None: run.py's default
+    sized: bool = False  # make() takes the keyword ``tiny``
 
 
 WORKLOADS: dict[str, Workload] = {}
 
 
-def workload(name: str, *, kind: Kind = "step", unit: str | None = None) -> Callable:
-    """Registers the decorated function as workload ``name`` (its docstring is the description)."""
+def workload(name: str, *, kind: Kind = "step", unit: str | None = None,
+             budget: float | None = None) -> Callable:
+    """Registers the decorated function as workload ``name`` (its docstring is the description).
+    ``budget``: seconds of timing per (workload, framework) pair in a full run, for workloads
+    whose steps take far longer than the default budget allows."""
     if unit not in (None, "us", "ms"):
         raise ValueError(f"unit must be 'us', 'ms' or None, not {unit!r}")
 
@@ -53,7 +64,8 @@ def workload(name: str, *, kind: Kind = "step", unit: str | None = None) -> Call
         if name in WORKLOADS:
             raise ValueError(f"workload {name!r} is registered twice")
         doc = " ".join((fn.__doc__ or "").split())
-        WORKLOADS[name] = Workload(name, doc, kind, fn, unit)
+        sized = "tiny" in inspect.signature(fn).parameters
+        WORKLOADS[name] = Workload(name, doc, kind, fn, unit, budget, sized)
         return fn
 
     return register
@@ -112,6 +124,137 @@ def tiny_mlp(m: Any) -> Step:
                 p.grad = None
 
     return step
+
+
+def _data(m: Any, seed: int, *shape: int) -> Any:
+    """A float32 standard-normal tensor, the same values for both frameworks."""
+    import numpy as np
+
+    return m.from_numpy(np.random.default_rng(seed).standard_normal(shape, dtype=np.float32))
+
+
+def _labels(m: Any, seed: int, n: int, classes: int) -> Any:
+    import numpy as np
+
+    return m.from_numpy(np.random.default_rng(seed).integers(0, classes, n, dtype=np.int64))
+
+
+def _train_step(m: Any, model: Any, opt: Any, x: Any, y: Any) -> Step:
+    """The usual loop body: zero_grad, forward, cross-entropy, backward, optimizer step."""
+    loss_fn = m.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _with_flops(step: Step, flops: float, note: str) -> Step:
+    step.flops = flops  # type: ignore[attr-defined]
+    step.flops_note = note  # type: ignore[attr-defined]
+    return step
+
+
+TRAIN_NOTE = "3 x forward (backward counted as 2 x forward)"
+
+
+@workload("mlp", unit="ms")
+def mlp(m: Any, tiny: bool = False) -> Step:
+    """784-512-512-10 ReLU MLP (nn.Sequential of nn.Linear and nn.ReLU) on a batch of 128,
+    nn.CrossEntropyLoss, backward and an optim.SGD step (lr 0.01, momentum 0.9), zero_grad
+    first."""
+    nn = m.nn
+    m.manual_seed(0)
+    batch = 8 if tiny else 128
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                          nn.Linear(512, 10))
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = _data(m, 1, batch, 784), _labels(m, 2, batch, 10)
+    forward = batch * sum(2 * mod.in_features * mod.out_features
+                          for mod in model if isinstance(mod, nn.Linear))
+    return _with_flops(_train_step(m, model, opt, x, y), 3 * forward, TRAIN_NOTE)
+
+
+def _resnet_forward_flops(model: Any, size: int) -> float:
+    from benchmarks.models import resnet_flops
+
+    return float(sum(resnet_flops(model, size, size).values()))
+
+
+@workload("resnet18_cifar", unit="ms", budget=6.0)
+def resnet18_cifar(m: Any, tiny: bool = False) -> Step:
+    """ResNet-18 with a 3x3 stride-1 stem and no max-pool, 10 classes, a batch of 32 at 32x32:
+    train step (zero_grad, forward, cross-entropy, backward, SGD lr 0.01 momentum 0.9)."""
+    from benchmarks.models import resnet18
+
+    m.manual_seed(0)
+    batch, size = (2, 8) if tiny else (32, 32)
+    model = resnet18(m, 10, cifar=True)
+    model.train()
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = _data(m, 1, batch, 3, size, size), _labels(m, 2, batch, 10)
+    flops = 3 * batch * _resnet_forward_flops(model, size)
+    return _with_flops(_train_step(m, model, opt, x, y), flops, TRAIN_NOTE)
+
+
+@workload("resnet18_224_infer", unit="ms", budget=6.0)
+def resnet18_224_infer(m: Any, tiny: bool = False) -> Step:
+    """torchvision's ResNet-18 (1000 classes), a batch of 8 at 224x224, model.eval() and
+    no_grad(): one forward."""
+    from benchmarks.models import resnet18
+
+    m.manual_seed(0)
+    batch, size = (2, 32) if tiny else (8, 224)
+    model = resnet18(m)
+    model.eval()
+    x = _data(m, 1, batch, 3, size, size)
+
+    def step() -> None:
+        with m.no_grad():
+            model(x)
+
+    return _with_flops(step, batch * _resnet_forward_flops(model, size), "1 x forward")
+
+
+@workload("resnet18_224_finetune", unit="ms", budget=6.0)
+def resnet18_224_finetune(m: Any, tiny: bool = False) -> Step:
+    """The tutorial's finetune: ResNet-18 with every parameter frozen, fc replaced by
+    nn.Linear(512, 10), optim.SGD(model.parameters(), lr 0.01, momentum 0.9), train mode, a
+    batch of 16 at 224x224: train step (only fc gets a gradient)."""
+    from benchmarks.models import linear_flops, resnet18
+
+    m.manual_seed(0)
+    batch, size = (2, 32) if tiny else (16, 224)
+    model = resnet18(m)
+    for p in model.parameters():
+        p.requires_grad = False
+    model.fc = m.nn.Linear(512, 10)
+    model.train()
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = _data(m, 1, batch, 3, size, size), _labels(m, 2, batch, 10)
+    # the backward stops at fc: its weight gradient is one more fc-sized GEMM, nothing else
+    flops = batch * (_resnet_forward_flops(model, size) + linear_flops(model.fc))
+    return _with_flops(_train_step(m, model, opt, x, y), flops,
+                       "forward + fc's weight gradient (the frozen network has no backward)")
+
+
+@workload("resnet18_224_train", unit="ms", budget=6.0)
+def resnet18_224_train(m: Any, tiny: bool = False) -> Step:
+    """torchvision's ResNet-18 (1000 classes), a batch of 8 at 224x224: full train step
+    (zero_grad, forward, cross-entropy, backward, SGD lr 0.01 momentum 0.9)."""
+    from benchmarks.models import resnet18
+
+    m.manual_seed(0)
+    batch, size = (2, 32) if tiny else (8, 224)
+    model = resnet18(m)
+    model.train()
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = _data(m, 1, batch, 3, size, size), _labels(m, 2, batch, 1000)
+    flops = 3 * batch * _resnet_forward_flops(model, size)
+    return _with_flops(_train_step(m, model, opt, x, y), flops, TRAIN_NOTE)
 
 
 @workload("import", kind="command", unit="ms")
