@@ -44,20 +44,31 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .dtypes import result_type as _result_type
 from ._tensor_str import set_printoptions  # noqa: F401
-from . import linalg  # noqa: F401
-from . import nn, optim, utils  # noqa: F401  (as torch.nn etc. are reachable after `import torch`)
-from . import cuda, io  # noqa: F401
-from .io import load, save, serialization  # noqa: F401
+
+# The training stack, checkpoints and the rest load on first use (PEP 562), so ``import ember``
+# costs the core only; ``ember.nn``, ``from ember import nn`` and ``import ember.nn`` all work, as
+# ``torch.nn`` etc. are reachable after ``import torch``.
+_LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization"})
+_LAZY_ATTRS = {"save": "io", "load": "io"}
 
 
 def __getattr__(name: str) -> object:
-    # ``ember.hub`` as ``torch.hub`` after a plain ``import ember``; imported on first use because it
-    # pulls in urllib
-    if name == "hub":
-        import importlib
+    import importlib
 
-        return importlib.import_module(".hub", __name__)
+    if name in _LAZY_MODULES:
+        sub = "io.serialization" if name == "serialization" else name
+        module = importlib.import_module(f".{sub}", __name__)
+        globals()[name] = module
+        return module
+    if name in _LAZY_ATTRS:
+        value = getattr(importlib.import_module(f".{_LAZY_ATTRS[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_ATTRS))
 
 
 def result_type(tensor1: object, tensor2: object) -> dtype:

@@ -7,7 +7,6 @@ rest of ember; :func:`tensor_repr` is the adapter the Tensor class calls.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import sys
 from collections.abc import Iterator
@@ -25,13 +24,22 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass
 class _PrintOptions:
-    precision: int = 4
-    threshold: float = 1000
-    edgeitems: int = 3
-    linewidth: int = 80
-    sci_mode: bool | None = None
+    # a plain class, not a dataclass: ``dataclasses`` would be imported by ``import ember`` for it
+    __slots__ = ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")
+
+    def __init__(self) -> None:
+        self.precision: int = 4
+        self.threshold: float = 1000
+        self.edgeitems: int = 3
+        self.linewidth: int = 80
+        self.sci_mode: bool | None = None
+
+    def asdict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __repr__(self) -> str:
+        return "_PrintOptions(" + ", ".join(f"{k}={v!r}" for k, v in self.asdict().items()) + ")"
 
 
 PRINT_OPTS = _PrintOptions()
@@ -85,7 +93,7 @@ def set_printoptions(
 
 def get_printoptions() -> dict[str, Any]:
     r"""Return the current print options as a dict accepted by :func:`set_printoptions`."""
-    return dataclasses.asdict(PRINT_OPTS)
+    return PRINT_OPTS.asdict()
 
 
 @contextlib.contextmanager

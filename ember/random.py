@@ -37,8 +37,15 @@ class Generator:
         if not -(2**63) <= seed < _U64:
             raise ValueError("Overflow when unpacking long long")
         self._seed = seed % _U64
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._np_rng = None  # made on first draw: numpy.random costs ~20 ms to import
         return self
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        rng = self._np_rng
+        if rng is None:
+            rng = self._np_rng = np.random.Generator(np.random.PCG64(self._seed))
+        return rng
 
     def seed(self) -> int:
         """Seeds from OS entropy and returns the seed."""
