@@ -6,6 +6,7 @@ graph of any depth runs. Ready nodes run newest-first (by creation sequence), li
 from __future__ import annotations
 
 import heapq
+import sys
 import warnings
 from typing import Iterable, Sequence
 
@@ -66,10 +67,10 @@ def _validate(node: Node, grads) -> tuple:
     return tuple(out)
 
 
-def _validate_arrays(node: Node, grads: tuple) -> tuple:
-    """``_validate`` for a built-in op's ``backward_arrays``: sum and cast arrays, then wrap."""
-    make = _function._Tensor._make
-    if not isinstance(grads, tuple):
+def _check_arrays(node: Node, grads: tuple) -> tuple:
+    """``_validate`` for a built-in op's ``backward_arrays``: arrays summed back to each input's
+    shape and cast to its dtype, returned as arrays."""
+    if type(grads) is not tuple:
         grads = (grads,)
     out = []
     needs = node.needs_input_grad
@@ -83,8 +84,14 @@ def _validate_arrays(node: Node, grads: tuple) -> tuple:
         npd = dtype.np
         if g.dtype is not npd and g.dtype != npd:  # identity first: numpy's == costs more
             g = g.astype(npd)
-        out.append(make(g))
+        out.append(g)
     return tuple(out)
+
+
+def _validate_arrays(node: Node, grads: tuple) -> tuple:
+    """``_check_arrays``, with the gradients wrapped as Tensors."""
+    make = _function._Tensor._make
+    return tuple(None if g is None else make(g) for g in _check_arrays(node, grads))
 
 
 def _sums_to(src: tuple, dst: tuple) -> bool:
@@ -102,18 +109,74 @@ def _zeros(meta):
     return Tensor._make(get_array_module().zeros(shape, dtype.np))
 
 
-def _accumulate(var, g, create_graph: bool) -> None:
-    Tensor = _function._Tensor
+_getrefcount = sys.getrefcount if sys.implementation.name == "cpython" else None
 
+
+def _ref_counts(arr) -> tuple:
+    base = arr.base
+    return _getrefcount(arr), (0 if base is None else _getrefcount(base))
+
+
+def _calibrate() -> tuple | None:
+    """``_ref_counts`` of an array held by one local variable, a view of a base nothing else holds:
+    measured rather than assumed, as interpreters differ in the references a call adds."""
+    if _getrefcount is None:
+        return None
+    view = np.empty(2)[:]
+    return _as_sole_owner_sees(view)
+
+
+def _as_sole_owner_sees(arr) -> tuple:  # the same call depth as ``_sole_owner``'s count
+    return _ref_counts(arr)
+
+
+_SOLE = _calibrate()
+
+
+def _sole_owner(arr) -> bool:
+    """Whether the caller's local ``arr`` is the only reference to the array (and the base it may
+    view), so a leaf may keep it as ``.grad`` without a copy: torch's AccumulateGrad steals a
+    gradient when its use count says nobody else holds it. It must also be writable and
+    C-contiguous, the layout a copy would have."""
+    if _SOLE is None:
+        return False
+    n, nb = _ref_counts(arr)
+    if n > _SOLE[0]:
+        return False
+    flags = arr.flags
+    if not (flags.writeable and flags.c_contiguous):
+        return False
+    base = arr.base  # numpy points a view's base at the array owning the memory, never a chain
+    return base is None or (type(base) is np.ndarray and base.base is None and nb <= _SOLE[1])
+
+
+def _accumulate(var, g, create_graph: bool) -> None:
+    """Adds the Tensor ``g`` into ``var.grad``."""
     old = var.grad
     if old is None:
-        var.grad = g if create_graph else Tensor._make(g._data.copy())
+        var.grad = g if create_graph else _function._Tensor._make(g._data.copy())
     elif create_graph or old.requires_grad or g.requires_grad:
         var.grad = old + g
     else:
         old._data += g._data  # in place, so references to .grad (an optimizer's) stay valid
     for hook in (var._post_acc_hooks or {}).values():
         hook(var)
+
+
+def _accumulate_array(var, g, owned: bool) -> None:
+    """``_accumulate`` of a raw gradient array (no graph recorded); ``owned``: nothing else
+    holds ``g``, so a first gradient is kept as it is rather than copied."""
+    Tensor = _function._Tensor
+    old = var.grad
+    if old is None:
+        var.grad = Tensor._make(g if owned else g.copy())
+    elif old.requires_grad:
+        var.grad = old + Tensor._make(g)
+    else:
+        old._data += g  # in place, so references to .grad (an optimizer's) stay valid
+    if var._post_acc_hooks:
+        for hook in var._post_acc_hooks.values():
+            hook(var)
 
 
 def count_dependencies(root_nodes: Iterable[Node]) -> tuple[dict[Node, int], set[Node]]:
@@ -160,14 +223,20 @@ def run_backward(
         needed = _needed_nodes(seen, deps, targets)
     captured: list = [None] * (len(inputs) if inputs is not None else 0)
 
+    # Without create_graph no graph is recorded, and gradients travel as bare arrays (wrapped as
+    # Tensors only for hooks, retain_grad, results and ops without ``backward_arrays``).
+    raw = not create_graph
+    make = _function._Tensor._make
     buffers: dict[Node, list] = {}
     for (node, nr), g in zip(root_edges, grad_roots):
         if node is None:
             continue
+        if raw:
+            g = g._data
         buf = buffers.get(node)
         if buf is None:
             buf = buffers[node] = [None] * node._n_out
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
+        buf[nr] = g if buf[nr] is None else _add(buf[nr], g, raw)
     ready = [(-n._seq, id(n), n) for n in buffers if deps.get(n, 0) == 0]
     heapq.heapify(ready)
 
@@ -181,26 +250,43 @@ def run_backward(
         while ready:
             node = pop(ready)[2]
             grads = buffers.pop(node, None) or [None] * node._n_out
-            if node._tensor_hooks:
-                _run_tensor_hooks(node, grads)
-            if node._retain:
-                for nr, t in node._retain.items():
-                    if grads[nr] is not None and t() is not None:
-                        _accumulate_retained(t(), grads[nr])
+            if node._tensor_hooks or node._retain:
+                if raw:
+                    grads = [None if g is None else make(g) for g in grads]
+                if node._tensor_hooks:
+                    _run_tensor_hooks(node, grads)
+                if node._retain:
+                    for nr, t in node._retain.items():
+                        if grads[nr] is not None and t() is not None:
+                            _accumulate_retained(t(), grads[nr])
+                if raw:
+                    grads = [None if g is None else g._data for g in grads]
             if targets and node in targets:
                 for nr, idx, t in targets[node]:
                     g = grads[nr]
                     if accumulate and g is not None:
-                        _accumulate(t, g, create_graph)
+                        if raw:
+                            _accumulate_array(t, g, False)
+                        else:
+                            _accumulate(t, g, create_graph)
                     else:
-                        captured[idx] = g
+                        captured[idx] = make(g) if raw and g is not None else g
             if type(node) is AccumulateGrad:
-                if accumulate and inputs is None and grads[0] is not None:
-                    _accumulate(node.variable, grads[0], create_graph)
+                if accumulate and inputs is None:
+                    g = grads[0]
+                    if g is None:
+                        continue
+                    if raw:
+                        grads = None  # so that ``g`` holds the engine's only reference
+                        owned = _sole_owner(g)  # (asked alone: a call's pushed arguments count)
+                        _accumulate_array(node.variable, g, owned)
+                    else:
+                        _accumulate(node.variable, g, create_graph)
                 continue
             if needed is not None and node not in needed:
                 continue
-            grad_inputs = _call(node, grads)
+            grad_inputs = _call_arrays(node, grads) if raw else _call(node, grads)
+            grads = None
             if not retain_graph and node._saved:
                 node._free()
             for (nxt, nr), g in zip(node.next_functions, grad_inputs):
@@ -211,16 +297,13 @@ def run_backward(
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._n_out
                     old = buf[nr]
-                    if old is None:
-                        buf[nr] = g
-                    elif create_graph or old._data.dtype != g._data.dtype:
-                        buf[nr] = old + g
-                    else:  # no graph to record: add the arrays (a new one: either may be aliased)
-                        buf[nr] = _function._Tensor._make(old._data + g._data)
+                    buf[nr] = g if old is None else _add(old, g, raw)
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
                     push(ready, (-nxt._seq, id(nxt), nxt))
+            # drop the loop's references, which would keep a leaf from taking its gradient as is
+            grad_inputs = g = buf = old = None
     finally:
         grad_mode.state.enabled = prev_mode
         errstate.__exit__(None, None, None)
@@ -276,7 +359,21 @@ def _accumulate_retained(t, g) -> None:
         t._grad = t._grad + g
 
 
+def _add(old, g, raw: bool):
+    """Sums two gradients for the same output (arrays when ``raw``): a new value, as either
+    may be aliased."""
+    if raw:
+        if old.dtype == g.dtype:
+            return old + g
+        make = _function._Tensor._make
+        return (make(old) + make(g))._data  # torch's promotion, not numpy's
+    if grad_mode.state.enabled or old._data.dtype != g._data.dtype:
+        return old + g
+    return _function._Tensor._make(old._data + g._data)
+
+
 def _call(node: Node, grads: list) -> tuple:
+    """Runs ``node``'s backward on Tensor gradients (a graph is recorded: create_graph)."""
     if node._n_out == 1:
         if grads[0] is None:
             return (None,) * len(node.next_functions)
@@ -285,10 +382,7 @@ def _call(node: Node, grads: list) -> tuple:
     elif node._materialize_grads:
         grads = [_zeros(m) if g is None and m is not None else g for g, m in zip(grads, node._out_meta)]
     if node._pre_hooks:
-        for hook in list(node._pre_hooks.values()):
-            r = hook(tuple(grads))
-            if r is not None:
-                grads = list(r)
+        grads = _run_pre_hooks(node, grads)
     try:
         fast = node.backward_arrays
         if fast is not None and not grad_mode.state.enabled:
@@ -301,16 +395,60 @@ def _call(node: Node, grads: list) -> tuple:
             _warn_trace(node)
         raise
     if node._post_hooks:
-        for hook in list(node._post_hooks.values()):
-            r = hook(grad_inputs, tuple(grads))
-            if r is not None:
-                grad_inputs = tuple(r)
+        grad_inputs = _run_post_hooks(node, grad_inputs, grads)
     if anomaly.enabled and anomaly.check_nan:
-        for i, g in enumerate(grad_inputs):
-            if g is not None and g.dtype.is_floating_point and bool((g._data != g._data).any()):
-                _warn_trace(node)
-                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+        _check_nan(node, [None if g is None else g._data for g in grad_inputs])
     return grad_inputs
+
+
+def _call_arrays(node: Node, grads: list) -> tuple:
+    """``_call`` with no graph recorded: array gradients in and out. An op's ``backward_arrays``
+    runs on them directly; any other backward gets them wrapped as Tensors."""
+    if node._n_out == 1:
+        if grads[0] is None:
+            return (None,) * len(node.next_functions)
+    elif all(g is None for g in grads):
+        return (None,) * len(node.next_functions)
+    elif node._materialize_grads:
+        grads = [_zeros(m)._data if g is None and m is not None else g
+                 for g, m in zip(grads, node._out_meta)]
+    fast = node.backward_arrays
+    if fast is None or node._pre_hooks or node._post_hooks:
+        make = _function._Tensor._make
+        grad_inputs = _call(node, [None if g is None else make(g) for g in grads])
+        return tuple(None if g is None else g._data for g in grad_inputs)
+    try:
+        grad_inputs = _check_arrays(node, fast(node, *grads))
+    except Exception:
+        if anomaly.enabled and node._trace:
+            _warn_trace(node)
+        raise
+    if anomaly.enabled and anomaly.check_nan:
+        _check_nan(node, grad_inputs)
+    return grad_inputs
+
+
+def _run_pre_hooks(node: Node, grads: list) -> list:
+    for hook in list(node._pre_hooks.values()):
+        r = hook(tuple(grads))
+        if r is not None:
+            grads = list(r)
+    return grads
+
+
+def _run_post_hooks(node: Node, grad_inputs: tuple, grads: list) -> tuple:
+    for hook in list(node._post_hooks.values()):
+        r = hook(grad_inputs, tuple(grads))
+        if r is not None:
+            grad_inputs = tuple(r)
+    return grad_inputs
+
+
+def _check_nan(node: Node, arrays) -> None:
+    for i, g in enumerate(arrays):
+        if g is not None and g.dtype.kind == "f" and bool((g != g).any()):
+            _warn_trace(node)
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
 
 
 def _warn_trace(node: Node) -> None:

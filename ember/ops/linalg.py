@@ -171,13 +171,20 @@ class Addmm(Op, name="AddmmBackward0"):
         ctx.beta, ctx.alpha = beta, alpha
         _, need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        # m2 stored transposed (linear's weight.t()): its gradient is made in that layout too, as
+        # torch's mm_mat2_backward does, so the weight's own gradient comes out C-contiguous
+        ctx.b_transposed = b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous
         out = ctx.xp.matmul(a, b)
         if out.dtype.kind != "f":  # torch converts the scalars to the integer type
             beta, alpha = int(beta), int(alpha)
         if alpha != 1:
             out = out * alpha
         if beta != 0:  # beta == 0 ignores input entirely, NaNs included
-            out = out + (c if beta == 1 else c * beta)
+            c = c if beta == 1 else c * beta
+            if c.dtype == out.dtype:
+                out += c  # the product is a fresh array, and c broadcasts to its shape
+            else:
+                out = out + c
         return out.astype(a.dtype, copy=False)
 
     @staticmethod
@@ -192,7 +199,25 @@ class Addmm(Op, name="AddmmBackward0"):
             ga = _mm(g, b, tb=True) if b.ndim > 1 else g.unsqueeze(-1) * b
             ga = ga if alpha == 1 else ga * alpha
         if need_b:
-            gb = _mm(a, g, ta=True)
+            gb = _mm(g, a, ta=True).t() if ctx.b_transposed else _mm(a, g, ta=True)
+            gb = gb if alpha == 1 else gb * alpha
+        return gc, ga, gb
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        a, b = ctx.saved_arrays
+        need_c, need_a, need_b = ctx.needs_input_grad
+        alpha, beta = ctx.alpha, ctx.beta
+        xp = ctx.xp
+        gc = ga = gb = None
+        if need_c:
+            gc = g if beta == 1 else g * beta
+        if need_a:
+            ga = _matmul(xp, g, b, False, True) if b.ndim > 1 else g[..., None] * b
+            ga = ga if alpha == 1 else ga * alpha
+        if need_b:
+            gb = _matmul(xp, g, a, True, False).T if ctx.b_transposed else \
+                _matmul(xp, a, g, True, False)
             gb = gb if alpha == 1 else gb * alpha
         return gc, ga, gb
 

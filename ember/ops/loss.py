@@ -76,19 +76,33 @@ class NllLoss(Op, name="NllLossBackward0"):
 
     @staticmethod
     def backward(ctx, g):
+        n, k = ctx.safe.shape
+        coef = Tensor._make(NllLoss._coef(ctx, g._data.dtype))
+        if ctx.reduction == "none":
+            return (coef * g.reshape(n, 1, k)).reshape(ctx.shape)
+        return (coef * g).reshape(ctx.shape)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        n, k = ctx.safe.shape
+        coef = NllLoss._coef(ctx, g.dtype)
+        if ctx.reduction == "none":
+            return (coef * g.reshape(n, 1, k)).reshape(ctx.shape)
+        return (coef * g).reshape(ctx.shape)
+
+    @staticmethod
+    def _coef(ctx, dtype: Any) -> Any:
+        """d loss / d x as an (N, C, K) array, before the incoming gradient's factor."""
         xp = ctx.xp
         n, k = ctx.safe.shape
         c = ctx.shape[0] if len(ctx.shape) == 1 else ctx.shape[1]
-        coef = xp.zeros((n, c, k), dtype=g._data.dtype)
+        coef = xp.zeros((n, c, k), dtype=dtype)
         w = -ctx.w
         if ctx.reduction == "mean":  # (ignored targets stay 0 even when the total weight is 0)
             with xp.errstate(all="ignore"):
                 w = xp.where(w != 0, w / ctx.total_weight, 0)
         xp.put_along_axis(coef, ctx.safe[:, None, :], w.astype(coef.dtype)[:, None, :], axis=1)
-        coef = Tensor._make(coef)
-        if ctx.reduction == "none":
-            return (coef * g.reshape(n, 1, k)).reshape(ctx.shape)
-        return (coef * g).reshape(ctx.shape)
+        return coef
 
 
 class NllLoss2d(NllLoss, name="NllLoss2DBackward0"):

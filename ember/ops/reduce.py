@@ -457,6 +457,11 @@ class Softmax(Op, name="SoftmaxBackward0"):
         (y,) = ctx.saved_tensors
         return y * (g - (g * y).sum(ctx.dim, keepdim=True))
 
+    @staticmethod
+    def backward_arrays(ctx, g):
+        (y,) = ctx.saved_arrays
+        return y * (g - _sum_keep(g * y, ctx.dim))
+
 
 class LogSoftmax(Softmax, name="LogSoftmaxBackward0"):
     _log = True
@@ -465,6 +470,17 @@ class LogSoftmax(Softmax, name="LogSoftmaxBackward0"):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g - y.exp() * g.sum(ctx.dim, keepdim=True)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g - ctx.xp.exp(y) * _sum_keep(g, ctx.dim)
+
+
+def _sum_keep(a: Any, dim: int) -> Any:
+    """``Tensor.sum(dim, keepdim=True)`` on an array (a 0-d array sums to itself)."""
+    return a.sum(axis=dim if a.ndim else None, keepdims=True,
+                 dtype=ru.acc_dtype(a.dtype)).astype(a.dtype, copy=False)
 
 
 def _softmax_call(op: type, name: str, input: Tensor, dim: int, dtype: Any) -> Tensor:

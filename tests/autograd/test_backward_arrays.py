@@ -41,6 +41,22 @@ CASES = {
     "BmmBackward0": lambda a, b: ember.bmm(a.expand(2, 3, 4), b.mT.expand(2, 4, 3)),
     "MatMul batch @ vec": lambda a, b: a.expand(2, 3, 4) @ b[1],
     "MatMul vec @ batch": lambda a, b: b[1] @ a.mT.expand(2, 4, 3),
+    # linear's weight.t() is transposed: its gradient is made in that layout
+    "AddmmBackward0 linear": lambda a, b: ember.nn.functional.linear(a, b, b[:, 0]),
+    "AddmmBackward0 alpha": lambda a, b: ember.addmm(a[:, :3], a, b.mT.contiguous(), beta=0.5,
+                                                    alpha=2),
+    "AddmvBackward0": lambda a, b: ember.addmv(a[:, 0], a, b[0], alpha=3),
+    "BaddbmmBackward0": lambda a, b: ember.baddbmm(a[:, :3], a.expand(2, 3, 4),
+                                                   b.mT.expand(2, 4, 3)),
+    "SoftmaxBackward0": lambda a, b: a.softmax(0),
+    "LogSoftmaxBackward0": lambda a, b: a.log_softmax(1),
+    "LogSoftmaxBackward0 0-d": lambda a, b: a[0, 0].log_softmax(0),
+    "NllLossBackward0": lambda a, b: ember.nn.functional.nll_loss(
+        a.log_softmax(1), ember.tensor([0, 3, 1])),
+    "NllLossBackward0 sum": lambda a, b: ember.nn.functional.nll_loss(
+        a, ember.tensor([2, -100, 1]), weight=b[0].detach().abs(), reduction="sum"),
+    "NllLossBackward0 none": lambda a, b: ember.nn.functional.nll_loss(
+        a, ember.tensor([2, 0, 1]), reduction="none"),
 }
 
 

@@ -245,3 +245,73 @@ def test_several_roots_from_one_node_and_roots_reaching_each_other():
     z = y * 3
     ember.autograd.backward([z.sum(), y.sum()])
     np.testing.assert_array_equal(x.grad.numpy(), [8.0] * 4)
+
+
+# -- a leaf keeps a gradient nobody else holds without copying it (torch's AccumulateGrad steal) --
+
+
+def test_fresh_gradient_is_kept_without_a_copy():
+    made = []
+
+    class Twice(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            r = g * 2
+            made.append(id(r._data))  # an id only: a reference would forbid the steal
+            return r
+
+    x = ember.ones(3, requires_grad=True)
+    Twice.apply(x).backward(ember.ones(3))
+    assert id(x.grad._data) == made[0]
+    assert x.grad._data.flags.writeable and x.grad._data.flags.c_contiguous
+
+
+def test_gradient_held_elsewhere_is_copied():
+    # the caller's gradient passed straight through, and one array sent to two leaves by AddBackward
+    a = ember.ones(2, requires_grad=True)
+    b = ember.ones(2, requires_grad=True)
+    external = ember.tensor([1.0, 2.0])
+    (a + b).backward(external)
+    assert not np.shares_memory(a.grad._data, b.grad._data)
+    assert not np.shares_memory(a.grad._data, external._data)
+    (a + b).backward(external)  # accumulates in place into the leaves' own arrays
+    np.testing.assert_array_equal(external.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 4.0])
+
+
+def test_gradient_kept_by_a_hook_is_not_modified_by_later_accumulation():
+    x = ember.ones(2, requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g))
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(seen[0].numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_broadcast_gradient_is_copied_writable():
+    x = ember.ones(2, 3, requires_grad=True)
+    x.sum().backward()  # SumBackward0 hands out a read-only broadcast view
+    x.grad.add_(1)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+
+
+def test_linear_weight_gradient_is_contiguous_like_torch():
+    torch = torch_or_skip()
+    rng = np.random.default_rng(0)
+    w0, b0, x0 = (rng.standard_normal(s).astype(np.float32) for s in ((3, 4), (3,), (5, 4)))
+    grads = []
+    for m in (ember, torch):
+        w, b = m.tensor(w0, requires_grad=True), m.tensor(b0, requires_grad=True)
+        y = m.nn.functional.linear(m.tensor(x0), w, b)
+        assert type(y.grad_fn).__name__ == "AddmmBackward0"
+        y.relu().sum().backward()
+        assert w.grad.is_contiguous() and w.grad.stride() == (4, 1)
+        grads.append((w.grad.numpy(), b.grad.numpy()))
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
