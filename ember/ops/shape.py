@@ -259,6 +259,10 @@ class MatrixT(Op, name="TBackward0"):
     def backward(ctx, g):
         return g.t()
 
+    @staticmethod
+    def backward_arrays(ctx, g):  # linear's weight.t(): every Linear backward passes here
+        return g.T
+
 
 class Permute(Op, name="PermuteBackward0"):
     @staticmethod

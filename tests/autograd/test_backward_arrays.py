@@ -45,6 +45,7 @@ CASES = {
     "AddmmBackward0 linear": lambda a, b: ember.nn.functional.linear(a, b, b[:, 0]),
     "AddmmBackward0 alpha": lambda a, b: ember.addmm(a[:, :3], a, b.mT.contiguous(), beta=0.5,
                                                     alpha=2),
+    "TBackward0": lambda a, b: a.t() * b.t(),
     "AddmvBackward0": lambda a, b: ember.addmv(a[:, 0], a, b[0], alpha=3),
     "BaddbmmBackward0": lambda a, b: ember.baddbmm(a[:, :3], a.expand(2, 3, 4),
                                                    b.mT.expand(2, 4, 3)),
