@@ -56,6 +56,19 @@ class _Geometry:
             self.groups, c // self.groups * self.kernel[0] * self.kernel[1], -1)
 
 
+# The im2col buffer of one GEMM is at most this many bytes: a batch whose columns are larger
+# runs as several GEMMs over slices of samples. Small buffers come back from the allocator's free
+# list, warm; a large one is fresh memory, page-faulted in on every call (about twice the cost
+# of the copy itself), and raises peak memory by KH*KW times the input.
+_CHUNK_BYTES = 8 << 20
+
+
+def _chunks(n: int, per_sample: int) -> list:
+    """Slices of the batch ``range(n)`` whose im2col buffers fit ``_CHUNK_BYTES``."""
+    step = max(1, min(n, _CHUNK_BYTES // max(per_sample, 1)))
+    return [slice(s, s + step) for s in range(0, n, step)]
+
+
 def _grouped_out(xp: Any, g: Any, groups: int) -> Any:
     """(N, O, OH, OW) -> (G, O/G, N*OH*OW), the GEMM operand layout of an output gradient."""
     n, o = g.shape[:2]
@@ -63,32 +76,77 @@ def _grouped_out(xp: Any, g: Any, groups: int) -> Any:
                                                                   g.size // max(o, 1))
 
 
+def _pointwise(geo: _Geometry) -> bool:
+    """A 1x1 convolution without padding: its im2col is a strided slice of the input."""
+    return geo.kernel == (1, 1) and geo.pad == (0, 0)
+
+
+def _taps(geo: _Geometry) -> tuple:
+    """The input rows and columns a 1x1 convolution reads."""
+    return tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(geo.out_hw, geo.stride))
+
+
 def conv_forward(xp: Any, x: Any, w: Any, geo: _Geometry) -> Any:
     """F: ``x`` (N, C, H, W), ``w`` (O, C/G, KH, KW) -> (N, O, OH, OW)."""
-    n, o = x.shape[0], w.shape[0]
-    y = xp.matmul(w.reshape(geo.groups, o // geo.groups, -1), geo.columns(xp, x))
-    return xp.ascontiguousarray(y.reshape((o, n) + geo.out_hw).transpose(1, 0, 2, 3))
+    n, c = x.shape[:2]
+    o, groups = w.shape[0], geo.groups
+    wg = w.reshape(groups, o // groups, -1)
+    if _pointwise(geo):  # per sample (G, O/G, C/G) @ (G, C/G, OH*OW): NCHW out, no im2col
+        rows, cols = _taps(geo)
+        xs = x[:, :, rows, cols].reshape(n, groups, c // groups, geo.out_hw[0] * geo.out_hw[1])
+        return xp.matmul(wg, xs).reshape((n, o) + geo.out_hw)
+    y = xp.empty((n, o) + geo.out_hw, dtype=xp.result_type(x, w))
+    per = x.itemsize * c * w.shape[2] * w.shape[3] * geo.out_hw[0] * geo.out_hw[1]
+    for s in _chunks(n, per):
+        part = xp.matmul(wg, geo.columns(xp, x[s]))  # (G, O/G, n*OH*OW)
+        y[s] = part.reshape((o, -1) + geo.out_hw).transpose(1, 0, 2, 3)
+    return y
 
 
 def conv_transpose(xp: Any, g: Any, w: Any, geo: _Geometry) -> Any:
     """T, the adjoint of F in ``x``: ``g`` (N, O, OH, OW), ``w`` -> (N, C, H, W)."""
     n, o = g.shape[:2]
-    c, kh, kw = w.shape[1] * geo.groups, w.shape[2], w.shape[3]
-    wg = w.reshape(geo.groups, o // geo.groups, -1)
-    cols = xp.matmul(wg.transpose(0, 2, 1), _grouped_out(xp, g, geo.groups))
-    cols = cols.reshape((c, kh, kw, n) + geo.out_hw).transpose(3, 0, 1, 2, 4, 5)
+    groups = geo.groups
+    c, kh, kw = w.shape[1] * groups, w.shape[2], w.shape[3]
+    wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (G, C/G*KH*KW, O/G)
+    dtype = xp.result_type(g, w)
+    if _pointwise(geo):
+        gs = g.reshape(n, groups, o // groups, geo.out_hw[0] * geo.out_hw[1])
+        part = xp.matmul(wt, gs).reshape((n, c) + geo.out_hw)
+        if geo.out_hw == geo.in_hw:
+            return part
+        img = xp.zeros((n, c) + geo.in_hw, dtype=dtype)
+        img[(slice(None), slice(None)) + _taps(geo)] = part
+        return img
     (pt, pl), (h, wd) = geo.pad, geo.in_hw
-    img = kernels(xp).col2im(cols, (pt + h, pl + wd), geo.stride, geo.dilation)
-    return xp.ascontiguousarray(img[:, :, pt:, pl:]) if pt or pl else img
+    img = xp.empty((n, c, h, wd), dtype=dtype)
+    per = g.itemsize * c * kh * kw * geo.out_hw[0] * geo.out_hw[1]
+    for s in _chunks(n, per):
+        cols = xp.matmul(wt, _grouped_out(xp, g[s], groups))  # (G, C/G*KH*KW, n*OH*OW)
+        cols = cols.reshape((c, kh, kw, -1) + geo.out_hw).transpose(3, 0, 1, 2, 4, 5)
+        img[s] = kernels(xp).col2im(cols, (pt + h, pl + wd), geo.stride, geo.dilation)[
+            :, :, pt:, pl:]
+    return img
 
 
 def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
     """W, the adjoint of F in ``w``: ``x`` (N, C, H, W), ``g`` (N, O, OH, OW) -> ``w``'s shape
     (O, C/G, KH, KW)."""
-    o, c = g.shape[1], x.shape[1]
+    n, c = x.shape[:2]
+    o = g.shape[1]
     # computed transposed, cols @ g^T: OpenBLAS is up to 20x slower at g @ cols^T when the
     # shared dimension (N*OH*OW) is long and the others short
-    gw_t = xp.matmul(geo.columns(xp, x), _grouped_out(xp, g, geo.groups).transpose(0, 2, 1))
+    gw_t = None
+    per = x.itemsize * c * geo.kernel[0] * geo.kernel[1] * geo.out_hw[0] * geo.out_hw[1]
+    for s in _chunks(n, per):
+        part = xp.matmul(geo.columns(xp, x[s]),
+                         _grouped_out(xp, g[s], geo.groups).transpose(0, 2, 1))
+        if gw_t is None:
+            gw_t = part
+        else:
+            gw_t += part
+    if gw_t is None:  # an empty batch
+        return xp.zeros((o, c // geo.groups) + geo.kernel, dtype=xp.result_type(x, g))
     return xp.ascontiguousarray(gw_t.transpose(0, 2, 1)).reshape((o, c // geo.groups)
                                                                   + geo.kernel)
 

@@ -403,3 +403,93 @@ def test_empty_batch_matches_torch():
               lambda m, x: m.nn.functional.adaptive_max_pool2d(x, 2),
               lambda m, x: m.nn.functional.interpolate(x, scale_factor=2, mode="bilinear")):
         check_op(f, x)
+
+
+# -- the fast paths: batch chunks, 1x1 convolutions, separable pooling ----------------------------
+
+# 1x1 convolutions skip im2col (a strided slice and one batched GEMM)
+_POINTWISE_CASES = [
+    ((3, 4, 7, 5), (6, 4, 1, 1), 2, 0, 1, 1),  # odd sizes: the last row/column is skipped
+    ((2, 6, 6, 6), (4, 3, 1, 1), (1, 2), 0, 1, 2),  # grouped, stride in one dim only
+    ((2, 4, 5, 5), (4, 4, 1, 1), 1, 0, 3, 1),  # dilation is moot for 1x1
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", _POINTWISE_CASES)
+def test_pointwise_conv_matches_torch(case, dtype):
+    xs, ws, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(11)
+    x, w, b = _rand(rng, xs, dtype), _rand(rng, ws, dtype), _rand(rng, ws[0], dtype)
+    check_op(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, stride, padding, dilation, groups),
+             x, w, b, **_TOL[dtype])
+    wt = _rand(rng, (xs[1], ws[0] // groups, 1, 1), dtype)
+    check_op(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, None, stride, 0, 0, groups),
+             x, wt, **_TOL[dtype])
+    check_op(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, None, 2, 0, 1, groups), x, wt,
+             **_TOL[dtype])
+
+
+def test_pointwise_conv_gradcheck_and_double_backward():
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((6, 2, 1, 1))
+    check_gradcheck(lambda m, x, w: m.nn.functional.conv2d(x, w, None, 2, 0, 1, 2), x, w)
+    check_gradcheck(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, None, 2, 0, 1), x,
+                    rng.standard_normal((4, 3, 1, 1)))
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Every sample its own im2col GEMM, as a large batch runs."""
+    from ember.ops import conv
+
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", _CONV_CASES[:5] + _CONV_CASES[6:9])
+def test_conv_in_batch_chunks_matches_torch(tiny_chunks, case, dtype):
+    xs, ws, stride, padding, dilation, groups = case
+    xs = (3,) + xs[1:]
+    rng = np.random.default_rng(13)
+    x, w, b = _rand(rng, xs, dtype), _rand(rng, ws, dtype), _rand(rng, ws[0], dtype)
+    check_op(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, stride, padding, dilation, groups),
+             x, w, b, **_TOL[dtype])
+
+
+@pytest.mark.parametrize("case", _CONVT_CASES[:5])
+def test_conv_transpose_in_batch_chunks_matches_torch(tiny_chunks, case):
+    xs, ws, stride, padding, out_pad, groups, dilation = case
+    rng = np.random.default_rng(14)
+    x, w = _rand(rng, (3,) + xs[1:], np.float64), _rand(rng, ws, np.float64)
+    check_op(lambda m, x, w: m.nn.functional.conv_transpose2d(
+        x, w, None, stride, padding, out_pad, groups, dilation), x, w, **_TOL[np.float64])
+
+
+def test_conv_in_batch_chunks_double_backward(tiny_chunks):
+    test_conv_gradcheck_and_double_backward()
+    test_conv_double_backward_matches_torch()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [
+    dict(kernel_size=(1, 3), stride=(1, 2)),  # one kernel row: no second stage
+    dict(kernel_size=(3, 1), stride=2, padding=(1, 0)),  # one kernel column
+    dict(kernel_size=(2, 3), stride=1, dilation=(2, 1), padding=1),
+    dict(kernel_size=(12, 11), stride=3),  # 132 offsets: int16 argmax
+])
+def test_max_pool2d_separable_cases_match_torch(case, dtype):
+    rng = np.random.default_rng(15)
+    x = _rand(rng, (2, 3, 17, 16), dtype)
+    check_op(lambda m, x: m.nn.functional.max_pool2d(x, **case, return_indices=True), x,
+             **_TOL[dtype])
+    ties = rng.integers(0, 2, (2, 3, 17, 16)).astype(dtype)  # first maximum in row-major order
+    check_op(lambda m, x: m.nn.functional.max_pool2d(x, **case, return_indices=True), ties,
+             **_TOL[dtype])
+    nan = x.copy()
+    nan.reshape(-1)[::7] = np.nan  # the last NaN of each window wins
+    check_op(lambda m, x: m.nn.functional.max_pool2d(x, **case, return_indices=True), nan,
+             **_TOL[dtype])
+    check_op(lambda m, x: m.nn.functional.max_pool2d(x, **case), nan, **_TOL[dtype])
+    check_op(lambda m, x: m.nn.functional.avg_pool2d(x, case["kernel_size"], case["stride"]), x,
+             **_TOL[dtype])
