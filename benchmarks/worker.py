@@ -75,15 +75,19 @@ def time_step(step: Callable[[], object], budget: float, repeats: int,
     """Warms ``step`` up, then times between ``min_repeats`` and ``repeats`` samples in about
     80% of ``budget`` seconds. Returns per-call seconds.
 
-    A fast step (the first call under 10% of the budget) gets at least 3 warm-up calls and 10%
+    A fast step (the second call under 10% of the budget) gets at least 3 warm-up calls and 10%
     of the budget, then each sample is a batch of ``number`` calls, ``number`` chosen so that
-    ``repeats`` batches fill the timed part. A slow step (a ResNet train step: 0.3-3 s) gets one
-    warm-up call, then one call per sample until ``min_repeats`` samples and the timed part are
+    ``repeats`` batches fill the timed part. A slow step (a ResNet train step: 0.3-3 s) gets two
+    warm-up calls, then one call per sample until ``min_repeats`` samples and the timed part are
     done (at most ``repeats``)."""
     t0 = _now()
     step()  # the first call is far slower than the rest (torch starts its autograd engine...)
-    warmup = 1
-    slow = _now() - t0 >= 0.1 * budget
+    # so the second call decides: judged by the first, torch's 100 µs seed_ops step counted as
+    # slow and was timed one call at a time after a gc.collect(), reading 600 µs
+    t1 = _now()
+    step()
+    warmup = 2
+    slow = _now() - t1 >= 0.1 * budget
     samples: list[float] = []
     if slow:
         number = 1
