@@ -348,9 +348,7 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         """Computes the gradient of this tensor w.r.t. the graph leaves (accumulated in ``.grad``)."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """Returns a tensor sharing this one's data, cut off from the graph."""
@@ -509,7 +507,21 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+def _autograd() -> Any:
+    """ember.autograd, which imports this module: looked up once, on first use."""
+    global _autograd_module
+    if _autograd_module is None:
+        from . import autograd
+
+        _autograd_module = autograd
+    return _autograd_module
+
+
+_autograd_module: Any = None
 _function._Tensor = Tensor
+_function._ndarray = _ndarray
 
 
 def _factory_result(data: Any, requires_grad: bool) -> Tensor:

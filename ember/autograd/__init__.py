@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from . import function as _function
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad,
@@ -19,14 +20,11 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 def _as_tuple(x: Any) -> tuple:
     if x is None:
         return ()
-    from ..tensor import Tensor
-
-    return (x,) if isinstance(x, Tensor) else tuple(x)
+    return (x,) if isinstance(x, _function._Tensor) else tuple(x)
 
 
 def _make_grads(outputs: tuple, grads: tuple, is_grads_batched: bool = False) -> list:
-    from ..tensor import Tensor
-
+    Tensor = _function._Tensor
     if len(grads) != len(outputs):
         raise RuntimeError(
             f"grad requires one gradient per output: got {len(grads)} gradients and "

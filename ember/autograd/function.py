@@ -13,14 +13,21 @@ from typing import Any
 
 from . import grad_mode
 from ..backend import get_array_module
-from ..dtypes import promote_arrays
+from ..dtypes import _FROM_NP, promote_arrays
 
 _seq = itertools.count()
 _Tensor: Any = None  # ember.tensor.Tensor, bound by tensor.py (which imports this module)
+_ndarray: Any = None  # the backend's array type, bound by tensor.py with _Tensor
 _grad_state = grad_mode.state
 _FREED = ("freed",)
 _NO_EDGE = (None, 0)
+_NO_SAVE = (None, None)
 _new_node = object.__new__
+_NO_NEEDS = [(False,) * n for n in range(8)]
+
+
+def _no_needs(n: int) -> tuple:
+    return _NO_NEEDS[n] if n < 8 else (False,) * n
 
 
 class _Anomaly:
@@ -136,7 +143,6 @@ class Node:
         """``saved_tensors`` as backend arrays (same version checks), for ``backward_arrays``."""
         if self._saved is _FREED:
             return self.saved_tensors  # raises
-        Tensor = _Tensor
         out = []
         for s in self._saved:
             if type(s) is _SavedOutput:
@@ -145,9 +151,12 @@ class Node:
                 out.append(s.data)
                 continue
             item, version = s
-            if version is not None and item._version_box[0] != version:
+            if version is None:  # not version-tracked: a constant, or a wrapped array
+                out.append(item._data if isinstance(item, _Tensor) else item)
+                continue
+            if item._version_box[0] != version:  # version-tracked items are tensors
                 _unpack(self, s)  # raises
-            out.append(item._data if isinstance(item, Tensor) else item)
+            out.append(item._data)
         return tuple(out)
 
     def _free(self) -> None:
@@ -169,6 +178,23 @@ def _pack(node: Node, items: tuple, inputs: tuple, arrays: list, outputs: tuple)
 
     packed = []
     for item in items:
+        if type(item) is _ndarray:
+            # the common case: an input array of a built-in op, saved as its tensor
+            for src, arr in zip(inputs, arrays):
+                if item is arr and isinstance(src, Tensor):
+                    packed.append((src, src._version_box[0]))
+                    break
+            else:
+                for nr, out in enumerate(outputs):
+                    if out is not None and item is out._data:
+                        packed.append(_SavedOutput(out, nr))
+                        break
+                else:
+                    packed.append((Tensor._make(item), None))
+            continue
+        if item is None:
+            packed.append(_NO_SAVE)
+            continue
         if isinstance(item, Tensor):
             for nr, out in enumerate(outputs):
                 if item is out:
@@ -285,31 +311,41 @@ class Op(Node):
         # the hot path of every op: plain loops, no generators, nothing done twice
         Tensor = _Tensor
         node = _new_node(cls._node_cls)
-        enabled = _grad_state.enabled
         arrays = []
-        needs = []
         record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                r = enabled and a._requires_grad
-                needs.append(r)
-                record = record or r
-            else:
-                arrays.append(a)
-                needs.append(False)
-        # known before forward, so ops save only what the requested gradients need (as torch does;
-        # saving more would make harmless in-place updates fail the version check)
-        node.needs_input_grad = tuple(needs)
+        if _grad_state.enabled:
+            needs = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a._data)
+                    if a._requires_grad:
+                        needs.append(True)
+                        record = True
+                    else:
+                        needs.append(False)
+                else:
+                    arrays.append(a)
+                    needs.append(False)
+            # known before forward, so ops save only what the requested gradients need (as torch
+            # does; saving more would make harmless in-place updates fail the version check)
+            node.needs_input_grad = tuple(needs) if record else _no_needs(len(args))
+        else:
+            # no graph is recorded: nothing needs a gradient, and no edges or metadata are built
+            for a in args:
+                arrays.append(a._data if isinstance(a, Tensor) else a)
+            node.needs_input_grad = _no_needs(len(args))
         try:
-            if cls._promote:
-                arrays = promote_arrays(args, arrays, cls._promote == "float")
+            promote = cls._promote
+            if promote:
+                if not (promote is True and len(arrays) == 2 and type(arrays[0]) is _ndarray
+                        and type(arrays[1]) is _ndarray and arrays[0].dtype is arrays[1].dtype):
+                    arrays = promote_arrays(args, arrays, promote == "float")
             out = cls.forward(node, *arrays, **kwargs)
         except (ValueError, RuntimeError, NotImplementedError):
             cls._forward_failed(args, kwargs)
             raise
-        make = Tensor._make
         if type(out) is tuple:
+            make = Tensor._make
             non_diff = node.__dict__.get("_non_diff", ())
             outs = tuple(
                 make(o, False, None)
@@ -321,16 +357,34 @@ class Op(Node):
                 return outs
             node._n_out = len(outs)
             node._out_meta = tuple((o._data.shape, o.dtype) for o in outs)
-        elif record:
-            outs = make(out, True, node, 0)
         else:
-            return make(out, False, None)
+            # Tensor._make, inlined: the one output of most ops
+            outs = _new_node(Tensor)
+            if type(out) is not _ndarray:
+                out = get_array_module().asarray(out)  # numpy turns 0-d results into scalars
+            outs._data = out
+            outs._output_nr = 0
+            outs._version_box = [0]
+            outs._grad = None
+            if not record:
+                outs._requires_grad = False
+                outs._grad_fn = None
+                return outs
+            outs._requires_grad = True
+            outs._grad_fn = node
         edges = []
         meta = []
         for a in args:
             if isinstance(a, Tensor):
-                edges.append(_edge(a))
-                meta.append((a._data.shape, a.dtype))
+                fn = a._grad_fn
+                if fn is not None:
+                    edges.append((fn, a._output_nr))
+                elif a._requires_grad:
+                    edges.append((a._grad_accumulator(), 0))
+                else:
+                    edges.append(_NO_EDGE)
+                d = a._data
+                meta.append((d.shape, _FROM_NP[d.dtype]))
             else:
                 edges.append(_NO_EDGE)
                 meta.append(None)

@@ -25,9 +25,12 @@ Number = Any  # a Python (or NumPy) int, float or bool
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in dtypes.py
 
 
+_OPERAND = (Tensor, int, float, numbers.Number)
+
+
 def _is_operand(x: Any) -> bool:
     """What torch's operators take beside a tensor; anything else gives Python NotImplemented."""
-    return isinstance(x, (Tensor, int, float, numbers.Number))
+    return isinstance(x, _OPERAND)
 
 
 def _data(x: Any) -> Any:
@@ -68,6 +71,9 @@ class _Broadcasting(Op):
 def _weak(a: Any, scalar: Number) -> tuple:
     """``a`` cast to torch's result dtype for an op between it and ``scalar``, and ``scalar`` as a
     Python number (numpy lets its own scalar types widen an array, Python's never)."""
+    t = type(scalar)
+    if (t is float and a.dtype.kind == "f") or (t is int and a.dtype.kind in "fiu"):
+        return a, scalar  # the common case: the scalar does not widen the array
     if hasattr(scalar, "item"):
         scalar = scalar.item()
     d = scalar_dtype(scalar)
@@ -555,6 +561,22 @@ def _operator(fn: Any, reflected: bool = False) -> Any:
     return method
 
 
+def _direct(op: Any) -> Any:
+    """``_operator`` for an op whose function only calls ``op.apply(input, other)`` (add with the
+    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path."""
+    apply = op.apply
+
+    def method(self: Tensor, other: Any) -> Any:
+        return apply(self, other) if isinstance(other, _OPERAND) else NotImplemented
+    return method
+
+
+def _pow_operator(self: Tensor, other: Any) -> Any:
+    if isinstance(other, Tensor):
+        return Pow.apply(self, other)
+    return PowScalar.apply(self, exponent=other) if isinstance(other, _OPERAND) else NotImplemented
+
+
 def _rtruediv(self: Tensor, other: Number) -> Tensor:
     from .unary import reciprocal
 
@@ -569,13 +591,13 @@ subtract, multiply, divide = sub, mul, div
 
 TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "rsub"}
 TENSOR_METHODS.update({
-    "__add__": _operator(add), "__radd__": _operator(add),
+    "__add__": _direct(Add), "__radd__": _direct(Add),
     "__sub__": _operator(sub), "__rsub__": _operator(rsub),
-    "__mul__": _operator(mul), "__rmul__": _operator(mul),
+    "__mul__": _direct(Mul), "__rmul__": _direct(Mul),
     "__truediv__": _operator(div), "__rtruediv__": _operator(_rtruediv),
     "__floordiv__": _operator(floor_divide), "__rfloordiv__": _operator(floor_divide, True),
     "__mod__": _operator(remainder), "__rmod__": _operator(remainder, True),
-    "__pow__": _operator(pow), "__rpow__": _operator(pow, True),
+    "__pow__": _pow_operator, "__rpow__": _operator(pow, True),
 })
 
 # The comparisons live in compare.py, which imports the helpers above; until ember wires that
