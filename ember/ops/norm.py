@@ -100,7 +100,12 @@ class _Norm(Op):
         ctx.save_for_backward(x if need_x or need_w else None, w if need_x else None)
         wv = None if w is None else w.reshape(layout.pshape).astype(acc)
         bv = None if b is None else b.reshape(layout.pshape).astype(acc)
-        if layout.per_stat:  # one scale and shift per channel: two passes
+        if layout.per_stat and d is not None:  # the deviations, scaled and shifted in place
+            y = d
+            y *= (invstd if wv is None else invstd * wv).astype(x.dtype)
+            if bv is not None:
+                y += bv.astype(x.dtype)
+        elif layout.per_stat:  # one scale and shift per channel: two passes
             scale = invstd if wv is None else invstd * wv
             shift = -mean * scale if bv is None else bv - mean * scale
             y = xv * scale.astype(x.dtype)

@@ -29,6 +29,8 @@ CASES = {
     "PowBackward0 float": lambda a, b: a.abs() ** 0.5,
     "NegBackward0": lambda a, b: -a,
     "ReluBackward0": lambda a, b: a.relu(),
+    "ReluBackward0 nan": lambda a, b: a.sqrt().relu(),  # a nan output passes the gradient
+    "ReluBackward0 zero": lambda a, b: (a * 0 - 1).relu() * b,
     "SumBackward0": lambda a, b: a.sum(),
     "SumBackward1": lambda a, b: a.sum(0, keepdim=True),
     "MeanBackward0": lambda a, b: a.mean(),
@@ -128,3 +130,20 @@ def test_no_grad_inplace_array_update_matches_out_of_place():
         assert p._version == v + 2
         ufunc = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply}[name]
         np.testing.assert_array_equal(p.detach().numpy(), ufunc(expected, expected))
+
+
+def test_relu_fast_path_nonfinite_and_signed_zero_gradients():
+    """ReLU's array backward is ``where(y <= 0, 0, g)`` exactly: +0 (never -0) where the output
+    is 0, and an inf/nan incoming gradient there still gives 0."""
+    from helpers import torch_or_skip
+
+    torch = torch_or_skip()
+    x = np.array([-2.0, 0.0, 3.0, np.nan, -1.0, 4.0], dtype=np.float32)
+    for g in ([-1.0, -2.0, -3.0, 4.0, 5.0, 6.0], [np.inf, np.nan, 1.0, -np.inf, -np.inf, np.nan]):
+        g = np.array(g, dtype=np.float32)
+        a = ember.tensor(x, requires_grad=True)
+        a.relu().backward(ember.tensor(g))
+        t = torch.tensor(x, requires_grad=True)
+        t.relu().backward(torch.tensor(g))
+        np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
+        assert (np.signbit(a.grad.numpy()) == np.signbit(t.grad.numpy())).all()

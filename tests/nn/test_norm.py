@@ -41,6 +41,24 @@ def test_batch_norm_matches_torch(shape, training, dtype):
         np.testing.assert_allclose(e.numpy(), t.numpy(), **_TOL[dtype])
 
 
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+@pytest.mark.parametrize("offset", [0.0, 50.0])
+def test_batch_norm_train_float32_offset_and_partial_affine(affine, offset):
+    """The training forward scales the deviations in place: float32 with a large mean, and with
+    only one of weight/bias, still matches torch (values and all three gradients)."""
+    torch_or_skip()
+    x = _data((4, 8, 9, 11), np.float32) + np.float32(offset)
+    w = _data(8, np.float32, 1) if affine in ("both", "weight") else None
+    b = _data(8, np.float32, 2) if affine in ("both", "bias") else None
+    args = [a for a in (x, w, b) if a is not None]
+
+    def bn(m, x, *p):
+        kw = dict(zip([n for n, a in (("weight", w), ("bias", b)) if a is not None], p))
+        return m.nn.functional.batch_norm(x, None, None, training=True, eps=1e-5, **kw)
+
+    check_op(bn, *args, **_TOL[np.float32])
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape, normalized", [((4, 5), (5,)), ((2, 3, 4), (3, 4)),
                                                ((2, 3, 4, 5), (5,))])
