@@ -173,51 +173,37 @@ class _SavedOutput:
         self.data, self.box, self.version, self.nr = t._data, t._version_box, t._version_box[0], nr
 
 
+def _pack_array(item: Any, inputs: tuple, arrays: list, outputs: tuple) -> Any:
+    """A raw array a built-in op saved, mapped back to the input tensor or the output it is."""
+    for src, arr in zip(inputs, arrays):
+        if item is arr and isinstance(src, _Tensor):
+            return (src, src._version_box[0])
+    for nr, out in enumerate(outputs):
+        if out is not None and item is out._data:
+            return _SavedOutput(out, nr)
+    return (_Tensor._make(get_array_module(item).asarray(item)), None)
+
+
 def _pack(node: Node, items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:
     Tensor = _Tensor
 
     packed = []
     for item in items:
-        if type(item) is _ndarray:
-            # the common case: an input array of a built-in op, saved as its tensor
-            for src, arr in zip(inputs, arrays):
-                if item is arr and isinstance(src, Tensor):
-                    packed.append((src, src._version_box[0]))
-                    break
-            else:
-                for nr, out in enumerate(outputs):
-                    if out is not None and item is out._data:
-                        packed.append(_SavedOutput(out, nr))
-                        break
-                else:
-                    packed.append((Tensor._make(item), None))
-            continue
-        if item is None:
+        if type(item) is _ndarray:  # the common case, checked first
+            packed.append(_pack_array(item, inputs, arrays, outputs))
+        elif item is None:
             packed.append(_NO_SAVE)
-            continue
-        if isinstance(item, Tensor):
+        elif isinstance(item, Tensor):
             for nr, out in enumerate(outputs):
                 if item is out:
                     packed.append(_SavedOutput(out, nr))
                     break
             else:
                 packed.append((item, item._version_box[0]))
-            continue
-        if item is None or not hasattr(item, "shape") or not hasattr(item, "dtype"):
+        elif not hasattr(item, "shape") or not hasattr(item, "dtype"):
             packed.append((item, None))
-            continue
-        # a raw array (built-in ops): map it back to the tensor it came from
-        for src, arr in zip(inputs, arrays):
-            if item is arr and isinstance(src, Tensor):
-                packed.append((src, src._version_box[0]))
-                break
-        else:
-            for nr, out in enumerate(outputs):
-                if out is not None and item is out._data:
-                    packed.append(_SavedOutput(out, nr))
-                    break
-            else:
-                packed.append((Tensor._make(get_array_module(item).asarray(item)), None))
+        else:  # an array of another backend
+            packed.append(_pack_array(item, inputs, arrays, outputs))
     return tuple(packed)
 
 
