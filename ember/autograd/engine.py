@@ -73,18 +73,19 @@ def _check_arrays(node: Node, grads: tuple) -> tuple:
     if type(grads) is not tuple:
         grads = (grads,)
     out = []
-    needs = node.needs_input_grad
-    for g, meta, need in zip(grads, node._in_meta, needs):
+    append = out.append
+    for g, meta, need in zip(grads, node._in_meta, node.needs_input_grad):
         if g is None or meta is None or not need:
-            out.append(None)
+            append(None)
             continue
         shape, dtype = meta
         if g.shape != shape:
             g = g.sum(axis=sum_to_axes(g.shape, shape)).reshape(shape)
         npd = dtype.np
-        if g.dtype is not npd and g.dtype != npd:  # identity first: numpy's == costs more
+        gd = g.dtype
+        if gd is not npd and gd != npd:  # identity first: numpy's == costs more
             g = g.astype(npd)
-        out.append(g)
+        append(g)
     return tuple(out)
 
 
@@ -118,19 +119,24 @@ def _ref_counts(arr) -> tuple:
 
 
 def _calibrate() -> tuple | None:
-    """``_ref_counts`` of an array held by one local variable, a view of a base nothing else holds:
-    measured rather than assumed, as interpreters differ in the references a call adds."""
+    """The reference counts ``_sole_owner`` sees for an array held by one local variable, a view
+    of a base nothing else holds: measured rather than assumed, as interpreters differ in the
+    references a call adds."""
     if _getrefcount is None:
         return None
     view = np.empty(2)[:]
     return _as_sole_owner_sees(view)
 
 
-def _as_sole_owner_sees(arr) -> tuple:  # the same call depth as ``_sole_owner``'s count
-    return _ref_counts(arr)
+def _as_sole_owner_sees(arr) -> tuple:  # the same call depth and locals as ``_sole_owner``'s count
+    n = _getrefcount(arr)
+    base = arr.base
+    return n, (0 if base is None else _getrefcount(base))
 
 
 _SOLE = _calibrate()
+_SOLE_N, _SOLE_NB = _SOLE or (0, 0)
+_ndarray = np.ndarray
 
 
 def _sole_owner(arr) -> bool:
@@ -138,16 +144,14 @@ def _sole_owner(arr) -> bool:
     view), so a leaf may keep it as ``.grad`` without a copy: torch's AccumulateGrad steals a
     gradient when its use count says nobody else holds it. It must also be writable and
     C-contiguous, the layout a copy would have."""
-    if _SOLE is None:
-        return False
-    n, nb = _ref_counts(arr)
-    if n > _SOLE[0]:
-        return False
-    flags = arr.flags
-    if not (flags.writeable and flags.c_contiguous):
+    if _SOLE is None or _getrefcount(arr) > _SOLE_N:
         return False
     base = arr.base  # numpy points a view's base at the array owning the memory, never a chain
-    return base is None or (type(base) is np.ndarray and base.base is None and nb <= _SOLE[1])
+    if base is not None and (type(base) is not _ndarray or base.base is not None
+                             or _getrefcount(base) > _SOLE_NB):
+        return False
+    flags = arr.flags
+    return flags.writeable and flags.c_contiguous
 
 
 def _accumulate(var, g, create_graph: bool) -> None:
@@ -183,15 +187,18 @@ def count_dependencies(root_nodes: Iterable[Node]) -> tuple[dict[Node, int], set
     """Discovers the graph below ``root_nodes``: per node, how many edges lead into it, and the set
     of nodes reached. A node is ready to run once all its incoming edges have delivered."""
     deps: dict[Node, int] = {}
+    get = deps.get
     seen = set(root_nodes)
+    add = seen.add
     stack = list(seen)
+    pop, push = stack.pop, stack.append
     while stack:
-        for nxt, _ in stack.pop().next_functions:
+        for nxt, _ in pop().next_functions:
             if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
+                deps[nxt] = get(nxt, 0) + 1
                 if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+                    add(nxt)
+                    push(nxt)
     return deps, seen
 
 
@@ -247,9 +254,11 @@ def run_backward(
     errstate.__enter__()
     try:
         pop, push = heapq.heappop, heapq.heappush
+        take, get_buffer = buffers.pop, buffers.get
+        accumulate_leaves = accumulate and inputs is None
         while ready:
             node = pop(ready)[2]
-            grads = buffers.pop(node, None) or [None] * node._n_out
+            grads = take(node, None) or [None] * node._n_out
             if node._tensor_hooks or node._retain:
                 if raw:
                     grads = [None if g is None else make(g) for g in grads]
@@ -272,7 +281,7 @@ def run_backward(
                     else:
                         captured[idx] = make(g) if raw and g is not None else g
             if type(node) is AccumulateGrad:
-                if accumulate and inputs is None:
+                if accumulate_leaves:
                     g = grads[0]
                     if g is None:
                         continue
@@ -284,6 +293,52 @@ def run_backward(
                         _accumulate(node.variable, g, create_graph)
                 continue
             if needed is not None and node not in needed:
+                continue
+            fast = node.backward_arrays if raw else None
+            if (fast is not None and node._n_out == 1 and not node._pre_hooks
+                    and not node._post_hooks and not anomaly.enabled):
+                # the common node, run inline: ``_call_arrays`` and ``_check_arrays`` in one loop
+                # with the hand-off of each gradient to the next node
+                g = grads[0]
+                grads = None
+                if g is None:
+                    grad_inputs = None
+                else:
+                    grad_inputs = fast(node, g)
+                    if type(grad_inputs) is not tuple:
+                        grad_inputs = (grad_inputs,)
+                if not retain_graph and node._saved:
+                    node._free()
+                if grad_inputs is not None:
+                    for (nxt, nr), g, meta, need in zip(node.next_functions, grad_inputs,
+                                                        node._in_meta, node.needs_input_grad):
+                        if nxt is None:
+                            continue
+                        if g is not None and meta is not None and need:
+                            shape, dtype = meta
+                            if g.shape != shape:
+                                g = g.sum(axis=sum_to_axes(g.shape, shape)).reshape(shape)
+                            npd = dtype.np
+                            gd = g.dtype
+                            if gd is not npd and gd != npd:  # identity first: == costs more
+                                g = g.astype(npd)
+                            buf = get_buffer(nxt)
+                            if buf is None:
+                                buf = buffers[nxt] = [None] * nxt._n_out
+                            old = buf[nr]
+                            buf[nr] = g if old is None else _add(old, g, raw)
+                        left = deps[nxt] - 1
+                        deps[nxt] = left
+                        if left == 0:
+                            push(ready, (-nxt._seq, id(nxt), nxt))
+                else:  # no gradient: the next nodes still count this edge as delivered
+                    for nxt, _ in node.next_functions:
+                        if nxt is not None:
+                            left = deps[nxt] - 1
+                            deps[nxt] = left
+                            if left == 0:
+                                push(ready, (-nxt._seq, id(nxt), nxt))
+                grad_inputs = g = buf = old = None
                 continue
             grad_inputs = _call_arrays(node, grads) if raw else _call(node, grads)
             grads = None
@@ -417,13 +472,15 @@ def _call_arrays(node: Node, grads: list) -> tuple:
         make = _function._Tensor._make
         grad_inputs = _call(node, [None if g is None else make(g) for g in grads])
         return tuple(None if g is None else g._data for g in grad_inputs)
+    if not anomaly.enabled:
+        return _check_arrays(node, fast(node, *grads))
     try:
         grad_inputs = _check_arrays(node, fast(node, *grads))
     except Exception:
-        if anomaly.enabled and node._trace:
+        if node._trace:
             _warn_trace(node)
         raise
-    if anomaly.enabled and anomaly.check_nan:
+    if anomaly.check_nan:
         _check_nan(node, grad_inputs)
     return grad_inputs
 

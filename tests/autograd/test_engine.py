@@ -315,3 +315,60 @@ def test_linear_weight_gradient_is_contiguous_like_torch():
         grads.append((w.grad.numpy(), b.grad.numpy()))
     for e, t in zip(*grads):
         np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+
+
+def _drop_first(m):
+    """A custom Function whose backward returns None for its first input."""
+
+    class DropFirst(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            return None, g
+
+    return DropFirst
+
+
+def test_no_gradient_flows_through_built_in_nodes_like_torch():
+    # a built-in node reached only by a None gradient still runs (and lets the nodes below it
+    # run): the leaf behind it keeps .grad None, the other leaf gets its gradient
+    torch = torch_or_skip()
+    out = []
+    for m in (ember, torch):
+        a = m.tensor([1.0, 2.0], requires_grad=True)
+        b = m.tensor([3.0, 4.0], requires_grad=True)
+        u = (a * 2).exp()  # two built-in nodes that receive no gradient
+        r = _drop_first(m).apply(u, b) + (b * 3).sum()
+        r.sum().backward()
+        out.append((a.grad, b.grad.detach().numpy()))
+    assert out[0][0] is None and out[1][0] is None
+    np.testing.assert_allclose(out[0][1], out[1][1])
+
+
+def test_broadcast_and_dtype_of_built_in_gradients_like_torch():
+    # built-in backward formulas whose gradients must be summed to a broadcast input's shape and
+    # cast to its dtype, accumulated into leaves from several consumers
+    torch = torch_or_skip()
+    res = []
+    for m in (ember, torch):
+        w = m.tensor([[1.0, -2.0, 3.0]], requires_grad=True)  # float32, broadcast on dim 0
+        s = m.tensor(2.0, dtype=m.float64, requires_grad=True)  # 0-d, float64
+        x = m.tensor(np.arange(6.0).reshape(2, 3), dtype=m.float64)
+        y = (x * w + s) * w  # w used twice, promoted to float64
+        (y.sum() + (w * w).sum()).backward()
+        res.append((w.grad.dtype, w.grad.detach().numpy(), s.grad.detach().numpy()))
+    assert str(res[0][0]).split(".")[-1] == str(res[1][0]).split(".")[-1]
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-6)
+    np.testing.assert_allclose(res[0][2], res[1][2])
+
+
+def test_needs_input_grad_false_input_of_built_in_node():
+    # a built-in node with one input not requiring grad delivers nothing to it
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    c = ember.tensor([5.0, 6.0])
+    (a * c).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [5.0, 6.0])
+    assert c.grad is None
