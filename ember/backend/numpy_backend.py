@@ -52,6 +52,28 @@ def windows(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
     )
 
 
+def flat_windows(x: np.ndarray, kernel: tuple, dilation: tuple, pad: tuple,
+                 out_rows: int) -> np.ndarray:
+    """im2col of a stride-1 window grid over row-padded images, as a read-only view: ``x``
+    (N, C, H, W) zero-padded by ``pad`` (top, bottom, left, right) to width ``Wp``, then
+    (N, C, KH, KW, out_rows*Wp) with ``[n, c, i, j, r*Wp + q] = padded[n, c, r + i*dh, q + j*dw]``.
+
+    Each (n, c, i, j) row is one contiguous run of the flattened padded image, so copying the
+    view moves long runs (the usual windows view moves runs of one output row). The price: every
+    output row has ``Wp - OW`` columns that wrap around into the next image row, which the caller
+    computes and then drops."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = pad
+    hp, wp = h + top + bottom, w + left + right
+    # (KW-1)*dw zeros at the end: the last rows' wrapped columns read past the image
+    buf = np.zeros((n, c, hp * wp + (kernel[1] - 1) * dilation[1]), dtype=x.dtype)
+    buf[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, top:top + h, left:left + w] = x
+    sn, sc, se = buf.strides
+    return as_strided(buf, shape=(n, c) + tuple(kernel) + (out_rows * wp,),
+                      strides=(sn, sc, se * wp * dilation[0], se * dilation[1], se),
+                      writeable=False)
+
+
 def col2im(cols: np.ndarray, out_hw: tuple, stride: tuple, dilation: tuple,
            dtype: np.dtype | None = None) -> np.ndarray:
     """Adjoint of ``windows``: ``cols`` (N, C, KH, KW, OH, OW) summed onto a zero image

@@ -55,6 +55,51 @@ class _Geometry:
         return view.transpose(1, 2, 3, 0, 4, 5).reshape(
             self.groups, c // self.groups * self.kernel[0] * self.kernel[1], -1)
 
+    def flat_width(self) -> int:
+        """The padded row width ``Wp`` when the row-padded im2col (``flat_columns``) pays, else 0.
+
+        It needs stride 1 (each window row is then a run of the flattened padded image) and
+        pays when the ``Wp - OW`` wrapped columns it adds to every GEMM are few: its copy is
+        2-3x faster than ``columns``' (runs of a whole image instead of one output row)."""
+        if self.stride != (1, 1):
+            return 0
+        (pt, pl), (h, w), (oh, ow) = self.pad, self.in_hw, self.out_hw
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        bottom, right = oh + (kh - 1) * dh - h - pt, ow + (kw - 1) * dw - w - pl
+        if min(pt, pl, bottom, right) < 0:
+            return 0
+        wp = ow + (kw - 1) * dw
+        return wp if (wp - ow) * _FLAT_WASTE <= ow else 0
+
+    def flat_columns(self, xp: Any, x: Any) -> Any:
+        """Row-padded im2col of ``x`` (see ``flat_width``): (G, C/G*KH*KW, N*OH*Wp)."""
+        (pt, pl), (h, w), (oh, ow) = self.pad, self.in_hw, self.out_hw
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        pad = (pt, oh + (kh - 1) * dh - h - pt, pl, ow + (kw - 1) * dw - w - pl)
+        view = kernels(xp).flat_windows(x, self.kernel, self.dilation, pad, oh)
+        n, c = x.shape[:2]
+        return view.transpose(1, 2, 3, 0, 4).reshape(self.groups, c // self.groups * kh * kw, -1)
+
+    def transposed(self) -> "_Geometry | None":
+        """For stride 1, the geometry in which T (the input gradient) is a convolution F of the
+        output gradient with the flipped, transposed kernel; None where that needs a crop."""
+        if self.stride != (1, 1):
+            return None
+        pad = tuple((k - 1) * d - p for k, d, p in zip(self.kernel, self.dilation, self.pad))
+        far = tuple((k - 1) * d - (o + (k - 1) * d - i - p) for k, d, o, i, p in
+                    zip(self.kernel, self.dilation, self.out_hw, self.in_hw, self.pad))
+        if min(pad + far) < 0:
+            return None
+        return _Geometry(self.kernel, self.stride, pad, self.dilation, self.groups,
+                         self.out_hw, self.in_hw)
+
+
+# T runs as the flipped-kernel convolution when the input has at least this many channels
+_MIN_FLIPPED_ROWS = 16
+
+# ``flat_columns`` is used when its wrapped columns add at most 1/_FLAT_WASTE to the GEMM
+_FLAT_WASTE = 10
+
 
 # The im2col buffer of one GEMM is at most this many bytes: a batch whose columns are larger
 # runs as several GEMMs over slices of samples. Small buffers come back from the allocator's free
@@ -96,11 +141,25 @@ def conv_forward(xp: Any, x: Any, w: Any, geo: _Geometry) -> Any:
         xs = x[:, :, rows, cols].reshape(n, groups, c // groups, geo.out_hw[0] * geo.out_hw[1])
         return xp.matmul(wg, xs).reshape((n, o) + geo.out_hw)
     y = xp.empty((n, o) + geo.out_hw, dtype=xp.result_type(x, w))
-    per = x.itemsize * c * w.shape[2] * w.shape[3] * geo.out_hw[0] * geo.out_hw[1]
+    (oh, ow), wp = geo.out_hw, geo.flat_width()
+    per = x.itemsize * c * w.shape[2] * w.shape[3] * oh * (wp or ow)
     for s in _chunks(n, per):
-        part = xp.matmul(wg, geo.columns(xp, x[s]))  # (G, O/G, n*OH*OW)
-        y[s] = part.reshape((o, -1) + geo.out_hw).transpose(1, 0, 2, 3)
+        if wp:  # (G, O/G, n*OH*Wp): drop each row's wrapped columns
+            part = xp.matmul(wg, geo.flat_columns(xp, x[s]))
+            part = part.reshape(o, -1, oh, wp)[..., :ow]
+            y[s] = part.transpose(1, 0, 2, 3)
+        else:
+            part = xp.matmul(wg, geo.columns(xp, x[s]))  # (G, O/G, n*OH*OW)
+            y[s] = part.reshape((o, -1) + geo.out_hw).transpose(1, 0, 2, 3)
     return y
+
+
+def _flipped(w: Any, groups: int) -> Any:
+    """(O, C/G, KH, KW) -> (C, O/G, KH, KW), each group's kernel transposed and rotated 180°:
+    the weight of the convolution that is T of a stride-1 convolution."""
+    o, cg, kh, kw = w.shape
+    wt = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)
+    return wt.reshape(groups * cg, o // groups, kh, kw)[:, :, ::-1, ::-1]
 
 
 def conv_transpose(xp: Any, g: Any, w: Any, geo: _Geometry) -> Any:
@@ -118,6 +177,11 @@ def conv_transpose(xp: Any, g: Any, w: Any, geo: _Geometry) -> Any:
         img = xp.zeros((n, c) + geo.in_hw, dtype=dtype)
         img[(slice(None), slice(None)) + _taps(geo)] = part
         return img
+    # no col2im: its scatter-add costs 2-4x an im2col copy; but with few input channels the
+    # flipped kernel's GEMM has too few rows to run fast
+    adjoint = geo.transposed() if c >= _MIN_FLIPPED_ROWS else None
+    if adjoint is not None:
+        return conv_forward(xp, g, _flipped(w, groups), adjoint)
     (pt, pl), (h, wd) = geo.pad, geo.in_hw
     img = xp.empty((n, c, h, wd), dtype=dtype)
     per = g.itemsize * c * kh * kw * geo.out_hw[0] * geo.out_hw[1]
@@ -137,10 +201,18 @@ def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
     # computed transposed, cols @ g^T: OpenBLAS is up to 20x slower at g @ cols^T when the
     # shared dimension (N*OH*OW) is long and the others short
     gw_t = None
-    per = x.itemsize * c * geo.kernel[0] * geo.kernel[1] * geo.out_hw[0] * geo.out_hw[1]
+    (oh, ow), wp = geo.out_hw, geo.flat_width()
+    per = x.itemsize * c * geo.kernel[0] * geo.kernel[1] * oh * (wp or ow)
     for s in _chunks(n, per):
-        part = xp.matmul(geo.columns(xp, x[s]),
-                         _grouped_out(xp, g[s], geo.groups).transpose(0, 2, 1))
+        if wp:  # the wrapped columns meet zeros in the output gradient
+            gs = g[s]
+            gp = xp.zeros((o, gs.shape[0], oh, wp), dtype=gs.dtype)
+            gp[..., :ow] = gs.transpose(1, 0, 2, 3)
+            part = xp.matmul(geo.flat_columns(xp, x[s]),
+                             gp.reshape(geo.groups, o // geo.groups, -1).transpose(0, 2, 1))
+        else:
+            part = xp.matmul(geo.columns(xp, x[s]),
+                             _grouped_out(xp, g[s], geo.groups).transpose(0, 2, 1))
         if gw_t is None:
             gw_t = part
         else:

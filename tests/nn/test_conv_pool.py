@@ -471,6 +471,76 @@ def test_conv_in_batch_chunks_double_backward(tiny_chunks):
     test_conv_double_backward_matches_torch()
 
 
+# Stride-1 convolutions: the row-padded ("flat") im2col, and the input gradient computed as a
+# convolution with the flipped kernel instead of a col2im
+@pytest.fixture
+def flat_always(monkeypatch):
+    """The row-padded im2col wherever the stride is 1, however narrow the image, and T as the
+    flipped-kernel convolution however few the channels."""
+    from ember.ops import conv
+
+    monkeypatch.setattr(conv, "_FLAT_WASTE", 0)
+    monkeypatch.setattr(conv, "_MIN_FLIPPED_ROWS", 0)
+
+
+_STRIDE1_CASES = [c for c in _CONV_CASES if c[2] == 1] + [
+    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 3, 1, 1),  # padding past the kernel: T keeps col2im
+    ((2, 2, 7, 9), (4, 2, 2, 3), 1, (2, 1), (1, 3), 1),  # dilated, unequal sides
+    ((2, 4, 6, 6), (4, 1, 3, 3), 1, 1, 1, 4),  # depthwise
+    ((1, 2, 4, 4), (3, 2, 3, 3), 1, 0, 1, 1),  # no padding
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", _STRIDE1_CASES)
+@pytest.mark.parametrize("chunks", [False, True])
+def test_stride1_flat_conv_matches_torch(flat_always, monkeypatch, case, dtype, chunks):
+    if chunks:
+        from ember.ops import conv
+
+        monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)
+    test_conv2d_matches_torch(case, dtype)
+    xs, ws, stride, padding, dilation, groups = case
+    if isinstance(padding, str):
+        return
+    rng = np.random.default_rng(21)  # conv_transpose2d's forward is T: there the flipped kernel
+    x = _rand(rng, xs[:-3] + (ws[0],) + xs[-2:], dtype)
+    check_op(lambda m, x, w: m.nn.functional.conv_transpose2d(
+        x, w, None, 1, padding, 0, groups, dilation), x, _rand(rng, ws, dtype), **_TOL[dtype])
+
+
+def test_stride1_flat_conv_double_backward(flat_always):
+    test_conv_gradcheck_and_double_backward()
+    rng = np.random.default_rng(22)
+    x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 2))
+    check_gradcheck(lambda m, x, w: m.nn.functional.conv2d(x, w, None, 1, (1, 2), (2, 1)), x, w)
+    check_gradcheck(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, None, 1, 1), x,
+                    rng.standard_normal((3, 2, 3, 3)))
+
+
+def test_stride1_input_gradient_skips_col2im(monkeypatch):
+    """At ResNet's sizes the flat path is taken, and T never scatter-adds, except where its
+    flipped-kernel convolution would need a crop."""
+    from ember.backend import numpy_backend
+    from ember.ops.conv import _Geometry
+
+    wide = _Geometry((3, 3), (1, 1), (1, 1), (1, 1), 1, (56, 56), (56, 56))
+    assert wide.flat_width() == 58
+    assert _Geometry((3, 3), (1, 1), (1, 1), (1, 1), 1, (7, 7), (7, 7)).flat_width() == 0
+    assert _Geometry((3, 3), (2, 2), (1, 1), (1, 1), 1, (56, 56), (28, 28)).flat_width() == 0
+    assert _Geometry((3, 3), (1, 1), (3, 3), (1, 1), 1, (5, 5), (7, 7)).transposed() is None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("col2im ran")
+
+    monkeypatch.setattr(numpy_backend, "col2im", refuse)
+    rng = np.random.default_rng(23)
+    x, w = rng.standard_normal((2, 16, 24, 24)), rng.standard_normal((5, 16, 3, 3))
+    check_op(lambda m, x, w: m.nn.functional.conv2d(x, w, None, 1, 1), x, w)
+    with pytest.raises(AssertionError, match="col2im ran"):
+        check_op(lambda m, x, w: m.nn.functional.conv2d(x, w, None, 2, 1), x, w)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", [
     dict(kernel_size=(1, 3), stride=(1, 2)),  # one kernel row: no second stage
