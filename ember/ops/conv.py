@@ -198,9 +198,8 @@ def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
     (O, C/G, KH, KW)."""
     n, c = x.shape[:2]
     o = g.shape[1]
-    # computed transposed, cols @ g^T: OpenBLAS is up to 20x slower at g @ cols^T when the
-    # shared dimension (N*OH*OW) is long and the others short
-    gw_t = None
+    gw = None
+    direct = o * c * geo.kernel[0] * geo.kernel[1] // geo.groups >= _DIRECT_WEIGHT
     (oh, ow), wp = geo.out_hw, geo.flat_width()
     per = x.itemsize * c * geo.kernel[0] * geo.kernel[1] * oh * (wp or ow)
     for s in _chunks(n, per):
@@ -208,19 +207,27 @@ def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
             gs = g[s]
             gp = xp.zeros((o, gs.shape[0], oh, wp), dtype=gs.dtype)
             gp[..., :ow] = gs.transpose(1, 0, 2, 3)
-            part = xp.matmul(geo.flat_columns(xp, x[s]),
-                             gp.reshape(geo.groups, o // geo.groups, -1).transpose(0, 2, 1))
+            gs, cols = gp.reshape(geo.groups, o // geo.groups, -1), geo.flat_columns(xp, x[s])
         else:
-            part = xp.matmul(geo.columns(xp, x[s]),
-                             _grouped_out(xp, g[s], geo.groups).transpose(0, 2, 1))
-        if gw_t is None:
-            gw_t = part
+            gs, cols = _grouped_out(xp, g[s], geo.groups), geo.columns(xp, x[s])
+        # a big weight comes out of the GEMM in its own layout, (G, O/G, C/G*KH*KW): the 2-d
+        # transposing copy back from cols @ g^T would cost up to half the GEMM's time; a small
+        # one is computed transposed, where OpenBLAS runs these shapes 10-25% faster
+        part = xp.matmul(gs, cols.transpose(0, 2, 1)) if direct else \
+            xp.matmul(cols, gs.transpose(0, 2, 1))
+        if gw is None:
+            gw = part
         else:
-            gw_t += part
-    if gw_t is None:  # an empty batch
+            gw += part
+    if gw is None:  # an empty batch
         return xp.zeros((o, c // geo.groups) + geo.kernel, dtype=xp.result_type(x, g))
-    return xp.ascontiguousarray(gw_t.transpose(0, 2, 1)).reshape((o, c // geo.groups)
-                                                                  + geo.kernel)
+    if not direct:
+        gw = xp.ascontiguousarray(gw.transpose(0, 2, 1))
+    return gw.reshape((o, c // geo.groups) + geo.kernel)
+
+
+# conv_weight's GEMM gives the weight layout directly from this many weight elements on
+_DIRECT_WEIGHT = 1 << 19
 
 
 class _Conv(Op):

@@ -563,3 +563,16 @@ def test_max_pool2d_separable_cases_match_torch(case, dtype):
     check_op(lambda m, x: m.nn.functional.max_pool2d(x, **case), nan, **_TOL[dtype])
     check_op(lambda m, x: m.nn.functional.avg_pool2d(x, case["kernel_size"], case["stride"]), x,
              **_TOL[dtype])
+
+
+@pytest.mark.parametrize("case", _CONV_CASES)
+def test_conv_weight_gradient_in_weight_layout(monkeypatch, case):
+    """Big weights get their gradient from g @ cols^T, small ones from (cols @ g^T)^T: the first
+    path, forced for every weight, against torch."""
+    from ember.ops import conv
+
+    monkeypatch.setattr(conv, "_DIRECT_WEIGHT", 0)
+    test_conv2d_matches_torch(case, np.float64)
+    if case is _CONV_CASES[0]:
+        test_conv_gradcheck_and_double_backward()
+        test_conv_double_backward_matches_torch()
