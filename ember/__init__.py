@@ -44,6 +44,7 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .dtypes import result_type as _result_type
 from ._tensor_str import set_printoptions  # noqa: F401
+from .backend.threads import get_num_threads, set_num_threads  # noqa: F401
 
 # The training stack, checkpoints and the rest load on first use (PEP 562), so ``import ember``
 # costs the core only; ``ember.nn``, ``from ember import nn`` and ``import ember.nn`` all work, as

@@ -5,8 +5,14 @@ Three array functions share one geometry (stride, padding, dilation, groups, siz
 adjoint to each other under ``<F(x, w), g> = <x, T(g, w)> = <w, W(x, g)>``:
 
     F(x, w)  convolution:        im2col(x) then one (batched over groups) GEMM with w
-    T(g, w)  transposed conv:    a GEMM with w, then col2im (a scatter-add over kernel offsets)
+    T(g, w)  transposed conv:    a GEMM with w, then col2im (a scatter-add over kernel offsets);
+                                 for stride 1, F(g, w flipped and transposed): an im2col copy is
+                                 2-4x cheaper than the scatter-add
     W(x, g)  weight gradient:    a GEMM of g with im2col(x)
+
+With stride 1, im2col may read the images row-padded (``_Geometry.flat_columns``): each window
+row is then one run of the flattened image, copied 2-3x faster, and each output row carries a
+few wrapped columns that are computed and dropped.
 
 Every derivative of one of them is another of them (``y = F(x, w)``: dx = T(gy, w),
 dw = W(x, gy); ``y = T(g, w)``: dg = F(gy, w), dw = W(gy, g); ``y = W(x, g)``: dx = T(g, gy),
