@@ -232,12 +232,12 @@ def _raise_modified(node, data, nr, now, expected, producer) -> None:
 
     kind = scalar_name(data.dtype)
     shape = ", ".join(str(s) for s in data.shape)
-    where = "a leaf Variable"
+    where = ""  # torch names no producer for a tensor without history
     if producer is not None:
-        where = f"output {nr} of {re.sub(r'Backward[0-9]*$', '', producer.name())}"
+        where = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', producer.name())},"
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [torch.{kind}Tensor [{shape}]], which is {where}, is at version {now}; "
+        f"operation: [torch.{kind}Tensor [{shape}]]{where} is at version {now}; "
         f"expected version {expected} instead. Hint: enable anomaly detection to find the "
         "operation that failed to compute its gradient, with "
         "ember.autograd.set_detect_anomaly(True, check_nan=False)."

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..autograd import grad_mode
 from ..autograd.function import Op
+from ..backend import get_array_module
 from ..dtypes import scalar_name
 from ..tensor import Tensor
 
@@ -233,10 +234,33 @@ def zero_(self: Tensor) -> Tensor:
 _ARRAY_INPLACE = {"add": operator.iadd, "sub": operator.isub, "mul": operator.imul}
 
 
+def _relu_array(d: Any) -> None:
+    get_array_module(d).maximum(d, 0, out=d)  # the out-of-place op's maximum, into ``d``
+
+
+# With nothing to record (no grad mode, or a tensor that needs no gradient: a frozen backbone's
+# ReLU(inplace=True)), these float unary ops write straight into the array: one pass, where the
+# generic path makes the result in a new array and copies it back
+_ARRAY_UNARY_INPLACE = {"relu": _relu_array}
+
+
 def _inplace_method(name: str) -> Callable:
     fast = _ARRAY_INPLACE.get(name)
+    unary = _ARRAY_UNARY_INPLACE.get(name)
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if unary is not None and not args and not kwargs and (
+                not _state.enabled or not self._requires_grad):
+            d = self._data
+            if d.dtype.kind == "f" and d.flags.writeable:
+                unary(d)
+                box = self._version_box
+                box[0] += 1
+                if _state.enabled:  # as apply_inplace records it for version-check messages
+                    if len(box) == 1:
+                        box.append(None)
+                    box[1] = self._grad_fn
+                return self
         if fast is not None and not _state.enabled and len(args) == 1 and not kwargs:
             other = args[0]
             if isinstance(other, Tensor):

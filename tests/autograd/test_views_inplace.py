@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ember
-from helpers import check_gradcheck, check_op, torch_or_skip
+from helpers import check_gradcheck, check_op, same_error, torch_or_skip
 
 
 def _a(*shape, seed=0):
@@ -202,3 +202,57 @@ def test_copy_slices_on_non_contiguous_base():
 
     check_op(fn, _a(3, 4))
     check_gradcheck(fn, _a(3, 4))
+
+
+# -- relu_ with nothing to record writes into the array directly ---------------------------------
+
+_RELU_VALUES = [[-1.5, 0.0, -0.0, 2.0], [float("nan"), float("inf"), -float("inf"), 3.0]]
+
+
+@pytest.mark.parametrize("grad_mode", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_inplace_without_graph_matches_torch(grad_mode, dtype):
+    torch = torch_or_skip()
+    out = {}
+    for lib in (ember, torch):
+        base = lib.tensor(_RELU_VALUES, dtype=getattr(lib, dtype))
+        view = base[1:]  # the base sees the write through its view, and shares its version
+        before = view._version
+        with lib.set_grad_enabled(grad_mode):
+            r = view.relu_()
+            r2 = lib.nn.functional.relu(base, inplace=True)
+        assert r is view and r2 is base
+        out[lib.__name__] = (base.numpy().copy(), view._version - before, base._version,
+                             r.grad_fn, r.requires_grad)
+    e, t = out["ember"], out["torch"]
+    np.testing.assert_array_equal(e[0], t[0])  # (relu(-0.) is +0. in ember, -0. in torch)
+    assert e[1:] == t[1:]
+
+
+@pytest.mark.parametrize("no_grad", [False, True])
+def test_relu_inplace_of_a_saved_input_fails_backward_as_in_torch(no_grad):
+    torch = torch_or_skip()
+    messages = {}
+    for lib in (ember, torch):
+        w = lib.tensor([1.0, -2.0], requires_grad=True)
+        x = lib.tensor([-1.0, 3.0])  # needs no gradient: relu_ takes the direct path
+        y = (x * w).sum()  # saves x for w's gradient
+        with lib.set_grad_enabled(not no_grad):
+            x.relu_()
+        with pytest.raises(RuntimeError) as err:
+            y.backward()
+        messages[lib.__name__] = str(err.value)
+    # (the tensor type is torch's name in both; only the hint names the module)
+    assert messages["ember"] == messages["torch"].replace("torch.autograd", "ember.autograd")
+
+
+def test_relu_inplace_keeps_the_recorded_path_when_grad_is_needed():
+    torch = torch_or_skip()
+    for lib in (ember, torch):
+        x = lib.tensor([-1.0, 2.0], requires_grad=True).clone()
+        x.relu_()
+        assert type(x.grad_fn).__name__ == "ReluBackward0"
+    for lib in (ember, torch):  # an integer tensor, and a bool one, go the generic way
+        i = lib.tensor([-1, 2])
+        assert i.relu_().tolist() == [0, 2]
+    same_error(lambda lib: lib.tensor([True, False]).relu_())
