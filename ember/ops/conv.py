@@ -12,7 +12,9 @@ adjoint to each other under ``<F(x, w), g> = <x, T(g, w)> = <w, W(x, g)>``:
 
 With stride 1, im2col may read the images row-padded (``_Geometry.flat_columns``): each window
 row is then one run of the flattened image, copied 2-3x faster, and each output row carries a
-few wrapped columns that are computed and dropped.
+few wrapped columns that are computed and dropped. Over large images F and W skip im2col
+altogether: per image, one GEMM per kernel tap on a column slice of that padded image
+(``_forward_taps``, ``_weight_taps``).
 
 Every derivative of one of them is another of them (``y = F(x, w)``: dx = T(gy, w),
 dw = W(x, gy); ``y = T(g, w)``: dg = F(gy, w), dw = W(gy, g); ``y = W(x, g)``: dx = T(g, gy),
@@ -137,10 +139,104 @@ def _taps(geo: _Geometry) -> tuple:
     return tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(geo.out_hw, geo.stride))
 
 
+# -- per-image tap GEMMs: stride-1 convolutions over large images, no im2col --------------------
+#
+# In the flattened row-padded image (see ``flat_columns``) kernel tap (i, j) of every output
+# position is one column slice, at offset i*dh*Wp + j*dw: a strided view BLAS reads in place. So
+# per image, F is KH*KW GEMMs (O, C) @ (C, OH*Wp) summed into an accumulator that stays in the
+# L2 cache, and W is KH*KW GEMMs g (O, OH*Wp) @ slice^T. No im2col buffer is written (its copy
+# is bound by memory bandwidth), at the price of smaller GEMMs: it pays for long rows of output
+# columns (OH*Wp) and enough channels to make the GEMMs' inner dimension.
+
+_TAP_MIN_CHANNELS = 32  # input channels (the inner dimension of F's tap GEMMs)
+_TAP_MIN_COLS_F = 1024  # OH*Wp: F wins from ResNet's 56x56 and 32x32 layers on, not at 28x28
+_TAP_MIN_COLS_W = 200  # W wins down to 14x14 (OH*Wp = 224) and loses at 7x7
+
+
+def _tap_width(geo: _Geometry, c: int, min_cols: int) -> int:
+    """The padded row width ``Wp`` when the tap GEMMs take the convolution, else 0."""
+    if geo.groups != 1 or c < _TAP_MIN_CHANNELS or geo.stride != (1, 1):
+        return 0
+    wp = geo.flat_width() or _flat_width_any(geo)
+    return wp if wp and geo.out_hw[0] * wp >= min_cols else 0
+
+
+def _flat_width_any(geo: _Geometry) -> int:
+    """``flat_width`` without its limit on wrapped columns (stride 1 and no crop assumed)."""
+    (pt, pl), (h, w), (oh, ow) = geo.pad, geo.in_hw, geo.out_hw
+    (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+    if min(pt, pl, oh + (kh - 1) * dh - h - pt, ow + (kw - 1) * dw - w - pl) < 0:
+        return 0
+    return ow + (kw - 1) * dw
+
+
+class _PaddedImage:
+    """One zero-padded image, flattened per channel, with (KW-1)*dw zeros of slack at the end
+    for the last rows' wrapped columns; ``load`` copies an image into its interior (the zero
+    border is never written)."""
+
+    def __init__(self, xp: Any, geo: _Geometry, c: int, wp: int, dtype: Any) -> None:
+        (kh, kw), (dh, dw), (pt, pl), (h, w) = geo.kernel, geo.dilation, geo.pad, geo.in_hw
+        hp = geo.out_hw[0] + (kh - 1) * dh
+        self.flat = xp.zeros((c, hp * wp + (kw - 1) * dw), dtype=dtype)
+        self.interior = self.flat[:, :hp * wp].reshape(c, hp, wp)[:, pt:pt + h, pl:pl + w]
+        self.cols = geo.out_hw[0] * wp
+        self.taps = [(i, j, i * dh * wp + j * dw) for i in range(kh) for j in range(kw)]
+
+    def load(self, image: Any) -> None:
+        self.interior[...] = image
+
+    def tap(self, offset: int) -> Any:
+        """(C, OH*Wp): every output position's input at one kernel tap."""
+        return self.flat[:, offset:offset + self.cols]
+
+
+def _forward_taps(xp: Any, x: Any, w: Any, geo: _Geometry, wp: int) -> Any:
+    n, c = x.shape[:2]
+    o, (oh, ow) = w.shape[0], geo.out_hw
+    dtype = xp.result_type(x, w)
+    img = _PaddedImage(xp, geo, c, wp, dtype)
+    wt = xp.ascontiguousarray(w.transpose(2, 3, 0, 1), dtype=dtype)  # (KH, KW, O, C)
+    acc = xp.empty((o, img.cols), dtype=dtype)
+    tmp = xp.empty_like(acc)
+    y = xp.empty((n, o, oh, ow), dtype=dtype)
+    for s in range(n):
+        img.load(x[s])
+        for k, (i, j, off) in enumerate(img.taps):
+            if k == 0:
+                xp.matmul(wt[i, j], img.tap(off), out=acc)
+            else:
+                xp.matmul(wt[i, j], img.tap(off), out=tmp)
+                acc += tmp
+        y[s] = acc.reshape(o, oh, wp)[:, :, :ow]  # each row's wrapped columns dropped
+    return y
+
+
+def _weight_taps(xp: Any, x: Any, g: Any, geo: _Geometry, wp: int) -> Any:
+    n, c = x.shape[:2]
+    o, (oh, ow), (kh, kw) = g.shape[1], geo.out_hw, geo.kernel
+    dtype = xp.result_type(x, g)
+    img = _PaddedImage(xp, geo, c, wp, dtype)
+    gp = xp.zeros((o, oh, wp), dtype=dtype)  # the wrapped columns meet zeros here
+    g_rows = gp.reshape(o, img.cols)
+    gw = xp.zeros((kh, kw, o, c), dtype=dtype)
+    tmp = xp.empty((o, c), dtype=dtype)
+    for s in range(n):
+        img.load(x[s])
+        gp[:, :, :ow] = g[s]
+        for i, j, off in img.taps:
+            xp.matmul(g_rows, img.tap(off).T, out=tmp)
+            gw[i, j] += tmp
+    return xp.ascontiguousarray(gw.transpose(2, 3, 0, 1))
+
+
 def conv_forward(xp: Any, x: Any, w: Any, geo: _Geometry) -> Any:
     """F: ``x`` (N, C, H, W), ``w`` (O, C/G, KH, KW) -> (N, O, OH, OW)."""
     n, c = x.shape[:2]
     o, groups = w.shape[0], geo.groups
+    taps = _tap_width(geo, c, _TAP_MIN_COLS_F)
+    if taps:
+        return _forward_taps(xp, x, w, geo, taps)
     wg = w.reshape(groups, o // groups, -1)
     if _pointwise(geo):  # per sample (G, O/G, C/G) @ (G, C/G, OH*OW): NCHW out, no im2col
         rows, cols = _taps(geo)
@@ -204,6 +300,9 @@ def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
     (O, C/G, KH, KW)."""
     n, c = x.shape[:2]
     o = g.shape[1]
+    taps = _tap_width(geo, c, _TAP_MIN_COLS_W)
+    if taps:
+        return _weight_taps(xp, x, g, geo, taps)
     gw = None
     direct = o * c * geo.kernel[0] * geo.kernel[1] // geo.groups >= _DIRECT_WEIGHT
     (oh, ow), wp = geo.out_hw, geo.flat_width()
