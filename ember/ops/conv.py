@@ -63,43 +63,47 @@ class _Geometry:
         return view.transpose(1, 2, 3, 0, 4, 5).reshape(
             self.groups, c // self.groups * self.kernel[0] * self.kernel[1], -1)
 
-    def flat_width(self) -> int:
-        """The padded row width ``Wp`` when the row-padded im2col (``flat_columns``) pays, else 0.
-
-        It needs stride 1 (each window row is then a run of the flattened padded image) and
-        pays when the ``Wp - OW`` wrapped columns it adds to every GEMM are few: its copy is
-        2-3x faster than ``columns``' (runs of a whole image instead of one output row)."""
-        if self.stride != (1, 1):
-            return 0
-        (pt, pl), (h, w), (oh, ow) = self.pad, self.in_hw, self.out_hw
-        (kh, kw), (dh, dw) = self.kernel, self.dilation
-        bottom, right = oh + (kh - 1) * dh - h - pt, ow + (kw - 1) * dw - w - pl
-        if min(pt, pl, bottom, right) < 0:
-            return 0
-        wp = ow + (kw - 1) * dw
-        return wp if (wp - ow) * _FLAT_WASTE <= ow else 0
-
-    def flat_columns(self, xp: Any, x: Any) -> Any:
-        """Row-padded im2col of ``x`` (see ``flat_width``): (G, C/G*KH*KW, N*OH*Wp)."""
+    def _row_pad(self) -> tuple | None:
+        """For stride 1: the zero padding (top, bottom, left, right) that makes the windows
+        cover the padded image exactly; None where they would need a crop instead."""
         (pt, pl), (h, w), (oh, ow) = self.pad, self.in_hw, self.out_hw
         (kh, kw), (dh, dw) = self.kernel, self.dilation
         pad = (pt, oh + (kh - 1) * dh - h - pt, pl, ow + (kw - 1) * dw - w - pl)
-        view = kernels(xp).flat_windows(x, self.kernel, self.dilation, pad, oh)
+        return pad if self.stride == (1, 1) and min(pad) >= 0 else None
+
+    def flat_width(self, any_waste: bool = False) -> int:
+        """The padded row width ``Wp`` when the row-padded im2col (``flat_columns``) pays, else 0.
+
+        It needs stride 1 (each window row is then a run of the flattened padded image) and
+        pays when the ``Wp - OW`` wrapped columns it adds to every GEMM are few (any number with
+        ``any_waste``): its copy is 2-3x faster than ``columns``' (runs of a whole image instead
+        of one output row)."""
+        if self._row_pad() is None:
+            return 0
+        ow = self.out_hw[1]
+        wp = ow + (self.kernel[1] - 1) * self.dilation[1]
+        return wp if any_waste or (wp - ow) * _FLAT_WASTE <= ow else 0
+
+    def flat_columns(self, xp: Any, x: Any) -> Any:
+        """Row-padded im2col of ``x`` (see ``flat_width``): (G, C/G*KH*KW, N*OH*Wp)."""
+        (kh, kw), oh = self.kernel, self.out_hw[0]
+        view = kernels(xp).flat_windows(x, self.kernel, self.dilation, self._row_pad(), oh)
         n, c = x.shape[:2]
         return view.transpose(1, 2, 3, 0, 4).reshape(self.groups, c // self.groups * kh * kw, -1)
 
     def transposed(self) -> "_Geometry | None":
         """For stride 1, the geometry in which T (the input gradient) is a convolution F of the
         output gradient with the flipped, transposed kernel; None where that needs a crop."""
-        if self.stride != (1, 1):
+        pad = self._row_pad()
+        if pad is None:
             return None
-        pad = tuple((k - 1) * d - p for k, d, p in zip(self.kernel, self.dilation, self.pad))
-        far = tuple((k - 1) * d - (o + (k - 1) * d - i - p) for k, d, o, i, p in
-                    zip(self.kernel, self.dilation, self.out_hw, self.in_hw, self.pad))
-        if min(pad + far) < 0:
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        reach_h, reach_w = (kh - 1) * dh, (kw - 1) * dw  # each side's padding becomes reach - it
+        flipped = (reach_h - pad[0], reach_h - pad[1], reach_w - pad[2], reach_w - pad[3])
+        if min(flipped) < 0:
             return None
-        return _Geometry(self.kernel, self.stride, pad, self.dilation, self.groups,
-                         self.out_hw, self.in_hw)
+        return _Geometry(self.kernel, self.stride, (flipped[0], flipped[2]), self.dilation,
+                         self.groups, self.out_hw, self.in_hw)
 
 
 # T runs as the flipped-kernel convolution when the input has at least this many channels
@@ -157,17 +161,8 @@ def _tap_width(geo: _Geometry, c: int, min_cols: int) -> int:
     """The padded row width ``Wp`` when the tap GEMMs take the convolution, else 0."""
     if geo.groups != 1 or c < _TAP_MIN_CHANNELS or geo.stride != (1, 1):
         return 0
-    wp = geo.flat_width() or _flat_width_any(geo)
+    wp = geo.flat_width(any_waste=True)
     return wp if wp and geo.out_hw[0] * wp >= min_cols else 0
-
-
-def _flat_width_any(geo: _Geometry) -> int:
-    """``flat_width`` without its limit on wrapped columns (stride 1 and no crop assumed)."""
-    (pt, pl), (h, w), (oh, ow) = geo.pad, geo.in_hw, geo.out_hw
-    (kh, kw), (dh, dw) = geo.kernel, geo.dilation
-    if min(pt, pl, oh + (kh - 1) * dh - h - pt, ow + (kw - 1) * dw - w - pl) < 0:
-        return 0
-    return ow + (kw - 1) * dw
 
 
 class _PaddedImage:
