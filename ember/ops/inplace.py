@@ -14,7 +14,7 @@ from numpy import may_share_memory as _may_share_memory
 from typing import Any, Callable
 
 from ..autograd import grad_mode
-from ..autograd.function import Op
+from ..autograd.function import Op, _SavedOutput
 from ..backend import get_array_module
 from ..dtypes import scalar_name
 from ..tensor import Tensor
@@ -104,6 +104,7 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     box = self._version_box
     box[0] += 1
     if result._requires_grad:
+        _save_self_as_output(self, result)
         base = self._base
         if base is None:
             self._set_history(result._grad_fn, result._output_nr)
@@ -113,6 +114,18 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
         box.append(None)
     box[1] = self._grad_fn  # named by "modified by an inplace operation" errors
     return self
+
+
+def _save_self_as_output(self: Tensor, result: Tensor) -> None:
+    """An op that saved its output for backward (relu, exp, sigmoid, ...) keeps ``self`` instead,
+    at its new version, as torch's in-place ops save ``self``: the result's own copy is freed,
+    and a later in-place write to ``self`` makes that backward fail, as it does in torch."""
+    saved = result._grad_fn._saved
+    if not saved or result._data.dtype != self._data.dtype:
+        return
+    for s in saved:
+        if type(s) is _SavedOutput and s.data is result._data:
+            s.data, s.box, s.version = self._data, self._version_box, self._version_box[0]
 
 
 def _write(self: Tensor, result: Tensor) -> None:

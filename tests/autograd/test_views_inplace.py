@@ -1,5 +1,7 @@
 """In-place ops through views: CopySlices on the base, shared data and version counters, and
 torch's refusals (views of leaves, multi-output views, expanded views), all compared with torch."""
+import re
+
 import numpy as np
 import pytest
 
@@ -256,3 +258,42 @@ def test_relu_inplace_keeps_the_recorded_path_when_grad_is_needed():
         i = lib.tensor([-1, 2])
         assert i.relu_().tolist() == [0, 2]
     same_error(lambda lib: lib.tensor([True, False]).relu_())
+
+
+# -- an in-place op whose node saves its output saves the tensor itself, as torch ---------------
+
+def _saved_output_case(lib, op, then, on_view):
+    a = lib.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], requires_grad=True)
+    base = a * 1.0
+    x = base[1] if on_view else base
+    getattr(x, op + "_")()
+    if then == "add_":
+        x.add_(1)
+    elif then == "base.mul_":
+        base.mul_(2)
+    (base * base).sum().backward()
+    return a.grad
+
+
+@pytest.mark.parametrize("op", ["relu", "exp", "sigmoid", "tanh", "sqrt"])
+@pytest.mark.parametrize("then", [None, "add_", "base.mul_"])
+@pytest.mark.parametrize("on_view", [False, True])
+def test_inplace_op_saving_its_output_matches_torch(op, then, on_view):
+    torch = torch_or_skip()
+    outcome = {}
+    for lib in (ember, torch):
+        try:
+            outcome[lib.__name__] = _saved_output_case(lib, op, then, on_view).numpy()
+        except RuntimeError as err:
+            outcome[lib.__name__] = str(err).replace("torch.autograd", "ember.autograd")
+    e, t = outcome["ember"], outcome["torch"]
+    if isinstance(t, str):
+        if on_view and then == "base.mul_" and isinstance(e, str):
+            # torch names the view's AsStridedBackward0 here, a node ember doesn't make (its
+            # views rewritten in place keep their own node, SelectBackward0): a known gap
+            e = re.sub(r"output 0 of \w+,", "output 0 of <view>,", e)
+            t = re.sub(r"output 0 of AsStrided,", "output 0 of <view>,", t)
+        assert e == t
+    else:
+        assert not isinstance(e, str), e
+        np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
