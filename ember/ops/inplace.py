@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import sys
+from weakref import ref as _weakref
 
 from numpy import may_share_memory as _may_share_memory
 from typing import Any, Callable
@@ -38,6 +39,15 @@ def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tenso
     out._version_box = inp._version_box
     prev = inp._view_fn
     out._view_fn = fn if prev is None else (lambda b: fn(prev(b)))
+    if out._requires_grad and base._grad_fn is not None:
+        # an in-place write to the base or to another of its views changes this view's history:
+        # the base keeps its views (weakly) so that the write can hand each its new node
+        views = base.__dict__.get("_views")
+        if views is None:
+            views = base._views = []
+        elif len(views) >= 32 and not len(views) % 32:  # drop the dead ones now and then
+            views[:] = [r for r in views if r() is not None]
+        views.append(_weakref(out))
     return out
 
 
@@ -110,6 +120,7 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
             self._set_history(result._grad_fn, result._output_nr)
         else:
             _rebase_view(self, base, result)
+        _refresh_views(base if base is not None else self, self)
     if len(box) == 1:
         box.append(None)
     box[1] = self._grad_fn  # named by "modified by an inplace operation" errors
@@ -174,8 +185,72 @@ def _rebase_view(view: Tensor, base: Tensor, result: Tensor) -> None:
         old._grad_accumulator = base._grad_accumulator
     new = CopySlices.apply(old, result, view_fn=view._view_fn)
     base._set_history(new._grad_fn, 0)
-    regenerated = view._view_fn(base)
-    view._set_history(regenerated._grad_fn, regenerated._output_nr)
+    _regenerate(view, base)
+
+
+def _regenerate(view: Tensor, base: Tensor) -> None:
+    """Gives ``view`` a node reading it out of ``base``'s current history: torch's
+    AsStridedBackward0, the grad_fn of every view whose base was written in place."""
+    view._set_history(AsStrided.apply(base, view_fn=view._view_fn)._grad_fn, 0)
+
+
+def _refresh_views(base: Tensor, written: Tensor) -> None:
+    """After an in-place write through ``written``, every other live view of ``base`` that
+    needs a gradient reads the base's new history (its old node would skip the write)."""
+    views = base.__dict__.get("_views")
+    if not views:
+        return
+    alive = []
+    for r in views:
+        v = r()
+        if v is None:
+            continue
+        alive.append(r)
+        if v is not written and v._requires_grad:
+            _regenerate(v, base)
+    base._views = alive
+
+
+class AsStrided(Op, name="AsStridedBackward0"):
+    """``base`` seen as one of its views (re-made by the view's own function): its gradient is
+    the view's gradient scattered into zeros of the base's shape."""
+
+    @staticmethod
+    def forward(ctx, base, *, view_fn):
+        ctx.view_fn, ctx.base_shape = view_fn, base.shape
+        return _view_of(view_fn, base)
+
+    @staticmethod
+    def backward(ctx, g):
+        return AsStridedScatter.apply(g, view_fn=ctx.view_fn, shape=ctx.base_shape)
+
+    @staticmethod
+    def backward_arrays(ctx, g):
+        return _scatter_into_zeros(ctx.xp, ctx.view_fn, ctx.base_shape, g)
+
+
+class AsStridedScatter(Op, name="AsStridedScatterBackward0"):
+    """The adjoint of ``AsStrided``: ``g`` written into a view of zeros of the base's shape."""
+
+    @staticmethod
+    def forward(ctx, g, *, view_fn, shape):
+        ctx.view_fn = view_fn
+        return _scatter_into_zeros(ctx.xp, view_fn, shape, g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ctx.view_fn(gg)
+
+
+def _view_of(view_fn: Callable, array: Any) -> Any:
+    with grad_mode.no_grad():
+        return view_fn(Tensor._make(array))._data
+
+
+def _scatter_into_zeros(xp: Any, view_fn: Callable, shape: tuple, g: Any) -> Any:
+    out = xp.zeros(shape, dtype=g.dtype)
+    _view_of(view_fn, out)[...] = g  # a numpy view into ``out``
+    return out
 
 
 class Copy(Op, name="CopyBackwards"):

@@ -60,7 +60,16 @@ CASES = {
         a, ember.tensor([2, -100, 1]), weight=b[0].detach().abs(), reduction="sum"),
     "NllLossBackward0 none": lambda a, b: ember.nn.functional.nll_loss(
         a, ember.tensor([2, 0, 1]), reduction="none"),
+    "AsStridedBackward0": lambda a, b: _written_view(a * 1.0, b),
 }
+
+
+def _written_view(base, b):
+    """A view whose base is then written in place: it reads the base through AsStrided."""
+    view = base[1:, ::2]
+    base.mul_(b)
+    assert type(view.grad_fn).__name__ == "AsStridedBackward0"
+    return view * view
 
 
 @pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
