@@ -249,8 +249,18 @@ def _view_of(view_fn: Callable, array: Any) -> Any:
 
 def _scatter_into_zeros(xp: Any, view_fn: Callable, shape: tuple, g: Any) -> Any:
     out = xp.zeros(shape, dtype=g.dtype)
-    _view_of(view_fn, out)[...] = g  # a numpy view into ``out``
-    return out
+    region = _view_of(view_fn, out)  # a numpy view into ``out``
+    if region.flags.writeable:
+        region[...] = g
+        return out
+    # a view that reads elements more than once (expand): sum its gradient the way the view
+    # ops' own backwards do
+    from ..autograd import grad
+
+    with grad_mode.enable_grad():
+        z = Tensor._make(out, True)
+        (gz,) = grad(view_fn(z), z, Tensor._make(g))
+    return gz._data
 
 
 class Copy(Op, name="CopyBackwards"):

@@ -306,11 +306,13 @@ _VIEWS = {
     "diagonal": lambda b: b.diagonal(),
     "unsqueeze": lambda b: b.unsqueeze(0),
     "view of a view": lambda b: b[1][1:],
+    "expand": lambda b: b[0].expand(2, 4),  # reads each element twice (not writable itself)
 }
 
 
-@pytest.mark.parametrize("kind", sorted(_VIEWS))
-@pytest.mark.parametrize("writer", ["base", "sibling", "itself"])
+@pytest.mark.parametrize("kind, writer", [(k, w) for k in sorted(_VIEWS) if k != "expand"
+                                           for w in ("base", "sibling", "itself")]
+                         + [("expand", "base"), ("expand", "sibling")])
 def test_view_after_an_inplace_write_matches_torch(kind, writer):
     """The view's grad_fn becomes AsStridedBackward0 and its gradient includes the write (a view
     made before its base was written used to keep its old node and skip the write)."""
@@ -341,3 +343,11 @@ def test_view_read_through_asstrided_differentiates_twice():
         return (view * view).sum(0)
 
     check_gradcheck(f, _a(3, 4))
+
+    def g(m, a):  # an expanded view: its gradient sums over the repeated rows
+        base = a * 1.0
+        view = base[0].expand(2, 4)
+        base.mul_(m.tensor(np.arange(12.0).reshape(3, 4) / 7 + 0.5))
+        return view * view
+
+    check_gradcheck(g, _a(3, 4))
