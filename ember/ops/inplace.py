@@ -116,10 +116,12 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     if result._requires_grad:
         _save_self_as_output(self, result)
         base = self._base
+        old_fn, old_nr = self._grad_fn, self._output_nr
         if base is None:
             self._set_history(result._grad_fn, result._output_nr)
         else:
             _rebase_view(self, base, result)
+        _move_retain(self, old_fn, old_nr)
         _refresh_views(base if base is not None else self, self)
     if len(box) == 1:
         box.append(None)
@@ -191,7 +193,20 @@ def _rebase_view(view: Tensor, base: Tensor, result: Tensor) -> None:
 def _regenerate(view: Tensor, base: Tensor) -> None:
     """Gives ``view`` a node reading it out of ``base``'s current history: torch's
     AsStridedBackward0, the grad_fn of every view whose base was written in place."""
+    old_fn, old_nr = view._grad_fn, view._output_nr
     view._set_history(AsStrided.apply(base, view_fn=view._view_fn)._grad_fn, 0)
+    _move_retain(view, old_fn, old_nr)
+
+
+def _move_retain(t: Tensor, old_fn: Any, old_nr: int) -> None:
+    """``retain_grad`` follows the tensor to its new node, as in torch: ``.grad`` is then the
+    gradient of its current value, not of the value before the write."""
+    if not t._retains_grad or old_fn is t._grad_fn:
+        return
+    if old_fn is not None and old_fn._retain:
+        old_fn._retain.pop(old_nr, None)
+    t._retains_grad = False
+    t.retain_grad()
 
 
 def _refresh_views(base: Tensor, written: Tensor) -> None:

@@ -351,3 +351,20 @@ def test_view_read_through_asstrided_differentiates_twice():
         return view * view
 
     check_gradcheck(g, _a(3, 4))
+
+
+@pytest.mark.parametrize("case", ["tensor written", "view written", "base written"])
+def test_retain_grad_follows_an_inplace_write_as_in_torch(case):
+    """``.grad`` of a retained tensor is the gradient of its value after the write."""
+    torch = torch_or_skip()
+    out = {}
+    for lib in (ember, torch):
+        a = lib.tensor(_a(2, 3), requires_grad=True)
+        b = a * 1.0
+        x = b if case == "tensor written" else b[1]
+        x.retain_grad()
+        (b if case == "base written" else x).mul_(3)
+        (x * lib.tensor(_a(*x.shape, seed=4))).sum().backward()
+        out[lib.__name__] = x.grad.numpy(), a.grad.numpy()
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_allclose(e, t, rtol=1e-6)
