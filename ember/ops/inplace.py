@@ -116,12 +116,12 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     if result._requires_grad:
         _save_self_as_output(self, result)
         base = self._base
-        old_fn, old_nr = self._grad_fn, self._output_nr
         if base is None:
+            old_fn, old_nr = self._grad_fn, self._output_nr
             self._set_history(result._grad_fn, result._output_nr)
+            _move_retain(self, old_fn, old_nr)
         else:
-            _rebase_view(self, base, result)
-        _move_retain(self, old_fn, old_nr)
+            _rebase_view(self, base, result)  # (which moves a view's retain_grad itself)
         _refresh_views(base if base is not None else self, self)
     if len(box) == 1:
         box.append(None)
