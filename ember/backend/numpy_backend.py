@@ -8,6 +8,7 @@ of a strided slice), never over batch, channels or pixels.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -63,15 +64,25 @@ def flat_windows(x: np.ndarray, kernel: tuple, dilation: tuple, pad: tuple,
     output row has ``Wp - OW`` columns that wrap around into the next image row, which the caller
     computes and then drops."""
     n, c, h, w = x.shape
-    top, bottom, left, right = pad
-    hp, wp = h + top + bottom, w + left + right
-    # (KW-1)*dw zeros at the end: the last rows' wrapped columns read past the image
-    buf = np.zeros((n, c, hp * wp + (kernel[1] - 1) * dilation[1]), dtype=x.dtype)
-    buf[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, top:top + h, left:left + w] = x
+    wp = w + pad[2] + pad[3]
+    buf, interior = flat_padded((n, c), (h, w), pad, (kernel[1] - 1) * dilation[1], x.dtype)
+    interior[...] = x
     sn, sc, se = buf.strides
     return as_strided(buf, shape=(n, c) + tuple(kernel) + (out_rows * wp,),
                       strides=(sn, sc, se * wp * dilation[0], se * dilation[1], se),
                       writeable=False)
+
+
+def flat_padded(lead: tuple, hw: tuple, pad: tuple, slack: int, dtype: Any) -> tuple:
+    """A zero buffer ``lead + (Hp*Wp + slack,)``: images of size ``hw`` padded by ``pad`` (top,
+    bottom, left, right), each flattened, with ``slack`` more zeros that the last rows' wrapped
+    columns read; and the view of its interiors (``lead + hw``), where the images go."""
+    (h, w), (top, bottom, left, right) = hw, pad
+    hp, wp = h + top + bottom, w + left + right
+    buf = np.zeros(tuple(lead) + (hp * wp + slack,), dtype=dtype)
+    interior = buf[..., :hp * wp].reshape(tuple(lead) + (hp, wp))[
+        ..., top:top + h, left:left + w]
+    return buf, interior
 
 
 def col2im(cols: np.ndarray, out_hw: tuple, stride: tuple, dilation: tuple,

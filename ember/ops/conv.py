@@ -171,10 +171,9 @@ class _PaddedImage:
     border is never written)."""
 
     def __init__(self, xp: Any, geo: _Geometry, c: int, wp: int, dtype: Any) -> None:
-        (kh, kw), (dh, dw), (pt, pl), (h, w) = geo.kernel, geo.dilation, geo.pad, geo.in_hw
-        hp = geo.out_hw[0] + (kh - 1) * dh
-        self.flat = xp.zeros((c, hp * wp + (kw - 1) * dw), dtype=dtype)
-        self.interior = self.flat[:, :hp * wp].reshape(c, hp, wp)[:, pt:pt + h, pl:pl + w]
+        (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+        self.flat, self.interior = kernels(xp).flat_padded((c,), geo.in_hw, geo._row_pad(),
+                                                           (kw - 1) * dw, dtype)
         self.cols = geo.out_hw[0] * wp
         self.taps = [(i, j, i * dh * wp + j * dw) for i in range(kh) for j in range(kw)]
 

@@ -499,6 +499,11 @@ def test_stride1_flat_conv_matches_torch(flat_always, monkeypatch, case, dtype, 
         from ember.ops import conv
 
         monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)
+    _check_stride1_conv(case, dtype)
+
+
+def _check_stride1_conv(case, dtype):
+    """conv2d, and conv_transpose2d at stride 1 (its forward is T), against torch."""
     test_conv2d_matches_torch(case, dtype)
     xs, ws, stride, padding, dilation, groups = case
     if isinstance(padding, str):
@@ -593,7 +598,7 @@ def taps_always(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", _STRIDE1_CASES)
 def test_stride1_tap_conv_matches_torch(taps_always, case, dtype):
-    test_stride1_flat_conv_matches_torch(None, pytest.MonkeyPatch(), case, dtype, False)
+    _check_stride1_conv(case, dtype)
 
 
 def test_stride1_tap_conv_double_backward(taps_always):
