@@ -1,7 +1,8 @@
-"""The reverse pass: dependency counting and a ready queue, as PyTorch's engine does.
+"""The reverse pass: a queue of discovered nodes, newest first (by creation sequence), as in
+PyTorch's engine.
 
 Each node runs once, after every consumer has delivered its gradient; there is no recursion, so a
-graph of any depth runs. Ready nodes run newest-first (by creation sequence), like torch.
+graph of any depth runs.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..backend import sum_to_axes
+from ..backend import errors_ignored, errors_restored, sum_to_axes
 from . import function as _function
 from . import grad_mode
-from .function import AccumulateGrad, Node, _edge, anomaly
+from ..dtypes import _FROM_NP
+from .function import _FREED, AccumulateGrad, Node, _edge, anomaly
 
 
 def _sum_to(g, shape):
@@ -61,8 +63,8 @@ def _validate(node: Node, grads) -> tuple:
                     f"{list(g._data.shape)} but expected shape compatible with {list(shape)}"
                 )
             g = _sum_to(g, shape)
-        if g._data.dtype != dtype.np:
-            g = g.to(dtype)
+        if g._data.dtype != dtype:
+            g = g.to(_FROM_NP[dtype])
         out.append(g)
     return tuple(out)
 
@@ -78,10 +80,9 @@ def _check_arrays(node: Node, grads: tuple) -> tuple:
         if g is None or meta is None or not need:
             append(None)
             continue
-        shape, dtype = meta
+        shape, npd = meta
         if g.shape != shape:
-            g = g.sum(axis=sum_to_axes(g.shape, shape)).reshape(shape)
-        npd = dtype.np
+            g = _reduce_to(g, shape)
         gd = g.dtype
         if gd is not npd and gd != npd:  # identity first: numpy's == costs more
             g = g.astype(npd)
@@ -156,11 +157,12 @@ def _sole_owner(arr) -> bool:
 
 def _accumulate(var, g, create_graph: bool) -> None:
     """Adds the Tensor ``g`` into ``var.grad``."""
-    old = var.grad
+    # ``_grad``, not the property: the engine's gradients have the leaf's shape and dtype already
+    old = var._grad
     if old is None:
-        var.grad = g if create_graph else _function._Tensor._make(g._data.copy())
-    elif create_graph or old.requires_grad or g.requires_grad:
-        var.grad = old + g
+        var._grad = g if create_graph else _function._Tensor._make(g._data.copy())
+    elif create_graph or old._requires_grad or g._requires_grad:
+        var._grad = old + g
     else:
         old._data += g._data  # in place, so references to .grad (an optimizer's) stay valid
     for hook in (var._post_acc_hooks or {}).values():
@@ -171,11 +173,11 @@ def _accumulate_array(var, g, owned: bool) -> None:
     """``_accumulate`` of a raw gradient array (no graph recorded); ``owned``: nothing else
     holds ``g``, so a first gradient is kept as it is rather than copied."""
     Tensor = _function._Tensor
-    old = var.grad
+    old = var._grad
     if old is None:
-        var.grad = Tensor._make(g if owned else g.copy())
-    elif old.requires_grad:
-        var.grad = old + Tensor._make(g)
+        var._grad = Tensor._make(g if owned else g.copy())
+    elif old._requires_grad:
+        var._grad = old + Tensor._make(g)
     else:
         old._data += g  # in place, so references to .grad (an optimizer's) stay valid
     if var._post_acc_hooks:
@@ -217,11 +219,10 @@ def run_backward(
     gradients; without it (``autograd.grad``) the gradients flowing into ``inputs`` are returned.
     """
     root_edges = [_edge(t) for t in roots]
-    deps, seen = count_dependencies(n for n, _ in root_edges if n is not None)
-
     targets: dict[Node, list] = {}
-    needed = None
+    needed = seen = None
     if inputs is not None:
+        deps, seen = count_dependencies(n for n, _ in root_edges if n is not None)
         for idx, t in enumerate(inputs):
             node, nr = _edge(t)
             if node is None:
@@ -234,7 +235,12 @@ def run_backward(
     # Tensors only for hooks, retain_grad, results and ops without ``backward_arrays``).
     raw = not create_graph
     make = _function._Tensor._make
+    # A node is created after every node its edges lead to, so creation order is a topological
+    # order: running the discovered node with the highest sequence number first runs each node
+    # after all its consumers, with no dependency count (which would cost a walk of the graph
+    # before the pass). ``buffers`` holds the discovered nodes that have not run yet.
     buffers: dict[Node, list] = {}
+    ready: list = []
     for (node, nr), g in zip(root_edges, grad_roots):
         if node is None:
             continue
@@ -243,15 +249,14 @@ def run_backward(
         buf = buffers.get(node)
         if buf is None:
             buf = buffers[node] = [None] * node._n_out
+            ready.append((-node._seq, id(node), node))
         buf[nr] = g if buf[nr] is None else _add(buf[nr], g, raw)
-    ready = [(-n._seq, id(n), n) for n in buffers if deps.get(n, 0) == 0]
     heapq.heapify(ready)
 
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     # torch never warns about inf * 0 and the like; numpy would, once per op
-    errstate = np.errstate(all="ignore")
-    errstate.__enter__()
+    quiet = errors_ignored()
     try:
         pop, push = heapq.heappop, heapq.heappush
         take, get_buffer = buffers.pop, buffers.get
@@ -308,36 +313,27 @@ def run_backward(
                     if type(grad_inputs) is not tuple:
                         grad_inputs = (grad_inputs,)
                 if not retain_graph and node._saved:
-                    node._free()
+                    node._saved = _FREED  # Node._free, inline
                 if grad_inputs is not None:
                     for (nxt, nr), g, meta, need in zip(node.next_functions, grad_inputs,
                                                         node._in_meta, node.needs_input_grad):
                         if nxt is None:
                             continue
+                        buf = get_buffer(nxt)
+                        if buf is None:
+                            buf = buffers[nxt] = [None] * nxt._n_out
+                            push(ready, (-nxt._seq, id(nxt), nxt))
                         if g is not None and meta is not None and need:
-                            shape, dtype = meta
+                            shape, npd = meta
                             if g.shape != shape:
-                                g = g.sum(axis=sum_to_axes(g.shape, shape)).reshape(shape)
-                            npd = dtype.np
+                                g = _reduce_to(g, shape)
                             gd = g.dtype
                             if gd is not npd and gd != npd:  # identity first: == costs more
                                 g = g.astype(npd)
-                            buf = get_buffer(nxt)
-                            if buf is None:
-                                buf = buffers[nxt] = [None] * nxt._n_out
                             old = buf[nr]
                             buf[nr] = g if old is None else _add(old, g, raw)
-                        left = deps[nxt] - 1
-                        deps[nxt] = left
-                        if left == 0:
-                            push(ready, (-nxt._seq, id(nxt), nxt))
-                else:  # no gradient: the next nodes still count this edge as delivered
-                    for nxt, _ in node.next_functions:
-                        if nxt is not None:
-                            left = deps[nxt] - 1
-                            deps[nxt] = left
-                            if left == 0:
-                                push(ready, (-nxt._seq, id(nxt), nxt))
+                else:  # no gradient: the next nodes still run (and free what they saved)
+                    _discover(node, buffers, ready)
                 grad_inputs = g = buf = old = None
                 continue
             grad_inputs = _call_arrays(node, grads) if raw else _call(node, grads)
@@ -347,30 +343,40 @@ def run_backward(
             for (nxt, nr), g in zip(node.next_functions, grad_inputs):
                 if nxt is None:
                     continue
+                buf = get_buffer(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._n_out
+                    push(ready, (-nxt._seq, id(nxt), nxt))
                 if g is not None:
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._n_out
                     old = buf[nr]
                     buf[nr] = g if old is None else _add(old, g, raw)
-                left = deps[nxt] - 1
-                deps[nxt] = left
-                if left == 0:
-                    push(ready, (-nxt._seq, id(nxt), nxt))
             # drop the loop's references, which would keep a leaf from taking its gradient as is
             grad_inputs = g = buf = old = None
     finally:
         grad_mode.state.enabled = prev_mode
-        errstate.__exit__(None, None, None)
+        errors_restored(quiet)
 
     if inputs is not None and not accumulate and not allow_unused:
         for idx, t in enumerate(inputs):
-            if captured[idx] is None and _edge(t)[0] not in seen:
+            if captured[idx] is None and _edge(t)[0] not in seen:  # type: ignore[operator]
                 raise RuntimeError(
                     f"The differentiated Tensor at index {idx} appears to not have been used in "
                     "the graph. Set allow_unused=True if this is the desired behavior."
                 )
     return captured
+
+
+def _discover(node: Node, buffers: dict, ready: list) -> None:
+    """Queues the nodes ``node``'s edges lead to that are not queued yet."""
+    for nxt, _ in node.next_functions:
+        if nxt is not None and nxt not in buffers:
+            buffers[nxt] = [None] * nxt._n_out
+            heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+
+
+def _reduce_to(g, shape: tuple):
+    """An array gradient summed back to ``shape``, the shape its input was broadcast from."""
+    return g.sum(axis=sum_to_axes(g.shape, shape)).reshape(shape)
 
 
 def _needed_nodes(seen: set, deps: dict, targets: dict) -> set:

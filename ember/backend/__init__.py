@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import numpy_backend
+from .numpy_backend import errors_ignored, errors_restored  # noqa: F401 - the seam's names
 
 Array = Any  # an ndarray of the active backend
 
@@ -30,9 +31,14 @@ def sum_to_axes(src: tuple, dst: tuple) -> tuple:
     """The axes to sum (keeping dims) so that shape ``src`` reduces to ``dst``, the shape it was
     broadcast from: the leading extra axes and every axis where ``dst`` has 1 and ``src`` not."""
     lead = len(src) - len(dst)
+    if src[lead:] == dst:  # the usual case, a bias: only leading axes were added
+        return _LEADING[lead] if lead < len(_LEADING) else tuple(range(lead))
     return tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(dst) if s == 1 and src[lead + i] != 1
     )
+
+
+_LEADING = tuple(tuple(range(n)) for n in range(8))
 
 
 def device_of(array: Array) -> str:

@@ -206,3 +206,40 @@ def segment_sum(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> 
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, element-wise, to double precision (math.erf per element)."""
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+
+
+# -- floating-point warnings off for a whole pass --------------------------------------------------
+# torch never warns about inf - inf or 0 * inf; numpy does, once per op, unless its error state
+# says "ignore". ``np.errstate`` builds that state anew at each entry (about 3% of a small
+# backward pass), so the engine swaps numpy's error-state context variable directly, reusing the
+# "ignore" state made from the current one; with a numpy lacking these internals it falls back to
+# ``np.errstate``.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+    _make_extobj(all="ignore")
+except (ImportError, TypeError):  # pragma: no cover - another numpy's internals
+    _extobj_contextvar = None
+_ignoring: tuple = (None, None)  # (the error state it was made from, the "ignore" state)
+
+
+def errors_ignored() -> Any:
+    """Makes numpy ignore floating-point errors until ``errors_restored(token)``."""
+    global _ignoring
+    if _extobj_contextvar is None:  # pragma: no cover
+        token = np.errstate(all="ignore")
+        token.__enter__()
+        return token
+    current = _extobj_contextvar.get()
+    pair = _ignoring  # one read: another thread may replace it
+    if pair[0] is not current:
+        pair = _ignoring = (current, _make_extobj(all="ignore"))
+    return _extobj_contextvar.set(pair[1])
+
+
+def errors_restored(token: Any) -> None:
+    """Undoes ``errors_ignored``."""
+    if _extobj_contextvar is None:  # pragma: no cover
+        token.__exit__(None, None, None)
+    else:
+        _extobj_contextvar.reset(token)
