@@ -73,16 +73,14 @@ class MatMul(Op):
         need_a, need_b = ctx.needs_input_grad
         ta, tb, nda, ndb = ctx.ta, ctx.tb, ctx.nda, ctx.ndb
         xp = ctx.xp
+        mm = _matmul
         ga = gb = None
-
-        def mm(x, y, ta=False, tb=False):
-            return _matmul(xp, x, y, ta, tb)
-
         if nda == 1 and ndb == 1:
             return (g * b if need_a else None), (g * a if need_b else None)
         if nda == 1:
             if need_a:
-                ga = mm(b, g, ta=tb) if g.ndim == 1 else mm(g[..., None, :], b, tb=not tb)
+                ga = mm(xp, b, g, tb, False) if g.ndim == 1 else \
+                    mm(xp, g[..., None, :], b, False, not tb)
             if need_b:
                 gb = a[..., None] * g[..., None, :] if not tb else g[..., None] * a[..., None, :]
             return ga, gb
@@ -90,26 +88,27 @@ class MatMul(Op):
             if need_a:
                 ga = g[..., None] * b if not ta else b[..., None] * g[..., None, :]
             if need_b:
-                gb = mm(g, a, tb=ta) if g.ndim == 1 else mm(g[..., None, :], a, tb=ta)
+                gb = mm(xp, g, a, False, ta) if g.ndim == 1 else \
+                    mm(xp, g[..., None, :], a, False, ta)
             return ga, gb
         if need_a:
-            ga = mm(g, b, tb=not tb) if not ta else mm(b, g, ta=tb, tb=True)
+            ga = mm(xp, g, b, False, not tb) if not ta else mm(xp, b, g, tb, True)
         if need_b:
             if ndb == 2 and nda > 2 and not ta:
                 rows = math.prod(a.shape[:-1])
                 a2, g2 = a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1])
-                gb = mm(a2, g2, ta=True) if not tb else mm(g2, a2, ta=True)
+                gb = mm(xp, a2, g2, True, False) if not tb else mm(xp, g2, a2, True, False)
             else:
-                gb = mm(a, g, ta=not ta) if not tb else mm(g, a, ta=True, tb=ta)
+                gb = mm(xp, a, g, not ta, False) if not tb else mm(xp, g, a, True, ta)
         return ga, gb
 
 
 def _matmul(xp: Any, a: Any, b: Any, ta: bool, tb: bool) -> Any:
     """``op(a) @ op(b)`` on arrays: MatMul's forward."""
     if ta:
-        a = xp.swapaxes(a, -1, -2)
+        a = a.T if a.ndim == 2 else xp.swapaxes(a, -1, -2)  # .T: no Python-level call
     if tb:
-        b = xp.swapaxes(b, -1, -2)
+        b = b.T if b.ndim == 2 else xp.swapaxes(b, -1, -2)
     if a.ndim > 2 and b.ndim <= 2 and a.flags.c_contiguous:
         # one GEMM over the folded batch instead of one per matrix of the batch
         out = xp.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b)

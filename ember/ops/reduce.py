@@ -69,9 +69,10 @@ class Mean(Op, name="MeanBackward0"):
     def forward(ctx, a, *, axes, keepdim=False, dtype=None):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         out = a.dtype if dtype is None else dtype
+        n = a.size if len(axes) == a.ndim else ru.count(a.shape, axes)
         with ru.quiet(ctx.xp):
             s = a.sum(axis=axes, keepdims=keepdim, dtype=ru.acc_dtype(out))
-            return (s / ru.count(a.shape, axes)).astype(out, copy=False)
+            return (s / n).astype(out, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -82,7 +83,10 @@ class Mean(Op, name="MeanBackward0"):
     @staticmethod
     def backward_arrays(ctx, g):
         g = ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim)
-        return ctx.xp.broadcast_to(g, ctx.shape) / ru.count(ctx.shape, ctx.axes)
+        # one ufunc call broadcasting into the result: numpy's broadcast_to is Python code that
+        # costs several times the division on small inputs
+        out = ctx.xp.empty(ctx.shape, g.dtype)
+        return ctx.xp.divide(g, ru.count(ctx.shape, ctx.axes), out=out)
 
 
 class MeanDim(Mean, name="MeanBackward1"):
@@ -159,6 +163,9 @@ def sum_to_size(input: Tensor, *size: Any) -> Tensor:
 def mean(input: Tensor, dim: Any = _ALL, keepdim: bool = False, *,
          dtype: Any = None) -> Tensor:
     """Mean of ``input`` over ``dim`` (all dimensions when None); needs a floating dtype."""
+    npd = input._data.dtype
+    if dim is _ALL and not keepdim and dtype is None and npd.kind == "f":  # a loss's x.mean()
+        return Mean.apply(input, axes=tuple(range(input._data.ndim)), dtype=npd)
     if dtype is None:
         ru.require_float(input, "mean(): could not infer output dtype. Input dtype must be "
                                 "either a floating point or complex dtype. Got: ")

@@ -282,6 +282,9 @@ class Frac(Op, name="FracBackward0"):
         return g
 
 
+_RELU_MASK_MIN = 4096  # elements from which ReLU's backward multiplies by a mask (measured)
+
+
 class Relu(Op, name="ReluBackward0"):
     @staticmethod
     def forward(ctx, a):
@@ -301,9 +304,12 @@ class Relu(Op, name="ReluBackward0"):
     def backward_arrays(ctx, g):
         (y,) = ctx.saved_arrays
         xp = ctx.xp
-        if g.dtype.kind == "f" and g.shape == y.shape and xp.isfinite(g.sum()):
-            # g times the keep mask (a nan ``y`` keeps g), several times faster than ``where``;
-            # exact for finite g (a nonfinite g times 0 would be nan), and + 0 turns -0 into 0
+        if (g.size >= _RELU_MASK_MIN and g.dtype.kind == "f" and g.shape == y.shape
+                and xp.isfinite(g.sum())):
+            # g times the keep mask (a nan ``y`` keeps g), several times faster than ``where``
+            # on big arrays; exact for finite g (a nonfinite g times 0 would be nan), and + 0
+            # turns -0 into 0. Its five passes cost more than ``where`` below a few thousand
+            # elements, where each numpy call's fixed cost dominates.
             gx = xp.multiply(g, ~xp.less_equal(y, 0), dtype=g.dtype)
             gx += 0
             return gx

@@ -141,12 +141,18 @@ def test_no_grad_inplace_array_update_matches_out_of_place():
         np.testing.assert_array_equal(p.detach().numpy(), ufunc(expected, expected))
 
 
-def test_relu_fast_path_nonfinite_and_signed_zero_gradients():
+@pytest.mark.parametrize("mask_min", [0, None], ids=["mask", "where"])
+def test_relu_fast_path_nonfinite_and_signed_zero_gradients(mask_min, monkeypatch):
     """ReLU's array backward is ``where(y <= 0, 0, g)`` exactly: +0 (never -0) where the output
-    is 0, and an inf/nan incoming gradient there still gives 0."""
+    is 0, and an inf/nan incoming gradient there still gives 0, on both of its paths (a mask
+    product for big arrays, ``where`` for small ones)."""
     from helpers import torch_or_skip
 
+    from ember.ops import unary
+
     torch = torch_or_skip()
+    if mask_min is not None:
+        monkeypatch.setattr(unary, "_RELU_MASK_MIN", mask_min)
     x = np.array([-2.0, 0.0, 3.0, np.nan, -1.0, 4.0], dtype=np.float32)
     for g in ([-1.0, -2.0, -3.0, 4.0, 5.0, 6.0], [np.inf, np.nan, 1.0, -np.inf, -np.inf, np.nan]):
         g = np.array(g, dtype=np.float32)
