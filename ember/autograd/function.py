@@ -13,7 +13,7 @@ from typing import Any
 
 from . import grad_mode
 from ..backend import get_array_module
-from ..dtypes import _FROM_NP, promote_arrays
+from ..dtypes import promote_arrays
 
 _seq = itertools.count()
 _Tensor: Any = None  # ember.tensor.Tensor, bound by tensor.py (which imports this module)
@@ -24,6 +24,16 @@ _NO_EDGE = (None, 0)
 _NO_SAVE = (None, None)
 _new_node = object.__new__
 _NO_NEEDS = [(False,) * n for n in range(8)]
+_ONE_NEEDS = (True,)
+
+
+def _unchanged(dtype: Any, other: Any) -> bool:
+    """Whether the Python scalar ``other`` leaves an array of ``dtype`` as it is in a binary op's
+    promotion."""
+    t = type(other)
+    if t is float:
+        return dtype.kind == "f"
+    return t is int and dtype.kind != "b"
 
 
 def _no_needs(n: int) -> tuple:
@@ -63,7 +73,7 @@ class Node:
     next_functions: tuple = ()
     needs_input_grad: tuple = ()
     _saved: tuple = ()
-    _in_meta: tuple = ()
+    _in_meta: tuple = ()  # per input: (shape, numpy dtype), or None for a non-tensor
     _n_out = 1
     _out_meta: tuple = ()
     _seq = 0
@@ -80,10 +90,10 @@ class Node:
     def name(self) -> str:
         return type(self).__name__
 
-    @property
-    def xp(self) -> Any:
-        """The array module of this op's data (numpy today; the seam for a CuPy backend)."""
-        return get_array_module()
+    # The array module of this op's data: numpy today, and the seam for a CuPy backend, which
+    # will set it per node from the inputs' arrays. A class attribute, not a property: ops read
+    # it several times per call, and a property's two calls cost more than a small op's math.
+    xp: Any = get_array_module()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
@@ -299,34 +309,86 @@ class Op(Node):
         node = _new_node(cls._node_cls)
         arrays = []
         record = False
-        if _grad_state.enabled:
-            needs = []
-            for a in args:
-                if isinstance(a, Tensor):
-                    arrays.append(a._data)
-                    if a._requires_grad:
-                        needs.append(True)
-                        record = True
-                    else:
-                        needs.append(False)
-                else:
-                    arrays.append(a)
-                    needs.append(False)
-            # known before forward, so ops save only what the requested gradients need (as torch
-            # does; saving more would make harmless in-place updates fail the version check)
-            node.needs_input_grad = tuple(needs) if record else _no_needs(len(args))
-        else:
+        n = len(args)
+        if not _grad_state.enabled:
             # no graph is recorded: nothing needs a gradient, and no edges or metadata are built
             for a in args:
                 arrays.append(a._data if isinstance(a, Tensor) else a)
-            node.needs_input_grad = _no_needs(len(args))
+            node.needs_input_grad = _no_needs(n)
+        elif n == 2 and isinstance(args[0], Tensor):
+            # the usual binary op, a tensor with a tensor or a scalar: the general loop, unrolled
+            a, b = args
+            da = a._data
+            ra = a._requires_grad
+            if isinstance(b, Tensor):
+                db = b._data
+                rb = b._requires_grad
+                meta_b = (db.shape, db.dtype)
+            else:
+                db, rb, meta_b = b, False, None
+            arrays = [da, db]
+            record = ra or rb
+            if record:
+                node.needs_input_grad = (ra, rb)
+                fa = a._grad_fn
+                edges = ((fa, a._output_nr) if fa is not None
+                         else (a._grad_accumulator(), 0) if ra else _NO_EDGE,
+                         (b._grad_fn, b._output_nr) if rb and b._grad_fn is not None
+                         else (b._grad_accumulator(), 0) if rb else _NO_EDGE)
+                meta = ((da.shape, da.dtype), meta_b)
+            else:
+                node.needs_input_grad = _NO_NEEDS[2]
+        elif n == 1 and isinstance(args[0], Tensor):
+            a = args[0]
+            d = a._data
+            arrays = [d]
+            record = a._requires_grad
+            if record:
+                node.needs_input_grad = _ONE_NEEDS
+                fn = a._grad_fn
+                edges = ((fn, a._output_nr) if fn is not None else (a._grad_accumulator(), 0),)
+                meta = ((d.shape, d.dtype),)
+            else:
+                node.needs_input_grad = _NO_NEEDS[1]
+        else:
+            # one pass gathers the arrays and, in case a graph is recorded, the edges and input
+            # metadata (shape, numpy dtype) the engine checks returned gradients against
+            needs = []
+            edges = []
+            meta = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    d = a._data
+                    arrays.append(d)
+                    meta.append((d.shape, d.dtype))
+                    if a._requires_grad:
+                        needs.append(True)
+                        record = True
+                        fn = a._grad_fn
+                        edges.append((fn, a._output_nr) if fn is not None
+                                     else (a._grad_accumulator(), 0))
+                    else:
+                        needs.append(False)
+                        edges.append(_NO_EDGE)
+                else:
+                    arrays.append(a)
+                    needs.append(False)
+                    edges.append(_NO_EDGE)
+                    meta.append(None)
+            # known before forward, so ops save only what the requested gradients need (as torch
+            # does; saving more would make harmless in-place updates fail the version check)
+            node.needs_input_grad = tuple(needs) if record else _no_needs(n)
         try:
             promote = cls._promote
             if promote:
-                if not (promote is True and len(arrays) == 2 and type(arrays[0]) is _ndarray
-                        and type(arrays[1]) is _ndarray and arrays[0].dtype is arrays[1].dtype):
+                # inline, the cases promote_arrays returns as they are: two arrays of one dtype,
+                # or an array and a Python scalar that does not widen it
+                a0, a1 = arrays[0], arrays[-1]
+                if not (promote is True and n == 2 and type(a0) is _ndarray
+                        and (a0.dtype is a1.dtype if type(a1) is _ndarray
+                             else _unchanged(a0.dtype, a1))):
                     arrays = promote_arrays(args, arrays, promote == "float")
-            out = cls.forward(node, *arrays, **kwargs)
+            out = cls.forward(node, *arrays, **kwargs) if kwargs else cls.forward(node, *arrays)
         except (ValueError, RuntimeError, NotImplementedError):
             cls._forward_failed(args, kwargs)
             raise
@@ -358,22 +420,6 @@ class Op(Node):
                 return outs
             outs._requires_grad = True
             outs._grad_fn = node
-        edges = []
-        meta = []
-        for a in args:
-            if isinstance(a, Tensor):
-                fn = a._grad_fn
-                if fn is not None:
-                    edges.append((fn, a._output_nr))
-                elif a._requires_grad:
-                    edges.append((a._grad_accumulator(), 0))
-                else:
-                    edges.append(_NO_EDGE)
-                d = a._data
-                meta.append((d.shape, _FROM_NP[d.dtype]))
-            else:
-                edges.append(_NO_EDGE)
-                meta.append(None)
         node.next_functions = tuple(edges)
         node._in_meta = tuple(meta)
         node._seq = next(_seq)
@@ -489,7 +535,7 @@ class Function(metaclass=FunctionMeta):
                 _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
             )
             ctx._in_meta = tuple(
-                (a._data.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
+                (a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in args
             )
             ctx._n_out = len(outputs)
             ctx._out_meta = tuple(
