@@ -510,6 +510,10 @@ class Function(metaclass=FunctionMeta):
         non_diff = ctx.__dict__.get("_non_diff", ())
         dirty = ctx.__dict__.get("_dirty", ())
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        if record:
+            # the inputs' edges before any output takes this node as its history: an input
+            # marked dirty is also an output, and its edge must reach the node it came from
+            edges = tuple(_edge(a) if isinstance(a, Tensor) else (None, 0) for a in args)
         new_outputs = []
         for i, o in enumerate(outputs):
             if not isinstance(o, Tensor):
@@ -531,9 +535,7 @@ class Function(metaclass=FunctionMeta):
                 t._set_history(ctx, i)
             new_outputs.append(t)
         if record:
-            ctx.next_functions = tuple(
-                _edge(a) if isinstance(a, Tensor) else (None, 0) for a in args
-            )
+            ctx.next_functions = edges
             ctx._in_meta = tuple(
                 (a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in args
             )

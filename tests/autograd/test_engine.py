@@ -372,3 +372,77 @@ def test_needs_input_grad_false_input_of_built_in_node():
     (a * c).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), [5.0, 6.0])
     assert c.grad is None
+
+
+# -- the engine runs nodes in creation order: each node must be newer than every node below it --
+
+
+def _every_node(roots):
+    seen, stack = set(), [r.grad_fn for r in roots if r.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return seen
+
+
+def _twice(m):
+    """A custom Function with an input marked dirty and two outputs."""
+
+    class Twice(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.mark_dirty(x)
+            return x.mul_(2), y * 2
+
+        @staticmethod
+        def backward(ctx, gx, gy):
+            return gx * 2, gy * 2
+
+    return Twice
+
+
+def _many_kinds_of_node(m, x, w):
+    base = x * 1
+    view = base[1:, ::2]  # a view made before its base is written: regenerated afterwards
+    base.mul_(w[0])
+    h = (base @ w).relu() * 1
+    h[0].add_(1)  # an in-place write through a view
+    u, v = _twice(m).apply(h.clone(), x)
+    late = x.exp()  # x's accumulator reused by a node made after the others
+    return [view.sum(), u.sum(), v.sum(), late.sum(), m.stack([h, base]).sum()]
+
+
+def test_every_node_is_newer_than_the_nodes_its_edges_reach():
+    torch = torch_or_skip()
+    rng = np.random.default_rng(3)
+    xs, ws = rng.standard_normal((4, 3)), rng.standard_normal((3, 3))
+    grads = []
+    for m in (ember, torch):
+        x = m.tensor(xs, requires_grad=True)
+        w = m.tensor(ws, requires_grad=True)
+        parts = _many_kinds_of_node(m, x, w)
+        if m is ember:
+            nodes = _every_node(parts)
+            assert len(nodes) > 15
+            for node in nodes:
+                for nxt, _ in node.next_functions:
+                    if nxt is not None:
+                        assert nxt._seq < node._seq, (node.name(), nxt.name())
+        m.autograd.backward(parts)  # several roots, some reaching others
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-12)
+
+
+def test_node_reached_only_by_no_gradient_frees_what_it_saved():
+    # as in torch, such a node still runs, so a second backward through it fails
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = ember.tensor([3.0, 4.0], requires_grad=True)
+    u = (a * b).exp()
+    r = _drop_first(ember).apply(u, b).sum()
+    r.backward(retain_graph=False)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        u.sum().backward()
