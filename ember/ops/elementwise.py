@@ -355,7 +355,9 @@ class PowScalar(Op, name="PowBackward0"):
     def backward_arrays(ctx, g):
         (a,) = ctx.saved_arrays
         e = ctx.exponent
-        return ctx.xp.zeros_like(g) if e == 0 else g * (e * a ** (e - 1))
+        if e == 0:
+            return ctx.xp.zeros_like(g)
+        return g * (e * (a if e == 2 else a ** (e - 1)))  # a ** 1 would be a copy of a
 
 
 class Pow(_Broadcasting, name="PowBackward1"):

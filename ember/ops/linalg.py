@@ -248,10 +248,12 @@ def _check_mm(s1: tuple, s2: tuple, a: Tensor, b: Tensor) -> None:
     if s1[1] != s2[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({s1[0]}x{s1[1]} and "
                            f"{s2[0]}x{s2[1]})")
-    if a.dtype is not b.dtype:
+    da, db = a._data.dtype, b._data.dtype
+    if da is not db and da != db:
         raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
                            f"{_CPP[a.dtype.name]} != {_CPP[b.dtype.name]}")
-    _not_bool("addmm_impl_cpu_", a)
+    if da.kind == "b":
+        _not_bool("addmm_impl_cpu_", a)
 
 
 def _check_mv(sm: tuple, sv: tuple, mat: Tensor, vec: Tensor, inp: Tensor | None = None) -> None:

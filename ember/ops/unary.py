@@ -291,7 +291,9 @@ class Relu(Op, name="ReluBackward0"):
         if a.dtype.kind == "b":
             raise RuntimeError("Boolean inputs not supported for relu")
         xp = ctx.xp
-        y = xp.asarray(xp.maximum(a, 0))
+        y = xp.maximum(a, 0)
+        if a.ndim == 0:
+            y = xp.asarray(y)  # numpy's 0-d result is a scalar; the saved output must be an array
         ctx.save_for_backward(y)
         return y
 
