@@ -73,10 +73,14 @@ def backward(
     inputs: Any = None,
 ) -> None:
     """Accumulates into the leaves' ``.grad`` the gradient of ``tensors`` w.r.t. them."""
-    outputs = _as_tuple(tensors)
     if grad_tensors is None and grad_variables is not None:
         grad_tensors = grad_variables
-    grads = (None,) * len(outputs) if grad_tensors is None else _as_tuple(grad_tensors)
+    Tensor = _function._Tensor
+    if isinstance(tensors, Tensor) and (grad_tensors is None or isinstance(grad_tensors, Tensor)):
+        outputs, grads = (tensors,), (grad_tensors,)  # loss.backward(): one root
+    else:
+        outputs = _as_tuple(tensors)
+        grads = (None,) * len(outputs) if grad_tensors is None else _as_tuple(grad_tensors)
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:

@@ -314,7 +314,7 @@ class Op(Node):
             # no graph is recorded: nothing needs a gradient, and no edges or metadata are built
             for a in args:
                 arrays.append(a._data if isinstance(a, Tensor) else a)
-            node.needs_input_grad = _no_needs(n)
+            node.needs_input_grad = _NO_NEEDS[n] if n < 8 else _no_needs(n)
         elif n == 2 and isinstance(args[0], Tensor):
             # the usual binary op, a tensor with a tensor or a scalar: the general loop, unrolled
             a, b = args

@@ -333,7 +333,8 @@ class PowScalar(Op, name="PowBackward0"):
 
     @staticmethod
     def forward(ctx, a, *, exponent):
-        a, exponent = _weak(a, exponent)
+        if not (type(exponent) is int and a.dtype.kind in "fiu"):  # else _weak changes nothing
+            a, exponent = _weak(a, exponent)
         ctx.exponent = exponent
         if a.dtype.kind == "b":  # only a bool exponent keeps a bool base bool
             return a.copy() if exponent else ctx.xp.ones_like(a)
