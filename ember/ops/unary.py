@@ -315,7 +315,7 @@ class Relu(Op, name="ReluBackward0"):
             gx = xp.multiply(g, ~xp.less_equal(y, 0), dtype=g.dtype)
             gx += 0
             return gx
-        return xp.where(y <= 0, g.dtype.type(0), g)
+        return xp.where(y <= 0, 0, g)  # a Python 0 is weak: the result keeps g's dtype
 
 
 class NanToNum(Op, name="NanToNumBackward0"):
