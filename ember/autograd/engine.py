@@ -1,8 +1,8 @@
-"""The reverse pass: a queue of discovered nodes, newest first (by creation sequence), as in
-PyTorch's engine.
+"""The reverse pass: the nodes reached so far wait in a queue and run newest first (by creation
+sequence, the order PyTorch's engine also follows).
 
-Each node runs once, after every consumer has delivered its gradient; there is no recursion, so a
-graph of any depth runs.
+Each node runs once, after every consumer has delivered its gradient (creation order guarantees
+it, see ``run_backward``); there is no recursion, so a graph of any depth runs.
 """
 from __future__ import annotations
 

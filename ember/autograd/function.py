@@ -383,10 +383,9 @@ class Op(Node):
             if promote:
                 # inline, the cases promote_arrays returns as they are: two arrays of one dtype,
                 # or an array and a Python scalar that does not widen it
-                a0, a1 = arrays[0], arrays[-1]
-                if not (promote is True and n == 2 and type(a0) is _ndarray
-                        and (a0.dtype is a1.dtype if type(a1) is _ndarray
-                             else _unchanged(a0.dtype, a1))):
+                if not (promote is True and n == 2 and type(arrays[0]) is _ndarray
+                        and (arrays[0].dtype is arrays[1].dtype if type(arrays[1]) is _ndarray
+                             else _unchanged(arrays[0].dtype, arrays[1]))):
                     arrays = promote_arrays(args, arrays, promote == "float")
             out = cls.forward(node, *arrays, **kwargs) if kwargs else cls.forward(node, *arrays)
         except (ValueError, RuntimeError, NotImplementedError):
