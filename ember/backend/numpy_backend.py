@@ -243,3 +243,16 @@ def errors_restored(token: Any) -> None:
         token.__exit__(None, None, None)
     else:
         _extobj_contextvar.reset(token)
+
+
+class errors_quiet:  # noqa: N801 - used like np.errstate
+    """``with errors_quiet():`` is ``np.errstate(all="ignore")`` through ``errors_ignored``, which
+    reuses its "ignore" state instead of building one per entry."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = errors_ignored()
+
+    def __exit__(self, *exc: Any) -> None:
+        errors_restored(self._token)

@@ -2,7 +2,6 @@
 rules of sums, and the constant masks and weights their backwards use."""
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections import namedtuple
@@ -10,7 +9,7 @@ from typing import Any, Callable
 
 from .. import dtypes as _dt
 from ..autograd import grad_mode
-from ..backend import get_array_module
+from ..backend import get_array_module, kernels
 from ..tensor import Size, Tensor
 from ._util import dims_arg
 from .inplace import type_name
@@ -63,7 +62,7 @@ def count(shape: tuple, axes: tuple) -> int:
 
 def quiet(xp: Any) -> Any:
     # torch gives 0/0 = nan and log(0) = -inf silently; numpy would warn
-    return xp.errstate(all="ignore") if hasattr(xp, "errstate") else contextlib.nullcontext()
+    return kernels(xp).errors_quiet()
 
 
 def const(arr: Any, like: Tensor | None = None) -> Tensor:

@@ -12,7 +12,7 @@ import functools
 from typing import Any
 
 from ..autograd.function import Op
-from ..backend import errors_ignored, errors_restored, get_array_module, sum_to_axes
+from ..backend import get_array_module, sum_to_axes
 from ..tensor import Size, Tensor, _wrap_dim
 from . import _reduce_util as ru
 from ._util import float_array
@@ -70,12 +70,9 @@ class Mean(Op, name="MeanBackward0"):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         out = a.dtype if dtype is None else dtype
         n = a.size if len(axes) == a.ndim else ru.count(a.shape, axes)
-        quiet = errors_ignored()  # an empty input gives 0/0 = nan silently, as in torch
-        try:
+        with ru.quiet(ctx.xp):
             s = a.sum(axis=axes, keepdims=keepdim, dtype=ru.acc_dtype(out))
             return (s / n).astype(out, copy=False)
-        finally:
-            errors_restored(quiet)
 
     @staticmethod
     def backward(ctx, g):
