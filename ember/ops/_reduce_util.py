@@ -72,8 +72,10 @@ def const(arr: Any, like: Tensor | None = None) -> Tensor:
 
 def acc_dtype(dtype: Any) -> Any:
     """Accumulate half precision in float32, as torch's CPU kernels do."""
-    # ``char`` first: comparing a numpy dtype with a string parses the string each time
-    return "float32" if getattr(dtype, "char", None) == "e" or dtype == "float16" else dtype
+    char = getattr(dtype, "char", None)  # a numpy dtype: comparing it with a string parses it
+    if char is not None:
+        return "float32" if char == "e" else dtype
+    return "float32" if dtype == "float16" else dtype
 
 
 def int64_dtype(a: Any, dtype: Any) -> Any:
