@@ -162,6 +162,18 @@ def to_dtype(d) -> dtype:
 _NP_SCALARS = (_builtins.int, _builtins.float, _builtins.bool, np.number, np.bool_)
 
 
+def scalar_keeps(dtype: np.dtype, x: object) -> bool:
+    """Whether ``x``, a Python scalar, leaves an array of numpy ``dtype`` as it is in a binary
+    op's promotion: Python scalars are weak, so only another kind (a float with an integer
+    array, a number with a bool one) widens it."""
+    t = type(x)
+    if t is _builtins.float:
+        return dtype.kind == "f"
+    if t is _builtins.int:
+        return dtype.kind != "b"
+    return t is _builtins.bool and dtype.kind == "b"
+
+
 def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list:
     """Casts the arrays of ``args`` to torch's result dtype; Python scalars stay weak scalars."""
     first = arrays[0]
@@ -169,18 +181,11 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
         nd = first.dtype
         same = True
         for x in arrays[1:]:
-            t = type(x)
-            if t is np.ndarray:
+            if type(x) is np.ndarray:
                 if x.dtype is not nd:
                     same = False
-            elif t is _builtins.float:
-                same = same and nd.kind == "f"
-            elif t is _builtins.int:
-                same = same and nd.kind != "b"
-            elif t is _builtins.bool:
-                same = same and nd.kind == "b"
-            elif x is not None:
-                same = False  # a NumPy scalar is "strong" in numpy's promotion: cast it below
+            elif x is not None and not scalar_keeps(nd, x):
+                same = False  # (a NumPy scalar is "strong" in numpy's promotion: cast it below)
         if same and (not true_divide or nd.kind == "f"):
             return arrays
     rd = result_type(*args)

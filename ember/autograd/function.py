@@ -13,7 +13,7 @@ from typing import Any
 
 from . import grad_mode
 from ..backend import get_array_module
-from ..dtypes import promote_arrays
+from ..dtypes import promote_arrays, scalar_keeps
 
 _seq = itertools.count()
 _Tensor: Any = None  # ember.tensor.Tensor, bound by tensor.py (which imports this module)
@@ -25,15 +25,6 @@ _NO_SAVE = (None, None)
 _new_node = object.__new__
 _NO_NEEDS = [(False,) * n for n in range(8)]
 _ONE_NEEDS = (True,)
-
-
-def _unchanged(dtype: Any, other: Any) -> bool:
-    """Whether the Python scalar ``other`` leaves an array of ``dtype`` as it is in a binary op's
-    promotion."""
-    t = type(other)
-    if t is float:
-        return dtype.kind == "f"
-    return t is int and dtype.kind != "b"
 
 
 def _no_needs(n: int) -> tuple:
@@ -385,7 +376,7 @@ class Op(Node):
                 # or an array and a Python scalar that does not widen it
                 if not (promote is True and n == 2 and type(arrays[0]) is _ndarray
                         and (arrays[0].dtype is arrays[1].dtype if type(arrays[1]) is _ndarray
-                             else _unchanged(arrays[0].dtype, arrays[1]))):
+                             else scalar_keeps(arrays[0].dtype, arrays[1]))):
                     arrays = promote_arrays(args, arrays, promote == "float")
             out = cls.forward(node, *arrays, **kwargs) if kwargs else cls.forward(node, *arrays)
         except (ValueError, RuntimeError, NotImplementedError):
