@@ -356,6 +356,11 @@ def _relu_array(d: Any) -> None:
 # generic path makes the result in a new array and copies it back
 _ARRAY_UNARY_INPLACE = {"relu": _relu_array}
 
+# Recorded in-place ops whose op may write its result straight into its input's memory (the
+# alias of ``self``): its backward needs only the output, so the old values are dead once read,
+# and the copy back and a self-sized temporary are saved. Filled in by the op modules.
+WRITES_INTO_INPUT: dict[str, Callable[[Tensor], Tensor]] = {}
+
 
 def _inplace_method(name: str) -> Callable:
     fast = _ARRAY_INPLACE.get(name)
@@ -383,6 +388,9 @@ def _inplace_method(name: str) -> Callable:
                     fast(d, o)
                     self._version_box[0] += 1
                     return self
+        into = WRITES_INTO_INPUT.get(name)
+        if into is not None and not args and not kwargs:
+            return apply_inplace(self, into)
         out_of_place = getattr(Tensor, name)
         return apply_inplace(self, lambda s: out_of_place(s, *args, **kwargs))
 

@@ -141,11 +141,16 @@ def test_no_grad_inplace_array_update_matches_out_of_place():
         np.testing.assert_array_equal(p.detach().numpy(), ufunc(expected, expected))
 
 
-@pytest.mark.parametrize("mask_min", [0, None], ids=["mask", "where"])
-def test_relu_fast_path_nonfinite_and_signed_zero_gradients(mask_min, monkeypatch):
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("inplace", [False, True], ids=["relu", "relu_"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("mask_min", [0, None], ids=["bits", "where"])
+def test_relu_fast_path_nonfinite_and_signed_zero_gradients(mask_min, layout, inplace, dtype,
+                                                            monkeypatch):
     """ReLU's array backward is ``where(y <= 0, 0, g)`` exactly: +0 (never -0) where the output
-    is 0, and an inf/nan incoming gradient there still gives 0, on both of its paths (a mask
-    product for big arrays, ``where`` for small ones)."""
+    is 0 (or -0), g's own bits (-0, inf, nan) where it is positive or nan, and an inf/nan
+    incoming gradient at a 0 output still gives 0, on both of its paths (integer bit masks for
+    big arrays, ``where`` for small ones), for every float dtype and strided operands."""
     from helpers import torch_or_skip
 
     from ember.ops import unary
@@ -153,12 +158,51 @@ def test_relu_fast_path_nonfinite_and_signed_zero_gradients(mask_min, monkeypatc
     torch = torch_or_skip()
     if mask_min is not None:
         monkeypatch.setattr(unary, "_RELU_MASK_MIN", mask_min)
-    x = np.array([-2.0, 0.0, 3.0, np.nan, -1.0, 4.0], dtype=np.float32)
-    for g in ([-1.0, -2.0, -3.0, 4.0, 5.0, 6.0], [np.inf, np.nan, 1.0, -np.inf, -np.inf, np.nan]):
-        g = np.array(g, dtype=np.float32)
-        a = ember.tensor(x, requires_grad=True)
-        a.relu().backward(ember.tensor(g))
-        t = torch.tensor(x, requires_grad=True)
-        t.relu().backward(torch.tensor(g))
-        np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
-        assert (np.signbit(a.grad.numpy()) == np.signbit(t.grad.numpy())).all()
+    x = np.array([[-2.0, 0.0, 3.0, np.nan, -1.0, 4.0], [-0.0, 1e-30, np.inf, -np.inf, 5.0, 0.0]],
+                 dtype=dtype)
+    grads = ([[-1.0, -2.0, -3.0, 4.0, 5.0, 6.0], [1.0, -0.0, -0.0, 2.0, -7.0, 3.0]],
+             [[np.inf, np.nan, 1.0, -np.inf, -np.inf, np.nan], [np.nan, np.inf, np.nan, 1.0,
+                                                                 -np.inf, -np.inf]])
+    for g in grads:
+        g = np.array(g, dtype=dtype)
+        got = []
+        for lib in (ember, torch):
+            leaf = lib.tensor(x, requires_grad=True)
+            a, gg = leaf, lib.tensor(g)
+            if layout == "transposed":  # strided output and gradient
+                a, gg = leaf.t(), gg.t()
+            y = a * 1
+            y = y.relu_() if inplace else y.relu()
+            y.backward(gg)
+            got.append(leaf.grad.numpy())
+        np.testing.assert_array_equal(got[0], got[1])
+        assert (np.signbit(got[0]) == np.signbit(got[1])).all()
+        assert got[0].dtype == np.dtype(dtype)
+
+
+def test_recorded_relu_inplace_writes_into_the_tensor_and_saves_it():
+    """``relu_`` with a graph to record computes into the tensor's own memory (no temporary, no
+    copy back) and saves the tensor itself at its new version, as torch does."""
+    import tracemalloc
+
+    x = ember.tensor(np.tile(np.array([-1.0, 2.0, 3.0, -4.0], np.float32), 1 << 16),
+                     requires_grad=True)  # 1 MiB
+    y = x * 1
+    mem = y.detach().numpy()
+    tracemalloc.start()  # numpy reports its data buffers to tracemalloc
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert y.relu_() is y
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < (1 << 20) // 4, f"relu_ allocated {peak} bytes for a 1 MiB tensor"
+    assert np.shares_memory(mem, y.detach().numpy())
+    assert mem[:4].tolist() == [0.0, 2.0, 3.0, 0.0]
+    y.sum().backward()
+    assert x.grad.numpy()[:4].tolist() == [0.0, 1.0, 1.0, 0.0]
+    z = x * 1
+    z.relu_()
+    z.mul_(2)  # the output ReLU saved is overwritten: backward must refuse
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
