@@ -175,15 +175,13 @@ class _SavedOutput:
 
 
 def _pack_array(item: Any, inputs: tuple, arrays: list, outputs: tuple) -> Any:
-    """A raw array a built-in op saved, mapped back to the output or the input tensor it is (an
-    output first: an op that wrote its result into its input's memory, ``relu_``'s, saved its
-    output)."""
-    for nr, out in enumerate(outputs):
-        if out is not None and item is out._data:
-            return _SavedOutput(out, nr)
+    """A raw array a built-in op saved, mapped back to the input tensor or the output it is."""
     for src, arr in zip(inputs, arrays):
         if item is arr and isinstance(src, _Tensor):
             return (src, src._version_box[0])
+    for nr, out in enumerate(outputs):
+        if out is not None and item is out._data:
+            return _SavedOutput(out, nr)
     return (_Tensor._make(get_array_module(item).asarray(item)), None)
 
 

@@ -86,8 +86,11 @@ def _can_cast(src, dst) -> bool:
     return src._category <= dst._category
 
 
-def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
-    """Runs ``compute`` out of place on an alias of ``self``, then makes ``self`` the result."""
+def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor],
+                  into_input: bool = False) -> Tensor:
+    """Runs ``compute`` out of place on an alias of ``self``, then makes ``self`` the result.
+    ``into_input``: ``compute``'s op writes its result into the alias's memory and saved that
+    output, which the op's node sees as its input (see ``WRITES_INTO_INPUT``)."""
     check_inplace(self)
     if not self._data.flags.writeable:
         raise RuntimeError(
@@ -106,7 +109,7 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     if self._grad_fn is None and self._requires_grad:
         alias._grad_accumulator = self._grad_accumulator  # same leaf, same accumulator
     result = compute(alias)
-    if result._requires_grad and sys.getrefcount(alias) > 2:
+    if result._requires_grad and not into_input and sys.getrefcount(alias) > 2:
         # a node kept the old value for backward (sin_, mul_ by a tensor that needs grad...):
         # give it a copy, as torch saves a clone of the original self, before overwriting
         alias._data = alias._data.copy()
@@ -114,7 +117,7 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     box = self._version_box
     box[0] += 1
     if result._requires_grad:
-        _save_self_as_output(self, result)
+        _save_self_as_output(self, result, alias if into_input else None)
         base = self._base
         if base is None:
             old_fn, old_nr = self._grad_fn, self._output_nr
@@ -129,13 +132,19 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor:
     return self
 
 
-def _save_self_as_output(self: Tensor, result: Tensor) -> None:
+def _save_self_as_output(self: Tensor, result: Tensor, alias: Tensor | None = None) -> None:
     """An op that saved its output for backward (relu, exp, sigmoid, ...) keeps ``self`` instead,
     at its new version, as torch's in-place ops save ``self``: the result's own copy is freed,
-    and a later in-place write to ``self`` makes that backward fail, as it does in torch."""
-    saved = result._grad_fn._saved
+    and a later in-place write to ``self`` makes that backward fail, as it does in torch. An op
+    that wrote into its input's memory (``alias``) saved its output as that input: it becomes
+    the saved output it is."""
+    node = result._grad_fn
+    saved = node._saved
     if not saved or result._data.dtype != self._data.dtype:
         return
+    if alias is not None:
+        saved = node._saved = tuple(
+            _SavedOutput(result, 0) if type(s) is tuple and s[0] is alias else s for s in saved)
     for s in saved:
         if type(s) is _SavedOutput and s.data is result._data:
             s.data, s.box, s.version = self._data, self._version_box, self._version_box[0]
@@ -390,7 +399,7 @@ def _inplace_method(name: str) -> Callable:
                     return self
         into = WRITES_INTO_INPUT.get(name)
         if into is not None and not args and not kwargs:
-            return apply_inplace(self, into)
+            return apply_inplace(self, into, into_input=True)
         out_of_place = getattr(Tensor, name)
         return apply_inplace(self, lambda s: out_of_place(s, *args, **kwargs))
 

@@ -291,7 +291,8 @@ class Relu(Op, name="ReluBackward0"):
         if a.dtype.kind == "b":
             raise RuntimeError("Boolean inputs not supported for relu")
         xp = ctx.xp
-        y = xp.maximum(a, 0, out=a if into_input else None)  # (into_input: relu_, see inplace)
+        # into_input: relu_ (see inplace.WRITES_INTO_INPUT); out=None would cost numpy a keyword
+        y = xp.maximum(a, 0, out=a) if into_input else xp.maximum(a, 0)
         if a.ndim == 0:
             y = xp.asarray(y)  # numpy's 0-d result is a scalar; the saved output must be an array
         ctx.save_for_backward(y)
@@ -306,9 +307,8 @@ class Relu(Op, name="ReluBackward0"):
     def backward_arrays(ctx, g):
         (y,) = ctx.saved_arrays
         xp = ctx.xp
-        bits = _SAME_SIZE_INT.get(g.dtype.char)
-        if (bits is not None and g.size >= _RELU_MASK_MIN and y.dtype == g.dtype
-                and g.shape == y.shape):
+        bits = _SAME_SIZE_INT.get(g.dtype.char) if g.size >= _RELU_MASK_MIN else None
+        if bits is not None and y.dtype == g.dtype and g.shape == y.shape:
             # on big arrays, in integer bits, four passes and no float compare: ``y`` is
             # relu's output (>= 0, ±0 or nan), so ``|y|``'s bits are 0 exactly where the
             # gradient is 0; negated and shifted right arithmetically, they make an all-ones
