@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator as _operator_mod
 from typing import Any
 
+from ..autograd import grad_mode
 from ..autograd.function import Op
 from ..backend import get_array_module
 from ..dtypes import result_type, scalar_dtype
@@ -564,12 +566,22 @@ def _operator(fn: Any, reflected: bool = False) -> Any:
     return method
 
 
-def _direct(op: Any) -> Any:
+def _direct(op: Any, compute: Any) -> Any:
     """``_operator`` for an op whose function only calls ``op.apply(input, other)`` (add with the
-    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path."""
+    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path.
+
+    With nothing to record (no grad mode, or a tensor that needs no gradient) a float32 or
+    float64 tensor and a Python float skip the op altogether: ``compute`` on the array is what the op's forward
+    computes then (the float is weak: the array's dtype stays), without a node to build; the
+    ``lr * p.grad`` of a hand-written optimizer step."""
     apply = op.apply
+    state = grad_mode.state
 
     def method(self: Tensor, other: Any) -> Any:
+        if type(other) is float and (not state.enabled or not self._requires_grad):
+            d = self._data
+            if d.dtype.char in "fd":  # (half goes through the op, where its arithmetic is)
+                return Tensor._make(compute(d, other))
         return apply(self, other) if isinstance(other, _OPERAND) else NotImplemented
     return method
 
@@ -594,9 +606,9 @@ subtract, multiply, divide = sub, mul, div
 
 TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "rsub"}
 TENSOR_METHODS.update({
-    "__add__": _direct(Add), "__radd__": _direct(Add),
+    "__add__": _direct(Add, _operator_mod.add), "__radd__": _direct(Add, _operator_mod.add),
     "__sub__": _operator(sub), "__rsub__": _operator(rsub),
-    "__mul__": _direct(Mul), "__rmul__": _direct(Mul),
+    "__mul__": _direct(Mul, _operator_mod.mul), "__rmul__": _direct(Mul, _operator_mod.mul),
     "__truediv__": _operator(div), "__rtruediv__": _operator(_rtruediv),
     "__floordiv__": _operator(floor_divide), "__rfloordiv__": _operator(floor_divide, True),
     "__mod__": _operator(remainder), "__rmod__": _operator(remainder, True),

@@ -347,3 +347,31 @@ def test_second_derivatives_match_torch(name, zero_dim):
     (e1, e2), (t1, t2) = (_double_backward(m, SECOND_ORDER[name], args) for m in (ember, torch))
     for e, t in zip(e1 + e2, t1 + t2):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("grad", ["no_grad", "needs_no_grad", "records"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("form", ["x * s", "s * x", "x + s", "s + x"])
+@pytest.mark.parametrize("shape", [(3,), (), (2, 0)])
+def test_operator_with_a_python_float_matches_torch(form, dtype, grad, shape):
+    """``x * 0.01``, ``0.01 * x``, ``x + s``, ``s + x`` with a Python float: values, dtype, shape,
+    requires_grad and grad_fn as torch, on the path that skips the op when nothing is recorded
+    (no grad mode, or a tensor that needs no gradient) as on the one that records it."""
+    torch = torch_or_skip()
+    values = np.array([1.5, -2.25, 3.0e4])[: int(np.prod(shape))].reshape(shape) \
+        if shape != (2, 0) else np.zeros(shape)
+    out = {}
+    for lib in (ember, torch):
+        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=grad != "needs_no_grad")
+        with lib.set_grad_enabled(grad != "no_grad"):
+            s = 0.1
+            y = {"x * s": lambda: x * s, "s * x": lambda: s * x,
+                 "x + s": lambda: x + s, "s + x": lambda: s + x}[form]()
+        out[lib.__name__] = (y.detach().numpy(), str(y.dtype).split(".")[1], tuple(y.shape),
+                             y.requires_grad, type(y.grad_fn).__name__)
+    (ev, *e), (tv, *t) = out["ember"], out["torch"]
+    assert e == t
+    if dtype == "float16":  # torch multiplies halves in float32 and rounds once (ember: in half)
+        np.testing.assert_allclose(ev, tv, rtol=1e-3)
+    else:
+        np.testing.assert_array_equal(ev, tv)
