@@ -14,6 +14,20 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
+_ZEROS: dict = {}
+
+
+def zero(dtype: np.dtype) -> np.ndarray:
+    """A read-only 0-d zero of ``dtype``: as a ufunc operand it costs numpy less than a Python 0,
+    which it converts on every call (``maximum(x, 0)`` of a small array: 2.1 µs against 1.2)."""
+    z = _ZEROS.get(dtype)
+    if z is None:
+        z = np.zeros((), dtype)
+        z.flags.writeable = False
+        _ZEROS[dtype] = z
+    return z
+
+
 def scatter_add(target: np.ndarray, index: tuple, values: np.ndarray) -> np.ndarray:
     """In-place ``target[index] += values`` that accumulates repeated indices."""
     np.add.at(target, index, values)

@@ -10,6 +10,7 @@ import math
 from typing import Any, Callable
 
 from ..autograd.function import Op
+from ..backend import kernels
 from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, isfinite, where
@@ -292,7 +293,8 @@ class Relu(Op, name="ReluBackward0"):
             raise RuntimeError("Boolean inputs not supported for relu")
         xp = ctx.xp
         # into_input: relu_ (see inplace.WRITES_INTO_INPUT); out=None would cost numpy a keyword
-        y = xp.maximum(a, 0, out=a) if into_input else xp.maximum(a, 0)
+        zero = kernels(xp).zero(a.dtype)
+        y = xp.maximum(a, zero, out=a) if into_input else xp.maximum(a, zero)
         if a.ndim == 0:
             y = xp.asarray(y)  # numpy's 0-d result is a scalar; the saved output must be an array
         ctx.save_for_backward(y)
