@@ -13,8 +13,8 @@ adjoint to each other under ``<F(x, w), g> = <x, T(g, w)> = <w, W(x, g)>``:
 With stride 1, im2col may read the images row-padded (``_Geometry.flat_columns``): each window
 row is then one run of the flattened image, copied 2-3x faster, and each output row carries a
 few wrapped columns that are computed and dropped. Over large images F and W skip im2col
-altogether: per image, one GEMM per kernel tap on a column slice of that padded image
-(``_forward_taps``, ``_weight_taps``).
+altogether: per image, one GEMM per kernel row on a column slice of a KW-fold stack of that
+padded image (``_forward_rows``, ``_weight_rows``).
 
 Every derivative of one of them is another of them (``y = F(x, w)``: dx = T(gy, w),
 dw = W(x, gy); ``y = T(g, w)``: dg = F(gy, w), dw = W(gy, g); ``y = W(x, g)``: dx = T(g, gy),
@@ -143,94 +143,105 @@ def _taps(geo: _Geometry) -> tuple:
     return tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(geo.out_hw, geo.stride))
 
 
-# -- per-image tap GEMMs: stride-1 convolutions over large images, no im2col --------------------
+# -- per-image kernel-row GEMMs: stride-1 convolutions over large images, no im2col ---------------
 #
 # In the flattened row-padded image (see ``flat_columns``) kernel tap (i, j) of every output
-# position is one column slice, at offset i*dh*Wp + j*dw: a strided view BLAS reads in place. So
-# per image, F is KH*KW GEMMs (O, C) @ (C, OH*Wp) summed into an accumulator that stays in the
-# L2 cache, and W is KH*KW GEMMs g (O, OH*Wp) @ slice^T. No im2col buffer is written (its copy
-# is bound by memory bandwidth), at the price of smaller GEMMs: it pays for long rows of output
-# columns (OH*Wp) and enough channels to make the GEMMs' inner dimension.
+# position is one column slice, at offset i*dh*Wp + j*dw. Stacking the image KW times, copy j
+# shifted left by j*dw (``_RowImage``), makes kernel row i of every output position one column
+# slice of that stack, (KW*C, OH*Wp) at offset i*dh*Wp: a strided view BLAS reads in place. So
+# per image, F is KH GEMMs (O, KW*C) @ (KW*C, OH*Wp) summed into an accumulator that stays in the
+# L2 cache, and W is KH GEMMs g (O, OH*Wp) @ slice^T. The copy is KW times the image, in runs of
+# whole images, where im2col writes KH*KW times it in runs of one output row; the GEMMs are
+# smaller than im2col's, but their inner dimension KW*C is 3x a single tap's (per-tap GEMMs,
+# K = C, ran at 55 GFLOP/s in the cifar ResNet's first layers, these 10-25% faster).
 
-_TAP_MIN_CHANNELS = 32  # input channels (the inner dimension of F's tap GEMMs)
-_TAP_MIN_COLS_F = 1024  # OH*Wp: F wins from ResNet's 56x56 and 32x32 layers on, not at 28x28
-_TAP_MIN_COLS_W = 200  # W wins down to 14x14 (OH*Wp = 224) and loses at 7x7
+_ROWS_MIN_CHANNELS = 32  # input channels (with KW, the inner dimension of F's GEMMs)
+_ROWS_MIN_COLS_F = 256  # OH*Wp: F wins from ResNet's 16x16 layers (128 channels) on
+_ROWS_MIN_COLS_W = 200  # W wins down to 14x14 (OH*Wp = 224) and loses at 8x8 and 7x7
 
 
-def _tap_width(geo: _Geometry, c: int, min_cols: int) -> int:
-    """The padded row width ``Wp`` when the tap GEMMs take the convolution, else 0."""
-    if geo.groups != 1 or c < _TAP_MIN_CHANNELS or geo.stride != (1, 1):
+def _rows_width(geo: _Geometry, c: int, min_cols: int) -> int:
+    """The padded row width ``Wp`` when the kernel-row GEMMs take the convolution, else 0."""
+    if geo.groups != 1 or c < _ROWS_MIN_CHANNELS or geo.stride != (1, 1):
         return 0
     wp = geo.flat_width(any_waste=True)
     return wp if wp and geo.out_hw[0] * wp >= min_cols else 0
 
 
-class _PaddedImage:
-    """One zero-padded image, flattened per channel, with (KW-1)*dw zeros of slack at the end
-    for the last rows' wrapped columns; ``load`` copies an image into its interior (the zero
-    border is never written)."""
+class _RowImage:
+    """One zero-padded image, flattened per channel (with (KW-1)*dw zeros of slack for the last
+    rows' wrapped columns), and its KW-fold stack ``rows`` (KW*C, span): row block j is the flat
+    image from element j*dw on. ``load`` copies an image into the interior (the zero border is
+    never written) and rebuilds the stack."""
 
     def __init__(self, xp: Any, geo: _Geometry, c: int, wp: int, dtype: Any) -> None:
         (kh, kw), (dh, dw) = geo.kernel, geo.dilation
         self.flat, self.interior = kernels(xp).flat_padded((c,), geo.in_hw, geo._row_pad(),
                                                            (kw - 1) * dw, dtype)
         self.cols = geo.out_hw[0] * wp
-        self.taps = [(i, j, i * dh * wp + j * dw) for i in range(kh) for j in range(kw)]
+        self.span = (kh - 1) * dh * wp + self.cols  # = Hp*Wp: block j ends inside the slack
+        self.stack = xp.empty((kw, c, self.span), dtype=dtype)
+        self.rows = self.stack.reshape(kw * c, self.span)
+        self.offsets = [i * dh * wp for i in range(kh)]
+        self.shifts = [j * dw for j in range(kw)]
 
     def load(self, image: Any) -> None:
         self.interior[...] = image
+        flat, span = self.flat, self.span
+        for j, shift in enumerate(self.shifts):
+            self.stack[j] = flat[:, shift:shift + span]
 
-    def tap(self, offset: int) -> Any:
-        """(C, OH*Wp): every output position's input at one kernel tap."""
-        return self.flat[:, offset:offset + self.cols]
+    def row(self, i: int) -> Any:
+        """(KW*C, OH*Wp), rows ordered (j, c): every output position's inputs at kernel row i."""
+        off = self.offsets[i]
+        return self.rows[:, off:off + self.cols]
 
 
-def _forward_taps(xp: Any, x: Any, w: Any, geo: _Geometry, wp: int) -> Any:
+def _forward_rows(xp: Any, x: Any, w: Any, geo: _Geometry, wp: int) -> Any:
     n, c = x.shape[:2]
-    o, (oh, ow) = w.shape[0], geo.out_hw
+    o, (oh, ow), (kh, kw) = w.shape[0], geo.out_hw, geo.kernel
     dtype = xp.result_type(x, w)
-    img = _PaddedImage(xp, geo, c, wp, dtype)
-    wt = xp.ascontiguousarray(w.transpose(2, 3, 0, 1), dtype=dtype)  # (KH, KW, O, C)
+    img = _RowImage(xp, geo, c, wp, dtype)
+    # (KH, O, KW*C): [i, o, j*C + c] = w[o, c, i, j], matching the stack's row order
+    wr = xp.ascontiguousarray(w.transpose(2, 0, 3, 1), dtype=dtype).reshape(kh, o, kw * c)
     acc = xp.empty((o, img.cols), dtype=dtype)
     tmp = xp.empty_like(acc)
     y = xp.empty((n, o, oh, ow), dtype=dtype)
     for s in range(n):
         img.load(x[s])
-        for k, (i, j, off) in enumerate(img.taps):
-            if k == 0:
-                xp.matmul(wt[i, j], img.tap(off), out=acc)
-            else:
-                xp.matmul(wt[i, j], img.tap(off), out=tmp)
-                acc += tmp
+        xp.matmul(wr[0], img.row(0), out=acc)
+        for i in range(1, kh):
+            xp.matmul(wr[i], img.row(i), out=tmp)
+            acc += tmp
         y[s] = acc.reshape(o, oh, wp)[:, :, :ow]  # each row's wrapped columns dropped
     return y
 
 
-def _weight_taps(xp: Any, x: Any, g: Any, geo: _Geometry, wp: int) -> Any:
+def _weight_rows(xp: Any, x: Any, g: Any, geo: _Geometry, wp: int) -> Any:
     n, c = x.shape[:2]
     o, (oh, ow), (kh, kw) = g.shape[1], geo.out_hw, geo.kernel
     dtype = xp.result_type(x, g)
-    img = _PaddedImage(xp, geo, c, wp, dtype)
+    img = _RowImage(xp, geo, c, wp, dtype)
     gp = xp.zeros((o, oh, wp), dtype=dtype)  # the wrapped columns meet zeros here
     g_rows = gp.reshape(o, img.cols)
-    gw = xp.zeros((kh, kw, o, c), dtype=dtype)
-    tmp = xp.empty((o, c), dtype=dtype)
+    gw = xp.zeros((kh, o, kw * c), dtype=dtype)
+    tmp = xp.empty((o, kw * c), dtype=dtype)
     for s in range(n):
         img.load(x[s])
         gp[:, :, :ow] = g[s]
-        for i, j, off in img.taps:
-            xp.matmul(g_rows, img.tap(off).T, out=tmp)
-            gw[i, j] += tmp
-    return xp.ascontiguousarray(gw.transpose(2, 3, 0, 1))
+        for i in range(kh):
+            xp.matmul(g_rows, img.row(i).T, out=tmp)
+            gw[i] += tmp
+    return xp.ascontiguousarray(gw.reshape(kh, o, kw, c).transpose(1, 3, 0, 2))
 
 
 def conv_forward(xp: Any, x: Any, w: Any, geo: _Geometry) -> Any:
     """F: ``x`` (N, C, H, W), ``w`` (O, C/G, KH, KW) -> (N, O, OH, OW)."""
     n, c = x.shape[:2]
     o, groups = w.shape[0], geo.groups
-    taps = _tap_width(geo, c, _TAP_MIN_COLS_F)
-    if taps:
-        return _forward_taps(xp, x, w, geo, taps)
+    wp = _rows_width(geo, c, _ROWS_MIN_COLS_F)
+    if wp:
+        return _forward_rows(xp, x, w, geo, wp)
     wg = w.reshape(groups, o // groups, -1)
     if _pointwise(geo):  # per sample (G, O/G, C/G) @ (G, C/G, OH*OW): NCHW out, no im2col
         rows, cols = _taps(geo)
@@ -294,9 +305,9 @@ def conv_weight(xp: Any, x: Any, g: Any, geo: _Geometry) -> Any:
     (O, C/G, KH, KW)."""
     n, c = x.shape[:2]
     o = g.shape[1]
-    taps = _tap_width(geo, c, _TAP_MIN_COLS_W)
-    if taps:
-        return _weight_taps(xp, x, g, geo, taps)
+    wp = _rows_width(geo, c, _ROWS_MIN_COLS_W)
+    if wp:
+        return _weight_rows(xp, x, g, geo, wp)
     gw = None
     direct = o * c * geo.kernel[0] * geo.kernel[1] // geo.groups >= _DIRECT_WEIGHT
     (oh, ow), wp = geo.out_hw, geo.flat_width()

@@ -583,51 +583,54 @@ def test_conv_weight_gradient_in_weight_layout(monkeypatch, case):
         test_conv_double_backward_matches_torch()
 
 
-# Stride-1 convolutions over large images: per-image tap GEMMs on the padded image, no im2col
+# Stride-1 convolutions over large images: per-image kernel-row GEMMs on a KW-fold stack of the
+# padded image, no im2col
 @pytest.fixture
-def taps_always(monkeypatch):
-    """The tap GEMMs for every stride-1, one-group convolution, however small."""
+def rows_always(monkeypatch):
+    """The kernel-row GEMMs for every stride-1, one-group convolution, however small."""
     from ember.ops import conv
 
-    monkeypatch.setattr(conv, "_TAP_MIN_CHANNELS", 0)
-    monkeypatch.setattr(conv, "_TAP_MIN_COLS_F", 0)
-    monkeypatch.setattr(conv, "_TAP_MIN_COLS_W", 0)
+    monkeypatch.setattr(conv, "_ROWS_MIN_CHANNELS", 0)
+    monkeypatch.setattr(conv, "_ROWS_MIN_COLS_F", 0)
+    monkeypatch.setattr(conv, "_ROWS_MIN_COLS_W", 0)
     monkeypatch.setattr(conv, "_MIN_FLIPPED_ROWS", 0)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", _STRIDE1_CASES)
-def test_stride1_tap_conv_matches_torch(taps_always, case, dtype):
+def test_stride1_row_gemm_conv_matches_torch(rows_always, case, dtype):
     _check_stride1_conv(case, dtype)
 
 
-def test_stride1_tap_conv_double_backward(taps_always):
+def test_stride1_row_gemm_conv_double_backward(rows_always):
     test_stride1_flat_conv_double_backward(None)
     test_conv_double_backward_matches_torch()
 
 
-def test_tap_gemms_take_resnets_wide_layers(monkeypatch):
+def test_row_gemms_take_resnets_wide_layers(monkeypatch):
     from ember.ops import conv
-    from ember.ops.conv import _Geometry, _tap_width
+    from ember.ops.conv import _Geometry, _rows_width
 
     def geo(size, kernel=3, stride=1, pad=1):
         out = (size + 2 * pad - kernel) // stride + 1
         return _Geometry((kernel,) * 2, (stride,) * 2, (pad,) * 2, (1, 1), 1, (size,) * 2,
                          (out,) * 2)
 
-    assert _tap_width(geo(56), 64, conv._TAP_MIN_COLS_F) == 58
-    assert _tap_width(geo(32), 64, conv._TAP_MIN_COLS_F) == 34  # CIFAR's first stage
-    assert _tap_width(geo(28), 128, conv._TAP_MIN_COLS_F) == 0
-    assert _tap_width(geo(14), 256, conv._TAP_MIN_COLS_W) == 16
-    assert _tap_width(geo(7), 512, conv._TAP_MIN_COLS_W) == 0
-    assert _tap_width(geo(32), 3, conv._TAP_MIN_COLS_F) == 0  # a 3-channel stem: K would be 3
-    assert _tap_width(geo(56, stride=2), 64, 0) == 0
+    assert _rows_width(geo(56), 64, conv._ROWS_MIN_COLS_F) == 58
+    assert _rows_width(geo(32), 64, conv._ROWS_MIN_COLS_F) == 34  # CIFAR's first stage
+    assert _rows_width(geo(28), 128, conv._ROWS_MIN_COLS_F) == 30
+    assert _rows_width(geo(16), 128, conv._ROWS_MIN_COLS_F) == 18  # CIFAR's second stage
+    assert _rows_width(geo(14), 256, conv._ROWS_MIN_COLS_F) == 0
+    assert _rows_width(geo(14), 256, conv._ROWS_MIN_COLS_W) == 16
+    assert _rows_width(geo(7), 512, conv._ROWS_MIN_COLS_W) == 0
+    assert _rows_width(geo(32), 3, conv._ROWS_MIN_COLS_F) == 0  # a 3-channel stem: K would be 9
+    assert _rows_width(geo(56, stride=2), 64, 0) == 0
     calls = []
-    for name in ("_forward_taps", "_weight_taps"):
+    for name in ("_forward_rows", "_weight_rows"):
         real = getattr(conv, name)
         monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: calls.append(_name)
                             or _real(*a))
     rng = np.random.default_rng(31)
     x, w = rng.standard_normal((2, 32, 32, 32)), rng.standard_normal((8, 32, 3, 3)) / 20
     check_op(lambda m, x, w: m.nn.functional.conv2d(x, w, None, 1, 1), x, w)
-    assert "_forward_taps" in calls and "_weight_taps" in calls
+    assert "_forward_rows" in calls and "_weight_rows" in calls
