@@ -571,9 +571,9 @@ def _direct(op: Any, compute: Any) -> Any:
     default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path.
 
     With nothing to record (no grad mode, or a tensor that needs no gradient) a float32 or
-    float64 tensor and a Python float skip the op altogether: ``compute`` on the array is what the op's forward
-    computes then (the float is weak: the array's dtype stays), without a node to build; the
-    ``lr * p.grad`` of a hand-written optimizer step."""
+    float64 tensor and a Python float skip the op altogether: ``compute`` on the array is what
+    the op's forward computes then (the float is weak: the array's dtype stays), without a node
+    to build; the ``lr * p.grad`` of a hand-written optimizer step."""
     apply = op.apply
     state = grad_mode.state
 
