@@ -158,6 +158,9 @@ def _taps(geo: _Geometry) -> tuple:
 _ROWS_MIN_CHANNELS = 32  # input channels (with KW, the inner dimension of F's GEMMs)
 _ROWS_MIN_COLS_F = 256  # OH*Wp: F wins from ResNet's 16x16 layers (128 channels) on
 _ROWS_MIN_COLS_W = 200  # W wins down to 14x14 (OH*Wp = 224) and loses at 8x8 and 7x7
+# the stack is at most this many bytes: a larger image runs in bands of output rows (ResNet's
+# largest stack, 64 channels at 56x56, is 2.6 MB: one band)
+_ROWS_STACK_BYTES = 8 << 20
 
 
 def _rows_width(geo: _Geometry, c: int, min_cols: int) -> int:
@@ -170,29 +173,36 @@ def _rows_width(geo: _Geometry, c: int, min_cols: int) -> int:
 
 class _RowImage:
     """One zero-padded image, flattened per channel (with (KW-1)*dw zeros of slack for the last
-    rows' wrapped columns), and its KW-fold stack ``rows`` (KW*C, span): row block j is the flat
-    image from element j*dw on. ``load`` copies an image into the interior (the zero border is
-    never written) and rebuilds the stack."""
+    rows' wrapped columns), and the KW-fold stack ``rows`` of a band of it: row block j is the
+    flat image from element j*dw on, from the band's first row. ``load`` copies an image into
+    the interior (the zero border is never written); ``band`` stacks output rows [r0, r1)."""
 
     def __init__(self, xp: Any, geo: _Geometry, c: int, wp: int, dtype: Any) -> None:
         (kh, kw), (dh, dw) = geo.kernel, geo.dilation
         self.flat, self.interior = kernels(xp).flat_padded((c,), geo.in_hw, geo._row_pad(),
                                                            (kw - 1) * dw, dtype)
-        self.cols = geo.out_hw[0] * wp
-        self.span = (kh - 1) * dh * wp + self.cols  # = Hp*Wp: block j ends inside the slack
-        self.stack = xp.empty((kw, c, self.span), dtype=dtype)
-        self.rows = self.stack.reshape(kw * c, self.span)
+        self.wp, self.reach = wp, (kh - 1) * dh * wp  # reach: the rows a window spans below
+        per_row = kw * c * wp * xp.dtype(dtype).itemsize
+        self.band_rows = max(1, min(geo.out_hw[0], (_ROWS_STACK_BYTES // per_row)
+                                    - (kh - 1) * dh))
+        self.stack = xp.empty((kw, c, self.reach + self.band_rows * wp), dtype=dtype)
+        self.rows = self.stack.reshape(kw * c, -1)
         self.offsets = [i * dh * wp for i in range(kh)]
         self.shifts = [j * dw for j in range(kw)]
+        self.cols = 0
 
     def load(self, image: Any) -> None:
         self.interior[...] = image
-        flat, span = self.flat, self.span
+
+    def band(self, r0: int, r1: int) -> None:
+        """Stacks the image for output rows [r0, r1): ``row(i)`` then has (r1 - r0)*Wp columns."""
+        self.cols = (r1 - r0) * self.wp
+        span, start = self.reach + self.cols, r0 * self.wp  # the band's last block ends in slack
         for j, shift in enumerate(self.shifts):
-            self.stack[j] = flat[:, shift:shift + span]
+            self.stack[j, :, :span] = self.flat[:, start + shift:start + shift + span]
 
     def row(self, i: int) -> Any:
-        """(KW*C, OH*Wp), rows ordered (j, c): every output position's inputs at kernel row i."""
+        """(KW*C, cols), rows ordered (j, c): every output position's inputs at kernel row i."""
         off = self.offsets[i]
         return self.rows[:, off:off + self.cols]
 
@@ -204,16 +214,21 @@ def _forward_rows(xp: Any, x: Any, w: Any, geo: _Geometry, wp: int) -> Any:
     img = _RowImage(xp, geo, c, wp, dtype)
     # (KH, O, KW*C): [i, o, j*C + c] = w[o, c, i, j], matching the stack's row order
     wr = xp.ascontiguousarray(w.transpose(2, 0, 3, 1), dtype=dtype).reshape(kh, o, kw * c)
-    acc = xp.empty((o, img.cols), dtype=dtype)
-    tmp = xp.empty_like(acc)
+    acc_buf = xp.empty(o * img.band_rows * wp, dtype=dtype)
+    tmp_buf = xp.empty_like(acc_buf)
     y = xp.empty((n, o, oh, ow), dtype=dtype)
     for s in range(n):
         img.load(x[s])
-        xp.matmul(wr[0], img.row(0), out=acc)
-        for i in range(1, kh):
-            xp.matmul(wr[i], img.row(i), out=tmp)
-            acc += tmp
-        y[s] = acc.reshape(o, oh, wp)[:, :, :ow]  # each row's wrapped columns dropped
+        for r0 in range(0, oh, img.band_rows):
+            r1 = min(oh, r0 + img.band_rows)
+            img.band(r0, r1)
+            acc = acc_buf[:o * img.cols].reshape(o, img.cols)
+            tmp = tmp_buf[:o * img.cols].reshape(o, img.cols)
+            xp.matmul(wr[0], img.row(0), out=acc)
+            for i in range(1, kh):
+                xp.matmul(wr[i], img.row(i), out=tmp)
+                acc += tmp
+            y[s, :, r0:r1] = acc.reshape(o, r1 - r0, wp)[:, :, :ow]  # wrapped columns dropped
     return y
 
 
@@ -223,15 +238,18 @@ def _weight_rows(xp: Any, x: Any, g: Any, geo: _Geometry, wp: int) -> Any:
     dtype = xp.result_type(x, g)
     img = _RowImage(xp, geo, c, wp, dtype)
     gp = xp.zeros((o, oh, wp), dtype=dtype)  # the wrapped columns meet zeros here
-    g_rows = gp.reshape(o, img.cols)
     gw = xp.zeros((kh, o, kw * c), dtype=dtype)
     tmp = xp.empty((o, kw * c), dtype=dtype)
     for s in range(n):
         img.load(x[s])
         gp[:, :, :ow] = g[s]
-        for i in range(kh):
-            xp.matmul(g_rows, img.row(i).T, out=tmp)
-            gw[i] += tmp
+        for r0 in range(0, oh, img.band_rows):
+            r1 = min(oh, r0 + img.band_rows)
+            img.band(r0, r1)
+            g_rows = gp[:, r0:r1].reshape(o, img.cols)  # a view, its rows OH*Wp apart
+            for i in range(kh):
+                xp.matmul(g_rows, img.row(i).T, out=tmp)
+                gw[i] += tmp
     return xp.ascontiguousarray(gw.reshape(kh, o, kw, c).transpose(1, 3, 0, 2))
 
 

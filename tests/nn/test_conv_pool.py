@@ -585,11 +585,14 @@ def test_conv_weight_gradient_in_weight_layout(monkeypatch, case):
 
 # Stride-1 convolutions over large images: per-image kernel-row GEMMs on a KW-fold stack of the
 # padded image, no im2col
-@pytest.fixture
-def rows_always(monkeypatch):
-    """The kernel-row GEMMs for every stride-1, one-group convolution, however small."""
+@pytest.fixture(params=["one band", "a band per output row"])
+def rows_always(monkeypatch, request):
+    """The kernel-row GEMMs for every stride-1, one-group convolution, however small: the whole
+    image in one stack, or (a stack of at most 1 byte) one output row at a time."""
     from ember.ops import conv
 
+    if request.param != "one band":
+        monkeypatch.setattr(conv, "_ROWS_STACK_BYTES", 1)
     monkeypatch.setattr(conv, "_ROWS_MIN_CHANNELS", 0)
     monkeypatch.setattr(conv, "_ROWS_MIN_COLS_F", 0)
     monkeypatch.setattr(conv, "_ROWS_MIN_COLS_W", 0)
