@@ -23,7 +23,7 @@ dg = F(x, gy)), so a single Op class differentiates to any order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..autograd.function import Op
 from ..backend import kernels
@@ -175,15 +175,16 @@ class _RowImage:
     """One zero-padded image, flattened per channel (with (KW-1)*dw zeros of slack for the last
     rows' wrapped columns), and the KW-fold stack ``rows`` of a band of it: row block j is the
     flat image from element j*dw on, from the band's first row. ``load`` copies an image into
-    the interior (the zero border is never written); ``band`` stacks output rows [r0, r1)."""
+    the interior (the zero border is never written); ``bands`` stacks it band by band."""
 
     def __init__(self, xp: Any, geo: _Geometry, c: int, wp: int, dtype: Any) -> None:
         (kh, kw), (dh, dw) = geo.kernel, geo.dilation
         self.flat, self.interior = kernels(xp).flat_padded((c,), geo.in_hw, geo._row_pad(),
                                                            (kw - 1) * dw, dtype)
         self.wp, self.reach = wp, (kh - 1) * dh * wp  # reach: the rows a window spans below
+        self.out_rows = geo.out_hw[0]
         per_row = kw * c * wp * xp.dtype(dtype).itemsize
-        self.band_rows = max(1, min(geo.out_hw[0], (_ROWS_STACK_BYTES // per_row)
+        self.band_rows = max(1, min(self.out_rows, (_ROWS_STACK_BYTES // per_row)
                                     - (kh - 1) * dh))
         self.stack = xp.empty((kw, c, self.reach + self.band_rows * wp), dtype=dtype)
         self.rows = self.stack.reshape(kw * c, -1)
@@ -194,12 +195,16 @@ class _RowImage:
     def load(self, image: Any) -> None:
         self.interior[...] = image
 
-    def band(self, r0: int, r1: int) -> None:
-        """Stacks the image for output rows [r0, r1): ``row(i)`` then has (r1 - r0)*Wp columns."""
-        self.cols = (r1 - r0) * self.wp
-        span, start = self.reach + self.cols, r0 * self.wp  # the band's last block ends in slack
-        for j, shift in enumerate(self.shifts):
-            self.stack[j, :, :span] = self.flat[:, start + shift:start + shift + span]
+    def bands(self) -> Iterator[tuple]:
+        """Output rows ``(r0, r1)``, band by band, each stacked before it is yielded: ``row(i)``
+        then has (r1 - r0)*Wp columns."""
+        for r0 in range(0, self.out_rows, self.band_rows):
+            r1 = min(self.out_rows, r0 + self.band_rows)
+            self.cols = (r1 - r0) * self.wp
+            span, start = self.reach + self.cols, r0 * self.wp  # the last block ends in slack
+            for j, shift in enumerate(self.shifts):
+                self.stack[j, :, :span] = self.flat[:, start + shift:start + shift + span]
+            yield r0, r1
 
     def row(self, i: int) -> Any:
         """(KW*C, cols), rows ordered (j, c): every output position's inputs at kernel row i."""
@@ -219,9 +224,7 @@ def _forward_rows(xp: Any, x: Any, w: Any, geo: _Geometry, wp: int) -> Any:
     y = xp.empty((n, o, oh, ow), dtype=dtype)
     for s in range(n):
         img.load(x[s])
-        for r0 in range(0, oh, img.band_rows):
-            r1 = min(oh, r0 + img.band_rows)
-            img.band(r0, r1)
+        for r0, r1 in img.bands():
             acc = acc_buf[:o * img.cols].reshape(o, img.cols)
             tmp = tmp_buf[:o * img.cols].reshape(o, img.cols)
             xp.matmul(wr[0], img.row(0), out=acc)
@@ -243,9 +246,7 @@ def _weight_rows(xp: Any, x: Any, g: Any, geo: _Geometry, wp: int) -> Any:
     for s in range(n):
         img.load(x[s])
         gp[:, :, :ow] = g[s]
-        for r0 in range(0, oh, img.band_rows):
-            r1 = min(oh, r0 + img.band_rows)
-            img.band(r0, r1)
+        for r0, r1 in img.bands():
             g_rows = gp[:, r0:r1].reshape(o, img.cols)  # a view, its rows OH*Wp apart
             for i in range(kh):
                 xp.matmul(g_rows, img.row(i).T, out=tmp)
