@@ -6,13 +6,13 @@ import math
 import warnings
 from typing import Any
 
-import numpy as np
-
 from . import dtypes as _dt
-from .autograd import grad_mode
+from .backend import NUMPY, Array, get_array_module, is_array
+from .graph import grad_mode
 from .tensor import Tensor, _factory_result, _shape_arg, device as _device
 
 _SEQ = (list, tuple, range)
+_XP = NUMPY.xp  # makes the arrays of the factories: the cpu's, the one device today
 
 
 # -- shared argument handling ---------------------------------------------------------------------
@@ -37,7 +37,7 @@ def _size_args(fname: str, args: tuple, size: Any) -> tuple:
     return _shape_arg(args)
 
 
-def _finish(data: np.ndarray, requires_grad: bool = False, out: Tensor | None = None,
+def _finish(data: Array, requires_grad: bool = False, out: Tensor | None = None,
             fname: str = "") -> Tensor:
     """Wraps a fresh array as a new leaf, or writes it into ``out``."""
     if out is not None:
@@ -45,7 +45,7 @@ def _finish(data: np.ndarray, requires_grad: bool = False, out: Tensor | None = 
     return _factory_result(data, requires_grad)
 
 
-def _write_out(out: Tensor, data: np.ndarray, fname: str) -> Tensor:
+def _write_out(out: Tensor, data: Array, fname: str) -> Tensor:
     """``out=``: torch resizes ``out`` to the result and writes into it."""
     if grad_mode.state.enabled and out.requires_grad:
         raise RuntimeError(
@@ -72,7 +72,7 @@ def _number(x: Any, fname: str, arg: str, pos: int) -> Any:
             raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not "
                             "Tensor")
         return x.item()
-    if isinstance(x, np.generic):
+    if isinstance(x, _dt.GENERIC_SCALAR):
         return x.item()
     if not isinstance(x, (int, float)):
         raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not "
@@ -85,7 +85,8 @@ def _number(x: Any, fname: str, arg: str, pos: int) -> Any:
 
 def _leaf_dtype(x: Any) -> tuple[_dt.dtype, Any]:
     """torch's inferred dtype and the Python value of one scalar item of nested data."""
-    if isinstance(x, (np.generic, np.ndarray)) and np.ndim(x) == 0 and x.dtype.kind in "biuf":
+    if (isinstance(x, _dt.GENERIC_SCALAR) or is_array(x)) and x.ndim == 0 \
+            and x.dtype.kind in "biuf":
         return _dt.from_numpy_dtype(x.dtype), x.item()  # before float: np.float64 subclasses it
     if isinstance(x, bool):
         return _dt.bool, bool(x)
@@ -97,13 +98,13 @@ def _leaf_dtype(x: Any) -> tuple[_dt.dtype, Any]:
         if x.numel() != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return x.dtype, x.item()
-    if isinstance(x, (str, bytes, complex, np.generic)):
+    if isinstance(x, (str, bytes, complex, _dt.GENERIC_SCALAR)):
         raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
     raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
 
 
 def _is_seq(x: Any) -> bool:
-    return isinstance(x, _SEQ) or (isinstance(x, np.ndarray) and x.ndim > 0)
+    return isinstance(x, _SEQ) or (is_array(x) and x.ndim > 0)
 
 
 def _walk(data: Any, dim: int, shape: list, flat: list, dtypes: set) -> None:
@@ -121,7 +122,7 @@ def _walk(data: Any, dim: int, shape: list, flat: list, dtypes: set) -> None:
         raise ValueError(
             f"expected sequence of length {shape[dim]} at dim {dim} (got {len(data)})"
         )
-    if isinstance(data, np.ndarray) and list(data.shape) == shape[dim:]:
+    if is_array(data) and list(data.shape) == shape[dim:]:
         _check_numpy(data)
         dtypes.add(_dt.from_numpy_dtype(data.dtype))
         flat.extend(data.ravel().tolist())
@@ -144,12 +145,12 @@ def _plain(data: Any) -> bool:
     return types <= _LIST_TYPES and all(map(_plain, data))
 
 
-def _from_nested(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
+def _from_nested(data: Any, dtype: _dt.dtype | None) -> Array:
     """Builds an array from nested Python sequences of numbers, with torch's dtype inference."""
     arr = None
     if type(data) in _PY_SCALARS or (type(data) in _LIST_TYPES and _plain(data)):
         try:
-            arr = np.array(data)
+            arr = _XP.array(data)
         except (ValueError, OverflowError):
             pass  # ragged, or ints beyond int64: the walk below raises torch's error
     if arr is not None and arr.dtype.kind in "bif":
@@ -161,15 +162,16 @@ def _from_nested(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
     if target.np == arr.dtype:
         return arr
     if target._category == 1 and arr.size and arr.dtype.kind != "b":
-        info = np.iinfo(target.np)
-        if not (np.all(np.isfinite(arr)) and arr.min() >= info.min and arr.max() <= info.max):
+        xp = get_array_module(arr)
+        info = xp.iinfo(target.np)
+        if not (xp.all(xp.isfinite(arr)) and arr.min() >= info.min and arr.max() <= info.max):
             raise RuntimeError(
                 f"value cannot be converted to type {target.name} without overflow"
             )
     return arr.astype(target.np)
 
 
-def _walk_nested(data: Any) -> tuple[np.ndarray, _dt.dtype]:
+def _walk_nested(data: Any) -> tuple[Array, _dt.dtype]:
     """The general path: validates the nest item by item (tensors, numpy scalars and arrays may
     sit inside) and returns it as a full-precision array plus torch's inferred dtype."""
     shape = []
@@ -187,15 +189,15 @@ def _walk_nested(data: Any) -> tuple[np.ndarray, _dt.dtype]:
     for d in dtypes:
         inferred = d if inferred is None else _dt.promote_types(inferred, d)
     inferred = inferred or _dt.get_default_dtype()
-    wide = np.float64 if inferred.is_floating_point else (np.int64 if inferred._category else
-                                                          np.bool_)
+    wide = _dt.float64 if inferred.is_floating_point else (_dt.int64 if inferred._category else
+                                                           _dt.bool)
     try:
-        return np.array(flat, dtype=wide).reshape(shape), inferred
+        return _XP.array(flat, dtype=wide.np).reshape(shape), inferred
     except OverflowError:
         raise ValueError("Overflow when unpacking long long") from None
 
 
-def _check_numpy(arr: np.ndarray) -> None:
+def _check_numpy(arr: Array) -> None:
     if any(s < 0 for s in arr.strides):
         raise ValueError(
             "At least one stride in the given numpy array is negative, and tensors with negative "
@@ -210,16 +212,17 @@ def _check_numpy(arr: np.ndarray) -> None:
     _dt.from_numpy_dtype(arr.dtype)  # TypeError for dtypes ember lacks
 
 
-def _to_array(data: Any, dtype: _dt.dtype | None) -> np.ndarray:
+def _to_array(data: Any, dtype: _dt.dtype | None) -> Array:
     """A fresh array holding ``data`` (a Tensor, ndarray, scalar or nested sequence)."""
-    if isinstance(data, (Tensor, np.ndarray)):
+    if isinstance(data, Tensor) or is_array(data):
         arr = data._data if isinstance(data, Tensor) else data
         if arr is data:
             _check_numpy(arr)
-        with np.errstate(invalid="ignore", over="ignore"):  # float -> int casts wrap like torch's
+        # float -> int casts wrap like torch's
+        with get_array_module(arr).errstate(invalid="ignore", over="ignore"):
             return arr.astype(dtype.np if dtype else arr.dtype, copy=True)
-    if hasattr(data, "__array__") and not isinstance(data, np.generic):
-        return _to_array(np.asarray(data), dtype)
+    if hasattr(data, "__array__") and not isinstance(data, _dt.GENERIC_SCALAR):
+        return _to_array(_XP.asarray(data), dtype)
     return _from_nested(data, dtype)
 
 
@@ -246,7 +249,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     d = _dt.to_dtype(dtype) if dtype is not None else None
     if isinstance(data, Tensor):
         return data if d is None or data.dtype is d else data.to(d)
-    if isinstance(data, np.ndarray):
+    if is_array(data):
         _check_numpy(data)
         if d is None or data.dtype == d.np:
             return Tensor._make(data)
@@ -265,9 +268,9 @@ def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | Non
     return t
 
 
-def from_numpy(ndarray: np.ndarray) -> Tensor:
+def from_numpy(ndarray: Array) -> Tensor:
     """Creates a tensor that shares memory with ``ndarray``."""
-    if not isinstance(ndarray, np.ndarray):
+    if not isinstance(ndarray, NUMPY.array_type):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _check_numpy(ndarray)
     return Tensor._make(ndarray)
@@ -281,7 +284,7 @@ def _filled(fname: str, args: tuple, size: Any, value: Any, dtype: Any, device: 
     _check_device(device)
     shape = _size_args(fname, args, size)
     d = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
-    data = np.empty(shape, d.np) if value is None else np.full(shape, value, d.np)
+    data = _XP.empty(shape, d.np) if value is None else _XP.full(shape, value, d.np)
     return _finish(data, requires_grad, out, fname)
 
 
@@ -304,10 +307,10 @@ def empty(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = 
     return _filled("empty", args, size, None, dtype, device, requires_grad, out)
 
 
-def _fill_array(shape: tuple, fill_value: Any, d: _dt.dtype, fname: str) -> np.ndarray:
+def _fill_array(shape: tuple, fill_value: Any, d: _dt.dtype, fname: str) -> Array:
     if d._category == 1 and isinstance(fill_value, float) and not math.isfinite(fill_value):
         raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
-    return np.full(shape, fill_value, d.np)
+    return _XP.full(shape, fill_value, d.np)
 
 
 def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = None,
@@ -333,12 +336,13 @@ def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
     _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else input.dtype
     # numpy's *_like keep the input's memory layout, as torch's preserve_format does
+    xp = get_array_module(input._data)
     if value is None:
-        data = np.empty_like(input._data, dtype=d.np)
+        data = xp.empty_like(input._data, dtype=d.np)
     else:
         if d._category == 1 and isinstance(value, float) and not math.isfinite(value):
             raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
-        data = np.full_like(input._data, value, dtype=d.np)
+        data = xp.full_like(input._data, value, dtype=d.np)
     return _finish(data, requires_grad)
 
 
@@ -413,10 +417,10 @@ def arange(start: Any = _MISSING, end: Any = None, step: Any = 1, *, out: Tensor
     if n >= 2**63:
         raise RuntimeError("invalid size, possible overflow?")
     if d.is_floating_point:
-        data = (start + step * np.arange(n, dtype=np.float64)).astype(d.np)
+        data = (start + step * _XP.arange(n, dtype=_dt.float64.np)).astype(d.np)
     else:
         # integer dtypes step by the truncated start and step, wrapping like torch's kernels
-        data = (int(start) + int(step) * np.arange(n, dtype=np.int64)).astype(d.np)
+        data = (int(start) + int(step) * _XP.arange(n, dtype=_dt.int64.np)).astype(d.np)
     return _finish(data, requires_grad, out, "arange")
 
 
@@ -431,7 +435,7 @@ def _scalar_bound(x: Any, name: str, fname: str) -> Any:
     return _number(x, fname, name, 1 if name == "start" else 2)
 
 
-def _fma(a: float, b: np.ndarray, c: float) -> np.ndarray:
+def _fma(a: float, b: Array, c: float) -> Array:
     """``a * b + c`` rounded once, as the fused multiply-add torch's compiled kernels use (numpy
     rounds the product first, which can flip an integer linspace value by one)."""
     p = a * b
@@ -448,12 +452,12 @@ def _fma(a: float, b: np.ndarray, c: float) -> np.ndarray:
     return s + (((p - (s - bb)) + (c - bb)) + err)
 
 
-def _linspace_array(fname: str, start: Any, end: Any, steps: Any, d: _dt.dtype) -> np.ndarray:
+def _linspace_array(fname: str, start: Any, end: Any, steps: Any, d: _dt.dtype) -> Array:
     start = _scalar_bound(start, "start", fname)
     end = _scalar_bound(end, "end", fname)
     if isinstance(steps, Tensor):
         steps = steps.item()
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+    if not isinstance(steps, _dt.INTEGER_TYPES) or isinstance(steps, bool):
         raise TypeError(f"{fname}(): argument 'steps' (position 3) must be int, not "
                         f"{type(steps).__name__}")
     if steps < 0:
@@ -461,7 +465,7 @@ def _linspace_array(fname: str, start: Any, end: Any, steps: Any, d: _dt.dtype) 
     if d is _dt.bool:
         raise NotImplementedError(f"\"{fname}_cpu\" not implemented for 'Bool'")
     if steps <= 1:
-        return np.full(steps, start, dtype=np.float64)
+        return _XP.full(steps, start, dtype=_dt.float64.np)
     if fname == "logspace":
         start, end = float(start), float(end)
         step = (end - start) / (steps - 1)
@@ -475,8 +479,8 @@ def _linspace_array(fname: str, start: Any, end: Any, steps: Any, d: _dt.dtype) 
         start, end = float(int(start)), float(int(end))
         step = (end - start) / (steps - 1)
     # torch's kernel fills the first half from start and the second half back from end
-    i = np.arange(steps, dtype=np.float64)
-    return np.where(i < steps // 2, _fma(step, i, start), _fma(-step, steps - 1 - i, end))
+    i = _XP.arange(steps, dtype=_dt.float64.np)
+    return _XP.where(i < steps // 2, _fma(step, i, start), _fma(-step, steps - 1 - i, end))
 
 
 def linspace(start: Any, end: Any, steps: int, *, out: Tensor | None = None, dtype: Any = None,
@@ -495,8 +499,9 @@ def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, out: Tenso
     _check_device(device)
     d = _dtype_or_default(dtype)
     exps = _linspace_array("logspace", start, end, steps, d)
-    with np.errstate(invalid="ignore", over="ignore"):
-        data = np.power(float(base), exps)
+    xp = get_array_module(exps)
+    with xp.errstate(invalid="ignore", over="ignore"):
+        data = xp.power(float(base), exps)
         return _finish(data.astype(d.np), requires_grad, out, "logspace")
 
 
@@ -507,13 +512,13 @@ def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any =
     n = _eye_arg(n, "n", 1)
     m = n if m is None else _eye_arg(m, "m", 2)
     d = _dtype_or_default(dtype)
-    return _finish(np.eye(n, m, dtype=d.np), requires_grad, out, "eye")
+    return _finish(_XP.eye(n, m, dtype=d.np), requires_grad, out, "eye")
 
 
 def _eye_arg(v: Any, name: str, pos: int) -> int:
     if isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point():
         v = v.item()
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+    if not isinstance(v, _dt.INTEGER_TYPES) or isinstance(v, bool):
         raise TypeError(f"eye(): argument '{name}' (position {pos}) must be int, not "
                         f"{type(v).__name__}")
     if v < 0:

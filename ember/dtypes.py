@@ -161,6 +161,13 @@ def to_dtype(d) -> dtype:
 
 _NP_SCALARS = (_builtins.int, _builtins.float, _builtins.bool, np.number, np.bool_)
 
+# For ``isinstance`` checks above the backend: what ops take as a Python number, Python's own
+# and NumPy's scalars (``np.int64(2)`` as a dim, ``np.float32(0.5)`` as a fill value)
+SCALAR_TYPES = _NP_SCALARS
+INTEGER_TYPES = (_builtins.int, np.integer)  # (bool included, as in Python)
+BOOL_TYPES = (_builtins.bool, np.bool_)
+GENERIC_SCALAR = np.generic  # any NumPy scalar, number or not
+
 
 def scalar_keeps(dtype: np.dtype, x: object) -> bool:
     """Whether ``x``, a Python scalar, leaves an array of numpy ``dtype`` as it is in a binary

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import dtypes as _dt
-from .autograd.function import Op
+from .ops._op import Op
 from .creation import _check_device, _finish, _size_args, _write_out
 from .ops.inplace import apply_inplace, type_name
 from .tensor import Tensor, _shape_arg, device as _device

@@ -1,45 +1,64 @@
-"""The array-backend seam: every op reaches array math through ``get_array_module``.
+"""The array-backend seam: a ``Backend`` object per kind of array, found from the array's type.
 
-Only NumPy exists today. A CuPy backend (``device="cuda"``) will add its module here; ops take
-``xp = get_array_module(x)`` (or ``ctx.xp``) and never import numpy themselves.
+A backend carries its array module (``xp``: numpy today, cupy later), the kernels the array API
+lacks (im2col windows, col2im, scatter-add, the convolution strategies, ...) and the array
+carrier of the backward formulas (``vocabulary.ArrayVocabulary``). Ops reach array math only
+through ``ctx.xp``/``ctx.backend`` or ``backend_of(array)``; nothing above this package imports
+numpy for math.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from .geometry import WindowGeometry  # noqa: F401
+from .numpy_backend import NUMPY, NumpyBackend, errors_ignored, errors_restored  # noqa: F401
+from .vocabulary import ArrayVocabulary, sum_to_axes  # noqa: F401
 
-from . import numpy_backend
-from .numpy_backend import errors_ignored, errors_restored  # noqa: F401 - the seam's names
+Array = Any  # an array of some registered backend
+Backend = ArrayVocabulary  # every backend speaks the array vocabulary
 
-Array = Any  # an ndarray of the active backend
-
-_ndarray = np.ndarray
-
-
-def get_array_module(*arrays: Array):
-    """Returns the array module (numpy today; cupy later) that owns ``arrays``."""
-    return np
+_REGISTRY: dict[type, Any] = {NUMPY.array_type: NUMPY}
+_ARRAY_TYPES: tuple = (NUMPY.array_type,)  # for isinstance: the registered array types
 
 
-def kernels(xp):
-    """The helper kernels the array API lacks (im2col, scatter_add, ...) for the array module ``xp``."""
-    return numpy_backend
+def register(backend: Any) -> None:
+    """Makes ``backend`` the one for arrays of ``backend.array_type``."""
+    global _ARRAY_TYPES
+    _REGISTRY[backend.array_type] = backend
+    _ARRAY_TYPES = tuple(_REGISTRY)
 
 
-def sum_to_axes(src: tuple, dst: tuple) -> tuple:
-    """The axes to sum (keeping dims) so that shape ``src`` reduces to ``dst``, the shape it was
-    broadcast from: the leading extra axes and every axis where ``dst`` has 1 and ``src`` not."""
-    lead = len(src) - len(dst)
-    if src[lead:] == dst:  # the usual case, a bias: only leading axes were added
-        return _LEADING[lead] if lead < len(_LEADING) else tuple(range(lead))
-    return tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(dst) if s == 1 and src[lead + i] != 1
-    )
+def unregister(backend: Any) -> None:
+    """Undoes ``register(backend)`` (NumPy's stays)."""
+    global _ARRAY_TYPES
+    if backend is not NUMPY and _REGISTRY.get(backend.array_type) is backend:
+        del _REGISTRY[backend.array_type]
+        _ARRAY_TYPES = tuple(_REGISTRY)
 
 
-_LEADING = tuple(tuple(range(n)) for n in range(8))
+def is_array(x: Any) -> bool:
+    """Whether ``x`` is an array of a registered backend (a subclass included)."""
+    return isinstance(x, _ARRAY_TYPES)
 
 
-def device_of(array: Array) -> str:
-    return "cpu"
+def backend_of(*arrays: Array) -> Any:
+    """The backend owning the first registered array among ``arrays`` (NumPy for none: Python
+    scalars and numpy scalars are NumPy's)."""
+    for a in arrays:
+        b = _REGISTRY.get(type(a))
+        if b is not None:
+            return b
+    return NUMPY
+
+
+def get_array_module(*arrays: Array) -> Any:
+    """The array module (numpy today; cupy later) that owns ``arrays``."""
+    return backend_of(*arrays).xp
+
+
+def kernels(xp: Any) -> Any:
+    """The backend whose array module is ``xp``: its kernels (im2col, scatter_add, ...)."""
+    for b in _REGISTRY.values():
+        if b.xp is xp:
+            return b
+    return NUMPY

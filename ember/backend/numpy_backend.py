@@ -1,9 +1,6 @@
-"""Kernels NumPy lacks as single calls; a CuPy backend will offer the same names.
-
-``windows`` and ``col2im`` are the two halves of every convolution and pooling op: ``windows`` is
-im2col as a zero-copy strided view, ``col2im`` its adjoint, a scatter-add of per-window values back
-onto the image. ``col2im`` loops over the KH*KW kernel offsets only (each step one whole-array add
-of a strided slice), never over batch, channels or pixels.
+"""Kernels NumPy lacks as single calls, and ``NUMPY``, the backend object that carries them
+(with numpy as its ``xp``); a CuPy backend will offer the same names. The convolution kernels
+(im2col windows, col2im and the GEMM strategies) are in ``numpy_conv``.
 """
 from __future__ import annotations
 
@@ -12,6 +9,9 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from . import numpy_conv
+from .vocabulary import ArrayVocabulary
 
 
 _ZEROS: dict = {}
@@ -32,97 +32,6 @@ def scatter_add(target: np.ndarray, index: tuple, values: np.ndarray) -> np.ndar
     """In-place ``target[index] += values`` that accumulates repeated indices."""
     np.add.at(target, index, values)
     return target
-
-
-def pad2d(x: np.ndarray, top: int, bottom: int, left: int, right: int,
-          value: float = 0.0) -> np.ndarray:
-    """``x`` (..., H, W) padded with ``value``; a negative amount crops that side instead."""
-    if top < 0 or bottom < 0 or left < 0 or right < 0:
-        h, w = x.shape[-2:]
-        x = x[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
-        top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
-    if not (top or bottom or left or right):
-        return x
-    h, w = x.shape[-2:]
-    out = np.empty(x.shape[:-2] + (h + top + bottom, w + left + right), dtype=x.dtype)
-    # fill only the border (np.pad fills and then copies, touching the interior twice)
-    out[..., :top, :] = value
-    out[..., top + h:, :] = value
-    out[..., top:top + h, :left] = value
-    out[..., top:top + h, left + w:] = value
-    out[..., top:top + h, left:left + w] = x
-    return out
-
-
-def windows(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
-            out_hw: tuple) -> np.ndarray:
-    """im2col as a read-only view: ``x`` (N, C, H, W) -> (N, C, KH, KW, OH, OW), where
-    ``[n, c, i, j, oh, ow] = x[n, c, oh*sh + i*dh, ow*sw + j*dw]``. No data is copied."""
-    sn, sc, sh, sw = x.strides
-    return as_strided(
-        x,
-        shape=x.shape[:2] + tuple(kernel) + tuple(out_hw),
-        strides=(sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]),
-        writeable=False,
-    )
-
-
-def flat_windows(x: np.ndarray, kernel: tuple, dilation: tuple, pad: tuple,
-                 out_rows: int) -> np.ndarray:
-    """im2col of a stride-1 window grid over row-padded images, as a read-only view: ``x``
-    (N, C, H, W) zero-padded by ``pad`` (top, bottom, left, right) to width ``Wp``, then
-    (N, C, KH, KW, out_rows*Wp) with ``[n, c, i, j, r*Wp + q] = padded[n, c, r + i*dh, q + j*dw]``.
-
-    Each (n, c, i, j) row is one contiguous run of the flattened padded image, so copying the
-    view moves long runs (the usual windows view moves runs of one output row). The price: every
-    output row has ``Wp - OW`` columns that wrap around into the next image row, which the caller
-    computes and then drops."""
-    n, c, h, w = x.shape
-    wp = w + pad[2] + pad[3]
-    buf, interior = flat_padded((n, c), (h, w), pad, (kernel[1] - 1) * dilation[1], x.dtype)
-    interior[...] = x
-    sn, sc, se = buf.strides
-    return as_strided(buf, shape=(n, c) + tuple(kernel) + (out_rows * wp,),
-                      strides=(sn, sc, se * wp * dilation[0], se * dilation[1], se),
-                      writeable=False)
-
-
-def flat_padded(lead: tuple, hw: tuple, pad: tuple, slack: int, dtype: Any) -> tuple:
-    """A zero buffer ``lead + (Hp*Wp + slack,)``: images of size ``hw`` padded by ``pad`` (top,
-    bottom, left, right), each flattened, with ``slack`` more zeros that the last rows' wrapped
-    columns read; and the view of its interiors (``lead + hw``), where the images go."""
-    (h, w), (top, bottom, left, right) = hw, pad
-    hp, wp = h + top + bottom, w + left + right
-    buf = np.zeros(tuple(lead) + (hp * wp + slack,), dtype=dtype)
-    interior = buf[..., :hp * wp].reshape(tuple(lead) + (hp, wp))[
-        ..., top:top + h, left:left + w]
-    return buf, interior
-
-
-def col2im(cols: np.ndarray, out_hw: tuple, stride: tuple, dilation: tuple,
-           dtype: np.dtype | None = None) -> np.ndarray:
-    """Adjoint of ``windows``: ``cols`` (N, C, KH, KW, OH, OW) summed onto a zero image
-    (N, C, *out_hw); windows reaching past ``out_hw`` are dropped."""
-    n, c, kh, kw, oh, ow = cols.shape
-    img = np.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
-    for i in range(kh):
-        h0 = i * dilation[0]
-        rows = _fit(h0, oh, stride[0], out_hw[0])
-        for j in range(kw):
-            w0 = j * dilation[1]
-            width = _fit(w0, ow, stride[1], out_hw[1])
-            if rows and width:
-                img[:, :, h0:h0 + (rows - 1) * stride[0] + 1:stride[0],
-                    w0:w0 + (width - 1) * stride[1] + 1:stride[1]] += \
-                    cols[:, :, i, j, :rows, :width]
-    return img
-
-
-def _fit(start: int, count: int, step: int, size: int) -> int:
-    """How many of the positions ``start + k*step`` (k < count) lie inside ``[0, size)``."""
-    if start >= size:
-        return 0
-    return min(count, (size - 1 - start) // step + 1)
 
 
 def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple,
@@ -270,3 +179,33 @@ class errors_quiet:  # noqa: N801 - used like np.errstate
 
     def __exit__(self, *exc: Any) -> None:
         errors_restored(self._token)
+
+
+class NumpyBackend(ArrayVocabulary):
+    """The NumPy backend: ``xp`` is numpy; the kernels are this module's functions and
+    ``numpy_conv``'s."""
+
+    name = "numpy"
+    xp = np
+    array_type = np.ndarray
+    zero = staticmethod(zero)
+    scatter_add = staticmethod(scatter_add)
+    as_strided = staticmethod(as_strided)
+    # windows: im2col as a view, and its adjoint
+    pad2d = staticmethod(numpy_conv.pad2d)
+    pad_to_windows = staticmethod(numpy_conv.pad_to_windows)
+    windows = staticmethod(numpy_conv.windows)
+    col2im = staticmethod(numpy_conv.col2im)
+    window_reduce = staticmethod(window_reduce)
+    # convolution, and its adjoints in the input and in the weight
+    conv2d = staticmethod(numpy_conv.conv2d)
+    conv2d_input_grad = staticmethod(numpy_conv.conv2d_input_grad)
+    conv2d_weight_grad = staticmethod(numpy_conv.conv2d_weight_grad)
+    segment_sum = staticmethod(segment_sum)
+    erf = staticmethod(erf)
+    errors_ignored = staticmethod(errors_ignored)
+    errors_restored = staticmethod(errors_restored)
+    errors_quiet = errors_quiet
+
+
+NUMPY = NumpyBackend()

@@ -12,7 +12,7 @@ import warnings
 from typing import Any, Sequence
 
 from .. import dtypes as _dt
-from ..autograd.grad_mode import no_grad
+from ..graph.grad_mode import no_grad
 from ..ops import activation as _act
 from ..ops import loss as _loss
 from ..ops import norm as _norm
@@ -544,7 +544,7 @@ def _expand_weight(weight: Tensor | None, shape: tuple) -> Any:
         raise RuntimeError(f"The size of tensor a ({weight.shape[-1]}) must match the size of "
                            f"tensor b ({shape[-1]}) at non-singleton dimension "
                            f"{len(shape) - 1}")
-    return get_array_module().broadcast_to(weight._data, shape)
+    return get_array_module(weight._data).broadcast_to(weight._data, shape)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

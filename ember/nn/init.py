@@ -9,7 +9,7 @@ import math
 import warnings
 from typing import Any, Callable
 
-from ..autograd.grad_mode import no_grad
+from ..graph.grad_mode import no_grad
 from ..backend import get_array_module
 from ..random import Generator, rand, randn
 from ..tensor import Tensor

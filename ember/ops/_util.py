@@ -3,29 +3,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .. import dtypes as _dt
+from ..backend import Array, get_array_module
 from ..dtypes import promote_arrays as promote  # noqa: F401 - re-exported for ops
 from ..tensor import Tensor, _wrap_dim
-
-_ndarray = np.ndarray
-_SCALARS = (int, float, bool, np.number, np.bool_)
 
 
 def as_tensor_arg(x: Any, like: Tensor | None = None) -> Tensor:
     """Turns a Python scalar or array-like into a constant tensor (torch's wrapped numbers)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, _SCALARS):
+    if isinstance(x, _dt.SCALAR_TYPES):
         d = _dt.scalar_dtype(x)
-        return Tensor._make(np.array(x, dtype=d.np))
+        xp = get_array_module(like._data) if like is not None else get_array_module()
+        return Tensor._make(xp.array(x, dtype=d.np))
     from ..creation import tensor
 
     return tensor(x)
 
 
-def float_array(x: np.ndarray) -> np.ndarray:
+def float_array(x: Array) -> Array:
     """Integer and bool inputs of float-valued ops (exp, sqrt, ...) compute in the default dtype."""
     return x if x.dtype.kind == "f" else x.astype(_dt.get_default_dtype().np)
 
@@ -34,7 +31,7 @@ def dims_arg(dim: Any, ndim: int) -> tuple[int, ...]:
     """Normalises ``dim`` (int, tuple, list or None meaning all) into sorted non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    if isinstance(dim, (int, np.integer)):
+    if isinstance(dim, _dt.INTEGER_TYPES):
         return (_wrap_dim(int(dim), ndim),)
     axes = tuple(_wrap_dim(int(d), ndim) for d in dim)
     seen: set[int] = set()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from ..autograd.function import Op
-from ..backend import kernels
+from ._op import Op
+from ..backend import backend_of
 from ..tensor import Tensor
 from .inplace import apply_inplace, type_name
 
@@ -85,7 +85,7 @@ class Gelu(_Activation, name="GeluBackward0"):
     def f(xp, x, approximate):
         if approximate == "tanh":
             return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-        return 0.5 * x * (1 + kernels(xp).erf(x * _SQRT_HALF))
+        return 0.5 * x * (1 + backend_of(x).erf(x * _SQRT_HALF))
 
     @staticmethod
     def grad(g, x, approximate):
@@ -334,7 +334,7 @@ class EmbeddingGrad(Op, name="EmbeddingBackwardBackward0"):
             factor = factor / xp.bincount(idx, minlength=num)[idx]
         ctx.indices, ctx.factor = indices, factor
         gw = xp.zeros((num, rows.shape[1]), dtype=g.dtype)
-        kernels(xp).scatter_add(gw, idx, rows * factor[:, None])
+        ctx.backend.scatter_add(gw, idx, rows * factor[:, None])
         return gw
 
     @staticmethod

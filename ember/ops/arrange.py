@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
-from ..autograd.function import Op
-from ..dtypes import promote_types
+from ._op import Op
+from ..backend import backend_of
+from ..dtypes import INTEGER_TYPES, promote_types
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view
 from .shape import (Region, RegionBackward, _at, _dims, _ints, _select, _slice,
@@ -123,7 +122,7 @@ def _diag_view(a: Any, offset: int, d1: int, d2: int) -> Any:
     b = a.transpose(rest + [d1, d2])
     b = b[..., :, offset:] if offset >= 0 else b[..., -offset:, :]
     n = min(b.shape[-2], b.shape[-1])
-    return np.lib.stride_tricks.as_strided(
+    return backend_of(a).as_strided(
         b, b.shape[:-2] + (n,), b.strides[:-2] + (b.strides[-2] + b.strides[-1],))
 
 
@@ -342,14 +341,14 @@ class Roll(Op, name="RollBackward0"):
 
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     """Rolls ``input`` by ``shifts`` along ``dims`` (the flattened tensor when None)."""
-    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    shifts = (shifts,) if isinstance(shifts, INTEGER_TYPES) else tuple(shifts)
     if not shifts:
         raise RuntimeError("`shifts` required")
     if dims is None:
         if len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
         return Roll.apply(input, shifts=shifts, dims=None)
-    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    dims = (dims,) if isinstance(dims, INTEGER_TYPES) else tuple(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(
             f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")

@@ -12,7 +12,7 @@ import numbers
 import warnings
 from typing import Any
 
-from ..autograd.function import Op
+from ._op import Op
 from ..backend import get_array_module
 from ..dtypes import promote_arrays, result_type
 from ..tensor import Tensor
@@ -21,12 +21,13 @@ from .elementwise import (Number, _Broadcasting, _data, _operator, _shape, _weak
 from .inplace import type_name
 
 
-def _no_grad(fn: Any, input: Any, other: Any, promote: bool = True) -> Tensor:
+def _no_grad(ufunc: str, input: Any, other: Any, promote: bool = True) -> Tensor:
+    """The array module's ``ufunc`` of the operands, as a tensor without history."""
     a, b = _data(input), _data(other)
     if promote:
         a, b = promote_arrays((input, other), [a, b])
     try:
-        return Tensor._make(fn(a, b))
+        return Tensor._make(getattr(get_array_module(a, b), ufunc)(a, b))
     except ValueError:
         broadcast_shape(_shape(input), _shape(other))
         raise
@@ -41,7 +42,7 @@ def _check_other(name: str, other: Any, scalars: bool = True) -> None:
 def _comparison(name: str, ufunc: str, doc: str) -> Any:
     def compare(input: Tensor, other: Tensor | Number) -> Tensor:
         _check_other(name, other)
-        return _no_grad(getattr(get_array_module(), ufunc), input, other)
+        return _no_grad(ufunc, input, other)
 
     compare.__name__ = compare.__qualname__ = name
     compare.__doc__ = doc
@@ -60,7 +61,7 @@ not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
 def equal(input: Tensor, other: Tensor) -> bool:
     """True if both tensors have the same shape and values."""
     _check_other("equal", other, scalars=False)
-    return input.shape == other.shape and bool(get_array_module().array_equal(
+    return input.shape == other.shape and bool(get_array_module(input._data).array_equal(
         input._data, other._data))
 
 
@@ -73,9 +74,9 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if tol < 0:
             raise RuntimeError(f"{name} must be greater than or equal to zero, but got {tol}")
-    xp = get_array_module()
     a, b = input._data, other._data
-    close = _no_grad(xp.equal, input, other, promote=False)._data
+    xp = get_array_module(a)
+    close = _no_grad("equal", input, other, promote=False)._data
     if a.dtype.kind != "f":  # torch compares integers in the default float dtype
         from ._util import float_array
 
@@ -98,7 +99,7 @@ def _float_test(name: str, fn: Any, for_integers: bool, what: str) -> Any:
     """A test of float values; integer and bool tensors are ``for_integers`` everywhere."""
     def test(input: Tensor) -> Tensor:
         d = input._data
-        xp = get_array_module()
+        xp = get_array_module(d)
         return Tensor._make(fn(xp, d) if d.dtype.kind == "f" else xp.full(d.shape, for_integers))
 
     test.__name__ = test.__qualname__ = name
@@ -116,7 +117,7 @@ isneginf = _float_test("isneginf", lambda xp, d: d == -math.inf, False, "-inf")
 def _logical(name: str, ufunc: str) -> Any:
     def logical(input: Tensor, other: Tensor) -> Tensor:
         _check_other(name, other, scalars=False)
-        return _no_grad(getattr(get_array_module(), ufunc), input, other, promote=False)
+        return _no_grad(ufunc, input, other, promote=False)
 
     logical.__name__ = logical.__qualname__ = name
     logical.__doc__ = f"Element-wise logical {name[8:].upper()} of the truth of each element."
@@ -130,7 +131,7 @@ logical_xor = _logical("logical_xor", "logical_xor")
 
 def logical_not(input: Tensor) -> Tensor:
     """Element-wise logical NOT, as a bool tensor."""
-    return Tensor._make(get_array_module().logical_not(input._data))
+    return Tensor._make(get_array_module(input._data).logical_not(input._data))
 
 
 def _bitwise(name: str, ufunc: str) -> Any:
@@ -139,7 +140,7 @@ def _bitwise(name: str, ufunc: str) -> Any:
         if dt.is_floating_point:
             broadcast_shape(_shape(input), _shape(other))  # torch checks shapes first
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{type_name(dt)}'")
-        return _no_grad(getattr(get_array_module(), ufunc), input, other)
+        return _no_grad(ufunc, input, other)
 
     bitwise.__name__ = bitwise.__qualname__ = name
     bitwise.__doc__ = f"Element-wise bitwise {name[8:].upper()} of integer or bool tensors."
@@ -155,7 +156,7 @@ def bitwise_not(input: Tensor) -> Tensor:
     """Element-wise bitwise NOT of an integer or bool tensor."""
     if input.is_floating_point():
         raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{type_name(input)}'")
-    return Tensor._make(get_array_module().invert(input._data))
+    return Tensor._make(get_array_module(input._data).invert(input._data))
 
 
 def _invert(self: Tensor) -> Tensor:
@@ -190,8 +191,8 @@ def where(condition: Tensor, input: Tensor | Number | None = None,
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
                         f"{type(condition).__name__}")
-    xp = get_array_module()
     cond = condition._data
+    xp = get_array_module(cond)
     if input is None and other is None:
         return tuple(Tensor._make(i) for i in xp.nonzero(xp.atleast_1d(cond)))
     if input is None or other is None:

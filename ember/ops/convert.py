@@ -10,7 +10,7 @@ import builtins
 from typing import Any
 
 from .. import dtypes as _dt
-from ..autograd.function import Op
+from ._op import Op
 from ..tensor import Tensor, device as _device
 from .inplace import type_name
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd.function import Op
+from ._op import Op
 from ..tensor import Tensor, _wrap_dim
 from . import _reduce_util as ru
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Sequence
 
-from ..autograd.function import Op
+from ._op import Op
 from ..tensor import Tensor
 from .inplace import type_name
 from .linalg import _not_bool

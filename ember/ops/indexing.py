@@ -7,18 +7,20 @@
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Sequence
 
-import numpy as np
-
-from ..autograd.function import Op
-from ..backend import get_array_module, kernels
+from ._op import Op
+from .. import dtypes as _dt
+from ..backend import get_array_module, is_array
 from ..tensor import Tensor
 from ._util import as_tensor_arg
 from .inplace import apply_inplace, make_view, type_name
 from .shape import Alias, _select, _slice, expand, unsqueeze
 
+_INT64, _UINT8 = _dt.int64.np, _dt.uint8.np
+_ASSIGNABLE = (Tensor, float, complex) + _dt.INTEGER_TYPES + _dt.BOOL_TYPES  # what setitem takes
 _C_TYPES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
             "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
             "bool": "bool"}
@@ -47,7 +49,7 @@ class IndexBackward(Op, name="IndexPutImplBackward0"):
     def forward(ctx, g, *, key, shape):
         ctx.key = key
         out = ctx.xp.zeros(shape, g.dtype)
-        kernels(ctx.xp).scatter_add(out, key, g)
+        ctx.backend.scatter_add(out, key, g)
         return out
 
     @staticmethod
@@ -62,7 +64,7 @@ class IndexPut(Op, name="IndexPutBackward0"):
         out = a.copy()
         if accumulate:
             target = out[key]
-            kernels(ctx.xp).scatter_add(out, key, ctx.xp.broadcast_to(values, target.shape))
+            ctx.backend.scatter_add(out, key, ctx.xp.broadcast_to(values, target.shape))
         else:
             out[key] = values
         return out
@@ -80,14 +82,15 @@ class IndexPut(Op, name="IndexPutBackward0"):
 
 
 def _index_array(obj: Any) -> Any:
-    """An index object as a numpy int or bool array, or None if it is not array-like."""
+    """An index object as an int or bool array, or None if it is not array-like."""
     if isinstance(obj, Tensor):
         a = obj._data
     elif isinstance(obj, (list, tuple)):
-        a = np.asarray([_index_array(o) if isinstance(o, Tensor) else o for o in obj])
+        items = [_index_array(o) if isinstance(o, Tensor) else o for o in obj]
+        a = get_array_module().asarray(items)  # Python data: the default backend's
         if a.dtype.kind == "f" or a.size == 0:
-            a = a.astype(np.int64)  # torch turns float (and empty) lists into longs
-    elif isinstance(obj, np.ndarray):
+            a = a.astype(_INT64)  # torch turns float (and empty) lists into longs
+    elif is_array(obj):
         a = obj
     else:
         return None
@@ -113,12 +116,12 @@ def _parse(index: Any) -> tuple[tuple, bool]:
 
 
 def _normalize(obj: Any) -> Any:
-    """An index item as None, Ellipsis, slice, bool, int, or a numpy int/bool array."""
+    """An index item as None, Ellipsis, slice, bool, int, or an int/bool array."""
     if obj is None or obj is Ellipsis or isinstance(obj, (slice, bool)):
         return obj
-    if isinstance(obj, (int, np.integer)):
+    if isinstance(obj, _dt.INTEGER_TYPES):
         return int(obj)
-    if isinstance(obj, np.bool_):
+    if isinstance(obj, _dt.BOOL_TYPES):
         return bool(obj)
     a = _index_array(obj)
     if a is None:
@@ -126,12 +129,12 @@ def _normalize(obj: Any) -> Any:
                          f"Variables are valid indices (got {type(obj).__name__})")
     if a.ndim == 0:  # 0-d index tensors act as Python scalars
         return bool(a) if a.dtype.kind == "b" else int(a)
-    return a if a.dtype != np.uint8 else a.astype(bool)  # uint8 tensors are legacy masks
+    return a if a.dtype != _UINT8 else a.astype(bool)  # uint8 tensors are legacy masks
 
 
 def _specified(obj: Any) -> int:
     """How many dims of the indexed tensor ``obj`` consumes."""
-    if isinstance(obj, np.ndarray):
+    if is_array(obj):
         return obj.ndim if obj.dtype.kind == "b" else 1
     return int(isinstance(obj, (int, slice)) and not isinstance(obj, bool))
 
@@ -168,7 +171,7 @@ def _apply_basic(t: Tensor, items: tuple, lone_slice: bool) -> tuple[Tensor, dic
         elif isinstance(obj, bool):
             # a scalar bool adds a dim of size 1 (kept if True, emptied if False)
             out = unsqueeze(out, dim)
-            adv[dim] = np.zeros(1 if obj else 0, np.int64)
+            adv[dim] = get_array_module(t._data).zeros(1 if obj else 0, _INT64)
             dim += 1
         elif isinstance(obj, int):
             n = out._data.shape[dim]
@@ -182,17 +185,17 @@ def _apply_basic(t: Tensor, items: tuple, lone_slice: bool) -> tuple[Tensor, dic
                     raise IndexError(
                         f"The shape of the mask {list(obj.shape)} at index {j} does not match "
                         f"the shape of the indexed tensor {list(shape)} at index {dim + j}")
-            for j, nz in enumerate(np.nonzero(obj)):
+            for j, nz in enumerate(obj.nonzero()):
                 adv[dim + j] = nz
             dim += obj.ndim
         else:
-            adv[dim] = obj.astype(np.int64, copy=False)
+            adv[dim] = obj.astype(_INT64, copy=False)
             dim += 1
     return out, adv
 
 
 def _adv_key(t: Tensor, adv: dict) -> tuple:
-    """The numpy key for the advanced part, with torch's bounds and broadcast checks."""
+    """The array key for the advanced part, with torch's bounds and broadcast checks."""
     shape = t._data.shape
     for k, (d, a) in enumerate(sorted(adv.items())):
         n = shape[d]
@@ -202,7 +205,7 @@ def _adv_key(t: Tensor, adv: dict) -> tuple:
             raise IndexError(f"index {int(a[bad][0])} is out of bounds for dimension {k} with "
                              f"size {n}")
     try:
-        np.broadcast_shapes(*(a.shape for a in adv.values()))
+        get_array_module(t._data).broadcast_shapes(*(a.shape for a in adv.values()))
     except ValueError:
         shapes = ", ".join(str(list(a.shape)) for a in adv.values())
         raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
@@ -223,7 +226,7 @@ def getitem(self: Tensor, index: Any) -> Tensor:
 
 def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``self[index] = value``: a copy into the view, or ``index_put_`` for advanced indices."""
-    if not isinstance(value, (Tensor, int, float, bool, complex, np.integer, np.bool_)):
+    if not isinstance(value, _ASSIGNABLE):
         kind = type(value)
         name = kind.__name__ if kind.__module__ == "builtins" else \
             f"{kind.__module__}.{kind.__name__}"
@@ -251,7 +254,8 @@ def _check_values(self: Tensor, key: tuple, values: Any) -> Tensor:
                            f"{type_name(self)} for the destination and {type_name(values)} for "
                            "the source.")
     # the shape of self[key], computed on a zero-strided stand-in so nothing is copied
-    result = np.broadcast_to(np.empty((), np.int8), self._data.shape)[key].shape
+    xp = get_array_module(self._data)
+    result = xp.broadcast_to(xp.empty((), _dt.int8.np), self._data.shape)[key].shape
     vs = values._data.shape
     if len(vs) > len(result) or any(v not in (1, r) for v, r in zip(vs[::-1], result[::-1])):
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be "
@@ -272,12 +276,12 @@ def _indices_key(self: Tensor, indices: Sequence) -> tuple:
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
                             f"{type(idx).__name__}")
         a = _index_array(idx)
-        if a.dtype.kind == "b" or a.dtype == np.uint8:
-            for j, nz in enumerate(np.nonzero(a)):
+        if a.dtype.kind == "b" or a.dtype == _UINT8:
+            for j, nz in enumerate(a.nonzero()):
                 adv[dim + j] = nz
             dim += a.ndim
         else:
-            adv[dim], dim = a.astype(np.int64, copy=False), dim + 1
+            adv[dim], dim = a.astype(_INT64, copy=False), dim + 1
     if dim > self.ndim:
         raise IndexError(f"too many indices for tensor of dimension {self.ndim} (got {dim})")
     return _adv_key(self, adv)
@@ -301,7 +305,7 @@ def index_put(input: Tensor, indices: Sequence[Tensor], values: Any,
 
 
 def _check_mask(fn: str, mask: Any) -> Any:
-    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
+    if not isinstance(mask, Tensor) or mask._data.dtype != _dt.bool.np:
         if fn == "masked_select":
             raise RuntimeError("masked_select: expected BoolTensor for mask")
         raise RuntimeError(f"{fn} only supports boolean masks, but got mask with dtype "
@@ -347,7 +351,7 @@ def _broadcast(a: Tensor, b: Tensor) -> tuple:
         if sa[-k] != sb[-k] and sa[-k] != 1 and sb[-k] != 1:
             raise RuntimeError(f"The size of tensor a ({sa[-k]}) must match the size of tensor b "
                                f"({sb[-k]}) at non-singleton dimension {max(len(sa), len(sb)) - k}")
-    return np.broadcast_shapes(sa, sb)
+    return get_array_module(a._data, b._data).broadcast_shapes(sa, sb)
 
 
 class MaskedSelect(Op, name="MaskedSelectBackward0"):
@@ -379,7 +383,7 @@ class Take(Op, name="TakeBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        flat = IndexBackward.apply(g, key=(ctx.index,), shape=(int(np.prod(ctx.in_shape)),))
+        flat = IndexBackward.apply(g, key=(ctx.index,), shape=(math.prod(ctx.in_shape),))
         return flat.reshape(ctx.in_shape)
 
 
@@ -397,10 +401,10 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 def nonzero(input: Tensor, *, out: Any = None, as_tuple: bool = False) -> Any:
     """The indices of the non-zero entries: an (n, ndim) tensor, or one 1-d tensor per dim."""
     a = input._data
+    xp = get_array_module(a)
     if as_tuple:
-        xp = get_array_module(a)
-        return tuple(Tensor._make(i.astype(np.int64)) for i in xp.nonzero(xp.atleast_1d(a)))
-    return Tensor._make(np.argwhere(a).astype(np.int64))
+        return tuple(Tensor._make(i.astype(_INT64)) for i in xp.nonzero(xp.atleast_1d(a)))
+    return Tensor._make(xp.argwhere(a).astype(_INT64))
 
 
 def argwhere(input: Tensor) -> Tensor:

@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..autograd import grad_mode
-from ..autograd.function import Op
+from ..graph import grad_mode
+from ._op import Op
 from ..tensor import Tensor
 
 

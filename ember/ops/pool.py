@@ -2,7 +2,7 @@
 and interpolate (nearest, nearest-exact, bilinear, area).
 
 Windows are read as strided slices of the padded input, one whole-array step per kernel offset
-(``kernels(xp).window_reduce``); no window matrix is materialised. Max pooling sends each gradient
+(the backend's ``window_reduce``); no window matrix is materialised. Max pooling sends each gradient
 to the input element that won its window (the first maximum, as torch), by a scatter-add over
 flat indices; average pooling's gradient is a col2im of the scaled output gradient. Each gradient
 op is linear in the incoming gradient, and its own backward is its adjoint (a gather, or the
@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..autograd.function import Op
-from ..backend import kernels
+from ._op import Op
+from ..backend import WindowGeometry, get_array_module
 from ..tensor import Tensor
-from .conv import _Geometry
 from .inplace import type_name
 
 IntOr2 = Any
@@ -29,7 +28,7 @@ def _as4d(x: Any) -> Any:
 # -- max pooling -----------------------------------------------------------------------------------
 
 
-def _plane_index(xp: Any, arg: Any, geo: _Geometry) -> Any:
+def _plane_index(xp: Any, arg: Any, geo: WindowGeometry) -> Any:
     """Window offsets ``i*KW + j`` -> flat indices ``h*W + w`` into each unpadded input plane:
     the window's corner index plus a per-offset step, read from a table of KH*KW entries."""
     kh, kw = geo.kernel
@@ -47,9 +46,9 @@ class MaxPool2d(Op, name="MaxPool2DWithIndicesBackward0"):
         xp = ctx.xp
         ctx.in_shape = x.shape
         lowest = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
-        padded = geo.padded_image(xp, _as4d(x), lowest)
+        padded = ctx.backend.pad_to_windows(_as4d(x), geo, lowest)
         want = ctx.needs_input_grad[0] or return_indices
-        y, arg = kernels(xp).window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
+        y, arg = ctx.backend.window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
                                            geo.out_hw, "argmax" if want else "max")
         y = y.reshape(x.shape[:-2] + y.shape[-2:])
         if not want:
@@ -83,7 +82,7 @@ class MaxPool2dGrad(Op, name="MaxPool2DWithIndicesBackwardBackward0"):
         flat = (idx.reshape(planes, per) + (xp.arange(planes) * size)[:, None]).ravel()
         gx = xp.zeros(planes * size, dtype=g.dtype)
         if overlap:  # windows share elements: an element may win several of them
-            kernels(xp).scatter_add(gx, flat, g.ravel())
+            ctx.backend.scatter_add(gx, flat, g.ravel())
         else:
             gx[flat] = g.ravel()
         return gx.reshape(in_shape)
@@ -156,7 +155,7 @@ def _adaptive_taps(xp: Any, size: int, out: int) -> Any:
 # -- average pooling -------------------------------------------------------------------------------
 
 
-def _avg_divisor(xp: Any, geo: _Geometry, count_include_pad: bool, dtype: Any) -> Any:
+def _avg_divisor(xp: Any, geo: WindowGeometry, count_include_pad: bool, dtype: Any) -> Any:
     """(OH, OW) window sizes as torch divides by them: windows clipped to the padded input, and
     further to the real input unless ``count_include_pad``."""
     sizes = []
@@ -175,8 +174,8 @@ class AvgPool2d(Op, name="AvgPool2DBackward0"):
     def forward(ctx, x, *, geo, divisor):
         xp = ctx.xp
         ctx.geo, ctx.divisor, ctx.in_shape = geo, divisor, x.shape
-        padded = geo.padded_image(xp, _as4d(x))
-        y, _ = kernels(xp).window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
+        padded = ctx.backend.pad_to_windows(_as4d(x), geo)
+        y, _ = ctx.backend.window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
                                          geo.out_hw, "sum")
         if y.dtype.kind in "iu":  # integer pooling truncates the mean, as torch's kernel does
             y = xp.trunc(y / divisor).astype(y.dtype)
@@ -200,7 +199,7 @@ class AvgPool2dGrad(Op, name="AvgPool2DBackwardBackward0"):
         scaled = g4 / divisor
         cols = xp.broadcast_to(scaled[:, :, None, None], g4.shape[:2] + geo.kernel + geo.out_hw)
         (pt, pl), (h, w) = geo.pad, geo.in_hw
-        img = kernels(xp).col2im(cols, (pt + h, pl + w), geo.stride, geo.dilation, g.dtype)
+        img = ctx.backend.col2im(cols, (pt + h, pl + w), geo.stride, geo.dilation, g.dtype)
         return xp.ascontiguousarray(img[:, :, pt:, pl:]).reshape(in_shape)
 
     @staticmethod
@@ -255,7 +254,6 @@ class _Resample(Op):
 
     @staticmethod
     def forward(ctx, x, *, taps, in_hw, adjoint=False):
-        xp = ctx.xp
         ctx.taps, ctx.in_hw, ctx.adjoint = taps, in_hw, adjoint
         axes = ((-1, 1), (-2, 0)) if not adjoint else ((-2, 0), (-1, 1))  # W inside, as torch
         for axis, which in axes:
@@ -267,7 +265,7 @@ class _Resample(Op):
                         part = part * _along(weight.astype(x.dtype, copy=False), axis)
                 else:
                     v = x if weight is None else x * _along(weight.astype(x.dtype), axis)
-                    part = kernels(xp).segment_sum(v, index, in_hw[which], axis)
+                    part = ctx.backend.segment_sum(v, index, in_hw[which], axis)
                 total = part if total is None else total + part
             x = total
         return x
@@ -343,7 +341,7 @@ def _pool_output(size: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> 
 
 
 def _pool_geometry(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
-                   dilation: Any, ceil_mode: bool) -> _Geometry:
+                   dilation: Any, ceil_mode: bool) -> WindowGeometry:
     kernel = _pool_pair(kernel_size, op, "kernel_size")
     stride = _pool_pair(stride, op, "stride", default=kernel)
     pad = _pool_pair(padding, op, "padding")
@@ -371,7 +369,7 @@ def _pool_geometry(op: str, input: Tensor, kernel_size: Any, stride: Any, paddin
         c = input.shape[-3]
         raise RuntimeError(f"Given input size: ({c}x{in_hw[0]}x{in_hw[1]}). Calculated output "
                            f"size: ({c}x{out_hw[0]}x{out_hw[1]}). Output size is too small")
-    return _Geometry(kernel, stride, pad, dil, 1, in_hw, out_hw)
+    return WindowGeometry(kernel, stride, pad, dil, 1, in_hw, out_hw)
 
 
 def max_pool2d(input: Tensor, kernel_size: IntOr2, stride: IntOr2 | None = None,
@@ -403,9 +401,8 @@ def avg_pool2d(input: Tensor, kernel_size: IntOr2, stride: IntOr2 | None = None,
             raise RuntimeError("divisor must be not zero")
         divisor: Any = divisor_override
     else:
-        from ..backend import get_array_module
-
-        divisor = _avg_divisor(get_array_module(), geo, count_include_pad, input._data.dtype)
+        divisor = _avg_divisor(get_array_module(input._data), geo, count_include_pad,
+                               input._data.dtype)
     return AvgPool2d.apply(input, geo=geo, divisor=divisor)
 
 
@@ -434,9 +431,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     if input.ndim in (3, 4) and output_size in (1, (1, 1), [1, 1]):
         return input.mean((-1, -2), keepdim=True)  # torch takes this shortcut, as a mean
     size = _adaptive_size("adaptive_avg_pool2d", input, output_size)
-    from ..backend import get_array_module
-
-    xp = get_array_module()
+    xp = get_array_module(input._data)
     mats = (_averaging_matrix(xp, input.shape[-2], size[0]),
             _averaging_matrix(xp, input.shape[-1], size[1]))
     return AdaptiveAvgPool2d.apply(input, mats=mats)
@@ -504,9 +499,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                   "area are)")
     if mode == "area":
         return adaptive_avg_pool2d(input, tuple(out_size))
-    from ..backend import get_array_module
-
-    xp = get_array_module()
+    xp = get_array_module(input._data)
     in_hw = tuple(input.shape[2:])
     taps = tuple(_taps(xp, n, o, mode, bool(align_corners), f)
                  for n, o, f in zip(in_hw, out_size, scales))

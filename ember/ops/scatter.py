@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ..autograd.function import Op
-from ..backend import get_array_module, kernels
+from ._op import Op
+from .. import dtypes as _dt
+from ..backend import get_array_module
 from ..tensor import Tensor, _wrap_dim
 from .inplace import type_name
 from .shape import RegionBackward, _at
@@ -16,7 +15,7 @@ from .shape import RegionBackward, _at
 
 
 def _grid(index: Any, dim: int) -> tuple:
-    """The full numpy key that reads ``index`` along ``dim`` and the position elsewhere."""
+    """The full array key that reads ``index`` along ``dim`` and the position elsewhere."""
     xp = get_array_module(index)
     n = index.ndim
     key = [xp.arange(s).reshape((-1,) + (1,) * (n - 1 - i)) for i, s in enumerate(index.shape)]
@@ -39,7 +38,7 @@ def _pad_to(g: Tensor, shape: tuple) -> Tensor:
 def _check_index(fn: str, input: Tensor, dim: int, index: Tensor, src: Tensor | None = None,
                  kinds: str = "int64") -> int:
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu" or (
-            kinds == "int64" and index._data.dtype != np.int64):
+            kinds == "int64" and index._data.dtype != _dt.int64.np):
         raise RuntimeError(f"{fn}(): Expected dtype {kinds} for index")
     d = _wrap_dim(dim, input.ndim)
     if index.ndim != input.ndim:
@@ -90,7 +89,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     d = _wrap_dim(dim, input.ndim)
-    shape = list(np.broadcast_shapes(
+    shape = list(get_array_module(input._data).broadcast_shapes(
         tuple(s for k, s in enumerate(input.shape) if k != d),
         tuple(s for k, s in enumerate(indices.shape) if k != d)))
     in_shape = shape[:d] + [input.shape[d]] + shape[d:]
@@ -128,7 +127,7 @@ class ScatterAdd(Op, name="ScatterAddBackward0"):
     def forward(ctx, a, src, *, dim, index):
         ctx.dim, ctx.index = dim, index
         out = a.copy()
-        kernels(ctx.xp).scatter_add(out, _grid(index, dim), src[_lead(index.shape)])
+        ctx.backend.scatter_add(out, _grid(index, dim), src[_lead(index.shape)])
         return out
 
     @staticmethod
@@ -191,7 +190,7 @@ def _vector_index(fn: str, input: Tensor, dim: int, index: Tensor) -> tuple[int,
         raise RuntimeError(f"{fn}(): Expected dtype int32 or int64 for index")
     if index.ndim > 1:
         raise IndexError(f"{fn}(): Index is supposed to be a vector")
-    return _wrap_dim(dim, input.ndim), index._data.reshape(-1).astype(np.int64, copy=False)
+    return _wrap_dim(dim, input.ndim), index._data.reshape(-1).astype(_dt.int64.np, copy=False)
 
 
 def _bounds(idx: Any, n: int, d: int, exc: type = RuntimeError) -> Any:
@@ -231,7 +230,7 @@ class IndexAdd(Op, name="IndexAddBackward0"):
     def forward(ctx, a, src, *, dim, index, alpha=1):
         ctx.dim, ctx.index, ctx.alpha = dim, index, alpha
         out = a.copy()
-        kernels(ctx.xp).scatter_add(out, _at(dim, index)[:-1], src if alpha == 1 else src * alpha)
+        ctx.backend.scatter_add(out, _at(dim, index)[:-1], src if alpha == 1 else src * alpha)
         return out
 
     @staticmethod

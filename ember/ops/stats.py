@@ -5,7 +5,7 @@ import builtins
 import warnings
 from typing import Any
 
-from ..autograd.function import Op
+from ._op import Op
 from ..backend import get_array_module
 from ..tensor import Tensor, _wrap_dim
 from . import _reduce_util as ru

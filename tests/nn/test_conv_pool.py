@@ -441,9 +441,9 @@ def test_pointwise_conv_gradcheck_and_double_backward():
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     """Every sample its own im2col GEMM, as a large batch runs."""
-    from ember.ops import conv
+    from ember.backend import numpy_conv
 
-    monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)
+    monkeypatch.setattr(numpy_conv, "_CHUNK_BYTES", 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -475,16 +475,16 @@ def test_conv_in_batch_chunks_double_backward(tiny_chunks):
 # convolution with the flipped kernel instead of a col2im
 @pytest.fixture
 def flat_always(monkeypatch):
-    """The row-padded im2col wherever the stride is 1, however narrow the image, and T as the
-    flipped-kernel convolution however few the channels."""
-    from ember.ops import conv
+    """The row-padded im2col wherever the stride is 1, however narrow the image, and the input
+    gradient as the flipped-kernel convolution however few the channels."""
+    from ember.backend import numpy_conv
 
-    monkeypatch.setattr(conv, "_FLAT_WASTE", 0)
-    monkeypatch.setattr(conv, "_MIN_FLIPPED_ROWS", 0)
+    monkeypatch.setattr(numpy_conv, "_FLAT_WASTE", 0)
+    monkeypatch.setattr(numpy_conv, "_MIN_FLIPPED_ROWS", 0)
 
 
 _STRIDE1_CASES = [c for c in _CONV_CASES if c[2] == 1] + [
-    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 3, 1, 1),  # padding past the kernel: T keeps col2im
+    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 3, 1, 1),  # padding past the kernel: col2im stays
     ((2, 2, 7, 9), (4, 2, 2, 3), 1, (2, 1), (1, 3), 1),  # dilated, unequal sides
     ((2, 4, 6, 6), (4, 1, 3, 3), 1, 1, 1, 4),  # depthwise
     ((1, 2, 4, 4), (3, 2, 3, 3), 1, 0, 1, 1),  # no padding
@@ -496,19 +496,20 @@ _STRIDE1_CASES = [c for c in _CONV_CASES if c[2] == 1] + [
 @pytest.mark.parametrize("chunks", [False, True])
 def test_stride1_flat_conv_matches_torch(flat_always, monkeypatch, case, dtype, chunks):
     if chunks:
-        from ember.ops import conv
+        from ember.backend import numpy_conv
 
-        monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)
+        monkeypatch.setattr(numpy_conv, "_CHUNK_BYTES", 1)
     _check_stride1_conv(case, dtype)
 
 
 def _check_stride1_conv(case, dtype):
-    """conv2d, and conv_transpose2d at stride 1 (its forward is T), against torch."""
+    """conv2d, and conv_transpose2d at stride 1 (its forward is the input gradient), against
+    torch."""
     test_conv2d_matches_torch(case, dtype)
     xs, ws, stride, padding, dilation, groups = case
     if isinstance(padding, str):
         return
-    rng = np.random.default_rng(21)  # conv_transpose2d's forward is T: there the flipped kernel
+    rng = np.random.default_rng(21)  # conv_transpose2d's forward: there the flipped kernel
     x = _rand(rng, xs[:-3] + (ws[0],) + xs[-2:], dtype)
     check_op(lambda m, x, w: m.nn.functional.conv_transpose2d(
         x, w, None, 1, padding, 0, groups, dilation), x, _rand(rng, ws, dtype), **_TOL[dtype])
@@ -524,21 +525,20 @@ def test_stride1_flat_conv_double_backward(flat_always):
 
 
 def test_stride1_input_gradient_skips_col2im(monkeypatch):
-    """At ResNet's sizes the flat path is taken, and T never scatter-adds, except where its
-    flipped-kernel convolution would need a crop."""
-    from ember.backend import numpy_backend
-    from ember.ops.conv import _Geometry
+    """At ResNet's sizes the flat path is taken, and the input gradient never scatter-adds,
+    except where its flipped-kernel convolution would need a crop."""
+    from ember.backend import WindowGeometry as Geo, numpy_conv
 
-    wide = _Geometry((3, 3), (1, 1), (1, 1), (1, 1), 1, (56, 56), (56, 56))
-    assert wide.flat_width() == 58
-    assert _Geometry((3, 3), (1, 1), (1, 1), (1, 1), 1, (7, 7), (7, 7)).flat_width() == 0
-    assert _Geometry((3, 3), (2, 2), (1, 1), (1, 1), 1, (56, 56), (28, 28)).flat_width() == 0
-    assert _Geometry((3, 3), (1, 1), (3, 3), (1, 1), 1, (5, 5), (7, 7)).transposed() is None
+    wide = Geo((3, 3), (1, 1), (1, 1), (1, 1), 1, (56, 56), (56, 56))
+    assert numpy_conv._flat_width(wide) == 58
+    assert numpy_conv._flat_width(Geo((3, 3), (1, 1), (1, 1), (1, 1), 1, (7, 7), (7, 7))) == 0
+    assert numpy_conv._flat_width(Geo((3, 3), (2, 2), (1, 1), (1, 1), 1, (56, 56), (28, 28))) == 0
+    assert Geo((3, 3), (1, 1), (3, 3), (1, 1), 1, (5, 5), (7, 7)).transposed() is None
 
     def refuse(*args, **kwargs):
         raise AssertionError("col2im ran")
 
-    monkeypatch.setattr(numpy_backend, "col2im", refuse)
+    monkeypatch.setattr(numpy_conv, "col2im", refuse)
     rng = np.random.default_rng(23)
     x, w = rng.standard_normal((2, 16, 24, 24)), rng.standard_normal((5, 16, 3, 3))
     check_op(lambda m, x, w: m.nn.functional.conv2d(x, w, None, 1, 1), x, w)
@@ -574,9 +574,9 @@ def test_max_pool2d_separable_cases_match_torch(case, dtype):
 def test_conv_weight_gradient_in_weight_layout(monkeypatch, case):
     """Big weights get their gradient from g @ cols^T, small ones from (cols @ g^T)^T: the first
     path, forced for every weight, against torch."""
-    from ember.ops import conv
+    from ember.backend import numpy_conv
 
-    monkeypatch.setattr(conv, "_DIRECT_WEIGHT", 0)
+    monkeypatch.setattr(numpy_conv, "_DIRECT_WEIGHT", 0)
     test_conv2d_matches_torch(case, np.float64)
     if case is _CONV_CASES[0]:
         test_conv_gradcheck_and_double_backward()
@@ -589,14 +589,14 @@ def test_conv_weight_gradient_in_weight_layout(monkeypatch, case):
 def rows_always(monkeypatch, request):
     """The kernel-row GEMMs for every stride-1, one-group convolution, however small: the whole
     image in one stack, or (a stack of at most 1 byte) one output row at a time."""
-    from ember.ops import conv
+    from ember.backend import numpy_conv
 
     if request.param != "one band":
-        monkeypatch.setattr(conv, "_ROWS_STACK_BYTES", 1)
-    monkeypatch.setattr(conv, "_ROWS_MIN_CHANNELS", 0)
-    monkeypatch.setattr(conv, "_ROWS_MIN_COLS_F", 0)
-    monkeypatch.setattr(conv, "_ROWS_MIN_COLS_W", 0)
-    monkeypatch.setattr(conv, "_MIN_FLIPPED_ROWS", 0)
+        monkeypatch.setattr(numpy_conv, "_ROWS_STACK_BYTES", 1)
+    monkeypatch.setattr(numpy_conv, "_ROWS_MIN_CHANNELS", 0)
+    monkeypatch.setattr(numpy_conv, "_ROWS_MIN_COLS_FORWARD", 0)
+    monkeypatch.setattr(numpy_conv, "_ROWS_MIN_COLS_WEIGHT", 0)
+    monkeypatch.setattr(numpy_conv, "_MIN_FLIPPED_ROWS", 0)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -611,22 +611,22 @@ def test_stride1_row_gemm_conv_double_backward(rows_always):
 
 
 def test_row_gemms_take_resnets_wide_layers(monkeypatch):
-    from ember.ops import conv
-    from ember.ops.conv import _Geometry, _rows_width
+    from ember.backend import WindowGeometry, numpy_conv as conv
+    from ember.backend.numpy_conv import _rows_width
 
     def geo(size, kernel=3, stride=1, pad=1):
         out = (size + 2 * pad - kernel) // stride + 1
-        return _Geometry((kernel,) * 2, (stride,) * 2, (pad,) * 2, (1, 1), 1, (size,) * 2,
+        return WindowGeometry((kernel,) * 2, (stride,) * 2, (pad,) * 2, (1, 1), 1, (size,) * 2,
                          (out,) * 2)
 
-    assert _rows_width(geo(56), 64, conv._ROWS_MIN_COLS_F) == 58
-    assert _rows_width(geo(32), 64, conv._ROWS_MIN_COLS_F) == 34  # CIFAR's first stage
-    assert _rows_width(geo(28), 128, conv._ROWS_MIN_COLS_F) == 30
-    assert _rows_width(geo(16), 128, conv._ROWS_MIN_COLS_F) == 18  # CIFAR's second stage
-    assert _rows_width(geo(14), 256, conv._ROWS_MIN_COLS_F) == 0
-    assert _rows_width(geo(14), 256, conv._ROWS_MIN_COLS_W) == 16
-    assert _rows_width(geo(7), 512, conv._ROWS_MIN_COLS_W) == 0
-    assert _rows_width(geo(32), 3, conv._ROWS_MIN_COLS_F) == 0  # a 3-channel stem: K would be 9
+    assert _rows_width(geo(56), 64, conv._ROWS_MIN_COLS_FORWARD) == 58
+    assert _rows_width(geo(32), 64, conv._ROWS_MIN_COLS_FORWARD) == 34  # CIFAR's first stage
+    assert _rows_width(geo(28), 128, conv._ROWS_MIN_COLS_FORWARD) == 30
+    assert _rows_width(geo(16), 128, conv._ROWS_MIN_COLS_FORWARD) == 18  # CIFAR's second stage
+    assert _rows_width(geo(14), 256, conv._ROWS_MIN_COLS_FORWARD) == 0
+    assert _rows_width(geo(14), 256, conv._ROWS_MIN_COLS_WEIGHT) == 16
+    assert _rows_width(geo(7), 512, conv._ROWS_MIN_COLS_WEIGHT) == 0
+    assert _rows_width(geo(32), 3, conv._ROWS_MIN_COLS_FORWARD) == 0  # 3-channel stem: K = 9
     assert _rows_width(geo(56, stride=2), 64, 0) == 0
     calls = []
     for name in ("_forward_rows", "_weight_rows"):

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator, TypeVar
 
 from ... import dtypes as _dt
-from ...autograd import grad_mode
-from ...autograd.function import Function, RemovableHandle as _Handle
+from ...graph import grad_mode
+from ...autograd.function import Function
+from ...graph.node import RemovableHandle as _Handle
 from ...creation import empty_like
 from ...tensor import Tensor, device as _device
 from ..parameter import Buffer, Parameter

@@ -5,7 +5,7 @@ import functools
 import warnings
 from typing import Any, Callable, Iterable, Union
 
-from ...autograd.grad_mode import no_grad
+from ...graph.grad_mode import no_grad
 from ...creation import tensor as _tensor
 from ...ops.shape import stack
 from ...tensor import Tensor
