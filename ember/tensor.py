@@ -12,9 +12,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import dtypes as _dt
-from .autograd import grad_mode
-from .autograd import function as _function
-from .autograd.function import AccumulateGrad, RemovableHandle
+from .graph import grad_mode
+from .graph.node import AccumulateGrad, RemovableHandle
 
 _ndarray = np.ndarray
 _grad_state = grad_mode.state
@@ -520,8 +519,6 @@ def _autograd() -> Any:
 
 
 _autograd_module: Any = None
-_function._Tensor = Tensor
-_function._ndarray = _ndarray
 
 
 def _factory_result(data: Any, requires_grad: bool) -> Tensor:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from . import function as _function
+from ..backend import backend_of
+from ..graph.node import anomaly
+from ..tensor import Size, Tensor
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .grad_mode import (  # noqa: F401
     enable_grad,
@@ -12,7 +14,6 @@ from .grad_mode import (  # noqa: F401
     no_grad,
     set_grad_enabled,
 )
-from ..backend import get_array_module
 from .engine import run_backward
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
@@ -20,11 +21,10 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 def _as_tuple(x: Any) -> tuple:
     if x is None:
         return ()
-    return (x,) if isinstance(x, _function._Tensor) else tuple(x)
+    return (x,) if isinstance(x, Tensor) else tuple(x)
 
 
 def _make_grads(outputs: tuple, grads: tuple, is_grads_batched: bool = False) -> list:
-    Tensor = _function._Tensor
     if len(grads) != len(outputs):
         raise RuntimeError(
             f"grad requires one gradient per output: got {len(grads)} gradients and "
@@ -40,14 +40,12 @@ def _make_grads(outputs: tuple, grads: tuple, is_grads_batched: bool = False) ->
                     "grad can be implicitly created only for real scalar outputs but got "
                     f"{t.dtype}".replace("ember.", "torch.")
                 )
-            g = Tensor._make(get_array_module(t._data).ones_like(t._data))
+            g = Tensor._make(backend_of(t._data).xp.ones_like(t._data))
         elif not isinstance(g, Tensor):
             from ..creation import tensor
 
             g = tensor(g, dtype=t.dtype)
         elif g._data.shape != t._data.shape:
-            from ..tensor import Size
-
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._data.shape)} and "
                 f"output[{i}] has a shape of {Size(t._data.shape)}."
@@ -75,7 +73,6 @@ def backward(
     """Accumulates into the leaves' ``.grad`` the gradient of ``tensors`` w.r.t. them."""
     if grad_tensors is None and grad_variables is not None:
         grad_tensors = grad_variables
-    Tensor = _function._Tensor
     if isinstance(tensors, Tensor) and (grad_tensors is None or isinstance(grad_tensors, Tensor)):
         outputs, grads = (tensors,), (grad_tensors,)  # loss.backward(): one root
     else:
@@ -119,15 +116,9 @@ def grad(
     result = run_backward(outs, grads, retain_graph, create_graph, inputs=ins, accumulate=False,
                           allow_unused=allow_unused)
     if materialize_grads:
-        from ..tensor import Tensor
-        import numpy as np
-
-        result = [Tensor._make(np.zeros_like(t._data)) if g is None else g
+        result = [Tensor._make(backend_of(t._data).xp.zeros_like(t._data)) if g is None else g
                   for g, t in zip(result, ins)]
     return tuple(result)
-
-
-_anomaly_mode = None
 
 
 class detect_anomaly:
@@ -135,8 +126,6 @@ class detect_anomaly:
     that failed."""
 
     def __init__(self, check_nan: bool = True) -> None:
-        from .function import anomaly
-
         self._anomaly = anomaly
         self.check_nan = check_nan
         self.prev = anomaly.enabled
@@ -170,8 +159,6 @@ class set_detect_anomaly:
     """Turns anomaly detection on or off (at once, or for a ``with`` block)."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
-        from .function import anomaly
-
         self._anomaly = anomaly
         self.prev, self.prev_check = anomaly.enabled, anomaly.check_nan
         anomaly.enabled, anomaly.check_nan = mode, check_nan
@@ -184,14 +171,10 @@ class set_detect_anomaly:
 
 
 def is_anomaly_enabled() -> bool:
-    from .function import anomaly
-
     return anomaly.enabled
 
 
 def is_anomaly_check_nan_enabled() -> bool:
-    from .function import anomaly
-
     return anomaly.check_nan
 
 

@@ -8,7 +8,7 @@ from collections import namedtuple
 from typing import Any, Callable
 
 from .. import dtypes as _dt
-from ..autograd import grad_mode
+from ..graph import grad_mode
 from ..backend import get_array_module, kernels
 from ..tensor import Size, Tensor
 from ._util import dims_arg

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator as _operator_mod
 from typing import Any
 
-from ..autograd import grad_mode
-from ..autograd.function import Op
+from ._op import Op
 from ..backend import get_array_module
 from ..dtypes import result_type, scalar_dtype
 from ..tensor import Tensor
+from .inplace import BINARY_INTO_INPUT
 
 Number = Any  # a Python (or NumPy) int, float or bool
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in dtypes.py
@@ -119,42 +118,43 @@ def _zeros_like(g: Tensor) -> Tensor:
 
 
 class Add(_Broadcasting, name="AddBackward0"):
+    on_arrays = True
     _promote = True
 
     @staticmethod
-    def forward(ctx, a, b, *, alpha=1):
+    def forward(ctx, a, b, *, alpha=1, into_input=False):
         ctx.alpha = alpha
-        return a + b if alpha == 1 else a + b * alpha
+        if alpha != 1:
+            b = b * alpha
+        return ctx.xp.add(a, b, out=a) if into_input else a + b  # into_input: add_ (inplace.py)
 
     @staticmethod
     def backward(ctx, g):
         return g, (g if ctx.alpha == 1 else g * ctx.alpha)
 
-    @staticmethod
-    def backward_arrays(ctx, g):
-        return g, (g if ctx.alpha == 1 else g * ctx.alpha)
 
 
 class Sub(_Broadcasting, name="SubBackward0"):
+    on_arrays = True
     _promote = True
 
     @staticmethod
-    def forward(ctx, a, b, *, alpha=1):
+    def forward(ctx, a, b, *, alpha=1, into_input=False):
         ctx.alpha = alpha
-        return a - b if alpha == 1 else a - b * alpha
+        if alpha != 1:
+            b = b * alpha
+        return ctx.xp.subtract(a, b, out=a) if into_input else a - b
 
     @staticmethod
     def backward(ctx, g):
         return g, (-g if ctx.alpha == 1 else g * -ctx.alpha)
 
-    @staticmethod
-    def backward_arrays(ctx, g):
-        return g, (-g if ctx.alpha == 1 else g * -ctx.alpha)
 
 
 class Rsub(_Broadcasting, name="RsubBackward0"):
     """``other - alpha * input`` for two tensors."""
 
+    on_arrays = True
     _promote = True
 
     @staticmethod
@@ -166,12 +166,10 @@ class Rsub(_Broadcasting, name="RsubBackward0"):
     def backward(ctx, g):
         return (-g if ctx.alpha == 1 else g * -ctx.alpha), g
 
-    @staticmethod
-    def backward_arrays(ctx, g):
-        return (-g if ctx.alpha == 1 else g * -ctx.alpha), g
 
 
 class RsubScalar(Op, name="RsubBackward1"):
+    on_arrays = True
     """``scalar - alpha * input``, the node of ``2 - x``."""
 
     @staticmethod
@@ -184,34 +182,28 @@ class RsubScalar(Op, name="RsubBackward1"):
     def backward(ctx, g):
         return -g if ctx.alpha == 1 else g * -ctx.alpha
 
-    @staticmethod
-    def backward_arrays(ctx, g):
-        return -g if ctx.alpha == 1 else g * -ctx.alpha
 
 
 class Mul(_Broadcasting, name="MulBackward0"):
+    on_arrays = True
     _promote = True
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, *, into_input=False):
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        return a * b
+        return ctx.xp.multiply(a, b, out=a) if into_input else a * b
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
 
-    @staticmethod
-    def backward_arrays(ctx, g):
-        a, b = ctx.saved_arrays
-        need_a, need_b = ctx.needs_input_grad
-        return (g * b if need_a else None), (g * a if need_b else None)
 
 
 class Div(_Broadcasting, name="DivBackward0"):
+    on_arrays = True
     _promote = "float"
 
     @staticmethod
@@ -222,7 +214,7 @@ class Div(_Broadcasting, name="DivBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
@@ -333,6 +325,7 @@ class RRemainder(_NoDerivative, _ScalarDivision, name="NotImplemented"):
 class PowScalar(Op, name="PowBackward0"):
     """``input ** scalar``."""
 
+    on_arrays = True
     @staticmethod
     def forward(ctx, a, *, exponent):
         if not (type(exponent) is int and a.dtype.kind in "fiu"):  # else _weak changes nothing
@@ -350,16 +343,10 @@ class PowScalar(Op, name="PowBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        e = ctx.exponent
-        return _zeros_like(g) if e == 0 else g * (e * a ** (e - 1))
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        (a,) = ctx.saved_arrays
+        (a,) = ctx.saved
         e = ctx.exponent
         if e == 0:
-            return ctx.xp.zeros_like(g)
+            return ctx.F.zeros_like(g)
         return g * (e * (a if e == 2 else a ** (e - 1)))  # a ** 1 would be a copy of a
 
 
@@ -566,22 +553,12 @@ def _operator(fn: Any, reflected: bool = False) -> Any:
     return method
 
 
-def _direct(op: Any, compute: Any) -> Any:
+def _apply_operator(op: Any) -> Any:
     """``_operator`` for an op whose function only calls ``op.apply(input, other)`` (add with the
-    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path.
-
-    With nothing to record (no grad mode, or a tensor that needs no gradient) a float32 or
-    float64 tensor and a Python float skip the op altogether: ``compute`` on the array is what
-    the op's forward computes then (the float is weak: the array's dtype stays), without a node
-    to build; the ``lr * p.grad`` of a hand-written optimizer step."""
+    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path."""
     apply = op.apply
-    state = grad_mode.state
 
     def method(self: Tensor, other: Any) -> Any:
-        if type(other) is float and (not state.enabled or not self._requires_grad):
-            d = self._data
-            if d.dtype.char in "fd":  # (half goes through the op, where its arithmetic is)
-                return Tensor._make(compute(d, other))
         return apply(self, other) if isinstance(other, _OPERAND) else NotImplemented
     return method
 
@@ -604,11 +581,12 @@ __all__ = [
 ]
 subtract, multiply, divide = sub, mul, div
 
+BINARY_INTO_INPUT.update(add=Add, sub=Sub, mul=Mul)
 TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "rsub"}
 TENSOR_METHODS.update({
-    "__add__": _direct(Add, _operator_mod.add), "__radd__": _direct(Add, _operator_mod.add),
+    "__add__": _apply_operator(Add), "__radd__": _apply_operator(Add),
     "__sub__": _operator(sub), "__rsub__": _operator(rsub),
-    "__mul__": _direct(Mul, _operator_mod.mul), "__rmul__": _direct(Mul, _operator_mod.mul),
+    "__mul__": _apply_operator(Mul), "__rmul__": _apply_operator(Mul),
     "__truediv__": _operator(div), "__rtruediv__": _operator(_rtruediv),
     "__floordiv__": _operator(floor_divide), "__rfloordiv__": _operator(floor_divide, True),
     "__mod__": _operator(remainder), "__rmod__": _operator(remainder, True),

@@ -7,16 +7,15 @@ the base's history becomes a ``CopySlices`` node, as in torch.
 """
 from __future__ import annotations
 
-import operator
 import sys
 from weakref import ref as _weakref
 
 from numpy import may_share_memory as _may_share_memory
 from typing import Any, Callable
 
-from ..autograd import grad_mode
-from ..autograd.function import Op, _SavedOutput
-from ..backend import get_array_module
+from ..graph import grad_mode
+from ._op import Op, _SavedOutput
+from ..backend import backend_of, get_array_module
 from ..dtypes import scalar_name
 from ..tensor import Tensor
 
@@ -239,6 +238,8 @@ class AsStrided(Op, name="AsStridedBackward0"):
     """``base`` seen as one of its views (re-made by the view's own function): its gradient is
     the view's gradient scattered into zeros of the base's shape."""
 
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, base, *, view_fn):
         ctx.view_fn, ctx.base_shape = view_fn, base.shape
@@ -246,11 +247,7 @@ class AsStrided(Op, name="AsStridedBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        return AsStridedScatter.apply(g, view_fn=ctx.view_fn, shape=ctx.base_shape)
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        return _scatter_into_zeros(ctx.xp, ctx.view_fn, ctx.base_shape, g)
+        return ctx.F.op(AsStridedScatter, g, view_fn=ctx.view_fn, shape=ctx.base_shape)
 
 
 class AsStridedScatter(Op, name="AsStridedScatterBackward0"):
@@ -259,7 +256,7 @@ class AsStridedScatter(Op, name="AsStridedScatterBackward0"):
     @staticmethod
     def forward(ctx, g, *, view_fn, shape):
         ctx.view_fn = view_fn
-        return _scatter_into_zeros(ctx.xp, view_fn, shape, g)
+        return _scatter_into_zeros(ctx.backend, view_fn, shape, g)
 
     @staticmethod
     def backward(ctx, gg):
@@ -271,20 +268,19 @@ def _view_of(view_fn: Callable, array: Any) -> Any:
         return view_fn(Tensor._make(array))._data
 
 
-def _scatter_into_zeros(xp: Any, view_fn: Callable, shape: tuple, g: Any) -> Any:
+def _scatter_into_zeros(backend: Any, view_fn: Callable, shape: tuple, g: Any) -> Any:
+    xp = backend.xp
     out = xp.zeros(shape, dtype=g.dtype)
-    region = _view_of(view_fn, out)  # a numpy view into ``out``
+    region = _view_of(view_fn, out)  # a view into ``out``
     if region.flags.writeable:
         region[...] = g
         return out
-    # a view that reads elements more than once (expand): sum its gradient the way the view
-    # ops' own backwards do
-    from ..autograd import grad
-
-    with grad_mode.enable_grad():
-        z = Tensor._make(out, True)
-        (gz,) = grad(view_fn(z), z, Tensor._make(g))
-    return gz._data
+    # a view that reads elements more than once (expand): each element of the view adds its
+    # gradient to the base element it reads, found by viewing the base's flat indices
+    index = _view_of(view_fn, xp.arange(out.size).reshape(shape))
+    backend.scatter_add(out.reshape(-1), (index.reshape(-1),), xp.broadcast_to(g, index.shape)
+                        .reshape(-1))
+    return out
 
 
 class Copy(Op, name="CopyBackwards"):
@@ -350,20 +346,17 @@ def zero_(self: Tensor) -> Tensor:
     return apply_inplace(self, lambda s: Zero.apply(s, value=0))
 
 
-# With no graph to record (optimizer steps), x.add_(y) for same-shape float tensors of one dtype
-# updates the array in place: the values the out-of-place op would write, without an op, a temporary
-# tensor and the copy back
-_ARRAY_INPLACE = {"add": operator.iadd, "sub": operator.isub, "mul": operator.imul}
-
-
-def _relu_array(d: Any) -> None:
-    get_array_module(d).maximum(d, 0, out=d)  # the out-of-place op's maximum, into ``d``
-
-
 # With nothing to record (no grad mode, or a tensor that needs no gradient: a frozen backbone's
-# ReLU(inplace=True)), these float unary ops write straight into the array: one pass, where the
-# generic path makes the result in a new array and copies it back
-_ARRAY_UNARY_INPLACE = {"relu": _relu_array}
+# ReLU(inplace=True)), these float unary ops run their op's forward straight into the array: one
+# pass, where the generic path makes the result in a new array and copies it back. Filled in by
+# the op modules: name -> the Op, whose forward takes ``into_input``.
+UNARY_INTO_INPUT: dict[str, Any] = {}
+
+# With no graph to record (optimizer steps), x.add_(y) of a same-shape float tensor of one dtype,
+# or of a Python scalar, runs the op's forward into x's array: the values the out-of-place op
+# would write, without a node, a temporary tensor and the copy back. name -> the Op.
+BINARY_INTO_INPUT: dict[str, Any] = {}
+
 
 # Recorded in-place ops whose op may write its result straight into its input's memory (the
 # alias of ``self``): its backward needs only the output, so the old values are dead once read,
@@ -372,15 +365,15 @@ WRITES_INTO_INPUT: dict[str, Callable[[Tensor], Tensor]] = {}
 
 
 def _inplace_method(name: str) -> Callable:
-    fast = _ARRAY_INPLACE.get(name)
-    unary = _ARRAY_UNARY_INPLACE.get(name)
+    binary = BINARY_INTO_INPUT.get(name)
+    unary = UNARY_INTO_INPUT.get(name)
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         if unary is not None and not args and not kwargs and (
                 not _state.enabled or not self._requires_grad):
             d = self._data
             if d.dtype.kind == "f" and d.flags.writeable:
-                unary(d)
+                backend_of(d).op(unary, d, into_input=True)
                 box = self._version_box
                 box[0] += 1
                 if _state.enabled:  # as apply_inplace records it for version-check messages
@@ -388,15 +381,19 @@ def _inplace_method(name: str) -> Callable:
                         box.append(None)
                     box[1] = self._grad_fn
                 return self
-        if fast is not None and not _state.enabled and len(args) == 1 and not kwargs:
-            other = args[0]
+        if binary is not None and not _state.enabled and len(args) == 1 and (
+                not kwargs or list(kwargs) == ["alpha"]):
+            other, d = args[0], self._data
             if isinstance(other, Tensor):
-                d, o = self._data, other._data
-                if d.dtype.kind == "f" and o.dtype is d.dtype and o.shape == d.shape \
-                        and d.flags.writeable:
-                    fast(d, o)
-                    self._version_box[0] += 1
-                    return self
+                o = other._data
+                same = o.dtype is d.dtype and o.shape == d.shape
+            else:
+                o = other
+                same = type(o) is float or type(o) is int  # weak: d's dtype stays
+            if same and d.dtype.kind == "f" and d.flags.writeable:
+                backend_of(d).op(binary, d, o, into_input=True, **kwargs)
+                self._version_box[0] += 1
+                return self
         into = WRITES_INTO_INPUT.get(name)
         if into is not None and not args and not kwargs:
             return apply_inplace(self, into, into_input=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..autograd.function import Op
+from ._op import Op
 from ..tensor import Tensor
 from .inplace import type_name
 
@@ -25,95 +25,50 @@ _CPP = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64"
 class MatMul(Op):
     """``op(a) @ op(b)`` with matmul's broadcasting; ``ta``/``tb`` transpose a >= 2-d operand."""
 
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, b, *, ta=False, tb=False):
         ctx.ta, ctx.tb, ctx.nda, ctx.ndb = ta, tb, a.ndim, b.ndim
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        return _matmul(ctx.xp, a, b, ta, tb)
+        return ctx.backend.mm(a, b, ta, tb)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         ta, tb, nda, ndb = ctx.ta, ctx.tb, ctx.nda, ctx.ndb
+        F = ctx.F
+        mm, unsqueeze = F.mm, F.unsqueeze
         ga = gb = None
         if nda == 1 and ndb == 1:  # dot
             return (g * b if need_a else None), (g * a if need_b else None)
         if nda == 1:  # row vector @ (batched) matrix; g: (..., n)
             if need_a:
-                ga = _mm(b, g, ta=tb) if g.ndim == 1 else _mm(g.unsqueeze(-2), b, tb=not tb)
+                ga = mm(b, g, tb) if g.ndim == 1 else mm(unsqueeze(g, -2), b, False, not tb)
             if need_b:
-                gb = a.unsqueeze(-1) * g.unsqueeze(-2) if not tb else \
-                    g.unsqueeze(-1) * a.unsqueeze(-2)
+                gb = unsqueeze(a, -1) * unsqueeze(g, -2) if not tb else \
+                    unsqueeze(g, -1) * unsqueeze(a, -2)
             return ga, gb
         if ndb == 1:  # (batched) matrix @ column vector; g: (..., m)
             if need_a:
-                ga = g.unsqueeze(-1) * b if not ta else b.unsqueeze(-1) * g.unsqueeze(-2)
+                ga = unsqueeze(g, -1) * b if not ta else unsqueeze(b, -1) * unsqueeze(g, -2)
             if need_b:
-                gb = _mm(g, a, tb=ta) if g.ndim == 1 else _mm(g.unsqueeze(-2), a, tb=ta)
+                gb = mm(g, a, False, ta) if g.ndim == 1 else mm(unsqueeze(g, -2), a, False, ta)
             return ga, gb
         # C = A @ B: dA = G @ B^T and dB = A^T @ G, mapped back through the transpose flags
         if need_a:
-            ga = _mm(g, b, tb=not tb) if not ta else _mm(b, g, ta=tb, tb=True)
+            ga = mm(g, b, False, not tb) if not ta else mm(b, g, tb, True)
         if need_b:
             if ndb == 2 and nda > 2 and not ta:
                 # fold the batch into one GEMM rather than summing a batch of outer products
                 rows = math.prod(a.shape[:-1])
                 a2, g2 = a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1])
-                gb = _mm(a2, g2, ta=True) if not tb else _mm(g2, a2, ta=True)
+                gb = mm(a2, g2, True) if not tb else mm(g2, a2, True)
             else:
-                gb = _mm(a, g, ta=not ta) if not tb else _mm(g, a, ta=True, tb=ta)
+                gb = mm(a, g, not ta) if not tb else mm(g, a, True, ta)
         return ga, gb
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        # ``backward`` on arrays, line for line: ``_mm`` is ``mm``, unsqueeze(-1) is [..., None]
-        a, b = ctx.saved_arrays
-        need_a, need_b = ctx.needs_input_grad
-        ta, tb, nda, ndb = ctx.ta, ctx.tb, ctx.nda, ctx.ndb
-        xp = ctx.xp
-        mm = _matmul
-        ga = gb = None
-        if nda == 1 and ndb == 1:
-            return (g * b if need_a else None), (g * a if need_b else None)
-        if nda == 1:
-            if need_a:
-                ga = mm(xp, b, g, tb, False) if g.ndim == 1 else \
-                    mm(xp, g[..., None, :], b, False, not tb)
-            if need_b:
-                gb = a[..., None] * g[..., None, :] if not tb else g[..., None] * a[..., None, :]
-            return ga, gb
-        if ndb == 1:
-            if need_a:
-                ga = g[..., None] * b if not ta else b[..., None] * g[..., None, :]
-            if need_b:
-                gb = mm(xp, g, a, False, ta) if g.ndim == 1 else \
-                    mm(xp, g[..., None, :], a, False, ta)
-            return ga, gb
-        if need_a:
-            ga = mm(xp, g, b, False, not tb) if not ta else mm(xp, b, g, tb, True)
-        if need_b:
-            if ndb == 2 and nda > 2 and not ta:
-                rows = math.prod(a.shape[:-1])
-                a2, g2 = a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1])
-                gb = mm(xp, a2, g2, True, False) if not tb else mm(xp, g2, a2, True, False)
-            else:
-                gb = mm(xp, a, g, not ta, False) if not tb else mm(xp, g, a, True, ta)
-        return ga, gb
-
-
-def _matmul(xp: Any, a: Any, b: Any, ta: bool, tb: bool) -> Any:
-    """``op(a) @ op(b)`` on arrays: MatMul's forward."""
-    if ta:
-        a = a.T if a.ndim == 2 else xp.swapaxes(a, -1, -2)  # .T: no Python-level call
-    if tb:
-        b = b.T if b.ndim == 2 else xp.swapaxes(b, -1, -2)
-    if a.ndim > 2 and b.ndim <= 2 and a.flags.c_contiguous:
-        # one GEMM over the folded batch instead of one per matrix of the batch
-        out = xp.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b)
-        return out.reshape(a.shape[:-1] + b.shape[1:])
-    return xp.matmul(a, b)
 
 
 class Mm(MatMul, name="MmBackward0"):
@@ -165,6 +120,8 @@ def _mm(a: Tensor, b: Tensor, ta: bool = False, tb: bool = False) -> Tensor:
 class Addmm(Op, name="AddmmBackward0"):
     """``beta * input + alpha * (m1 @ m2)``; also baddbmm and addmv, by node subclass."""
 
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, c, a, b, *, beta=1, alpha=1):
         ctx.beta, ctx.alpha = beta, alpha
@@ -188,35 +145,18 @@ class Addmm(Op, name="AddmmBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved
         need_c, need_a, need_b = ctx.needs_input_grad
         alpha, beta = ctx.alpha, ctx.beta
+        F = ctx.F
         gc = ga = gb = None
         if need_c:
             gc = g if beta == 1 else g * beta
         if need_a:  # addmv's vec is 1-d: its matrix gradient is an outer product
-            ga = _mm(g, b, tb=True) if b.ndim > 1 else g.unsqueeze(-1) * b
+            ga = F.mm(g, b, False, True) if b.ndim > 1 else F.unsqueeze(g, -1) * b
             ga = ga if alpha == 1 else ga * alpha
         if need_b:
-            gb = _mm(g, a, ta=True).t() if ctx.b_transposed else _mm(a, g, ta=True)
-            gb = gb if alpha == 1 else gb * alpha
-        return gc, ga, gb
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        a, b = ctx.saved_arrays
-        need_c, need_a, need_b = ctx.needs_input_grad
-        alpha, beta = ctx.alpha, ctx.beta
-        xp = ctx.xp
-        gc = ga = gb = None
-        if need_c:
-            gc = g if beta == 1 else g * beta
-        if need_a:
-            ga = _matmul(xp, g, b, False, True) if b.ndim > 1 else g[..., None] * b
-            ga = ga if alpha == 1 else ga * alpha
-        if need_b:
-            gb = _matmul(xp, g, a, True, False).T if ctx.b_transposed else \
-                _matmul(xp, a, g, True, False)
+            gb = F.t(F.mm(g, a, True)) if ctx.b_transposed else F.mm(a, g, True)
             gb = gb if alpha == 1 else gb * alpha
         return gc, ga, gb
 

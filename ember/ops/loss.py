@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd.function import Op
+from ._op import Op
 from ..tensor import Tensor
 from .activation import LogSigmoid
 
@@ -51,6 +51,8 @@ class NllLoss(Op, name="NllLossBackward0"):
     """``-weight[t] * x[n, t, k]`` for ``x`` viewed as (N, C, K) and targets as (N, K); a 1-d
     ``x`` is one sample. 'none' returns the losses in the target's shape."""
 
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, x, *, target, weight, ignore_index, reduction):
         xp = ctx.xp
@@ -77,15 +79,8 @@ class NllLoss(Op, name="NllLossBackward0"):
     @staticmethod
     def backward(ctx, g):
         n, k = ctx.safe.shape
-        coef = Tensor._make(NllLoss._coef(ctx, g._data.dtype))
-        if ctx.reduction == "none":
-            return (coef * g.reshape(n, 1, k)).reshape(ctx.shape)
-        return (coef * g).reshape(ctx.shape)
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        n, k = ctx.safe.shape
-        coef = NllLoss._coef(ctx, g.dtype)
+        F = ctx.F
+        coef = F.const(NllLoss._coef(ctx, F.data(g).dtype))
         if ctx.reduction == "none":
             return (coef * g.reshape(n, 1, k)).reshape(ctx.shape)
         return (coef * g).reshape(ctx.shape)

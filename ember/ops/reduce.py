@@ -11,7 +11,7 @@ import builtins
 import functools
 from typing import Any
 
-from ..autograd.function import Op
+from ._op import Op
 from ..backend import get_array_module, sum_to_axes
 from ..tensor import Size, Tensor, _wrap_dim
 from . import _reduce_util as ru
@@ -41,6 +41,8 @@ _aminmax_t = ru.return_type("aminmax", ("min", "max"))
 
 
 class Sum(Op, name="SumBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, axes=None, keepdim=False, dtype=None):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
@@ -49,15 +51,9 @@ class Sum(Op, name="SumBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.axes is None:
-            return g.expand(ctx.shape)
-        return ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape)
-
-    @staticmethod
-    def backward_arrays(ctx, g):
         if ctx.axes is not None:
             g = ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim)
-        return ctx.xp.broadcast_to(g, ctx.shape)
+        return ctx.F.expand(g, ctx.shape)
 
 
 class SumDim(Sum, name="SumBackward1"):
@@ -65,6 +61,8 @@ class SumDim(Sum, name="SumBackward1"):
 
 
 class Mean(Op, name="MeanBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, axes, keepdim=False, dtype=None):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
@@ -76,17 +74,8 @@ class Mean(Op, name="MeanBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        # expand before dividing: an empty input gets an empty gradient, not a 0/0 warning
-        return ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape) / ru.count(
-            ctx.shape, ctx.axes)
-
-    @staticmethod
-    def backward_arrays(ctx, g):
         g = ru.keep(g, ctx.shape, ctx.axes, ctx.keepdim)
-        # one ufunc call broadcasting into the result: numpy's broadcast_to is Python code that
-        # costs several times the division on small inputs
-        out = ctx.xp.empty(ctx.shape, g.dtype)
-        return ctx.xp.divide(g, ru.count(ctx.shape, ctx.axes), out=out)
+        return ctx.F.mean_backward(g, ctx.shape, ru.count(ctx.shape, ctx.axes))
 
 
 class MeanDim(Mean, name="MeanBackward1"):
@@ -442,6 +431,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 
 class Softmax(Op, name="SoftmaxBackward0"):
+    on_arrays = True
     _log = False
 
     @staticmethod
@@ -461,13 +451,8 @@ class Softmax(Op, name="SoftmaxBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(ctx.dim, keepdim=True))
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        (y,) = ctx.saved_arrays
-        return y * (g - _sum_keep(g * y, ctx.dim))
+        (y,) = ctx.saved
+        return y * (g - ctx.F.sum(g * y, ctx.dim, keepdim=True))
 
 
 class LogSoftmax(Softmax, name="LogSoftmaxBackward0"):
@@ -475,19 +460,9 @@ class LogSoftmax(Softmax, name="LogSoftmaxBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g - y.exp() * g.sum(ctx.dim, keepdim=True)
-
-    @staticmethod
-    def backward_arrays(ctx, g):
-        (y,) = ctx.saved_arrays
-        return g - ctx.xp.exp(y) * _sum_keep(g, ctx.dim)
-
-
-def _sum_keep(a: Any, dim: int) -> Any:
-    """``Tensor.sum(dim, keepdim=True)`` on an array (a 0-d array sums to itself)."""
-    return a.sum(axis=dim if a.ndim else None, keepdims=True,
-                 dtype=ru.acc_dtype(a.dtype)).astype(a.dtype, copy=False)
+        (y,) = ctx.saved
+        F = ctx.F
+        return g - F.exp(y) * F.sum(g, ctx.dim, keepdim=True)
 
 
 def _softmax_call(op: type, name: str, input: Tensor, dim: int, dtype: Any) -> Tensor:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..autograd.function import Op
+from ._op import Op
 from ..dtypes import dtype, to_dtype
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view, type_name
@@ -251,17 +251,15 @@ class Transpose(Op, name="TransposeBackward0"):
 
 
 class MatrixT(Op, name="TBackward0"):
+    on_arrays = True  # linear's weight.t(): every Linear backward passes here
+
     @staticmethod
     def forward(ctx, a):
         return a.T
 
     @staticmethod
     def backward(ctx, g):
-        return g.t()
-
-    @staticmethod
-    def backward_arrays(ctx, g):  # linear's weight.t(): every Linear backward passes here
-        return g.T
+        return ctx.F.t(g)
 
 
 class Permute(Op, name="PermuteBackward0"):

@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from ..autograd.function import Op
-from ..backend import kernels
+from ._op import Op
 from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, isfinite, where
 from .elementwise import Number, _Broadcasting, _zeros_like
-from .inplace import WRITES_INTO_INPUT, type_name
+from .inplace import UNARY_INTO_INPUT, WRITES_INTO_INPUT, type_name
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -187,12 +186,10 @@ class Neg(Op, name="NegBackward0"):
             )
         return -a
 
-    @staticmethod
-    def backward(ctx, g):
-        return -g
+    on_arrays = True
 
     @staticmethod
-    def backward_arrays(ctx, g):
+    def backward(ctx, g):
         return -g
 
 
@@ -283,17 +280,16 @@ class Frac(Op, name="FracBackward0"):
         return g
 
 
-_RELU_MASK_MIN = 4096  # elements from which ReLU's backward masks g's bits (measured)
-
-
 class Relu(Op, name="ReluBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, into_input=False):
         if a.dtype.kind == "b":
             raise RuntimeError("Boolean inputs not supported for relu")
         xp = ctx.xp
         # into_input: relu_ (see inplace.WRITES_INTO_INPUT); out=None would cost numpy a keyword
-        zero = kernels(xp).zero(a.dtype)
+        zero = ctx.backend.zero(a.dtype)
         y = xp.maximum(a, zero, out=a) if into_input else xp.maximum(a, zero)
         if a.ndim == 0:
             y = xp.asarray(y)  # numpy's 0-d result is a scalar; the saved output must be an array
@@ -302,35 +298,12 @@ class Relu(Op, name="ReluBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return where(y <= 0, 0.0, g)  # torch's threshold_backward: 0 at 0, and g passes at nan
+        (y,) = ctx.saved
+        return ctx.F.threshold_backward(g, y)  # torch's: 0 at 0, and g passes at nan
 
-    @staticmethod
-    def backward_arrays(ctx, g):
-        (y,) = ctx.saved_arrays
-        xp = ctx.xp
-        bits = _SAME_SIZE_INT.get(g.dtype.char) if g.size >= _RELU_MASK_MIN else None
-        if bits is not None and y.dtype == g.dtype and g.shape == y.shape:
-            # on big arrays, in integer bits, four passes and no float compare: ``y`` is
-            # relu's output (>= 0, ±0 or nan), so ``|y|``'s bits are 0 exactly where the
-            # gradient is 0; negated and shifted right arithmetically, they make an all-ones
-            # mask elsewhere, and g's bits anded with it are g's or +0 (torch's
-            # threshold_backward, nan and inf in g included). 4x faster than ``where`` on 2M floats;
-            # below a few thousand elements each numpy call's fixed cost dominates.
-            itype, magnitude = bits
-            m = xp.bitwise_and(y.view(itype), magnitude)
-            xp.negative(m, out=m)
-            xp.right_shift(m, g.itemsize * 8 - 1, out=m)
-            xp.bitwise_and(m, g.view(itype), out=m)
-            return m.view(g.dtype)
-        return xp.where(y <= 0, 0, g)  # a Python 0 is weak: the result keeps g's dtype
-
-
-# a float dtype's char -> the signed integer type of its size, and all its bits but the sign
-_SAME_SIZE_INT = {"e": ("int16", (1 << 15) - 1), "f": ("int32", (1 << 31) - 1),
-                  "d": ("int64", (1 << 63) - 1)}
 
 WRITES_INTO_INPUT["relu"] = lambda alias: Relu.apply(alias, into_input=True)
+UNARY_INTO_INPUT["relu"] = Relu
 
 
 class NanToNum(Op, name="NanToNumBackward0"):

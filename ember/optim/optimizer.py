@@ -14,8 +14,8 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 import ember
-from ..autograd import grad_mode
-from ..autograd.function import RemovableHandle
+from ..graph import grad_mode
+from ..graph.node import RemovableHandle
 from ..ops.inplace import type_name
 from ..tensor import Tensor
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..autograd import grad_mode
 from ..tensor import Tensor
 from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lr, _check_nonneg, _get_value,
                         _use_grad)
@@ -88,17 +87,15 @@ class SGD(Optimizer):
 def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,
         weight_decay: float, momentum: float, lr: float, dampening: float, nesterov: bool,
         maximize: bool) -> None:
-    """The SGD update of each parameter in place; fills ``momentum_buffers`` on the first step."""
-    lr = _get_value(lr)
-    if not grad_mode.state.enabled:
-        _sgd_arrays(params, grads, momentum_buffers, weight_decay=_get_value(weight_decay),
-                    momentum=momentum, lr=lr, dampening=dampening, nesterov=nesterov,
-                    maximize=maximize)
-        return
+    """The SGD update of each parameter in place; fills ``momentum_buffers`` on the first step.
+
+    Under ``no_grad`` (every step but a differentiable one) the in-place ops run their forward
+    straight into the arrays (``inplace.BINARY_INTO_INPUT``): no node, no temporary."""
+    lr, weight_decay = _get_value(lr), _get_value(weight_decay)
     for i, param in enumerate(params):
         grad = grads[i] if not maximize else -grads[i]
         if weight_decay != 0:
-            grad = grad.add(param, alpha=_get_value(weight_decay))
+            grad = grad.add(param, alpha=weight_decay)
         if momentum != 0:
             buf = momentum_buffers[i]
             if buf is None:
@@ -109,30 +106,3 @@ def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor
                 buf.mul_(momentum).add_(grad, alpha=1 - dampening)
             grad = grad.add(buf, alpha=momentum) if nesterov else buf
         param.add_(grad, alpha=-lr)
-
-
-def _sgd_arrays(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None],
-                *, weight_decay: float, momentum: float, lr: float, dampening: float,
-                nesterov: bool, maximize: bool) -> None:
-    """``sgd`` with no graph to record: the same arithmetic (``a + b * alpha``, as ``add`` does),
-    in place on the arrays, bumping the version counters the in-place ops would."""
-    for i, param in enumerate(params):
-        p = param._data
-        grad = grads[i]._data
-        if maximize:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + p * weight_decay
-        if momentum != 0:
-            buf = momentum_buffers[i]
-            if buf is None:  # the first step starts the buffer at the gradient itself
-                buf = Tensor._make(grad.copy())
-                momentum_buffers[i] = buf
-            else:
-                b = buf._data
-                b *= momentum
-                b += grad if dampening == 0 else grad * (1 - dampening)
-                buf._version_box[0] += 2  # mul_ and add_
-            grad = grad + buf._data * momentum if nesterov else buf._data
-        p += grad * -lr
-        param._version_box[0] += 1

@@ -12,9 +12,9 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from ..autograd import _check_roots, _make_grads
-from ..autograd import grad_mode
-from ..autograd.engine import _validate, _validate_arrays, _zeros
-from ..autograd.function import AccumulateGrad, Node
+from ..autograd.engine import call_node
+from ..graph import grad_mode
+from ..graph.node import AccumulateGrad, Node
 from ..tensor import Tensor
 from ._walk import (
     as_outputs,
@@ -284,27 +284,15 @@ def _shape(g: Tensor | None) -> tuple | None:
 
 
 def _run(node: Node, grads: list) -> tuple:
-    """The node's backward as the engine calls it (no hooks): its checked gradients, and the
-    shapes they had before being summed back to each input's shape."""
+    """The node's backward as the engine calls it: its checked gradients, and the shapes they
+    had before being summed back to each input's shape."""
     n_in = len(node.next_functions)
-    if all(g is None for g in grads):
-        return (None,) * n_in, (None,) * n_in
-    if node._n_out > 1 and node._materialize_grads:
-        grads = [_zeros(m) if g is None and m is not None else g
-                 for g, m in zip(grads, node._out_meta)]
-    fast = node.backward_arrays
-    if fast is not None:
-        raw = fast(node, *[None if g is None else g._data for g in grads])
-        raw = raw if isinstance(raw, tuple) else (raw,)
-        shapes = tuple(None if r is None else tuple(getattr(r, "shape", ())) for r in raw)
-        out = _validate_arrays(node, raw)
-    else:
-        raw = node.backward(node, *grads)
-        raw = raw if isinstance(raw, tuple) else (raw,)
-        shapes = tuple(_shape(r) if isinstance(r, Tensor) else None for r in raw)
-        out = _validate(node, raw)
-    shapes = tuple(shapes) + (None,) * (n_in - len(shapes))
-    return out, shapes[:n_in]
+    shapes: list = []
+    with grad_mode.no_grad():
+        out = call_node(node, [None if g is None else g._data for g in grads], True, shapes)
+    out = tuple(None if g is None else Tensor._make(g) for g in out)
+    shapes = shapes + [None] * (n_in - len(shapes))
+    return out, tuple(shapes[:n_in])
 
 
 def _substitute(formula: str, settings: dict) -> str:

@@ -10,7 +10,7 @@ import functools
 import weakref
 from typing import Any
 
-from ..autograd.function import AccumulateGrad, Node, RemovableHandle
+from ..graph.node import AccumulateGrad, Node, RemovableHandle
 from ._walk import (
     as_outputs,
     backward_order,

@@ -1,13 +1,13 @@
-"""``backward_arrays`` (the engine's no-graph fast path) must agree with each op's ``backward``.
-
-``create_graph=True`` runs the Tensor ``backward``; ``create_graph=False`` runs ``backward_arrays``
-where an op has one. Both gradients must match in value and dtype, so the formulas cannot drift.
+"""An op's one backward on its two carriers must agree: ``create_graph=True`` runs it on Tensors
+(``ctx.F`` is ember ops), ``create_graph=False`` on arrays (``ctx.F`` is the backend's kernels) for
+every op written in the vocabulary (``on_arrays``). Both gradients must match in value and dtype,
+so no kernel drifts from the formula it computes.
 """
 import numpy as np
 import pytest
 
 import ember
-from ember.autograd.function import Op
+from ember.ops._op import Op
 
 
 def _r(*shape, dtype=ember.float32):
@@ -24,6 +24,8 @@ CASES = {
     "RsubBackward1": lambda a, b: 2 - a,
     "MulBackward0": lambda a, b: a * b[:1],
     "MulBackward0 scalar": lambda a, b: 3 * a,
+    "DivBackward0": lambda a, b: a / (b.abs() + 1),
+    "DivBackward0 scalar": lambda a, b: a / 3.0,
     "PowBackward0": lambda a, b: a**3,
     "PowBackward0 zero": lambda a, b: a**0,
     "PowBackward0 float": lambda a, b: a.abs() ** 0.5,
@@ -89,23 +91,31 @@ def test_backward_arrays_matches_backward(case, dtype):
             np.testing.assert_array_equal(slow.detach().numpy(), fast.numpy())
 
 
-def _ops_with_fast_path():
+def _ops_on_arrays():
     seen, stack = set(), [Op]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
             stack.append(sub)
-            if "backward_arrays" in vars(sub):
+            if vars(sub).get("on_arrays"):
                 seen.add(sub)
     return seen
 
 
-def test_every_fast_path_is_covered():
-    """Each op that defines ``backward_arrays`` has a node name among CASES."""
+def test_every_op_on_arrays_is_covered():
+    """Each op whose backward runs on arrays has a node name among CASES."""
     covered = {c.split()[0] for c in CASES}
-    for cls in _ops_with_fast_path():
+    assert _ops_on_arrays()
+    for cls in _ops_on_arrays():
         names = {getattr(c, "_node_cls", c).__name__ for c in (cls, *cls.__subclasses__())}
-        assert names & covered, f"{cls.__name__}.backward_arrays has no case in CASES"
+        assert names & covered, f"{cls.__name__} runs on arrays but has no case in CASES"
+
+
+def test_no_op_has_a_second_backward():
+    """One formula per op: no ``backward_arrays``-style twin on any op class."""
+    for cls in _ops_on_arrays() | {Op}:
+        twins = [n for n in vars(cls) if n.startswith("backward") and n != "backward"]
+        assert not twins, f"{cls.__name__} has {twins}"
 
 
 def test_fast_path_keeps_anomaly_nan_check():
@@ -153,11 +163,11 @@ def test_relu_fast_path_nonfinite_and_signed_zero_gradients(mask_min, layout, in
     big arrays, ``where`` for small ones), for every float dtype and strided operands."""
     from helpers import torch_or_skip
 
-    from ember.ops import unary
+    from ember.backend import vocabulary
 
     torch = torch_or_skip()
     if mask_min is not None:
-        monkeypatch.setattr(unary, "_RELU_MASK_MIN", mask_min)
+        monkeypatch.setattr(vocabulary, "_RELU_MASK_MIN", mask_min)
     x = np.array([[-2.0, 0.0, 3.0, np.nan, -1.0, 4.0], [-0.0, 1e-30, np.inf, -np.inf, 5.0, 0.0]],
                  dtype=dtype)
     grads = ([[-1.0, -2.0, -3.0, 4.0, 5.0, 6.0], [1.0, -0.0, -0.0, 2.0, -7.0, 3.0]],

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import ember
-from ember.autograd.function import Op
+from ember.ops._op import Op
 
 
 def _pair(values, dtype="float32", requires_grad=False):
