@@ -27,11 +27,17 @@ from .dtypes import (  # noqa: F401
 from .tensor import Size, Tensor, device  # noqa: F401
 from . import ops as _ops  # noqa: F401  (binds the op methods onto Tensor)
 from .ops.elementwise import *  # noqa: F401,F403
+from .ops.compare import *  # noqa: F401,F403
 from .ops.unary import *  # noqa: F401,F403
 from .ops.reduce import *  # noqa: F401,F403
+from .ops.stats import *  # noqa: F401,F403
+from .ops.cumulative import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
+from .ops.arrange import *  # noqa: F401,F403
 from .ops.indexing import *  # noqa: F401,F403
+from .ops.scatter import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
+from .ops.einsum import *  # noqa: F401,F403
 from .ops.convert import *  # noqa: F401,F403
 from .ops.conv import *  # noqa: F401,F403
 from .ops.pool import *  # noqa: F401,F403

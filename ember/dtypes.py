@@ -167,6 +167,7 @@ SCALAR_TYPES = _NP_SCALARS
 INTEGER_TYPES = (_builtins.int, np.integer)  # (bool included, as in Python)
 BOOL_TYPES = (_builtins.bool, np.bool_)
 GENERIC_SCALAR = np.generic  # any NumPy scalar, number or not
+NP_DTYPE = np.dtype  # the type of a NumPy dtype object, which dtype arguments may be
 
 
 def scalar_keeps(dtype: np.dtype, x: object) -> bool:

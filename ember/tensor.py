@@ -9,13 +9,13 @@ import warnings
 import weakref
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 from . import dtypes as _dt
+from .backend import NUMPY, backend_of
 from .graph import grad_mode
 from .graph.node import AccumulateGrad, RemovableHandle
 
-_ndarray = np.ndarray
+_ndarray = NUMPY.array_type
+_xp = NUMPY.xp  # a tensor made from Python data lives on the CPU (until a device argument)
 _grad_state = grad_mode.state
 _FROM_NP = _dt._FROM_NP
 
@@ -106,9 +106,9 @@ class Tensor:
                  requires_grad: bool = False) -> None:
         # the legacy constructor: Tensor([1, 2]) copies data as float32; Tensor(2, 3) is uninitialised
         if len(args) == 1 and not isinstance(args[0], int):
-            data = np.array(_to_array(args[0]), dtype=(dtype or _dt.get_default_dtype()).np)
+            data = _xp.array(_to_array(args[0]), dtype=(dtype or _dt.get_default_dtype()).np)
         else:
-            data = np.empty(tuple(args), dtype=(dtype or _dt.get_default_dtype()).np)
+            data = _xp.empty(tuple(args), dtype=(dtype or _dt.get_default_dtype()).np)
         self._init(data, requires_grad)
 
     def _init(self, data: Any, requires_grad: bool = False, grad_fn: Any = None,
@@ -126,7 +126,7 @@ class Tensor:
         """Wraps a backend array (the fast path every op output takes)."""
         t = _new(Tensor)
         if type(data) is not _ndarray:
-            data = np.asarray(data)  # numpy turns 0-d results into scalars
+            data = _xp.asarray(data)  # numpy turns 0-d results into scalars
         t._data = data
         t._requires_grad = requires_grad
         t._grad_fn = grad_fn
@@ -216,7 +216,7 @@ class Tensor:
 
     def untyped_storage(self) -> Any:
         base = self._data
-        while isinstance(base.base, np.ndarray):
+        while isinstance(base.base, type(self._data)):
             base = base.base
         return base
 
@@ -375,7 +375,7 @@ class Tensor:
         self._data = value._data
 
     # -- conversions --------------------------------------------------------------------------
-    def numpy(self, *, force: bool = False) -> np.ndarray:
+    def numpy(self, *, force: bool = False) -> Any:
         """Returns the data as a NumPy array sharing memory with this tensor."""
         if self._requires_grad and not force:
             raise RuntimeError(
@@ -383,7 +383,7 @@ class Tensor:
             )
         return self._data
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self) -> Any:
@@ -482,7 +482,8 @@ class Tensor:
                     requires_grad: bool) -> Tensor:
         size = _shape_arg(size)
         d = dtype or self.dtype
-        data = np.empty(size, d.np) if value is None else np.full(size, value, d.np)
+        xp = backend_of(self._data).xp
+        data = xp.empty(size, d.np) if value is None else xp.full(size, value, d.np)
         return _factory_result(data, requires_grad)
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
@@ -530,7 +531,7 @@ def _factory_result(data: Any, requires_grad: bool) -> Tensor:
     return t
 
 
-def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
+def _rebuild(data: Any, requires_grad: bool) -> Tensor:
     t = Tensor._make(data)
     t._requires_grad = requires_grad
     return t
@@ -561,7 +562,7 @@ def _shape_arg(size: tuple) -> tuple:
     for s in size:
         if isinstance(s, Tensor):
             s = s.item()
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+        if not isinstance(s, _dt.INTEGER_TYPES) or isinstance(s, bool):
             raise TypeError(
                 f"size must be a tuple of ints, but got {type(s).__name__} in {tuple(size)}"
             )

@@ -16,19 +16,6 @@ ALLOWED: dict[str, set[str]] = {
     # the RNG is numpy's Generator (PCG64 streams that manual_seed makes reproducible), and every
     # sampler is written on its draws, host arrays whatever the backend
     "random.py": {"*"},
-    # -- uses in files of the autograd spine, to go with its refactor ---------------------------
-    # TODO(spine): remove - numpy.may_share_memory, for the in-place overlap checks
-    "ops/inplace.py": {"import numpy"},
-    # TODO(spine): remove - np.integer in size checks, np.ndarray for the fast broadcast view,
-    # np.dtype in view(dtype)
-    "ops/shape.py": {"import numpy", "np.dtype", "np.integer", "np.ndarray"},
-    # TODO(spine): remove - finite differences in float64, random probes
-    "autograd/gradcheck.py": {"import numpy", "np.allclose", "np.float64", "np.random",
-                              "np.zeros"},
-    # TODO(spine): remove - Tensor(...) construction, new_* factories, the ndarray type
-    # (isinstance, numpy()/__array__ annotations, the view-base walk), np.integer size checks
-    "tensor.py": {"import numpy", "np.array", "np.asarray", "np.empty", "np.full", "np.integer",
-                  "np.ndarray"},
 }
 
 

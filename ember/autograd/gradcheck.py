@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
+from ..backend import NUMPY
+from ..tensor import Tensor
+
+_xp = NUMPY.xp  # finite differences and their Jacobians are computed on the host
 
 
 class GradcheckError(RuntimeError):
@@ -11,16 +14,12 @@ class GradcheckError(RuntimeError):
 
 
 def _tensors(x: Any) -> tuple:
-    from ..tensor import Tensor
-
     if isinstance(x, Tensor):
         return (x,)
     return tuple(t for t in x if isinstance(t, Tensor))
 
 
 def _outputs(func: Callable, inputs: tuple) -> tuple:
-    from ..tensor import Tensor
-
     out = func(*inputs)
     return (out,) if isinstance(out, Tensor) else tuple(o for o in out if isinstance(o, Tensor))
 
@@ -34,13 +33,13 @@ def _numerical_jacobian(func: Callable, inputs: tuple, wrt: list, eps: float) ->
         outs = _outputs(func, inputs)
         for t in wrt:
             flat = t._data.reshape(-1)  # a view: perturbing it perturbs the input
-            blocks = [np.zeros((flat.size, o._data.size)) for o in outs]
+            blocks = [_xp.zeros((flat.size, o._data.size)) for o in outs]
             for k in range(flat.size):
                 orig = flat[k]
                 flat[k] = orig + eps
-                plus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+                plus = [o._data.astype(_xp.float64).reshape(-1) for o in _outputs(func, inputs)]
                 flat[k] = orig - eps
-                minus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+                minus = [o._data.astype(_xp.float64).reshape(-1) for o in _outputs(func, inputs)]
                 flat[k] = orig
                 for b, p, m in zip(blocks, plus, minus):
                     b[k] = (p - m) / (2 * eps)
@@ -50,15 +49,13 @@ def _numerical_jacobian(func: Callable, inputs: tuple, wrt: list, eps: float) ->
 
 def _analytical_jacobian(func: Callable, inputs: tuple, wrt: list) -> list:
     from . import grad
-    from ..tensor import Tensor
-
     outs = _outputs(func, inputs)
-    jac = [[np.zeros((t._data.size, o._data.size)) for o in outs] for t in wrt]
+    jac = [[_xp.zeros((t._data.size, o._data.size)) for o in outs] for t in wrt]
     for j, o in enumerate(outs):
         if not o.requires_grad:
             continue
         for k in range(o._data.size):
-            seed = np.zeros(o._data.size, dtype=o._data.dtype)
+            seed = _xp.zeros(o._data.size, dtype=o._data.dtype)
             seed[k] = 1
             gs = grad(o, wrt, Tensor._make(seed.reshape(o._data.shape)), retain_graph=True,
                       allow_unused=True)
@@ -71,15 +68,13 @@ def _analytical_jacobian(func: Callable, inputs: tuple, wrt: list) -> list:
 def gradcheck(func: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, raise_exception: bool = True, **_: Any) -> bool:
     """Checks the gradients of ``func`` at ``inputs`` against finite differences (use float64)."""
-    from ..tensor import Tensor
-
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     wrt = [t for t in _tensors(inputs) if t.requires_grad]
     num = _numerical_jacobian(func, inputs, wrt, eps)
     ana = _analytical_jacobian(func, inputs, wrt)
     for i, (n_blocks, a_blocks) in enumerate(zip(num, ana)):
         for j, (n, a) in enumerate(zip(n_blocks, a_blocks)):
-            if not np.allclose(a, n, rtol=rtol, atol=atol):
+            if not _xp.allclose(a, n, rtol=rtol, atol=atol):
                 if raise_exception:
                     raise GradcheckError(
                         f"Jacobian mismatch for output {j} with respect to input {i},\n"
@@ -95,12 +90,10 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
     """Checks second-order gradients of ``func`` (the gradients of its vector-Jacobian product)."""
     from . import grad
     from .grad_mode import enable_grad
-    from ..tensor import Tensor
-
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     outs = _outputs(func, inputs)
     if grad_outputs is None:
-        rng = np.random.default_rng(0)
+        rng = _xp.random.default_rng(0)
         grad_outputs = tuple(
             Tensor._make(rng.standard_normal(o._data.shape).astype(o._data.dtype)).requires_grad_()
             for o in outs

@@ -185,6 +185,22 @@ class NumpyBackend(ArrayVocabulary):
     """The NumPy backend: ``xp`` is numpy; the kernels are this module's functions and
     ``numpy_conv``'s."""
 
+    @staticmethod
+    def expand(x: np.ndarray, shape: tuple) -> np.ndarray:
+        # numpy's broadcast_to costs ~15us; building the zero-stride view directly ~2us, but
+        # only works on arrays that export a buffer (contiguous ones)
+        lead = len(shape) - x.ndim
+        strides = (0,) * lead + tuple(0 if n != t else st
+                                      for n, t, st in zip(x.shape, shape[lead:], x.strides))
+        try:
+            out = np.ndarray(shape, x.dtype, x, 0, strides)
+        except (TypeError, ValueError):
+            return np.broadcast_to(x, shape)
+        out.flags.writeable = False
+        return out
+
+    may_share_memory = staticmethod(np.may_share_memory)
+
     name = "numpy"
     xp = np
     array_type = np.ndarray

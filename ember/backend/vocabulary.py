@@ -71,6 +71,7 @@ class ArrayVocabulary:
         return x[(slice(None),) * dim + (None,)]  # a view, as Tensor.unsqueeze
 
     def expand(self, x: Any, shape: tuple) -> Any:
+        """``x`` broadcast to ``shape`` as a read-only view (torch also refuses writes to it)."""
         return self.xp.broadcast_to(x, shape)
 
     # -- math --------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """ember's operations. Each module holds one category of ops: its Op classes (the graph nodes),
-its public functions, and ``TENSOR_METHODS``, the names under which they are bound onto Tensor."""
+its public functions (``__all__``: the names ``ember`` exports) and ``TENSOR_METHODS``, the names
+under which they are bound onto Tensor. Every module is listed here, once."""
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import convert, elementwise, indexing, inplace, linalg, reduce, shape, unary
-from . import activation, conv, loss, norm, pool
+from . import activation, arrange, compare, conv, convert, cumulative, einsum, elementwise
+from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shape, stats, unary
+from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
-_MODULES = (elementwise, unary, reduce, shape, indexing, linalg, convert, inplace, conv, pool,
-            norm, activation, loss)
+MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
+           scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss)
 
-for _mod in _MODULES:
+for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():
         setattr(Tensor, _name, _fn)

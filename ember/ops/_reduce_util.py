@@ -115,7 +115,7 @@ def check_nonempty(name: str, input: Tensor, dims: Any, shown: Any = None) -> No
 
 def safe_div(g: Tensor, d: Tensor) -> Tensor:
     """``g / d``, taken as 0 where ``d == 0`` without a nan in either derivative."""
-    from .elementwise import where
+    from .compare import where
 
     zero = d._data == 0
     if not zero.any():
@@ -141,7 +141,7 @@ def others_product(x: Tensor, d: int, cumulative: bool) -> Tensor:
     Gives ``[..., i, k, ...]``, cumulative over ``k``, when ``cumulative``, else ``[..., i, ...]``.
     Costs O(n) per element, so prod/cumprod use it only when x has zeros."""
     from .cumulative import cumprod
-    from .elementwise import where
+    from .compare import where
     from .reduce import prod
 
     xp = get_array_module(x._data)

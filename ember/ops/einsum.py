@@ -280,3 +280,7 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2, out: Tensor | None = None) ->
         sub_b[y % b.ndim] = x % a.ndim
     out = [lab for lab in sub_a if lab not in sub_b] + [lab for lab in sub_b if lab >= a.ndim]
     return _EinsumView.apply(a, b, subs=[sub_a, sub_b], out=out, dtype=a._data.dtype)
+
+
+__all__ = ["einsum", "tensordot"]
+TENSOR_METHODS: dict = {}

@@ -592,11 +592,3 @@ TENSOR_METHODS.update({
     "__mod__": _operator(remainder), "__rmod__": _operator(remainder, True),
     "__pow__": _pow_operator, "__rpow__": _operator(pow, True),
 })
-
-# The comparisons live in compare.py, which imports the helpers above; until ember wires that
-# module itself, its functions and methods travel with this one's.
-from . import compare as _compare  # noqa: E402
-from .compare import *  # noqa: E402,F401,F403
-
-__all__ += _compare.__all__
-TENSOR_METHODS.update(_compare.TENSOR_METHODS)

@@ -420,10 +420,3 @@ TENSOR_METHODS = {
     "index_put_": index_put_, "masked_fill": masked_fill, "masked_select": masked_select,
     "take": take, "nonzero": nonzero, "argwhere": argwhere,
 }
-
-# gather/scatter/index_select/... live in scatter.py; exported from here like the rest
-from . import scatter as _scatter  # noqa: E402
-from .scatter import *  # noqa: E402,F401,F403
-
-__all__ += _scatter.__all__
-TENSOR_METHODS.update(_scatter.TENSOR_METHODS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from weakref import ref as _weakref
 
-from numpy import may_share_memory as _may_share_memory
 from typing import Any, Callable
 
 from ..graph import grad_mode
@@ -29,7 +28,7 @@ def type_name(t: Any) -> str:
 
 def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
     """Marks ``out`` as a view of ``inp``'s base; ``fn`` re-creates ``out`` from ``inp``."""
-    if out._data.base is None or not _may_share_memory(out._data, inp._data):
+    if out._data.base is None or not backend_of(out._data).may_share_memory(out._data, inp._data):
         return out  # numpy had to copy (e.g. reshape of a non-contiguous array)
     base = inp._base if inp._base is not None else inp
     out._base = base

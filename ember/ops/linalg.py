@@ -1,4 +1,5 @@
-"""Matrix products: matmul, mm, bmm, mv, dot, outer, addmm, baddbmm, addmv, einsum, tensordot.
+"""Matrix products: matmul, mm, bmm, mv, dot, outer, addmm, baddbmm, addmv (einsum and
+tensordot: einsum.py).
 
 Every product is one ``MatMul`` op whose forward is a single ``xp.matmul`` call (BLAS). Its
 ``ta``/``tb`` flags transpose the last two dims of an operand, so each backward is again a MatMul
@@ -420,10 +421,7 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Number = 1,
     return Addmv.apply(input, mat, vec, beta=beta, alpha=alpha)
 
 
-from .einsum import einsum, tensordot  # noqa: E402  (re-exported: torch.einsum, torch.tensordot)
-
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "baddbmm", "addmv",
-           "einsum", "tensordot"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "baddbmm", "addmv"]
 
 
 def _matmul_method(self: Tensor, other: Any) -> Any:

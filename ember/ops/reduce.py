@@ -3,7 +3,7 @@
 ``sum_to_size`` also serves the engine, which sums every broadcast gradient back with it. The
 backwards take masks and signs as constants computed from the saved data (they are piecewise
 constant) and everything else through ember ops, so that they differentiate again. var/std/norm
-live in ``stats.py`` and the cumulative ops in ``cumulative.py``; both are re-exported here.
+live in ``stats.py`` and the cumulative ops in ``cumulative.py``.
 """
 from __future__ import annotations
 
@@ -16,11 +16,7 @@ from ..backend import get_array_module, sum_to_axes
 from ..tensor import Size, Tensor, _wrap_dim
 from . import _reduce_util as ru
 from ._util import float_array
-from .cumulative import TENSOR_METHODS as _CUMULATIVE_METHODS
-from .cumulative import cummax, cummin, cumprod, cumsum  # noqa: F401 (re-exported)
 from .inplace import type_name
-from .stats import TENSOR_METHODS as _STATS_METHODS
-from .stats import norm, std, std_mean, var, var_mean  # noqa: F401 (re-exported)
 
 
 class _AllDims:
@@ -290,9 +286,9 @@ class Aminmax(Op, name="AminmaxBackward0"):
 
 def _extremum(name: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> Any:
     if other is not None or isinstance(dim, Tensor):
-        from . import elementwise
+        from . import compare
 
-        binary = elementwise.maximum if name == "max" else elementwise.minimum
+        binary = compare.maximum if name == "max" else compare.minimum
         return binary(input, other if other is not None else dim)
     if dim is None:
         if keepdim:
@@ -526,12 +522,10 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
 __all__ = [
     "sum", "mean", "prod", "nansum", "nanmean", "max", "min", "amax", "amin", "aminmax",
     "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "all", "any", "count_nonzero",
-    "var", "std", "var_mean", "std_mean", "norm", "cumsum", "cumprod", "cummax", "cummin",
 ]
 TENSOR_METHODS = {
     "sum": sum, "sum_to_size": sum_to_size, "mean": mean, "prod": prod, "nansum": nansum,
     "nanmean": nanmean, "max": max, "min": min, "amax": amax, "amin": amin, "aminmax": aminmax,
     "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "softmax": softmax,
     "log_softmax": log_softmax, "all": all, "any": any, "count_nonzero": count_nonzero,
-    **_STATS_METHODS, **_CUMULATIVE_METHODS,
 }

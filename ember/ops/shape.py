@@ -10,10 +10,9 @@ import math
 import warnings
 from typing import Any, Sequence
 
-import numpy as np
-
 from ._op import Op
-from ..dtypes import dtype, to_dtype
+from ..backend import backend_of
+from ..dtypes import INTEGER_TYPES, NP_DTYPE, dtype, to_dtype
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view, type_name
 
@@ -34,7 +33,7 @@ def _ints(args: Sequence, fn: str, name: str = "size") -> tuple[int, ...]:
     for i, s in enumerate(args):
         if isinstance(s, Tensor) and s._data.dtype.kind in "iu" and s._data.size == 1:
             s = int(s.item())
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+        if isinstance(s, bool) or not isinstance(s, INTEGER_TYPES):
             raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, but found element "
                             f"of type {type(s).__name__} at pos {i}")
         out.append(int(s))
@@ -94,23 +93,6 @@ def _reshape_view(a: Any, shape: tuple[int, ...]) -> Any:
         except AttributeError:
             return None
         return v
-
-
-def _broadcast_view(xp: Any, a: Any, shape: tuple[int, ...]) -> Any:
-    """``a`` broadcast to ``shape`` as a read-only view (torch also refuses writes to it)."""
-    if type(a) is np.ndarray:
-        # numpy's broadcast_to costs ~15us; building the zero-stride view directly ~2us, but
-        # only works on arrays that export a buffer (contiguous ones)
-        lead = len(shape) - a.ndim
-        strides = (0,) * lead + tuple(0 if n != t else st
-                                      for n, t, st in zip(a.shape, shape[lead:], a.strides))
-        try:
-            out = np.ndarray(shape, a.dtype, a, 0, strides)
-        except (TypeError, ValueError):
-            return xp.broadcast_to(a, shape)
-        out.flags.writeable = False
-        return out
-    return xp.broadcast_to(a, shape)
 
 
 def _at(dim: int, index: Any) -> tuple:
@@ -232,7 +214,7 @@ class Expand(Op, name="ExpandBackward0"):
     @staticmethod
     def forward(ctx, a, *, shape):
         ctx.in_shape = a.shape
-        return a[...] if shape == a.shape else _broadcast_view(ctx.xp, a, shape)
+        return a[...] if shape == a.shape else ctx.backend.expand(a, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -282,7 +264,7 @@ class Permute(Op, name="PermuteBackward0"):
 def view(input: Tensor, *shape: Any, size: Any = None) -> Tensor:
     """Returns a view of ``input`` with a new shape (one entry may be -1); never copies."""
     args = shape if size is None else (size,)
-    if len(args) == 1 and isinstance(args[0], (dtype, type, np.dtype)):
+    if len(args) == 1 and isinstance(args[0], (dtype, type, NP_DTYPE)):
         return _view_dtype(input, to_dtype(args[0]))
     shape = _infer_size(_ints(args, "view"), input._data.size)
     return make_view(View.apply(input, shape=shape), input, lambda t: view(t, shape))
@@ -562,10 +544,3 @@ TENSOR_METHODS = {
     "mH": property(lambda self: _batch_t(self, "mH")),
     "select": select, "narrow": narrow,
 }
-
-# split/cat/flip/... live in arrange.py; exported from here so the package wiring stays the same
-from . import arrange as _arrange  # noqa: E402
-from .arrange import *  # noqa: E402,F401,F403
-
-__all__ += _arrange.__all__
-TENSOR_METHODS.update(_arrange.TENSOR_METHODS)

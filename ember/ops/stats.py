@@ -181,7 +181,7 @@ class VectorNorm(Op, name="LinalgVectorNormBackward0"):
 def _norm_backward(g: Tensor, x: Tensor, out: Tensor, p: float, axes: tuple,
                    keepdim: bool) -> Tensor | None:
     """The gradient of the p-norm; subgradient 0 at zero entries and at a zero norm, as torch."""
-    from .elementwise import where
+    from .compare import where
 
     if p == 0:
         return None  # piecewise constant: torch gives no gradient at all

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Union
 
 from ...graph.grad_mode import no_grad
 from ...creation import tensor as _tensor
-from ...ops.shape import stack
+from ...ops.arrange import stack
 from ...tensor import Tensor
 
 _tensor_or_tensors = Union[Tensor, Iterable[Tensor]]

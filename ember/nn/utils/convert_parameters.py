@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ...ops.shape import cat
+from ...ops.arrange import cat
 from ...tensor import Tensor
 
 
