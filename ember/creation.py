@@ -529,3 +529,12 @@ def _eye_arg(v: Any, name: str, pos: int) -> int:
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
            "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace",
            "eye"]
+
+
+def _new_tensor(self: Tensor, data: Any, dtype: _dt.dtype | None = None, device: Any = None,
+                requires_grad: bool = False) -> Tensor:
+    """A new leaf from ``data``, in this tensor's dtype unless ``dtype`` is given."""
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+Tensor.new_tensor = _new_tensor  # bound here: tensor.py sits below the factories

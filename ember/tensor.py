@@ -472,12 +472,6 @@ class Tensor:
         device("cuda")  # raises the "no cuda device" error
         return self
 
-    def new_tensor(self, data: Any, dtype: _dt.dtype | None = None, device: Any = None,
-                   requires_grad: bool = False) -> Tensor:
-        from .creation import tensor
-
-        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
-
     def _new_filled(self, size: tuple, value: Any, dtype: _dt.dtype | None,
                     requires_grad: bool) -> Tensor:
         size = _shape_arg(size)

@@ -126,7 +126,7 @@ def _autograd_grad(outputs: tuple, inputs: tuple, grad_outputs: tuple | None = N
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
-    from . import grad
+    from .api import grad
 
     return grad([o for o, _ in pairs], inputs, [g for _, g in pairs], allow_unused=True,
                  create_graph=create_graph, retain_graph=retain_graph)
@@ -219,7 +219,7 @@ def _stack_rows(rows: list, shape: tuple, like: Any, create_graph: bool) -> Any:
     from ..tensor import Tensor
 
     if create_graph and rows:
-        from .. import stack
+        from ..ops.arrange import stack
 
         return stack(rows, 0).reshape(shape)
     xp = get_array_module()

@@ -26,7 +26,7 @@ def _outputs(func: Callable, inputs: tuple) -> tuple:
 
 def _numerical_jacobian(func: Callable, inputs: tuple, wrt: list, eps: float) -> list:
     """J[i][j]: d out_j / d in_i as a (numel_in, numel_out) array, by central differences."""
-    from ..autograd.grad_mode import no_grad
+    from ..graph.grad_mode import no_grad
 
     jac = []
     with no_grad():
@@ -48,7 +48,7 @@ def _numerical_jacobian(func: Callable, inputs: tuple, wrt: list, eps: float) ->
 
 
 def _analytical_jacobian(func: Callable, inputs: tuple, wrt: list) -> list:
-    from . import grad
+    from .api import grad
     outs = _outputs(func, inputs)
     jac = [[_xp.zeros((t._data.size, o._data.size)) for o in outs] for t in wrt]
     for j, o in enumerate(outs):
@@ -88,7 +88,7 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
                   atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
                   **_: Any) -> bool:
     """Checks second-order gradients of ``func`` (the gradients of its vector-Jacobian product)."""
-    from . import grad
+    from .api import grad
     from .grad_mode import enable_grad
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     outs = _outputs(func, inputs)

@@ -78,15 +78,14 @@ class Context(Node):
             out.append(item._data)
         return tuple(out)
 
+    # ``ops.vocabulary.TENSORS``, bound by that module (it imports the ops this one sits under)
+    tensor_vocabulary: Any = None
+
     @property
     def F(self) -> Any:
         """The vocabulary of this pass's backward: the node's backend on arrays, or recorded
         ember ops under ``create_graph``."""
-        if _grad_state.enabled:
-            from .vocabulary import TENSORS
-
-            return TENSORS
-        return self.backend
+        return self.tensor_vocabulary if _grad_state.enabled else self.backend
 
 
 def _raise_freed() -> None:

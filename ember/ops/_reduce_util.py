@@ -140,12 +140,10 @@ def others_product(x: Tensor, d: int, cumulative: bool) -> Tensor:
 
     Gives ``[..., i, k, ...]``, cumulative over ``k``, when ``cumulative``, else ``[..., i, ...]``.
     Costs O(n) per element, so prod/cumprod use it only when x has zeros."""
-    from .cumulative import cumprod
     from .compare import where
-    from .reduce import prod
 
     xp = get_array_module(x._data)
     n = x.shape[d]
     eye = xp.eye(n, dtype=bool).reshape((n, n) + (1,) * (x.ndim - d - 1))
     others = where(const(eye), 1.0, x.unsqueeze(d))
-    return cumprod(others, d + 1) if cumulative else prod(others, d + 1)
+    return others.cumprod(d + 1) if cumulative else others.prod(d + 1)  # (methods: no cycle)

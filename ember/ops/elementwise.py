@@ -369,17 +369,14 @@ class Pow(_Broadcasting, name="PowBackward1"):
 
     @staticmethod
     def backward(ctx, g):
-        from .compare import where
-        from .unary import log
-
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         with ctx.xp.errstate(all="ignore"):  # the masked entries compute 0 * inf
             if need_a:  # b * a**(b-1), taken as 0 where b == 0 even at a == 0
-                ga = where(b == 0, 0.0, g * (b * a ** (b - 1)))
+                ga = (g * (b * a ** (b - 1))).masked_fill(b == 0, 0.0)
             if need_b:  # a**b * log(a), taken as 0 where a == 0 and b >= 0
-                gb = g * where((a == 0) & (b >= 0), 0.0, out * log(a))
+                gb = g * (out * a.log()).masked_fill((a == 0) & (b >= 0), 0.0)
         return ga, gb
 
 
@@ -402,13 +399,11 @@ class RPow(Op, name="PowBackward2"):
 
     @staticmethod
     def backward(ctx, g):
-        from .compare import where
-
         b, out = ctx.saved_tensors
         base = ctx.base
         if base == 0:  # log(0) = -inf, taken as 0 where the exponent is >= 0
             with ctx.xp.errstate(all="ignore"):  # the masked entries compute 0 * inf
-                return g * where(b >= 0, 0.0, out * -math.inf)
+                return g * (out * -math.inf).masked_fill(b >= 0, 0.0)
         return g * (out * (math.log(base) if base > 0 else math.nan))
 
 
@@ -570,9 +565,7 @@ def _pow_operator(self: Tensor, other: Any) -> Any:
 
 
 def _rtruediv(self: Tensor, other: Number) -> Tensor:
-    from .unary import reciprocal
-
-    return Mul.apply(reciprocal(self), other)  # torch records ``2 / x`` as 2 * reciprocal(x)
+    return Mul.apply(self.reciprocal(), other)  # (a method: unary.py imports this module)  # torch records ``2 / x`` as 2 * reciprocal(x)
 
 
 __all__ = [

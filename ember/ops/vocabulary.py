@@ -9,6 +9,7 @@ from typing import Any
 from ..backend import backend_of
 from ..dtypes import _FROM_NP
 from ..tensor import Tensor
+from ._op import Context
 from .compare import where
 from .linalg import _mm
 from .reduce import sum_to_size
@@ -74,3 +75,4 @@ class TensorVocabulary:
 
 
 TENSORS = TensorVocabulary()
+Context.tensor_vocabulary = TENSORS

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from ..autograd import _check_roots, _make_grads
+from ..autograd.api import _check_roots, _make_grads
 from ..autograd.engine import call_node
 from ..graph import grad_mode
 from ..graph.node import AccumulateGrad, Node

@@ -216,3 +216,15 @@ def test_recorded_relu_inplace_writes_into_the_tensor_and_saves_it():
     z.mul_(2)  # the output ReLU saved is overwritten: backward must refuse
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_both_carriers_speak_the_same_vocabulary():
+    """Every word of the array vocabulary has its Tensor formula, and the reverse."""
+    from ember.backend.vocabulary import ArrayVocabulary
+    from ember.ops.vocabulary import TensorVocabulary
+
+    def words(cls):
+        return {n for n in dir(cls) if not n.startswith("_")}
+
+    engine_only = {"sole_owner", "xp"}  # the steal of a gradient array; the array module
+    assert words(ArrayVocabulary) - engine_only == words(TensorVocabulary)
