@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 from . import dtypes as _dt
 from .backend import NUMPY, backend_of
 from .graph import grad_mode
-from .graph.node import AccumulateGrad, RemovableHandle
+from .graph.node import AccumulateGrad, RemovableHandle, add_hook
 
 _ndarray = NUMPY.array_type
 _xp = NUMPY.xp  # a tensor made from Python data lives on the CPU (until a device argument)
@@ -340,9 +340,7 @@ class Tensor:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
         if self._post_acc_hooks is None:
             self._post_acc_hooks = {}
-        h = RemovableHandle(self._post_acc_hooks)
-        self._post_acc_hooks[h.id] = hook
-        return h
+        return add_hook(self._post_acc_hooks, hook)
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:

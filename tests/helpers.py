@@ -114,3 +114,18 @@ def check_gradcheck(fn: Callable, *inputs: Any, second_order: bool = True,
     assert ember.autograd.gradcheck(f, ts, atol=atol, rtol=rtol)
     if second_order:
         assert ember.autograd.gradgradcheck(f, ts, atol=atol, rtol=rtol)
+
+
+def broadcastable_shapes(data: Any) -> tuple:
+    """Two shapes that broadcast together (up to 3-d, sizes 1-3), drawn with hypothesis's
+    ``st.data()``: each takes a trailing part of one full shape, with some sizes set to 1."""
+    from hypothesis import strategies as st
+
+    ndim = data.draw(st.integers(0, 3))
+    full = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim))
+
+    def side() -> tuple:
+        keep = data.draw(st.integers(0, ndim))
+        return tuple(s if data.draw(st.booleans()) else 1 for s in full[ndim - keep:])
+
+    return side(), side()

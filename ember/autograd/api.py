@@ -1,7 +1,7 @@
 """``backward`` and ``grad``: the public entry points of the reverse pass (torch.autograd's)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from ..backend import backend_of
 from ..tensor import Size, Tensor

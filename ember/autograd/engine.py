@@ -19,7 +19,6 @@ import warnings
 from typing import Iterable, Sequence
 
 from ..backend import errors_ignored, errors_restored
-from ..dtypes import _FROM_NP
 from ..graph import grad_mode
 from ..graph.node import FREED, AccumulateGrad, Node, anomaly, edge
 from ..ops.vocabulary import TENSORS

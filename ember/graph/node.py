@@ -44,6 +44,13 @@ class RemovableHandle:
         self.remove()
 
 
+def add_hook(hooks: dict, fn) -> RemovableHandle:
+    """Adds ``fn`` to ``hooks`` (id -> hook); the handle's ``remove()`` takes it off."""
+    h = RemovableHandle(hooks)
+    hooks[h.id] = fn
+    return h
+
+
 class Node:
     """A node of the backward graph, as seen through ``tensor.grad_fn``."""
 
@@ -85,25 +92,18 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
         if self._post_hooks is None:
             self._post_hooks = {}
-        h = RemovableHandle(self._post_hooks)
-        self._post_hooks[h.id] = fn
-        return h
+        return add_hook(self._post_hooks, fn)
 
     def register_prehook(self, fn) -> RemovableHandle:
         """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = {}
-        h = RemovableHandle(self._pre_hooks)
-        self._pre_hooks[h.id] = fn
-        return h
+        return add_hook(self._pre_hooks, fn)
 
     def _add_tensor_hook(self, output_nr: int, fn) -> RemovableHandle:
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
-        hooks = self._tensor_hooks.setdefault(output_nr, {})
-        h = RemovableHandle(hooks)
-        hooks[h.id] = fn
-        return h
+        return add_hook(self._tensor_hooks.setdefault(output_nr, {}), fn)
 
     def _free(self) -> None:
         if self._saved:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from .. import dtypes as _dt
 from ..graph import grad_mode
 from ..backend import get_array_module, kernels
+from ..backend.vocabulary import acc_dtype  # noqa: F401  (the reductions' accumulator rule)
 from ..tensor import Size, Tensor
 from ._util import dims_arg
 from .inplace import type_name
@@ -68,14 +69,6 @@ def quiet(xp: Any) -> Any:
 def const(arr: Any, like: Tensor | None = None) -> Tensor:
     """A constant tensor (mask, sign, weights) for a backward, in ``like``'s dtype."""
     return Tensor._make(arr if like is None else arr.astype(like._data.dtype, copy=False))
-
-
-def acc_dtype(dtype: Any) -> Any:
-    """Accumulate half precision in float32, as torch's CPU kernels do."""
-    char = getattr(dtype, "char", None)  # a numpy dtype: comparing it with a string parses it
-    if char is not None:
-        return "float32" if char == "e" else dtype
-    return "float32" if dtype == "float16" else dtype
 
 
 def int64_dtype(a: Any, dtype: Any) -> Any:

@@ -111,7 +111,8 @@ def _int_pow(xp: Any, a: Any, b: Any) -> Any:
 
 
 def _zeros_like(g: Tensor) -> Tensor:
-    return Tensor._make(get_array_module().zeros_like(g._data))
+    """Zeros shaped and typed as ``g``, a constant outside the graph (a formula's zero)."""
+    return Tensor._make(get_array_module(g._data).zeros_like(g._data))
 
 
 # -- arithmetic ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..graph import grad_mode
 from ._op import Op, _SavedOutput
-from ..backend import backend_of, get_array_module
+from ..backend import backend_of
 from ..dtypes import scalar_name
 from ..tensor import Tensor
 

@@ -11,7 +11,6 @@ import warnings
 from typing import Any, Sequence
 
 from ._op import Op
-from ..backend import backend_of
 from ..dtypes import INTEGER_TYPES, NP_DTYPE, dtype, to_dtype
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view, type_name

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import backend_of
 from ..dtypes import _FROM_NP
 from ..tensor import Tensor
 from ._op import Context
 from .compare import where
+from .elementwise import _zeros_like
 from .linalg import _mm
 from .reduce import sum_to_size
 
@@ -42,10 +42,7 @@ class TensorVocabulary:
     def exp(x: Tensor) -> Tensor:
         return x.exp()
 
-    @staticmethod
-    def zeros_like(x: Tensor) -> Tensor:
-        # a constant, outside the graph, as torch's zeros_like in a formula
-        return Tensor._make(backend_of(x._data).xp.zeros_like(x._data))
+    zeros_like = staticmethod(_zeros_like)
 
     @staticmethod
     def sum(x: Tensor, dim: int | tuple | None = None, keepdim: bool = False) -> Tensor:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import ember
 from ..graph import grad_mode
-from ..graph.node import RemovableHandle
+from ..graph.node import RemovableHandle, add_hook
 from ..ops.inplace import type_name
 from ..tensor import Tensor
 
@@ -338,8 +338,7 @@ class Optimizer:
 
 
 def _add_hook(hooks: dict[int, Callable], hook: Callable, prepend: bool = False) -> RemovableHandle:
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
+    handle = add_hook(hooks, hook)
     if prepend:  # dicts keep insertion order: rebuild with the new hook first
         items = list(hooks.items())
         hooks.clear()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import ember
 from ember.ops import compare, elementwise, unary
-from helpers import check_gradcheck, check_op, torch_or_skip
+from helpers import broadcastable_shapes, check_gradcheck, check_op, torch_or_skip
 
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less_equal", "not_equal"]
 OPERATORS = [operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge]
@@ -60,12 +60,7 @@ def test_tensors_stay_hashable_by_identity():
 @settings(max_examples=30, deadline=None)
 def test_broadcast_shape_pairs(data):
     """Random broadcastable shape pairs through comparisons, logic and the selecting ops."""
-    ndim = data.draw(st.integers(0, 3))
-    full = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim))
-    def side():  # noqa: E306
-        keep = data.draw(st.integers(0, ndim))
-        return tuple(s if data.draw(st.booleans()) else 1 for s in full[ndim - keep:])
-    sa, sb = side(), side()
+    sa, sb = broadcastable_shapes(data)
     r = np.random.default_rng(data.draw(st.integers(0, 100)))
     a, b = r.integers(-1, 2, sa).astype(np.float32), r.integers(-1, 2, sb).astype(np.float32)
     for fn in (lambda m, x, y: x <= y, lambda m, x, y: m.logical_xor(x, y),
