@@ -364,10 +364,10 @@ WRITES_INTO_INPUT: dict[str, Callable[[Tensor], Tensor]] = {}
 
 
 def _inplace_method(name: str) -> Callable:
-    binary = BINARY_INTO_INPUT.get(name)
-    unary = UNARY_INTO_INPUT.get(name)
-
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        # looked up per call: the op modules fill these after this module made the methods
+        unary = UNARY_INTO_INPUT.get(name)
+        binary = BINARY_INTO_INPUT.get(name)
         if unary is not None and not args and not kwargs and (
                 not _state.enabled or not self._requires_grad):
             d = self._data
@@ -381,7 +381,8 @@ def _inplace_method(name: str) -> Callable:
                     box[1] = self._grad_fn
                 return self
         if binary is not None and not _state.enabled and len(args) == 1 and (
-                not kwargs or list(kwargs) == ["alpha"]):
+                not kwargs or (list(kwargs) == ["alpha"]  # a plain number: nothing to check
+                               and type(kwargs["alpha"]) in (int, float))):
             other, d = args[0], self._data
             if isinstance(other, Tensor):
                 o = other._data

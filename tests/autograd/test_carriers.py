@@ -151,6 +151,37 @@ def test_no_grad_inplace_array_update_matches_out_of_place():
         np.testing.assert_array_equal(p.detach().numpy(), ufunc(expected, expected))
 
 
+@pytest.mark.parametrize("call", [
+    lambda p, g: p.add_(g), lambda p, g: p.sub_(g, alpha=0.5), lambda p, g: p.mul_(g),
+    lambda p, g: p.mul_(0.9), lambda p, g: p.add_(g, alpha=-0.01), lambda p, g: p.relu_(),
+], ids=["add_", "sub_ alpha", "mul_", "mul_ scalar", "add_ alpha", "relu_"])
+def test_no_grad_inplace_runs_the_op_forward_into_the_array(call, monkeypatch):
+    """With no graph to record (an optimizer step), in-place arithmetic writes into the tensor's
+    own array through its op's forward: no node, no temporary tensor, no copy back."""
+    from ember.ops import inplace
+
+    rng = np.random.default_rng(1)
+    p = ember.tensor(rng.standard_normal((4, 3)), dtype=ember.float32, requires_grad=True)
+    g = ember.tensor(rng.standard_normal((4, 3)), dtype=ember.float32)
+    expected = call(p.detach().clone(), g).numpy()  # the recorded path's values
+    memory = p.detach().numpy()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the no-graph in-place path went through apply_inplace")
+
+    monkeypatch.setattr(inplace, "apply_inplace", refuse)
+    with ember.no_grad():
+        assert call(p, g) is p
+    np.testing.assert_array_equal(p.detach().numpy(), expected)
+    assert np.shares_memory(memory, p.detach().numpy())
+
+
+def test_no_grad_inplace_keeps_torch_alpha_checks():
+    p = ember.zeros(3)
+    with ember.no_grad(), pytest.raises(RuntimeError, match="Boolean alpha"):
+        p.add_(ember.ones(3), alpha=True)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("inplace", [False, True], ids=["relu", "relu_"])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed"])
