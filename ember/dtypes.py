@@ -159,11 +159,9 @@ def to_dtype(d) -> dtype:
     return from_numpy_dtype(d)
 
 
-_NP_SCALARS = (_builtins.int, _builtins.float, _builtins.bool, np.number, np.bool_)
-
 # For ``isinstance`` checks above the backend: what ops take as a Python number, Python's own
 # and NumPy's scalars (``np.int64(2)`` as a dim, ``np.float32(0.5)`` as a fill value)
-SCALAR_TYPES = _NP_SCALARS
+SCALAR_TYPES = (_builtins.int, _builtins.float, _builtins.bool, np.number, np.bool_)
 INTEGER_TYPES = (_builtins.int, np.integer)  # (bool included, as in Python)
 BOOL_TYPES = (_builtins.bool, np.bool_)
 GENERIC_SCALAR = np.generic  # any NumPy scalar, number or not
@@ -206,7 +204,7 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
             out.append(x if x.dtype == npd else x.astype(npd))
         elif isinstance(x, (_builtins.float, np.floating)):
             out.append(_builtins.float(x))  # weak in numpy, where np.float64(x) would widen
-        elif isinstance(x, _NP_SCALARS):
+        elif isinstance(x, SCALAR_TYPES):
             out.append(npd.type(x))
         else:
             out.append(x)
