@@ -57,7 +57,7 @@ def _write_out(out: Tensor, data: Array, fname: str) -> Tensor:
         out._data[...] = data
     else:
         out._data = data
-    out._version_box[0] += 1
+    out._version_counter[0] += 1
     return out
 
 

@@ -92,7 +92,7 @@ _cpu = device("cpu")
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it for autograd."""
 
-    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_output_nr", "_version_box", "_grad",
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_output_nr", "_version_counter", "_grad",
                  "__dict__", "__weakref__")
     # rarely set state lives in the instance __dict__, with these class-level defaults
     _base: Tensor | None = None
@@ -117,7 +117,7 @@ class Tensor:
         self._requires_grad = requires_grad
         self._grad_fn = grad_fn
         self._output_nr = output_nr
-        self._version_box = [0]
+        self._version_counter = [0]
         self._grad = None
 
     @staticmethod
@@ -131,7 +131,7 @@ class Tensor:
         t._requires_grad = requires_grad
         t._grad_fn = grad_fn
         t._output_nr = output_nr
-        t._version_box = [0]
+        t._version_counter = [0]
         t._grad = None
         return t
 
@@ -222,7 +222,7 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._version_box[0]
+        return self._version_counter[0]
 
     # -- autograd state -----------------------------------------------------------------------
     @property
@@ -350,7 +350,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """Returns a tensor sharing this one's data, cut off from the graph."""
         t = Tensor._make(self._data)
-        t._version_box = self._version_box
+        t._version_counter = self._version_counter
         return t
 
     def detach_(self) -> Tensor:

@@ -99,10 +99,10 @@ class Function(metaclass=FunctionMeta):
                 continue
             if any(o is d for d in dirty):
                 t = o  # modified in place: the input tensor itself becomes the output
-                t._version_box[0] += 1
+                t._version_counter[0] += 1
             elif any(o is a for a in args):
                 t = Tensor._make(o._data)  # an input returned as-is becomes a new (aliasing) tensor
-                t._version_box = o._version_box
+                t._version_counter = o._version_counter
             else:
                 t = o
             if record and not any(o is n for n in non_diff):

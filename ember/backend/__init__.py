@@ -55,10 +55,3 @@ def get_array_module(*arrays: Array) -> Any:
     """The array module (numpy today; cupy later) that owns ``arrays``."""
     return backend_of(*arrays).xp
 
-
-def kernels(xp: Any) -> Any:
-    """The backend whose array module is ``xp``: its kernels (im2col, scatter_add, ...)."""
-    for b in _REGISTRY.values():
-        if b.xp is xp:
-            return b
-    return NUMPY

@@ -278,7 +278,7 @@ def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type
         scale = (max_norm / (norms + 1e-7)).astype(w.dtype)
         big = norms > max_norm
         w[rows[big]] *= scale[big, None]
-        weight._version_box[0] += 1
+        weight._version_counter[0] += 1
 
 
 def _unique(indices: Any) -> Any:

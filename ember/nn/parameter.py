@@ -29,7 +29,7 @@ class Parameter(Tensor):
                                "gradients")
         p = object.__new__(cls)
         Tensor._init(p, data._data, bool(requires_grad))
-        p._version_box = data._version_box  # a detached alias, as torch's _make_subclass is
+        p._version_counter = data._version_counter  # a detached alias, as torch's _make_subclass is
         return p
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:

@@ -38,7 +38,7 @@ class _SavedOutput:
     __slots__ = ("data", "box", "version", "nr")
 
     def __init__(self, t, nr: int) -> None:
-        self.data, self.box, self.version, self.nr = t._data, t._version_box, t._version_box[0], nr
+        self.data, self.box, self.version, self.nr = t._data, t._version_counter, t._version_counter[0], nr
 
 
 class Context(Node):
@@ -73,7 +73,7 @@ class Context(Node):
             if version is None:  # not version-tracked: a constant, or a wrapped array
                 out.append(item._data if isinstance(item, Tensor) else item)
                 continue
-            if item._version_box[0] != version:  # version-tracked items are tensors
+            if item._version_counter[0] != version:  # version-tracked items are tensors
                 _unpack(self, s)  # raises
             out.append(item._data)
         return tuple(out)
@@ -102,7 +102,7 @@ def _pack_array(item: Any, inputs: tuple, arrays: list, outputs: tuple) -> Any:
     """A raw array a built-in op saved, mapped back to the input tensor or the output it is."""
     for src, arr in zip(inputs, arrays):
         if item is arr and isinstance(src, Tensor):
-            return (src, src._version_box[0])
+            return (src, src._version_counter[0])
     for nr, out in enumerate(outputs):
         if out is not None and item is out._data:
             return _SavedOutput(out, nr)
@@ -124,7 +124,7 @@ def pack(items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:
                     packed.append(_SavedOutput(out, nr))
                     break
             else:
-                packed.append((item, item._version_box[0]))
+                packed.append((item, item._version_counter[0]))
         elif hasattr(item, "shape") and hasattr(item, "dtype"):  # an array
             packed.append(_pack_array(item, inputs, arrays, outputs))
         else:
@@ -137,12 +137,12 @@ def _unpack(node: Node, s) -> Any:
         if s.box[0] != s.version:
             _raise_modified(s.data, s.nr, s.box[0], s.version, node)
         t = Tensor._make(s.data, True, node, s.nr)
-        t._version_box = s.box
+        t._version_counter = s.box
         return t
     item, version = s
     if version is None:
         return item
-    box = item._version_box
+    box = item._version_counter
     if box[0] != version:
         # the message names the node that last wrote the tensor in place, as torch's does
         writer = box[1] if len(box) > 1 else item._grad_fn
@@ -310,7 +310,7 @@ class Op(Context):
                 out = backend.xp.asarray(out)  # numpy turns 0-d results into scalars
             outs._data = out
             outs._output_nr = 0
-            outs._version_box = [0]
+            outs._version_counter = [0]
             outs._grad = None
             if not record:
                 outs._requires_grad = False

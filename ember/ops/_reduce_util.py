@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from .. import dtypes as _dt
 from ..graph import grad_mode
-from ..backend import get_array_module, kernels
+from ..backend import backend_of, get_array_module
 from ..backend.vocabulary import acc_dtype  # noqa: F401  (the reductions' accumulator rule)
 from ..tensor import Size, Tensor
 from ._util import dims_arg
@@ -61,9 +61,10 @@ def count(shape: tuple, axes: tuple) -> int:
     return math.prod(shape[a] for a in axes)
 
 
-def quiet(xp: Any) -> Any:
-    # torch gives 0/0 = nan and log(0) = -inf silently; numpy would warn
-    return kernels(xp).errors_quiet()
+def quiet(array: Any) -> Any:
+    """A context where ``array``'s backend computes 0/0 = nan and log(0) = -inf silently, as
+    torch does (numpy would warn)."""
+    return backend_of(array).errors_quiet()
 
 
 def const(arr: Any, like: Tensor | None = None) -> Tensor:
@@ -124,7 +125,7 @@ def tie_weights(x: Tensor, out: Tensor, axes: tuple, nan_ties: bool) -> Tensor:
     mask = xd == od
     if nan_ties:  # max()/min() share among the nans a nan result came from; amax/amin give nan
         mask |= xp.isnan(xd) & xp.isnan(od)
-    with quiet(xp):
+    with quiet(xd):
         return const(mask / mask.sum(axis=axes, keepdims=True), out)
 
 

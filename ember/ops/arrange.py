@@ -9,7 +9,7 @@ from ..backend import backend_of
 from ..dtypes import INTEGER_TYPES, promote_types
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view
-from .shape import (Region, RegionBackward, _at, _dims, _ints, _select, _slice,
+from .shape import (Slice, SliceBackward, _at, _dims, _ints, _select, _slice,
                     _wrap_dim_strict, reshape, unsqueeze)
 
 
@@ -126,11 +126,11 @@ def _diag_view(a: Any, offset: int, d1: int, d2: int) -> Any:
         b, b.shape[:-2] + (n,), b.strides[:-2] + (b.strides[-2] + b.strides[-1],))
 
 
-class Diagonal(Region, name="DiagonalBackward0"):
+class Diagonal(Slice, name="DiagonalBackward0"):
     pass
 
 
-class DiagonalBackward(RegionBackward, name="DiagonalBackwardBackward0"):
+class DiagonalBackward(SliceBackward, name="DiagonalBackwardBackward0"):
     pass
 
 

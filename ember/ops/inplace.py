@@ -34,7 +34,7 @@ def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tenso
     out._base = base
     if not _state.enabled and base._requires_grad:
         out._view_no_grad = True  # torch refuses to modify such a view later with grad enabled
-    out._version_box = inp._version_box
+    out._version_counter = inp._version_counter
     prev = inp._view_fn
     out._view_fn = fn if prev is None else (lambda b: fn(prev(b)))
     if out._requires_grad and base._grad_fn is not None:
@@ -98,12 +98,12 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor],
     if not _state.enabled:  # nothing is recorded (optimizer steps): no alias, no history
         result = compute(self)
         _write(self, result)
-        self._version_box[0] += 1
+        self._version_counter[0] += 1
         return self
     # the alias stands for the value *before* the op: its own version counter, so the write
     # below doesn't invalidate what the op saved of it
     alias = Tensor._make(self._data, self._requires_grad, self._grad_fn, self._output_nr)
-    alias._version_box = [self._version_box[0]]
+    alias._version_counter = [self._version_counter[0]]
     if self._grad_fn is None and self._requires_grad:
         alias._grad_accumulator = self._grad_accumulator  # same leaf, same accumulator
     result = compute(alias)
@@ -112,7 +112,7 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor],
         # give it a copy, as torch saves a clone of the original self, before overwriting
         alias._data = alias._data.copy()
     _write(self, result)
-    box = self._version_box
+    box = self._version_counter
     box[0] += 1
     if result._requires_grad:
         _save_self_as_output(self, result, alias if into_input else None)
@@ -145,7 +145,7 @@ def _save_self_as_output(self: Tensor, result: Tensor, alias: Tensor | None = No
             _SavedOutput(result, 0) if type(s) is tuple and s[0] is alias else s for s in saved)
     for s in saved:
         if type(s) is _SavedOutput and s.data is result._data:
-            s.data, s.box, s.version = self._data, self._version_box, self._version_box[0]
+            s.data, s.box, s.version = self._data, self._version_counter, self._version_counter[0]
 
 
 def _write(self: Tensor, result: Tensor) -> None:
@@ -373,7 +373,7 @@ def _inplace_method(name: str) -> Callable:
             d = self._data
             if d.dtype.kind == "f" and d.flags.writeable:
                 backend_of(d).op(unary, d, into_input=True)
-                box = self._version_box
+                box = self._version_counter
                 box[0] += 1
                 if _state.enabled:  # as apply_inplace records it for version-check messages
                     if len(box) == 1:
@@ -392,7 +392,7 @@ def _inplace_method(name: str) -> Callable:
                 same = type(o) is float or type(o) is int  # weak: d's dtype stays
             if same and d.dtype.kind == "f" and d.flags.writeable:
                 backend_of(d).op(binary, d, o, into_input=True, **kwargs)
-                self._version_box[0] += 1
+                self._version_counter[0] += 1
                 return self
         into = WRITES_INTO_INPUT.get(name)
         if into is not None and not args and not kwargs:

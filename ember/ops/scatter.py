@@ -8,7 +8,7 @@ from .. import dtypes as _dt
 from ..backend import get_array_module
 from ..tensor import Tensor, _wrap_dim
 from .inplace import type_name
-from .shape import RegionBackward, _at
+from .shape import SliceBackward, _at
 
 
 # -- gather / scatter ---------------------------------------------------------------------------
@@ -32,7 +32,7 @@ def _pad_to(g: Tensor, shape: tuple) -> Tensor:
     if g.shape == shape:
         return g
     region = _lead(g.shape)
-    return RegionBackward.apply(g, fn=lambda a: a[region], shape=shape)
+    return SliceBackward.apply(g, fn=lambda a: a[region], shape=shape)
 
 
 def _check_index(fn: str, input: Tensor, dim: int, index: Tensor, src: Tensor | None = None,

@@ -139,7 +139,7 @@ class Alias(Op, name="AliasBackward0"):
         return g
 
 
-class Region(Op, name="SliceBackward0"):
+class Slice(Op, name="SliceBackward0"):
     """A view given by ``fn(array)``; backward writes the grad into zeros at the same place."""
 
     @staticmethod
@@ -152,7 +152,7 @@ class Region(Op, name="SliceBackward0"):
         return ctx._grad_op.apply(g, fn=ctx.fn, shape=ctx.in_shape)
 
 
-class RegionBackward(Op, name="SliceBackwardBackward0"):
+class SliceBackward(Op, name="SliceBackwardBackward0"):
     @staticmethod
     def forward(ctx, g, *, fn, shape):
         ctx.fn = fn
@@ -165,15 +165,15 @@ class RegionBackward(Op, name="SliceBackwardBackward0"):
         return ctx._view_op.apply(gg, fn=ctx.fn)
 
 
-class Select(Region, name="SelectBackward0"):
+class Select(Slice, name="SelectBackward0"):
     pass
 
 
-class SelectBackward(RegionBackward, name="SelectBackwardBackward0"):
+class SelectBackward(SliceBackward, name="SelectBackwardBackward0"):
     pass
 
 
-for _view, _grad in ((Region, RegionBackward), (Select, SelectBackward)):
+for _view, _grad in ((Slice, SliceBackward), (Select, SelectBackward)):
     _view._grad_op, _grad._view_op = _grad, _view
 
 
@@ -272,7 +272,7 @@ def view(input: Tensor, *shape: Any, size: Any = None) -> Tensor:
 def _view_dtype(input: Tensor, dtype: Any) -> Tensor:
     # a reinterpretation of the bits: shares memory and version counter, but no autograd history
     out = Tensor._make(input._data.view(dtype.np))
-    out._version_box = input._version_box
+    out._version_counter = input._version_counter
     return out
 
 
@@ -500,7 +500,7 @@ def _select(input: Tensor, d: int, i: int) -> Tensor:
 def _slice(input: Tensor, d: int, start: int, stop: int, step: int = 1) -> Tensor:
     """``input[..., start:stop:step, ...]`` along dim ``d`` (bounds already clamped)."""
     key = _at(d, slice(start, stop, step))
-    out = Region.apply(input, fn=lambda a: a[key])
+    out = Slice.apply(input, fn=lambda a: a[key])
     return make_view(out, input, lambda t: _slice(t, d, start, stop, step))
 
 

@@ -27,7 +27,7 @@ def _var_forward(ctx, a, axes, correction, keepdim, name):
         warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
                       "than the reduction factor (input numel divided by output numel).",
                       UserWarning, stacklevel=6)
-    with ru.quiet(xp):
+    with ru.quiet(a):
         m = a.mean(axis=axes, keepdims=True, dtype=ru.acc_dtype(a.dtype))
         dev = a - m
         var = (dev * dev).sum(axis=axes, keepdims=keepdim) / builtins.max(0, n - correction)
@@ -157,7 +157,7 @@ class VectorNorm(Op, name="LinalgVectorNormBackward0"):
         ctx.ord, ctx.axes, ctx.keepdim = ord, axes, keepdim
         x = a if dtype is None else a.astype(dtype)
         absx = xp.abs(x)
-        with ru.quiet(xp):
+        with ru.quiet(x):
             if ord == _INF or ord == -_INF:
                 out = (xp.amax if ord > 0 else xp.amin)(absx, axis=axes, keepdims=keepdim)
             elif ord == 0:
@@ -193,7 +193,7 @@ def _norm_backward(g: Tensor, x: Tensor, out: Tensor, p: float, axes: tuple,
     if p == _INF or p == -_INF:
         absx, o = xp.abs(x._data), out._data
         mask = (absx == o) | xp.isnan(absx)
-        with ru.quiet(xp):
+        with ru.quiet(absx):
             weights = mask / mask.sum(axis=axes, keepdims=True)
         return g * sgn * ru.const(weights, g)
     if p == 2:

@@ -165,7 +165,7 @@ def test_views_share_memory():
               x.expand(2, 3, 4), x.squeeze(), x.movedim(0, 1), x.T, x.flatten(), x[1:][0],
               x.t().unsqueeze(0), x[...], x[None, :, 1:3]):
         assert np.shares_memory(v.numpy(), x.numpy())
-        assert v._version_box is x._version_box
+        assert v._version_counter is x._version_counter
         assert v._base is x  # as torch's ``_base``: the root tensor, even for views of views
     for c in (x.flip(0), x.roll(1), x.repeat(1, 1), ember.cat([x]), x.tril(), x.t().reshape(-1)):
         assert not np.shares_memory(c.numpy(), x.numpy())
