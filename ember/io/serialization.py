@@ -46,8 +46,13 @@ def save(obj: Any, f: FileLike, pickle_protocol: int = 2, *, format: str | None 
             ``ember.Size``, ``ember.device`` and dtypes (NumPy scalars are saved as Python ones).
             Tensors that view one array (tied weights, ``w.t()``, slices) are saved as one
             storage, so they share memory again when loaded, by ember or torch.
-        f: a path, written atomically (a crash mid-save leaves an existing file intact), or a
-            writable binary file object.
+        f: a path, or a writable binary file object. A regular file is replaced atomically
+            (temporary file ``.NAME.ember-*.tmp``, fsync, rename: a crash mid-save leaves an
+            existing file intact; one left by a killed save is removed by a later save to the
+            same path once 15 minutes old). A read-only file is refused: make it writable or
+            remove it first to replace it. A symbolic link is followed, as ``open()`` does: the
+            file it points to, possibly in another folder, is replaced and the link kept. Other
+            paths (``/dev/null``, a named pipe, ``/dev/stdout``) are written in place, streamed.
         pickle_protocol: accepted for compatibility (2 to 5). The file always uses protocol-2
             opcodes, the only ones ``torch.load(weights_only=True)`` reads; ember reads any.
         format: ``None`` (safetensors for a path ending in ``.safetensors``, else torch's zip
@@ -55,6 +60,7 @@ def save(obj: Any, f: FileLike, pickle_protocol: int = 2, *, format: str | None 
 
     Raises:
         TypeError: ``obj`` holds an object of another type; the message says where.
+        PermissionError: ``f`` is a read-only file, or its folder is not writable.
     """
     if type(pickle_protocol) is not int or not 2 <= pickle_protocol <= pickle.HIGHEST_PROTOCOL:
         raise ValueError(f"pickle_protocol must be an int from 2 to {pickle.HIGHEST_PROTOCOL}, "
