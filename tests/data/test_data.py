@@ -3,8 +3,12 @@ batches (types, dtypes, shapes, values), argument errors, and worker processes."
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import os
+import signal
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -451,13 +455,12 @@ def test_timeout_raises():
         list(loader)
 
 
-def test_dead_worker_is_detected(monkeypatch):
-    from ember.utils.data import _utils
-
-    monkeypatch.setattr(_utils, "MP_STATUS_CHECK_INTERVAL", 0.2)
+def test_dead_worker_is_detected():
     loader = edata.DataLoader(_Dies(), batch_size=1, num_workers=2)
-    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited "
-                                           "unexpectedly"):
+    with _deadline(30), pytest.raises(RuntimeError, match=(
+            r"^DataLoader worker \(pid \d+\) exited unexpectedly with exit code 1. Details are "
+            r"lost due to multiprocessing. Rerunning with num_workers=0 may give better error "
+            r"trace.$")):
         list(loader)
 
 
@@ -469,3 +472,126 @@ def test_at_most_prefetch_factor_times_workers_batches_in_flight():
     for _ in it:
         seen.append(it._tasks_outstanding)
     assert max(seen) == 6 and seen[-1] == 0
+
+
+# -- no hangs: results that can't be pickled, workers that die (issue 14) -----------------------
+@contextlib.contextmanager
+def _deadline(seconds):
+    """Fails a test that would hang: SIGALRM interrupts the main process's wait for a batch."""
+    def expired(signum, frame):
+        raise TimeoutError(f"no result within {seconds} s: the DataLoader hangs")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _WithLock(edata.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return threading.Lock() if i == 5 else i
+
+
+def _as_list(batch):
+    return batch
+
+
+@pytest.mark.parametrize("kw, worker, what", [  # tasks are dealt to the workers round-robin
+    (dict(batch_size=2, collate_fn=_as_list), 0, "sample 5 (of the batch of samples [4, 5])"),
+    (dict(batch_size=None), 1, "sample 5"),
+])
+def test_unpicklable_result_is_raised_in_main_process_with_its_index(kw, worker, what):
+    loader = edata.DataLoader(_WithLock(), num_workers=2, **kw)
+    with _deadline(30), pytest.raises(TypeError) as err:
+        list(loader)
+    msg = str(err.value)
+    assert msg.startswith(f"Caught TypeError in DataLoader worker process {worker} while pickling "
+                          f"{what} to send it to the main process.\nOriginal Traceback")
+    assert msg.rstrip().endswith("TypeError: cannot pickle '_thread.lock' object")
+
+
+def test_unpicklable_batch_of_an_iterable_dataset_is_raised():
+    class Stream(edata.IterableDataset):
+        def __iter__(self):
+            yield {"lock": threading.Lock()}
+
+    loader = edata.DataLoader(Stream(), batch_size=None, num_workers=1)
+    with _deadline(30), pytest.raises(TypeError, match="while pickling a batch of its "
+                                                       "IterableDataset"):
+        list(loader)
+
+
+def test_exception_class_defined_in_a_function_is_raised_in_main_process():
+    class LocalError(Exception):
+        pass
+
+    class Raises(edata.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            raise LocalError(f"local failure {i}")
+
+    loader = edata.DataLoader(Raises(), batch_size=2, num_workers=2)
+    with _deadline(30), pytest.raises(RuntimeError) as err:
+        list(loader)
+    msg = str(err.value)
+    assert msg.startswith("Caught LocalError in DataLoader worker process 0 (raised as "
+                          "RuntimeError: the class test_exception_class_defined_in_a_function_is_"
+                          "raised_in_main_process.<locals>.LocalError can't be pickled to the "
+                          "main process).\nOriginal Traceback")
+    assert "LocalError: local failure 0" in msg
+
+    instance = LocalError("as a sample")  # an instance of it as a sample: the pickling error
+    loader = edata.DataLoader([0, instance], batch_size=None, num_workers=1)
+    with _deadline(30), pytest.raises(Exception, match=r"while pickling sample 1 to send it to "
+                                                       r"the main process"):
+        list(loader)
+
+
+def test_persistent_worker_killed_between_epochs_gives_torchs_error():
+    loader = edata.DataLoader(_dataset(ember, "tuple", 8), batch_size=2, num_workers=2,
+                              persistent_workers=True)
+    assert len(list(loader)) == 4
+    victim = loader._iterator._workers[1]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(timeout=10)
+    with _deadline(30), pytest.raises(RuntimeError) as err:
+        list(loader)
+    # torch's text (its SIGCHLD handler's), trailing space included
+    assert str(err.value) == f"DataLoader worker (pid {victim.pid}) is killed by signal: Killed. "
+
+
+class _Stalls(edata.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if edata.get_worker_info().id == 0 and i >= 2:
+            time.sleep(60)  # worker 0 is stuck when it gets killed
+        return i
+
+
+def test_worker_killed_while_the_main_process_waits_is_noticed_within_a_second():
+    loader = edata.DataLoader(_Stalls(), batch_size=2, num_workers=2, persistent_workers=True)
+    it = iter(loader)
+    assert [next(it).tolist(), next(it).tolist()] == [[0, 1], [2, 3]]
+    victim = it._workers[0]
+    killed_at = []
+
+    def kill():
+        time.sleep(0.5)
+        killed_at.append(time.monotonic())
+        os.kill(victim.pid, signal.SIGKILL)
+
+    threading.Thread(target=kill, daemon=True).start()
+    with _deadline(30), pytest.raises(RuntimeError, match=r"^DataLoader worker \(pid "
+                                      rf"{victim.pid}\) is killed by signal: Killed\. $"):
+        list(it)
+    assert time.monotonic() - killed_at[0] < 1.0

@@ -4,7 +4,9 @@ With ``num_workers > 0`` the main process deals the batch indices out to the wor
 keeps at most ``prefetch_factor * num_workers`` batches in flight, and hands batches out in
 sampler order whatever order they arrive in. Workers are started with ``fork`` where the platform
 has it (they then share the dataset's memory copy-on-write), and are shut down when the epoch
-ends, when the iterator is garbage-collected, and on errors.
+ends, when the iterator is garbage-collected, and on errors. Nothing waits forever on a worker: a
+result it can't pickle is raised in the main process with the sample's index, and a worker that
+dies is reported with torch's error within ``_utils.MP_WORKER_CHECK_INTERVAL`` (0.1 s).
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import itertools
 import multiprocessing
 import os
 import queue
+import signal
+import time
 import warnings
 import weakref
 from typing import Any, Callable, Generic, Iterable, TypeVar
@@ -20,8 +24,8 @@ import ember
 from . import _utils
 from ._utils.collate import default_collate, default_convert
 from ._utils.fetch import _DatasetKind
-from ._utils.worker import (ExceptionWrapper, _IterableDatasetStopIteration, _ResumeIteration,
-                            _worker_loop, get_worker_info)
+from ._utils.worker import (ExceptionWrapper, Pickled, _IterableDatasetStopIteration,
+                            _ResumeIteration, _worker_loop, get_worker_info)
 from .dataset import Dataset, IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
@@ -370,9 +374,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_num_tasks = [0] * self._num_workers
         self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
         if not first_iter:
-            # persistent workers: wait until every worker has acknowledged the new epoch
-            for q in self._index_pipes:
-                q.send(_ResumeIteration())
+            # persistent workers: one may have been killed since the last epoch
+            self._raise_if_a_worker_died()
+            # wait until every worker has acknowledged the new epoch
+            for worker_id in range(self._num_workers):
+                self._send(worker_id, _ResumeIteration())
             pending = self._num_workers
             while pending > 0:
                 idx, _ = self._get_data()
@@ -384,19 +390,38 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     def _try_get_data(self, timeout: float | None = None) -> tuple[bool, Any]:
         if timeout is None:
             timeout = _utils.MP_STATUS_CHECK_INTERVAL
+        deadline = time.monotonic() + timeout
+        while True:
+            # short waits, so that a dead worker is noticed at once, not when the timeout ends
+            wait = min(_utils.MP_WORKER_CHECK_INTERVAL, max(deadline - time.monotonic(), 0.0))
+            try:
+                return True, self._data_queue.get(timeout=wait)
+            except queue.Empty as e:
+                self._raise_if_a_worker_died(e)
+                if time.monotonic() >= deadline:
+                    return False, None
+            except Exception as e:
+                self._raise_if_a_worker_died(e)
+                raise
+
+    def _raise_if_a_worker_died(self, cause: BaseException | None = None) -> None:
+        """Raises torch's error for a worker that should be running but has exited."""
+        failed = [i for i, w in enumerate(self._workers)
+                  if self._workers_status[i] and not w.is_alive()]
+        if not failed:
+            return
+        for i in failed:
+            self._mark_worker_as_unavailable(i)
+        raise RuntimeError(_worker_death_message(self._workers[failed[0]])) from cause
+
+    def _send(self, worker_id: int, message: Any) -> None:
+        """Sends ``message`` on a worker's index pipe; a dead worker raises torch's error."""
         try:
-            return True, self._data_queue.get(timeout=timeout)
-        except Exception as e:
-            failed = [w for i, w in enumerate(self._workers)
-                      if self._workers_status[i] and not w.is_alive()]
-            for i, w in enumerate(self._workers):
-                if w in failed:
-                    self._mark_worker_as_unavailable(i)
-            if failed:
-                pids = ", ".join(str(w.pid) for w in failed)
-                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from e
-            if isinstance(e, queue.Empty):
-                return False, None
+            self._index_pipes[worker_id].send(message)
+        except OSError as e:  # BrokenPipeError: the worker is gone (or going)
+            # its pipe closes as it exits, a moment before it can be waited for
+            self._workers[worker_id].join(timeout=1.0)
+            self._raise_if_a_worker_died(e)
             raise
 
     def _get_data(self) -> Any:
@@ -465,7 +490,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     break
         else:
             return  # every worker is done
-        self._index_pipes[worker_id].send((self._send_idx, index))
+        self._send(worker_id, (self._send_idx, index))
         self._task_info[self._send_idx] = (worker_id,)
         self._workers_num_tasks[worker_id] += 1
         self._tasks_outstanding += 1
@@ -474,6 +499,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     def _process_data(self, data: Any, worker_id: int) -> Any:
         self._workers_num_tasks[worker_id] -= 1
         self._try_put_index()
+        if isinstance(data, Pickled):
+            data = data.load()
         if isinstance(data, ExceptionWrapper):
             data.reraise()
         return data
@@ -488,6 +515,26 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
     def _shutdown_workers(self) -> None:
         self._finalizer()
+
+
+def _worker_death_message(worker: Any) -> str:
+    """torch's words for a worker that exited (its C++ SIGCHLD handler's, trailing space kept)."""
+    code = worker.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.strsignal(-code) or str(-code)
+        except ValueError:
+            name = str(-code)
+        message = f"DataLoader worker (pid {worker.pid}) is killed by signal: {name}. "
+        if -code == getattr(signal, "SIGBUS", None):
+            message += ("It is possible that dataloader's workers are out of shared memory. "
+                        "Please try to raise your shared memory limit.")
+        return message
+    if code:
+        return (f"DataLoader worker (pid {worker.pid}) exited unexpectedly with exit code {code}. "
+                "Details are lost due to multiprocessing. Rerunning with num_workers=0 may give "
+                "better error trace.")
+    return f"DataLoader worker (pid(s) {worker.pid}) exited unexpectedly"
 
 
 def _shutdown_workers(workers: list[Any], index_writers: list[Any], done_event: Any,
