@@ -25,8 +25,9 @@ dot:
 	    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
 	  else echo "note: Graphviz's dot is missing (apt-get install graphviz); rendering tests skip"; fi; }
 
+# loadgroup: the MPI tests share one group (tests/distributed), so two jobs' ranks never compete
 test: $(STAMP) dot
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
 # three alternating rounds per workload: on a shared machine a busy spell then hits both frameworks
 bench: $(STAMP)

@@ -55,7 +55,8 @@ from .backend.threads import get_num_threads, set_num_threads  # noqa: F401
 # The training stack, checkpoints and the rest load on first use (PEP 562), so ``import ember``
 # costs the core only; ``ember.nn``, ``from ember import nn`` and ``import ember.nn`` all work, as
 # ``torch.nn`` etc. are reachable after ``import torch``.
-_LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization"})
+_LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization",
+                           "distributed"})
 _LAZY_ATTRS = {"save": "io", "load": "io"}
 
 

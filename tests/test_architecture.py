@@ -6,7 +6,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "ember"
 CORE = ["tensor.py", "dtypes.py", "creation.py", "random.py", "_tensor_str.py", "autograd", "ops",
         "backend", "graph", "linalg.py"]
 UPPER = ("ember.nn", "ember.optim", "ember.vision", "ember.utils", "ember.io", "ember.hub",
-         "ember.cli", "ember.viz")
+         "ember.cli", "ember.viz", "ember.distributed")
 
 
 def _imports(path: pathlib.Path):
@@ -55,9 +55,12 @@ LAYERS = [
     ("ember.tensor", "ember._tensor_str"),
     ("ember.ops", "ember.creation", "ember.random"),
     ("ember.autograd", "ember.linalg", "ember.cuda", "ember"),
+    # process groups and collectives on MPI: under nn (DDP, SyncBatchNorm) and utils.data
+    ("ember.distributed",),
     ("ember.nn", "ember.optim", "ember.utils", "ember.io"),
+    # the launcher runs scripts as `ember run` does: an application
     ("ember.vision", "ember.hub", "ember.cli", "ember.viz", "ember.tutorial", "ember.demo",
-     "ember.__main__"),
+     "ember.__main__", "ember.distributed.run"),
 ]
 # the one upward reference, as torch's: Tensor.backward runs the engine, imported on first use
 UPWARD_ALLOWED = {("ember.tensor", "ember.autograd")}

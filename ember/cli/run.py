@@ -20,8 +20,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "run", help="run a PyTorch script on ember",
         description="Run an unmodified PyTorch script with `torch` and `torchvision` resolving to "
                     "ember and ember.vision (for that script only). What ember lacks fails with a "
-                    "NotImplementedError naming the missing API.")
-    p.add_argument("script", help="the Python script to run")
+                    "NotImplementedError naming the missing API. With --nproc-per-node N (or "
+                    "as `ember run torchrun [OPTIONS] SCRIPT`), N ranks run it under MPI, as "
+                    "torchrun would (python -m ember.distributed.run).")
+    p.add_argument("--nproc-per-node", "--nproc_per_node", metavar="N",
+                   help="run N ranks of the script under MPI (torchrun's option)")
+    p.add_argument("script", help="the Python script to run (or torchrun)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
     return p
 
@@ -79,6 +83,12 @@ def run_script(path: str, args: list[str]) -> tuple[int, dict[str, Any] | None]:
 
 
 def command(ns: argparse.Namespace) -> int:
+    if ns.script == "torchrun" or ns.nproc_per_node is not None:
+        from ..distributed.run import main as launch  # torchrun's stand-in: it exec's mpiexec
+
+        if ns.script == "torchrun":
+            return launch(ns.args)
+        return launch(["--nproc-per-node", ns.nproc_per_node, ns.script, *ns.args])
     if not os.path.isfile(ns.script):
         raise CLIError(f"can't open file '{ns.script}': no such file")
     status, _ = run_script(ns.script, ns.args)
