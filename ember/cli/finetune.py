@@ -69,7 +69,46 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float,
                    help="share of each class held out for validation when the folder has no "
                         f"val/ (default: {d['val_fraction']})")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train data-parallel on N processes (MPI ranks; also under mpiexec); "
+                        "--batch-size stays the global batch")
     return p
+
+
+def _relaunch(ns: argparse.Namespace, n: int) -> int:
+    """``ember finetune --nproc N``: the same command as N ranks under the launcher."""
+    from ember.distributed.run import main as launch
+
+    argv = [ns.folder] if ns.folder else []
+    for key in DEFAULTS:
+        value = getattr(ns, key, None)
+        if key == "folder" or value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        argv += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) \
+            else [flag, str(value)]
+    argv += ["--resume", ns.resume] if ns.resume else []
+    return launch(["--nproc-per-node", str(n), "-m", "ember", "finetune", *argv])
+
+
+def _distributed(batch_size: int) -> tuple[int, int]:
+    """(rank, world size): a process group when this is one of several MPI ranks."""
+    from ember.distributed._mpi import launch_info
+
+    info = launch_info()
+    if info is None or info[1] == 1:
+        return 0, 1
+    import ember.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if batch_size < world:
+        raise CLIError(f"--batch-size {batch_size} is the global batch: it must be at least the "
+                       f"number of processes ({world})")
+    if rank != 0:  # rank 0 alone prints; the others' errors still reach stderr
+        sys.stdout = open(os.devnull, "w")
+    return rank, world
 
 
 def _settings(ns: argparse.Namespace, saved: dict[str, Any] | None) -> dict[str, Any]:
@@ -177,7 +216,7 @@ def _progress(loader: Any, desc: str) -> Any:
 
 
 def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, desc: str) -> float:
-    """One pass over ``loader``; returns the mean training loss."""
+    """One pass over ``loader``; returns the mean training loss (over every rank's batches)."""
     model.train()
     total, count = 0.0, 0
     bar = _progress(loader, desc)
@@ -190,6 +229,13 @@ def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, des
         count += len(labels)
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{total / count:.4f}")
+    if hasattr(model, "process_group"):  # DDP: every rank's share of the epoch's loss
+        import ember
+        import ember.distributed as dist
+
+        sums = ember.tensor([total, float(count)], dtype=ember.float64)
+        dist.all_reduce(sums)
+        total, count = sums.tolist()
     return total / max(count, 1)
 
 
@@ -248,8 +294,10 @@ def _plot(history: dict[str, list[float]], path: str) -> None:
 def command(ns: argparse.Namespace) -> int:
     from ember import nn, optim
     from ember.io import save
-    from ember.utils.data import DataLoader
+    from ember.utils.data import DataLoader, DistributedSampler
 
+    if ns.nproc is not None and ns.nproc > 1 and "PMI_RANK" not in os.environ:
+        return _relaunch(ns, ns.nproc)
     saved = read_checkpoint(ns.resume) if ns.resume else None
     if saved is not None and not (isinstance(saved, dict) and {"model", "optimizer", "epoch"}
                                   <= saved.keys()):
@@ -263,6 +311,7 @@ def command(ns: argparse.Namespace) -> int:
         raise CLIError(f"the checkpoint's classes {saved.get('classes')} are not the data's "
                        f"{classes}")
 
+    rank, world = _distributed(s["batch_size"])
     seed_everything(s["seed"])
     # On resume the checkpoint supplies every weight: don't download anything.
     model, _, weights_desc = build_model(s["model"], "none" if saved else s["weights"])
@@ -284,9 +333,13 @@ def command(ns: argparse.Namespace) -> int:
         weights_desc = f"resumed from {ns.resume} after epoch {start}"
 
     # BatchNorm can't train on a batch of one (ResNet's last feature map is 1x1 at small sizes).
-    drop_last = len(train_set) % s["batch_size"] == 1
-    train_loader = DataLoader(train_set, batch_size=s["batch_size"], shuffle=True,
-                              num_workers=s["workers"], drop_last=drop_last)
+    batch = s["batch_size"] // world  # the global batch, split between the ranks
+    sampler = DistributedSampler(train_set, world, rank, seed=s["seed"]) if world > 1 else None
+    drop_last = (len(sampler) if sampler else len(train_set)) % batch == 1
+    train_loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
+                              sampler=sampler, num_workers=s["workers"], drop_last=drop_last)
+    # DDP keeps the ranks' replicas equal; `model` stays the unwrapped module that rank 0 saves
+    trained = model if world == 1 else nn.parallel.DistributedDataParallel(model)
     val_loader = DataLoader(val_set, batch_size=max(s["batch_size"], 64), num_workers=s["workers"])
     os.makedirs(s["out"], exist_ok=True)
     ckpt_path = os.path.join(s["out"], "checkpoint.pt")
@@ -295,15 +348,21 @@ def command(ns: argparse.Namespace) -> int:
     total = sum(p.numel() for p in model.parameters())
     print(f"finetuning {s['model']} ({weights_desc}; {trainable:,} of {total:,} parameters "
           f"trainable) on {data_desc}: {len(classes)} classes, {len(train_set)} train / "
-          f"{len(val_set)} val images at {s['image_size']}x{s['image_size']}", flush=True)
+          f"{len(val_set)} val images at {s['image_size']}x{s['image_size']}"
+          + (f", on {world} processes" if world > 1 else ""), flush=True)
 
     epoch = completed = start
     try:
         for epoch in range(start, s["epochs"]):
             began = time.perf_counter()
             seed_everything(s["seed"] + epoch)
-            loss = train_one_epoch(model, train_loader, optimizer, criterion,
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            loss = train_one_epoch(trained, train_loader, optimizer, criterion,
                                    f"epoch {epoch + 1}/{s['epochs']}")
+            if rank != 0:  # rank 0 alone validates and writes; the others go on training
+                completed = epoch + 1
+                continue
             correct, seen = evaluate(model, val_loader)
             history["train_loss"].append(loss)
             history["val_acc"].append(correct / seen)
@@ -321,6 +380,8 @@ def command(ns: argparse.Namespace) -> int:
                   f"val accuracy {correct / seen:.1%}  ({time.perf_counter() - began:.1f} s)",
                   flush=True)
     except KeyboardInterrupt:
+        if rank != 0:  # rank 0 reports for the job
+            return 130
         print(file=sys.stderr)
         if completed == 0:
             print("interrupted during epoch 1: no epoch completed, no checkpoint written",
@@ -331,6 +392,8 @@ def command(ns: argparse.Namespace) -> int:
         _plot({k: v[:completed] for k, v in history.items()}, plot_path)  # saved epochs only
         return 130
 
+    if rank != 0:
+        return 0
     _plot(history, plot_path)
     if start >= s["epochs"]:
         print(f"nothing to train: the checkpoint has {start} epochs already (raise --epochs "
