@@ -1,6 +1,7 @@
 """``make bench``: ember and torch side by side, each (workload, framework) in a fresh process.
 
     python benchmarks/run.py [--only NAME ...] [--quick] [--tiny] [--frameworks ember [torch]]
+    python benchmarks/run.py --ddp [--steps 5] [--batch 32]   # data-parallel mode (ddp.py)
 
 Prints a table and writes benchmarks/results/latest.json. See benchmarks/README.md.
 """
@@ -345,6 +346,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--ddp" in argv:  # the ddp mode: data-parallel step time and allreduce bandwidth
+        from benchmarks.ddp import main as ddp_main
+
+        return ddp_main([a for a in argv if a != "--ddp"])
     args = parse_args(argv)
     s = settings(args)
     machine = machine_info(args.threads)  # now, so its load average is the one before the runs
