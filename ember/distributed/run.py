@@ -118,6 +118,12 @@ def _mpiexec_command(ns: argparse.Namespace, argv: list[str]) -> tuple[list[str]
         cmd += ["-hosts", ",".join(hosts), "-ppn", str(per_node)]
     elif ns.hostfile:
         cmd += ["-f", ns.hostfile, "-ppn", str(per_node)]
+        try:  # the first machine listed hosts rank 0: MASTER_ADDR, for scripts that read it
+            with open(ns.hostfile) as f:
+                hosts = [line.split(":")[0].split()[0] for line in f
+                         if line.strip() and not line.lstrip().startswith("#")][:1] or None
+        except OSError:
+            raise SystemExit(f"error: cannot read the hostfile {ns.hostfile}") from None
     cmd += [sys.executable, "-m", "ember.distributed.run", *argv]
     env = dict(os.environ)
     env[_WORKER] = "1"
