@@ -15,6 +15,7 @@ import io
 import pickle
 import pickletools
 import re
+import reprlib
 from typing import Any, Callable
 
 import numpy as np
@@ -155,9 +156,20 @@ def to_ember_dtype(name: str) -> _dt.dtype:
 
 
 # -- checked rebuild functions (the only code a checkpoint can reach) --------------------------
-def _check(cond: bool, what: str) -> None:
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+
+
+def _short(x: Any) -> str:
+    """A bounded ``repr`` for error messages about values a file chose (any size, any depth)."""
+    return _REPR.repr(x)
+
+
+def _check(cond: bool, what: str, *values: Any) -> None:
+    # ``what`` is formatted with the (short reprs of) ``values`` only when the check fails: these
+    # checks run for every tensor of a checkpoint
     if not cond:
-        raise pickle.UnpicklingError(f"malformed checkpoint: {what}")
+        raise pickle.UnpicklingError("malformed checkpoint: " + what.format(*map(_short, values)))
 
 
 def _is_int(x: Any) -> bool:
@@ -172,7 +184,7 @@ def _typed(storage: _Storage, name: str, byteorder: str) -> np.ndarray:
     raw = storage.raw
     itemsize = np.dtype(code).itemsize
     _check(raw.size % itemsize == 0,
-           f"storage {storage.key!r} of {raw.size} bytes does not hold whole {name} elements")
+           "storage {} of {} bytes does not hold whole {} elements", storage.key, raw.size, name)
     arr = raw.view(np.dtype(code).newbyteorder("<" if byteorder == "little" else ">"))
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -199,45 +211,73 @@ def _no_overlap(size: tuple, stride: tuple) -> bool:
 def _tensor(storage: Any, offset: Any, size: Any, stride: Any, dtype: str, requires_grad: Any,
             hooks: Any, metadata: Any) -> _T:
     """Checks the arguments every ``_rebuild_tensor_*`` shares; the array is made later."""
-    _check(isinstance(storage, _Storage), f"expected a storage, got {storage!r}")
-    _check(_is_int(offset) and offset >= 0, f"bad storage offset {offset!r}")
+    _check(isinstance(storage, _Storage), "expected a storage, got {}", storage)
+    _check(_is_int(offset) and offset >= 0, "bad storage offset {}", offset)
     _check(isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride),
-           f"bad tensor size {size!r} / stride {stride!r}")
-    _check(all(_is_int(n) and n >= 0 for n in size), f"bad tensor size {size!r}")
-    _check(all(_is_int(s) and s >= 0 for s in stride), f"bad tensor stride {stride!r}")
-    _check(type(requires_grad) is bool, f"bad requires_grad {requires_grad!r}")
+           "bad tensor size {} / stride {}", size, stride)
+    _check(all(_is_int(n) and n >= 0 for n in size), "bad tensor size {}", size)
+    _check(all(_is_int(s) and s >= 0 for s in stride), "bad tensor stride {}", stride)
+    _check(type(requires_grad) is bool, "bad requires_grad {}", requires_grad)
     _check(not requires_grad or _DTYPES[dtype][1].is_floating_point,
            "only floating point tensors can require gradients")
     _check(isinstance(hooks, dict) and not hooks, "tensors with backward hooks are not supported")
     if metadata is not None:
         _check(isinstance(metadata, dict) and set(metadata) <= {"conj", "neg"}
                and all(type(v) is bool for v in metadata.values()),
-               f"bad tensor metadata {metadata!r}")
+               "bad tensor metadata {}", metadata)
     # conj of a real tensor is the tensor itself (complex tensors never get this far)
     neg = bool(metadata and metadata.get("neg"))
     return _T(storage, offset, size, stride, dtype, neg, requires_grad)
 
 
+def _negated(storage: _Storage, name: str, byteorder: str) -> np.ndarray:
+    """The storage's values negated, once per storage and dtype: a lazy ``neg`` view is applied
+    to the storage and then viewed, so it costs the storage's size, never the view's."""
+    key = "-" + name
+    if key not in storage.typed:
+        storage.typed[key] = np.negative(_typed(storage, name, byteorder))
+    return storage.typed[key]
+
+
+# NumPy's limit on dimensions (torch's is larger, but ember's arrays are NumPy's)
+_MAX_DIMS = 64
+
+
 def _array(t: _T, byteorder: str) -> np.ndarray:
-    """The numpy view a checked ``_T`` describes, over its storage's own 1-D array."""
-    _check(t.storage.raw is not None, f"storage {t.storage.key!r} has no data")
-    flat = _typed(t.storage, t.dtype, byteorder)
+    """The numpy view a checked ``_T`` describes, over its storage's own 1-D array.
+
+    Nothing here is proportional to the view's number of elements: an ``expand``-ed view
+    (stride 0) of a billion elements over one stored value stays a view of that value."""
+    _check(t.storage.raw is not None, "storage {} has no data", t.storage.key)
     size, stride, offset = t.size, t.stride, t.offset
-    if 0 in size:
+    if len(size) > _MAX_DIMS:
+        raise NotImplementedError(f"the checkpoint holds a tensor with {len(size)} dimensions; "
+                                  f"ember's arrays (NumPy's) have at most {_MAX_DIMS}")
+    flat = _typed(t.storage, t.dtype, byteorder)
+    numel = extent = 1
+    for n in size:
+        numel *= n
+        extent *= max(n, 1)  # NumPy refuses such shapes even when a 0 makes them empty
+    if extent * flat.itemsize >= 1 << 63:  # torch: "numel: integer multiplication overflow"
+        raise pickle.UnpicklingError(
+            f"malformed checkpoint: a tensor of size {_short(size)} has more elements than a "
+            "64-bit size can count")
+    if numel == 0:
         return np.empty(size, flat.dtype)
     # The bounds check runs against the storage's own 1-D array, which nothing in the file can
     # replace: a view reading past it would expose unrelated memory.
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= flat.size:
         raise UnsafeCheckpointError(
-            f"tensor view exceeds its storage: size {size}, stride {stride} and offset {offset} "
-            f"reach element {last}, but storage {t.storage.key!r} holds {flat.size}")
+            f"tensor view exceeds its storage: size {_short(size)}, stride {_short(stride)} and "
+            f"offset {offset} reach element {last}, but storage {t.storage.key!r} holds "
+            f"{flat.size}")
+    if t.neg:  # saved unresolved (a lazy negative view); negate the storage, then view it
+        flat = _negated(t.storage, t.dtype, byteorder)
     item = flat.itemsize
     arr = np.ndarray(size, flat.dtype, buffer=flat, offset=offset * item,
                      strides=tuple(s * item for s in stride))
-    if t.neg:  # a lazy negative view is saved unresolved; ember has no lazy views: a copy
-        arr = np.negative(arr)
-    elif not _no_overlap(size, stride):
+    if not _no_overlap(size, stride):
         arr.flags.writeable = False  # an expand()-style view: elements alias each other
     return arr
 
@@ -257,6 +297,168 @@ class Storages:
 _KEY = re.compile(r"[0-9]{1,40}")
 
 
+# Python's own pickler cannot write deeper nesting than its recursion limit (1000 by default), so
+# no honest checkpoint comes near this; deeper structures only serve to crash the reader.
+MAX_DEPTH = 1000
+
+_LEAF_OPS = frozenset((
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING",
+    "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "NEXT_BUFFER",
+    "NONE", "NEWTRUE", "NEWFALSE", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
+    "FLOAT", "BINFLOAT", "EXT1", "EXT2", "EXT4", "GLOBAL", "PERSID"))
+_FIXED_TUPLES = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
+_GROW_FROM_MARK = frozenset(("APPENDS", "SETITEMS", "ADDITEMS"))
+
+
+def prescan(file: io.BytesIO, size: int) -> None:
+    """Checks a pickle before ``pickle.Unpickler`` runs it, from its opcodes alone.
+
+    The C unpickler trusts what a pickle declares in three ways that a small file can turn into a
+    crash or a huge allocation: it grows its memo to the largest index a ``PUT`` names; it
+    allocates a ``BINBYTES8``/``BINUNICODE8`` payload at its declared length before reading it;
+    and the objects it builds may nest arbitrarily deep, which C code that recurses without a
+    guard (hashing a tuple that holds a tuple that holds a tuple ...) turns into a segfault.
+    Here every declared length is checked against the bytes really present (``pickletools``
+    reads them), memo indices against the pickle's length, and the nesting depth of the objects
+    the pickle would build against :data:`MAX_DEPTH`, by running the pickle's stack machine on
+    depths instead of objects.
+
+    A container that already sits inside another one can still be reached through the memo and
+    grow (``APPEND`` after ``GET``), which deepens everything holding it after the fact. Such
+    late growth is summed and added to every depth checked, so the bound errs only towards
+    refusing; pickles written by Python or torch never grow a container after placing it.
+
+    Raises:
+        UnsafeCheckpointError: a memo index is out of range, or the nesting exceeds the limit.
+        pickle.UnpicklingError: the opcodes are malformed (an unknown opcode, an argument
+            running past the end, a stack underflow, a missing mark).
+    """
+    stack: list[int] = []  # depth >= 0 of an immutable object, or ~id of a mutable container
+    marks: list[int] = []  # stack lengths at each MARK, as the C unpickler keeps them
+    memo: dict[int, int] = {}
+    cdepth: list[int] = []  # each mutable container's depth so far
+    embedded = bytearray()  # whether that container has been put inside another one
+    late = 0  # total growth of containers after they were put inside another one
+
+    def depth(x: int) -> int:
+        return x if x >= 0 else cdepth[~x]
+
+    def check(d: int, pos: int) -> None:
+        if d + late > MAX_DEPTH:
+            raise UnsafeCheckpointError(
+                f"the pickle nests objects more than {MAX_DEPTH} levels deep (at byte {pos}); "
+                f"ember refuses deeper nesting (the limit is MAX_DEPTH = {MAX_DEPTH}), which "
+                "Python's pickle cannot write and which would crash the interpreter")
+
+    def take(items: list[int]) -> int:
+        # items go into a new or growing container: the depth that container gets from them
+        deepest = 0
+        for x in items:
+            if x < 0:
+                embedded[~x] = 1
+            deepest = max(deepest, depth(x))
+        return deepest + 1
+
+    def pop(n: int, pos: int) -> list[int]:
+        fence = marks[-1] if marks else 0
+        if len(stack) - n < fence:
+            raise pickle.UnpicklingError(f"malformed pickle: stack underflow at byte {pos}")
+        items = stack[len(stack) - n:]
+        del stack[len(stack) - n:]
+        return items
+
+    def pop_mark(pos: int) -> list[int]:
+        if not marks:
+            raise pickle.UnpicklingError(f"malformed pickle: no MARK before byte {pos}")
+        at = marks.pop()
+        items = stack[at:]
+        del stack[at:]
+        return items
+
+    def new_container(d: int) -> int:
+        cdepth.append(d)
+        embedded.append(0)
+        return ~(len(cdepth) - 1)
+
+    def grow(target: int, d: int, pos: int) -> None:
+        nonlocal late
+        if target >= 0:  # not a container (the unpickler itself will fail); keep a bound
+            stack[-1] = max(target, d)
+        elif d > cdepth[~target]:
+            if embedded[~target]:
+                late += d - cdepth[~target]
+            cdepth[~target] = d
+        check(d, pos)
+
+    ops = pickletools.genops(file)
+    while True:
+        try:
+            op, arg, pos = next(ops)
+        except StopIteration:
+            break
+        except ValueError as e:  # an unknown opcode, or an argument running past the end
+            raise pickle.UnpicklingError(f"malformed pickle: {e}") from None
+        name = op.name
+        if name in _LEAF_OPS:
+            stack.append(0)
+        elif name in ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET"):
+            stack.append(new_container(1))
+        elif name == "EMPTY_TUPLE":
+            stack.append(1)
+        elif name == "MARK":
+            marks.append(len(stack))
+        elif name in ("TUPLE", "FROZENSET", "LIST", "DICT", "INST", "OBJ"):
+            d = take(pop_mark(pos))
+            check(d, pos)
+            stack.append(d if name in ("TUPLE", "FROZENSET") else new_container(d))
+        elif name in _FIXED_TUPLES:
+            d = take(pop(_FIXED_TUPLES[name], pos))
+            check(d, pos)
+            stack.append(d)
+        elif name in _GROW_FROM_MARK or name in ("APPEND", "SETITEM", "BUILD"):
+            items = pop_mark(pos) if name in _GROW_FROM_MARK else pop(
+                2 if name == "SETITEM" else 1, pos)
+            if not stack or (marks and len(stack) <= marks[-1]):
+                raise pickle.UnpicklingError(f"malformed pickle: {name} without a target at "
+                                             f"byte {pos}")
+            grow(stack[-1], take(items), pos)
+        elif name in ("REDUCE", "NEWOBJ", "NEWOBJ_EX"):
+            # the result holds at most what its arguments hold; it may be a fresh container
+            args = pop(3 if name == "NEWOBJ_EX" else 2, pos)[1:]
+            d = max(depth(x) for x in args)
+            take(args)
+            stack.append(new_container(d))
+        elif name in ("STACK_GLOBAL", "BINPERSID"):
+            pop(2 if name == "STACK_GLOBAL" else 1, pos)
+            stack.append(0)
+        elif name == "POP":
+            if marks and marks[-1] == len(stack):
+                marks.pop()
+            else:
+                pop(1, pos)
+        elif name == "POP_MARK":
+            pop_mark(pos)
+        elif name == "DUP":
+            stack.append(pop(1, pos)[0])
+            stack.append(stack[-1])
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            # pickle grows its memo to the largest index a PUT names, so one crafted index
+            # would allocate gigabytes: indices are checked against the pickle's length
+            index = len(memo) if name == "MEMOIZE" else arg
+            if not 0 <= index < size:
+                raise UnsafeCheckpointError(f"memo index {index} at byte {pos} is out of range")
+            if not stack:
+                raise pickle.UnpicklingError(f"malformed pickle: {name} on an empty stack at "
+                                             f"byte {pos}")
+            memo[index] = stack[-1]
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            if arg not in memo:
+                raise pickle.UnpicklingError(f"malformed pickle: memo entry {arg} is not set "
+                                             f"(byte {pos})")
+            stack.append(memo[arg])
+        # PROTO, FRAME, READONLY_BUFFER and STOP change nothing that is checked here
+
+
 class SafeUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` with an exact allowlist and checked storages (module docstring)."""
 
@@ -268,13 +470,8 @@ class SafeUnpickler(pickle.Unpickler):
         self._globals = _ALLOWLIST
 
     def load(self) -> Any:
-        # pickle grows its memo to the largest index a PUT names, so one crafted index would
-        # allocate gigabytes: indices are checked against the pickle's length before it runs
         start = self._file.tell()
-        size = len(self._file.getbuffer()) - start
-        for op, arg, pos in pickletools.genops(self._file):
-            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= arg < size:
-                raise UnsafeCheckpointError(f"memo index {arg} at byte {pos} is out of range")
+        prescan(self._file, len(self._file.getbuffer()) - start)
         self._file.seek(start)
         return super().load()
 
@@ -305,7 +502,7 @@ class SafeUnpickler(pickle.Unpickler):
             if st is not None and isinstance(pid, tuple) and len(pid) == 6 and pid[5] is not None:
                 raise NotImplementedError("the checkpoint holds a storage view (a pre-1.0 torch "
                                           "feature), which ember cannot load")
-            raise UnsafeCheckpointError(f"bad persistent id {pid!r}: ember expects "
+            raise UnsafeCheckpointError(f"bad persistent id {_short(pid)}: ember expects "
                                         "('storage', <storage type>, key, location, numel)")
         _, stype, key, location, numel = pid[:5]
         if key in st.cache:
@@ -340,14 +537,14 @@ _UNSUPPORTED = {
 
 def _make_device(*args: Any) -> device | str:
     _check(1 <= len(args) <= 2 and isinstance(args[0], str)
-           and (len(args) == 1 or args[1] is None or _is_int(args[1])), f"bad device {args!r}")
+           and (len(args) == 1 or args[1] is None or _is_int(args[1])), "bad device {}", args)
     name = args[0] if len(args) == 1 or args[1] is None else f"{args[0]}:{args[1]}"
     # ember has only the CPU: other devices stay as their torch spelling, a plain string
     return device(name) if name.split(":")[0] == "cpu" else name
 
 
 def _make_size(dims: Any) -> Size:
-    _check(isinstance(dims, (tuple, list)) and all(_is_int(d) for d in dims), f"bad size {dims!r}")
+    _check(isinstance(dims, (tuple, list)) and all(_is_int(d) for d in dims), "bad size {}", dims)
     return Size(dims)
 
 
@@ -357,7 +554,7 @@ def _encode(text: Any, encoding: Any) -> bytes:
 
 
 def _make_set(items: Any = ()) -> set:
-    _check(isinstance(items, (list, tuple)), f"bad set contents {type(items).__name__}")
+    _check(isinstance(items, (list, tuple)), "bad set contents {}", type(items).__name__)
     try:
         return set(items)
     except TypeError as e:  # an unhashable element
@@ -383,7 +580,7 @@ def _allowlist() -> dict[tuple[str, str], _Inert]:
                        metadata)
 
     def rebuild_v3(storage, offset, size, stride, requires_grad, hooks, dtype, metadata=None):
-        _check(isinstance(dtype, _Dtype), f"bad dtype {dtype!r}")
+        _check(isinstance(dtype, _Dtype), "bad dtype {}", dtype)
         if dtype.name in _NO_EMBER_DTYPE:
             raise _no_ember_dtype(dtype.name)
         return _tensor(storage, offset, size, stride, dtype.name, requires_grad, hooks, metadata)
@@ -424,16 +621,20 @@ def _allowlist() -> dict[tuple[str, str], _Inert]:
 def unwrap(obj: Any, byteorder: str = "little") -> Any:
     """Turns the unpickled object into ember objects: ``_T`` -> Tensor/Parameter, dtype markers ->
     ember dtypes. Mutable containers are updated in place, so shared references and cycles survive;
-    each ``_T`` becomes one Tensor however often it is referenced."""
+    each ``_T`` becomes one Tensor however often it is referenced.
+
+    The walk keeps its own stack (one generator per open container) rather than recursing, so how
+    deep a file nests its containers never reaches Python's recursion limit."""
     done: dict[int, Any] = {}
     busy: set[int] = set()
 
-    def walk(x: Any) -> Any:
+    def simple(x: Any) -> tuple[bool, Any]:
+        """``(True, value)`` for anything converted at once, ``(False, None)`` for a container."""
         t = type(x)
         if t in (str, int, float, bool, bytes, complex) or x is None:
-            return x
+            return True, x
         if id(x) in done:
-            return done[id(x)]
+            return True, done[id(x)]
         if isinstance(x, _T):
             arr = _array(x, byteorder)
             out: Any = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
@@ -441,35 +642,67 @@ def unwrap(obj: Any, byteorder: str = "little") -> Any:
         elif isinstance(x, _Dtype):
             out = to_ember_dtype(x.name)
         elif isinstance(x, _Inert):
-            raise pickle.UnpicklingError(f"malformed checkpoint: a bare {x!r} is not a value "
-                                         "ember can return")
-        elif t is list:
+            raise pickle.UnpicklingError(f"malformed checkpoint: a bare {_short(x)} is not a "
+                                         "value ember can return")
+        elif isinstance(x, device):
+            out = x
+        elif t in (list, dict, collections.OrderedDict, tuple, set, Size):
+            return False, None
+        else:
+            raise pickle.UnpicklingError(f"malformed checkpoint: unexpected {t.__name__}")
+        done[id(x)] = out
+        return True, out
+
+    def container(x: Any):
+        """Yields each element of ``x`` and receives it converted; returns ``x`` converted."""
+        t = type(x)
+        if t is list:
             done[id(x)] = x
-            x[:] = [walk(v) for v in x]
+            values = []
+            for v in x:
+                values.append((yield v))
+            x[:] = values
             return x
-        elif t in (dict, collections.OrderedDict):
+        if t in (dict, collections.OrderedDict):
             done[id(x)] = x
-            items = [(walk(k), walk(v)) for k, v in x.items()]
+            items = []
+            for k, v in list(x.items()):
+                key = yield k
+                items.append((key, (yield v)))
             x.clear()
             x.update(items)
             if t is collections.OrderedDict:  # attributes set by BUILD, e.g. _metadata
                 attrs = vars(x)
                 for k in list(attrs):
-                    attrs[k] = walk(attrs[k])
+                    attrs[k] = yield attrs[k]
             return x
-        elif t in (tuple, set, Size) or isinstance(x, device):
-            if id(x) in busy:
-                raise pickle.UnpicklingError("malformed checkpoint: a tuple or set contains "
-                                             "itself")
-            busy.add(id(x))
-            out = x if isinstance(x, device) else t(walk(v) for v in x)
-            busy.discard(id(x))
-        else:
-            raise pickle.UnpicklingError(f"malformed checkpoint: unexpected {t.__name__}")
+        if id(x) in busy:  # a tuple or set reached again while its elements are converted
+            raise pickle.UnpicklingError("malformed checkpoint: a tuple or set contains itself")
+        busy.add(id(x))
+        values = []
+        for v in x:
+            values.append((yield v))
+        busy.discard(id(x))
+        out = t(values)
         done[id(x)] = out
         return out
 
-    return walk(obj)
+    ready, value = simple(obj)
+    if ready:
+        return value
+    stack = [container(obj)]
+    value = None
+    while stack:
+        try:
+            child = stack[-1].send(value)
+        except StopIteration as e:
+            stack.pop()
+            value = e.value
+            continue
+        ready, value = simple(child)
+        if not ready:
+            stack.append(container(child))
+    return value
 
 
 _ALLOWLIST = _allowlist()
