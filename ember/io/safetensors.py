@@ -15,8 +15,10 @@ float32, U16 to int32, U32 to int64, and U64 to int64 when every value fits.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import reprlib
 import struct
 from typing import IO, Any, Union
 
@@ -37,6 +39,15 @@ MAX_HEADER_SIZE = 100_000_000
 
 class SafetensorError(ValueError):
     """A safetensors file is malformed (bad header, offsets, sizes or dtype)."""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 3, 8, 60, 60
+
+
+def _short(x: Any) -> str:
+    """A bounded ``repr`` for error messages about values a file chose."""
+    return _REPR.repr(x)
 
 
 # name -> (little-endian dtype as stored, rank in the reference writer's order: larger first)
@@ -211,33 +222,6 @@ def is_safetensors(prefix: bytes) -> bool:
     return 2 <= n <= MAX_HEADER_SIZE and prefix[8:9] == b"{"
 
 
-def _read_all(f: FileLike | bytes) -> tuple[np.ndarray, str]:
-    """The file's bytes as a writable uint8 array (tensors are views into it), and its name."""
-    if isinstance(f, (bytes, bytearray, memoryview)):
-        return np.frombuffer(f, dtype=np.uint8).copy(), "<bytes>"
-    if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as fh:
-            return _read_rest(fh), os.fspath(f)
-    return _read_rest(f), str(getattr(f, "name", "<file object>"))
-
-
-def _read_rest(fh: IO[bytes]) -> np.ndarray:
-    try:  # a real file: read straight into one buffer, with no zero-fill and no second copy
-        size = os.fstat(fh.fileno()).st_size - fh.tell()
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        size = -1
-    if size < 0:
-        return np.frombuffer(fh.read(), dtype=np.uint8).copy()
-    buf = np.empty(size, dtype=np.uint8)
-    got = 0
-    while got < size:
-        n = fh.readinto(memoryview(buf)[got:])
-        if not n:
-            break
-        got += n
-    return buf[:got]
-
-
 def _no_duplicates(pairs: list) -> dict:
     seen: dict = {}
     for k, v in pairs:
@@ -247,25 +231,43 @@ def _no_duplicates(pairs: list) -> dict:
     return seen
 
 
-def _parse(buf: np.ndarray, where: str) -> tuple[dict[str, np.ndarray], dict[str, str] | None]:
-    def bad(msg: str) -> SafetensorError:
-        return SafetensorError(f"invalid safetensors file {where}: {msg}")
+def _read_exact(fh: IO[bytes], n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        chunk = fh.read(n - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
-    if len(buf) < 8:
-        raise bad(f"{len(buf)} bytes is too short to hold the 8-byte header length")
-    n = struct.unpack("<Q", bytes(buf[:8]))[0]
-    if n > MAX_HEADER_SIZE:
-        raise bad(f"header length {n} exceeds the limit of {MAX_HEADER_SIZE} bytes")
-    if 8 + n > len(buf):
-        raise bad(f"header length {n} runs past the end of the file ({len(buf)} bytes)")
+
+def _remaining(fh: IO[bytes]) -> int | None:
+    """How many bytes are left after ``fh``'s position, or None for a stream that cannot tell."""
     try:
-        text = bytes(buf[8:8 + n]).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise bad(f"header is not valid UTF-8 ({e})") from None
+        if not fh.seekable():
+            return None
+        here = fh.tell()
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(here)
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return max(0, end - here)
+
+
+_MAX_DIMS = 64  # NumPy's limit on dimensions
+
+
+def _header(text: str, bad) -> tuple[list, dict[str, str] | None]:
+    """The header's tensors as ``(begin, end, name, dtype, shape)``, sorted by offset, and its
+    metadata; everything checked but the offsets' fit to the data."""
     try:
         header = json.loads(text, object_pairs_hook=_no_duplicates)
     except SafetensorError as e:
         raise bad(str(e)) from None
+    except RecursionError:  # json's parser recurses per level of nesting
+        raise bad("the header's JSON is nested too deeply to parse (a tensor entry needs 3 "
+                  "levels)") from None
     except ValueError as e:
         raise bad(f"header is not valid JSON ({e})") from None
     if not isinstance(header, dict):
@@ -275,7 +277,6 @@ def _parse(buf: np.ndarray, where: str) -> tuple[dict[str, np.ndarray], dict[str
     if metadata is not None and not (isinstance(metadata, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
         raise bad("__metadata__ must map strings to strings")
-    data_len = len(buf) - 8 - n
     entries = []
     for k, info in header.items():
         # unknown extra keys are ignored, as the reference reader does
@@ -283,44 +284,122 @@ def _parse(buf: np.ndarray, where: str) -> tuple[dict[str, np.ndarray], dict[str
             raise bad(f"entry {k!r} must be an object with the keys dtype, shape, data_offsets")
         name, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
         if not isinstance(name, str) or name not in _READ:
-            raise bad(f"tensor {k!r} has dtype {name!r}, which ember cannot read (supported: "
-                      f"{', '.join(_READ)})")
+            raise bad(f"tensor {k!r} has dtype {_short(name)}, which ember cannot read "
+                      f"(supported: {', '.join(_READ)})")
         if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
-            raise bad(f"tensor {k!r} has an invalid shape {shape!r}")
+            raise bad(f"tensor {k!r} has an invalid shape {_short(shape)}")
         if not (isinstance(offs, list) and len(offs) == 2
                 and all(type(o) is int and o >= 0 for o in offs)):
-            raise bad(f"tensor {k!r} has invalid data_offsets {offs!r}")
+            raise bad(f"tensor {k!r} has invalid data_offsets {_short(offs)}")
+        if len(shape) > _MAX_DIMS:
+            raise bad(f"tensor {k!r} has {len(shape)} dimensions; ember's arrays (NumPy's) have "
+                      f"at most {_MAX_DIMS}")
+        extent = 1
+        for d in shape:
+            extent *= max(d, 1)  # NumPy refuses such shapes even when a 0 makes them empty
+        if extent * np.dtype(_READ[name]).itemsize >= 1 << 63:
+            raise bad(f"tensor {k!r} has shape {_short(shape)}, more elements than a 64-bit "
+                      "size can count")
         entries.append((offs[0], offs[1], k, name, shape))
-
-    # tensors must tile the data section exactly: sorted by offset, no gaps, no overlaps
     entries.sort(key=lambda e: (e[0], e[1]))
+    return entries, metadata
+
+
+def _check_layout(entries: list, data_len: int, bad) -> None:
+    # tensors must tile the data section exactly: sorted by offset, no gaps, no overlaps
     pos = 0
-    arrays = {}
     for begin, end, k, name, shape in entries:
         if begin != pos or end < begin:
             raise bad(f"tensor {k!r} has data_offsets [{begin}, {end}], expected it to start at "
                       f"{pos} (tensors must be contiguous and non-overlapping)")
-        dt = np.dtype(_READ[name])
         count = int(np.prod(shape, dtype=object))  # Python ints: no overflow on huge shapes
-        if count * dt.itemsize != end - begin:
-            raise bad(f"tensor {k!r} with dtype {name} and shape {shape} needs "
-                      f"{count * dt.itemsize} bytes, but data_offsets [{begin}, {end}] span "
-                      f"{end - begin}")
+        nbytes = count * np.dtype(_READ[name]).itemsize
+        if nbytes != end - begin:
+            raise bad(f"tensor {k!r} with dtype {name} and shape {shape} needs {nbytes} bytes, "
+                      f"but data_offsets [{begin}, {end}] span {end - begin}")
         if end > data_len:
             raise bad(f"tensor {k!r} ends at byte {end} of the data, but the data section is only "
                       f"{data_len} bytes (truncated file?)")
-        arr = np.frombuffer(buf, dtype=dt, count=count, offset=8 + n + begin).reshape(shape)
-        if not arr.flags.aligned:
-            arr = arr.copy()
-        arrays[k] = _widen(name, k, arr)
         pos = end
     if pos != data_len:
         raise bad(f"the tensors cover {pos} bytes of data, but the file holds {data_len}")
+
+
+def _read_stream(fh: IO[bytes], where: str) -> tuple[dict[str, np.ndarray], dict[str, str] | None]:
+    """Reads a safetensors file from ``fh``'s position: the header first, checked against the
+    file's size before the data is read, so memory never exceeds what the file holds."""
+    def bad(msg: str) -> SafetensorError:
+        return SafetensorError(f"invalid safetensors file {where}: {msg}")
+
+    prefix = _read_exact(fh, 8)
+    if len(prefix) < 8:
+        raise bad(f"{len(prefix)} bytes is too short to hold the 8-byte header length")
+    n = struct.unpack("<Q", prefix)[0]
+    if n > MAX_HEADER_SIZE:
+        raise bad(f"header length {n} exceeds the limit of {MAX_HEADER_SIZE} bytes")
+    left = _remaining(fh)
+    if left is not None and n > left:
+        raise bad(f"header length {n} runs past the end of the file ({8 + left} bytes)")
+    raw = _read_exact(fh, n)
+    if len(raw) < n:
+        raise bad(f"header length {n} runs past the end of the file ({8 + len(raw)} bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise bad(f"header is not valid UTF-8 ({e})") from None
+    entries, metadata = _header(text, bad)
+
+    if left is not None:  # the layout is checked before the data is read
+        data_len = left - n
+        _check_layout(entries, data_len, bad)
+        buf = np.empty(data_len, dtype=np.uint8)
+        got = 0
+        while got < data_len:
+            k = fh.readinto(memoryview(buf)[got:])
+            if not k:
+                raise bad(f"the file ends after {got} of its {data_len} data bytes")
+            got += k
+    else:  # a stream of unknown length: what it really holds bounds the buffer
+        rest = io.BytesIO()
+        while chunk := fh.read(1 << 20):
+            rest.write(chunk)
+        _check_layout(entries, rest.tell(), bad)
+        buf = np.frombuffer(rest.getbuffer(), dtype=np.uint8)  # writable, and not a copy
+
+    arrays = {}
+    for begin, end, k, name, shape in entries:
+        dt = np.dtype(_READ[name])
+        try:
+            arr = np.frombuffer(buf, dtype=dt, count=(end - begin) // dt.itemsize,
+                                offset=begin).reshape(shape)
+        except ValueError as e:  # any shape NumPy refuses that the checks above let through
+            raise bad(f"tensor {k!r} of shape {_short(shape)}: {e}") from None
+        if not arr.flags.aligned:
+            arr = arr.copy()
+        arrays[k] = _widen(name, k, arr)
     return arrays, metadata
+
+
+def _read(f: FileLike | bytes) -> tuple[dict[str, np.ndarray], dict[str, str] | None]:
+    if isinstance(f, (bytes, bytearray, memoryview)):
+        return _read_stream(io.BytesIO(f), "<bytes>")
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as fh:
+            return _read_stream(fh, os.fspath(f))
+    return _read_stream(f, str(getattr(f, "name", "<file object>")))
+
+
+def _load_stream(fh: IO[bytes], where: str) -> dict[str, Tensor]:
+    """:func:`load` from an open file, naming it ``where`` in errors (for ``ember.load``)."""
+    arrays, _ = _read_stream(fh, where)
+    return {k: Tensor._make(a) for k, a in arrays.items()}
 
 
 def load(f: FileLike | bytes) -> dict[str, Tensor]:
     """Reads a safetensors file into a dict of name -> Tensor (in the order of their data).
+
+    The header is read and checked (sizes, offsets, shapes, nesting) before the data, and the
+    data is read only once it is known to match the file's size.
 
     Args:
         f: a path, a readable binary file object (read from its current position to the end),
@@ -328,9 +407,9 @@ def load(f: FileLike | bytes) -> dict[str, Tensor]:
 
     Raises:
         SafetensorError: (a ``ValueError``) the file is malformed or holds a dtype ember cannot
-            represent.
+            represent; the message names the file and what is wrong.
     """
-    arrays, _ = _parse(*_read_all(f))
+    arrays, _ = _read(f)
     return {k: Tensor._make(a) for k, a in arrays.items()}
 
 
@@ -343,4 +422,4 @@ def load_file(filename: str | os.PathLike, device: str = "cpu") -> dict[str, Ten
 
 def load_metadata(f: FileLike | bytes) -> dict[str, str] | None:
     """The ``__metadata__`` of a safetensors file (``None`` if absent), validating the file."""
-    return _parse(*_read_all(f))[1]
+    return _read(f)[1]
