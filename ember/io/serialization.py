@@ -17,16 +17,16 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import pickletools
 import re
 import struct
-import zipfile
 from typing import IO, Any, Callable, Union
 
 import numpy as np
 
 from ._pickler import Emitter, collect, plan_storages
 from ._unpickler import SafeUnpickler, Storages, UnsafeCheckpointError, unwrap
-from ._zip import ZipWriter
+from ._zip import BadZipFile, UnsafeZipFile, ZipReader, ZipWriter
 
 __all__ = ["save", "load", "UnsafeCheckpointError"]
 
@@ -126,6 +126,12 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
     Parameters, and tensors that shared a storage share memory again. bfloat16 is widened to
     float32, uint16 to int32 and uint32 to int64 (ember lacks those dtypes; nothing is lost).
 
+    The file is trusted for nothing: its format is recognised from its first bytes (anything
+    else is refused before more is read), every size it declares is checked against the bytes
+    really present before memory is set aside for it, and views (``expand``, lazily negated
+    tensors) stay views of their storage. So the memory a load takes is about the size of the
+    file's tensor data, plus its pickle, whatever the file claims.
+
     Args:
         f: a path or a readable binary file object.
         map_location: ``None``, ``'cpu'``, a device, a dict mapping saved locations to targets,
@@ -137,9 +143,12 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
         encoding: (keyword) how to decode Python 2 strings, ``'utf-8'`` by default.
 
     Raises:
-        UnsafeCheckpointError: the file asks for a global outside the allowlist or is crafted
-            to read outside its data. A subclass of ``pickle.UnpicklingError``.
+        UnsafeCheckpointError: the file asks for a global outside the allowlist, declares sizes
+            or offsets its bytes do not back, nests its objects deeper than
+            ``_unpickler.MAX_DEPTH``, or is crafted to read outside its data. A subclass of
+            ``pickle.UnpicklingError``.
         pickle.UnpicklingError: the file is not a checkpoint, or is truncated or corrupt.
+        SafetensorError: (a ``ValueError``) a malformed safetensors file.
         EOFError: the file is empty (as torch).
         NotImplementedError: the file holds what ember cannot represent (complex, uint64,
             quantized or sparse tensors).
@@ -166,37 +175,101 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
     name = repr(getattr(f, "name", "<file object>"))
     seekable = getattr(f, "seekable", None)
     if not (seekable and seekable()):
-        f = io.BytesIO(f.read())
+        f = _buffered(f, name)  # torch refuses such streams; ember reads them, after a look
     return _load(f, name, None, check_location, encoding)
 
 
-def _load(fh: IO[bytes], name: str, mmap_path: str | None,
-          check_location: Callable[[str], None], encoding: str) -> Any:
-    start = fh.tell()
-    head = fh.read(512)
-    fh.seek(start)
-    if not isinstance(head, (bytes, bytearray)):
-        raise TypeError(f"ember.load needs a binary file object; {name} gave {type(head).__name__}")
+# enough to recognise every format: the tar magic sits at 257, the legacy magic pickle is 15 bytes
+_HEAD = 512
+
+
+def _read_up_to(f: IO[bytes], n: int, name: str) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the file), however short the reads are."""
+    parts, got = [], 0
+    while got < n:
+        chunk = f.read(n - got)
+        if not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError(f"ember.load needs a binary file object; {name} gave "
+                            f"{type(chunk).__name__}")
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _buffered(f: IO[bytes], name: str) -> io.BytesIO:
+    """A non-seekable stream, in memory: recognised from its first bytes before the rest is
+    read, so a stream of garbage (a pipe from ``/dev/zero``) stops at once."""
+    head = _read_up_to(f, _HEAD, name)
+    _sniff(head, name)
+    buf = io.BytesIO()
+    buf.write(head)
+    while True:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            break
+        buf.write(chunk)
+    buf.seek(0)
+    return buf
+
+
+def _is_legacy(head: bytes) -> bool:
+    # the legacy format opens with a pickle of torch's magic number (15 bytes at protocol 2)
+    if head[:1] != b"\x80":
+        return False
+    try:
+        magic = unwrap(SafeUnpickler(io.BytesIO(head[:64]), None).load())
+    except Exception:  # anything at all in a 64-byte pickle means: not that magic number
+        return False
+    return type(magic) is int and magic == _MAGIC_NUMBER
+
+
+def _sniff(head: bytes, name: str) -> str:
+    """The format of a file from its first bytes: ``"zip"``, ``"safetensors"`` or ``"legacy"``;
+    raises for anything else, so that nothing more of it is read."""
+    from . import safetensors
+
     if not head:
         raise EOFError(f"Ran out of input: {name} is empty")
     if head[:4] == b"PK\x03\x04":
-        return _guarded(name, lambda: _load_zip(fh, name, mmap_path, check_location, encoding))
+        return "zip"
     if head[257:262] == b"ustar":
         raise RuntimeError(
             f"{name} is in torch's legacy .tar format (torch < 0.4, before 2018), which ember "
             "does not read; re-save it with torch>=1.6: torch.save(torch.load(f, "
             "weights_only=False), f) on a trusted file")
-    from . import safetensors
-
     if safetensors.is_safetensors(head):
+        return "safetensors"
+    if _is_legacy(head):
+        return "legacy"
+    if head[:1] == b"\x80":  # a pickle, but not torch's legacy format
+        raise pickle.UnpicklingError(f"{name}: Invalid magic number; corrupt file? (a pickle "
+                                     "that does not start with torch's legacy magic number)")
+    raise pickle.UnpicklingError(
+        f"{name} is not a checkpoint: unknown format (starts with {head[:8]!r}); ember reads "
+        "torch.save's zip and legacy formats and safetensors")
+
+
+def _load(fh: IO[bytes], name: str, mmap_path: str | None,
+          check_location: Callable[[str], None], encoding: str) -> Any:
+    start = fh.tell()
+    head = _read_up_to(fh, _HEAD, name)
+    fh.seek(start)
+    kind = _sniff(head, name)
+    if kind == "zip":
+        return _guarded(name, lambda: _load_zip(fh, name, mmap_path, check_location, encoding))
+    if kind == "safetensors":
+        from . import safetensors
+
         check_location("cpu")
-        return safetensors.load(fh)
+        return safetensors._load_stream(fh, name)
     if mmap_path is not None:
         raise RuntimeError(
             f"mmap can only be used with files saved with `torch.save({name}, "
             "_use_new_zipfile_serialization=True), please torch.save your checkpoint with this "
             "option in order to use mmap.")
-    return _guarded(name, lambda: _load_legacy(fh, name, check_location, encoding))
+    return _guarded(name, lambda: _load_legacy(fh, check_location, encoding))
 
 
 class _Deliberate(Exception):
@@ -216,6 +289,11 @@ def _guarded(name: str, run: Callable[[], Any]) -> Any:
         raise e.error from None
     except (pickle.UnpicklingError, NotImplementedError) as e:
         raise type(e)(f"{name}: {e}") from None
+    except UnsafeZipFile as e:
+        raise UnsafeCheckpointError(f"{name}: not a valid checkpoint: {e}") from None
+    except BadZipFile as e:
+        raise pickle.UnpicklingError(f"{name}: not a valid checkpoint: truncated or corrupt zip "
+                                     f"archive ({e})") from None
     except MemoryError:
         raise
     except Exception as e:
@@ -262,109 +340,95 @@ def _location_checker(map_location: Any) -> Callable[[str], None]:
 
 def _load_zip(fh: IO[bytes], name: str, mmap_path: str | None,
               check_location: Callable[[str], None], encoding: str) -> Any:
-    try:
-        zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
-        raise pickle.UnpicklingError(f"not a valid checkpoint: truncated or corrupt zip archive "
-                                     f"({e})") from None
-    infos = zf.infolist()
-    if not infos:
+    zr = ZipReader(fh)  # checks every declared size and offset against the file
+    if not zr.entries:
         raise pickle.UnpicklingError("not a valid checkpoint: the zip archive is empty")
-    first = infos[0].filename
+    first = next(iter(zr.entries))
     if "/" not in first:
         raise pickle.UnpicklingError(f"file in archive is not in a subdirectory: {first}")
-    prefix = first.split("/")[0] + "/"
-    records = {i.filename: i for i in infos}
+    prefix = first.split("/")[0] + "/"  # torch takes the folder of the first record
+    records = zr.entries
     if prefix + "constants.pkl" in records or any(n.startswith(prefix + "code/") for n in records):
         raise _Deliberate(RuntimeError(
             f"{name} is a TorchScript archive (torch.jit.save), which ember cannot load: "
             "TorchScript holds code. Load it with torch.jit.load and save its state_dict()"))
-    fh.seek(0, io.SEEK_END)
-    file_end = fh.tell()
 
     def read_record(record: str, nbytes: int | None = None) -> np.ndarray:
-        info = records.get(prefix + record)
-        if info is None:
+        entry = records.get(prefix + record)
+        if entry is None:
             raise pickle.UnpicklingError(f"malformed checkpoint: record {record!r} is missing")
-        if nbytes is not None and info.file_size != nbytes:
+        if nbytes is not None and entry.file_size != nbytes:
             raise UnsafeCheckpointError(
                 f"{record}: size mismatch, the pickle declares {nbytes} bytes but the record "
-                f"holds {info.file_size}")
-        _check_record(info, file_end)
-        if not info.file_size:
+                f"holds {entry.file_size}")
+        if not entry.file_size:
             return np.empty(0, np.uint8)
-        if mmap_path is not None and info.compress_type == zipfile.ZIP_STORED:
-            fh.seek(info.header_offset)
-            header = fh.read(30)
-            _check_header(header, info)
-            offset = info.header_offset + 30 + sum(struct.unpack("<HH", header[26:30]))
-            if offset + info.file_size > file_end:
-                raise UnsafeCheckpointError(f"{record}: the record runs past the end of the file")
+        if mmap_path is not None and entry.method == 0:  # stored: the bytes are in the file
             # copy-on-write, as torch's default MAP_PRIVATE: edits never reach the file
-            return np.memmap(mmap_path, np.uint8, "c", offset, (info.file_size,))
-        buf = bytearray(info.file_size)  # writable, so the tensors built on it are too
-        view, got = memoryview(buf), 0
-        with zf.open(info) as r:  # checks the CRC once everything is read
-            while got < len(buf):
-                chunk = r.read(min(1 << 22, len(buf) - got))
-                if not chunk:
-                    raise pickle.UnpicklingError(f"malformed checkpoint: record {record!r} is "
-                                                 "truncated")
-                view[got:got + len(chunk)] = chunk
-                got += len(chunk)
-            r.read(1)  # reach EOF, where zipfile compares the CRC
-        return np.frombuffer(buf, np.uint8)
+            return np.memmap(mmap_path, np.uint8, "c", zr.data_offset(entry), (entry.file_size,))
+        return np.frombuffer(zr.read(entry), np.uint8)  # a bytearray: the tensors are writable
 
     byteorder = "little"
     if prefix + "byteorder" in records:
         byteorder = read_record("byteorder").tobytes().decode("ascii", "replace")
         if byteorder not in ("little", "big"):
             raise _Deliberate(ValueError("Unknown endianness type: " + byteorder))
-    data_pkl = read_record("data.pkl").tobytes()
+    data_pkl = io.BytesIO(read_record("data.pkl"))
     storages = Storages(lambda key, nbytes: read_record(f"data/{key}", nbytes), byteorder,
                         check_location)
-    obj = SafeUnpickler(io.BytesIO(data_pkl), storages, encoding=encoding).load()
+    obj = SafeUnpickler(data_pkl, storages, encoding=encoding).load()
     return unwrap(obj, byteorder)
-
-
-def _check_record(info: zipfile.ZipInfo, file_end: int) -> None:
-    # Bound what a record may make us allocate by the file's real size, before reading it.
-    if info.compress_type == zipfile.ZIP_STORED:
-        ok = (info.compress_size == info.file_size
-              and info.header_offset + 30 + info.compress_size <= file_end)
-    elif info.compress_type == zipfile.ZIP_DEFLATED:  # deflate expands at most ~1032:1
-        ok = info.file_size <= 1032 * info.compress_size + 1024
-    else:
-        raise pickle.UnpicklingError(f"malformed checkpoint: record {info.filename!r} uses "
-                                     f"unsupported compression {info.compress_type}")
-    if not ok:
-        raise UnsafeCheckpointError(f"{info.filename}: the zip entry's sizes do not fit the file")
-
-
-def _check_header(header: bytes, info: zipfile.ZipInfo) -> None:
-    if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise pickle.UnpicklingError(f"malformed checkpoint: bad local header for "
-                                     f"{info.filename!r}")
 
 
 _KEY = re.compile(r"[0-9]{1,40}")
 
 
-def _load_legacy(fh: IO[bytes], name: str, check_location: Callable[[str], None],
-                 encoding: str) -> Any:
+class _Bounded:
+    """Reads of ``f`` that never ask for more than is left before ``end``: a buffered file's
+    ``read(n)`` sets aside ``n`` bytes first, and here ``n`` comes from the file."""
+
+    def __init__(self, f: IO[bytes], end: int) -> None:
+        self.f, self.end = f, end
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self.end - self.f.tell())
+        return self.f.read(left if n is None or n < 0 or n > left else n)
+
+    def readline(self) -> bytes:
+        return self.f.readline(max(0, self.end - self.f.tell()))
+
+
+def _next_pickle(fh: IO[bytes], end: int) -> io.BytesIO:
+    """The pickle starting at ``fh``'s position, in memory (the unpickler's reads are then
+    bounded by its length), and ``fh`` just past it. Its opcodes are read once to find its end,
+    so a pickle that never ends costs what the file holds, not what it declares."""
+    start = fh.tell()
+    try:
+        for _ in pickletools.genops(_Bounded(fh, end)):  # stops after STOP
+            pass
+    except ValueError as e:  # an unknown opcode, or an argument running past the end
+        raise pickle.UnpicklingError(f"malformed pickle at byte {start}: {e}") from None
+    stop = fh.tell()
+    fh.seek(start)
+    return io.BytesIO(_read_up_to(fh, stop - start, "the checkpoint"))
+
+
+def _load_legacy(fh: IO[bytes], check_location: Callable[[str], None], encoding: str) -> Any:
     # magic number, protocol version, sys_info, the object, its storage keys, then for each key
-    # an int64 element count and the raw bytes (CHECKPOINTS.md §1.3)
-    data = fh.read()
-    buf = io.BytesIO(data)
+    # an int64 element count and the raw bytes (CHECKPOINTS.md §1.3), read in that order from
+    # the file: only the pickles and the storages' bytes are ever held in memory
+    start = fh.tell()
+    end = fh.seek(0, io.SEEK_END)
+    fh.seek(start)
 
     def plain() -> Any:  # the small header pickles: no globals, no storages
-        return unwrap(SafeUnpickler(buf, None, encoding=encoding).load())
+        return unwrap(SafeUnpickler(_next_pickle(fh, end), None, encoding=encoding).load())
 
-    if data[:1] != b"\x80":
-        raise pickle.UnpicklingError(f"not a checkpoint: unknown format (starts with "
-                                     f"{data[:8]!r})")
     magic = plain()
-    if magic != _MAGIC_NUMBER:
+    if type(magic) is not int or magic != _MAGIC_NUMBER:
         raise pickle.UnpicklingError("Invalid magic number; corrupt file?")
     version = plain()
     if version != _PROTOCOL_VERSION:
@@ -380,27 +444,33 @@ def _load_legacy(fh: IO[bytes], name: str, check_location: Callable[[str], None]
         expected[key] = nbytes  # the bytes come after the pickle
 
     storages = Storages(read_later, byteorder, check_location, legacy=True)
-    obj = SafeUnpickler(buf, storages, encoding=encoding).load()
+    obj = SafeUnpickler(_next_pickle(fh, end), storages, encoding=encoding).load()
     keys = plain()
     if not (isinstance(keys, list) and all(isinstance(k, str) and _KEY.fullmatch(k) for k in keys)
             and len(set(keys)) == len(keys)):
         raise pickle.UnpicklingError("malformed checkpoint: bad storage key list")
-    pos = buf.tell()
     count = "<q" if byteorder == "little" else ">q"
     for key in keys:
         if key not in storages.cache:
             raise pickle.UnpicklingError(f"malformed checkpoint: storage {key!r} is never used")
         storage = storages.cache[key]
         itemsize = 1 if storage.dtype is None else _itemsize(storage.dtype)
-        if pos + 8 > len(data):
+        head = _read_up_to(fh, 8, "the checkpoint")
+        if len(head) < 8:
             raise pickle.UnpicklingError(f"malformed checkpoint: storage {key!r} is truncated")
-        (numel,) = struct.unpack_from(count, data, pos)
+        (numel,) = struct.unpack(count, head)
         nbytes = numel * itemsize
-        if nbytes != expected[key] or pos + 8 + nbytes > len(data):
+        # checked before anything is set aside: the pickle's size, and the bytes really left
+        if nbytes != expected[key]:
             raise UnsafeCheckpointError(f"storage {key!r}: size mismatch, the pickle declares "
                                         f"{expected[key]} bytes, the file {nbytes}")
-        storage.raw = np.frombuffer(bytearray(data[pos + 8:pos + 8 + nbytes]), np.uint8)
-        pos += 8 + nbytes
+        if fh.tell() + nbytes > end:
+            raise UnsafeCheckpointError(f"storage {key!r}: size mismatch, {nbytes} bytes "
+                                        f"declared but only {end - fh.tell()} left in the file")
+        raw = bytearray(nbytes)  # writable, so the tensors built on it are too
+        if fh.readinto(raw) != nbytes:
+            raise pickle.UnpicklingError(f"malformed checkpoint: storage {key!r} is truncated")
+        storage.raw = np.frombuffer(raw, np.uint8)
     return unwrap(obj, byteorder)
 
 
@@ -408,4 +478,3 @@ def _itemsize(dtype_name: str) -> int:
     from ._unpickler import _DTYPES
 
     return np.dtype(_DTYPES[dtype_name][0]).itemsize
-
