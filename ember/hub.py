@@ -22,10 +22,10 @@ import io
 import os
 import re
 import sys
+import tempfile
 import urllib.error
 import uuid
 import warnings
-import zipfile
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import Request, urlopen
@@ -201,28 +201,105 @@ def download_url_to_file(url: str, dst: str | os.PathLike, hash_prefix: str | No
 
 
 # -- loading -----------------------------------------------------------------------------------
-def _is_legacy_zip_format(filename: str) -> bool:
-    # torch.hub accepted a zip holding a single pre-1.6 torch.save file; torch's own (1.6+) zip
-    # format always holds several records, so one member means the legacy packaging
-    if zipfile.is_zipfile(filename):
-        with zipfile.ZipFile(filename) as zf:
-            members = zf.infolist()
-        return len(members) == 1 and not members[0].is_dir()
-    return False
+def _legacy_zip_member(filename: str) -> Any:
+    """``(reader, entry)`` for the sole record of ``filename`` if it is a zip archive of exactly
+    one file (torch.hub's legacy packaging), else None. torch's own (1.6+) zip format always
+    holds several records."""
+    from .io._zip import BadZipFile, ZipReader
+
+    f = open(filename, "rb")
+    try:
+        if f.read(4) == b"PK\x03\x04":
+            f.seek(0)
+            reader = ZipReader(f, repr(filename))  # checks what the archive declares
+            entries = builtins.list(reader.entries.values())
+            if len(entries) == 1 and not entries[0].name.endswith("/"):
+                return reader, entries[0]
+    except BadZipFile:
+        pass  # not an archive the hub would unpack: ember.load says what the file is
+    except BaseException:
+        f.close()
+        raise
+    f.close()
+    return None
 
 
-def _legacy_zip_load(filename: str, map_location: Any, weights_only: bool) -> Any:
+class _MemberFile(io.RawIOBase):
+    """A zip record as a seekable file, decompressed to a temporary file only as far as it is
+    read: memory stays at one chunk whatever the record's size, and a record whose first bytes
+    are not a checkpoint is refused having unpacked little more than those bytes."""
+
+    def __init__(self, reader: Any, entry: Any, filename: str) -> None:
+        super().__init__()
+        self.name = f"{filename}:{entry.name}"  # how ember.load names it in errors
+        self._reader = reader
+        self._chunks = reader.chunks(entry, READ_DATA_CHUNK)
+        self._size = entry.file_size  # checked by ZipReader; the chunks hold exactly that
+        try:  # next to the cache, as torch.hub extracts there; deleted on close, even on a crash
+            self._spool = tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(filename)))
+        except OSError:  # a read-only cache (e.g. torch's): the system's temporary folder
+            self._spool = tempfile.TemporaryFile()
+        self._have = 0  # bytes unpacked into the spool so far
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        end = min(self._pos + len(b), self._size)
+        if end <= self._pos:
+            return 0
+        self._spool.seek(self._have)
+        while self._have < end:
+            chunk = next(self._chunks, None)  # raises BadZipFile if the record breaks its word
+            if chunk is None:
+                break
+            self._spool.write(chunk)
+            self._have += len(chunk)
+        self._spool.seek(self._pos)
+        got = self._spool.readinto(memoryview(b).cast("B")[:end - self._pos])
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        if not self.closed:
+            self._spool.close()
+            self._reader.f.close()
+        super().close()
+
+
+def _legacy_zip_load(filename: str, reader: Any, entry: Any, map_location: Any,
+                     weights_only: bool) -> Any:
     from .io import load as _load
 
-    warnings.warn(
-        "Falling back to the old format < 1.6. This support will be deprecated in favor of "
-        "default zipfile format introduced in 1.6. Please redo torch.save() to save it in the "
-        "new zipfile format.", FutureWarning, stacklevel=3)
-    # Read the member in memory rather than extracting it: nothing is written next to a cache
-    # that may be torch's, and a hostile member name cannot escape the folder.
-    with zipfile.ZipFile(filename) as zf:
-        data = zf.read(zf.infolist()[0])
-    return _load(io.BytesIO(data), map_location=map_location, weights_only=weights_only)
+    try:
+        warnings.warn(
+            "Falling back to the old format < 1.6. This support will be deprecated in favor of "
+            "default zipfile format introduced in 1.6. Please redo torch.save() to save it in "
+            "the new zipfile format.", FutureWarning, stacklevel=3)
+        # torch.hub extracts the member next to the cache and loads that; here it is unpacked
+        # into an anonymous temporary file as the loader reads it (a hostile member name cannot
+        # escape the folder, nothing is left behind, and a member that is not a checkpoint
+        # stops at once)
+        member = _MemberFile(reader, entry, filename)
+    except BaseException:
+        reader.f.close()
+        raise
+    with io.BufferedReader(member, READ_DATA_CHUNK) as f:  # closing it closes the archive
+        return _load(f, map_location=map_location, weights_only=weights_only)
 
 
 def load_state_dict_from_url(url: str, model_dir: str | None = None, map_location: Any = None,
@@ -276,8 +353,9 @@ def load_state_dict_from_url(url: str, model_dir: str | None = None, map_locatio
 
     from .io import load as _load  # lazily: ember.io is only needed once there is a file
 
-    if _is_legacy_zip_format(cached_file):
-        return _legacy_zip_load(cached_file, map_location, weights_only)
+    legacy = _legacy_zip_member(cached_file)
+    if legacy is not None:
+        return _legacy_zip_load(cached_file, *legacy, map_location, weights_only)
     return _load(cached_file, map_location=map_location, weights_only=weights_only)
 
 
