@@ -9,8 +9,8 @@ import ember.utils.data as edata
 
 
 @pytest.mark.parametrize("length,world,drop_last",
-                         itertools.product([1, 2, 5, 7, 10, 12, 13], [1, 2, 3, 4, 5, 8],
-                                           [False, True]))
+                         list(itertools.product([1, 2, 5, 7, 10, 12, 13], [1, 2, 3, 4, 5, 8],
+                                                [False, True])))
 def test_index_lists_match_torch(length, world, drop_last):
     data = list(range(length))
     for rank in range(world):

@@ -5,7 +5,7 @@ import os
 from mpi_helpers import PY, mpi, mpiexec, run
 
 pytestmark = mpi
-ARGS = ["--weights", "none", "--image-size", "16", "--batch-size", "64"]
+ARGS = ["--weights", "none", "--image-size", "16", "--batch-size", "64", "--val-fraction", "0.8"]
 
 
 def test_finetune_on_two_ranks_then_resume_on_one_and_on_two(tmp_path):
