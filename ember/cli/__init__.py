@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from . import finetune, graph, predict, run, tutorial
-from ._common import CLIError
+from ._common import EXIT_STATUS, CLIError, InputError, RunError, describe
 from .run import _exit_code
 
-__all__ = ["main", "build_parser", "CLIError"]
+__all__ = ["main", "build_parser", "CLIError", "InputError", "RunError"]
+
+_DEBUG_HELP = "on a failure, also print the Python traceback"
 
 _COMMANDS = (finetune, predict, run, tutorial, graph)
 
@@ -25,11 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ember",
         description="ember: PyTorch's API on NumPy. Finetune and run ResNets, run PyTorch "
-                    "scripts, replay the autograd tutorial, draw autograd graphs.")
+                    "scripts, replay the autograd tutorial, draw autograd graphs.",
+        epilog=EXIT_STATUS)
     parser.add_argument("--version", action="version", version=f"ember {ember.__version__}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS:
         sub = module.add_parser(subparsers)
+        # SUPPRESS: a sub-command's default must not undo `ember --debug CMD`
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=_DEBUG_HELP)
         sub.set_defaults(_command=module.command, _parser=sub)
     return parser
 
@@ -49,7 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     ns.extra = extra
     try:
         return ns._command(ns)
+    except KeyboardInterrupt:
+        _traceback(ns)
+        print(f"\n{ns._parser.prog}: interrupted", file=sys.stderr)
+        return 130
     except CLIError as e:
-        ns._parser.print_usage(sys.stderr)
-        print(f"{ns._parser.prog}: error: {e}", file=sys.stderr)
-        return 2
+        _traceback(ns)
+        if e.show_usage:
+            ns._parser.print_usage(sys.stderr)
+        print(f"{ns._parser.prog}: error: {describe(e)}", file=sys.stderr)
+        return e.status
+    except Exception as e:  # noqa: BLE001 - a runtime failure: one line, exit status 1
+        _traceback(ns)
+        hint = "" if ns.debug else " (--debug shows the traceback)"
+        print(f"{ns._parser.prog}: error: {describe(e)}{hint}", file=sys.stderr)
+        return 1
+
+
+def _traceback(ns: argparse.Namespace) -> None:
+    if ns.debug:
+        traceback.print_exc(file=sys.stderr)

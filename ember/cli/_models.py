@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._common import CLIError, notice
+from ._common import CLIError, InputError, RunError, describe, notice
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "WEIGHT_CHOICES", "build_model", "read_checkpoint",
-           "train_transform", "eval_transform", "replace_fc"]
+           "check_checkpoint", "load_weights", "resnet_names", "train_transform",
+           "eval_transform", "replace_fc"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -20,28 +21,124 @@ def _models() -> Any:
     try:
         from ember.vision import models
     except ImportError as e:
-        raise CLIError(f"{e} (ember's images need: pip install 'ember[vision]')") from None
+        raise RunError(f"{e} (ember's images need: pip install 'ember[vision]')") from None
     return models
 
 
+def resnet_names() -> list[str]:
+    """The ResNets the commands build, by depth."""
+    return sorted((n for n in _models().list_models() if n.startswith("resnet")),
+                  key=lambda n: int(n[len("resnet"):]))
+
+
 def check_model_name(name: str) -> None:
-    models = _models()
-    names = sorted((n for n in models.list_models() if n.startswith("resnet")),
-                   key=lambda n: int(n[len("resnet"):]))  # by depth
+    names = resnet_names()
     if name not in names:
         raise CLIError(f"unknown model '{name}'; choose from {', '.join(names)}")
 
 
 def read_checkpoint(path: str) -> Any:
-    """``ember.io.load(path)`` with a usage error (not a traceback) when the file is unusable."""
+    """``ember.io.load(path)``, with an input error naming the file (not a traceback) when the
+    file is missing or can't be read."""
     from ember import io
 
     if not os.path.isfile(path):
-        raise CLIError(f"no such file: '{path}'")
+        raise InputError(f"no such file: '{path}'")
     try:
         return io.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, OSError) as e:
-        raise CLIError(f"can't read '{path}': {e}") from None
+    except Exception as e:  # noqa: BLE001 - whatever the file does to the loader, it is the file
+        raise InputError(f"can't read '{path}': {describe(e)}") from None
+
+
+# -- what a checkpoint of `ember finetune` holds, checked before anything is built from it ------
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_state_dict(v: Any) -> bool:
+    from ember import Tensor
+
+    return isinstance(v, Mapping) and all(isinstance(k, str) and isinstance(t, Tensor)
+                                          for k, t in v.items())
+
+
+_ENTRIES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model": (_is_state_dict, "a state_dict (str -> Tensor)"),
+    "optimizer": (lambda v: isinstance(v, Mapping) and isinstance(v.get("state"), Mapping)
+                  and isinstance(v.get("param_groups"), list)
+                  and all(isinstance(g, Mapping) for g in v["param_groups"]),
+                  "an optimizer's state_dict ('state' and 'param_groups')"),
+    "epoch": (lambda v: _is_int(v) and v >= 0, "an int of at least 0"),
+    "arch": (lambda v: isinstance(v, str), "a str"),
+    "classes": (lambda v: isinstance(v, list) and len(v) > 0
+                and all(isinstance(c, str) for c in v), "a non-empty list of str"),
+    "image_size": (lambda v: _is_int(v) and v >= 1, "an int of at least 1"),
+    "eval_resize": (lambda v: _is_int(v) and v >= 1, "an int of at least 1"),
+    "history": (lambda v: isinstance(v, Mapping) and all(
+        isinstance(v.get(k), list) and all(_is_number(x) for x in v[k])
+        for k in ("train_loss", "val_acc")), "a dict of 'train_loss' and 'val_acc' lists"),
+    "args": (lambda v: isinstance(v, Mapping), "a dict"),
+}
+
+
+def shown(value: Any) -> str:
+    """A short description of a value read from a file, for an error message."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def check_checkpoint(path: str, ckpt: Any, required: tuple[str, ...],
+                     optional: tuple[str, ...] = ()) -> None:
+    """Raises an input error naming ``path`` unless ``ckpt`` is a dict with the ``required``
+    entries of an ``ember finetune`` checkpoint, each of the type and range that command writes
+    (so are the ``optional`` ones it has)."""
+    if not isinstance(ckpt, Mapping):
+        raise InputError(f"'{path}' is not a checkpoint written by ember finetune: it holds a "
+                         f"{type(ckpt).__name__}, not a dict")
+    missing = [k for k in required if k not in ckpt]
+    if missing:
+        raise InputError(f"'{path}' is not a checkpoint written by ember finetune: it has no "
+                         f"{', '.join(repr(k) for k in missing)} entr"
+                         f"{'ies' if len(missing) > 1 else 'y'}")
+    for key in (*required, *optional):
+        ok, kind = _ENTRIES[key]
+        if key in ckpt and not ok(ckpt[key]):
+            raise InputError(f"'{path}' is damaged: its '{key}' should be {kind}, not "
+                             f"{shown(ckpt[key])}")
+
+
+def _few(items: list[str], n: int = 3) -> str:
+    return ", ".join(items[:n]) + (", ..." if len(items) > n else "")
+
+
+def load_weights(path: str, model: Any, state: Mapping, what: str) -> None:
+    """``model.load_state_dict(state)``; a state that does not fit (keys, shapes) is an input
+    error naming ``path``, summarised in one line (load_state_dict lists every key)."""
+    expected = model.state_dict()
+    missing = [repr(k) for k in expected if k not in state]
+    unexpected = [repr(k) for k in state if k not in expected]
+    shapes = [f"'{k}' is {list(state[k].shape)}, not {list(v.shape)}"
+              for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key{'s' * (len(missing) > 1)} ({_few(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key{'s' * (len(unexpected) > 1)} "
+                        f"({_few(unexpected)})")
+    if shapes:
+        problems.append(_few(shapes))
+    if problems:
+        raise InputError(f"'{path}' does not hold the weights of a {what}: "
+                         f"{'; '.join(problems)}")
+    try:
+        model.load_state_dict(state)
+    except Exception as e:  # noqa: BLE001 - e.g. a dtype the model can't take
+        raise InputError(f"'{path}': its weights don't load into a {what}: "
+                         f"{describe(e)}") from None
 
 
 def replace_fc(model: Any, num_classes: int, bias: bool = True) -> None:
@@ -55,16 +152,13 @@ def _load_state_dict(model: Any, state: Any, path: str) -> None:
     """Loads a state_dict into ``model``; a classifier of another size replaces ``model.fc``."""
     if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
         state = state["model"]  # a training checkpoint {'model': ..., 'optimizer': ..., ...}
-    if not isinstance(state, Mapping):
-        raise CLIError(f"'{path}' holds a {type(state).__name__}, not a state_dict or a "
-                       "checkpoint with a 'model' entry")
+    if not _is_state_dict(state):
+        raise InputError(f"'{path}' holds a {type(state).__name__}, not a state_dict (str -> "
+                         "Tensor) or a checkpoint with a 'model' entry")
     fc = state.get("fc.weight")
-    if fc is not None and tuple(fc.shape) != tuple(model.fc.weight.shape):
+    if fc is not None and fc.dim() == 2 and tuple(fc.shape) != tuple(model.fc.weight.shape):
         replace_fc(model, fc.shape[0], bias="fc.bias" in state)
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError) as e:
-        raise CLIError(f"'{path}' does not fit {type(model).__name__}: {e}") from None
+    load_weights(path, model, state, type(model).__name__)
 
 
 def build_model(name: str, weights: str, *, progress: bool = True) -> tuple[Any, Any, str]:
@@ -89,10 +183,11 @@ def build_model(name: str, weights: str, *, progress: bool = True) -> tuple[Any,
         return model, enum, f"ImageNet {enum.name}"
     except hub.DownloadError as e:
         if weights == "imagenet":
-            raise CLIError(str(e)) from None
+            raise RunError(str(e)) from None  # no network: not the input's fault
     except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, OSError) as e:
         # a cached file that is damaged or not a state_dict for this model
-        raise CLIError(f"can't load the ImageNet weights of {name} ({enum.url}): {e}") from None
+        raise InputError(f"can't load the ImageNet weights of {name} ({enum.url}): "
+                         f"{describe(e)}") from None
     where = os.path.join(hub.get_dir(), "checkpoints", os.path.basename(enum.url))
     notice(f"ImageNet weights for {name} are not cached and could not be downloaded; starting "
            f"from random initialisation (to use them, place the file at {where})")

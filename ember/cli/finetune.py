@@ -18,9 +18,10 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ._common import CLIError, notice
-from ._models import (WEIGHT_CHOICES, build_model, check_model_name, eval_resize, eval_transform,
-                      read_checkpoint, replace_fc, train_transform)
+from ._common import CLIError, InputError, describe, notice
+from ._models import (WEIGHT_CHOICES, _is_int, _is_number, build_model, check_checkpoint,
+                      check_model_name, eval_resize, eval_transform, load_weights,
+                      read_checkpoint, replace_fc, resnet_names, shown, train_transform)
 
 __all__ = ["add_parser", "command", "DEFAULTS", "stratified_split"]
 
@@ -61,9 +62,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="input size in pixels (default: 224 for an "
                                                    "image folder, 32 for Digits)")
     p.add_argument("--out", metavar="DIR", help=f"where checkpoint.pt and training.png go "
-                                                f"(default: {d['out']})")
+                                                f"(default: {d['out']}; with --resume, the "
+                                                "checkpoint's folder)")
     p.add_argument("--resume", metavar="CHECKPOINT",
-                   help="continue from a checkpoint.pt (its settings are the defaults)")
+                   help="continue from a checkpoint.pt (its settings, but for --out, are the "
+                        "defaults)")
     p.add_argument("--workers", type=int, help="DataLoader worker processes (default: 0)")
     p.add_argument("--seed", type=int, help=f"random seed (default: {d['seed']})")
     p.add_argument("--val-fraction", type=float,
@@ -114,7 +117,11 @@ def _distributed(batch_size: int) -> tuple[int, int]:
 def _settings(ns: argparse.Namespace, saved: dict[str, Any] | None) -> dict[str, Any]:
     """The run's settings: given on the command line, else the checkpoint's, else DEFAULTS."""
     settings = dict(DEFAULTS)
-    settings.update({k: v for k, v in (saved or {}).items() if k in DEFAULTS})
+    # Never the file's 'out': a checkpoint received from elsewhere must not choose where this
+    # command writes. A resumed run writes next to its checkpoint unless --out says otherwise.
+    settings.update({k: v for k, v in (saved or {}).items() if k in DEFAULTS and k != "out"})
+    if ns.resume:
+        settings["out"] = os.path.dirname(os.path.abspath(ns.resume))
     given = {k: getattr(ns, k) for k in DEFAULTS if getattr(ns, k) is not None}
     if saved is not None and "model" in given and given["model"] != saved.get("model"):
         raise CLIError(f"--model {given['model']} does not match the checkpoint's "
@@ -136,6 +143,79 @@ def _settings(ns: argparse.Namespace, saved: dict[str, Any] | None) -> dict[str,
     if not 0 < settings["val_fraction"] < 1:
         raise CLIError(f"--val-fraction must be between 0 and 1, got {settings['val_fraction']}")
     return settings
+
+
+# What `args` of a checkpoint may hold: checked so that a damaged file is an input error naming it,
+# not a usage error about an option that was never given (or a traceback).
+_SAVED_ARGS: dict[str, tuple[Any, str]] = {
+    "folder": (lambda v: v is None or isinstance(v, str), "a str or None"),
+    "model": (lambda v: v in resnet_names(), "the name of a ResNet"),
+    "weights": (lambda v: isinstance(v, str), "a str"),
+    "epochs": (lambda v: _is_int(v) and v >= 1, "an int of at least 1"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "an int of at least 1"),
+    "lr": (_is_number, "a number"),
+    "momentum": (_is_number, "a number"),
+    "freeze": (lambda v: isinstance(v, bool), "a bool"),
+    "image_size": (lambda v: v is None or (_is_int(v) and v >= 1), "an int of at least 1"),
+    "workers": (lambda v: _is_int(v) and v >= 0, "an int of at least 0"),
+    "seed": (_is_int, "an int"),
+    "val_fraction": (lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1"),
+}
+
+
+def _check_saved(path: str, saved: Any) -> None:
+    """Raises an input error naming ``path`` unless it is a checkpoint ``--resume`` can use."""
+    check_checkpoint(path, saved, ("model", "optimizer", "epoch", "classes", "history"),
+                     ("args", "arch", "image_size", "eval_resize"))
+    for key, value in saved.get("args", {}).items():
+        ok, kind = _SAVED_ARGS.get(key, (None, ""))
+        if ok is not None and not ok(value):
+            raise InputError(f"'{path}' is damaged: its args['{key}'] should be {kind}, not "
+                             f"{shown(value)}")
+
+
+def _load_optimizer(path: str, optimizer: Any, state: Any, names: list[str]) -> None:
+    """``optimizer.load_state_dict(state)``, then checks what SGD's step will use (buffer shapes,
+    hyper-parameter types), so that a damaged file fails here, before any epoch runs."""
+    import ember
+
+    try:
+        optimizer.load_state_dict(state)
+    except Exception as e:  # noqa: BLE001 - any structure the file holds: it is the file's
+        raise InputError(f"'{path}': its optimizer state does not fit the model's parameters: "
+                         f"{describe(e)}") from None
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for name, param in zip(names, params):
+        for key, value in optimizer.state.get(param, {}).items():
+            if isinstance(value, ember.Tensor) and value.dim() and value.shape != param.shape:
+                raise InputError(f"'{path}' is damaged: the optimizer's {key} of {name} is "
+                                 f"{list(value.shape)}, not {list(param.shape)}")
+            if not (value is None or isinstance(value, (ember.Tensor, int, float))):
+                raise InputError(f"'{path}' is damaged: the optimizer's {key} of {name} is a "
+                                 f"{type(value).__name__}")
+    for group in optimizer.param_groups:
+        for key, default in optimizer.defaults.items():
+            value = group.get(key)
+            if isinstance(default, bool) or default is None:
+                ok = value is None or isinstance(value, bool)
+            elif _is_number(default):
+                ok = _is_number(value)
+            else:
+                continue
+            if not ok:
+                raise InputError(f"'{path}' is damaged: the optimizer's {key} is "
+                                 f"{shown(value)}")
+
+
+def _read_image(path: str) -> Any:
+    """ImageFolder's loader: an image Pillow can't read is an input error naming the file."""
+    from ember.vision.datasets import default_loader
+
+    try:
+        return default_loader(path)
+    except Exception as e:  # noqa: BLE001 - Pillow fails a damaged file in many ways
+        message = str(e) if str(path) in str(e) else f"can't read image '{path}': {describe(e)}"
+        raise InputError(message) from None
 
 
 def stratified_split(targets: list[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -171,26 +251,28 @@ def _datasets(settings: dict[str, Any]) -> tuple[Any, Any, list[str], bool, str]
                               transform=eval_transform(size, eval_resize(size, False)))
         return train, val, list(train.classes), False, "Digits"
     if not os.path.isdir(folder):
-        raise CLIError(f"image folder '{folder}' does not exist")
+        raise InputError(f"image folder '{folder}' does not exist")
     train_tf = train_transform(size, True)
     val_tf = eval_transform(size, eval_resize(size, True))
     try:
         if os.path.isdir(os.path.join(folder, "train")) and \
                 os.path.isdir(os.path.join(folder, "val")):
-            train = datasets.ImageFolder(os.path.join(folder, "train"), transform=train_tf)
-            val = datasets.ImageFolder(os.path.join(folder, "val"), transform=val_tf)
+            train = datasets.ImageFolder(os.path.join(folder, "train"), transform=train_tf,
+                                         loader=_read_image)
+            val = datasets.ImageFolder(os.path.join(folder, "val"), transform=val_tf,
+                                       loader=_read_image)
             if val.classes != train.classes:
-                raise CLIError(f"{folder}: val/ has classes {val.classes}, train/ has "
-                               f"{train.classes}")
+                raise InputError(f"{folder}: val/ has classes {val.classes}, train/ has "
+                                 f"{train.classes}")
             return train, val, list(train.classes), True, f"{folder} (train/ and val/)"
-        full = datasets.ImageFolder(folder, transform=train_tf)
+        full = datasets.ImageFolder(folder, transform=train_tf, loader=_read_image)
     except (FileNotFoundError, OSError) as e:
-        raise CLIError(str(e)) from None
+        raise InputError(str(e)) from None
     train_idx, val_idx = stratified_split(list(full.targets), settings["val_fraction"],
                                           settings["seed"])
     if not val_idx:
-        raise CLIError(f"{folder}: too few images to hold some out for validation")
-    val_full = datasets.ImageFolder(folder, transform=val_tf)
+        raise InputError(f"{folder}: too few images to hold some out for validation")
+    val_full = datasets.ImageFolder(folder, transform=val_tf, loader=_read_image)
     return (Subset(full, train_idx), Subset(val_full, val_idx), list(full.classes), True,
             f"{folder} ({settings['val_fraction']:.0%} of each class held out)")
 
@@ -299,17 +381,16 @@ def command(ns: argparse.Namespace) -> int:
     if ns.nproc is not None and ns.nproc > 1 and "PMI_RANK" not in os.environ:
         return _relaunch(ns, ns.nproc)
     saved = read_checkpoint(ns.resume) if ns.resume else None
-    if saved is not None and not (isinstance(saved, dict) and {"model", "optimizer", "epoch"}
-                                  <= saved.keys()):
-        raise CLIError(f"'{ns.resume}' is not a checkpoint written by ember finetune")
+    if saved is not None:
+        _check_saved(ns.resume, saved)
     s = _settings(ns, saved.get("args") if saved else None)
     check_model_name(s["model"])
     train_set, val_set, classes, photos, data_desc = _datasets(s)
     if len(classes) < 2:
-        raise CLIError(f"{data_desc}: finetuning needs at least 2 classes, found {classes}")
-    if saved is not None and list(saved.get("classes", [])) != classes:
-        raise CLIError(f"the checkpoint's classes {saved.get('classes')} are not the data's "
-                       f"{classes}")
+        raise InputError(f"{data_desc}: finetuning needs at least 2 classes, found {classes}")
+    if saved is not None and saved["classes"] != classes:
+        raise InputError(f"'{ns.resume}' has the classes {saved['classes']}, not the data's "
+                         f"{classes}")
 
     rank, world = _distributed(s["batch_size"])
     seed_everything(s["seed"])
@@ -324,11 +405,13 @@ def command(ns: argparse.Namespace) -> int:
     history: dict[str, list[float]] = {"train_loss": [], "val_acc": []}
     start = 0
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        load_weights(ns.resume, model, saved["model"],
+                     f"{s['model']} with {len(classes)} classes")
+        _load_optimizer(ns.resume, optimizer, saved["optimizer"],
+                        [name for name, _ in model.named_parameters()])
         for group in optimizer.param_groups:  # a resumed run may change them on purpose
             group["lr"], group["momentum"] = s["lr"], s["momentum"]
-        start = int(saved["epoch"])
+        start = saved["epoch"]
         history = {k: list(saved["history"][k]) for k in history}
         weights_desc = f"resumed from {ns.resume} after epoch {start}"
 

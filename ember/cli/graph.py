@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, Iterator
 
-from ._common import CLIError, require_dot
+from ._common import CLIError, InputError, RunError, require_dot
 from .run import run_script
 
 __all__ = ["add_parser", "command", "FORMATS"]
@@ -96,12 +96,12 @@ def command(ns: argparse.Namespace) -> int:
         raise CLIError(f"can't tell the format from '{ns.output}': use one of the suffixes "
                        f"{', '.join('.' + f for f in FORMATS)}")
     if not os.path.isfile(ns.script):
-        raise CLIError(f"can't open file '{ns.script}': no such file")
+        raise InputError(f"can't open file '{ns.script}': no such file")
     if fmt == "dot":
         try:
             import graphviz  # noqa: F401
         except ImportError:
-            raise CLIError("drawing graphs needs the graphviz Python package: "
+            raise RunError("drawing graphs needs the graphviz Python package: "
                            "pip install 'ember[viz]'") from None
     else:
         require_dot()  # before running the script, which may take a while

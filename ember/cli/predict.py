@@ -5,8 +5,9 @@ import argparse
 import os
 from typing import Any
 
-from ._common import CLIError
-from ._models import build_model, eval_transform, read_checkpoint, replace_fc
+from ._common import CLIError, InputError, describe
+from ._models import (build_model, check_checkpoint, eval_transform, load_weights, read_checkpoint,
+                      replace_fc, resnet_names, shown)
 
 __all__ = ["add_parser", "command", "predict"]
 
@@ -30,17 +31,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _from_checkpoint(path: str) -> tuple[Any, list[str], Any]:
     """(model, class names, eval transform) of an ``ember finetune`` checkpoint."""
     ckpt = read_checkpoint(path)
-    if not (isinstance(ckpt, dict) and {"model", "arch", "classes", "image_size"} <= ckpt.keys()):
-        raise CLIError(f"'{path}' is not a checkpoint written by ember finetune (it needs "
-                       "'model', 'arch', 'classes' and 'image_size')")
+    check_checkpoint(path, ckpt, ("model", "arch", "classes", "image_size"), ("eval_resize",))
+    if ckpt["arch"] not in resnet_names():
+        raise InputError(f"'{path}' is damaged: its 'arch' should name a ResNet "
+                         f"({', '.join(resnet_names())}), not {shown(ckpt['arch'])}")
     model, _, _ = build_model(ckpt["arch"], "none")
     replace_fc(model, len(ckpt["classes"]))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError) as e:
-        raise CLIError(f"'{path}': {e}") from None
-    size = int(ckpt["image_size"])
-    return model, list(ckpt["classes"]), eval_transform(size, int(ckpt.get("eval_resize", size)))
+    load_weights(path, model, ckpt["model"], f"{ckpt['arch']} with {len(ckpt['classes'])} classes")
+    size = ckpt["image_size"]
+    return model, list(ckpt["classes"]), eval_transform(size, ckpt.get("eval_resize", size))
 
 
 def _from_weights(name: str, weights: str) -> tuple[Any, list[str], Any]:
@@ -56,15 +55,16 @@ def _from_weights(name: str, weights: str) -> tuple[Any, list[str], Any]:
 
 
 def _open_image(path: str) -> Any:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not os.path.isfile(path):
-        raise CLIError(f"no such image: '{path}'")
+        raise InputError(f"no such image: '{path}'")
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError) as e:
-        raise CLIError(f"can't read image '{path}': {e}") from None
+    except Exception as e:  # noqa: BLE001 - a damaged file fails Pillow in many ways (ValueError,
+        # SyntaxError, struct.error, DecompressionBombError, OSError): all of them are the file's
+        raise InputError(f"can't read image '{path}': {describe(e)}") from None
 
 
 def predict(model: Any, transform: Any, paths: list[str], k: int) -> list[list[tuple[int, float]]]:

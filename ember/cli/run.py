@@ -10,7 +10,7 @@ from typing import Any
 
 from . import _alias
 from ._alias import torch_aliases
-from ._common import CLIError
+from ._common import InputError
 
 __all__ = ["add_parser", "run_script", "command"]
 
@@ -90,6 +90,6 @@ def command(ns: argparse.Namespace) -> int:
             return launch(ns.args)
         return launch(["--nproc-per-node", ns.nproc_per_node, ns.script, *ns.args])
     if not os.path.isfile(ns.script):
-        raise CLIError(f"can't open file '{ns.script}': no such file")
+        raise InputError(f"can't open file '{ns.script}': no such file")
     status, _ = run_script(ns.script, ns.args)
     return status

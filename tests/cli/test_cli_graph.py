@@ -69,11 +69,13 @@ def test_errors(script, tmp_path, capsys, monkeypatch):
     assert main(["graph", script, "--var", "Q", "-o", str(tmp_path / "x.gif")]) == 2
     assert "can't tell the format" in capsys.readouterr().err
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    assert main(["graph", script, "--var", "Q", "-o", str(tmp_path / "x.svg")]) == 2
+    # a missing program is a runtime failure (status 1), not a usage error: no usage block
+    assert main(["graph", script, "--var", "Q", "-o", str(tmp_path / "x.svg")]) == 1
     err = capsys.readouterr().err
     assert "`dot` program was not found" in err and "apt-get install graphviz" in err
+    assert "usage:" not in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.svg").exists()
-    assert main(["tutorial", "--graph", str(tmp_path / "pictures")]) == 2  # before any cell runs
+    assert main(["tutorial", "--graph", str(tmp_path / "pictures")]) == 1  # before any cell runs
     out, err = capsys.readouterr()
     assert out == "" and "ember tutorial: error: Graphviz's `dot` program was not found" in err
 
