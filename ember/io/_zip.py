@@ -162,9 +162,11 @@ class ZipReader:
         tail_start = max(0, self.size - _EOCD_SEARCH)
         tail = self._read_at(tail_start, self.size - tail_start)
         at = tail.rfind(b"PK\x05\x06")
-        while at >= 0 and at + 22 + struct.unpack_from("<H", tail, at + 20)[0] > len(tail):
-            at = tail.rfind(b"PK\x05\x06", 0, at)  # a signature inside the comment: look further
-        if at < 0 or len(tail) - at < 22:
+        # a signature inside the comment (or one cut short): look further back
+        while at >= 0 and (at + 22 > len(tail)
+                           or at + 22 + struct.unpack_from("<H", tail, at + 20)[0] > len(tail)):
+            at = tail.rfind(b"PK\x05\x06", 0, at)
+        if at < 0:
             raise self._bad("not a zip archive (no end of central directory record)")
         eocd = tail_start + at
         (_, disk, cd_disk, _, count, cd_size, cd_offset, _) = struct.unpack_from(
@@ -293,7 +295,10 @@ class ZipReader:
             if inflate is None:
                 data, pending = pending, b""
             else:  # bounded output per step, never past the declared size (+1 exposes a lie)
-                data = inflate.decompress(pending, min(size, e.file_size - produced + 1))
+                try:
+                    data = inflate.decompress(pending, min(size, e.file_size - produced + 1))
+                except zlib.error as err:
+                    raise self._bad(f"{e.name!r} is corrupt: {err}") from None
                 pending = inflate.unconsumed_tail
             if not data and not pending and not left:
                 break  # nothing more to read, and the decompressor has nothing left either
