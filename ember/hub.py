@@ -20,6 +20,7 @@ import hashlib
 import http.client
 import io
 import os
+import pickle
 import re
 import sys
 import tempfile
@@ -298,8 +299,13 @@ def _legacy_zip_load(filename: str, reader: Any, entry: Any, map_location: Any,
     except BaseException:
         reader.f.close()
         raise
+    from .io._zip import BadZipFile
+
     with io.BufferedReader(member, READ_DATA_CHUNK) as f:  # closing it closes the archive
-        return _load(f, map_location=map_location, weights_only=weights_only)
+        try:
+            return _load(f, map_location=map_location, weights_only=weights_only)
+        except BadZipFile as e:  # the member broke its word while being read (CRC, length)
+            raise pickle.UnpicklingError(f"{member.name!r}: not a valid checkpoint: {e}") from None
 
 
 def load_state_dict_from_url(url: str, model_dir: str | None = None, map_location: Any = None,
