@@ -15,16 +15,19 @@ vocabulary, and the result is delivered to the next nodes' buffers.
 from __future__ import annotations
 
 import heapq
-import warnings
-from typing import Iterable, Sequence
+from collections.abc import Sequence
 
 from ..backend import errors_ignored, errors_restored
 from ..graph import grad_mode
 from ..graph.node import FREED, AccumulateGrad, Node, anomaly, edge
+from ..graph.walk import count_dependencies, needed_nodes
 from ..ops.vocabulary import TENSORS
 from ..tensor import Tensor
+from .hooks import post_hooks, pre_hooks, tensor_hooks, warn_trace
+from .hooks import wrap as _wrap
 
 _make = Tensor._make
+_push, _get = heapq.heappush, dict.get  # (module names: looked up once per node)
 
 
 def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, create_graph: bool,
@@ -46,7 +49,7 @@ def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, crea
             if node is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             targets.setdefault(node, []).append((nr, idx, t))
-        needed = _needed_nodes(seen, deps, targets)
+        needed = needed_nodes(seen, deps, targets)
     captured: list = [None] * (len(inputs) if inputs is not None else 0)
     buffers: dict[Node, list] = {}  # the discovered nodes that have not run: their gradients
     ready: list = []
@@ -62,13 +65,13 @@ def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, crea
     grad_mode.state.enabled = create_graph
     quiet = errors_ignored()  # torch never warns about inf * 0 and the like; numpy would
     try:
-        pop, push, take, get_buffer = heapq.heappop, heapq.heappush, buffers.pop, buffers.get
+        pop, take, to = heapq.heappop, buffers.pop, (buffers, ready)
         leaves = accumulate and inputs is None
         while ready:
             node = pop(ready)[2]
             grads = take(node, None) or [None] * node._n_out
-            if node._tensor_hooks or node._retain:
-                grads = _tensor_hooks(node, grads, raw)
+            if node._hooked:
+                grads = tensor_hooks(node, grads, raw)
             if targets and node in targets:
                 for nr, idx, t in targets[node]:
                     g = grads[nr]
@@ -85,21 +88,10 @@ def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, crea
                 continue
             if needed is not None and node not in needed:
                 continue
-            grad_inputs = call_node(node, grads, raw)
+            call_node(node, grads, raw, to)
             grads = None
             if not retain_graph and node._saved:
                 node._saved = FREED
-            for (nxt, nr), g in zip(node.next_functions, grad_inputs):
-                if nxt is None:
-                    continue
-                buf = get_buffer(nxt)
-                if buf is None:  # first reached: queued, even with no gradient (to free it)
-                    buf = buffers[nxt] = [None] * nxt._n_out
-                    push(ready, (-nxt._seq, id(nxt), nxt))
-                if g is not None:
-                    buf[nr] = g if buf[nr] is None else _add(buf[nr], g, raw)
-            # drop the loop's references, which would keep a leaf from taking its gradient as is
-            grad_inputs = g = buf = None
     finally:
         grad_mode.state.enabled = prev_mode
         errors_restored(quiet)
@@ -120,89 +112,102 @@ def _add(old, g, raw: bool):
     return (_make(old) + _make(g))._data  # torch's promotion, not numpy's
 
 
-def call_node(node: Node, grads: list, raw: bool, shapes: list | None = None) -> tuple:
+def call_node(node: Node, grads: list, raw: bool, to: tuple | None = None,
+              shapes: list | None = None) -> list | None:
     """Runs ``node``'s backward on the gradients of its outputs (arrays when ``raw``, else
-    Tensors); returns one gradient (or None) per edge, summed back to its input's shape and cast
-    to its dtype. ``shapes`` receives the shapes the backward returned, before those sums."""
-    if node._n_out == 1:
-        if grads[0] is None:
-            return (None,) * len(node.next_functions)
-    elif all(g is None for g in grads):
-        return (None,) * len(node.next_functions)
-    elif node._materialize_grads:
-        xp = node.backend.xp
-        grads = [_zeros(xp, m, raw) if g is None and m is not None else g
-                 for g, m in zip(grads, node._out_meta)]
-    if node._pre_hooks:  # hooks see Tensors
-        grads = _wrap(grads, raw)
-        for hook in list(node._pre_hooks.values()):
-            r = hook(tuple(grads))
-            if r is not None:
-                grads = list(r)
-        grads = _unwrap(grads, raw)
-    wrap = raw and not node.on_arrays  # a backward not written in the vocabulary gets Tensors
-    tensors = wrap or not raw
-    try:
-        out = node.backward(node, *(_wrap(grads, True) if wrap else grads))
+    Tensors); each gradient is summed back to its input's shape and cast to its dtype (on the
+    carrier's vocabulary). Given ``to`` (the engine's ``(buffers, queue)``), hands each to its
+    next node's buffer, queueing the node when first reached, and returns None; else returns
+    one gradient (or None) per edge. ``shapes`` receives the shapes the backward returned."""
+    edges = node.next_functions
+    n_out = node._n_out
+    if grads[0] is None if n_out == 1 else all(g is None for g in grads):
+        out = (None,) * len(edges)  # the next nodes are still reached (and free what they saved)
+        hooked = late = wrap = tensors = False
+    else:
+        if n_out > 1 and node._materialize_grads:
+            xp = node.backend.xp
+            grads = [_zeros(xp, m, raw) if g is None and m is not None else g
+                     for g, m in zip(grads, node._out_meta)]
+        hooked = node._hooked
+        if hooked and node._pre_hooks:
+            grads = pre_hooks(node, grads, raw)
+        wrap = raw and not node.on_arrays  # a backward not in the vocabulary gets Tensors
+        tensors = wrap or not raw
+        try:
+            out = (node.backward(node, *_wrap(grads, True)) if wrap
+                   else node.backward(node, grads[0]) if n_out == 1
+                   else node.backward(node, *grads))
+        except Exception:
+            if anomaly.enabled and node._trace:
+                warn_trace(node)
+            raise
         if type(out) is not tuple:
             out = (out,)
-        if tensors and len(out) != len(node.next_functions):  # (built-in ops: tested instead)
-            n = len(node.next_functions)
+        if tensors and len(out) != len(edges):  # (built-in ops on arrays: tested instead)
+            n = len(edges)
             if len(out) < n or any(g is not None for g in out[n:]):
                 raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                    f"gradients (expected {n}, got {len(out)})")
             out = out[:n]
+        late = (hooked and node._post_hooks) or anomaly.enabled  # they see the checked ones
+    if shapes is not None:
+        shapes.extend(None if g is None else tuple(g.shape) for g in out)
+    if not late:
+        return _flow(node, out, raw, tensors, wrap, to)
+    out = post_hooks(node, _flow(node, out, raw, tensors, wrap, None), grads, raw)
+    return out if to is None else _flow(node, out, raw, False, False, to)
+
+
+def _flow(node: Node, out: tuple, raw: bool, tensors: bool, wrap: bool,
+          to: tuple | None) -> list | None:
+    """Each gradient of ``out`` checked against its input (summed back to its shape, cast to its
+    dtype, on the carrier's vocabulary; None for an input that takes none), then handed to its
+    next node's buffer, queueing the node when first reached (``to``), or returned."""
+    if to is None:
         checked = []
-        for g, meta, need in zip(out, node._in_meta, node.needs_input_grad):
-            if shapes is not None:
-                shapes.append(None if g is None else tuple(g.shape))
-            if g is None or meta is None or not need:
-                checked.append(None)
-                continue
-            if tensors and not isinstance(g, Tensor):
-                raise TypeError(f"function {node.name()} returned a gradient of type "
-                                f"{type(g).__name__} at index {len(checked)}; expected a Tensor "
-                                "or None")
-            shape, dtype = meta
-            if g.shape != shape:  # summed back to the shape its input was broadcast from
-                if not _sums_to(tuple(g.shape), shape):
-                    raise RuntimeError(
-                        f"Function {node.name()} returned an invalid gradient at index "
-                        f"{len(checked)} - got {list(g.shape)} but expected shape compatible "
-                        f"with {list(shape)}")
-                g = (TENSORS if tensors else node.backend).sum_to(g, shape)
-            gd = g._data.dtype if tensors else g.dtype
-            if gd is not dtype and gd != dtype:  # identity first: numpy's == costs more
-                g = (TENSORS if tensors else node.backend).cast(g, dtype)
+    else:
+        buffers, ready = to
+    for (nxt, nr), g, meta, need in zip(node.next_functions, out, node._in_meta,
+                                        node.needs_input_grad):
+        if g is not None:
+            if meta is None or not need:
+                g = None
+            else:
+                shape, dtype = meta
+                if tensors and not isinstance(g, Tensor):
+                    _raise_not_tensor(node, out, g)
+                gd = g._data.dtype if tensors else g.dtype
+                if g.shape != shape:  # summed back to the shape its input was broadcast from
+                    if tensors and not _sums_to(tuple(g.shape), shape):  # (built-in: tested)
+                        _raise_shape(node, out, g, shape)
+                    g = (TENSORS if tensors else node.backend).sum_to(g, shape)
+                if gd is not dtype and gd != dtype:  # identity first: numpy's == costs more
+                    g = (TENSORS if tensors else node.backend).cast(g, dtype)
+                if wrap:
+                    g = g._data
+        if to is None:
             checked.append(g)
-        out = _unwrap(checked, True) if wrap else checked
-    except Exception:
-        if anomaly.enabled and node._trace:
-            _warn_trace(node)
-        raise
-    if node._post_hooks:
-        out, grads = _wrap(out, raw), tuple(_wrap(grads, raw))
-        for hook in list(node._post_hooks.values()):
-            r = hook(tuple(out), grads)
-            if r is not None:
-                out = r
-        out = _unwrap(out, raw)
-    if anomaly.enabled and anomaly.check_nan:
-        for i, g in enumerate(out):
-            d = g if raw or g is None else g._data
-            if d is not None and d.dtype.kind == "f" and bool((d != d).any()):
-                _warn_trace(node)
-                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
-                                   "output.")
-    return out
+        elif nxt is not None:
+            buf = _get(buffers, nxt)
+            if buf is None:  # first reached: queued, even with no gradient (to free it)
+                buf = buffers[nxt] = [None] * nxt._n_out
+                _push(ready, (-nxt._seq, id(nxt), nxt))
+            if g is not None:
+                buf[nr] = g if buf[nr] is None else _add(buf[nr], g, raw)
+    return checked if to is None else None
 
 
-def _wrap(grads, on: bool) -> list:
-    return [None if g is None else _make(g) for g in grads] if on else grads
+def _raise_not_tensor(node: Node, out: tuple, g) -> None:
+    i = next(k for k, x in enumerate(out) if x is g)
+    raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at "
+                    f"index {i}; expected a Tensor or None")
 
 
-def _unwrap(grads, on: bool) -> tuple:
-    return tuple(None if g is None else g._data for g in grads) if on else grads
+def _raise_shape(node: Node, out: tuple, g, shape: tuple) -> None:
+    i = next(k for k, x in enumerate(out) if x is g)
+    raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                       f"{list(g.shape)} but expected shape compatible with {list(shape)}")
 
 
 def _sums_to(src: tuple, dst: tuple) -> bool:
@@ -214,22 +219,6 @@ def _zeros(xp, meta: tuple, raw: bool):
     shape, dtype = meta
     z = xp.zeros(shape, dtype.np)
     return z if raw else _make(z)
-
-
-def _tensor_hooks(node: Node, grads: list, raw: bool) -> list:
-    """Runs the hooks of ``register_hook`` and ``retain_grad`` on the outputs' gradients."""
-    grads = _wrap(grads, raw)
-    for nr, hooks in (node._tensor_hooks or {}).items():
-        if grads[nr] is not None:
-            for hook in list(hooks.values()):
-                r = hook(grads[nr])
-                if r is not None:
-                    grads[nr] = r
-    for nr, ref in (node._retain or {}).items():
-        t, g = ref(), grads[nr]
-        if g is not None and t is not None:
-            t._grad = (g if not raw else _make(g._data.copy())) if t._grad is None else t._grad + g
-    return list(_unwrap(grads, raw))
 
 
 def _accumulate(var, g, raw: bool, owned: bool) -> None:
@@ -245,46 +234,3 @@ def _accumulate(var, g, raw: bool, owned: bool) -> None:
     if var._post_acc_hooks:
         for hook in list(var._post_acc_hooks.values()):
             hook(var)
-
-
-# -- graph discovery ------------------------------------------------------------------------------
-def count_dependencies(root_nodes: Iterable[Node]) -> tuple[dict[Node, int], set[Node]]:
-    """Discovers the graph below ``root_nodes``: per node, how many edges lead into it, and the set
-    of nodes reached."""
-    deps: dict[Node, int] = {}
-    seen = set(root_nodes)
-    stack = list(seen)
-    while stack:
-        for nxt, _ in stack.pop().next_functions:
-            if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-    return deps, seen
-
-
-def _needed_nodes(seen: set, deps: dict, targets: dict) -> set:
-    """Nodes from which a target can be reached: only these need to run for ``inputs``."""
-    remaining = dict(deps)
-    order = []
-    frontier = [n for n in seen if remaining.get(n, 0) == 0]
-    while frontier:
-        n = frontier.pop()
-        order.append(n)
-        for nxt, _ in n.next_functions:
-            if nxt is not None:
-                remaining[nxt] -= 1
-                if remaining[nxt] == 0:
-                    frontier.append(nxt)
-    needed = set()
-    for n in reversed(order):
-        if n in targets or any(nxt in needed for nxt, _ in n.next_functions if nxt is not None):
-            needed.add(n)
-    return needed
-
-
-def _warn_trace(node: Node) -> None:
-    trace = "".join(node._trace or ())
-    warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the "
-                  f"error:\n{trace}", stacklevel=3)

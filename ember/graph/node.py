@@ -65,6 +65,9 @@ class Node:
     _retain: dict | None = None  # output_nr -> weakref to the tensor whose .grad retain_grad keeps
     _pre_hooks: dict | None = None
     _post_hooks: dict | None = None
+    # set once any of the four kinds of hooks above is added: the engine asks one question of
+    # the common node that has none
+    _hooked = False
     _trace: list | None = None
     _materialize_grads = True
     # whether ``backward`` is written in the carrier vocabulary (``ctx.F``, ``ctx.saved``), so
@@ -92,17 +95,20 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
         if self._post_hooks is None:
             self._post_hooks = {}
+        self._hooked = True
         return add_hook(self._post_hooks, fn)
 
     def register_prehook(self, fn) -> RemovableHandle:
         """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = {}
+        self._hooked = True
         return add_hook(self._pre_hooks, fn)
 
     def _add_tensor_hook(self, output_nr: int, fn) -> RemovableHandle:
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
+        self._hooked = True
         return add_hook(self._tensor_hooks.setdefault(output_nr, {}), fn)
 
     def _free(self) -> None:

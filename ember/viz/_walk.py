@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..autograd.engine import count_dependencies
+from ..graph.walk import count_dependencies
 from ..graph.node import FREED as _FREED, AccumulateGrad, Node, edge as _edge
 from ..tensor import Tensor
 

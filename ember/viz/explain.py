@@ -289,7 +289,7 @@ def _run(node: Node, grads: list) -> tuple:
     n_in = len(node.next_functions)
     shapes: list = []
     with grad_mode.no_grad():
-        out = call_node(node, [None if g is None else g._data for g in grads], True, shapes)
+        out = call_node(node, [None if g is None else g._data for g in grads], True, shapes=shapes)
     out = tuple(None if g is None else Tensor._make(g) for g in out)
     shapes = shapes + [None] * (n_in - len(shapes))
     return out, tuple(shapes[:n_in])
