@@ -22,6 +22,8 @@ _SAME_SIZE_INT = {"e": ("int16", (1 << 15) - 1), "f": ("int32", (1 << 31) - 1),
                   "d": ("int64", (1 << 63) - 1)}
 _RELU_MASK_MIN = 4096  # below this, each numpy call's fixed cost outweighs the passes saved
 _LEADING = tuple(tuple(range(n)) for n in range(8))
+_NO_NEEDS = tuple((False,) * n for n in range(8))
+_new = object.__new__
 
 
 def sum_to_axes(src: tuple, dst: tuple) -> tuple:
@@ -103,8 +105,9 @@ class ArrayVocabulary:
 
     def op(self, cls: Any, *args: Any, **kwargs: Any) -> Any:
         """An ember op used in a formula: its forward, on arrays, with nothing recorded."""
-        node = object.__new__(cls._node_cls)
-        node.needs_input_grad = (False,) * len(args)
+        node = _new(cls._node_cls)
+        n = len(args)
+        node.needs_input_grad = _NO_NEEDS[n] if n < 8 else (False,) * n
         if node.backend is not self:
             node.backend, node.xp = self, self.xp
         return cls.forward(node, *args, **kwargs)

@@ -174,11 +174,19 @@ class Op(Context):
     """
 
     _promote: bool | str = False  # True: cast inputs to torch's result dtype; "float": and to float
+    # The backend's name of the array function this op's forward computes, for an op whose
+    # forward is that function plus what it saves (Add: "add"): with nothing to save (no graph
+    # recorded), apply calls it without building a node. tests/ops/test_kernels.py holds each
+    # such forward to its kernel.
+    kernel: str | None = None
+    _numpy_kernel: Any = None
 
     def __init_subclass__(cls, name: str | None = None, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if name is not None:
             cls._node_cls = type(name, (cls,), {"__module__": cls.__module__, "__qualname__": name})
+        if cls.kernel is not None:
+            cls._numpy_kernel = staticmethod(getattr(NUMPY.xp, cls.kernel))
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
@@ -198,15 +206,21 @@ class Op(Context):
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         # the hot path of every op: plain loops, no generators, nothing done twice
-        node = _new(cls._node_cls)
-        arrays = []
-        record = False
         n = len(args)
+        record = False
         if not _grad_state.enabled:
-            # no graph is recorded: nothing needs a gradient, and no edges or metadata are built
-            for a in args:
-                arrays.append(a._data if isinstance(a, Tensor) else a)
-            node.needs_input_grad = _NO_NEEDS[n] if n < 8 else _no_needs(n)
+            # no graph is recorded: nothing needs a gradient, no edges or metadata are built
+            if n == 2:
+                a, b = args
+                arrays = [a._data if isinstance(a, Tensor) else a,
+                          b._data if isinstance(b, Tensor) else b]
+            elif n == 1:
+                a = args[0]
+                arrays = [a._data if isinstance(a, Tensor) else a]
+            else:
+                arrays = []
+                for a in args:
+                    arrays.append(a._data if isinstance(a, Tensor) else a)
         elif n == 2 and isinstance(args[0], Tensor):
             # the usual binary op, a tensor with a tensor or a scalar: the general loop, unrolled
             a, b = args
@@ -221,33 +235,30 @@ class Op(Context):
             arrays = [da, db]
             record = ra or rb
             if record:
-                node.needs_input_grad = (ra, rb)
+                needs = (ra, rb)
                 fa = a._grad_fn
                 edges = ((fa, a._output_nr) if fa is not None
                          else (a._grad_accumulator(), 0) if ra else NO_EDGE,
                          (b._grad_fn, b._output_nr) if rb and b._grad_fn is not None
                          else (b._grad_accumulator(), 0) if rb else NO_EDGE)
                 meta = ((da.shape, da.dtype), meta_b)
-            else:
-                node.needs_input_grad = _NO_NEEDS[2]
         elif n == 1 and isinstance(args[0], Tensor):
             a = args[0]
             d = a._data
             arrays = [d]
             record = a._requires_grad
             if record:
-                node.needs_input_grad = _ONE_NEEDS
+                needs = _ONE_NEEDS
                 fn = a._grad_fn
                 edges = ((fn, a._output_nr) if fn is not None else (a._grad_accumulator(), 0),)
                 meta = ((d.shape, d.dtype),)
-            else:
-                node.needs_input_grad = _NO_NEEDS[1]
         else:
             # one pass gathers the arrays and, in case a graph is recorded, the edges and input
             # metadata (shape, numpy dtype) the engine checks returned gradients against
             needs = []
             edges = []
             meta = []
+            arrays = []
             for a in args:
                 if isinstance(a, Tensor):
                     d = a._data
@@ -267,26 +278,38 @@ class Op(Context):
                     needs.append(False)
                     edges.append(NO_EDGE)
                     meta.append(None)
-            # known before forward, so ops save only what the requested gradients need (as torch
-            # does; saving more would make harmless in-place updates fail the version check)
-            node.needs_input_grad = tuple(needs) if record else _no_needs(n)
+            needs = tuple(needs)
         backend = NUMPY
-        if arrays and type(arrays[0]) is not _NP:
+        first = arrays[0] if arrays else None
+        if type(first) is not _NP and arrays:
             backend = backend_of(*arrays)
-            if backend is not NUMPY:
-                node.backend, node.xp = backend, backend.xp
         try:
             promote = cls._promote
             if promote:
                 # inline, the cases promote_arrays returns as they are: two arrays of one dtype,
                 # or an array and a Python scalar that does not widen it
-                first, second = arrays[0], arrays[-1]
+                second = arrays[-1]
                 at = backend.array_type
                 if not (promote is True and n == 2 and type(first) is at
                         and (first.dtype is second.dtype if type(second) is at
-                             else scalar_keeps(first.dtype, second))):
+                             else (type(second) is float and first.dtype.kind == "f")
+                             or scalar_keeps(first.dtype, second))):
                     arrays = promote_arrays(args, arrays, promote == "float")
-            out = cls.forward(node, *arrays, **kwargs) if kwargs else cls.forward(node, *arrays)
+            if not record and cls.kernel is not None and not kwargs:
+                # nothing to save: the op's kernel is its forward, without a node to pass it
+                out = getattr(backend.xp, cls.kernel)(*arrays) if backend is not NUMPY \
+                    else cls._numpy_kernel(*arrays)
+            else:
+                node = _new(cls._node_cls)
+                # known before forward, so ops save only what the requested gradients need (as
+                # torch does; saving more would make harmless in-place updates fail the version
+                # check)
+                node.needs_input_grad = (needs if record else _NO_NEEDS[n] if n < 8
+                                         else _no_needs(n))
+                if backend is not NUMPY:
+                    node.backend, node.xp = backend, backend.xp
+                out = (cls.forward(node, *arrays, **kwargs) if kwargs
+                       else cls.forward(node, *arrays))
         except (ValueError, RuntimeError, NotImplementedError):
             cls._forward_failed(args, kwargs)
             raise

@@ -35,14 +35,14 @@ class _Activation(Op):
     when ``saves == "y"``)."""
 
     saves = "x"
-    kernel = ""  # torch's kernel name, for the error on integer input
+    torch_kernel = ""  # torch's kernel name, for the error on integer input
     f: Callable
     grad: Callable
 
     @staticmethod
     def forward(ctx, a, **params):
         if a.dtype.kind != "f":
-            raise NotImplementedError(f'"{ctx.kernel}" not implemented for '
+            raise NotImplementedError(f'"{ctx.torch_kernel}" not implemented for '
                                       f"'{type_name(a.dtype)}'")
         xp = ctx.xp
         ctx.params = params
@@ -58,7 +58,7 @@ class _Activation(Op):
 
 
 class LeakyRelu(_Activation, name="LeakyReluBackward0"):
-    kernel = "leaky_relu_cpu"
+    torch_kernel = "leaky_relu_cpu"
     f = staticmethod(lambda xp, x, slope: xp.where(x > 0, x, x * slope))
     grad = staticmethod(lambda g, x, slope: g * _const(g, (x._data > 0) + (x._data <= 0) * slope))
 
@@ -79,7 +79,7 @@ class LeakyReluResult(LeakyRelu, name="LeakyReluBackward1"):
 
 
 class Gelu(_Activation, name="GeluBackward0"):
-    kernel = "GeluKernelImpl"
+    torch_kernel = "GeluKernelImpl"
 
     @staticmethod
     def f(xp, x, approximate):
@@ -100,7 +100,7 @@ class Gelu(_Activation, name="GeluBackward0"):
 
 
 class Silu(_Activation, name="SiluBackward0"):
-    kernel = "silu_cpu"
+    torch_kernel = "silu_cpu"
     f = staticmethod(lambda xp, x: x / (1 + xp.exp(-x)))
 
     @staticmethod
@@ -112,7 +112,7 @@ class Silu(_Activation, name="SiluBackward0"):
 class Elu(_Activation, name="EluBackward0"):
     """``scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1))``; also selu."""
 
-    kernel = "elu_cpu"
+    torch_kernel = "elu_cpu"
 
     @staticmethod
     def f(xp, x, alpha, scale, input_scale):
@@ -143,7 +143,7 @@ class CeluResult(EluResult, name="CeluBackward1"):
 
 
 class Softplus(_Activation, name="SoftplusBackward0"):
-    kernel = "softplus_cpu"
+    torch_kernel = "softplus_cpu"
 
     @staticmethod
     def f(xp, x, beta, threshold):
@@ -160,20 +160,20 @@ class Hardtanh(_Activation, name="HardtanhBackward0"):
     """``clamp(x, min_val, max_val)``; the gradient passes strictly inside, so it can be read
     from the result as well (which the in-place form needs)."""
 
-    kernel = "hardtanh_backward_cpu"
+    torch_kernel = "hardtanh_backward_cpu"
     saves = "y"
     f = staticmethod(lambda xp, x, lo, hi: xp.clip(x, lo, hi))
     grad = staticmethod(lambda g, y, lo, hi: g * _const(g, (y._data > lo) & (y._data < hi)))
 
 
 class LogSigmoid(_Activation, name="LogSigmoidBackward0"):
-    kernel = "log_sigmoid_forward_cpu"
+    torch_kernel = "log_sigmoid_forward_cpu"
     f = staticmethod(lambda xp, x: -xp.logaddexp(0, -x))
     grad = staticmethod(lambda g, x: g * (-x).sigmoid())
 
 
 class Hardsigmoid(_Activation, name="HardsigmoidBackward0"):
-    kernel = "hardsigmoid_cpu"
+    torch_kernel = "hardsigmoid_cpu"
     f = staticmethod(lambda xp, x: xp.clip(x + 3, 0, 6) / 6)
     # torch's kernel scales by 1/6 rounded to float32, in double precision too
     grad = staticmethod(lambda g, x: g * _const(g, ((x._data > -3) & (x._data < 3))
@@ -181,7 +181,7 @@ class Hardsigmoid(_Activation, name="HardsigmoidBackward0"):
 
 
 class Hardswish(_Activation, name="HardswishBackward0"):
-    kernel = "hardswish_cpu"
+    torch_kernel = "hardswish_cpu"
     f = staticmethod(lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6)
 
     @staticmethod
@@ -192,7 +192,7 @@ class Hardswish(_Activation, name="HardswishBackward0"):
 
 
 class Mish(_Activation, name="MishBackward0"):
-    kernel = "mish_cpu"
+    torch_kernel = "mish_cpu"
     f = staticmethod(lambda xp, x: x * xp.tanh(xp.logaddexp(0, x)))
 
     @staticmethod
@@ -202,7 +202,7 @@ class Mish(_Activation, name="MishBackward0"):
 
 
 class Threshold(_Activation, name="ThresholdBackward0"):
-    kernel = "threshold_cpu"
+    torch_kernel = "threshold_cpu"
     f = staticmethod(lambda xp, x, threshold, value: xp.where(x > threshold, x, value))
     grad = staticmethod(lambda g, x, threshold, value: g * _const(g, x._data > threshold))
 

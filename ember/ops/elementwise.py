@@ -17,7 +17,8 @@ import numbers
 from typing import Any
 
 from ._op import Op
-from ..backend import get_array_module
+from ..backend import NUMPY, get_array_module
+from ..graph.grad_mode import state as _state
 from ..dtypes import result_type, scalar_dtype
 from ..tensor import Tensor
 from .inplace import BINARY_INTO_INPUT
@@ -27,6 +28,7 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in
 
 
 _OPERAND = (Tensor, int, float, numbers.Number)
+_NP = NUMPY.array_type
 
 
 def _is_operand(x: Any) -> bool:
@@ -121,6 +123,7 @@ def _zeros_like(g: Tensor) -> Tensor:
 class Add(_Broadcasting, name="AddBackward0"):
     on_arrays = True
     _promote = True
+    kernel = "add"
 
     @staticmethod
     def forward(ctx, a, b, *, alpha=1, into_input=False):
@@ -138,6 +141,7 @@ class Add(_Broadcasting, name="AddBackward0"):
 class Sub(_Broadcasting, name="SubBackward0"):
     on_arrays = True
     _promote = True
+    kernel = "subtract"
 
     @staticmethod
     def forward(ctx, a, b, *, alpha=1, into_input=False):
@@ -188,6 +192,7 @@ class RsubScalar(Op, name="RsubBackward1"):
 class Mul(_Broadcasting, name="MulBackward0"):
     on_arrays = True
     _promote = True
+    kernel = "multiply"
 
     @staticmethod
     def forward(ctx, a, b, *, into_input=False):
@@ -251,11 +256,11 @@ class _Division(_Broadcasting):
     """``//``, ``%`` and ``fmod`` of two tensors: numpy's ``ufunc`` after torch's checks."""
 
     _promote = True
-    ufunc = kernel = rounding = ""
+    ufunc = torch_kernel = rounding = ""
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_division(_dtype(a, b), b, ctx.kernel)
+        _check_division(_dtype(a, b), b, ctx.torch_kernel)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
         with ctx.xp.errstate(all="ignore"):
@@ -274,29 +279,29 @@ class _Division(_Broadcasting):
 class Remainder(_Division, name="RemainderBackward1"):
     """Python's ``%``: the result takes the divisor's sign."""
 
-    ufunc, kernel, rounding = "remainder", "remainder_cpu", "floor"
+    ufunc, torch_kernel, rounding = "remainder", "remainder_cpu", "floor"
 
 
 class Fmod(_Division, name="FmodBackward1"):
     """C's ``fmod``: the result takes the dividend's sign."""
 
-    ufunc, kernel, rounding = "fmod", "fmod_cpu", "trunc"
+    ufunc, torch_kernel, rounding = "fmod", "fmod_cpu", "trunc"
 
 
 class FloorDivide(_NoDerivative, _Division, name="NotImplemented"):
-    ufunc, kernel, aten = "floor_divide", "div_floor_cpu", "floor_divide"
+    ufunc, torch_kernel, aten = "floor_divide", "div_floor_cpu", "floor_divide"
 
 
 class _ScalarDivision(Op):
     """``input (op) scalar``, or ``scalar (op) input`` when ``reflected``: the scalar is no edge."""
 
-    ufunc = kernel = ""
+    ufunc = torch_kernel = ""
 
     @staticmethod
     def forward(ctx, a, *, scalar, reflected=False):
         a, scalar = _weak(a, scalar)
         x, y = (scalar, a) if reflected else (a, scalar)
-        _check_division(a.dtype, y, ctx.kernel)
+        _check_division(a.dtype, y, ctx.torch_kernel)
         with ctx.xp.errstate(all="ignore"):
             return getattr(ctx.xp, ctx.ufunc)(x, y)
 
@@ -306,21 +311,21 @@ class _ScalarDivision(Op):
 
 
 class RemainderScalar(_ScalarDivision, name="RemainderBackward0"):
-    ufunc, kernel = "remainder", "remainder_cpu"
+    ufunc, torch_kernel = "remainder", "remainder_cpu"
 
 
 class FmodScalar(_ScalarDivision, name="FmodBackward0"):
-    ufunc, kernel = "fmod", "fmod_cpu"
+    ufunc, torch_kernel = "fmod", "fmod_cpu"
 
 
 class FloorDivideScalar(_NoDerivative, _ScalarDivision, name="NotImplemented"):
-    ufunc, kernel, aten = "floor_divide", "div_floor_cpu", "floor_divide"
+    ufunc, torch_kernel, aten = "floor_divide", "div_floor_cpu", "floor_divide"
 
 
 class RRemainder(_NoDerivative, _ScalarDivision, name="NotImplemented"):
     """``scalar % input`` (always ``reflected``)."""
 
-    ufunc, kernel, aten = "remainder", "remainder_cpu", "remainder"
+    ufunc, torch_kernel, aten = "remainder", "remainder_cpu", "remainder"
 
 
 class PowScalar(Op, name="PowBackward0"):
@@ -551,10 +556,18 @@ def _operator(fn: Any, reflected: bool = False) -> Any:
 
 def _apply_operator(op: Any) -> Any:
     """``_operator`` for an op whose function only calls ``op.apply(input, other)`` (add with the
-    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path."""
-    apply = op.apply
+    default alpha, mul): the operator calls it directly, one dispatch fewer on the hot path.
+
+    With nothing to record, a float tensor of NumPy's and a Python float (the ``lr * p.grad`` of
+    an optimizer step written by hand) go straight to the op's kernel, as ``apply`` would send
+    them after its checks: a float leaves a float array's dtype as it is."""
+    apply, kernel = op.apply, op._numpy_kernel
 
     def method(self: Tensor, other: Any) -> Any:
+        if type(other) is float and (not _state.enabled or not self._requires_grad):
+            d = self._data
+            if type(d) is _NP and d.dtype.kind == "f":
+                return Tensor._make(kernel(d, other))
         return apply(self, other) if isinstance(other, _OPERAND) else NotImplemented
     return method
 

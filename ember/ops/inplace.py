@@ -14,11 +14,12 @@ from typing import Any, Callable
 
 from ..graph import grad_mode
 from ._op import Op, _SavedOutput
-from ..backend import backend_of
+from ..backend import NUMPY, backend_of
 from ..dtypes import scalar_name
 from ..tensor import Tensor
 
 _state = grad_mode.state
+_NP = NUMPY.array_type
 
 
 def type_name(t: Any) -> str:
@@ -364,15 +365,18 @@ WRITES_INTO_INPUT: dict[str, Callable[[Tensor], Tensor]] = {}
 
 
 def _inplace_method(name: str) -> Callable:
+    tables: list = []  # (unary op, binary op), looked up at the first call: the op modules fill
+    # the tables after this module made the methods
+
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        # looked up per call: the op modules fill these after this module made the methods
-        unary = UNARY_INTO_INPUT.get(name)
-        binary = BINARY_INTO_INPUT.get(name)
+        if not tables:
+            tables.append((UNARY_INTO_INPUT.get(name), BINARY_INTO_INPUT.get(name)))
+        unary, binary = tables[0]
         if unary is not None and not args and not kwargs and (
                 not _state.enabled or not self._requires_grad):
             d = self._data
             if d.dtype.kind == "f" and d.flags.writeable:
-                backend_of(d).op(unary, d, into_input=True)
+                (NUMPY if type(d) is _NP else backend_of(d)).op(unary, d, into_input=True)
                 box = self._version_counter
                 box[0] += 1
                 if _state.enabled:  # as apply_inplace records it for version-check messages
@@ -380,9 +384,7 @@ def _inplace_method(name: str) -> Callable:
                         box.append(None)
                     box[1] = self._grad_fn
                 return self
-        if binary is not None and not _state.enabled and len(args) == 1 and (
-                not kwargs or (list(kwargs) == ["alpha"]  # a plain number: nothing to check
-                               and type(kwargs["alpha"]) in (int, float))):
+        if binary is not None and not _state.enabled and len(args) == 1:
             other, d = args[0], self._data
             if isinstance(other, Tensor):
                 o = other._data
@@ -390,8 +392,15 @@ def _inplace_method(name: str) -> Callable:
             else:
                 o = other
                 same = type(o) is float or type(o) is int  # weak: d's dtype stays
-            if same and d.dtype.kind == "f" and d.flags.writeable:
-                backend_of(d).op(binary, d, o, into_input=True, **kwargs)
+            if same and (not kwargs or (len(kwargs) == 1 and "alpha" in kwargs  # a plain number:
+                                        and type(kwargs["alpha"]) in (int, float))) \
+                    and d.dtype.kind == "f" and d.flags.writeable:  # nothing to check
+                if kwargs:
+                    backend_of(d).op(binary, d, o, into_input=True, **kwargs)
+                elif type(d) is _NP and binary.kernel is not None:
+                    binary._numpy_kernel(d, o, out=d)  # its forward, into ``d``: nothing to save
+                else:
+                    backend_of(d).op(binary, d, o, into_input=True)
                 self._version_counter[0] += 1
                 return self
         into = WRITES_INTO_INPUT.get(name)

@@ -227,12 +227,12 @@ class Sgn(Sign, name="SgnBackward0"):
 class _Rounding(Op):
     """floor, ceil, round, trunc: piecewise constant, so the gradient is zero; ints pass through."""
 
-    ufunc = kernel = ""
+    ufunc = torch_kernel = ""
 
     @staticmethod
     def forward(ctx, a):
         if a.dtype.kind == "b":
-            raise NotImplementedError(f"\"{ctx.kernel}_vml_cpu\" not implemented for 'Bool'")
+            raise NotImplementedError(f"\"{ctx.torch_kernel}_vml_cpu\" not implemented for 'Bool'")
         return getattr(ctx.xp, ctx.ufunc)(a) if a.dtype.kind == "f" else a.copy()
 
     @staticmethod
@@ -241,19 +241,19 @@ class _Rounding(Op):
 
 
 class Floor(_Rounding, name="FloorBackward0"):
-    ufunc = kernel = "floor"
+    ufunc = torch_kernel = "floor"
 
 
 class Ceil(_Rounding, name="CeilBackward0"):
-    ufunc = kernel = "ceil"
+    ufunc = torch_kernel = "ceil"
 
 
 class Trunc(_Rounding, name="TruncBackward0"):
-    ufunc = kernel = "trunc"
+    ufunc = torch_kernel = "trunc"
 
 
 class Round(_Rounding, name="RoundBackward0"):
-    ufunc, kernel = "rint", "round"  # half to even, as torch rounds
+    ufunc, torch_kernel = "rint", "round"  # half to even, as torch rounds
 
 
 class RoundDecimals(_Rounding, name="RoundBackward1"):
