@@ -5,6 +5,9 @@ world size come from the launch (``python -m ember.distributed.run`` or ``mpiexe
 ``init_method``/``store``, because MPI does the rendezvous. A collective works in place on a
 contiguous tensor's memory and through a staged copy otherwise; it waits with a deadline (the
 group's ``timeout``) and raises ``DistBackendError`` on every rank that waited in vain.
+
+The object collectives (``broadcast_object_list``, ``all_gather_object``, ...) pickle, as torch's
+do: a rank runs whatever its peers send, so use them only among ranks you trust.
 """
 from __future__ import annotations
 
@@ -881,6 +884,9 @@ def _dumps(obj: Any) -> np.ndarray:
 
 
 def _loads(data: np.ndarray) -> Any:
+    # the object collectives (broadcast_object_list, all_gather_object, ...) unpickle what the
+    # other ranks of the same job sent, as torch's do: they trust their peers, and so must the
+    # program (torch documents them as insecure for untrusted peers; so does this module)
     return pickle.loads(data.tobytes())
 
 

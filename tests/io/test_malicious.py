@@ -229,8 +229,15 @@ def test_fuzz_whole_file(tmp_path, canary, fmt):
 
 def test_no_unpickling_outside_ember_io():
     root = pathlib.Path(ember.__file__).parent
+    # what ember's own processes send each other: the object collectives unpickle what the other
+    # ranks of one job sent, as torch's do; a DataLoader unpickles its worker processes' batches
+    # (multiprocessing's queues would unpickle them anyway)
+    peers = {root / "distributed" / "distributed_c10d.py", root / "utils/data/_utils/worker.py"}
     for f in root.rglob("*.py"):
         text = f.read_text()
+        if f in peers:
+            assert text.count("pickle.loads(") == 1 and "pickle.load(" not in text, f
+            continue
         assert "pickle.load(" not in text and "pickle.loads(" not in text, f
         if root / "io" not in f.parents:
             assert "Unpickler(" not in text, f
