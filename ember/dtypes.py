@@ -176,8 +176,23 @@ def scalar_keeps(dtype: np.dtype, x: object) -> bool:
     if t is _builtins.float:
         return dtype.kind == "f"
     if t is _builtins.int:
-        return dtype.kind != "b"
+        kind = dtype.kind
+        if kind in "iu":  # one outside the dtype's range wraps (cast by promote_arrays), as in torch
+            lo, hi = _INT_RANGE[dtype]
+            return lo <= x <= hi
+        return kind != "b"
     return t is _builtins.bool and dtype.kind == "b"
+
+
+_INT_RANGE = {np.dtype(t): (_builtins.int(np.iinfo(t).min), _builtins.int(np.iinfo(t).max))
+              for t in (np.uint8, np.int8, np.int16, np.int32, np.int64, np.uint16, np.uint32,
+                        np.uint64)}
+
+
+def int_scalar(npd: np.dtype, x: int) -> object:
+    """The Python int ``x`` as a scalar of the integer dtype ``npd``, wrapped modulo its range as
+    torch's integer arithmetic does (``uint8_tensor + -3`` adds 253); numpy would raise."""
+    return np.asarray(x, dtype=np.int64).astype(npd)[()]
 
 
 def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list:
@@ -204,6 +219,8 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
             out.append(x if x.dtype == npd else x.astype(npd))
         elif isinstance(x, (_builtins.float, np.floating)):
             out.append(_builtins.float(x))  # weak in numpy, where np.float64(x) would widen
+        elif type(x) is _builtins.int and npd.kind in "iu":
+            out.append(int_scalar(npd, x))
         elif isinstance(x, SCALAR_TYPES):
             out.append(npd.type(x))
         else:

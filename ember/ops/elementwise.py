@@ -19,7 +19,7 @@ from typing import Any
 from ._op import Op
 from ..backend import NUMPY, get_array_module
 from ..graph.grad_mode import state as _state
-from ..dtypes import result_type, scalar_dtype
+from ..dtypes import int_scalar, result_type, scalar_dtype, scalar_keeps
 from ..tensor import Tensor
 from .inplace import BINARY_INTO_INPUT
 
@@ -76,6 +76,8 @@ def _weak(a: Any, scalar: Number) -> tuple:
     Python number (numpy lets its own scalar types widen an array, Python's never)."""
     t = type(scalar)
     if (t is float and a.dtype.kind == "f") or (t is int and a.dtype.kind in "fiu"):
+        if t is int and a.dtype.kind != "f" and not scalar_keeps(a.dtype, scalar):
+            return a, int_scalar(a.dtype, scalar)  # out of the dtype's range: wraps, as in torch
         return a, scalar  # the common case: the scalar does not widen the array
     if hasattr(scalar, "item"):
         scalar = scalar.item()
