@@ -288,6 +288,16 @@ class Copy(Op, name="CopyBackwards"):
     def forward(ctx, dst, src):
         return ctx.xp.broadcast_to(src, dst.shape).astype(dst.dtype)
 
+    @classmethod
+    def _forward_failed(cls, args: tuple, kwargs: dict) -> None:
+        from .elementwise import broadcast_shape  # torch's error for shapes that don't broadcast
+
+        dst, src = (tuple(getattr(a, "shape", ())) for a in args[:2])
+        shape = broadcast_shape(dst, src)
+        if shape != dst:
+            raise RuntimeError(f"output with shape {list(dst)} doesn't match the broadcast shape "
+                               f"{list(shape)}")
+
     @staticmethod
     def backward(ctx, g):
         need_dst, need_src = ctx.needs_input_grad

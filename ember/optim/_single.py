@@ -1,0 +1,113 @@
+"""The shared step of the optimizers whose update is one function per parameter (Adadelta, Adamax,
+NAdam, RAdam, ASGD, Rprop).
+
+As the other optimizers (``optimizer._check_update``), a step is all or nothing: the hot path
+compares each parameter's gradient and state tensors with the parameter (shape, dtype, array type).
+Only a parameter whose tensors differ runs its update first on copies (``_trial``), which raises
+torch's error from the very ops torch runs; nothing is written before every parameter has passed.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ember
+from ..tensor import Tensor
+from .optimizer import Optimizer, _get_scalar_dtype, _get_value, _use_grad
+
+__all__: list[str] = []
+
+
+def _steps_are_tensors(optimizer: Optimizer, keys: tuple[str, ...] = ("step",)) -> None:
+    """Old state dicts stored scalar state as numbers; torch turns them into 0-d tensors."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            for key in keys:
+                if state and key in state and not isinstance(state[key], Tensor):
+                    state[key] = ember.tensor(float(state[key]), dtype=_get_scalar_dtype())
+
+
+def _same(p: Tensor, state: dict[str, Any], grad: Tensor) -> bool:
+    """Whether the update of ``p`` needs no closer look (the hot path)."""
+    a = p._data
+    shape, dt, kind = a.shape, a.dtype, type(a)
+    g = grad._data
+    if g.shape != shape or g.dtype is not dt or type(g) is not kind:
+        return False
+    for key, value in state.items():
+        if not isinstance(value, Tensor):
+            return False
+        v = value._data
+        if v.ndim == 0 or (v.size == 1 and key in ("step", "eta", "mu", "mu_product")):
+            continue  # scalar state (step counters, ASGD's eta and mu)
+        if v.shape != shape or v.dtype is not dt or type(v) is not kind:
+            return False
+    return True
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.detach().clone() if isinstance(v, Tensor) else v) for k, v in state.items()}
+
+
+class _PerParameter(Optimizer):
+    """An optimizer whose update of each parameter is ``_update(group, param, grad, state)``."""
+
+    _scalar_state: tuple[str, ...] = ("step",)
+
+    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
+                state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _check_grad(self, p: Tensor) -> None:
+        """torch's refusals of a gradient before any update (sparse gradients)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+        _steps_are_tensors(self, self._scalar_state)
+
+    @_use_grad
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Performs a single optimization step: all of it, or (raising) none of it."""
+        loss = self._eval_closure(closure)
+        work: list[tuple[dict[str, Any], Tensor, Tensor, dict[str, Any]]] = []
+        fresh: list[Tensor] = []
+        try:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    self._check_grad(p)
+                    state = self.state[p]
+                    if len(state) == 0:
+                        fresh.append(p)
+                        self._init_state(group, p, state)
+                    work.append((group, p, p.grad, state))
+            for group, p, g, state in work:  # every check before any write
+                if not _same(p, state, g):
+                    g = -g if group.get("maximize") else g
+                    self._update(group, p.detach().clone(), g.detach().clone(),
+                                 _copy_state(state))
+        except BaseException:
+            for p in fresh:  # a failed step leaves no state behind either
+                self.state.pop(p, None)
+            raise
+        for group, p, g, state in work:
+            self._update(group, p, -g if group.get("maximize") else g, state)
+        return loss
+
+
+def _scalar(value: float) -> Tensor:
+    return ember.tensor(float(value), dtype=_get_scalar_dtype())
+
+
+def _value(x: Any) -> Any:
+    return _get_value(x)

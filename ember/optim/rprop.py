@@ -1,0 +1,61 @@
+"""Rprop: resilient backpropagation."""
+from __future__ import annotations
+
+from typing import Any
+
+import ember
+from ..tensor import Tensor
+from ._single import _PerParameter, _scalar, _value
+from .optimizer import ParamsT, _addcmul_, _check_flags, _check_lr
+
+__all__ = ["Rprop"]
+
+
+class Rprop(_PerParameter):
+    """Implements the resilient backpropagation algorithm.
+
+    Args:
+        params: parameters to optimize, or dicts defining parameter groups.
+        lr: learning rate, the initial step size (default: 1e-2).
+        etas: multiplicative decrease and increase factors (default: (0.5, 1.2)).
+        step_sizes: minimal and maximal allowed step sizes (default: (1e-6, 50)).
+        capturable, foreach: torch's CUDA-graph and kernel choices; recorded in the groups.
+        maximize: maximize the objective instead of minimizing it (default: False).
+        differentiable: must be False.
+    """
+
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1e-2,
+                 etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
+        _check_lr(lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        _check_flags(differentiable)
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable,
+                                      capturable=capturable))
+
+    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
+        state["step"] = _scalar(0.0)
+        state["prev"] = ember.zeros_like(p)
+        state["step_size"] = ember.full_like(p.grad, _value(group["lr"]))
+
+    @staticmethod
+    def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
+                state: dict[str, Any]) -> None:
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        prev, step_size = state["prev"], state["step_size"]
+        state["step"] += 1
+        sign = grad.mul(prev).sign()
+        # the factor of each step size: grow where the gradient kept its sign, shrink where it
+        # flipped, keep where either was zero
+        factor = ember.where(sign > 0, sign.new_tensor(etaplus),
+                             ember.where(sign < 0, sign.new_tensor(etaminus), sign.new_tensor(1.0)))
+        step_size.mul_(factor).clamp_(step_size_min, step_size_max)
+        # where the sign flipped, this step moves nothing and the next sees a zero gradient
+        grad = ember.where(sign < 0, ember.zeros_like(grad), grad)
+        _addcmul_(param, grad.sign(), step_size, value=-1)
+        prev.copy_(grad)

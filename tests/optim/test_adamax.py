@@ -1,0 +1,32 @@
+"""ember.optim.Adamax against torch.optim.Adamax: steps (float32 and float64), state_dict round trips
+both ways, an all-or-nothing step, torch's constructor errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from optim_parity import check_all_or_nothing, check_errors, check_round_trip, check_steps
+
+CASES = [dict(), dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6), dict(lr=0.05, weight_decay=0.1),
+         dict(lr=0.05, maximize=True, foreach=True)]
+
+
+@pytest.mark.parametrize("kw", CASES)
+def test_steps_match_torch(kw):
+    check_steps("Adamax", kw)
+
+
+@pytest.mark.parametrize("kw", CASES[:2])
+def test_float64_steps_match_torch(kw):
+    check_steps("Adamax", kw, dtype=np.float64, atol=1e-12, rtol=1e-10)
+
+
+def test_state_dict_round_trips_with_torch():
+    check_round_trip("Adamax", dict(lr=0.05))
+
+
+def test_step_is_all_or_nothing():
+    check_all_or_nothing("Adamax", dict(lr=0.05), "exp_inf")
+
+
+def test_errors_match_torch():
+    check_errors("Adamax", [dict(lr=-1), dict(eps=-1), dict(betas=(1.0, 0.9)), dict(betas=(0.9, -0.1)), dict(weight_decay=-1)])
