@@ -4,13 +4,12 @@
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import numpy_conv
+from . import numpy_conv, numpy_convnd, numpy_special
 from .vocabulary import ArrayVocabulary
 
 
@@ -126,11 +125,6 @@ def segment_sum(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> 
     return out
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, element-wise, to double precision (math.erf per element)."""
-    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
-
-
 # -- floating-point warnings off for a whole pass --------------------------------------------------
 # torch never warns about inf - inf or 0 * inf; numpy does, once per op, unless its error state
 # says "ignore". ``np.errstate`` builds that state anew at each entry (about 3% of a small
@@ -217,8 +211,31 @@ class NumpyBackend(ArrayVocabulary):
     conv2d = staticmethod(numpy_conv.conv2d)
     conv2d_input_grad = staticmethod(numpy_conv.conv2d_input_grad)
     conv2d_weight_grad = staticmethod(numpy_conv.conv2d_weight_grad)
+    # the same in 1-d and 3-d (on the 2-d ones), and the depth gather 3-d pooling reads
+    conv1d = staticmethod(numpy_convnd.conv1d)
+    conv1d_input_grad = staticmethod(numpy_convnd.conv1d_input_grad)
+    conv1d_weight_grad = staticmethod(numpy_convnd.conv1d_weight_grad)
+    conv3d = staticmethod(numpy_convnd.conv3d)
+    conv3d_input_grad = staticmethod(numpy_convnd.conv3d_input_grad)
+    conv3d_weight_grad = staticmethod(numpy_convnd.conv3d_weight_grad)
+    depth_windows = staticmethod(numpy_convnd.depth_windows)
+    depth_col2im = staticmethod(numpy_convnd.depth_col2im)
     segment_sum = staticmethod(segment_sum)
-    erf = staticmethod(erf)
+    # special functions, whole-array (numpy_special)
+    erf = staticmethod(numpy_special.erf)
+    erfc = staticmethod(numpy_special.erfc)
+    erfcx = staticmethod(numpy_special.erfcx)
+    erfinv = staticmethod(numpy_special.erfinv)
+    ndtri = staticmethod(numpy_special.ndtri)
+    log_ndtr = staticmethod(numpy_special.log_ndtr)
+    lgamma = staticmethod(numpy_special.lgamma)
+    digamma = staticmethod(numpy_special.digamma)
+    polygamma = staticmethod(numpy_special.polygamma)
+    zeta = staticmethod(numpy_special.zeta)
+    i0 = staticmethod(numpy_special.i0)
+    i0e = staticmethod(numpy_special.i0e)
+    i1 = staticmethod(numpy_special.i1)
+    i1e = staticmethod(numpy_special.i1e)
     errors_ignored = staticmethod(errors_ignored)
     errors_restored = staticmethod(errors_restored)
     errors_quiet = errors_quiet

@@ -427,8 +427,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         label_smoothing: mixes the target with the uniform distribution by this amount.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    # torch refuses only values above 1: a negative or NaN label_smoothing means none at all
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing:g}")
     class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     c = input.shape[class_dim]
@@ -452,7 +454,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise RuntimeError("Expected floating point type for target with class probabilities, "
                            f"got {type_name(target)}")
     nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
-    if label_smoothing == 0:
+    if not label_smoothing > 0:  # (torch smooths only for a positive value: not NaN or -0.5)
         return nll
     ignore = target == ignore_index
     if weight is not None:
@@ -511,7 +513,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, redu
     """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
-    if beta < 0:
+    if not beta >= 0:  # (NaN too, as torch)
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     a, b = _broadcast(input, target)
     if beta == 0.0:
@@ -524,7 +526,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
     _warn_size(input, target)
     reduction = _reduction(None, None, reduction)
-    if delta <= 0:
+    if not delta > 0:  # (NaN too, as torch)
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     a, b = _broadcast(input, target)
     if weight is None:
@@ -545,6 +547,26 @@ def _expand_weight(weight: Tensor | None, shape: tuple) -> Any:
                            f"tensor b ({shape[-1]}) at non-singleton dimension "
                            f"{len(shape) - 1}")
     return get_array_module(weight._data).broadcast_to(weight._data, shape)
+
+
+def _check_probabilities(p: Any, t: Any) -> None:
+    """torch's range checks of binary_cross_entropy, written so that NaN fails them as in
+    torch's kernel (``0 <= x <= 1`` is false for NaN)."""
+    if not p.size:
+        return
+    bad_p = ~((p >= 0) & (p <= 1))
+    bad_t = ~((t >= 0) & (t <= 1))
+    any_p, any_t = bool(bad_p.any()), bool(bad_t.any())
+    if any_p and any_t:
+        # torch checks element by element, input before target, in the input's memory order
+        order = sorted(range(p.ndim), key=lambda d: -abs(p.strides[d]))
+        first_p = int(bad_p.transpose(order).ravel().argmax())
+        first_t = int(bad_t.transpose(order).ravel().argmax())
+        any_p = first_p <= first_t
+    if any_p:
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    if any_t:
+        raise RuntimeError("all elements of target should be between 0 and 1")
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -569,11 +591,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                 f"be broadcastable to {list(target.shape)}") from None
     if target.dtype != input.dtype:
         raise RuntimeError(f"Found dtype {type_name(target)} but expected {type_name(input)}")
-    p, t = input._data, target._data
-    if p.size and ((p < 0) | (p > 1)).any():
-        raise RuntimeError("all elements of input should be between 0 and 1")
-    if t.size and ((t < 0) | (t > 1)).any():
-        raise RuntimeError("all elements of target should be between 0 and 1")
+    _check_probabilities(input._data, target._data)
     return _loss.BinaryCrossEntropy.apply(
         input, target, weight=_expand_weight(weight, tuple(input.shape)), reduction=reduction)
 
@@ -610,12 +628,11 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # xlogy(t, t): 0 where t == 0 (log 0 * 0 would be nan)
+        # xlogy(t, t): 0 where t == 0 (log 0 * 0 would be nan), nan for a negative or NaN t
         from ..ops.compare import where
 
-        positive = target > 0
-        safe = where(positive, target, 1.0)
-        loss = where(positive, target * safe.log(), 0.0) - target * input
+        safe = where(target == 0, 1.0, target)
+        loss = target * safe.log() - target * input
     if reduction == "none":
         return loss
     if reduction == "mean":
@@ -637,3 +654,14 @@ __all__ = [
     "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "interpolate",
 ]
+
+# the rest of torch.nn.functional, kept in files of their own
+from .functional_spatial import *  # noqa: E402,F401,F403
+from .functional_layers import *  # noqa: E402,F401,F403
+from .functional_losses import *  # noqa: E402,F401,F403
+from . import functional_layers as _layers, functional_losses as _losses, \
+    functional_spatial as _spatial  # noqa: E402
+__all__ += _spatial.__all__ + _layers.__all__ + _losses.__all__
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
+from ._mha import multi_head_attention_forward  # noqa: E402,F401
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]

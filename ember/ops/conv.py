@@ -37,9 +37,10 @@ class _Conv(Op):
         ctx.kind, ctx.geo = kind, geo
         need_a, need_b = ctx.needs_input_grad[:2]
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        y = getattr(ctx.backend, kind)(a, b, geo)
+        nd = len(geo.kernel)  # 1-d and 3-d run their own kernels, named "conv1d..." etc.
+        y = getattr(ctx.backend, kind if nd == 2 else kind.replace("2d", f"{nd}d"))(a, b, geo)
         if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)
+            y += bias.reshape((1, -1) + (1,) * nd)
         return y
 
     @staticmethod
@@ -58,7 +59,8 @@ class _Conv(Op):
         else:  # y = conv2d_weight_grad(x, g')
             ga = _grad(INPUT_GRAD, b, g, geo) if need_a else None
             gb = _grad(FORWARD, a, g, geo) if need_b else None
-        return ga, gb, (g.sum((0, 2, 3)) if need_bias else None)
+        axes = (0,) + tuple(range(2, 2 + len(geo.kernel)))
+        return ga, gb, (g.sum(axes) if need_bias else None)
 
 
 class Convolution(_Conv, name="ConvolutionBackward0"):

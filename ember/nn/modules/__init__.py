@@ -19,6 +19,8 @@ __all__ = [
 # layers, functional-API wrappers and losses (conv, pooling, normalisation, activations, ...)
 from . import activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, \
     pooling, sparse  # noqa: E402
+from . import conv_nd, pooling_nd  # noqa: E402
+from . import rnn, transformer  # noqa: E402
 from .activation import *  # noqa: E402,F401,F403
 from .batchnorm import *  # noqa: E402,F401,F403
 from .conv import *  # noqa: E402,F401,F403
@@ -29,8 +31,12 @@ from .normalization import *  # noqa: E402,F401,F403
 from .padding import *  # noqa: E402,F401,F403
 from .pooling import *  # noqa: E402,F401,F403
 from .sparse import *  # noqa: E402,F401,F403
+from .conv_nd import *  # noqa: E402,F401,F403
+from .pooling_nd import *  # noqa: E402,F401,F403
+from .rnn import *  # noqa: E402,F401,F403
+from .transformer import *  # noqa: E402,F401,F403
 
 for _m in (activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, pooling,
-           sparse):
+           sparse, conv_nd, pooling_nd, rnn, transformer):
     __all__ += _m.__all__
 del _m

@@ -1,0 +1,605 @@
+"""Pooling in 1-d and 3-d, power-average pooling and max unpooling.
+
+1-d pooling is 2-d pooling over planes of height 1, as torch computes it (an unsqueeze, the 2-d
+op, a squeeze: the same ``grad_fn``). 3-d pooling folds depth into the 2-d window kernels: the
+backend's ``depth_windows`` gathers the KD input slices every output depth reads, the 2-d
+``window_reduce`` reduces each slice's windows, and a reduction over KD finishes the job; the
+gradients scatter back through ``col2im`` and ``depth_col2im``, looping over kernel offsets only.
+Max pooling's gradient (and unpooling) is a scatter over flat indices into each
+``D*H*W`` (or ``H*W``) plane, its own backward a gather.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._op import Op
+from ..backend import WindowGeometry, get_array_module
+from ..tensor import Tensor
+from .inplace import type_name
+from . import pool as _pool
+
+
+# -- max pooling and unpooling over flat plane indices ---------------------------------------------
+
+
+class _PlaneScatter(Op):
+    """``g`` (..., *out) scattered onto zeros (..., *size) at the flat per-plane indices ``idx``
+    (accumulating where ``overlap``); its backward gathers."""
+
+    @staticmethod
+    def forward(ctx, g, idx, *, size, overlap):
+        xp = ctx.xp
+        ctx.save_for_backward(idx)
+        nd = ctx.nd_ = len(size)
+        lead = idx.shape[:-nd]
+        planes, plane = math.prod(lead), math.prod(size)
+        per = math.prod(idx.shape[-nd:])
+        flat = (idx.reshape(planes, per) + (xp.arange(planes) * plane)[:, None]).ravel()
+        out = xp.zeros(planes * plane, dtype=g.dtype)
+        if overlap:  # windows share elements: an element may win several of them
+            ctx.backend.scatter_add(out, flat, g.ravel())
+        else:
+            out[flat] = g.ravel()
+        return out.reshape(tuple(lead) + tuple(size))
+
+    @staticmethod
+    def backward(ctx, gg):
+        (idx,) = ctx.saved_tensors
+        nd = ctx.nd_
+        lead = idx.shape[:-nd]
+        flat_gg = gg.reshape(*lead, -1)
+        flat_idx = idx.reshape(*lead, math.prod(idx.shape[-nd:]))
+        return flat_gg.gather(-1, flat_idx).reshape(idx.shape), None
+
+
+class MaxPool3dGrad(_PlaneScatter, name="MaxPool3DWithIndicesBackwardBackward0"):
+    pass
+
+
+class AdaptiveMaxPool3dGrad(_PlaneScatter, name="AdaptiveMaxPool3DBackwardBackward0"):
+    pass
+
+
+def _last_nan_or_first_max(xp: Any, v: Any, axis: int) -> Any:
+    """torch's winner along ``axis``: the first maximum, or the last NaN where there is one
+    (its kernels take ``val > max || isnan(val)``)."""
+    arg = v.argmax(axis=axis)
+    if v.dtype.kind == "f":
+        nan = xp.isnan(v)
+        if nan.any():
+            n = v.shape[axis]
+            last = n - 1 - xp.flip(nan, axis=axis).argmax(axis=axis)
+            arg = xp.where(nan.any(axis=axis), last, arg)
+    return arg
+
+
+class MaxPool3d(Op, name="MaxPool3DWithIndicesBackward0"):
+    @staticmethod
+    def forward(ctx, x, *, geo, return_indices):
+        xp, be = ctx.xp, ctx.backend
+        x5 = x if x.ndim == 5 else x[None]
+        n, c, d, h, w = x5.shape
+        (kd, kh, kw), (od, oh, ow) = geo.kernel, geo.out_hw
+        lowest = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        cols = be.depth_windows(x5, kd, geo.stride[0], geo.dilation[0], geo.pad[0], od, lowest)
+        plane = _plane(geo)
+        x4 = cols.reshape(n, c * kd * od, h, w)
+        y2, arg2 = be.window_reduce(be.pad_to_windows(x4, plane, lowest), plane.kernel,
+                                    plane.stride, plane.dilation, plane.out_hw, "argmax")
+        y2 = y2.reshape(n, c, kd, od, oh, ow)
+        best = _last_nan_or_first_max(xp, y2, 2)[:, :, None]  # the winning kernel depth
+        y = xp.take_along_axis(y2, best, axis=2)[:, :, 0]
+        off = xp.take_along_axis(arg2.reshape(y2.shape), best, axis=2)[:, :, 0].astype(xp.int64)
+        i, j = xp.divmod(off, kw)
+        dd = (xp.arange(od) * geo.stride[0] - geo.pad[0]).reshape(-1, 1, 1) \
+            + best[:, :, 0] * geo.dilation[0]
+        hh = (xp.arange(oh) * geo.stride[1] - geo.pad[1]).reshape(-1, 1) + i * geo.dilation[1]
+        ww = xp.arange(ow) * geo.stride[2] - geo.pad[2] + j * geo.dilation[2]
+        idx = ((dd * h + hh) * w + ww).reshape(x.shape[:-3] + (od, oh, ow))
+        y = y.reshape(idx.shape)
+        ctx.size = (d, h, w)
+        ctx.overlap = any(s < dl * (k - 1) + 1
+                          for s, dl, k in zip(geo.stride, geo.dilation, geo.kernel))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(idx)
+        if return_indices:
+            ctx.mark_non_differentiable(idx)
+            return y, idx
+        return y
+
+    @staticmethod
+    def backward(ctx, g, *unused):
+        (idx,) = ctx.saved_tensors
+        return MaxPool3dGrad.apply(g, idx, size=ctx.size, overlap=ctx.overlap)
+
+
+def _plane(geo: WindowGeometry) -> WindowGeometry:
+    return WindowGeometry(geo.kernel[1:], geo.stride[1:], geo.pad[1:], geo.dilation[1:], 1,
+                          geo.in_hw[1:], geo.out_hw[1:])
+
+
+class AdaptiveMaxPool3d(Op, name="AdaptiveMaxPool3DBackward0"):
+    @staticmethod
+    def forward(ctx, x, *, out_size, return_indices):
+        xp = ctx.xp
+        x5 = x if x.ndim == 5 else x[None]
+        d, h, w = x.shape[-3:]
+        od, oh, ow = out_size
+        td, th, tw = (_pool._adaptive_taps(xp, n, o) for n, o in zip((d, h, w), out_size))
+        win = x5[:, :, td[:, :, None, None, None, None], th[None, None, :, :, None, None],
+                 tw[None, None, None, None, :, :]]  # (N, C, OD, KD, OH, KH, OW, KW)
+        kd, kh, kw = td.shape[1], th.shape[1], tw.shape[1]
+        win = win.transpose(0, 1, 2, 4, 6, 3, 5, 7).reshape(x5.shape[:2] + (od, oh, ow,
+                                                                            kd * kh * kw))
+        arg = _last_nan_or_first_max(xp, win, -1)
+        y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        a, r = xp.divmod(arg, kh * kw)
+        b, e = xp.divmod(r, kw)
+        dd = td[xp.arange(od)[:, None, None], a]
+        hh = th[xp.arange(oh)[:, None], b]
+        ww = tw[xp.arange(ow), e]
+        idx = ((dd * h + hh) * w + ww).reshape(x.shape[:-3] + tuple(out_size))
+        y = y.reshape(idx.shape)
+        ctx.size = (d, h, w)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(idx)
+        if return_indices:
+            ctx.mark_non_differentiable(idx)
+            return y, idx
+        return y
+
+    @staticmethod
+    def backward(ctx, g, *unused):
+        (idx,) = ctx.saved_tensors
+        return AdaptiveMaxPool3dGrad.apply(g, idx, size=ctx.size, overlap=True)
+
+
+class _Unpool(Op):
+    """Max unpooling: ``x`` written at the flat plane indices ``idx`` of a zero output; the
+    gradient gathers ``g`` there (and that gather's gradient is this op again)."""
+
+    @staticmethod
+    def forward(ctx, x, idx, *, size):
+        xp = ctx.xp
+        nd = len(size)
+        ctx.nd_ = nd
+        lead = x.shape[:-nd]
+        planes, plane = math.prod(lead), math.prod(size)
+        flat_idx = idx.reshape(planes, -1) if planes else idx.reshape(0, 0)
+        bad = (flat_idx < 0) | (flat_idx >= plane)
+        if bad.any():
+            dims = "x".join(str(s) for s in size)
+            raise RuntimeError(f"Found an invalid max index: {int(flat_idx[bad][0])} (output "
+                               f"volumes are of size {dims})")
+        ctx.save_for_backward(idx)
+        out = xp.zeros((planes, plane), dtype=x.dtype)
+        xp.put_along_axis(out, flat_idx, x.reshape(planes, -1), axis=1)
+        return out.reshape(tuple(lead) + tuple(size))
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        lead = idx.shape[:-ctx.nd_]
+        flat_idx = idx.reshape(*lead, math.prod(idx.shape[-ctx.nd_:]))
+        return g.reshape(*lead, -1).gather(-1, flat_idx).reshape(idx.shape), None
+
+
+class MaxUnpool2d(_Unpool, name="MaxUnpool2DBackward0"):
+    pass
+
+
+class MaxUnpool3d(_Unpool, name="MaxUnpool3DBackward0"):
+    pass
+
+
+# -- average pooling -------------------------------------------------------------------------------
+
+
+def _divisor(xp: Any, geo: WindowGeometry, count_include_pad: bool, dtype: Any) -> Any:
+    """(OD, OH, OW) window sizes as torch divides by them (see ``pool._avg_divisor``)."""
+    out = None
+    for o, s, p, k, n in zip(geo.out_hw, geo.stride, geo.pad, geo.kernel, geo.in_hw):
+        start = xp.arange(o) * s - p
+        end = xp.minimum(start + k, n + p)
+        size = end - start if count_include_pad else xp.minimum(end, n) - xp.maximum(start, 0)
+        out = size if out is None else out[..., None] * size
+    return out.astype(dtype)
+
+
+class AvgPool3d(Op, name="AvgPool3DBackward0"):
+    @staticmethod
+    def forward(ctx, x, *, geo, divisor):
+        xp, be = ctx.xp, ctx.backend
+        ctx.geo, ctx.divisor, ctx.in_shape = geo, divisor, x.shape
+        x5 = x if x.ndim == 5 else x[None]
+        n, c, d, h, w = x5.shape
+        (kd, od), plane = (geo.kernel[0], geo.out_hw[0]), _plane(geo)
+        cols = be.depth_windows(x5, kd, geo.stride[0], 1, geo.pad[0], od)
+        x4 = cols.reshape(n, c * kd * od, h, w)
+        y2, _ = be.window_reduce(be.pad_to_windows(x4, plane), plane.kernel, plane.stride,
+                                 plane.dilation, plane.out_hw, "sum")
+        y = y2.reshape((n, c, kd, od) + plane.out_hw).sum(axis=2)
+        if y.dtype.kind in "iu":  # integer pooling truncates the mean, as torch's kernel does
+            y = xp.trunc(y / divisor).astype(y.dtype)
+        else:
+            y /= divisor if not hasattr(divisor, "dtype") else divisor.astype(y.dtype, copy=False)
+        return y.reshape(x.shape[:-3] + y.shape[-3:])
+
+    @staticmethod
+    def backward(ctx, g):
+        return AvgPool3dGrad.apply(g, geo=ctx.geo, divisor=ctx.divisor, in_shape=ctx.in_shape)
+
+
+class AvgPool3dGrad(Op, name="AvgPool3DBackwardBackward0"):
+    """The adjoint of avg_pool3d: each window's gradient, divided, spread over the window."""
+
+    @staticmethod
+    def forward(ctx, g, *, geo, divisor, in_shape):
+        xp, be = ctx.xp, ctx.backend
+        ctx.geo, ctx.divisor = geo, divisor
+        g5 = g if g.ndim == 5 else g[None]
+        n, c, od = g5.shape[:3]
+        plane = _plane(geo)
+        scaled = (g5 / divisor).reshape((n, c * od) + plane.out_hw)
+        cols = xp.broadcast_to(scaled[:, :, None, None], scaled.shape[:2] + plane.kernel
+                               + plane.out_hw)
+        (pt, pl), (h, w) = plane.pad, plane.in_hw
+        img = be.col2im(cols, (pt + h, pl + w), plane.stride, plane.dilation, g.dtype)
+        img = img[:, :, pt:, pl:].reshape(n, c, 1, od, h, w)
+        img = xp.broadcast_to(img, (n, c, geo.kernel[0], od, h, w))
+        gx = be.depth_col2im(img, geo.in_hw[0], geo.stride[0], 1, geo.pad[0])
+        return xp.ascontiguousarray(gx).reshape(in_shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return AvgPool3d.apply(gg, geo=ctx.geo, divisor=ctx.divisor)
+
+
+class AdaptiveAvgPool3d(Op, name="AdaptiveAvgPool3DBackward0"):
+    """``y`` = the (out, in) averaging matrices applied along D, H and W; ``transpose``
+    applies their adjoint (the gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, *, mats, transpose=False):
+        xp = ctx.xp
+        ctx.mats, ctx.transpose = mats, transpose
+        ad, ah, aw = (m.astype(x.dtype, copy=False) for m in mats)
+        if transpose:
+            ad, ah, aw = ad.T, ah.T, aw.T
+        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+        t = xp.matmul(x, aw.T)  # (..., D, H, OW)
+        t = xp.matmul(ah, t)  # (..., D, OH, OW)
+        oh, ow = t.shape[-2:]
+        t = xp.matmul(ad, t.reshape(lead + (d, oh * ow)))  # (..., OD, OH*OW)
+        return t.reshape(lead + (ad.shape[0], oh, ow))
+
+    @staticmethod
+    def backward(ctx, g):
+        op = AdaptiveAvgPool3dGrad if not ctx.transpose else AdaptiveAvgPool3d
+        return op.apply(g, mats=ctx.mats, transpose=not ctx.transpose)
+
+
+class AdaptiveAvgPool3dGrad(AdaptiveAvgPool3d, name="AdaptiveAvgPool3DBackwardBackward0"):
+    pass
+
+
+# -- argument checks and the public functions ------------------------------------------------------
+
+
+def _triple(value: Any, op: str, name: str, default: Any = None) -> tuple:
+    if value is None or (isinstance(value, (tuple, list)) and len(value) == 0 and default):
+        value = default
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            return (int(value[0]),) * 3
+        if len(value) == 3:
+            return tuple(int(v) for v in value)
+        what = {"kernel_size": "kernel_size must either be a single int, or a tuple of three "
+                               "ints",
+                "stride": "stride must either be omitted, a single int, or a tuple of three ints",
+                "padding": "padding must either be a single int, or a tuple of three ints",
+                "dilation": "dilation must be either a single int, or a tuple of three ints"}[name]
+        raise RuntimeError(f"{op}: {what}")
+    return (int(value),) * 3
+
+
+def _geometry3d(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+                dilation: Any, ceil_mode: bool) -> WindowGeometry:
+    kernel = _triple(kernel_size, op, "kernel_size")
+    stride = _triple(stride, op, "stride", default=kernel)
+    pad = _triple(padding, op, "padding")
+    dil = _triple(dilation, op, "dilation")
+    if min(stride) == 0:
+        raise RuntimeError("stride should not be zero")
+    if min(pad) < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {min(pad)}")
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kT: {kernel[0]} "
+                           f"kH: {kernel[1]} kW: {kernel[2]}")
+    if min(dil) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationT: {dil[0]} "
+                           f"dilationH: {dil[1]} dilationW: {dil[2]}")
+    for p, k, d in zip(pad, kernel, dil):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    if input.ndim not in (4, 5) or any(n == 0 for n in input.shape[-4:]):
+        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    size = tuple(input.shape[-3:])
+    out = tuple(_pool._pool_output(n, k, p, s, d, ceil_mode)
+                for n, k, p, s, d in zip(size, kernel, pad, stride, dil))
+    if min(out) < 1:
+        c = input.shape[-4]
+        raise RuntimeError(f"Given input size: ({c}x{size[0]}x{size[1]}x{size[2]}). Calculated "
+                           f"output size: ({c}x{out[0]}x{out[1]}x{out[2]}). Output size is too "
+                           "small")
+    return WindowGeometry(kernel, stride, pad, dil, 1, size, out)
+
+
+def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """3-d max pooling over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; ``stride`` defaults to the
+    kernel. ``return_indices`` also returns each maximum's flat index ``(d*H + h)*W + w``."""
+    geo = _geometry3d("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool3d.apply(input, geo=geo, return_indices=return_indices)
+
+
+def max_pool3d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
+                            padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple:
+    """``max_pool3d`` returning ``(output, indices)``."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """3-d average pooling; ``count_include_pad`` and ``divisor_override`` as in
+    ``avg_pool2d``."""
+    if input.ndim not in (4, 5) or any(n == 0 for n in input.shape[-4:]):
+        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    geo = _geometry3d("avg_pool3d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        divisor: Any = divisor_override
+    else:
+        divisor = _divisor(get_array_module(input._data), geo, count_include_pad,
+                           input._data.dtype)
+    return AvgPool3d.apply(input, geo=geo, divisor=divisor)
+
+
+def _adaptive_size3d(op: str, input: Tensor, output_size: Any, colon: str = "") -> tuple:
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{op}(): Expected 4D or 5D tensor, but got{colon} "
+                           f"{list(input.shape)}")
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 3:
+            raise RuntimeError(f"{op}: internal error: output_size.size() must be 3")
+        size = tuple(n if o is None else int(o) for o, n in zip(output_size, input.shape[-3:]))
+    else:
+        size = (int(output_size),) * 3
+    for i in range(1, input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {i} being empty")
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"{op}" not implemented for \'{type_name(input)}\'')
+    return size
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling of ``(N, C, D, H, W)`` to a fixed ``output_size`` (an int, or a triple
+    whose ``None`` keeps that size), over torch's adaptive windows."""
+    size = _adaptive_size3d("adaptive_avg_pool3d", input, output_size)
+    xp = get_array_module(input._data)
+    mats = tuple(_pool._averaging_matrix(xp, n, o) for n, o in zip(input.shape[-3:], size))
+    return AdaptiveAvgPool3d.apply(input, mats=mats)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling of ``(N, C, D, H, W)`` to a fixed ``output_size``."""
+    size = _adaptive_size3d("adaptive_max_pool3d", input, output_size, colon=":")
+    return AdaptiveMaxPool3d.apply(input, out_size=size, return_indices=return_indices)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple:
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+# -- 1-d: the 2-d ops over planes of height 1 ------------------------------------------------------
+
+
+def _single(value: Any, op: str, name: str) -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise RuntimeError(f"{op}() {name} must be an int, list of ints or tuple of ints of "
+                               f"size 1 but got size {len(value)}")
+        return (1, int(value[0]))
+    return (1, int(value))
+
+
+def _check_1d(op: str, input: Tensor, message: bool = False) -> None:
+    if input.ndim not in (2, 3):
+        if message:
+            raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 dim "
+                               f"batch size for input, but got:{list(input.shape)}")
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor "
+                           f"for argument #1 'self' (while checking arguments for {op})")
+
+
+def _lift(out: Any) -> Any:
+    if isinstance(out, tuple):
+        return tuple(t.squeeze(-2) for t in out)
+    return out.squeeze(-2)
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """1-d max pooling over ``(N, C, L)`` or ``(C, L)``; indices index ``L``."""
+    _check_1d("max_pool1d", input, message=True)
+    k = _single(kernel_size, "max_pool1d", "kernel_size")
+    s = k if stride is None or stride == [] else _single(stride, "max_pool1d", "stride")
+    p = (0, _single(padding, "max_pool1d", "padding")[1])
+    d = _single(dilation, "max_pool1d", "dilation")
+    n = input.shape[-1]
+    out = _pool._pool_output(n, k[1], p[1], max(s[1], 1), d[1], ceil_mode)
+    if s[1] > 0 and k[1] > 0 and d[1] > 0 and p[1] >= 0 and out <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+    return _lift(_pool.max_pool2d(input.unsqueeze(-2), k, s, p, d, ceil_mode, return_indices))
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
+                            padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple:
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """1-d average pooling over ``(N, C, L)`` or ``(C, L)``."""
+    _check_1d("avg_pool1d", input)
+    k = _single(kernel_size, "avg_pool1d", "kernel_size")
+    s = k if stride is None or stride == [] else _single(stride, "avg_pool1d", "stride")
+    p = (0, _single(padding, "avg_pool1d", "padding")[1])
+    return _pool.avg_pool2d(input.unsqueeze(-2), k, s, p, ceil_mode,
+                            count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling of ``(N, C, L)`` to ``output_size`` over torch's adaptive windows."""
+    _check_1d("adaptive_avg_pool1d", input)
+    size = _single(output_size, "adaptive_avg_pool1d", "output_size")
+    return _pool.adaptive_avg_pool2d(input.unsqueeze(-2), size).squeeze(-2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling of ``(N, C, L)`` to ``output_size``."""
+    _check_1d("adaptive_max_pool1d", input)
+    size = _single(output_size, "adaptive_max_pool1d", "output_size")
+    return _lift(_pool.adaptive_max_pool2d(input.unsqueeze(-2), size, return_indices))
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple:
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple:
+    return _pool.adaptive_max_pool2d(input, output_size, True)
+
+
+# -- power-average pooling -------------------------------------------------------------------------
+
+
+def _lp(input: Tensor, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool,
+        nd: int) -> Tensor:
+    max_pool = {1: max_pool1d, 2: _pool.max_pool2d, 3: max_pool3d}[nd]
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    k = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * nd
+    avg = {1: avg_pool1d, 2: _pool.avg_pool2d, 3: avg_pool3d}[nd]
+    out = avg(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    # torch's formula: sign(out) * relu(|out|) keeps the gradient 0 where a window sums to 0
+    return (out.sign() * out.abs().relu()).mul(math.prod(k)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling: ``(sum over the window of x**p) ** (1/p)``."""
+    return _lp(input, norm_type, kernel_size, stride, ceil_mode, 1)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """2-d power-average pooling."""
+    return _lp(input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+              ceil_mode: bool = False) -> Tensor:
+    """3-d power-average pooling."""
+    return _lp(input, norm_type, kernel_size, stride, ceil_mode, 3)
+
+
+# -- max unpooling ---------------------------------------------------------------------------------
+
+
+def _unpool_size(input: Tensor, kernel: tuple, stride: tuple, padding: tuple,
+                 output_size: Any) -> list:
+    nd = len(kernel)
+    default = [(input.shape[-nd + d] - 1) * stride[d] + kernel[d] - 2 * padding[d]
+               for d in range(nd)]
+    if output_size is None:
+        return default
+    output_size = list(output_size)
+    if len(output_size) == nd + 2:
+        output_size = output_size[2:]
+    if len(output_size) != nd:
+        raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} "
+                         f"elements, but it has a length of '{len(output_size)}'")
+    for d in range(nd):
+        lo, hi = default[d] - stride[d], default[d] + stride[d]
+        if not lo < output_size[d] < hi:
+            raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
+                             f"{lo} and {hi})")
+    return [int(n) for n in output_size]
+
+
+def _nd(value: Any, nd: int) -> tuple:
+    return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value),) * nd
+
+
+def _unpool(op: type, input: Tensor, indices: Tensor, size: list) -> Tensor:
+    if indices.dtype.name != "int64":
+        raise RuntimeError(f"elements in indices should be type int64 but got: "
+                           f"{type_name(indices)}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    return op.apply(input, indices, size=tuple(size))
+
+
+def _unpool_args(input: Tensor, kernel_size: Any, stride: Any, padding: Any, output_size: Any,
+                 nd: int) -> list:
+    kernel = _nd(kernel_size, nd)
+    stride = kernel if stride is None else _nd(stride, nd)
+    return _unpool_size(input, kernel, stride, _nd(padding, nd), output_size)
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """Partial inverse of ``max_pool1d``: each value written at its index, zeros elsewhere."""
+    size = _unpool_args(input, kernel_size, stride, padding, output_size, 1)
+    return _unpool(MaxUnpool2d, input.unsqueeze(-1), indices.unsqueeze(-1),
+                   size + [1]).squeeze(-1)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """Partial inverse of ``max_pool2d`` (indices into each ``H*W`` plane)."""
+    return _unpool(MaxUnpool2d, input, indices,
+                   _unpool_args(input, kernel_size, stride, padding, output_size, 2))
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """Partial inverse of ``max_pool3d`` (indices into each ``D*H*W`` volume)."""
+    return _unpool(MaxUnpool3d, input, indices,
+                   _unpool_args(input, kernel_size, stride, padding, output_size, 3))
+
+
+__all__ = ["max_pool1d", "max_pool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d", "lp_pool1d",
+           "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+           "max_pool1d_with_indices", "max_pool3d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices"]
+TENSOR_METHODS: dict = {}
