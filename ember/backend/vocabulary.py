@@ -80,6 +80,21 @@ class ArrayVocabulary:
     def exp(self, x: Any) -> Any:
         return self.xp.exp(x)
 
+    def sin(self, x: Any) -> Any:
+        return self.xp.sin(x)
+
+    def cos(self, x: Any) -> Any:
+        return self.xp.cos(x)
+
+    def sinh(self, x: Any) -> Any:
+        return self.xp.sinh(x)
+
+    def cosh(self, x: Any) -> Any:
+        return self.xp.cosh(x)
+
+    def rsqrt(self, x: Any) -> Any:
+        return 1 / self.xp.sqrt(x)  # what ``Tensor.rsqrt`` computes
+
     def zeros_like(self, x: Any) -> Any:
         return self.xp.zeros_like(x)
 

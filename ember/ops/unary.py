@@ -21,9 +21,11 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 class _Float(Op):
-    """``y = f(xp, x)`` in floating point, with derivative ``grad(g, x, y)``; ``saves`` says which
-    of ``x`` and ``y`` backward reads, so nothing else is kept alive."""
+    """``y = f(xp, x)`` in floating point, with derivative ``grad(g, x, y, F)`` written in the
+    carrier vocabulary ``F`` (``ctx.F``); ``saves`` says which of ``x`` and ``y`` backward reads,
+    so nothing else is kept alive."""
 
+    on_arrays = True
     saves = "x"
     f: Callable
     grad: Callable
@@ -39,8 +41,8 @@ class _Float(Op):
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        return ctx.grad(g, x, y)
+        x, y = ctx.saved
+        return ctx.grad(g, x, y, ctx.F)
 
 
 def _erf(xp: Any, x: Any, fn: Callable = math.erf) -> Any:
@@ -50,127 +52,127 @@ def _erf(xp: Any, x: Any, fn: Callable = math.erf) -> Any:
 
 class Exp(_Float, name="ExpBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: xp.exp(x))
-    grad = staticmethod(lambda g, x, y: g * y)
+    grad = staticmethod(lambda g, x, y, F: g * y)
 
 
 class Exp2(_Float, name="Exp2Backward0"):
     saves, f = "y", staticmethod(lambda xp, x: xp.exp2(x))
-    grad = staticmethod(lambda g, x, y: g * (y * _LN2))
+    grad = staticmethod(lambda g, x, y, F: g * (y * _LN2))
 
 
 class Expm1(_Float, name="Expm1Backward0"):
     saves, f = "y", staticmethod(lambda xp, x: xp.expm1(x))
-    grad = staticmethod(lambda g, x, y: g * (y + 1))
+    grad = staticmethod(lambda g, x, y, F: g * (y + 1))
 
 
 class Log(_Float, name="LogBackward0"):
     f = staticmethod(lambda xp, x: xp.log(x))
-    grad = staticmethod(lambda g, x, y: g / x)
+    grad = staticmethod(lambda g, x, y, F: g / x)
 
 
 class Log2(_Float, name="Log2Backward0"):
     f = staticmethod(lambda xp, x: xp.log2(x))
-    grad = staticmethod(lambda g, x, y: g / (x * _LN2))
+    grad = staticmethod(lambda g, x, y, F: g / (x * _LN2))
 
 
 class Log10(_Float, name="Log10Backward0"):
     f = staticmethod(lambda xp, x: xp.log10(x))
-    grad = staticmethod(lambda g, x, y: g / (x * _LN10))
+    grad = staticmethod(lambda g, x, y, F: g / (x * _LN10))
 
 
 class Log1p(_Float, name="Log1PBackward0"):
     f = staticmethod(lambda xp, x: xp.log1p(x))
-    grad = staticmethod(lambda g, x, y: g / (x + 1))
+    grad = staticmethod(lambda g, x, y, F: g / (x + 1))
 
 
 class Sqrt(_Float, name="SqrtBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: xp.sqrt(x))
-    grad = staticmethod(lambda g, x, y: g / (2 * y))
+    grad = staticmethod(lambda g, x, y, F: g / (2 * y))
 
 
 class Rsqrt(_Float, name="RsqrtBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: 1 / xp.sqrt(x))
-    grad = staticmethod(lambda g, x, y: -0.5 * g * y**3)
+    grad = staticmethod(lambda g, x, y, F: -0.5 * g * y**3)
 
 
 class Reciprocal(_Float, name="ReciprocalBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: 1 / x)
-    grad = staticmethod(lambda g, x, y: -g * (y * y))
+    grad = staticmethod(lambda g, x, y, F: -g * (y * y))
 
 
 class Sin(_Float, name="SinBackward0"):
     f = staticmethod(lambda xp, x: xp.sin(x))
-    grad = staticmethod(lambda g, x, y: g * cos(x))
+    grad = staticmethod(lambda g, x, y, F: g * F.cos(x))
 
 
 class Cos(_Float, name="CosBackward0"):
     f = staticmethod(lambda xp, x: xp.cos(x))
-    grad = staticmethod(lambda g, x, y: g * -sin(x))
+    grad = staticmethod(lambda g, x, y, F: g * -F.sin(x))
 
 
 class Tan(_Float, name="TanBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: xp.tan(x))
-    grad = staticmethod(lambda g, x, y: g * (1 + y * y))
+    grad = staticmethod(lambda g, x, y, F: g * (1 + y * y))
 
 
 class Asin(_Float, name="AsinBackward0"):
     f = staticmethod(lambda xp, x: xp.arcsin(x))
-    grad = staticmethod(lambda g, x, y: g * rsqrt(1 - x * x))
+    grad = staticmethod(lambda g, x, y, F: g * F.rsqrt(1 - x * x))
 
 
 class Acos(_Float, name="AcosBackward0"):
     f = staticmethod(lambda xp, x: xp.arccos(x))
-    grad = staticmethod(lambda g, x, y: g * -rsqrt(1 - x * x))
+    grad = staticmethod(lambda g, x, y, F: g * -F.rsqrt(1 - x * x))
 
 
 class Atan(_Float, name="AtanBackward0"):
     f = staticmethod(lambda xp, x: xp.arctan(x))
-    grad = staticmethod(lambda g, x, y: g / (x * x + 1))
+    grad = staticmethod(lambda g, x, y, F: g / (x * x + 1))
 
 
 class Sinh(_Float, name="SinhBackward0"):
     f = staticmethod(lambda xp, x: xp.sinh(x))
-    grad = staticmethod(lambda g, x, y: g * cosh(x))
+    grad = staticmethod(lambda g, x, y, F: g * F.cosh(x))
 
 
 class Cosh(_Float, name="CoshBackward0"):
     f = staticmethod(lambda xp, x: xp.cosh(x))
-    grad = staticmethod(lambda g, x, y: g * sinh(x))
+    grad = staticmethod(lambda g, x, y, F: g * F.sinh(x))
 
 
 class Tanh(_Float, name="TanhBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: xp.tanh(x))
-    grad = staticmethod(lambda g, x, y: g * (1 - y * y))
+    grad = staticmethod(lambda g, x, y, F: g * (1 - y * y))
 
 
 class Asinh(_Float, name="AsinhBackward0"):
     f = staticmethod(lambda xp, x: xp.arcsinh(x))
-    grad = staticmethod(lambda g, x, y: g * rsqrt(x * x + 1))
+    grad = staticmethod(lambda g, x, y, F: g * F.rsqrt(x * x + 1))
 
 
 class Acosh(_Float, name="AcoshBackward0"):
     f = staticmethod(lambda xp, x: xp.arccosh(x))
-    grad = staticmethod(lambda g, x, y: g * rsqrt(x * x - 1))
+    grad = staticmethod(lambda g, x, y, F: g * F.rsqrt(x * x - 1))
 
 
 class Atanh(_Float, name="AtanhBackward0"):
     f = staticmethod(lambda xp, x: xp.arctanh(x))
-    grad = staticmethod(lambda g, x, y: g / (1 - x * x))
+    grad = staticmethod(lambda g, x, y, F: g / (1 - x * x))
 
 
 class Sigmoid(_Float, name="SigmoidBackward0"):
     saves, f = "y", staticmethod(lambda xp, x: 1 / (1 + xp.exp(-x)))
-    grad = staticmethod(lambda g, x, y: g * (1 - y) * y)
+    grad = staticmethod(lambda g, x, y, F: g * (1 - y) * y)
 
 
 class Erf(_Float, name="ErfBackward0"):
     f = staticmethod(lambda xp, x: _erf(xp, x))
-    grad = staticmethod(lambda g, x, y: g * (_TWO_OVER_SQRT_PI * exp(-x * x)))
+    grad = staticmethod(lambda g, x, y, F: g * (_TWO_OVER_SQRT_PI * F.exp(-x * x)))
 
 
 class Erfc(_Float, name="ErfcBackward0"):
     f = staticmethod(lambda xp, x: _erf(xp, x, math.erfc))
-    grad = staticmethod(lambda g, x, y: g * (-_TWO_OVER_SQRT_PI * exp(-x * x)))
+    grad = staticmethod(lambda g, x, y, F: g * (-_TWO_OVER_SQRT_PI * F.exp(-x * x)))
 
 
 # -- ops that keep integer dtypes ----------------------------------------------------------------

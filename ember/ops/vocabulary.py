@@ -42,6 +42,26 @@ class TensorVocabulary:
     def exp(x: Tensor) -> Tensor:
         return x.exp()
 
+    @staticmethod
+    def sin(x: Tensor) -> Tensor:
+        return x.sin()
+
+    @staticmethod
+    def cos(x: Tensor) -> Tensor:
+        return x.cos()
+
+    @staticmethod
+    def sinh(x: Tensor) -> Tensor:
+        return x.sinh()
+
+    @staticmethod
+    def cosh(x: Tensor) -> Tensor:
+        return x.cosh()
+
+    @staticmethod
+    def rsqrt(x: Tensor) -> Tensor:
+        return x.rsqrt()
+
     zeros_like = staticmethod(_zeros_like)
 
     @staticmethod

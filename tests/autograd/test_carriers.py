@@ -64,6 +64,21 @@ CASES = {
         a, ember.tensor([2, 0, 1]), reduction="none"),
     "AsStridedBackward0": lambda a, b: _written_view(a * 1.0, b),
 }
+# the unary float table (unary._Float): each op on inputs inside its domain
+_POS, _UNIT, _ABOVE_1 = (lambda a: a.abs() + 0.5), (lambda a: a.tanh() * 0.9), \
+    (lambda a: a.abs() + 1.5)
+for _name, _fn, _dom in [
+        ("Exp", "exp", None), ("Exp2", "exp2", None), ("Expm1", "expm1", None),
+        ("Log", "log", _POS), ("Log2", "log2", _POS), ("Log10", "log10", _POS),
+        ("Log1P", "log1p", _POS), ("Sqrt", "sqrt", _POS), ("Rsqrt", "rsqrt", _POS),
+        ("Reciprocal", "reciprocal", _POS), ("Sin", "sin", None), ("Cos", "cos", None),
+        ("Tan", "tan", _UNIT), ("Asin", "asin", _UNIT), ("Acos", "acos", _UNIT),
+        ("Atan", "atan", None), ("Sinh", "sinh", None), ("Cosh", "cosh", None),
+        ("Tanh", "tanh", None), ("Asinh", "asinh", None), ("Acosh", "acosh", _ABOVE_1),
+        ("Atanh", "atanh", _UNIT), ("Sigmoid", "sigmoid", None), ("Erf", "erf", None),
+        ("Erfc", "erfc", None)]:
+    CASES[f"{_name}Backward0"] = (lambda fn, dom: lambda a, b: getattr(
+        dom(a) if dom else a, fn)() * b)(_fn, _dom)
 
 
 def _written_view(base, b):
