@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import clip_grad, convert_parameters  # noqa: F401
+from . import rnn  # noqa: F401
 from .clip_grad import (  # noqa: F401
     clip_grad_norm,
     clip_grad_norm_,

@@ -1,0 +1,279 @@
+"""Recurrent layers as fused ops: one node runs one layer in one direction over every time step.
+
+``RnnLayer.apply(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, mode=..., reverse=..., sizes=...)``
+with ``x`` ``(T, B, I)`` returns ``(y, h_T, c_T)``: the hidden states of every step ``(T, B, H)``
+and the final ones. The input projections of all steps are one GEMM; each step adds one GEMM for
+the hidden path, the gates being columns of one ``(B, G*H)`` product (torch's gate orders: LSTM
+``i, f, g, o``; GRU ``r, z, n``). ``sizes`` (a packed sequence's batch sizes, sorted descending)
+runs only the first ``sizes[t]`` rows at step ``t``; the other rows keep their state and output 0.
+
+The step and its back-propagation through time are written once (``_forward_steps``,
+``_bptt``) over a small carrier (``_ArrayCarrier``: backend arrays; ``_TensorCarrier``: ember
+ops). A plain backward runs them on the arrays forward saved. Under ``create_graph`` the steps are
+recomputed with ember ops from the saved inputs and the same BPTT is recorded, so it
+differentiates again.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._op import Op
+from ..graph import grad_mode
+from ..tensor import Tensor
+
+
+class _ArrayCarrier:
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    def sigmoid(self, a: Any) -> Any:
+        xp = self.xp
+        # 1 / (1 + exp(-a)) overflows exp for very negative a; the two-branch form does not
+        e = xp.exp(-xp.abs(a))
+        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+    def tanh(self, a: Any) -> Any:
+        return self.xp.tanh(a)
+
+    def relu(self, a: Any) -> Any:
+        return self.xp.maximum(a, 0)
+
+    def positive(self, a: Any) -> Any:
+        return (a > 0).astype(a.dtype)
+
+    def cat(self, items: list, axis: int) -> Any:
+        return self.xp.concatenate(items, axis=axis)
+
+    def stack(self, items: list) -> Any:
+        return self.xp.stack(items)
+
+    def t(self, a: Any) -> Any:
+        return a.T
+
+    def sum0(self, a: Any) -> Any:
+        return a.sum(axis=0)
+
+    def zeros(self, like: Any, shape: tuple) -> Any:
+        return self.xp.zeros(shape, dtype=like.dtype)
+
+
+class _TensorCarrier:
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    sigmoid = staticmethod(lambda a: a.sigmoid())
+    tanh = staticmethod(lambda a: a.tanh())
+    relu = staticmethod(lambda a: a.relu())
+    t = staticmethod(lambda a: a.t())
+    sum0 = staticmethod(lambda a: a.sum(0))
+
+    def positive(self, a: Tensor) -> Tensor:
+        return Tensor._make((a._data > 0).astype(a._data.dtype))
+
+    def cat(self, items: list, axis: int) -> Tensor:
+        from .arrange import cat
+        return cat(items, axis)
+
+    def stack(self, items: list) -> Tensor:
+        from .arrange import stack
+        return stack(items)
+
+    def zeros(self, like: Tensor, shape: tuple) -> Tensor:
+        return Tensor._make(self.xp.zeros(shape, dtype=like._data.dtype))
+
+
+def _order(T: int, reverse: bool) -> range:
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def _merge(C: Any, new: Any, old: Any, n: int) -> Any:
+    """``new`` for the first ``n`` rows, ``old`` for the rest (rows past a short sequence)."""
+    return new if n == old.shape[0] else C.cat([new, old[n:]], 0)
+
+
+def _forward_steps(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                   w_hr: Any, h0: Any, c0: Any, reverse: bool, sizes: tuple) -> tuple:
+    """Runs the layer; returns ``(ys, h, c, saved)``, ``ys`` a list of per-step outputs
+    (``(n_t, H)``, in time order) and ``saved`` per step (in time order) what BPTT reads."""
+    T = x.shape[0]
+    xi = x.reshape(T * x.shape[1], x.shape[2]) @ C.t(w_ih)  # all input projections: one GEMM
+    if b_ih is not None:
+        xi = xi + b_ih
+    xi = xi.reshape(T, x.shape[1], xi.shape[-1])
+    h, c = h0, c0
+    ys: list = [None] * T
+    saved: list = [None] * T
+    H = w_hh.shape[0] // {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    for t in _order(T, reverse):
+        n = sizes[t]
+        hp = h[:n] if n != h.shape[0] else h
+        gh = hp @ C.t(w_hh)
+        if b_hh is not None:
+            gh = gh + b_hh
+        gi = xi[t][:n] if n != xi.shape[1] else xi[t]
+        if mode == "LSTM":
+            gates = gi + gh
+            i, f = C.sigmoid(gates[:, :H]), C.sigmoid(gates[:, H:2 * H])
+            g, o = C.tanh(gates[:, 2 * H:3 * H]), C.sigmoid(gates[:, 3 * H:])
+            cp = c[:n] if n != c.shape[0] else c
+            cn = f * cp + i * g
+            tc = C.tanh(cn)
+            hn = o * tc
+            if w_hr is not None:
+                m = hn
+                hn = m @ C.t(w_hr)
+            else:
+                m = None
+            saved[t] = (hp, cp, i, f, g, o, tc, m)
+            c = _merge(C, cn, c, n)
+        elif mode == "GRU":
+            r = C.sigmoid(gi[:, :H] + gh[:, :H])
+            z = C.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+            ghn = gh[:, 2 * H:]
+            nn_ = C.tanh(gi[:, 2 * H:] + r * ghn)
+            hn = (hp - nn_) * z + nn_  # (1 - z) * n + z * h, rounded as torch's
+            saved[t] = (hp, r, z, nn_, ghn)
+        else:
+            pre = gi + gh
+            hn = C.tanh(pre) if mode == "RNN_TANH" else C.relu(pre)
+            saved[t] = (hp, hn)
+        ys[t] = hn
+        h = _merge(C, hn, h, n)
+    return ys, h, c, saved
+
+
+def _bptt(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, w_hr: Any, saved: list,
+          gys: Any, gh: Any, gc: Any, reverse: bool, sizes: tuple, needs: tuple) -> tuple:
+    """Back-propagation through time; returns gradients for
+    ``(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0)``."""
+    T, B = x.shape[0], x.shape[1]
+    H = w_hh.shape[0] // {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    dgi: list = [None] * T  # gradient of each step's input projection (n_t, G)
+    dgh_all: list = [None] * T  # ... and of its hidden projection
+    dw_hr = None
+    for t in _order(T, not reverse):
+        n = sizes[t]
+        dh = gh[:n] if n != B else gh
+        if gys is not None:
+            dh = dh + (gys[t][:n] if n != B else gys[t])
+        if mode == "LSTM":
+            hp, cp, i, f, g, o, tc, m = saved[t]
+            if w_hr is not None:
+                dw_hr = C.t(dh) @ m if dw_hr is None else dw_hr + C.t(dh) @ m
+                dh = dh @ w_hr
+            dc = gc[:n] if n != B else gc
+            dc = dc + dh * o * (1 - tc * tc)
+            dgates = C.cat([dc * g * i * (1 - i), dc * cp * f * (1 - f), dc * i * (1 - g * g),
+                            dh * tc * o * (1 - o)], 1)
+            dgi[t] = dgh_all[t] = dgates
+            gc = _merge(C, dc * f, gc, n)
+        elif mode == "GRU":
+            hp, r, z, nn_, ghn = saved[t]
+            dn = dh * (1 - z) * (1 - nn_ * nn_)
+            dz = dh * (hp - nn_) * z * (1 - z)
+            dr = dn * ghn * r * (1 - r)
+            dgi[t] = C.cat([dr, dz, dn], 1)
+            dgh_all[t] = C.cat([dr, dz, dn * r], 1)
+            dhp_direct = dh * z
+        else:
+            hp, hn = saved[t]
+            dpre = dh * (1 - hn * hn) if mode == "RNN_TANH" else dh * C.positive(hn)
+            dgi[t] = dgh_all[t] = dpre
+        dhp = dgh_all[t] @ w_hh
+        if mode == "GRU":
+            dhp = dhp + dhp_direct
+        gh = _merge(C, dhp, gh, n)
+    need_x, need_wih, need_whh, need_bih, need_bhh, need_whr, need_h0, need_c0 = needs
+    G = dgi[0].shape[1] if T else w_ih.shape[0]
+    # pad the short steps to B rows, so that the input-path gradients are one GEMM each
+    rows_i = [d if d.shape[0] == B else C.cat([d, C.zeros(d, (B - d.shape[0], G))], 0)
+              for d in dgi]
+    dgi_all = C.stack(rows_i).reshape(T * B, G) if T else C.zeros(w_ih, (0, G))
+    xf = x.reshape(T * B, x.shape[2])
+    gx = (dgi_all @ w_ih).reshape(T, B, x.shape[2]) if need_x else None
+    gw_ih = C.t(dgi_all) @ xf if need_wih else None
+    gb_ih = C.sum0(dgi_all) if need_bih else None
+    gw_hh = gb_hh = None
+    if need_whh or need_bhh:
+        if mode == "GRU":
+            rows_h = [d if d.shape[0] == B else C.cat([d, C.zeros(d, (B - d.shape[0], G))], 0)
+                      for d in dgh_all]
+            dgh_flat = C.stack(rows_h).reshape(T * B, G) if T else dgi_all
+        else:
+            dgh_flat = dgi_all
+        if need_whh:
+            hps = [s[0] for s in saved]
+            Hh = w_hh.shape[1]
+            hp_rows = [h if h.shape[0] == B else C.cat([h, C.zeros(h, (B - h.shape[0], Hh))], 0)
+                       for h in hps]
+            hp_flat = C.stack(hp_rows).reshape(T * B, Hh) if T else C.zeros(w_hh, (0, Hh))
+            gw_hh = C.t(dgh_flat) @ hp_flat
+        gb_hh = C.sum0(dgh_flat) if need_bhh else None
+    return (gx, gw_ih, gw_hh, gb_ih, gb_hh, dw_hr if need_whr else None,
+            gh if need_h0 else None, gc if need_c0 and mode == "LSTM" else None)
+
+
+class RnnLayer(Op, name="StackBackward0"):
+    """One layer, one direction (see the module's docstring); outputs ``(y, h_T, c_T)``."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, *, mode, reverse, sizes):
+        C = _ArrayCarrier(ctx.xp)
+        T, B = x.shape[:2]
+        sizes = sizes or (B,) * T
+        ys, h, c, saved = _forward_steps(C, mode, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0,
+                                         reverse, sizes)
+        ctx.mode, ctx.reverse, ctx.sizes, ctx.steps = mode, reverse, sizes, saved
+        ctx.save_for_backward(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0)
+        Hout = h0.shape[1]
+        y = ctx.xp.zeros((T, B, Hout), dtype=x.dtype)
+        for t in range(T):  # short sequences leave zeros in their padded steps
+            y[t, :sizes[t]] = ys[t]
+        return y, h, (c if c is not None else ctx.xp.zeros((0,), dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, gy, gh, gc):
+        x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = ctx.saved_tensors
+        mode, reverse, sizes = ctx.mode, ctx.reverse, ctx.sizes
+        needs = tuple(ctx.needs_input_grad)
+        if grad_mode.state.enabled:  # create_graph: recompute the steps with ember ops
+            C: Any = _TensorCarrier(ctx.xp)
+            _, _, _, saved = _forward_steps(C, mode, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0,
+                                            reverse, sizes)
+            gh = gh if gh is not None else C.zeros(h0, tuple(h0.shape))
+            if mode == "LSTM":
+                gc = gc if gc is not None else C.zeros(c0, tuple(c0.shape))
+            grads = _bptt(C, mode, x, w_ih, w_hh, w_hr, saved, gy, gh, gc, reverse, sizes,
+                          needs)
+            return grads
+        C = _ArrayCarrier(ctx.xp)
+        d = (lambda t: None if t is None else t._data)
+        h0d = h0._data
+        ghd = d(gh) if gh is not None else ctx.xp.zeros_like(h0d)
+        gcd = None
+        if mode == "LSTM":
+            gcd = d(gc) if gc is not None else ctx.xp.zeros_like(c0._data)
+        grads = _bptt(C, mode, x._data, w_ih._data, w_hh._data, d(w_hr), ctx.steps, d(gy), ghd,
+                      gcd, reverse, sizes, needs)
+        return tuple(None if g is None else Tensor._make(g) for g in grads)
+
+
+class MkldnnRnnLayer(RnnLayer, name="MkldnnRnnLayerBackward0"):
+    """torch's node for a float32 LSTM layer without projections (its oneDNN kernel)."""
+
+
+class TransposeInplace(Op, name="TransposeBackward1"):
+    """Dims 0 and 1 swapped, as torch's composite RNNs swap a batch-first output in place
+    (``transpose_``, whose node this is)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.xp.swapaxes(a, 0, 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.transpose(0, 1)
+
+
+__all__: list = []
+TENSOR_METHODS: dict = {}
