@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from . import dtypes as _dt
-from .backend import NUMPY, Array, get_array_module, is_array
+from .backend import NUMPY, Array, get_array_module, is_array, limits as _limits
 from .graph import grad_mode
 from .tensor import Tensor, _factory_result, _shape_arg, device as _device
 
@@ -34,7 +34,34 @@ def _size_args(fname: str, args: tuple, size: Any) -> tuple:
     if len(args) == 1 and isinstance(args[0], (bool, float, type(None))):
         raise TypeError(f"{fname}(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(args[0]).__name__}")
-    return _shape_arg(args)
+    return _check_int64(fname, _shape_arg(args))
+
+
+def _check_int64(fname: str, shape: tuple) -> tuple:
+    """torch parses sizes as C++ ``int64_t``: a larger Python int is a TypeError."""
+    for i, s in enumerate(shape):
+        if s > _limits.INT64_MAX:
+            raise TypeError(f"{fname}(): argument 'size' failed to unpack the object at pos "
+                            f'{i + 1} with error "Overflow when unpacking long long"')
+    return shape
+
+
+def _allocation(shape: tuple, d: _dt.dtype, *, resize: bool = False,
+                like: Tensor | None = None) -> _limits.allocation:
+    """torch's checks of a new tensor's sizes (its RuntimeErrors, not NumPy's ValueError), and a
+    context that turns a failed allocation into torch's error.
+
+    Args:
+        resize: torch makes the tensor by resizing an empty one (``eye``, ``arange``, ``out=``),
+            which checks the element count first.
+        like: the input of a ``*_like`` factory; torch gives the new tensor dense strides in the
+            input's memory order, and names them in its overflow error.
+    """
+    strides = None
+    if like is not None:
+        a = like._data
+        strides = _limits.dense_strides(a.shape, [s // a.itemsize for s in a.strides])
+    return _limits.allocation(_limits.check_new(shape, d.itemsize, resize=resize, strides=strides))
 
 
 def _finish(data: Array, requires_grad: bool = False, out: Tensor | None = None,
@@ -284,14 +311,21 @@ def _filled(fname: str, args: tuple, size: Any, value: Any, dtype: Any, device: 
     _check_device(device)
     shape = _size_args(fname, args, size)
     d = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
-    data = _XP.empty(shape, d.np) if value is None else _XP.full(shape, value, d.np)
+    with _allocation(shape, d, resize=out is not None):
+        data = _XP.empty(shape, d.np) if value is None else _XP.full(shape, value, d.np)
     return _finish(data, requires_grad, out, fname)
 
 
 def zeros(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = None,
           layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given size."""
-    return _filled("zeros", args, size, 0, dtype, device, requires_grad, out)
+    try:
+        return _filled("zeros", args, size, 0, dtype, device, requires_grad, out)
+    except RuntimeError as e:
+        # zeros checks the signs itself, with its own message
+        if str(e).startswith("Trying to create tensor with negative dimension"):
+            raise RuntimeError("zeros: Dimension size must be non-negative.") from None
+        raise
 
 
 def ones(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = None,
@@ -307,10 +341,12 @@ def empty(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = 
     return _filled("empty", args, size, None, dtype, device, requires_grad, out)
 
 
-def _fill_array(shape: tuple, fill_value: Any, d: _dt.dtype, fname: str) -> Array:
-    if d._category == 1 and isinstance(fill_value, float) and not math.isfinite(fill_value):
-        raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
-    return _XP.full(shape, fill_value, d.np)
+def _fill_array(shape: tuple, fill_value: Any, d: _dt.dtype, fname: str,
+                resize: bool = False) -> Array:
+    with _allocation(shape, d, resize=resize):
+        if d._category == 1 and isinstance(fill_value, float) and not math.isfinite(fill_value):
+            raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
+        return _XP.full(shape, fill_value, d.np)
 
 
 def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = None,
@@ -321,11 +357,12 @@ def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = 
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
-    shape = _shape_arg((size,))
+    shape = _check_int64("full", _shape_arg((size,)))
     value = _number(fill_value, "full", "fill_value", 2)
     # the dtype follows the fill value as for a wrapped Python scalar
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(value)
-    return _finish(_fill_array(shape, value, d, "full"), requires_grad, out, "full")
+    data = _fill_array(shape, value, d, "full", resize=out is not None)
+    return _finish(data, requires_grad, out, "full")
 
 
 def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
@@ -337,12 +374,14 @@ def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
     d = _dt.to_dtype(dtype) if dtype is not None else input.dtype
     # numpy's *_like keep the input's memory layout, as torch's preserve_format does
     xp = get_array_module(input._data)
-    if value is None:
-        data = xp.empty_like(input._data, dtype=d.np)
-    else:
-        if d._category == 1 and isinstance(value, float) and not math.isfinite(value):
-            raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
-        data = xp.full_like(input._data, value, dtype=d.np)
+    with _allocation(input._data.shape, d, like=input):
+        if value is None:
+            data = xp.empty_like(input._data, dtype=d.np)
+        else:
+            if d._category == 1 and isinstance(value, float) and not math.isfinite(value):
+                raise RuntimeError(f"value cannot be converted to type {d.name}_t without "
+                                   "overflow")
+            data = xp.full_like(input._data, value, dtype=d.np)
     return _finish(data, requires_grad)
 
 
@@ -414,13 +453,18 @@ def arange(start: Any = _MISSING, end: Any = None, step: Any = 1, *, out: Tensor
         n = max((xend - xstart + xstep - sgn) // xstep, 0)
     else:
         n = math.ceil((end - start) / step)
-    if n >= 2**63:
+    if n > 2**63:  # torch compares the size, as a double, with the largest int64
         raise RuntimeError("invalid size, possible overflow?")
-    if d.is_floating_point:
-        data = (start + step * _XP.arange(n, dtype=_dt.float64.np)).astype(d.np)
-    else:
-        # integer dtypes step by the truncated start and step, wrapping like torch's kernels
-        data = (int(start) + int(step) * _XP.arange(n, dtype=_dt.int64.np)).astype(d.np)
+    if n == 2**63:  # which passes 2**63 itself, then converts it to -2**63
+        raise RuntimeError("IntArrayRef contains an int that cannot be represented as a SymInt: "
+                           f"{-2**63}")
+    # torch resizes its result to the size; the float64/int64 steps below are temporaries
+    with _allocation((n,), d, resize=True):
+        if d.is_floating_point:
+            data = (start + step * _XP.arange(n, dtype=_dt.float64.np)).astype(d.np)
+        else:
+            # integer dtypes step by the truncated start and step, wrapping like torch's kernels
+            data = (int(start) + int(step) * _XP.arange(n, dtype=_dt.int64.np)).astype(d.np)
     return _finish(data, requires_grad, out, "arange")
 
 
@@ -464,6 +508,11 @@ def _linspace_array(fname: str, start: Any, end: Any, steps: Any, d: _dt.dtype) 
         raise RuntimeError("number of steps must be non-negative")
     if d is _dt.bool:
         raise NotImplementedError(f"\"{fname}_cpu\" not implemented for 'Bool'")
+    with _allocation((steps,), d):  # torch allocates the result; the float64 steps are ember's
+        return _spaced(fname, start, end, steps, d)
+
+
+def _spaced(fname: str, start: Any, end: Any, steps: int, d: _dt.dtype) -> Array:
     if steps <= 1:
         return _XP.full(steps, start, dtype=_dt.float64.np)
     if fname == "logspace":
@@ -489,7 +538,9 @@ def linspace(start: Any, end: Any, steps: int, *, out: Tensor | None = None, dty
     _check_device(device)
     d = _dtype_or_default(dtype)
     data = _linspace_array("linspace", start, end, steps, d)
-    return _finish(data.astype(d.np), requires_grad, out, "linspace")
+    with _limits.allocation(data.size * d.itemsize):
+        data = data.astype(d.np)
+    return _finish(data, requires_grad, out, "linspace")
 
 
 def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, out: Tensor | None = None,
@@ -500,9 +551,9 @@ def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, out: Tenso
     d = _dtype_or_default(dtype)
     exps = _linspace_array("logspace", start, end, steps, d)
     xp = get_array_module(exps)
-    with xp.errstate(invalid="ignore", over="ignore"):
-        data = xp.power(float(base), exps)
-        return _finish(data.astype(d.np), requires_grad, out, "logspace")
+    with xp.errstate(invalid="ignore", over="ignore"), _limits.allocation(exps.size * d.itemsize):
+        data = xp.power(float(base), exps).astype(d.np)
+    return _finish(data, requires_grad, out, "logspace")
 
 
 def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any = None,
@@ -512,7 +563,9 @@ def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any =
     n = _eye_arg(n, "n", 1)
     m = n if m is None else _eye_arg(m, "m", 2)
     d = _dtype_or_default(dtype)
-    return _finish(_XP.eye(n, m, dtype=d.np), requires_grad, out, "eye")
+    with _allocation((n, m), d, resize=True):  # torch resizes an empty tensor to (n, m)
+        data = _XP.eye(n, m, dtype=d.np)
+    return _finish(data, requires_grad, out, "eye")
 
 
 def _eye_arg(v: Any, name: str, pos: int) -> int:
@@ -537,4 +590,19 @@ def _new_tensor(self: Tensor, data: Any, dtype: _dt.dtype | None = None, device:
     return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-Tensor.new_tensor = _new_tensor  # bound here: tensor.py sits below the factories
+def _new_filled(self: Tensor, size: tuple, value: Any, dtype: _dt.dtype | None,
+                requires_grad: bool) -> Tensor:
+    """``new_zeros``/``new_ones``/``new_empty``/``new_full``: a new leaf of ``size`` in this
+    tensor's dtype (unless ``dtype`` is given), with the factories' size checks."""
+    fname = {None: "new_empty", 0: "new_zeros", 1: "new_ones"}.get(value, "new_full")
+    size = _check_int64(fname, _shape_arg(size))
+    d = dtype or self.dtype
+    xp = get_array_module(self._data)
+    with _allocation(size, d):
+        data = xp.empty(size, d.np) if value is None else xp.full(size, value, d.np)
+    return _factory_result(data, requires_grad)
+
+
+# bound here: tensor.py sits below the factories (and below their size checks)
+Tensor.new_tensor = _new_tensor
+Tensor._new_filled = _new_filled

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import dtypes as _dt
 from .ops._op import Op
-from .creation import _check_device, _finish, _size_args, _write_out
+from .creation import (_allocation, _check_device, _check_int64, _finish, _size_args,
+                       _write_out)
 from .ops.inplace import apply_inplace, type_name
 from .tensor import Tensor, _shape_arg, device as _device
 
@@ -145,8 +146,15 @@ def _fmt(v: Any) -> str:
 # -- samplers on arrays ---------------------------------------------------------------------------
 
 
-def _uniform(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray:
-    """Uniform samples on [0, 1) in dtype ``d``."""
+def _uniform(rng: np.random.Generator, shape: tuple, d: _dt.dtype,
+             like: Tensor | None = None, resize: bool = False) -> np.ndarray:
+    """Uniform samples on [0, 1) in dtype ``d`` (``like``: the input of a ``*_like``;
+    ``resize``: torch resizes an ``out=`` tensor, checking the element count first)."""
+    with _allocation(shape, d, like=like, resize=resize):
+        return _uniform_array(rng, shape, d)
+
+
+def _uniform_array(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray:
     if d is _dt.float32 or d is _dt.float64:
         return rng.random(shape, dtype=d.np)
     if d is _dt.float16:
@@ -155,11 +163,14 @@ def _uniform(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray
     raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{type_name(d)}'")
 
 
-def _standard_normal(rng: np.random.Generator, shape: tuple, d: _dt.dtype) -> np.ndarray:
-    if not d.is_floating_point:
-        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{type_name(d)}'")
-    wide = np.float64 if d is _dt.float64 else np.float32
-    return rng.standard_normal(shape, dtype=wide).astype(d.np, copy=False)
+def _standard_normal(rng: np.random.Generator, shape: tuple, d: _dt.dtype,
+                     like: Tensor | None = None, resize: bool = False) -> np.ndarray:
+    with _allocation(shape, d, like=like, resize=resize):
+        if not d.is_floating_point:
+            raise NotImplementedError(
+                f"\"normal_kernel_cpu\" not implemented for '{type_name(d)}'")
+        wide = np.float64 if d is _dt.float64 else np.float32
+        return rng.standard_normal(shape, dtype=wide).astype(d.np, copy=False)
 
 
 _C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
@@ -198,9 +209,10 @@ def _int_range(d: _dt.dtype, low: int, high: int | None) -> tuple[int, int]:
 
 
 def _integers(rng: np.random.Generator, shape: tuple, d: _dt.dtype, low: int,
-              high: int | None) -> np.ndarray:
+              high: int | None, like: Tensor | None = None, resize: bool = False) -> np.ndarray:
     lo, hi = _int_range(d, low, high)
-    return rng.integers(lo, hi, size=shape, dtype=np.int64, endpoint=True).astype(d.np)
+    with _allocation(shape, d, like=like, resize=resize):
+        return rng.integers(lo, hi, size=shape, dtype=np.int64, endpoint=True).astype(d.np)
 
 
 def _int_arg(x: Any, fname: str, name: str, pos: int) -> int:
@@ -221,7 +233,7 @@ def rand(*args: Any, size: Any = None, generator: Generator | None = None, out: 
     """Samples from the uniform distribution on [0, 1)."""
     _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    data = _uniform(_gen(generator), _size_args("rand", args, size), d)
+    data = _uniform(_gen(generator), _size_args("rand", args, size), d, resize=out is not None)
     return _finish(data, requires_grad, out, "rand")
 
 
@@ -231,7 +243,8 @@ def randn(*args: Any, size: Any = None, generator: Generator | None = None, out:
     """Samples from the standard normal distribution."""
     _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    data = _standard_normal(_gen(generator), _size_args("randn", args, size), d)
+    data = _standard_normal(_gen(generator), _size_args("randn", args, size), d,
+                            resize=out is not None)
     return _finish(data, requires_grad, out, "randn")
 
 
@@ -269,7 +282,8 @@ def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
                             f"of ints, not {type(size).__name__}")
     lo, hi = _low_high("randint", pos, low, high, 0)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    data = _integers(_gen(generator), _shape_arg((size,)), d, lo, hi)
+    data = _integers(_gen(generator), _check_int64("randint", _shape_arg((size,))), d, lo, hi,
+                     resize=out is not None)
     return _finish(data, requires_grad, out, "randint")
 
 
@@ -280,7 +294,8 @@ def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dty
     _check_device(device)
     n = _shape_arg((_int_arg(n, "randperm", "n", 1),))[0]
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    data = _gen(generator).permutation(n).astype(d.np)
+    with _allocation((n,), d, resize=out is not None):
+        data = _gen(generator).permutation(n).astype(d.np)
     return _finish(data, requires_grad, out, "randperm")
 
 
@@ -297,7 +312,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any =
     """Uniform samples on [0, 1) shaped like ``input``."""
     _check_device(device)
     d = _like_dtype(input, dtype, "rand_like")
-    return _finish(_uniform(_gen(generator), input.shape, d), requires_grad)
+    return _finish(_uniform(_gen(generator), input.shape, d, input), requires_grad)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
@@ -306,7 +321,7 @@ def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any 
     """Standard normal samples shaped like ``input``."""
     _check_device(device)
     d = _like_dtype(input, dtype, "randn_like")
-    return _finish(_standard_normal(_gen(generator), input.shape, d), requires_grad)
+    return _finish(_standard_normal(_gen(generator), input.shape, d, input), requires_grad)
 
 
 def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
@@ -317,7 +332,7 @@ def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
     _check_device(device)
     d = _like_dtype(input, dtype, "randint_like")
     lo, hi = _low_high("randint_like", list(args), low, high, 1)
-    return _finish(_integers(_gen(generator), input.shape, d, lo, hi), requires_grad)
+    return _finish(_integers(_gen(generator), input.shape, d, lo, hi, input), requires_grad)
 
 
 # -- normal, bernoulli, multinomial ---------------------------------------------------------------
@@ -390,8 +405,10 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
             raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
         d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
         shape = _shape_arg((size,) if isinstance(size, (tuple, list)) else (size,))
-        data = _standard_normal(rng, shape, d) * d.np.type(std) + d.np.type(mean)
-        return _finish(data.astype(d.np, copy=False), requires_grad, out, "normal")
+        data = _standard_normal(rng, _check_int64("normal", shape), d, resize=out is not None)
+        with _allocation(shape, d):  # (the arithmetic's temporaries)
+            data = (data * d.np.type(std) + d.np.type(mean)).astype(d.np, copy=False)
+        return _finish(data, requires_grad, out, "normal")
     if size is not None:
         raise TypeError("normal() received an invalid combination of arguments: size is only "
                         "accepted when mean and std are both numbers")

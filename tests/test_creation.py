@@ -380,3 +380,89 @@ def test_eye_misc():
     same_error(lambda m: m.eye(2, -1))
     same_error(lambda m: m.eye(2.5))
     same_error(lambda m: m.eye(True))
+
+
+# -- sizes that overflow, and allocations the system refuses ---------------------------------------
+# torch checks a new tensor's sizes before allocating (RuntimeError "Storage size calculation
+# overflowed", "numel: integer multiplication overflow", ...) and reports a refused allocation as
+# a RuntimeError; NumPy raised its ValueError / MemoryError instead. The cases run in a child with
+# an 8 GiB address-space limit (size_errors.py), so none can swap the machine.
+
+SIZE_CASES = [
+    # the issue's cases
+    "T.zeros(2**62, 2**62)", "T.empty(2**31, 2**31)", "T.arange(2**62)",
+    # overflow of the storage size, in each factory
+    "T.zeros(2**31, 2**31)", "T.ones(2**30, 2**30, 2**30)", "T.empty(2**62)", "T.empty(2**61)",
+    "T.full((2**62,), 1.0)", "T.full((2**62,), True)", "T.ones(2**60, dtype=T.float64)",
+    "T.rand(2**62)", "T.randn(2**62, 4)", "T.randint(0, 5, (2**62,))", "T.randperm(2**62)",
+    "T.normal(0., 1., size=(2**62,))", "T.linspace(0, 1, 2**62)", "T.linspace(0, 1, 2**61)",
+    "T.logspace(0, 1, 2**62)", "T.arange(2**61, dtype=T.float32)", "T.eye(2**31)",
+    "T.ones(1).new_zeros(2**62, 2**62)", "T.ones(1, dtype=T.float64).new_ones(2**60)",
+    "T.empty(2**62, 2**62, 0)",
+    # the *_like factories name the strides they would give the new tensor
+    "T.zeros_like(T.ones(1, dtype=T.uint8).expand(2**61), dtype=T.float64)",
+    "T.full_like(T.ones(1, dtype=T.uint8).expand(2**61), 2., dtype=T.float64)",
+    "T.ones_like(T.ones(1, dtype=T.uint8).expand(2**31, 2**30), dtype=T.float64)",
+    "T.randint_like(T.ones(1, dtype=T.uint8).expand(2**62), 3, dtype=T.int64)",
+    # torch's other checks: the element count (eye and out= resize first), the strides of an
+    # empty tensor, ranges, negative sizes, sizes beyond int64
+    "T.eye(2**40)", "T.eye(2**61, 4)", "T.zeros(2**62, 2**62, out=T.empty(0))",
+    "T.rand(2**62, 2**62, out=T.empty(0))", "T.arange(2**62, out=T.empty(0, dtype=T.long))",
+    "T.ones(0, 2**62, 2**62)", "T.empty(0, 2**63-1, 2**63-1)", "T.arange(0, 2**62, 0.5)",
+    "T.arange(0, 1e30)", "T.zeros(2, -3)", "T.zeros(2**62, -1)", "T.ones(2, -3)",
+    # allocations that are merely too large: torch's allocator error, with the bytes it asked for
+    "T.empty(2**40)", "T.ones(2**40)", "T.full((2**40,), 1.0)", "T.zeros(2**20, 2**20)",
+    "T.ones(2**59, dtype=T.float64)", "T.empty(2**61 - 1)", "T.empty(2**63 - 1, dtype=T.uint8)",
+    "T.arange(2**40)", "T.linspace(0, 1, 2**40)", "T.linspace(0, 1, 2**40, dtype=T.float16)",
+    "T.logspace(0, 1, 2**40, dtype=T.float16)", "T.eye(2**20)", "T.rand(2**40)",
+    "T.randn(2**40)", "T.randint(0, 5, (2**40,))", "T.randperm(2**40)",
+    "T.normal(0., 1., size=(2**40,))", "T.ones(1).new_empty(2**40)",
+    "T.ones(1).new_full((2**40,), 3.)", "T.ones(2**40, out=T.empty(0))",
+    "T.ones_like(T.ones(1).expand(2**20, 2**20))", "T.empty_like(T.ones(1).expand(2**20, 2**20))",
+    "T.rand_like(T.ones(1).expand(2**20, 2**20))",
+    # the sizes that fit
+    "T.eye(2**40, 0)", "T.empty(0, 2**40)",
+]
+
+
+@pytest.fixture(scope="module")
+def size_results():
+    from size_errors import errors_in_child
+
+    return errors_in_child(SIZE_CASES)
+
+
+@pytest.mark.parametrize("case", SIZE_CASES)
+def test_size_errors_match_torch(size_results, case):
+    from size_errors import assert_same_error
+
+    assert_same_error(size_results[case])
+
+
+def test_sizes_beyond_int64_are_type_errors():
+    # torch's message goes on with its C++ trace inside the quotes: the part before it matches
+    for fn in (lambda m: m.zeros(2**64), lambda m: m.ones(3, 2**63),
+               lambda m: m.ones(1).new_zeros(2**64)):
+        with pytest.raises(TypeError) as t_err:
+            fn(torch)
+        with pytest.raises(TypeError) as e_err:
+            fn(ember)
+        assert str(t_err.value).startswith(str(e_err.value)[:-1])
+
+
+def test_allocation_error_is_runtime_and_memory_error():
+    from ember.backend.limits import OutOfMemoryError
+
+    with pytest.raises(OutOfMemoryError) as err:
+        ember.empty(2**40)  # 4 TiB: refused at once, whatever the machine
+    assert isinstance(err.value, RuntimeError) and isinstance(err.value, MemoryError)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_numpy_limit_is_named():
+    # torch holds an empty tensor of any size, and views up to 2**63 - 1 elements; NumPy caps an
+    # array's non-zero sizes times its item size at 2**63 - 1 bytes, views included
+    with pytest.raises(RuntimeError, match="NumPy limits the product"):
+        ember.empty(2**62, 0, 2**62)
+    with pytest.raises(RuntimeError, match="NumPy limits the product"):
+        ember.ones(1).expand(2**31, 2**31)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ._op import Op
-from ..backend import backend_of
+from ..backend import backend_of, limits
 from ..dtypes import INTEGER_TYPES, promote_types
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view
@@ -358,9 +358,10 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
 
 class Repeat(Op, name="RepeatBackward0"):
     @staticmethod
-    def forward(ctx, a, *, repeats):
+    def forward(ctx, a, *, repeats, nbytes):
         ctx.in_shape, ctx.repeats = a.shape, repeats
-        return ctx.xp.tile(a, repeats)
+        with limits.allocation(nbytes):
+            return ctx.xp.tile(a, repeats)
 
     @staticmethod
     def backward(ctx, g):
@@ -378,11 +379,16 @@ def repeat(input: Tensor, *repeats: Any) -> Tensor:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
     sizes = (1,) * (len(repeats) - input.ndim) + input.shape
-    out_shape = [r * s for r, s in zip(repeats, sizes)]
-    for s in out_shape:
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {out_shape}")
-    return Repeat.apply(input, repeats=repeats)
+    # torch multiplies in int64 (wrapping), allocates the result, then views it as windows of
+    # the input's size: a size that wrapped to less than the input's fails that view
+    out_shape = [limits.wrap_int64(r * s) for r, s in zip(repeats, sizes)]
+    nbytes = limits.check_new(out_shape, input._data.itemsize)
+    if 0 not in repeats:
+        for i, (s, n) in enumerate(zip(sizes, out_shape)):
+            if s > n:
+                raise RuntimeError(f"maximum size for tensor at dimension {i} is {n} but size is "
+                                   f"{s}")
+    return Repeat.apply(input, repeats=repeats, nbytes=nbytes)
 
 
 def tile(input: Tensor, dims: Sequence[int]) -> Tensor:

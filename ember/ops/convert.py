@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import dtypes as _dt
 from ._op import Op
+from ..backend import limits
 from ..tensor import Tensor, device as _device
 from .inplace import type_name
 
@@ -40,13 +41,16 @@ _CHANNELS_LAST_RANK = {channels_last: 4, channels_last_3d: 5}
 def _copy_array(xp: Any, a: Any, fmt: memory_format | None, dtype: Any = None) -> Any:
     """A copy of ``a`` in the requested layout (``preserve_format``: numpy's ``order='K'``)."""
     dtype = a.dtype if dtype is None else dtype
-    with xp.errstate(invalid="ignore", over="ignore"):  # float -> int casts wrap like torch's
-        if fmt in _CHANNELS_LAST_RANK:
-            # channels-last: the channel axis is the fastest-moving one in memory
-            perm = (0, *range(2, a.ndim), 1)
-            inv = (0, a.ndim - 1, *range(1, a.ndim - 1))
-            return xp.ascontiguousarray(a.transpose(perm), dtype=dtype).transpose(inv)
-        return a.astype(dtype, order="C" if fmt is contiguous_format else "K", copy=True)
+    try:
+        with xp.errstate(invalid="ignore", over="ignore"):  # float -> int casts wrap like torch's
+            if fmt in _CHANNELS_LAST_RANK:
+                # channels-last: the channel axis is the fastest-moving one in memory
+                perm = (0, *range(2, a.ndim), 1)
+                inv = (0, a.ndim - 1, *range(1, a.ndim - 1))
+                return xp.ascontiguousarray(a.transpose(perm), dtype=dtype).transpose(inv)
+            return a.astype(dtype, order="C" if fmt is contiguous_format else "K", copy=True)
+    except MemoryError as e:  # (materialising an expanded view, say): torch's allocator error
+        raise limits.memory_error(e, a.size * xp.dtype(dtype).itemsize) from None
 
 
 def _check_format(input: Tensor, fmt: Any) -> None:

@@ -11,6 +11,7 @@ import warnings
 from typing import Any, Sequence
 
 from ._op import Op
+from ..backend import limits
 from ..dtypes import INTEGER_TYPES, NP_DTYPE, dtype, to_dtype
 from ..tensor import Tensor, _wrap_dim
 from .inplace import make_view, type_name
@@ -67,6 +68,16 @@ def _infer_size(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
             known *= s
         else:
             raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
+    if known > limits.INT64_MAX:
+        # torch multiplies in int64, which wraps; a shape that then passes has too many elements
+        known = limits.wrap_int64(known)
+        if numel == known or (infer is not None and known > 0 and numel % known == 0):
+            if infer is not None and known == 0:
+                raise RuntimeError(
+                    f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                    "unspecified dimension size -1 can be any value and is ambiguous")
+            raise RuntimeError("numel: integer multiplication overflow")
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
     if numel == known or (infer is not None and known > 0 and numel % known == 0):
         if infer is None:
             return shape
@@ -126,7 +137,10 @@ class UnsafeView(View, name="UnsafeViewBackward0"):
     @staticmethod
     def forward(ctx, a, *, shape):
         ctx.in_shape = a.shape
-        return ctx.xp.ascontiguousarray(a).reshape(shape)
+        try:
+            return ctx.xp.ascontiguousarray(a).reshape(shape)
+        except MemoryError as e:
+            raise limits.memory_error(e, a.size * a.itemsize) from None
 
 
 class Alias(Op, name="AliasBackward0"):
@@ -215,6 +229,11 @@ class Expand(Op, name="ExpandBackward0"):
         ctx.in_shape = a.shape
         return a[...] if shape == a.shape else ctx.backend.expand(a, shape)
 
+    @classmethod
+    def _forward_failed(cls, args: tuple, kwargs: dict) -> None:
+        # NumPy refused the view: torch's error for sizes it refuses too (ember's for the rest)
+        limits.check_view(kwargs["shape"], args[0]._data.itemsize)
+
     @staticmethod
     def backward(ctx, g):
         return g if g.shape == ctx.in_shape else g.sum_to_size(ctx.in_shape)
@@ -266,6 +285,8 @@ def view(input: Tensor, *shape: Any, size: Any = None) -> Tensor:
     if len(args) == 1 and isinstance(args[0], (dtype, type, NP_DTYPE)):
         return _view_dtype(input, to_dtype(args[0]))
     shape = _infer_size(_ints(args, "view"), input._data.size)
+    if not input._data.size:  # an empty tensor may take huge sizes beside its zero
+        limits.check_view(shape, input._data.itemsize)
     return make_view(View.apply(input, shape=shape), input, lambda t: view(t, shape))
 
 
@@ -281,6 +302,8 @@ def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     shape = _ints(sizes if shape is None else (shape,), "reshape", "shape")
     shape = _infer_size(shape, input._data.size)
     a = input._data
+    if not a.size:  # an empty tensor may take huge sizes beside its zero
+        limits.check_view(shape, a.itemsize)
     if a.flags.c_contiguous:
         op = View
     elif _reshape_view(a, shape) is not None:
@@ -366,24 +389,24 @@ def expand(input: Tensor, *sizes: Any, size: Any = None) -> Tensor:
             f"number of sizes provided ({len(target)}) must be greater or equal to the number of "
             f"dimensions in the tensor ({len(shp)})"
         )
-    shape = []
-    for i, t in enumerate(target):
-        if i < lead:
-            if t < 0:
+    # torch walks the dims from the last; a leading dim (or one of size 1) takes any size but -1,
+    # negative ones included, which then fail its element count
+    shape = [0] * len(target)
+    for i in range(len(target) - 1, -1, -1):
+        s = shp[i - lead] if i >= lead else 1
+        t = target[i]
+        if t == -1:
+            if i < lead:
                 raise RuntimeError(f"The expanded size of the tensor ({t}) isn't allowed in a "
                                    f"leading, non-existing dimension {i}")
-            shape.append(t)
-            continue
-        s = shp[i - lead]
-        if t == -1:
             t = s
-        elif s != t and s != 1 or t < 0:
+        elif s != t and s != 1:
             raise RuntimeError(
                 f"The expanded size of the tensor ({t}) must match the existing size ({s}) at "
                 f"non-singleton dimension {i}.  Target sizes: {list(target)}.  Tensor sizes: "
                 f"{list(shp)}"
             )
-        shape.append(t)
+        shape[i] = t
     shape = tuple(shape)
     return make_view(Expand.apply(input, shape=shape), input, lambda t: expand(t, shape))
 

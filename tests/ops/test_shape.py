@@ -316,3 +316,45 @@ def test_failed_view_changes_nothing():
 
 def test_iter_uses_unbind():
     check_op(lambda m, x: tuple(x), _a(3, 2))
+
+
+# -- sizes that overflow, views of huge sizes, and materialising them ------------------------------
+# Run in a child with an 8 GiB address-space limit (size_errors.py): the allocation cases ask for
+# terabytes, which torch and ember must refuse with torch's errors, not NumPy's.
+
+SIZE_CASES = [
+    # the cases: repeat whose sizes wrap in int64, an expand past int64 elements
+    "T.ones(3).repeat(2**62)", "T.ones(1).expand(2**40, 2**40)",
+    # repeat and tile: torch's int64 products, then its checks of the new tensor
+    "T.ones(3).repeat(2**61)", "T.ones(3).repeat(2**60)", "T.ones(2).repeat(2**62)",
+    "T.ones(2, 1).repeat(2**62, 2**62)", "T.ones(4).repeat(2**62)", "T.ones(3).repeat(2**62, 2)",
+    "T.ones(3).repeat(0, 2**62)", "T.ones(3).repeat(2**31, 2**31)", "T.ones(3).repeat(-1)",
+    "T.ones(3).tile(2**62)", "T.ones(3).tile((2, 2**62))", "T.ones(0).repeat(2**40, 2**20)",
+    "T.ones(3).repeat(2**40)", "T.ones(3).repeat(2**40, 1)",
+    # views: torch's element count (a negative size of a broadcast dim fails it too)
+    "T.ones(1).expand(2**62, 2**62)", "T.ones(1, 1).expand(2**31, 2**32)",
+    "T.ones(3).expand(2**62, -1)", "T.broadcast_to(T.ones(1), (2**40, 2**40))",
+    "T.ones(1).expand(2, -3)", "T.ones(2, 3).expand(-3, 3)", "T.ones(2, 3).expand(4, -3, 5)",
+    "T.ones(3).expand(-1, 3)", "T.ones(1).expand(2**20, 2**20)",
+    "T.ones(0).view(2**62, 2**62)", "T.ones(0).reshape(2**62, 2**62)",
+    "T.ones(0).reshape(2**62, 2**62, -1)", "T.ones(0).view(2**62, 4, -1)",
+    "T.ones(6).view(2**62 + 2, -1)", "T.ones(0).view(2**40, 0, 2**20)",
+    # materialising an expanded view that cannot be allocated
+    "T.ones(1, 1).expand(2**20, 2**20).contiguous()", "T.ones(1, 1).expand(2**20, 2**20).clone()",
+    "T.ones(1).expand(2**20, 2**20).to(T.float64)", "T.ones(2, 1).expand(2, 2**40).reshape(-1)",
+]
+
+
+@pytest.fixture(scope="module")
+def size_results():
+    torch_or_skip()
+    from size_errors import errors_in_child
+
+    return errors_in_child(SIZE_CASES)
+
+
+@pytest.mark.parametrize("case", SIZE_CASES)
+def test_size_errors_match_torch(size_results, case):
+    from size_errors import assert_same_error
+
+    assert_same_error(size_results[case])
