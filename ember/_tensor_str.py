@@ -274,12 +274,16 @@ def format_tensor(
             suffixes.append(f"size={tuple(a.shape)}")
         if dtype_name not in (default_dtype, default_complex, "int64", "bool"):
             suffixes.append(f"dtype=ember.{dtype_name}")
-        if complex_:
-            a = a.astype(np.complex128)
-        elif floating:
-            a = a.astype(np.float64)  # exact for every float width ember stores
         summarize = a.size > PRINT_OPTS.threshold
-        fmt = _Formatters(_summarized(a) if summarize else a, complex_, floating)
+        # Only the printed elements are converted (torch's edge items when summarizing): a large
+        # tensor, or an expanded view of a few bytes, is never copied whole. The body reads the
+        # values through tolist(), which gives the same Python floats for every float width.
+        sample = _summarized(a) if summarize else a
+        if complex_:
+            sample = sample.astype(np.complex128)
+        elif floating:
+            sample = sample.astype(np.float64)  # exact for every float width ember stores
+        fmt = _Formatters(sample, complex_, floating)
         body = _body(a, indent, summarize, fmt)
     if grad_fn_name is not None:
         suffixes.append(f"grad_fn=<{grad_fn_name}>")

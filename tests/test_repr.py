@@ -322,3 +322,45 @@ def test_real_ember_tensors(torch: Any) -> None:
     both(lambda m: m.tensor([[1.5, -2.25]], dtype=m.float64, requires_grad=True) * 2)
     both(lambda m: m.zeros(0, 3, dtype=m.int64))
     both(lambda m: m.tensor(np.arange(2000.0).reshape(20, 100) / 7))
+
+
+# -- printing large tensors: summarized before anything is converted -----------------------------
+
+
+def _peak_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
+    """``fn()`` and the peak of the memory traced while it ran (NumPy traces its arrays)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_expanded_view_prints_without_materialising(torch: Any) -> None:
+    # 65536 x 65536 float32 is 16 GiB: a repr that converted it first ran out of memory
+    data = np.broadcast_to(np.ones(1, np.float32), (65536, 65536))
+    text, peak = _peak_bytes(lambda: ts.format_tensor(data, "float32"))
+    assert text == repr(torch.ones(1).expand(65536, 65536))
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int64", "bool"])
+def test_large_tensor_prints_in_small_memory(torch: Any, dtype: str) -> None:
+    # the repr used to hold a float64 copy of the whole tensor: twice a float32 tensor's memory
+    data = (np.random.default_rng(0).standard_normal(4_000_000) * 100).astype(dtype)
+    text, peak = _peak_bytes(lambda: ts.format_tensor(data, dtype))
+    assert text == repr(torch.from_numpy(data)).replace("torch.", "ember.")
+    assert peak < 1 << 20  # the array itself is 4 MB (bool) to 32 MB (float64)
+
+
+def test_real_expanded_tensor_repr(torch: Any) -> None:
+    import ember
+
+    x = ember.ones(1).expand(65536, 65536)  # the issue's case, through Tensor.__repr__
+    text, peak = _peak_bytes(lambda: repr(x))
+    assert text == repr(torch.ones(1).expand(65536, 65536)) and peak < 1 << 20
+    y = ember.arange(24.0).reshape(2, 3, 4)[:, None].expand(2, 5000, 3, 4)
+    assert repr(y) == repr(torch.arange(24.0).reshape(2, 3, 4)[:, None].expand(2, 5000, 3, 4))
