@@ -331,3 +331,84 @@ def test_cross_entropy_float32_stays_float32():
     assert loss.dtype == ember.float32
     loss.backward()
     assert x.grad.dtype == ember.float32
+
+
+# -- input-range validation with NaN and inf -------------------------------------------------------
+# torch's checks are written so that NaN fails them (binary_cross_entropy's "0 <= x <= 1",
+# beta >= 0, delta > 0), except label_smoothing, refused only above 1 (a NaN or negative value
+# smooths nothing). Every loss and argument, with NaN, inf and -inf: the same error as torch, or the
+# same values.
+
+def _probs(m, v):
+    return m.tensor([[0.3, v], [0.9, 0.5]])
+
+
+_NONFINITE_CASES = {
+    "bce input": lambda m, v: F_(m).binary_cross_entropy(_probs(m, v), m.full((2, 2), 0.5)),
+    "bce target": lambda m, v: F_(m).binary_cross_entropy(m.full((2, 2), 0.5), _probs(m, v)),
+    "bce none": lambda m, v: F_(m).binary_cross_entropy(_probs(m, v), m.full((2, 2), 0.5),
+                                                        reduction="none"),
+    "bce weight": lambda m, v: F_(m).binary_cross_entropy(m.full((2, 2), 0.5), m.ones(2, 2),
+                                                          weight=_probs(m, v)),
+    "bce both": lambda m, v: F_(m).binary_cross_entropy(_probs(m, v), _probs(m, v).t()),
+    "BCELoss": lambda m, v: m.nn.BCELoss()(_probs(m, v), m.full((2, 2), 0.5)),
+    "bce_logits input": lambda m, v: F_(m).binary_cross_entropy_with_logits(_probs(m, v),
+                                                                            m.ones(2, 2)),
+    "bce_logits target": lambda m, v: F_(m).binary_cross_entropy_with_logits(m.ones(2, 2),
+                                                                             _probs(m, v)),
+    "bce_logits pos_weight": lambda m, v: F_(m).binary_cross_entropy_with_logits(
+        m.ones(2, 2), m.ones(2, 2), pos_weight=m.tensor([1.0, v])),
+    "mse": lambda m, v: F_(m).mse_loss(_probs(m, v), m.zeros(2, 2)),
+    "l1": lambda m, v: F_(m).l1_loss(_probs(m, v), m.zeros(2, 2)),
+    "smooth_l1 input": lambda m, v: F_(m).smooth_l1_loss(_probs(m, v), m.zeros(2, 2)),
+    "smooth_l1 beta": lambda m, v: F_(m).smooth_l1_loss(m.ones(2), m.zeros(2), beta=v),
+    "SmoothL1Loss beta": lambda m, v: m.nn.SmoothL1Loss(beta=v)(m.ones(2), m.zeros(2)),
+    "huber input": lambda m, v: F_(m).huber_loss(_probs(m, v), m.zeros(2, 2)),
+    "huber delta": lambda m, v: F_(m).huber_loss(m.ones(2), m.zeros(2), delta=v),
+    "HuberLoss delta": lambda m, v: m.nn.HuberLoss(delta=v)(m.ones(2), m.zeros(2)),
+    "kl input": lambda m, v: F_(m).kl_div(_probs(m, v), m.full((2, 2), 0.5),
+                                          reduction="batchmean"),
+    "kl target": lambda m, v: F_(m).kl_div(m.full((2, 2), 0.5), _probs(m, v),
+                                           reduction="batchmean"),
+    "kl log_target": lambda m, v: F_(m).kl_div(m.full((2, 2), 0.5), _probs(m, v),
+                                               reduction="batchmean", log_target=True),
+    "cross_entropy input": lambda m, v: F_(m).cross_entropy(_probs(m, v), m.tensor([1, 0])),
+    "cross_entropy probs": lambda m, v: F_(m).cross_entropy(m.zeros(2, 2), _probs(m, v)),
+    "cross_entropy weight": lambda m, v: F_(m).cross_entropy(m.zeros(2, 2), m.tensor([1, 0]),
+                                                             weight=m.tensor([1.0, v])),
+    "cross_entropy label_smoothing": lambda m, v: F_(m).cross_entropy(
+        m.tensor([[0.1, 0.7], [0.2, 0.0]]), m.tensor([1, 0]), label_smoothing=v),
+    "cross_entropy label_smoothing probs": lambda m, v: F_(m).cross_entropy(
+        m.tensor([[0.1, 0.7], [0.2, 0.0]]), m.full((2, 2), 0.5), label_smoothing=v),
+    "CrossEntropyLoss label_smoothing": lambda m, v: m.nn.CrossEntropyLoss(label_smoothing=v)(
+        m.tensor([[0.1, 0.7], [0.2, 0.0]]), m.tensor([1, 0])),
+    "nll input": lambda m, v: F_(m).nll_loss(_probs(m, v), m.tensor([1, 0])),
+    "nll weight": lambda m, v: F_(m).nll_loss(m.zeros(2, 2), m.tensor([1, 0]),
+                                              weight=m.tensor([1.0, v])),
+}
+
+
+def F_(m):
+    return m.nn.functional
+
+
+def _outcome(call):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return "value", call().detach().double().numpy()
+    except Exception as e:  # the error is the outcome compared
+        return type(e), str(e)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 2.0, -0.5, 1.5])
+@pytest.mark.parametrize("case", list(_NONFINITE_CASES))
+def test_nonfinite_arguments_like_torch(case, value):
+    torch = torch_or_skip()
+    call = _NONFINITE_CASES[case]
+    got, want = _outcome(lambda: call(ember, value)), _outcome(lambda: call(torch, value))
+    assert got[0] == want[0], (got, want)
+    if got[0] == "value":
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6, equal_nan=True)
+    else:
+        assert got[1] == want[1]
