@@ -44,6 +44,7 @@ from .ops.pool import *  # noqa: F401,F403
 from .ops.norm import *  # noqa: F401,F403
 from .ops.activation import *  # noqa: F401,F403
 from .ops.pointwise import *  # noqa: F401,F403
+from .ops.sorting import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401

@@ -6,13 +6,13 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import activation, arrange, compare, conv, convert, cumulative, einsum, elementwise
 from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shape, stats, unary
-from . import pointwise
+from . import pointwise, sorting
 from . import attention, recurrent
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
-           pointwise, attention, recurrent)
+           pointwise, sorting, attention, recurrent)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():
