@@ -1,13 +1,14 @@
 """Adagrad: per-coordinate learning rates from the accumulated squared gradients."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import ember
 from ..tensor import Tensor
 from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lr,
-                        _check_nonneg, _get_scalar_dtype, _get_value, _step_as_tensor,
-                        _use_grad)
+                        _check_nonneg, _check_update, _differs, _get_scalar_dtype, _get_value,
+                        _in_place, _item, _op, _spec, _sqrt, _step_as_tensor, _trial, _use_grad)
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -66,7 +67,7 @@ class Adagrad(Optimizer):
             _step_as_tensor(s)
 
     def _init_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-                    state_sums: list[Tensor], steps: list[Tensor]) -> None:
+                    state_sums: list[Tensor], steps: list[Tensor], fresh: list[Tensor]) -> None:
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -74,24 +75,52 @@ class Adagrad(Optimizer):
             grads.append(p.grad)
             state = self.state[p]
             if len(state) == 0:  # a parameter added later with add_param_group
+                fresh.append(p)
                 self._init_state(p)
             state_sums.append(state["sum"])
             steps.append(state["step"])
 
     @_use_grad
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Performs a single optimization step."""
+        """Performs a single optimization step: all of it, or (raising) none of it."""
         loss = self._eval_closure(closure)
+        batches = []
+        fresh: list[Tensor] = []
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            state_sums: list[Tensor] = []
-            steps: list[Tensor] = []
-            self._init_group(group, params, grads, state_sums, steps)
-            adagrad(params, grads, state_sums, steps, lr=group["lr"],
-                    weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
-                    eps=group["eps"], maximize=group["maximize"])
+            lists: tuple[list[Tensor], ...] = ([], [], [], [])  # params, grads, sums, steps
+            self._init_group(group, *lists, fresh)
+            batches.append((group, lists))
+        try:
+            for group, (params, grads, state_sums, steps) in batches:  # checks before writes
+                _check_update(params, grads, (state_sums,), steps,
+                              partial(_check_adagrad, group, params, grads, state_sums, steps))
+        except BaseException:
+            for p in fresh:  # a failed step leaves no state behind either
+                self.state.pop(p, None)
+            raise
+        for group, lists in batches:
+            adagrad(*lists, **_options(group))
         return loss
+
+
+def _options(group: dict[str, Any]) -> dict[str, Any]:
+    return dict(lr=group["lr"], weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
+                eps=group["eps"], maximize=group["maximize"])
+
+
+def _check_adagrad(group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                   state_sums: list[Tensor], steps: list[Tensor], i: int) -> None:
+    """torch's error for the Adagrad update of ``params[i]``: its ops' checks, in its order."""
+    p, g, ss, st = params[i], grads[i], state_sums[i], steps[i]
+    _item(st)  # the step as a number, for the decayed learning rate
+    P, G = _spec(p), _spec(g)
+    if group["weight_decay"] != 0:
+        G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+    std = _sqrt(_in_place(_spec(ss), G, G, 1))  # state_sum.addcmul_(grad, grad, value=1)
+    _in_place(std, group["eps"])  # std = state_sum.sqrt().add_(eps)
+    _in_place(P, G, std)  # param.addcdiv_(grad, std, value=-clr)
+    if _differs(p, g, ss):
+        _trial(lambda *one: adagrad(*one, **_options(group)), [p], [g], [ss], [st])
 
 
 def adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],

@@ -1,13 +1,15 @@
 """Adam (and, with decoupled weight decay, AdamW)."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import ember
 from ..tensor import Tensor
-from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lr,
-                        _check_nonneg, _get_scalar_dtype, _get_value, _lerp_, _step_as_tensor,
-                        _use_grad)
+from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lerp,
+                        _check_lr, _check_nonneg, _check_update, _differs, _get_scalar_dtype,
+                        _get_value, _in_place, _item, _lerp_, _op, _spec, _sqrt, _step_as_tensor,
+                        _trial, _use_grad)
 
 __all__ = ["Adam", "adam"]
 
@@ -70,7 +72,8 @@ class Adam(Optimizer):
 
     def _init_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                     exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor],
-                    max_exp_avg_sqs: list[Tensor], steps: list[Tensor]) -> None:
+                    max_exp_avg_sqs: list[Tensor], steps: list[Tensor],
+                    fresh: list[Tensor]) -> None:
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -78,6 +81,7 @@ class Adam(Optimizer):
             grads.append(p.grad)
             state = self.state[p]
             if len(state) == 0:
+                fresh.append(p)
                 # torch keeps the step count as a 0-d float tensor, so state dicts carry it as one
                 state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype())
                 state["exp_avg"] = ember.zeros_like(p)
@@ -92,23 +96,58 @@ class Adam(Optimizer):
 
     @_use_grad
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Performs a single optimization step."""
+        """Performs a single optimization step: all of it, or (raising) none of it."""
         loss = self._eval_closure(closure)
+        batches = []
+        fresh: list[Tensor] = []
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            exp_avgs: list[Tensor] = []
-            exp_avg_sqs: list[Tensor] = []
-            max_exp_avg_sqs: list[Tensor] = []
-            steps: list[Tensor] = []
-            self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps)
-            beta1, beta2 = group["betas"]
-            adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
-                 amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2, lr=group["lr"],
-                 weight_decay=group["weight_decay"], eps=group["eps"],
-                 maximize=group["maximize"],
-                 decoupled_weight_decay=group["decoupled_weight_decay"])
+            lists: tuple[list[Tensor], ...] = ([], [], [], [], [], [])
+            self._init_group(group, *lists, fresh)
+            batches.append((group, lists))
+        try:
+            for group, lists in batches:  # every check before any write
+                params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = lists
+                _check_update(params, grads, (exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+                              if group["amsgrad"] else (exp_avgs, exp_avg_sqs), steps,
+                              partial(_check_adam, group, *lists))
+        except BaseException:
+            for p in fresh:  # a failed step leaves no state behind either
+                self.state.pop(p, None)
+            raise
+        for group, lists in batches:
+            adam(*lists, **_options(group))
         return loss
+
+
+def _options(group: dict[str, Any]) -> dict[str, Any]:
+    beta1, beta2 = group["betas"]
+    return dict(amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2, lr=group["lr"],
+                weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
+                decoupled_weight_decay=group["decoupled_weight_decay"])
+
+
+def _check_adam(group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor],
+                max_exp_avg_sqs: list[Tensor], steps: list[Tensor], i: int) -> None:
+    """torch's error for the Adam/AdamW update of ``params[i]``: its ops' checks, in its order."""
+    p, g, ea, es, st = params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i]
+    mx = max_exp_avg_sqs[i] if group["amsgrad"] else None
+    beta1, beta2 = (_get_value(b) for b in group["betas"])
+    P, G = _spec(p), _spec(g)
+    if group["weight_decay"] != 0:
+        if group["decoupled_weight_decay"]:
+            _in_place(P, 1.0)  # param.mul_(1 - lr * weight_decay)
+        else:
+            G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+    _check_lerp(_spec(ea), G)  # exp_avg.lerp_(grad, 1 - beta1)
+    ES = _in_place(_in_place(_spec(es), beta2), G, G)  # .mul_(beta2).addcmul_(grad, grad)
+    _item(st)  # the step as a number, for the bias corrections
+    if mx is not None:
+        ES = _in_place(_spec(mx), ES)  # maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    _in_place(P, _spec(ea), _sqrt(ES))  # param.addcdiv_(exp_avg, denom)
+    if _differs(p, g, ea, es, mx):
+        _trial(lambda *one: adam(*one, **_options(group)), [p], [g], [ea], [es],
+               [mx] if mx is not None else [], [st])
 
 
 def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],

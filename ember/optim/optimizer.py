@@ -14,8 +14,10 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 import ember
+from .. import dtypes as _dt
 from ..graph import grad_mode
 from ..graph.node import RemovableHandle, add_hook
+from ..ops.elementwise import broadcast_shape
 from ..ops.inplace import type_name
 from ..tensor import Tensor
 
@@ -85,6 +87,127 @@ def _lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
     if weight < 0.5:
         return t.add_(end.sub(t), alpha=weight)
     return t.copy_(end.sub(end.sub(t).mul(1 - weight)))
+
+
+# -- all-or-nothing steps --------------------------------------------------------------------------
+#
+# torch updates one parameter after another, so a step that fails on the third parameter (a loaded
+# momentum buffer of the wrong shape, say) has already written the first two. ember's steps check
+# the whole update first: every parameter, gradient and state tensor of the step has the
+# parameter's shape, dtype and array type (a few compares each: the hot path). Only a parameter
+# whose tensors differ is looked at closely: their shapes and dtypes go through the checks of the
+# ops torch runs, in its order (each optimizer's ``_check_*``), which raise torch's error; if they
+# pass with a dtype or array type still differing, the update runs on copies, so that ember's own
+# maths cannot fail midway either. Nothing is written before all of it has passed.
+
+
+class _Spec:
+    """A tensor as a check of the update sees it: its shape and dtype."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype: ember.dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+
+def _spec(t: Any) -> _Spec:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"optimizer state holds a {type(t).__name__} where a Tensor is expected")
+    return _Spec(t._data.shape, t.dtype)
+
+
+def _op(*operands: Any) -> _Spec:
+    """The result of an out-of-place op on ``operands``: their broadcast shape (torch's error on a
+    mismatch) and promoted dtype, Python numbers taking part only by kind."""
+    specs = [o for o in operands if isinstance(o, _Spec)]
+    d = specs[0].dtype
+    for o in specs[1:]:
+        d = _dt.promote_types(d, o.dtype)
+    for o in operands:
+        if not isinstance(o, _Spec):
+            sd = _dt.scalar_dtype(o)
+            if sd._category > d._category:
+                d = sd
+    return _Spec(broadcast_shape(*(o.shape for o in specs)), d)
+
+
+def _in_place(out: _Spec, *operands: Any) -> _Spec:
+    """torch's checks of ``out.op_(*operands)``: the result keeps ``out``'s shape, then its dtype
+    casts to ``out``'s."""
+    res = _op(out, *operands)
+    if res.shape != out.shape:
+        raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the broadcast shape "
+                           f"{list(res.shape)}")
+    if res.dtype._category > out.dtype._category:
+        raise RuntimeError(f"result type {type_name(res.dtype)} can't be cast to the desired "
+                           f"output type {type_name(out.dtype)}")
+    return out
+
+
+_C_TYPES = {"float16": "c10::Half", "float32": "float", "float64": "double", "int8": "signed char",
+            "uint8": "unsigned char", "int16": "short int", "int32": "int", "int64": "long int",
+            "bool": "bool"}
+
+
+def _check_lerp(out: _Spec, end: _Spec) -> _Spec:
+    """torch's checks of ``out.lerp_(end, weight)``: the same dtype first, then the shapes."""
+    if out.dtype is not end.dtype:
+        raise RuntimeError(f"expected dtype {_C_TYPES[out.dtype.name]} for `end` but got dtype "
+                           f"{_C_TYPES[end.dtype.name]}")
+    return _in_place(out, end)
+
+
+def _sqrt(x: _Spec) -> _Spec:
+    return x if x.dtype.is_floating_point else _Spec(x.shape, ember.get_default_dtype())
+
+
+def _item(step: Any) -> None:
+    """``step.item()`` as torch's step reads it: one element, or torch's error."""
+    if isinstance(step, Tensor) and step._data.size != 1:
+        raise RuntimeError(f"a Tensor with {step._data.size} elements cannot be converted to "
+                           "Scalar")
+
+
+def _check_update(params: list[Tensor], grads: list[Tensor], states: tuple[list, ...],
+                  steps: list | None, check: Callable[[int], None]) -> None:
+    """Raises, before anything is written, the error that the update of ``params`` would raise.
+
+    Args:
+        params, grads: the parameters that get an update, and their gradients.
+        states: lists of state tensors, one entry per parameter (None: created by the step).
+        steps: step counters that the update reads as a number (Adam, Adagrad), or None.
+        check: ``check(i)`` raises torch's error for the update of ``params[i]`` and its state.
+    """
+    for i, p in enumerate(params):
+        a = p._data
+        shape, dt, kind = a.shape, a.dtype, type(a)
+        try:
+            g = grads[i]._data
+            same = g.shape == shape and g.dtype is dt and type(g) is kind
+            for state in states:
+                s = state[i]
+                if s is not None and same:
+                    s = s._data
+                    same = s.shape == shape and s.dtype is dt and type(s) is kind
+            if same and steps is not None and isinstance(steps[i], Tensor):
+                same = steps[i]._data.size == 1
+        except AttributeError:  # state that is not a tensor
+            same = False
+        if not same:
+            check(i)
+
+
+def _differs(p: Tensor, *tensors: Any) -> bool:
+    """Whether a tensor among ``tensors`` has another dtype or array type than ``p``."""
+    a = p._data
+    return any(t is not None and (t._data.dtype != a.dtype or type(t._data) is not type(a))
+               for t in tensors)
+
+
+def _trial(update: Callable, *lists: list) -> None:
+    """Runs ``update`` on copies of one parameter's tensors (lists of one entry), to raise what the
+    real update would, with nothing of the real tensors written."""
+    update(*([t.detach().clone() if isinstance(t, Tensor) else t for t in lst] for lst in lists))
 
 
 class Optimizer:

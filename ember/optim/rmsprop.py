@@ -1,13 +1,15 @@
 """RMSprop, optionally centered and with momentum."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import ember
 from ..tensor import Tensor
-from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lr,
-                        _check_nonneg, _get_scalar_dtype, _get_value, _lerp_, _step_as_tensor,
-                        _use_grad)
+from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lerp,
+                        _check_lr, _check_nonneg, _check_update, _differs, _get_scalar_dtype,
+                        _get_value, _in_place, _lerp_, _op, _spec, _sqrt, _step_as_tensor,
+                        _trial, _use_grad)
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -58,7 +60,7 @@ class RMSprop(Optimizer):
 
     def _init_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                     square_avgs: list[Tensor], momentum_buffers: list[Tensor],
-                    grad_avgs: list[Tensor], steps: list[Tensor]) -> None:
+                    grad_avgs: list[Tensor], steps: list[Tensor], fresh: list[Tensor]) -> None:
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -66,6 +68,7 @@ class RMSprop(Optimizer):
             grads.append(p.grad)
             state = self.state[p]
             if len(state) == 0:
+                fresh.append(p)
                 state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype())
                 state["square_avg"] = ember.zeros_like(p)
                 if group["momentum"] > 0:
@@ -81,22 +84,69 @@ class RMSprop(Optimizer):
 
     @_use_grad
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Performs a single optimization step."""
+        """Performs a single optimization step: all of it, or (raising) none of it."""
         loss = self._eval_closure(closure)
+        batches = []
+        fresh: list[Tensor] = []
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            square_avgs: list[Tensor] = []
-            grad_avgs: list[Tensor] = []
-            momentum_buffers: list[Tensor] = []
-            steps: list[Tensor] = []
-            self._init_group(group, params, grads, square_avgs, momentum_buffers, grad_avgs,
-                             steps)
+            # params, grads, square_avgs, momentum_buffers, grad_avgs, steps (_init_group's order)
+            lists: tuple[list[Tensor], ...] = ([], [], [], [], [], [])
+            self._init_group(group, *lists, fresh)
+            batches.append((group, lists))
+        try:
+            for group, lists in batches:  # every check before any write
+                params, grads, square_avgs, momentum_buffers, grad_avgs, _ = lists
+                states = [square_avgs]
+                if group["momentum"] > 0:
+                    states.append(momentum_buffers)
+                if group["centered"]:
+                    states.append(grad_avgs)
+                _check_update(params, grads, tuple(states), None,
+                              partial(_check_rmsprop, group, *lists))
+        except BaseException:
+            for p in fresh:  # a failed step leaves no state behind either
+                self.state.pop(p, None)
+            raise
+        for group, (params, grads, square_avgs, momentum_buffers, grad_avgs, steps) in batches:
             rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps,
-                    lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
-                    weight_decay=group["weight_decay"], momentum=group["momentum"],
-                    centered=group["centered"], maximize=group["maximize"])
+                    **_options(group))
         return loss
+
+
+def _options(group: dict[str, Any]) -> dict[str, Any]:
+    return dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+                weight_decay=group["weight_decay"], momentum=group["momentum"],
+                centered=group["centered"], maximize=group["maximize"])
+
+
+def _check_rmsprop(group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                   square_avgs: list[Tensor], momentum_buffers: list[Tensor],
+                   grad_avgs: list[Tensor], steps: list[Tensor], i: int) -> None:
+    """torch's error for the RMSprop update of ``params[i]``: its ops' checks, in its order."""
+    p, g, sa, st = params[i], grads[i], square_avgs[i], steps[i]
+    buf = momentum_buffers[i] if group["momentum"] > 0 else None
+    ga = grad_avgs[i] if group["centered"] else None
+    P, G = _spec(p), _spec(g)
+    if group["weight_decay"] != 0:
+        G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+    SA = _in_place(_in_place(_spec(sa), group["alpha"]), G, G)  # .mul_(alpha).addcmul_(g, g)
+    if ga is not None:
+        GA = _check_lerp(_spec(ga), G)  # grad_avg.lerp_(grad, 1 - alpha)
+        centered = _op(SA, GA, GA)  # square_avg.addcmul(grad_avg, grad_avg, value=-1)
+        avg = _in_place(centered, _sqrt(centered))  # .sqrt_()
+    else:
+        avg = _sqrt(SA)
+    _in_place(avg, group["eps"])  # avg.add_(eps)
+    if buf is not None:
+        # buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)
+        _in_place(P, _in_place(_in_place(_spec(buf), group["momentum"]), G, avg))
+    else:
+        _in_place(P, G, avg)  # param.addcdiv_(grad, avg, value=-lr)
+    if _differs(p, g, sa, buf, ga):
+        _trial(lambda ps, gs, sas, gas, bufs, sts: rmsprop(ps, gs, sas, gas, bufs, sts,
+                                                           **_options(group)),
+               [p], [g], [sa], [ga] if ga is not None else [],
+               [buf] if buf is not None else [], [st])
 
 
 def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor],

@@ -1,10 +1,12 @@
 """Stochastic gradient descent, optionally with (Nesterov) momentum."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from ..tensor import Tensor
-from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lr, _check_nonneg, _get_value,
+from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lr, _check_nonneg,
+                        _check_update, _differs, _get_value, _in_place, _op, _spec, _trial,
                         _use_grad)
 
 __all__ = ["SGD", "sgd"]
@@ -68,20 +70,48 @@ class SGD(Optimizer):
 
     @_use_grad
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Performs a single optimization step."""
+        """Performs a single optimization step: all of it, or (raising) none of it."""
         loss = self._eval_closure(closure)
+        batches = []
         for group in self.param_groups:
             params: list[Tensor] = []
             grads: list[Tensor] = []
             momentum_buffers: list[Tensor | None] = []
             self._init_group(group, params, grads, momentum_buffers)
-            sgd(params, grads, momentum_buffers, weight_decay=group["weight_decay"],
-                momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"],
-                nesterov=group["nesterov"], maximize=group["maximize"])
+            batches.append((group, params, grads, momentum_buffers))
+        for group, params, grads, momentum_buffers in batches:  # every check before any write
+            _check_update(params, grads, (momentum_buffers,) if group["momentum"] != 0 else (),
+                          None, partial(_check_sgd, group, params, grads, momentum_buffers))
+        for group, params, grads, momentum_buffers in batches:
+            sgd(params, grads, momentum_buffers, **_options(group))
             if group["momentum"] != 0:
                 for p, buf in zip(params, momentum_buffers):
                     self.state[p]["momentum_buffer"] = buf
         return loss
+
+
+def _options(group: dict[str, Any]) -> dict[str, Any]:
+    return dict(weight_decay=group["weight_decay"], momentum=group["momentum"], lr=group["lr"],
+                dampening=group["dampening"], nesterov=group["nesterov"],
+                maximize=group["maximize"])
+
+
+def _check_sgd(group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+               momentum_buffers: list[Tensor | None], i: int) -> None:
+    """torch's error for the SGD update of ``params[i]``: its ops' checks, in its order."""
+    p, g = params[i], grads[i]
+    momentum = group["momentum"]
+    buf = momentum_buffers[i] if momentum != 0 else None
+    P, G = _spec(p), _spec(g)
+    if group["weight_decay"] != 0:
+        G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+    if momentum != 0:
+        # buf.mul_(momentum).add_(grad, alpha=1 - dampening) (a first step clones the gradient)
+        B = G if buf is None else _in_place(_in_place(_spec(buf), momentum), G)
+        G = _op(G, B) if group["nesterov"] else B
+    _in_place(P, G)  # param.add_(grad, alpha=-lr)
+    if _differs(p, g, buf):
+        _trial(lambda ps, gs, bs: sgd(ps, gs, bs, **_options(group)), [p], [g], [buf])
 
 
 def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,

@@ -405,3 +405,147 @@ def test_float64_parameters_match_torch(name, kw):
     np.testing.assert_allclose(e.train(e_opt, 5), t.train(t_opt, 5), rtol=1e-12)
     np.testing.assert_allclose(_np(e.W), _np(t.W), rtol=1e-12, atol=1e-14)
     _assert_state_equal(e_opt.state_dict(), t_opt.state_dict())
+
+
+# -- all-or-nothing steps --------------------------------------------------------------------------
+# torch updates parameter after parameter: a step that fails on a loaded state of the wrong shape
+# or dtype has already written the parameters before it. ember checks the whole step first and
+# raises torch's error (from the op torch fails in) with nothing written.
+
+_STATE_KEYS = [
+    ("SGD", dict(lr=0.1, momentum=0.9), "momentum_buffer"),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1), "momentum_buffer"),
+    ("Adam", dict(), "exp_avg"),
+    ("Adam", dict(weight_decay=0.1), "exp_avg_sq"),
+    ("Adam", dict(amsgrad=True), "max_exp_avg_sq"),
+    ("AdamW", dict(), "exp_avg_sq"),
+    ("RMSprop", dict(), "square_avg"),
+    ("RMSprop", dict(momentum=0.9, centered=True), "momentum_buffer"),
+    ("RMSprop", dict(momentum=0.9, centered=True), "grad_avg"),
+    ("Adagrad", dict(), "sum"),
+]
+_BAD = {
+    "shape (3,)": lambda m, s: m.zeros(3), "shape (2, 3)": lambda m, s: m.zeros(2, 3),
+    "shape (4, 3, 3)": lambda m, s: m.zeros(4, 3, 3), "shape (1,)": lambda m, s: m.zeros(1),
+    "shape ()": lambda m, s: m.zeros(()), "int64": lambda m, s: s.to(m.int64),
+    "bool": lambda m, s: s > 0, "float64": lambda m, s: s.to(m.float64),
+    "float16": lambda m, s: s.to(m.float16),
+}
+
+
+def _stepped(m, name, kw):
+    """An optimizer over two parameters after one step, with the gradients of a second."""
+    a = m.tensor([[1.0, -2.0, 3.0], [0.5, 0.25, -1.0]], requires_grad=True)
+    b = m.tensor([[2.0, 1.0, 0.0], [-1.0, 3.0, 1.5], [0.1, 0.2, 0.3]], requires_grad=True)
+    opt = getattr(m.optim, name)([a, b], **kw)
+    for _ in range(2):
+        opt.zero_grad()
+        ((a * a).sum() + (b * b * b).sum()).backward()
+        if _ == 0:
+            opt.step()
+    return a, b, opt
+
+
+def _snapshot(params, opt):
+    return ([p.detach().numpy().copy() for p in params],
+            {id(p): {k: v.numpy().copy() if hasattr(v, "numpy") else v
+                     for k, v in opt.state[p].items()} for p in params if p in opt.state})
+
+
+def _assert_same_snapshot(before, after):
+    for x, y in zip(before[0], after[0]):
+        np.testing.assert_array_equal(x, y)
+    assert before[1].keys() == after[1].keys()
+    for k in before[1]:
+        assert before[1][k].keys() == after[1][k].keys()
+        for key in before[1][k]:
+            np.testing.assert_array_equal(np.asarray(before[1][k][key]),
+                                          np.asarray(after[1][k][key]))
+
+
+@pytest.mark.parametrize("bad", list(_BAD))
+@pytest.mark.parametrize("name,kw,key", _STATE_KEYS)
+def test_step_is_all_or_nothing(name, kw, key, bad):
+    outcome = {}
+    for m in (torch, ember):
+        a, b, opt = _stepped(m, name, kw)
+        opt.state[b][key] = _BAD[bad](m, opt.state[b][key])
+        before = _snapshot([a, b], opt)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                opt.step()
+        except Exception as e:  # the error is what is compared
+            outcome[m] = (type(e), str(e))
+            if m is ember:  # torch has written `a` by now; ember nothing at all
+                _assert_same_snapshot(before, _snapshot([a, b], opt))
+        else:
+            outcome[m] = ("ok", a.detach().numpy().copy(), b.detach().numpy().copy())
+    t, e = outcome[torch], outcome[ember]
+    assert e[0] == t[0], (e, t)
+    if t[0] == "ok":  # a state of another float width that torch accepts: the same update
+        np.testing.assert_allclose(e[1], t[1], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(e[2], t[2], rtol=1e-3, atol=1e-3)
+    else:
+        assert e[1] == t[1]
+
+
+@pytest.mark.parametrize("name,kw", [("Adam", {}), ("Adagrad", {}), ("RMSprop", {})])
+@pytest.mark.parametrize("step", ["zeros(2)", "ones(1)", "tensor(3)", "zeros(2, 2)"])
+def test_step_counter_of_the_wrong_size(name, kw, step):
+    outcome = {}
+    for m in (torch, ember):
+        a, b, opt = _stepped(m, name, kw)
+        opt.state[b]["step"] = eval(f"m.{step}")
+        before = _snapshot([a, b], opt)
+        try:
+            opt.step()
+        except Exception as e:  # the error is what is compared
+            outcome[m] = (type(e), str(e))
+            if m is ember:
+                _assert_same_snapshot(before, _snapshot([a, b], opt))
+        else:
+            outcome[m] = ("ok",)
+    assert outcome[ember] == outcome[torch]
+
+
+def test_failed_step_in_a_later_group_writes_no_earlier_group():
+    a = ember.ones(2, 3, requires_grad=True)
+    b = ember.ones(3, 3, requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1, momentum=0.9)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    opt.state[b]["momentum_buffer"] = ember.zeros(3)
+    before = _snapshot([a, b], opt)
+    with pytest.raises(RuntimeError, match=r"output with shape \[3\] doesn't match the broadcast "
+                                           r"shape \[3, 3\]"):
+        opt.step()
+    _assert_same_snapshot(before, _snapshot([a, b], opt))
+
+
+@pytest.mark.parametrize("name", ["Adam", "RMSprop", "Adagrad"])
+def test_failed_step_leaves_no_new_state(name):
+    # `a` gets its state in this step, which then fails on `b`: `a`'s new state goes too
+    a = ember.ones(2, 3, requires_grad=True)
+    b = ember.ones(3, 3, requires_grad=True)
+    opt = getattr(optim, name)([a, b])
+    b.sum().backward()
+    opt.step()
+    opt.state.pop(a, None)  # (Adagrad makes every state when it is constructed)
+    a.sum().backward()
+    key = {"Adam": "exp_avg", "RMSprop": "square_avg", "Adagrad": "sum"}[name]
+    opt.state[b][key] = ember.zeros(5)
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(5\)"):
+        opt.step()
+    assert not opt.state.get(a)
+    np.testing.assert_array_equal(a.detach().numpy(), np.ones((2, 3), np.float32))
+
+
+def test_non_tensor_state_is_refused_before_any_write():
+    # torch fails midway with AttributeError ('list' object has no attribute 'mul_')
+    a, b, opt = _stepped(ember, "SGD", dict(lr=0.1, momentum=0.9))
+    opt.state[b]["momentum_buffer"] = [1.0, 2.0]
+    before = _snapshot([a], opt)
+    with pytest.raises(TypeError, match="optimizer state holds a list where a Tensor is expected"):
+        opt.step()
+    _assert_same_snapshot(before, _snapshot([a], opt))
