@@ -44,6 +44,7 @@ from .ops.pool import *  # noqa: F401,F403
 from .ops.norm import *  # noqa: F401,F403
 from .ops.activation import *  # noqa: F401,F403
 from .ops.pointwise import *  # noqa: F401,F403
+from .ops.special import *  # noqa: F401,F403
 from .ops.sorting import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
@@ -58,7 +59,7 @@ from .backend.threads import get_num_threads, set_num_threads  # noqa: F401
 # costs the core only; ``ember.nn``, ``from ember import nn`` and ``import ember.nn`` all work, as
 # ``torch.nn`` etc. are reachable after ``import torch``.
 _LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization",
-                           "distributed"})
+                           "distributed", "special", "fft"})
 _LAZY_ATTRS = {"save": "io", "load": "io"}
 
 

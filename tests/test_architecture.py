@@ -54,7 +54,7 @@ LAYERS = [
     ("ember.graph",),
     ("ember.tensor", "ember._tensor_str"),
     ("ember.ops", "ember.creation", "ember.random"),
-    ("ember.autograd", "ember.linalg", "ember.cuda", "ember"),
+    ("ember.autograd", "ember.linalg", "ember.special", "ember.fft", "ember.cuda", "ember"),
     # process groups and collectives on MPI: under nn (DDP, SyncBatchNorm) and utils.data
     ("ember.distributed",),
     ("ember.nn", "ember.optim", "ember.utils", "ember.io"),

@@ -8,11 +8,12 @@ from . import activation, arrange, compare, conv, convert, cumulative, einsum, e
 from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shape, stats, unary
 from . import pointwise, sorting
 from . import attention, recurrent
+from . import special
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
-           pointwise, sorting, attention, recurrent)
+           pointwise, sorting, attention, recurrent, special)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

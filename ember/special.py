@@ -1,0 +1,66 @@
+"""``ember.special``: ``torch.special``'s functions (the ops live in ``ops/special.py``,
+``ops/unary.py`` and ``ops/reduce.py``; this module is the namespace)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .ops.reduce import logsumexp  # noqa: F401
+from .ops.reduce import log_softmax as _log_softmax
+from .ops.reduce import softmax as _softmax
+from .ops.special import (  # noqa: F401
+    digamma,
+    entr,
+    erfcx,
+    erfinv,
+    i0,
+    i0e,
+    i1,
+    i1e,
+    lgamma as gammaln,
+    log_ndtr,
+    logit,
+    ndtr,
+    ndtri,
+    polygamma as _polygamma,
+    sinc,
+    xlog1py,
+    xlogy,
+)
+from .ops.special import mvlgamma as _mvlgamma
+from .ops.unary import erf, erfc, exp2, expm1, log1p  # noqa: F401
+from .ops.unary import round as _round
+from .ops.unary import sigmoid as expit  # noqa: F401
+from .tensor import Tensor
+
+psi = digamma
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    """The ``n``-th derivative of digamma, element-wise."""
+    return _polygamma(n, input, _name="special_polygamma")
+
+
+def round(input: Tensor) -> Tensor:  # noqa: A001
+    """Rounds half to even (torch records it with its decimals=0: ``RoundBackward1``)."""
+    return _round(input, decimals=0)
+
+
+def multigammaln(input: Tensor, p: int) -> Tensor:
+    """The multivariate log-gamma function of dimension ``p`` (``mvlgamma``)."""
+    return _mvlgamma(input, p)
+
+
+def softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """``exp(input)`` normalised to sum to 1 along ``dim``; ``dtype`` casts the input first."""
+    return _softmax(input, dim, dtype)
+
+
+def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """``log(softmax(input, dim))``, computed stably."""
+    return _log_softmax(input, dim, dtype)
+
+
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
+           "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
+           "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc",
+           "softmax", "xlog1py", "xlogy"]
