@@ -46,6 +46,7 @@ from .ops.activation import *  # noqa: F401,F403
 from .ops.pointwise import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
 from .ops.sorting import *  # noqa: F401,F403
+from .ops.layout import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401

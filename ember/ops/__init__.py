@@ -6,14 +6,14 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import activation, arrange, compare, conv, convert, cumulative, einsum, elementwise
 from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shape, stats, unary
-from . import pointwise, sorting
+from . import pointwise, sorting, layout
 from . import attention, recurrent
 from . import special
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
-           pointwise, sorting, attention, recurrent, special)
+           pointwise, sorting, layout, attention, recurrent, special)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():
