@@ -15,6 +15,7 @@ import traceback
 from typing import Any
 
 from ..backend import NUMPY, backend_of
+from ..backend.limits import memory_error
 from ..dtypes import promote_arrays, scalar_keeps, scalar_name
 from ..graph import grad_mode
 from ..graph.node import FREED, NO_EDGE, Node, anomaly, sequence
@@ -313,6 +314,8 @@ class Op(Context):
         except (ValueError, RuntimeError, NotImplementedError):
             cls._forward_failed(args, kwargs)
             raise
+        except MemoryError as e:  # torch's allocator error, not numpy's
+            raise memory_error(e) from None
         if type(out) is tuple:
             make = Tensor._make
             non_diff = node.__dict__.get("_non_diff", ())
