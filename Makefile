@@ -11,17 +11,21 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing ember and its dev extras into $(VENV) (torch 2.13.0 among them: a few minutes the first time)"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# vision: Pillow, tqdm, matplotlib (~185 MB); viz: graphviz, for the graph commands the demo shows
 $(BASE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[vision]'
+	@echo "installing ember with its [vision,viz] extras into $(VENV) (about a minute the first time)"
+	$(BIN)/pip install -q -e '.[vision,viz]'
 	touch $(BASE)
 
 # The graph-rendering tests need Graphviz's `dot`; as root (CI) it comes from Debian's packages.
 dot:
 	@command -v dot >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Graphviz (apt-get install graphviz) for the rendering tests"; \
 	    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
 	  else echo "note: Graphviz's dot is missing (apt-get install graphviz); rendering tests skip"; fi; }
 

@@ -1,11 +1,13 @@
-"""``Digits``: scikit-learn's bundled handwritten digits as a small image-classification dataset.
+"""``Digits``: the UCI handwritten digits (scikit-learn's ``load_digits``) as a small dataset.
 
-1,797 real 8x8 grey images of the digits 0-9 ship inside scikit-learn, so nothing is downloaded.
+1,797 real 8x8 grey images of the digits 0-9 ship inside ember (``_data/digits.u8.gz``, 44 KB,
+CC BY 4.0, its citation in ``_data/DIGITS-README.md``), so nothing is downloaded or installed.
 They are served like a torchvision dataset: 3-channel RGB PIL images, upscaled to
 ``image_size`` x ``image_size``, with an int label.
 """
 from __future__ import annotations
 
+import gzip
 import os
 from typing import Any, Callable
 
@@ -17,17 +19,18 @@ from .vision import VisionDataset
 __all__ = ["Digits"]
 
 
+_DATA = os.path.join(os.path.dirname(__file__), "_data", "digits.u8.gz")
+_COUNT = 1797
+
+
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:
-        raise ModuleNotFoundError(
-            "Digits needs scikit-learn, which is not installed: pip install 'ember[vision]'",
-            name="sklearn") from e
-    bunch = load_digits()
+    """(images uint8 (1797, 8, 8) scaled to 0..255, labels int64), in scikit-learn's order."""
+    with gzip.open(_DATA, "rb") as f:
+        raw = np.frombuffer(f.read(), dtype=np.uint8)
+    pixels, labels = raw[:_COUNT * 64], raw[_COUNT * 64:]
     # pixel values are 0..16; stretch them to the 0..255 of an 8-bit image
-    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
-    return images, bunch.target.astype(np.int64)
+    images = np.round(pixels.reshape(_COUNT, 8, 8) * (255.0 / 16.0)).astype(np.uint8)
+    return images, labels.astype(np.int64)
 
 
 def _stratified_split(targets: np.ndarray, val_fraction: float,
@@ -45,11 +48,11 @@ def _stratified_split(targets: np.ndarray, val_fraction: float,
 
 
 class Digits(VisionDataset):
-    """scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), split into train and
+    """The UCI 8x8 handwritten digits (1,797 images, 10 classes), split into train and
     validation sets deterministically and served as ``image_size`` RGB PIL images.
 
     Args:
-        root: unused (the data ships with scikit-learn); accepted like other datasets' ``root``.
+        root: unused (the data ships with ember); accepted like other datasets' ``root``.
         train: the training split if True, else the validation split.
         image_size: side of the square images returned (bilinear upscaling with Pillow).
         transform, target_transform: applied to the image / the label.
@@ -77,7 +80,7 @@ class Digits(VisionDataset):
         self.seed = seed
         images, targets = _load_digits()
         train_idx, val_idx = _stratified_split(targets, val_fraction, seed)
-        self.indices = train_idx if train else val_idx  # positions in sklearn's order
+        self.indices = train_idx if train else val_idx  # positions in scikit-learn's order
         self.data = images[self.indices]
         self.targets = [int(t) for t in targets[self.indices]]
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
