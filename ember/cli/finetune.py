@@ -1,11 +1,16 @@
 """``ember finetune [IMAGE_FOLDER]``: the tutorial's finetuning recipe as a program.
 
 Load a ResNet, freeze every parameter, replace ``fc`` with a fresh ``Linear(in_features,
-num_classes)``, and train with SGD and cross-entropy on an image folder's classes (or on the
-embedded Digits dataset). Each completed epoch is saved to ``checkpoint.pt`` in ``--out``, and
-``training.png`` plots the run when it ends or is interrupted; ``--resume`` continues from the
-checkpoint and ends with the same weights as a run that was never interrupted, because every
-epoch starts from its own seed.
+num_classes)``, and train with cross-entropy on an image folder's classes (or on the embedded
+Digits dataset). Before the first epoch every image is opened once (unreadable ones are listed),
+and the image size and augmentation are chosen from the images' sizes unless given. A frozen
+backbone runs its BatchNorm layers in eval mode (``--bn-train`` to opt out): its features are
+then the same every epoch, so with deterministic inputs they are computed once and cached, and
+each epoch trains only the head. Each completed epoch is saved to ``checkpoint.pt`` in ``--out``
+(the best one by validation accuracy also to ``best.pt``), ``metrics.csv`` gets a row an epoch,
+and ``training.png`` and ``confusion.png`` are drawn when the run ends or is interrupted;
+``--resume`` continues from the checkpoint and ends with the same weights as a run that was
+never interrupted, because every epoch starts from its own seed.
 """
 from __future__ import annotations
 
@@ -18,21 +23,44 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ._common import CLIError, InputError, describe, notice
-from ._models import (WEIGHT_CHOICES, _is_int, _is_number, build_model, check_checkpoint,
-                      check_model_name, eval_resize, eval_transform, load_weights,
-                      read_checkpoint, replace_fc, resnet_names, shown, train_transform)
+from ._common import CLIError, InputError, RunError, describe, notice
+from ._features import CACHE_CHOICES
+from ._models import (
+    WEIGHT_CHOICES,
+    _is_int,
+    _is_number,
+    build_model,
+    check_checkpoint,
+    check_model_name,
+    eval_resize,
+    eval_transform,
+    load_weights,
+    read_checkpoint,
+    replace_fc,
+    resnet_names,
+    shown,
+    train_transform,
+)
+from ._report import SCHEDULES
 
 __all__ = ["add_parser", "command", "DEFAULTS", "stratified_split"]
 
-# Chosen so that `ember finetune` (Digits, frozen resnet18, 32 px) takes about a minute on two
-# cores (about 5 s an epoch on an idle 2-core machine; about 91% validation accuracy offline).
-# image_size None means 32 px for the 8x8 Digits and ImageNet's 224 px for a folder of photos.
+AUGMENT_CHOICES = ("none", "light", "standard")  # as ._data's, which imports ember.vision
+
+# Chosen so that `ember finetune` (Digits, frozen resnet18, 32 px) takes well under a minute on
+# two cores (the backbone's features are computed once; about 91% validation accuracy offline).
+# None means "chosen from the data": image_size from the images' sizes, augment from them too,
+# lr from the optimizer (0.01 for SGD, 0.001 for Adam and AdamW).
 DEFAULTS: dict[str, Any] = {
     "folder": None, "model": "resnet18", "weights": "auto", "epochs": 6, "batch_size": 32,
-    "lr": 0.01, "momentum": 0.9, "freeze": True, "image_size": None, "out": "runs/finetune",
-    "workers": 0, "seed": 0, "val_fraction": 0.2,
+    "lr": None, "momentum": 0.9, "freeze": True, "image_size": None, "out": "runs/finetune",
+    "workers": 0, "seed": 0, "val_fraction": 0.2, "augment": None, "optimizer": "sgd",
+    "weight_decay": 0.0, "label_smoothing": 0.0, "lr_schedule": "constant", "warmup_epochs": 0,
+    "patience": 0, "bn_train": False, "cache": "auto", "skip_bad_images": False,
 }
+OPTIMIZERS = ("sgd", "adam", "adamw")
+# Options of this invocation only: not saved in the checkpoint, passed on by --nproc.
+_RUN_ONLY = ("overwrite", "summary", "tensorboard")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -55,15 +83,51 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         f"checkpoint file (default: {d['weights']})")
     p.add_argument("--epochs", type=int, help=f"total epochs to train (default: {d['epochs']})")
     p.add_argument("--batch-size", type=int, help=f"(default: {d['batch_size']})")
-    p.add_argument("--lr", type=float, help=f"SGD learning rate (default: {d['lr']})")
+    p.add_argument("--lr", type=float, help="learning rate (default: 0.01 for SGD, 0.001 for "
+                                             "Adam and AdamW)")
     p.add_argument("--momentum", type=float, help=f"SGD momentum (default: {d['momentum']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {d['optimizer']})")
+    p.add_argument("--weight-decay", type=float, help="(default: 0)")
+    p.add_argument("--label-smoothing", type=float, help="cross-entropy's (default: 0)")
+    p.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help="per epoch: constant, step (x0.1 after each third of the epochs) or "
+                        "cosine (default: constant)")
+    p.add_argument("--warmup-epochs", type=int, metavar="N",
+                   help="rise linearly to --lr over N epochs first (default: 0)")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="stop when validation accuracy has not improved for N epochs "
+                        "(default: 0, never)")
     p.add_argument("--freeze", action=argparse.BooleanOptionalAction,
                    help="freeze the backbone and train only the new fc (default: --freeze)")
-    p.add_argument("--image-size", type=int, help="input size in pixels (default: 224 for an "
-                                                   "image folder, 32 for Digits)")
-    p.add_argument("--out", metavar="DIR", help=f"where checkpoint.pt and training.png go "
-                                                f"(default: {d['out']}; with --resume, the "
-                                                "checkpoint's folder)")
+    p.add_argument("--image-size", type=int,
+                   help="input size in pixels (default: the images' median shorter side, at "
+                        "least 32 and at most 224; 32 for Digits)")
+    p.add_argument("--augment", choices=AUGMENT_CHOICES,
+                   help="training augmentation: none, light (horizontal flips) or standard "
+                        "(torchvision's RandomResizedCrop and flips); default: none for images "
+                        "smaller than the model's 224 px input and for Digits, else standard")
+    p.add_argument("--bn-train", action=argparse.BooleanOptionalAction,
+                   help="let a frozen backbone's BatchNorm layers update their statistics "
+                        "(default: --no-bn-train: they run in eval mode, so the features can "
+                        "be cached and a batch of 1 works)")
+    p.add_argument("--cache", choices=CACHE_CHOICES,
+                   help="where a frozen backbone's features are kept when the inputs are "
+                        "deterministic: memory, disk (in --out, removed at the end), auto "
+                        "(disk past 1 GiB), none (recompute every epoch) (default: auto)")
+    p.add_argument("--skip-bad-images", action=argparse.BooleanOptionalAction,
+                   help="train without the images that can't be read (default: stop and "
+                        "list them)")
+    p.add_argument("--out", metavar="DIR",
+                   help="where checkpoint.pt, best.pt, metrics.csv, training.png and "
+                        f"confusion.png go (default: {d['out']}, or the next free "
+                        f"{d['out']}-N; with --resume, the checkpoint's folder). A folder that "
+                        "is not empty is refused unless --resume or --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out (replacing a previous run's files)")
+    p.add_argument("--summary", action="store_true",
+                   help="print ember.viz.summary of the model before training")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also log the metrics for TensorBoard in DIR (the tensorboard extra)")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue from a checkpoint.pt (its settings, but for --out, are the "
                         "defaults)")
@@ -91,6 +155,8 @@ def _relaunch(ns: argparse.Namespace, n: int) -> int:
         argv += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) \
             else [flag, str(value)]
     argv += ["--resume", ns.resume] if ns.resume else []
+    argv += ["--overwrite"] * bool(ns.overwrite) + ["--summary"] * bool(ns.summary)
+    argv += ["--tensorboard", ns.tensorboard] if ns.tensorboard else []
     return launch(["--nproc-per-node", str(n), "-m", "ember", "finetune", *argv])
 
 
@@ -123,19 +189,24 @@ def _settings(ns: argparse.Namespace, saved: dict[str, Any] | None) -> dict[str,
     if ns.resume:
         settings["out"] = os.path.dirname(os.path.abspath(ns.resume))
     given = {k: getattr(ns, k) for k in DEFAULTS if getattr(ns, k) is not None}
-    if saved is not None and "model" in given and given["model"] != saved.get("model"):
-        raise CLIError(f"--model {given['model']} does not match the checkpoint's "
-                       f"{saved.get('model')}")
+    for key in ("model", "optimizer"):
+        if saved is not None and key in given and given[key] != saved.get(key, DEFAULTS[key]):
+            raise CLIError(f"--{key} {given[key]} does not match the checkpoint's "
+                           f"{saved.get(key, DEFAULTS[key])}")
     settings.update(given)
     if settings["folder"] is not None:
         settings["folder"] = os.path.abspath(settings["folder"])
-    if settings["image_size"] is None:
-        settings["image_size"] = 32 if settings["folder"] is None else 224
+    if settings["lr"] is None:
+        settings["lr"] = 0.01 if settings["optimizer"] == "sgd" else 0.001
     for key in ("epochs", "batch_size", "image_size"):
-        if settings[key] < 1:
+        if settings[key] is not None and settings[key] < 1:
             raise CLIError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
-    if settings["workers"] < 0:
-        raise CLIError(f"--workers must be 0 or more, got {settings['workers']}")
+    for key in ("workers", "warmup_epochs", "patience", "weight_decay"):
+        if settings[key] < 0:
+            raise CLIError(f"--{key.replace('_', '-')} must be 0 or more, got {settings[key]}")
+    if not 0 <= settings["label_smoothing"] <= 1:
+        raise CLIError("--label-smoothing must be between 0 and 1, got "
+                       f"{settings['label_smoothing']}")
     if saved is None and settings["weights"] not in WEIGHT_CHOICES \
             and not os.path.isfile(settings["weights"]):
         raise CLIError(f"no such file: '{settings['weights']}' (--weights takes "
@@ -160,6 +231,16 @@ _SAVED_ARGS: dict[str, tuple[Any, str]] = {
     "workers": (lambda v: _is_int(v) and v >= 0, "an int of at least 0"),
     "seed": (_is_int, "an int"),
     "val_fraction": (lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1"),
+    "augment": (lambda v: v is None or v in AUGMENT_CHOICES, "one of none, light, standard"),
+    "optimizer": (lambda v: v in OPTIMIZERS, "one of sgd, adam, adamw"),
+    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number of at least 0"),
+    "label_smoothing": (lambda v: _is_number(v) and 0 <= v <= 1, "a number between 0 and 1"),
+    "lr_schedule": (lambda v: v in SCHEDULES, "one of constant, step, cosine"),
+    "warmup_epochs": (lambda v: _is_int(v) and v >= 0, "an int of at least 0"),
+    "patience": (lambda v: _is_int(v) and v >= 0, "an int of at least 0"),
+    "bn_train": (lambda v: isinstance(v, bool), "a bool"),
+    "cache": (lambda v: v in CACHE_CHOICES, "one of auto, memory, disk, none"),
+    "skip_bad_images": (lambda v: isinstance(v, bool), "a bool"),
 }
 
 
@@ -236,45 +317,121 @@ def stratified_split(targets: list[int], fraction: float, seed: int) -> tuple[li
     return sorted(train), sorted(val)
 
 
-def _datasets(settings: dict[str, Any]) -> tuple[Any, Any, list[str], bool, str]:
-    """(train set, val set, class names, photos?, a description) for the settings."""
+def _transforms(size: int, augment: str, photos: bool) -> tuple[Any, Any, int]:
+    """(train transform, eval transform, eval resize) for ``--augment``. Without random crops
+    both are the same resize and centre crop, so the training inputs are deterministic."""
+    from ember.vision import transforms as T
+
+    from ._models import _normalize
+
+    if augment == "standard":
+        resize = eval_resize(size, True)  # ImageNet's 256/224 margin around the centre crop
+        train = train_transform(size, True)
+    else:
+        resize = size
+        flip = [T.RandomHorizontalFlip()] if augment == "light" else []
+        first = [T.Resize((size, size))] if not photos else [T.Resize(size), T.CenterCrop(size)]
+        train = T.Compose(first + flip + _normalize())
+    return train, eval_transform(size, resize), resize
+
+
+class _Data:
+    """The run's data before transforms are chosen: datasets, class names, image sizes."""
+
+    def __init__(self, train: Any, val: Any, classes: list[str], photos: bool, desc: str,
+                 sizes: list[tuple[int, int]], counts: list[int]) -> None:
+        self.train, self.val, self.classes, self.photos = train, val, classes, photos
+        self.desc, self.sizes, self.counts = desc, sizes, counts
+
+    def set_transforms(self, train_tf: Any, val_tf: Any) -> None:
+        for ds, tf in ((self.train, train_tf), (self.val, val_tf)):
+            base = getattr(ds, "dataset", ds)  # a Subset's dataset
+            base.transform = tf
+
+
+def _datasets(settings: dict[str, Any]) -> _Data:
+    """The train and val sets of the settings' data (Digits, or a folder whose hidden folders
+    are skipped and whose every image has been opened once)."""
     from ember.utils.data import Subset
     from ember.vision import datasets
 
-    size, folder = settings["image_size"], settings["folder"]
+    folder = settings["folder"]
     if folder is None:
-        # Digits are centred and not mirror-symmetric: no crops, no flips.
-        split = {"image_size": size, "val_fraction": settings["val_fraction"],
-                 "seed": settings["seed"]}
-        train = datasets.Digits(train=True, transform=train_transform(size, False), **split)
-        val = datasets.Digits(train=False, **split,
-                              transform=eval_transform(size, eval_resize(size, False)))
-        return train, val, list(train.classes), False, "Digits"
+        split = {"val_fraction": settings["val_fraction"], "seed": settings["seed"]}
+        size = settings["image_size"] or 32
+        train = datasets.Digits(train=True, image_size=size, **split)
+        val = datasets.Digits(train=False, image_size=size, **split)
+        counts = [train.targets.count(c) + val.targets.count(c) for c in range(10)]
+        return _Data(train, val, list(train.classes), False, "Digits", [(8, 8)], counts)
     if not os.path.isdir(folder):
         raise InputError(f"image folder '{folder}' does not exist")
-    train_tf = train_transform(size, True)
-    val_tf = eval_transform(size, eval_resize(size, True))
+    from ._data import CLIImageFolder, bad_images_error, hidden_entries, scan_images
+
+    pair = all(os.path.isdir(os.path.join(folder, d)) for d in ("train", "val"))
+    roots = [os.path.join(folder, "train"), os.path.join(folder, "val")] if pair else [folder]
+    for root in roots:
+        hidden = hidden_entries(root)
+        if hidden:
+            notice(f"skipping hidden folder{'s' * (len(hidden) > 1)} in {root}: "
+                   f"{', '.join(hidden)} (not classes)")
     try:
-        if os.path.isdir(os.path.join(folder, "train")) and \
-                os.path.isdir(os.path.join(folder, "val")):
-            train = datasets.ImageFolder(os.path.join(folder, "train"), transform=train_tf,
-                                         loader=_read_image)
-            val = datasets.ImageFolder(os.path.join(folder, "val"), transform=val_tf,
-                                       loader=_read_image)
-            if val.classes != train.classes:
-                raise InputError(f"{folder}: val/ has classes {val.classes}, train/ has "
-                                 f"{train.classes}")
-            return train, val, list(train.classes), True, f"{folder} (train/ and val/)"
-        full = datasets.ImageFolder(folder, transform=train_tf, loader=_read_image)
+        sets = [CLIImageFolder(root, _read_image) for root in roots]
     except (FileNotFoundError, OSError) as e:
         raise InputError(str(e)) from None
+    if pair and sets[1].classes != sets[0].classes:
+        raise InputError(f"{folder}: val/ has classes {sets[1].classes}, train/ has "
+                         f"{sets[0].classes}")
+    sizes, bad = [], []
+    for ds in sets:
+        got, failed = scan_images([p for p, _ in ds.samples], "checking images")
+        sizes += got
+        bad += failed
+        if failed:
+            drop = {p for p, _ in failed}
+            ds.samples[:] = [(p, t) for p, t in ds.samples if p not in drop]
+            ds.targets[:] = [t for _, t in ds.samples]
+    if bad and not settings["skip_bad_images"]:
+        raise bad_images_error(bad)
+    if bad:
+        notice(f"skipping {len(bad)} image{'s' * (len(bad) > 1)} that can't be read: "
+               + ", ".join(p for p, _ in bad[:5]) + (", ..." if len(bad) > 5 else ""))
+    if not sizes:
+        raise InputError(f"{folder}: no readable images")
+    classes = list(sets[0].classes)
+    counts = [sum(1 for ds in sets for t in ds.targets if t == c) for c in range(len(classes))]
+    if pair:
+        return _Data(sets[0], sets[1], classes, True, f"{folder} (train/ and val/)", sizes,
+                     counts)
+    full = sets[0]
     train_idx, val_idx = stratified_split(list(full.targets), settings["val_fraction"],
                                           settings["seed"])
     if not val_idx:
         raise InputError(f"{folder}: too few images to hold some out for validation")
-    val_full = datasets.ImageFolder(folder, transform=val_tf, loader=_read_image)
-    return (Subset(full, train_idx), Subset(val_full, val_idx), list(full.classes), True,
-            f"{folder} ({settings['val_fraction']:.0%} of each class held out)")
+    val_full = CLIImageFolder(folder, _read_image)
+    val_full.samples[:], val_full.targets[:] = full.samples, full.targets
+    return _Data(Subset(full, train_idx), Subset(val_full, val_idx), classes, True,
+                 f"{folder} ({settings['val_fraction']:.0%} of each class held out)", sizes,
+                 counts)
+
+
+def _choose(s: dict[str, Any], data: _Data) -> list[str]:
+    """Fills in image_size and augment from the data when not given; returns the lines that
+    say what was chosen and why."""
+    from ._data import MODEL_MIN, choose_augment, choose_image_size
+
+    lines = []
+    if s["image_size"] is None:
+        size, why = choose_image_size(data.sizes)
+        s["image_size"] = size
+        lines.append(f"image size {size} px: {why} (--image-size to change)")
+    elif s["image_size"] < MODEL_MIN:
+        notice(f"--image-size {s['image_size']} is below {MODEL_MIN} px: the ResNet's last "
+               "feature map shrinks to less than one pixel of the input's detail")
+    if s["augment"] is None:
+        augment, why = choose_augment(data.sizes, data.photos)
+        s["augment"] = augment
+        lines.append(f"augmentation {augment}: {why} (--augment to change)")
+    return lines
 
 
 def seed_everything(seed: int) -> None:
@@ -288,18 +445,32 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def _progress(loader: Any, desc: str) -> Any:
+def _progress(loader: Any, desc: str, unit: str = "batch") -> Any:
     try:
         from tqdm import tqdm
     except ImportError:
         return loader
     # disable=None: a bar on a terminal, nothing in logs and pipes.
-    return tqdm(loader, desc=desc, unit="batch", leave=False, file=sys.stderr, disable=None)
+    return tqdm(loader, desc=desc, unit=unit, leave=False, file=sys.stderr, disable=None)
 
 
-def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, desc: str) -> float:
+def _frozen_bn_eval(model: Any) -> None:
+    """Puts the BatchNorm layers that have no trainable parameters in eval mode: a frozen
+    backbone then normalises with its pretrained statistics (the same every epoch, so its
+    features can be cached, and a batch of one works), as torchvision's finetuning recipes do."""
+    from ember.nn.modules.batchnorm import _BatchNorm
+
+    for m in model.modules():
+        if isinstance(m, _BatchNorm) and not any(p.requires_grad for p in m.parameters()):
+            m.eval()
+
+
+def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, desc: str,
+                    bn_eval: bool = False) -> float:
     """One pass over ``loader``; returns the mean training loss (over every rank's batches)."""
     model.train()
+    if bn_eval:
+        _frozen_bn_eval(model)
     total, count = 0.0, 0
     bar = _progress(loader, desc)
     for images, labels in bar:
@@ -321,17 +492,54 @@ def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, des
     return total / max(count, 1)
 
 
-def evaluate(model: Any, loader: Any) -> tuple[int, int]:
-    """(correct, total) top-1 predictions in eval mode."""
+class Evaluation:
+    """What one validation pass measured."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.correct = self.top5 = self.total = 0
+        self.loss = 0.0
+        self.confusion = [[0] * num_classes for _ in range(num_classes)]
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.total, 1)
+
+
+def evaluate(model: Any, loader: Any, num_classes: int | None = None) -> Any:
+    """Top-1 predictions in eval mode: ``(correct, total)`` without ``num_classes``, else an
+    :class:`Evaluation` (loss, top-1 and top-5 counts, confusion matrix)."""
+    import numpy as np
+
     import ember
+    from ember.nn import functional as F
 
     model.eval()
-    correct = total = 0
+    result = Evaluation(num_classes or 1)
+    counts = np.zeros((num_classes or 1,) * 2, np.int64)
     with ember.no_grad():
         for images, labels in loader:
-            correct += int((model(images).argmax(dim=1) == labels).sum().item())
-            total += len(labels)
-    return correct, total
+            logits = model(images)
+            pred = logits.argmax(dim=1)
+            result.correct += int((pred == labels).sum().item())
+            result.total += len(labels)
+            if num_classes is not None:
+                result.loss += F.cross_entropy(logits, labels, reduction="sum").item()
+                scores, truth = logits.numpy(), labels.numpy()
+                # top-5: fewer than 5 classes score higher than the true one
+                above = (scores > scores[np.arange(len(truth)), truth][:, None]).sum(axis=1)
+                result.top5 += int((above < 5).sum())
+                np.add.at(counts, (truth, pred.numpy()), 1)
+    if num_classes is None:
+        return result.correct, result.total
+    result.loss /= max(result.total, 1)
+    result.confusion = counts.tolist()
+    return result
+
+
+def _cached(features: Any, labels: Any, batch: int, shuffle: bool) -> Any:
+    from ember.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(features, labels), batch_size=batch, shuffle=shuffle)
 
 
 def _atomic_bytes(path: str, data: bytes) -> None:
@@ -373,10 +581,74 @@ def _plot(history: dict[str, list[float]], path: str) -> None:
         notice("training.png needs matplotlib: pip install 'ember[vision]'")
 
 
+def _out_folder(ns: argparse.Namespace, s: dict[str, Any]) -> str:
+    """Where the run writes: never silently over another run. A default --out that is taken
+    becomes the next free ``runs/finetune-N``; a given one that is not empty is refused unless
+    --overwrite (--resume writes next to its checkpoint)."""
+    out = s["out"]
+
+    def taken(path: str) -> bool:
+        return os.path.isdir(path) and bool(os.listdir(path)) or os.path.isfile(path)
+
+    if ns.resume or ns.overwrite or not taken(out):
+        return out
+    if ns.out is None and out == DEFAULTS["out"]:
+        n = 2
+        while taken(f"{out}-{n}"):
+            n += 1
+        notice(f"{out} holds a previous run: writing to {out}-{n} (--out DIR to choose, "
+               "--overwrite to replace it)")
+        return f"{out}-{n}"
+    raise CLIError(f"--out '{out}' is not empty (a previous run?): choose another folder, "
+                   "or give --overwrite to replace its files or --resume CHECKPOINT to continue")
+
+
+def _tensorboard(directory: str | None) -> Any:
+    if directory is None:
+        return None
+    try:
+        from ember.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RunError("--tensorboard needs the tensorboard extra: pip install "
+                       "'ember[tensorboard]'") from None
+    return SummaryWriter(directory)
+
+
+def _make_optimizer(s: dict[str, Any], params: Any) -> Any:
+    from ember import optim
+
+    if s["optimizer"] == "sgd":
+        return optim.SGD(params, lr=s["lr"], momentum=s["momentum"],
+                         weight_decay=s["weight_decay"])
+    kind = optim.Adam if s["optimizer"] == "adam" else optim.AdamW
+    return kind(params, lr=s["lr"], weight_decay=s["weight_decay"])
+
+
+def _print_classes(data: _Data, train_counts: list[int]) -> None:
+    listed = ", ".join(f"{c} {n}" for c, n in zip(data.classes, data.counts))
+    print(f"classes ({len(data.classes)}; images each): {listed}", flush=True)
+    for name, n, t in zip(data.classes, data.counts, train_counts):
+        if n == 1:
+            notice(f"class '{name}' has only 1 image: it is trained on but never validated; "
+                   "add more images of it")
+        elif t == 0:
+            notice(f"class '{name}' has no training images")
+
+
+def _targets(ds: Any) -> list[int]:
+    if hasattr(ds, "indices") and hasattr(ds, "dataset"):  # a Subset
+        targets = ds.dataset.targets
+        return [targets[i] for i in ds.indices]
+    return list(ds.targets)
+
+
 def command(ns: argparse.Namespace) -> int:
-    from ember import nn, optim
+    from ember import nn
     from ember.io import save
     from ember.utils.data import DataLoader, DistributedSampler
+
+    from ._features import cache_place, calibrate_batchnorm, extract_features, remove_cache_files
+    from ._report import confusion_png, confusion_text, metrics_csv, schedule_lr
 
     if ns.nproc is not None and ns.nproc > 1 and "PMI_RANK" not in os.environ:
         return _relaunch(ns, ns.nproc)
@@ -385,14 +657,21 @@ def command(ns: argparse.Namespace) -> int:
         _check_saved(ns.resume, saved)
     s = _settings(ns, saved.get("args") if saved else None)
     check_model_name(s["model"])
-    train_set, val_set, classes, photos, data_desc = _datasets(s)
+    writer = _tensorboard(ns.tensorboard)
+    data = _datasets(s)
+    classes = data.classes
     if len(classes) < 2:
-        raise InputError(f"{data_desc}: finetuning needs at least 2 classes, found {classes}")
+        raise InputError(f"{data.desc}: finetuning needs at least 2 classes, found {classes}")
     if saved is not None and saved["classes"] != classes:
         raise InputError(f"'{ns.resume}' has the classes {saved['classes']}, not the data's "
                          f"{classes}")
+    choices = _choose(s, data)
+    train_tf, val_tf, resize = _transforms(s["image_size"], s["augment"], data.photos)
+    data.set_transforms(train_tf, val_tf)
+    train_set, val_set = data.train, data.val
 
     rank, world = _distributed(s["batch_size"])
+    out = _out_folder(ns, s) if rank == 0 else s["out"]
     seed_everything(s["seed"])
     # On resume the checkpoint supplies every weight: don't download anything.
     model, _, weights_desc = build_model(s["model"], "none" if saved else s["weights"])
@@ -400,9 +679,11 @@ def command(ns: argparse.Namespace) -> int:
         for param in model.parameters():
             param.requires_grad = False
     replace_fc(model, len(classes))
-    optimizer = optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"])
-    criterion = nn.CrossEntropyLoss()
-    history: dict[str, list[float]] = {"train_loss": [], "val_acc": []}
+    optimizer = _make_optimizer(s, model.parameters())
+    criterion = nn.CrossEntropyLoss(label_smoothing=s["label_smoothing"])
+    keys = ["train_loss", "val_loss", "val_acc", "lr"] + (["val_top5"] * (len(classes) > 5))
+    history: dict[str, list[float]] = {k: [] for k in keys}
+    seconds: list[float] = []
     start = 0
     if saved is not None:
         load_weights(ns.resume, model, saved["model"],
@@ -410,80 +691,178 @@ def command(ns: argparse.Namespace) -> int:
         _load_optimizer(ns.resume, optimizer, saved["optimizer"],
                         [name for name, _ in model.named_parameters()])
         for group in optimizer.param_groups:  # a resumed run may change them on purpose
-            group["lr"], group["momentum"] = s["lr"], s["momentum"]
+            group["weight_decay"] = s["weight_decay"]
+            if "momentum" in group:
+                group["momentum"] = s["momentum"]
         start = saved["epoch"]
-        history = {k: list(saved["history"][k]) for k in history}
+        history = {k: list(saved["history"].get(k, [])) for k in keys}
+        seconds = [float(x) for x in saved.get("seconds", [])][:start]
         weights_desc = f"resumed from {ns.resume} after epoch {start}"
 
-    # BatchNorm can't train on a batch of one (ResNet's last feature map is 1x1 at small sizes).
+    # A frozen backbone's BatchNorm runs in eval mode (--bn-train: in train mode, as before).
+    bn_eval = s["freeze"] and not s["bn_train"]
     batch = s["batch_size"] // world  # the global batch, split between the ranks
-    sampler = DistributedSampler(train_set, world, rank, seed=s["seed"]) if world > 1 else None
-    drop_last = (len(sampler) if sampler else len(train_set)) % batch == 1
-    train_loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
-                              sampler=sampler, num_workers=s["workers"], drop_last=drop_last)
-    # DDP keeps the ranks' replicas equal; `model` stays the unwrapped module that rank 0 saves
-    trained = model if world == 1 else nn.parallel.DistributedDataParallel(model)
-    val_loader = DataLoader(val_set, batch_size=max(s["batch_size"], 64), num_workers=s["workers"])
-    os.makedirs(s["out"], exist_ok=True)
-    ckpt_path = os.path.join(s["out"], "checkpoint.pt")
-    plot_path = os.path.join(s["out"], "training.png")
+    val_batch = max(s["batch_size"], 64)
+    use_cache = (bn_eval and s["augment"] == "none" and s["cache"] != "none" and world == 1)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     print(f"finetuning {s['model']} ({weights_desc}; {trainable:,} of {total:,} parameters "
-          f"trainable) on {data_desc}: {len(classes)} classes, {len(train_set)} train / "
+          f"trainable) on {data.desc}: {len(classes)} classes, {len(train_set)} train / "
           f"{len(val_set)} val images at {s['image_size']}x{s['image_size']}"
           + (f", on {world} processes" if world > 1 else ""), flush=True)
+    _print_classes(data, [_targets(train_set).count(c) for c in range(len(classes))])
+    for line in choices:
+        print(line, flush=True)
+    if ns.summary:
+        from ember.viz import summary
+
+        print(summary(model, input_size=(1, 3, s["image_size"], s["image_size"])), flush=True)
+
+    if bn_eval and saved is None and weights_desc.startswith("random init"):
+        seed_everything(s["seed"])
+        n = calibrate_batchnorm(model, train_set, val_batch, s["workers"])
+        print(f"BatchNorm statistics estimated from {n} training images (random weights have "
+              "none to keep)", flush=True)
+
+    os.makedirs(out, exist_ok=True)
+    ckpt_path = os.path.join(out, "checkpoint.pt")
+    best_path = os.path.join(out, "best.pt")
+    plot_path = os.path.join(out, "training.png")
+    confusion_path = os.path.join(out, "confusion.png")
+    metrics_path = os.path.join(out, "metrics.csv")
+    cache_files: list[str] = []
+    # BatchNorm in train mode can't take a batch of one (ResNet's last feature map is 1x1 at
+    # small sizes): such a last batch is dropped. In eval mode any batch works.
+    sampler = DistributedSampler(train_set, world, rank, seed=s["seed"]) if world > 1 else None
+    drop_last = not bn_eval and (len(sampler) if sampler else len(train_set)) % batch == 1
+    head = model.fc
+    began_all = time.perf_counter()
+    if use_cache:
+        place = cache_place(s["cache"], len(train_set) + len(val_set), model.fc.in_features)
+        paths = [os.path.join(out, f".features-{part}.npy") for part in ("train", "val")]
+        if place == "disk":
+            cache_files = paths
+        print(f"feature cache: the frozen backbone's features are computed once, kept in "
+              f"{place} (--cache none recomputes them every epoch)", flush=True)
+        t0 = time.perf_counter()
+        train_feats = extract_features(model, train_set, val_batch, s["workers"], place,
+                                       paths[0], "features (train)")
+        val_feats = extract_features(model, val_set, val_batch, s["workers"], place, paths[1],
+                                     "features (val)")
+        print(f"features computed in {time.perf_counter() - t0:.1f} s", flush=True)
+        train_loader = None
+        val_loader = _cached(*val_feats, val_batch, False)
+        trained, evaluated = head, head
+    else:
+        if s["freeze"] and world == 1 and s["augment"] != "none":
+            print(f"no feature cache: --augment {s['augment']} changes the inputs every epoch",
+                  flush=True)
+        train_loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
+                                  sampler=sampler, num_workers=s["workers"], drop_last=drop_last)
+        val_loader = DataLoader(val_set, batch_size=val_batch, num_workers=s["workers"])
+        # DDP keeps the ranks' replicas equal; `model` stays the unwrapped module rank 0 saves
+        trained = model if world == 1 else nn.parallel.DistributedDataParallel(model)
+        evaluated = model
+
+    accs = history["val_acc"]
+    best_epoch = max(range(len(accs)), key=lambda i: (accs[i], -i)) + 1 if accs else 0
+
+    def finish_files(done: int) -> None:
+        _plot({k: v[:done] for k, v in history.items()}, plot_path)  # saved epochs only
+        if writer is not None:
+            writer.flush()
 
     epoch = completed = start
+    stopped_early = False
     try:
         for epoch in range(start, s["epochs"]):
             began = time.perf_counter()
             seed_everything(s["seed"] + epoch)
+            lr = schedule_lr(s["lr"], epoch, s["epochs"], s["lr_schedule"], s["warmup_epochs"])
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             if sampler is not None:
                 sampler.set_epoch(epoch)
-            loss = train_one_epoch(trained, train_loader, optimizer, criterion,
-                                   f"epoch {epoch + 1}/{s['epochs']}")
+            loader = train_loader if train_loader is not None else \
+                _cached(*train_feats, batch, True)
+            loss = train_one_epoch(trained, loader, optimizer, criterion,
+                                   f"epoch {epoch + 1}/{s['epochs']}", bn_eval)
             if rank != 0:  # rank 0 alone validates and writes; the others go on training
                 completed = epoch + 1
                 continue
-            correct, seen = evaluate(model, val_loader)
+            ev = evaluate(evaluated, val_loader, len(classes))
             history["train_loss"].append(loss)
-            history["val_acc"].append(correct / seen)
+            history["val_loss"].append(ev.loss)
+            history["val_acc"].append(ev.accuracy)
+            history["lr"].append(lr)
+            if "val_top5" in history:
+                history["val_top5"].append(ev.top5 / max(ev.total, 1))
+            seconds.append(time.perf_counter() - began)
             checkpoint = {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "epoch": epoch + 1, "arch": s["model"], "classes": classes,
-                "image_size": s["image_size"], "eval_resize": eval_resize(s["image_size"], photos),
-                "history": history, "args": s,
+                "image_size": s["image_size"], "eval_resize": resize,
+                "history": history, "args": s, "seconds": seconds,
+                "confusion": ev.confusion,
             }
             buf = io.BytesIO()
             save(checkpoint, buf)
             _atomic_bytes(ckpt_path, buf.getvalue())
+            improved = best_epoch == 0 or ev.accuracy > history["val_acc"][best_epoch - 1]
+            if improved:
+                best_epoch = epoch + 1
+                _atomic_bytes(best_path, buf.getvalue())
+            _atomic_bytes(metrics_path, metrics_csv(history, seconds))
+            if writer is not None:
+                for key, values in history.items():
+                    writer.add_scalar(key.replace("_", "/", 1) if key != "lr" else "lr",
+                                      values[-1], epoch + 1)
             completed = epoch + 1
+            top5 = f"  top-5 {history['val_top5'][-1]:.1%}" if "val_top5" in history else ""
             print(f"epoch {epoch + 1}/{s['epochs']}  train loss {loss:.4f}  "
-                  f"val accuracy {correct / seen:.1%}  ({time.perf_counter() - began:.1f} s)",
+                  f"val loss {ev.loss:.4f}  val accuracy {ev.accuracy:.1%}{top5}  "
+                  f"lr {lr:.3g}  ({seconds[-1]:.1f} s)" + ("  *best" if improved else ""),
                   flush=True)
+            if s["patience"] and epoch + 1 - best_epoch >= s["patience"]:
+                stopped_early = True
+                print(f"early stop: no better validation accuracy for {s['patience']} epochs",
+                      flush=True)
+                break
     except KeyboardInterrupt:
+        remove_cache_files(cache_files)
         if rank != 0:  # rank 0 reports for the job
             return 130
         print(file=sys.stderr)
-        if completed == 0:
-            print("interrupted during epoch 1: no epoch completed, no checkpoint written",
-                  file=sys.stderr)
+        if completed == start:
+            print(f"interrupted during epoch {epoch + 1}: no epoch completed"
+                  + (", no checkpoint written" if start == 0 else ""), file=sys.stderr)
         else:
             print(f"interrupted during epoch {epoch + 1}: {ckpt_path} holds epoch {completed}. "
                   f"Resume with: ember finetune --resume {ckpt_path}", file=sys.stderr)
-        _plot({k: v[:completed] for k, v in history.items()}, plot_path)  # saved epochs only
+        finish_files(completed)
         return 130
+    remove_cache_files(cache_files)
 
     if rank != 0:
         return 0
-    _plot(history, plot_path)
+    finish_files(len(history["val_acc"]))
     if start >= s["epochs"]:
         print(f"nothing to train: the checkpoint has {start} epochs already (raise --epochs "
               "to train more)")
     if not history["val_acc"]:
         return 0
     n = len(history["val_acc"])
-    print(f"final validation accuracy: {history['val_acc'][-1]:.1%} after {n} "
-          f"epoch{'s' if n > 1 else ''} (checkpoint: {ckpt_path}, plot: {plot_path})")
+    best = read_checkpoint(best_path) if os.path.isfile(best_path) else None
+    confusion = best.get("confusion") if isinstance(best, dict) else None
+    if isinstance(confusion, list) and len(confusion) == len(classes):
+        print(confusion_text(confusion, classes))
+        png = confusion_png(confusion, classes)
+        if png is not None:
+            _atomic_bytes(confusion_path, png)
+    print(f"best validation accuracy: {history['val_acc'][best_epoch - 1]:.1%} at epoch "
+          f"{best_epoch} (best.pt); final: {history['val_acc'][-1]:.1%} after {n} "
+          f"epoch{'s' if n > 1 else ''}" + (" (stopped early)" if stopped_early else ""))
+    print(f"files: {ckpt_path}, {best_path}, {metrics_path}, {plot_path}"
+          + (f", {confusion_path}" if os.path.isfile(confusion_path) else "")
+          + f"  ({time.perf_counter() - began_all:.1f} s in all)")
     return 0

@@ -75,22 +75,23 @@ def test_checkpoint_plot_and_output(straight, image_folder):
     assert lines[0].startswith("finetuning resnet18 (random init; 1,539 of 11,178,051 parameters "
                                "trainable)")
     assert "3 classes, 18 train / 6 val images at 32x32" in lines[0]
-    assert re.fullmatch(r"epoch 1/2  train loss \d+\.\d{4}  val accuracy \d+\.\d%  \(.*\)",
-                        lines[1])
-    assert lines[2].startswith("epoch 2/2  train loss ")
-    assert lines[3].startswith("final validation accuracy: ")
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert re.fullmatch(r"epoch 1/2  train loss \d+\.\d{4}  val loss \d+\.\d{4}  val accuracy "
+                        r"\d+\.\d%  lr 0.01  \(.*\)(  \*best)?", epochs[0])
+    assert epochs[1].startswith("epoch 2/2  train loss ") and len(epochs) == 2
+    assert lines[-2].startswith("best validation accuracy: ")
 
     ckpt_path = out / "checkpoint.pt"
     ours = load(ckpt_path)
     theirs = torch.load(ckpt_path, weights_only=True)
     assert set(theirs) == {"model", "optimizer", "epoch", "arch", "classes", "image_size",
-                           "eval_resize", "history", "args"}
+                           "eval_resize", "history", "args", "seconds", "confusion"}
     assert theirs["epoch"] == 2 and theirs["arch"] == "resnet18"
     assert theirs["classes"] == list(CLASSES) and theirs["image_size"] == 32
     assert theirs["history"] == ours["history"]
     assert len(theirs["history"]["train_loss"]) == len(theirs["history"]["val_acc"]) == 2
     acc = theirs["history"]["val_acc"][-1]
-    assert f"final validation accuracy: {acc:.1%}" in stdout
+    assert f"final: {acc:.1%} after 2 epochs" in stdout
     assert theirs["args"]["epochs"] == 2 and theirs["args"]["folder"] == str(image_folder)
     json.dumps(theirs["args"])  # plain values only
     assert list(theirs["model"]) == list(ours["model"])
@@ -102,7 +103,8 @@ def test_checkpoint_plot_and_output(straight, image_folder):
     Image = pytest.importorskip("PIL.Image")
     with Image.open(out / "training.png") as img:
         assert img.format == "PNG" and img.size[0] > 200
-    assert sorted(os.listdir(out)) == ["checkpoint.pt", "training.png"]  # no temporary files
+    assert sorted(os.listdir(out)) == ["best.pt", "checkpoint.pt", "confusion.png", "metrics.csv",
+                                       "training.png"]  # no temporary files
 
 
 def test_resume_gives_the_uninterrupted_result(straight, image_folder, tmp_path, no_plot):
@@ -150,7 +152,6 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_finishes_it(straight, image_fold
 
 
 def test_digits_without_a_folder(tmp_path, no_plot, monkeypatch):
-    pytest.importorskip("sklearn")
     from ember.vision import datasets
 
     class FewDigits(datasets.Digits):  # the real dataset, cut short to keep the test quick
@@ -227,7 +228,7 @@ def test_weights_auto_offline_falls_back_to_random_init(image_folder, tmp_path, 
     cache = tmp_path / "ember_home" / "hub" / "checkpoints"
     assert not cache.exists() or not os.listdir(cache)  # nothing half-downloaded left behind
 
-    status, _, stderr = finetune(image_folder, "--weights", "imagenet", "--out", tmp_path / "o")
+    status, _, stderr = finetune(image_folder, "--weights", "imagenet", "--out", tmp_path / "o2")
     assert status == 1  # no network: a runtime failure, not the input's
     assert "https://download.pytorch.org/models/" + IMAGENET_FILE in stderr
     assert "Traceback" not in stderr and "usage:" not in stderr
@@ -252,15 +253,16 @@ def test_weights_auto_uses_cached_imagenet_weights(image_folder, tmp_path, offli
 
 
 def _parse_predictions(stdout):
-    """{image: [(probability, name), ...]} from predict's output."""
-    result, current = {}, None
-    for line in stdout.splitlines():
-        if not line.startswith(" "):
-            current = result.setdefault(line, [])
-            continue
-        match = re.fullmatch(r"\s+(\d+\.\d\d)%  (.+)", line)
-        assert match, line
-        current.append((float(match[1]) / 100, match[2]))
+    """{image: [(probability, name), ...]} from predict's table."""
+    lines = stdout.splitlines()
+    assert lines[0].split()[0] == "image"
+    result = {}
+    for line in lines[1:]:
+        path, *cells = re.split(r"\s{2,}", line)  # columns are 2+ spaces apart
+        pairs = [cell.rsplit(" ", 1) for cell in cells]
+        for name, prob in pairs:
+            assert re.fullmatch(r"\d+\.\d\d%", prob), line
+        result[path] = [(float(prob[:-1]) / 100, name) for name, prob in pairs]
     return result
 
 
@@ -319,13 +321,14 @@ def test_stratified_split_holds_out_each_class():
     assert (train, val) != stratified_split(targets, 0.2, seed=1)
 
 
-def test_default_image_size_is_imagenets_for_folders_and_32_for_digits(tmp_path):
+def test_default_image_size_is_chosen_from_the_data(tmp_path):
     from ember.cli import build_parser
-    from ember.cli.finetune import _settings
+    from ember.cli.finetune import _choose, _datasets, _settings
 
     parser = build_parser()
-    assert _settings(parser.parse_args(["finetune"]), None)["image_size"] == 32
-    folder = _settings(parser.parse_args(["finetune", str(tmp_path)]), None)
-    assert folder["image_size"] == 224
+    digits = _settings(parser.parse_args(["finetune"]), None)
+    assert digits["image_size"] is None  # chosen once the images are known
+    _choose(digits, _datasets(digits))
+    assert digits["image_size"] == 32 and digits["augment"] == "none"
     given = _settings(parser.parse_args(["finetune", str(tmp_path), "--image-size", "64"]), None)
     assert given["image_size"] == 64
