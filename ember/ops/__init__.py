@@ -9,11 +9,13 @@ from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shap
 from . import pointwise, sorting, layout
 from . import attention, recurrent
 from . import special
+from . import activation_ext, conv_nd, pool_nd
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
-           pointwise, sorting, layout, attention, recurrent, special)
+           pointwise, sorting, layout, attention, recurrent, special, activation_ext, conv_nd,
+           pool_nd)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

@@ -348,6 +348,10 @@ def embedding(weight: Tensor, indices: Tensor, padding_idx: int = -1,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """``torch.embedding``: rows of ``weight`` picked by ``indices`` (note the argument order,
     which is torch's here; ``nn.functional.embedding`` takes the indices first)."""
+    if sparse:  # torch would return a sparse gradient; ember has no sparse tensors
+        raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported by "
+                                  "ember, which has no sparse tensors; use sparse=False (the "
+                                  "gradient is then dense, with the same values)")
     if indices.dtype.name not in ("int64", "int32"):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following "
                            f"scalar types: Long, Int; but got {indices.type()} instead (while "
