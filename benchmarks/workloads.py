@@ -257,6 +257,61 @@ def resnet18_224_train(m: Any, tiny: bool = False) -> Step:
     return _with_flops(_train_step(m, model, opt, x, y), flops, TRAIN_NOTE)
 
 
+def _tokens(m: Any, seed: int, vocab: int, *shape: int) -> Any:
+    """Integer token ids, the same for both frameworks."""
+    import numpy as np
+
+    return m.from_numpy(np.random.default_rng(seed).integers(0, vocab, shape, dtype=np.int64))
+
+
+@workload("lstm", unit="ms", budget=4.0)
+def lstm(m: Any, tiny: bool = False) -> Step:
+    """The word_language_model LSTM: embedding 256, a 2-layer nn.LSTM with hidden 256, a linear
+    decoder to 1,000 tokens; sequence 35, batch 20: train step (zero_grad, forward,
+    cross-entropy, backward, clip_grad_norm_(0.25), SGD lr 20)."""
+    from benchmarks.seq_models import classes
+
+    m.manual_seed(0)
+    seq, batch, size, vocab = (5, 2, 8, 20) if tiny else (35, 20, 256, 1000)
+    model = classes(m)[0](vocab, size, size, 2)
+    model.train()
+    opt = m.optim.SGD(model.parameters(), lr=20.0)
+    x, y = _tokens(m, 1, vocab, seq, batch), _tokens(m, 2, vocab, seq * batch)
+    loss_fn = m.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(x).view(-1, vocab), y)
+        loss.backward()
+        m.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        opt.step()
+
+    return step
+
+
+@workload("gpt_small", unit="ms", budget=4.0)
+def gpt_small(m: Any, tiny: bool = False) -> Step:
+    """A nanoGPT-style character model: 2 layers, n_embd 64, 2 heads, block 32, vocabulary 65,
+    causal F.scaled_dot_product_attention, GELU MLP, batch 12: train step (zero_grad, forward,
+    cross-entropy, backward, AdamW lr 1e-3)."""
+    from benchmarks.seq_models import classes
+
+    m.manual_seed(0)
+    batch, block, n_embd, n_head, vocab = (2, 8, 16, 2, 65) if tiny else (12, 32, 64, 2, 65)
+    model = classes(m)[1](vocab, block, 2, n_embd, n_head)
+    model.train()
+    opt = m.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = _tokens(m, 1, vocab, batch, block), _tokens(m, 2, vocab, batch, block)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = model(x, y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 @workload("import", kind="command", unit="ms")
 def import_framework(framework: str) -> list[str]:
     """Wall time and peak RSS of a fresh `python -c "import <framework>"` (interpreter start-up

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ._op import Op
 from ..backend import backend_of
+from ..graph import grad_mode
 from ..tensor import Tensor
 from .inplace import apply_inplace, type_name
 
@@ -79,7 +80,34 @@ class LeakyReluResult(LeakyRelu, name="LeakyReluBackward1"):
 
 
 class Gelu(_Activation, name="GeluBackward0"):
+    """The exact form is one fused node: forward keeps ``cdf = Phi(x)`` (one erf), which a plain
+    backward reuses; under ``create_graph`` the composed formula of ``grad`` runs instead."""
+
     torch_kernel = "GeluKernelImpl"
+
+    @staticmethod
+    def forward(ctx, a, **params):
+        if params["approximate"] == "tanh" or a.dtype.kind != "f":
+            return _Activation.forward(ctx, a, **params)
+        ctx.params = params
+        cdf = backend_of(a).erf(a * a.dtype.type(_SQRT_HALF))
+        cdf += 1
+        cdf *= 0.5
+        ctx.cdf = cdf
+        ctx.save_for_backward(a)
+        return a * cdf
+
+    @staticmethod
+    def backward(ctx, g):
+        cdf = ctx.__dict__.get("cdf")
+        if cdf is None or grad_mode.state.enabled:
+            return _Activation.backward(ctx, g)
+        (x,) = ctx.saved
+        pdf = ctx.xp.exp(x * x * x.dtype.type(-0.5))
+        pdf *= x.dtype.type(_INV_SQRT_2PI)
+        pdf *= x
+        pdf += cdf
+        return Tensor._make(g._data * pdf)
 
     @staticmethod
     def f(xp, x, approximate):

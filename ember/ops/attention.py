@@ -166,9 +166,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
             "Expected attn_mask dtype to be bool or float or to match query dtype, but got "
             f"attn_mask.dtype: {_dtype_name(attn_mask)} and  query.dtype: "
             f"{_dtype_name(query)} instead.")
-    if attn_mask is not None and is_causal:
-        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
-                           "when is_causal=True")
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
     if enable_gqa and query.dim() >= 3 and key.shape[-3] != query.shape[-3]:
@@ -185,9 +182,17 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         mask = None if attn_mask is None else attn_mask._data
         if mask is not None and mask.dtype != bool:
             mask = mask.astype(query._data.dtype, copy=False)
+        # with is_causal too, torch's fused kernel applies both masks (its math path refuses)
         return ScaledDotProductAttention.apply(query, key, value, scale=float(scale), mask=mask,
                                                causal=bool(is_causal))
+    if attn_mask is not None and is_causal:
+        _causal_with_mask()
     return _math_attention(query, key, value, attn_mask, dropout_p, is_causal, float(scale))
+
+
+def _causal_with_mask() -> None:
+    raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                       "is_causal=True")
 
 
 def _repeat_heads(t: Tensor, r: int) -> Tensor:
