@@ -50,6 +50,7 @@ from .ops.pool_nd import *  # noqa: F401,F403
 from .ops.activation_ext import *  # noqa: F401,F403
 from .ops.sorting import *  # noqa: F401,F403
 from .ops.layout import *  # noqa: F401,F403
+from .ops.scatter_reduce import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
