@@ -1,5 +1,5 @@
-"""ember.optim.Adadelta against torch.optim.Adadelta: steps (float32 and float64), state_dict round trips
-both ways, an all-or-nothing step, torch's constructor errors."""
+"""ember.optim.Adadelta against torch.optim.Adadelta: steps (float32 and
+float64), state_dict round trips both ways, an all-or-nothing step, torch's constructor errors."""
 from __future__ import annotations
 
 import numpy as np

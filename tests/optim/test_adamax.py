@@ -1,5 +1,5 @@
-"""ember.optim.Adamax against torch.optim.Adamax: steps (float32 and float64), state_dict round trips
-both ways, an all-or-nothing step, torch's constructor errors."""
+"""ember.optim.Adamax against torch.optim.Adamax: steps (float32 and
+float64), state_dict round trips both ways, an all-or-nothing step, torch's constructor errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,4 +29,5 @@ def test_step_is_all_or_nothing():
 
 
 def test_errors_match_torch():
-    check_errors("Adamax", [dict(lr=-1), dict(eps=-1), dict(betas=(1.0, 0.9)), dict(betas=(0.9, -0.1)), dict(weight_decay=-1)])
+    check_errors("Adamax", [dict(lr=-1), dict(eps=-1), dict(betas=(1.0, 0.9)),
+                            dict(betas=(0.9, -0.1)), dict(weight_decay=-1)])

@@ -1,5 +1,5 @@
-"""ember.optim.NAdam against torch.optim.NAdam: steps (float32 and float64), state_dict round trips
-both ways, an all-or-nothing step, torch's constructor errors."""
+"""ember.optim.NAdam against torch.optim.NAdam: steps (float32 and
+float64), state_dict round trips both ways, an all-or-nothing step, torch's constructor errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 from optim_parity import check_all_or_nothing, check_errors, check_round_trip, check_steps
 
 CASES = [dict(), dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, momentum_decay=0.01),
-         dict(lr=0.05, weight_decay=0.1), dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
+         dict(lr=0.05, weight_decay=0.1),
+         dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
          dict(lr=0.05, maximize=True, foreach=False)]
 
 
@@ -30,4 +31,5 @@ def test_step_is_all_or_nothing():
 
 
 def test_errors_match_torch():
-    check_errors("NAdam", [dict(lr=-1), dict(eps=-1), dict(betas=(1.0, 0.9)), dict(weight_decay=-1), dict(momentum_decay=-1)])
+    check_errors("NAdam", [dict(lr=-1), dict(eps=-1), dict(betas=(1.0, 0.9)),
+                           dict(weight_decay=-1), dict(momentum_decay=-1)])

@@ -1,5 +1,5 @@
-"""ember.optim.RAdam against torch.optim.RAdam: steps (float32 and float64), state_dict round trips
-both ways, an all-or-nothing step, torch's constructor errors."""
+"""ember.optim.RAdam against torch.optim.RAdam: steps (float32 and
+float64), state_dict round trips both ways, an all-or-nothing step, torch's constructor errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,4 +30,5 @@ def test_step_is_all_or_nothing():
 
 
 def test_errors_match_torch():
-    check_errors("RAdam", [dict(lr=-1), dict(eps=-1), dict(betas=(0.9, 1.0)), dict(weight_decay=-1)])
+    check_errors("RAdam", [dict(lr=-1), dict(eps=-1), dict(betas=(0.9, 1.0)),
+                           dict(weight_decay=-1)])

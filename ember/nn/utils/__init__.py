@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import clip_grad, convert_parameters  # noqa: F401
 from . import rnn  # noqa: F401
+from . import fusion, parametrizations, parametrize  # noqa: F401
 from .clip_grad import (  # noqa: F401
     clip_grad_norm,
     clip_grad_norm_,
@@ -11,3 +12,4 @@ from .clip_grad import (  # noqa: F401
     get_total_norm,
 )
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
