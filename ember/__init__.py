@@ -45,6 +45,7 @@ from .ops.norm import *  # noqa: F401,F403
 from .ops.activation import *  # noqa: F401,F403
 from .ops.pointwise import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
+from .ops.matrix import *  # noqa: F401,F403
 from .ops.conv_nd import *  # noqa: F401,F403
 from .ops.pool_nd import *  # noqa: F401,F403
 from .ops.activation_ext import *  # noqa: F401,F403

@@ -1,7 +1,34 @@
-"""``ember.linalg``: the part of ``torch.linalg`` ember offers."""
+"""``ember.linalg``: ``torch.linalg`` (the ops live in ``ops/matrix.py``, ``ops/linalg.py`` and
+``ops/stats.py``; this module is the namespace)."""
 from __future__ import annotations
 
 from .ops.linalg import matmul  # noqa: F401
+from .ops.matrix import (  # noqa: F401
+    LinAlgError,
+    cholesky_ex,
+    cross,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    inv_ex,
+    linalg_cholesky as cholesky,
+    linalg_qr as qr,
+    linalg_slogdet as slogdet,
+    linalg_svd as svd,
+    lstsq,
+    matrix_norm,
+    matrix_power,
+    matrix_rank,
+    multi_dot,
+    norm,
+    pinv,
+    solve,
+    solve_ex,
+    svdvals,
+)
 from .ops.stats import vector_norm  # noqa: F401
 
-__all__ = ["matmul", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "eigh", "eigvalsh", "inv",
+           "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
+           "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "svd", "svdvals", "vector_norm"]

@@ -1,0 +1,252 @@
+"""ember.linalg's matrix functions and decompositions (ember/ops/matrix.py) against torch:
+values, grad_fn names, gradients (torch's backward formulas), gradcheck and gradgradcheck in
+float64, batches, torch's legacy top-level names, and errors."""
+import math
+
+import numpy as np
+import pytest
+from helpers import check_gradcheck, check_op, same_error, torch_or_skip
+
+import ember
+
+torch = torch_or_skip()
+R = np.random.default_rng(0)
+
+
+def _mat(*shape, spd=False, well=True):
+    a = R.standard_normal(shape)
+    if spd:
+        return a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
+    if well and shape[-1] == shape[-2]:
+        return a + 2 * shape[-1] ** 0.5 * np.eye(shape[-1])
+    return a
+
+
+SQUARE = [(3, 3), (2, 4, 4)]
+
+
+@pytest.mark.parametrize("shape", SQUARE)
+@pytest.mark.parametrize("name", ["inv", "det", "slogdet"])
+def test_inverse_and_determinants(name, shape):
+    a = _mat(*shape)
+    fn = lambda m, t: getattr(m.linalg, name)(t)  # noqa: E731
+    check_op(fn, a, atol=1e-10, rtol=1e-9)
+    check_op(fn, a.astype(np.float32), atol=1e-5, rtol=1e-4)
+    check_gradcheck(fn, a)
+
+
+def test_logdet_and_legacy_names():
+    a = _mat(3, 3, spd=True)
+    check_op(lambda m, t: m.logdet(t), a)
+    check_op(lambda m, t: m.inverse(t), a)
+    check_op(lambda m, t: t.det(), a)
+    check_op(lambda m, t: m.slogdet(t), a)
+    check_op(lambda m, t: m.logdet(t), np.array([[-1.0, 0], [0, 1]]), grad=False)
+    check_gradcheck(lambda m, t: m.logdet(t @ t.mT + 3 * m.eye(3, dtype=m.float64)),
+                    R.standard_normal((3, 3)))
+
+
+@pytest.mark.parametrize("b_shape", [(3,), (3, 2), (2, 3, 2), (2, 3)])
+def test_solve(b_shape):
+    a = _mat(2, 3, 3) if len(b_shape) == 3 or b_shape == (2, 3) else _mat(3, 3)
+    b = R.standard_normal(b_shape)
+    check_op(lambda m, x, y: m.linalg.solve(x, y), a, b, atol=1e-10, rtol=1e-9)
+    check_gradcheck(lambda m, x, y: m.linalg.solve(x, y), a, b)
+
+
+def test_solve_left_false():
+    a, b = _mat(3, 3), R.standard_normal((2, 3))
+    check_op(lambda m, x, y: m.linalg.solve(x, y, left=False), a, b)
+    check_gradcheck(lambda m, x, y: m.linalg.solve(x, y, left=False), a, b)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky(upper):
+    a = _mat(2, 4, 4, spd=True)
+    check_op(lambda m, t: m.linalg.cholesky(t, upper=upper), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, t: m.linalg.cholesky(t, upper=upper), a.astype(np.float32), atol=1e-5)
+    x = R.standard_normal((3, 3))
+    spd = lambda m, t: t @ t.mT + 3 * m.eye(3, dtype=m.float64)  # noqa: E731
+    check_gradcheck(lambda m, t: m.linalg.cholesky(spd(m, t), upper=upper), x)
+    check_op(lambda m, t: m.cholesky(t, upper=upper), a)  # legacy: CholeskyBackward0
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 3), (3, 5), (2, 4, 2)])
+def test_qr(shape):
+    a = _mat(*shape, well=False)
+    check_op(lambda m, t: m.linalg.qr(t), a, atol=1e-10, rtol=1e-9)
+    check_gradcheck(lambda m, t: m.linalg.qr(t), a)
+    check_op(lambda m, t: m.linalg.qr(t, mode="complete"), a, grad=shape[-2] <= shape[-1])
+    check_op(lambda m, t: m.qr(t), a.astype(np.float32), atol=1e-5, rtol=1e-4)
+    check_op(lambda m, t: m.linalg.qr(t, mode="r")[1], a, grad=False)
+
+
+def test_qr_backward_errors():
+    a = R.standard_normal((4, 3))
+    same_error(lambda m: m.linalg.qr(m.tensor(a, requires_grad=True), mode="complete")[0]
+               .sum().backward())
+    same_error(lambda m: m.linalg.qr(m.tensor(a, requires_grad=True), mode="r")[1]
+               .sum().backward())
+    same_error(lambda m: m.linalg.qr(m.tensor(a), mode="x"))
+
+
+def _signed(m, u, *rest):
+    """Singular/eigen-vectors with each column's sign fixed (first row positive): LAPACKs (torch's
+    MKL, numpy's OpenBLAS) may return either sign; the fixed ones, and their gradients, agree."""
+    d = m.sign(u[..., :1, :]).detach()
+    return (u * d,) + tuple(r * d.mT if r.ndim == u.ndim else r for r in rest)
+
+
+def _svd_fixed(m, t, **kw):
+    u, s, vh = m.linalg.svd(t, **kw)
+    k = s.shape[-1]
+    u, vh = _signed(m, u[..., :k], vh[..., :k, :])
+    return u, s, vh
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 3), (3, 5), (2, 3, 2)])
+def test_svd(shape):
+    a = _mat(*shape, well=False)
+    check_op(lambda m, t: _svd_fixed(m, t, full_matrices=False), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, t: m.linalg.svdvals(t), a)
+    check_op(lambda m, t: _svd_fixed(m, t), a, grad=False, grad_fn=False)
+    check_op(lambda m, t: m.linalg.svd(t)[1], a, grad=False)
+    check_gradcheck(lambda m, t: m.linalg.svd(t, full_matrices=False), a)
+    check_gradcheck(lambda m, t: m.linalg.svdvals(t), a)
+    legacy = lambda m, t: m.svd(t).S
+    check_op(legacy, a.astype(np.float32), atol=1e-5, rtol=1e-4)
+    e_u, e_s, e_v = ember.svd(ember.tensor(a))
+    np.testing.assert_allclose((e_u * e_s.unsqueeze(-2) @ e_v.mT).numpy(), a, atol=1e-12)
+    assert tuple(e_v.shape) == tuple(torch.svd(torch.tensor(a)).V.shape)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5)])
+def test_svd_full_matrices_backward(shape):
+    # the columns past k are not unique: torch ignores their gradients, as ember does
+    a = R.standard_normal(shape)
+    check_op(lambda m, t: _svd_fixed(m, t), a)
+    check_op(lambda m, t: m.linalg.svd(t)[1], a)
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh(uplo):
+    a = R.standard_normal((2, 4, 4))
+    def fixed(m, t):
+        w, v = m.linalg.eigh(t, UPLO=uplo)
+        return w, _signed(m, v)[0]
+
+    check_op(fixed, a, atol=1e-10, rtol=1e-8)
+    check_op(lambda m, t: m.linalg.eigvalsh(t, UPLO=uplo), a)
+    sym = lambda t: t + t.mT
+    check_gradcheck(lambda m, t: m.linalg.eigh(sym(t), UPLO=uplo), a[0])
+    check_gradcheck(lambda m, t: m.linalg.eigvalsh(sym(t)), a[0])
+    same_error(lambda m: m.linalg.eigh(m.tensor(a), UPLO="X"))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (3, 3)])
+def test_pinv(shape):
+    a = _mat(*shape, well=False)
+    check_op(lambda m, t: m.linalg.pinv(t), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, t: m.pinverse(t), a.astype(np.float32), atol=1e-5, rtol=1e-4)
+    check_gradcheck(lambda m, t: m.linalg.pinv(t), a)
+    s = _mat(3, 3, spd=True)
+    check_op(lambda m, t: m.linalg.pinv(t, hermitian=True), s)
+    rank1 = np.outer([1.0, 2, 3], [1.0, -1, 2])
+    check_op(lambda m, t: m.linalg.pinv(t), rank1, grad=False)
+    check_op(lambda m, t: m.linalg.pinv(t, atol=0.5, rtol=0.1), a, grad=False)
+
+
+@pytest.mark.parametrize("driver", [None, "gelsd", "gelss", "gels"])
+def test_lstsq(driver):
+    a, b = R.standard_normal((5, 3)), R.standard_normal((5, 2))
+    check_op(lambda m, x, y: m.linalg.lstsq(x, y, driver=driver), a, b, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x, y: m.linalg.lstsq(x, y[:, 0], driver=driver), a, b)
+    check_gradcheck(lambda m, x, y: m.linalg.lstsq(x, y, driver=driver)[:2], a, b)
+    check_op(lambda m, x, y: m.linalg.lstsq(x, y, driver=driver), a[:2], b[:2])  # m < n
+
+
+def test_matrix_rank():
+    a = np.stack([np.outer([1.0, 2, 3], [1.0, -1, 2]), _mat(3, 3)])
+    check_op(lambda m, t: m.linalg.matrix_rank(t), a)
+    check_op(lambda m, t: m.linalg.matrix_rank(t, hermitian=True), _mat(3, 3, spd=True))
+    check_op(lambda m, t: m.linalg.matrix_rank(t, atol=1.0, rtol=0.0), a)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, -1, -2])
+def test_matrix_power(n):
+    a = _mat(3, 3)
+    check_op(lambda m, t: m.linalg.matrix_power(t, n), a, atol=1e-9, rtol=1e-8)
+    check_op(lambda m, t: t.matrix_power(n), _mat(2, 3, 3), atol=1e-9, rtol=1e-8)
+    if n:
+        check_gradcheck(lambda m, t: m.linalg.matrix_power(t, n), a)
+
+
+def test_multi_dot():
+    a, b, c = R.standard_normal((2, 5)), R.standard_normal((5, 3)), R.standard_normal((3, 4))
+    v, w = R.standard_normal(2), R.standard_normal(4)
+    check_op(lambda m, x, y: m.linalg.multi_dot([x, y]), a, b)
+    check_op(lambda m, x, y, z: m.linalg.multi_dot([x, y, z]), a, b, c)
+    check_op(lambda m, u, x, y, z, t: m.linalg.multi_dot([u, x, y, z, t]), v, a, b, c, w)
+    check_gradcheck(lambda m, x, y, z: m.linalg.multi_dot([x, y, z]), a, b, c)
+    same_error(lambda m: m.linalg.multi_dot([m.ones(2, 2)]))
+    same_error(lambda m: m.linalg.multi_dot([m.ones(2, 2), m.ones(3, 2)]))
+
+
+def test_cross():
+    a, b = R.standard_normal((4, 3)), R.standard_normal((4, 3))
+    check_op(lambda m, x, y: m.linalg.cross(x, y), a, b)
+    check_op(lambda m, x, y: m.linalg.cross(x, y, dim=0), a.T.copy(), b[:1].T.copy())
+    check_gradcheck(lambda m, x, y: m.linalg.cross(x, y), a, b)
+    same_error(lambda m: m.linalg.cross(m.ones(2), m.ones(2)))
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf])
+def test_matrix_norm(ord):
+    a = R.standard_normal((2, 3, 4))
+    check_op(lambda m, t: m.linalg.matrix_norm(t, ord), a)
+    check_op(lambda m, t: m.linalg.matrix_norm(t, ord, dim=(0, 2), keepdim=True), a)
+    check_op(lambda m, t: m.linalg.norm(t[0], ord), a.astype(np.float32), atol=1e-5)
+    check_gradcheck(lambda m, t: m.linalg.matrix_norm(t, ord), a)
+
+
+@pytest.mark.parametrize("args", [dict(), dict(ord=3, dim=1), dict(dim=1), dict(dim=(0, 1)),
+                                  dict(ord=1, dim=0, keepdim=True)])
+def test_norm(args):
+    a = R.standard_normal((3, 4))
+    check_op(lambda m, t: m.linalg.norm(t, **args), a)
+    check_op(lambda m, t: m.linalg.norm(t[0], **{k: v for k, v in args.items() if k == "ord"}), a)
+
+
+def same_linalg_error(fn):
+    """torch raises torch.linalg.LinAlgError, ember ember.linalg.LinAlgError: same message."""
+    with pytest.raises(torch.linalg.LinAlgError) as t_err:
+        fn(torch)
+    with pytest.raises(ember.linalg.LinAlgError) as e_err:
+        fn(ember)
+    assert str(e_err.value) == str(t_err.value).replace("torch.", "ember."), (e_err, t_err)
+
+
+def test_errors():
+    sing = np.array([[1.0, 2.0], [2.0, 4.0]])
+    same_linalg_error(lambda m: m.linalg.inv(m.tensor(sing)))
+    same_linalg_error(lambda m: m.linalg.inv(m.tensor(np.stack([np.eye(2), sing]))))
+    same_error(lambda m: m.linalg.inv(m.ones(2, 3)))
+    same_error(lambda m: m.linalg.inv(m.ones(3)))
+    same_error(lambda m: m.linalg.inv(m.ones(2, 2, dtype=m.int64)))
+    same_error(lambda m: m.linalg.det(m.ones(2, 3)))
+    same_linalg_error(lambda m: m.linalg.solve(m.tensor(sing), m.ones(2, dtype=m.float64)))
+    same_error(lambda m: m.linalg.solve(m.eye(2), m.ones(3)))
+    same_error(lambda m: m.linalg.matrix_power(m.ones(2, 3), 2))
+    not_pd = np.array([[1.0, 2.0], [2.0, 1.0]])
+    same_linalg_error(lambda m: m.linalg.cholesky(m.tensor(not_pd)))
+    same_linalg_error(lambda m: m.linalg.cholesky(m.tensor(np.stack([np.eye(2), not_pd]))))
+    e = pytest.raises(ember.linalg.LinAlgError, ember.linalg.inv, ember.tensor(sing))
+    assert isinstance(e.value, RuntimeError)
+    same_error(lambda m: m.linalg.norm(m.ones(3, 4), 3))
+
+
+def test_empty_and_batched_broadcast():
+    check_op(lambda m, t: m.linalg.inv(t), np.zeros((0, 3, 3)))
+    check_op(lambda m, t: m.linalg.det(t), np.zeros((2, 0, 0)), grad=False)
+    a, b = _mat(2, 3, 3), R.standard_normal((3, 1))
+    check_op(lambda m, x, y: m.linalg.solve(x, y), a, b)
