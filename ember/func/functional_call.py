@@ -1,0 +1,108 @@
+"""``functional_call``: a module's forward with some of its parameters and buffers replaced."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..nn.modules.module import Module
+from ..tensor import Tensor
+
+__all__ = ["functional_call"]
+
+
+def _owner(module: Module, name: str) -> tuple[Module, str]:
+    prefix, _, leaf = name.rpartition(".")
+    return (module.get_submodule(prefix) if prefix else module), leaf
+
+
+@contextmanager
+def _reparametrized(module: Module, values: dict[str, Tensor], tie_weights: bool,
+                    strict: bool) -> Iterator[None]:
+    named = dict(module.named_parameters(remove_duplicate=False))
+    named.update(module.named_buffers(remove_duplicate=False))
+    if tie_weights:
+        # a value given for one name of a tied tensor replaces it under every name
+        by_id: dict[int, Tensor] = {}
+        for k, v in values.items():
+            if k in named:
+                by_id[id(named[k])] = v
+        for k, t in named.items():
+            if k not in values and id(t) in by_id:
+                values[k] = by_id[id(t)]
+    if strict:
+        missing = [k for k in named if k not in values]
+        unexpected = [k for k in values if k not in named]
+        if missing or unexpected:
+            msgs = []
+            if unexpected:
+                msgs.append("Unexpected key(s): {}.".format(", ".join(map(repr, unexpected))))
+            if missing:
+                msgs.append("Missing key(s): {}.".format(", ".join(map(repr, missing))))
+            raise RuntimeError(f"Error(s) in reparametrizing for {module._get_name()}:\n\t"
+                               + "\n\t".join(msgs))
+    saved = []
+    try:
+        for k, v in values.items():
+            owner, leaf = _owner(module, k)
+            for store in ("_parameters", "_buffers"):
+                d = owner.__dict__[store]
+                if leaf in d:
+                    # the slot itself, so a plain tensor may stand in for a Parameter
+                    saved.append((d, leaf, d[leaf]))
+                    d[leaf] = v
+                    break
+            else:
+                saved.append((owner, leaf, owner.__dict__.get(leaf, _ABSENT)))
+                object.__setattr__(owner, leaf, v)
+        yield
+    finally:
+        for where, leaf, old in reversed(saved):
+            if isinstance(where, dict):
+                where[leaf] = old
+            elif old is _ABSENT:
+                object.__delattr__(where, leaf)
+            else:
+                object.__setattr__(where, leaf, old)
+
+
+_ABSENT = object()
+
+
+def functional_call(module: Module,
+                    parameter_and_buffer_dicts: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                    args: Any = None, kwargs: dict[str, Any] | None = None, *,
+                    tie_weights: bool = True, strict: bool = False) -> Any:
+    """Calls ``module(*args, **kwargs)`` with its parameters and buffers replaced by the given
+    tensors (by their ``state_dict`` names) for this call only.
+
+    Args:
+        module: the module to call.
+        parameter_and_buffer_dicts: the replacements, one dict or several (with no name twice).
+        args, kwargs: the call's arguments (a single non-tuple ``args`` is one argument).
+        tie_weights: a value given for one name of tied tensors replaces all of them.
+        strict: every parameter and buffer must be given, and nothing else.
+    """
+    if isinstance(parameter_and_buffer_dicts, dict):
+        values = dict(parameter_and_buffer_dicts)
+    elif isinstance(parameter_and_buffer_dicts, Sequence):
+        if not all(isinstance(d, dict) for d in parameter_and_buffer_dicts):
+            raise ValueError("Expected all elements of parameter_and_buffer_dicts to be "
+                             "dictionaries")
+        seen: dict[str, int] = {}
+        for d in parameter_and_buffer_dicts:
+            for k in d:
+                seen[k] = seen.get(k, 0) + 1
+        repeated = [k for k, c in seen.items() if c > 1]
+        if repeated:
+            raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of "
+                             "functional call is ambiguous")
+        values = {k: v for d in parameter_and_buffer_dicts for k, v in d.items()}
+    else:
+        raise ValueError("Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of "
+                         f"dicts, but got {type(parameter_and_buffer_dicts)}")
+    if args is None:
+        args = ()
+    elif not isinstance(args, tuple):
+        args = (args,)
+    with _reparametrized(module, values, tie_weights, strict):
+        return module(*args, **(kwargs or {}))
