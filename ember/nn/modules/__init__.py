@@ -19,7 +19,7 @@ __all__ = [
 # layers, functional-API wrappers and losses (conv, pooling, normalisation, activations, ...)
 from . import activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, \
     pooling, sparse  # noqa: E402
-from . import conv_nd, layers_ext, pooling_nd  # noqa: E402
+from . import conv_nd, layers_ext, loss_ext, pooling_nd  # noqa: E402
 from . import rnn, transformer  # noqa: E402
 from .activation import *  # noqa: E402,F401,F403
 from .batchnorm import *  # noqa: E402,F401,F403
@@ -34,10 +34,11 @@ from .sparse import *  # noqa: E402,F401,F403
 from .conv_nd import *  # noqa: E402,F401,F403
 from .pooling_nd import *  # noqa: E402,F401,F403
 from .layers_ext import *  # noqa: E402,F401,F403
+from .loss_ext import *  # noqa: E402,F401,F403
 from .rnn import *  # noqa: E402,F401,F403
 from .transformer import *  # noqa: E402,F401,F403
 
 for _m in (activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, pooling,
-           sparse, conv_nd, pooling_nd, layers_ext, rnn, transformer):
+           sparse, conv_nd, pooling_nd, layers_ext, loss_ext, rnn, transformer):
     __all__ += _m.__all__
 del _m
