@@ -73,9 +73,21 @@ class Topk(_Selecting, name="TopkBackward0"):
         ctx.dim = dim
         if a.ndim == 0:
             return Topk._done(ctx, a, a.copy(), ctx.xp.zeros((), "int64"))
-        idx = _order(ctx.xp, a, dim, largest).astype("int64", copy=False)
-        idx = ctx.xp.take(idx, ctx.xp.arange(k), axis=dim)
-        return Topk._done(ctx, a, ctx.xp.take_along_axis(a, idx, axis=dim), idx)
+        xp = ctx.xp
+        n = a.shape[dim]
+        if 0 < k and 4 * k < n:
+            # partition out the k first (NaN counts as largest), then order just those: by
+            # index first, so that a stable sort by value keeps equal ones in input order
+            kth = n - k if largest else k - 1
+            part = xp.argpartition(a, kth, axis=dim)
+            part = xp.take(part, xp.arange(n - k, n) if largest else xp.arange(k), axis=dim)
+            part = xp.sort(part, axis=dim)
+            order = _order(xp, xp.take_along_axis(a, part, axis=dim), dim, largest)
+            idx = xp.take_along_axis(part, order, axis=dim).astype("int64", copy=False)
+        else:
+            idx = _order(xp, a, dim, largest).astype("int64", copy=False)
+            idx = xp.take(idx, xp.arange(k), axis=dim)
+        return Topk._done(ctx, a, xp.take_along_axis(a, idx, axis=dim), idx)
 
 
 class Kthvalue(_Selecting, name="KthvalueBackward0"):
@@ -101,11 +113,14 @@ def _median_positions(xp: Any, a: Any, order: Any, dim: int, ignore_nan: bool) -
     if ignore_nan:  # NaNs sort last: the median of the others sits at (count - 1) // 2
         count = n - nan.sum(axis=dim, keepdims=True)
         return xp.maximum(count - 1, 0) // 2
+    any_nan = nan.any(axis=dim, keepdims=True)
+    if not any_nan.any():
+        return xp.full(any_nan.shape, (n - 1) // 2)
     # any NaN makes the median NaN, at the first NaN's index: the sorted position of that NaN
     first_nan = xp.argmax(nan, axis=dim, keepdims=True)
     sorted_pos = xp.argsort(order, axis=dim, kind="stable")
     nan_pos = xp.take_along_axis(sorted_pos, first_nan, axis=dim)
-    return xp.where(nan.any(axis=dim, keepdims=True), nan_pos, (n - 1) // 2)
+    return xp.where(any_nan, nan_pos, (n - 1) // 2)
 
 
 class MedianDim(_Selecting, name="MedianBackward1"):

@@ -202,3 +202,14 @@ def test_histc_histogram(rng):
     same_error(lambda m: m.histogram(m.tensor([1.0, 2.0], requires_grad=True), 2).hist.sum()
                .backward())
     same_error(lambda m: m.histogram(m.tensor([1, 2]), 3))
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_partition_path(largest, rng):
+    """k much smaller than the dim takes the partition path: same values and indices."""
+    x = _distinct(rng, 6, 50)
+    x[1, 3] = x[2, 7] = NAN
+    for k in (1, 3, 12):
+        check_op(lambda m, a: a.topk(k, largest=largest), x)
+        check_op(lambda m, a: a.topk(k, dim=0, largest=largest), x.T.copy())
+    check_gradcheck(lambda m, a: a.topk(3, largest=largest).values, _distinct(rng, 2, 40))
