@@ -15,15 +15,23 @@ class dtype:
         self.is_floating_point = category == 2
         self.is_signed = name not in ("bool", "uint8")
         self.itemsize = self.np.itemsize
-        # 0 bool < 1 integer < 2 floating: torch promotes across categories, never within by value
+        # 0 bool < 1 integer < 2 floating < 3 complex: torch promotes across categories, never
+        # within one by value
         self._category = category
 
     @property
     def is_complex(self) -> bool:
-        return False
+        return self._category == 3
 
     def to_real(self) -> dtype:
-        return self
+        """The real dtype of a complex one (``complex64`` -> ``float32``); others unchanged."""
+        return _FROM_NP[np.dtype(self.np.char.lower())] if self._category == 3 else self
+
+    def to_complex(self) -> dtype:
+        """The complex dtype of a floating one (``float64`` -> ``complex128``)."""
+        if self._category == 3:
+            return self
+        return complex128 if self is float64 else complex64
 
     def __repr__(self) -> str:
         return f"ember.{self.name}"
@@ -41,18 +49,23 @@ int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
+complex64 = dtype("complex64", np.complex64, 3)
+complex128 = dtype("complex128", np.complex128, 3)
 
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
+cfloat, cdouble = complex64, complex128
 
-all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, float32, float64)
+all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, float32, float64, complex64,
+              complex128)
 _FROM_NP = {d.np: d for d in all_dtypes}
 _NAMES = {d.name: d for d in all_dtypes}
 
 
 # torch's scalar-type names, as its messages print them ("torch.FloatTensor", "got Long")
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                 "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def scalar_name(d) -> str:
@@ -108,6 +121,8 @@ def scalar_dtype(value) -> dtype:
         return bool
     if isinstance(value, (builtins_int, np.integer)):
         return int64
+    if isinstance(value, (complex, np.complexfloating)):
+        return _default_dtype.to_complex()
     return _default_dtype
 
 
@@ -121,7 +136,11 @@ def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
     # category (e.g. a 0-d float tensor makes an int tensor float, but a 0-d int64 never widens int32)
     if higher is None:
         return lower
-    if lower is None or higher._category == 2:
+    if lower is None or higher._category == 3:
+        return higher
+    if lower._category == 3 and higher._category == 2:  # keeps higher's precision
+        return higher.to_complex()
+    if higher._category == 2:
         return higher
     if higher._category == 0 or lower._category > higher._category:
         return promote_types(higher, lower)
@@ -192,7 +211,7 @@ _INT_RANGE = {np.dtype(t): (_builtins.int(np.iinfo(t).min), _builtins.int(np.iin
 def int_scalar(npd: np.dtype, x: int) -> object:
     """The Python int ``x`` as a scalar of the integer dtype ``npd``, wrapped modulo its range as
     torch's integer arithmetic does (``uint8_tensor + -3`` adds 253); numpy would raise."""
-    return np.asarray(x, dtype=np.int64).astype(npd)[()]
+    return np.asarray(x, dtype=np.int64).astype(npd)  # 0-d: numpy warns on scalar overflow only
 
 
 def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list:

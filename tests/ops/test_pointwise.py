@@ -2,6 +2,7 @@
 shifts, logcumsumexp and the torch-level in-place functions, against torch (values, dtypes,
 grad_fn names, gradients, errors), with gradcheck in float64; and integer scalars that wrap."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -191,3 +192,7 @@ def test_integer_scalars_wrap():
 
     check_op(inplace, u8, atol=0, rtol=0)
     check_op(lambda m, x: x < 300, u8)
+    check_op(lambda m, x: (x + 300, x - 300, x * -1), np.asarray(np.uint8(5)), atol=0, rtol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch wraps silently; so does ember
+        ember.tensor(u8).add(-3, alpha=2)
