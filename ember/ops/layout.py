@@ -29,10 +29,12 @@ class Unfold(Op, name="UnfoldBackward0"):
         ctx.in_shape, ctx.dim, ctx.size, ctx.step = a.shape, dim, size, step
         if a.ndim == 0:
             return a.reshape(1)
-        # a strided window view, read-only: torch also refuses in-place writes to overlapping
-        # windows, and a copy would cost size/step times the input
         windows = xp.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
-        return windows[(slice(None),) * dim + (slice(None, None, step),)]
+        windows = windows[(slice(None),) * dim + (slice(None, None, step),)]
+        # overlapping windows stay a read-only strided view (a copy would cost size/step times
+        # the input, and torch refuses in-place writes to them too); disjoint ones are copied,
+        # so that a write to them can't reach the input behind autograd's back
+        return windows if step < size else xp.ascontiguousarray(windows)
 
     @staticmethod
     def backward(ctx, g):

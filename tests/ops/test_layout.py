@@ -177,3 +177,17 @@ def test_existing_shape_ops(rng):
                lambda m, a: a.movedim((0, 1), (2, 0)), lambda m, a: m.moveaxis(a, 0, -1),
                lambda m, a: a.swapaxes(0, 2), lambda m, a: m.swapdims(a, 1, 2)):
         check_op(fn, x)
+
+
+def test_unfold_writes(rng):
+    x = _f(rng, 2, 8)
+    # overlapping windows: torch writes through its view (each shared element once per window
+    # holding it); ember refuses, with torch's message for writes to self-overlapping memory
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        ember.tensor(x).unfold(1, 3, 1).mul_(2)
+
+    def disjoint(m, a):
+        w = (a * 1).unfold(1, 2, 2)
+        return w.mul_(3)
+
+    check_op(disjoint, x)
