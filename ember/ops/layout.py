@@ -34,7 +34,7 @@ class Unfold(Op, name="UnfoldBackward0"):
         # overlapping windows stay a read-only strided view (a copy would cost size/step times
         # the input, and torch refuses in-place writes to them too); disjoint ones are copied,
         # so that a write to them can't reach the input behind autograd's back
-        return windows if step < size else xp.ascontiguousarray(windows)
+        return windows if step < size else windows.copy()
 
     @staticmethod
     def backward(ctx, g):
