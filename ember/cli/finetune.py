@@ -643,11 +643,21 @@ def _targets(ds: Any) -> list[int]:
 
 
 def command(ns: argparse.Namespace) -> int:
+    from ._features import remove_cache_files
+
+    cache_files: list[str] = []
+    try:
+        return _command(ns, cache_files)
+    finally:  # an interrupted or failed run leaves no feature files behind either
+        remove_cache_files(cache_files)
+
+
+def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
     from ember import nn
     from ember.io import save
     from ember.utils.data import DataLoader, DistributedSampler
 
-    from ._features import cache_place, calibrate_batchnorm, extract_features, remove_cache_files
+    from ._features import cache_place, calibrate_batchnorm, extract_features
     from ._report import confusion_png, confusion_text, metrics_csv, schedule_lr
 
     if ns.nproc is not None and ns.nproc > 1 and "PMI_RANK" not in os.environ:
@@ -730,7 +740,6 @@ def command(ns: argparse.Namespace) -> int:
     plot_path = os.path.join(out, "training.png")
     confusion_path = os.path.join(out, "confusion.png")
     metrics_path = os.path.join(out, "metrics.csv")
-    cache_files: list[str] = []
     # BatchNorm in train mode can't take a batch of one (ResNet's last feature map is 1x1 at
     # small sizes): such a last batch is dropped. In eval mode any batch works.
     sampler = DistributedSampler(train_set, world, rank, seed=s["seed"]) if world > 1 else None
@@ -741,7 +750,7 @@ def command(ns: argparse.Namespace) -> int:
         place = cache_place(s["cache"], len(train_set) + len(val_set), model.fc.in_features)
         paths = [os.path.join(out, f".features-{part}.npy") for part in ("train", "val")]
         if place == "disk":
-            cache_files = paths
+            cache_files[:] = paths
         print(f"feature cache: the frozen backbone's features are computed once, kept in "
               f"{place} (--cache none recomputes them every epoch)", flush=True)
         t0 = time.perf_counter()
@@ -770,7 +779,7 @@ def command(ns: argparse.Namespace) -> int:
     def finish_files(done: int) -> None:
         _plot({k: v[:done] for k, v in history.items()}, plot_path)  # saved epochs only
         if writer is not None:
-            writer.flush()
+            writer.close()
 
     epoch = completed = start
     stopped_early = False
@@ -829,7 +838,6 @@ def command(ns: argparse.Namespace) -> int:
                       flush=True)
                 break
     except KeyboardInterrupt:
-        remove_cache_files(cache_files)
         if rank != 0:  # rank 0 reports for the job
             return 130
         print(file=sys.stderr)
@@ -841,7 +849,6 @@ def command(ns: argparse.Namespace) -> int:
                   f"Resume with: ember finetune --resume {ckpt_path}", file=sys.stderr)
         finish_files(completed)
         return 130
-    remove_cache_files(cache_files)
 
     if rank != 0:
         return 0

@@ -252,6 +252,58 @@ def test_tensorboard_without_the_extra_names_it(image_folder, tmp_path, monkeypa
                       "install 'ember[tensorboard]'\n")
 
 
+def test_tensorboard_logs_every_epoch(image_folder, tmp_path, no_plot):
+    pytest.importorskip("ember.utils.tensorboard")
+    from tensorboardX.event_file_writer import EventFileWriter  # noqa: F401 - the extra is there
+
+    status, _, stderr = run("finetune", image_folder, *FAST, "--epochs", 2, "--image-size", 32,
+                            "--tensorboard", tmp_path / "tb", "--out", tmp_path / "o")
+    assert status == 0, stderr
+    files = [f for f in os.listdir(tmp_path / "tb") if f.startswith("events.out.tfevents")]
+    assert len(files) == 1
+    data = (tmp_path / "tb" / files[0]).read_bytes()
+    for tag in (b"train/loss", b"val/loss", b"val/acc", b"lr"):
+        assert tag in data
+
+
+def test_light_augmentation_flips_without_crops(image_folder, tmp_path, no_plot):
+    from ember.cli.finetune import _transforms
+    from ember.vision import transforms as T
+
+    train, val, resize = _transforms(32, "light", photos=True)
+    names = [type(t).__name__ for t in train.transforms]
+    assert names == ["Resize", "CenterCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
+    assert [type(t).__name__ for t in val.transforms] == ["Resize", "CenterCrop", "ToTensor",
+                                                          "Normalize"] and resize == 32
+    assert isinstance(_transforms(32, "standard", True)[0].transforms[0], T.RandomResizedCrop)
+    status, stdout, stderr = run("finetune", image_folder, *FAST, "--epochs", 1, "--augment",
+                                 "light", "--out", tmp_path / "o")
+    assert status == 0, stderr
+    assert "no feature cache: --augment light changes the inputs every epoch" in stdout
+
+
+def test_nproc_passes_every_option_on(monkeypatch):
+    import ember.distributed.run
+    from ember.cli import build_parser
+    from ember.cli.finetune import _relaunch
+
+    seen = []
+    monkeypatch.setattr(ember.distributed.run, "main", lambda argv: seen.append(argv) or 0)
+    ns = build_parser().parse_args(
+        ["finetune", "imgs", "--optimizer", "adamw", "--lr-schedule", "cosine", "--bn-train",
+         "--no-skip-bad-images", "--augment", "light", "--cache", "disk", "--overwrite",
+         "--summary", "--tensorboard", "tb", "--patience", "3"])
+    assert _relaunch(ns, 2) == 0
+    argv = seen[0]
+    assert argv[:6] == ["--nproc-per-node", "2", "-m", "ember", "finetune", "imgs"]
+    for pair in (["--optimizer", "adamw"], ["--lr-schedule", "cosine"], ["--augment", "light"],
+                 ["--cache", "disk"], ["--patience", "3"], ["--tensorboard", "tb"]):
+        i = argv.index(pair[0])
+        assert argv[i:i + 2] == pair
+    assert {"--bn-train", "--no-skip-bad-images", "--overwrite", "--summary"} <= set(argv)
+    assert build_parser().parse_args(argv[4:]).optimizer == "adamw"
+
+
 # -- messy folders ------------------------------------------------------------------------------
 @pytest.fixture
 def messy(image_folder, tmp_path):
