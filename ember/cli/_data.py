@@ -64,8 +64,12 @@ def scan_images(paths: list[str], desc: str) -> tuple[list[tuple[int, int]], lis
     for path in _progress(paths, desc, unit="image"):
         try:
             with Image.open(path) as img:
+                size = img.size
+                # JPEG decodes at 1/8 scale when asked (DCT scaling): the whole stream is still
+                # read, so a truncated photo fails here too, at a fraction of the cost
+                img.draft("RGB", (max(size[0] // 8, 1), max(size[1] // 8, 1)))
                 img.load()  # decodes it all: a truncated file fails here, not mid-epoch
-                sizes.append(img.size)
+                sizes.append(size)
         except Exception as e:  # noqa: BLE001 - Pillow fails a damaged file in many ways
             bad.append((path, describe(e)))
     return sizes, bad

@@ -866,10 +866,12 @@ def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
         png = confusion_png(confusion, classes)
         if png is not None:
             _atomic_bytes(confusion_path, png)
+    where = "best.pt" if best is not None else "best.pt of the run that reached it"
     print(f"best validation accuracy: {history['val_acc'][best_epoch - 1]:.1%} at epoch "
-          f"{best_epoch} (best.pt); final: {history['val_acc'][-1]:.1%} after {n} "
+          f"{best_epoch} ({where}); final: {history['val_acc'][-1]:.1%} after {n} "
           f"epoch{'s' if n > 1 else ''}" + (" (stopped early)" if stopped_early else ""))
-    print(f"files: {ckpt_path}, {best_path}, {metrics_path}, {plot_path}"
+    print(f"files: {ckpt_path}, " + (f"{best_path}, " if best is not None else "")
+          + f"{metrics_path}, {plot_path}"
           + (f", {confusion_path}" if os.path.isfile(confusion_path) else "")
           + f"  ({time.perf_counter() - began_all:.1f} s in all)")
     return 0
