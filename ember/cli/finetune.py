@@ -69,9 +69,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "finetune", help="finetune a ResNet on an image folder (or the built-in Digits)",
         description="Finetune a ResNet as the autograd tutorial does: freeze every parameter, "
                     "replace fc with a new Linear layer for the folder's classes, and train it "
-                    "with SGD. IMAGE_FOLDER holds one sub-folder per class (or train/ and val/ "
-                    "folders that do); without it, the embedded Digits dataset is used. Ctrl-C "
-                    "stops after keeping the last completed epoch's checkpoint.")
+                    "(SGD by default). IMAGE_FOLDER holds one sub-folder per class (or train/ "
+                    "and val/ folders that do; hidden folders are skipped); without it, the "
+                    "embedded Digits dataset is used. Every image is checked before the first "
+                    "epoch, and the image size and augmentation are chosen from the images "
+                    "unless given (the run says what and why). A frozen backbone runs its "
+                    "BatchNorm layers in eval mode (documented choice; --bn-train to opt out), "
+                    "so with deterministic inputs its features are computed once and each "
+                    "epoch trains only the head. --out receives checkpoint.pt (last epoch), "
+                    "best.pt (best validation accuracy), metrics.csv, training.png and "
+                    "confusion.png. Ctrl-C stops after keeping the last completed epoch's "
+                    "checkpoint.")
     # Defaults are None here and filled in by `_settings`: on --resume, what the user did not
     # give comes from the checkpoint rather than from these defaults.
     p.add_argument("folder", nargs="?", metavar="IMAGE_FOLDER",
