@@ -1,7 +1,7 @@
 """ember: PyTorch's API on NumPy, with a readable autograd engine."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401  (torch's API version; ember's own in .version)
 
 from .dtypes import (  # noqa: F401
     bool,
@@ -61,13 +61,32 @@ from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .dtypes import result_type as _result_type
 from ._tensor_str import set_printoptions  # noqa: F401
 from .backend.threads import get_num_threads, set_num_threads  # noqa: F401
+from . import _missing
+from ._missing import MissingAPIError  # noqa: F401
+from . import version  # noqa: F401
+from ._settings import (  # noqa: F401
+    are_deterministic_algorithms_enabled,
+    get_default_device,
+    get_deterministic_debug_mode,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_default_device,
+    set_deterministic_debug_mode,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 
 # The training stack, checkpoints and the rest load on first use (PEP 562), so ``import ember``
 # costs the core only; ``ember.nn``, ``from ember import nn`` and ``import ember.nn`` all work, as
 # ``torch.nn`` etc. are reachable after ``import torch``.
 _LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization",
-                           "distributed", "special", "fft"})
-_LAZY_ATTRS = {"save": "io", "load": "io"}
+                           "distributed", "special", "fft", "backends", "accelerator", "mps", "xpu",
+                           "cpu", "amp", "onnx"})
+_LAZY_ATTRS = {"save": "io", "load": "io", "compile": "_compile", "autocast": "amp",
+               "is_autocast_enabled": "amp.autocast_mode",
+               "is_autocast_cpu_enabled": "amp.autocast_mode",
+               "get_autocast_dtype": "amp.autocast_mode",
+               "get_autocast_cpu_dtype": "amp.autocast_mode"}
 
 
 def __getattr__(name: str) -> object:
@@ -75,14 +94,21 @@ def __getattr__(name: str) -> object:
 
     if name in _LAZY_MODULES:
         sub = "io.serialization" if name == "serialization" else name
-        module = importlib.import_module(f".{sub}", __name__)
+        try:
+            module = importlib.import_module(f".{sub}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{sub}":
+                raise  # the module exists but needs something missing
+            raise _missing.attribute_error("torch", "ember", name) from None
+        if name in ("special", "fft", "linalg"):  # torch's names it lacks raise MissingAPIError
+            _missing.install(module, f"torch.{name}")
         globals()[name] = module
         return module
     if name in _LAZY_ATTRS:
         value = getattr(importlib.import_module(f".{_LAZY_ATTRS[name]}", __name__), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'ember' has no attribute '{name}'")
+    return _missing.submodule_or_error("ember", "torch", name)  # a torch name names itself
 
 
 def __dir__() -> list:

@@ -26,12 +26,8 @@ __all__ = ["MissingAPIError", "MissingModuleError", "torch_aliases", "ember_name
 _PREFIXES = (("torchvision", "ember.vision"), ("torch", "ember"))
 
 
-class MissingAPIError(NotImplementedError, AttributeError):
-    """A ``torch``/``torchvision`` attribute that ember does not implement."""
-
-
-class MissingModuleError(NotImplementedError, ModuleNotFoundError):
-    """A ``torch``/``torchvision`` submodule that ember does not implement."""
+# The classes live in the core (ember._missing), so ember's own modules raise them too.
+from .._missing import MissingAPIError, MissingModuleError  # noqa: E402
 
 
 def ember_name(name: str) -> str | None:
@@ -61,6 +57,9 @@ class _AliasModule(types.ModuleType):
             if attr.startswith("__"):  # protocol probes (__wrapped__, ...) are not API
                 raise AttributeError(
                     f"module '{self.__name__}' has no attribute '{attr}'") from None
+            if not hasattr(target, "__path__"):  # a plain module (nn.functional): no submodules
+                raise MissingAPIError(
+                    _missing(f"{self.__name__}.{attr}", f"{target.__name__}.{attr}")) from None
             # A submodule that ember's package does not import eagerly (torchvision.models).
             try:
                 value = importlib.import_module(f"{self.__name__}.{attr}")

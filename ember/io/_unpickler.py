@@ -23,6 +23,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..nn.parameter import Parameter
 from ..tensor import Size, Tensor, device
+from ._safe_globals import user_globals
 
 __all__ = ["UnsafeCheckpointError", "SafeUnpickler", "Storages", "unwrap"]
 
@@ -468,6 +469,14 @@ class SafeUnpickler(pickle.Unpickler):
         self._file = file
         self._storages = storages
         self._globals = _ALLOWLIST
+        # the user's allowlist (add_safe_globals): those objects and instances of those classes
+        self._user = user_globals()
+        self._user_ids = {id(v) for v in self._user.values()}
+        self._user_types = tuple(v for v in self._user.values() if isinstance(v, type))
+
+    def accept(self, x: Any) -> bool:
+        """Whether ``x`` came from the user's allowlist (kept by :func:`unwrap`)."""
+        return id(x) in self._user_ids or type(x) in self._user_types
 
     def load(self) -> Any:
         start = self._file.tell()
@@ -479,6 +488,9 @@ class SafeUnpickler(pickle.Unpickler):
         found = self._globals.get((module, name))
         if found is not None:
             return found
+        user = self._user.get(f"{module}.{name}")
+        if user is not None:  # trusted by add_safe_globals: rebuilt as torch rebuilds it
+            return user
         if module in ("torch", "torch.cuda") and name in _UNSUPPORTED_STORAGES:
             raise NotImplementedError(f"the checkpoint holds a {module}.{name}, which ember "
                                       f"cannot load: {_UNSUPPORTED_STORAGES[name]}")
@@ -486,10 +498,12 @@ class SafeUnpickler(pickle.Unpickler):
             raise NotImplementedError(f"the checkpoint uses {module}.{name}: "
                                       f"{_UNSUPPORTED[(module, name)]} cannot be loaded by ember")
         raise UnsafeCheckpointError(
-            f"the checkpoint asks for the global {module}.{name}, which ember refuses: ember.load "
-            "never imports or calls anything outside a fixed allowlist of tensor-rebuilding "
-            "functions, and has no weights_only=False (torch.load(weights_only=True) refuses it "
-            "too, unless it is added with torch.serialization.add_safe_globals)")
+            f"the checkpoint asks for the global {module}.{name}, which ember refuses: with "
+            "weights_only=True ember.load never imports or calls anything outside a fixed "
+            "allowlist of tensor-rebuilding functions. If you trust this class/function, "
+            f"allowlist it with ember.serialization.add_safe_globals([{module}.{name}]) or the "
+            f"ember.serialization.safe_globals([{module}.{name}]) context manager; if you trust "
+            "the whole file, load it with weights_only=False (which runs code from it)")
 
     def persistent_load(self, pid: Any) -> _Storage:
         st = self._storages
@@ -618,10 +632,13 @@ def _allowlist() -> dict[tuple[str, str], _Inert]:
 
 
 # -- after unpickling -------------------------------------------------------------------------
-def unwrap(obj: Any, byteorder: str = "little") -> Any:
+def unwrap(obj: Any, byteorder: str = "little",
+           accept: Callable[[Any], bool] | None = None) -> Any:
     """Turns the unpickled object into ember objects: ``_T`` -> Tensor/Parameter, dtype markers ->
     ember dtypes. Mutable containers are updated in place, so shared references and cycles survive;
-    each ``_T`` becomes one Tensor however often it is referenced.
+    each ``_T`` becomes one Tensor however often it is referenced. Objects of other types are
+    refused unless ``accept`` says yes (the user's allowlist, or everything with
+    ``weights_only=False``): those are kept, their ``__dict__`` (and items) converted in place.
 
     The walk keeps its own stack (one generator per open container) rather than recursing, so how
     deep a file nests its containers never reaches Python's recursion limit."""
@@ -648,6 +665,8 @@ def unwrap(obj: Any, byteorder: str = "little") -> Any:
             out = x
         elif t in (list, dict, collections.OrderedDict, tuple, set, Size):
             return False, None
+        elif accept is not None and accept(x):
+            return False, None
         else:
             raise pickle.UnpicklingError(f"malformed checkpoint: unexpected {t.__name__}")
         done[id(x)] = out
@@ -656,6 +675,8 @@ def unwrap(obj: Any, byteorder: str = "little") -> Any:
     def container(x: Any):
         """Yields each element of ``x`` and receives it converted; returns ``x`` converted."""
         t = type(x)
+        if t not in _CONTAINERS:  # an accepted object: its contents are converted in place
+            return (yield from accepted(x))
         if t is list:
             done[id(x)] = x
             values = []
@@ -687,6 +708,32 @@ def unwrap(obj: Any, byteorder: str = "little") -> Any:
         done[id(x)] = out
         return out
 
+    def accepted(x: Any):
+        if isinstance(x, tuple):  # a namedtuple: rebuilt from its converted fields
+            if id(x) in busy:
+                raise pickle.UnpicklingError("malformed checkpoint: a tuple contains itself")
+            busy.add(id(x))
+            values = []
+            for v in x:
+                values.append((yield v))
+            busy.discard(id(x))
+            t = type(x)
+            out = t._make(values) if hasattr(t, "_make") else t(values)
+            done[id(x)] = out
+            return out
+        done[id(x)] = x
+        if isinstance(x, list):
+            for i in range(len(x)):
+                x[i] = yield x[i]
+        elif isinstance(x, dict):
+            for k in list(x):
+                x[k] = yield x[k]
+        attrs = getattr(x, "__dict__", None)
+        if type(attrs) is dict:
+            for k in list(attrs):
+                attrs[k] = yield attrs[k]
+        return x
+
     ready, value = simple(obj)
     if ready:
         return value
@@ -706,3 +753,4 @@ def unwrap(obj: Any, byteorder: str = "little") -> Any:
 
 
 _ALLOWLIST = _allowlist()
+_CONTAINERS = (list, dict, collections.OrderedDict, tuple, set, Size)

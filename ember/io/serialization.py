@@ -7,10 +7,11 @@ Files are PyTorch's own formats, so torch and ember read each other's checkpoint
 * reading: that zip format, the older magic-number format (``_use_new_zipfile_serialization=False``)
   and safetensors, recognised by content.
 
-Loading never runs code from the file: a checkpoint is unpickled by an allowlist-only unpickler
-(``_unpickler.py``), the equivalent of ``torch.load(weights_only=True)``, and there is no
-``weights_only=False``. A file that asks for anything else raises :class:`UnsafeCheckpointError`
-before anything from it has run.
+By default loading never runs code from the file: a checkpoint is unpickled by an allowlist-only
+unpickler (``_unpickler.py``), the equivalent of ``torch.load(weights_only=True)``, extended only by
+what the user allowlists (:func:`add_safe_globals`). A file that asks for anything else raises
+:class:`UnsafeCheckpointError` before anything from it has run. ``weights_only=False`` is torch's:
+the file is trusted and fully unpickled (``_full.py``), which can run any code it names.
 """
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ from typing import IO, Any, Callable, Union
 import numpy as np
 
 from ._pickler import Emitter, collect, plan_storages
-from ._unpickler import SafeUnpickler, Storages, UnsafeCheckpointError, unwrap
+from ._safe_globals import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
+from ._unpickler import _ALLOWLIST, _UNSUPPORTED, SafeUnpickler, Storages, UnsafeCheckpointError
+from ._unpickler import unwrap
 from ._zip import BadZipFile, UnsafeZipFile, ZipReader, ZipWriter
 
-__all__ = ["save", "load", "UnsafeCheckpointError"]
+__all__ = ["save", "load", "UnsafeCheckpointError", "add_safe_globals", "clear_safe_globals",
+           "get_safe_globals", "safe_globals", "get_unsafe_globals_in_checkpoint"]
 
 FileLike = Union[str, os.PathLike, IO[bytes]]
 
@@ -58,8 +62,12 @@ def save(obj: Any, f: FileLike, pickle_protocol: int = 2, *, format: str | None 
         format: ``None`` (safetensors for a path ending in ``.safetensors``, else torch's zip
             format), ``"torch"`` or ``"safetensors"`` (a dict of str -> Tensor only).
 
+        Any other picklable object (a whole Module, an optimizer, a class of yours) is pickled
+        whole, as ``torch.save`` does; such a file loads only with ``weights_only=False``.
+
     Raises:
-        TypeError: ``obj`` holds an object of another type; the message says where.
+        TypeError: ``obj`` holds an object that cannot be pickled (a local class, a lambda);
+            the message says where.
         PermissionError: ``f`` is a read-only file, or its folder is not writable.
     """
     if type(pickle_protocol) is not int or not 2 <= pickle_protocol <= pickle.HIGHEST_PROTOCOL:
@@ -81,10 +89,21 @@ def save(obj: Any, f: FileLike, pickle_protocol: int = 2, *, format: str | None 
                         f"got {type(f).__name__}")
 
     # Everything is checked and pickled before the first byte is written.
-    tensors = collect(obj)
-    plan = plan_storages(tensors)
-    emitter = Emitter(plan)
-    emitter.save(obj)
+    try:
+        tensors, full = collect(obj), False
+    except TypeError as plain_error:  # not plain data (a Module, a user class): pickled whole,
+        from ._full import FullEmitter, collect_full  # as torch does (loads with weights_only=False)
+
+        try:
+            tensors, full = collect_full(obj), True
+            emitter: Emitter = FullEmitter(plan_storages(tensors))
+            emitter.save(obj)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            raise TypeError(f"{plain_error}; nor can it be pickled whole: {e}") from None
+    if not full:
+        emitter = Emitter(plan_storages(tensors))
+        emitter.save(obj)
+    plan = emitter.plan
     emitter.out += b"."  # STOP
     if is_path:
         from ._atomic import atomic_write
@@ -138,7 +157,11 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
             or a callable ``(storage, location)``, as in torch. ember has only the CPU: storages
             saved from a GPU load there when ``map_location`` is ``None``; naming another device
             as the target raises ``RuntimeError``.
-        weights_only: must be true (the default). ember never runs code from a checkpoint.
+        weights_only: True (the default): only tensors, containers, plain values and the globals
+            allowlisted with :func:`add_safe_globals` are rebuilt; nothing else runs. False: the
+            file is TRUSTED and fully unpickled, as ``torch.load(weights_only=False)`` does:
+            whole models and any object come back, and the file can run arbitrary code, so
+            use it only for files from a source you trust. ``torch.*`` classes load as ember's.
         mmap: memory-map the file's tensor data instead of reading it (paths only; zip format).
         encoding: (keyword) how to decode Python 2 strings, ``'utf-8'`` by default.
 
@@ -153,10 +176,7 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
         NotImplementedError: the file holds what ember cannot represent (complex, uint64,
             quantized or sparse tensors).
     """
-    if weights_only is False:
-        raise ValueError("ember.load has no weights_only=False: ember never runs code from a "
-                         "checkpoint. It reads tensors, containers and plain values, as "
-                         "torch.load(weights_only=True) does")
+    trusted = weights_only is False
     unexpected = set(pickle_load_args) - {"encoding"}
     if unexpected:
         raise TypeError(f"load() got an unexpected keyword argument '{sorted(unexpected)[0]}'")
@@ -166,7 +186,8 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
         with open(path, "rb") as fh:
-            return _load(fh, repr(path), path if mmap else None, check_location, encoding)
+            return _load(fh, repr(path), path if mmap else None, check_location, encoding,
+                         trusted)
     if not hasattr(f, "read"):
         raise TypeError(f"ember.load expected a path or a readable binary file object, "
                         f"got {type(f).__name__}")
@@ -176,7 +197,7 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
     seekable = getattr(f, "seekable", None)
     if not (seekable and seekable()):
         f = _buffered(f, name)  # torch refuses such streams; ember reads them, after a look
-    return _load(f, name, None, check_location, encoding)
+    return _load(f, name, None, check_location, encoding, trusted)
 
 
 # enough to recognise every format: the tar magic sits at 257, the legacy magic pickle is 15 bytes
@@ -252,13 +273,14 @@ def _sniff(head: bytes, name: str) -> str:
 
 
 def _load(fh: IO[bytes], name: str, mmap_path: str | None,
-          check_location: Callable[[str], None], encoding: str) -> Any:
+          check_location: Callable[[str], None], encoding: str, trusted: bool = False) -> Any:
     start = fh.tell()
     head = _read_up_to(fh, _HEAD, name)
     fh.seek(start)
     kind = _sniff(head, name)
     if kind == "zip":
-        return _guarded(name, lambda: _load_zip(fh, name, mmap_path, check_location, encoding))
+        return _guarded(name, lambda: _load_zip(fh, name, mmap_path, check_location, encoding,
+                                                trusted))
     if kind == "safetensors":
         from . import safetensors
 
@@ -269,7 +291,7 @@ def _load(fh: IO[bytes], name: str, mmap_path: str | None,
             f"mmap can only be used with files saved with `torch.save({name}, "
             "_use_new_zipfile_serialization=True), please torch.save your checkpoint with this "
             "option in order to use mmap.")
-    return _guarded(name, lambda: _load_legacy(fh, check_location, encoding))
+    return _guarded(name, lambda: _load_legacy(fh, check_location, encoding, trusted))
 
 
 class _Deliberate(Exception):
@@ -339,7 +361,7 @@ def _location_checker(map_location: Any) -> Callable[[str], None]:
 
 
 def _load_zip(fh: IO[bytes], name: str, mmap_path: str | None,
-              check_location: Callable[[str], None], encoding: str) -> Any:
+              check_location: Callable[[str], None], encoding: str, trusted: bool = False) -> Any:
     zr = ZipReader(fh)  # checks every declared size and offset against the file
     if not zr.entries:
         raise pickle.UnpicklingError("not a valid checkpoint: the zip archive is empty")
@@ -376,8 +398,17 @@ def _load_zip(fh: IO[bytes], name: str, mmap_path: str | None,
     data_pkl = io.BytesIO(read_record("data.pkl"))
     storages = Storages(lambda key, nbytes: read_record(f"data/{key}", nbytes), byteorder,
                         check_location)
-    obj = SafeUnpickler(data_pkl, storages, encoding=encoding).load()
-    return unwrap(obj, byteorder)
+    unpickler = _unpickler(trusted)(data_pkl, storages, encoding=encoding)
+    obj = unpickler.load()
+    return unwrap(obj, byteorder, unpickler.accept)
+
+
+def _unpickler(trusted: bool) -> type[SafeUnpickler]:
+    if trusted:  # weights_only=False: the whole pickle, as torch (the file is trusted)
+        from ._full import TrustedUnpickler
+
+        return TrustedUnpickler
+    return SafeUnpickler
 
 
 _KEY = re.compile(r"[0-9]{1,40}")
@@ -416,7 +447,8 @@ def _next_pickle(fh: IO[bytes], end: int) -> io.BytesIO:
     return io.BytesIO(_read_up_to(fh, stop - start, "the checkpoint"))
 
 
-def _load_legacy(fh: IO[bytes], check_location: Callable[[str], None], encoding: str) -> Any:
+def _load_legacy(fh: IO[bytes], check_location: Callable[[str], None], encoding: str,
+                 trusted: bool = False) -> Any:
     # magic number, protocol version, sys_info, the object, its storage keys, then for each key
     # an int64 element count and the raw bytes (CHECKPOINTS.md §1.3), read in that order from
     # the file: only the pickles and the storages' bytes are ever held in memory
@@ -444,7 +476,8 @@ def _load_legacy(fh: IO[bytes], check_location: Callable[[str], None], encoding:
         expected[key] = nbytes  # the bytes come after the pickle
 
     storages = Storages(read_later, byteorder, check_location, legacy=True)
-    obj = SafeUnpickler(_next_pickle(fh, end), storages, encoding=encoding).load()
+    unpickler = _unpickler(trusted)(_next_pickle(fh, end), storages, encoding=encoding)
+    obj = unpickler.load()
     keys = plain()
     if not (isinstance(keys, list) and all(isinstance(k, str) and _KEY.fullmatch(k) for k in keys)
             and len(set(keys)) == len(keys)):
@@ -471,10 +504,58 @@ def _load_legacy(fh: IO[bytes], check_location: Callable[[str], None], encoding:
         if fh.readinto(raw) != nbytes:
             raise pickle.UnpicklingError(f"malformed checkpoint: storage {key!r} is truncated")
         storage.raw = np.frombuffer(raw, np.uint8)
-    return unwrap(obj, byteorder)
+    return unwrap(obj, byteorder, unpickler.accept)
 
 
 def _itemsize(dtype_name: str) -> int:
     from ._unpickler import _DTYPES
 
     return np.dtype(_DTYPES[dtype_name][0]).itemsize
+
+
+# torch's own weights-only allowlist beyond ember's: globals torch accepts by default that ember
+# refuses or cannot represent are not "unsafe" in torch's sense
+_TORCH_DEFAULT_SAFE = {"torch.nn.parameter.Parameter", "torch.Tensor", "torch.nn.parameter.Buffer",
+                       "collections.Counter", "builtins.bytearray", "torch.serialization._get_layout",
+                       "torch._tensor._rebuild_from_type_v2", "builtins.slice", "builtins.range"}
+
+
+def get_unsafe_globals_in_checkpoint(f: FileLike) -> list[str]:
+    """The globals in a ``torch.save`` file that ``weights_only=True`` would refuse (neither
+    torch's defaults nor allowlisted with :func:`add_safe_globals`), as ``"module.qualname"``.
+    Reads the pickle's opcodes only: nothing in the file is run."""
+    from ._safe_globals import user_globals
+
+    if isinstance(f, (str, os.PathLike)):
+        with open(os.fspath(f), "rb") as fh:
+            return get_unsafe_globals_in_checkpoint(fh)
+    head = _read_up_to(f, _HEAD, repr(getattr(f, "name", "<file object>")))
+    f.seek(-len(head), io.SEEK_CUR)
+    if _sniff(head, "the checkpoint") != "zip":
+        raise ValueError("Expected input to be a checkpoint returned by torch.save")
+    zr = ZipReader(f)
+    pkl = [n for n in zr.entries if n.endswith("/data.pkl")]
+    if not pkl:
+        raise ValueError("Expected input to be a checkpoint returned by torch.save")
+    data = zr.read(zr.entries[pkl[0]])
+    safe = ({f"{m}.{n}" for m, n in _ALLOWLIST} | {f"{m}.{n}" for m, n in _UNSUPPORTED}
+            | _TORCH_DEFAULT_SAFE | set(user_globals()))
+    found, strings = [], []
+    for op, arg, _ in pickletools.genops(io.BytesIO(bytes(data))):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            strings.append(arg)  # STACK_GLOBAL takes its two names from the stack
+        if op.name == "GLOBAL":
+            module, name = arg.split(" ", 1)
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            module, name = strings[-2], strings[-1]
+        else:
+            continue
+        module = "builtins" if module == "__builtin__" else module
+        full = f"{module}.{name}"
+        if full not in safe and full not in found and not (
+                module == "torch" and name in _TORCH_DTYPE_NAMES):
+            found.append(full)
+    return found
+
+
+_TORCH_DTYPE_NAMES = {n for (m, n) in _ALLOWLIST if m == "torch"}

@@ -6,3 +6,8 @@ from .modules import *  # noqa: F401,F403
 from . import functional, init, utils  # noqa: F401
 from .modules.syncbatchnorm import SyncBatchNorm  # noqa: F401,E402
 from . import parallel  # noqa: F401,E402
+
+from .. import _missing  # noqa: E402
+
+_missing.install(functional, "torch.nn.functional")  # torch names ember lacks raise MissingAPIError
+__getattr__ = _missing.module_getattr(__name__, "torch.nn")

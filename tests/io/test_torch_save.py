@@ -184,8 +184,8 @@ def test_unsupported_object_names_its_path(tmp_path):
 
     with pytest.raises(TypeError, match=r"Custom at obj\['model'\]\['x'\]\[1\]"):
         save({"model": {"x": [1, Custom()]}}, path)
-    with pytest.raises(TypeError, match="ndarray"):
-        save({"a": np.zeros(2)}, path)
+    with pytest.raises(TypeError, match="Custom"):  # a local class cannot be pickled whole
+        save({"a": Custom}, path)
     assert path.read_bytes() == before  # nothing was written: the old file is intact
     assert sorted(os.listdir(tmp_path)) == ["keep.pt"]  # and no temporary file is left
     buf = io.BytesIO()

@@ -15,3 +15,7 @@ __all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Datas
            "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset",
            "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
            "WorkerInfo", "default_collate", "default_convert", "get_worker_info", "random_split"]
+
+from ... import _missing  # noqa: E402
+
+__getattr__ = _missing.module_getattr(__name__, "torch.utils.data")  # torch's: MissingAPIError

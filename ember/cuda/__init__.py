@@ -40,3 +40,10 @@ def current_device() -> int:
 def synchronize(device: object = None) -> None:
     """Raises: there is no CUDA device."""
     raise _no_cuda()
+
+
+def __getattr__(name: str) -> object:
+    # ``torch.cuda.amp`` is reachable after ``import torch``: submodules load on first use
+    from .._missing import submodule_or_error
+
+    return submodule_or_error(__name__, "torch.cuda", name)

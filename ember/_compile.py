@@ -1,0 +1,97 @@
+"""``torch.compile``: torch's signature and checks; the result runs eagerly (ember has no compiler
+yet). A module comes back wrapped, as torch's ``OptimizedModule`` (``_orig_mod.`` in its
+``state_dict`` keys, attributes read and set through to the module); a function comes back
+wrapped with ``functools.wraps``."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from .nn.modules.module import Module
+
+__all__ = ["compile", "OptimizedModule", "InvalidBackend", "list_backends"]
+
+_MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+# torch._dynamo.list_backends(exclude_tags=()) in torch 2.13, less its testing-only entries
+_BACKENDS = ("aot_eager", "aot_eager_decomp_partition", "aot_eager_decomp_partition_crossref",
+             "aot_eager_decomp_partition_with_mode", "aot_eager_default_partitioner", "aot_ts",
+             "cudagraphs", "dynamo_accuracy_minifier_backend", "dynamo_minifier_backend",
+             "eager", "eager_debug", "eager_noexcept", "inductor", "invoke_subgraph", "openxla",
+             "openxla_eval", "pre_dispatch_eager", "ts", "tvm")
+
+
+class InvalidBackend(RuntimeError):
+    """A ``backend=`` name torch does not register."""
+
+
+def list_backends(exclude_tags: Any = ("debug", "experimental")) -> list[str]:
+    """The backend names ``compile`` accepts (all run eagerly here)."""
+    return list(_BACKENDS) if not exclude_tags else ["cudagraphs", "inductor", "openxla", "tvm"]
+
+
+class OptimizedModule(Module):
+    """What ``compile(module)`` returns: runs ``_orig_mod`` (eagerly, in ember)."""
+
+    _OWN = frozenset({"_orig_mod", "dynamo_ctx", "_torchdynamo_orig_callable", "forward",
+                      "_forward", "__dict__"})
+
+    def __init__(self, mod: Module) -> None:
+        super().__init__()
+        self._orig_mod = mod
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._orig_mod(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_orig_mod":
+            return self._modules["_orig_mod"]
+        return getattr(self._orig_mod, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # as torch's: its own and class attributes here, anything else on the compiled module
+        if hasattr(type(self), name) or name in self._OWN or "_orig_mod" not in self.__dict__.get(
+                "_modules", {}):
+            super().__setattr__(name, value)
+        else:
+            setattr(self._orig_mod, name, value)
+
+
+def compile(model: Callable | None = None, *, fullgraph: bool = False,  # noqa: A001
+            dynamic: bool | None = None, backend: str | Callable | None = None,
+            mode: str | None = None, options: dict | None = None, name: str | None = None,
+            disable: bool = False, recompile_limit: int | None = None,
+            isolate_recompiles: bool = False, shapes_spec: Any = None) -> Callable:
+    """Optimizes ``model`` for speed (``torch.compile``). ember runs the result eagerly, with
+    torch's argument checks, so programs that compile keep working unchanged.
+
+    Used as ``compile(model)``, ``@compile`` or ``@compile(mode=...)``.
+    """
+    if model is None:
+        def fn(model: Callable) -> Callable:
+            if model is None:
+                raise RuntimeError("Model can't be None")
+            return compile(model, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
+                           mode=mode, options=options, name=name, disable=disable,
+                           recompile_limit=recompile_limit,
+                           isolate_recompiles=isolate_recompiles, shapes_spec=shapes_spec)
+        return fn
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be "
+                           "specified at the same time.")
+    if mode is not None and mode not in _MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(_MODES)}")
+    if isinstance(backend, str) and backend not in _BACKENDS:
+        raise InvalidBackend(f"Invalid backend: {backend!r}, see "
+                             "`torch._dynamo.list_backends()` for available backends.")
+    if disable:
+        return model
+    if isinstance(model, Module):
+        return OptimizedModule(model)
+    if not callable(model):
+        raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
+
+    @functools.wraps(model)
+    def compiled(*args: Any, **kwargs: Any) -> Any:
+        return model(*args, **kwargs)
+
+    return compiled

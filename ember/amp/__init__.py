@@ -1,0 +1,8 @@
+"""``torch.amp``: mixed precision on the CPU (autocast and GradScaler), with torch's semantics."""
+from __future__ import annotations
+
+from . import autocast_mode, grad_scaler  # noqa: F401
+from .autocast_mode import autocast, custom_bwd, custom_fwd, is_autocast_available
+from .grad_scaler import GradScaler
+
+__all__ = ["autocast", "custom_bwd", "custom_fwd", "is_autocast_available", "GradScaler"]

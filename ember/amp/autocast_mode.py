@@ -1,0 +1,332 @@
+"""``torch.autocast`` on a CPU build: the ops torch's CPU autocast lists run in lower precision
+(bfloat16 or float16), a second list runs in float32, a third at the widest input type; every other
+op runs as written.
+
+torch casts in its dispatcher. ember has none, so the first enabled autocast wraps the listed
+functions where programs reach them (``ember.X``, ``ember.nn.functional.X``, ``ember.linalg.X``,
+``Tensor.X``, ``@``); nn modules call ``F.X`` through the module and are covered. A wrapper only
+reads a flag while no autocast is active, and nothing is wrapped before the first one. As in torch,
+an op's own inner ops are not cast again (``cross_entropy`` runs its ``log_softmax`` in float32),
+casts are recorded (``ToCopyBackward0``), so gradients flow back in the input's dtype, and a leaf
+that requires grad is cast once per outermost region (``cache_enabled``). The state is
+process-wide, where torch's is per thread.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import warnings
+from typing import Any, Callable
+
+from .. import dtypes as _dt
+from ..tensor import Tensor
+
+__all__ = ["autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
+
+# torch's CPU autocast lists (aten/src/ATen/autocast_mode.cpp), by where ember has each op
+_LOWER = ("matmul", "mm", "bmm", "addmm", "baddbmm", "addbmm", "einsum", "linear", "conv1d",
+          "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+          "conv_tbc", "prelu", "scaled_dot_product_attention", "vecdot", "__matmul__",
+          "__rmatmul__")
+_FP32 = ("avg_pool3d", "binary_cross_entropy", "grid_sample", "polar", "prod", "quantile",
+         "nanquantile", "stft", "cdist", "trace", "view_as_complex", "cholesky",
+         "cholesky_inverse", "cholesky_solve", "inverse", "lu_solve", "orgqr", "ormqr", "pinverse",
+         "max_pool3d", "max_unpool2d", "max_unpool3d", "adaptive_avg_pool3d", "mse_loss",
+         "cosine_embedding_loss", "nll_loss", "hinge_embedding_loss", "poisson_nll_loss",
+         "smooth_l1_loss", "cross_entropy", "l1_loss", "huber_loss", "margin_ranking_loss",
+         "soft_margin_loss", "triplet_margin_loss", "multi_margin_loss", "ctc_loss", "kl_div",
+         "multilabel_margin_loss", "binary_cross_entropy_with_logits", "multilabel_soft_margin_loss",
+         "gaussian_nll_loss", "triplet_margin_with_distance_loss")
+# in torch.linalg and torch.fft, the decompositions, solvers and transforms run in float32
+_FP32_IN = {
+    "ember.linalg": ("cholesky", "cholesky_ex", "svd", "svdvals", "eig", "eigh", "eigvals",
+                     "eigvalsh", "inv", "inv_ex", "householder_product", "tensorinv",
+                     "tensorsolve", "qr", "solve", "lstsq"),
+    "ember.fft": ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2",
+                  "irfft2", "rfftn", "irfftn", "hfft", "ihfft"),
+    "ember": ("qr", "svd", "triangular_solve", "geqrf"),
+    "ember.Tensor": ("qr", "svd", "triangular_solve", "geqrf"),
+}
+_PROMOTE = ("cat", "stack", "index_copy")
+_MODULES = ("ember", "ember.nn.functional", "ember.linalg", "ember.fft", "ember.special")
+# padding's reflect/replicate modes are reflection_pad*/replication_pad* in torch's list
+_FP32_PAD_MODES = ("reflect", "replicate")
+_DEVICE_TYPES = ("cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, "
+                 "lazy, vulkan, mps, meta, hpu, mtia, privateuseone")
+
+
+class _State:
+    enabled = False        # CPU autocast is on
+    dtype: Any = None      # its lower-precision dtype
+    inside = False         # a listed op is running: its inner ops are not cast again
+    depth = 0              # nesting of enabled regions, for the cast cache
+    cache: dict = {}       # id(leaf) -> (leaf, version, dtype, cast), per outermost region
+    cache_enabled = True
+
+
+_state = _State()
+_installed = False
+
+
+def _bfloat16() -> Any:
+    return getattr(_dt, "bfloat16", None)
+
+
+def _default_dtype(device_type: str) -> Any:
+    # torch's defaults: bfloat16 on the CPU, float16 on CUDA
+    if device_type == "cpu":
+        bf16 = _bfloat16()
+        if bf16 is None:
+            raise NotImplementedError(
+                "autocast('cpu') casts to bfloat16 by default, which this ember does not have "
+                "yet: pass dtype=ember.float16")
+        return bf16
+    return _dt.float16
+
+
+def _eligible(t: Any) -> bool:
+    # torch casts floating tensors other than float64
+    return isinstance(t, Tensor) and t.dtype.is_floating_point and t.dtype is not _dt.float64
+
+
+def _cast_one(t: Any, dtype: Any) -> Any:
+    if not _eligible(t) or t.dtype is dtype:
+        return t
+    if t.requires_grad and t.grad_fn is None and _state.cache_enabled and _state.depth:
+        hit = _state.cache.get(id(t))
+        if hit is not None and hit[0] is t and hit[1] == t._version and hit[2] is dtype:
+            return hit[3]
+        out = t.to(dtype)
+        _state.cache[id(t)] = (t, t._version, dtype, out)
+        return out
+    return t.to(dtype)
+
+
+def _cast_tree(x: Any, dtype: Any) -> Any:
+    if isinstance(x, Tensor):
+        return _cast_one(x, dtype)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_cast_tree(v, dtype) for v in x)
+    return x
+
+
+def _widest(args: tuple, kwargs: dict) -> Any:
+    found = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, Tensor):
+            if x.dtype.is_floating_point:
+                found.append(x.dtype)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(args)
+    walk(tuple(kwargs.values()))
+    widest = None
+    for d in found:
+        widest = d if widest is None else _dt.promote_types(widest, d)
+    return widest
+
+
+def _wrap(fn: Callable, policy: str, name: str) -> Callable:
+    @functools.wraps(fn)
+    def autocast_wrapper(*args: Any, **kwargs: Any) -> Any:
+        st = _state
+        if not st.enabled or st.inside:
+            return fn(*args, **kwargs)
+        if policy == "lower":
+            dtype = st.dtype
+        elif policy == "fp32" or (policy == "pad" and kwargs.get(
+                "mode", args[2] if len(args) > 2 else "constant") in _FP32_PAD_MODES):
+            dtype = _dt.float32
+        elif policy == "promote":
+            dtype = _widest(args, kwargs)
+        else:
+            dtype = None
+        if dtype is not None:
+            args, kwargs = _cast_tree(args, dtype), {k: _cast_tree(v, dtype)
+                                                     for k, v in kwargs.items()}
+        st.inside = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            st.inside = False
+
+    autocast_wrapper._autocast_original = fn  # type: ignore[attr-defined]
+    return autocast_wrapper
+
+
+def _policy(module: str, name: str) -> str | None:
+    if name in _LOWER:
+        return "lower"
+    if name in _FP32 and module not in ("ember.linalg", "ember.fft") or name in _FP32_IN.get(
+            module, ()):
+        return "fp32"
+    if name in _PROMOTE:
+        return "promote"
+    if name == "pad" and module == "ember.nn.functional":
+        return "pad"
+    return None
+
+
+def _install() -> None:
+    """Wraps the listed ops once, where programs reach them."""
+    global _installed
+    if _installed:
+        return
+    targets: list = [(Tensor, "ember.Tensor")]
+    for mod in _MODULES:
+        try:
+            targets.append((importlib.import_module(mod), mod))
+        except ImportError:  # a namespace ember does not have yet
+            pass
+    for owner, mod in targets:
+        names = list(vars(owner))
+        for name in names:
+            value = vars(owner)[name]
+            if not callable(value) or isinstance(value, type) or hasattr(
+                    value, "_autocast_original"):
+                continue
+            policy = _policy(mod, name)
+            if policy is not None:
+                setattr(owner, name, _wrap(value, policy, name))
+    _installed = True
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """Whether autocast has rules for ``device_type`` (``"cpu"`` and ``"cuda"``, as torch)."""
+    return device_type in ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "mtia", "maia")
+
+
+class autocast:  # noqa: N801 - torch's name
+    """Runs the ops of a region in mixed precision (``torch.autocast``).
+
+    Args:
+        device_type: ``"cpu"`` (bfloat16 or float16) or ``"cuda"`` (disables itself with torch's
+            warning: ember has no CUDA).
+        dtype: the lower precision; default bfloat16 on the CPU, float16 on CUDA.
+        enabled: False makes the region run as written (and can switch autocast off inside one).
+        cache_enabled: cast each leaf that requires grad once per outermost region.
+    """
+
+    def __init__(self, device_type: str, dtype: Any = None, enabled: bool = True,
+                 cache_enabled: bool | None = None) -> None:
+        if not isinstance(device_type, str):
+            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        kind = device_type.split(":")[0]
+        if kind not in _DEVICE_TYPES.split(", "):
+            raise RuntimeError(f"Expected one of {_DEVICE_TYPES} device type at start of device "
+                               f"string: {device_type}")
+        self.device = device_type
+        self._enabled = enabled
+        self.fast_dtype = dtype if dtype is not None else (
+            _default_dtype(device_type) if enabled else _dt.float16)
+        self._cache_enabled = True if cache_enabled is None else cache_enabled
+        if device_type == "cuda" and enabled:
+            warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.",
+                          UserWarning, stacklevel=2)
+            self._enabled = False
+        elif device_type == "cpu" and enabled:
+            supported = [d for d in (_bfloat16(), _dt.float16) if d is not None]
+            if self.fast_dtype not in supported:
+                warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling "
+                              "autocast.\nCPU Autocast only supports dtypes of "
+                              "torch.bfloat16, torch.float16 currently.",
+                              UserWarning, stacklevel=2)
+                self._enabled = False
+        elif enabled and device_type != "cpu":
+            self._enabled = False  # no such device in ember: the region runs as written
+
+    def __enter__(self) -> autocast:
+        st = _state
+        self._prev = (st.enabled, st.dtype, st.cache_enabled)
+        if self.device != "cpu":
+            return self
+        if self._enabled:
+            _install()
+        st.enabled, st.dtype = self._enabled, self.fast_dtype if self._enabled else st.dtype
+        st.cache_enabled = self._cache_enabled
+        st.depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        st = _state
+        if self.device != "cpu":
+            return
+        st.enabled, st.dtype, st.cache_enabled = self._prev
+        st.depth -= 1
+        if st.depth == 0:
+            st.cache = {}
+
+    def __call__(self, func: Callable) -> Callable:
+        """Used as a decorator: the function runs inside this region."""
+        @functools.wraps(func)
+        def decorate_autocast(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return decorate_autocast
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether autocast is on for ``device_type`` (no argument: CUDA, as torch)."""
+    return device_type == "cpu" and _state.enabled
+
+
+def is_autocast_cpu_enabled() -> bool:
+    """Whether CPU autocast is on."""
+    return _state.enabled
+
+
+def get_autocast_dtype(device_type: str) -> Any:
+    """The lower-precision dtype of ``device_type``'s autocast."""
+    if device_type == "cpu" and _state.dtype is not None:
+        return _state.dtype
+    return _bfloat16() or _dt.float16 if device_type == "cpu" else _dt.float16
+
+
+def get_autocast_cpu_dtype() -> Any:
+    """The lower-precision dtype of CPU autocast."""
+    return get_autocast_dtype("cpu")
+
+
+def custom_fwd(fwd: Callable | None = None, *, device_type: str,
+               cast_inputs: Any = None) -> Callable:
+    """For a custom ``Function.forward``: with ``cast_inputs``, inside an autocast region its
+    floating inputs are cast to that dtype and it runs with autocast off."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args: Any, **kwargs: Any) -> Any:
+        ctx = args[0]
+        ctx._fwd_used_autocast = is_autocast_enabled(device_type)
+        ctx._dtype = get_autocast_dtype(device_type)
+        if cast_inputs is None or not ctx._fwd_used_autocast:
+            return fwd(*args, **kwargs)
+        with autocast(device_type=device_type, enabled=False):
+            return fwd(*_cast_tree(args, cast_inputs),
+                       **{k: _cast_tree(v, cast_inputs) for k, v in kwargs.items()})
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd: Callable | None = None, *, device_type: str) -> Callable:
+    """For a custom ``Function.backward``: runs with the autocast state its forward had."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args: Any, **kwargs: Any) -> Any:
+        ctx = args[0]
+        with autocast(device_type=device_type,
+                      enabled=getattr(ctx, "_fwd_used_autocast", False),
+                      dtype=getattr(ctx, "_dtype", None)):
+            return bwd(*args, **kwargs)
+
+    return decorate_bwd
