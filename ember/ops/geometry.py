@@ -115,6 +115,8 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
                                f"{type_name(t)}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    if x1.dtype is _dt.float16:
+        raise NotImplementedError("\"cdist\" not implemented for 'Half'")
     if x1.dtype is not x2.dtype:
         raise RuntimeError(f"expected scalar type {type_name(x1)} but found {type_name(x2)}")
     batch = broadcast_shape(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
@@ -152,6 +154,8 @@ class Cross(Op, name="LinalgCrossBackward0"):
 
 
 def _cross(input: Tensor, other: Tensor, dim: int) -> Tensor:
+    if input.dtype is _dt.bool and other.dtype is _dt.bool:
+        raise NotImplementedError("\"cross\" not implemented for 'Bool'")
     if input.ndim != other.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if input.dtype is not other.dtype:

@@ -268,8 +268,9 @@ class Logcumsumexp(Op, name="LogcumsumexpBackward0"):
             out = a.copy()
         else:
             # log-add along dim, pairwise as a running ufunc: exact and overflow-free
-            with ctx.backend.errors_quiet():
-                out = ctx.xp.logaddexp.accumulate(a, axis=dim)
+            with ctx.backend.errors_quiet():  # (half accumulates in float32, as torch's)
+                acc = a.astype(ru.acc_dtype(a.dtype), copy=False)
+                out = ctx.xp.logaddexp.accumulate(acc, axis=dim).astype(a.dtype, copy=False)
         ctx.save_for_backward(a, out)
         return out
 

@@ -287,6 +287,8 @@ def msort(input: Tensor) -> Tensor:
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
     d = _dim(input, dim)
+    if input.dtype is _dt.bool:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
@@ -296,6 +298,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     """The ``k``-th smallest element along ``dim`` (1-based) and its index."""
     d = _dim(input, dim)
+    _no_bool("kthvalue_cpu", input)
     n = input.shape[d] if input.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
@@ -305,7 +308,9 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any
 def _median(name: str, all_op: type, dim_op: type, result: type, input: Tensor, dim: Any,
             keepdim: bool) -> Any:
     if dim is None:
+        _no_bool("median_cpu", input)
         return all_op.apply(input)
+    _no_bool("median_out", input)
     d = _dim(input, dim)
     ru.check_nonempty(name, input, (d,))
     return result(*dim_op.apply(input, dim=d, keepdim=keepdim))
@@ -328,6 +333,11 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
     d = _dim(input, dim)
     ru.check_nonempty("mode", input, (d,))
     return _mode_t(*Mode.apply(input, dim=d, keepdim=keepdim))
+
+
+def _no_bool(kernel: str, input: Tensor) -> None:
+    if input.dtype is _dt.bool:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
 def _with_node(op: type, input: Tensor, outputs: tuple) -> Any:
@@ -414,6 +424,8 @@ def searchsorted(sorted_sequence: Tensor, input: Tensor | float, *, out_int32: b
     """Indices at which ``input`` would be inserted into ``sorted_sequence`` (along its last
     dimension; leading dimensions, if any, match ``input``'s) to keep it sorted."""
     how = _side(side, right)
+    if _dt.result_type(sorted_sequence, input) is _dt.bool:  # (they compare in a common dtype)
+        raise NotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool'")
     seq = sorted_sequence._data
     xp = get_array_module(seq)
     scalar = not isinstance(input, Tensor)
@@ -447,7 +459,7 @@ def bucketize(input: Tensor | float, boundaries: Tensor, *, out_int32: bool = Fa
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Counts of each value of a 1-D tensor of non-negative integers (sums of ``weights``)."""
     a = input._data
-    if a.dtype.kind not in "biu":
+    if a.dtype.kind not in "iu":
         raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{type_name(input)}'")
     xp = get_array_module(a)
     if a.ndim != 1 or (a.size and a.min() < 0):
@@ -479,6 +491,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     """A histogram of ``bins`` equal bins over ``[min, max]`` (the data's range when both are
     0); elements outside are ignored."""
     a = input._data
+    _no_bool("linspace_cpu", input)
     if a.dtype.kind != "f":
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{type_name(input)}'")
     if bins <= 0:
@@ -502,7 +515,7 @@ def histogram(input: Tensor, bins: int | Tensor, *, range: Any = None,  # noqa: 
     """``(hist, bin_edges)``: ``bins`` equal bins over ``range`` (the data's range by default),
     or the given edges; weighted by ``weight``, normalised to a density on request."""
     a = input._data
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" or a.dtype.itemsize < 4:
         raise NotImplementedError(f"\"histogramdd\" not implemented for '{type_name(input)}'")
     xp = get_array_module(a)
     flat = a.reshape(-1)

@@ -93,3 +93,8 @@ def test_existing_reductions(rng):
         check_op(fn, x)
     check_gradcheck(lambda m, a: m.std_mean(a, dim=(0, 2), correction=0), x.astype(np.float64))
     check_gradcheck(lambda m, a: m.logsumexp(a, (0, 2)), x.astype(np.float64))
+
+
+def test_dtype_errors():
+    same_error(lambda m: m.cdist(m.zeros(2, 3, dtype=m.float16), m.zeros(2, 3, dtype=m.float16)))
+    same_error(lambda m: m.cross(m.zeros(3, dtype=m.bool), m.zeros(3, dtype=m.bool), dim=0))

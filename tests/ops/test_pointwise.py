@@ -196,3 +196,8 @@ def test_integer_scalars_wrap():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # torch wraps silently; so does ember
         ember.tensor(u8).add(-3, alpha=2)
+
+
+def test_logcumsumexp_half(rng):
+    x = np.asarray(rng.integers(0, 5, (3, 7)).astype(np.float16))
+    check_op(lambda m, a: m.logcumsumexp(a, 1), x, grad=False, atol=0, rtol=0)

@@ -213,3 +213,28 @@ def test_topk_partition_path(largest, rng):
         check_op(lambda m, a: a.topk(k, largest=largest), x)
         check_op(lambda m, a: a.topk(k, dim=0, largest=largest), x.T.copy())
     check_gradcheck(lambda m, a: a.topk(3, largest=largest).values, _distinct(rng, 2, 40))
+
+
+def test_dtypes_and_bool_errors(rng):
+    for dt in ("int8", "uint8", "int16", "int32", "int64", "float16", "float64"):
+        x = np.asarray(rng.integers(0, 5, (3, 7)).astype(dt))
+        for fn in (lambda m, a: m.sort(a, 1, True), lambda m, a: m.argsort(a, dim=0, stable=True),
+                   lambda m, a: m.topk(a, 2).values, lambda m, a: m.kthvalue(a, 3, 1).values,
+                   lambda m, a: m.median(a), lambda m, a: m.median(a, 1).values,
+                   lambda m, a: m.mode(a, 1), lambda m, a: m.unique(a, return_counts=True),
+                   lambda m, a: m.unique_consecutive(a, return_counts=True, dim=1),
+                   lambda m, a: m.searchsorted(m.sort(a, 1).values, a),
+                   lambda m, a: m.bucketize(a, m.tensor([1, 3]))):
+            check_op(fn, x, grad=False, atol=1e-3)
+        if dt.startswith("float"):
+            check_op(lambda m, a: m.histc(a, 4), x, grad=False)
+    b = np.array([[True, False], [False, False]])
+    check_op(lambda m, a: (*m.sort(a, 1), *m.mode(a, 1), m.unique(a)), b)
+    check_op(lambda m, a: m.searchsorted(a[1], m.tensor([1, 0])), b)
+    for fn in (lambda m: m.tensor(b).topk(1), lambda m: m.tensor(b).kthvalue(1),
+               lambda m: m.tensor(b).median(), lambda m: m.tensor(b).median(0),
+               lambda m: m.tensor(b).nanmedian(), lambda m: m.tensor(b).nanmedian(1),
+               lambda m: m.searchsorted(m.tensor(b[0]), m.tensor([True])),
+               lambda m: m.bincount(m.tensor(b[0])), lambda m: m.histc(m.tensor(b)),
+               lambda m: m.histogram(m.tensor([1.0, 2.0], dtype=m.float16), 2)):
+        same_error(fn)
