@@ -2,8 +2,8 @@
 ``RReLU``, ``GLU``, ``Softshrink``, ``Hardshrink``, ``Softmax2d``), instance norms
 (``InstanceNorm1d/2d/3d``), ``RMSNorm``, ``LocalResponseNorm``, distances (``CosineSimilarity``,
 ``PairwiseDistance``), dropouts (``Dropout3d``, ``AlphaDropout``, ``FeatureAlphaDropout``),
-``Bilinear``, ``EmbeddingBag`` and the rearrangements (``PixelShuffle``, ``PixelUnshuffle``,
-``ChannelShuffle``)."""
+``Bilinear``, ``EmbeddingBag``, the rearrangements (``PixelShuffle``, ``PixelUnshuffle``,
+``ChannelShuffle``) and sliding blocks (``Unfold``, ``Fold``)."""
 from __future__ import annotations
 
 import math
@@ -453,7 +453,44 @@ class ChannelShuffle(Module):
         return f"groups={self.groups}"
 
 
-__all__ = ["PReLU", "RReLU", "GLU", "Softshrink", "Hardshrink", "Softmax2d", "InstanceNorm1d",
+class Unfold(Module):
+    """Sliding local blocks as columns: ``(N, C, H, W) -> (N, C*KH*KW, L)``."""
+
+    __constants__ = ["kernel_size", "dilation", "padding", "stride"]
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Unfold):
+    """Sums columns of sliding blocks back onto an image of ``output_size``."""
+
+    __constants__ = ["output_size", "kernel_size", "dilation", "padding", "stride"]
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, " + super().extra_repr()
+
+
+__all__ = ["Unfold", "Fold", "PReLU", "RReLU", "GLU", "Softshrink", "Hardshrink", "Softmax2d", "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm",
            "CosineSimilarity", "PairwiseDistance", "Dropout3d", "AlphaDropout",
            "FeatureAlphaDropout", "Bilinear", "EmbeddingBag", "PixelShuffle", "PixelUnshuffle",
