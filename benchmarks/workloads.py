@@ -286,7 +286,9 @@ def lstm(m: Any, tiny: bool = False) -> Step:
         m.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
         opt.step()
 
-    return step
+    # per layer: all input projections and the hidden path, 4 gates each; then the decoder
+    forward = seq * batch * (2 * 2 * (size * 4 * size + size * 4 * size) + 2 * size * vocab)
+    return _with_flops(step, 3 * forward, TRAIN_NOTE + "; gate nonlinearities not counted")
 
 
 @workload("gpt_small", unit="ms", budget=4.0)
@@ -309,7 +311,12 @@ def gpt_small(m: Any, tiny: bool = False) -> Step:
         loss.backward()
         opt.step()
 
-    return step
+    tokens, C = batch * block, n_embd
+    # per layer: qkv, q k^T and weights @ v, the output projection, the MLP; then the head
+    layer = 2 * tokens * C * 3 * C + 4 * tokens * block * C + 2 * tokens * C * C \
+        + 2 * 2 * tokens * C * 4 * C
+    forward = 2 * layer + 2 * tokens * C * vocab
+    return _with_flops(step, 3 * forward, TRAIN_NOTE + "; softmax, norms and GELU not counted")
 
 
 @workload("import", kind="command", unit="ms")

@@ -37,12 +37,27 @@ def _weights(xp: Any, s: Any) -> Any:
     return s
 
 
+_BIASES: dict = {}
+
+
+def _causal_bias(xp: Any, L: int, S: int, dtype: Any) -> Any:
+    """``(L, S)``: 0 where query i may see key j (j <= i), ``-inf`` elsewhere; kept per shape
+    (a model asks for the same few shapes at every step). Callers only read it."""
+    key = (id(xp), L, S, dtype)
+    bias = _BIASES.get(key)
+    if bias is None:
+        if len(_BIASES) > 64:
+            _BIASES.clear()
+        bias = xp.where(xp.tri(L, S, dtype=bool), 0, -xp.inf).astype(dtype)
+        _BIASES[key] = bias
+    return bias
+
+
 def _scores(xp: Any, q: Any, k: Any, scale: float, mask: Any, causal: bool) -> Any:
     s = xp.matmul(q, xp.swapaxes(k, -1, -2))
     s *= s.dtype.type(scale)
     if causal:  # top-left aligned: query i sees keys 0..i
-        L, S = s.shape[-2:]
-        s[..., ~xp.tri(L, S, dtype=bool)] = -xp.inf
+        s += _causal_bias(xp, s.shape[-2], s.shape[-1], s.dtype)
     if mask is not None:
         if mask.dtype == bool:
             s = xp.where(mask, s, -xp.inf)

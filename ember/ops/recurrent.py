@@ -227,8 +227,10 @@ class RnnLayer(Op, name="StackBackward0"):
         sizes = sizes or (B,) * T
         ys, h, c, saved = _forward_steps(C, mode, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0,
                                          reverse, sizes)
-        ctx.mode, ctx.reverse, ctx.sizes, ctx.steps = mode, reverse, sizes, saved
-        ctx.save_for_backward(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0)
+        ctx.mode, ctx.reverse, ctx.sizes = mode, reverse, sizes
+        if any(ctx.needs_input_grad):  # (inference keeps none of the steps)
+            ctx.steps = saved
+            ctx.save_for_backward(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0)
         Hout = h0.shape[1]
         y = ctx.xp.zeros((T, B, Hout), dtype=x.dtype)
         for t in range(T):  # short sequences leave zeros in their padded steps
