@@ -299,6 +299,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any
     """The ``k``-th smallest element along ``dim`` (1-based) and its index."""
     d = _dim(input, dim)
     _no_bool("kthvalue_cpu", input)
+    ru.check_nonempty("kthvalue", input, (d,))
     n = input.shape[d] if input.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
@@ -348,6 +349,12 @@ def _with_node(op: type, input: Tensor, outputs: tuple) -> Any:
     return out if len(outputs) > 1 else out[0] if isinstance(out, tuple) else out
 
 
+def _check_unique_dim(a: Any, d: int) -> None:
+    if any(s == 0 for i, s in enumerate(a.shape) if i != d):
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique "
+                           "cannot be applied")
+
+
 def _results(values: Any, inverse: Any, counts: Any, return_inverse: bool,
              return_counts: bool) -> tuple:
     out = [values]
@@ -372,6 +379,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
         op = Unique
     else:
         d = _wrap_dim(dim, a.ndim)
+        _check_unique_dim(a, d)
         if a.shape[d] == 0:
             values, inverse, counts = a, xp.zeros(0, "int64"), xp.zeros(0, "int64")
         else:
@@ -389,6 +397,8 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
     a = input._data
     xp = get_array_module(a)
     d = 0 if dim is None else _wrap_dim(dim, a.ndim)
+    if dim is not None:
+        _check_unique_dim(a, d)
     work = a.reshape(-1) if dim is None else xp.moveaxis(a, d, 0)
     n = work.shape[0]
     starts = xp.ones(n, bool)
@@ -527,7 +537,7 @@ def histogram(input: Tensor, bins: int | Tensor, *, range: Any = None,  # noqa: 
         elif flat.size:
             lo, hi = float(flat.min()), float(flat.max())
         else:
-            lo, hi = 0.0, 0.0
+            lo, hi = 0.0, 1.0  # (torch's range for no data)
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
         edges = xp.linspace(lo, hi, bins + 1).astype(a.dtype)

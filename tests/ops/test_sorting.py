@@ -238,3 +238,25 @@ def test_dtypes_and_bool_errors(rng):
                lambda m: m.bincount(m.tensor(b[0])), lambda m: m.histc(m.tensor(b)),
                lambda m: m.histogram(m.tensor([1.0, 2.0], dtype=m.float16), 2)):
         same_error(fn)
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0), (1, 1), (2, 1, 3)])
+def test_empty_and_unit_shapes(shape, rng):
+    x = np.asarray(rng.standard_normal(shape).astype(np.float32))
+    for fn in (lambda m, a: m.sort(a), lambda m, a: m.argsort(a, 0), lambda m, a: m.topk(a, 0),
+               lambda m, a: m.median(a), lambda m, a: m.nanmedian(a),
+               lambda m, a: m.unique(a, return_inverse=True, return_counts=True),
+               lambda m, a: m.unique_consecutive(a, return_inverse=True, return_counts=True),
+               lambda m, a: m.histc(a, 3), lambda m, a: m.histogram(a, 3),
+               lambda m, a: m.searchsorted(m.tensor([0.0, 1.0]), a)):
+        check_op(fn, x, grad=False)
+    for fn in (lambda m: m.tensor(x).kthvalue(1), lambda m: m.tensor(x).mode(),
+               lambda m: m.tensor(x).topk(1), lambda m: m.tensor(x).median(0),
+               lambda m: m.tensor(x).unique(dim=0),
+               lambda m: m.tensor(x).unique_consecutive(dim=-1)):
+        try:
+            fn(torch)
+        except Exception:
+            same_error(fn)
+        else:
+            check_op(lambda m, a: fn(m), x, grad=False)
