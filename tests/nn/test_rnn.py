@@ -308,3 +308,31 @@ def test_gradcheck_cells(name):
     mod = getattr(ember.nn, name)(3, 2)
     _gradcheck_module(mod, (2, 3), (2, 2), second=True) if name != "LSTMCell" else \
         _gradcheck_module(mod, (2, 3))
+
+
+def test_packed_with_state_projection_and_unsorted():
+    e_mod, t_mod = _pair("LSTM", 5, 6, 2, proj_size=3, bidirectional=True)
+    e_x, t_x = _inputs((5, 4, 5), (4, 4, 3), (4, 4, 6), seed=5)
+    lengths = [3, 5, 1, 3]
+    e_p = ember.nn.utils.rnn.pack_padded_sequence(e_x[0], lengths, enforce_sorted=False)
+    t_p = torch.nn.utils.rnn.pack_padded_sequence(t_x[0], lengths, enforce_sorted=False)
+    _compare(e_mod, t_mod, [e_p, (e_x[1], e_x[2])], [t_p, (t_x[1], t_x[2])], names=False)
+    e_mod, t_mod = _pair("GRU", 5, 6, 2, batch_first=True)
+    e_x, t_x = _inputs((4, 5, 5), (2, 4, 6), seed=6)
+    e_p = ember.nn.utils.rnn.pack_padded_sequence(e_x[0], lengths, batch_first=True,
+                                                  enforce_sorted=False)
+    t_p = torch.nn.utils.rnn.pack_padded_sequence(t_x[0], lengths, batch_first=True,
+                                                  enforce_sorted=False)
+    _compare(e_mod, t_mod, [e_p, e_x[1]], [t_p, t_x[1]], names=False)
+
+
+def test_torch_checkpoint_loads(tmp_path):
+    t_mod = torch.nn.LSTM(4, 5, 2, bidirectional=True, proj_size=3)
+    path = tmp_path / "lstm.pt"
+    torch.save(t_mod.state_dict(), path)
+    e_mod = ember.nn.LSTM(4, 5, 2, bidirectional=True, proj_size=3)
+    e_mod.load_state_dict(ember.load(path))
+    x = np.random.default_rng(1).standard_normal((3, 2, 4)).astype(np.float32)
+    with torch.no_grad(), ember.no_grad():
+        np.testing.assert_allclose(e_mod(ember.tensor(x))[0].numpy(),
+                                   t_mod(torch.tensor(x))[0].numpy(), atol=2e-5)
