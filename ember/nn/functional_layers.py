@@ -14,7 +14,7 @@ from ..ops import activation as _act
 from ..ops.activation_ext import (  # noqa: F401 (re-exported)
     channel_shuffle, glu, hardshrink, pixel_shuffle, pixel_unshuffle, prelu, rrelu, rrelu_,
     softshrink)
-from ..ops.distance import norm_dim
+from ..ops.distance import norm_dim, pdist  # noqa: F401 (pdist re-exported)
 from ..ops.embedding_bag import EmbeddingBag
 from ..tensor import Tensor
 
@@ -348,6 +348,6 @@ __all__ = [
     "hardshrink", "softshrink", "glu", "prelu", "rrelu", "rrelu_", "celu_", "selu_",
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
     "instance_norm", "rms_norm", "local_response_norm", "cosine_similarity",
-    "pairwise_distance", "bilinear", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+    "pairwise_distance", "pdist", "bilinear", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
     "embedding_bag",
 ]

@@ -293,3 +293,34 @@ def test_random_layers_by_their_masks():
         nn.functional.dropout3d(ember.ones(2, 3), 0.5)
     assert "dropout3d: Received a 2-D input" in str(caught[0].message)
     assert type(nn.functional.alpha_dropout(x, 0.5, True).grad_fn).__name__ == "AddBackward0"
+
+
+@pytest.mark.parametrize("p", [2, 1, 1.5, 0, float("inf"), 0.5])
+def test_pdist_matches_torch(p):
+    x = _r(5, 3)
+    check_op(lambda m, x: m.nn.functional.pdist(x, p), x)
+    check_op(lambda m, x: m.pdist(x, p), x.astype(np.float32))
+    tied = x.copy()
+    tied[1] = tied[0]  # a zero distance: subgradient 0, as torch
+    check_op(lambda m, x: m.nn.functional.pdist(x, p), tied)
+    if p not in (0, float("inf")):
+        check_gradcheck(lambda m, x: m.nn.functional.pdist(x, p), x)
+    for call in (lambda m: m.nn.functional.pdist(m.zeros(3, 4, 5)),
+                 lambda m: m.nn.functional.pdist(m.zeros(3, 4), -1),
+                 lambda m: m.nn.functional.pdist(m.zeros(3, 4, dtype=m.int32))):
+        same_error(call)
+
+
+def test_padding_3d_modules_match_torch():
+    x = _r(1, 2, 3, 4, 5)
+    for name, args in [("ConstantPad3d", (1, 2.5)), ("ConstantPad3d", ((1, 2, 1, 0, 2, 1), 2.5)),
+                       ("ZeroPad3d", (2,)), ("ReflectionPad3d", ((1, 2, 1, 0, 2, 1),)),
+                       ("ReplicationPad3d", (2,)), ("CircularPad3d", ((1, 2, 1, 0, 2, 1),))]:
+        em, tm = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+        assert repr(em) == repr(tm)
+        xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ye, yt = em(xe), tm(xt)
+        np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy())
+        ye.pow(2).sum().backward()
+        yt.pow(2).sum().backward()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy())

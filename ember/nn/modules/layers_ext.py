@@ -3,7 +3,9 @@
 (``InstanceNorm1d/2d/3d``), ``RMSNorm``, ``LocalResponseNorm``, distances (``CosineSimilarity``,
 ``PairwiseDistance``), dropouts (``Dropout3d``, ``AlphaDropout``, ``FeatureAlphaDropout``),
 ``Bilinear``, ``EmbeddingBag``, the rearrangements (``PixelShuffle``, ``PixelUnshuffle``,
-``ChannelShuffle``) and sliding blocks (``Unfold``, ``Fold``)."""
+``ChannelShuffle``), sliding blocks (``Unfold``, ``Fold``) and 3-d padding
+(``ConstantPad3d``, ``ZeroPad3d``, ``ReflectionPad3d``, ``ReplicationPad3d``,
+``CircularPad3d``)."""
 from __future__ import annotations
 
 import math
@@ -18,6 +20,7 @@ from ..parameter import Parameter
 from .batchnorm import _NormBase
 from .dropout import _DropoutNd
 from .module import Module
+from .padding import _ConstantPadNd, _PadNd
 
 # -- activations -----------------------------------------------------------------------------------
 
@@ -490,7 +493,46 @@ class Fold(Unfold):
         return f"output_size={self.output_size}, " + super().extra_repr()
 
 
-__all__ = ["Unfold", "Fold", "PReLU", "RReLU", "GLU", "Softshrink", "Hardshrink", "Softmax2d", "InstanceNorm1d",
+# -- 3-d padding -----------------------------------------------------------------------------------
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pads the last three dims with ``value``: an int or ``(left, right, top, bottom, front,
+    back)``."""
+
+    _dims = 3
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pads the last three dims with zeros."""
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad3d(_PadNd):
+    """Pads the last three dims with their reflection."""
+
+    _mode, _dims = "reflect", 3
+
+
+class ReplicationPad3d(_PadNd):
+    """Pads the last three dims by repeating their edge values."""
+
+    _mode, _dims = "replicate", 3
+
+
+class CircularPad3d(_PadNd):
+    """Pads the last three dims periodically."""
+
+    _mode, _dims = "circular", 3
+
+
+__all__ = ["ConstantPad3d", "ZeroPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d",
+           "Unfold", "Fold", "PReLU", "RReLU", "GLU", "Softshrink", "Hardshrink", "Softmax2d", "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm",
            "CosineSimilarity", "PairwiseDistance", "Dropout3d", "AlphaDropout",
            "FeatureAlphaDropout", "Bilinear", "EmbeddingBag", "PixelShuffle", "PixelUnshuffle",
