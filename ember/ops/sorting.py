@@ -96,12 +96,18 @@ class Kthvalue(_Selecting, name="KthvalueBackward0"):
         ctx.dim = dim
         if a.ndim == 0:
             return Kthvalue._done(ctx, a, a.copy(), ctx.xp.zeros((), "int64"))
-        idx = _order(ctx.xp, a, dim, False).astype("int64", copy=False)
-        idx = ctx.xp.take(idx, [k - 1], axis=dim)
+        idx = _kth(ctx.xp, a, k - 1, dim)
         values = ctx.xp.take_along_axis(a, idx, axis=dim)
         if not keepdim:
             values, idx = values.squeeze(dim), idx.squeeze(dim)
         return Kthvalue._done(ctx, a, values, idx, keepdim)
+
+
+def _kth(xp: Any, a: Any, k: int, dim: int) -> Any:
+    """The index of the ``k``-th smallest along ``dim`` (0-based, NaN largest), kept as a size-1
+    dim: a partition, not a sort (which of equal elements is picked is unspecified, as in
+    torch's selection)."""
+    return xp.take(xp.argpartition(a, k, axis=dim), [k], axis=dim).astype("int64", copy=False)
 
 
 def _median_positions(xp: Any, a: Any, order: Any, dim: int, ignore_nan: bool) -> Any:
@@ -132,9 +138,12 @@ class MedianDim(_Selecting, name="MedianBackward1"):
         ctx.dim = dim
         if a.ndim == 0:
             return MedianDim._done(ctx, a, a.copy(), xp.zeros((), "int64"))
-        order = _order(xp, a, dim, False).astype("int64", copy=False)
-        pos = _median_positions(xp, a, order, dim, ctx._ignore_nan)
-        idx = xp.take_along_axis(order, pos, axis=dim)
+        if a.dtype.kind != "f" or not xp.isnan(a).any():  # one position in every row
+            idx = _kth(xp, a, (a.shape[dim] - 1) // 2, dim)
+        else:
+            order = _order(xp, a, dim, False).astype("int64", copy=False)
+            pos = _median_positions(xp, a, order, dim, ctx._ignore_nan)
+            idx = xp.take_along_axis(order, pos, axis=dim)
         values = xp.take_along_axis(a, idx, axis=dim)
         if not keepdim:
             values, idx = values.squeeze(dim), idx.squeeze(dim)
