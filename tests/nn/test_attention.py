@@ -86,6 +86,8 @@ def test_sdpa_dropout():
                    attn_mask=m.zeros(4, 6, dtype=m.bool), is_causal=True),
     lambda m: sdpa(m, m.zeros(3, 4, 5), m.zeros(3, 6, 5), m.zeros(3, 6, 5),
                    attn_mask=m.zeros(4, 6), is_causal=True),
+    lambda m: sdpa(m, m.zeros(2, 4, 3, 5), m.zeros(2, 2, 6, 5), m.zeros(2, 2, 6, 5)),
+    lambda m: sdpa(m, m.zeros(2, 3, 4, 5), m.zeros(2, 3, 6, 4), m.zeros(2, 3, 6, 5)),
 ])
 def test_sdpa_errors(call):
     same_error(call)
