@@ -5,6 +5,10 @@ from .version import __version__  # noqa: F401  (torch's API version; ember's ow
 
 from .dtypes import (  # noqa: F401
     bool,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
     dtype,
     float,
@@ -46,6 +50,7 @@ from .ops.activation import *  # noqa: F401,F403
 from .ops.pointwise import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
 from .ops.matrix import *  # noqa: F401,F403
+from .ops.complex import *  # noqa: F401,F403
 from .ops.conv_nd import *  # noqa: F401,F403
 from .ops.pool_nd import *  # noqa: F401,F403
 from .ops.activation_ext import *  # noqa: F401,F403

@@ -113,7 +113,7 @@ def _number(x: Any, fname: str, arg: str, pos: int) -> Any:
 def _leaf_dtype(x: Any) -> tuple[_dt.dtype, Any]:
     """torch's inferred dtype and the Python value of one scalar item of nested data."""
     if (isinstance(x, _dt.GENERIC_SCALAR) or is_array(x)) and x.ndim == 0 \
-            and x.dtype.kind in "biuf":
+            and x.dtype.kind in "biufc":
         return _dt.from_numpy_dtype(x.dtype), x.item()  # before float: np.float64 subclasses it
     if isinstance(x, bool):
         return _dt.bool, bool(x)
@@ -121,11 +121,13 @@ def _leaf_dtype(x: Any) -> tuple[_dt.dtype, Any]:
         return _dt.int64, int(x)
     if isinstance(x, float):
         return _dt.get_default_dtype(), float(x)
+    if isinstance(x, complex):
+        return _dt.get_default_dtype().to_complex(), complex(x)
     if isinstance(x, Tensor):
         if x.numel() != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return x.dtype, x.item()
-    if isinstance(x, (str, bytes, complex, _dt.GENERIC_SCALAR)):
+    if isinstance(x, (str, bytes, _dt.GENERIC_SCALAR)):
         raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
     raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
 
@@ -218,6 +220,7 @@ def _walk_nested(data: Any) -> tuple[Array, _dt.dtype]:
     inferred = inferred or _dt.get_default_dtype()
     wide = _dt.float64 if inferred.is_floating_point else (_dt.int64 if inferred._category else
                                                            _dt.bool)
+    wide = _dt.complex128 if inferred.is_complex else wide
     try:
         return _XP.array(flat, dtype=wide.np).reshape(shape), inferred
     except OverflowError:

@@ -110,7 +110,7 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     # A float always wins over an integer or bool, whatever their sizes (numpy would widen).
     if a._category != b._category:
         hi, lo = (a, b) if a._category > b._category else (b, a)
-        if hi._category == 2 or lo._category == 0:
+        if hi._category >= 2 > lo._category or lo._category == 0:
             return hi
     return _FROM_NP[np.promote_types(a.np, b.np)]
 
@@ -229,7 +229,7 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
         if same and (not true_divide or nd.kind == "f"):
             return arrays
     rd = result_type(*args)
-    if true_divide and not rd.is_floating_point:
+    if true_divide and rd._category < 2:  # (complex stays complex)
         rd = get_default_dtype()
     npd = rd.np
     out = []

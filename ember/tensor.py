@@ -196,7 +196,7 @@ class Tensor:
         return self._data.dtype.kind == "f"
 
     def is_complex(self) -> bool:
-        return False
+        return self._data.dtype.kind == "c"
 
     def is_contiguous(self, memory_format: Any = None) -> bool:
         return bool(self._data.flags.c_contiguous)
@@ -248,7 +248,7 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
-        if value and not (self._data.dtype.kind == "f"):
+        if value and self._data.dtype.kind not in "fc":
             # torch words this three ways: here, in requires_grad_(), and in factories
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
@@ -259,7 +259,7 @@ class Tensor:
         """Sets ``requires_grad`` in place and returns the tensor."""
         if requires_grad and self._grad_fn is not None:
             return self  # a non-leaf already requires grad: torch accepts this as a no-op
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
@@ -522,7 +522,7 @@ _autograd_module: Any = None
 
 def _factory_result(data: Any, requires_grad: bool) -> Tensor:
     """A new leaf from a factory (zeros, tensor, new_ones, ...), with torch's factory error."""
-    if requires_grad and data.dtype.kind != "f":
+    if requires_grad and data.dtype.kind not in "fc":
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     t = Tensor._make(data)
     t._requires_grad = bool(requires_grad)

@@ -95,6 +95,10 @@ class ArrayVocabulary:
     def rsqrt(self, x: Any) -> Any:
         return 1 / self.xp.sqrt(x)  # what ``Tensor.rsqrt`` computes
 
+    def conj(self, x: Any) -> Any:
+        """The complex conjugate (a number or real array passes through)."""
+        return self.xp.conj(x) if getattr(x, "dtype", None) is not None else x.conjugate()
+
     def zeros_like(self, x: Any) -> Any:
         return self.xp.zeros_like(x)
 

@@ -24,7 +24,7 @@ from ..tensor import Tensor
 from .inplace import BINARY_INTO_INPUT
 
 Number = Any  # a Python (or NumPy) int, float or bool
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as in dtypes.py
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # bool < integer < floating < complex
 
 
 _OPERAND = (Tensor, int, float, numbers.Number)
@@ -191,6 +191,16 @@ class RsubScalar(Op, name="RsubBackward1"):
 
 
 
+def _complex(a: Any, b: Any) -> bool:
+    """Whether either operand (an array or a Python number) is complex: the backward then
+    conjugates, as torch's does."""
+    for x in (a, b):
+        d = getattr(x, "dtype", None)
+        if (d.kind == "c") if d is not None else type(x) is complex:
+            return True
+    return False
+
+
 class Mul(_Broadcasting, name="MulBackward0"):
     on_arrays = True
     _promote = True
@@ -200,12 +210,16 @@ class Mul(_Broadcasting, name="MulBackward0"):
     def forward(ctx, a, b, *, into_input=False):
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.conj = _complex(a, b)
         return ctx.xp.multiply(a, b, out=a) if into_input else a * b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
+        if ctx.conj:  # torch's convention for complex inputs: g * conj(other)
+            F = ctx.F
+            a, b = (F.conj(a) if need_b else None), (F.conj(b) if need_a else None)
         return (g * b if need_a else None), (g * a if need_b else None)
 
 
@@ -217,6 +231,7 @@ class Div(_Broadcasting, name="DivBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        ctx.conj = _complex(a, b)
         with ctx.xp.errstate(all="ignore"):
             return a / b
 
@@ -224,6 +239,9 @@ class Div(_Broadcasting, name="DivBackward0"):
     def backward(ctx, g):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
+        if ctx.conj:  # complex inputs: conjugated derivatives, as torch's
+            F = ctx.F
+            a, b = (F.conj(a) if need_b else None), F.conj(b)
         return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
 

@@ -62,6 +62,10 @@ class TensorVocabulary:
     def rsqrt(x: Tensor) -> Tensor:
         return x.rsqrt()
 
+    @staticmethod
+    def conj(x: Any) -> Any:
+        return x.conj() if isinstance(x, Tensor) else x.conjugate()
+
     zeros_like = staticmethod(_zeros_like)
 
     @staticmethod
