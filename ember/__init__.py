@@ -53,6 +53,7 @@ from .ops.matrix import *  # noqa: F401,F403
 from .ops.complex import *  # noqa: F401,F403
 from .ops.conv_nd import *  # noqa: F401,F403
 from .ops.pool_nd import *  # noqa: F401,F403
+from .ops.pool_1d import *  # noqa: F401,F403
 from .ops.activation_ext import *  # noqa: F401,F403
 from .ops.distance import *  # noqa: F401,F403
 from .ops.sorting import *  # noqa: F401,F403

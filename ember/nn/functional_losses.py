@@ -303,7 +303,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Any,
         tg = xp.where(pos < tg_len[:, None], padded, blank)[:, :max(s, 0) or 1]
     if int(in_len.max(initial=0)) > t_max:
         raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got "
-                           f"value {int(in_len.max())} (while checking arguments for ctc_loss_allocate_outputs)")
+                           f"value {int(in_len.max())} (while checking arguments for "
+                           "ctc_loss_allocate_outputs)")
     if tg.shape[1] == 0:
         tg = xp.full((n, 1), blank, dtype=xp.int64)
     if tg_len.size and int(tg_len.max()) > tg.shape[1]:

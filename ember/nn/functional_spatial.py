@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from ..ops.conv_nd import (  # noqa: F401 (re-exported)
     conv1d, conv3d, conv_transpose1d, conv_transpose3d)
+from ..ops.pool_1d import (  # noqa: F401 (re-exported)
+    adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices, avg_pool1d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
+    max_pool1d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
 from ..ops.pool_nd import (  # noqa: F401 (re-exported)
-    adaptive_avg_pool1d, adaptive_avg_pool3d, adaptive_max_pool1d,
-    adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
-    adaptive_max_pool3d_with_indices, avg_pool1d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d,
-    max_pool1d, max_pool1d_with_indices, max_pool3d, max_pool3d_with_indices, max_unpool1d,
-    max_unpool2d, max_unpool3d)
+    adaptive_avg_pool3d, adaptive_max_pool3d, adaptive_max_pool3d_with_indices, avg_pool3d,
+    max_pool3d, max_pool3d_with_indices)
 
 from ..ops.grid import affine_grid, grid_sample  # noqa: F401 (re-exported)
 from ..ops.im2col import fold, unfold  # noqa: F401 (re-exported)

@@ -9,13 +9,13 @@ from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shap
 from . import pointwise, sorting, layout, scatter_reduce, geometry
 from . import attention, recurrent
 from . import special, matrix, complex, fft
-from . import activation_ext, conv_nd, pool_nd
+from . import activation_ext, conv_nd, pool_1d, pool_nd
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
            pointwise, sorting, layout, scatter_reduce, geometry, attention, recurrent, special, matrix, complex, activation_ext, conv_nd,
-           pool_nd)
+           pool_1d, pool_nd)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

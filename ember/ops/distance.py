@@ -10,7 +10,6 @@ from typing import Any
 
 from . import _reduce_util as ru
 from ._op import Op
-from .inplace import type_name
 from .stats import VectorNorm, _norm_backward
 from ..tensor import Tensor
 

@@ -105,8 +105,8 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
 
 def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
          stride: Any = 1) -> Tensor:
-    """Sums columns of sliding blocks back onto an image: ``(N, C*KH*KW, L) -> (N, C, *output_size)``
-    (overlapping blocks add up)."""
+    """Sums columns of sliding blocks back onto an image: ``(N, C*KH*KW, L) ->
+    (N, C, *output_size)`` (overlapping blocks add up)."""
     size = _pair(output_size, "output_size")
     kernel = _pair(kernel_size, "kernel_size")
     dil, pad, st = _pair(dilation, "dilation"), _pair(padding, "padding"), \

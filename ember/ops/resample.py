@@ -17,7 +17,7 @@ from ._op import Op
 from ..backend import get_array_module
 from ..tensor import Tensor
 from . import pool as _pool
-from . import pool_nd as _pool_nd
+from . import pool_1d as _pool_1d, pool_nd as _pool_nd
 
 
 class _ResampleNd(Op):
@@ -217,7 +217,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
             f"{input.ndim}D) for the modes: nearest | linear | bilinear | bicubic | trilinear | "
             f"lanczos | area | nearest-exact (got {mode})")
     if mode == "area":
-        fn = {3: _pool_nd.adaptive_avg_pool1d, 4: _pool.adaptive_avg_pool2d,
+        fn = {3: _pool_1d.adaptive_avg_pool1d, 4: _pool.adaptive_avg_pool2d,
               5: _pool_nd.adaptive_avg_pool3d}[input.ndim]
         return fn(input, out_size[0] if dim == 1 else tuple(out_size))
     xp = get_array_module(input._data)

@@ -21,7 +21,8 @@ W5 = np.abs(_rng.standard_normal(5))
 LP = np.log(np.random.default_rng(1).dirichlet(np.ones(5), size=(7, 3)))
 
 CASES = [
-    (lambda m, x, y, red: m.nn.functional.poisson_nll_loss(x, y, reduction=red), (X, np.abs(Y) * 3)),
+    (lambda m, x, y, red: m.nn.functional.poisson_nll_loss(x, y, reduction=red),
+     (X, np.abs(Y) * 3)),
     (lambda m, x, y, red: m.nn.functional.poisson_nll_loss(x, y, False, True, reduction=red),
      (np.abs(X) + .1, np.abs(Y) * 3)),
     (lambda m, x, y, v, red: m.nn.functional.gaussian_nll_loss(x, y, v, reduction=red),

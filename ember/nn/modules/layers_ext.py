@@ -532,7 +532,8 @@ class CircularPad3d(_PadNd):
 
 
 __all__ = ["ConstantPad3d", "ZeroPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d",
-           "Unfold", "Fold", "PReLU", "RReLU", "GLU", "Softshrink", "Hardshrink", "Softmax2d", "InstanceNorm1d",
+           "Unfold", "Fold", "PReLU", "RReLU", "GLU", "Softshrink", "Hardshrink", "Softmax2d",
+           "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm",
            "CosineSimilarity", "PairwiseDistance", "Dropout3d", "AlphaDropout",
            "FeatureAlphaDropout", "Bilinear", "EmbeddingBag", "PixelShuffle", "PixelUnshuffle",
