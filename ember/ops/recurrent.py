@@ -281,5 +281,28 @@ class TransposeInplace(Op, name="TransposeBackward1"):
         return g.transpose(0, 1)
 
 
+class PackPaddedSequence(Op, name="PackPaddedSequenceBackward0"):
+    """Rows of a padded ``(T, B, *)`` batch picked into packed order: ``rows`` are the flat
+    ``t * B + b`` positions of the packed rows; the gradient goes back to them (zeros where
+    padded), through ember ops so that it differentiates again."""
+
+    @staticmethod
+    def forward(ctx, x, *, rows):
+        ctx.rows, ctx.shape = rows, x.shape
+        return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])[rows]
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arrange import cat
+
+        T, B = ctx.shape[:2]
+        xp = ctx.xp
+        # each padded position reads its packed row, or the appended zero row
+        where = xp.full(T * B, g.shape[0], dtype=xp.int64)
+        where[ctx.rows] = xp.arange(g.shape[0], dtype=xp.int64)
+        padded = cat([g, g.new_zeros((1,) + tuple(g.shape[1:]))], 0)
+        return padded.index_select(0, Tensor._make(where)).reshape(ctx.shape)
+
+
 __all__: list = []
 TENSOR_METHODS: dict = {}

@@ -13,6 +13,7 @@ from ...backend import backend_of
 from ...creation import tensor as _tensor
 from ...dtypes import int64
 from ...ops.arrange import cat, stack
+from ...ops.recurrent import PackPaddedSequence
 from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
@@ -109,9 +110,9 @@ def _packed_to_padded(data: Tensor, batch_sizes: Tensor) -> tuple:
 
 
 def _padded_to_packed(x: Tensor, batch_sizes: Tensor) -> Tensor:
-    """Padded ``(T, B, *)`` back to packed ``(N, *)``."""
-    _, flat, T, B = _layout(batch_sizes._data)
-    return x.reshape(T * B, *x.shape[2:]).index_select(0, Tensor._make(flat))
+    """A layer's padded ``(T, B, *)`` output back to packed ``(N, *)``: the running rows of each
+    step, concatenated (so the node is torch's CatBackward0)."""
+    return cat([x[t, :int(n)] for t, n in enumerate(batch_sizes._data)], 0)
 
 
 def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
@@ -146,7 +147,8 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
                            f"{T}")
     steps = xp.arange(T)
     batch_sizes = (lens[None, :] > steps[:, None]).sum(axis=1).astype(xp.int64)
-    data = _padded_to_packed(input[:T], Tensor._make(batch_sizes))
+    _, flat, _, _ = _layout(batch_sizes)
+    data = PackPaddedSequence.apply(input if T == input.size(0) else input[:T], rows=flat)
     return PackedSequence(data, Tensor._make(batch_sizes), sorted_indices, None)
 
 
