@@ -57,6 +57,7 @@ from .ops.pool_1d import *  # noqa: F401,F403
 from .ops.activation_ext import *  # noqa: F401,F403
 from .ops.distance import *  # noqa: F401,F403
 from .ops.sorting import *  # noqa: F401,F403
+from .ops.counting import *  # noqa: F401,F403
 from .ops.layout import *  # noqa: F401,F403
 from .ops.scatter_reduce import *  # noqa: F401,F403
 from .ops.geometry import *  # noqa: F401,F403

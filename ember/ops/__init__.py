@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import activation, arrange, compare, conv, convert, cumulative, einsum, elementwise
 from . import indexing, inplace, linalg, loss, norm, pool, reduce, scatter, shape, stats, unary
-from . import pointwise, sorting, layout, scatter_reduce, geometry
+from . import pointwise, sorting, counting, layout, scatter_reduce, geometry
 from . import attention, recurrent
 from . import special, matrix, complex, fft
 from . import activation_ext, conv_nd, pool_1d, pool_nd
@@ -14,7 +14,7 @@ from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
-           pointwise, sorting, layout, scatter_reduce, geometry, attention, recurrent, special, matrix, complex, activation_ext, conv_nd,
+           pointwise, sorting, counting, layout, scatter_reduce, geometry, attention, recurrent, special, matrix, complex, activation_ext, conv_nd,
            pool_1d, pool_nd)
 
 for _mod in MODULES:

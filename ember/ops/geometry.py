@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
 
 from ._op import Op
 from .. import dtypes as _dt

@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 
-import ember
 from helpers import check_gradcheck, check_op, same_error, torch_or_skip
 
 torch = torch_or_skip()

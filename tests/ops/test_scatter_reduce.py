@@ -5,7 +5,6 @@ found already present (index_add/copy/fill, take, take_along_dim)."""
 import numpy as np
 import pytest
 
-import ember
 from helpers import check_gradcheck, check_op, same_error, torch_or_skip
 
 torch = torch_or_skip()
