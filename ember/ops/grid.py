@@ -228,29 +228,31 @@ class _GridSampler(Op):
         pts = math.prod(grid_shape[1:-1])
         g = go.reshape(n, c, pts)
         gx = ggrid = None
+        xp = ctx.xp
+        k = len(taps)
+        # all taps at once: one scatter for the input, one gather for the grid
+        flat_all = Tensor._make(xp.stack([t[0] for t in taps], 1))  # (N, K, P)
         if need_x:
-            acc = zeros(n * c * plane, dtype=go.dtype)
+            w_all = Tensor._make(xp.stack([t[1] for t in taps], 1)).to(go.dtype)
             base = (arange(n)[:, None] * c + arange(c)[None, :]) * plane  # (N, C)
-            for flat, w, _, _ in taps:
-                target = (base[:, :, None] + Tensor._make(flat)[:, None, :]).reshape(-1)
-                vals = (g * Tensor._make(w)[:, None, :].to(go.dtype)).reshape(-1)
-                acc = index_add(acc, 0, target, vals)
-            gx = acc.reshape(x_shape)
+            target = (base[:, :, None, None] + flat_all[:, None]).reshape(-1)
+            vals = (g[:, :, None, :] * w_all[:, None]).reshape(-1)
+            gx = index_add(zeros(n * c * plane, dtype=go.dtype), 0, target, vals)
+            gx = gx.reshape(x_shape)
         if need_grid and mode != "nearest":
-            xf = x.reshape(n, c, plane)
+            index = flat_all.reshape(n, 1, k * pts).expand(n, c, k * pts)
+            vals = x.reshape(n, c, plane).gather(2, index).reshape(n, c, k, pts)
+            s = (vals * g[:, :, None, :]).sum(1)  # (N, K, P): each tap's value dotted with g
             comps = []
-            for i in range(nd):
-                total = None
-                for flat, _, combo, valid in taps:
+            for i in range(nd):  # d out / d coordinate i: the weights' derivative in it
+                dws = []
+                for _, _, combo, valid in taps:
                     dw = None
                     for j, (_, wk, dk) in enumerate(combo):
                         f = dk if j == i else wk
                         dw = f if dw is None else dw * f
-                    dw = dw * valid * src[i][1]
-                    vals = xf.gather(2, Tensor._make(flat)[:, None, :].expand(n, c, pts))
-                    part = (vals * g).sum(1) * Tensor._make(dw).to(go.dtype)
-                    total = part if total is None else total + part
-                comps.append(total)
+                    dws.append(dw * valid * src[i][1])
+                comps.append((s * Tensor._make(xp.stack(dws, 1)).to(go.dtype)).sum(1))
             ggrid = _stack(comps).reshape(grid_shape)
         elif need_grid:
             ggrid = zeros(grid_shape, dtype=go.dtype)
