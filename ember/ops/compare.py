@@ -373,9 +373,15 @@ def clamp(input: Tensor, min: Tensor | Number | None = None,  # noqa: A002
         return Clamp.apply(input, min, max)
     if kinds == {False}:
         return ClampScalar.apply(input, min=min, max=max)
-    got = ", ".join(type(b).__name__ for b in (min, max))
+    if all(b.ndim == 0 for b in (min, max) if isinstance(b, Tensor)):
+        # a Number with a 0-d tensor: torch takes the tensor as a Number too (ClampBackward1)
+        min, max = (b.item() if isinstance(b, Tensor) else b for b in (min, max))  # noqa: A001
+        return ClampScalar.apply(input, min=min, max=max)
+    got = ", ".join(type(b).__name__ for b in (input, min, max))
     raise TypeError(f"clamp() received an invalid combination of arguments - got ({got}), but "
-                    "expected min and max both Tensors or both Numbers")
+                    "expected one of:\n * (Tensor input, Tensor min = None, Tensor max = None, *, "
+                    "Tensor out = None)\n * (Tensor input, Number min = None, Number max = None, *, "
+                    "Tensor out = None)\n")
 
 
 def clamp_min(input: Tensor, min: Tensor | Number) -> Tensor:  # noqa: A002

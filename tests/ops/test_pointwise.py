@@ -201,3 +201,11 @@ def test_integer_scalars_wrap():
 def test_logcumsumexp_half(rng):
     x = np.asarray(rng.integers(0, 5, (3, 7)).astype(np.float16))
     check_op(lambda m, a: m.logcumsumexp(a, 1), x, grad=False, atol=0, rtol=0)
+
+
+def test_clamp_mixed_bounds():
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    check_op(lambda m, a: m.clamp(a, 0.0, m.tensor(1.0)), x)  # a 0-d tensor binds as a Number
+    check_op(lambda m, a: m.clamp(a, m.tensor(0.0), 1.5), x)
+    check_op(lambda m, a: m.clamp(a, 2.5, m.tensor(3)), np.array([1, 5]))
+    same_error(lambda m: m.clamp(m.tensor(x), m.tensor([0.0, 0.0, 0.0]), 1.0))
