@@ -101,7 +101,7 @@ def __getattr__(name: str) -> object:
     import importlib
 
     if name in _LAZY_MODULES:
-        sub = "io.serialization" if name == "serialization" else name
+        sub = name
         try:
             module = importlib.import_module(f".{sub}", __name__)
         except ModuleNotFoundError as e:

@@ -1,4 +1,4 @@
-"""Names of torch that ember lacks raise :class:`MissingAPIError` naming them, not a bare AttributeError.
+"""Torch names ember lacks raise :class:`MissingAPIError` naming them, not a bare AttributeError.
 
 A module of ember that stands for a torch namespace installs :func:`module_getattr` as its PEP 562
 ``__getattr__``; ``Tensor.__getattr__`` calls :func:`tensor_attribute_error`. Both run only when

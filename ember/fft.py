@@ -30,3 +30,7 @@ from .ops.fft import (  # noqa: F401
 __all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "hfft2", "hfftn", "ifft",
            "ifft2", "ifftn", "ifftshift", "ihfft", "ihfft2", "ihfftn", "irfft", "irfft2", "irfftn",
            "rfft", "rfft2", "rfftfreq", "rfftn"]
+
+from ._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "torch.fft")  # torch's names ember lacks: MissingAPIError

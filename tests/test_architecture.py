@@ -59,8 +59,9 @@ LAYERS = [
      "ember.xpu", "ember.onnx"),
     # process groups and collectives on MPI: under nn (DDP, SyncBatchNorm) and utils.data
     ("ember.distributed",),
-    ("ember.nn", "ember.optim", "ember.utils", "ember.io",
-     "ember.amp", "ember.cpu", "ember.cuda.amp", "ember._compile"),
+    ("ember.nn", "ember.optim", "ember.utils", "ember.io", "ember.amp", "ember.cpu",
+     "ember.cuda.amp", "ember._compile", "ember.serialization", "ember.func",
+     "ember.distributions"),
     # the launcher runs scripts as `ember run` does: an application
     ("ember.vision", "ember.hub", "ember.cli", "ember.viz", "ember.tutorial", "ember.demo",
      "ember.__main__", "ember.distributed.run"),

@@ -130,7 +130,8 @@ def test_old_import_path_of_the_error_class():
 
 def test_api_coverage_doc_is_current():
     torch_or_skip()
-    spec = importlib.util.spec_from_file_location("api_coverage", ROOT / "tools" / "api_coverage.py")
+    spec = importlib.util.spec_from_file_location("api_coverage",
+                                                  ROOT / "tools" / "api_coverage.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     import torch

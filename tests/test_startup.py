@@ -85,7 +85,7 @@ def test_accelerator_answers():
     assert ember.accelerator.current_accelerator() is torch.accelerator.current_accelerator()
     assert ember.accelerator.device_count() == torch.accelerator.device_count() == 0
     for fn in ("current_device_index", "synchronize", "empty_cache"):
-        same_error(lambda mod: getattr(mod.accelerator, fn)())
+        same_error(lambda mod, fn=fn: getattr(mod.accelerator, fn)())
     same_error(lambda mod: mod.accelerator.set_device_index(0))
 
 
@@ -99,9 +99,9 @@ def test_mps_xpu_cpu_answers():
     ember.mps.manual_seed(0)
     ember.xpu.manual_seed_all(0)
     for fn in ("synchronize", "empty_cache", "seed"):
-        same_error(lambda mod: getattr(mod.mps, fn)())
+        same_error(lambda mod, fn=fn: getattr(mod.mps, fn)())
     for fn in ("synchronize", "current_device"):
-        same_error(lambda mod: getattr(mod.xpu, fn)())
+        same_error(lambda mod, fn=fn: getattr(mod.xpu, fn)())
 
 
 # -- compile -------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ _FP32 = ("avg_pool3d", "binary_cross_entropy", "grid_sample", "polar", "prod", "
          "cosine_embedding_loss", "nll_loss", "hinge_embedding_loss", "poisson_nll_loss",
          "smooth_l1_loss", "cross_entropy", "l1_loss", "huber_loss", "margin_ranking_loss",
          "soft_margin_loss", "triplet_margin_loss", "multi_margin_loss", "ctc_loss", "kl_div",
-         "multilabel_margin_loss", "binary_cross_entropy_with_logits", "multilabel_soft_margin_loss",
+         "multilabel_margin_loss", "binary_cross_entropy_with_logits",
+         "multilabel_soft_margin_loss",
          "gaussian_nll_loss", "triplet_margin_with_distance_loss")
 # in torch.linalg and torch.fft, the decompositions, solvers and transforms run in float32
 _FP32_IN = {

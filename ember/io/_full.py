@@ -191,6 +191,12 @@ class TrustedUnpickler(SafeUnpickler):
     def accept(self, x: Any) -> bool:
         return True  # the file is trusted: every object it builds is the caller's
 
+    def persistent_load(self, pid: Any) -> Any:
+        # torch's legacy format records each saved class with its source: ('module', cls, ...)
+        if isinstance(pid, tuple) and pid and pid[0] == "module" and len(pid) == 4:
+            return pid[1]
+        return super().persistent_load(pid)
+
     def find_class(self, module: str, name: str) -> Any:
         # torch's tensor-rebuilding functions, storages and dtypes: ember's checked stand-ins
         if (module == "torch" or module.startswith("torch.")) and (module, name) in _ALLOWLIST:

@@ -59,6 +59,23 @@ class _Fn(_Inert):
         return self.qualname
 
 
+class _UserCall(_Inert):
+    """A function the user allowlisted: called with its arguments converted (``unwrap``)."""
+
+    __slots__ = ("fn", "unpickler")
+
+    def __init__(self, fn: Callable, unpickler: Any) -> None:
+        self.fn, self.unpickler = fn, unpickler
+
+    def __call__(self, *args: Any) -> Any:
+        st = self.unpickler._storages
+        return self.fn(*unwrap(args, st.byteorder if st is not None else "little",
+                               self.unpickler.accept))
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
 class _StorageType(_Inert):
     """A ``torch.FloatStorage``-style global: names the element type of a storage record."""
 
@@ -490,7 +507,8 @@ class SafeUnpickler(pickle.Unpickler):
             return found
         user = self._user.get(f"{module}.{name}")
         if user is not None:  # trusted by add_safe_globals: rebuilt as torch rebuilds it
-            return user
+            # a function gets real tensors, as torch's: its arguments are converted first
+            return user if isinstance(user, type) else _UserCall(user, self)
         if module in ("torch", "torch.cuda") and name in _UNSUPPORTED_STORAGES:
             raise NotImplementedError(f"the checkpoint holds a {module}.{name}, which ember "
                                       f"cannot load: {_UNSUPPORTED_STORAGES[name]}")
@@ -652,16 +670,18 @@ def unwrap(obj: Any, byteorder: str = "little",
             return True, x
         if id(x) in done:
             return True, done[id(x)]
-        if isinstance(x, _T):
+        if isinstance(x, _UserCall):  # the allowlisted function itself, as a value
+            out: Any = x.fn
+        elif isinstance(x, _T):
             arr = _array(x, byteorder)
-            out: Any = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
+            out = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
                         else Tensor._make(arr, requires_grad=x.requires_grad))
         elif isinstance(x, _Dtype):
             out = to_ember_dtype(x.name)
         elif isinstance(x, _Inert):
             raise pickle.UnpicklingError(f"malformed checkpoint: a bare {_short(x)} is not a "
                                          "value ember can return")
-        elif isinstance(x, device):
+        elif isinstance(x, (device, Tensor)):  # a Tensor: returned by an allowlisted function
             out = x
         elif t in (list, dict, collections.OrderedDict, tuple, set, Size):
             return False, None
@@ -725,9 +745,13 @@ def unwrap(obj: Any, byteorder: str = "little",
         if isinstance(x, list):
             for i in range(len(x)):
                 x[i] = yield x[i]
-        elif isinstance(x, dict):
-            for k in list(x):
-                x[k] = yield x[k]
+        elif isinstance(x, dict):  # a dict subclass (defaultdict): keys may be tensors too
+            items = []
+            for k, v in list(x.items()):
+                key = yield k
+                items.append((key, (yield v)))
+            x.clear()
+            x.update(items)
         attrs = getattr(x, "__dict__", None)
         if type(attrs) is dict:
             for k in list(attrs):

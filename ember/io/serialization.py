@@ -92,7 +92,7 @@ def save(obj: Any, f: FileLike, pickle_protocol: int = 2, *, format: str | None 
     try:
         tensors, full = collect(obj), False
     except TypeError as plain_error:  # not plain data (a Module, a user class): pickled whole,
-        from ._full import FullEmitter, collect_full  # as torch does (loads with weights_only=False)
+        from ._full import FullEmitter, collect_full  # as torch does (weights_only=False loads)
 
         try:
             tensors, full = collect_full(obj), True
@@ -177,6 +177,9 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
             quantized or sparse tensors).
     """
     trusted = weights_only is False
+    from ._safe_globals import user_globals
+
+    user_globals()  # torch's checks on the allowlist's (global, name) pairs, before any reading
     unexpected = set(pickle_load_args) - {"encoding"}
     if unexpected:
         raise TypeError(f"load() got an unexpected keyword argument '{sorted(unexpected)[0]}'")
@@ -515,9 +518,10 @@ def _itemsize(dtype_name: str) -> int:
 
 # torch's own weights-only allowlist beyond ember's: globals torch accepts by default that ember
 # refuses or cannot represent are not "unsafe" in torch's sense
-_TORCH_DEFAULT_SAFE = {"torch.nn.parameter.Parameter", "torch.Tensor", "torch.nn.parameter.Buffer",
-                       "collections.Counter", "builtins.bytearray", "torch.serialization._get_layout",
-                       "torch._tensor._rebuild_from_type_v2", "builtins.slice", "builtins.range"}
+_TORCH_DEFAULT_SAFE = {"torch.nn.parameter.Parameter", "torch.Tensor",
+                       "torch.nn.parameter.Buffer", "collections.Counter", "builtins.bytearray",
+                       "torch.serialization._get_layout", "torch._tensor._rebuild_from_type_v2",
+                       "builtins.slice", "builtins.range"}
 
 
 def get_unsafe_globals_in_checkpoint(f: FileLike) -> list[str]:

@@ -28,6 +28,22 @@ def _np(x: Any) -> Any:
     return x
 
 
+def _drain(file_writer: Any) -> None:
+    """Writes every event added so far and flushes the file. tensorboardX's own flush does not
+    wait for its worker thread, so events added just before it could stay unwritten for
+    ``flush_secs``: here the worker is stopped (it writes the queue first, in order), the file
+    flushed, and a new worker started on the same queue and file."""
+    ew = getattr(file_writer, "event_writer", None)
+    worker = getattr(ew, "_worker", None)
+    if worker is None or getattr(ew, "_closed", True):
+        file_writer.flush()
+        return
+    worker.stop()
+    ew._ev_writer.flush()
+    ew._worker = type(worker)(ew._event_queue, ew._ev_writer, ew._flush_secs)
+    ew._worker.start()
+
+
 class SummaryWriter:
     """Writes entries to event files in ``log_dir`` for TensorBoard (``torch.utils.tensorboard``).
 
@@ -134,9 +150,8 @@ class SummaryWriter:
 
     def flush(self) -> None:
         """Writes pending events to disk."""
-        self._writer.flush()
-        for fw in self._scalar_writers.values():
-            fw.flush()
+        for fw in [self._get_file_writer(), *self._scalar_writers.values()]:
+            _drain(fw)
 
     def close(self) -> None:
         """Flushes and closes the event files."""
