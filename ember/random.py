@@ -654,9 +654,73 @@ def _bernoulli_method(self: Tensor, p: Any = None, *, generator: Generator | Non
     return bernoulli(self, p, generator=generator)
 
 
+# -- gamma samples with their reparametrized gradient ---------------------------------------------
+
+
+def _gamma_sample_grad(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """d sample / d alpha of standard gamma samples, holding their CDF fixed (the implicit
+    reparametrization): -(dP(alpha, x)/d alpha) / p(x; alpha), P the regularized lower incomplete
+    gamma function. From P's series P = x^a e^-x / Gamma(a+1) * S, S = sum_n x^n / ((a+1)..(a+n)),
+    it is -(x / a) * (S * (log x - digamma(a + 1)) + dS/da). Large alphas use the Wilson-Hilferty
+    approximation (x = a (1 - 1/(9a) + z / (3 sqrt a))^3 at fixed z)."""
+    from .backend.numpy_special import digamma
+
+    x64, a64 = x.astype(np.float64), alpha.astype(np.float64)
+    out = np.empty_like(x64)
+    big = a64 > 1000
+    if big.any():
+        a, xb = a64[big], x64[big]
+        z = (np.cbrt(xb / a) - 1 + 1 / (9 * a)) * 3 * np.sqrt(a)
+        u = 1 - 1 / (9 * a) + z / (3 * np.sqrt(a))
+        out[big] = u**3 + 3 * a * u**2 * (1 / (9 * a * a) - z / (6 * a**1.5))
+    small = ~big
+    if small.any():
+        a, xs = a64[small], x64[small]
+        # terms shrink geometrically once n exceeds x - a: a few standard deviations more
+        n_max = int(np.ceil(np.max(np.maximum(xs - a, 0) + 10 * np.sqrt(np.maximum(xs, 1)))))
+        t, total, harmonic, d_total = np.ones_like(xs), np.ones_like(xs), np.zeros_like(xs), 0.0
+        for n in range(1, n_max + 40):  # a loop over series terms, vectorised over samples
+            t = t * xs / (a + n)
+            harmonic = harmonic + 1 / (a + n)
+            total = total + t
+            d_total = d_total - t * harmonic
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[small] = -(xs / a) * (total * (np.log(xs) - digamma(a + 1)) + d_total)
+    return out.astype(x.dtype)
+
+
+def _standard_gamma_grad(self: Tensor, output: Tensor) -> Tensor:
+    """The derivative of ``_standard_gamma(self)``'s samples ``output`` with respect to the
+    concentration ``self`` (torch's ``_standard_gamma_grad``)."""
+    return Tensor._make(_gamma_sample_grad(output._data, self._data))
+
+
+class StandardGamma(Op, name="StandardGammaBackward0"):
+    @staticmethod
+    def forward(ctx, alpha, *, rng):
+        x = rng.standard_gamma(alpha.astype(np.float64)).astype(alpha.dtype)
+        # torch clamps to the smallest positive normal number, so log(x) stays finite
+        x = np.maximum(x, np.finfo(alpha.dtype).tiny)
+        ctx.save_for_backward(alpha, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha, x = ctx.saved_tensors
+        return g * _standard_gamma_grad(alpha.detach(), x.detach())
+
+
+def _standard_gamma(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """Samples of Gamma(input, 1), reparametrized: differentiable in ``input``."""
+    if not input.is_floating_point():
+        raise RuntimeError(f'"gamma_cpu" not implemented for \'{type_name(input)}\'')
+    return StandardGamma.apply(input, rng=_gen(generator))
+
+
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "rand", "randn", "randint", "randperm", "rand_like",
-           "randn_like", "randint_like", "normal", "bernoulli", "multinomial"]
+           "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "_standard_gamma",
+           "_standard_gamma_grad"]
 
 TENSOR_METHODS = {
     "uniform_": uniform_, "normal_": normal_, "bernoulli_": bernoulli_,
