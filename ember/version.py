@@ -1,8 +1,6 @@
 """``torch.version``: the torch release whose API ember follows, and what it was built with."""
 from __future__ import annotations
 
-import re
-
 __all__ = ["__version__", "cuda", "hip", "xpu", "debug", "git_version", "TorchVersion", "ember"]
 
 
@@ -13,6 +11,8 @@ class TorchVersion(str):
     @staticmethod
     def _key(v: object) -> tuple:
         # (release numbers without trailing zeros, local part): "2.13.0+x" sorts after "2.13"
+        import re  # on first comparison: `import ember` stays free of it
+
         if isinstance(v, tuple):
             parts, local = [int(p) for p in v], ""
         else:
