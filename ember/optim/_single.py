@@ -53,6 +53,10 @@ class _PerParameter(Optimizer):
     """An optimizer whose update of each parameter is ``_update(group, param, grad, state)``."""
 
     _scalar_state: tuple[str, ...] = ("step",)
+    # torch's assertion for capturable=True with tensors off its CUDA-graph devices (all of
+    # ember's): which state it names, and the devices it lists
+    _capturable_what = "params and state_steps"
+    _capturable_devices = "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']"
 
     def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -78,6 +82,10 @@ class _PerParameter(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Performs a single optimization step: all of it, or (raising) none of it."""
         loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            if group.get("capturable") and any(p.grad is not None for p in group["params"]):
+                raise AssertionError(f"If capturable=True, {self._capturable_what} must be on "
+                                     f"supported devices: {self._capturable_devices}.")
         work: list[tuple[dict[str, Any], Tensor, Tensor, dict[str, Any]]] = []
         fresh: list[Tensor] = []
         try:

@@ -28,6 +28,8 @@ class ASGD(_PerParameter):
 
     _scalar_state = ("step", "eta", "mu")
 
+    _capturable_what = "params, mus, etas, and state_steps"
+
     def __init__(self, params: ParamsT, lr: float | Tensor = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0,
                  foreach: bool | None = None, maximize: bool = False,

@@ -33,6 +33,8 @@ class NAdam(_PerParameter):
 
     _scalar_state = ("step", "mu_product")
 
+    _capturable_what = "params, mu_products and state_steps"
+
     def __init__(self, params: ParamsT, lr: float | Tensor = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, momentum_decay: float = 4e-3,

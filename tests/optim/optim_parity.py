@@ -168,3 +168,13 @@ def check_errors(name, cases):
         def make(m, kw=kw):
             return getattr(m.optim, name)([m.zeros(2, requires_grad=True)], **kw)
         same_error(make)
+
+
+def check_capturable_on_cpu(name, kw=None):
+    """capturable=True is accepted by the constructor; the step asserts, as torch's on CPU."""
+    def step(m):
+        w = m.ones(2, requires_grad=True)
+        opt = getattr(m.optim, name)([w], capturable=True, **(kw or {}))
+        (w * w).sum().backward()
+        opt.step()
+    same_error(step)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from optim_parity import check_all_or_nothing, check_errors, check_round_trip, check_steps
+from optim_parity import (check_all_or_nothing, check_capturable_on_cpu, check_errors,
+                          check_round_trip, check_steps)
 
 CASES = [dict(), dict(lr=0.5, rho=0.8, eps=1e-5), dict(lr=0.5, weight_decay=0.1),
          dict(lr=0.5, maximize=True, foreach=False), dict(lr=0.5, capturable=False, foreach=True)]
@@ -30,3 +31,7 @@ def test_step_is_all_or_nothing():
 
 def test_errors_match_torch():
     check_errors("Adadelta", [dict(lr=-1), dict(rho=1.5), dict(eps=-1), dict(weight_decay=-0.1)])
+
+
+def test_capturable_asserts_on_cpu_like_torch():
+    check_capturable_on_cpu("Adadelta")

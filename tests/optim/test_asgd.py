@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from optim_parity import check_all_or_nothing, check_errors, check_round_trip, check_steps
+from optim_parity import (check_all_or_nothing, check_capturable_on_cpu, check_errors,
+                          check_round_trip, check_steps)
 
 CASES = [dict(), dict(lr=0.05, lambd=1e-2, alpha=0.5, t0=2), dict(lr=0.05, weight_decay=0.1, t0=0),
          dict(lr=0.05, maximize=True, t0=3)]
@@ -30,3 +31,7 @@ def test_step_is_all_or_nothing():
 
 def test_errors_match_torch():
     check_errors("ASGD", [dict(lr=-1), dict(weight_decay=-1)])
+
+
+def test_capturable_asserts_on_cpu_like_torch():
+    check_capturable_on_cpu("ASGD")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from optim_parity import check_all_or_nothing, check_errors, check_round_trip, check_steps
+from optim_parity import (check_all_or_nothing, check_capturable_on_cpu, check_errors,
+                          check_round_trip, check_steps)
 
 CASES = [dict(), dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.02)),
          dict(lr=0.05, maximize=True)]
@@ -30,3 +31,7 @@ def test_step_is_all_or_nothing():
 
 def test_errors_match_torch():
     check_errors("Rprop", [dict(lr=-1), dict(etas=(1.0, 1.2)), dict(etas=(0.5, 0.9))])
+
+
+def test_capturable_asserts_on_cpu_like_torch():
+    check_capturable_on_cpu("Rprop")
