@@ -4,6 +4,7 @@ from __future__ import annotations
 from .version import __version__  # noqa: F401  (torch's API version; ember's own in .version)
 
 from .dtypes import (  # noqa: F401
+    bfloat16,
     bool,
     cdouble,
     cfloat,
@@ -15,6 +16,10 @@ from .dtypes import (  # noqa: F401
     float16,
     float32,
     float64,
+    float8_e4m3fn,
+    float8_e4m3fnuz,
+    float8_e5m2,
+    float8_e5m2fnuz,
     get_default_dtype,
     half,
     int,

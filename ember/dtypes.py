@@ -52,12 +52,37 @@ float64 = dtype("float64", np.float64, 2)
 complex64 = dtype("complex64", np.complex64, 3)
 complex128 = dtype("complex128", np.complex128, 3)
 
+# bfloat16 (and float8, as storage) through ml_dtypes, NumPy's extension types that JAX uses.
+# Their numpy dtypes have kind "V", so "is this floating?" asks is_float_array.
+try:
+    import ml_dtypes as _ml
+except ImportError:  # pragma: no cover - a core dependency; without it these dtypes are absent
+    _ml = None
+if _ml is not None:
+    bfloat16 = dtype("bfloat16", _ml.bfloat16, 2)
+    float8_e4m3fn = dtype("float8_e4m3fn", _ml.float8_e4m3fn, 2)
+    float8_e5m2 = dtype("float8_e5m2", _ml.float8_e5m2, 2)
+    float8_e4m3fnuz = dtype("float8_e4m3fnuz", _ml.float8_e4m3fnuz, 2)
+    float8_e5m2fnuz = dtype("float8_e5m2fnuz", _ml.float8_e5m2fnuz, 2)
+    _EXTENSION = (bfloat16, float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz)
+else:  # pragma: no cover
+    _EXTENSION = ()
+FLOAT8 = frozenset(d.name for d in _EXTENSION[1:])  # storage only: torch computes little on them
+_EXT_NP = frozenset(d.np for d in _EXTENSION)
+EXTENSION_NP = _EXT_NP  # (the numpy dtypes of bfloat16 and the float8s)
+
+
+def is_float_array(a: object) -> bool:
+    """Whether an array's dtype is floating point: numpy's kind "f", or bfloat16/float8."""
+    d = a.dtype
+    return d.kind == "f" or d in _EXT_NP
+
 half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
 cfloat, cdouble = complex64, complex128
 
 all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, float32, float64, complex64,
-              complex128)
+              complex128) + _EXTENSION
 _FROM_NP = {d.np: d for d in all_dtypes}
 _NAMES = {d.name: d for d in all_dtypes}
 
@@ -65,7 +90,10 @@ _NAMES = {d.name: d for d in all_dtypes}
 # torch's scalar-type names, as its messages print them ("torch.FloatTensor", "got Long")
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                  "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-                 "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+                 "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+                 "bfloat16": "BFloat16", "float8_e4m3fn": "Float8_e4m3fn",
+                 "float8_e5m2": "Float8_e5m2", "float8_e4m3fnuz": "Float8_e4m3fnuz",
+                 "float8_e5m2fnuz": "Float8_e5m2fnuz"}
 
 
 def scalar_name(d) -> str:
@@ -112,7 +140,21 @@ def promote_types(a: dtype, b: dtype) -> dtype:
         hi, lo = (a, b) if a._category > b._category else (b, a)
         if hi._category >= 2 > lo._category or lo._category == 0:
             return hi
+    if a.np in _EXT_NP or b.np in _EXT_NP:
+        return _promote_extension(a, b)
     return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def _promote_extension(a: dtype, b: dtype) -> dtype:
+    """torch's table for bfloat16/float8 against another floating or complex dtype: the wider
+    one, and float32 for bfloat16 with float16 (neither holds the other)."""
+    if a.name in FLOAT8 or b.name in FLOAT8:
+        raise RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote "
+                           f"{scalar_name(a)} and {scalar_name(b)}")
+    other = b if a is bfloat16 else a
+    if other._category == 3 or other.itemsize > 2:
+        return other
+    return float32
 
 
 def scalar_dtype(value) -> dtype:
@@ -193,7 +235,7 @@ def scalar_keeps(dtype: np.dtype, x: object) -> bool:
     array, a number with a bool one) widens it."""
     t = type(x)
     if t is _builtins.float:
-        return dtype.kind == "f"
+        return dtype.kind == "f"  # (bfloat16: numpy would widen it, so the scalar is cast)
     if t is _builtins.int:
         kind = dtype.kind
         if kind in "iu":  # one outside the dtype's range wraps (cast by promote_arrays), as in torch
@@ -236,7 +278,7 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
     for x in arrays:
         if type(x) is np.ndarray:
             out.append(x if x.dtype == npd else x.astype(npd))
-        elif isinstance(x, (_builtins.float, np.floating)):
+        elif isinstance(x, (_builtins.float, np.floating)) and npd not in _EXT_NP:
             out.append(_builtins.float(x))  # weak in numpy, where np.float64(x) would widen
         elif type(x) is _builtins.int and npd.kind in "iu":
             out.append(int_scalar(npd, x))

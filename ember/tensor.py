@@ -193,7 +193,7 @@ class Tensor:
         return "ember.strided"
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return _dt.is_float_array(self._data)
 
     def is_complex(self) -> bool:
         return self._data.dtype.kind == "c"
@@ -248,7 +248,7 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
-        if value and self._data.dtype.kind not in "fc":
+        if value and not (self._data.dtype.kind == "c" or _dt.is_float_array(self._data)):
             # torch words this three ways: here, in requires_grad_(), and in factories
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
@@ -259,7 +259,8 @@ class Tensor:
         """Sets ``requires_grad`` in place and returns the tensor."""
         if requires_grad and self._grad_fn is not None:
             return self  # a non-leaf already requires grad: torch accepts this as a no-op
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and not (self._data.dtype.kind == "c" or
+                                  _dt.is_float_array(self._data)):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
@@ -522,7 +523,7 @@ _autograd_module: Any = None
 
 def _factory_result(data: Any, requires_grad: bool) -> Tensor:
     """A new leaf from a factory (zeros, tensor, new_ones, ...), with torch's factory error."""
-    if requires_grad and data.dtype.kind not in "fc":
+    if requires_grad and not (data.dtype.kind == "c" or _dt.is_float_array(data)):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     t = Tensor._make(data)
     t._requires_grad = bool(requires_grad)

@@ -25,7 +25,7 @@ def _make_grads(outputs: tuple, grads: tuple, is_grads_batched: bool = False) ->
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind != "f":
+            if not t.is_floating_point():  # (bfloat16 included: its numpy kind is "V")
                 raise RuntimeError(
                     "grad can be implicitly created only for real scalar outputs but got "
                     f"{t.dtype}".replace("ember.", "torch.")

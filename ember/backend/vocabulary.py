@@ -40,8 +40,8 @@ def sum_to_axes(src: tuple, dst: tuple) -> tuple:
 def acc_dtype(dtype: Any) -> Any:
     """Accumulate half precision in float32, as torch's CPU kernels do."""
     char = getattr(dtype, "char", None)  # a numpy dtype: comparing it with a string parses it
-    if char is not None:
-        return "float32" if char == "e" else dtype
+    if char is not None:  # ("E": bfloat16, from ml_dtypes, likewise)
+        return "float32" if char == "e" or char == "E" else dtype
     return "float32" if dtype == "float16" else dtype
 
 

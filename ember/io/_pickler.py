@@ -25,7 +25,9 @@ __all__ = ["collect", "plan_storages", "Emitter", "StoragePlan"]
 
 _STORAGE_NAMES = {"float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage",
                   "int64": "LongStorage", "int32": "IntStorage", "int16": "ShortStorage",
-                  "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage"}
+                  "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage",
+                  "bfloat16": "BFloat16Storage", "complex64": "ComplexFloatStorage",
+                  "complex128": "ComplexDoubleStorage"}
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 
 

@@ -131,12 +131,13 @@ class _T(_Inert):
 
 
 # -- dtypes ---------------------------------------------------------------------------------------
-# torch dtype name -> (numpy type code of the bytes on disk, ember dtype it loads as). bfloat16,
-# uint16 and uint32 have no ember dtype: they are widened losslessly (bf16 -> f32 by shifting the
-# bits into the high half; unsigned ints to the next signed int).
+# torch dtype name -> (numpy type code of the bytes on disk, ember dtype it loads as). bfloat16
+# loads as bfloat16 (its bytes viewed as ml_dtypes' type); uint16 and uint32 have no ember dtype:
+# they are widened losslessly to the next signed int.
 _DTYPES: dict[str, tuple[str, _dt.dtype]] = {
     "float32": ("f4", _dt.float32), "float64": ("f8", _dt.float64), "float16": ("f2", _dt.float16),
-    "bfloat16": ("u2", _dt.float32), "int64": ("i8", _dt.int64), "int32": ("i4", _dt.int32),
+    "bfloat16": ("u2", _dt.bfloat16), "complex64": ("c8", _dt.complex64),
+    "complex128": ("c16", _dt.complex128), "int64": ("i8", _dt.int64), "int32": ("i4", _dt.int32),
     "int16": ("i2", _dt.int16), "int8": ("i1", _dt.int8), "uint8": ("u1", _dt.uint8),
     "bool": ("u1", _dt.bool), "uint16": ("u2", _dt.int32), "uint32": ("u4", _dt.int64),
 }
@@ -145,7 +146,7 @@ _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": 
             "chalf": "complex32"}
 # dtypes torch has and ember cannot represent, with the reason given in the error
 _NO_EMBER_DTYPE = {
-    **{n: "ember has no complex dtypes" for n in ("complex32", "complex64", "complex128")},
+    "complex32": "ember has no complex32 dtype",
     "uint64": "ember has no uint64 dtype, and int64 cannot hold every value",
     **{n: "ember has no float8 dtypes" for n in (
         "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
@@ -157,7 +158,8 @@ _NO_EMBER_DTYPE = {
 _STORAGE_TYPES = {"DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
                   "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
                   "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
-                  "BoolStorage": "bool"}
+                  "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+                  "ComplexDoubleStorage": "complex128"}
 
 
 def _no_ember_dtype(name: str) -> NotImplementedError:
@@ -207,7 +209,7 @@ def _typed(storage: _Storage, name: str, byteorder: str) -> np.ndarray:
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if name == "bfloat16":
-        arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        arr = arr.view(_dt.bfloat16.np)  # the same 16 bits
     elif name == "bool":
         arr = arr.view(np.bool_) if not arr.size or arr.max() <= 1 else arr != 0
     elif arr.dtype != edtype.np:
@@ -548,8 +550,6 @@ class SafeUnpickler(pickle.Unpickler):
 
 # -- the allowlist ------------------------------------------------------------------------------
 _UNSUPPORTED_STORAGES = {
-    "ComplexFloatStorage": "ember has no complex dtypes",
-    "ComplexDoubleStorage": "ember has no complex dtypes",
     **{n: "ember has no quantized tensors" for n in (
         "QInt8Storage", "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage")},
 }

@@ -10,8 +10,8 @@ non-contiguous arrays, and it is compiled code. It serves as the test oracle ins
 written here are byte-identical to ``safetensors.torch.save`` for the same tensors (the order of
 several metadata entries aside: the package's is arbitrary).
 
-Types ember has no dtype for are widened without loss on load: BF16 and the F8 formats to
-float32, U16 to int32, U32 to int64, and U64 to int64 when every value fits.
+BF16 loads as bfloat16. Types ember has no dtype for are widened without loss on load: the F8
+formats to float32, U16 to int32, U32 to int64, and U64 to int64 when every value fits.
 """
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def _short(x: Any) -> str:
 # name -> (little-endian dtype as stored, rank in the reference writer's order: larger first)
 _WRITE = {
     _dt.int64: ("I64", 9), _dt.float64: ("F64", 8), _dt.float32: ("F32", 6), _dt.int32: ("I32", 5),
-    _dt.float16: ("F16", 4), _dt.int16: ("I16", 3), _dt.int8: ("I8", 2), _dt.uint8: ("U8", 1),
+    _dt.float16: ("F16", 4), _dt.bfloat16: ("BF16", 4), _dt.int16: ("I16", 3), _dt.int8: ("I8", 2),
+    _dt.uint8: ("U8", 1),
     _dt.bool: ("BOOL", 0),
 }
 _READ = {  # safetensors name -> numpy dtype as stored on disk
@@ -86,8 +87,8 @@ _F8 = {"F8_E4M3": (4, 3, 7, "fn"), "F8_E5M2": (5, 2, 15, "ieee"),
 
 def _widen(name: str, key: str, arr: np.ndarray) -> np.ndarray:
     """Converts a stored array to a dtype ember has, exactly (or raises)."""
-    if name == "BF16":  # bfloat16 is the top half of a float32
-        return (arr.astype(np.uint32) << 16).view(np.float32)
+    if name == "BF16":  # kept as bfloat16: the same 16 bits
+        return arr.view(_dt.bfloat16.np)
     if name in _F8:
         return _f8_table(*_F8[name])[arr]
     if name == "U16":
@@ -179,6 +180,8 @@ def _serialize(tensors: dict[str, Tensor], metadata: dict[str, str] | None) -> t
 
 def _chunks(a: np.ndarray):
     # row-major little-endian bytes, without copying an already suitable array
+    if a.dtype.kind == "V":  # bfloat16 (ml_dtypes) exports no buffer format: its raw bytes
+        a = np.ascontiguousarray(a).view(np.uint16)
     a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
     return memoryview(a.reshape(-1)).cast("B") if a.size else b""
 

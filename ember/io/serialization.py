@@ -128,6 +128,8 @@ def _write_archive(f: IO[bytes], name: str, data_pkl: bytes, records: list[np.nd
     z.write(f"{name}/.storage_alignment", b"64")
     z.write(f"{name}/byteorder", b"little")
     for key, arr in enumerate(records):
+        if arr.dtype.kind == "V":  # bfloat16 (ml_dtypes): no buffer format, so its raw bytes
+            arr = np.ascontiguousarray(arr).view(np.uint8)
         arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
         z.write(f"{name}/data/{key}", arr if arr.size else b"")
     z.write(f"{name}/version", b"3\n")
@@ -142,8 +144,9 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
     """Loads an object saved with ``torch.save``, ``ember.save`` or as safetensors.
 
     Tensors come back as ember Tensors (``requires_grad`` as saved), ``nn.Parameter`` as ember
-    Parameters, and tensors that shared a storage share memory again. bfloat16 is widened to
-    float32, uint16 to int32 and uint32 to int64 (ember lacks those dtypes; nothing is lost).
+    Parameters, and tensors that shared a storage share memory again. bfloat16 and complex stay
+    themselves; uint16 is widened to int32 and uint32 to int64 (ember lacks those dtypes; nothing
+    is lost).
 
     The file is trusted for nothing: its format is recognised from its first bytes (anything
     else is refused before more is read), every size it declares is checked against the bytes

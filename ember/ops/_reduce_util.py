@@ -85,7 +85,8 @@ def np_dtype(dtype: Any) -> Any:
 
 def check_grad_dtype(input: Tensor, npdtype: Any) -> None:
     """torch refuses to record a differentiable input into an integer result."""
-    if npdtype.kind != "f" and input.requires_grad and grad_mode.state.enabled:
+    if npdtype.kind not in "fc" and npdtype not in _dt.EXTENSION_NP and input.requires_grad \
+            and grad_mode.state.enabled:
         raise RuntimeError(f"Autograd not support dtype: {type_name(npdtype)}")
 
 

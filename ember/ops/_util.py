@@ -24,7 +24,7 @@ def as_tensor_arg(x: Any, like: Tensor | None = None) -> Tensor:
 
 def float_array(x: Array) -> Array:
     """Integer and bool inputs of float-valued ops (exp, sqrt, ...) compute in the default dtype."""
-    return x if x.dtype.kind == "f" else x.astype(_dt.get_default_dtype().np)
+    return x if _dt.is_float_array(x) else x.astype(_dt.get_default_dtype().np)
 
 
 def dims_arg(dim: Any, ndim: int) -> tuple[int, ...]:

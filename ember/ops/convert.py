@@ -248,4 +248,5 @@ TENSOR_METHODS = {
     "float": _caster(_dt.float32), "double": _caster(_dt.float64), "half": _caster(_dt.float16),
     "long": _caster(_dt.int64), "int": _caster(_dt.int32), "short": _caster(_dt.int16),
     "char": _caster(_dt.int8), "byte": _caster(_dt.uint8), "bool": _caster(_dt.bool),
+    "bfloat16": _caster(_dt.bfloat16),
 }

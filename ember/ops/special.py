@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, where
 from .elementwise import Number, _Broadcasting
-from .unary import _Float, cos, exp, log, log1p, reciprocal, sin
+from .unary import _Float, cos, exp, log, reciprocal, sin
 
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
