@@ -16,7 +16,8 @@ from .. import dtypes as _dt
 from ..backend import get_array_module
 from ..tensor import Tensor, _wrap_dim
 from .arrange import cat, diag_embed, stack
-from .shape import UnsafeView, _slice
+from .inplace import check_inplace
+from .shape import Transpose, UnsafeView, _slice
 
 
 # -- Tensor.unfold ------------------------------------------------------------------------------
@@ -295,6 +296,28 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     return powers if increasing else powers.flip(1)
 
 
+# -- swapaxes_ / swapdims_ / transpose_ -----------------------------------------------------------
+
+
+class TransposeInplace(Transpose, name="TransposeBackward1"):
+    """The node of an in-place transpose (the tensor keeps its identity; its dims swap)."""
+
+
+def _transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swaps dims ``dim0`` and ``dim1`` of this tensor in place (its metadata: no data moves)."""
+    check_inplace(self)
+    d0, d1 = _wrap_dim(dim0, self.ndim), _wrap_dim(dim1, self.ndim)
+    out = TransposeInplace.apply(self, dim0=d0, dim1=d1)
+    self._data = out._data
+    if out._requires_grad:
+        self._grad_fn, self._output_nr = out._grad_fn, out._output_nr
+    self._version_counter[0] += 1
+    prev = self._view_fn
+    if prev is not None:  # a view keeps re-making itself from its base, now transposed
+        self._view_fn = lambda b: prev(b).transpose(d0, d1)
+    return self
+
+
 # -- tensor_split, hsplit, vsplit, dsplit -------------------------------------------------------
 
 
@@ -363,3 +386,4 @@ TENSOR_METHODS = {name: globals()[name] for name in
                   ("repeat_interleave", "rot90", "diagflat", "kron", "tensor_split", "hsplit",
                    "vsplit", "dsplit")}
 TENSOR_METHODS["unfold"] = _unfold_method
+TENSOR_METHODS.update(swapaxes_=_transpose_, swapdims_=_transpose_, transpose_=_transpose_)

@@ -193,3 +193,30 @@ def test_unfold_writes(rng):
     # (ember's disjoint windows are a copy: MulBackward0 where torch rebases its view's history
     # as AsStridedBackward0; the values and the gradient reaching ``a`` are the same)
     check_op(disjoint, x, grad_fn=False)
+
+
+@pytest.mark.parametrize("name", ["swapaxes_", "swapdims_", "transpose_"])
+def test_inplace_transpose(name, rng):
+    x = _f(rng, 2, 3, 4)
+
+    def swap(m, a, dims=(0, 2)):
+        y = a * 1
+        out = getattr(y, name)(*dims)
+        assert out is y
+        return y
+
+    check_op(swap, x)
+    check_op(lambda m, a: swap(m, a, (-1, 1)).sum(0), x)
+    check_op(lambda m, a: swap(m, a[0], (0, 1)), x)  # a view of a non-leaf
+    check_op(lambda m, a: getattr(a.detach().clone(), name)(1, 2).contiguous(), x, grad=False)
+    check_gradcheck(lambda m, a: swap(m, a), x.astype(np.float64))
+    same_error(lambda m: getattr(m.zeros(2, 3, requires_grad=True), name)(0, 1))
+    same_error(lambda m: getattr(m.zeros(2, 3), name)(0, 2), exact=False)
+
+    def version(m):
+        y = m.zeros(2, 3, requires_grad=True) * 1
+        v = y[0]
+        getattr(y, name)(0, 1)
+        return y._version, v._version
+
+    assert version(torch) == version(ember)
