@@ -175,3 +175,21 @@ def test_gradcheck_encoder_layer():
                                     3, dtype=ember.float64))
         assert ember.autograd.gradcheck(f, [x] + params, atol=1e-5, rtol=1e-3)
         assert ember.autograd.gradgradcheck(f, [x] + params[:2], atol=1e-5, rtol=1e-3)
+
+
+def test_encoder_inference_path_zeroes_padding():
+    # torch's eval/no-grad path runs on nested tensors: padded positions come out as zeros
+    e_mod, t_mod = _pair("encoder", 8, 2, 16, 0.0, batch_first=True)
+    e_mod.eval()
+    t_mod.eval()
+    x = _r(2, 5, 8)
+    for rows in ([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], [[0, 1, 0, 1, 1], [0, 0, 0, 0, 0]]):
+        kpm = np.array(rows, dtype=bool)  # the second is not left-aligned: the regular path
+        with torch.no_grad(), ember.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = t_mod(torch.tensor(x), src_key_padding_mask=torch.tensor(kpm)).numpy()
+            e = e_mod(ember.tensor(x), src_key_padding_mask=ember.tensor(kpm)).numpy()
+        np.testing.assert_allclose(e, t, atol=3e-5)
+    e_mod.train()  # and in training mode, the regular path
+    t_mod.train()
+    _check(e_mod, t_mod, [x], {"src_key_padding_mask": np.array([[0, 0, 0, 1, 1]] * 2, bool)})

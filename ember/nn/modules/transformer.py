@@ -12,6 +12,7 @@ import warnings
 from typing import Any, Callable
 
 from ...creation import empty, full
+from ...graph import grad_mode
 from ...tensor import Tensor
 from .. import functional as F, init
 from .._mha import _canonical_mask, _none_or_dtype, multi_head_attention_forward
@@ -346,13 +347,36 @@ class TransformerEncoder(Module):
         batch_first = first.self_attn.batch_first if first is not None else False
         seq_len = _get_seq_len(src, batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
+        keep = self._nested_keep(src, mask, src_key_padding_mask)
         output = src
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=is_causal,
                          src_key_padding_mask=src_key_padding_mask)
+        if keep is not None:  # torch's nested-tensor path returns zeros where padded
+            output = output * keep
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+    def _nested_keep(self, src: Tensor, mask: Tensor | None,
+                     key_padding_mask: Tensor | None) -> Tensor | None:
+        """Where torch's inference path would run on nested tensors (eval, no gradient wanted,
+        a left-aligned key padding mask and no other mask), the ``(N, S, 1)`` 0/1 factor of the
+        positions it keeps; None otherwise. Its values elsewhere are the regular path's."""
+        first = self.layers[0] if len(self.layers) else None
+        if (first is None or not self.use_nested_tensor or first.training or src.dim() != 3
+                or key_padding_mask is None or mask is not None):
+            return None
+        keep = key_padding_mask == 0
+        if self.mask_check:
+            kept = keep._data
+            # left-aligned: every row keeps a prefix and pads the rest
+            if (kept[:, 1:] & ~kept[:, :-1]).any():
+                return None
+        if grad_mode.state.enabled and (src.requires_grad
+                                        or any(p.requires_grad for p in first.parameters())):
+            return None
+        return keep.unsqueeze(-1).to(src.dtype)
 
 
 def _why_not_nested(layer: Any) -> str:
