@@ -66,6 +66,7 @@ from .ops.counting import *  # noqa: F401,F403
 from .ops.layout import *  # noqa: F401,F403
 from .ops.scatter_reduce import *  # noqa: F401,F403
 from .ops.geometry import *  # noqa: F401,F403
+from .ops.weight_norm import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
@@ -93,8 +94,8 @@ from ._settings import (  # noqa: F401
 # costs the core only; ``ember.nn``, ``from ember import nn`` and ``import ember.nn`` all work, as
 # ``torch.nn`` etc. are reachable after ``import torch``.
 _LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization",
-                           "distributed", "special", "fft", "backends", "accelerator", "mps", "xpu",
-                           "cpu", "amp", "onnx"})
+                           "distributed", "special", "fft", "func", "distributions", "backends",
+                           "accelerator", "mps", "xpu", "cpu", "amp", "onnx"})
 _LAZY_ATTRS = {"save": "io", "load": "io", "compile": "_compile", "autocast": "amp",
                "is_autocast_enabled": "amp.autocast_mode",
                "is_autocast_cpu_enabled": "amp.autocast_mode",
