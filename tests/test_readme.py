@@ -4,9 +4,12 @@ only the names their prose leaves to the reader (the DDP example's make_model an
 op example's Op)."""
 import contextlib
 import io
+import os
 import pathlib
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -93,24 +96,25 @@ def test_mlp_and_checkpoint(in_tmp):
     assert set(saved) == {"model", "optimizer"} and namespace["loss"].item() > 0
 
 
+@pytest.mark.xdist_group("mpi")  # with tests/distributed: MPI jobs never run side by side
 def test_ddp_example_on_one_process(in_tmp):
+    # In a child process: init_process_group starts MPI and exports RANK, WORLD_SIZE, ... into
+    # the environment, which must not leak into the tests that run after this one.
     pytest.importorskip("mpi4py")
-    from ember import nn
-    from ember.utils.data import TensorDataset
-
-    ember.manual_seed(0)
-    namespace = {
-        "make_model": lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)),
-        "dataset": TensorDataset(ember.randn(64, 4), ember.randint(0, 2, (64,))),
-    }
-    try:
-        _run(DDP, namespace, "ddp")
-        assert list(ember.load("model.pt")) == list(namespace["model"].module.state_dict())
-    finally:
-        import ember.distributed as dist
-
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    setup = ("import ember\n"
+             "from ember import nn\n"
+             "from ember.utils.data import TensorDataset\n"
+             "ember.manual_seed(0)\n"
+             "def make_model():\n"
+             "    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))\n"
+             "dataset = TensorDataset(ember.randn(64, 4), ember.randint(0, 2, (64,)))\n")
+    check = "\nprint(sorted(ember.load('model.pt')) == sorted(model.module.state_dict()))\n"
+    (in_tmp / "ddp.py").write_text(setup + DDP + check)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "PMI_RANK")}
+    result = subprocess.run([sys.executable, "ddp.py"], cwd=in_tmp, capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
 
 
 def test_op_example_is_a_working_op():
