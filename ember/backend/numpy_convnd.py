@@ -77,9 +77,9 @@ def _folded(x: np.ndarray, geo: WindowGeometry) -> np.ndarray:
                                                     + x.shape[3:])
 
 
-def _unfold_out(y: np.ndarray, n: int) -> np.ndarray:
+def _unfold_out(y: np.ndarray, n: int, od: int) -> np.ndarray:
     """(N*OD, O, OH, OW) -> (N, O, OD, OH, OW)."""
-    return np.ascontiguousarray(y.reshape((n, -1) + y.shape[1:]).transpose(0, 2, 1, 3, 4))
+    return np.ascontiguousarray(y.reshape((n, od) + y.shape[1:]).transpose(0, 2, 1, 3, 4))
 
 
 def _fold_out(g: np.ndarray) -> np.ndarray:
@@ -92,7 +92,8 @@ def conv3d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     """``x`` (N, C, D, H, W), ``w`` (O, C/G, KD, KH, KW) -> (N, O, OD, OH, OW)."""
     o, cg = w.shape[:2]
     w2 = w.reshape((o, cg * w.shape[2]) + w.shape[3:])
-    return _unfold_out(numpy_conv.conv2d(_folded(x, geo), w2, plane_geometry(geo)), x.shape[0])
+    y = numpy_conv.conv2d(_folded(x, geo), w2, plane_geometry(geo))
+    return _unfold_out(y, x.shape[0], geo.out_hw[0])
 
 
 def conv3d_input_grad(g: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray:

@@ -284,3 +284,14 @@ def test_conv3d_and_pool3d_are_vectorised():
         ember.nn.functional.max_pool3d(x, 2)
         times.append(time.perf_counter() - t0)
     assert times[1] < 40 * times[0]
+
+
+def test_empty_batch_matches_torch():
+    check_op(lambda m, x, w: m.nn.functional.conv3d(x, w), np.zeros((0, 2, 3, 3, 3)),
+             np.ones((4, 2, 2, 2, 2)))
+    check_op(lambda m, x, w: m.nn.functional.conv_transpose3d(x, w), np.zeros((0, 2, 3, 3, 3)),
+             np.ones((2, 4, 2, 2, 2)))
+    check_op(lambda m, x, w: m.nn.functional.conv1d(x, w, padding=1), np.zeros((0, 3, 5)),
+             np.ones((4, 3, 3)))
+    for name in ("max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d"):
+        check_op(lambda m, x: getattr(m.nn.functional, name)(x, 2), np.zeros((0, 2, 4, 4, 4)))
