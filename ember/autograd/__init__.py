@@ -74,3 +74,7 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 
 from . import functional  # noqa: E402,F401
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "torch.autograd")  # torch's names: MissingAPIError

@@ -20,3 +20,7 @@ _info = _mpi.launch_info()
 if _info is not None:
     _mpi.fill_environment(*_info)
 del _info
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "torch.distributed")  # torch's names: MissingAPIError
