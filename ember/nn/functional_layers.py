@@ -34,6 +34,22 @@ def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
     return channel_shuffle(input, groups)
 
 
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """A sample of the Gumbel-softmax (concrete) distribution: ``softmax((logits + g) / tau)``
+    with ``g ~ Gumbel(0, 1)``; ``hard`` returns the one-hot argmax with the soft sample's
+    gradient (straight-through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    gumbels = -logits.new_empty(tuple(logits.shape)).exponential_().log()  # ~Gumbel(0, 1)
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = logits.new_zeros(tuple(logits.shape)).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
 # -- normalisation ---------------------------------------------------------------------------------
 
 
@@ -346,6 +362,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
 
 __all__ = [
     "hardshrink", "softshrink", "glu", "prelu", "rrelu", "rrelu_", "celu_", "selu_",
+    "gumbel_softmax",
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
     "instance_norm", "rms_norm", "local_response_norm", "cosine_similarity",
     "pairwise_distance", "pdist", "bilinear", "dropout3d", "alpha_dropout", "feature_alpha_dropout",

@@ -324,3 +324,22 @@ def test_padding_3d_modules_match_torch():
         ye.pow(2).sum().backward()
         yt.pow(2).sum().backward()
         np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy())
+
+
+def test_gumbel_softmax_samples_and_gradients():
+    logits = ember.tensor(np.log([[0.7, 0.2, 0.1]] * 20000), requires_grad=True)
+    ember.manual_seed(0)
+    y = nn.functional.gumbel_softmax(logits, tau=0.5, hard=True)
+    assert type(y.grad_fn).__name__ == "AddBackward0"
+    counts = y.detach().numpy().sum(0) / 20000  # the argmax of a Gumbel sample ~ softmax
+    np.testing.assert_allclose(counts, [0.7, 0.2, 0.1], atol=0.015)
+    assert set(np.unique(y.detach().numpy())) == {0.0, 1.0}
+    (g,) = ember.autograd.grad((y * ember.tensor([1.0, 2.0, 3.0])).sum(), logits)
+    assert np.all(np.isfinite(g.numpy())) and np.abs(g.numpy().sum(1)).max() < 1e-5
+    soft = nn.functional.gumbel_softmax(logits[:3], tau=2.0, dim=1)
+    assert type(soft.grad_fn).__name__ == "SoftmaxBackward0"
+    np.testing.assert_allclose(soft.detach().numpy().sum(1), 1, rtol=1e-6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nn.functional.gumbel_softmax(logits[:1], eps=1e-3)
+    assert "`eps` parameter is deprecated" in str(caught[0].message)
