@@ -198,6 +198,12 @@ class RNNBase(Module):
             if input.dim() not in (2, 3):
                 raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D "
                                  "instead")
+            weight_dtype = self._flat_weights[0].dtype
+            if input.dtype != weight_dtype:
+                t, w = str(input.dtype), str(weight_dtype)
+                raise ValueError(f"RNN input dtype ({t}) does not match weight dtype ({w}). "
+                                 f"Convert input: input.to({w}), or convert model: "
+                                 f"model.to({t})")
             unbatched = input.dim() == 2
             if unbatched:
                 input = input.unsqueeze(1 if not self.batch_first else 0)
@@ -216,9 +222,7 @@ class RNNBase(Module):
             c0 = zeros(c_shape, dtype=x.dtype) if lstm else None
         else:
             if lstm:
-                if not isinstance(hx, tuple) or len(hx) != 2:
-                    raise RuntimeError("LSTM expects hx to be a tuple of (h_0, c_0)")
-                h0, c0 = hx
+                h0, c0 = hx[0], hx[1]  # (a tuple or a list; torch indexes it the same way)
             else:
                 h0, c0 = hx, None
             if unbatched:
@@ -396,6 +400,13 @@ class RNNCellBase(Module):
         if input.size(1) != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} expected "
                                f"{self.input_size}")
+        for i, h in enumerate(hx if lstm else (hx,)):
+            if h.size(0) != input.size(0):
+                raise RuntimeError(f"Input batch size {input.size(0)} doesn't match hidden{i} "
+                                   f"batch size {h.size(0)}")
+            if h.size(1) != self.hidden_size:
+                raise RuntimeError(f"hidden{i} has inconsistent hidden_size: got {h.size(1)}, "
+                                   f"expected {self.hidden_size}")
         return input, hx, batched
 
     def _gates(self, input: Tensor, h: Tensor) -> tuple:
