@@ -466,3 +466,58 @@ def test_checkpoint_warnings_match_torch():
         msgs.append(sorted(str(w.message).replace("torch.", "ember.") for w in rec))
     assert msgs[0] == msgs[1]
     assert len(msgs[1]) == 2
+
+
+# -- orthogonal -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_orthogonal_matches_torch(orthogonal_map, shape):
+    out, plain = {}, None
+    for mod in (torch, ember):
+        m = mod.nn.Linear(shape[1], shape[0]).double()
+        if mod is ember:
+            _same_weights(m, plain)
+        else:
+            plain = copy.deepcopy(m)
+        mod.nn.utils.parametrizations.orthogonal(m, orthogonal_map=orthogonal_map)
+        out[mod.__name__] = m
+    e, t = out["ember"], out["torch"]
+    assert list(e.state_dict()) == list(t.state_dict())
+    assert repr(e).replace("ember.", "torch.") == repr(t)
+    if shape[0] == shape[1]:  # the base is the weight made orthogonal: no random completion
+        np.testing.assert_allclose(_np(e.weight), _np(t.weight), rtol=1e-10, atol=1e-12)
+    # a wide or tall base is completed with random columns: take torch's
+    e.load_state_dict({k: ember.tensor(_np(v)) for k, v in t.state_dict().items()})
+    np.testing.assert_allclose(_np(e.weight), _np(t.weight), rtol=1e-10, atol=1e-12)
+    # one SGD step through the parametrization, then the weight again
+    x = np.random.default_rng(8).standard_normal((2, shape[1]))
+    for mod, m in ((torch, t), (ember, e)):
+        opt = mod.optim.SGD(m.parameters(), lr=0.1)
+        (m(mod.tensor(x)) ** 2).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(_np(e.parametrizations.weight.original),
+                               _np(t.parametrizations.weight.original), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_np(e.weight), _np(t.weight), rtol=1e-9, atol=1e-12)
+    w = _np(e.weight)
+    gram = w.T @ w if shape[0] >= shape[1] else w @ w.T
+    np.testing.assert_allclose(gram, np.eye(min(shape)), atol=1e-12)
+
+
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+def test_orthogonal_gradcheck(orthogonal_map):
+    m = ember.nn.utils.parametrizations.orthogonal(ember.nn.Linear(3, 4).double(),
+                                                   orthogonal_map=orthogonal_map)
+    orth = m.parametrizations.weight[0]
+    x = ember.tensor(np.random.default_rng(9).standard_normal((4, 3)) * 0.3, requires_grad=True)
+    assert gradcheck(orth, (x,))
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.nn.utils.parametrizations.orthogonal(m.nn.Linear(2, 2), orthogonal_map="qr"),
+    lambda m: m.nn.utils.parametrizations.orthogonal(m.nn.Linear(2, 2), name="bias"),
+    lambda m: m.nn.utils.parametrizations.orthogonal(m.nn.Linear(2, 2), name="nothing"),
+])
+def test_orthogonal_errors_match_torch(build):
+    same_error(build)

@@ -1,8 +1,9 @@
-"""Parametrizations built on ``nn.utils.parametrize``: ``weight_norm`` and ``spectral_norm``, as
-torch.nn.utils.parametrizations (``orthogonal`` waits for ``linalg.matrix_exp`` and
-``linalg.householder_product``)."""
+"""Parametrizations built on ``nn.utils.parametrize``: ``orthogonal``, ``weight_norm`` and
+``spectral_norm``, as torch.nn.utils.parametrizations."""
 from __future__ import annotations
 
+import math
+from enum import Enum, auto
 from typing import Any
 
 import ember
@@ -13,7 +14,172 @@ from .. import functional as F
 from ..modules.module import Module
 from . import parametrize
 
-__all__ = ["weight_norm", "spectral_norm"]
+__all__ = ["orthogonal", "weight_norm", "spectral_norm"]
+
+
+
+# -- orthogonal -----------------------------------------------------------------------------------
+
+
+def _matrix_exp(a: Tensor) -> Tensor:
+    """exp(a) of (batches of) square matrices, by scaling and squaring a degree-12 Taylor
+    polynomial (relative error ~1e-14 after scaling to norm 1/2), composed of differentiable
+    ops."""
+    n = a.shape[-1]
+    norm = float(a.detach().abs().sum(-2).max()) if a.numel() else 0.0  # the 1-norm
+    s = max(0, int(math.ceil(math.log2(norm / 0.5)))) if norm > 0.5 else 0
+    a = a / (2**s)
+    eye = ember.eye(n, dtype=a.dtype).expand(a.shape)
+    result, term = eye, eye
+    for k in range(1, 13):
+        term = (term @ a) / k
+        result = result + term
+    for _ in range(s):
+        result = result @ result
+    return result
+
+
+def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
+    """The first k columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^H with v_i the i-th column
+    of ``a`` below the diagonal and 1 on it (LAPACK's orgqr, composed of differentiable ops)."""
+    n, k = a.shape[-2], a.shape[-1]
+    rows = ember.arange(n)
+    q = ember.eye(n, dtype=a.dtype).expand(tuple(a.shape[:-2]) + (n, n))
+    for i in range(k):  # one reflection per column
+        below = (rows > i).to(a.dtype)
+        unit = (rows == i).to(a.dtype)
+        v = a[..., :, i] * below + unit
+        q = q - tau[..., i, None, None] * ((q @ v.unsqueeze(-1)) @ v.unsqueeze(-2))
+    return q[..., :, :k]
+
+
+def _make_orthogonal(a: Tensor) -> Tensor:
+    """The Q of a's QR decomposition with R's diagonal made positive (unique)."""
+    q, r = ember.linalg.qr(a)
+    return q * r.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
+
+
+def _is_orthogonal(q: Tensor) -> bool:
+    n, k = q.shape[-2], q.shape[-1]
+    eye = ember.eye(k, dtype=q.dtype)
+    eps = 10.0 * n * (2.220446049250313e-16 if q.dtype == ember.float64 else 1.1920928955078125e-07)
+    return bool(ember.allclose(q.mH @ q, eye, atol=eps))
+
+
+class _OrthMaps(Enum):
+    matrix_exp = auto()
+    cayley = auto()
+    householder = auto()
+
+
+class _Orthogonal(Module):
+    """An orthogonal (unitary) matrix from an unconstrained one: exp or Cayley transform of a
+    skew-symmetric matrix, or a product of Householder reflections; with ``use_trivialization``,
+    relative to a stored orthogonal ``base``."""
+
+    base: Tensor
+
+    def __init__(self, weight: Tensor, orthogonal_map: _OrthMaps, *,
+                 use_trivialization: bool = True) -> None:
+        super().__init__()
+        if weight.is_complex() and orthogonal_map == _OrthMaps.householder:
+            raise ValueError("The householder parametrization does not support complex tensors.")
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, X: Tensor) -> Tensor:
+        n, k = X.size(-2), X.size(-1)
+        transposed = n < k
+        if transposed:
+            X = X.mT
+            n, k = k, n
+        # X is now tall (n >= k)
+        if self.orthogonal_map in (_OrthMaps.matrix_exp, _OrthMaps.cayley):
+            X = X.tril()
+            if n != k:
+                X = ember.cat([X, X.new_zeros(n, n - k).expand(*X.shape[:-2], -1, -1)], dim=-1)
+            A = X - X.mH  # skew-symmetric
+            if self.orthogonal_map == _OrthMaps.matrix_exp:
+                Q = _matrix_exp(A)
+            else:
+                eye = ember.eye(n, dtype=A.dtype)
+                Q = ember.linalg.solve(eye - 0.5 * A, eye + 0.5 * A)
+            if n != k:
+                Q = Q[..., :k]
+        else:
+            A = X.tril(diagonal=-1)
+            tau = 2.0 / (1.0 + (A * A).sum(dim=-2))
+            Q = _householder_product(A, tau)
+            # the diagonal of X only carries the reflections' signs
+            Q = Q * X.diagonal(dim1=-2, dim2=-1).int().unsqueeze(-2)
+        if hasattr(self, "base"):
+            Q = self.base @ Q
+        if transposed:
+            Q = Q.mT
+        return Q
+
+    def right_inverse(self, Q: Tensor) -> Tensor:
+        with grad_mode.no_grad():
+            if Q.shape != self.shape:
+                raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                                 f"Got a tensor of shape {Q.shape}.")
+            Q_init = Q
+            n, k = Q.size(-2), Q.size(-1)
+            transpose = n < k
+            if transpose:
+                Q = Q.mT
+                n, k = k, n
+            if not hasattr(self, "base"):
+                if self.orthogonal_map in (_OrthMaps.cayley, _OrthMaps.matrix_exp):
+                    raise NotImplementedError(
+                        "It is not possible to assign to the matrix exponential or the Cayley "
+                        "parametrizations when use_trivialization=False.")
+                raise NotImplementedError(
+                    "ember's orthogonal(householder, use_trivialization=False) cannot be assigned "
+                    "to (torch uses geqrf, which ember lacks)")
+            if n == k:
+                Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
+            else:
+                # complete Q into a full n x n orthogonal matrix
+                N = ember.randn(*(tuple(Q.shape[:-2]) + (n, n - k)), dtype=Q.dtype)
+                Q = _make_orthogonal(ember.cat([Q, N], dim=-1))
+            self.base = Q
+            # -Id: householder(zeros) == eye, and the other maps give the identity at -Id
+            neg_id = ember.zeros_like(Q_init)
+            neg_id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)
+            return neg_id
+
+
+def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
+               use_trivialization: bool = True) -> Module:
+    """Constrains ``module.<name>`` (a matrix or a batch of them) to be orthogonal: its columns
+    (or rows, for a wide matrix) orthonormal.
+
+    Args:
+        module: the module holding the weight.
+        name: the weight's name (default: ``"weight"``).
+        orthogonal_map: ``"matrix_exp"``, ``"cayley"`` or ``"householder"`` (default:
+            ``"matrix_exp"`` for square matrices, else ``"householder"``).
+        use_trivialization: parametrize relative to a stored orthogonal base (default: True).
+    """
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError("Expected a matrix or batch of matrices. "
+                         f"Got a tensor of {weight.ndim} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = ("matrix_exp" if weight.size(-2) == weight.size(-1)
+                          or weight.is_complex() else "householder")
+    orth_enum = getattr(_OrthMaps, orthogonal_map, None)
+    if orth_enum is None:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+                         f"Got: {orthogonal_map}")
+    orth = _Orthogonal(weight, orth_enum, use_trivialization=use_trivialization)
+    parametrize.register_parametrization(module, name, orth, unsafe=True)
+    return module
 
 
 class _WeightNorm(Module):
