@@ -16,6 +16,8 @@ from .ops.special import (  # noqa: F401
     i0e,
     i1,
     i1e,
+    igamma as gammainc,
+    igammac as gammaincc,
     lgamma as gammaln,
     log_ndtr,
     logit,
@@ -25,6 +27,7 @@ from .ops.special import (  # noqa: F401
     sinc,
     xlog1py,
     xlogy,
+    zeta,
 )
 from .ops.special import mvlgamma as _mvlgamma
 from .ops.unary import erf, erfc, exp2, expm1, log1p  # noqa: F401
@@ -61,9 +64,9 @@ def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
-           "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
-           "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc",
-           "softmax", "xlog1py", "xlogy"]
+           "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
+           "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi",
+           "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 

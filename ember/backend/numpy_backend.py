@@ -232,6 +232,8 @@ class NumpyBackend(ArrayVocabulary):
     digamma = staticmethod(numpy_special.digamma)
     polygamma = staticmethod(numpy_special.polygamma)
     zeta = staticmethod(numpy_special.zeta)
+    gammainc = staticmethod(numpy_special.gammainc)
+    gammaincc = staticmethod(numpy_special.gammaincc)
     i0 = staticmethod(numpy_special.i0)
     i0e = staticmethod(numpy_special.i0e)
     i1 = staticmethod(numpy_special.i1)

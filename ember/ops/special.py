@@ -223,6 +223,90 @@ class Xlog1pyScalarSelf(Xlog1py, name="SpecialXlog1PyBackward1"):
     pass
 
 
+class Igamma(_Broadcasting, name="IgammaBackward0"):
+    """The regularized lower incomplete gamma function P(a, x) (``upper``: Q = 1 - P)."""
+
+    _promote = "float"
+    _upper = False
+
+    @staticmethod
+    def forward(ctx, a, x):
+        ctx.save_for_backward(a, x)
+        be = backend_of(a, x)
+        out = be.gammaincc(a, x) if ctx._upper else be.gammainc(a, x)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        need_a, need_x = ctx.needs_input_grad
+        if need_a:
+            raise NotImplementedError(f"the derivative for '{ctx._name}: input' is not "
+                                      "implemented.")
+        # dP/dx = x^(a-1) e^-x / Gamma(a)
+        d = exp((a - 1) * log(x) - x - lgamma(a))
+        return None, g * (-d if ctx._upper else d)
+
+    _name = "igamma"
+
+
+class Igammac(Igamma, name="IgammacBackward0"):
+    _upper = True
+    _name = "igammac"
+
+
+def igamma(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized lower incomplete gamma function ``P(input, other)``."""
+    _check_other("igamma", other, scalars=False)
+    return Igamma.apply(input, other)
+
+
+def igammac(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized upper incomplete gamma function ``Q(input, other) = 1 - P``."""
+    _check_other("igammac", other, scalars=False)
+    return Igammac.apply(input, other)
+
+
+class Zeta(_Broadcasting, name="SpecialZetaBackward0"):
+    """The Hurwitz zeta function ``sum_k (k + q)^-x``."""
+
+    _promote = "float"
+
+    @staticmethod
+    def forward(ctx, x, q):
+        xp = ctx.xp
+        ctx.save_for_backward(x, q)
+        ref = x if hasattr(x, "dtype") else q
+        x = x if hasattr(x, "dtype") else xp.asarray(x, dtype=ref.dtype)
+        q = q if hasattr(q, "dtype") else xp.asarray(q, dtype=ref.dtype)
+        return xp.asarray(backend_of(x, q).zeta(x, q)).astype(ref.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, q = ctx.saved_tensors
+        need_x, need_q = ctx.needs_input_grad
+        if need_x:
+            raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        return None, g * -x * zeta(x + 1, q)  # d/dq zeta(x, q) = -x zeta(x + 1, q)
+
+
+class ZetaScalarSelf(Zeta, name="SpecialZetaBackward1"):
+    pass
+
+
+class ZetaScalarOther(Zeta, name="SpecialZetaBackward2"):
+    pass
+
+
+def zeta(input: Tensor | Number, other: Tensor | Number) -> Tensor:
+    """The Hurwitz zeta function ``zeta(input, other) = sum_k (k + other)^-input``."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("special_zeta() received an invalid combination of arguments")
+    if not isinstance(input, Tensor):
+        return ZetaScalarSelf.apply(input, other)
+    return (Zeta if isinstance(other, Tensor) else ZetaScalarOther).apply(input, other)
+
+
 def _binary(ops: tuple, name: str, doc: str) -> Callable:
     full, scalar_other, scalar_self = ops
 
@@ -356,7 +440,7 @@ class Mvlgamma(Op, name="MvlgammaBackward0"):
 
 
 __all__ = ["erfinv", "lgamma", "digamma", "polygamma", "i0", "sinc", "logit", "xlogy",
-           "mvlgamma"]
+           "mvlgamma", "igamma", "igammac"]
 TENSOR_METHODS = {"erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
                   "polygamma": _polygamma_method, "i0": i0, "sinc": sinc, "logit": logit,
-                  "xlogy": xlogy, "mvlgamma": mvlgamma}
+                  "xlogy": xlogy, "mvlgamma": mvlgamma, "igamma": igamma, "igammac": igammac}
