@@ -81,7 +81,7 @@ DISTS = {
 }
 
 MOMENTS = ("mean", "variance", "stddev", "mode")
-NO_CDF = {"Gamma"}  # torch's uses special.gammainc, which ember lacks
+NO_CDF: set[str] = set()
 
 
 def _value(m, name, v):
