@@ -121,7 +121,7 @@ def test_autocast_gradients_flow_in_the_leaf_dtype():
 
 
 def test_autocast_nesting_state_and_decorator():
-    dt = _dtypes()[-1][1]
+    dt = _dtypes()[0][1]
     x = ember.ones(2, 2)
     assert not ember.is_autocast_enabled("cpu")
     with ember.autocast("cpu", dtype=dt):
@@ -303,3 +303,17 @@ def test_bfloat16_default_or_clear_error():
     else:
         with pytest.raises(NotImplementedError, match="pass dtype=ember.float16"):
             ember.autocast("cpu")
+
+
+def test_autocast_state_is_per_thread():
+    import threading
+
+    dt = _dtypes()[0][1]
+    seen = []
+    with ember.autocast("cpu", dtype=dt):
+        x = ember.ones(2, 2)
+        t = threading.Thread(target=lambda: seen.append((x @ x).dtype))
+        t.start()
+        t.join()
+        assert (ember.ones(2, 2) @ ember.ones(2, 2)).dtype == dt
+    assert seen == [ember.float32]

@@ -8,13 +8,14 @@ functions where programs reach them (``ember.X``, ``ember.nn.functional.X``, ``e
 reads a flag while no autocast is active, and nothing is wrapped before the first one. As in torch,
 an op's own inner ops are not cast again (``cross_entropy`` runs its ``log_softmax`` in float32),
 casts are recorded (``ToCopyBackward0``), so gradients flow back in the input's dtype, and a leaf
-that requires grad is cast once per outermost region (``cache_enabled``). The state is
-process-wide, where torch's is per thread.
+that requires grad is cast once per outermost region (``cache_enabled``). The state is per thread,
+as torch's: a region in one thread does not cast another thread's ops.
 """
 from __future__ import annotations
 
 import functools
 import importlib
+import threading
 import warnings
 from typing import Any, Callable
 
@@ -56,13 +57,16 @@ _DEVICE_TYPES = ("cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, f
                  "lazy, vulkan, mps, meta, hpu, mtia, privateuseone")
 
 
-class _State:
-    enabled = False        # CPU autocast is on
-    dtype: Any = None      # its lower-precision dtype
-    inside = False         # a listed op is running: its inner ops are not cast again
-    depth = 0              # nesting of enabled regions, for the cast cache
-    cache: dict = {}       # id(leaf) -> (leaf, version, dtype, cast), per outermost region
-    cache_enabled = True
+class _State(threading.local):
+    """Per thread, as torch's autocast state."""
+
+    def __init__(self) -> None:
+        self.enabled = False        # CPU autocast is on
+        self.dtype: Any = None      # its lower-precision dtype
+        self.inside = False         # a listed op is running: its inner ops are not cast again
+        self.depth = 0              # nesting of enabled regions, for the cast cache
+        self.cache: dict = {}       # id(leaf) -> (leaf, version, dtype, cast), per region
+        self.cache_enabled = True
 
 
 _state = _State()
