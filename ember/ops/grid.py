@@ -311,6 +311,9 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     if grid.shape[-1] != input.ndim - 2:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last "
                            f"dimension, but got grid with sizes {list(grid.shape)}")
+    if not input.is_floating_point():
+        kernel = "grid_sampler_2d_cpu_kernel_impl" if input.ndim == 4 else "grid_sampler3d_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name(input)}\'')
     if mode == "bicubic" and input.ndim != 4:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     op = GridSampler2D if input.ndim == 4 else GridSampler3D

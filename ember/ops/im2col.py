@@ -8,6 +8,7 @@ from typing import Any
 
 from ._op import Op
 from ..tensor import Tensor
+from .inplace import type_name
 
 
 class Im2Col(Op, name="Im2ColBackward0"):
@@ -91,6 +92,8 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     if input.ndim not in (3, 4) or any(n == 0 for n in input.shape[-3:]):
         raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and "
                            f"other non-zero dimensions for input, but got: {list(input.shape)}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"im2col_out_cpu\" not implemented for '{type_name(input)}'")
     size = tuple(input.shape[-2:])
     blocks = _blocks(size, kernel, dil, pad, st)
     if min(blocks) < 1:
@@ -118,6 +121,8 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
     if input.ndim not in (2, 3) or any(n == 0 for n in input.shape[-2:]):
         raise RuntimeError("Expected 2D or 3D (batch mode) tensor with possibly 0 batch size and "
                            f"non-zero dimensions for input, but got: {list(input.shape)}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{type_name(input)}'")
     per = kernel[0] * kernel[1]
     if input.shape[-2] % per:
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "

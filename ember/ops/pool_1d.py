@@ -86,6 +86,9 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """1-d max pooling over ``(N, C, L)`` or ``(C, L)``; indices index ``L``."""
     _check_1d("max_pool1d", input, message=True)
+    if not return_indices and not input.is_floating_point():  # (torch's no-grad kernel)
+        raise NotImplementedError(f"\"max_pool1d_impl\" not implemented for "
+                                  f"'{type_name(input)}'")
     k = _single(kernel_size, "max_pool1d", "kernel_size")
     s = k if stride is None or stride == [] else _single(stride, "max_pool1d", "stride")
     p = (0, _single(padding, "max_pool1d", "padding")[1])

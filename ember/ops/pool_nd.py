@@ -331,7 +331,8 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     return AvgPool3d.apply(input, geo=geo, divisor=divisor)
 
 
-def _adaptive_size3d(op: str, input: Tensor, output_size: Any, colon: str = "") -> tuple:
+def _adaptive_size3d(op: str, input: Tensor, output_size: Any, colon: str = "",
+                     kernel: str = "") -> tuple:
     if input.ndim not in (4, 5):
         raise RuntimeError(f"{op}(): Expected 4D or 5D tensor, but got{colon} "
                            f"{list(input.shape)}")
@@ -347,14 +348,18 @@ def _adaptive_size3d(op: str, input: Tensor, output_size: Any, colon: str = "") 
                                f"dimensions, but input has sizes {list(input.shape)} with "
                                f"dimension {i} being empty")
     if input._data.dtype.kind != "f":
-        raise NotImplementedError(f'"{op}" not implemented for \'{type_name(input)}\'')
+        raise NotImplementedError(f'"{kernel or op}" not implemented for '
+                                  f"'{type_name(input)}'")
     return size
 
 
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
     """Average pooling of ``(N, C, D, H, W)`` to a fixed ``output_size`` (an int, or a triple
     whose ``None`` keeps that size), over torch's adaptive windows."""
-    size = _adaptive_size3d("adaptive_avg_pool3d", input, output_size)
+    if input.ndim in (4, 5) and output_size in (1, (1, 1, 1), [1, 1, 1]):
+        return input.mean((-1, -2, -3), keepdim=True)  # torch takes this shortcut, as a mean
+    size = _adaptive_size3d("adaptive_avg_pool3d", input, output_size,
+                            kernel="adaptive_avg_pool3d_cpu")
     xp = get_array_module(input._data)
     mats = tuple(_pool._averaging_matrix(xp, n, o) for n, o in zip(input.shape[-3:], size))
     return AdaptiveAvgPool3d.apply(input, mats=mats)
@@ -362,7 +367,8 @@ def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
 
 def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling of ``(N, C, D, H, W)`` to a fixed ``output_size``."""
-    size = _adaptive_size3d("adaptive_max_pool3d", input, output_size, colon=":")
+    size = _adaptive_size3d("adaptive_max_pool3d", input, output_size, colon=":",
+                            kernel="adaptive_max_pool3d_cpu")
     return AdaptiveMaxPool3d.apply(input, out_size=size, return_indices=return_indices)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ._op import Op
 from ..backend import get_array_module
 from ..tensor import Tensor
+from .inplace import type_name
 from . import pool as _pool
 from . import pool_1d as _pool_1d, pool_nd as _pool_nd
 
@@ -216,6 +217,19 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
             "Input Error: Only 3D, 4D and 5D input Tensors supported (got "
             f"{input.ndim}D) for the modes: nearest | linear | bilinear | bicubic | trilinear | "
             f"lanczos | area | nearest-exact (got {mode})")
+    if not input.is_floating_point():
+        kernel = {"linear": "compute_indices_weights_linear",
+                  "trilinear": "compute_indices_weights_linear",
+                  "bicubic": "compute_indices_weights_cubic"}.get(mode)
+        if mode == "bicubic" and input.dtype.name == "uint8":
+            # torch resamples uint8 images with its own rounding; ember does not reproduce it
+            raise NotImplementedError("interpolate: uint8 input in bicubic mode is not supported "
+                                      "by ember; convert to float first")
+        if antialias:
+            raise NotImplementedError("interpolate: antialias=True on integer input is not "
+                                      "supported by ember; convert to float first")
+        if kernel is not None:
+            raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name(input)}\'')
     if mode == "area":
         fn = {3: _pool_1d.adaptive_avg_pool1d, 4: _pool.adaptive_avg_pool2d,
               5: _pool_nd.adaptive_avg_pool3d}[input.ndim]

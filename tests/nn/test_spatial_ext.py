@@ -193,3 +193,38 @@ def test_grid_sample_matches_torch(mode, padding_mode, align_corners):
 ])
 def test_grid_errors_match_torch(call):
     same_error(call)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.nn.functional.interpolate(m.ones(1, 1, 4, dtype=m.uint8), size=3, mode="linear"),
+    lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, 2, dtype=m.uint8), size=3,
+                                          mode="trilinear"),
+    lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2, dtype=m.int64), size=3,
+                                          mode="bicubic"),
+    lambda m: m.nn.functional.interpolate(m.ones(1, 1, 4, 4, 4, dtype=m.uint8), size=3,
+                                          mode="area"),
+    lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2, 2, dtype=m.int64),
+                                          m.zeros(1, 1, 1, 2, dtype=m.int64),
+                                          align_corners=False),
+    lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2, 2, 2, dtype=m.int64),
+                                          m.zeros(1, 1, 1, 1, 3, dtype=m.int64),
+                                          align_corners=False),
+    lambda m: m.nn.functional.unfold(m.ones(1, 3, 4, 4, dtype=m.int64), 2),
+    lambda m: m.nn.functional.fold(m.ones(1, 4, 4, dtype=m.int64), (3, 3), 2),
+    lambda m: m.nn.functional.max_pool1d(m.ones(1, 1, 4, dtype=m.int64), 2),
+    lambda m: m.nn.functional.adaptive_max_pool3d(m.ones(1, 1, 2, 2, 2, dtype=m.int64), 1),
+    lambda m: m.nn.functional.adaptive_avg_pool3d(m.ones(1, 1, 2, 2, 2, dtype=m.int64), 2),
+    lambda m: m.nn.functional.adaptive_avg_pool3d(m.ones(1, 1, 2, 2, 2, dtype=m.int64), 1),
+])
+def test_integer_inputs_refused_as_torch(call):
+    same_error(call)
+
+
+def test_integer_inputs_torch_accepts():
+    x = np.arange(60, dtype=np.uint8).reshape(1, 2, 2, 3, 5) * 4
+    check_op(lambda m, x: m.nn.functional.interpolate(x, size=(3, 4, 6)), x)
+    check_op(lambda m, x: m.nn.functional.max_pool3d(x, 2), x.astype(np.int64))
+    check_op(lambda m, x: m.nn.functional.avg_pool3d(x, 2), x.astype(np.int64) * 7)
+    check_op(lambda m, x, w: m.nn.functional.conv3d(x, w), x.astype(np.int64),
+             np.ones((1, 2, 1, 1, 1), dtype=np.int64))
+    check_op(lambda m, x: m.nn.functional.adaptive_avg_pool3d(x, 1), x.astype(np.float64))
