@@ -12,9 +12,9 @@ import warnings
 from typing import Any
 
 from ..creation import zeros
+from ..ops.arrange import cat
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import pad
-from ..ops.arrange import cat
 from ..tensor import Tensor
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._op import Op
-from .activation import dropout
 from ..backend import backend_of
 from ..dtypes import bool as _bool
 from ..graph import grad_mode
 from ..tensor import Tensor
+from ._op import Op
+from .activation import dropout
 
 
 def _weights(xp: Any, s: Any) -> Any:
@@ -73,7 +73,9 @@ class ScaledDotProductAttention(Op, name="ScaledDotProductFlashAttentionForCpuBa
         p = _weights(xp, _scores(xp, q, k, scale, mask, causal))
         ctx.scale, ctx.mask, ctx.causal, ctx.p = scale, mask, causal, p
         need_q, need_k, need_v = ctx.needs_input_grad
-        ctx.save_for_backward(q if need_k or need_q else None, k if need_q or need_k else None,
+        # q and k for any gradient: under create_graph the weights are recomputed from them
+        qk = need_q or need_k or need_v
+        ctx.save_for_backward(q if qk else None, k if qk else None,
                               v if need_q or need_k else None)
         return xp.matmul(p, v)
 

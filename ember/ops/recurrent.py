@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._op import Op
 from ..graph import grad_mode
 from ..tensor import Tensor
+from ._op import Op
 
 
 class _ArrayCarrier:
@@ -151,7 +151,6 @@ def _bptt(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, w_hr: Any, saved: lis
     """Back-propagation through time; returns gradients for
     ``(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0)``."""
     T, B = x.shape[0], x.shape[1]
-    H = w_hh.shape[0] // {"LSTM": 4, "GRU": 3}.get(mode, 1)
     dgi: list = [None] * T  # gradient of each step's input projection (n_t, G)
     dgh_all: list = [None] * T  # ... and of its hidden projection
     dw_hr = None

@@ -170,7 +170,7 @@ def test_gradcheck_encoder_layer():
                                                  norm_first=norm_first).double()
         x = ember.tensor(_r(3, 2, 4, dtype=np.float64), requires_grad=True)
         params = list(layer.parameters())
-        f = lambda x, *p: layer(x, is_causal=True,  # noqa: E731
+        f = lambda x, *p: layer(x, is_causal=True,
                                 src_mask=ember.nn.Transformer.generate_square_subsequent_mask(
                                     3, dtype=ember.float64))
         assert ember.autograd.gradcheck(f, [x] + params, atol=1e-5, rtol=1e-3)

@@ -14,10 +14,11 @@ from typing import Any
 
 from ...creation import empty, zeros
 from ...dtypes import float32
-from ...ops.recurrent import MkldnnRnnLayer, RnnLayer, TransposeInplace
 from ...ops.arrange import cat, stack
+from ...ops.recurrent import MkldnnRnnLayer, RnnLayer, TransposeInplace
 from ...tensor import Tensor
-from .. import functional as F, init
+from .. import functional as F
+from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, _packed_to_padded, _padded_to_packed
 from .module import Module

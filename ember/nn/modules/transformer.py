@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...creation import empty, full
 from ...graph import grad_mode
 from ...tensor import Tensor
-from .. import functional as F, init
+from .. import functional as F
+from .. import init
 from .._mha import _canonical_mask, _none_or_dtype, multi_head_attention_forward
 from ..parameter import Parameter
-from .activation import ReLU, GELU
+from .activation import GELU, ReLU
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
@@ -395,7 +397,7 @@ def _why_not_nested(layer: Any) -> str:
         return f"{name}.self_attn was passed bias=False"
     if not layer.activation_relu_or_gelu:
         return f"{name}.activation_relu_or_gelu was not True"
-    if not layer.norm1.eps == layer.norm2.eps:
+    if layer.norm1.eps != layer.norm2.eps:
         return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
     if layer.self_attn.num_heads % 2 == 1:
         return "num_head is odd"

@@ -7,7 +7,8 @@ only the running rows at each step.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from ...backend import backend_of
 from ...creation import tensor as _tensor
@@ -32,7 +33,7 @@ class PackedSequence(PackedSequence_):
 
     def __new__(cls, data: Tensor, batch_sizes: Tensor | None = None,
                 sorted_indices: Tensor | None = None,
-                unsorted_indices: Tensor | None = None) -> "PackedSequence":
+                unsorted_indices: Tensor | None = None) -> PackedSequence:
         if unsorted_indices is None:
             unsorted_indices = invert_permutation(sorted_indices)
         if batch_sizes is not None:
@@ -40,33 +41,33 @@ class PackedSequence(PackedSequence_):
         # (data, batch_sizes) passed as one tuple, as torch allows
         return super().__new__(cls, data[0], data[1], sorted_indices, unsorted_indices)
 
-    def to(self, *args: Any, **kwargs: Any) -> "PackedSequence":
+    def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
         """``data.to(...)``; the index tensors stay on the CPU."""
         data = self.data.to(*args, **kwargs)
         return self if data is self.data else type(self)(data, self.batch_sizes,
                                                          self.sorted_indices,
                                                          self.unsorted_indices)
 
-    def _cast(self, name: str) -> "PackedSequence":
+    def _cast(self, name: str) -> PackedSequence:
         return type(self)(getattr(self.data, name)(), self.batch_sizes, self.sorted_indices,
                           self.unsorted_indices)
 
-    def cpu(self) -> "PackedSequence":
+    def cpu(self) -> PackedSequence:
         return self
 
-    def double(self) -> "PackedSequence":
+    def double(self) -> PackedSequence:
         return self._cast("double")
 
-    def float(self) -> "PackedSequence":
+    def float(self) -> PackedSequence:
         return self._cast("float")
 
-    def half(self) -> "PackedSequence":
+    def half(self) -> PackedSequence:
         return self._cast("half")
 
-    def long(self) -> "PackedSequence":
+    def long(self) -> PackedSequence:
         return self._cast("long")
 
-    def int(self) -> "PackedSequence":
+    def int(self) -> PackedSequence:
         return self._cast("int")
 
     @property
