@@ -295,3 +295,16 @@ def test_empty_batch_matches_torch():
              np.ones((4, 3, 3)))
     for name in ("max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d"):
         check_op(lambda m, x: getattr(m.nn.functional, name)(x, 2), np.zeros((0, 2, 4, 4, 4)))
+
+
+def test_conv_transpose3d_output_size_matches_torch():
+    em = nn.ConvTranspose3d(2, 3, 3, stride=2, padding=1)
+    tm = torch.nn.ConvTranspose3d(2, 3, 3, stride=2, padding=1)
+    em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = _r(1, 2, 3, 4, 5).astype(np.float32)
+    for size in ([6, 8, 10], [1, 3, 5, 7, 9], [5, 7, 9]):
+        np.testing.assert_allclose(em(ember.tensor(x), output_size=size).detach().numpy(),
+                                   tm(torch.tensor(x), output_size=size).detach().numpy(),
+                                   atol=1e-5)
+    for size in ([7, 8, 10], [1, 2, 3, 4]):
+        same_error(lambda m: (em if m is ember else tm)(m.tensor(x), output_size=size))
