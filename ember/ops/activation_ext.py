@@ -9,7 +9,7 @@ from ._op import Op
 from ..tensor import Tensor
 from .activation import _Activation, _const
 from .arrange import cat
-from .inplace import type_name
+from .inplace import apply_inplace, type_name
 
 
 class Hardshrink(_Activation, name="HardshrinkBackward0"):
@@ -135,6 +135,16 @@ class RreluWithNoise(Op, name="RreluWithNoiseBackward0"):
         return g * (pos + (1 - pos) * noise), None
 
 
+class RreluWithNoiseResult(RreluWithNoise, name="RreluWithNoiseBackward1"):
+    """The in-place form: saves its output instead of the overwritten input."""
+
+    @staticmethod
+    def forward(ctx, x, noise):
+        y = ctx.xp.where(x > 0, x, x * noise)
+        ctx.save_for_backward(y, noise)
+        return y
+
+
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
           training: bool = False, inplace: bool = False) -> Tensor:
     """Randomised leaky ReLU: in training each negative element gets a slope drawn from
@@ -150,14 +160,9 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
         noise = empty(tuple(input.shape), dtype=input.dtype).uniform_(lower, upper)
     else:
         noise = full(tuple(input.shape), (lower + upper) / 2, dtype=input.dtype)
-    out = RreluWithNoise.apply(input, noise)
-    if inplace:
-        from ..graph.grad_mode import no_grad
-
-        with no_grad():
-            input.copy_(out)
-        return input
-    return out
+    if inplace:  # the node reads the result: y <= 0 exactly where x <= 0 (slopes are > 0)
+        return apply_inplace(input, lambda a: RreluWithNoiseResult.apply(a, noise))
+    return RreluWithNoise.apply(input, noise)
 
 
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,

@@ -343,3 +343,16 @@ def test_gumbel_softmax_samples_and_gradients():
         warnings.simplefilter("always")
         nn.functional.gumbel_softmax(logits[:1], eps=1e-3)
     assert "`eps` parameter is deprecated" in str(caught[0].message)
+
+
+def test_rrelu_inplace_keeps_the_graph():
+    ember.manual_seed(0)
+    x = ember.tensor(_r(40), requires_grad=True)
+    y = x * 1
+    z = nn.functional.rrelu(y, training=True, inplace=True)
+    assert z is y and type(z.grad_fn).__name__ == "RreluWithNoiseBackward1"
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), (z / x).detach().numpy())
+    assert type(ember.rrelu_(x * 1).grad_fn).__name__ == "RreluWithNoiseBackward1"
+    same_error(lambda m: m.nn.functional.rrelu(m.ones(3, requires_grad=True), inplace=True))
+    check_gradcheck(lambda m, x: m.nn.functional.rrelu(x * 1, inplace=True), _r(2, 3))
