@@ -6,8 +6,10 @@ from .ops.linalg import matmul  # noqa: F401
 from .ops.matrix import (  # noqa: F401
     LinAlgError,
     cholesky_ex,
+    cond,
     cross,
     det,
+    diagonal,
     eigh,
     eigvalsh,
     inv,
@@ -25,13 +27,17 @@ from .ops.matrix import (  # noqa: F401
     pinv,
     solve,
     solve_ex,
+    solve_triangular,
     svdvals,
+    vander,
+    vecdot,
 )
 from .ops.stats import vector_norm  # noqa: F401
 
-__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "eigh", "eigvalsh", "inv",
-           "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
-           "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "svd", "svdvals", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
+           "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power",
+           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
+           "solve_triangular", "svd", "svdvals", "vander", "vecdot", "vector_norm"]
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 

@@ -828,6 +828,121 @@ def norm(A: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *,
     return vector_norm(A, ord, dim, keepdim, dtype=dtype)
 
 
+class SolveTriangular(Op, name="LinalgSolveTriangularBackward0"):
+    """``X`` with ``A X = B`` (``X A = B`` unless ``left``) for triangular ``A``: only its
+    ``upper`` or lower triangle is read (its diagonal taken as ones with ``unitriangular``)."""
+
+    @staticmethod
+    def forward(ctx, a, b, *, upper, left, unitriangular):
+        xp = ctx.xp
+        ctx.upper, ctx.left, ctx.unit = upper, left, unitriangular
+        t = xp.triu(a) if upper else xp.tril(a)
+        if unitriangular:
+            n = a.shape[-1]
+            t = t.copy()
+            t[..., range(n), range(n)] = 1
+        with ctx.backend.errors_quiet():  # a zero pivot gives inf/nan, as LAPACK's trsm does
+            if left:
+                x = xp.linalg.solve(t, b) if _invertible(xp, t) else _substitute(xp, t, b, upper)
+            else:
+                tt, bt = xp.swapaxes(t, -1, -2), xp.swapaxes(b, -1, -2)
+                x = xp.swapaxes(xp.linalg.solve(tt, bt) if _invertible(xp, tt) else
+                                _substitute(xp, tt, bt, not upper), -1, -2)
+        x = xp.ascontiguousarray(x).astype(a.dtype, copy=False)
+        ctx.save_for_backward(a, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        upper, left, unit = ctx.upper, ctx.left, ctx.unit
+        # A X = B: gB = A^-T G, gA = -gB X^T; X A = B: gB = G A^-T, gA = -X^T gB; only the
+        # triangle that was read gets a gradient (not the diagonal when it was taken as ones)
+        gb = solve_triangular(a.mT, g, upper=not upper, left=left, unitriangular=unit)
+        ga = None
+        if need_a:
+            ga = -(gb @ x.mT) if left else -(x.mT @ gb)
+            ga = ga.triu(1 if unit else 0) if upper else ga.tril(-1 if unit else 0)
+        return ga, (gb if need_b else None)
+
+
+def _invertible(xp: Any, t: Any) -> bool:
+    return bool(xp.all(xp.diagonal(t, 0, -2, -1) != 0))
+
+
+def _substitute(xp: Any, t: Any, b: Any, upper: bool) -> Any:
+    """Back (or forward) substitution, for triangular systems with a zero pivot, where LAPACK's
+    trsm runs on into inf/nan instead of refusing (a loop over the n rows: the algorithm's own
+    sequence, every right-hand side and batch element at once)."""
+    n = t.shape[-1]
+    x = xp.zeros(xp.broadcast_shapes(t.shape[:-1], b.shape[:-2] + (n,)) + b.shape[-1:],
+                 dtype=xp.result_type(t, b))
+    rows = range(n - 1, -1, -1) if upper else range(n)
+    for i in rows:
+        acc = b[..., i, :] - (t[..., i:i + 1, :] @ x)[..., 0, :]
+        x[..., i, :] = acc / t[..., i, i:i + 1]
+    return x
+
+
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False) -> Tensor:
+    """The solution of a triangular system: ``A X = B`` (``X A = B`` unless ``left``)."""
+    _floating("linalg.solve_triangular", A)
+    for what, t in (("A", A), ("B", B)):
+        if t.ndim < 2:
+            raise RuntimeError(f"linalg.solve_triangular: The input tensor {what} must have at "
+                               "least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError("linalg.solve_triangular: A must be batches of square matrices, but "
+                           f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
+    return SolveTriangular.apply(A, B, upper=upper, left=left, unitriangular=unitriangular)
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """The dot product of vectors along ``dim`` (``x`` conjugated), with broadcasting."""
+    for t in (x, y):
+        if not (t.dtype.is_floating_point or t.dtype.is_complex):
+            raise RuntimeError("linalg.vecdot: Expected a floating point or complex tensor as "
+                               f"input. Got {type_name(t)}")
+    from .complex import conj
+
+    return (conj(x) * y).sum(dim)
+
+
+def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """The diagonals of ``A``'s matrices (``torch.diagonal`` with matrix-friendly defaults)."""
+    return A.diagonal(offset, dim1, dim2)
+
+
+def vander(x: Tensor, N: int | None = None) -> Tensor:
+    """The Vandermonde matrix ``[1, x, x^2, ..., x^(N-1)]`` along a new last dim."""
+    from .arrange import cat
+
+    if x.ndim < 1:
+        raise RuntimeError("linalg.vander: x must have at least one dimension.")
+    n = x.shape[-1] if N is None else N
+    if n <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = x.unsqueeze(-1).expand(tuple(x.shape) + (n - 1,)).cumprod(-1)
+    xp = get_array_module(x._data)
+    dt = powers._data.dtype
+    ones = Tensor._make(xp.ones(tuple(x.shape) + (1,), dtype=dt))
+    return cat([ones, powers], -1)
+
+
+def cond(A: Tensor, p: Any = None) -> Tensor:
+    """The condition number of ``A`` in the norm ``p`` (the 2-norm by default)."""
+    _matrix("linalg.cond", A)
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        big, small = s.narrow(-1, 0, 1), s.narrow(-1, s.shape[-1] - 1, 1)
+        return (big / small if p != -2 else small / big).squeeze(-1)
+    _square("linalg.cond", A)
+    out = matrix_norm(A, p) * matrix_norm(inv(A), p)
+    return out if p == "nuc" else out.nan_to_num(math.inf, math.inf, -math.inf)
+
+
 def _svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
     """``torch.svd``: ``(U, S, V)`` (V, not Vh)."""
     u, s, vh = linalg_svd(input, full_matrices=not some)
