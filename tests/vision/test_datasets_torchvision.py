@@ -1,0 +1,370 @@
+"""torchvision's on-disk datasets: folders laid out as torchvision prepares them, downloads from a
+local HTTP server (MD5-checked), torchvision's errors, and the pickle reader that runs no code.
+
+Nothing leaves the machine: the files are made here and served from 127.0.0.1.
+"""
+import gzip
+import hashlib
+import http.server
+import io
+import os
+import pickle
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+from ember.io import UnsafeCheckpointError
+from ember.io._numpy_pickle import load_numpy_pickle
+from ember.vision import datasets
+from ember.vision.datasets import utils
+
+PIL = pytest.importorskip("PIL")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def idx_bytes(arr):
+    """An IDX file as MNIST's: magic (0, 0, type 8 = uint8, ndim), big-endian sizes, data."""
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    head = bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+    return head + arr.tobytes()
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+def mnist_files(n_train=6, n_test=4, seed=0):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        out[f"{prefix}-images-idx3-ubyte"] = idx_bytes(rng.integers(0, 256, (n, 28, 28)))
+        out[f"{prefix}-labels-idx1-ubyte"] = idx_bytes(rng.integers(0, 10, (n,)))
+    return out
+
+
+class Server:
+    """Serves ``files`` (url path -> bytes) on 127.0.0.1; records the paths asked for."""
+
+    def __init__(self):
+        self.files, self.requests = {}, []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                data = server.files.get(self.path)
+                if data is None:
+                    self.send_error(404, "Not Found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+# -- FakeData -----------------------------------------------------------------------------------
+def test_fakedata_deterministic_per_index_and_leaves_rng_alone():
+    ds = datasets.FakeData(size=5, image_size=(3, 8, 6), num_classes=4)
+    assert len(ds) == 5
+    ember.manual_seed(7)
+    before = ember.get_rng_state()
+    img, target = ds[2]
+    assert ember.equal(ember.get_rng_state(), before)
+    assert img.size == (6, 8) and img.mode == "RGB" and 0 <= target < 4 and type(target) is int
+    img2, target2 = ds[2]
+    assert np.array_equal(np.asarray(img), np.asarray(img2)) and target == target2
+    assert not np.array_equal(np.asarray(img), np.asarray(ds[3][0]))
+    with pytest.raises(IndexError, match="FakeData index out of range"):
+        ds[5]
+    gray = datasets.FakeData(size=2, image_size=(1, 5, 5))[0][0]
+    assert gray.mode == "L"
+    assert repr(ds).splitlines()[:2] == ["Dataset FakeData", "    Number of datapoints: 5"]
+
+
+# -- MNIST family -------------------------------------------------------------------------------
+@pytest.mark.parametrize("gz", [False, True])
+def test_mnist_reads_torchvision_folder(tmp_path, gz):
+    files = mnist_files()
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name, data in files.items():
+        if gz:
+            (raw / (name + ".gz")).write_bytes(gzip.compress(data))
+        else:
+            (raw / name).write_bytes(data)
+    train = datasets.MNIST(str(tmp_path))
+    test = datasets.MNIST(tmp_path, train=False)
+    assert len(train) == 6 and len(test) == 4
+    assert train.data.dtype == ember.uint8 and train.data.shape == (6, 28, 28)
+    assert train.targets.dtype == ember.int64
+    images = np.frombuffer(files["train-images-idx3-ubyte"][16:], np.uint8).reshape(6, 28, 28)
+    labels = np.frombuffer(files["train-labels-idx1-ubyte"][8:], np.uint8)
+    img, target = train[3]
+    assert img.mode == "L" and np.array_equal(np.asarray(img), images[3])
+    assert target == int(labels[3]) and type(target) is int
+    assert train.class_to_idx["3 - three"] == 3
+    assert repr(test).splitlines() == [
+        "Dataset MNIST", "    Number of datapoints: 4", f"    Root location: {tmp_path}",
+        "    Split: Test"]
+    with pytest.warns(UserWarning, match="train_labels has been renamed targets"):
+        assert train.train_labels is train.targets
+
+
+def test_mnist_missing_files_error(tmp_path):
+    with pytest.raises(RuntimeError,
+                       match="^Dataset not found. You can use download=True to download it$"):
+        datasets.MNIST(tmp_path)
+    (tmp_path / "FashionMNIST" / "raw").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="Dataset not found"):
+        datasets.FashionMNIST(tmp_path, train=False)
+
+
+def test_mnist_transforms_and_classes(tmp_path):
+    raw = tmp_path / "KMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name, data in mnist_files().items():
+        (raw / name).write_bytes(data)
+    from ember.vision import transforms
+
+    ds = datasets.KMNIST(tmp_path, transform=transforms.ToTensor(), target_transform=lambda t: -t)
+    x, y = ds[0]
+    assert x.shape == (1, 28, 28) and x.dtype == ember.float32 and y == -int(ds.targets[0])
+    assert ds.classes[1] == "ki" and datasets.FashionMNIST.classes[9] == "Ankle boot"
+
+
+def test_mnist_download_with_md5_and_mirror_fallback(tmp_path, server, monkeypatch, capsys):
+    files = mnist_files()
+    resources = []
+    for name, data in files.items():
+        gzipped = gzip.compress(data)
+        server.files["/good/" + name + ".gz"] = gzipped
+        resources.append((name + ".gz", md5(gzipped)))
+    # the first mirror is down (404): each file comes from the second, as torchvision does
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [server.base + "/down/", server.base + "/good/"])
+    monkeypatch.setattr(datasets.MNIST, "resources", resources)
+    ds = datasets.MNIST(tmp_path, download=True)
+    assert len(ds) == 6
+    raw = tmp_path / "MNIST" / "raw"
+    assert sorted(os.listdir(raw)) == sorted(list(files) + [n + ".gz" for n in files])
+    assert (raw / "train-images-idx3-ubyte").read_bytes() == files["train-images-idx3-ubyte"]
+    out = capsys.readouterr().out
+    assert f"Downloading {server.base}/down/train-images-idx3-ubyte.gz" in out
+    assert "Failed to download (trying next):" in out
+    n = len(server.requests)
+    datasets.MNIST(tmp_path, download=True)  # present: nothing downloaded again
+    assert len(server.requests) == n
+
+
+def test_mnist_download_bad_md5_and_all_mirrors_down(tmp_path, server, monkeypatch):
+    data = gzip.compress(b"tampered")
+    server.files["/m/train-images-idx3-ubyte.gz"] = data
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [server.base + "/m/"])
+    monkeypatch.setattr(datasets.MNIST, "resources",
+                        [("train-images-idx3-ubyte.gz", "0" * 32)])
+    with pytest.raises(RuntimeError, match="File not found or corrupted."):
+        datasets.MNIST(tmp_path, download=True)
+    monkeypatch.setattr(datasets.MNIST, "resources",
+                        [("t10k-images-idx3-ubyte.gz", "0" * 32)])
+    with pytest.raises(RuntimeError, match="Error downloading t10k-images-idx3-ubyte.gz"):
+        datasets.MNIST(tmp_path, download=True)
+
+
+def test_mnist_real_urls_and_md5s():
+    # torchvision's mirrors and checksums: the files it downloads are the ones ember checks
+    assert datasets.MNIST.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    assert dict(datasets.MNIST.resources)["train-images-idx3-ubyte.gz"] == \
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert datasets.EMNIST.md5 == "58c8d27c78d21e728a6bc7b3cc06412e"
+    assert datasets.CIFAR10.tgz_md5 == "c58f30108f718f92721af3b95e74349a"
+
+
+def test_emnist_split_files_and_errors(tmp_path):
+    raw = tmp_path / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    (raw / "emnist-letters-test-images-idx3-ubyte").write_bytes(
+        idx_bytes(rng.integers(0, 256, (3, 28, 28))))
+    (raw / "emnist-letters-test-labels-idx1-ubyte").write_bytes(idx_bytes([1, 26, 5]))
+    ds = datasets.EMNIST(tmp_path, split="letters", train=False)
+    assert len(ds) == 3 and ds.classes[26] == "z" and ds[1][1] == 26
+    assert len(datasets.EMNIST.classes_split_dict["byclass"]) == 62
+    assert len(datasets.EMNIST.classes_split_dict["balanced"]) == 47
+    with pytest.raises(ValueError, match="Unknown value 'nope' for argument split. Valid values "
+                       "are {'byclass', 'bymerge', 'balanced', 'letters', 'digits', 'mnist'}."):
+        datasets.EMNIST(tmp_path, split="nope")
+
+
+def test_emnist_download_zip(tmp_path, server, monkeypatch):
+    import zipfile
+
+    rng = np.random.default_rng(2)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("gzip/emnist-digits-train-images-idx3-ubyte.gz",
+                   gzip.compress(idx_bytes(rng.integers(0, 256, (2, 28, 28)))))
+        z.writestr("gzip/emnist-digits-train-labels-idx1-ubyte.gz",
+                   gzip.compress(idx_bytes([4, 2])))
+    server.files["/gzip.zip"] = buf.getvalue()
+    monkeypatch.setattr(datasets.EMNIST, "url", server.base + "/gzip.zip")
+    monkeypatch.setattr(datasets.EMNIST, "md5", md5(buf.getvalue()))
+    ds = datasets.EMNIST(tmp_path, split="digits", download=True)
+    assert ds.targets.tolist() == [4, 2]
+    assert not (tmp_path / "EMNIST" / "raw" / "gzip").exists()
+
+
+def test_idx_reader_types_and_errors(tmp_path):
+    arr = np.arange(12, dtype=">i4").reshape(3, 4)
+    p = tmp_path / "x-idx2-int"
+    p.write_bytes(bytes([0, 0, 12, 2]) + (3).to_bytes(4, "big") + (4).to_bytes(4, "big")
+                  + arr.tobytes())
+    t = datasets.mnist.read_sn3_pascalvincent_tensor(str(p))
+    assert t.dtype == ember.int32 and t.tolist() == arr.tolist()
+    with pytest.raises(TypeError, match="x should be of dtype torch.uint8"):
+        datasets.mnist.read_label_file(str(p))
+    p.write_bytes(b"\x12\x34\x56\x78")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        datasets.mnist.read_sn3_pascalvincent_tensor(str(p))
+
+
+# -- CIFAR --------------------------------------------------------------------------------------
+def cifar_batch(n, rng, fine=False):
+    # as the real batches: a Python-2-era dict of bytes keys, a uint8 array, a list of labels
+    # (Python 2 str keys, which encoding="latin1" reads back as str)
+    entry = {"batch_label": "testing batch 1 of 1",
+             "data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+             "filenames": ["img%d.png" % i for i in range(n)]}
+    entry["fine_labels" if fine else "labels"] = [int(v) for v in rng.integers(0, 10, n)]
+    if fine:
+        entry["coarse_labels"] = [0] * n
+    return pickle.dumps(entry, protocol=2)
+
+
+def make_cifar10(root, rng, monkeypatch):
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    train_list, blobs = [], {}
+    for i in range(1, 6):
+        blobs[f"data_batch_{i}"] = cifar_batch(2, rng)
+    blobs["test_batch"] = cifar_batch(3, rng)
+    blobs["batches.meta"] = pickle.dumps({"label_names": [f"c{i}" for i in range(10)],
+                                          "num_vis": 3072}, protocol=2)
+    for name, data in blobs.items():
+        (folder / name).write_bytes(data)
+    train_list = [[f"data_batch_{i}", md5(blobs[f"data_batch_{i}"])] for i in range(1, 6)]
+    monkeypatch.setattr(datasets.CIFAR10, "train_list", train_list)
+    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5(blobs["test_batch"])]])
+    monkeypatch.setattr(datasets.CIFAR10, "meta", {"filename": "batches.meta",
+                                                   "key": "label_names",
+                                                   "md5": md5(blobs["batches.meta"])})
+    return blobs
+
+
+def test_cifar10_reads_torchvision_folder(tmp_path, monkeypatch):
+    blobs = make_cifar10(tmp_path, np.random.default_rng(0), monkeypatch)
+    ds = datasets.CIFAR10(tmp_path)
+    assert len(ds) == 10 and ds.data.shape == (10, 32, 32, 3) and ds.data.dtype == np.uint8
+    first = pickle.loads(blobs["data_batch_2"])
+    img, target = ds[2]
+    assert img.mode == "RGB" and target == first["labels"][0]
+    assert np.array_equal(np.asarray(img), first["data"][0].reshape(3, 32, 32).transpose(1, 2, 0))
+    assert ds.classes == [f"c{i}" for i in range(10)] and ds.class_to_idx["c4"] == 4
+    test = datasets.CIFAR10(tmp_path, train=False)
+    assert len(test) == 3 and repr(test).endswith("Split: Test")
+
+
+def test_cifar_errors(tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError, match="^Dataset not found or corrupted. You can use "
+                       "download=True to download it$"):
+        datasets.CIFAR10(tmp_path)
+    make_cifar10(tmp_path, np.random.default_rng(0), monkeypatch)
+    (tmp_path / "cifar-10-batches-py" / "batches.meta").write_bytes(b"changed")
+    with pytest.raises(RuntimeError, match="^Dataset metadata file not found or corrupted. "):
+        datasets.CIFAR10(tmp_path)
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "ab") as f:
+        f.write(b"x")  # a corrupted batch fails the MD5 check
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted"):
+        datasets.CIFAR10(tmp_path)
+
+
+def test_cifar100_download_tarball(tmp_path, server, monkeypatch):
+    rng = np.random.default_rng(3)
+    blobs = {"train": cifar_batch(4, rng, fine=True), "test": cifar_batch(2, rng, fine=True),
+             "meta": pickle.dumps({"fine_label_names": [f"f{i}" for i in range(100)],
+                                   "coarse_label_names": ["x"]}, protocol=2)}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in blobs.items():
+            info = tarfile.TarInfo(f"cifar-100-python/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    server.files["/cifar-100-python.tar.gz"] = buf.getvalue()
+    C = datasets.CIFAR100
+    monkeypatch.setattr(C, "url", server.base + "/cifar-100-python.tar.gz")
+    monkeypatch.setattr(C, "tgz_md5", md5(buf.getvalue()))
+    monkeypatch.setattr(C, "train_list", [["train", md5(blobs["train"])]])
+    monkeypatch.setattr(C, "test_list", [["test", md5(blobs["test"])]])
+    monkeypatch.setattr(C, "meta", dict(C.meta, md5=md5(blobs["meta"])))
+    ds = C(tmp_path, download=True)
+    assert (tmp_path / "cifar-100-python.tar.gz").exists()
+    fine = pickle.loads(blobs["train"])["fine_labels"]
+    assert ds.targets == fine and ds.classes[99] == "f99" and len(ds) == 4
+    monkeypatch.setattr(C, "tgz_md5", "0" * 32)
+    (tmp_path / "cifar-100-python" / "train").write_bytes(b"gone")
+    (tmp_path / "cifar-100-python.tar.gz").unlink()
+    with pytest.raises(RuntimeError, match="File not found or corrupted."):
+        C(tmp_path, download=True)
+
+
+# -- the pickle reader ----------------------------------------------------------------------------
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_numpy_pickle_reader_refuses_code():
+    with pytest.raises(UnsafeCheckpointError, match="refusing to load"):
+        load_numpy_pickle(pickle.dumps({"data": _Evil()}))
+    with pytest.raises(UnsafeCheckpointError):
+        load_numpy_pickle(pickle.dumps(np.array([object()], dtype=object)))
+    ok = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": [1, "x", b"y", (2.5,)]}
+    for proto in (2, 4, 5):
+        back = load_numpy_pickle(pickle.dumps(ok, protocol=proto))
+        assert np.array_equal(back["a"], ok["a"]) and back["b"] == ok["b"]
+
+
+# -- utils --------------------------------------------------------------------------------------
+def test_utils_integrity_and_extract(tmp_path):
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"hello")
+    assert utils.calculate_md5(p) == md5(b"hello")
+    assert utils.check_integrity(p) and utils.check_integrity(p, md5(b"hello"))
+    assert not utils.check_integrity(p, "0" * 32) and not utils.check_integrity(tmp_path / "no")
+    g = tmp_path / "a.txt.gz"
+    g.write_bytes(gzip.compress(b"abc"))
+    assert utils.extract_archive(g) == str(tmp_path / "a.txt")
+    assert (tmp_path / "a.txt").read_bytes() == b"abc"
+    with pytest.raises(RuntimeError, match="Archive type of"):
+        utils.extract_archive(p)
+    with pytest.raises(ValueError, match="Expected type str for argument mode, but got type"):
+        utils.verify_str_arg(3, "mode", ("a",))
