@@ -100,7 +100,12 @@ _LAZY_ATTRS = {"save": "io", "load": "io", "compile": "_compile", "autocast": "a
                "is_autocast_enabled": "amp.autocast_mode",
                "is_autocast_cpu_enabled": "amp.autocast_mode",
                "get_autocast_dtype": "amp.autocast_mode",
-               "get_autocast_cpu_dtype": "amp.autocast_mode"}
+               "get_autocast_cpu_dtype": "amp.autocast_mode",
+               "set_autocast_enabled": "amp.autocast_mode",
+               "set_autocast_dtype": "amp.autocast_mode",
+               "is_autocast_cache_enabled": "amp.autocast_mode",
+               "set_autocast_cache_enabled": "amp.autocast_mode",
+               "clear_autocast_cache": "amp.autocast_mode"}
 
 
 def __getattr__(name: str) -> object:

@@ -317,3 +317,36 @@ def test_autocast_state_is_per_thread():
         t.join()
         assert (ember.ones(2, 2) @ ember.ones(2, 2)).dtype == dt
     assert seen == [ember.float32]
+
+
+def test_autocast_switches_outside_a_block():
+    dt = _dtypes()[0]
+    x = ember.ones(2, 2)
+    try:
+        for mod, d in ((torch, dt[2]), (ember, dt[1])):
+            mod.set_autocast_dtype("cpu", d)
+            mod.set_autocast_enabled("cpu", True)
+        assert ember.is_autocast_enabled("cpu") is torch.is_autocast_enabled("cpu") is True
+        assert ember.get_autocast_dtype("cpu") is dt[1]
+        assert (x @ x).dtype == dt[1]
+        with ember.autocast("cpu"):  # dtype=None: the one set_autocast_dtype chose, as torch
+            assert (x @ x).dtype == dt[1]
+    finally:
+        for mod in (torch, ember):
+            mod.set_autocast_enabled("cpu", False)
+            mod.set_autocast_dtype("cpu", getattr(mod, "bfloat16", mod.float16))
+    assert (x @ x).dtype == ember.float32
+    for mod in (torch, ember):
+        mod.set_autocast_cache_enabled(False)
+    try:
+        assert ember.is_autocast_cache_enabled() is torch.is_autocast_cache_enabled() is False
+        assert ember.autocast("cpu", dtype=ember.float16)._cache_enabled is False
+    finally:
+        for mod in (torch, ember):
+            mod.set_autocast_cache_enabled(True)
+            mod.clear_autocast_cache()
+    assert ember.is_autocast_cache_enabled() is True
+    t_err = pytest.raises(RuntimeError, torch.set_autocast_enabled, "bogus", True).value
+    with pytest.raises(RuntimeError) as e_err:
+        ember.set_autocast_enabled("bogus", True)
+    assert str(e_err.value) == str(t_err)

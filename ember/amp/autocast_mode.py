@@ -57,12 +57,16 @@ _DEVICE_TYPES = ("cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, f
                  "lazy, vulkan, mps, meta, hpu, mtia, privateuseone")
 
 
+def _bfloat16() -> Any:
+    return getattr(_dt, "bfloat16", None)
+
+
 class _State(threading.local):
     """Per thread, as torch's autocast state."""
 
     def __init__(self) -> None:
         self.enabled = False        # CPU autocast is on
-        self.dtype: Any = None      # its lower-precision dtype
+        self.dtype: Any = _bfloat16()  # its lower-precision dtype (set_autocast_dtype)
         self.inside = False         # a listed op is running: its inner ops are not cast again
         self.depth = 0              # nesting of enabled regions, for the cast cache
         self.cache: dict = {}       # id(leaf) -> (leaf, version, dtype, cast), per region
@@ -73,14 +77,10 @@ _state = _State()
 _installed = False
 
 
-def _bfloat16() -> Any:
-    return getattr(_dt, "bfloat16", None)
-
-
 def _default_dtype(device_type: str) -> Any:
-    # torch's defaults: bfloat16 on the CPU, float16 on CUDA
+    # torch's defaults: bfloat16 on the CPU (or what set_autocast_dtype set), float16 on CUDA
     if device_type == "cpu":
-        bf16 = _bfloat16()
+        bf16 = _state.dtype
         if bf16 is None:
             raise NotImplementedError(
                 "autocast('cpu') casts to bfloat16 by default, which this ember does not have "
@@ -227,7 +227,7 @@ class autocast:  # noqa: N801 - torch's name
         self._enabled = enabled
         self.fast_dtype = dtype if dtype is not None else (
             _default_dtype(device_type) if enabled else _dt.float16)
-        self._cache_enabled = True if cache_enabled is None else cache_enabled
+        self._cache_enabled = (_state.cache_enabled if cache_enabled is None else cache_enabled)
         if device_type == "cuda" and enabled:
             warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.",
                           UserWarning, stacklevel=2)
@@ -245,12 +245,14 @@ class autocast:  # noqa: N801 - torch's name
 
     def __enter__(self) -> autocast:
         st = _state
-        self._prev = (st.enabled, st.dtype, st.cache_enabled)
+        self._prev = (st.enabled, st.dtype, st.cache_enabled)  # restored on exit, as torch
         if self.device != "cpu":
             return self
         if self._enabled:
             _install()
-        st.enabled, st.dtype = self._enabled, self.fast_dtype if self._enabled else st.dtype
+        st.enabled = self._enabled
+        if self._enabled:
+            st.dtype = self.fast_dtype
         st.cache_enabled = self._cache_enabled
         st.depth += 1
         return self
@@ -286,9 +288,49 @@ def is_autocast_cpu_enabled() -> bool:
 
 def get_autocast_dtype(device_type: str) -> Any:
     """The lower-precision dtype of ``device_type``'s autocast."""
-    if device_type == "cpu" and _state.dtype is not None:
-        return _state.dtype
-    return _bfloat16() or _dt.float16 if device_type == "cpu" else _dt.float16
+    if device_type == "cpu":
+        return _state.dtype if _state.dtype is not None else _dt.float16
+    return _dt.float16
+
+
+def _check_device(device_type: str) -> None:
+    if device_type.split(":")[0] not in _DEVICE_TYPES.split(", "):
+        raise RuntimeError(f"Expected one of {_DEVICE_TYPES} device type at start of device "
+                           f"string: {device_type}")
+
+
+def set_autocast_enabled(device_type: Any, enabled: bool | None = None) -> None:
+    """Switches ``device_type``'s autocast on or off outside a ``with`` block (one argument:
+    CUDA's, which ember does not have)."""
+    if enabled is None:  # torch's older form, set_autocast_enabled(enabled), is CUDA's
+        return
+    _check_device(device_type)
+    if device_type == "cpu":
+        if enabled:
+            _install()
+        _state.enabled = bool(enabled)
+
+
+def set_autocast_dtype(device_type: str, dtype: Any) -> None:
+    """Sets the lower-precision dtype ``device_type``'s autocast uses by default."""
+    _check_device(device_type)
+    if device_type == "cpu":
+        _state.dtype = dtype
+
+
+def is_autocast_cache_enabled() -> bool:
+    """Whether autocast caches the casts of leaves that require grad."""
+    return _state.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    """Turns autocast's cast cache on or off."""
+    _state.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache() -> None:
+    """Forgets the cached casts (autocast does it when its outermost region ends)."""
+    _state.cache = {}
 
 
 def get_autocast_cpu_dtype() -> Any:
