@@ -19,6 +19,7 @@ from .ops.matrix import (  # noqa: F401
     linalg_slogdet as slogdet,
     linalg_svd as svd,
     lstsq,
+    matrix_exp,
     matrix_norm,
     matrix_power,
     matrix_rank,
@@ -35,8 +36,8 @@ from .ops.matrix import (  # noqa: F401
 from .ops.stats import vector_norm  # noqa: F401
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power",
-           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
+           "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm",
+           "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "vander", "vecdot", "vector_norm"]
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402

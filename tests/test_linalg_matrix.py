@@ -288,3 +288,15 @@ def test_vecdot_diagonal_vander_cond():
                  grad=p in (None, 2, -2, "nuc"))
     check_gradcheck(lambda m, x: m.linalg.cond(x), sq[0])
     check_gradcheck(lambda m, x: m.linalg.cond(x, "fro"), sq[0])
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 20.0])
+def test_matrix_exp(scale):
+    a = R.standard_normal((2, 3, 3)) * scale
+    check_op(lambda m, x: m.linalg.matrix_exp(x), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x: m.matrix_exp(x), a[0].astype(np.float32), atol=1e-4, rtol=1e-4)
+    check_op(lambda m, x: x.matrix_exp(), a, atol=1e-10, rtol=1e-9)
+    if scale < 10:
+        check_gradcheck(lambda m, x: m.linalg.matrix_exp(x), a[0])
+    check_op(lambda m, x: m.linalg.matrix_exp(x), np.zeros((0, 0)))
+    same_error(lambda m: m.linalg.matrix_exp(m.ones(2, 2, dtype=m.int64)))

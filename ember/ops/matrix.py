@@ -943,6 +943,69 @@ def cond(A: Tensor, p: Any = None) -> Tensor:
     return out if p == "nuc" else out.nan_to_num(math.inf, math.inf, -math.inf)
 
 
+# Higham's [13/13] Pade approximant of exp, with scaling and squaring ("The scaling and squaring
+# method for the matrix exponential revisited", SIAM J. Matrix Anal. Appl. 26, 2005)
+_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
+           129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
+           40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+_THETA13 = 5.371920351148152
+
+
+def _expm(xp: Any, a: Any) -> Any:
+    """exp of each matrix of ``a``: each is scaled by 2^-s so that its 1-norm is under theta_13,
+    the Pade approximant taken, then squared s times (s per matrix; the batch squares together,
+    the finished ones multiplied by the identity)."""
+    if a.size == 0:
+        return a.copy()
+    a64 = a.astype("float64") if a.dtype.kind == "f" else a
+    norm1 = xp.abs(a64).sum(-2).max(-1)
+    s = xp.maximum(0, xp.ceil(xp.log2(xp.maximum(norm1, 1e-300) / _THETA13))).astype("int64")
+    s = xp.where(xp.isfinite(norm1), s, 0)
+    x = a64 / (2.0 ** s)[..., None, None]
+    b = _PADE13
+    eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=x.dtype), x.shape)
+    x2 = x @ x
+    x4 = x2 @ x2
+    x6 = x4 @ x2
+    u = x @ (x6 @ (b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2
+             + b[1] * eye)
+    v = x6 @ (b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 \
+        + b[0] * eye
+    r = xp.linalg.solve(v - u, v + u)
+    for k in range(int(s.max()) if s.size else 0):  # squarings: log2 of the largest norm
+        r = xp.where((s > k)[..., None, None], r @ r, r)
+    return r.astype(a.dtype, copy=False)
+
+
+class MatrixExp(Op, name="LinalgMatrixExpBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _expm(ctx.xp, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        # the Frechet derivative's adjoint: the upper-right block of exp([[A^T, G], [0, A^T]])
+        from .arrange import cat
+
+        n = a.shape[-1]
+        at = a.mT
+        zero = g * 0
+        top = cat([at, g], -1)
+        bottom = cat([zero, at], -1)
+        return matrix_exp(cat([top, bottom], -2))[..., :n, n:]
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential of each square matrix of ``A``."""
+    _square("linalg.matrix_exp", A)
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError("linalg.matrix_exp: Expected a floating point or complex tensor as "
+                           f"input. Got {type_name(A)}")
+    return MatrixExp.apply(A)
+
+
 def _svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
     """``torch.svd``: ``(U, S, V)`` (V, not Vh)."""
     u, s, vh = linalg_svd(input, full_matrices=not some)
@@ -973,5 +1036,5 @@ svd, qr, slogdet, cholesky = _svd_legacy, _qr_legacy, _slogdet_legacy, _cholesky
 
 # torch's top-level names: the legacy signatures (svd returns V, qr takes ``some``)
 __all__ = ["inverse", "det", "logdet", "slogdet", "pinverse", "matrix_power", "svd", "qr",
-           "cholesky"]
+           "cholesky", "matrix_exp"]
 TENSOR_METHODS = {name: globals()[name] for name in __all__}
