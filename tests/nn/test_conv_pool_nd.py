@@ -279,10 +279,13 @@ def test_conv3d_and_pool3d_are_vectorised():
     times = []
     for n in (2, 32):
         x = ember.tensor(_r(n, 4, 8, 8, 8))
-        t0 = time.perf_counter()
-        ember.nn.functional.conv3d(x, w, padding=1)
-        ember.nn.functional.max_pool3d(x, 2)
-        times.append(time.perf_counter() - t0)
+        runs = []
+        for _ in range(3):  # best of 3, so a busy machine does not decide it
+            t0 = time.perf_counter()
+            ember.nn.functional.conv3d(x, w, padding=1)
+            ember.nn.functional.max_pool3d(x, 2)
+            runs.append(time.perf_counter() - t0)
+        times.append(min(runs))
     assert times[1] < 40 * times[0]
 
 

@@ -201,16 +201,20 @@ def test_modules_match_torch():
 
 
 def test_ctc_is_vectorised_over_batch():
-    """One step per time step: a 16x larger batch costs far less than 16x."""
+    """One step per time step: a 16x larger batch costs far less than 16x (best of 3 runs
+    each, so a busy machine does not decide it)."""
     import time
 
-    times = []
-    for n in (4, 4, 64):  # (the first call warms up)
+    best = {}
+    for n in (4, 64):
         lp = ember.tensor(np.log(np.random.default_rng(3).dirichlet(np.ones(20),
                                                                     size=(50, n))),
                           requires_grad=True)
         tg = ember.tensor(np.random.default_rng(4).integers(1, 20, (n, 10)))
-        t0 = time.perf_counter()
-        nn.functional.ctc_loss(lp, tg, [50] * n, [10] * n).backward()
-        times.append(time.perf_counter() - t0)
-    assert times[2] < 8 * times[1]
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            nn.functional.ctc_loss(lp, tg, [50] * n, [10] * n).backward()
+            runs.append(time.perf_counter() - t0)
+        best[n] = min(runs)
+    assert best[64] < 8 * best[4]
