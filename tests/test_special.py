@@ -237,3 +237,21 @@ def test_zeta():
     check_gradcheck(lambda m, b: m.special.zeta(m.tensor(x[:3] + 1), b), q[:3])
     same_error(lambda m: m.special.zeta(m.tensor([2.0], requires_grad=True),
                                         m.tensor([1.0])).sum().backward())
+
+
+_IGAMMA_CALLS = (lambda t: t.igamma_(t.detach() * 0 + 2), lambda t: t.igammac_(t.detach() * 0 + 2))
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.erfinv_(), lambda t: t.lgamma_(), lambda t: t.digamma_(),
+    lambda t: t.polygamma_(1), lambda t: t.i0_(), lambda t: t.sinc_(), lambda t: t.logit_(),
+    lambda t: t.xlogy_(2.0), *_IGAMMA_CALLS,
+])
+def test_inplace_twins(call):
+    x = R.uniform(0.1, 0.9, (2, 3))
+    e, t = ember.tensor(x), torch.tensor(x)
+    out_e, out_t = call(e), call(t)
+    assert out_e is e and out_t is t
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-9)
+    check_op(lambda m, a: call(a * 1), x, grad=call is not _IGAMMA_CALLS[0]
+             and call is not _IGAMMA_CALLS[1])

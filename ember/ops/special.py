@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, where
 from .elementwise import Number, _Broadcasting
+from .inplace import _inplace_method, apply_inplace
 from .unary import _Float, cos, exp, log, reciprocal, sin
 
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
@@ -354,18 +355,31 @@ sinc = _unary(Sinc, "sinc", "The normalised sinc ``sin(pi x) / (pi x)``, 1 at 0.
 entr = _unary(Entr, "entr", "``-x log(x)``: 0 at 0, -inf below.")
 
 
-def polygamma(n: int, input: Tensor, *, _name: str = "polygamma") -> Tensor:
-    """The ``n``-th derivative of digamma, element-wise."""
+def _check_n(n: Any, name: str) -> None:
     if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{_name}(): argument 'n' (position 1) must be int, not "
+        raise TypeError(f"{name}(): argument 'n' (position 1) must be int, not "
                         f"{type(n).__name__}")
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
+
+
+def polygamma(n: int, input: Tensor, *, _name: str = "polygamma") -> Tensor:
+    """The ``n``-th derivative of digamma, element-wise."""
+    _check_n(n, _name)
     return Polygamma.apply(input, n=n)
 
 
 def _polygamma_method(self: Tensor, n: int) -> Tensor:
     return polygamma(n, self)
+
+
+class PolygammaInplace(Polygamma, name="PolygammaBackward1"):  # torch's node for polygamma_
+    pass
+
+
+def _polygamma_inplace(self: Tensor, n: int) -> Tensor:
+    _check_n(n, "polygamma_")
+    return apply_inplace(self, lambda s: PolygammaInplace.apply(s, n=n))
 
 
 def logit(input: Tensor, eps: float | None = None) -> Tensor:
@@ -444,3 +458,8 @@ __all__ = ["erfinv", "lgamma", "digamma", "polygamma", "i0", "sinc", "logit", "x
 TENSOR_METHODS = {"erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
                   "polygamma": _polygamma_method, "i0": i0, "sinc": sinc, "logit": logit,
                   "xlogy": xlogy, "mvlgamma": mvlgamma, "igamma": igamma, "igammac": igammac}
+# the in-place twins (``x.lgamma_()``): the out-of-place op, then written into ``x``
+TENSOR_METHODS.update({name + "_": _inplace_method(name) for name in (
+    "erfinv", "lgamma", "digamma", "i0", "sinc", "logit", "xlogy", "mvlgamma", "igamma",
+    "igammac")})
+TENSOR_METHODS["polygamma_"] = _polygamma_inplace
