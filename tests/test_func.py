@@ -266,3 +266,54 @@ def test_functional_call_tied_weights_and_several_dicts():
 ])
 def test_functional_call_errors_match_torch(call):
     same_error(call)
+
+
+def test_stack_module_state_ensemble_matches_torch():
+    outs = []
+    for m in (torch, ember):
+        m.manual_seed(0)
+        models = [m.nn.Linear(4, 3).double() for _ in range(3)]
+        if m is ember:  # torch's weights
+            for e_mod, t_mod in zip(models, t_models):
+                e_mod.load_state_dict({k: ember.tensor(v.detach().numpy())
+                                       for k, v in t_mod.state_dict().items()})
+        else:
+            t_models = models
+        params, buffers = m.func.stack_module_state(models)
+        assert list(params) == ["weight", "bias"] and params["weight"].is_leaf
+        assert params["weight"].requires_grad and tuple(params["weight"].shape) == (3, 3, 4)
+
+        def run(p, b, x, net=models[0], m=m):
+            return m.func.functional_call(net, (p, b), (x,))
+        outs.append(m.func.vmap(run, in_dims=(0, 0, None))(params, buffers, m.tensor(B.copy())))
+    _close(outs[1], outs[0])
+
+
+@pytest.mark.filterwarnings("ignore:Attempted to insert a get_attr Node")  # torch.fx's
+def test_linearize_and_functionalize_match_torch():
+    def run(m, x, y):
+        out, fn = m.func.linearize(lambda a: a.sin() * a, x)
+        return out, fn(y), m.func.functionalize(lambda a: a.exp())(x)
+    _close(*_both(run, X, Y))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.func.stack_module_state([]),
+    lambda m: m.func.stack_module_state([m.nn.Linear(2, 2), m.nn.Linear(2, 2).eval()]),
+    lambda m: m.func.stack_module_state([m.nn.Linear(2, 2), m.nn.Conv1d(2, 2, 1)]),
+])
+def test_stack_module_state_errors_match_torch(call):
+    same_error(call)
+
+
+def test_replace_all_batch_norm_modules_like_torch():
+    for m in (torch, ember):
+        net = m.nn.Sequential(m.nn.Linear(2, 3), m.nn.BatchNorm1d(3))
+        m.func.replace_all_batch_norm_modules_(net)
+        assert net[1].running_mean is None and not net[1].track_running_stats
+        assert list(net.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_top_level_vmap_like_torch():
+    assert ember.vmap is ember.func.vmap
+    _close(*_both(lambda m, b: m.vmap(m.sum)(b), B))

@@ -25,10 +25,12 @@ import ember
 from ..autograd import grad as _autograd_grad
 from ..graph import grad_mode
 from ..tensor import Tensor
-from .functional_call import functional_call
+from .functional_call import (functional_call, replace_all_batch_norm_modules_,
+                              stack_module_state)
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call"]
+           "functional_call", "stack_module_state", "linearize", "functionalize",
+           "replace_all_batch_norm_modules_"]
 
 _depth = 0  # how many transforms enclose the current call
 
@@ -456,3 +458,34 @@ def _out_dims_tree(out_dims: Any, output: Any, name: str) -> list[Any]:
         return [d for od, o in zip(out_dims, output) for d in _out_dims_tree(od, o, name)]
     raise ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
                      "compatible with the structure of `outputs`.")
+
+
+def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """``func(*primals)`` and a function giving its Jacobian-vector product at ``primals`` for
+    given tangents (each call runs ``jvp``; torch traces the linearized graph once)."""
+    output = _finish(func(*primals), _keep_graph(primals))
+
+    def jvp_fn(*tangents: Any) -> Any:
+        return jvp(func, primals, tangents)[1]
+
+    return output, jvp_fn
+
+
+def functionalize(func: Callable, *, remove: str = "mutations") -> Callable:
+    """``func`` as a function without observable mutation of its inputs' aliases. ember runs
+    ``func`` as it is (torch's functionalize rewrites in-place ops for its compilers; the values
+    are the same)."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(f"functionalize(f, remove='mutations'): received invalid argument for "
+                           f"remove={remove}. Valid options are:\n     remove='mutations': all "
+                           "inplace and out= operators will be removed from the program, and "
+                           "replaced with their out-of-place equivalents.\n     "
+                           "remove='mutations_and_views': In addition to the above, all aliasing "
+                           "operators {view} will be replaced with their non-aliasing "
+                           "counterparts, {view}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper

@@ -106,3 +106,48 @@ def functional_call(module: Module,
         args = (args,)
     with _reparametrized(module, values, tie_weights, strict):
         return module(*args, **(kwargs or {}))
+
+
+def _stacked_leaf(tensors: tuple[Tensor, ...], name: str) -> Tensor:
+    import ember
+
+    all_requires_grad = all(t.requires_grad for t in tensors)
+    none_requires_grad = all(not t.requires_grad for t in tensors)
+    if not all_requires_grad and not none_requires_grad:
+        raise RuntimeError(f"Expected {name} from each model to have the same .requires_grad")
+    result = ember.stack(tensors)
+    if all_requires_grad:
+        result = result.detach().requires_grad_()
+    return result
+
+
+def stack_module_state(models: Sequence[Module]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The parameters and buffers of same-class ``models`` stacked along a new dim 0 (as new
+    leaves), for ``vmap`` over ``functional_call``: model ensembling."""
+    if len(models) == 0:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if not (all(m.training for m in models) or all(not m.training for m in models)):
+        raise RuntimeError("stack_module_state: Expected all models to have the same "
+                           "training/eval mode.")
+    model0_typ = type(models[0])
+    if not all(type(m) is model0_typ for m in models):
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+    all_params = [dict(model.named_parameters()) for model in models]
+    params = {k: _stacked_leaf(tuple(p[k] for p in all_params), k) for k in all_params[0]}
+    all_buffers = [dict(model.named_buffers()) for model in models]
+    buffers = {k: _stacked_leaf(tuple(b[k] for b in all_buffers), k) for k in all_buffers[0]}
+    return params, buffers
+
+
+def replace_all_batch_norm_modules_(root: Module) -> Module:
+    """Makes every batch norm under ``root`` use batch statistics only (no running stats), in
+    place, as vmap over batch norms requires in torch."""
+    from ..nn.modules.batchnorm import _BatchNorm
+
+    for module in root.modules():
+        if isinstance(module, _BatchNorm):
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root
