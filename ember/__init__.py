@@ -105,7 +105,7 @@ _LAZY_ATTRS = {"save": "io", "load": "io", "compile": "_compile", "autocast": "a
                "set_autocast_dtype": "amp.autocast_mode",
                "is_autocast_cache_enabled": "amp.autocast_mode",
                "set_autocast_cache_enabled": "amp.autocast_mode",
-               "clear_autocast_cache": "amp.autocast_mode"}
+               "clear_autocast_cache": "amp.autocast_mode", "vmap": "func"}
 
 
 def __getattr__(name: str) -> object:
