@@ -269,16 +269,14 @@ def test_functional_call_errors_match_torch(call):
 
 
 def test_stack_module_state_ensemble_matches_torch():
+    torch.manual_seed(0)
+    t_models = [torch.nn.Linear(4, 3).double() for _ in range(3)]
+    e_models = [ember.nn.Linear(4, 3).double() for _ in range(3)]
+    for e_mod, t_mod in zip(e_models, t_models):  # torch's weights
+        e_mod.load_state_dict({k: ember.tensor(v.detach().numpy())
+                               for k, v in t_mod.state_dict().items()})
     outs = []
-    for m in (torch, ember):
-        m.manual_seed(0)
-        models = [m.nn.Linear(4, 3).double() for _ in range(3)]
-        if m is ember:  # torch's weights
-            for e_mod, t_mod in zip(models, t_models):
-                e_mod.load_state_dict({k: ember.tensor(v.detach().numpy())
-                                       for k, v in t_mod.state_dict().items()})
-        else:
-            t_models = models
+    for m, models in ((torch, t_models), (ember, e_models)):
         params, buffers = m.func.stack_module_state(models)
         assert list(params) == ["weight", "bias"] and params["weight"].is_leaf
         assert params["weight"].requires_grad and tuple(params["weight"].shape) == (3, 3, 4)
