@@ -23,7 +23,10 @@ __all__ = [
     "InterpolationMode", "get_dimensions", "get_image_size", "get_image_num_channels",
     "to_tensor", "pil_to_tensor", "to_pil_image", "convert_image_dtype", "normalize", "resize",
     "pad", "crop", "center_crop", "resized_crop", "hflip", "vflip", "adjust_brightness",
-    "adjust_contrast", "adjust_saturation", "adjust_hue",
+    "adjust_contrast", "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale",
+    "rotate", "affine", "perspective", "elastic_transform", "erase", "gaussian_blur", "invert",
+    "posterize", "solarize", "adjust_sharpness", "autocontrast", "equalize", "adjust_gamma",
+    "five_crop", "ten_crop",
 ]
 
 
@@ -340,3 +343,11 @@ def adjust_hue(img: Any, hue_factor: float) -> Any:
     if isinstance(img, Tensor):
         return F_t.adjust_hue(img, hue_factor)
     return F_pil.adjust_hue(img, hue_factor)
+
+
+# grayscale, the warps, blur, erase and AutoAugment's colour operations live in their own module
+from ._functional_more import (  # noqa: E402
+    adjust_gamma, adjust_sharpness, affine, autocontrast, elastic_transform, equalize, erase,
+    five_crop, gaussian_blur, invert, perspective, posterize, rgb_to_grayscale, rotate, solarize,
+    ten_crop, to_grayscale,
+)
