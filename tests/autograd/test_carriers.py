@@ -26,6 +26,12 @@ CASES = {
     "MulBackward0 scalar": lambda a, b: 3 * a,
     "DivBackward0": lambda a, b: a / (b.abs() + 1),
     "DivBackward0 scalar": lambda a, b: a / 3.0,
+    "MulBackward0 complex": lambda a, b: ember.view_as_real(ember.complex(a, b)
+                                                            * ember.complex(b, a)),
+    "DivBackward0 complex": lambda a, b: ember.view_as_real(ember.complex(a, b)
+                                                            / ember.complex(b.abs() + 1, a)),
+    "MulBackward1": lambda a, b: ember.special.ndtr(a),  # (with AddBackward1 under it)
+    "AddBackward1": lambda a, b: ember.special.ndtr(a),
     "PowBackward0": lambda a, b: a**3,
     "PowBackward0 zero": lambda a, b: a**0,
     "PowBackward0 float": lambda a, b: a.abs() ** 0.5,
