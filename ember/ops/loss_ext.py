@@ -164,7 +164,7 @@ class CtcLoss(Op, name="CtcLossBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        xp, be = ctx.xp, ctx.backend
+        xp = ctx.xp
         (lp, lp_ext, alpha, ext, skip, live, input_lengths, target_lengths, nll,
          zero_infinity) = ctx.save
         t_max, n, c = lp.shape
@@ -198,12 +198,10 @@ class CtcLoss(Op, name="CtcLossBackward0"):
             ab = alpha + beta  # (T, N, S')
             peak = ab.max(axis=2, keepdims=True)
             peak = xp.where(xp.isfinite(peak), peak, 0)
-            summed = xp.zeros((t_max, n, c), dtype=lp.dtype)
-            tt = xp.broadcast_to(xp.arange(t_max)[:, None, None], ab.shape)
-            nn_ = xp.broadcast_to(idx[None, :, None], ab.shape)
-            cc = xp.broadcast_to(ext[None], ab.shape)
-            be.scatter_add(summed, (tt.ravel(), nn_.ravel(), cc.ravel()),
-                           xp.exp(ab - peak).ravel())
+            # alpha*beta summed per (t, n, label): a weighted bincount over flat indices
+            flat = (xp.arange(t_max)[:, None, None] * n + idx[None, :, None]) * c + ext[None]
+            summed = xp.bincount(flat.ravel(), weights=xp.exp(ab - peak).ravel(),
+                                 minlength=t_max * n * c).reshape(t_max, n, c)
             lcab = xp.log(summed) + peak
             grad = xp.exp(lp) - xp.exp(lcab + nll[None, :, None] - lp)
             frames = xp.arange(t_max)[:, None] < input_lengths[None, :]

@@ -201,12 +201,12 @@ def test_modules_match_torch():
 
 
 def test_ctc_is_vectorised_over_batch():
-    """One step per time step: a 16x larger batch costs far less than 16x (best of 3 runs
-    each, so a busy machine does not decide it)."""
+    """No Python loop over samples: 64 samples cost well under 64 times one sample (best of 3
+    runs each, so a busy machine does not decide it)."""
     import time
 
     best = {}
-    for n in (4, 64):
+    for n in (1, 64):
         lp = ember.tensor(np.log(np.random.default_rng(3).dirichlet(np.ones(20),
                                                                     size=(50, n))),
                           requires_grad=True)
@@ -217,4 +217,4 @@ def test_ctc_is_vectorised_over_batch():
             nn.functional.ctc_loss(lp, tg, [50] * n, [10] * n).backward()
             runs.append(time.perf_counter() - t0)
         best[n] = min(runs)
-    assert best[64] < 8 * best[4]
+    assert best[64] < 32 * best[1]
