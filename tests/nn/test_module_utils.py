@@ -521,3 +521,41 @@ def test_orthogonal_gradcheck(orthogonal_map):
 ])
 def test_orthogonal_errors_match_torch(build):
     same_error(build)
+
+
+# -- legacy spectral_norm -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda m: m.nn.Linear(4, 3),
+                                  lambda m: m.nn.ConvTranspose2d(2, 3, 3)])
+def test_legacy_spectral_norm_matches_torch(make):
+    t = torch.nn.utils.spectral_norm(make(torch))
+    e = ember.nn.utils.spectral_norm(make(ember))
+    assert list(e.state_dict()) == list(t.state_dict())
+    _same_weights(e, t)  # torch's weight_orig and its random u, v
+    shape = (2, 4) if isinstance(t, torch.nn.Linear) else (2, 2, 5, 5)
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    for train in (True, True, False):
+        t.train(train)
+        e.train(train)
+        yt, ye = t(torch.tensor(x)), e(ember.tensor(x))
+        np.testing.assert_allclose(_np(ye), _np(yt), rtol=1e-4, atol=1e-5)
+    assert type(e.weight.grad_fn).__name__ == type(t.weight.grad_fn).__name__
+    (yt ** 2).sum().backward()
+    (ye ** 2).sum().backward()
+    np.testing.assert_allclose(_np(e.weight_orig.grad), _np(t.weight_orig.grad), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(_np(e.weight_u), _np(t.weight_u), rtol=1e-4, atol=1e-6)
+    ember.nn.utils.remove_spectral_norm(e)
+    torch.nn.utils.remove_spectral_norm(t)
+    assert list(e.state_dict()) == list(t.state_dict())
+    np.testing.assert_allclose(_np(e.weight), _np(t.weight), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.nn.utils.spectral_norm(m.nn.utils.spectral_norm(m.nn.Linear(3, 2))),
+    lambda m: m.nn.utils.remove_spectral_norm(m.nn.Linear(3, 2)),
+    lambda m: m.nn.utils.spectral_norm(m.nn.Linear(3, 2), n_power_iterations=0),
+])
+def test_legacy_spectral_norm_errors_match_torch(call):
+    same_error(call)
