@@ -265,3 +265,21 @@ def test_warnings_not_raised_at_import():
         warnings.simplefilter("error")
         import ember.backends  # noqa: F401
         import ember.amp  # noqa: F401
+
+
+def test_sdp_kernel_switches():
+    for name in ("flash_sdp_enabled", "mem_efficient_sdp_enabled", "math_sdp_enabled",
+                 "cudnn_sdp_enabled"):
+        assert getattr(ember.backends.cuda, name)() == getattr(torch.backends.cuda, name)()
+    records = {}
+    for mod in (torch, ember):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            with mod.backends.cuda.sdp_kernel(enable_flash=False) as ctx:
+                assert ctx == {} and mod.backends.cuda.flash_sdp_enabled() is False
+        assert mod.backends.cuda.flash_sdp_enabled() is True
+        records[mod] = [(x.category, str(x.message)) for x in w]
+    assert records[ember] == records[torch]
+    ember.backends.cuda.enable_math_sdp(False)
+    assert ember.backends.cuda.math_sdp_enabled() is False
+    ember.backends.cuda.enable_math_sdp(True)

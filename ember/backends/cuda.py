@@ -1,11 +1,14 @@
 """``torch.backends.cuda``: not built with CUDA; ``matmul`` keeps torch's flags."""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import warnings
+from typing import Any, Iterator
 
 __all__ = ["is_built", "matmul", "cufft_plan_cache", "preferred_linalg_library",
            "flash_sdp_enabled", "mem_efficient_sdp_enabled", "math_sdp_enabled",
-           "enable_flash_sdp", "enable_mem_efficient_sdp", "enable_math_sdp"]
+           "enable_flash_sdp", "enable_mem_efficient_sdp", "enable_math_sdp", "cudnn_sdp_enabled",
+           "enable_cudnn_sdp", "sdp_kernel"]
 
 
 def is_built() -> bool:
@@ -92,3 +95,28 @@ def enable_mem_efficient_sdp(enabled: bool) -> None:
 
 def enable_math_sdp(enabled: bool) -> None:
     _sdp["math"] = enabled
+
+
+def cudnn_sdp_enabled() -> bool:
+    return _sdp["cudnn"]
+
+
+def enable_cudnn_sdp(enabled: bool) -> None:
+    _sdp["cudnn"] = enabled
+
+
+@contextlib.contextmanager
+def sdp_kernel(enable_flash: bool = True, enable_math: bool = True,
+               enable_mem_efficient: bool = True, enable_cudnn: bool = True) -> Iterator[dict]:
+    """Sets the attention kernel switches for a ``with`` block (deprecated in torch, as here).
+    ember's scaled_dot_product_attention has one CPU kernel, whatever they say."""
+    warnings.warn("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this context "
+                  "manager will be removed. Please see `torch.nn.attention.sdpa_kernel()` for the "
+                  "new context manager, with updated signature.", FutureWarning, stacklevel=3)
+    before = dict(_sdp)
+    _sdp.update(flash=enable_flash, math=enable_math, mem_efficient=enable_mem_efficient,
+                cudnn=enable_cudnn)
+    try:
+        yield {}
+    finally:
+        _sdp.update(before)
