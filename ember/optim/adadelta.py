@@ -56,7 +56,9 @@ class Adadelta(_PerParameter):
         if group["weight_decay"] != 0:
             grad = grad.add(param, alpha=group["weight_decay"])
         _addcmul_(square_avg.mul_(rho), grad, grad, value=1 - rho)
-        std = square_avg.add(eps).sqrt_()
-        delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)
+        # out of place: each of these writes a fresh array anyway (an in-place sqrt_ or div_
+        # would compute out of place, then copy)
+        std = square_avg.add(eps).sqrt()
+        delta = acc_delta.add(eps).sqrt().div(std).mul(grad)
         _addcmul_(acc_delta.mul_(rho), delta, delta, value=1 - rho)
         param.add_(delta, alpha=-lr)
