@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from ._api import (Weights, WeightsEnum, get_model, get_model_builder, get_model_weights,
                    get_weight, list_models)
+from .efficientnet import *  # noqa: F401,F403
+from .efficientnet import __all__ as _efficientnet_all
+from .mobilenetv2 import *  # noqa: F401,F403
+from .mobilenetv2 import __all__ as _mobilenetv2_all
+from .mobilenetv3 import *  # noqa: F401,F403
+from .mobilenetv3 import __all__ as _mobilenetv3_all
 from .resnet import *  # noqa: F401,F403
 from .resnet import __all__ as _resnet_all
 
 __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
-           "get_weight", "list_models", *_resnet_all]
+           "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
+           *_mobilenetv3_all, *_efficientnet_all]

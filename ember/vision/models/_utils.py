@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from ._api import WeightsEnum
 
@@ -106,3 +106,15 @@ def _ovewrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) ->
     elif kwargs[param] != new_value:
         raise ValueError(f"The parameter '{param}' expected value {new_value} "
                          f"but got {kwargs[param]} instead.")
+
+
+def _make_divisible(v: float, divisor: int, min_value: Optional[int] = None) -> int:
+    """``v`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``, default
+    ``divisor``), never more than 10% below ``v``: the channel rounding of the MobileNet and
+    EfficientNet families (from TensorFlow's slim MobileNet), which checkpoints depend on."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v

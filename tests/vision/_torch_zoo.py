@@ -1,0 +1,337 @@
+"""torchvision's MobileNetV2/V3 and EfficientNet module trees built from ``torch.nn``
+(torchvision does not install beside the CPU torch here): the oracle for ember's
+``ember.vision.models`` mobile models. Class names, attribute names, registration order,
+initialisation and forward follow torchvision 0.2x."""
+from __future__ import annotations
+
+import copy
+import math
+from functools import partial
+
+import torch
+from torch import nn
+
+
+def make_divisible(v, divisor, min_value=None):
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+class Conv2dNormActivation(nn.Sequential):
+    def __init__(self, cin, cout, kernel_size=3, stride=1, padding=None, groups=1,
+                 norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU, dilation=1, inplace=True,
+                 bias=None):
+        padding = (kernel_size - 1) // 2 * dilation if padding is None else padding
+        bias = norm_layer is None if bias is None else bias
+        layers = [nn.Conv2d(cin, cout, kernel_size, stride, padding, dilation=dilation,
+                            groups=groups, bias=bias)]
+        if norm_layer is not None:
+            layers.append(norm_layer(cout))
+        if activation_layer is not None:
+            layers.append(activation_layer(**({} if inplace is None else {"inplace": inplace})))
+        super().__init__(*layers)
+        self.out_channels = cout
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, cin, squeeze, activation=nn.ReLU, scale_activation=nn.Sigmoid):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(cin, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, cin, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x):
+        s = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return s * x
+
+
+class StochasticDepth(nn.Module):
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype).bernoulli_(1 - self.p)
+        return x * noise.div_(1 - self.p)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p}, mode={self.mode})"
+
+
+def _init(model, linear):
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            linear(m)
+            nn.init.zeros_(m.bias)
+
+
+# ---- MobileNetV2 -------------------------------------------------------------------------------
+
+class InvertedResidualV2(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio, norm_layer=None):
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        self.stride = stride
+        hidden = int(round(inp * expand_ratio))
+        self.use_res_connect = stride == 1 and inp == oup
+        layers = []
+        if expand_ratio != 1:
+            layers.append(Conv2dNormActivation(inp, hidden, kernel_size=1, norm_layer=norm_layer,
+                                               activation_layer=nn.ReLU6))
+        layers += [Conv2dNormActivation(hidden, hidden, stride=stride, groups=hidden,
+                                        norm_layer=norm_layer, activation_layer=nn.ReLU6),
+                   nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), norm_layer(oup)]
+        self.conv = nn.Sequential(*layers)
+        self.out_channels = oup
+        self._is_cn = stride > 1
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+InvertedResidualV2.__name__ = "InvertedResidual"
+
+
+class MobileNetV2(nn.Module):
+    def __init__(self, num_classes=1000, width_mult=1.0, dropout=0.2):
+        super().__init__()
+        setting = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
+                   [6, 160, 3, 2], [6, 320, 1, 1]]
+        cin = make_divisible(32 * width_mult, 8)
+        self.last_channel = make_divisible(1280 * max(1.0, width_mult), 8)
+        feats = [Conv2dNormActivation(3, cin, stride=2, activation_layer=nn.ReLU6)]
+        for t, c, n, s in setting:
+            cout = make_divisible(c * width_mult, 8)
+            for i in range(n):
+                feats.append(InvertedResidualV2(cin, cout, s if i == 0 else 1, expand_ratio=t))
+                cin = cout
+        feats.append(Conv2dNormActivation(cin, self.last_channel, kernel_size=1,
+                                          activation_layer=nn.ReLU6))
+        self.features = nn.Sequential(*feats)
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout),
+                                        nn.Linear(self.last_channel, num_classes))
+        _init(self, lambda m: nn.init.normal_(m.weight, 0, 0.01))
+
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ---- MobileNetV3 -------------------------------------------------------------------------------
+
+V3_LARGE = [(16, 3, 16, 16, False, "RE", 1, 1), (16, 3, 64, 24, False, "RE", 2, 1),
+            (24, 3, 72, 24, False, "RE", 1, 1), (24, 5, 72, 40, True, "RE", 2, 1),
+            (40, 5, 120, 40, True, "RE", 1, 1), (40, 5, 120, 40, True, "RE", 1, 1),
+            (40, 3, 240, 80, False, "HS", 2, 1), (80, 3, 200, 80, False, "HS", 1, 1),
+            (80, 3, 184, 80, False, "HS", 1, 1), (80, 3, 184, 80, False, "HS", 1, 1),
+            (80, 3, 480, 112, True, "HS", 1, 1), (112, 3, 672, 112, True, "HS", 1, 1),
+            (112, 5, 672, 160, True, "HS", 2, 1), (160, 5, 960, 160, True, "HS", 1, 1),
+            (160, 5, 960, 160, True, "HS", 1, 1)]
+V3_SMALL = [(16, 3, 16, 16, True, "RE", 2, 1), (16, 3, 72, 24, False, "RE", 2, 1),
+            (24, 3, 88, 24, False, "RE", 1, 1), (24, 5, 96, 40, True, "HS", 2, 1),
+            (40, 5, 240, 40, True, "HS", 1, 1), (40, 5, 240, 40, True, "HS", 1, 1),
+            (40, 5, 120, 48, True, "HS", 1, 1), (48, 5, 144, 48, True, "HS", 1, 1),
+            (48, 5, 288, 96, True, "HS", 2, 1), (96, 5, 576, 96, True, "HS", 1, 1),
+            (96, 5, 576, 96, True, "HS", 1, 1)]
+
+
+class InvertedResidualV3(nn.Module):
+    def __init__(self, cnf, norm_layer):
+        super().__init__()
+        cin, k, exp, cout, se, act, stride, dil = cnf
+        self.use_res_connect = stride == 1 and cin == cout
+        act_layer = nn.Hardswish if act == "HS" else nn.ReLU
+        layers = []
+        if exp != cin:
+            layers.append(Conv2dNormActivation(cin, exp, kernel_size=1, norm_layer=norm_layer,
+                                               activation_layer=act_layer))
+        layers.append(Conv2dNormActivation(exp, exp, kernel_size=k, stride=stride, dilation=dil,
+                                           groups=exp, norm_layer=norm_layer,
+                                           activation_layer=act_layer))
+        if se:
+            layers.append(SqueezeExcitation(exp, make_divisible(exp // 4, 8),
+                                            scale_activation=nn.Hardsigmoid))
+        layers.append(Conv2dNormActivation(exp, cout, kernel_size=1, norm_layer=norm_layer,
+                                           activation_layer=None))
+        self.block = nn.Sequential(*layers)
+        self.out_channels = cout
+        self._is_cn = stride > 1
+
+    def forward(self, x):
+        r = self.block(x)
+        return r + x if self.use_res_connect else r
+
+
+InvertedResidualV3.__name__ = "InvertedResidual"
+
+
+class MobileNetV3(nn.Module):
+    def __init__(self, setting, last_channel, num_classes=1000, dropout=0.2):
+        super().__init__()
+        norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
+        layers = [Conv2dNormActivation(3, setting[0][0], stride=2, norm_layer=norm,
+                                       activation_layer=nn.Hardswish)]
+        layers += [InvertedResidualV3(c, norm) for c in setting]
+        last_in = setting[-1][3]
+        layers.append(Conv2dNormActivation(last_in, 6 * last_in, kernel_size=1, norm_layer=norm,
+                                           activation_layer=nn.Hardswish))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Linear(6 * last_in, last_channel),
+                                        nn.Hardswish(inplace=True),
+                                        nn.Dropout(p=dropout, inplace=True),
+                                        nn.Linear(last_channel, num_classes))
+        _init(self, lambda m: nn.init.normal_(m.weight, 0, 0.01))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+# ---- EfficientNet ------------------------------------------------------------------------------
+
+class MBConv(nn.Module):
+    def __init__(self, cnf, sd_prob, norm_layer):
+        super().__init__()
+        expand, k, stride, cin, cout = (cnf[key] for key in ("expand", "k", "stride", "cin", "cout"))
+        self.use_res_connect = stride == 1 and cin == cout
+        exp = make_divisible(cin * expand, 8)
+        layers = []
+        if exp != cin:
+            layers.append(Conv2dNormActivation(cin, exp, kernel_size=1, norm_layer=norm_layer,
+                                               activation_layer=nn.SiLU))
+        layers.append(Conv2dNormActivation(exp, exp, kernel_size=k, stride=stride, groups=exp,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU))
+        layers.append(SqueezeExcitation(exp, max(1, cin // 4),
+                                        activation=partial(nn.SiLU, inplace=True)))
+        layers.append(Conv2dNormActivation(exp, cout, kernel_size=1, norm_layer=norm_layer,
+                                           activation_layer=None))
+        self.block = nn.Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(sd_prob, "row")
+        self.out_channels = cout
+
+    def forward(self, x):
+        r = self.block(x)
+        return self.stochastic_depth(r) + x if self.use_res_connect else r
+
+
+class FusedMBConv(nn.Module):
+    def __init__(self, cnf, sd_prob, norm_layer):
+        super().__init__()
+        expand, k, stride, cin, cout = (cnf[key] for key in ("expand", "k", "stride", "cin", "cout"))
+        self.use_res_connect = stride == 1 and cin == cout
+        exp = make_divisible(cin * expand, 8)
+        if exp != cin:
+            layers = [Conv2dNormActivation(cin, exp, kernel_size=k, stride=stride,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU),
+                      Conv2dNormActivation(exp, cout, kernel_size=1, norm_layer=norm_layer,
+                                           activation_layer=None)]
+        else:
+            layers = [Conv2dNormActivation(cin, cout, kernel_size=k, stride=stride,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU)]
+        self.block = nn.Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(sd_prob, "row")
+        self.out_channels = cout
+
+    def forward(self, x):
+        r = self.block(x)
+        return self.stochastic_depth(r) + x if self.use_res_connect else r
+
+
+def _stage(expand, k, stride, cin, cout, n, width=1.0, depth=1.0, fused=False):
+    ch = (lambda c: c) if fused else (lambda c: make_divisible(c * width, 8))
+    return {"expand": expand, "k": k, "stride": stride, "cin": ch(cin), "cout": ch(cout),
+            "n": n if fused else int(math.ceil(n * depth)),
+            "block": FusedMBConv if fused else MBConv}
+
+
+class EfficientNet(nn.Module):
+    def __init__(self, setting, dropout, stochastic_depth_prob=0.2, num_classes=1000,
+                 norm_layer=None, last_channel=None):
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        layers = [Conv2dNormActivation(3, setting[0]["cin"], stride=2, norm_layer=norm_layer,
+                                       activation_layer=nn.SiLU)]
+        total, idx = sum(s["n"] for s in setting), 0
+        for s in setting:
+            stage = []
+            for i in range(s["n"]):
+                cnf = copy.copy(s)
+                if i:
+                    cnf["cin"], cnf["stride"] = cnf["cout"], 1
+                stage.append(s["block"](cnf, stochastic_depth_prob * idx / total, norm_layer))
+                idx += 1
+            layers.append(nn.Sequential(*stage))
+        last_in = setting[-1]["cout"]
+        last_out = last_channel if last_channel is not None else 4 * last_in
+        layers.append(Conv2dNormActivation(last_in, last_out, kernel_size=1,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
+                                        nn.Linear(last_out, num_classes))
+
+        def linear(m):
+            r = 1.0 / math.sqrt(m.out_features)
+            nn.init.uniform_(m.weight, -r, r)
+        _init(self, linear)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def _effnet_b(width, depth, default_dropout, **kwargs):
+    rows = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
+            (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
+            (6, 3, 1, 192, 320, 1)]
+    return EfficientNet([_stage(*r, width=width, depth=depth) for r in rows],
+                        kwargs.pop("dropout", default_dropout), **kwargs)
+
+
+def _effnet_v2_s(**kwargs):
+    rows = [(1, 3, 1, 24, 24, 2, True), (4, 3, 2, 24, 48, 4, True), (4, 3, 2, 48, 64, 4, True),
+            (4, 3, 2, 64, 128, 6, False), (6, 3, 1, 128, 160, 9, False),
+            (6, 3, 2, 160, 256, 15, False)]
+    setting = [_stage(*r[:6], fused=r[6]) for r in rows]
+    return EfficientNet(setting, kwargs.pop("dropout", 0.2), last_channel=1280,
+                        norm_layer=partial(nn.BatchNorm2d, eps=1e-03), **kwargs)
+
+
+BUILDERS = {
+    "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
+    "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
+    "mobilenet_v3_small": lambda **kw: MobileNetV3(V3_SMALL, 1024, **kw),
+    "efficientnet_b0": lambda **kw: _effnet_b(1.0, 1.0, 0.2, **kw),
+    "efficientnet_b1": lambda **kw: _effnet_b(1.0, 1.1, 0.2, **kw),
+    "efficientnet_b2": lambda **kw: _effnet_b(1.1, 1.2, 0.3, **kw),
+    "efficientnet_b3": lambda **kw: _effnet_b(1.2, 1.4, 0.3, **kw),
+    "efficientnet_v2_s": lambda **kw: _effnet_v2_s(**kw),
+}
+
+
+def build(name: str, skip_init: bool = False, **kwargs) -> nn.Module:
+    """The torch twin of ``ember.vision.models.<name>(**kwargs)``; ``skip_init`` leaves the
+    weights unfilled (tests of the tree only)."""
+    if not skip_init:
+        return BUILDERS[name](**kwargs)
+    fills = ("kaiming_normal_", "normal_", "uniform_")
+    saved = {f: getattr(nn.init, f) for f in fills}
+    try:
+        for f in fills:
+            setattr(nn.init, f, lambda tensor, *args, **kw: tensor)
+        return BUILDERS[name](**kwargs)
+    finally:
+        for f, fn in saved.items():
+            setattr(nn.init, f, fn)

@@ -1,0 +1,294 @@
+"""ember.vision.models' MobileNetV2/V3 and EfficientNet against torchvision's trees built with
+torch.nn (_torch_zoo.py): state_dict layout, repr, parameter counts against the weights' meta,
+eval outputs and train-mode gradients given the same weights, init, weights enums."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from helpers import torch_or_skip
+
+torch = torch_or_skip()
+
+import ember  # noqa: E402
+from ember import nn  # noqa: E402
+from ember.vision import models  # noqa: E402
+from ember.vision.transforms.functional import InterpolationMode  # noqa: E402
+
+import _torch_zoo as tz  # noqa: E402
+
+NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
+         "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s"]
+
+
+def _randomise(torch_model, seed: int = 0) -> None:
+    """Checkpoint-like random state: weights scaled by fan-in, batch-norm statistics away from
+    the identity, so a mismatch anywhere shows in the logits."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, v in torch_model.state_dict().items():
+            if not v.dtype.is_floating_point:
+                v.fill_(int(torch.randint(1, 100, (), generator=g)))
+            elif name.endswith("running_var"):
+                v.copy_(torch.rand(v.shape, generator=g) + 0.5)
+            elif name.endswith("running_mean") or name.endswith("bias"):
+                v.copy_(torch.randn(v.shape, generator=g) * 0.1)
+            elif v.dim() == 1:
+                v.copy_(torch.rand(v.shape, generator=g) * 0.5 + 0.75)
+            else:
+                v.copy_(torch.randn(v.shape, generator=g) * (1.5 / v[0].numel()) ** 0.5)
+
+
+def _twins(name: str, seed: int = 0, **kwargs):
+    t_model = tz.build(name, skip_init=True, **kwargs)
+    _randomise(t_model, seed)
+    e_model = models.get_model(name, **kwargs)
+    e_model.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t_model.state_dict().items()})
+    return e_model, t_model
+
+
+@pytest.fixture
+def no_init(monkeypatch):
+    """Skips the random fills where a test only looks at the tree."""
+    for fn in ("kaiming_normal_", "normal_", "uniform_"):
+        monkeypatch.setattr(nn.init, fn, lambda tensor, *args, **kwargs: tensor)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tree_state_dict_and_repr_match_torchvision(no_init, name):
+    e_model, t_model = models.get_model(name), tz.build(name, skip_init=True)
+    e_sd, t_sd = e_model.state_dict(), t_model.state_dict()
+    assert list(e_sd) == list(t_sd)  # same keys, same order
+    for k, t_v in t_sd.items():
+        assert tuple(e_sd[k].shape) == tuple(t_v.shape), k
+        assert str(e_sd[k].dtype).split(".")[-1] == str(t_v.dtype).split(".")[-1], k
+    assert [n for n, _ in e_model.named_modules()] == [n for n, _ in t_model.named_modules()]
+    assert repr(e_model) == repr(t_model)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_param_count_equals_weights_meta(no_init, name):
+    model = models.get_model(name)
+    count = sum(p.numel() for p in model.parameters())
+    assert count == sum(p.numel() for p in tz.build(name, skip_init=True).parameters())
+    members = list(models.get_model_weights(name))
+    assert members and all(w.meta["num_params"] == count for w in members)
+
+
+@pytest.mark.parametrize("name,size", [("mobilenet_v2", 32), ("mobilenet_v3_small", 64),
+                                       ("mobilenet_v3_large", 32), ("efficientnet_b0", 32),
+                                       ("efficientnet_b1", 32), ("efficientnet_b2", 32),
+                                       ("efficientnet_b3", 32), ("efficientnet_v2_s", 40)])
+def test_eval_logits_match_torch(no_init, name, size):
+    e_model, t_model = _twins(name)
+    e_model.eval()
+    t_model.eval()
+    x = np.random.default_rng(1).standard_normal((2, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        want = t_model(torch.tensor(x)).numpy()
+    got = e_model(ember.tensor(x))
+    assert tuple(got.shape) == (2, 1000) and got.dtype == ember.float32
+    scale = float(np.abs(want).max())
+    assert scale > 1e-2  # the comparison is not between two near-zero vectors
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("name,keys", [
+    ("mobilenet_v3_small", ["classifier.3.weight", "features.4.block.2.fc1.weight",
+                            "features.1.block.0.0.weight", "features.0.0.weight"]),
+    ("efficientnet_b0", ["classifier.1.weight", "features.2.1.block.2.fc2.weight",
+                         "features.0.0.weight", "features.6.0.block.1.0.weight"]),
+])
+def test_train_mode_outputs_grads_and_running_stats_match_torch(no_init, name, keys):
+    # dropout and stochastic depth off: the rest of training mode is deterministic
+    extra = {"dropout": 0.0}
+    if name.startswith("efficientnet"):
+        extra["stochastic_depth_prob"] = 0.0
+    e_model, t_model = _twins(name, seed=3, **extra)
+    e_model.train()
+    t_model.train()
+    # 64 pixels: the last stages' batch norms still see 4 values per channel (at 1x1 and a
+    # batch of 3, batch statistics are so ill-conditioned that float32 torch itself is 1e-2 off
+    # its float64 result)
+    x = np.random.default_rng(2).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    target = np.array([3, 998, 17])
+    t_out = t_model(torch.tensor(x))
+    t_loss = torch.nn.functional.cross_entropy(t_out, torch.tensor(target))
+    t_loss.backward()
+    e_out = e_model(ember.tensor(x))
+    e_loss = nn.functional.cross_entropy(e_out, ember.tensor(target))
+    e_loss.backward()
+    want = t_out.detach().numpy()
+    np.testing.assert_allclose(e_out.detach().numpy(), want, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(want).max()))
+    e_params, t_params = dict(e_model.named_parameters()), dict(t_model.named_parameters())
+    for key in keys:
+        g = t_params[key].grad.numpy()
+        np.testing.assert_allclose(e_params[key].grad.numpy(), g, rtol=1e-3,
+                                   atol=1e-3 * float(np.abs(g).max()), err_msg=key)
+    e_sd, t_sd = e_model.state_dict(), t_model.state_dict()
+    for key in ["features.0.1.running_mean", "features.0.1.running_var",
+                "features.0.1.num_batches_tracked"]:
+        np.testing.assert_allclose(e_sd[key].numpy(), t_sd[key].numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_options_change_the_tree_as_torchvision(no_init):
+    cases = [("mobilenet_v2", {"width_mult": 0.5, "num_classes": 7}),
+             ("mobilenet_v2", {"width_mult": 1.4}),
+             ("efficientnet_b0", {"num_classes": 10, "dropout": 0.5})]
+    for name, kwargs in cases:
+        e_model = models.get_model(name, **kwargs)
+        t_model = tz.build(name, skip_init=True, **kwargs)
+        assert repr(e_model) == repr(t_model), (name, kwargs)
+        assert ([tuple(v.shape) for v in e_model.state_dict().values()]
+                == [tuple(v.shape) for v in t_model.state_dict().values()])
+    # MobileNetV3's detection-backbone options: half-width tail, dilated last stage
+    small = models.mobilenet_v3_small(reduced_tail=True, dilated=True)
+    assert small.features[9].block[0][0].out_channels == 288  # 576 // 2
+    assert small.features[9].block[1][0].dilation == (2, 2)
+    assert small.features[9].block[1][0].stride == (1, 1)
+    assert small.classifier[0].out_features == 512
+    assert tuple(small(ember.rand(1, 3, 64, 64)).shape) == (1, 1000)
+
+
+def test_initialisation_follows_torchvision():
+    ember.manual_seed(0)
+    model = models.mobilenet_v3_large()
+    w = model.features[12].block[0][0].weight.detach().numpy()  # 1x1, fan_out = 672
+    assert abs(w.std() - (2.0 / 672) ** 0.5) < 0.05 * (2.0 / 672) ** 0.5
+    fc = model.classifier[3].weight.detach().numpy()
+    assert abs(fc.std() - 0.01) < 5e-4 and not model.classifier[3].bias.detach().numpy().any()
+    se = model.features[4].block[2].fc1.bias.detach().numpy()
+    assert not se.any()  # conv biases start at zero
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            assert m.eps == 0.001 and m.momentum == 0.01
+            assert np.all(m.weight.detach().numpy() == 1) and not m.bias.detach().numpy().any()
+    eff = models.efficientnet_b0()
+    fc = eff.classifier[1].weight.detach().numpy()
+    bound = 1.0 / math.sqrt(1000)  # uniform(-1/sqrt(out_features), +)
+    assert np.abs(fc).max() <= bound and np.abs(fc).max() > 0.9 * bound
+
+
+def test_stochastic_depth_probabilities_grow_linearly(no_init):
+    model = models.efficientnet_b0(stochastic_depth_prob=0.4)
+    probs = [m.stochastic_depth.p for m in model.modules()
+             if isinstance(m, models.efficientnet.MBConv)]
+    assert len(probs) == 16
+    assert probs == [0.4 * i / 16 for i in range(16)]
+
+
+def test_errors_match_torchvision():
+    from ember.vision.models.efficientnet import EfficientNet
+    from ember.vision.models.mobilenetv3 import MobileNetV3
+    with pytest.raises(ValueError, match="should be non-empty or a 4-element list"):
+        models.mobilenet_v2(inverted_residual_setting=[[1, 16, 1]])
+    with pytest.raises(ValueError, match="stride should be 1 or 2 instead of 3"):
+        models.mobilenetv2.InvertedResidual(8, 8, 3, 1)
+    with pytest.raises(ValueError, match="should not be empty"):
+        MobileNetV3([], 1024)
+    with pytest.raises(TypeError, match=r"List\[InvertedResidualConfig\]"):
+        MobileNetV3([1], 1024)
+    with pytest.raises(TypeError, match=r"List\[MBConvConfig\]"):
+        EfficientNet([1], 0.2)
+    with pytest.raises(ValueError, match="Unsupported model type foo"):
+        models.mobilenetv3._mobilenet_v3_conf("foo")
+    with pytest.raises(ValueError, match="expected value 1000 but got 10"):
+        models.mobilenet_v3_small(weights="DEFAULT", num_classes=10)
+
+
+# ---- weights enums ---------------------------------------------------------------------------
+
+WEIGHTS = {
+    "MobileNet_V2_Weights.IMAGENET1K_V1": ("mobilenet_v2-b0353104.pth", 71.878, 90.286, 224,
+                                           256, "bilinear"),
+    "MobileNet_V2_Weights.IMAGENET1K_V2": ("mobilenet_v2-7ebf99e0.pth", 72.154, 90.822, 224,
+                                           232, "bilinear"),
+    "MobileNet_V3_Large_Weights.IMAGENET1K_V1": ("mobilenet_v3_large-8738ca79.pth", 74.042,
+                                                 91.340, 224, 256, "bilinear"),
+    "MobileNet_V3_Large_Weights.IMAGENET1K_V2": ("mobilenet_v3_large-5c1a4163.pth", 75.274,
+                                                 92.566, 224, 232, "bilinear"),
+    "MobileNet_V3_Small_Weights.IMAGENET1K_V1": ("mobilenet_v3_small-047dcff4.pth", 67.668,
+                                                 87.402, 224, 256, "bilinear"),
+    "EfficientNet_B0_Weights.IMAGENET1K_V1": ("efficientnet_b0_rwightman-7f5810bc.pth", 77.692,
+                                              93.532, 224, 256, "bicubic"),
+    "EfficientNet_B1_Weights.IMAGENET1K_V1": ("efficientnet_b1_rwightman-bac287d4.pth", 78.642,
+                                              94.186, 240, 256, "bicubic"),
+    "EfficientNet_B1_Weights.IMAGENET1K_V2": ("efficientnet_b1-c27df63c.pth", 79.838, 94.934,
+                                              240, 255, "bilinear"),
+    "EfficientNet_B2_Weights.IMAGENET1K_V1": ("efficientnet_b2_rwightman-c35c1473.pth", 80.608,
+                                              95.310, 288, 288, "bicubic"),
+    "EfficientNet_B3_Weights.IMAGENET1K_V1": ("efficientnet_b3_rwightman-b3899882.pth", 82.008,
+                                              96.054, 300, 320, "bicubic"),
+    "EfficientNet_V2_S_Weights.IMAGENET1K_V1": ("efficientnet_v2_s-dd5fe13b.pth", 84.228, 96.878,
+                                                384, 384, "bilinear"),
+}
+
+
+@pytest.mark.parametrize("full_name", list(WEIGHTS))
+def test_weights_enum_members(full_name):
+    file, acc1, acc5, crop, resize, interp = WEIGHTS[full_name]
+    w = models.get_weight(full_name)
+    assert repr(w) == full_name
+    assert w.url == f"https://download.pytorch.org/models/{file}"
+    assert w.meta["_metrics"] == {"ImageNet-1K": {"acc@1": acc1, "acc@5": acc5}}
+    assert len(w.meta["categories"]) == 1000 and w.meta["categories"][0] == "tench"
+    assert w.meta["recipe"].startswith("https://github.com/pytorch/vision/")
+    assert {"_ops", "_file_size", "_docs", "min_size"} <= set(w.meta)
+    preset = w.transforms()
+    assert preset.crop_size == [crop] and preset.resize_size == [resize]
+    assert preset.interpolation == InterpolationMode(interp)
+    out = preset(ember.randint(0, 256, (3, 40, 50), dtype=ember.uint8))
+    assert tuple(out.shape) == (3, crop, crop) and out.dtype == ember.float32
+
+
+def test_defaults_and_registry():
+    assert models.MobileNet_V2_Weights.DEFAULT is models.MobileNet_V2_Weights.IMAGENET1K_V2
+    assert (models.MobileNet_V3_Large_Weights.DEFAULT
+            is models.MobileNet_V3_Large_Weights.IMAGENET1K_V2)
+    assert models.EfficientNet_B1_Weights.DEFAULT is models.EfficientNet_B1_Weights.IMAGENET1K_V2
+    assert models.EfficientNet_V2_S_Weights.DEFAULT.meta["min_size"] == (33, 33)
+    assert set(NAMES) <= set(models.list_models())
+    assert models.list_models(include="mobilenet*") == ["mobilenet_v2", "mobilenet_v3_large",
+                                                        "mobilenet_v3_small"]
+    assert models.get_model_weights("efficientnet_b2") is models.EfficientNet_B2_Weights
+    assert models.get_model_builder("MobileNet_V3_Small") is models.mobilenet_v3_small
+
+
+def test_pretrained_true_means_v1_with_torchvisions_warnings(monkeypatch):
+    seen = {}
+
+    def fake_state_dict(self, *args, **kwargs):
+        seen["weights"] = self
+        raise RuntimeError("stop before downloading")
+
+    monkeypatch.setattr(models.WeightsEnum, "get_state_dict", fake_state_dict)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="stop before downloading"):
+            models.mobilenet_v2(pretrained=True)
+    assert seen["weights"] is models.MobileNet_V2_Weights.IMAGENET1K_V1
+    messages = [str(w.message) for w in record]
+    assert any("'pretrained' is deprecated since 0.13" in m for m in messages)
+    assert any("`weights=MobileNet_V2_Weights.IMAGENET1K_V1`" in m for m in messages)
+
+
+def test_checkpoint_round_trip_through_torch_format(tmp_path, no_init):
+    """A state_dict saved by torch from torchvision's tree loads into ember's model and gives
+    torch's outputs (the same path a downloaded checkpoint takes)."""
+    t_model = tz.build("mobilenet_v3_small", skip_init=True)
+    _randomise(t_model, 5)
+    path = tmp_path / "mnv3.pth"
+    torch.save(t_model.state_dict(), path)
+    e_model = models.mobilenet_v3_small()
+    e_model.load_state_dict(ember.load(str(path)))
+    e_model.eval()
+    t_model.eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 48, 48)).astype(np.float32)
+    with torch.no_grad():
+        want = t_model(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(e_model(ember.tensor(x)).detach().numpy(), want, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(want).max()))
