@@ -280,3 +280,6 @@ class Softmin(_SoftmaxBase):
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "SELU", "ELU", "CELU", "Mish",
            "Hardswish", "Hardsigmoid", "Hardtanh", "Sigmoid", "Tanh", "LogSigmoid", "Softsign",
            "Tanhshrink", "Softplus", "Threshold", "Softmax", "LogSoftmax", "Softmin"]
+
+# torch defines MultiheadAttention in this module (it lives with the Transformer here)
+from .transformer import MultiheadAttention  # noqa: E402,F401
