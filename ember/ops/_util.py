@@ -24,7 +24,9 @@ def as_tensor_arg(x: Any, like: Tensor | None = None) -> Tensor:
 
 def float_array(x: Array) -> Array:
     """Integer and bool inputs of float-valued ops (exp, sqrt, ...) compute in the default dtype."""
-    return x if _dt.is_float_array(x) else x.astype(_dt.get_default_dtype().np)
+    if _dt.is_float_array(x) or x.dtype.kind == "c":  # (complex stays complex)
+        return x
+    return x.astype(_dt.get_default_dtype().np)
 
 
 def dims_arg(dim: Any, ndim: int) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, where
 from .elementwise import Number, _Broadcasting
-from .inplace import _inplace_method, apply_inplace
+from .inplace import _inplace_method, apply_inplace, type_name
 from .unary import _Float, cos, exp, log, reciprocal, sin
 
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
@@ -36,15 +36,30 @@ class _Special(_Float):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
+        if x is not None and x.is_complex():  # (sinc): g * conj(f'(z)) = g * f'(conj z)
+            x, y = x.conj(), (y.conj() if y is not None else None)
         return ctx.grad(g, x, y)
+
+
+def _no_complex(kernel: str, *arrays: Any) -> None:
+    """torch's error for a real-only kernel given a complex array."""
+    for x in arrays:
+        if getattr(x, "dtype", None) is not None and x.dtype.kind == "c":
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{type_name(x.dtype)}'")
+
+
+# torch's kernel names, as its "not implemented for 'ComplexFloat'" errors print them
+_KERNEL = {"erfinv": "erfinv_vml_cpu", "lgamma": "lgamma_vml_cpu", "digamma": "digamma",
+           "i0": "i0_vml_cpu"}
 
 
 def _kernel(name: str, half: bool = True) -> Callable:
     """``f(xp, x)`` calling the backend's kernel ``name`` on ``x``; torch has no float16 kernel
-    for some (``half=False``)."""
+    for some (``half=False``) and no complex one for any."""
     def f(xp: Any, x: Any) -> Any:
-        if not half and x.dtype.char == "e":
-            raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Half'")
+        if x.dtype.kind == "c" or (not half and x.dtype.char == "e"):
+            kernel = _KERNEL.get(name, f"{name}_cpu")
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{type_name(x.dtype)}'")
         return getattr(backend_of(x), name)(x)
 
     return f
@@ -73,6 +88,7 @@ class Digamma(_Special, name="DigammaBackward0"):
 class Polygamma(_Special, name="PolygammaBackward0"):
     @staticmethod
     def forward(ctx, a, *, n):
+        _no_complex({0: "digamma", 1: "trigamma"}.get(n, "polygamma"), a)
         ctx.n = n
         ctx.f = lambda xp, x: backend_of(x).polygamma(n, x)
         return _Special.forward(ctx, a)
@@ -134,6 +150,7 @@ class Sinc(_Special, name="SincBackward0"):
 class Entr(_Special, name="SpecialEntrBackward0"):
     @staticmethod
     def f(xp, x):
+        _no_complex("entr_cpu", x)
         with xp.errstate(all="ignore"):
             out = -x * xp.log(x)
         out = xp.where(x == 0, x.dtype.type(0), out)
@@ -148,6 +165,7 @@ class Logit(_Special, name="LogitBackward0"):
         ctx.eps = eps
 
         def f(xp, x):
+            _no_complex("logit_cpu", x)
             if eps is not None:
                 x = xp.clip(x, eps, 1 - eps)
             return xp.log(x / (1 - x))
@@ -177,6 +195,7 @@ class Xlogy(_Broadcasting, name="XlogyBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         xp = ctx.xp
+        _no_complex(ctx._kernel, a, b)
         ctx.save_for_backward(a, b)
         # a number operand takes the other's dtype (a NumPy float64 would widen a float32)
         a = a if hasattr(a, "dtype") else xp.asarray(a, dtype=b.dtype)
@@ -199,6 +218,7 @@ class Xlogy(_Broadcasting, name="XlogyBackward0"):
     _fn = staticmethod(lambda a, b: xlogy(a, b))
     _dlog = staticmethod(lambda b: b)
     _pole = 0.0
+    _kernel = "xlogy_cpu"
 
 
 class XlogyScalarOther(Xlogy, name="XlogyBackward2"):
@@ -214,6 +234,7 @@ class Xlog1py(Xlogy, name="SpecialXlog1PyBackward0"):
     _fn = staticmethod(lambda a, b: xlog1py(a, b))
     _dlog = staticmethod(lambda b: b + 1)
     _pole = -1.0
+    _kernel = "xlog1py_cpu"
 
 
 class Xlog1pyScalarOther(Xlog1py, name="SpecialXlog1PyBackward2"):
@@ -232,6 +253,7 @@ class Igamma(_Broadcasting, name="IgammaBackward0"):
 
     @staticmethod
     def forward(ctx, a, x):
+        _no_complex(f"{ctx._name}_cpu", a, x)
         ctx.save_for_backward(a, x)
         be = backend_of(a, x)
         out = be.gammaincc(a, x) if ctx._upper else be.gammainc(a, x)
@@ -276,6 +298,7 @@ class Zeta(_Broadcasting, name="SpecialZetaBackward0"):
     @staticmethod
     def forward(ctx, x, q):
         xp = ctx.xp
+        _no_complex("zeta_cpu", x, q)
         ctx.save_for_backward(x, q)
         ref = x if hasattr(x, "dtype") else q
         x = x if hasattr(x, "dtype") else xp.asarray(x, dtype=ref.dtype)
@@ -420,7 +443,7 @@ def ndtr(input: Tensor) -> Tensor:
     """The standard normal CDF, ``(1 + erf(x / sqrt(2))) / 2``, composed as torch does."""
     from .unary import erf
 
-    x = input if input.dtype.is_floating_point else input.float()
+    x = input if input.dtype.is_floating_point or input.dtype.is_complex else input.float()
     return _MulScalar.apply(_AddScalar.apply(erf(_MulScalar.apply(x, c=_SQRT1_2)), c=1), c=0.5)
 
 
@@ -436,6 +459,7 @@ class Mvlgamma(Op, name="MvlgammaBackward0"):
     @staticmethod
     def forward(ctx, a, *, p):
         xp, be = ctx.xp, backend_of(a)
+        _no_complex("arange_cpu", a)
         a = float_array(a)
         ctx.p = p
         ctx.save_for_backward(a)

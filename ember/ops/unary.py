@@ -35,6 +35,7 @@ class _Float(Op):
     def forward(ctx, a):
         xp = ctx.xp
         a = float_array(a)
+        ctx.conj = a.dtype.kind == "c"
         with xp.errstate(all="ignore"):  # an array even for 0-d, so a saved y is the output's
             y = xp.asarray(ctx.f(xp, a))
         ctx.save_for_backward(a if "x" in ctx.saves else None, y if "y" in ctx.saves else None)
@@ -43,6 +44,11 @@ class _Float(Op):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved
+        if ctx.conj:
+            # complex input: torch's gradient is g * conj(f'(z)), and f'(conj z) = conj(f'(z))
+            # for these functions (real coefficients), so the formula runs on the conjugates
+            F = ctx.F
+            x, y = (F.conj(x) if x is not None else None), (F.conj(y) if y is not None else None)
         return ctx.grad(g, x, y, ctx.F)
 
 
@@ -161,13 +167,25 @@ class Sigmoid(_Float, name="SigmoidBackward0"):
     grad = staticmethod(lambda g, x, y, F: g * (1 - y) * y)
 
 
+def _real_kernel(name: str, kernel: str) -> Callable:
+    """``f(xp, x)`` running the backend's real-only kernel ``name``, refusing complex input
+    with torch's error (``kernel`` is torch's kernel name)."""
+    def f(xp: Any, x: Any) -> Any:
+        if x.dtype.kind == "c":
+            raise NotImplementedError(f'"{kernel}" not implemented for '
+                                      f"'{type_name(x.dtype)}'")
+        return getattr(backend_of(x), name)(x)
+
+    return f
+
+
 class Erf(_Float, name="ErfBackward0"):
-    f = staticmethod(lambda xp, x: backend_of(x).erf(x))  # numpy has none: a backend kernel
+    f = staticmethod(_real_kernel("erf", "erf_vml_cpu"))  # numpy has none: a backend kernel
     grad = staticmethod(lambda g, x, y, F: g * (_TWO_OVER_SQRT_PI * F.exp(-x * x)))
 
 
 class Erfc(_Float, name="ErfcBackward0"):
-    f = staticmethod(lambda xp, x: backend_of(x).erfc(x))
+    f = staticmethod(_real_kernel("erfc", "erfc_vml_cpu"))
     grad = staticmethod(lambda g, x, y, F: g * (-_TWO_OVER_SQRT_PI * F.exp(-x * x)))
 
 
