@@ -17,12 +17,13 @@ from .exponential import Exponential
 from .gamma import Gamma
 from .independent import Independent
 from .laplace import Laplace
-from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis, _solve_lower
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 from .utils import _sum_rightmost, euler_constant
+
+# LogNormal pairs go through the TransformedDistribution rule, as in torch
 
 __all__ = ["register_kl", "kl_divergence"]
 
@@ -417,6 +418,3 @@ def _kl_laplace_infinity(p: Laplace, q: Any) -> Tensor:
 @register_kl(Normal, Uniform)
 def _kl_normal_infinity(p: Normal, q: Any) -> Tensor:
     return _infinite_like(p.loc)
-
-
-_ = LogNormal  # LogNormal pairs go through the TransformedDistribution rule
