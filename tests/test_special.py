@@ -272,5 +272,6 @@ def test_complex_inputs():
               lambda m, t: m.mvlgamma(t, 2)):
         same_error(lambda m: f(m, m.tensor(z)))
     check_op(lambda m, t: m.sinc(t), z)
-    for name in ("exp", "log", "sqrt", "sin", "tanh", "sigmoid", "reciprocal", "rsqrt", "log1p"):
+    for name in ("exp", "log", "sqrt", "sin", "tanh", "sigmoid", "reciprocal", "rsqrt", "log1p",
+                 "acosh", "asin", "atanh", "expm1"):
         check_op(lambda m, t: getattr(m, name)(t), z)

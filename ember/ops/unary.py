@@ -154,7 +154,8 @@ class Asinh(_Float, name="AsinhBackward0"):
 
 class Acosh(_Float, name="AcoshBackward0"):
     f = staticmethod(lambda xp, x: xp.arccosh(x))
-    grad = staticmethod(lambda g, x, y, F: g * F.rsqrt(x * x - 1))
+    # torch's form, 1 / (sqrt(x - 1) sqrt(x + 1)): the right branch for complex x as well
+    grad = staticmethod(lambda g, x, y, F: g * (F.rsqrt(x - 1) * F.rsqrt(x + 1)))
 
 
 class Atanh(_Float, name="AtanhBackward0"):
