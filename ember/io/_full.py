@@ -27,7 +27,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..tensor import Size, Tensor, device
 from ._pickler import Emitter, StoragePlan
-from ._unpickler import _ALLOWLIST, SafeUnpickler, Storages
+from ._unpickler import _ALLOWLIST, CallingUnpickler, Storages
 
 __all__ = ["collect_full", "FullEmitter", "TrustedUnpickler"]
 
@@ -76,11 +76,14 @@ def _is_global(x: Any) -> bool:
                           types.ModuleType)) or isinstance(x, type(len))
 
 
-def collect_full(obj: Any) -> list[Tensor]:
-    """Every distinct tensor reachable from ``obj`` through containers and objects' reductions."""
+def collect_full(obj: Any) -> tuple[list[Tensor], dict[int, tuple[Any, tuple]]]:
+    """Every distinct tensor reachable from ``obj`` through containers and objects' reductions,
+    and those reductions (id -> (object, reduction)): the emitter writes these same ones, since
+    a ``__reduce__`` may make new tensors each time it is called."""
     tensors: list[Tensor] = []
     seen: set[int] = set()
-    keep: list[Any] = []  # reductions made here stay alive, so their ids stay unique
+    reductions: dict[int, tuple[Any, tuple]] = {}
+    keep: list[Any] = []  # what is walked stays alive, so ids stay unique
     stack = [obj]
     while stack:
         x = stack.pop()
@@ -103,24 +106,27 @@ def collect_full(obj: Any) -> list[Tensor]:
                 stack.extend(vars(x).values())
         elif not _is_global(x):
             rv = _reduce(x)
-            keep.append(rv)
+            if rv[0] != "global":  # the item iterators, read once, are kept as lists
+                rv = (rv[0], rv[1], rv[2], None if rv[3] is None else list(rv[3]),
+                      None if rv[4] is None else list(rv[4]), rv[5])
+            reductions[id(x)] = (x, rv)
             if rv[0] == "global":
                 continue
             stack.extend(rv[1])
             stack.append(rv[2])
             if rv[3] is not None:
-                stack.extend(list(rv[3]))
+                stack.extend(rv[3])
             if rv[4] is not None:
                 stack.extend(v for kv in rv[4] for v in kv)
-    return tensors
+    return tensors, reductions
 
 
 class FullEmitter(Emitter):
     """The :class:`Emitter` plus any picklable object, by its ``__reduce_ex__(2)``."""
 
-    def __init__(self, plan: StoragePlan) -> None:
+    def __init__(self, plan: StoragePlan, reductions: dict[int, tuple[Any, tuple]]) -> None:
         super().__init__(plan)
-        self._keep: list[Any] = []  # what reductions made stays alive: the memo is keyed on ids
+        self._reductions = reductions  # from collect_full; keeps their objects alive
 
     def save(self, x: Any) -> None:
         if _is_plain(x):
@@ -134,8 +140,7 @@ class FullEmitter(Emitter):
             return
         if self._get(id(x)):
             return
-        rv = _reduce(x)
-        self._keep.append((x, rv))
+        rv = self._reductions[id(x)][1]
         if rv[0] == "global":
             self._global(*_global_name(x))
             return
@@ -181,7 +186,7 @@ def _ember_global(module: str, name: str) -> Any:
                          f"{name} (tried {', '.join(candidates)})")
 
 
-class TrustedUnpickler(SafeUnpickler):
+class TrustedUnpickler(CallingUnpickler):
     """``weights_only=False``: any global the file names is imported (``torch.*`` from ember)."""
 
     def __init__(self, file: io.BytesIO, storages: Storages | None, *,
@@ -206,4 +211,4 @@ class TrustedUnpickler(SafeUnpickler):
                 return super().find_class(module, name)  # the allowlist and unsupported kinds
             except pickle.UnpicklingError:
                 return _ember_global(module, name)
-        return pickle.Unpickler.find_class(self, module, name)
+        return pickle._Unpickler.find_class(self, module, name)  # type: ignore[attr-defined]

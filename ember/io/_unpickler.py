@@ -59,23 +59,6 @@ class _Fn(_Inert):
         return self.qualname
 
 
-class _UserCall(_Inert):
-    """A function the user allowlisted: called with its arguments converted (``unwrap``)."""
-
-    __slots__ = ("fn", "unpickler")
-
-    def __init__(self, fn: Callable, unpickler: Any) -> None:
-        self.fn, self.unpickler = fn, unpickler
-
-    def __call__(self, *args: Any) -> Any:
-        st = self.unpickler._storages
-        return self.fn(*unwrap(args, st.byteorder if st is not None else "little",
-                               self.unpickler.accept))
-
-    def __repr__(self) -> str:
-        return repr(self.fn)
-
-
 class _StorageType(_Inert):
     """A ``torch.FloatStorage``-style global: names the element type of a storage record."""
 
@@ -118,13 +101,14 @@ class _T(_Inert):
     unpickler is done (the legacy format stores the bytes after the pickle)."""
 
     __slots__ = ("storage", "offset", "size", "stride", "dtype", "neg", "requires_grad",
-                 "parameter")
+                 "parameter", "built")
 
     def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple, dtype: str,
                  neg: bool, requires_grad: bool, parameter: bool = False) -> None:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
         self.dtype, self.neg, self.requires_grad, self.parameter = (dtype, neg, requires_grad,
                                                                      parameter)
+        self.built: Any = None  # the Tensor once made: one Tensor however often it is unwrapped
 
     def __repr__(self) -> str:
         return "tensor"
@@ -479,12 +463,12 @@ def prescan(file: io.BytesIO, size: int) -> None:
         # PROTO, FRAME, READONLY_BUFFER and STOP change nothing that is checked here
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` with an exact allowlist and checked storages (module docstring)."""
+class _Safe:
+    """The allowlist and the checked storages, for either of pickle's unpicklers."""
 
     def __init__(self, file: io.BytesIO, storages: Storages | None, *,
                  encoding: str = "utf-8") -> None:
-        super().__init__(file, encoding=encoding)
+        super().__init__(file, encoding=encoding)  # type: ignore[call-arg]
         self._file = file
         self._storages = storages
         self._globals = _ALLOWLIST
@@ -501,7 +485,7 @@ class SafeUnpickler(pickle.Unpickler):
         start = self._file.tell()
         prescan(self._file, len(self._file.getbuffer()) - start)
         self._file.seek(start)
-        return super().load()
+        return super().load()  # type: ignore[misc]
 
     def find_class(self, module: str, name: str) -> Any:
         found = self._globals.get((module, name))
@@ -509,8 +493,7 @@ class SafeUnpickler(pickle.Unpickler):
             return found
         user = self._user.get(f"{module}.{name}")
         if user is not None:  # trusted by add_safe_globals: rebuilt as torch rebuilds it
-            # a function gets real tensors, as torch's: its arguments are converted first
-            return user if isinstance(user, type) else _UserCall(user, self)
+            return user
         if module in ("torch", "torch.cuda") and name in _UNSUPPORTED_STORAGES:
             raise NotImplementedError(f"the checkpoint holds a {module}.{name}, which ember "
                                       f"cannot load: {_UNSUPPORTED_STORAGES[name]}")
@@ -546,6 +529,63 @@ class SafeUnpickler(pickle.Unpickler):
         storage = _Storage(key, st.read(key, numel * itemsize), stype.dtype)
         st.cache[key] = storage
         return storage
+
+
+class SafeUnpickler(_Safe, pickle.Unpickler):
+    """``pickle.Unpickler`` with an exact allowlist and checked storages (module docstring)."""
+
+
+class CallingUnpickler(_Safe, pickle._Unpickler):  # type: ignore[name-defined,misc]
+    """For files that call code of the user's (add_safe_globals, or weights_only=False): what
+    ``REDUCE``, ``NEWOBJ`` and ``BUILD`` hand to that code gets real tensors first, as torch's
+    unpickler gives it (pickle's Python unpickler, whose steps can be overridden; the tensors
+    made then are the ones the final :func:`unwrap` returns). ember's own stand-ins are called
+    as they are (a tensor is built once: ``_T.built``). Legacy files hold their storages' bytes
+    after the pickle, so there the code gets the stand-ins and the final unwrap converts what it
+    kept."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+
+    def _real(self, x: Any) -> Any:
+        st = self._storages
+        if st is not None and st.legacy:
+            return x
+        return unwrap(x, st.byteorder if st is not None else "little", self.accept)
+
+    def _load_reduce(self) -> None:
+        stack = self.stack
+        args = stack.pop()
+        func = stack[-1]
+        if not isinstance(func, _Inert):
+            args = self._real(args)
+        stack[-1] = func(*args)
+
+    def _load_newobj(self) -> None:
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        if not isinstance(cls, type) or issubclass(cls, _Inert):
+            raise pickle.UnpicklingError(f"NEWOBJ on {_short(cls)}, which is not a class")
+        self.append(cls.__new__(cls, *self._real(args)))
+
+    def _load_newobj_ex(self) -> None:
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        if not isinstance(cls, type) or issubclass(cls, _Inert):
+            raise pickle.UnpicklingError(f"NEWOBJ_EX on {_short(cls)}, which is not a class")
+        self.append(cls.__new__(cls, *self._real(args), **self._real(kwargs)))
+
+    def _load_build(self) -> None:
+        state = self.stack.pop()
+        if not isinstance(self.stack[-1], _Inert):  # stand-ins refuse BUILD themselves
+            state = self._real(state)
+        self.stack.append(state)
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+
+    dispatch[pickle.REDUCE[0]] = _load_reduce
+    dispatch[pickle.NEWOBJ[0]] = _load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = _load_newobj_ex
+    dispatch[pickle.BUILD[0]] = _load_build
 
 
 # -- the allowlist ------------------------------------------------------------------------------
@@ -670,12 +710,12 @@ def unwrap(obj: Any, byteorder: str = "little",
             return True, x
         if id(x) in done:
             return True, done[id(x)]
-        if isinstance(x, _UserCall):  # the allowlisted function itself, as a value
-            out: Any = x.fn
-        elif isinstance(x, _T):
-            arr = _array(x, byteorder)
-            out = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
-                        else Tensor._make(arr, requires_grad=x.requires_grad))
+        if isinstance(x, _T):
+            if x.built is None:  # (a CallingUnpickler may have built it for user code already)
+                arr = _array(x, byteorder)
+                x.built = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
+                           else Tensor._make(arr, requires_grad=x.requires_grad))
+            out: Any = x.built
         elif isinstance(x, _Dtype):
             out = to_ember_dtype(x.name)
         elif isinstance(x, _Inert):

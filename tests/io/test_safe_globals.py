@@ -237,3 +237,34 @@ def test_weights_only_false_still_checks_storages(tmp_path):
     (tmp_path / "lie.pt").write_bytes(data[:at] + np.int64(10**12).tobytes() + data[at + 8:])
     with pytest.raises(UnsafeCheckpointError, match="size mismatch"):
         ember.load(tmp_path / "lie.pt", weights_only=False)
+
+
+class Norm:
+    """Does tensor maths in __init__ and __setstate__: torch gives both real tensors."""
+
+    def __init__(self, t):
+        self.total = float(t.sum())
+        self.t = t
+
+    def __reduce__(self):
+        return (Norm, (self.t,), {"extra": self.t * 2})
+
+    def __setstate__(self, state):
+        self.extra_sum = float(state["extra"].sum())
+
+
+def test_allowlisted_code_gets_real_tensors_and_sharing_is_kept():
+    t = torch.arange(3.0)
+    data = _torch_file({"n": Norm(t), "t": t}).getvalue()
+    with safe_globals([Norm]), torch.serialization.safe_globals([Norm]):
+        e = ember.load(io.BytesIO(data))
+        tt = torch.load(io.BytesIO(data))
+    assert (e["n"].total, e["n"].extra_sum) == (tt["n"].total, tt["n"].extra_sum) == (3.0, 6.0)
+    assert e["n"].t is e["t"]  # the tensor REDUCE got is the one the file returns
+    assert isinstance(e["t"], ember.Tensor) and e["t"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_weights_only_false_gives_code_real_tensors_too(tmp_path):
+    ember.save({"n": Norm(ember.arange(4.0))}, tmp_path / "n.pt")
+    back = ember.load(tmp_path / "n.pt", weights_only=False)
+    assert (back["n"].total, back["n"].extra_sum) == (6.0, 12.0)
