@@ -237,3 +237,35 @@ def test_mha_gradcheck():
         assert ember.autograd.gradcheck(f, [x] + params, atol=1e-5, rtol=1e-3)
     f = lambda x, *p: mod(x, x, x, need_weights=False)[0]
     assert ember.autograd.gradgradcheck(f, [x] + params[:1], atol=1e-5, rtol=1e-3)
+
+
+def test_mha_inference_kernel_nan_rows():
+    # torch's native kernel (eval, batch-first self-attention, no grad wanted, need_weights=False)
+    # gives NaN where a head has nothing to attend to; the regular path gives zeros
+    e_mod, t_mod = _pair(8, 2, batch_first=True)
+    e_mod.eval()
+    t_mod.eval()
+    x = _r(3, 5, 8)
+    kpm = np.zeros((3, 5), dtype=bool)
+    kpm[1, 3:] = True
+    kpm[2, :] = True
+    am = np.zeros((5, 5), dtype=bool)
+    am[0] = True
+    am3 = np.zeros((6, 5, 5), dtype=bool)
+    am3[3, 1] = True
+    am3[1, 2, :4] = True
+    last = np.tile([[0, 0, 0, 0, 1]], (3, 1)).astype(bool)
+    for masks in ({"key_padding_mask": kpm}, {"attn_mask": am}, {"attn_mask": am3},
+                  {"attn_mask": am3, "key_padding_mask": last}):
+        for need_weights in (False, True):
+            with torch.no_grad(), ember.no_grad():
+                t = t_mod(*[torch.tensor(x)] * 3, need_weights=need_weights,
+                          **{k: torch.tensor(v) for k, v in masks.items()})[0].numpy()
+                e = e_mod(*[ember.tensor(x)] * 3, need_weights=need_weights,
+                          **{k: ember.tensor(v) for k, v in masks.items()})[0].numpy()
+            np.testing.assert_allclose(e, t, atol=3e-5, equal_nan=True)
+    e_mod.train()  # the regular path: zeros
+    with ember.no_grad():
+        out = e_mod(*[ember.tensor(x)] * 3, key_padding_mask=ember.tensor(kpm),
+                    need_weights=False)[0]
+    assert not np.isnan(out.numpy()).any()

@@ -193,3 +193,22 @@ def test_encoder_inference_path_zeroes_padding():
     e_mod.train()  # and in training mode, the regular path
     t_mod.train()
     _check(e_mod, t_mod, [x], {"src_key_padding_mask": np.array([[0, 0, 0, 1, 1]] * 2, bool)})
+
+
+@pytest.mark.parametrize("name", ["TransformerEncoderLayer", "encoder"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_inference_with_a_fully_padded_sequence(name, batch_first):
+    # torch's inference kernels: NaN rows from the layer's native attention, zeros from the
+    # stack's nested tensors
+    e_mod, t_mod = _pair(name, 8, 2, 16, 0.0, batch_first=batch_first)
+    e_mod.eval()
+    t_mod.eval()
+    x = _r(3, 5, 8) if batch_first else _r(5, 3, 8)
+    kpm = np.zeros((3, 5), dtype=bool)
+    kpm[1, 3:] = True
+    kpm[2, :] = True
+    with torch.no_grad(), ember.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = t_mod(torch.tensor(x), src_key_padding_mask=torch.tensor(kpm)).numpy()
+        e = e_mod(ember.tensor(x), src_key_padding_mask=ember.tensor(kpm)).numpy()
+    np.testing.assert_allclose(e, t, atol=3e-5, equal_nan=True)

@@ -8,6 +8,7 @@ gives the same values.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -118,6 +119,8 @@ class MultiheadAttention(Module):
                                            _none_or_dtype(attn_mask), "attn_mask", query.dtype)
         attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
                                     check_other=False)
+        native = (not need_weights and self._native_path(query, key, value)
+                  and (key_padding_mask is not None or attn_mask is not None))
         if self.batch_first and batched:
             if key is value:
                 if query is key:
@@ -137,8 +140,38 @@ class MultiheadAttention(Module):
             v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
             is_causal=is_causal)
         if self.batch_first and batched:
-            return out.transpose(1, 0), weights
+            out = out.transpose(1, 0)
+        if native:  # torch's native kernel gives NaN where every key is masked out
+            out = out.masked_fill(_all_masked(key_padding_mask, attn_mask, out), math.nan)
         return out, weights
+
+    def _native_path(self, query: Tensor, key: Tensor, value: Tensor) -> bool:
+        """Whether torch would run its native inference kernel (``_native_multi_head_attention``)
+        for this call: batched self-attention in eval mode with nothing requiring grad."""
+        if (query.dim() != 3 or query is not key or key is not value or self.training
+                or self.in_proj_weight is None or self.in_proj_bias is None
+                or query.dtype != self.in_proj_weight.dtype or self.num_heads % 2
+                or not self.batch_first or self.bias_k is not None or self.add_zero_attn):
+            return False
+        return not (grad_mode.state.enabled
+                    and (query.requires_grad or any(p.requires_grad for p in self.parameters())))
+
+
+def _all_masked(key_padding_mask: Tensor | None, attn_mask: Tensor | None, out: Tensor) -> Tensor:
+    """``(N, L, 1)``: the (batch, query) rows where some head has every key masked (-inf) in the
+    canonical float masks (``key_padding_mask`` ``(N, S)``, ``attn_mask`` ``(L, S)`` or
+    ``(N*H, L, S)``)."""
+    N, L = out.shape[0], out.shape[1]
+    blocked = None  # (N or 1, heads or 1, L or 1, S)
+    if key_padding_mask is not None:
+        blocked = (key_padding_mask == -math.inf).view(N, 1, 1, -1)
+    if attn_mask is not None:
+        masked = attn_mask == -math.inf
+        masked = masked.view(1, 1, L, -1) if masked.dim() == 2 else masked.view(N, -1, L,
+                                                                                 masked.shape[-1])
+        blocked = masked if blocked is None else blocked.logical_or(masked)
+    # one head with nothing to attend to makes its part NaN, and out_proj spreads it over the row
+    return blocked.all(-1).any(1).unsqueeze(-1).expand(N, L, 1)
 
 
 # -- the Transformer ---------------------------------------------------------------------------
@@ -355,7 +388,7 @@ class TransformerEncoder(Module):
             output = mod(output, src_mask=mask, is_causal=is_causal,
                          src_key_padding_mask=src_key_padding_mask)
         if keep is not None:  # torch's nested-tensor path returns zeros where padded
-            output = output * keep
+            output = output.masked_fill(keep.logical_not(), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
@@ -363,7 +396,7 @@ class TransformerEncoder(Module):
     def _nested_keep(self, src: Tensor, mask: Tensor | None,
                      key_padding_mask: Tensor | None) -> Tensor | None:
         """Where torch's inference path would run on nested tensors (eval, no gradient wanted,
-        a left-aligned key padding mask and no other mask), the ``(N, S, 1)`` 0/1 factor of the
+        a left-aligned key padding mask and no other mask), the ``(N, S, 1)`` bool mask of the
         positions it keeps; None otherwise. Its values elsewhere are the regular path's."""
         first = self.layers[0] if len(self.layers) else None
         if (first is None or not self.use_nested_tensor or first.training or src.dim() != 3
@@ -378,7 +411,7 @@ class TransformerEncoder(Module):
         if grad_mode.state.enabled and (src.requires_grad
                                         or any(p.requires_grad for p in first.parameters())):
             return None
-        return keep.unsqueeze(-1).to(src.dtype)
+        return keep.unsqueeze(-1)
 
 
 def _why_not_nested(layer: Any) -> str:
