@@ -18,7 +18,7 @@ from ember import Tensor
 
 from . import _functional_pil as F_pil
 from . import _functional_tensor as F_t
-from ._pil import is_pil_image, require_pil
+from ._pil import require_pil
 
 __all__ = [
     "rgb_to_grayscale", "to_grayscale", "rotate", "affine", "perspective", "elastic_transform",

@@ -1,0 +1,297 @@
+"""``torchvision.transforms.v2`` for ember: the v1 transforms under their v2 names, taking any
+structure of inputs (``img``, ``(img, label)``, ``{"image": img, "label": 3}``, ...).
+
+ember has no ``tv_tensors``, so torchvision's rule for plain inputs applies: the first PIL image
+or tensor in the (flattened) inputs is the image and is transformed; everything else passes
+through unchanged. The numbers drawn are those of the v1 transform of the same name.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+import ember
+from ember import Tensor, nn
+
+from .. import _transforms_more as _m1
+from .. import autoaugment as _a1
+from .. import transforms as _t1
+from .._pil import is_pil_image
+from ..functional import InterpolationMode
+from . import functional
+
+__all__ = [
+    "Transform", "Compose", "RandomApply", "RandomChoice", "RandomOrder", "Lambda", "Identity",
+    "ToImage", "ToDtype", "ToPureTensor", "PILToTensor", "ToPILImage", "ToTensor",
+    "ConvertImageDtype", "Normalize", "Resize", "CenterCrop", "Pad", "RandomCrop",
+    "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "ColorJitter", "Grayscale",
+    "RandomGrayscale", "RandomRotation", "RandomAffine", "RandomPerspective", "RandomErasing",
+    "GaussianBlur", "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
+    "RandomAutocontrast", "RandomEqualize", "FiveCrop", "TenCrop", "ElasticTransform",
+    "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
+    "InterpolationMode", "functional",
+]
+AutoAugmentPolicy = _a1.AutoAugmentPolicy
+
+
+# ---------------------------------------------------------------------------- input structures
+
+
+def _flatten(obj: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
+    """Leaves of nested tuples/lists/dicts, and a function that rebuilds the structure."""
+    if isinstance(obj, (tuple, list)):
+        parts = [_flatten(o) for o in obj]
+        sizes = [len(p[0]) for p in parts]
+
+        def rebuild(leaves: list[Any]) -> Any:
+            out, k = [], 0
+            for (_, fn), n in zip(parts, sizes):
+                out.append(fn(leaves[k:k + n]))
+                k += n
+            return type(obj)(out) if isinstance(obj, list) else tuple(out)
+        return [leaf for p in parts for leaf in p[0]], rebuild
+    if isinstance(obj, dict):
+        keys = list(obj)
+        inner_flat, inner_rebuild = _flatten([obj[k] for k in keys])
+        return inner_flat, lambda leaves: dict(zip(keys, inner_rebuild(leaves)))
+    return [obj], lambda leaves: leaves[0]
+
+
+def _is_image(x: Any) -> bool:
+    return isinstance(x, Tensor) or is_pil_image(x) or isinstance(x, np.ndarray)
+
+
+def _pack(inputs: tuple) -> Any:
+    return inputs if len(inputs) > 1 else inputs[0]
+
+
+class Transform(nn.Module):
+    """Base of the v2 transforms: ``_transform`` is applied to the first image in the inputs."""
+
+    _v1: Any = None
+
+    def _transform(self, inpt: Any) -> Any:
+        return self._v1_call(inpt)
+
+    def _v1_call(self, inpt: Any) -> Any:
+        return super().__call__(inpt)  # the v1 class's own call
+
+    def __call__(self, *inputs: Any) -> Any:
+        flat, rebuild = _flatten(_pack(inputs))
+        for i, leaf in enumerate(flat):
+            if _is_image(leaf):
+                flat[i] = self._transform(leaf)
+                break
+        return rebuild(flat)
+
+
+def _v2(v1: type, doc: str | None = None) -> type:
+    cls = type(v1.__name__, (Transform, v1), {"__doc__": doc or v1.__doc__,
+                                              "__module__": __name__})
+    return cls
+
+
+Normalize = _v2(_t1.Normalize)
+Resize = _v2(_t1.Resize)
+CenterCrop = _v2(_t1.CenterCrop)
+Pad = _v2(_t1.Pad)
+RandomCrop = _v2(_t1.RandomCrop)
+RandomResizedCrop = _v2(_t1.RandomResizedCrop)
+RandomHorizontalFlip = _v2(_t1.RandomHorizontalFlip)
+RandomVerticalFlip = _v2(_t1.RandomVerticalFlip)
+ColorJitter = _v2(_t1.ColorJitter)
+PILToTensor = _v2(_t1.PILToTensor)
+ToPILImage = _v2(_t1.ToPILImage)
+ConvertImageDtype = _v2(_t1.ConvertImageDtype)
+Grayscale = _v2(_m1.Grayscale)
+RandomGrayscale = _v2(_m1.RandomGrayscale)
+RandomRotation = _v2(_m1.RandomRotation)
+RandomAffine = _v2(_m1.RandomAffine)
+RandomPerspective = _v2(_m1.RandomPerspective)
+RandomErasing = _v2(_m1.RandomErasing)
+GaussianBlur = _v2(_m1.GaussianBlur)
+RandomInvert = _v2(_m1.RandomInvert)
+RandomPosterize = _v2(_m1.RandomPosterize)
+RandomSolarize = _v2(_m1.RandomSolarize)
+RandomAdjustSharpness = _v2(_m1.RandomAdjustSharpness)
+RandomAutocontrast = _v2(_m1.RandomAutocontrast)
+RandomEqualize = _v2(_m1.RandomEqualize)
+FiveCrop = _v2(_m1.FiveCrop)
+TenCrop = _v2(_m1.TenCrop)
+ElasticTransform = _v2(_m1.ElasticTransform)
+AutoAugment = _v2(_a1.AutoAugment)
+RandAugment = _v2(_a1.RandAugment)
+TrivialAugmentWide = _v2(_a1.TrivialAugmentWide)
+AugMix = _v2(_a1.AugMix)
+
+
+class ToTensor(Transform, _t1.ToTensor):
+    """Deprecated in v2: use ``Compose([ToImage(), ToDtype(ember.float32, scale=True)])``."""
+
+    def __init__(self) -> None:
+        warnings.warn(
+            "The transform `ToTensor()` is deprecated and will be removed in a future release. "
+            "Instead, please use `v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, "
+            "scale=True)])`.Output is equivalent up to float precision.")
+        super().__init__()
+
+
+class ToImage(Transform):
+    """A PIL image, ``HxWxC`` ndarray or tensor as a ``CxHxW`` tensor of the same dtype."""
+
+    def _transform(self, inpt: Any) -> Any:
+        return functional.to_image(inpt)
+
+    def __repr__(self) -> str:
+        return "ToImage()"
+
+
+class ToPureTensor(Transform):
+    """Unwraps tv_tensors to plain tensors: ember's images are plain tensors already."""
+
+    def _transform(self, inpt: Any) -> Any:
+        return inpt
+
+    def __repr__(self) -> str:
+        return "ToPureTensor()"
+
+
+class Identity(Transform):
+    """Returns the inputs unchanged."""
+
+    def __call__(self, *inputs: Any) -> Any:
+        return _pack(inputs)
+
+    def __repr__(self) -> str:
+        return "Identity()"
+
+
+class ToDtype(Transform):
+    """Converts the image to ``dtype``; with ``scale=True`` rescales the values as
+    ``convert_image_dtype`` does (e.g. uint8 ``[0, 255]`` to float ``[0, 1]``)."""
+
+    def __init__(self, dtype: Any, scale: bool = False) -> None:
+        super().__init__()
+        if not isinstance(dtype, (dict, ember.dtype)):
+            raise ValueError(f"dtype must be a dict or a torch.dtype, got {type(dtype)} instead")
+        if isinstance(dtype, dict):
+            dtype = dtype.get(Tensor, dtype.get("others"))
+        self.dtype = dtype
+        self.scale = scale
+
+    def _transform(self, inpt: Any) -> Any:
+        if self.dtype is None or not isinstance(inpt, Tensor):
+            return inpt
+        return functional.to_dtype(inpt, self.dtype, self.scale)
+
+    def __repr__(self) -> str:
+        return f"ToDtype(scale={self.scale})"
+
+
+# ---------------------------------------------------------------------------- containers
+
+
+def _run(t: Callable, inputs: tuple) -> Any:
+    return t(*inputs) if len(inputs) > 1 else t(inputs[0])
+
+
+def _as_tuple(outputs: Any, n: int) -> tuple:
+    return outputs if n > 1 else (outputs,)
+
+
+class Compose(Transform):
+    """Chains transforms; every transform receives the whole input structure."""
+
+    def __init__(self, transforms: Sequence[Callable]) -> None:
+        super().__init__()
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables")
+        if not transforms:
+            raise ValueError("Pass at least one transform")
+        self.transforms = transforms
+
+    def __call__(self, *inputs: Any) -> Any:
+        n = len(inputs)
+        for t in self.transforms:
+            inputs = _as_tuple(_run(t, inputs), n)
+        return _pack(inputs)
+
+    def __repr__(self) -> str:
+        return "Compose(" + "".join(f"\n    {t}" for t in self.transforms) + "\n)"
+
+
+class RandomApply(Compose):
+    """Applies all ``transforms`` with probability ``p``."""
+
+    def __init__(self, transforms: Sequence[Callable], p: float = 0.5) -> None:
+        if not (0.0 <= p <= 1.0):
+            raise ValueError("`p` should be a floating point value in the interval [0.0, 1.0].")
+        super().__init__(transforms)
+        self.p = p
+
+    def __call__(self, *inputs: Any) -> Any:
+        if ember.rand(1) >= self.p:
+            return _pack(inputs)
+        return super().__call__(*inputs)
+
+    def __repr__(self) -> str:
+        return "RandomApply(" + f"\n    p={self.p}" + \
+            "".join(f"\n    {t}" for t in self.transforms) + "\n)"
+
+
+class RandomChoice(Transform):
+    """Applies one of ``transforms``, drawn with probabilities ``p`` (uniform by default)."""
+
+    def __init__(self, transforms: Sequence[Callable], p: list[float] | None = None) -> None:
+        super().__init__()
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables")
+        if p is None:
+            p = [1] * len(transforms)
+        elif len(p) != len(transforms):
+            raise ValueError(f"Length of p doesn't match the number of transforms: "
+                             f"{len(p)} != {len(transforms)}")
+        total = sum(p)
+        self.transforms = transforms
+        self.p = [prob / total for prob in p]
+
+    def __call__(self, *inputs: Any) -> Any:
+        idx = int(ember.multinomial(ember.tensor(self.p), 1))
+        return _run(self.transforms[idx], inputs)
+
+
+class RandomOrder(Transform):
+    """Applies ``transforms`` in a random order."""
+
+    def __init__(self, transforms: Sequence[Callable]) -> None:
+        super().__init__()
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence of callables")
+        self.transforms = transforms
+
+    def __call__(self, *inputs: Any) -> Any:
+        n = len(inputs)
+        for idx in ember.randperm(len(self.transforms)).tolist():
+            inputs = _as_tuple(_run(self.transforms[idx], inputs), n)
+        return _pack(inputs)
+
+
+class Lambda(Transform):
+    """Applies ``lambd`` to every input of one of ``types`` (default: every input)."""
+
+    def __init__(self, lambd: Callable, *types: type) -> None:
+        super().__init__()
+        self.lambd = lambd
+        self.types = types or (object,)
+
+    def __call__(self, *inputs: Any) -> Any:
+        flat, rebuild = _flatten(_pack(inputs))
+        return rebuild([self.lambd(x) if isinstance(x, self.types) else x for x in flat])
+
+    def __repr__(self) -> str:
+        name = getattr(self.lambd, "__name__", type(self.lambd).__name__)
+        return f"Lambda({name}, types={[t.__name__ for t in self.types]})"
+
