@@ -29,6 +29,8 @@ from .ops.special import (  # noqa: F401
     xlogy,
     zeta,
 )
+from .ops.special import POLYNOMIALS as _POLYNOMIALS
+from .ops.special import modified_bessel_i0, modified_bessel_i1, spherical_bessel_j0  # noqa: F401
 from .ops.special import mvlgamma as _mvlgamma
 from .ops.unary import erf, erfc, exp2, expm1, log1p  # noqa: F401
 from .ops.unary import round as _round
@@ -36,6 +38,7 @@ from .ops.unary import sigmoid as expit  # noqa: F401
 from .tensor import Tensor
 
 psi = digamma
+globals().update(_POLYNOMIALS)  # chebyshev_polynomial_t, ..., legendre_polynomial_p
 
 
 def polygamma(n: int, input: Tensor) -> Tensor:
@@ -66,7 +69,8 @@ def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
            "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi",
-           "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+           "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta", "modified_bessel_i0",
+           "modified_bessel_i1", "spherical_bessel_j0", *_POLYNOMIALS]
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 

@@ -275,3 +275,35 @@ def test_complex_inputs():
     for name in ("exp", "log", "sqrt", "sin", "tanh", "sigmoid", "reciprocal", "rsqrt", "log1p",
                  "acosh", "asin", "atanh", "expm1"):
         check_op(lambda m, t: getattr(m, name)(t), z)
+
+
+POLY = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+        "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+        "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+        "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+        "laguerre_polynomial_l", "legendre_polynomial_p"]
+
+
+@pytest.mark.parametrize("name", POLY)
+def test_orthogonal_polynomials(name):
+    # torch's kernels: trigonometric forms inside (-1, 1) for high degrees, the recurrence
+    # elsewhere, exact values at the ends, 0 for negative degrees; no gradient
+    x = np.concatenate([R.uniform(-1.5, 1.5, 200), [-1, 1, 0, 0.5, 2]])
+    x = (x + 1) / 2 if name.startswith("shifted") else x
+    n = np.concatenate([R.integers(-2, 25, 200), [3, 4, 5, 30, 12]]).astype(np.float64)
+    f = getattr(ember.special, name)
+    e = f(ember.tensor(x), ember.tensor(n)).numpy()
+    t = getattr(torch.special, name)(torch.tensor(x), torch.tensor(n)).numpy()
+    np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
+    check_op(lambda m, a: getattr(m.special, name)(a, 3), x[:6].astype(np.float32), atol=1e-5)
+    check_op(lambda m, a: getattr(m.special, name)(a, m.tensor([0, 1, 2, -1, 5, 7])),
+             x[:6].astype(np.float32), atol=1e-5)
+    check_op(lambda m, k: getattr(m.special, name)(0.25, k), np.array([2, 3]))
+    check_op(lambda m, a: getattr(m.special, name)(a, 2), np.array([1, 2]))
+
+
+def test_bessel_extras():
+    x = np.array([-1.5, -0.3, 0.0, 0.5, 1.0, 2.0, 40.0])
+    for name in ("modified_bessel_i0", "modified_bessel_i1", "spherical_bessel_j0"):
+        check_op(lambda m, t: getattr(m.special, name)(t), x)
+        check_op(lambda m, t: getattr(m.special, name)(t), x.astype(np.float32), rtol=1e-5)

@@ -234,6 +234,8 @@ class NumpyBackend(ArrayVocabulary):
     zeta = staticmethod(numpy_special.zeta)
     gammainc = staticmethod(numpy_special.gammainc)
     gammaincc = staticmethod(numpy_special.gammaincc)
+    orthogonal_polynomial = staticmethod(numpy_special.orthogonal_polynomial)
+    spherical_bessel_j0 = staticmethod(numpy_special.spherical_bessel_j0)
     i0 = staticmethod(numpy_special.i0)
     i0e = staticmethod(numpy_special.i0e)
     i1 = staticmethod(numpy_special.i1)

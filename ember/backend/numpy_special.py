@@ -481,7 +481,7 @@ _ZETA_INT = np.concatenate([[np.nan, np.inf],
                             zeta(np.arange(2.0, 56.0), np.ones(54))])
 
 
-# -- the regularized incomplete gamma functions -----------------------------------------------------
+# -- the regularized incomplete gamma functions ------------------------------------------------
 _IGAMMA_TERMS = 2000  # at most; the loops stop once every element has converged
 
 
@@ -551,3 +551,97 @@ def gammainc(a: np.ndarray, x: np.ndarray) -> np.ndarray:
 def gammaincc(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
     return _igamma_pair(a, x, upper=True)
+
+
+# -- orthogonal polynomials (torch.special.*_polynomial_*): no gradients, as torch -----------------
+def _trig_or_recur(kind: str, x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Chebyshev T, U, V, W of degree ``n`` at ``x``: the closed trigonometric forms inside
+    (-1, 1) for n > 6 (as torch's kernels), the three-term recurrence elsewhere; exact +-1 ends."""
+    with np.errstate(all="ignore"):
+        out = np.zeros(np.broadcast(x, n).shape)
+        x, n = np.broadcast_arrays(x, n)
+        t = np.arccos(np.clip(x, -1.0, 1.0))
+        inside = (np.abs(x) < 1) & (n > 6)
+        if kind == "t":
+            trig = np.cos(n * t)
+            first = x
+        elif kind == "u":
+            s = np.sin(t)
+            trig = np.where(s != 0, np.sin((n + 1) * t) / np.where(s != 0, s, 1),
+                            (n + 1) * np.cos((n + 1) * t) / np.where(x != 0, x, 1))
+            first = 2 * x
+        elif kind == "v":
+            trig = np.cos((n + 0.5) * t) / np.cos(t / 2)
+            first = 2 * x - 1
+        else:
+            trig = np.sin((n + 0.5) * t) / np.sin(t / 2)
+            first = 2 * x + 1
+        p, q = np.ones_like(out), first * np.ones_like(out)
+        rec = np.where(n == 0, 1.0, q)
+        top = int(n[(n > 1) & ~inside].max()) if np.any((n > 1) & ~inside) else 1
+        for k in range(2, top + 1):  # three-term recurrence, every element at once
+            p, q = q, 2 * x * q - p
+            rec = np.where(n == k, q, rec)
+        out = np.where(inside, trig, rec)
+        # exact values at the ends, as torch's kernels give them
+        odd = (n % 2) == 1
+        if kind == "t":
+            end = np.where((x > 0) | ~odd, 1.0, -1.0)
+        elif kind == "u":
+            end = np.where((x > 0) | ~odd, n + 1.0, -(n + 1.0))
+        elif kind == "v":
+            end = np.where(x > 0, 1.0, np.where(~odd, 2.0 * n + 1, -(2.0 * n + 1)))
+        else:
+            end = np.where(x > 0, 2.0 * n + 1, np.where(~odd, 1.0, -1.0))
+        out = np.where(np.abs(x) == 1, end, out)
+        return np.where(n < 0, 0.0, out)
+
+
+def _recurrence(kind: str, x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Hermite (physicists' "h", probabilists' "he"), Laguerre and Legendre polynomials of degree
+    ``n`` at ``x`` by their three-term recurrences."""
+    with np.errstate(all="ignore"):
+        x, n = np.broadcast_arrays(x, n)
+        one = np.ones(x.shape)
+        first = {"h": 2 * x, "he": x, "l": 1 - x, "p": x}[kind]
+        p, q = one, first * one
+        out = np.where(n == 0, 1.0, q)
+        top = int(n.max()) if n.size else 0
+        for k in range(1, top):  # q = P_k, p = P_{k-1}  ->  P_{k+1}
+            if kind == "h":
+                r = 2 * x * q - 2 * k * p
+            elif kind == "he":
+                r = x * q - k * p
+            elif kind == "l":
+                r = ((2 * k + 1 - x) * q - k * p) / (k + 1)
+            else:
+                r = ((2 * k + 1) * x * q - k * p) / (k + 1)
+            p, q = q, r
+            out = np.where(n == k + 1, q, out)
+        if kind == "p":
+            out = np.where(np.abs(x) == 1, np.where((x > 0) | (n % 2 == 0), 1.0, -1.0), out)
+        if kind == "l":
+            out = np.where(x == 0, 1.0, out)
+        return np.where(n < 0, 0.0, out)
+
+
+def orthogonal_polynomial(kind: str, x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``kind``: "t", "u", "v", "w" (Chebyshev), "shifted_t" ... (on 2x - 1), "h", "he", "l",
+    "p"; ``n`` is truncated to an integer degree. float64 result."""
+    x = _f64(np.asarray(x))
+    n = np.trunc(_f64(np.asarray(n)))
+    if kind.startswith("shifted_"):
+        return _trig_or_recur(kind[-1], 2 * x - 1, n)
+    if kind in ("t", "u", "v", "w"):
+        return _trig_or_recur(kind, x, n)
+    return _recurrence(kind, x, n)
+
+
+def spherical_bessel_j0(x: np.ndarray) -> np.ndarray:
+    """``sin(x) / x``, 1 at 0."""
+    x = np.asarray(x)
+    xd = _f64(x)
+    with np.errstate(all="ignore"):
+        out = np.where(xd == 0, 1.0, np.sin(xd) / xd)
+        out = np.where(np.isinf(xd), 0.0, out)
+    return out.astype(x.dtype, copy=False)

@@ -12,8 +12,10 @@ import math
 from typing import Any, Callable
 
 from ._op import Op
-from ..backend import backend_of
+from ..backend import backend_of, get_array_module
 from ..tensor import Tensor
+from ..dtypes import get_default_dtype
+from ..dtypes import result_type as _result_type
 from ._util import float_array
 from .compare import _check_other, where
 from .elementwise import Number, _Broadcasting
@@ -329,6 +331,63 @@ def zeta(input: Tensor | Number, other: Tensor | Number) -> Tensor:
     if not isinstance(input, Tensor):
         return ZetaScalarSelf.apply(input, other)
     return (Zeta if isinstance(other, Tensor) else ZetaScalarOther).apply(input, other)
+
+
+# -- no gradient in torch: orthogonal polynomials, and a few Bessel functions ---------------------
+
+
+def _polynomial(kind: str, name: str) -> Callable:
+    def fn(input: Tensor | Number, n: Tensor | Number) -> Tensor:
+        if not isinstance(input, Tensor) and not isinstance(n, Tensor):
+            raise TypeError(f"{name}() received an invalid combination of arguments")
+        ref = input if isinstance(input, Tensor) else n
+        xp = get_array_module(ref._data)
+        dt = _result_type(input, n)
+        dt = dt if dt.is_floating_point else get_default_dtype()
+        for t in (input, n):
+            if isinstance(t, Tensor):
+                _no_complex(f"{name}_cpu", t._data)
+        x = input._data if isinstance(input, Tensor) else xp.asarray(input)
+        k = n._data if isinstance(n, Tensor) else xp.asarray(n)
+        out = backend_of(x, k).orthogonal_polynomial(kind, x, k)
+        return Tensor._make(xp.asarray(out, dtype=dt.np))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"The {name.replace('_', ' ')} of degree ``n`` at ``input`` (no gradient)."
+    return fn
+
+
+def spherical_bessel_j0(input: Tensor) -> Tensor:
+    """The spherical Bessel function of the first kind of order 0, ``sin(x) / x`` (no gradient)."""
+    a = float_array(input._data)
+    _no_complex("spherical_bessel_j0_cpu", a)
+    return Tensor._make(backend_of(a).spherical_bessel_j0(a))
+
+
+def modified_bessel_i0(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind of order 0 (no gradient, as torch's)."""
+    a = float_array(input._data)
+    _no_complex("modified_bessel_i0_cpu", a)
+    return Tensor._make(backend_of(a).i0(a))
+
+
+def modified_bessel_i1(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind of order 1 (no gradient, as torch's)."""
+    a = float_array(input._data)
+    _no_complex("modified_bessel_i1_cpu", a)
+    return Tensor._make(backend_of(a).i1(a))
+
+
+POLYNOMIALS = {
+    name: _polynomial(kind, name) for kind, name in (
+        ("t", "chebyshev_polynomial_t"), ("u", "chebyshev_polynomial_u"),
+        ("v", "chebyshev_polynomial_v"), ("w", "chebyshev_polynomial_w"),
+        ("shifted_t", "shifted_chebyshev_polynomial_t"),
+        ("shifted_u", "shifted_chebyshev_polynomial_u"),
+        ("shifted_v", "shifted_chebyshev_polynomial_v"),
+        ("shifted_w", "shifted_chebyshev_polynomial_w"),
+        ("h", "hermite_polynomial_h"), ("he", "hermite_polynomial_he"),
+        ("l", "laguerre_polynomial_l"), ("p", "legendre_polynomial_p"))}
 
 
 def _binary(ops: tuple, name: str, doc: str) -> Callable:
