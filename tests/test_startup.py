@@ -283,3 +283,13 @@ def test_sdp_kernel_switches():
     ember.backends.cuda.enable_math_sdp(False)
     assert ember.backends.cuda.math_sdp_enabled() is False
     ember.backends.cuda.enable_math_sdp(True)
+
+
+def test_module_compile_in_place():
+    m = ember.nn.Linear(2, 2)
+    t = torch.nn.Linear(2, 2)
+    assert m.compile() is None and t.compile() is None
+    assert type(m) is ember.nn.Linear and list(m.state_dict()) == list(t.state_dict())
+    x = ember.ones(1, 2)
+    assert (m(x) == m.forward(x)).all()
+    same_error(lambda mod: mod.nn.Linear(2, 2).compile(mode="bogus"))

@@ -874,6 +874,14 @@ class Module:
     def _get_name(self) -> str:
         return type(self).__name__
 
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """Compiles this module's ``__call__`` in place with ``ember.compile``'s arguments and
+        checks (torch's ``Module.compile``); the module keeps its type and ``state_dict`` keys.
+        ember runs it eagerly for now."""
+        from ..._compile import compile as _compile
+
+        _compile(self.forward, *args, **kwargs)  # torch's checks; the eager call stays as it is
+
     def extra_repr(self) -> str:
         """The module-specific part of ``repr`` (e.g. ``in_features=2, ...``); override it."""
         return ""
