@@ -319,6 +319,32 @@ def gpt_small(m: Any, tiny: bool = False) -> Step:
     return _with_flops(step, 3 * forward, TRAIN_NOTE + "; softmax, norms and GELU not counted")
 
 
+@workload("mobilenet_v3_small_224_infer", unit="ms", budget=6.0)
+def mobilenet_v3_small_224_infer(m: Any, tiny: bool = False) -> Step:
+    """torchvision's MobileNetV3-Small (1000 classes), a batch of 8 at 224x224, model.eval() and
+    no_grad(): one forward. ember runs ``ember.vision.models.mobilenet_v3_small``; torch the same
+    tree built with torch.nn (benchmarks/mobile_models.py)."""
+    from benchmarks.mobile_models import hooked_flops, mobilenet_v3_small
+
+    m.manual_seed(0)
+    batch, size = (2, 32) if tiny else (8, 224)
+    if m.__name__ == "ember":
+        from ember.vision.models import mobilenet_v3_small as zoo_model
+
+        model = zoo_model()
+    else:
+        model = mobilenet_v3_small(m)
+    model.eval()
+    x = _data(m, 1, batch, 3, size, size)
+
+    def step() -> None:
+        with m.no_grad():
+            model(x)
+
+    return _with_flops(step, batch * hooked_flops(m, model, size),
+                       "1 x forward (convolutions and linear layers)")
+
+
 @workload("import", kind="command", unit="ms")
 def import_framework(framework: str) -> list[str]:
     """Wall time and peak RSS of a fresh `python -c "import <framework>"` (interpreter start-up

@@ -90,7 +90,7 @@ def _registry(monkeypatch):
 
 ISSUE_WORKLOADS = ("seed_ops", "tiny_mlp", "mlp", "resnet18_cifar", "resnet18_224_infer",
                    "resnet18_224_finetune", "resnet18_224_train", "lstm", "gpt_small",
-                   "import")
+                   "mobilenet_v3_small_224_infer", "import")
 
 
 def test_the_issue_workloads_are_registered_in_order(monkeypatch) -> None:

@@ -202,10 +202,13 @@ class MobileNetV3(nn.Module):
 
 # ---- EfficientNet ------------------------------------------------------------------------------
 
+_FIELDS = ("expand", "k", "stride", "cin", "cout")
+
+
 class MBConv(nn.Module):
     def __init__(self, cnf, sd_prob, norm_layer):
         super().__init__()
-        expand, k, stride, cin, cout = (cnf[key] for key in ("expand", "k", "stride", "cin", "cout"))
+        expand, k, stride, cin, cout = (cnf[key] for key in _FIELDS)
         self.use_res_connect = stride == 1 and cin == cout
         exp = make_divisible(cin * expand, 8)
         layers = []
@@ -230,7 +233,7 @@ class MBConv(nn.Module):
 class FusedMBConv(nn.Module):
     def __init__(self, cnf, sd_prob, norm_layer):
         super().__init__()
-        expand, k, stride, cin, cout = (cnf[key] for key in ("expand", "k", "stride", "cin", "cout"))
+        expand, k, stride, cin, cout = (cnf[key] for key in _FIELDS)
         self.use_res_connect = stride == 1 and cin == cout
         exp = make_divisible(cin * expand, 8)
         if exp != cin:
