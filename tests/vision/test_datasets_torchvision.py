@@ -368,3 +368,180 @@ def test_utils_integrity_and_extract(tmp_path):
         utils.extract_archive(p)
     with pytest.raises(ValueError, match="Expected type str for argument mode, but got type"):
         utils.verify_str_arg(3, "mode", ("a",))
+
+
+# -- SVHN, STL10, Flowers102, OxfordIIITPet -------------------------------------------------------
+def test_matlab_reader_matches_scipy(tmp_path):
+    sio = pytest.importorskip("scipy.io")
+    from ember.vision.datasets._matlab import loadmat
+
+    arrays = {"X": np.random.default_rng(0).integers(0, 256, (4, 5, 3, 2)).astype(np.uint8),
+              "y": np.array([[1.0], [10.0]]), "ids": np.array([[3, 1, 2]], dtype=np.uint16),
+              "f": np.arange(6, dtype=np.float32).reshape(2, 3), "i": np.array([[-5]], np.int64)}
+    for compress in (False, True):
+        p = tmp_path / f"a{compress}.mat"
+        sio.savemat(p, arrays, do_compression=compress)
+        for squeeze in (False, True):
+            got, want = loadmat(p, squeeze_me=squeeze), sio.loadmat(p, squeeze_me=squeeze)
+            for k in arrays:
+                g, w = np.asarray(got[k]), np.asarray(want[k])  # scipy squeezes 1x1 to a scalar
+                assert g.shape == w.shape and (squeeze or g.dtype == w.dtype), k
+                np.testing.assert_array_equal(g, w)
+    (tmp_path / "bad.mat").write_bytes(b"x" * 200)
+    with pytest.raises(ValueError, match="is not a MATLAB 5 .mat file"):
+        loadmat(tmp_path / "bad.mat")
+
+
+def test_svhn_reads_mat_and_downloads(tmp_path, server, monkeypatch):
+    sio = pytest.importorskip("scipy.io")
+    X = np.random.default_rng(1).integers(0, 256, (32, 32, 3, 4)).astype(np.uint8)
+    y = np.array([[10], [1], [9], [10]], dtype=np.uint8)
+    src = tmp_path / "src.mat"
+    sio.savemat(src, {"X": X, "y": y})
+    data = src.read_bytes()
+    server.files["/test_32x32.mat"] = data
+    monkeypatch.setitem(datasets.SVHN.split_list, "test",
+                        [server.base + "/test_32x32.mat", "test_32x32.mat", md5(data)])
+    root = tmp_path / "svhn"
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted."):
+        datasets.SVHN(root, split="test")
+    ds = datasets.SVHN(root, split="test", download=True)
+    assert len(ds) == 4 and ds.labels.tolist() == [0, 1, 9, 0] and ds.labels.dtype == np.int64
+    img, target = ds[2]
+    assert target == 9 and np.array_equal(np.asarray(img), X[:, :, :, 2])
+    assert repr(ds).endswith("Split: test")
+    with pytest.raises(ValueError, match="Unknown value 'val' for argument split"):
+        datasets.SVHN(root, split="val")
+
+
+def make_stl10(root, n_train=4, n_test=3, n_unl=2):
+    rng = np.random.default_rng(2)
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    blobs = {"train_X.bin": rng.integers(0, 256, n_train * 3 * 96 * 96).astype(np.uint8),
+             "train_y.bin": np.array([1, 10, 3, 4][:n_train], np.uint8),
+             "unlabeled_X.bin": rng.integers(0, 256, n_unl * 3 * 96 * 96).astype(np.uint8),
+             "test_X.bin": rng.integers(0, 256, n_test * 3 * 96 * 96).astype(np.uint8),
+             "test_y.bin": np.array([2, 2, 7][:n_test], np.uint8)}
+    for name, a in blobs.items():
+        (folder / name).write_bytes(a.tobytes())
+    (folder / "class_names.txt").write_text("\n".join(f"k{i}" for i in range(10)) + "\n")
+    (folder / "fold_indices.txt").write_text("0 2\n" + "1 3\n" * 9)
+    return {k: md5(v.tobytes()) for k, v in blobs.items()}, blobs
+
+
+def test_stl10_splits_and_folds(tmp_path, monkeypatch):
+    sums, blobs = make_stl10(tmp_path)
+    monkeypatch.setattr(datasets.STL10, "train_list",
+                        [[k, sums[k]] for k in ("train_X.bin", "train_y.bin", "unlabeled_X.bin")])
+    monkeypatch.setattr(datasets.STL10, "test_list",
+                        [[k, sums[k]] for k in ("test_X.bin", "test_y.bin")])
+    ds = datasets.STL10(tmp_path)
+    assert len(ds) == 4 and ds.labels.tolist() == [0, 9, 2, 3] and ds.classes[3] == "k3"
+    img, target = ds[1]
+    plane = blobs["train_X.bin"].reshape(-1, 3, 96, 96)[1]
+    # each 96x96 plane is stored column-major
+    assert target == 9 and np.array_equal(np.asarray(img), plane.transpose(2, 1, 0))
+    assert datasets.STL10(tmp_path, folds=0).labels.tolist() == [0, 2]
+    both = datasets.STL10(tmp_path, split="train+unlabeled")
+    assert len(both) == 6 and both.labels.tolist()[-2:] == [-1, -1]
+    assert datasets.STL10(tmp_path, split="unlabeled")[0][1] == -1
+    assert len(datasets.STL10(tmp_path, split="test")) == 3
+    with pytest.raises(ValueError, match=r"folds should be in the range \[0, 10\), but got 10."):
+        datasets.STL10(tmp_path, folds=10)
+    (tmp_path / "stl10_binary" / "test_y.bin").write_bytes(b"\x01")
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted."):
+        datasets.STL10(tmp_path)
+
+
+def _jpeg(path, color):
+    from PIL import Image
+
+    Image.new("RGB", (6, 5), color).save(path)
+
+
+def test_flowers102_layout_and_download(tmp_path, server, monkeypatch):
+    sio = pytest.importorskip("scipy.io")
+    work = tmp_path / "work"
+    (work / "jpg").mkdir(parents=True)
+    for i in range(1, 6):
+        _jpeg(work / "jpg" / f"image_{i:05d}.jpg", (40 * i, 0, 0))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(work / "jpg", arcname="jpg")
+    sio.savemat(work / "imagelabels.mat", {"labels": np.array([[3.0, 1.0, 102.0, 3.0, 2.0]])})
+    sio.savemat(work / "setid.mat", {"trnid": np.array([[1, 3]], np.uint16),
+                                     "valid": np.array([[2]], np.uint16),
+                                     "tstid": np.array([[4, 5]], np.uint16)})
+    files = {"102flowers.tgz": buf.getvalue(),
+             "imagelabels.mat": (work / "imagelabels.mat").read_bytes(),
+             "setid.mat": (work / "setid.mat").read_bytes()}
+    for name, data in files.items():
+        server.files["/flowers/" + name] = data
+    monkeypatch.setattr(datasets.Flowers102, "_download_url_prefix", server.base + "/flowers/")
+    monkeypatch.setattr(datasets.Flowers102, "_file_dict",
+                        {"image": ("102flowers.tgz", md5(files["102flowers.tgz"])),
+                         "label": ("imagelabels.mat", md5(files["imagelabels.mat"])),
+                         "setid": ("setid.mat", md5(files["setid.mat"]))})
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted."):
+        datasets.Flowers102(tmp_path)
+    train = datasets.Flowers102(tmp_path, download=True)
+    assert (tmp_path / "flowers-102" / "jpg" / "image_00003.jpg").exists()
+    assert len(train) == 2 and [train[i][1] for i in range(2)] == [2, 101]
+    img, _ = train[1]
+    assert img.mode == "RGB" and img.size == (6, 5)
+    assert len(datasets.Flowers102(tmp_path, split="val")) == 1
+    test = datasets.Flowers102(tmp_path, split="test")
+    assert [t for _, t in test] == [2, 1] and repr(test).endswith("split=test")
+
+
+def test_oxford_pet_layout_and_targets(tmp_path):
+    from PIL import Image
+
+    base = tmp_path / "oxford-iiit-pet"
+    (base / "images").mkdir(parents=True)
+    (base / "annotations" / "trimaps").mkdir(parents=True)
+    rows = [("Abyssinian_1", 1, 1), ("great_pyrenees_12", 2, 2), ("Abyssinian_7", 1, 1)]
+    for name, _, _ in rows:
+        _jpeg(base / "images" / f"{name}.jpg", (10, 200, 30))
+        Image.new("L", (6, 5), 2).save(base / "annotations" / "trimaps" / f"{name}.png")
+    (base / "annotations" / "trainval.txt").write_text(
+        "".join(f"{n} {c} {b} 1\n" for n, c, b in rows))
+    (base / "annotations" / "test.txt").write_text("")
+    ds = datasets.OxfordIIITPet(tmp_path)
+    assert len(ds) == 3 and ds.classes == ["Abyssinian", "Great Pyrenees"]
+    assert ds.class_to_idx["Great Pyrenees"] == 1 and ds[1][1] == 1
+    both = datasets.OxfordIIITPet(tmp_path, target_types=["binary-category", "segmentation"])
+    img, (binary, seg) = both[1]
+    assert img.mode == "RGB" and binary == 1 and seg.mode == "L"
+    assert len(datasets.OxfordIIITPet(tmp_path, split="test")) == 0
+    with pytest.raises(ValueError, match="Unknown value 'mask' for argument target_types"):
+        datasets.OxfordIIITPet(tmp_path, target_types="mask")
+    with pytest.raises(RuntimeError, match="^Dataset not found. You can use download=True"):
+        datasets.OxfordIIITPet(tmp_path / "none")
+
+
+def test_oxford_pet_download(tmp_path, server, monkeypatch):
+    def tar_of(files):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    from PIL import Image
+
+    jpg = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(jpg, format="JPEG")
+    images = tar_of({"images/Bengal_3.jpg": jpg.getvalue()})
+    anns = tar_of({"annotations/trainval.txt": b"Bengal_3 5 1 2\n",
+                   "annotations/test.txt": b""})
+    server.files["/images.tar.gz"], server.files["/annotations.tar.gz"] = images, anns
+    monkeypatch.setattr(datasets.OxfordIIITPet, "_RESOURCES", (
+        (server.base + "/images.tar.gz", md5(images)),
+        (server.base + "/annotations.tar.gz", md5(anns))))
+    ds = datasets.OxfordIIITPet(tmp_path, download=True)
+    assert ds.classes == ["Bengal"] and ds[0][1] == 4
+    assert (tmp_path / "oxford-iiit-pet" / "images.tar.gz").exists()
