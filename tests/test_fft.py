@@ -199,3 +199,20 @@ def test_complex_arithmetic_gradients():
     conv = lambda m, x, h: m.fft.irfft(m.fft.rfft(x) * m.fft.rfft(h, n=8), n=8)  # noqa: E731
     check(conv, real_sig(2, 8), real_sig(3))
     check_gradcheck(conv, real_sig(2, 8), real_sig(3))
+
+
+def test_complex_products():
+    # matmul and einsum conjugate their complex operands in backward, as torch's: a spectral
+    # layer (a Fourier neural operator's weights on the kept modes) differentiates as torch's
+    check(lambda m, a, b: a @ b, complex_sig(3, 4), complex_sig(4, 2))
+    check(lambda m, a, b: a @ b, complex_sig(2, 3, 4), complex_sig(4))
+    check(lambda m, a, b: m.einsum("bix,iox->box", a, b), complex_sig(2, 3, 5),
+          complex_sig(3, 4, 5))
+
+    def spectral(m, x, w_re, w_im):
+        w = m.complex(w_re, w_im)
+        return m.fft.irfft(m.einsum("bix,iox->box", m.fft.rfft(x)[..., :3], w), n=8)
+
+    check(spectral, real_sig(2, 3, 8), real_sig(3, 4, 3), real_sig(3, 4, 3))
+    check_gradcheck(spectral, real_sig(2, 3, 8), real_sig(3, 4, 3), real_sig(3, 4, 3))
+    same_error(lambda m: m.ones(2, 2, dtype=m.complex128) @ m.ones(2, 2, dtype=m.float64))

@@ -46,7 +46,8 @@ class Einsum(Op):
             if not need:
                 grads.append(None)
                 continue
-            ops = [g] + [t for j, t in enumerate(saved) if j != k]
+            # (complex operands enter conjugated: torch's gradient convention)
+            ops = [g] + [t.conj() if t.is_complex() else t for j, t in enumerate(saved) if j != k]
             op_subs = [out] + [s for j, s in enumerate(subs) if j != k]
             have: dict = {}  # label -> its size among g and the other operands
             for sub, t in zip(op_subs, ops):

@@ -20,7 +20,8 @@ Number = Any
 # C++ scalar names, as torch's mm dtype error prints them
 _CPP = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
         "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-        "bool": "bool"}
+        "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
+        "bfloat16": "c10::BFloat16"}
 
 
 class MatMul(Op):
@@ -33,12 +34,16 @@ class MatMul(Op):
         ctx.ta, ctx.tb, ctx.nda, ctx.ndb = ta, tb, a.ndim, b.ndim
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.conj = a.dtype.kind == "c" or b.dtype.kind == "c"
         return ctx.backend.mm(a, b, ta, tb)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
+        if ctx.conj:  # complex operands: torch's gradients use their conjugates
+            a = ctx.F.conj(a) if a is not None else None
+            b = ctx.F.conj(b) if b is not None else None
         ta, tb, nda, ndb = ctx.ta, ctx.tb, ctx.nda, ctx.ndb
         F = ctx.F
         mm, unsqueeze = F.mm, F.unsqueeze
