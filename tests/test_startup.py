@@ -293,3 +293,30 @@ def test_module_compile_in_place():
     x = ember.ones(1, 2)
     assert (m(x) == m.forward(x)).all()
     same_error(lambda mod: mod.nn.Linear(2, 2).compile(mode="bogus"))
+
+
+def test_sdpa_kernel_and_backends():
+    from ember.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention import SDPBackend as TB, sdpa_kernel as t_kernel
+
+    assert [(b.name, int(b)) for b in SDPBackend] == [(k, int(v)) for k, v in
+                                                      TB.__members__.items()]
+    assert repr(SDPBackend.FLASH_ATTENTION) == repr(TB.FLASH_ATTENTION)
+    assert str(SDPBackend.MATH) == str(TB.MATH)
+    names = ("flash_sdp_enabled", "math_sdp_enabled", "mem_efficient_sdp_enabled",
+             "cudnn_sdp_enabled")
+    for e_arg, t_arg in ((SDPBackend.MATH, TB.MATH),
+                         ([SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION],
+                          [TB.FLASH_ATTENTION, TB.CUDNN_ATTENTION])):
+        with sdpa_kernel(e_arg), t_kernel(t_arg):
+            for n in names:
+                assert getattr(ember.backends.cuda, n)() == getattr(torch.backends.cuda, n)(), n
+    assert all(getattr(ember.backends.cuda, n)() for n in names)
+    with pytest.raises(AssertionError) as t_err, t_kernel("math"):
+        pass
+    with pytest.raises(AssertionError) as e_err, sdpa_kernel("math"):
+        pass
+    assert str(e_err.value) == str(t_err.value)
+    q = ember.ones(1, 2, 4)
+    with sdpa_kernel(SDPBackend.MATH):  # the one CPU kernel runs whatever is chosen
+        assert ember.nn.functional.scaled_dot_product_attention(q, q, q).shape == (1, 2, 4)
