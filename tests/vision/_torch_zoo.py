@@ -312,6 +312,114 @@ def _effnet_v2_s(**kwargs):
                         norm_layer=partial(nn.BatchNorm2d, eps=1e-03), **kwargs)
 
 
+# ---- ShuffleNetV2 ------------------------------------------------------------------------------
+
+class ShuffleBlock(nn.Module):
+    def __init__(self, inp, oup, stride):
+        super().__init__()
+        self.stride = stride
+        bf = oup // 2
+
+        def dw(i, o, s):
+            return nn.Conv2d(i, o, 3, s, 1, bias=False, groups=i)
+        if stride > 1:
+            self.branch1 = nn.Sequential(dw(inp, inp, stride), nn.BatchNorm2d(inp),
+                                         nn.Conv2d(inp, bf, 1, 1, 0, bias=False),
+                                         nn.BatchNorm2d(bf), nn.ReLU(inplace=True))
+        else:
+            self.branch1 = nn.Sequential()
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride > 1 else bf, bf, 1, 1, 0, bias=False), nn.BatchNorm2d(bf),
+            nn.ReLU(inplace=True), dw(bf, bf, stride), nn.BatchNorm2d(bf),
+            nn.Conv2d(bf, bf, 1, 1, 0, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), 1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), 1)
+        b, c, h, w = out.shape
+        return out.view(b, 2, c // 2, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+ShuffleBlock.__name__ = "InvertedResidual"
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, repeats, channels, num_classes=1000):
+        super().__init__()
+        self._stage_out_channels = channels
+        self.conv1 = nn.Sequential(nn.Conv2d(3, channels[0], 3, 2, 1, bias=False),
+                                   nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        cin = channels[0]
+        for name, n, cout in zip(["stage2", "stage3", "stage4"], repeats, channels[1:]):
+            setattr(self, name, nn.Sequential(ShuffleBlock(cin, cout, 2),
+                                              *[ShuffleBlock(cout, cout, 1) for _ in range(n - 1)]))
+            cin = cout
+        self.conv5 = nn.Sequential(nn.Conv2d(cin, channels[-1], 1, 1, 0, bias=False),
+                                   nn.BatchNorm2d(channels[-1]), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(channels[-1], num_classes)
+
+    def forward(self, x):
+        x = self.conv5(self.stage4(self.stage3(self.stage2(self.maxpool(self.conv1(x))))))
+        return self.fc(x.mean([2, 3]))
+
+
+# ---- SqueezeNet --------------------------------------------------------------------------------
+
+class Fire(nn.Module):
+    def __init__(self, inplanes, squeeze, e1, e3):
+        super().__init__()
+        self.inplanes = inplanes
+        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze, e1, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze, e3, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class SqueezeNet(nn.Module):
+    def __init__(self, version="1_0", num_classes=1000, dropout=0.5):
+        super().__init__()
+        self.num_classes = num_classes
+
+        def pool():
+            return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
+        if version == "1_0":
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 96, kernel_size=7, stride=2), nn.ReLU(inplace=True), pool(),
+                Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128), pool(),
+                Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+                Fire(384, 64, 256, 256), pool(), Fire(512, 64, 256, 256))
+        else:
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True), pool(),
+                Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(), Fire(128, 32, 128, 128),
+                Fire(256, 32, 128, 128), pool(), Fire(256, 48, 192, 192),
+                Fire(384, 48, 192, 192), Fire(384, 64, 256, 256), Fire(512, 64, 256, 256))
+        final = nn.Conv2d(512, num_classes, kernel_size=1)
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout), final, nn.ReLU(inplace=True),
+                                        nn.AdaptiveAvgPool2d((1, 1)))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                if m is final:
+                    nn.init.normal_(m.weight, mean=0.0, std=0.01)
+                else:
+                    nn.init.kaiming_uniform_(m.weight)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -321,6 +429,10 @@ BUILDERS = {
     "efficientnet_b2": lambda **kw: _effnet_b(1.1, 1.2, 0.3, **kw),
     "efficientnet_b3": lambda **kw: _effnet_b(1.2, 1.4, 0.3, **kw),
     "efficientnet_v2_s": lambda **kw: _effnet_v2_s(**kw),
+    "shufflenet_v2_x0_5": lambda **kw: ShuffleNetV2([4, 8, 4], [24, 48, 96, 192, 1024], **kw),
+    "shufflenet_v2_x1_0": lambda **kw: ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], **kw),
+    "squeezenet1_0": lambda **kw: SqueezeNet("1_0", **kw),
+    "squeezenet1_1": lambda **kw: SqueezeNet("1_1", **kw),
 }
 
 
@@ -329,7 +441,7 @@ def build(name: str, skip_init: bool = False, **kwargs) -> nn.Module:
     weights unfilled (tests of the tree only)."""
     if not skip_init:
         return BUILDERS[name](**kwargs)
-    fills = ("kaiming_normal_", "normal_", "uniform_")
+    fills = ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_")
     saved = {f: getattr(nn.init, f) for f in fills}
     try:
         for f in fills:

@@ -21,7 +21,8 @@ from ember.vision.transforms.functional import InterpolationMode  # noqa: E402
 import _torch_zoo as tz  # noqa: E402
 
 NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-         "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s"]
+         "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
+         "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -53,7 +54,7 @@ def _twins(name: str, seed: int = 0, **kwargs):
 @pytest.fixture
 def no_init(monkeypatch):
     """Skips the random fills where a test only looks at the tree."""
-    for fn in ("kaiming_normal_", "normal_", "uniform_"):
+    for fn in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_"):
         monkeypatch.setattr(nn.init, fn, lambda tensor, *args, **kwargs: tensor)
 
 
@@ -81,7 +82,9 @@ def test_param_count_equals_weights_meta(no_init, name):
 @pytest.mark.parametrize("name,size", [("mobilenet_v2", 32), ("mobilenet_v3_small", 64),
                                        ("mobilenet_v3_large", 32), ("efficientnet_b0", 32),
                                        ("efficientnet_b1", 32), ("efficientnet_b2", 32),
-                                       ("efficientnet_b3", 32), ("efficientnet_v2_s", 40)])
+                                       ("efficientnet_b3", 32), ("efficientnet_v2_s", 40),
+                                       ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 32),
+                                       ("squeezenet1_0", 64), ("squeezenet1_1", 48)])
 def test_eval_logits_match_torch(no_init, name, size):
     e_model, t_model = _twins(name)
     e_model.eval()
@@ -225,6 +228,14 @@ WEIGHTS = {
                                               96.054, 300, 320, "bicubic"),
     "EfficientNet_V2_S_Weights.IMAGENET1K_V1": ("efficientnet_v2_s-dd5fe13b.pth", 84.228, 96.878,
                                                 384, 384, "bilinear"),
+    "ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1": ("shufflenetv2_x0.5-f707e7126e.pth", 60.552,
+                                                 81.746, 224, 256, "bilinear"),
+    "ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1": ("shufflenetv2_x1-5666bf0f80.pth", 69.362,
+                                                 88.316, 224, 256, "bilinear"),
+    "SqueezeNet1_0_Weights.IMAGENET1K_V1": ("squeezenet1_0-b66bff10.pth", 58.092, 80.420, 224,
+                                            256, "bilinear"),
+    "SqueezeNet1_1_Weights.IMAGENET1K_V1": ("squeezenet1_1-b8a52dc0.pth", 58.178, 80.624, 224,
+                                            256, "bilinear"),
 }
 
 
@@ -236,7 +247,7 @@ def test_weights_enum_members(full_name):
     assert w.url == f"https://download.pytorch.org/models/{file}"
     assert w.meta["_metrics"] == {"ImageNet-1K": {"acc@1": acc1, "acc@5": acc5}}
     assert len(w.meta["categories"]) == 1000 and w.meta["categories"][0] == "tench"
-    assert w.meta["recipe"].startswith("https://github.com/pytorch/vision/")
+    assert w.meta["recipe"].startswith("https://github.com/")
     assert {"_ops", "_file_size", "_docs", "min_size"} <= set(w.meta)
     preset = w.transforms()
     assert preset.crop_size == [crop] and preset.resize_size == [resize]
@@ -292,3 +303,31 @@ def test_checkpoint_round_trip_through_torch_format(tmp_path, no_init):
         want = t_model(torch.tensor(x)).numpy()
     np.testing.assert_allclose(e_model(ember.tensor(x)).detach().numpy(), want, rtol=1e-4,
                                atol=1e-4 * float(np.abs(want).max()))
+
+
+def test_shufflenet_and_squeezenet_details(no_init):
+    from ember.vision.models.shufflenetv2 import InvertedResidual, channel_shuffle
+    x = ember.arange(8.0).reshape(1, 8, 1, 1)
+    # channels of the two halves interleaved: 0 4 1 5 2 6 3 7
+    assert channel_shuffle(x, 2).flatten().tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
+    with pytest.raises(ValueError, match="illegal stride value"):
+        InvertedResidual(8, 8, 4)
+    with pytest.raises(ValueError, match="If stride == 1 then inp should be equal to"):
+        InvertedResidual(6, 8, 1)
+    with pytest.raises(ValueError, match="expected stages_repeats as list of 3"):
+        models.ShuffleNetV2([4, 8], [24, 48, 96, 192, 1024])
+    with pytest.raises(ValueError, match="Unsupported SqueezeNet version 2_0"):
+        models.SqueezeNet("2_0")
+    assert models.SqueezeNet1_0_Weights.DEFAULT.meta["min_size"] == (21, 21)
+    assert models.SqueezeNet1_1_Weights.DEFAULT.meta["min_size"] == (17, 17)
+
+
+def test_squeezenet_init_follows_torchvision():
+    ember.manual_seed(0)
+    model = models.squeezenet1_1()
+    final = model.classifier[1].weight.detach().numpy()
+    assert abs(final.std() - 0.01) < 1e-3
+    w = model.features[3].expand3x3.weight.detach().numpy()  # kaiming_uniform_, a=0, fan_in
+    bound = math.sqrt(6.0 / (16 * 9))
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert not model.features[3].expand3x3.bias.detach().numpy().any()

@@ -11,7 +11,11 @@ from .mobilenetv3 import *  # noqa: F401,F403
 from .mobilenetv3 import __all__ as _mobilenetv3_all
 from .resnet import *  # noqa: F401,F403
 from .resnet import __all__ as _resnet_all
+from .shufflenetv2 import *  # noqa: F401,F403
+from .shufflenetv2 import __all__ as _shufflenetv2_all
+from .squeezenet import *  # noqa: F401,F403
+from .squeezenet import __all__ as _squeezenet_all
 
 __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
-           *_mobilenetv3_all, *_efficientnet_all]
+           *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all]
