@@ -339,3 +339,58 @@ def test_v2_structures_and_names():
     assert out[1] == "x"
     assert v2.RandomApply([v2.RandomInvert(1.0)], p=1.0)(img, 5)[1] == 5
     assert v2.RandomOrder([v2.Pad(1), v2.CenterCrop(4)])(img, 6)[0].size == (4, 4)
+
+
+def test_linear_transformation():
+    rng = np.random.default_rng(0)
+    m = ember.from_numpy(rng.standard_normal((12, 12)))
+    mean = ember.from_numpy(rng.standard_normal(12))
+    t = T.LinearTransformation(m, mean)
+    x = ember.from_numpy(rng.standard_normal((2, 3, 2, 2)))
+    want = ((x.numpy().reshape(-1, 12) - mean.numpy()) @ m.numpy()).reshape(2, 3, 2, 2)
+    np.testing.assert_allclose(t(x).numpy(), want, rtol=1e-12)
+    xg = x.clone().requires_grad_(True)
+    assert ember.autograd.gradcheck(lambda v: t(v), (xg,))
+    assert v2.LinearTransformation(m, mean)(x, 1)[1] == 1
+    with pytest.raises(ValueError, match=r"transformation_matrix should be square. Got \(2, 3\)"):
+        T.LinearTransformation(ember.zeros(2, 3), ember.zeros(2))
+    with pytest.raises(ValueError, match="Input tensor and transformation matrix have "
+                       "incompatible shape"):
+        t(ember.zeros(1, 2, 2, dtype=ember.float64))
+
+
+def test_v2_mixup_cutmix_definitions():
+    x = ember.rand(4, 3, 8, 10)
+    y = ember.tensor([0, 2, 1, 2])
+    onehot = ember.nn.functional.one_hot(y, num_classes=3).float()
+    ember.manual_seed(5)
+    out, lab = v2.MixUp(alpha=0.4, num_classes=3)(x, y)
+    ember.manual_seed(5)
+    from ember.distributions import Beta
+    lam = float(Beta(ember.tensor([0.4]), ember.tensor([0.4])).sample(()))
+    np.testing.assert_allclose(out.numpy(), (x.roll(1, 0) * (1 - lam) + x * lam).numpy(),
+                               rtol=1e-6)
+    np.testing.assert_allclose(lab.numpy(), (onehot.roll(1, 0) * (1 - lam) + onehot * lam).numpy(),
+                               rtol=1e-6)
+    ember.manual_seed(6)
+    d = v2.CutMix(num_classes=3)({"image": x, "labels": y})
+    out, lab = d["image"], d["labels"]
+    changed = (out != x).any(dim=(0, 1)).numpy()  # the pasted box, same for the whole batch
+    rows, cols = np.nonzero(changed)
+    if rows.size:
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        r0, c0 = rows.min(), cols.min()
+        np.testing.assert_array_equal(out.numpy()[:, :, r0, c0], x.roll(1, 0).numpy()[:, :, r0, c0])
+        lam_adj = 1 - box / 80
+        # no two neighbours share a class: each row is (1 - lam_adj, lam_adj) over two classes
+        np.testing.assert_allclose(np.sort(lab.numpy(), axis=1)[:, 1:],
+                                   np.tile(sorted([1 - lam_adj, lam_adj]), (4, 1)), rtol=1e-5)
+    np.testing.assert_allclose(lab.sum(1).numpy(), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"MixUp\(\) does not support PIL images"):
+        v2.MixUp()(pil(u8()), y)
+    with pytest.raises(ValueError, match="Expected a batched input with 4 dims"):
+        v2.MixUp()(x[0], y)
+    with pytest.raises(ValueError, match="The batch size of the image or video does not match"):
+        v2.CutMix()(x[:2], y)
+    assert v2.RGB()(ember.rand(1, 4, 4)).shape == (3, 4, 4)
+    assert v2.RGB()(pil(u8()).convert("L")).mode == "RGB"

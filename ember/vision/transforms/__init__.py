@@ -8,7 +8,7 @@ from ._transforms_more import (
     ElasticTransform, FiveCrop, GaussianBlur, Grayscale, RandomAdjustSharpness, RandomAffine,
     RandomApply, RandomAutocontrast, RandomChoice, RandomEqualize, RandomErasing, RandomGrayscale,
     RandomInvert, RandomOrder, RandomPerspective, RandomPosterize, RandomRotation, RandomSolarize,
-    RandomTransforms, TenCrop,
+    RandomTransforms, TenCrop, LinearTransformation,
 )
 from .autoaugment import AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
 from .transforms import (
@@ -26,4 +26,5 @@ __all__ = [
     "GaussianBlur", "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
     "RandomAutocontrast", "RandomEqualize", "FiveCrop", "TenCrop", "ElasticTransform",
     "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
+    "LinearTransformation",
 ]

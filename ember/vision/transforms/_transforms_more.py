@@ -25,6 +25,7 @@ __all__ = [
     "RandomErasing", "RandomApply", "RandomChoice", "RandomOrder", "RandomTransforms",
     "GaussianBlur", "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
     "RandomAutocontrast", "RandomEqualize", "FiveCrop", "TenCrop", "ElasticTransform",
+    "LinearTransformation",
 ]
 
 
@@ -594,3 +595,39 @@ class ElasticTransform(nn.Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(alpha={self.alpha}, sigma={self.sigma}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")
+
+
+class LinearTransformation(nn.Module):
+    """Whitening: ``(x.flatten() - mean_vector) @ transformation_matrix``, reshaped back
+    (a ZCA matrix computed offline, for example). Differentiable."""
+
+    def __init__(self, transformation_matrix: Tensor, mean_vector: Tensor) -> None:
+        super().__init__()
+        if transformation_matrix.size(0) != transformation_matrix.size(1):
+            raise ValueError("transformation_matrix should be square. Got "
+                             f"{tuple(transformation_matrix.size())} rectangular matrix.")
+        if mean_vector.size(0) != transformation_matrix.size(0):
+            raise ValueError(
+                f"mean_vector should have the same length {mean_vector.size(0)} as any one of the "
+                f"dimensions of the transformation_matrix [{tuple(transformation_matrix.size())}]")
+        if transformation_matrix.dtype != mean_vector.dtype:
+            raise ValueError(f"Input tensors should have the same dtype. Got "
+                             f"{transformation_matrix.dtype} and {mean_vector.dtype}")
+        self.transformation_matrix = transformation_matrix
+        self.mean_vector = mean_vector
+
+    def forward(self, tensor: Tensor) -> Tensor:
+        shape = tensor.shape
+        n = shape[-3] * shape[-2] * shape[-1]
+        if n != self.transformation_matrix.shape[0]:
+            raise ValueError(
+                "Input tensor and transformation matrix have incompatible shape."
+                f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != "
+                f"{self.transformation_matrix.shape[0]}")
+        flat = tensor.reshape(-1, n) - self.mean_vector
+        out = ember.mm(flat, self.transformation_matrix.to(flat.dtype))
+        return out.reshape(shape)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(transformation_matrix="
+                f"{self.transformation_matrix.tolist()}, mean_vector={self.mean_vector.tolist()})")

@@ -19,6 +19,7 @@ from ember import Tensor, nn
 from .. import _transforms_more as _m1
 from .. import autoaugment as _a1
 from .. import transforms as _t1
+from .. import functional as _F1
 from .._pil import is_pil_image
 from ..functional import InterpolationMode
 from . import functional
@@ -32,7 +33,7 @@ __all__ = [
     "GaussianBlur", "RandomInvert", "RandomPosterize", "RandomSolarize", "RandomAdjustSharpness",
     "RandomAutocontrast", "RandomEqualize", "FiveCrop", "TenCrop", "ElasticTransform",
     "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
-    "InterpolationMode", "functional",
+    "InterpolationMode", "functional", "LinearTransformation", "MixUp", "CutMix", "RGB",
 ]
 AutoAugmentPolicy = _a1.AutoAugmentPolicy
 
@@ -126,6 +127,155 @@ AutoAugment = _v2(_a1.AutoAugment)
 RandAugment = _v2(_a1.RandAugment)
 TrivialAugmentWide = _v2(_a1.TrivialAugmentWide)
 AugMix = _v2(_a1.AugMix)
+LinearTransformation = _v2(_m1.LinearTransformation)
+
+
+class RGB(Transform):
+    """Converts a 1- or 3-channel image to 3 channels (grayscale is repeated)."""
+
+    def _transform(self, inpt: Any) -> Any:
+        if isinstance(inpt, Tensor):
+            c = _F1.get_dimensions(inpt)[0]
+            if c == 3:
+                return inpt
+            if c != 1:
+                raise ValueError(f"Input image tensor permitted channel values are 1 or 3, "
+                                 f"but found {c}")
+            return inpt.expand(*inpt.shape[:-3], 3, *inpt.shape[-2:])
+        return inpt.convert("RGB") if is_pil_image(inpt) else inpt
+
+    def __repr__(self) -> str:
+        return "RGB()"
+
+
+def _find_labels_default(inputs: Any) -> Any:
+    # (img, labels): the labels are second; a dict: the key "labels", else one containing "label"
+    if isinstance(inputs, (tuple, list)):
+        inputs = inputs[1]
+    if isinstance(inputs, Tensor):
+        return inputs
+    if not isinstance(inputs, dict):
+        raise ValueError(
+            "When using the default labels_getter, the input passed to forward must be a "
+            "dictionary or a two-tuple whose second item is a dictionary or a tensor, but got "
+            f"{inputs} instead.")
+    key = next((k for k in inputs if k.lower() == "labels"), None)
+    if key is None:
+        key = next((k for k in inputs if "label" in k.lower()), None)
+    if key is None:
+        raise ValueError(
+            "Could not infer where the labels are in the sample. Try passing a callable as the "
+            "labels_getter parameter?If there are no labels in the sample by design, pass "
+            "labels_getter=None.")
+    return inputs[key]
+
+
+class _BaseMixUpCutMix(Transform):
+    def __init__(self, *, alpha: float = 1.0, num_classes: int | None = None,
+                 labels_getter: Any = "default") -> None:
+        super().__init__()
+        from ember.distributions import Beta
+
+        self.alpha = float(alpha)
+        self._dist = Beta(ember.tensor([alpha]), ember.tensor([alpha]))
+        self.num_classes = num_classes
+        if labels_getter == "default":
+            labels_getter = _find_labels_default
+        elif not callable(labels_getter):
+            raise ValueError(f"labels_getter should either be 'default', a callable, or None, "
+                             f"but got {labels_getter}.")
+        self._labels_getter = labels_getter
+
+    def _params(self, image: Tensor) -> dict:
+        raise NotImplementedError
+
+    def _mix_image(self, image: Tensor, params: dict) -> Tensor:
+        raise NotImplementedError
+
+    def _mixup_label(self, label: Tensor, lam: float) -> Tensor:
+        if label.ndim == 1:
+            label = ember.nn.functional.one_hot(
+                label, num_classes=self.num_classes if self.num_classes is not None else -1)
+        if not label.dtype.is_floating_point:
+            label = label.float()
+        return label.roll(1, 0) * (1.0 - lam) + label * lam
+
+    def __call__(self, *inputs: Any) -> Any:
+        packed = _pack(inputs)
+        flat, rebuild = _flatten(packed)
+        if any(is_pil_image(x) for x in flat):
+            raise ValueError(f"{type(self).__name__}() does not support PIL images, bounding "
+                             "boxes and masks.")
+        labels = self._labels_getter(packed)
+        if not isinstance(labels, Tensor):
+            raise ValueError(f"The labels must be a torch.Tensor, but got {type(labels)} instead.")
+        if labels.ndim not in (1, 2):
+            raise ValueError(
+                "labels should be index based with shape (batch_size,) or probability based with "
+                f"shape (batch_size, num_classes), but got a tensor of shape {labels.shape} "
+                "instead.")
+        if labels.ndim == 2 and self.num_classes is not None and \
+                labels.shape[-1] != self.num_classes:
+            raise ValueError(f"When passing 2D labels, the number of elements in last dimension "
+                             f"must match num_classes: {labels.shape[-1]} != {self.num_classes}. "
+                             "You can Leave num_classes to None.")
+        image_idx = next((i for i, x in enumerate(flat)
+                          if isinstance(x, Tensor) and x is not labels), None)
+        if image_idx is None:
+            return packed
+        image = flat[image_idx]
+        if image.ndim != 4:
+            raise ValueError(f"Expected a batched input with 4 dims, but got {image.ndim} "
+                             "dimensions instead.")
+        if image.shape[0] != labels.shape[0]:
+            raise ValueError("The batch size of the image or video does not match the batch size "
+                             f"of the labels: {image.shape[0]} != {labels.shape[0]}.")
+        params = self._params(image)
+        flat[image_idx] = self._mix_image(image, params)
+        label_idx = next(i for i, x in enumerate(flat) if x is labels)
+        flat[label_idx] = self._mixup_label(labels, params["lam"])
+        return rebuild(flat)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha={self.alpha}, num_classes={self.num_classes})"
+
+
+class MixUp(_BaseMixUpCutMix):
+    """`MixUp <https://arxiv.org/abs/1710.09412>`_ on a batch: each image and one-hot label is
+    blended with the previous one in the batch (``roll(1, 0)``) with weight ``lam ~ Beta``."""
+
+    def _params(self, image: Tensor) -> dict:
+        return {"lam": float(self._dist.sample(()))}
+
+    def _mix_image(self, image: Tensor, params: dict) -> Tensor:
+        lam = params["lam"]
+        out = image.roll(1, 0) * (1.0 - lam) + image * lam
+        return out.to(image.dtype) if not image.dtype.is_floating_point else out
+
+
+class CutMix(_BaseMixUpCutMix):
+    """`CutMix <https://arxiv.org/abs/1905.04899>`_ on a batch: a random box of each image is
+    pasted from the previous image; labels mix by the box's share of the area."""
+
+    def _params(self, image: Tensor) -> dict:
+        lam = float(self._dist.sample(()))
+        H, W = image.shape[-2:]
+        r_x = ember.randint(W, size=(1,))
+        r_y = ember.randint(H, size=(1,))
+        r = 0.5 * (1.0 - lam) ** 0.5
+        r_w_half, r_h_half = int(r * W), int(r * H)
+        x1 = int(ember.clamp(r_x - r_w_half, min=0))
+        y1 = int(ember.clamp(r_y - r_h_half, min=0))
+        x2 = int(ember.clamp(r_x + r_w_half, max=W))
+        y2 = int(ember.clamp(r_y + r_h_half, max=H))
+        lam_adjusted = float(1.0 - (x2 - x1) * (y2 - y1) / (W * H))
+        return {"box": (x1, y1, x2, y2), "lam": lam_adjusted}
+
+    def _mix_image(self, image: Tensor, params: dict) -> Tensor:
+        x1, y1, x2, y2 = params["box"]
+        out = image.clone()
+        out[..., y1:y2, x1:x2] = image.roll(1, 0)[..., y1:y2, x1:x2]
+        return out
 
 
 class ToTensor(Transform, _t1.ToTensor):
