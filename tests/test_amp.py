@@ -369,3 +369,35 @@ def test_autocast_switches_outside_a_block():
     with pytest.raises(RuntimeError) as e_err:
         ember.set_autocast_enabled("bogus", True)
     assert str(e_err.value) == str(t_err)
+
+
+def test_custom_fwd_bwd_in_a_function():
+    class Square(ember.autograd.Function):
+        @staticmethod
+        @ember.amp.custom_fwd(device_type="cpu", cast_inputs=ember.float32)
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @ember.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = ember.ones(2, dtype=ember.float16, requires_grad=True)
+    with ember.autocast("cpu", dtype=ember.float16):
+        y = Square.apply(x)
+    assert y.dtype == ember.float32  # cast_inputs ran forward in float32, autocast off
+    y.sum().backward()
+    assert x.grad.dtype == ember.float16 and x.grad.tolist() == [2.0, 2.0]
+    assert Square.apply(x).dtype == ember.float16  # outside autocast: as written
+    records = {}
+    for mod in (torch, ember):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            mod.cuda.amp.custom_fwd(lambda ctx, v: v)
+            mod.cuda.amp.custom_fwd(cast_inputs=mod.float32)
+            mod.cuda.amp.custom_bwd(lambda ctx, g: g)
+        records[mod] = [(r.category, str(r.message)) for r in w]
+    assert records[ember] == records[torch]

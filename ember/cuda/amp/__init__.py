@@ -3,11 +3,12 @@ classes warn and disable themselves, as torch's CPU build does."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from ...amp import autocast_mode, grad_scaler  # noqa: F401
 from ...amp.autocast_mode import autocast as _autocast
-from ...amp.autocast_mode import custom_bwd, custom_fwd  # noqa: F401
+from ...amp.autocast_mode import custom_bwd as _custom_bwd
+from ...amp.autocast_mode import custom_fwd as _custom_fwd
 from ...amp.grad_scaler import GradScaler as _GradScaler
 
 __all__ = ["autocast", "GradScaler", "custom_fwd", "custom_bwd"]
@@ -39,3 +40,19 @@ class GradScaler(_GradScaler):
         super().__init__("cuda", init_scale=init_scale, growth_factor=growth_factor,
                          backoff_factor=backoff_factor, growth_interval=growth_interval,
                          enabled=enabled)
+
+
+def custom_fwd(fwd: Callable | None = None, *, cast_inputs: Any = None) -> Callable:
+    """``torch.cuda.amp.custom_fwd``: deprecated, ``amp.custom_fwd(device_type="cuda")``."""
+    warnings.warn("`torch.cuda.amp.custom_fwd(args...)` is deprecated. Please use "
+                  "`torch.amp.custom_fwd(args..., device_type='cuda')` instead.", FutureWarning,
+                  stacklevel=2)
+    return _custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
+
+
+def custom_bwd(bwd: Callable) -> Callable:
+    """``torch.cuda.amp.custom_bwd``: deprecated, ``amp.custom_bwd(device_type="cuda")``."""
+    warnings.warn("`torch.cuda.amp.custom_bwd(args...)` is deprecated. Please use "
+                  "`torch.amp.custom_bwd(args..., device_type='cuda')` instead.", FutureWarning,
+                  stacklevel=2)
+    return _custom_bwd(bwd, device_type="cuda")
