@@ -545,3 +545,37 @@ def test_oxford_pet_download(tmp_path, server, monkeypatch):
     ds = datasets.OxfordIIITPet(tmp_path, download=True)
     assert ds.classes == ["Bengal"] and ds[0][1] == 4
     assert (tmp_path / "oxford-iiit-pet" / "images.tar.gz").exists()
+
+
+def python2_cifar_pickle(raw, shape, labels):
+    """The opcodes of CIFAR's real batches: a Python 2 cPickle (protocol 2) of a dict whose
+    array's data and dtype code are Py2 ``str`` (SHORT_BINSTRING), read back with latin1."""
+    import struct
+
+    def sbs(b):
+        return b"U" + bytes([len(b)]) + b
+
+    def k(i):  # BININT1 or BININT2
+        return b"K" + bytes([i]) if i < 256 else b"M" + struct.pack("<H", i)
+
+    def j(i):
+        return b"J" + struct.pack("<i", i)
+
+    dtype = (b"cnumpy\ndtype\n" + sbs(b"u1") + k(0) + k(1) + b"\x87R(" + k(3) + sbs(b"|")
+             + b"NNN" + j(-1) + j(-1) + k(0) + b"tb")
+    dims = b"".join(k(n) for n in shape) + b"\x86"
+    arr = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + k(0) + b"\x85"
+           + sbs(b"b") + b"\x87R(" + k(1) + dims + dtype + b"\x89" + b"T"
+           + struct.pack("<I", len(raw)) + raw + b"tb")
+    lab = b"](" + b"".join(k(v) for v in labels) + b"e"
+    return b"\x80\x02}(" + sbs(b"data") + arr + sbs(b"labels") + lab + b"u."
+
+
+def test_python2_pickles_read_like_pickle_latin1():
+    raw = bytes(np.random.default_rng(0).integers(0, 256, 2 * 3072, dtype=np.uint8))
+    blob = python2_cifar_pickle(raw, (2, 3072), [4, 9])
+    want = pickle.loads(blob, encoding="latin1")  # what torchvision does with the real files
+    got = load_numpy_pickle(blob)
+    assert got.keys() == want.keys() == {"data", "labels"}
+    assert got["data"].dtype == np.uint8 and np.array_equal(got["data"], want["data"])
+    assert got["labels"] == [4, 9]
