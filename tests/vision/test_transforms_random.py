@@ -394,3 +394,28 @@ def test_v2_mixup_cutmix_definitions():
         v2.CutMix()(x[:2], y)
     assert v2.RGB()(ember.rand(1, 4, 4)).shape == (3, 4, 4)
     assert v2.RGB()(pil(u8()).convert("L")).mode == "RGB"
+
+
+def test_v2_noise_channel_permutation_random_resize():
+    x = ember.rand(2, 3, 6, 8)
+    ember.manual_seed(1)
+    out = v2.GaussianNoise(mean=0.1, sigma=0.2)(x)
+    ember.manual_seed(1)
+    want = (x + (0.1 + ember.randn_like(x) * 0.2)).clamp(0, 1)
+    np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="Input tensor is expected to be in float dtype"):
+        v2.GaussianNoise()(u8())
+    ember.manual_seed(2)
+    out = v2.RandomChannelPermutation()(x)
+    ember.manual_seed(2)
+    perm = ember.randperm(3).tolist()
+    np.testing.assert_array_equal(out.numpy(), x.numpy()[:, perm])
+    img = pil(u8())
+    np.testing.assert_array_equal(np.asarray(v2.functional.permute_channels(img, [2, 0, 1])),
+                                  np.asarray(img)[..., [2, 0, 1]])
+    ember.manual_seed(3)
+    out = v2.RandomResize(4, 9)(img, "label")
+    ember.manual_seed(3)
+    size = int(ember.randint(4, 9, ()))
+    same(out[0], F.resize(img, [size]))
+    assert out[1] == "label"

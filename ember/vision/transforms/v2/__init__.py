@@ -34,6 +34,7 @@ __all__ = [
     "RandomAutocontrast", "RandomEqualize", "FiveCrop", "TenCrop", "ElasticTransform",
     "AutoAugmentPolicy", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix",
     "InterpolationMode", "functional", "LinearTransformation", "MixUp", "CutMix", "RGB",
+    "GaussianNoise", "RandomChannelPermutation", "RandomResize",
 ]
 AutoAugmentPolicy = _a1.AutoAugmentPolicy
 
@@ -146,6 +147,54 @@ class RGB(Transform):
 
     def __repr__(self) -> str:
         return "RGB()"
+
+
+class GaussianNoise(Transform):
+    """Adds Gaussian noise to a float image (clamped to ``[0, 1]`` when ``clip``)."""
+
+    def __init__(self, mean: float = 0.0, sigma: float = 0.1, clip: bool = True) -> None:
+        super().__init__()
+        self.mean, self.sigma, self.clip = mean, sigma, clip
+
+    def _transform(self, inpt: Any) -> Any:
+        if is_pil_image(inpt):
+            raise TypeError("GaussianNoise() does not support PIL images.")
+        return functional.gaussian_noise(inpt, self.mean, self.sigma, self.clip)
+
+    def __repr__(self) -> str:
+        return f"GaussianNoise(mean={self.mean}, sigma={self.sigma}, clip={self.clip})"
+
+
+class RandomChannelPermutation(Transform):
+    """Shuffles the channels of the image (``randperm``)."""
+
+    def _transform(self, inpt: Any) -> Any:
+        perm = ember.randperm(_F1.get_dimensions(inpt)[0]).tolist()
+        return functional.permute_channels(inpt, perm)
+
+    def __repr__(self) -> str:
+        return "RandomChannelPermutation()"
+
+
+class RandomResize(Transform):
+    """Resizes the shorter side to a size drawn uniformly from ``[min_size, max_size)``."""
+
+    def __init__(self, min_size: int, max_size: int,
+                 interpolation: InterpolationMode = InterpolationMode.BILINEAR,
+                 antialias: bool | None = True) -> None:
+        super().__init__()
+        self.min_size, self.max_size = min_size, max_size
+        self.interpolation = interpolation
+        self.antialias = antialias
+
+    def _transform(self, inpt: Any) -> Any:
+        size = int(ember.randint(self.min_size, self.max_size, ()))
+        return _F1.resize(inpt, [size], interpolation=self.interpolation,
+                          antialias=self.antialias)
+
+    def __repr__(self) -> str:
+        return (f"RandomResize(min_size={self.min_size}, max_size={self.max_size}, "
+                f"interpolation={self.interpolation}, antialias={self.antialias})")
 
 
 def _find_labels_default(inputs: Any) -> Any:

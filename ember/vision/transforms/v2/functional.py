@@ -14,7 +14,8 @@ from ..functional import __all__ as _v1_all
 from ..functional import convert_image_dtype, pil_to_tensor
 from .._pil import is_pil_image
 
-__all__ = list(_v1_all) + ["to_image", "to_dtype", "to_pure_tensor"]
+__all__ = list(_v1_all) + ["to_image", "to_dtype", "to_pure_tensor", "gaussian_noise",
+                           "permute_channels"]
 
 
 def to_image(inpt: Any) -> Tensor:
@@ -40,3 +41,23 @@ def to_dtype(inpt: Tensor, dtype: ember.dtype = ember.float32, scale: bool = Fal
 
 def to_pure_tensor(inpt: Tensor) -> Tensor:
     return inpt
+
+
+def gaussian_noise(inpt: Tensor, mean: float = 0.0, sigma: float = 0.1,
+                   clip: bool = True) -> Tensor:
+    """Adds ``N(mean, sigma^2)`` noise to a float image, clamped to ``[0, 1]`` when ``clip``."""
+    if not inpt.is_floating_point():
+        raise ValueError(f"Input tensor is expected to be in float dtype, got dtype={inpt.dtype}")
+    if sigma < 0:
+        raise ValueError(f"sigma shouldn't be negative. Got {sigma}")
+    out = inpt + (mean + ember.randn_like(inpt) * sigma)
+    return out.clamp(0, 1) if clip else out
+
+
+def permute_channels(inpt: Any, permutation: list[int]) -> Any:
+    """Reorders the channels: output channel ``i`` is input channel ``permutation[i]``."""
+    if is_pil_image(inpt):
+        from ..functional import to_pil_image
+
+        return to_pil_image(permute_channels(pil_to_tensor(inpt), permutation), mode=inpt.mode)
+    return inpt[..., list(permutation), :, :]
