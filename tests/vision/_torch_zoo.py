@@ -420,6 +420,74 @@ class SqueezeNet(nn.Module):
         return torch.flatten(self.classifier(self.features(x)), 1)
 
 
+# ---- MNASNet -----------------------------------------------------------------------------------
+
+_MOM = 1 - 0.9997
+
+
+class MnasBlock(nn.Module):
+    def __init__(self, cin, cout, k, stride, expand, bn_momentum=0.1):
+        super().__init__()
+        mid = cin * expand
+        self.apply_residual = cin == cout and stride == 1
+        self.layers = nn.Sequential(
+            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid, momentum=bn_momentum),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, k, padding=k // 2, stride=stride, groups=mid, bias=False),
+            nn.BatchNorm2d(mid, momentum=bn_momentum), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout, momentum=bn_momentum))
+
+    def forward(self, x):
+        return self.layers(x) + x if self.apply_residual else self.layers(x)
+
+
+MnasBlock.__name__ = "_InvertedResidual"
+
+
+def _mnas_stack(cin, cout, k, stride, expand, n):
+    return nn.Sequential(MnasBlock(cin, cout, k, stride, expand, _MOM),
+                         *[MnasBlock(cout, cout, k, 1, expand, _MOM) for _ in range(n - 1)])
+
+
+class MNASNet(nn.Module):
+    _version = 2
+
+    def __init__(self, alpha, num_classes=1000, dropout=0.2):
+        super().__init__()
+        self.alpha, self.num_classes = alpha, num_classes
+
+        def rnd(v, d=8):
+            new = max(d, int(v + d / 2) // d * d)
+            return new if new >= 0.9 * v else new + d
+        d = [rnd(x * alpha) for x in [32, 16, 24, 40, 80, 96, 192, 320]]
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, d[0], 3, padding=1, stride=2, bias=False),
+            nn.BatchNorm2d(d[0], momentum=_MOM), nn.ReLU(inplace=True),
+            nn.Conv2d(d[0], d[0], 3, padding=1, stride=1, groups=d[0], bias=False),
+            nn.BatchNorm2d(d[0], momentum=_MOM), nn.ReLU(inplace=True),
+            nn.Conv2d(d[0], d[1], 1, padding=0, stride=1, bias=False),
+            nn.BatchNorm2d(d[1], momentum=_MOM),
+            _mnas_stack(d[1], d[2], 3, 2, 3, 3), _mnas_stack(d[2], d[3], 5, 2, 3, 3),
+            _mnas_stack(d[3], d[4], 5, 2, 6, 3), _mnas_stack(d[4], d[5], 3, 1, 6, 2),
+            _mnas_stack(d[5], d[6], 5, 2, 6, 4), _mnas_stack(d[6], d[7], 3, 1, 6, 1),
+            nn.Conv2d(d[7], 1280, 1, padding=0, stride=1, bias=False),
+            nn.BatchNorm2d(1280, momentum=_MOM), nn.ReLU(inplace=True))
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
+                                        nn.Linear(1280, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.kaiming_uniform_(m.weight, mode="fan_out", nonlinearity="sigmoid")
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        return self.classifier(self.layers(x).mean([2, 3]))
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -433,6 +501,8 @@ BUILDERS = {
     "shufflenet_v2_x1_0": lambda **kw: ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], **kw),
     "squeezenet1_0": lambda **kw: SqueezeNet("1_0", **kw),
     "squeezenet1_1": lambda **kw: SqueezeNet("1_1", **kw),
+    "mnasnet0_5": lambda **kw: MNASNet(0.5, **kw),
+    "mnasnet1_0": lambda **kw: MNASNet(1.0, **kw),
 }
 
 

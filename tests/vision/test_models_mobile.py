@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -22,7 +23,8 @@ import _torch_zoo as tz  # noqa: E402
 
 NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
          "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
-         "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1"]
+         "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1",
+         "mnasnet0_5", "mnasnet1_0"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -47,7 +49,10 @@ def _twins(name: str, seed: int = 0, **kwargs):
     t_model = tz.build(name, skip_init=True, **kwargs)
     _randomise(t_model, seed)
     e_model = models.get_model(name, **kwargs)
-    e_model.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t_model.state_dict().items()})
+    t_sd = t_model.state_dict()
+    sd = OrderedDict((k, ember.tensor(v.numpy())) for k, v in t_sd.items())
+    sd._metadata = t_sd._metadata  # the modules' versions (MNASNet reads its own)
+    e_model.load_state_dict(sd)
     return e_model, t_model
 
 
@@ -84,7 +89,8 @@ def test_param_count_equals_weights_meta(no_init, name):
                                        ("efficientnet_b1", 32), ("efficientnet_b2", 32),
                                        ("efficientnet_b3", 32), ("efficientnet_v2_s", 40),
                                        ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 32),
-                                       ("squeezenet1_0", 64), ("squeezenet1_1", 48)])
+                                       ("squeezenet1_0", 64), ("squeezenet1_1", 48),
+                                       ("mnasnet0_5", 32), ("mnasnet1_0", 32)])
 def test_eval_logits_match_torch(no_init, name, size):
     e_model, t_model = _twins(name)
     e_model.eval()
@@ -236,6 +242,10 @@ WEIGHTS = {
                                             256, "bilinear"),
     "SqueezeNet1_1_Weights.IMAGENET1K_V1": ("squeezenet1_1-b8a52dc0.pth", 58.178, 80.624, 224,
                                             256, "bilinear"),
+    "MNASNet0_5_Weights.IMAGENET1K_V1": ("mnasnet0.5_top1_67.823-3ffadce67e.pth", 67.734, 87.490,
+                                         224, 256, "bilinear"),
+    "MNASNet1_0_Weights.IMAGENET1K_V1": ("mnasnet1.0_top1_73.512-f206786ef8.pth", 73.456, 91.510,
+                                         224, 256, "bilinear"),
 }
 
 
@@ -331,3 +341,30 @@ def test_squeezenet_init_follows_torchvision():
     bound = math.sqrt(6.0 / (16 * 9))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
     assert not model.features[3].expand3x3.bias.detach().numpy().any()
+
+
+def test_mnasnet_version_1_checkpoints_rebuild_the_fixed_stem():
+    """torchvision's MNASNet 0.5 checkpoint predates the width-scaled stem (version 1): loading
+    it rebuilds the 32/16-channel stem with torchvision's warning; version 2 loads as is; a
+    state_dict without versions is refused as torchvision refuses it."""
+    old = models.mnasnet0_5()
+    for idx, layer in enumerate(models.mnasnet._stem(32, 16, 16)):
+        old.layers[idx] = layer
+    sd = old.state_dict()
+    sd._metadata[""]["version"] = 1
+    fresh = models.mnasnet0_5()
+    assert tuple(fresh.layers[0].weight.shape) == (16, 3, 3, 3)
+    with pytest.warns(UserWarning, match="A new version of MNASNet model has been implemented"):
+        fresh.load_state_dict(sd)
+    assert tuple(fresh.layers[0].weight.shape) == (32, 3, 3, 3)
+    assert fresh._version == 1
+    assert tuple(fresh.eval()(ember.rand(1, 3, 32, 32)).shape) == (1, 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        models.mnasnet0_5().load_state_dict(models.mnasnet0_5().state_dict())
+    with pytest.raises(ValueError, match="version shluld be set to 1 or 2 instead of None"):
+        models.mnasnet1_0().load_state_dict(dict(models.mnasnet1_0().state_dict()))
+    with pytest.raises(ValueError, match="alpha should be greater than 0.0 instead of 0"):
+        models.MNASNet(0)
+    with pytest.raises(ValueError, match="kernel_size should be 3 or 5 instead of 7"):
+        models.mnasnet._InvertedResidual(8, 8, 7, 1, 3)

@@ -5,6 +5,8 @@ from ._api import (Weights, WeightsEnum, get_model, get_model_builder, get_model
                    get_weight, list_models)
 from .efficientnet import *  # noqa: F401,F403
 from .efficientnet import __all__ as _efficientnet_all
+from .mnasnet import *  # noqa: F401,F403
+from .mnasnet import __all__ as _mnasnet_all
 from .mobilenetv2 import *  # noqa: F401,F403
 from .mobilenetv2 import __all__ as _mobilenetv2_all
 from .mobilenetv3 import *  # noqa: F401,F403
@@ -18,4 +20,5 @@ from .squeezenet import __all__ as _squeezenet_all
 
 __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
-           *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all]
+           *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all,
+           *_mnasnet_all]
