@@ -419,3 +419,33 @@ def test_v2_noise_channel_permutation_random_resize():
     size = int(ember.randint(4, 9, ()))
     same(out[0], F.resize(img, [size]))
     assert out[1] == "label"
+
+
+def test_tensor_paths_need_neither_pillow_nor_scipy():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        class _Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in {'PIL', 'sklearn', 'scipy'}:
+                    raise ImportError('blocked ' + name)
+        sys.meta_path.insert(0, _Block())
+        import numpy as np, ember
+        import ember.vision.transforms as T
+        from ember.vision.transforms import v2
+        import ember.vision.datasets
+        x = ember.from_numpy(np.full((3, 20, 20), 200, dtype=np.uint8))
+        ember.manual_seed(0)
+        for t in [T.RandomRotation(20), T.RandomAffine(10, shear=5), T.RandomPerspective(p=1),
+                  T.AutoAugment(), T.RandAugment(), T.TrivialAugmentWide(), T.AugMix(),
+                  T.GaussianBlur(3), T.RandomErasing(1), T.ElasticTransform(),
+                  v2.Compose([v2.RandomResizedCrop(8), v2.ToDtype(ember.float32, scale=True)])]:
+            assert t(x).shape[0] == 3
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"

@@ -19,6 +19,7 @@ from ember import Tensor
 from . import _functional_pil as F_pil
 from . import _functional_tensor as F_t
 from ._pil import require_pil
+from .functional import InterpolationMode, _check_interpolation, pil_modes_mapping
 
 __all__ = [
     "rgb_to_grayscale", "to_grayscale", "rotate", "affine", "perspective", "elastic_transform",
@@ -27,16 +28,8 @@ __all__ = [
 ]
 
 
-def _mode_value(interpolation: Any) -> Any:
-    from .functional import _check_interpolation
-
-    return _check_interpolation(interpolation)
-
-
-def _pil_filter(interpolation: Any) -> int:
-    from .functional import pil_modes_mapping
-
-    return pil_modes_mapping[_mode_value(interpolation)]
+def _pil_filter(interpolation: InterpolationMode) -> int:
+    return pil_modes_mapping[interpolation]
 
 
 # ---------------------------------------------------------------------------- tensor helpers
@@ -83,6 +76,9 @@ def _apply_grid(img: Tensor, x: np.ndarray, y: np.ndarray, mode: str, fill: Any)
     """torchvision's ``_apply_grid_transform``: sample, and where ``fill`` is given, blend it in
     through a sampled mask of ones (so edges are blended under bilinear, cut under nearest)."""
     arr, shape = _as_batch(img._data)
+    if isinstance(fill, (tuple, list)) and len(fill) > 1 and len(fill) != arr.shape[1]:
+        raise ValueError("The number of elements in 'fill' cannot broadcast to match the number "
+                         f"of channels of the image ({len(fill)} != {arr.shape[1]})")
     dtype = arr.dtype
     work = arr.astype(dtype if dtype.kind == "f" else np.float32)
     if fill is not None:
@@ -206,14 +202,12 @@ def to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
 # ---------------------------------------------------------------------------- geometry
 
 
-def rotate(img: Any, angle: float, interpolation: Any = None, expand: bool = False,
+def rotate(img: Any, angle: float,
+           interpolation: InterpolationMode = InterpolationMode.NEAREST, expand: bool = False,
            center: Sequence[int] | None = None, fill: Any = None) -> Any:
     """Rotates by ``angle`` degrees counter-clockwise about ``center`` (default: the image
     centre); ``expand`` grows the output to hold the whole rotated image."""
-    from .functional import InterpolationMode
-
-    interpolation = _mode_value(InterpolationMode.NEAREST if interpolation is None
-                                else interpolation)
+    interpolation = _check_interpolation(interpolation)
     if not isinstance(angle, (int, float)):
         raise TypeError("Argument angle should be int or float")
     if center is not None and not isinstance(center, (list, tuple)):
@@ -235,14 +229,12 @@ def rotate(img: Any, angle: float, interpolation: Any = None, expand: bool = Fal
 
 
 def affine(img: Any, angle: float, translate: Sequence[int], scale: float,
-           shear: float | Sequence[float], interpolation: Any = None, fill: Any = None,
+           shear: float | Sequence[float],
+           interpolation: InterpolationMode = InterpolationMode.NEAREST, fill: Any = None,
            center: Sequence[int] | None = None) -> Any:
     """Rotation (degrees), translation (pixels), scale and shear (degrees, x or (x, y)) about
     ``center``, keeping the image size."""
-    from .functional import InterpolationMode
-
-    interpolation = _mode_value(InterpolationMode.NEAREST if interpolation is None
-                                else interpolation)
+    interpolation = _check_interpolation(interpolation)
     if not isinstance(angle, (int, float)):
         raise TypeError("Argument angle should be int or float")
     if not isinstance(translate, (list, tuple)):
@@ -305,13 +297,11 @@ def _get_perspective_coeffs(startpoints: Sequence[Sequence[int]],
 
 
 def perspective(img: Any, startpoints: list[list[int]], endpoints: list[list[int]],
-                interpolation: Any = None, fill: Any = None) -> Any:
+                interpolation: InterpolationMode = InterpolationMode.BILINEAR,
+                fill: Any = None) -> Any:
     """Warps so that the four ``startpoints`` (top-left, top-right, bottom-right, bottom-left)
     land on ``endpoints``."""
-    from .functional import InterpolationMode
-
-    interpolation = _mode_value(InterpolationMode.BILINEAR if interpolation is None
-                                else interpolation)
+    interpolation = _check_interpolation(interpolation)
     coeffs = _get_perspective_coeffs(startpoints, endpoints)
     _check_fill(fill)
     if not isinstance(img, Tensor):
@@ -329,13 +319,13 @@ def perspective(img: Any, startpoints: list[list[int]], endpoints: list[list[int
     return _apply_grid(img, x, y, interpolation.value, _tensor_fill(fill))
 
 
-def elastic_transform(img: Any, displacement: Tensor, interpolation: Any = None,
+def elastic_transform(img: Any, displacement: Tensor,
+                      interpolation: InterpolationMode = InterpolationMode.BILINEAR,
                       fill: Any = None) -> Any:
     """Moves each pixel by ``displacement`` (``[1, H, W, 2]``, in grid units of ``[-1, 1]``)."""
-    from .functional import InterpolationMode, pil_to_tensor, to_pil_image
+    from .functional import pil_to_tensor, to_pil_image
 
-    interpolation = _mode_value(InterpolationMode.BILINEAR if interpolation is None
-                                else interpolation)
+    interpolation = _check_interpolation(interpolation)
     if not isinstance(displacement, Tensor):
         raise TypeError("Argument displacement should be a Tensor")
     if not isinstance(img, Tensor):
