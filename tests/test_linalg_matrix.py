@@ -300,3 +300,42 @@ def test_matrix_exp(scale):
         check_gradcheck(lambda m, x: m.linalg.matrix_exp(x), a[0])
     check_op(lambda m, x: m.linalg.matrix_exp(x), np.zeros((0, 0)))
     same_error(lambda m: m.linalg.matrix_exp(m.ones(2, 2, dtype=m.int64)))
+
+
+def _gauge_fixed(m, v):
+    """Eigenvectors with each column's phase fixed by its first entry (LAPACKs may differ by
+    one; the fixed vectors and their gradients are gauge-invariant, as torch requires)."""
+    p = v[..., :1, :]
+    return v * (p.conj() / p.abs())
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_eig_and_eigvals(shape):
+    a = R.standard_normal(shape)
+    check_op(lambda m, x: m.linalg.eigvals(x), a, atol=1e-10, rtol=1e-9)
+
+    def fixed(m, x):
+        w, v = m.linalg.eig(x)
+        return m.view_as_real(w), m.view_as_real(_gauge_fixed(m, v))
+
+    check_op(fixed, a, atol=1e-10, rtol=1e-8)
+    check_op(lambda m, x: m.view_as_real(m.linalg.eigvals(x)), a.astype(np.float32),
+             atol=1e-4, rtol=1e-4, grad=False)  # (float32 gradients: ill-conditioned here)
+    check_gradcheck(lambda m, x: m.view_as_real(m.linalg.eigvals(x)), a)
+    check_gradcheck(lambda m, x: fixed(m, x)[1], a, second_order=False)
+
+
+def test_complex_inverse_and_solve():
+    z = lambda m, a, b: m.complex(a, b)  # noqa: E731
+    a, b = _mat(3, 3), R.standard_normal((3, 3))
+    y, w = R.standard_normal((3, 2)), R.standard_normal((3, 2))
+    check_op(lambda m, p, q: m.view_as_real(m.linalg.inv(z(m, p, q))), a, b)
+    check_op(lambda m, p, q, r, s: m.view_as_real(m.linalg.solve(z(m, p, q), z(m, r, s))),
+             a, b, y, w)
+    check_gradcheck(lambda m, p, q, r, s: m.view_as_real(m.linalg.solve(z(m, p, q), z(m, r, s))),
+                    a, b, y, w)
+    zz = a + 1j * b
+    np.testing.assert_array_equal(ember.tensor(zz).mH.numpy(), torch.tensor(zz).mH.resolve_conj()
+                                  .numpy())
+    with pytest.raises(NotImplementedError, match="complex"):
+        ember.linalg.qr(ember.ones(2, 2, dtype=ember.complex64))

@@ -55,7 +55,11 @@ def _matrix(name: str, A: Tensor) -> None:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
 
 
-def _floating(name: str, A: Tensor) -> None:
+def _floating(name: str, A: Tensor, complex_ok: bool = False) -> None:
+    if A.dtype.is_complex:
+        if complex_ok:
+            return
+        raise NotImplementedError(f"{name}: complex inputs are not supported by ember yet")
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
                            f"{type_name(A)}")
@@ -118,8 +122,8 @@ class Inv(Op, name="LinalgInvExBackward0"):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        yt = y.mT
-        return -(yt @ g @ yt)  # d(A^-1) = -A^-1 dA A^-1
+        yh = y.mH  # (the conjugate transpose: torch's convention for complex inputs)
+        return -(yh @ g @ yh)  # d(A^-1) = -A^-1 dA A^-1
 
 
 class Det(Op, name="LinalgDetBackward0"):
@@ -177,13 +181,14 @@ class Solve(Op, name="LinalgSolveExBackward0"):
     def backward(ctx, g):
         a, x = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        if not ctx.left:  # X = B A^-1: gB = G A^-T, gA = -X^T gB
-            gb = solve(a, g.mT).mT
-            return (-(x.mT @ gb) if need_a else None), (gb if need_b else None)
-        gb = solve(a.mT, g)  # A^-T G
+        # (conjugate transposes: torch's convention for complex inputs; plain ones for real)
+        if not ctx.left:  # X = B A^-1: gB = G A^-H, gA = -X^H gB
+            gb = solve(a, g.mH).mH
+            return (-(x.mH @ gb) if need_a else None), (gb if need_b else None)
+        gb = solve(a.mH, g)  # A^-H G
         ga = None
         if need_a:
-            ga = -(gb.unsqueeze(-1) * x.unsqueeze(-2)) if ctx.vector else -(gb @ x.mT)
+            ga = -(gb.unsqueeze(-1) * x.conj().unsqueeze(-2)) if ctx.vector else -(gb @ x.mH)
         return ga, (gb if need_b else None)
 
 
@@ -446,7 +451,7 @@ def _cat_last(a: Tensor, b: Tensor) -> Tensor:
 def inv(A: Tensor) -> Tensor:
     """The inverse of each square matrix of ``A``; LinAlgError if one is singular."""
     _square("linalg.inv", A)
-    _floating("linalg.inv", A)
+    _floating("linalg.inv", A, complex_ok=True)
     return Inv.apply(A)
 
 
@@ -488,7 +493,7 @@ def _is_vector_rhs(A: Tensor, B: Tensor, left: bool = True) -> bool:
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``)."""
     _square("linalg.solve", A)
-    _floating("linalg.solve", A)
+    _floating("linalg.solve", A, complex_ok=True)
     vector = left and _is_vector_rhs(A, B)
     rows = B.shape[0] if B.ndim == 1 else B.shape[-1 if vector else -2]
     if not left:
@@ -1004,6 +1009,69 @@ def matrix_exp(A: Tensor) -> Tensor:
         raise RuntimeError("linalg.matrix_exp: Expected a floating point or complex tensor as "
                            f"input. Got {type_name(A)}")
     return MatrixExp.apply(A)
+
+
+_EigResult = return_type("linalg_eig", ("eigenvalues", "eigenvectors"))
+
+
+class Eig(Op, name="LinalgEigBackward0"):
+    """Eigenvalues and unit-norm eigenvectors of a general square matrix: complex, always."""
+
+    @staticmethod
+    def forward(ctx, a, *, vectors):
+        xp = ctx.xp
+        cd = "complex128" if a.dtype in ("float64", "complex128") else "complex64"
+        w, v = xp.linalg.eig(a)  # (numpy returns real arrays when every eigenvalue is real)
+        w, v = xp.ascontiguousarray(w, dtype=cd), xp.ascontiguousarray(v, dtype=cd)
+        ctx.vectors, ctx.real_input = vectors, a.dtype.kind != "c"
+        ctx.save_for_backward(w, v, None if vectors else a)
+        return (w, v) if vectors else w
+
+    @staticmethod
+    def backward(ctx, *grads):
+        w, v, a = ctx.saved_tensors
+        if a is not None and grad_mode.state.enabled:
+            w, v = Eig.apply(a, vectors=True)
+        gw, gv = grads if ctx.vectors else (grads[0], None)
+        # torch's linalg_eig_backward: gA = V^-H (diag(gL) + P(V^H gV) / conj(E)) V^H, where
+        # E_ij = L_j - L_i and P removes what the unit-norm gauge leaves undetermined
+        n = w.shape[-1]
+        xp = get_array_module(w._data)
+        eye = Tensor._make(xp.eye(n, dtype=w._data.real.dtype))
+        inner = None
+        if gv is not None:
+            vhgv = v.mH @ gv
+            re_diag = _real_part(vhgv.diagonal(0, -2, -1))
+            vhgv = vhgv - v.mH @ (v * re_diag.unsqueeze(-2))
+            lc = w.conj()
+            econj = lc.unsqueeze(-2) - lc.unsqueeze(-1) + eye
+            inner = vhgv / econj * (1 - eye)
+        if gw is not None:
+            inner = gw.diag_embed() if inner is None else inner + gw.diag_embed()
+        ga = solve(v.mH, inner @ v.mH)
+        return _real_part(ga) if ctx.real_input else ga
+
+
+def _real_part(t: Tensor) -> Tensor:
+    from .complex import real
+
+    return real(t)
+
+
+def eig(A: Tensor) -> tuple:
+    """Eigenvalues and eigenvectors (unit norm, complex) of each square matrix of ``A``."""
+    _square("linalg.eig", A)
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        _floating("linalg.eig", A)
+    return _EigResult(*Eig.apply(A, vectors=True))
+
+
+def eigvals(A: Tensor) -> Tensor:
+    """The eigenvalues (complex) of each square matrix of ``A``."""
+    _square("linalg.eigvals", A)
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        _floating("linalg.eigvals", A)
+    return Eig.apply(A, vectors=False)
 
 
 def _svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:

@@ -554,6 +554,15 @@ __all__ = [
 swapaxes = swapdims = transpose
 moveaxis = movedim
 
+def _conj_if_complex(t: Tensor) -> Tensor:
+    """The conjugate transposes (``H``, ``mH``) conjugate complex tensors."""
+    if not t.is_complex():
+        return t
+    from .complex import conj
+
+    return conj(t)
+
+
 TENSOR_METHODS = {
     "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
     "flatten": flatten, "ravel": ravel, "unflatten": unflatten, "squeeze": squeeze,
@@ -561,8 +570,9 @@ TENSOR_METHODS = {
     "broadcast_to": broadcast_to, "transpose": transpose, "swapaxes": transpose,
     "swapdims": transpose, "t": t, "permute": permute, "movedim": movedim, "moveaxis": movedim,
     "T": property(lambda self: _matrix_t(self, "T")),
-    "H": property(lambda self: _matrix_t(self, "H")),
+    "H": property(lambda self: _conj_if_complex(_matrix_t(self, "H"))),
     "mT": property(lambda self: _batch_t(self, "mT")),
-    "mH": property(lambda self: _batch_t(self, "mH")),
+    "mH": property(lambda self: _conj_if_complex(_batch_t(self, "mH"))),
+    "adjoint": lambda self: _conj_if_complex(_batch_t(self, "mH")),
     "select": select, "narrow": narrow,
 }

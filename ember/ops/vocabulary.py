@@ -87,6 +87,10 @@ class TensorVocabulary:
 
     @staticmethod
     def cast(g: Tensor, dtype: Any) -> Tensor:
+        if g.is_complex() and dtype.kind != "c":  # a real input's gradient: the real part
+            from .complex import real
+
+            g = real(g)
         return g.to(_FROM_NP[dtype])
 
     @staticmethod
