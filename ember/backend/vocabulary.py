@@ -164,7 +164,10 @@ class ArrayVocabulary:
 
     @staticmethod
     def cast(g: Any, dtype: Any) -> Any:
-        """``g`` in the numpy dtype ``dtype``."""
+        """``g`` in the numpy dtype ``dtype`` (a complex gradient of a real input: its real
+        part, as torch takes it)."""
+        if g.dtype.kind == "c" and dtype.kind != "c":
+            g = g.real
         return g.astype(dtype)
 
     @staticmethod
