@@ -488,6 +488,101 @@ class MNASNet(nn.Module):
         return self.classifier(self.layers(x).mean([2, 3]))
 
 
+# ---- RegNet ------------------------------------------------------------------------------------
+
+class SimpleStemIN(Conv2dNormActivation):
+    def __init__(self, cin, cout, norm_layer, act):
+        super().__init__(cin, cout, kernel_size=3, stride=2, norm_layer=norm_layer,
+                         activation_layer=act)
+
+
+class BottleneckTransform(nn.Sequential):
+    def __init__(self, cin, cout, stride, norm_layer, act, group_width, bm, se_ratio):
+        from collections import OrderedDict
+        w_b = int(round(cout * bm))
+        layers = OrderedDict()
+        layers["a"] = Conv2dNormActivation(cin, w_b, 1, norm_layer=norm_layer,
+                                           activation_layer=act)
+        layers["b"] = Conv2dNormActivation(w_b, w_b, 3, stride=stride, groups=w_b // group_width,
+                                           norm_layer=norm_layer, activation_layer=act)
+        if se_ratio:
+            layers["se"] = SqueezeExcitation(w_b, int(round(se_ratio * cin)), activation=act)
+        layers["c"] = Conv2dNormActivation(w_b, cout, 1, norm_layer=norm_layer,
+                                           activation_layer=None)
+        super().__init__(layers)
+
+
+class ResBottleneckBlock(nn.Module):
+    def __init__(self, cin, cout, stride, norm_layer, act, group_width, bm, se_ratio):
+        super().__init__()
+        self.proj = None
+        if cin != cout or stride != 1:
+            self.proj = Conv2dNormActivation(cin, cout, 1, stride=stride, norm_layer=norm_layer,
+                                             activation_layer=None)
+        self.f = BottleneckTransform(cin, cout, stride, norm_layer, act, group_width, bm,
+                                     se_ratio)
+        self.activation = act(inplace=True)
+
+    def forward(self, x):
+        return self.activation((self.proj(x) if self.proj is not None else x) + self.f(x))
+
+
+class AnyStage(nn.Sequential):
+    def __init__(self, cin, cout, stride, depth, norm_layer, act, gw, bm, se_ratio, index):
+        super().__init__()
+        for i in range(depth):
+            self.add_module(f"block{index}-{i}",
+                            ResBottleneckBlock(cin if i == 0 else cout, cout,
+                                               stride if i == 0 else 1, norm_layer, act, gw, bm,
+                                               se_ratio))
+
+
+def _regnet_stages(depth, w_0, w_a, w_m, group_width):
+    widths_cont = torch.arange(depth) * w_a + w_0
+    capacity = torch.round(torch.log(widths_cont / w_0) / math.log(w_m))
+    widths = (torch.round(torch.divide(w_0 * torch.pow(w_m, capacity), 8)) * 8).int().tolist()
+    stages = []  # [width, depth]
+    for w in widths:
+        if stages and stages[-1][0] == w:
+            stages[-1][1] += 1
+        else:
+            stages.append([w, 1])
+    out = []
+    for w, d in stages:
+        g = min(group_width, w)
+        out.append((make_divisible(w, g), d, g))
+    return out
+
+
+class RegNet(nn.Module):
+    def __init__(self, stages, num_classes=1000, se_ratio=0.25):
+        super().__init__()
+        from collections import OrderedDict
+        norm = partial(nn.BatchNorm2d, eps=1e-05, momentum=0.1)
+        self.stem = SimpleStemIN(3, 32, norm, nn.ReLU)
+        cur, blocks = 32, []
+        for i, (w, d, g) in enumerate(stages):
+            blocks.append((f"block{i + 1}", AnyStage(cur, w, 2, d, norm, nn.ReLU, g, 1.0,
+                                                     se_ratio, i + 1)))
+            cur = w
+        self.trunk_output = nn.Sequential(OrderedDict(blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(cur, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                nn.init.normal_(m.weight, mean=0.0, std=math.sqrt(2.0 / fan_out))
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, mean=0.0, std=0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        return self.fc(self.avgpool(self.trunk_output(self.stem(x))).flatten(start_dim=1))
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -503,6 +598,8 @@ BUILDERS = {
     "squeezenet1_1": lambda **kw: SqueezeNet("1_1", **kw),
     "mnasnet0_5": lambda **kw: MNASNet(0.5, **kw),
     "mnasnet1_0": lambda **kw: MNASNet(1.0, **kw),
+    "regnet_y_400mf": lambda **kw: RegNet(_regnet_stages(16, 48, 27.89, 2.09, 8), **kw),
+    "regnet_y_800mf": lambda **kw: RegNet(_regnet_stages(14, 56, 38.84, 2.4, 16), **kw),
 }
 
 

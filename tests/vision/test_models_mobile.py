@@ -24,7 +24,7 @@ import _torch_zoo as tz  # noqa: E402
 NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
          "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
          "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1",
-         "mnasnet0_5", "mnasnet1_0"]
+         "mnasnet0_5", "mnasnet1_0", "regnet_y_400mf", "regnet_y_800mf"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -90,7 +90,8 @@ def test_param_count_equals_weights_meta(no_init, name):
                                        ("efficientnet_b3", 32), ("efficientnet_v2_s", 40),
                                        ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 32),
                                        ("squeezenet1_0", 64), ("squeezenet1_1", 48),
-                                       ("mnasnet0_5", 32), ("mnasnet1_0", 32)])
+                                       ("mnasnet0_5", 32), ("mnasnet1_0", 32),
+                                       ("regnet_y_400mf", 32), ("regnet_y_800mf", 32)])
 def test_eval_logits_match_torch(no_init, name, size):
     e_model, t_model = _twins(name)
     e_model.eval()
@@ -246,6 +247,14 @@ WEIGHTS = {
                                          224, 256, "bilinear"),
     "MNASNet1_0_Weights.IMAGENET1K_V1": ("mnasnet1.0_top1_73.512-f206786ef8.pth", 73.456, 91.510,
                                          224, 256, "bilinear"),
+    "RegNet_Y_400MF_Weights.IMAGENET1K_V1": ("regnet_y_400mf-c65dace8.pth", 74.046, 91.716, 224,
+                                             256, "bilinear"),
+    "RegNet_Y_400MF_Weights.IMAGENET1K_V2": ("regnet_y_400mf-e6988f5f.pth", 75.804, 92.742, 224,
+                                             232, "bilinear"),
+    "RegNet_Y_800MF_Weights.IMAGENET1K_V1": ("regnet_y_800mf-1b27b58c.pth", 76.420, 93.136, 224,
+                                             256, "bilinear"),
+    "RegNet_Y_800MF_Weights.IMAGENET1K_V2": ("regnet_y_800mf-58fc7688.pth", 78.828, 94.502, 224,
+                                             232, "bilinear"),
 }
 
 
@@ -368,3 +377,14 @@ def test_mnasnet_version_1_checkpoints_rebuild_the_fixed_stem():
         models.MNASNet(0)
     with pytest.raises(ValueError, match="kernel_size should be 3 or 5 instead of 7"):
         models.mnasnet._InvertedResidual(8, 8, 7, 1, 3)
+
+
+def test_regnet_block_params_and_errors():
+    from ember.vision.models.regnet import BlockParams
+    p = BlockParams.from_init_params(depth=16, w_0=48, w_a=27.89, w_m=2.09, group_width=8)
+    # torchvision's RegNetY-400MF stages
+    assert p.depths == [1, 3, 6, 6] and p.widths == [48, 104, 208, 440]
+    assert p.group_widths == [8, 8, 8, 8] and p.strides == [2, 2, 2, 2]
+    with pytest.raises(ValueError, match="Invalid RegNet settings"):
+        BlockParams.from_init_params(depth=16, w_0=50, w_a=27.89, w_m=2.09, group_width=8)
+    assert models.regnet_y_800mf.__doc__.startswith("RegNetY-800MF")

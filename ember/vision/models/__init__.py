@@ -11,6 +11,8 @@ from .mobilenetv2 import *  # noqa: F401,F403
 from .mobilenetv2 import __all__ as _mobilenetv2_all
 from .mobilenetv3 import *  # noqa: F401,F403
 from .mobilenetv3 import __all__ as _mobilenetv3_all
+from .regnet import *  # noqa: F401,F403
+from .regnet import __all__ as _regnet_all
 from .resnet import *  # noqa: F401,F403
 from .resnet import __all__ as _resnet_all
 from .shufflenetv2 import *  # noqa: F401,F403
@@ -21,4 +23,4 @@ from .squeezenet import __all__ as _squeezenet_all
 __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
            *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all,
-           *_mnasnet_all]
+           *_mnasnet_all, *_regnet_all]
