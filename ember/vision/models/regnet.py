@@ -217,7 +217,8 @@ def _regnet(block_params: BlockParams, weights: Optional[WeightsEnum], progress:
     return model
 
 
-_V1_DOCS = "These weights reproduce closely the results of the paper using a simple training recipe."
+_V1_DOCS = ("These weights reproduce closely the results of the paper using a simple training "
+            "recipe.")
 _V2_DOCS = ("These weights improve upon the results of the original paper by using a modified "
             f"version of TorchVision's new training recipe ({_BLOG}).")
 
