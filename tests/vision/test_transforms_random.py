@@ -449,3 +449,16 @@ def test_tensor_paths_need_neither_pillow_nor_scipy():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_v2_plain_callable_transforms():
+    img = pil(u8(seed=12))
+    x, label = v2.PILToTensor()(img, 4)
+    assert x.dtype == ember.uint8 and label == 4
+    back = v2.Compose([v2.PILToTensor(), v2.ToPILImage(mode="RGB")])(img, "a")
+    same(back[0], img)
+    assert back[1] == "a"
+    with pytest.warns(UserWarning):
+        t = v2.ToTensor()
+    assert t(img, 1)[0].dtype == ember.float32
+    assert isinstance(v2.RandomRotation(3), v2.Transform)

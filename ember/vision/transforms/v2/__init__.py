@@ -70,16 +70,11 @@ def _pack(inputs: tuple) -> Any:
     return inputs if len(inputs) > 1 else inputs[0]
 
 
-class Transform(nn.Module):
-    """Base of the v2 transforms: ``_transform`` is applied to the first image in the inputs."""
-
-    _v1: Any = None
+class _Structured:
+    """Applies ``_transform`` to the first image in the inputs; the rest passes through."""
 
     def _transform(self, inpt: Any) -> Any:
-        return self._v1_call(inpt)
-
-    def _v1_call(self, inpt: Any) -> Any:
-        return super().__call__(inpt)  # the v1 class's own call
+        return super().__call__(inpt)  # the v1 class's own call (after this mixin in the MRO)
 
     def __call__(self, *inputs: Any) -> Any:
         flat, rebuild = _flatten(_pack(inputs))
@@ -90,10 +85,21 @@ class Transform(nn.Module):
         return rebuild(flat)
 
 
+class Transform(_Structured, nn.Module):
+    """Base of the v2 transforms: override ``_transform(inpt)`` for the image."""
+
+    def _transform(self, inpt: Any) -> Any:
+        raise NotImplementedError
+
+
 def _v2(v1: type, doc: str | None = None) -> type:
-    cls = type(v1.__name__, (Transform, v1), {"__doc__": doc or v1.__doc__,
-                                              "__module__": __name__})
-    return cls
+    # nn.Module transforms become Transforms; the few plain callables (PILToTensor, ToPILImage)
+    # keep their own __init__/__call__ behind the structure handling
+    bases = (Transform, v1) if issubclass(v1, nn.Module) else (_Structured, v1)
+    ns = {"__doc__": doc or v1.__doc__, "__module__": __name__}
+    if issubclass(v1, nn.Module):
+        ns["_transform"] = lambda self, inpt: v1.__call__(self, inpt)
+    return type(v1.__name__, bases, ns)
 
 
 Normalize = _v2(_t1.Normalize)
@@ -327,7 +333,7 @@ class CutMix(_BaseMixUpCutMix):
         return out
 
 
-class ToTensor(Transform, _t1.ToTensor):
+class ToTensor(_Structured, _t1.ToTensor):
     """Deprecated in v2: use ``Compose([ToImage(), ToDtype(ember.float32, scale=True)])``."""
 
     def __init__(self) -> None:
@@ -335,7 +341,6 @@ class ToTensor(Transform, _t1.ToTensor):
             "The transform `ToTensor()` is deprecated and will be removed in a future release. "
             "Instead, please use `v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, "
             "scale=True)])`.Output is equivalent up to float precision.")
-        super().__init__()
 
 
 class ToImage(Transform):
