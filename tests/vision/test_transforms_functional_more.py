@@ -300,6 +300,8 @@ def test_gamma_grayscale_and_errors():
     assert gp.mode == "RGB" and (np.asarray(gp)[..., 1] == np.asarray(img.convert("L"))).all()
     with pytest.raises(ValueError, match="num_output_channels should be either 1 or 3"):
         F.rgb_to_grayscale(t, 2)
+    with pytest.raises(TypeError, match="Input should be PIL Image"):
+        F.to_grayscale(t)
     with pytest.raises(ValueError, match="The number if bits should be between 0 and 8. Got 9"):
         F.posterize(t, 9)
     with pytest.raises(TypeError, match="Threshold should be less than bound of img."):

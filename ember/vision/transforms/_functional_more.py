@@ -18,7 +18,7 @@ from ember import Tensor
 
 from . import _functional_pil as F_pil
 from . import _functional_tensor as F_t
-from ._pil import require_pil
+from ._pil import is_pil_image, require_pil
 from .functional import InterpolationMode, _check_interpolation, pil_modes_mapping
 
 __all__ = [
@@ -175,7 +175,7 @@ def _pil_fill(fill: Any, img: Any) -> dict:
 def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
     """ITU-R 601-2 luma (``L = 0.2989 R + 0.587 G + 0.114 B``) with 1 or 3 output channels."""
     if not isinstance(img, Tensor):
-        return to_grayscale(img, num_output_channels)
+        return _pil_grayscale(img, num_output_channels)
     if img.ndim < 3:
         raise TypeError(
             f"Input image tensor should have at least 3 dimensions, but found {img.ndim}")
@@ -191,9 +191,12 @@ def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
 
 def to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
     """A PIL image as grayscale (Pillow's ``convert("L")``), with 1 or 3 channels."""
-    if isinstance(img, Tensor):
-        return rgb_to_grayscale(img, num_output_channels)
-    F_pil._check(img)
+    return _pil_grayscale(img, num_output_channels)
+
+
+def _pil_grayscale(img: Any, num_output_channels: int) -> Any:
+    if not is_pil_image(img):
+        raise TypeError("Input should be PIL Image")
     Image = require_pil()
     if num_output_channels == 1:
         return img.convert("L")
