@@ -339,3 +339,19 @@ def test_complex_inverse_and_solve():
                                   .numpy())
     with pytest.raises(NotImplementedError, match="complex"):
         ember.linalg.qr(ember.ones(2, 2, dtype=ember.complex64))
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse(upper):
+    low = np.linalg.cholesky(_mat(2, 3, 3, spd=True))
+    low = np.swapaxes(low, -1, -2).copy() if upper else low
+    b = R.standard_normal((2, 3, 4))
+    check_op(lambda m, x, f: m.cholesky_solve(x, f, upper), b, low, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x, f: x.cholesky_solve(f, upper=upper), b[0], low[0])
+    check_op(lambda m, f: m.cholesky_inverse(f, upper), low, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, f: f.cholesky_inverse(upper), low[0].astype(np.float32), atol=1e-5)
+    # (the gradient in the factor is torch's full-matrix one; only its triangle is read)
+    tri = lambda f: f.triu() if upper else f.tril()  # noqa: E731
+    check_gradcheck(lambda m, x, f: m.cholesky_solve(x, tri(f), upper), b[0], low[0])
+    check_gradcheck(lambda m, f: m.cholesky_inverse(tri(f), upper), low[0])
+    same_error(lambda m: m.cholesky_solve(m.ones(3), m.eye(3)))

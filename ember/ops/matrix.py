@@ -1074,6 +1074,75 @@ def eigvals(A: Tensor) -> Tensor:
     return Eig.apply(A, vectors=False)
 
 
+def _gram(xp: Any, low: Any, upper: bool) -> Any:
+    """``L L^H`` (``U^H U`` with ``upper``) from a Cholesky factor's triangle."""
+    t = xp.triu(low) if upper else xp.tril(low)
+    th = xp.conj(xp.swapaxes(t, -1, -2))
+    return th @ t if upper else t @ th
+
+
+class CholeskySolve(Op, name="CholeskySolveBackward0"):
+    """``X = (L L^H)^-1 B`` from a Cholesky factor ``L`` (``U^H U`` with ``upper``)."""
+
+    @staticmethod
+    def forward(ctx, b, low, *, upper):
+        xp = ctx.xp
+        ctx.upper = upper
+        x = xp.ascontiguousarray(xp.linalg.solve(_gram(xp, low, upper), b))
+        ctx.save_for_backward(low, x)
+        return x.astype(b.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        low, x = ctx.saved_tensors
+        need_b, need_l = ctx.needs_input_grad
+        gb = cholesky_solve(g, low, ctx.upper)
+        gl = None
+        if need_l:  # torch's: the symmetric part of -gB X^H, times the factor
+            common = gb @ x.mH
+            common = common + common.mH
+            gl = -(low @ common) if ctx.upper else -(common @ low)
+        return (gb if need_b else None), gl
+
+
+class CholeskyInverse(Op, name="CholeskyInverseBackward0"):
+    """``(L L^H)^-1`` from a Cholesky factor ``L`` (``U^H U`` with ``upper``)."""
+
+    @staticmethod
+    def forward(ctx, low, *, upper):
+        xp = ctx.xp
+        ctx.upper = upper
+        y = xp.ascontiguousarray(xp.linalg.inv(_gram(xp, low, upper))).astype(low.dtype,
+                                                                              copy=False)
+        ctx.save_for_backward(low, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        low, y = ctx.saved_tensors
+        common = y @ ((g + g.mH) @ y)
+        return -(low @ common) if ctx.upper else -(common @ low)
+
+
+def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
+    """The solution of ``A X = B`` given ``A``'s Cholesky factor ``L`` (``U`` with ``upper``)."""
+    if B.ndim < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {B.ndim} dimensions "
+                           "instead")
+    if L.ndim < 2:
+        raise RuntimeError(f"u should have at least 2 dimensions, but has {L.ndim} dimensions "
+                           "instead")
+    _floating("cholesky_solve", L)
+    return CholeskySolve.apply(B, L, upper=upper)
+
+
+def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
+    """The inverse of ``A`` given its Cholesky factor ``L`` (``U`` with ``upper``)."""
+    _square("cholesky_inverse", L, "input")
+    _floating("cholesky_inverse", L)
+    return CholeskyInverse.apply(L, upper=upper)
+
+
 def _svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
     """``torch.svd``: ``(U, S, V)`` (V, not Vh)."""
     u, s, vh = linalg_svd(input, full_matrices=not some)
@@ -1104,5 +1173,5 @@ svd, qr, slogdet, cholesky = _svd_legacy, _qr_legacy, _slogdet_legacy, _cholesky
 
 # torch's top-level names: the legacy signatures (svd returns V, qr takes ``some``)
 __all__ = ["inverse", "det", "logdet", "slogdet", "pinverse", "matrix_power", "svd", "qr",
-           "cholesky", "matrix_exp"]
+           "cholesky", "matrix_exp", "cholesky_solve", "cholesky_inverse"]
 TENSOR_METHODS = {name: globals()[name] for name in __all__}
