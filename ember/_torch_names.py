@@ -458,4 +458,36 @@ NAMES = {
         'kineto_available', 'no_grad', 'profiler', 'profiler_legacy', 'profiler_util',
         'set_detect_anomaly', 'set_grad_enabled', 'set_multithreading_enabled', 'variable',
     }),
+    'torch.nn.init': frozenset({
+        'Tensor', 'calculate_gain', 'constant', 'constant_', 'dirac', 'dirac_', 'eye', 'eye_',
+        'kaiming_normal', 'kaiming_normal_', 'kaiming_uniform', 'kaiming_uniform_', 'normal',
+        'normal_', 'ones_', 'orthogonal', 'orthogonal_', 'sparse', 'sparse_', 'trunc_normal_',
+        'uniform', 'uniform_', 'xavier_normal', 'xavier_normal_', 'xavier_uniform',
+        'xavier_uniform_', 'zeros_',
+    }),
+    'torch.nn.utils': frozenset({
+        'clip_grad', 'clip_grad_norm', 'clip_grad_norm_', 'clip_grad_value_',
+        'clip_grads_with_norm_', 'convert_conv2d_weight_memory_format',
+        'convert_conv3d_weight_memory_format', 'convert_parameters', 'fuse_conv_bn_eval',
+        'fuse_conv_bn_weights', 'fuse_linear_bn_eval', 'fuse_linear_bn_weights', 'fusion',
+        'get_total_norm', 'init', 'memory_format', 'parameters_to_vector', 'parametrizations',
+        'parametrize', 'remove_spectral_norm', 'remove_weight_norm', 'rnn', 'skip_init',
+        'spectral_norm', 'stateless', 'vector_to_parameters', 'weight_norm',
+    }),
+    'torch.utils': frozenset({
+        'ThroughputBenchmark', 'backcompat', 'backend_registration', 'checkpoint',
+        'cmake_prefix_path', 'collect_env', 'cpp_backtrace', 'data', 'deterministic', 'dlpack',
+        'generate_methods_for_privateuse1_backend', 'get_cpp_backtrace', 'hooks',
+        'rename_privateuse1_backend', 'set_module', 'swap_tensors', 'throughput_benchmark', 'weak',
+    }),
+    'torch.backends': frozenset({
+        'cpu', 'cuda', 'cudnn', 'cusparselt', 'kleidiai', 'm', 'mha', 'miopen', 'mkl', 'mkldnn',
+        'mps', 'nnpack', 'openmp', 'opt_einsum', 'python_native', 'quantized',
+    }),
+    'torch.hub': frozenset({
+        'DEFAULT_CACHE_DIR', 'ENV_GITHUB_TOKEN', 'ENV_TORCH_HOME', 'ENV_XDG_CACHE_HOME',
+        'HASH_REGEX', 'MAP_LOCATION', 'MODULE_HUBCONF', 'READ_DATA_CHUNK', 'VAR_DEPENDENCY',
+        'download_url_to_file', 'get_dir', 'help', 'list', 'load', 'load_state_dict_from_url',
+        'set_dir',
+    }),
 }

@@ -391,3 +391,7 @@ def help(github: str, model: str, force_reload: bool = False,  # noqa: A001
          skip_validation: bool = False, trust_repo: Any = "check") -> str:
     """Not supported: ``torch.hub.help`` runs a repository's ``hubconf.py``."""
     raise _no_repos("help")
+
+from ._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "torch.hub")  # torch's: MissingAPIError

@@ -21,9 +21,12 @@ NAMESPACES = [("ember", "torch"), ("ember.nn", "torch.nn"),
               ("ember.linalg", "torch.linalg"), ("ember.special", "torch.special"),
               ("ember.fft", "torch.fft"), ("ember.utils.data", "torch.utils.data"),
               # not counted in docs/api-coverage.md, but named all the same
-              ("ember.distributed", "torch.distributed"), ("ember.nn.parallel", "torch.nn.parallel"),
-              ("ember.onnx", "torch.onnx"), ("ember.cuda", "torch.cuda"), ("ember.amp", "torch.amp"),
-              ("ember.autograd", "torch.autograd")]
+              ("ember.distributed", "torch.distributed"),
+              ("ember.nn.parallel", "torch.nn.parallel"), ("ember.onnx", "torch.onnx"),
+              ("ember.cuda", "torch.cuda"), ("ember.amp", "torch.amp"),
+              ("ember.autograd", "torch.autograd"), ("ember.nn.init", "torch.nn.init"),
+              ("ember.nn.utils", "torch.nn.utils"), ("ember.utils", "torch.utils"),
+              ("ember.backends", "torch.backends"), ("ember.hub", "torch.hub")]
 
 
 def _module(name):

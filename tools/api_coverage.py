@@ -46,6 +46,11 @@ RUNTIME_ONLY = {
     "torch.cuda": "ember.cuda",
     "torch.amp": "ember.amp",
     "torch.autograd": "ember.autograd",
+    "torch.nn.init": "ember.nn.init",
+    "torch.nn.utils": "ember.nn.utils",
+    "torch.utils": "ember.utils",
+    "torch.backends": "ember.backends",
+    "torch.hub": "ember.hub",
 }
 _NOT_API = {"TYPE_CHECKING"}
 

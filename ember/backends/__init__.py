@@ -10,3 +10,7 @@ from __future__ import annotations
 from . import cpu, cuda, cudnn, mkl, mkldnn, mps, openmp  # noqa: F401
 
 __all__ = ["cpu", "cuda", "cudnn", "mkl", "mkldnn", "mps", "openmp"]
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "torch.backends")  # torch's: MissingAPIError
