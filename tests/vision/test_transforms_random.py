@@ -462,3 +462,17 @@ def test_v2_plain_callable_transforms():
         t = v2.ToTensor()
     assert t(img, 1)[0].dtype == ember.float32
     assert isinstance(v2.RandomRotation(3), v2.Transform)
+
+
+def test_v2_functional_names():
+    vF = v2.functional
+    x = u8(seed=13)
+    same(vF.horizontal_flip(x), F.hflip(x))
+    same(vF.vertical_flip(x), F.vflip(x))
+    assert vF.elastic is F.elastic_transform
+    assert vF.get_size(x) == [20, 24] and vF.get_num_channels(x) == 3
+    g = vF.grayscale_to_rgb(F.rgb_to_grayscale(x))
+    assert g.shape == (3, 20, 24) and ember.equal(g[0], g[2])
+    assert vF.grayscale_to_rgb(pil(x).convert("L")).mode == "RGB"
+    assert vF.to_dtype(x, ember.float32, scale=True).max().item() <= 1.0
+    assert set(F.__all__) <= set(vF.__all__)

@@ -11,11 +11,14 @@ from ember import Tensor
 
 from ..functional import *  # noqa: F403
 from ..functional import __all__ as _v1_all
-from ..functional import convert_image_dtype, pil_to_tensor
+from ..functional import (
+    convert_image_dtype, elastic_transform, get_dimensions, hflip, pil_to_tensor, vflip,
+)
 from .._pil import is_pil_image
 
 __all__ = list(_v1_all) + ["to_image", "to_dtype", "to_pure_tensor", "gaussian_noise",
-                           "permute_channels"]
+                           "permute_channels", "horizontal_flip", "vertical_flip", "elastic",
+                           "get_size", "get_num_channels", "grayscale_to_rgb"]
 
 
 def to_image(inpt: Any) -> Tensor:
@@ -61,3 +64,27 @@ def permute_channels(inpt: Any, permutation: list[int]) -> Any:
 
         return to_pil_image(permute_channels(pil_to_tensor(inpt), permutation), mode=inpt.mode)
     return inpt[..., list(permutation), :, :]
+
+
+# v2's names for v1 functions
+horizontal_flip = hflip
+vertical_flip = vflip
+elastic = elastic_transform
+
+
+def get_size(inpt: Any) -> list[int]:
+    """``[height, width]`` (v1's ``get_image_size`` is ``[width, height]``)."""
+    return get_dimensions(inpt)[1:]
+
+
+def get_num_channels(inpt: Any) -> int:
+    return get_dimensions(inpt)[0]
+
+
+def grayscale_to_rgb(inpt: Any) -> Any:
+    """A 1-channel image as 3 identical channels; a 3-channel image unchanged."""
+    if is_pil_image(inpt):
+        return inpt.convert(mode="RGB")
+    if inpt.shape[-3] >= 3:
+        return inpt
+    return inpt.repeat(*([1] * (inpt.ndim - 3)), 3, 1, 1)
