@@ -355,3 +355,17 @@ def test_cholesky_solve_and_inverse(upper):
     check_gradcheck(lambda m, x, f: m.cholesky_solve(x, tri(f), upper), b[0], low[0])
     check_gradcheck(lambda m, f: m.cholesky_inverse(tri(f), upper), low[0])
     same_error(lambda m: m.cholesky_solve(m.ones(3), m.eye(3)))
+
+
+def test_tensorinv_and_tensorsolve():
+    a = R.standard_normal((4, 6, 8, 3))
+    # (torch's tensorinv ends in a ReshapeAliasBackward0, ember's in a ViewBackward0)
+    check_op(lambda m, x: m.linalg.tensorinv(x, ind=2), a, atol=1e-9, rtol=1e-8, grad_fn=False)
+    check_op(lambda m, x, y: m.linalg.tensorsolve(x, y), a, R.standard_normal((4, 6)),
+             atol=1e-9, rtol=1e-8)
+    check_op(lambda m, x, y: m.linalg.tensorsolve(x, y, dims=(0,)), a.transpose(2, 0, 1, 3).copy(),
+             R.standard_normal((4, 6)), atol=1e-9, rtol=1e-8)
+    check_gradcheck(lambda m, x: m.linalg.tensorinv(x, ind=1), _mat(6, 6).reshape(6, 2, 3))
+    same_error(lambda m: m.linalg.tensorinv(m.ones(4, 6, 8, 3), ind=0))
+    same_error(lambda m: m.linalg.tensorinv(m.ones(2, 3, 4), ind=1))
+    same_error(lambda m: m.linalg.tensorsolve(m.ones(4, 6, 8, 3), m.ones(4, 5)))

@@ -1074,6 +1074,31 @@ def eigvals(A: Tensor) -> Tensor:
     return Eig.apply(A, vectors=False)
 
 
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
+    """The inverse of ``A`` seen as a matrix with rows ``A.shape[:ind]`` and columns the rest:
+    shape ``A.shape[ind:] + A.shape[:ind]``."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    rows, cols = math.prod(A.shape[:ind]), math.prod(A.shape[ind:])
+    if rows != cols:
+        raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {cols} != {rows}")
+    return inv(A.reshape(rows, cols)).reshape(tuple(A.shape[ind:]) + tuple(A.shape[:ind]))
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims: Any = None) -> Tensor:
+    """The ``X`` with ``tensordot(A, X, X.ndim) = B``; ``dims`` of ``A`` are moved last first."""
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        A = A.permute([d for d in range(A.ndim) if d not in dims] + dims)
+    out_shape = tuple(A.shape[B.ndim:])
+    rows, cols = math.prod(B.shape), math.prod(out_shape)
+    if rows != cols:
+        raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[other.ndim:]) "
+                           f"== prod(self.shape[:other.ndim]), but got {cols} != {rows}")
+    return solve(A.reshape(rows, cols), B.reshape(rows)).view(out_shape)
+
+
 def _gram(xp: Any, low: Any, upper: bool) -> Any:
     """``L L^H`` (``U^H U`` with ``upper``) from a Cholesky factor's triangle."""
     t = xp.triu(low) if upper else xp.tril(low)
