@@ -52,13 +52,13 @@ def test_import_and_tensor_paths_work_without_pillow():
         out = ImageClassification(crop_size=16, resize_size=20)(x)
         assert tuple(out.shape) == (3, 16, 16), out.shape
         assert tuple(T.ToTensor()(np.zeros((4, 5, 3), np.uint8)).shape) == (3, 4, 5)
-        for fn in (lambda: T.functional.to_pil_image(x), lambda: D.Digits()):
-            try:
-                fn()
-            except ModuleNotFoundError as e:
-                assert "pip install 'ember[vision]'" in str(e), e
-            else:
-                raise AssertionError("no error")
+        try:
+            T.functional.to_pil_image(x)
+        except ModuleNotFoundError as e:
+            assert "pip install 'ember[vision]'" in str(e), e
+        else:
+            raise AssertionError("no error")
+        assert len(D.Digits()) > 0  # the data ships inside ember: no Pillow needed to read it
         print("ok")
     """)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
