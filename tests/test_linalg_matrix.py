@@ -369,3 +369,27 @@ def test_tensorinv_and_tensorsolve():
     same_error(lambda m: m.linalg.tensorinv(m.ones(4, 6, 8, 3), ind=0))
     same_error(lambda m: m.linalg.tensorinv(m.ones(2, 3, 4), ind=1))
     same_error(lambda m: m.linalg.tensorsolve(m.ones(4, 6, 8, 3), m.ones(4, 5)))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (2, 3, 3)])
+def test_lu_family(shape):
+    a = R.standard_normal(shape)
+    check_op(lambda m, x: m.linalg.lu_factor(x), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x: m.linalg.lu_factor_ex(x), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x: m.linalg.lu(x), a, atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x: m.linalg.lu(x), a.astype(np.float32), atol=1e-5, rtol=1e-4)
+    check_gradcheck(lambda m, x: m.linalg.lu_factor(x)[0], a)
+    check_gradcheck(lambda m, x: m.linalg.lu(x)[1:], a)
+    b = R.standard_normal(shape[:-1] + (2,))
+    for left, adjoint in [(True, False), (True, True)]:
+        def solve(m, x, y, left=left, adjoint=adjoint):
+            lu, piv = m.linalg.lu_factor(x)
+            return m.linalg.lu_solve(lu, piv, y, left=left, adjoint=adjoint)
+
+        check_op(solve, a, b, atol=1e-10, rtol=1e-9)
+        check_gradcheck(solve, a, b)
+    bl = R.standard_normal(shape[:-2] + (2, shape[-1]))
+    check_op(lambda m, x, y: m.linalg.lu_solve(*m.linalg.lu_factor(x), y, left=False), a, bl,
+             atol=1e-10, rtol=1e-9)
+    check_op(lambda m, x: m.linalg.lu(x), R.standard_normal((3, 5)), grad=False)
+    check_op(lambda m, x: m.linalg.lu_factor(x), R.standard_normal((5, 3)), grad=False)

@@ -1074,6 +1074,187 @@ def eigvals(A: Tensor) -> Tensor:
     return Eig.apply(A, vectors=False)
 
 
+# -- LU ------------------------------------------------------------------------------------------
+_LUFactorResult = return_type("linalg_lu_factor", ("LU", "pivots"))
+_LUFactorExResult = return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
+_LUResult = return_type("linalg_lu", ("P", "L", "U"))
+
+
+def _getrf(xp: Any, a: Any) -> tuple:
+    """LU with partial pivoting, as LAPACK's getrf: the packed factors (L's unit diagonal
+    implied) and the 1-based pivots, for each matrix of ``a``. A loop over the k = min(m, n)
+    elimination steps, each one array step over the whole batch."""
+    m, n = a.shape[-2:]
+    k = builtins.min(m, n)
+    u = a.reshape((-1, m, n)).copy()
+    rows = xp.arange(u.shape[0])
+    piv = xp.zeros((u.shape[0], k), dtype="int32")
+    for j in range(k):  # the algorithm's own sequence of columns
+        p = j + xp.argmax(xp.abs(u[:, j:, j]), axis=1)
+        piv[:, j] = p + 1
+        top = u[rows, j].copy()
+        u[rows, j] = u[rows, p]
+        u[rows, p] = top
+        pivot = u[:, j, j]
+        u[:, j + 1:, j] /= xp.where(pivot == 0, 1, pivot)[:, None]
+        u[:, j + 1:, j + 1:] -= u[:, j + 1:, j:j + 1] * u[:, j:j + 1, j + 1:]
+    return u.reshape(a.shape), piv.reshape(a.shape[:-2] + (k,))
+
+
+def _permutation(xp: Any, piv: Any, m: int, dtype: Any) -> Any:
+    """The permutation matrices P (A = P L U) of LAPACK pivots."""
+    flat = piv.reshape((-1, piv.shape[-1])) - 1
+    perm = xp.broadcast_to(xp.arange(m), (flat.shape[0], m)).copy()
+    rows = xp.arange(flat.shape[0])
+    for j in range(flat.shape[1]):  # the swaps, in order
+        p = flat[:, j]
+        top = perm[rows, j].copy()
+        perm[rows, j] = perm[rows, p]
+        perm[rows, p] = top
+    eye = xp.zeros((flat.shape[0], m, m), dtype=dtype)
+    eye[rows[:, None], perm, xp.arange(m)[None, :]] = 1  # P[perm[i], i] = 1
+    return eye.reshape(piv.shape[:-1] + (m, m))
+
+
+def _unpack(xp: Any, lu: Any) -> tuple:
+    m, n = lu.shape[-2:]
+    k = builtins.min(m, n)
+    low = xp.tril(lu[..., :, :k], -1) + xp.eye(m, k, dtype=lu.dtype)
+    up = xp.triu(lu[..., :k, :])
+    return low, up
+
+
+class LUFactor(Op, name="LinalgLuFactorExBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.xp
+        lu, piv = _getrf(xp, a)
+        ctx.save_for_backward(lu)
+        ctx.piv = piv
+        ctx.mark_non_differentiable(piv)
+        return lu, piv
+
+    @staticmethod
+    def backward(ctx, g, _gpiv=None):
+        (lu,) = ctx.saved_tensors
+        low, up = lu.tril(-1) + _eye_like(lu), lu.triu()
+        p = Tensor._make(_permutation(get_array_module(lu._data), ctx.piv, lu.shape[-2],
+                                      lu._data.dtype))
+        return _lu_backward(g.tril(-1), g.triu(), p, low, up)
+
+
+class LU(Op, name="LinalgLuBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.xp
+        lu, piv = _getrf(xp, a)
+        low, up = _unpack(xp, lu)
+        p = _permutation(xp, piv, a.shape[-2], a.dtype)
+        ctx.save_for_backward(p, low, up)
+        ctx.mark_non_differentiable(p)  # (P is piecewise constant: no grad_fn, as torch's)
+        return p, low, up
+
+    @staticmethod
+    def backward(ctx, gp, gl, gu):
+        p, low, up = ctx.saved_tensors
+        return _lu_backward(gl, gu, p, low, up)
+
+
+def _lu_backward(gl: Any, gu: Any, p: Tensor, low: Tensor, up: Tensor) -> Tensor:
+    """A = P L U (square): gA = P L^-H (tril_-1(L^H gL) + triu(gU U^H)) U^-H (torch's
+    linalg_lu_backward)."""
+    if low.shape[-1] != up.shape[-1] or low.shape[-2] != up.shape[-2]:
+        raise NotImplementedError("the LU backward of a non-square matrix is not implemented in "
+                                  "ember yet")
+    phi = None
+    if gl is not None:
+        phi = (low.mH @ gl).tril(-1)
+    if gu is not None:
+        term = (gu @ up.mH).triu()
+        phi = term if phi is None else phi + term
+    x = solve_triangular(up.mH, phi, upper=False, left=False)
+    x = solve_triangular(low.mH, x, upper=True, unitriangular=True)
+    return p @ x
+
+
+class LUSolve(Op, name="LinalgLuSolveBackward0"):
+    """``X`` with ``A X = B`` from ``A``'s packed LU factors and pivots."""
+
+    @staticmethod
+    def forward(ctx, lu, b, *, piv, left, adjoint):
+        xp = ctx.xp
+        low, up = _unpack(xp, lu)
+        p = _permutation(xp, piv, lu.shape[-1], lu.dtype)
+        a = p @ low @ up
+        ctx.left, ctx.adjoint, ctx.piv = left, adjoint, piv
+        a = xp.conj(xp.swapaxes(a, -1, -2)) if adjoint else a
+        if left:
+            x = xp.linalg.solve(a, b)
+        else:
+            x = xp.swapaxes(xp.linalg.solve(xp.swapaxes(a, -1, -2), xp.swapaxes(b, -1, -2)),
+                            -1, -2)
+        x = xp.ascontiguousarray(x).astype(b.dtype, copy=False)
+        ctx.save_for_backward(lu, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        lu, x = ctx.saved_tensors
+        need_lu, need_b = ctx.needs_input_grad
+        low, up = lu.tril(-1) + _eye_like(lu), lu.triu()
+        p = Tensor._make(_permutation(get_array_module(lu._data), ctx.piv, lu.shape[-1],
+                                      lu._data.dtype))
+        a = p @ low @ up
+        # the gradient of op(A) X = B, as solve's; then through A = P L U into the packed LU
+        op_a = a.mH if ctx.adjoint else a
+        gb = solve(op_a.mH, g) if ctx.left else solve(op_a, g.mH).mH
+        ga_op = -(gb @ x.mH) if ctx.left else -(x.mH @ gb)
+        ga = ga_op.mH if ctx.adjoint else ga_op
+        glu = None
+        if need_lu:  # A = P L U: gL = P^T gA U^H (strict lower), gU = L^H P^T gA (upper)
+            pg = p.mT @ ga
+            glu = (pg @ up.mH).tril(-1) + (low.mH @ pg).triu()
+        return glu, (gb if need_b else None)
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True) -> tuple:
+    """The packed LU factors of ``A`` (partial pivoting) and LAPACK's 1-based pivots."""
+    _matrix("linalg.lu_factor", A)
+    _floating("linalg.lu_factor", A)
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    lu, piv = LUFactor.apply(A)
+    return _LUFactorResult(lu, piv)
+
+
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False) -> tuple:
+    """``lu_factor`` and an ``info`` tensor (the first zero pivot, 1-based; 0 if none)."""
+    lu, piv = lu_factor(A, pivot=pivot)
+    xp = get_array_module(lu._data)
+    k = builtins.min(A.shape[-2:])
+    diag = xp.diagonal(lu._data, 0, -2, -1)[..., :k] == 0
+    info = xp.where(diag.any(-1), xp.argmax(diag, -1) + 1, 0).astype("int32")
+    return _LUFactorExResult(lu, piv, Tensor._make(xp.asarray(info)))
+
+
+def lu(A: Tensor, *, pivot: bool = True) -> tuple:
+    """``(P, L, U)`` with ``A = P L U``: P a permutation, L unit lower, U upper triangular."""
+    _matrix("linalg.lu", A)
+    _floating("linalg.lu", A)
+    if not pivot:
+        raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
+    return _LUResult(*LU.apply(A))
+
+
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
+             adjoint: bool = False) -> Tensor:
+    """The solution of ``A X = B`` (``X A = B`` unless ``left``; ``A^H`` with ``adjoint``) from
+    ``lu_factor``'s output."""
+    _square("linalg.lu_solve", LU, "LU")
+    _floating("linalg.lu_solve", LU)
+    return LUSolve.apply(LU, B, piv=pivots._data, left=left, adjoint=adjoint)
+
+
 def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
     """The inverse of ``A`` seen as a matrix with rows ``A.shape[:ind]`` and columns the rest:
     shape ``A.shape[ind:] + A.shape[:ind]``."""
