@@ -583,6 +583,145 @@ class RegNet(nn.Module):
         return self.fc(self.avgpool(self.trunk_output(self.stem(x))).flatten(start_dim=1))
 
 
+# ---- AlexNet, VGG, DenseNet ----------------------------------------------------------------------
+
+class AlexNet(nn.Module):
+    def __init__(self, num_classes=1000, dropout=0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2))
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+VGG_CFGS = {"A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+            "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512,
+                  512, "M"]}
+
+
+class VGG(nn.Module):
+    def __init__(self, cfg, bn, num_classes=1000, dropout=0.5):
+        super().__init__()
+        layers, cin = [], 3
+        for v in VGG_CFGS[cfg]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                conv = nn.Conv2d(cin, v, kernel_size=3, padding=1)
+                layers += [conv, nn.BatchNorm2d(v), nn.ReLU(inplace=True)] if bn else \
+                    [conv, nn.ReLU(inplace=True)]
+                cin = v
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+class _DenseLayer(nn.Module):
+    def __init__(self, cin, growth, bn_size, drop_rate, memory_efficient=False):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(cin)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(cin, bn_size * growth, kernel_size=1, stride=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth, growth, kernel_size=3, stride=1, padding=1,
+                               bias=False)
+        self.drop_rate = float(drop_rate)
+        self.memory_efficient = memory_efficient
+
+    def forward(self, inputs):
+        x = self.conv1(self.relu1(self.norm1(torch.cat(inputs, 1))))
+        return self.conv2(self.relu2(self.norm2(x)))
+
+
+class _DenseBlock(nn.ModuleDict):
+    _version = 2
+
+    def __init__(self, n, cin, bn_size, growth, drop_rate):
+        super().__init__()
+        for i in range(n):
+            self.add_module("denselayer%d" % (i + 1),
+                            _DenseLayer(cin + i * growth, growth, bn_size, drop_rate))
+
+    def forward(self, x):
+        features = [x]
+        for _, layer in self.items():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class _Transition(nn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(cin)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(cin, cout, kernel_size=1, stride=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, growth=32, blocks=(6, 12, 24, 16), init=64, bn_size=4, drop_rate=0,
+                 num_classes=1000):
+        super().__init__()
+        from collections import OrderedDict
+        self.features = nn.Sequential(OrderedDict([
+            ("conv0", nn.Conv2d(3, init, kernel_size=7, stride=2, padding=3, bias=False)),
+            ("norm0", nn.BatchNorm2d(init)), ("relu0", nn.ReLU(inplace=True)),
+            ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]))
+        c = init
+        for i, n in enumerate(blocks):
+            self.features.add_module("denseblock%d" % (i + 1),
+                                     _DenseBlock(n, c, bn_size, growth, drop_rate))
+            c += n * growth
+            if i != len(blocks) - 1:
+                self.features.add_module("transition%d" % (i + 1), _Transition(c, c // 2))
+                c //= 2
+        self.features.add_module("norm5", nn.BatchNorm2d(c))
+        self.classifier = nn.Linear(c, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        out = nn.functional.relu(self.features(x), inplace=True)
+        out = torch.flatten(nn.functional.adaptive_avg_pool2d(out, (1, 1)), 1)
+        return self.classifier(out)
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -600,6 +739,12 @@ BUILDERS = {
     "mnasnet1_0": lambda **kw: MNASNet(1.0, **kw),
     "regnet_y_400mf": lambda **kw: RegNet(_regnet_stages(16, 48, 27.89, 2.09, 8), **kw),
     "regnet_y_800mf": lambda **kw: RegNet(_regnet_stages(14, 56, 38.84, 2.4, 16), **kw),
+    "alexnet": lambda **kw: AlexNet(**kw),
+    "vgg11": lambda **kw: VGG("A", False, **kw),
+    "vgg11_bn": lambda **kw: VGG("A", True, **kw),
+    "vgg16": lambda **kw: VGG("D", False, **kw),
+    "vgg16_bn": lambda **kw: VGG("D", True, **kw),
+    "densenet121": lambda **kw: DenseNet(**kw),
 }
 
 

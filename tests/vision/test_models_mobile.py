@@ -24,7 +24,8 @@ import _torch_zoo as tz  # noqa: E402
 NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
          "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
          "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1",
-         "mnasnet0_5", "mnasnet1_0", "regnet_y_400mf", "regnet_y_800mf"]
+         "mnasnet0_5", "mnasnet1_0", "regnet_y_400mf", "regnet_y_800mf", "densenet121",
+         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -91,7 +92,9 @@ def test_param_count_equals_weights_meta(no_init, name):
                                        ("shufflenet_v2_x0_5", 64), ("shufflenet_v2_x1_0", 32),
                                        ("squeezenet1_0", 64), ("squeezenet1_1", 48),
                                        ("mnasnet0_5", 32), ("mnasnet1_0", 32),
-                                       ("regnet_y_400mf", 32), ("regnet_y_800mf", 32)])
+                                       ("regnet_y_400mf", 32), ("regnet_y_800mf", 32),
+                                       ("densenet121", 32), ("vgg11_bn", 32), ("vgg16", 32),
+                                       ("alexnet", 64)])
 def test_eval_logits_match_torch(no_init, name, size):
     e_model, t_model = _twins(name)
     e_model.eval()
@@ -255,6 +258,16 @@ WEIGHTS = {
                                              256, "bilinear"),
     "RegNet_Y_800MF_Weights.IMAGENET1K_V2": ("regnet_y_800mf-58fc7688.pth", 78.828, 94.502, 224,
                                              232, "bilinear"),
+    "DenseNet121_Weights.IMAGENET1K_V1": ("densenet121-a639ec97.pth", 74.434, 91.972, 224, 256,
+                                          "bilinear"),
+    "VGG11_Weights.IMAGENET1K_V1": ("vgg11-8a719046.pth", 69.020, 88.628, 224, 256, "bilinear"),
+    "VGG11_BN_Weights.IMAGENET1K_V1": ("vgg11_bn-6002323d.pth", 70.370, 89.810, 224, 256,
+                                       "bilinear"),
+    "VGG16_Weights.IMAGENET1K_V1": ("vgg16-397923af.pth", 71.592, 90.382, 224, 256, "bilinear"),
+    "VGG16_BN_Weights.IMAGENET1K_V1": ("vgg16_bn-6c64b313.pth", 73.360, 91.516, 224, 256,
+                                       "bilinear"),
+    "AlexNet_Weights.IMAGENET1K_V1": ("alexnet-owt-7be5be79.pth", 56.522, 79.066, 224, 256,
+                                      "bilinear"),
 }
 
 
@@ -388,3 +401,53 @@ def test_regnet_block_params_and_errors():
     with pytest.raises(ValueError, match="Invalid RegNet settings"):
         BlockParams.from_init_params(depth=16, w_0=50, w_a=27.89, w_m=2.09, group_width=8)
     assert models.regnet_y_800mf.__doc__.startswith("RegNetY-800MF")
+
+
+def test_densenet_renames_luatorch_keys_and_memory_efficient_matches(monkeypatch, no_init):
+    """The LuaTorch-era checkpoint's 'norm.1'-style keys load under today's names; a
+    memory-efficient DenseNet (checkpointed bottlenecks) gives the same outputs and gradients."""
+    e_model, t_model = _twins("densenet121", seed=4)
+    old = OrderedDict()
+    for k, v in t_model.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue  # the old checkpoint predates it (batch norm fills it in on load)
+        k = k.replace("norm1.", "norm.1.").replace("conv2.", "conv.2.") if "denselayer" in k else k
+        old[k] = ember.tensor(v.numpy())
+    assert "features.denseblock1.denselayer1.norm.1.weight" in old
+    monkeypatch.setattr(models.WeightsEnum, "get_state_dict", lambda self, **kw: old)
+    loaded = models.densenet121(weights="DEFAULT")
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    loaded.eval()
+    t_model.eval()
+    with torch.no_grad():
+        want = t_model(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(loaded(ember.tensor(x)).detach().numpy(), want, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(want).max()))
+    # memory_efficient: same values and gradients through the checkpointed bottlenecks
+    lean = models.densenet121(memory_efficient=True)
+    lean.load_state_dict(loaded.state_dict())
+    lean.train()
+    loaded.train()
+    outs = []
+    for m in (loaded, lean):
+        xe = ember.tensor(x)
+        out = m(xe)
+        out.sum().backward()
+        outs.append((out.detach().numpy(), m.features.conv0.weight.grad.numpy()))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-4,
+                               atol=1e-4 * np.abs(outs[0][1]).max())
+
+
+def test_vgg_features_weights_and_init_flag(monkeypatch, no_init):
+    w = models.VGG16_Weights.IMAGENET1K_FEATURES
+    assert w.meta["categories"] is None and math.isnan(w.meta["_metrics"]["ImageNet-1K"]["acc@1"])
+    assert w.transforms().mean == [0.48235, 0.45882, 0.40784]
+    seen = {}
+    monkeypatch.setattr(models.WeightsEnum, "get_state_dict",
+                        lambda self, **kw: seen.setdefault("w", self) and models.vgg16(
+                            num_classes=7).state_dict())
+    model = models.vgg16(weights=w, num_classes=7)  # no categories: num_classes is the user's
+    assert model.classifier[6].out_features == 7 and seen["w"] is w
+    with pytest.raises(ValueError, match="expected value False but got True"):
+        models.vgg11(weights="DEFAULT", init_weights=True)

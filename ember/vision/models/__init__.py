@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from ._api import (Weights, WeightsEnum, get_model, get_model_builder, get_model_weights,
                    get_weight, list_models)
+from .alexnet import *  # noqa: F401,F403
+from .alexnet import __all__ as _alexnet_all
+from .densenet import *  # noqa: F401,F403
+from .densenet import __all__ as _densenet_all
 from .efficientnet import *  # noqa: F401,F403
 from .efficientnet import __all__ as _efficientnet_all
 from .mnasnet import *  # noqa: F401,F403
@@ -19,8 +23,10 @@ from .shufflenetv2 import *  # noqa: F401,F403
 from .shufflenetv2 import __all__ as _shufflenetv2_all
 from .squeezenet import *  # noqa: F401,F403
 from .squeezenet import __all__ as _squeezenet_all
+from .vgg import *  # noqa: F401,F403
+from .vgg import __all__ as _vgg_all
 
 __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
            *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all,
-           *_mnasnet_all, *_regnet_all]
+           *_mnasnet_all, *_regnet_all, *_densenet_all, *_vgg_all, *_alexnet_all]
