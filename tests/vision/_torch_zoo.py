@@ -722,6 +722,94 @@ class DenseNet(nn.Module):
         return self.classifier(out)
 
 
+# ---- GoogLeNet ---------------------------------------------------------------------------------
+
+class BasicConv2d(nn.Module):
+    def __init__(self, cin, cout, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x):
+        return nn.functional.relu(self.bn(self.conv(x)), inplace=True)
+
+
+class Inception(nn.Module):
+    def __init__(self, cin, c1, c3r, c3, c5r, c5, pp):
+        super().__init__()
+        self.branch1 = BasicConv2d(cin, c1, kernel_size=1)
+        self.branch2 = nn.Sequential(BasicConv2d(cin, c3r, kernel_size=1),
+                                     BasicConv2d(c3r, c3, kernel_size=3, padding=1))
+        self.branch3 = nn.Sequential(BasicConv2d(cin, c5r, kernel_size=1),
+                                     BasicConv2d(c5r, c5, kernel_size=3, padding=1))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+                                     BasicConv2d(cin, pp, kernel_size=1))
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class InceptionAux(nn.Module):
+    def __init__(self, cin, num_classes, dropout=0.7):
+        super().__init__()
+        self.conv = BasicConv2d(cin, 128, kernel_size=1)
+        self.fc1 = nn.Linear(2048, 1024)
+        self.fc2 = nn.Linear(1024, num_classes)
+        self.dropout = nn.Dropout(p=dropout)
+
+    def forward(self, x):
+        x = torch.flatten(self.conv(nn.functional.adaptive_avg_pool2d(x, (4, 4))), 1)
+        return self.fc2(self.dropout(nn.functional.relu(self.fc1(x), inplace=True)))
+
+
+class GoogLeNet(nn.Module):
+    __constants__ = ["aux_logits", "transform_input"]
+
+    def __init__(self, num_classes=1000, aux_logits=True, transform_input=False,
+                 init_weights=True, dropout=0.2, dropout_aux=0.7):
+        super().__init__()
+        self.aux_logits, self.transform_input = aux_logits, transform_input
+        self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
+        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
+        if aux_logits:
+            self.aux1 = InceptionAux(512, num_classes, dropout=dropout_aux)
+            self.aux2 = InceptionAux(528, num_classes, dropout=dropout_aux)
+        else:
+            self.aux1 = self.aux2 = None
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(p=dropout)
+        self.fc = nn.Linear(1024, num_classes)
+
+    def forward(self, x):
+        if self.transform_input:
+            x = torch.cat([x[:, i:i + 1] * (s / 0.5) + (m - 0.5) / 0.5 for i, (m, s) in
+                           enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))], 1)
+        x = self.maxpool2(self.conv3(self.conv2(self.maxpool1(self.conv1(x)))))
+        x = self.inception4a(self.maxpool3(self.inception3b(self.inception3a(x))))
+        a1 = self.aux1(x) if self.aux1 is not None and self.training else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        a2 = self.aux2(x) if self.aux2 is not None and self.training else None
+        x = self.inception5b(self.inception5a(self.maxpool4(self.inception4e(x))))
+        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        # torchvision's GoogLeNetOutputs(logits, aux_logits2, aux_logits1) end up holding
+        # (x, aux1's, aux2's) through its unpacking order
+        return (x, a1, a2) if self.training and self.aux_logits else x
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -745,6 +833,7 @@ BUILDERS = {
     "vgg16": lambda **kw: VGG("D", False, **kw),
     "vgg16_bn": lambda **kw: VGG("D", True, **kw),
     "densenet121": lambda **kw: DenseNet(**kw),
+    "googlenet": lambda **kw: GoogLeNet(**{"init_weights": False, **kw}),
 }
 
 

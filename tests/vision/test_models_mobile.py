@@ -268,6 +268,8 @@ WEIGHTS = {
                                        "bilinear"),
     "AlexNet_Weights.IMAGENET1K_V1": ("alexnet-owt-7be5be79.pth", 56.522, 79.066, 224, 256,
                                       "bilinear"),
+    "GoogLeNet_Weights.IMAGENET1K_V1": ("googlenet-1378be20.pth", 69.778, 89.530, 224, 256,
+                                        "bilinear"),
 }
 
 
@@ -451,3 +453,53 @@ def test_vgg_features_weights_and_init_flag(monkeypatch, no_init):
     assert model.classifier[6].out_features == 7 and seen["w"] is w
     with pytest.raises(ValueError, match="expected value False but got True"):
         models.vgg11(weights="DEFAULT", init_weights=True)
+
+
+def test_googlenet_matches_torchvision(no_init):
+    t_model = tz.build("googlenet", skip_init=True, transform_input=True, dropout=0.0,
+                       dropout_aux=0.0)
+    e_model = models.googlenet(init_weights=False, transform_input=True, dropout=0.0,
+                               dropout_aux=0.0)
+    assert repr(e_model) == repr(t_model)
+    assert [(k, tuple(v.shape)) for k, v in e_model.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in t_model.state_dict().items()]
+    _randomise(t_model, 6)
+    e_model.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t_model.state_dict().items()})
+    x = np.random.default_rng(3).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    e_model.eval()
+    t_model.eval()
+    with torch.no_grad():
+        want = t_model(torch.tensor(x)).numpy()
+    got = e_model(ember.tensor(x))
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(want).max()))
+    # training mode: torchvision's GoogLeNetOutputs, in its field order
+    e_model.train()
+    t_model.train()
+    t_out = t_model(torch.tensor(x))
+    e_out = e_model(ember.tensor(x))
+    assert type(e_out).__name__ == "GoogLeNetOutputs"
+    assert e_out._fields == ("logits", "aux_logits2", "aux_logits1")
+    for e_t, t_t in zip(e_out, t_out):
+        want = t_t.detach().numpy()
+        np.testing.assert_allclose(e_t.detach().numpy(), want, rtol=1e-4,
+                                   atol=1e-4 * float(np.abs(want).max()))
+    assert sum(p.numel() for p in models.googlenet(aux_logits=False,
+                                                   init_weights=False).parameters()) == 6624904
+
+
+def test_googlenet_warnings_and_pretrained_heads(monkeypatch, no_init):
+    with pytest.warns(FutureWarning, match="default weight initialization of GoogleNet"):
+        models.GoogLeNet()
+    with pytest.raises(ValueError, match="blocks length should be 3 instead of 2"):
+        models.GoogLeNet(blocks=[1, 2], init_weights=False)
+    full = models.googlenet(init_weights=False).state_dict()
+    monkeypatch.setattr(models.WeightsEnum, "get_state_dict", lambda self, **kw: full)
+    model = models.googlenet(weights="DEFAULT")
+    # the checkpoint's untrained auxiliary heads are dropped; inputs re-normalised
+    assert model.aux1 is None and model.aux2 is None and not model.aux_logits
+    assert model.transform_input
+    assert sum(p.numel() for p in model.parameters()) == 6624904
+    with pytest.warns(UserWarning, match="auxiliary heads in the pretrained googlenet model"):
+        kept = models.googlenet(weights="DEFAULT", aux_logits=True)
+    assert kept.aux1 is not None

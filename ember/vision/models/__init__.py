@@ -9,6 +9,8 @@ from .densenet import *  # noqa: F401,F403
 from .densenet import __all__ as _densenet_all
 from .efficientnet import *  # noqa: F401,F403
 from .efficientnet import __all__ as _efficientnet_all
+from .googlenet import *  # noqa: F401,F403
+from .googlenet import __all__ as _googlenet_all
 from .mnasnet import *  # noqa: F401,F403
 from .mnasnet import __all__ as _mnasnet_all
 from .mobilenetv2 import *  # noqa: F401,F403
@@ -29,4 +31,5 @@ from .vgg import __all__ as _vgg_all
 __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights",
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
            *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all,
-           *_mnasnet_all, *_regnet_all, *_densenet_all, *_vgg_all, *_alexnet_all]
+           *_mnasnet_all, *_regnet_all, *_densenet_all, *_vgg_all, *_alexnet_all,
+           *_googlenet_all]
