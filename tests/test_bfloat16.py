@@ -103,3 +103,33 @@ def test_float8_storage(name):
     np.testing.assert_array_equal(e.float().numpy(), t.float().numpy())
     assert repr(getattr(ember, name)) == f"ember.{name}"
     same_error(lambda m: m.promote_types(getattr(m, name), m.float32))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "log", "sqrt", "sin", "erf", "expm1",
+                                  "log1p", "reciprocal", "softmax", "relu", "silu", "softplus",
+                                  "elu", "mish", "matmul", "linear"])
+def test_float_ops_compute_in_float32_and_round_once(name):
+    x = np.abs(R.standard_normal((4, 50)) * 3) + 0.01
+    e, t = ember.tensor(x, dtype=ember.bfloat16), torch.tensor(x, dtype=torch.bfloat16)
+
+    def run(m, a):
+        if name == "softmax":
+            return m.softmax(a, -1)
+        if name == "matmul":
+            return a @ a.mT
+        if name == "linear":
+            return m.nn.functional.linear(a, a[:3], a[0, :3])
+        if hasattr(m, name):
+            return getattr(m, name)(a)
+        return getattr(m.nn.functional, name)(a)
+
+    _same(run(ember, e), run(torch, t))
+
+
+def test_module_bfloat16():
+    ember.manual_seed(0)
+    lin = ember.nn.Linear(4, 3).bfloat16()
+    assert lin.weight.dtype is ember.bfloat16 and lin.bias.dtype is ember.bfloat16
+    x = ember.ones(2, 4, dtype=ember.bfloat16, requires_grad=True)
+    lin(x).float().sum().backward()
+    assert x.grad.dtype is ember.bfloat16 and lin.weight.grad.dtype is ember.bfloat16

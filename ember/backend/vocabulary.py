@@ -119,8 +119,11 @@ class ArrayVocabulary:
         if a.ndim > 2 and b.ndim <= 2 and a.flags.c_contiguous:
             # one GEMM over the folded batch instead of one per matrix of the batch
             out = self.xp.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b)
-            return out.reshape(a.shape[:-1] + b.shape[1:])
-        return self.xp.matmul(a, b)
+            out = out.reshape(a.shape[:-1] + b.shape[1:])
+        else:
+            out = self.xp.matmul(a, b)
+        # bfloat16 (ml_dtypes) multiplies in float32: the product is rounded back, as torch's
+        return out if out.dtype is a.dtype or a.dtype != b.dtype else out.astype(a.dtype)
 
     def op(self, cls: Any, *args: Any, **kwargs: Any) -> Any:
         """An ember op used in a formula: its forward, on arrays, with nothing recorded."""

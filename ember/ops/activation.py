@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ._op import Op
 from ..backend import backend_of
+from ..dtypes import is_float_array
 from ..graph import grad_mode
 from ..tensor import Tensor
 from .inplace import apply_inplace, type_name
@@ -42,13 +43,15 @@ class _Activation(Op):
 
     @staticmethod
     def forward(ctx, a, **params):
-        if a.dtype.kind != "f":
+        if a.dtype.kind != "f" and not is_float_array(a):  # (bfloat16's numpy kind is "V")
             raise NotImplementedError(f'"{ctx.torch_kernel}" not implemented for '
                                       f"'{type_name(a.dtype)}'")
         xp = ctx.xp
         ctx.params = params
         with xp.errstate(all="ignore"):
-            y = xp.asarray(ctx.f(xp, a, **params)).astype(a.dtype, copy=False)
+            # (bfloat16: computed in float32 and rounded once, as torch's kernels do)
+            x = a.astype("float32") if a.dtype.kind == "V" else a
+            y = xp.asarray(ctx.f(xp, x, **params)).astype(a.dtype, copy=False)
         ctx.save_for_backward(a if ctx.saves == "x" else y)
         return y
 
@@ -87,7 +90,7 @@ class Gelu(_Activation, name="GeluBackward0"):
 
     @staticmethod
     def forward(ctx, a, **params):
-        if params["approximate"] == "tanh" or a.dtype.kind != "f":
+        if params["approximate"] == "tanh" or a.dtype.kind != "f":  # (bfloat16: the plain path)
             return _Activation.forward(ctx, a, **params)
         ctx.params = params
         cdf = backend_of(a).erf(a * a.dtype.type(_SQRT_HALF))

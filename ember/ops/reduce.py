@@ -13,6 +13,7 @@ from typing import Any
 
 from ._op import Op
 from ..backend import get_array_module, sum_to_axes
+from ..dtypes import EXTENSION_NP
 from ..tensor import Size, Tensor, _wrap_dim
 from . import _reduce_util as ru
 from ._util import float_array
@@ -465,7 +466,7 @@ def _softmax_call(op: type, name: str, input: Tensor, dim: int, dtype: Any) -> T
     d = _wrap_dim(dim, input.ndim)
     npd = ru.np_dtype(dtype)
     kind = (npd or input._data.dtype).kind
-    if kind != "f":
+    if kind != "f" and (npd or input._data.dtype) not in EXTENSION_NP:  # (bfloat16: "V")
         kernel = "lastdim_kernel_impl" if d == builtins.max(input.ndim - 1, 0) else "kernel_impl"
         raise NotImplementedError(f'"{name}_{kernel}" not implemented for '
                                   f"'{type_name(npd or input._data.dtype)}'")

@@ -37,7 +37,10 @@ class _Float(Op):
         a = float_array(a)
         ctx.conj = a.dtype.kind == "c"
         with xp.errstate(all="ignore"):  # an array even for 0-d, so a saved y is the output's
-            y = xp.asarray(ctx.f(xp, a))
+            if a.dtype.kind == "V":  # bfloat16: computed in float32, rounded once, as torch's
+                y = xp.asarray(ctx.f(xp, a.astype("float32"))).astype(a.dtype)
+            else:
+                y = xp.asarray(ctx.f(xp, a))
         ctx.save_for_backward(a if "x" in ctx.saves else None, y if "y" in ctx.saves else None)
         return y
 

@@ -499,6 +499,10 @@ class Module:
         """Casts floating-point parameters and buffers to float16."""
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
+    def bfloat16(self: T) -> T:
+        """Casts floating-point parameters and buffers to bfloat16."""
+        return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
+
     def type(self: T, dst_type: Any) -> T:
         """Casts all parameters and buffers (integer ones too) to ``dst_type``."""
         return self._apply(lambda t: t.type(dst_type))
