@@ -810,6 +810,66 @@ class GoogLeNet(nn.Module):
         return (x, a1, a2) if self.training and self.aux_logits else x
 
 
+# ---- ConvNeXt ----------------------------------------------------------------------------------
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x):
+        x = nn.functional.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight,
+                                     self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class CNBlock(nn.Module):
+    def __init__(self, dim, layer_scale, sd_prob):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
+            Permute([0, 2, 3, 1]), nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim),
+            nn.GELU(), nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
+        self.stochastic_depth = StochasticDepth(sd_prob, "row")
+
+    def forward(self, x):
+        return self.stochastic_depth(self.layer_scale * self.block(x)) + x
+
+
+class ConvNeXt(nn.Module):
+    def __init__(self, setting, stochastic_depth_prob=0.0, layer_scale=1e-6, num_classes=1000):
+        super().__init__()
+        norm = partial(LayerNorm2d, eps=1e-6)
+        layers = [Conv2dNormActivation(3, setting[0][0], kernel_size=4, stride=4, padding=0,
+                                       norm_layer=norm, activation_layer=None, bias=True)]
+        total, idx = sum(s[2] for s in setting), 0
+        for cin, cout, n in setting:
+            stage = []
+            for _ in range(n):
+                stage.append(CNBlock(cin, layer_scale, stochastic_depth_prob * idx / (total - 1.0)))
+                idx += 1
+            layers.append(nn.Sequential(*stage))
+            if cout is not None:
+                layers.append(nn.Sequential(norm(cin), nn.Conv2d(cin, cout, 2, stride=2)))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        last = setting[-1][1] or setting[-1][0]
+        self.classifier = nn.Sequential(norm(last), nn.Flatten(1), nn.Linear(last, num_classes))
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.features(x)))
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -834,6 +894,9 @@ BUILDERS = {
     "vgg16_bn": lambda **kw: VGG("D", True, **kw),
     "densenet121": lambda **kw: DenseNet(**kw),
     "googlenet": lambda **kw: GoogLeNet(**{"init_weights": False, **kw}),
+    "convnext_tiny": lambda **kw: ConvNeXt(
+        [(96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)],
+        **{"stochastic_depth_prob": 0.1, **kw}),
 }
 
 
@@ -842,7 +905,7 @@ def build(name: str, skip_init: bool = False, **kwargs) -> nn.Module:
     weights unfilled (tests of the tree only)."""
     if not skip_init:
         return BUILDERS[name](**kwargs)
-    fills = ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_")
+    fills = ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "trunc_normal_")
     saved = {f: getattr(nn.init, f) for f in fills}
     try:
         for f in fills:

@@ -25,7 +25,7 @@ NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientn
          "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
          "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1",
          "mnasnet0_5", "mnasnet1_0", "regnet_y_400mf", "regnet_y_800mf", "densenet121",
-         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet"]
+         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet", "convnext_tiny"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -60,7 +60,7 @@ def _twins(name: str, seed: int = 0, **kwargs):
 @pytest.fixture
 def no_init(monkeypatch):
     """Skips the random fills where a test only looks at the tree."""
-    for fn in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_"):
+    for fn in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "trunc_normal_"):
         monkeypatch.setattr(nn.init, fn, lambda tensor, *args, **kwargs: tensor)
 
 
@@ -94,7 +94,7 @@ def test_param_count_equals_weights_meta(no_init, name):
                                        ("mnasnet0_5", 32), ("mnasnet1_0", 32),
                                        ("regnet_y_400mf", 32), ("regnet_y_800mf", 32),
                                        ("densenet121", 32), ("vgg11_bn", 32), ("vgg16", 32),
-                                       ("alexnet", 64)])
+                                       ("alexnet", 64), ("convnext_tiny", 64)])
 def test_eval_logits_match_torch(no_init, name, size):
     e_model, t_model = _twins(name)
     e_model.eval()
@@ -270,6 +270,8 @@ WEIGHTS = {
                                       "bilinear"),
     "GoogLeNet_Weights.IMAGENET1K_V1": ("googlenet-1378be20.pth", 69.778, 89.530, 224, 256,
                                         "bilinear"),
+    "ConvNeXt_Tiny_Weights.IMAGENET1K_V1": ("convnext_tiny-983f1562.pth", 82.520, 96.146, 224,
+                                            236, "bilinear"),
 }
 
 
@@ -503,3 +505,23 @@ def test_googlenet_warnings_and_pretrained_heads(monkeypatch, no_init):
     with pytest.warns(UserWarning, match="auxiliary heads in the pretrained googlenet model"):
         kept = models.googlenet(weights="DEFAULT", aux_logits=True)
     assert kept.aux1 is not None
+
+
+def test_convnext_details(no_init):
+    from ember.vision.models.convnext import CNBlockConfig, ConvNeXt, LayerNorm2d
+    model = models.convnext_tiny()
+    probs = [m.stochastic_depth.p for m in model.modules()
+             if type(m).__name__ == "CNBlock"]
+    assert len(probs) == 18 and probs[0] == 0.0 and probs[-1] == pytest.approx(0.1)
+    assert repr(CNBlockConfig(96, 192, 3)) == \
+        "CNBlockConfig(input_channels=96, out_channels=192, num_layers=3)"
+    with pytest.raises(ValueError, match="The block_setting should not be empty"):
+        ConvNeXt([])
+    with pytest.raises(TypeError, match=r"List\[CNBlockConfig\]"):
+        ConvNeXt([1])
+    # LayerNorm2d normalises over channels of NCHW as torch's layer_norm over NHWC does
+    x = np.random.default_rng(0).standard_normal((2, 5, 3, 4)).astype(np.float32)
+    want = torch.nn.functional.layer_norm(torch.tensor(x).permute(0, 2, 3, 1), (5,), eps=1e-6)
+    got = LayerNorm2d(5, eps=1e-6)(ember.tensor(x))
+    np.testing.assert_allclose(got.detach().numpy(), want.permute(0, 3, 1, 2).numpy(),
+                               rtol=1e-5, atol=1e-5)

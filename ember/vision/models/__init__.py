@@ -5,6 +5,8 @@ from ._api import (Weights, WeightsEnum, get_model, get_model_builder, get_model
                    get_weight, list_models)
 from .alexnet import *  # noqa: F401,F403
 from .alexnet import __all__ as _alexnet_all
+from .convnext import *  # noqa: F401,F403
+from .convnext import __all__ as _convnext_all
 from .densenet import *  # noqa: F401,F403
 from .densenet import __all__ as _densenet_all
 from .efficientnet import *  # noqa: F401,F403
@@ -32,4 +34,4 @@ __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_mode
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
            *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all,
            *_mnasnet_all, *_regnet_all, *_densenet_all, *_vgg_all, *_alexnet_all,
-           *_googlenet_all]
+           *_googlenet_all, *_convnext_all]
