@@ -75,6 +75,9 @@ class _Norm(Op):
     def forward(ctx, x, w, b, *, layout, eps, training=True, running_mean=None,
                 running_var=None, momentum=0.1):
         xp = ctx.xp
+        ctx.low = x.dtype if x.dtype.kind == "V" else None
+        if ctx.low is not None:  # bfloat16: normalised in float32, rounded once at the end
+            x, w, b = (None if t is None else t.astype("float32") for t in (x, w, b))
         ctx.layout, ctx.eps, ctx.training, ctx.shape = layout, eps, training, x.shape
         ctx.param_shape = (w if w is not None else b).shape if w is not None or b is not None \
             else None
@@ -117,11 +120,14 @@ class _Norm(Op):
                 y *= wv.astype(x.dtype)
             if bv is not None:
                 y += bv.astype(x.dtype)
-        return y.reshape(x.shape)
+        y = y.reshape(x.shape)
+        return y if ctx.low is None else y.astype(ctx.low)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
+        if ctx.low is not None:  # (bfloat16: the float32 copies were saved; g follows)
+            g = g.float()
         if grad_mode.state.enabled:  # create_graph: a composite that differentiates again
             return _norm_backward_graph(ctx, x, w, g)
         return _norm_backward_fused(ctx, x, w, g)
