@@ -870,6 +870,81 @@ class ConvNeXt(nn.Module):
         return self.classifier(self.avgpool(self.features(x)))
 
 
+# ---- ViT ---------------------------------------------------------------------------------------
+
+class MLPBlock(nn.Sequential):
+    _version = 2
+
+    def __init__(self, in_dim, mlp_dim, dropout):
+        super().__init__(nn.Linear(in_dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
+                         nn.Linear(mlp_dim, in_dim), nn.Dropout(dropout))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.normal_(m.bias, std=1e-6)
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, heads, dim, mlp_dim, dropout, attention_dropout):
+        super().__init__()
+        self.num_heads = heads
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(dim, heads, dropout=attention_dropout,
+                                                    batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = MLPBlock(dim, mlp_dim, dropout)
+
+    def forward(self, inp):
+        x = self.ln_1(inp)
+        x, _ = self.self_attention(x, x, x, need_weights=False)
+        x = self.dropout(x) + inp
+        return x + self.mlp(self.ln_2(x))
+
+
+class Encoder(nn.Module):
+    def __init__(self, seq, layers, heads, dim, mlp_dim, dropout, attention_dropout):
+        super().__init__()
+        from collections import OrderedDict
+        self.pos_embedding = nn.Parameter(torch.empty(1, seq, dim).normal_(std=0.02))
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.Sequential(OrderedDict(
+            (f"encoder_layer_{i}", EncoderBlock(heads, dim, mlp_dim, dropout, attention_dropout))
+            for i in range(layers)))
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x):
+        return self.ln(self.layers(self.dropout(x + self.pos_embedding)))
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, image_size=224, patch_size=16, num_layers=12, num_heads=12,
+                 hidden_dim=768, mlp_dim=3072, dropout=0.0, attention_dropout=0.0,
+                 num_classes=1000):
+        super().__init__()
+        from collections import OrderedDict
+        self.image_size, self.patch_size, self.hidden_dim = image_size, patch_size, hidden_dim
+        self.mlp_dim, self.attention_dropout, self.dropout = mlp_dim, attention_dropout, dropout
+        self.num_classes, self.representation_size = num_classes, None
+        self.conv_proj = nn.Conv2d(3, hidden_dim, kernel_size=patch_size, stride=patch_size)
+        seq = (image_size // patch_size) ** 2 + 1
+        self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))
+        self.encoder = Encoder(seq, num_layers, num_heads, hidden_dim, mlp_dim, dropout,
+                               attention_dropout)
+        self.seq_length = seq
+        self.heads = nn.Sequential(OrderedDict([("head", nn.Linear(hidden_dim, num_classes))]))
+        nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / (3 * patch_size ** 2)))
+        nn.init.zeros_(self.conv_proj.bias)
+        nn.init.zeros_(self.heads.head.weight)
+        nn.init.zeros_(self.heads.head.bias)
+
+    def forward(self, x):
+        n = x.shape[0]
+        x = self.conv_proj(x).reshape(n, self.hidden_dim, -1).permute(0, 2, 1)
+        x = self.encoder(torch.cat([self.class_token.expand(n, -1, -1), x], dim=1))
+        return self.heads(x[:, 0])
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -897,6 +972,7 @@ BUILDERS = {
     "convnext_tiny": lambda **kw: ConvNeXt(
         [(96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)],
         **{"stochastic_depth_prob": 0.1, **kw}),
+    "vit_b_16": lambda **kw: VisionTransformer(**kw),
 }
 
 
@@ -905,7 +981,8 @@ def build(name: str, skip_init: bool = False, **kwargs) -> nn.Module:
     weights unfilled (tests of the tree only)."""
     if not skip_init:
         return BUILDERS[name](**kwargs)
-    fills = ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "trunc_normal_")
+    fills = ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "trunc_normal_",
+             "xavier_uniform_")
     saved = {f: getattr(nn.init, f) for f in fills}
     try:
         for f in fills:

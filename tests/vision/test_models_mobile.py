@@ -25,7 +25,7 @@ NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientn
          "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
          "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1",
          "mnasnet0_5", "mnasnet1_0", "regnet_y_400mf", "regnet_y_800mf", "densenet121",
-         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet", "convnext_tiny"]
+         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet", "convnext_tiny", "vit_b_16"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -60,7 +60,8 @@ def _twins(name: str, seed: int = 0, **kwargs):
 @pytest.fixture
 def no_init(monkeypatch):
     """Skips the random fills where a test only looks at the tree."""
-    for fn in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "trunc_normal_"):
+    for fn in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "trunc_normal_",
+               "xavier_uniform_"):
         monkeypatch.setattr(nn.init, fn, lambda tensor, *args, **kwargs: tensor)
 
 
@@ -81,7 +82,7 @@ def test_param_count_equals_weights_meta(no_init, name):
     model = models.get_model(name)
     count = sum(p.numel() for p in model.parameters())
     assert count == sum(p.numel() for p in tz.build(name, skip_init=True).parameters())
-    members = list(models.get_model_weights(name))
+    members = [w for w in models.get_model_weights(name) if w.meta["min_size"][0] <= 224]
     assert members and all(w.meta["num_params"] == count for w in members)
 
 
@@ -272,6 +273,12 @@ WEIGHTS = {
                                         "bilinear"),
     "ConvNeXt_Tiny_Weights.IMAGENET1K_V1": ("convnext_tiny-983f1562.pth", 82.520, 96.146, 224,
                                             236, "bilinear"),
+    "ViT_B_16_Weights.IMAGENET1K_V1": ("vit_b_16-c867db91.pth", 81.072, 95.318, 224, 256,
+                                       "bilinear"),
+    "ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1": ("vit_b_16_swag-9ac1b537.pth", 85.304, 97.650,
+                                                384, 384, "bicubic"),
+    "ViT_B_16_Weights.IMAGENET1K_SWAG_LINEAR_V1": ("vit_b_16_lc_swag-4e70ced5.pth", 81.886,
+                                                   96.180, 224, 224, "bicubic"),
 }
 
 
@@ -525,3 +532,36 @@ def test_convnext_details(no_init):
     got = LayerNorm2d(5, eps=1e-6)(ember.tensor(x))
     np.testing.assert_allclose(got.detach().numpy(), want.permute(0, 3, 1, 2).numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_vit_b_16_matches_torch_at_a_small_image_size(no_init):
+    e_model, t_model = _twins("vit_b_16", seed=8, image_size=32)
+    e_model.eval()
+    t_model.eval()
+    x = np.random.default_rng(5).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        want = t_model(torch.tensor(x)).numpy()
+    got = e_model(ember.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+    # the SWAG end-to-end weights run at 384: their position embedding is 577 long
+    swag = models.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1
+    assert sum(p.numel() for p in models.vit_b_16(image_size=384).parameters()) == \
+        swag.meta["num_params"]
+    assert swag.meta["license"].endswith("SWAG/blob/main/LICENSE")
+    with pytest.raises(AssertionError, match="Wrong image height! Expected 32 but got 48!"):
+        e_model(ember.rand(1, 3, 48, 32))
+    with pytest.raises(AssertionError, match="Input shape indivisible by patch size!"):
+        models.vit_b_16(image_size=40)
+
+
+def test_vit_mlp_block_renames_version_1_keys():
+    from ember.vision.models.vision_transformer import MLPBlock
+    block = MLPBlock(4, 8, 0.0)
+    sd = block.state_dict()
+    old = OrderedDict([("linear_1.weight", sd["0.weight"] + 1), ("linear_1.bias", sd["0.bias"]),
+                       ("linear_2.weight", sd["3.weight"]), ("linear_2.bias", sd["3.bias"])])
+    old._metadata = OrderedDict([("", {"version": 1})])
+    fresh = MLPBlock(4, 8, 0.0)
+    fresh.load_state_dict(old)
+    np.testing.assert_array_equal(fresh[0].weight.detach().numpy(),
+                                  (sd["0.weight"] + 1).numpy())

@@ -1,8 +1,8 @@
 """``ember.vision.ops``: the building blocks torchvision's models share (``torchvision.ops``)."""
 from __future__ import annotations
 
-from .misc import Conv2dNormActivation, Permute, SqueezeExcitation
+from .misc import MLP, Conv2dNormActivation, Permute, SqueezeExcitation
 from .stochastic_depth import StochasticDepth, stochastic_depth
 
-__all__ = ["Conv2dNormActivation", "Permute", "SqueezeExcitation", "StochasticDepth",
+__all__ = ["Conv2dNormActivation", "MLP", "Permute", "SqueezeExcitation", "StochasticDepth",
            "stochastic_depth"]

@@ -8,7 +8,7 @@ from typing import Callable, Optional, Sequence, Union
 from ... import nn
 from ...tensor import Tensor
 
-__all__ = ["Conv2dNormActivation", "SqueezeExcitation", "Permute"]
+__all__ = ["Conv2dNormActivation", "SqueezeExcitation", "Permute", "MLP"]
 
 
 class Conv2dNormActivation(nn.Sequential):
@@ -97,3 +97,37 @@ class Permute(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.permute(*self.dims)
+
+
+class MLP(nn.Sequential):
+    """Linear layers with normalisation, activation and dropout between them (torchvision's
+    ``ops.MLP``): for each hidden width but the last, Linear, [norm], activation, Dropout; then
+    the last Linear and Dropout.
+
+    Args:
+        in_channels (int): input width.
+        hidden_channels (list of int): the widths of the Linear layers, the last one the output.
+        norm_layer (callable, optional): built with the width. Default: None.
+        activation_layer (callable): Default: ``nn.ReLU``.
+        inplace (bool, optional): passed to the activation and dropout when not None.
+        bias (bool): Default: True.
+        dropout (float): Default: 0.0.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: list[int],
+                 norm_layer: Optional[Callable[..., nn.Module]] = None,
+                 activation_layer: Optional[Callable[..., nn.Module]] = nn.ReLU,
+                 inplace: Optional[bool] = None, bias: bool = True, dropout: float = 0.0) -> None:
+        params = {} if inplace is None else {"inplace": inplace}
+        layers: list[nn.Module] = []
+        in_dim = in_channels
+        for hidden_dim in hidden_channels[:-1]:
+            layers.append(nn.Linear(in_dim, hidden_dim, bias=bias))
+            if norm_layer is not None:
+                layers.append(norm_layer(hidden_dim))
+            layers.append(activation_layer(**params))
+            layers.append(nn.Dropout(dropout, **params))
+            in_dim = hidden_dim
+        layers.append(nn.Linear(in_dim, hidden_channels[-1], bias=bias))
+        layers.append(nn.Dropout(dropout, **params))
+        super().__init__(*layers)
