@@ -216,3 +216,9 @@ def test_complex_products():
     check(spectral, real_sig(2, 3, 8), real_sig(3, 4, 3), real_sig(3, 4, 3))
     check_gradcheck(spectral, real_sig(2, 3, 8), real_sig(3, 4, 3), real_sig(3, 4, 3))
     same_error(lambda m: m.ones(2, 2, dtype=m.complex128) @ m.ones(2, 2, dtype=m.float64))
+
+
+def test_complex_casts():
+    check(lambda m, x: x.cfloat(), real_sig(3, dtype=np.float32))
+    check(lambda m, x: x.cdouble(), real_sig(3))
+    check(lambda m, x: x.to(m.complex128), real_sig(3, dtype=np.float32))

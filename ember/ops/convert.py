@@ -81,6 +81,10 @@ class ToCopy(Op, name="ToCopyBackward0"):
 
     @staticmethod
     def backward(ctx, g):
+        if g.is_complex() and not ctx.in_dtype.is_complex:  # real to complex: the real part
+            from .complex import real
+
+            g = real(g)
         return g.to(ctx.in_dtype)
 
 
@@ -110,7 +114,7 @@ def _cast(self: Tensor, d: _dt.dtype, copy: bool = False, fmt: Any = None) -> Te
                                          or _is_channels_last(self._data)):
         return self
     src = self
-    if not d.is_floating_point and self._requires_grad:
+    if not (d.is_floating_point or d.is_complex) and self._requires_grad:
         src = self.detach()  # a cast to an integer or bool dtype leaves the graph, as in torch
     return ToCopy.apply(src, dtype=d.np, fmt=fmt)
 
@@ -248,5 +252,6 @@ TENSOR_METHODS = {
     "float": _caster(_dt.float32), "double": _caster(_dt.float64), "half": _caster(_dt.float16),
     "long": _caster(_dt.int64), "int": _caster(_dt.int32), "short": _caster(_dt.int16),
     "char": _caster(_dt.int8), "byte": _caster(_dt.uint8), "bool": _caster(_dt.bool),
-    "bfloat16": _caster(_dt.bfloat16),
+    "bfloat16": _caster(_dt.bfloat16), "cfloat": _caster(_dt.complex64),
+    "cdouble": _caster(_dt.complex128),
 }
