@@ -945,6 +945,153 @@ class VisionTransformer(nn.Module):
         return self.heads(x[:, 0])
 
 
+# ---- Swin-T ------------------------------------------------------------------------------------
+
+class MLP(nn.Sequential):
+    def __init__(self, cin, hidden, activation_layer=nn.ReLU, dropout=0.0):
+        layers, d = [], cin
+        for h in hidden[:-1]:
+            layers += [nn.Linear(d, h), activation_layer(), nn.Dropout(dropout)]
+            d = h
+        layers += [nn.Linear(d, hidden[-1]), nn.Dropout(dropout)]
+        super().__init__(*layers)
+
+
+class PatchMerging(nn.Module):
+    def __init__(self, dim, norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.dim = dim
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = norm_layer(4 * dim)
+
+    def forward(self, x):
+        H, W = x.shape[-3:-1]
+        x = nn.functional.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :],
+                       x[..., 1::2, 1::2, :]], -1)
+        return self.reduction(self.norm(x))
+
+
+class ShiftedWindowAttention(nn.Module):
+    def __init__(self, dim, window_size, shift_size, num_heads, attention_dropout=0.0,
+                 dropout=0.0):
+        super().__init__()
+        self.window_size, self.shift_size, self.num_heads = window_size, shift_size, num_heads
+        self.attention_dropout, self.dropout = attention_dropout, dropout
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        wh, ww = window_size
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij"))
+        coords = torch.flatten(coords, 1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+        rel[:, :, 0] += wh - 1
+        rel[:, :, 1] += ww - 1
+        rel[:, :, 0] *= 2 * ww - 1
+        self.register_buffer("relative_position_index", rel.sum(-1).flatten())
+
+    def forward(self, inp):
+        ws, heads = self.window_size, self.num_heads
+        N = ws[0] * ws[1]
+        bias = self.relative_position_bias_table[self.relative_position_index]
+        bias = bias.view(N, N, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
+        B, H, W, C = inp.shape
+        pr, pb = (ws[1] - W % ws[1]) % ws[1], (ws[0] - H % ws[0]) % ws[0]
+        x = nn.functional.pad(inp, (0, 0, 0, pr, 0, pb))
+        _, pH, pW, _ = x.shape
+        shift = list(self.shift_size)
+        if ws[0] >= pH:
+            shift[0] = 0
+        if ws[1] >= pW:
+            shift[1] = 0
+        if sum(shift) > 0:
+            x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        nw = (pH // ws[0]) * (pW // ws[1])
+        x = x.view(B, pH // ws[0], ws[0], pW // ws[1], ws[1], C).permute(0, 1, 3, 2, 4, 5)
+        x = x.reshape(B * nw, N, C)
+        qkv = self.qkv(x).reshape(B * nw, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * (C // heads) ** -0.5, qkv[1], qkv[2]
+        attn = q.matmul(k.transpose(-2, -1)) + bias
+        if sum(shift) > 0:
+            m = x.new_zeros((pH, pW))
+            cnt = 0
+            for h in ((0, -ws[0]), (-ws[0], -shift[0]), (-shift[0], None)):
+                for w in ((0, -ws[1]), (-ws[1], -shift[1]), (-shift[1], None)):
+                    m[h[0]:h[1], w[0]:w[1]] = cnt
+                    cnt += 1
+            m = m.view(pH // ws[0], ws[0], pW // ws[1], ws[1]).permute(0, 2, 1, 3).reshape(nw, N)
+            m = m.unsqueeze(1) - m.unsqueeze(2)
+            m = m.masked_fill(m != 0, -100.0).masked_fill(m == 0, 0.0)
+            attn = (attn.view(B, nw, heads, N, N) + m.unsqueeze(1).unsqueeze(0)).view(-1, heads,
+                                                                                      N, N)
+        attn = nn.functional.dropout(attn.softmax(-1), self.attention_dropout, self.training)
+        x = self.proj(attn.matmul(v).transpose(1, 2).reshape(B * nw, N, C))
+        x = nn.functional.dropout(x, self.dropout, self.training)
+        x = x.view(B, pH // ws[0], pW // ws[1], ws[0], ws[1], C).permute(0, 1, 3, 2, 4, 5)
+        x = x.reshape(B, pH, pW, C)
+        if sum(shift) > 0:
+            x = torch.roll(x, shifts=(shift[0], shift[1]), dims=(1, 2))
+        return x[:, :H, :W, :].contiguous()
+
+
+class SwinTransformerBlock(nn.Module):
+    def __init__(self, dim, heads, window_size, shift_size, sd_prob, norm_layer):
+        super().__init__()
+        self.norm1 = norm_layer(dim)
+        self.attn = ShiftedWindowAttention(dim, window_size, shift_size, heads)
+        self.stochastic_depth = StochasticDepth(sd_prob, "row")
+        self.norm2 = norm_layer(dim)
+        self.mlp = MLP(dim, [4 * dim, dim], activation_layer=nn.GELU)
+        for m in self.mlp.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.normal_(m.bias, std=1e-6)
+
+    def forward(self, x):
+        x = x + self.stochastic_depth(self.attn(self.norm1(x)))
+        return x + self.stochastic_depth(self.mlp(self.norm2(x)))
+
+
+class SwinTransformer(nn.Module):
+    def __init__(self, num_classes=1000, stochastic_depth_prob=0.2):
+        super().__init__()
+        self.num_classes = num_classes
+        norm = partial(nn.LayerNorm, eps=1e-5)
+        embed, depths, heads, ws = 96, [2, 2, 6, 2], [3, 6, 12, 24], [7, 7]
+        layers = [nn.Sequential(nn.Conv2d(3, embed, kernel_size=(4, 4), stride=(4, 4)),
+                                Permute([0, 2, 3, 1]), norm(embed))]
+        total, idx = sum(depths), 0
+        for i, n in enumerate(depths):
+            dim = embed * 2 ** i
+            stage = []
+            for j in range(n):
+                stage.append(SwinTransformerBlock(dim, heads[i], ws,
+                                                  [0 if j % 2 == 0 else w // 2 for w in ws],
+                                                  stochastic_depth_prob * idx / (total - 1),
+                                                  norm))
+                idx += 1
+            layers.append(nn.Sequential(*stage))
+            if i < len(depths) - 1:
+                layers.append(PatchMerging(dim, norm))
+        self.features = nn.Sequential(*layers)
+        self.norm = norm(embed * 8)
+        self.permute = Permute([0, 3, 1, 2])
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten(1)
+        self.head = nn.Linear(embed * 8, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        x = self.permute(self.norm(self.features(x)))
+        return self.head(self.flatten(self.avgpool(x)))
+
+
 BUILDERS = {
     "mobilenet_v2": lambda **kw: MobileNetV2(**kw),
     "mobilenet_v3_large": lambda **kw: MobileNetV3(V3_LARGE, 1280, **kw),
@@ -973,6 +1120,7 @@ BUILDERS = {
         [(96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)],
         **{"stochastic_depth_prob": 0.1, **kw}),
     "vit_b_16": lambda **kw: VisionTransformer(**kw),
+    "swin_t": lambda **kw: SwinTransformer(**kw),
 }
 
 

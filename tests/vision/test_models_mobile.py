@@ -25,7 +25,8 @@ NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientn
          "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s",
          "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1",
          "mnasnet0_5", "mnasnet1_0", "regnet_y_400mf", "regnet_y_800mf", "densenet121",
-         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet", "convnext_tiny", "vit_b_16"]
+         "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "alexnet", "convnext_tiny", "vit_b_16",
+         "swin_t"]
 
 
 def _randomise(torch_model, seed: int = 0) -> None:
@@ -35,7 +36,8 @@ def _randomise(torch_model, seed: int = 0) -> None:
     with torch.no_grad():
         for name, v in torch_model.state_dict().items():
             if not v.dtype.is_floating_point:
-                v.fill_(int(torch.randint(1, 100, (), generator=g)))
+                if name.endswith("num_batches_tracked"):  # other integer buffers are indices
+                    v.fill_(int(torch.randint(1, 100, (), generator=g)))
             elif name.endswith("running_var"):
                 v.copy_(torch.rand(v.shape, generator=g) + 0.5)
             elif name.endswith("running_mean") or name.endswith("bias"):
@@ -95,7 +97,8 @@ def test_param_count_equals_weights_meta(no_init, name):
                                        ("mnasnet0_5", 32), ("mnasnet1_0", 32),
                                        ("regnet_y_400mf", 32), ("regnet_y_800mf", 32),
                                        ("densenet121", 32), ("vgg11_bn", 32), ("vgg16", 32),
-                                       ("alexnet", 64), ("convnext_tiny", 64)])
+                                       ("alexnet", 64), ("convnext_tiny", 64),
+                                       ("swin_t", 72)])
 def test_eval_logits_match_torch(no_init, name, size):
     e_model, t_model = _twins(name)
     e_model.eval()
@@ -279,6 +282,7 @@ WEIGHTS = {
                                                 384, 384, "bicubic"),
     "ViT_B_16_Weights.IMAGENET1K_SWAG_LINEAR_V1": ("vit_b_16_lc_swag-4e70ced5.pth", 81.886,
                                                    96.180, 224, 224, "bicubic"),
+    "Swin_T_Weights.IMAGENET1K_V1": ("swin_t-704ceda3.pth", 81.474, 95.776, 224, 232, "bicubic"),
 }
 
 
@@ -565,3 +569,32 @@ def test_vit_mlp_block_renames_version_1_keys():
     fresh.load_state_dict(old)
     np.testing.assert_array_equal(fresh[0].weight.detach().numpy(),
                                   (sd["0.weight"] + 1).numpy())
+
+
+def test_swin_t_gradients_match_torch(no_init):
+    """Shifted windows (padding, cyclic roll, region mask, relative position bias) in
+    training mode: outputs and gradients as torch's."""
+    e_model, t_model = _twins("swin_t", seed=9)
+    for m in (*e_model.modules(), *t_model.modules()):  # (swin_t fixes the probability, 0.2)
+        if type(m).__name__ == "StochasticDepth":
+            m.p = 0.0
+    e_model.train()
+    t_model.train()
+    x = np.random.default_rng(6).standard_normal((2, 3, 72, 72)).astype(np.float32)
+    t_out = t_model(torch.tensor(x))
+    t_out.square().mean().backward()
+    e_out = e_model(ember.tensor(x))
+    e_out.square().mean().backward()
+    want = t_out.detach().numpy()
+    np.testing.assert_allclose(e_out.detach().numpy(), want, rtol=1e-4,
+                               atol=1e-4 * float(np.abs(want).max()))
+    e_params, t_params = dict(e_model.named_parameters()), dict(t_model.named_parameters())
+    for key in ["features.1.1.attn.relative_position_bias_table", "features.1.1.attn.qkv.weight",
+                "features.2.reduction.weight", "features.0.0.weight", "head.weight"]:
+        g = t_params[key].grad.numpy()
+        np.testing.assert_allclose(e_params[key].grad.numpy(), g, rtol=1e-3,
+                                   atol=1e-3 * float(np.abs(g).max()), err_msg=key)
+    idx = e_model.features[1][0].attn.relative_position_index
+    assert idx.dtype == ember.int64 and tuple(idx.shape) == (49 * 49,)
+    np.testing.assert_array_equal(
+        idx.numpy(), t_model.features[1][0].attn.relative_position_index.numpy())

@@ -29,6 +29,8 @@ from .squeezenet import *  # noqa: F401,F403
 from .squeezenet import __all__ as _squeezenet_all
 from .vision_transformer import *  # noqa: F401,F403
 from .vision_transformer import __all__ as _vit_all
+from .swin_transformer import *  # noqa: F401,F403
+from .swin_transformer import __all__ as _swin_all
 from .vgg import *  # noqa: F401,F403
 from .vgg import __all__ as _vgg_all
 
@@ -36,4 +38,5 @@ __all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_mode
            "get_weight", "list_models", *_resnet_all, *_mobilenetv2_all,
            *_mobilenetv3_all, *_efficientnet_all, *_shufflenetv2_all, *_squeezenet_all,
            *_mnasnet_all, *_regnet_all, *_densenet_all, *_vgg_all, *_alexnet_all,
-           *_googlenet_all, *_convnext_all, *_vit_all]
+           *_googlenet_all, *_convnext_all, *_vit_all,
+           *_swin_all]
