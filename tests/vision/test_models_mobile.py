@@ -162,8 +162,11 @@ def test_options_change_the_tree_as_torchvision(no_init):
         assert repr(e_model) == repr(t_model), (name, kwargs)
         assert ([tuple(v.shape) for v in e_model.state_dict().values()]
                 == [tuple(v.shape) for v in t_model.state_dict().values()])
+
+
+def test_mobilenet_v3_backbone_options():
     # MobileNetV3's detection-backbone options: half-width tail, dilated last stage
-    small = models.mobilenet_v3_small(reduced_tail=True, dilated=True)
+    small = models.mobilenet_v3_small(reduced_tail=True, dilated=True).eval()
     assert small.features[9].block[0][0].out_channels == 288  # 576 // 2
     assert small.features[9].block[1][0].dilation == (2, 2)
     assert small.features[9].block[1][0].stride == (1, 1)
@@ -552,6 +555,9 @@ def test_vit_b_16_matches_torch_at_a_small_image_size(no_init):
     assert sum(p.numel() for p in models.vit_b_16(image_size=384).parameters()) == \
         swag.meta["num_params"]
     assert swag.meta["license"].endswith("SWAG/blob/main/LICENSE")
+    assert swag.meta["recipe"] == "https://github.com/facebookresearch/SWAG"
+    assert (models.ViT_B_16_Weights.IMAGENET1K_SWAG_LINEAR_V1.meta["recipe"]
+            == "https://github.com/pytorch/vision/pull/5793")
     with pytest.raises(AssertionError, match="Wrong image height! Expected 32 but got 48!"):
         e_model(ember.rand(1, 3, 48, 32))
     with pytest.raises(AssertionError, match="Input shape indivisible by patch size!"):

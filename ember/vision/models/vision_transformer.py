@@ -227,8 +227,9 @@ def _vision_transformer(patch_size: int, num_layers: int, num_heads: int, hidden
     return model
 
 
-def _swag(weights: Any) -> Any:
-    weights.meta.update({"recipe": "https://github.com/facebookresearch/SWAG",
+def _swag(weights: Any, recipe: str = "https://github.com/facebookresearch/SWAG") -> Any:
+    """SWAG's weights carry its license (and, unless given, its recipe)."""
+    weights.meta.update({"recipe": recipe,
                          "license": "https://github.com/facebookresearch/SWAG/blob/main/LICENSE"})
     return weights
 
@@ -251,7 +252,8 @@ class ViT_B_16_Weights(WeightsEnum):
         resize_size=224, interpolation=InterpolationMode.BICUBIC,
         docs="These weights are composed of the original frozen SWAG "
              "(https://arxiv.org/abs/2201.08371) trunk weights and a linear classifier learnt on "
-             "top of them trained on ImageNet-1K data."))
+             "top of them trained on ImageNet-1K data."),
+        recipe="https://github.com/pytorch/vision/pull/5793")
     DEFAULT = IMAGENET1K_V1
 
 
