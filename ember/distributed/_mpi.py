@@ -173,6 +173,9 @@ def abort(status: int, why: str = "") -> None:
         print(f"ember.distributed: rank {rank} of {size} {why}; ending the job (all ranks)",
               file=sys.stderr)
     _flush()
+    # Hydra forwards a rank's output through its proxy, which the abort kills: what the rank
+    # wrote last (its traceback) can be lost in the pipes on a loaded machine. A moment to drain.
+    time.sleep(0.3)
     load().COMM_WORLD.Abort(status if 0 < status < 256 else 1)
 
 
