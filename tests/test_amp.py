@@ -73,8 +73,8 @@ OPS = {
 
 # ember's own bfloat16 ops that return float32 where torch returns bfloat16 (the bfloat16 part of
 # issue 13, not autocast's casting): strict, so each entry fails loudly once that op is fixed
-BF16_OPS_UPCAST = {"matmul", "@", "mm", "Tensor.mm", "bmm", "einsum"}
-BF16_OPS_UPCAST_LOW = BF16_OPS_UPCAST | {"softmax", "log_softmax", "layer_norm", "gelu", "mv"}
+BF16_OPS_UPCAST = {"einsum"}
+BF16_OPS_UPCAST_LOW = BF16_OPS_UPCAST
 
 
 def _linear(m):

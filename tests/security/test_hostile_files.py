@@ -169,8 +169,8 @@ def neg_expanded_bfloat16_view(tmp_path):
     pkl = h.program(h.tensor(2, [1 << 15, 1 << 15, 2], [0, 0, 1], storage="BFloat16Storage",
                              neg=True))
 
-    def check(t):  # bf16 is widened to float32 per storage, then negated per storage
-        assert t.shape == (1 << 15, 1 << 15, 2) and t.dtype == ember.float32
+    def check(t):  # bf16 stays bf16 (as torch), negated per storage
+        assert t.shape == (1 << 15, 1 << 15, 2) and t.dtype == ember.bfloat16
         assert t[7, 9].tolist() == [-1.5, 2.0]
     return views(tmp_path, "bf16.pt", pkl, np.array([0x3FC0, 0xC000], "<u2").tobytes(), check)
 
