@@ -604,3 +604,63 @@ def test_swin_t_gradients_match_torch(no_init):
     assert idx.dtype == ember.int64 and tuple(idx.shape) == (49 * 49,)
     np.testing.assert_array_equal(
         idx.numpy(), t_model.features[1][0].attn.relative_position_index.numpy())
+
+
+@pytest.mark.parametrize("name,kwargs,size", [
+    ("mobilenet_v2", {"dropout": 0.0}, 64),
+    ("shufflenet_v2_x0_5", {}, 64),
+    ("squeezenet1_1", {"dropout": 0.0}, 64),
+    ("mnasnet0_5", {"dropout": 0.0}, 64),
+    ("regnet_y_400mf", {}, 64),
+    ("convnext_tiny", {"stochastic_depth_prob": 0.0}, 64),
+    ("vit_b_16", {"image_size": 32}, 32),
+])
+def test_every_parameter_gradient_matches_torch(no_init, name, kwargs, size):
+    """A finetuning step's gradients, for every parameter, with batch norm on its running
+    statistics (eval mode, as ``ember finetune`` runs a frozen backbone's): channel shuffles,
+    Fire concatenations, grouped and depthwise convolutions, layer scales, attention.
+    (Train-mode batch norm is compared in the tests above; over the few values per channel of
+    small test images it is too ill-conditioned for a per-parameter float32 comparison.)"""
+    e_model, t_model = _twins(name, seed=11, **kwargs)
+    e_model.eval()
+    t_model.eval()
+    x = np.random.default_rng(7).standard_normal((3, 3, size, size)).astype(np.float32)
+    target = np.array([1, 500, 999])
+    t_loss = torch.nn.functional.cross_entropy(t_model(torch.tensor(x)), torch.tensor(target))
+    t_loss.backward()
+    e_loss = nn.functional.cross_entropy(e_model(ember.tensor(x)), ember.tensor(target))
+    e_loss.backward()
+    np.testing.assert_allclose(e_loss.item(), t_loss.item(), rtol=1e-5)
+    e_params = dict(e_model.named_parameters())
+    for key, t_p in t_model.named_parameters():
+        g = t_p.grad.numpy()
+        np.testing.assert_allclose(e_params[key].grad.numpy(), g, rtol=1e-3,
+                                   atol=1e-4 * float(np.abs(g).max()) + 1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("mobilenet_v2", {"dropout": 0.0}),
+    ("mobilenet_v3_small", {"dropout": 0.0}),
+    ("efficientnet_b0", {"dropout": 0.0, "stochastic_depth_prob": 0.0}),
+    ("shufflenet_v2_x0_5", {}),
+    ("mnasnet0_5", {"dropout": 0.0}),
+    ("regnet_y_400mf", {}),
+])
+def test_train_mode_gradients_match_torch_in_float64(no_init, name, kwargs):
+    """Training mode (batch statistics) for every parameter, in float64, where the
+    ill-conditioning of batch statistics over few values no longer hides differences."""
+    e_model, t_model = _twins(name, seed=12, **kwargs)
+    e_model, t_model = e_model.double().train(), t_model.double().train()
+    x = np.random.default_rng(8).standard_normal((3, 3, 64, 64))
+    target = np.array([2, 400, 998])
+    torch.nn.functional.cross_entropy(t_model(torch.tensor(x)), torch.tensor(target)).backward()
+    nn.functional.cross_entropy(e_model(ember.tensor(x)), ember.tensor(target)).backward()
+    e_params = dict(e_model.named_parameters())
+    t_grads = {k: p.grad.numpy() for k, p in t_model.named_parameters()}
+    scale = max(float(np.abs(g).max()) for g in t_grads.values())
+    for key, g in t_grads.items():
+        assert e_params[key].grad.dtype == ember.float64
+        # (a batch norm's shift right before another batch norm has a zero gradient: both give
+        # round-off there, hence the absolute tolerance on the model's largest gradient)
+        np.testing.assert_allclose(e_params[key].grad.numpy(), g, rtol=1e-7, atol=1e-10 * scale,
+                                   err_msg=key)
