@@ -664,3 +664,28 @@ def test_train_mode_gradients_match_torch_in_float64(no_init, name, kwargs):
         # round-off there, hence the absolute tolerance on the model's largest gradient)
         np.testing.assert_allclose(e_params[key].grad.numpy(), g, rtol=1e-7, atol=1e-10 * scale,
                                    err_msg=key)
+
+
+@pytest.mark.parametrize("name", NAMES + ["googlenet"])
+def test_default_weights_load_through_the_enum(monkeypatch, no_init, name):
+    """``get_model(name, weights="DEFAULT")``: the enum's checkpoint (here a state_dict of the
+    same tree, in place of the download) loads into the model the builder makes for it."""
+    extra = {"aux_logits": True, "init_weights": False} if name == "googlenet" else {}
+    source = models.get_model(name, **extra).state_dict()
+    seen = []
+    monkeypatch.setattr(models.WeightsEnum, "get_state_dict",
+                        lambda self, **kw: seen.append((self, kw)) or source)
+    model = models.get_model(name, weights="DEFAULT")
+    default = models.get_model_weights(name).DEFAULT
+    assert seen == [(default, {"progress": True, "check_hash": True})]
+    key = next(k for k, v in source.items() if v.dtype == ember.float32)
+    assert model.state_dict()[key] is not source[key]
+    np.testing.assert_array_equal(model.state_dict()[key].numpy(), source[key].numpy())
+
+
+def test_mobilenet_module_alias():
+    from ember.vision.models import mobilenet
+    assert mobilenet.mobilenet_v2 is models.mobilenet_v2
+    assert mobilenet.MobileNet_V3_Large_Weights is models.MobileNet_V3_Large_Weights
+    assert set(mobilenet.__all__) == set(models.mobilenetv2.__all__) | set(
+        models.mobilenetv3.__all__)
