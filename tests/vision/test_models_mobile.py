@@ -689,3 +689,33 @@ def test_mobilenet_module_alias():
     assert mobilenet.MobileNet_V3_Large_Weights is models.MobileNet_V3_Large_Weights
     assert set(mobilenet.__all__) == set(models.mobilenetv2.__all__) | set(
         models.mobilenetv3.__all__)
+
+
+def test_stochastic_depth_as_torchvision():
+    from ember.vision.ops import StochasticDepth, stochastic_depth
+    x = ember.ones(2000, 3)
+    with pytest.raises(ValueError, match="drop probability has to be between 0 and 1, but got 1.5"):
+        stochastic_depth(x, 1.5, "row")
+    with pytest.raises(ValueError, match="mode has to be either 'batch' or 'row', but got col"):
+        stochastic_depth(x, 0.5, "col")
+    assert stochastic_depth(x, 0.5, "row", training=False) is x
+    assert stochastic_depth(x, 0.0, "row") is x
+    ember.manual_seed(0)
+    y = stochastic_depth(x, 0.25, "row").numpy()
+    rows = y[:, 0]
+    assert set(np.unique(rows)) <= {0.0, np.float32(1 / 0.75)}
+    assert np.all(y == y[:, :1])  # a whole row (sample) is kept or dropped
+    assert abs((rows == 0).mean() - 0.25) < 0.04
+    batch = stochastic_depth(x, 0.5, "batch").numpy()
+    assert np.unique(batch).size == 1 and batch.flat[0] in (0.0, 2.0)
+    assert not stochastic_depth(x, 1.0, "row").numpy().any()
+    m = StochasticDepth(0.2, "row")
+    assert repr(m) == "StochasticDepth(p=0.2, mode=row)"
+    m.eval()
+    assert m(x) is x
+    # the gradient flows through the kept rows only, scaled as the values
+    xg = ember.ones(6, 2, dtype=ember.float64, requires_grad=True)
+    ember.manual_seed(3)
+    out = stochastic_depth(xg, 0.5, "row")
+    out.sum().backward()
+    np.testing.assert_array_equal(xg.grad.numpy(), out.detach().numpy())
