@@ -77,6 +77,8 @@ from ._tensor_str import set_printoptions  # noqa: F401
 from .backend.threads import get_num_threads, set_num_threads  # noqa: F401
 from . import _missing
 from ._missing import MissingAPIError  # noqa: F401
+
+_missing.install_tensor_stubs(Tensor)  # after every module above bound its Tensor methods
 from . import version  # noqa: F401
 from ._settings import (  # noqa: F401
     are_deterministic_algorithms_enabled,

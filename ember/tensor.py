@@ -10,7 +10,6 @@ import weakref
 from typing import Any, Callable, Iterator
 
 from . import dtypes as _dt
-from ._missing import tensor_attribute_error as _missing_attribute
 from .backend import NUMPY, backend_of
 from .graph import grad_mode
 from .graph.node import AccumulateGrad, RemovableHandle, add_hook
@@ -436,10 +435,6 @@ class Tensor:
 
     def __hash__(self) -> int:
         return id(self)
-
-    def __getattr__(self, name: str) -> Any:
-        # reached only when ordinary lookup failed: a torch method ember lacks names itself
-        raise _missing_attribute(self, name)
 
     def __repr__(self, *, tensor_contents: Any = None) -> str:
         from ._tensor_str import tensor_repr

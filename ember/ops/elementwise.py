@@ -191,27 +191,20 @@ class RsubScalar(Op, name="RsubBackward1"):
 
 
 
-def _complex(a: Any, b: Any) -> bool:
-    """Whether either operand (an array or a Python number) is complex: the backward then
-    conjugates, as torch's does."""
-    for x in (a, b):
-        d = getattr(x, "dtype", None)
-        if (d.kind == "c") if d is not None else type(x) is complex:
-            return True
-    return False
-
-
 class Mul(_Broadcasting, name="MulBackward0"):
     on_arrays = True
     _promote = True
     kernel = "multiply"
+    conj = False  # set on a node whose inputs are complex: its backward conjugates, as torch's
 
     @staticmethod
     def forward(ctx, a, b, *, into_input=False):
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        ctx.conj = _complex(a, b)
-        return ctx.xp.multiply(a, b, out=a) if into_input else a * b
+        out = ctx.xp.multiply(a, b, out=a) if into_input else a * b
+        if out.dtype.kind == "c":  # a complex input makes a complex result (one check, not two)
+            ctx.conj = True
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -227,13 +220,16 @@ class Mul(_Broadcasting, name="MulBackward0"):
 class Div(_Broadcasting, name="DivBackward0"):
     on_arrays = True
     _promote = "float"
+    conj = False
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
-        ctx.conj = _complex(a, b)
         with ctx.xp.errstate(all="ignore"):
-            return a / b
+            out = a / b
+        if out.dtype.kind == "c":
+            ctx.conj = True
+        return out
 
     @staticmethod
     def backward(ctx, g):
