@@ -11,26 +11,29 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ._models import head_name, set_module
+
 __all__ = ["CACHE_CHOICES", "DISK_BYTES", "extract_features", "remove_cache_files"]
 
 CACHE_CHOICES = ("auto", "memory", "disk", "none")
 DISK_BYTES = 1 << 30  # 1 GiB of float32 features: about 500,000 images of a ResNet-18
 
 
-def _headless(model: Any) -> Any:
-    """The model without its classifier: ``fc`` replaced by Identity while features are
-    computed (the caller puts it back)."""
+def _headless(model: Any) -> tuple[str, Any]:
+    """The model without its classifier: its head replaced by Identity while features are
+    computed (the caller puts it back); returns (the head's name, the head)."""
     from ember import nn
 
-    head = model.fc
-    model.fc = nn.Identity()
-    return head
+    name = head_name(model)
+    head = model.get_submodule(name)
+    set_module(model, name, nn.Identity())
+    return name, head
 
 
 def extract_features(model: Any, dataset: Any, batch_size: int, workers: int, where: str,
                      path: str | None, desc: str) -> tuple[Any, Any]:
     """(features (N, D) float32 Tensor, labels (N,) int64 Tensor) of ``dataset`` through
-    ``model`` without its ``fc``, in eval mode and without autograd; ``where`` is 'memory' or
+    ``model`` without its classifier, in eval mode and without autograd; ``where`` is 'memory' or
     'disk' (then ``path`` is the .npy file)."""
     import numpy as np
 
@@ -40,7 +43,7 @@ def extract_features(model: Any, dataset: Any, batch_size: int, workers: int, wh
     from .finetune import _progress
 
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    head = _headless(model)
+    head_at, head = _headless(model)
     was_training = model.training
     model.eval()
     store = labels = None
@@ -58,7 +61,7 @@ def extract_features(model: Any, dataset: Any, batch_size: int, workers: int, wh
                 labels[filled:filled + len(feats)] = targets.numpy()
                 filled += len(feats)
     finally:
-        model.fc = head
+        set_module(model, head_at, head)
         model.train(was_training)
     if where == "disk":
         store.flush()

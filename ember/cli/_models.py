@@ -9,8 +9,8 @@ from typing import Any
 from ._common import CLIError, InputError, RunError, describe, notice
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "WEIGHT_CHOICES", "build_model", "read_checkpoint",
-           "check_checkpoint", "load_weights", "resnet_names", "train_transform",
-           "eval_transform", "replace_fc"]
+           "check_checkpoint", "load_weights", "model_names", "resnet_names", "train_transform",
+           "eval_transform", "replace_fc", "head_name", "get_head", "set_module", "min_size"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -31,10 +31,52 @@ def resnet_names() -> list[str]:
                   key=lambda n: int(n[len("resnet"):]))
 
 
+def model_names() -> list[str]:
+    """The models the commands finetune: the ResNets by depth, then the rest of the zoo whose
+    classifier is a last ``Linear`` and which takes any input size (SqueezeNet's classifier is
+    a convolution; ViT's input size is fixed)."""
+    others = sorted(n for n in _models().list_models() if not n.startswith(("resnet",
+                                                                               "squeezenet",
+                                                                               "vit_")))
+    return resnet_names() + others
+
+
 def check_model_name(name: str) -> None:
-    names = resnet_names()
+    names = model_names()
     if name not in names:
         raise CLIError(f"unknown model '{name}'; choose from {', '.join(names)}")
+
+
+def min_size(name: str) -> int:
+    """The smallest input side the architecture takes (its weights' ``meta["min_size"]``)."""
+    try:
+        return max(_models().get_model_weights(name).DEFAULT.meta["min_size"])
+    except (KeyError, ValueError, AttributeError):
+        return 1
+
+
+def head_name(model: Any) -> str:
+    """The dotted name of the classifier the commands replace: the model's last ``Linear``
+    (``fc`` of a ResNet, ``classifier.3`` of a MobileNetV3, ``head`` of a Swin)."""
+    from ember import nn
+
+    name = None
+    for n, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            name = n
+    if name is None:
+        raise RunError(f"{type(model).__name__} has no Linear classifier to replace")
+    return name
+
+
+def get_head(model: Any) -> Any:
+    return model.get_submodule(head_name(model))
+
+
+def set_module(model: Any, name: str, module: Any) -> None:
+    """Puts ``module`` at the dotted ``name`` in ``model``."""
+    parent, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, attr, module)
 
 
 def read_checkpoint(path: str) -> Any:
@@ -142,22 +184,27 @@ def load_weights(path: str, model: Any, state: Mapping, what: str) -> None:
 
 
 def replace_fc(model: Any, num_classes: int, bias: bool = True) -> None:
-    """The tutorial's new classifier: a fresh ``Linear(in_features, num_classes)`` as ``fc``."""
+    """The tutorial's new classifier: a fresh ``Linear(in_features, num_classes)`` in place of
+    the model's last Linear (a ResNet's ``fc``)."""
     from ember import nn
 
-    model.fc = nn.Linear(model.fc.in_features, num_classes, bias=bias)
+    name = head_name(model)
+    old = model.get_submodule(name)
+    set_module(model, name, nn.Linear(old.in_features, num_classes, bias=bias))
 
 
 def _load_state_dict(model: Any, state: Any, path: str) -> None:
-    """Loads a state_dict into ``model``; a classifier of another size replaces ``model.fc``."""
+    """Loads a state_dict into ``model``; a classifier of another size replaces its head."""
     if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
         state = state["model"]  # a training checkpoint {'model': ..., 'optimizer': ..., ...}
     if not _is_state_dict(state):
         raise InputError(f"'{path}' holds a {type(state).__name__}, not a state_dict (str -> "
                          "Tensor) or a checkpoint with a 'model' entry")
-    fc = state.get("fc.weight")
-    if fc is not None and fc.dim() == 2 and tuple(fc.shape) != tuple(model.fc.weight.shape):
-        replace_fc(model, fc.shape[0], bias="fc.bias" in state)
+    head = head_name(model)
+    fc = state.get(f"{head}.weight")
+    if fc is not None and fc.dim() == 2 and \
+            tuple(fc.shape) != tuple(model.get_submodule(head).weight.shape):
+        replace_fc(model, fc.shape[0], bias=f"{head}.bias" in state)
     load_weights(path, model, state, type(model).__name__)
 
 
@@ -171,12 +218,15 @@ def build_model(name: str, weights: str, *, progress: bool = True) -> tuple[Any,
 
     models = _models()
     check_model_name(name)
+    # GoogLeNet's auxiliary classifiers change what training returns: torchvision drops them
+    # from its pretrained model; so do the commands always
+    extra = {"aux_logits": False} if name == "googlenet" else {}
     if weights not in WEIGHT_CHOICES:
-        model = models.get_model(name, weights=None)
+        model = models.get_model(name, weights=None, **extra)
         _load_state_dict(model, read_checkpoint(weights), weights)
         return model, None, f"weights from {weights}"
     if weights == "none":
-        return models.get_model(name, weights=None), None, "random init"
+        return models.get_model(name, weights=None, **extra), None, "random init"
     enum = models.get_model_weights(name).DEFAULT
     try:
         model = models.get_model(name, weights=enum, progress=progress)
@@ -191,7 +241,8 @@ def build_model(name: str, weights: str, *, progress: bool = True) -> tuple[Any,
     where = os.path.join(hub.get_dir(), "checkpoints", os.path.basename(enum.url))
     notice(f"ImageNet weights for {name} are not cached and could not be downloaded; starting "
            f"from random initialisation (to use them, place the file at {where})")
-    return models.get_model(name, weights=None), None, "random init, no ImageNet weights"
+    return models.get_model(name, weights=None, **extra), None, \
+        "random init, no ImageNet weights"
 
 
 def _normalize() -> list[Any]:

@@ -1,6 +1,7 @@
 """``ember finetune [IMAGE_FOLDER]``: the tutorial's finetuning recipe as a program.
 
-Load a ResNet, freeze every parameter, replace ``fc`` with a fresh ``Linear(in_features,
+Load a model of the zoo (a ResNet by default), freeze every parameter, replace its classifier
+(a ResNet's ``fc``: the model's last ``Linear``) with a fresh ``Linear(in_features,
 num_classes)``, and train with cross-entropy on an image folder's classes (or on the embedded
 Digits dataset). Before the first epoch every image is opened once (unreadable ones are listed),
 and the image size and augmentation are chosen from the images' sizes unless given. A frozen
@@ -36,8 +37,10 @@ from ._models import (
     eval_transform,
     load_weights,
     read_checkpoint,
+    get_head,
+    min_size,
+    model_names,
     replace_fc,
-    resnet_names,
     shown,
     train_transform,
 )
@@ -84,7 +87,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     # give comes from the checkpoint rather than from these defaults.
     p.add_argument("folder", nargs="?", metavar="IMAGE_FOLDER",
                    help="image folder with one sub-folder per class (default: Digits)")
-    p.add_argument("--model", help=f"ResNet architecture (default: {d['model']})")
+    p.add_argument("--model", help="a model of ember.vision.models: the ResNets, MobileNets, "
+                                   "EfficientNets, RegNets, ShuffleNets, MNASNets, DenseNet, "
+                                   "VGG, AlexNet, GoogLeNet, ConvNeXt, Swin (not SqueezeNet or "
+                                   f"ViT) (default: {d['model']})")
     p.add_argument("--weights", metavar="auto|imagenet|none|PATH",
                    help="starting weights: ImageNet's when cached or downloadable (auto), "
                         "ImageNet's or fail (imagenet), random (none), or a state_dict / "
@@ -228,7 +234,7 @@ def _settings(ns: argparse.Namespace, saved: dict[str, Any] | None) -> dict[str,
 # not a usage error about an option that was never given (or a traceback).
 _SAVED_ARGS: dict[str, tuple[Any, str]] = {
     "folder": (lambda v: v is None or isinstance(v, str), "a str or None"),
-    "model": (lambda v: v in resnet_names(), "the name of a ResNet"),
+    "model": (lambda v: v in model_names(), "the name of a model of the zoo"),
     "weights": (lambda v: isinstance(v, str), "a str"),
     "epochs": (lambda v: _is_int(v) and v >= 1, "an int of at least 1"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "an int of at least 1"),
@@ -432,7 +438,11 @@ def _choose(s: dict[str, Any], data: _Data) -> list[str]:
         size, why = choose_image_size(data.sizes)
         s["image_size"] = size
         lines.append(f"image size {size} px: {why} (--image-size to change)")
-    elif s["image_size"] < MODEL_MIN:
+    smallest = min_size(s["model"])
+    if s["image_size"] < smallest:
+        lines.append(f"image size {smallest} px: {s['model']} takes no smaller input")
+        s["image_size"] = smallest
+    elif s["image_size"] < MODEL_MIN and s["model"].startswith("resnet"):
         notice(f"--image-size {s['image_size']} is below {MODEL_MIN} px: the ResNet's last "
                "feature map shrinks to less than one pixel of the input's detail")
     if s["augment"] is None:
@@ -752,10 +762,10 @@ def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
     # small sizes): such a last batch is dropped. In eval mode any batch works.
     sampler = DistributedSampler(train_set, world, rank, seed=s["seed"]) if world > 1 else None
     drop_last = not bn_eval and (len(sampler) if sampler else len(train_set)) % batch == 1
-    head = model.fc
+    head = get_head(model)
     began_all = time.perf_counter()
     if use_cache:
-        place = cache_place(s["cache"], len(train_set) + len(val_set), model.fc.in_features)
+        place = cache_place(s["cache"], len(train_set) + len(val_set), head.in_features)
         paths = [os.path.join(out, f".features-{part}.npy") for part in ("train", "val")]
         if place == "disk":
             cache_files[:] = paths

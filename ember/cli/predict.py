@@ -16,8 +16,9 @@ from ._models import (
     eval_transform,
     load_weights,
     read_checkpoint,
+    get_head,
+    model_names,
     replace_fc,
-    resnet_names,
     shown,
 )
 
@@ -75,9 +76,9 @@ def _from_checkpoint(path: str) -> tuple[Any, list[str], Any]:
     """(model, class names, eval transform) of an ``ember finetune`` checkpoint."""
     ckpt = read_checkpoint(path)
     check_checkpoint(path, ckpt, ("model", "arch", "classes", "image_size"), ("eval_resize",))
-    if ckpt["arch"] not in resnet_names():
-        raise InputError(f"'{path}' is damaged: its 'arch' should name a ResNet "
-                         f"({', '.join(resnet_names())}), not {shown(ckpt['arch'])}")
+    if ckpt["arch"] not in model_names():
+        raise InputError(f"'{path}' is damaged: its 'arch' should name a model of the zoo "
+                         f"({', '.join(model_names())}), not {shown(ckpt['arch'])}")
     model, _, _ = build_model(ckpt["arch"], "none")
     replace_fc(model, len(ckpt["classes"]))
     load_weights(path, model, ckpt["model"], f"{ckpt['arch']} with {len(ckpt['classes'])} classes")
@@ -94,8 +95,9 @@ def _from_weights(name: str, weights: str,
     model, loaded, desc = build_model(name, weights)
     enum = loaded or models.get_model_weights(name).DEFAULT  # what the architecture expects
     categories = list(enum.meta["categories"])
-    if model.fc.out_features != len(categories):  # a state_dict finetuned elsewhere
-        categories = [f"class {i}" for i in range(model.fc.out_features)]
+    head = get_head(model)
+    if head.out_features != len(categories):  # a state_dict finetuned elsewhere
+        categories = [f"class {i}" for i in range(head.out_features)]
     elif loaded is None and desc.startswith("random init") and notes is not None:
         notes.append(f"showing ImageNet's class names, but {name} has random weights ({desc}): "
                      "the predictions mean nothing")

@@ -119,7 +119,8 @@ DAMAGED = {
                                                     "least 1, not str '6'"),
     "batch size 0": (_set(["args", "batch_size"], 0), "its args['batch_size'] should be an int"),
     "unknown model": (_set(["args", "model"], "resnet19"), "its args['model'] should be the name "
-                                                           "of a ResNet, not str 'resnet19'"),
+                                                           "of a model of the zoo, not str "
+                                                           "'resnet19'"),
     "history without val_acc": (_drop("history", "val_acc"), "its 'history' should be a dict of "
                                                              "'train_loss' and 'val_acc' lists"),
     "classes a str": (_set(["classes"], "blue"), "its 'classes' should be a non-empty list"),
@@ -183,14 +184,14 @@ def test_a_plain_state_dict_on_resume_says_what_it_lacks(tmp_path):
 
 def test_predict_with_a_damaged_checkpoint(trained, tmp_path, image_folder):
     ckpt = ember.io.load(str(trained))
-    ckpt["arch"] = "vgg16"
+    ckpt["arch"] = "vgg17"  # no such model
     bad = tmp_path / "bad.pt"
     ember.io.save(ckpt, str(bad))
     image = image_folder / "red" / "0.png"
     status, _, stderr = run("predict", image, "--checkpoint", bad)
     assert status == 2
     assert_one_error_line(stderr, "predict", f"'{bad}' is damaged: its 'arch' should name a "
-                                             "ResNet")
+                                             "model of the zoo")
     ckpt["arch"] = "resnet34"
     ember.io.save(ckpt, str(bad))
     status, _, stderr = run("predict", image, "--checkpoint", bad)
