@@ -311,7 +311,8 @@ def _gauge_fixed(m, v):
 
 @pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
 def test_eig_and_eigvals(shape):
-    a = R.standard_normal(shape)
+    a = np.random.default_rng(11 + len(shape)).standard_normal(shape)  # (its own draw: a shared
+    # generator gave an ill-conditioned matrix in some test orders)
     check_op(lambda m, x: m.linalg.eigvals(x), a, atol=1e-10, rtol=1e-9)
 
     def fixed(m, x):
