@@ -75,6 +75,9 @@ from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401
 from .dtypes import result_type as _result_type
 from ._tensor_str import set_printoptions  # noqa: F401
 from .backend.threads import get_num_threads, set_num_threads  # noqa: F401
+from .backend.allocator import tune_malloc as _tune_malloc
+
+_tune_malloc()  # array temporaries stop page-faulting afresh each step (EMBER_MALLOC_TUNING=0: off)
 from . import _missing
 from ._missing import MissingAPIError  # noqa: F401
 
