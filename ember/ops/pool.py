@@ -316,20 +316,27 @@ def _taps(xp: Any, size: int, out: int, mode: str, align_corners: bool,
 # -- argument checks and the public functions ------------------------------------------------------
 
 
-def _pool_pair(value: Any, op: str, name: str, default: Any = None) -> tuple:
+_N_INTS = {2: "two", 3: "three"}
+_AXES = {2: "HW", 3: "THW"}
+
+
+def _pool_pair(value: Any, op: str, name: str, default: Any = None, dims: int = 2) -> tuple:
+    """A pooling argument as ``dims`` ints (one int, or one per spatial dim), with torch's error
+    for any other length."""
     if value is None or (isinstance(value, (tuple, list)) and len(value) == 0 and default):
         value = default
     if isinstance(value, (tuple, list)):
         if len(value) == 1:
-            return (int(value[0]),) * 2
-        if len(value) == 2:
-            return int(value[0]), int(value[1])
-        what = {"kernel_size": "kernel_size must either be a single int, or a tuple of two ints",
-                "stride": "stride must either be omitted, a single int, or a tuple of two ints",
-                "padding": "padding must either be a single int, or a tuple of two ints",
-                "dilation": "dilation must be either a single int, or a tuple of two ints"}[name]
+            return (int(value[0]),) * dims
+        if len(value) == dims:
+            return tuple(int(v) for v in value)
+        n = _N_INTS[dims]
+        what = {"kernel_size": f"kernel_size must either be a single int, or a tuple of {n} ints",
+                "stride": f"stride must either be omitted, a single int, or a tuple of {n} ints",
+                "padding": f"padding must either be a single int, or a tuple of {n} ints",
+                "dilation": f"dilation must be either a single int, or a tuple of {n} ints"}[name]
         raise RuntimeError(f"{op}: {what}")
-    return int(value), int(value)
+    return (int(value),) * dims
 
 
 def _pool_output(size: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> int:
@@ -341,35 +348,39 @@ def _pool_output(size: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> 
 
 
 def _pool_geometry(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
-                   dilation: Any, ceil_mode: bool) -> WindowGeometry:
-    kernel = _pool_pair(kernel_size, op, "kernel_size")
-    stride = _pool_pair(stride, op, "stride", default=kernel)
-    pad = _pool_pair(padding, op, "padding")
-    dil = _pool_pair(dilation, op, "dilation")
+                   dilation: Any, ceil_mode: bool, dims: int = 2) -> WindowGeometry:
+    """The windows of a ``dims``-d max or average pooling, after torch's argument checks."""
+    kernel = _pool_pair(kernel_size, op, "kernel_size", dims=dims)
+    stride = _pool_pair(stride, op, "stride", default=kernel, dims=dims)
+    pad = _pool_pair(padding, op, "padding", dims=dims)
+    dil = _pool_pair(dilation, op, "dilation", dims=dims)
+    axes = _AXES[dims]
     if min(stride) == 0:
         raise RuntimeError("stride should not be zero")
     if min(pad) < 0:
         raise RuntimeError(f"pad must be non-negative, but got pad: {min(pad)}")
     if min(kernel) <= 0:
-        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kernel[0]} "
-                           f"kW: {kernel[1]}")
+        got = " ".join(f"k{a}: {k}" for a, k in zip(axes, kernel))
+        raise RuntimeError(f"kernel size should be greater than zero, but got {got}")
     if min(dil) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dil[0]} "
-                           f"dilationW: {dil[1]}")
+        got = " ".join(f"dilation{a}: {d}" for a, d in zip(axes, dil))
+        raise RuntimeError(f"dilation should be greater than zero, but got {got}")
     for p, k, d in zip(pad, kernel, dil):
         if p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={d}")
-    if input.ndim not in (3, 4) or any(n == 0 for n in input.shape[-3:]):
-        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-    in_hw = tuple(input.shape[-2:])
-    out_hw = tuple(_pool_output(n, k, p, s, d, ceil_mode)
-                   for n, k, p, s, d in zip(in_hw, kernel, pad, stride, dil))
-    if min(out_hw) < 1:
-        c = input.shape[-3]
-        raise RuntimeError(f"Given input size: ({c}x{in_hw[0]}x{in_hw[1]}). Calculated output "
-                           f"size: ({c}x{out_hw[0]}x{out_hw[1]}). Output size is too small")
-    return WindowGeometry(kernel, stride, pad, dil, 1, in_hw, out_hw)
+    if input.ndim not in (dims + 1, dims + 2) or any(n == 0 for n in input.shape[-dims - 1:]):
+        raise RuntimeError(f"non-empty {dims + 1}D or {dims + 2}D (batch mode) tensor expected "
+                           "for input")
+    size = tuple(input.shape[-dims:])
+    out = tuple(_pool_output(n, k, p, s, d, ceil_mode)
+                for n, k, p, s, d in zip(size, kernel, pad, stride, dil))
+    if min(out) < 1:
+        c = input.shape[-dims - 1]
+        given, got = "x".join(map(str, (c, *size))), "x".join(map(str, (c, *out)))
+        raise RuntimeError(f"Given input size: ({given}). Calculated output size: ({got}). "
+                           "Output size is too small")
+    return WindowGeometry(kernel, stride, pad, dil, 1, size, out)
 
 
 def max_pool2d(input: Tensor, kernel_size: IntOr2, stride: IntOr2 | None = None,

@@ -248,61 +248,12 @@ class AdaptiveAvgPool3dGrad(AdaptiveAvgPool3d, name="AdaptiveAvgPool3DBackwardBa
 # -- argument checks and the public functions ------------------------------------------------------
 
 
-def _triple(value: Any, op: str, name: str, default: Any = None) -> tuple:
-    if value is None or (isinstance(value, (tuple, list)) and len(value) == 0 and default):
-        value = default
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            return (int(value[0]),) * 3
-        if len(value) == 3:
-            return tuple(int(v) for v in value)
-        what = {"kernel_size": "kernel_size must either be a single int, or a tuple of three "
-                               "ints",
-                "stride": "stride must either be omitted, a single int, or a tuple of three ints",
-                "padding": "padding must either be a single int, or a tuple of three ints",
-                "dilation": "dilation must be either a single int, or a tuple of three ints"}[name]
-        raise RuntimeError(f"{op}: {what}")
-    return (int(value),) * 3
-
-
-def _geometry3d(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
-                dilation: Any, ceil_mode: bool) -> WindowGeometry:
-    kernel = _triple(kernel_size, op, "kernel_size")
-    stride = _triple(stride, op, "stride", default=kernel)
-    pad = _triple(padding, op, "padding")
-    dil = _triple(dilation, op, "dilation")
-    if min(stride) == 0:
-        raise RuntimeError("stride should not be zero")
-    if min(pad) < 0:
-        raise RuntimeError(f"pad must be non-negative, but got pad: {min(pad)}")
-    if min(kernel) <= 0:
-        raise RuntimeError(f"kernel size should be greater than zero, but got kT: {kernel[0]} "
-                           f"kH: {kernel[1]} kW: {kernel[2]}")
-    if min(dil) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilationT: {dil[0]} "
-                           f"dilationH: {dil[1]} dilationW: {dil[2]}")
-    for p, k, d in zip(pad, kernel, dil):
-        if p > (d * (k - 1) + 1) // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                               f"pad={p}, kernel_size={k} and dilation={d}")
-    if input.ndim not in (4, 5) or any(n == 0 for n in input.shape[-4:]):
-        raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
-    size = tuple(input.shape[-3:])
-    out = tuple(_pool._pool_output(n, k, p, s, d, ceil_mode)
-                for n, k, p, s, d in zip(size, kernel, pad, stride, dil))
-    if min(out) < 1:
-        c = input.shape[-4]
-        raise RuntimeError(f"Given input size: ({c}x{size[0]}x{size[1]}x{size[2]}). Calculated "
-                           f"output size: ({c}x{out[0]}x{out[1]}x{out[2]}). Output size is too "
-                           "small")
-    return WindowGeometry(kernel, stride, pad, dil, 1, size, out)
-
-
 def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """3-d max pooling over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; ``stride`` defaults to the
     kernel. ``return_indices`` also returns each maximum's flat index ``(d*H + h)*W + w``."""
-    geo = _geometry3d("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    geo = _pool._pool_geometry("max_pool3d", input, kernel_size, stride, padding, dilation,
+                               ceil_mode, dims=3)
     return MaxPool3d.apply(input, geo=geo, return_indices=return_indices)
 
 
@@ -320,7 +271,8 @@ def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     ``avg_pool2d``."""
     if input.ndim not in (4, 5) or any(n == 0 for n in input.shape[-4:]):
         raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
-    geo = _geometry3d("avg_pool3d", input, kernel_size, stride, padding, 1, ceil_mode)
+    geo = _pool._pool_geometry("avg_pool3d", input, kernel_size, stride, padding, 1, ceil_mode,
+                               dims=3)
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError("divisor must be not zero")
