@@ -99,6 +99,14 @@ def _check_operands(op: str, input: Tensor, weight: Tensor, bias: Tensor | None,
     if weight.ndim != 4:
         raise RuntimeError("weight should have at least three dimensions")
     shape = list(input.shape) if input.ndim == 4 else [1] + list(input.shape)
+    _check_against_weight(input, weight, bias, shape, groups, transposed)
+    return input.ndim == 3
+
+
+def _check_against_weight(input: Tensor, weight: Tensor, bias: Tensor | None, shape: list,
+                          groups: int, transposed: bool) -> None:
+    """torch's checks of the operands against each other (dtypes, groups, channels, bias), in its
+    order, for a convolution of any dimension; ``shape`` is the input's, batched."""
     if input.dtype != weight.dtype:
         if input.dtype.name == "float32":
             raise RuntimeError(f"Input type ({input.type()}) and weight type ({weight.type()}) "
@@ -129,7 +137,6 @@ def _check_operands(op: str, input: Tensor, weight: Tensor, bias: Tensor | None,
         raise RuntimeError(f"Given {kind}weight of size {w}, expected bias to be 1-dimensional "
                            f"with {out_c} elements, but got bias of size {list(bias.shape)} "
                            "instead")
-    return input.ndim == 3
 
 
 def _cpp(t: Tensor) -> str:

@@ -7,8 +7,7 @@ from typing import Any
 
 from ..backend import WindowGeometry
 from ..tensor import Tensor
-from .conv import FORWARD, INPUT_GRAD, Convolution, _check_positive, _cpp
-from .inplace import type_name
+from .conv import FORWARD, INPUT_GRAD, Convolution, _check_against_weight, _check_positive
 
 _AXES = ("depth", "height", "width")
 
@@ -42,36 +41,7 @@ def _check(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None,
         raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-"
                            f"dimensional weight {list(weight.shape)}, but got {input.ndim}-"
                            f"dimensional input of size {list(input.shape)} instead")
-    if input.dtype != weight.dtype:
-        if input.dtype.name == "float32":
-            raise RuntimeError(f"Input type ({input.type()}) and weight type ({weight.type()}) "
-                               "should be the same or input should be a MKLDNN tensor and weight "
-                               "is a dense tensor")
-        raise RuntimeError(f"expected scalar type {type_name(input)} but found "
-                           f"{type_name(weight)}")
-    if bias is not None and bias.dtype != input.dtype:
-        raise RuntimeError(f"Input type ({_cpp(input)}) and bias type ({_cpp(bias)}) should be "
-                           "the same")
-    if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
-    w = list(weight.shape)
-    if w[0] < groups and not transposed or w[0] == 0:
-        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
-                           f"dimension 0, but got weight of size {w} instead")
-    if w[0] % groups:
-        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
-                           f"at dimension 0, but got weight of size [{w}] instead")
-    want = w[0] if transposed else w[1] * groups
-    if shape[1] != want:
-        kind = "transposed=1" if transposed else f"groups={groups}"
-        raise RuntimeError(f"Given {kind}, weight of size {w}, expected input{shape} to have "
-                           f"{want} channels, but got {shape[1]} channels instead")
-    out_c = w[1] * groups if transposed else w[0]
-    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_c):
-        kind = "transposed=1, " if transposed else ""
-        raise RuntimeError(f"Given {kind}weight of size {w}, expected bias to be 1-dimensional "
-                           f"with {out_c} elements, but got bias of size {list(bias.shape)} "
-                           "instead")
+    _check_against_weight(input, weight, bias, shape, groups, transposed)
     return input.ndim == nd + 1
 
 
