@@ -118,7 +118,7 @@ class Categorical(Distribution):
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple:
-    from ..ops.elementwise import broadcast_shape
+    from ..ops._util import broadcast_shape
 
     return broadcast_shape(a, b)
 

@@ -199,7 +199,7 @@ def _kl_multivariatenormal_multivariatenormal(p: MultivariateNormal,
                          "shapes cannot be computed")
     half_term1 = (q._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
                   - p._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1))
-    from ..ops.elementwise import broadcast_shape
+    from ..ops._util import broadcast_shape
 
     combined_batch_shape = broadcast_shape(tuple(q._unbroadcasted_scale_tril.shape[:-2]),
                                            tuple(p._unbroadcasted_scale_tril.shape[:-2]))

@@ -5,7 +5,7 @@ import math
 from typing import Any
 
 import ember
-from ..ops.elementwise import broadcast_shape
+from ..ops._util import broadcast_shape
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution

@@ -402,7 +402,7 @@ class PowerTransform(Transform):
         return (self.exponent * y / x).abs().log()
 
     def forward_shape(self, shape: Any) -> Any:
-        from ..ops.elementwise import broadcast_shape
+        from ..ops._util import broadcast_shape
 
         return ember.Size(broadcast_shape(tuple(shape), tuple(self.exponent.shape)))
 
@@ -574,7 +574,7 @@ class AffineTransform(Transform):
         return result.expand(tuple(shape))
 
     def forward_shape(self, shape: Any) -> Any:
-        from ..ops.elementwise import broadcast_shape
+        from ..ops._util import broadcast_shape
 
         return ember.Size(broadcast_shape(tuple(shape), tuple(getattr(self.loc, "shape", ())),
                                           tuple(getattr(self.scale, "shape", ()))))

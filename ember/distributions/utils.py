@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import ember
 from ..graph import grad_mode
-from ..ops.elementwise import broadcast_shape
+from ..ops._util import broadcast_shape
 from ..tensor import Tensor
 
 __all__ = ["broadcast_all", "logits_to_probs", "probs_to_logits", "clamp_probs", "lazy_property",

@@ -338,7 +338,7 @@ def _warn_size(input: Tensor, target: Tensor) -> None:
 def _broadcast(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     if input.shape == target.shape:
         return input, target
-    from ..ops.elementwise import broadcast_shape
+    from ..ops._util import broadcast_shape
 
     shape = broadcast_shape(tuple(input.shape), tuple(target.shape))
     return input.expand(shape), target.expand(shape)
@@ -540,7 +540,7 @@ def _expand_weight(weight: Tensor | None, shape: tuple) -> Any:
     if weight is None:
         return None
     from ..backend import get_array_module
-    from ..ops.elementwise import broadcast_shape
+    from ..ops._util import broadcast_shape
 
     if broadcast_shape(tuple(weight.shape), shape) != shape:
         raise RuntimeError(f"The size of tensor a ({weight.shape[-1]}) must match the size of "
@@ -580,7 +580,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"size ({input.size()}) is deprecated. Please ensure they have the same "
                          "size.")
     if weight is not None:
-        from ..ops.elementwise import broadcast_shape
+        from ..ops._util import broadcast_shape
 
         try:
             broadcast_shape(tuple(weight.shape), tuple(target.shape))

@@ -139,7 +139,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``x1 . x2 / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (broadcasting)."""
-    from ..ops.elementwise import broadcast_shape
+    from ..ops._util import broadcast_shape
 
     shape = broadcast_shape(tuple(x1.shape), tuple(x2.shape))
     a, b = x1.expand(shape), x2.expand(shape)

@@ -186,7 +186,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, re
         raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect "
                            "to argument 'target'. This input cannot have requires_grad True.")
     if tuple(input.shape) != tuple(target.shape):
-        from ..ops.elementwise import broadcast_shape
+        from ..ops._util import broadcast_shape
 
         shape = broadcast_shape(tuple(input.shape), tuple(target.shape))
         input, target = input.expand(shape), target.expand(shape)

@@ -42,3 +42,20 @@ def dims_arg(dim: Any, ndim: int) -> tuple[int, ...]:
             raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
         seen.add(ax)
     return tuple(sorted(axes))
+
+
+def broadcast_shape(*shapes: tuple) -> tuple:
+    """The broadcast of ``shapes`` (torch's infer_size), with torch's RuntimeError on a mismatch."""
+    out: tuple = ()
+    for shape in shapes:
+        n = max(len(out), len(shape))
+        a = (1,) * (n - len(out)) + out
+        b = (1,) * (n - len(shape)) + tuple(shape)
+        for i in range(n - 1, -1, -1):  # torch reports the first mismatch from the right
+            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                    f"non-singleton dimension {i}"
+                )
+        out = tuple(x if y == 1 else y for x, y in zip(a, b))
+    return out

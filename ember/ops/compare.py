@@ -16,8 +16,8 @@ from ._op import Op
 from ..backend import get_array_module
 from ..dtypes import promote_arrays, result_type
 from ..tensor import Tensor
-from .elementwise import (Number, _Broadcasting, _data, _operator, _shape, _weak,
-                          broadcast_shape)
+from ._util import broadcast_shape
+from .elementwise import Number, _Broadcasting, _data, _operator, _shape, _weak
 from .inplace import type_name
 
 

@@ -17,6 +17,7 @@ import numbers
 from typing import Any
 
 from ._op import Op
+from ._util import broadcast_shape
 from ..backend import NUMPY, get_array_module
 from ..graph.grad_mode import state as _state
 from ..dtypes import int_scalar, result_type, scalar_dtype, scalar_keeps
@@ -42,23 +43,6 @@ def _data(x: Any) -> Any:
 
 def _shape(x: Any) -> tuple:
     return getattr(x, "shape", ())
-
-
-def broadcast_shape(*shapes: tuple) -> tuple:
-    """The broadcast of ``shapes`` (torch's infer_size), with torch's RuntimeError on a mismatch."""
-    out: tuple = ()
-    for shape in shapes:
-        n = max(len(out), len(shape))
-        a = (1,) * (n - len(out)) + out
-        b = (1,) * (n - len(shape)) + tuple(shape)
-        for i in range(n - 1, -1, -1):  # torch reports the first mismatch from the right
-            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
-                raise RuntimeError(
-                    f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
-                    f"non-singleton dimension {i}"
-                )
-        out = tuple(x if y == 1 else y for x, y in zip(a, b))
-    return out
 
 
 class _Broadcasting(Op):

@@ -10,7 +10,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor, _wrap_dim
 from . import _reduce_util as ru
 from .compare import where
-from .elementwise import broadcast_shape
+from ._util import broadcast_shape
 from .inplace import type_name
 
 

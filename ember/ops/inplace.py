@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..graph import grad_mode
 from ._op import Op, _SavedOutput
+from ._util import broadcast_shape
 from ..backend import NUMPY, backend_of
 from ..dtypes import scalar_name
 from ..tensor import Tensor
@@ -291,13 +292,7 @@ class Copy(Op, name="CopyBackwards"):
     @classmethod
     def _forward_failed(cls, args: tuple, kwargs: dict) -> None:
         dst, src = (tuple(getattr(a, "shape", ())) for a in args[:2])
-        n = max(len(dst), len(src))
-        a, b = (1,) * (n - len(dst)) + dst, (1,) * (n - len(src)) + src
-        for i in range(n - 1, -1, -1):  # torch's infer_size message, first mismatch from the right
-            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
-                raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b "
-                                   f"({b[i]}) at non-singleton dimension {i}")
-        shape = tuple(x if y == 1 else y for x, y in zip(a, b))
+        shape = broadcast_shape(dst, src)  # torch's infer_size message on a mismatch
         if shape != dst:
             raise RuntimeError(f"output with shape {list(dst)} doesn't match the broadcast shape "
                                f"{list(shape)}")

@@ -222,7 +222,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
         raise RuntimeError("masked_scatter: expected self and source to have same dtypes but got"
                            f"{type_name(input)} and {type_name(source)}")
     xp = get_array_module(input._data)
-    from .elementwise import broadcast_shape
+    from ._util import broadcast_shape
 
     shape = broadcast_shape(input.shape, mask.shape)
     if shape != tuple(input.shape):

@@ -17,7 +17,7 @@ import ember
 from .. import dtypes as _dt
 from ..graph import grad_mode
 from ..graph.node import RemovableHandle, add_hook
-from ..ops.elementwise import broadcast_shape
+from ..ops._util import broadcast_shape
 from ..ops.inplace import type_name
 from ..tensor import Tensor
 
