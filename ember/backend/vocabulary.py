@@ -22,8 +22,13 @@ _SAME_SIZE_INT = {"e": ("int16", (1 << 15) - 1), "f": ("int32", (1 << 31) - 1),
                   "d": ("int64", (1 << 63) - 1)}
 _RELU_MASK_MIN = 4096  # below this, each numpy call's fixed cost outweighs the passes saved
 _LEADING = tuple(tuple(range(n)) for n in range(8))
-_NO_NEEDS = tuple((False,) * n for n in range(8))
+NO_NEEDS = tuple((False,) * n for n in range(8))  # shared by the nodes that record nothing
 _new = object.__new__
+
+
+def no_needs(n: int) -> tuple:
+    """The ``needs_input_grad`` of a node of ``n`` inputs that records nothing."""
+    return NO_NEEDS[n] if n < 8 else (False,) * n
 
 
 def sum_to_axes(src: tuple, dst: tuple) -> tuple:
@@ -129,7 +134,7 @@ class ArrayVocabulary:
         """An ember op used in a formula: its forward, on arrays, with nothing recorded."""
         node = _new(cls._node_cls)
         n = len(args)
-        node.needs_input_grad = _NO_NEEDS[n] if n < 8 else (False,) * n
+        node.needs_input_grad = NO_NEEDS[n] if n < 8 else no_needs(n)
         if node.backend is not self:
             node.backend, node.xp = self, self.xp
         return cls.forward(node, *args, **kwargs)

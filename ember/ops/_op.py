@@ -16,6 +16,7 @@ from typing import Any
 
 from ..backend import NUMPY, backend_of
 from ..backend.limits import memory_error
+from ..backend.vocabulary import NO_NEEDS as _NO_NEEDS, no_needs as _no_needs
 from ..dtypes import promote_arrays, scalar_keeps, scalar_name
 from ..graph import grad_mode
 from ..graph.node import FREED, NO_EDGE, Node, anomaly, sequence
@@ -24,13 +25,8 @@ from ..tensor import Tensor
 _grad_state = grad_mode.state
 _NO_SAVE = (None, None)
 _new = object.__new__
-_NO_NEEDS = [(False,) * n for n in range(8)]
 _ONE_NEEDS = (True,)
 _NP = NUMPY.array_type  # the NumPy path is the common one: one type check picks it
-
-
-def _no_needs(n: int) -> tuple:
-    return _NO_NEEDS[n] if n < 8 else (False,) * n
 
 
 class _SavedOutput:
@@ -39,7 +35,8 @@ class _SavedOutput:
     __slots__ = ("data", "box", "version", "nr")
 
     def __init__(self, t, nr: int) -> None:
-        self.data, self.box, self.version, self.nr = t._data, t._version_counter, t._version_counter[0], nr
+        box = t._version_counter
+        self.data, self.box, self.version, self.nr = t._data, box, box[0], nr
 
 
 class Context(Node):
