@@ -177,10 +177,7 @@ class AvgPool2d(Op, name="AvgPool2DBackward0"):
         padded = ctx.backend.pad_to_windows(_as4d(x), geo)
         y, _ = ctx.backend.window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
                                          geo.out_hw, "sum")
-        if y.dtype.kind in "iu":  # integer pooling truncates the mean, as torch's kernel does
-            y = xp.trunc(y / divisor).astype(y.dtype)
-        else:
-            y /= divisor if not hasattr(divisor, "dtype") else divisor.astype(y.dtype, copy=False)
+        y = _window_mean(xp, y, divisor)
         return y.reshape(x.shape[:-2] + y.shape[-2:])
 
     @staticmethod
@@ -337,6 +334,15 @@ def _pool_pair(value: Any, op: str, name: str, default: Any = None, dims: int = 
                 "dilation": f"dilation must be either a single int, or a tuple of {n} ints"}[name]
         raise RuntimeError(f"{op}: {what}")
     return (int(value),) * dims
+
+
+def _window_mean(xp: Any, sums: Any, divisor: Any) -> Any:
+    """Window sums divided by their divisor (a number, or one per window), in the sums' dtype:
+    integer pooling truncates the mean, as torch's kernel does."""
+    if sums.dtype.kind in "iu":
+        return xp.trunc(sums / divisor).astype(sums.dtype)
+    sums /= divisor if not hasattr(divisor, "dtype") else divisor.astype(sums.dtype, copy=False)
+    return sums
 
 
 def _pool_output(size: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> int:

@@ -181,10 +181,7 @@ class AvgPool3d(Op, name="AvgPool3DBackward0"):
         y2, _ = be.window_reduce(be.pad_to_windows(x4, plane), plane.kernel, plane.stride,
                                  plane.dilation, plane.out_hw, "sum")
         y = y2.reshape((n, c, kd, od) + plane.out_hw).sum(axis=2)
-        if y.dtype.kind in "iu":  # integer pooling truncates the mean, as torch's kernel does
-            y = xp.trunc(y / divisor).astype(y.dtype)
-        else:
-            y /= divisor if not hasattr(divisor, "dtype") else divisor.astype(y.dtype, copy=False)
+        y = _pool._window_mean(xp, y, divisor)
         return y.reshape(x.shape[:-3] + y.shape[-3:])
 
     @staticmethod
