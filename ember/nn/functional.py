@@ -22,7 +22,7 @@ from ..ops.activation import (  # noqa: F401 (re-exported)
 from ..ops.conv import conv2d, conv_transpose2d, pad  # noqa: F401 (re-exported)
 from ..ops.inplace import type_name
 from ..ops.pool import (  # noqa: F401 (re-exported)
-    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, interpolate, max_pool2d)
+    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d)
 from ..ops.reduce import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.unary import relu as _relu, sigmoid, tanh  # noqa: F401 (re-exported)
 from ..tensor import Tensor
@@ -652,7 +652,7 @@ __all__ = [
     "threshold_", "sigmoid", "tanh", "softsign", "tanhshrink", "softmax", "log_softmax",
     "softmin", "embedding", "one_hot", "pad", "nll_loss", "cross_entropy", "mse_loss",
     "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div", "interpolate",
+    "binary_cross_entropy_with_logits", "kl_div",
 ]
 
 # the rest of torch.nn.functional, kept in files of their own
