@@ -33,10 +33,16 @@ def test_torch_program_unmodified_equals_torchrun(tmp_path):
     again = ember.load(str(tmp_path / "ember2.pt"))
     assert list(mine) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # module. stripped
     # the oracle: the same file under real torchrun and gloo on loopback
-    job = run([PY, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
-               "127.0.0.1", "--master-port", "29533", SCRIPT, "--out",
-               str(tmp_path / "torch.pt"), "--tag={token}"], timeout=180)
-    assert job.rc == 0, job.text
+    # torch 2.13's gloo sometimes aborts a rank at process-group teardown ("terminate called
+    # without an active exception", SIGABRT) after the work is done; that is torch's flake, not
+    # the oracle's answer, so a run that aborted only at teardown is tried again.
+    for attempt in range(3):
+        job = run([PY, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
+                   "127.0.0.1", "--master-port", str(29533 + attempt), SCRIPT, "--out",
+                   str(tmp_path / "torch.pt"), "--tag={token}"], timeout=180)
+        if job.rc == 0 or "terminate called without an active exception" not in job.text:
+            break
+    assert job.rc == 0 or (attempt == 2 and "saved after 3 epochs" in job.out), job.text
     ref = torch.load(str(tmp_path / "torch.pt"), weights_only=True)
     for k, v in ref.items():
         assert np.array_equal(mine[k].numpy(), again[k].numpy())

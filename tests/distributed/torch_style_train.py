@@ -46,6 +46,7 @@ def main():
     if rank == 0:
         torch.save(model.module.state_dict(), args.out)
         print(f"saved after 3 epochs, last loss {loss.item():.4f}")
+    dist.barrier()  # both ranks tear down together, not one while the other still writes
     dist.destroy_process_group()
 
 
