@@ -67,6 +67,7 @@ from .ops.layout import *  # noqa: F401,F403
 from .ops.scatter_reduce import *  # noqa: F401,F403
 from .ops.geometry import *  # noqa: F401,F403
 from .ops.weight_norm import *  # noqa: F401,F403
+from .ops.arith import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401

@@ -11,12 +11,13 @@ from . import attention, recurrent
 from . import special, matrix, complex, fft
 from . import activation_ext, conv_nd, pool_1d, pool_nd
 from . import weight_norm
+from . import arith
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
            pointwise, sorting, counting, layout, scatter_reduce, geometry, attention, recurrent, special, matrix, complex, weight_norm,
-           activation_ext, conv_nd, pool_1d, pool_nd)
+           activation_ext, conv_nd, pool_1d, pool_nd, arith)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

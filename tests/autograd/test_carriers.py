@@ -69,6 +69,10 @@ CASES = {
     "NllLossBackward0 none": lambda a, b: ember.nn.functional.nll_loss(
         a, ember.tensor([2, 0, 1]), reduction="none"),
     "AsStridedBackward0": lambda a, b: _written_view(a * 1.0, b),
+    "AddcmulBackward0": lambda a, b: ember.addcmul(a, b, a[0], value=0.5),
+    "AddcdivBackward0": lambda a, b: ember.addcdiv(a[0], a, b.abs() + 1, value=-2),
+    "Deg2RadBackward0": lambda a, b: ember.deg2rad(a) * b,
+    "Rad2DegBackward0": lambda a, b: ember.rad2deg(a) * b,
 }
 # the unary float table (unary._Float): each op on inputs inside its domain
 _POS, _UNIT, _ABOVE_1 = (lambda a: a.abs() + 0.5), (lambda a: a.tanh() * 0.9), \
