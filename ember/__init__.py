@@ -67,7 +67,16 @@ from .ops.layout import *  # noqa: F401,F403
 from .ops.scatter_reduce import *  # noqa: F401,F403
 from .ops.geometry import *  # noqa: F401,F403
 from .ops.weight_norm import *  # noqa: F401,F403
+from .ops.meta import *  # noqa: F401,F403
+from .ops.storage import *  # noqa: F401,F403
+from .ops.torch_inplace import *  # noqa: F401,F403
+from .ops.windows import *  # noqa: F401,F403
+from ._dtype_info import can_cast, finfo, iinfo  # noqa: F401
+from ._runtime import *  # noqa: F401,F403
+from math import e, inf, nan, pi  # noqa: F401  (torch's constants are Python's floats)
+newaxis = None  # as numpy's: ``x[:, ember.newaxis]``
 from .ops.arith import *  # noqa: F401,F403
+from .ops.numeric import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
