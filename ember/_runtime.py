@@ -1,0 +1,85 @@
+"""torch's build and runtime switches that programs read at start-up: ``has_lapack`` and friends,
+the inter-op thread count, the anomaly and warn-always flags."""
+from __future__ import annotations
+
+import builtins
+import os
+
+from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from .graph.node import anomaly as _anomaly
+
+__all__ = ["has_lapack", "has_mkl", "has_openmp", "has_spectral", "get_num_interop_threads",
+           "set_num_interop_threads", "init_num_threads", "is_anomaly_enabled",
+           "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "is_warn_always_enabled",
+           "set_warn_always"]
+
+# What a CPU build of torch answers. ember has them all, through NumPy: LAPACK (numpy.linalg),
+# FFTs (ember.fft), threads (its BLAS's); has_mkl is torch's build flag, True on its x86 wheels.
+has_lapack = True
+has_mkl = True
+has_openmp = True
+has_spectral = True
+
+_interop_threads: int | None = None  # set once, as torch allows
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def get_num_interop_threads() -> int:
+    """Returns the number of threads used for inter-op parallelism on CPU.
+
+    ember runs one op at a time, so this is only torch's answer: the number of cores, or what
+    :func:`set_num_interop_threads` set."""
+    return _interop_threads if _interop_threads is not None else _cores()
+
+
+def set_num_interop_threads(nthreads: int) -> None:
+    """Sets the number of threads used for inter-op parallelism on CPU, once, as torch allows."""
+    global _interop_threads
+    if not isinstance(nthreads, builtins.int) or isinstance(nthreads, builtins.bool):
+        raise RuntimeError(f"set_num_interop_threads expects an int, but got "
+                           f"{type(nthreads).__name__}")
+    if nthreads <= 0:
+        raise RuntimeError("set_num_interop_threads expects a positive integer")
+    if _interop_threads is not None:
+        raise RuntimeError("Error: cannot set number of interop threads after parallel work has "
+                           "started or set_num_interop_threads called")
+    _interop_threads = nthreads
+
+
+def init_num_threads() -> None:
+    """Initializes the number of parallel threads used on the current thread (nothing to do:
+    ember's threads are its BLAS's, set by :func:`ember.set_num_threads`)."""
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """Turns anomaly detection on or off for the whole process (``torch.set_anomaly_enabled``)."""
+    if not isinstance(enabled, builtins.bool):
+        raise TypeError(f"set_anomaly_enabled(): argument 'enabled' (position 1) must be bool, "
+                        f"not {type(enabled).__name__}")
+    if not isinstance(check_nan, builtins.bool):
+        raise TypeError(f"set_anomaly_enabled(): argument 'check_nan' (position 2) must be bool, "
+                        f"not {type(check_nan).__name__}")
+    _anomaly.enabled, _anomaly.check_nan = enabled, check_nan
+
+
+_warn_always = False
+
+
+def set_warn_always(b: bool, /) -> None:
+    """When False (the default) some warnings are given only once per process; True gives them
+    every time."""
+    global _warn_always
+    if not isinstance(b, builtins.bool):
+        raise RuntimeError(f"setWarnOnlyOnce expects a bool, but got {type(b).__name__}")
+    _warn_always = b
+
+
+def is_warn_always_enabled() -> bool:
+    """Returns True if the global warn_always flag is turned on (:func:`set_warn_always`)."""
+    return _warn_always

@@ -1,0 +1,310 @@
+"""What a tensor is rather than what it computes: predicates (``is_nonzero``, ``is_signed``, ...),
+metadata (``dim_order``, ``storage_offset``, ``get_device``), broadcasting of shapes, ``fill``,
+``narrow_copy`` and ``nonzero_static``. ``storage.py`` has the legacy constructors, resizing and
+the factories over existing memory."""
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from .. import dtypes as _dt
+from ..backend import get_array_module, is_array
+from ..tensor import Size, Tensor, _wrap_dim
+from ._op import Op
+from .inplace import Fill, FillTensor
+from .shape import expand
+
+
+def _tensor_arg(fname: str, value: Any, name: str = "input", pos: int = 1) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{fname}(): argument '{name}' (position {pos}) must be Tensor, not "
+                        f"{type(value).__name__}")
+    return value
+
+
+# -- predicates -------------------------------------------------------------------------------
+
+
+def numel(input: Tensor) -> int:
+    """Returns the total number of elements in ``input``."""
+    return _tensor_arg("numel", input)._data.size
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """True if ``input``'s dtype is a floating point one (float64, float32, float16, bfloat16)."""
+    return _tensor_arg("is_floating_point", input).is_floating_point()
+
+
+def is_nonzero(input: Tensor) -> bool:
+    """True if the one element of ``input`` is not zero (after type conversion to bool)."""
+    return bool(_tensor_arg("is_nonzero", input))
+
+
+def is_same_size(input: Tensor, other: Tensor) -> bool:
+    """True if ``input`` and ``other`` have the same shape."""
+    _tensor_arg("is_same_size", input)
+    _tensor_arg("is_same_size", other, "other", 2)
+    return input._data.shape == other._data.shape
+
+
+def is_signed(input: Tensor) -> bool:
+    """True if ``input``'s dtype is a signed one (everything but bool and uint8)."""
+    return _tensor_arg("is_signed", input).dtype.is_signed
+
+
+def is_conj(input: Tensor) -> bool:
+    """True if ``input`` is a lazily conjugated view (ember conjugates eagerly: always False)."""
+    return _tensor_arg("is_conj", input).is_conj()
+
+
+def is_neg(input: Tensor) -> bool:
+    """True if ``input`` is a lazily negated view (ember negates eagerly: always False)."""
+    _tensor_arg("is_neg", input)
+    return False
+
+
+def is_inference(input: Tensor) -> bool:
+    """True if ``input`` is an inference tensor. ember's ``inference_mode`` makes plain tensors
+    (it keeps no separate inference state), so this is always False."""
+    _tensor_arg("is_inference", input)
+    return False
+
+
+def is_storage(obj: Any, /) -> bool:
+    """True if ``obj`` is a storage object: in ember, the backend array that
+    ``Tensor.untyped_storage()`` returns (one that is no view of another)."""
+    return is_array(obj) and getattr(obj, "base", None) is None
+
+
+def isreal(input: Tensor) -> Tensor:
+    """A bool tensor: True where ``input`` is real (every element of a non-complex tensor)."""
+    if input.is_complex():
+        return input.imag == 0
+    xp = get_array_module(input._data)
+    return Tensor._make(xp.ones(input._data.shape, dtype=bool))
+
+
+def get_device(input: Tensor) -> int:
+    """The index of the device ``input`` is on: -1 for the cpu, ember's only device."""
+    return -1
+
+
+# -- broadcasting -----------------------------------------------------------------------------
+
+
+def broadcast_shapes(*shapes: Any) -> Size:
+    """The shape that tensors of ``shapes`` broadcast to, without making any tensor.
+
+    Example::
+
+        >>> ember.broadcast_shapes((2,), (3, 1), (1, 1, 1))
+        ember.Size([1, 3, 2])
+    """
+    sizes = []
+    for s in shapes:
+        if s is None:  # torch skips them
+            continue
+        if isinstance(s, builtins.int):
+            s = (s,)
+        elif not isinstance(s, (tuple, list)):
+            raise RuntimeError("Input shapes should be of type ints, a tuple of ints, or a list "
+                               f"of ints, got {s}")
+        if any(n < 0 for n in s):  # (before the type check: a str here fails as torch's does)
+            raise ValueError("Attempting to broadcast a dimension with negative length!")
+        if not all(isinstance(n, _dt.INTEGER_TYPES) for n in s):
+            raise RuntimeError("Input shapes should be of type ints, a tuple of ints, or a list "
+                               f"of ints, got {s}")
+        sizes.append(tuple(builtins.int(n) for n in s))
+    ndim = max((len(s) for s in sizes), default=0)
+    out = [1] * ndim
+    for k, s in enumerate(sizes):
+        for i in range(-1, -len(s) - 1, -1):
+            if s[i] == 1 or s[i] == out[i]:
+                continue
+            if out[i] != 1:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {s[i]} at {i}! Mismatching "
+                    f"argument at index {k} had {_paren(s)}; but expected shape should be "
+                    f"broadcastable to {list(out)}")
+            out[i] = s[i]
+    return Size(out)
+
+
+def _paren(s: tuple) -> str:
+    return f"({s[0]},)" if len(s) == 1 else str(tuple(s))
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Broadcasts ``tensors`` to one shape; each result is a view of its input (``expand``)."""
+    from ._util import broadcast_shape
+
+    shape = broadcast_shape(*(t._data.shape for t in tensors))
+    return tuple(t if t._data.shape == shape else expand(t, shape) for t in tensors)
+
+
+# -- fill, detach, copies -------------------------------------------------------------------------
+
+
+class FillOut(Fill, name="FillBackward0"):
+    """``torch.fill(input, number)``: nothing flows back to ``input``."""
+
+
+class FillTensorOut(FillTensor, name="FillBackward1"):
+    """``torch.fill(input, value)`` with a 0-d tensor ``value``: it gets the gradient's sum."""
+
+
+def fill(input: Tensor, value: Any) -> Tensor:
+    """A tensor of ``input``'s shape and dtype, filled with ``value`` (a number or 0-d tensor)."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
+        return FillTensorOut.apply(input, value)
+    return FillOut.apply(input, value=value)
+
+
+def detach(input: Tensor) -> Tensor:
+    """A new tensor sharing ``input``'s data, detached from the graph (``Tensor.detach``)."""
+    return _tensor_arg("detach", input).detach()
+
+
+class NarrowCopy(Op, name="NarrowCopyBackward0"):
+    @staticmethod
+    def forward(ctx, a, *, axis, start, length):
+        ctx.axis, ctx.start, ctx.length, ctx.size = axis, start, length, a.shape[axis]
+        key = (slice(None),) * axis + (slice(start, start + length),)
+        return a[key].copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        # the gradient lands in the narrowed window, zeros around it
+        from .arrange import cat
+
+        pad = list(g.shape)
+        before, after = list(pad), list(pad)
+        before[ctx.axis], after[ctx.axis] = ctx.start, ctx.size - ctx.start - ctx.length
+        return cat([g.new_zeros(before), g, g.new_zeros(after)], ctx.axis)
+
+
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """A copy (not a view) of ``input.narrow(dim, start, length)``."""
+    view = input.narrow(dim, start, length)  # torch's argument checks and messages
+    d = _wrap_dim(dim, input.ndim)
+    s = builtins.int(start) + (input._data.shape[d] if builtins.int(start) < 0 else 0)
+    out = NarrowCopy.apply(input, axis=d, start=s, length=length)
+    del view
+    return out
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """``nonzero(input)`` padded with ``fill_value`` (or cut) to exactly ``size`` rows: an
+    (size, input.ndim) int64 tensor whose shape does not depend on the values."""
+    if not isinstance(size, builtins.int) or size < 0:
+        raise RuntimeError("nonzero_static: 'size' must be an non-negative integer")
+    a = input._data
+    xp = get_array_module(a)
+    idx = xp.argwhere(a).astype(_dt.int64.np)[:size]  # (a 0-d input: (0 or 1, 0))
+    out = xp.full((size, a.ndim), fill_value, dtype=_dt.int64.np)
+    out[: idx.shape[0]] = idx
+    return Tensor._make(out)
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def dim_order(self: Tensor, *, ambiguity_check: bool = False) -> tuple[int, ...]:
+    """The dims in memory order, outermost first: ``(0, 1, 2)`` for a contiguous 3-d tensor.
+
+    ``ambiguity_check=True`` raises if the order is not unique (a dim of size 1, or two
+    neighbouring dims with the same stride). torch's list-of-memory-formats form is not
+    supported."""
+    if not isinstance(ambiguity_check, builtins.bool):
+        raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
+    strides, sizes = self.stride(), self._data.shape
+    if ambiguity_check and (1 in sizes or any(a == b for a, b in zip(strides, strides[1:]))):
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one "
+                           "of the given memory formats.")
+    return _memory_order(sizes, strides)
+
+
+def _memory_order(sizes: tuple, strides: tuple) -> tuple[int, ...]:
+    """torch's insertion sort of the dims, innermost first, by stride: a pair that a broadcast
+    (stride 0) or a size-1 dim leaves undecided keeps its logical order."""
+    def outer(a: int, b: int) -> int:  # 1: a lies outside b, -1: inside, 0: undecided
+        if strides[a] == 0 or strides[b] == 0 or sizes[a] == 1 or sizes[b] == 1:
+            return 0
+        if strides[a] != strides[b]:
+            return 1 if strides[a] > strides[b] else -1
+        return 1 if sizes[a] > sizes[b] else 0
+
+    perm = list(range(len(sizes)))[::-1]
+    for i in range(1, len(perm)):
+        j = i
+        for k in range(i - 1, -1, -1):
+            c = outer(perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    return tuple(perm[::-1])
+
+
+def storage_offset(self: Tensor) -> int:
+    """The offset of this tensor's first element in its storage, in elements."""
+    root = self.untyped_storage()
+    return (self.data_ptr() - root.__array_interface__["data"][0]) // self._data.itemsize
+
+
+def _is_cpu(self: Tensor) -> bool:
+    return True
+
+
+def _false(self: Tensor, *args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+def _output_nr(self: Tensor) -> int:
+    return self._output_nr
+
+
+def pin_memory(self: Tensor, device: Any = None) -> Tensor:
+    """Copies the tensor into pinned memory: a CPU-only build has no accelerator to pin for."""
+    raise RuntimeError("Cannot access accelerator device when none is available.")
+
+
+def share_memory_(self: Tensor) -> Tensor:
+    """Moves the storage to shared memory (a no-op here: ember's DataLoader workers send batches
+    by pickling, so no tensor needs a shared storage)."""
+    return self
+
+
+def module_load(self: Tensor, other: Tensor, assign: bool = False) -> Tensor:
+    """How ``load_state_dict`` turns ``other`` into this parameter's new value: ``other`` itself
+    (detached) with ``assign``, else this tensor with ``other`` copied in."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"Expected other to be a Tensor but got {type(other)}")
+    if assign:
+        return other.detach()
+    return self.copy_(other).detach()
+
+
+__all__ = [
+    "numel", "is_floating_point", "is_nonzero", "is_same_size", "is_signed", "is_conj", "is_neg",
+    "is_inference", "is_storage", "isreal", "get_device", "broadcast_shapes", "broadcast_tensors",
+    "fill", "detach", "narrow_copy", "nonzero_static",
+]
+TENSOR_METHODS: dict[str, Any] = {
+    "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
+    "is_inference": is_inference, "is_neg": is_neg, "isreal": isreal, "get_device": get_device,
+    "is_cpu": property(_is_cpu), "output_nr": property(_output_nr),
+    "pin_memory": pin_memory,
+    "share_memory_": share_memory_, "dim_order": dim_order, "storage_offset": storage_offset,
+    "const_data_ptr": lambda self: self.data_ptr(), "module_load": module_load,
+    "narrow_copy": narrow_copy, "nonzero_static": nonzero_static,
+}
+# the devices and layouts torch knows and a CPU-only build never has
+for _name in ("is_meta", "is_mps", "is_xpu", "is_quantized", "is_nested", "is_mkldnn",
+              "is_vulkan", "is_xla", "is_ipu", "is_maia", "is_mtia", "is_sparse_csr"):
+    TENSOR_METHODS[_name] = property(_false)
+TENSOR_METHODS["is_pinned"] = TENSOR_METHODS["is_shared"] = _false
