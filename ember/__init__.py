@@ -71,12 +71,15 @@ from .ops.meta import *  # noqa: F401,F403
 from .ops.storage import *  # noqa: F401,F403
 from .ops.torch_inplace import *  # noqa: F401,F403
 from .ops.windows import *  # noqa: F401,F403
+from .ops.native import *  # noqa: F401,F403
 from ._dtype_info import can_cast, finfo, iinfo  # noqa: F401
 from ._runtime import *  # noqa: F401,F403
 from math import e, inf, nan, pi  # noqa: F401  (torch's constants are Python's floats)
 newaxis = None  # as numpy's: ``x[:, ember.newaxis]``
 from .ops.arith import *  # noqa: F401,F403
 from .ops.numeric import *  # noqa: F401,F403
+from .ops.scatter_views import *  # noqa: F401,F403
+from .ops.products import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
@@ -121,6 +124,14 @@ _LAZY_ATTRS = {"save": "io", "load": "io", "compile": "_compile", "autocast": "a
                "is_autocast_cache_enabled": "amp.autocast_mode",
                "set_autocast_cache_enabled": "amp.autocast_mode",
                "clear_autocast_cache": "amp.autocast_mode", "vmap": "func"}
+# torch's torch-level twins of nn.functional (ATen's signatures), loaded with ember.nn
+_LAZY_ATTRS.update(dict.fromkeys((
+    "cosine_similarity", "pairwise_distance", "kl_div", "margin_ranking_loss",
+    "hinge_embedding_loss", "cosine_embedding_loss", "poisson_nll_loss",
+    "binary_cross_entropy_with_logits", "triplet_margin_loss", "ctc_loss", "instance_norm",
+    "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
+    "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
+    "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"), "nn._torch_level"))
 
 
 def __getattr__(name: str) -> object:

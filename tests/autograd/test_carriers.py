@@ -73,6 +73,9 @@ CASES = {
     "AddcdivBackward0": lambda a, b: ember.addcdiv(a[0], a, b.abs() + 1, value=-2),
     "Deg2RadBackward0": lambda a, b: ember.deg2rad(a) * b,
     "Rad2DegBackward0": lambda a, b: ember.rad2deg(a) * b,
+    "AddrBackward0": lambda a, b: ember.addr(a, b[:, 0], a[0], beta=0.5, alpha=2),
+    "AddbmmBackward0": lambda a, b: ember.addbmm(a[:, :3], a.expand(2, 3, 4),
+                                                 b.mT.expand(2, 4, 3), alpha=-1),
 }
 # the unary float table (unary._Float): each op on inputs inside its domain
 _POS, _UNIT, _ABOVE_1 = (lambda a: a.abs() + 0.5), (lambda a: a.tanh() * 0.9), \
