@@ -29,9 +29,13 @@ dot:
 	    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
 	  else echo "note: Graphviz's dot is missing (apt-get install graphviz); rendering tests skip"; fi; }
 
-# loadgroup: the MPI tests share one group (tests/distributed), so two jobs' ranks never compete
+# loadgroup: the MPI tests share one group (tests/distributed), so two jobs' ranks never compete.
+# The suite runs with the oneDNN extra (a dev dependency); the convolution tests run again on the
+# NumPy path (EMBER_ONEDNN=0), which is what an install without the extra computes with.
+CONV_TESTS := tests/nn/test_conv_pool.py tests/nn/test_conv_pool_nd.py tests/nn/test_cnn_training.py tests/backend
 test: $(STAMP) dot
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	EMBER_ONEDNN=0 $(BIN)/python -m pytest -n 2 -q $(CONV_TESTS)
 
 # three alternating rounds per workload: on a shared machine a busy spell then hits both frameworks
 bench: $(STAMP)

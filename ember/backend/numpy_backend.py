@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import numpy_conv, numpy_convnd, numpy_special
+from . import numpy_conv, numpy_convnd, numpy_special, onednn
 from .vocabulary import ArrayVocabulary
 
 
@@ -208,9 +208,12 @@ class NumpyBackend(ArrayVocabulary):
     col2im = staticmethod(numpy_conv.col2im)
     window_reduce = staticmethod(window_reduce)
     # convolution, and its adjoints in the input and in the weight
-    conv2d = staticmethod(numpy_conv.conv2d)
-    conv2d_input_grad = staticmethod(numpy_conv.conv2d_input_grad)
-    conv2d_weight_grad = staticmethod(numpy_conv.conv2d_weight_grad)
+    # (float32 through oneDNN where the optional library is installed: ``onednn``)
+    conv2d = staticmethod(onednn.accelerated_forward(numpy_conv.conv2d, onednn.conv2d))
+    conv2d_input_grad = staticmethod(onednn.accelerated(numpy_conv.conv2d_input_grad,
+                                                        onednn.conv2d_input_grad))
+    conv2d_weight_grad = staticmethod(onednn.accelerated(numpy_conv.conv2d_weight_grad,
+                                                         onednn.conv2d_weight_grad))
     # the same in 1-d and 3-d (on the 2-d ones), and the depth gather 3-d pooling reads
     conv1d = staticmethod(numpy_convnd.conv1d)
     conv1d_input_grad = staticmethod(numpy_convnd.conv1d_input_grad)

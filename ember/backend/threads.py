@@ -1,9 +1,11 @@
 """``set_num_threads`` / ``get_num_threads``: the threads of the BLAS that NumPy runs.
 
-ember's parallel work is BLAS's (every GEMM of a convolution or linear layer); everything else is
+ember's parallel work is BLAS's (every GEMM of a linear layer, and of a convolution on the NumPy
+path) and, with the oneDNN extra, oneDNN's OpenMP pool (its convolutions); everything else is
 single-threaded NumPy. So the intra-op thread count is the OpenBLAS thread count, set through the
 ``openblas_set_num_threads`` of the library NumPy loaded (NumPy's wheels bundle it as
-``scipy_openblas``). With another BLAS, the count is only recorded.
+``scipy_openblas``), and the same count is given to OpenMP once oneDNN has loaded it. With another
+BLAS, the count is only recorded.
 """
 from __future__ import annotations
 
@@ -73,3 +75,27 @@ def set_num_threads(int: int) -> None:  # noqa: A002 - torch's parameter name
     if blas:
         blas[0](int)
     _recorded = int
+    if _omp:
+        _omp(int)
+
+
+_omp: Any = None  # OpenMP's omp_set_num_threads, once oneDNN has loaded an OpenMP runtime
+
+
+def openmp_follow() -> None:
+    """Called when oneDNN loads: its OpenMP pool takes the intra-op thread count, and follows
+    ``set_num_threads`` from then on. The two pools then never hold more threads than that each,
+    and they run one after the other (a convolution, then a GEMM), never both at once."""
+    global _omp
+    import ctypes
+
+    for name in ("libgomp.so.1", "libiomp5.so"):
+        try:
+            lib = ctypes.CDLL(name, mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+        except (OSError, AttributeError):
+            continue
+        setter = lib.omp_set_num_threads
+        setter.argtypes, setter.restype = [ctypes.c_int], None
+        _omp = setter
+        _omp(get_num_threads())
+        return

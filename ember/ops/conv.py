@@ -38,6 +38,8 @@ class _Conv(Op):
         need_a, need_b = ctx.needs_input_grad[:2]
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
         nd = len(geo.kernel)  # 1-d and 3-d run their own kernels, named "conv1d..." etc.
+        if kind == FORWARD and nd == 2:  # the bias inside: oneDNN adds it as torch's does
+            return ctx.backend.conv2d(a, b, geo, bias)
         y = getattr(ctx.backend, kind if nd == 2 else kind.replace("2d", f"{nd}d"))(a, b, geo)
         if bias is not None:
             y += bias.reshape((1, -1) + (1,) * nd)

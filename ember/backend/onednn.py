@@ -1,0 +1,404 @@
+"""oneDNN convolutions through ctypes: the optional accelerated path of the NumPy backend.
+
+``pip install 'ember[onednn]'`` brings Intel's ``onednn-cpu-gomp`` wheel (oneDNN 3.2, CPU only,
+OpenMP threads from the system's libgomp). Nothing here is compiled: the library's C API is bound
+with ctypes at the first float32 convolution, never at ``import ember``. Without the library, with
+``EMBER_ONEDNN=0``, or for anything oneDNN declines (float64, a geometry it has no primitive
+for), the NumPy kernels run instead, so results never depend on the extra being present.
+
+Each call describes the NumPy operands by their strides (no copy), lets oneDNN choose its blocked
+layouts (``format_tag_any``: 1.5-4x faster than plain NCHW primitives), and reorders at the
+boundary. Primitive descriptors, primitives and reorders are cached per geometry. A convolution's
+two gradients read the same output gradient: its reorder to the blocked layout is kept for the
+very next call (``_Blocked``), so ``input_grad`` then ``weight_grad`` reorder it once.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from .geometry import WindowGeometry
+
+_F32 = 3  # dnnl_f32
+_CPU = 1  # dnnl_cpu
+_ANY = 1  # dnnl_format_tag_any
+_TRAINING, _BACKWARD_DATA, _BACKWARD_WEIGHTS = 64, 160, 192
+_DIRECT = 1  # dnnl_convolution_direct
+_Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST = 129, 130, 131, 132, 133, \
+    134
+_A_SRC, _A_DST, _A_WEIGHTS, _A_BIAS, _A_DIFF_SRC, _A_DIFF_DST, _A_DIFF_WEIGHTS = \
+    1, 17, 33, 41, 129, 145, 161
+
+_Dims = ctypes.c_int64 * 12  # dnnl_dims_t
+_p = ctypes.c_void_p
+
+
+class _Arg(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_int), ("memory", _p)]
+
+
+class OneDNNError(RuntimeError):
+    """A oneDNN call that failed where it should not have (not a geometry it declines)."""
+
+
+_lib: Any = None  # the bound library; False once looked for in vain
+_engine = _stream = None
+_lock: Any = None  # cached memory objects get their data handles per call (made at the load:
+# ``import ember`` does not import threading)
+_cache: dict = {}
+
+
+def _candidates() -> list:
+    named = os.environ.get("EMBER_ONEDNN_LIBRARY")
+    if named:
+        return [named]
+    dirs = [os.path.join(sys.prefix, "lib"), os.path.join(sys.base_prefix, "lib")]
+    try:
+        import site
+
+        dirs.append(os.path.join(site.getuserbase(), "lib"))
+    except Exception:  # noqa: BLE001 - a broken site module only loses one place to look
+        pass
+    found = [os.path.join(d, "libdnnl.so.3") for d in dirs]
+    return [f for f in found if os.path.exists(f)] + ["libdnnl.so.3"]
+
+
+def enabled() -> bool:
+    """Whether convolutions go through oneDNN: the library loads and ``EMBER_ONEDNN`` is not
+    ``0``. The first call loads it."""
+    if os.environ.get("EMBER_ONEDNN", "1") == "0":
+        return False
+    return bool(_lib) if _lib is not None else _load()
+
+
+def _load() -> bool:
+    global _lib, _engine, _stream, _lock
+    import threading
+
+    if _lock is None:
+        _lock = threading.RLock()
+    with _lock:
+        if _lib is not None:
+            return bool(_lib)
+        _lib = False
+        for path in _candidates():
+            try:
+                lib = ctypes.CDLL(path)
+                lib.dnnl_version.restype = ctypes.POINTER(ctypes.c_int * 3)
+                if lib.dnnl_version().contents[0] != 3:  # the C API bound here is oneDNN 3's
+                    continue
+            except (OSError, AttributeError):
+                continue
+            _declare(lib)
+            engine, stream = _p(), _p()
+            _check(lib.dnnl_engine_create(ctypes.byref(engine), _CPU, ctypes.c_size_t(0)),
+                   "engine_create")
+            _check(lib.dnnl_stream_create(ctypes.byref(stream), engine, ctypes.c_uint(1)),
+                   "stream_create")
+            _lib, _engine, _stream = lib, engine, stream
+            from . import threads
+
+            threads.openmp_follow()  # oneDNN's OpenMP pool takes set_num_threads' count
+            break
+        return bool(_lib)
+
+
+def _declare(lib: Any) -> None:
+    """Argument and result types of the C functions used (64-bit handles must not pass as C
+    ints)."""
+    ref, i, dims = ctypes.POINTER(_p), ctypes.c_int, ctypes.POINTER(ctypes.c_int64)
+    for name, args, res in (
+            ("dnnl_engine_create", [ref, i, ctypes.c_size_t], i),
+            ("dnnl_stream_create", [ref, _p, ctypes.c_uint], i),
+            ("dnnl_stream_wait", [_p], i),
+            ("dnnl_memory_desc_create_with_tag", [ref, i, dims, i, i], i),
+            ("dnnl_memory_desc_create_with_strides", [ref, i, dims, i, dims], i),
+            ("dnnl_memory_desc_equal", [_p, _p], i),
+            ("dnnl_memory_desc_get_size", [_p], ctypes.c_size_t),
+            ("dnnl_memory_create", [ref, _p, _p, _p], i),
+            ("dnnl_memory_set_data_handle", [_p, _p], i),
+            ("dnnl_reorder_primitive_desc_create", [ref, _p, _p, _p, _p, _p], i),
+            ("dnnl_primitive_create", [ref, _p], i),
+            ("dnnl_primitive_execute", [_p, _p, i, _p], i),
+            ("dnnl_primitive_desc_query_md", [_p, i, i], _p),
+            ("dnnl_convolution_forward_primitive_desc_create",
+             [ref, _p, i, i, _p, _p, _p, _p, dims, dims, dims, dims, _p], i),
+            ("dnnl_convolution_backward_data_primitive_desc_create",
+             [ref, _p, i, _p, _p, _p, dims, dims, dims, dims, _p, _p], i),
+            ("dnnl_convolution_backward_weights_primitive_desc_create",
+             [ref, _p, i, _p, _p, _p, _p, dims, dims, dims, dims, _p, _p], i)):
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = args, res
+
+
+def library_path() -> str | None:
+    """The file the library was loaded from (None when not loaded)."""
+    return getattr(_lib, "_name", None) if _lib else None
+
+
+def _check(status: int, what: str) -> None:
+    if status != 0:
+        raise OneDNNError(f"oneDNN {what} failed with status {status}")
+
+
+def _desc(shape: tuple, strides: tuple | None) -> _p:
+    """A memory descriptor: plain with these element strides, or oneDNN's choice (None)."""
+    md = _p()
+    dims = _Dims(*shape)
+    if strides is None:
+        _check(_lib.dnnl_memory_desc_create_with_tag(ctypes.byref(md), len(shape), dims, _F32,
+                                                     _ANY), "memory_desc_create")
+    else:
+        _check(_lib.dnnl_memory_desc_create_with_strides(
+            ctypes.byref(md), len(shape), dims, _F32, _Dims(*strides)), "memory_desc_create")
+    return md
+
+
+def _memory(md: Any) -> _p:
+    mem = _p()
+    _check(_lib.dnnl_memory_create(ctypes.byref(mem), md, _engine, _p(0)), "memory_create")
+    return mem
+
+
+class _Side:
+    """One operand or result of a primitive: its plain (NumPy) memory and, where the primitive
+    wants another layout (``chosen``), that layout's memory, its size and the reorder between the
+    two."""
+
+    def __init__(self, plain: Any, chosen: Any, into_chosen: bool) -> None:
+        self.plain = _memory(plain)
+        self.chosen = chosen
+        self.blocked = None
+        if not _lib.dnnl_memory_desc_equal(plain, chosen):
+            self.blocked = _memory(chosen)
+            self.nbytes = int(_lib.dnnl_memory_desc_get_size(chosen))
+            src, dst = (plain, chosen) if into_chosen else (chosen, plain)
+            pd, prim = _p(), _p()
+            _check(_lib.dnnl_reorder_primitive_desc_create(ctypes.byref(pd), src, _engine, dst,
+                                                           _engine, None), "reorder")
+            _check(_lib.dnnl_primitive_create(ctypes.byref(prim), pd), "reorder")
+            self.reorder = prim
+            ends = (self.plain, self.blocked) if into_chosen else (self.blocked, self.plain)
+            self.args = (_Arg * 2)(_Arg(_A_SRC, ends[0]), _Arg(_A_DST, ends[1]))
+
+    def bind(self, array: np.ndarray, reorder: bool, kept: tuple | None) -> tuple:
+        """The memory the primitive uses for ``array`` and the buffer of its blocked copy (None
+        when the primitive takes ``array`` as it is); an operand is reordered into it now,
+        unless ``kept`` already holds this array in this layout."""
+        _lib.dnnl_memory_set_data_handle(self.plain, _p(array.ctypes.data))
+        if self.blocked is None:
+            return self.plain, None
+        if kept is not None and kept[0] is array and \
+                _lib.dnnl_memory_desc_equal(kept[1], self.chosen):
+            _lib.dnnl_memory_set_data_handle(self.blocked, _p(kept[2].ctypes.data))
+            return self.blocked, kept[2]
+        buf = np.empty(self.nbytes, np.uint8)
+        _lib.dnnl_memory_set_data_handle(self.blocked, _p(buf.ctypes.data))
+        if reorder:
+            self.reorder_now()
+        return self.blocked, buf
+
+    def reorder_now(self) -> None:
+        _check(_lib.dnnl_primitive_execute(self.reorder, _stream, 2, self.args), "reorder")
+
+
+def _plain(shape: tuple, strides_bytes: tuple) -> Any:
+    return _desc(shape, tuple(s // 4 for s in strides_bytes))
+
+
+def _grouped(w_shape: tuple, groups: int) -> tuple:
+    """oneDNN's weight dims: (O, I, KH, KW), or (G, O/G, I, KH, KW) for groups > 1."""
+    if groups == 1:
+        return tuple(w_shape)
+    return (groups, w_shape[0] // groups) + tuple(w_shape[1:])
+
+
+def _weights_view(w: np.ndarray, groups: int) -> np.ndarray:
+    return w if groups == 1 else w.reshape(_grouped(w.shape, groups))
+
+
+def _geometry(geo: WindowGeometry) -> tuple:
+    """Strides, dilations (oneDNN counts the gaps: d - 1) and left/right paddings."""
+    (h, w), (oh, ow) = geo.in_hw, geo.out_hw
+    right = []
+    for size, out, k, s, d, left in zip((h, w), (oh, ow), geo.kernel, geo.stride, geo.dilation,
+                                        geo.pad):
+        # the right padding that makes the window grid exactly ``out`` long; where the last
+        # rows are never read torch's grid floors, and oneDNN's equation accepts no padding
+        right.append(max((out - 1) * s + (k - 1) * d + 1 - size - left, 0))
+    return (_Dims(*geo.stride), _Dims(*(d - 1 for d in geo.dilation)), _Dims(*geo.pad),
+            _Dims(*right))
+
+
+class _Conv:
+    """The three primitives of one geometry (made as each is first needed) and the sides of
+    each."""
+
+    def __init__(self, x_shape: tuple, w_shape: tuple, geo: WindowGeometry) -> None:
+        n = x_shape[0]
+        self.geo = geo
+        self.src = _desc(x_shape, None)
+        self.wts = _desc(_grouped(w_shape, geo.groups), None)
+        self.dst = _desc((n, w_shape[0]) + tuple(geo.out_hw), None)
+        self.dims = _geometry(geo)
+        self.bias = _desc((w_shape[0],), (1,))
+        self.fwd_pd = _p()  # (forward training: the backward primitives take it as their hint)
+        status = _lib.dnnl_convolution_forward_primitive_desc_create(
+            ctypes.byref(self.fwd_pd), _engine, _TRAINING, _DIRECT, self.src, self.wts, None,
+            self.dst, *self.dims, None)
+        self.ok = status == 0
+        self.prims: dict = {}
+        self.bias_mem = None
+
+    def primitive(self, kind: str, layouts: tuple) -> Any:
+        """The primitive of ``kind`` for operands and result of these plain layouts (shape and
+        byte strides each), with its sides; None where oneDNN has none."""
+        key = (kind, layouts)
+        got = self.prims.get(key)
+        if got is None:
+            pd = _p()
+            if kind == "forward":
+                pd, queries = self.fwd_pd, (_Q_SRC, _Q_WEIGHTS, _Q_DST)
+            elif kind == "forward_bias":
+                status = _lib.dnnl_convolution_forward_primitive_desc_create(
+                    ctypes.byref(pd), _engine, _TRAINING, _DIRECT, self.src, self.wts,
+                    self.bias, self.dst, *self.dims, None)
+                if status:
+                    return None
+                queries = (_Q_SRC, _Q_WEIGHTS, _Q_DST)
+                self.bias_mem = _memory(self.bias)
+            elif kind == "input_grad":
+                status = _lib.dnnl_convolution_backward_data_primitive_desc_create(
+                    ctypes.byref(pd), _engine, _DIRECT, self.src, self.wts, self.dst, *self.dims,
+                    self.fwd_pd, None)
+                if status:
+                    return None
+                queries = (_Q_DIFF_DST, _Q_WEIGHTS, _Q_DIFF_SRC)
+            else:
+                status = _lib.dnnl_convolution_backward_weights_primitive_desc_create(
+                    ctypes.byref(pd), _engine, _DIRECT, self.src, self.wts, None, self.dst,
+                    *self.dims, self.fwd_pd, None)
+                if status:
+                    return None
+                queries = (_Q_SRC, _Q_DIFF_DST, _Q_DIFF_WEIGHTS)
+            prim = _p()
+            _check(_lib.dnnl_primitive_create(ctypes.byref(prim), pd), "primitive_create")
+            sides = tuple(_Side(_plain(*lay), _lib.dnnl_primitive_desc_query_md(pd, q, 0), i < 2)
+                          for i, (lay, q) in enumerate(zip(layouts, queries)))
+            got = self.prims[key] = (prim, sides)
+        return got
+
+
+# After an input gradient, the output gradient's blocked copy (array, layout, buffer), for the
+# call that comes next: the weight gradient of the same convolution reads the same array. Any
+# other call drops it, so it never outlives the pair of calls in a convolution's backward.
+_kept: list = [None]
+
+_ARGS = {"forward": (_A_SRC, _A_WEIGHTS, _A_DST), "forward_bias": (_A_SRC, _A_WEIGHTS, _A_DST),
+         "input_grad": (_A_DIFF_DST, _A_WEIGHTS, _A_DIFF_SRC),
+         "weight_grad": (_A_SRC, _A_DIFF_DST, _A_DIFF_WEIGHTS)}
+
+
+def _run(kind: str, a: np.ndarray, b: np.ndarray, x_shape: tuple, w_shape: tuple,
+         out_shape: tuple, geo: WindowGeometry, bias: np.ndarray | None = None
+         ) -> np.ndarray | None:
+    if a.dtype != np.float32 or b.dtype != np.float32 or 0 in a.shape or 0 in b.shape:
+        return None
+    # oneDNN describes strided memory, but not broadcast (0) or reversed strides
+    a, b = (v if min(v.strides) > 0 else np.ascontiguousarray(v) for v in (a, b))
+    if bias is not None:
+        if bias.dtype != np.float32:
+            return None
+        bias = np.ascontiguousarray(bias)
+        kind = "forward_bias"
+    with _lock:
+        kept, _kept[0] = _kept[0], None
+        conv = _cache.get((x_shape, w_shape, geo))
+        if conv is None:
+            conv = _cache[(x_shape, w_shape, geo)] = _Conv(x_shape, w_shape, geo)
+        if not conv.ok:
+            return None
+        out = np.empty(out_shape, np.float32)
+        if kind == "weight_grad":
+            out_view = _weights_view(out, geo.groups)
+        else:
+            b = _weights_view(b, geo.groups)
+            out_view = out
+        arrays = (a, b, out_view)
+        got = conv.primitive(kind, tuple((v.shape, v.strides) for v in arrays))
+        if got is None:
+            return None
+        prim, sides = got
+        bound = [side.bind(array, i < 2, kept if i == 1 and kind == "weight_grad" else None)
+                 for i, (side, array) in enumerate(zip(sides, arrays))]
+        args = [_Arg(arg, mem) for arg, (mem, _) in zip(_ARGS[kind], bound)]
+        if bias is not None:
+            _lib.dnnl_memory_set_data_handle(conv.bias_mem, _p(bias.ctypes.data))
+            args.append(_Arg(_A_BIAS, conv.bias_mem))
+        _check(_lib.dnnl_primitive_execute(prim, _stream, len(args), (_Arg * len(args))(*args)),
+               "execute")
+        if sides[2].blocked is not None:
+            sides[2].reorder_now()
+        _check(_lib.dnnl_stream_wait(_stream), "stream_wait")
+        if kind == "input_grad" and bound[0][1] is not None:
+            _kept[0] = (a, sides[0].chosen, bound[0][1])
+        return out
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry,
+           bias: np.ndarray | None = None) -> np.ndarray | None:
+    """``numpy_conv.conv2d`` through oneDNN, plus ``bias`` per output channel, or None where
+    oneDNN does not take it."""
+    out = (x.shape[0], w.shape[0]) + tuple(geo.out_hw)
+    return _run("forward", x, w, x.shape, w.shape, out, geo, bias)
+
+
+def conv2d_input_grad(g: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
+    """``numpy_conv.conv2d_input_grad`` through oneDNN, or None."""
+    x_shape = (g.shape[0], w.shape[1] * geo.groups) + tuple(geo.in_hw)
+    return _run("input_grad", g, w, x_shape, w.shape, x_shape, geo)
+
+
+def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
+    """``numpy_conv.conv2d_weight_grad`` through oneDNN, or None."""
+    w_shape = (g.shape[1], x.shape[1] // geo.groups) + tuple(geo.kernel)
+    return _run("weight_grad", x, g, x.shape, w_shape, w_shape, geo)
+
+
+def accelerated(numpy_kernel: Callable, onednn_kernel: Callable) -> Callable:
+    """``numpy_kernel``, run by ``onednn_kernel`` instead where oneDNN is enabled and takes the
+    operands."""
+
+    def kernel(a: np.ndarray, b: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+        if a.dtype == np.float32 and enabled():
+            out = onednn_kernel(a, b, geo)
+            if out is not None:
+                return out
+        return numpy_kernel(a, b, geo)
+
+    kernel.__name__ = numpy_kernel.__name__
+    kernel.__doc__ = numpy_kernel.__doc__
+    return kernel
+
+
+def accelerated_forward(numpy_kernel: Callable, onednn_kernel: Callable) -> Callable:
+    """``accelerated`` for the forward convolution, which also adds a bias per output channel
+    (inside the primitive on oneDNN, whose rounding torch's results have)."""
+
+    def conv2d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry,
+               bias: np.ndarray | None = None) -> np.ndarray:
+        if x.dtype == np.float32 and enabled():
+            out = onednn_kernel(x, w, geo, bias)
+            if out is not None:
+                return out
+        y = numpy_kernel(x, w, geo)
+        if bias is not None:
+            y += bias.reshape(-1, 1, 1)
+        return y
+
+    conv2d.__doc__ = numpy_kernel.__doc__
+    return conv2d
