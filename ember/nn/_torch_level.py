@@ -1,0 +1,240 @@
+"""The torch-level twins of ``nn.functional``: ``torch.cosine_similarity``, ``torch.kl_div``,
+``torch.dropout_``, ``torch.lstm_cell`` ...
+
+They compute what the functional forms compute (the same ops, so the same nodes), with the
+signatures of torch's ATen functions, which are not always F's: losses take ``reduction`` as an
+int (0 none, 1 mean, 2 sum; any other value gives no reduction, as ATen's), dropouts take a
+positional ``train``, ``instance_norm`` and ``poisson_nll_loss`` take every argument. ``ember``
+reaches them lazily (``ember.kl_div`` loads ``ember.nn``).
+"""
+from __future__ import annotations
+
+import builtins
+import warnings
+from typing import Any, Sequence
+
+from ..ops.activation import masked_dropout
+from ..tensor import Tensor
+from . import functional as F
+
+_REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
+
+
+def _reduction(fname: str, reduction: Any, pos: int) -> str:
+    if not isinstance(reduction, builtins.int) or isinstance(reduction, builtins.bool):
+        raise TypeError(f"{fname}(): argument 'reduction' (position {pos}) must be int, not "
+                        f"{type(reduction).__name__}")
+    return _REDUCTIONS.get(reduction, "none")
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine similarity of ``x1`` and ``x2`` along ``dim`` (``F.cosine_similarity``)."""
+    return F.cosine_similarity(x1, x2, dim, eps)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm distance between the rows of ``x1`` and ``x2`` (``F.pairwise_distance``)."""
+    return F.pairwise_distance(x1, x2, p, eps, keepdim)
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: int = 1, *,
+           log_target: bool = False) -> Tensor:
+    """The Kullback-Leibler divergence loss; ``reduction`` 1 is the mean over every element
+    (no batchmean warning at this level)."""
+    red = _reduction("kl_div", reduction, 3)
+    with warnings.catch_warnings():  # (F's warning is about the string 'mean')
+        warnings.simplefilter("ignore")
+        return F.kl_div(input, target, reduction=red, log_target=log_target)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        reduction: int = 1) -> Tensor:
+    """``max(0, -target * (input1 - input2) + margin)``, reduced."""
+    return F.margin_ranking_loss(input1, input2, target, margin,
+                                 reduction=_reduction("margin_ranking_loss", reduction, 5))
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         reduction: int = 1) -> Tensor:
+    """``input`` where ``target`` is 1, ``max(0, margin - input)`` where it is -1, reduced."""
+    return F.hinge_embedding_loss(input, target, margin,
+                                  reduction=_reduction("hinge_embedding_loss", reduction, 4))
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          reduction: int = 1) -> Tensor:
+    """``1 - cos(input1, input2)`` for ``target`` 1, ``max(0, cos - margin)`` for -1, reduced."""
+    return F.cosine_embedding_loss(input1, input2, target, margin,
+                                   reduction=_reduction("cosine_embedding_loss", reduction, 5))
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float,
+                     reduction: int) -> Tensor:
+    """The Poisson negative log likelihood loss (every argument required, as ATen's)."""
+    return F.poisson_nll_loss(input, target, log_input, full, eps=eps,
+                              reduction=_reduction("poisson_nll_loss", reduction, 6))
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     pos_weight: Tensor | None = None,
+                                     reduction: int = 1) -> Tensor:
+    """Binary cross entropy on logits (``pos_weight`` before ``reduction``, as ATen's order)."""
+    red = _reduction("binary_cross_entropy_with_logits", reduction, 5)
+    return F.binary_cross_entropy_with_logits(input, target, weight, reduction=red,
+                                              pos_weight=pos_weight)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                        reduction: int = 1) -> Tensor:
+    """``max(d(a, p) - d(a, n) + margin, 0)``, reduced (``F.triplet_margin_loss``)."""
+    return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+                                 reduction=_reduction("triplet_margin_loss", reduction, 8))
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: int = 1, zero_infinity: bool = False) -> Tensor:
+    """The Connectionist Temporal Classification loss (``F.ctc_loss``)."""
+    return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank,
+                      reduction=_reduction("ctc_loss", reduction, 6),
+                      zero_infinity=zero_infinity)
+
+
+def instance_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
+                  running_mean: Tensor | None, running_var: Tensor | None,
+                  use_input_stats: bool, momentum: float, eps: float,
+                  cudnn_enabled: bool) -> Tensor:
+    """Instance normalisation (ATen's argument order: weight and bias first)."""
+    return F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
+                           momentum, eps)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Tensor | None = None) -> Tensor:
+    """``x1^T A x2 + b`` (``F.bilinear``)."""
+    return F.bilinear(input1, input2, weight, bias)
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` (``F.rms_norm``)."""
+    return F.rms_norm(input, normalized_shape, weight, eps)
+
+
+# -- dropouts: (input, p, train) -------------------------------------------------------------
+
+
+def _feature_mask(input: Tensor) -> tuple:
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+
+
+def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Zeroes whole channels (dim 1 of each sample) with probability ``p``, scaling the rest by
+    ``1 / (1 - p)``; ``input`` itself when not ``train``."""
+    if not train or p == 0:
+        return input
+    return masked_dropout(input, p, False, _feature_mask(input))
+
+
+def feature_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place :func:`feature_dropout`."""
+    if not train or p == 0:
+        return input
+    return masked_dropout(input, p, True, _feature_mask(input))
+
+
+def dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place ``torch.dropout``."""
+    return F.dropout(input, p, train, inplace=True)
+
+
+def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Alpha dropout (keeps SELU's mean and variance); ``input`` itself when not ``train``."""
+    return F.alpha_dropout(input, p, train)
+
+
+def alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place :func:`alpha_dropout`."""
+    return F.alpha_dropout(input, p, train, inplace=True)
+
+
+def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Alpha dropout of whole channels."""
+    return F.feature_alpha_dropout(input, p, train)
+
+
+def feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place :func:`feature_alpha_dropout`."""
+    return F.feature_alpha_dropout(input, p, train, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place SELU."""
+    return F.selu_(input)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place CELU."""
+    return F.celu_(input, alpha)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place threshold: ``value`` where ``input <= threshold``."""
+    return F.threshold_(input, threshold, value)
+
+
+# -- one step of the recurrent cells -----------------------------------------------------------
+
+
+def _gates(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+           b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    return F.linear(input, w_ih, b_ih), F.linear(hx, w_hh, b_hh)
+
+
+def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor,
+              b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step on a batch: ``hx = (h, c)``; returns ``(h', c')``."""
+    h, c = hx
+    gi, gh = _gates(input, h, w_ih, w_hh, b_ih, b_hh)
+    i, f, g, o = (gi + gh).chunk(4, 1)
+    c1 = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c1.tanh(), c1
+
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None) -> Tensor:
+    """One GRU step on a batch: ``h' = (1 - z) * n + z * h``."""
+    gi, gh = _gates(input, hx, w_ih, w_hh, b_ih, b_hh)
+    ir, iz, in_ = gi.chunk(3, 1)
+    hr, hz, hn = gh.chunk(3, 1)
+    r = (ir + hr).sigmoid()
+    z = (iz + hz).sigmoid()
+    n = (in_ + r * hn).tanh()
+    return (hx - n) * z + n  # torch's form of (1 - z) * n + z * h, for the same rounding
+
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
+                  b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+    """One Elman step: ``tanh(W_ih x + b_ih + W_hh h + b_hh)``."""
+    gi, gh = _gates(input, hx, w_ih, w_hh, b_ih, b_hh)
+    return (gi + gh).tanh()
+
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
+                  b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+    """One Elman step with ReLU: ``relu(W_ih x + b_ih + W_hh h + b_hh)``."""
+    gi, gh = _gates(input, hx, w_ih, w_hh, b_ih, b_hh)
+    return (gi + gh).relu()
+
+
+__all__ = [
+    "cosine_similarity", "pairwise_distance", "kl_div", "margin_ranking_loss",
+    "hinge_embedding_loss", "cosine_embedding_loss", "poisson_nll_loss",
+    "binary_cross_entropy_with_logits", "triplet_margin_loss", "ctc_loss", "instance_norm",
+    "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
+    "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
+    "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
+]

@@ -1,0 +1,106 @@
+"""torch's ``native_*`` functions: the normalisations and dropout as the kernels they run on,
+returning the statistics (or the mask) beside the result, as ``torch.native_layer_norm`` etc.
+do. The result comes from the same op as ``layer_norm``/``batch_norm``/``group_norm`` (so the
+same ``Native*Backward0`` node); the statistics are plain tensors, as torch's do not require
+grad."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .. import dtypes as _dt
+from ..backend import get_array_module
+from ..tensor import Tensor
+from . import norm as _norm
+from ._op import Op
+
+
+def _stats(x: Tensor, axes: tuple, eps: float, keep: bool) -> tuple[Tensor, Tensor]:
+    """Mean and 1 / sqrt(biased variance + eps) of ``x`` over ``axes``, in its floating dtype
+    (float32 for bfloat16, as torch's kernels accumulate)."""
+    a = x._data
+    xp = get_array_module(a)
+    acc = a.astype("float32") if a.dtype.kind == "V" else a
+    mean = acc.mean(axis=axes, keepdims=True)
+    var = ((acc - mean) ** 2).mean(axis=axes, keepdims=True)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    if not keep:
+        mean, rstd = mean.squeeze(axis=axes), rstd.squeeze(axis=axes)
+    dt = acc.dtype if a.dtype.kind == "V" else a.dtype
+    return Tensor._make(mean.astype(dt)), Tensor._make(rstd.astype(dt))
+
+
+def native_layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None,
+                      bias: Tensor | None, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """``layer_norm`` returning ``(output, mean, rstd)``; the statistics have ``input``'s leading
+    shape and size-1 trailing dims."""
+    out = _norm.layer_norm(input, normalized_shape, weight, bias, eps)
+    k = len(tuple(normalized_shape))
+    mean, rstd = _stats(input, tuple(range(input.ndim - k, input.ndim)), eps, keep=True)
+    return out, mean, rstd
+
+
+def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
+                      running_mean: Tensor | None, running_var: Tensor | None, training: bool,
+                      momentum: float, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """``batch_norm`` returning ``(output, save_mean, save_invstd)``: the batch's per-channel
+    statistics in training, empty tensors in evaluation (as torch)."""
+    if training:  # (before the running statistics move)
+        axes = (0,) + tuple(range(2, input.ndim))
+        mean, invstd = _stats(input, axes, eps, keep=False)
+    out = _norm.batch_norm(input, weight, bias, running_mean, running_var, training, momentum,
+                           eps)
+    if not training:
+        xp = get_array_module(input._data)
+        mean, invstd = (Tensor._make(xp.empty((0,), input._data.dtype)) for _ in range(2))
+    return out, mean, invstd
+
+
+def native_group_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None, N: int, C: int,
+                      HxW: int, group: int, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """``group_norm`` of ``input`` seen as (N, C, HxW), returning ``(output, mean, rstd)`` of
+    shape (N, group)."""
+    if input.numel() != N * C * HxW:
+        raise RuntimeError("Expected X.numel() == N * C * HxW to be true, but got false.  (Could "
+                           "this error message be improved?  If so, please report an enhancement "
+                           "request to PyTorch.)")
+    out = _norm.group_norm(input, group, weight, bias, eps)
+    grouped = Tensor._make(input._data.reshape(N, group, -1))
+    mean, rstd = _stats(grouped, (2,), eps, keep=False)
+    return out, mean, rstd
+
+
+class NativeDropout(Op, name="NativeDropoutBackward0"):
+    """``input * keep * scale``; the gradient flows through the kept elements, scaled alike."""
+
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, a, keep, *, scale):
+        ctx.save_for_backward(keep if ctx.needs_input_grad[0] else None)
+        ctx.scale = scale
+        kept = a * keep  # (keep is bool: a's dtype stays)
+        return kept * a.dtype.type(scale) if scale != 1.0 else kept
+
+    @staticmethod
+    def backward(ctx, g):
+        (keep,) = ctx.saved
+        return g * keep * ctx.scale, None
+
+
+def native_dropout(input: Tensor, p: float, train: bool | None) -> tuple[Tensor, Tensor]:
+    """Dropout returning ``(output, mask)``: ``mask`` (bool) marks the kept elements, which are
+    scaled by ``1 / (1 - p)``. ``train=False`` keeps everything (a copy of ``input``)."""
+    xp = get_array_module(input._data)
+    if train is False:
+        keep = xp.ones(input._data.shape, dtype=bool)
+        scale = 1.0
+    else:  # (None means training, as in torch)
+        draw = input.new_empty(tuple(input.shape), dtype=_dt.float32).bernoulli_(1 - p)
+        keep = draw._data.astype(bool)
+        scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    mask = Tensor._make(keep)
+    return NativeDropout.apply(input, mask, scale=scale), mask
+
+
+__all__ = ["native_layer_norm", "native_batch_norm", "native_group_norm", "native_dropout"]
+TENSOR_METHODS: dict[str, Any] = {}
