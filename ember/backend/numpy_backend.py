@@ -215,12 +215,11 @@ class NumpyBackend(ArrayVocabulary):
     conv2d_weight_grad = staticmethod(onednn.accelerated(numpy_conv.conv2d_weight_grad,
                                                          onednn.conv2d_weight_grad))
     # the same in 1-d and 3-d (on the 2-d ones), and the depth gather 3-d pooling reads
-    conv1d = staticmethod(numpy_convnd.conv1d)
-    conv1d_input_grad = staticmethod(numpy_convnd.conv1d_input_grad)
-    conv1d_weight_grad = staticmethod(numpy_convnd.conv1d_weight_grad)
-    conv3d = staticmethod(numpy_convnd.conv3d)
-    conv3d_input_grad = staticmethod(numpy_convnd.conv3d_input_grad)
-    conv3d_weight_grad = staticmethod(numpy_convnd.conv3d_weight_grad)
+    conv1d, conv1d_input_grad, conv1d_weight_grad, conv3d, conv3d_input_grad, \
+        conv3d_weight_grad = (staticmethod(onednn.accelerated(getattr(numpy_convnd, name),
+                                                              getattr(onednn, name)))
+                              for name in ("conv1d", "conv1d_input_grad", "conv1d_weight_grad",
+                                           "conv3d", "conv3d_input_grad", "conv3d_weight_grad"))
     depth_windows = staticmethod(numpy_convnd.depth_windows)
     depth_col2im = staticmethod(numpy_convnd.depth_col2im)
     segment_sum = staticmethod(segment_sum)

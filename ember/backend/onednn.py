@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .geometry import WindowGeometry
+from .numpy_convnd import line_geometry
 
 _F32 = 3  # dnnl_f32
 _CPU = 1  # dnnl_cpu
@@ -223,10 +224,9 @@ def _weights_view(w: np.ndarray, groups: int) -> np.ndarray:
 
 def _geometry(geo: WindowGeometry) -> tuple:
     """Strides, dilations (oneDNN counts the gaps: d - 1) and left/right paddings."""
-    (h, w), (oh, ow) = geo.in_hw, geo.out_hw
     right = []
-    for size, out, k, s, d, left in zip((h, w), (oh, ow), geo.kernel, geo.stride, geo.dilation,
-                                        geo.pad):
+    for size, out, k, s, d, left in zip(geo.in_hw, geo.out_hw, geo.kernel, geo.stride,
+                                        geo.dilation, geo.pad):
         # the right padding that makes the window grid exactly ``out`` long; where the last
         # rows are never read torch's grid floors, and oneDNN's equation accepts no padding
         right.append(max((out - 1) * s + (k - 1) * d + 1 - size - left, 0))
@@ -367,6 +367,26 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, geo: WindowGeometry) -> np.
     """``numpy_conv.conv2d_weight_grad`` through oneDNN, or None."""
     w_shape = (g.shape[1], x.shape[1] // geo.groups) + tuple(geo.kernel)
     return _run("weight_grad", x, g, x.shape, w_shape, w_shape, geo)
+
+
+# 3-d: the same primitives over (N, C, D, H, W); the geometry's sizes have three entries
+conv3d, conv3d_input_grad, conv3d_weight_grad = conv2d, conv2d_input_grad, conv2d_weight_grad
+
+
+def conv1d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
+    """1-d: the 2-d convolution over images of height 1 (``numpy_convnd.line_geometry``)."""
+    y = conv2d(x[:, :, None], w[:, :, None], line_geometry(geo))
+    return None if y is None else y[:, :, 0]
+
+
+def conv1d_input_grad(g: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
+    y = conv2d_input_grad(g[:, :, None], w[:, :, None], line_geometry(geo))
+    return None if y is None else y[:, :, 0]
+
+
+def conv1d_weight_grad(x: np.ndarray, g: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
+    y = conv2d_weight_grad(x[:, :, None], g[:, :, None], line_geometry(geo))
+    return None if y is None else y[:, :, 0]
 
 
 def accelerated(numpy_kernel: Callable, onednn_kernel: Callable) -> Callable:

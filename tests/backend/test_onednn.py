@@ -179,3 +179,31 @@ def test_set_num_threads_governs_openmp_too():
             "a = omp.omp_get_max_threads()\nember.set_num_threads(2)\n"
             "print(a, omp.omp_get_max_threads(), ember.get_num_threads())")
     assert _child(code, OMP_NUM_THREADS="2") == "1 2 2"
+
+
+@pytest.mark.parametrize("nd,xs,ws,kw", [
+    (1, (2, 4, 17), (6, 2, 3), dict(stride=2, padding=1, groups=2)),
+    (1, (2, 3, 9), (4, 3, 4), dict(padding="same", dilation=2)),
+    (3, (2, 4, 5, 6, 7), (6, 2, 3, 2, 3), dict(stride=(1, 2, 1), padding=1, groups=2)),
+    (3, (1, 2, 4, 6, 6), (3, 2, 1, 3, 3), dict(dilation=(1, 2, 1)))])
+def test_1d_and_3d_match_torch_and_the_numpy_path(nd, xs, ws, kw, monkeypatch):
+    import torch
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    name = f"conv{nd}d"
+    runs = []
+    for m, off in ((ember, "1"), (ember, "0"), (torch, "1")):
+        monkeypatch.setenv("EMBER_ONEDNN", off)
+        tx, tw, tb = (m.tensor(v, requires_grad=True) for v in (x, w, b))
+        y = getattr(m.nn.functional, name)(tx, tw, tb, **kw)
+        (y * y).sum().backward()
+        runs.append([v.detach().numpy() for v in (y, tx.grad, tw.grad, tb.grad)])
+    before = len(onednn._cache)
+    for mine, numpy_path, ref in zip(*runs):
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(mine, ref, rtol=1e-4, atol=1e-5 * scale)
+        np.testing.assert_allclose(numpy_path, ref, rtol=1e-4, atol=1e-5 * scale)
+    assert before > 0
