@@ -80,6 +80,7 @@ from .ops.arith import *  # noqa: F401,F403
 from .ops.numeric import *  # noqa: F401,F403
 from .ops.scatter_views import *  # noqa: F401,F403
 from .ops.products import *  # noqa: F401,F403
+from .ops.lapack import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
