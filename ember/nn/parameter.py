@@ -82,4 +82,101 @@ class Buffer(metaclass=_BufferMeta):
         return t
 
 
-__all__ = ["Parameter", "Buffer"]
+class UninitializedTensorMixin:
+    """What an uninitialized parameter or buffer of a lazy module can and cannot do: its shape
+    is unknown until :meth:`materialize` gives it one (the module's first ``forward``), and then
+    it becomes a plain ``cls_to_become`` (the same object, so an optimizer holding it is fine)."""
+
+    __slots__ = ()
+    cls_to_become: type
+
+    def materialize(self, shape: Any, device: Any = None, dtype: Any = None) -> None:
+        """Gives the tensor ``shape`` (uninitialised memory) and turns it into ``cls_to_become``.
+
+        Args:
+            shape: the shape of the materialized tensor.
+            device, dtype: default to this tensor's.
+        """
+        from ..creation import empty
+
+        self.data = empty(shape, device=device, dtype=dtype if dtype is not None
+                          else self.dtype)  # type: ignore[attr-defined]
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self) -> Any:
+        raise RuntimeError(
+            "Can't access the shape of an uninitialized parameter or buffer. This error usually "
+            "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
+            "initialized one. Call `forward` to initialize the parameters before accessing their "
+            "attributes.")
+
+    def share_memory_(self) -> Any:
+        raise RuntimeError(
+            "Can't share memory on an uninitialized parameter or buffer. Call `forward` to "
+            "initialize the parameters before calling `module.share_memory()`.")
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__}>"
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (self.__class__, (self.requires_grad,))  # type: ignore[attr-defined]
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad,  # type: ignore[attr-defined,call-arg]
+                                        dtype=self.dtype)  # type: ignore[attr-defined]
+        return memo[id(self)]
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A parameter whose shape a lazy module infers on its first ``forward``; it then becomes a
+    regular :class:`Parameter`. It holds no data until then (``.shape`` raises).
+
+    Args:
+        requires_grad: whether the parameter requires gradient. Default: ``True``.
+    """
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad: bool = True, device: Any = None,
+                dtype: Any = None) -> UninitializedParameter:
+        from ..creation import empty
+
+        return Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad: bool = True, device: Any = None, dtype: Any = None) -> None:
+        pass
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape a lazy module infers on its first ``forward``; it then becomes a
+    regular Tensor.
+
+    Args:
+        requires_grad: whether the buffer requires gradient. Default: ``False``.
+        persistent: whether the buffer is part of the module's ``state_dict``. Default: ``True``.
+    """
+
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad: bool = False, device: Any = None, dtype: Any = None,
+                persistent: bool = True) -> UninitializedBuffer:
+        from ..creation import empty
+
+        t = object.__new__(cls)
+        Tensor._init(t, empty(0, device=device, dtype=dtype)._data, bool(requires_grad))
+        t.persistent = persistent
+        return t
+
+    def __init__(self, requires_grad: bool = False, device: Any = None, dtype: Any = None,
+                 persistent: bool = True) -> None:
+        pass
+
+
+def is_lazy(param: Any) -> bool:
+    """Whether ``param`` is an uninitialized parameter or buffer (of a lazy module)."""
+    return isinstance(param, UninitializedTensorMixin)
+
+
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]

@@ -37,8 +37,11 @@ from .layers_ext import *  # noqa: E402,F401,F403
 from .loss_ext import *  # noqa: E402,F401,F403
 from .rnn import *  # noqa: E402,F401,F403
 from .transformer import *  # noqa: E402,F401,F403
+from . import lazy, legacy  # noqa: E402
+from .lazy import *  # noqa: E402,F401,F403
+from .legacy import *  # noqa: E402,F401,F403
 
 for _m in (activation, batchnorm, conv, dropout, flatten, loss, normalization, padding, pooling,
-           sparse, conv_nd, pooling_nd, layers_ext, loss_ext, rnn, transformer):
+           sparse, conv_nd, pooling_nd, layers_ext, loss_ext, rnn, transformer, lazy, legacy):
     __all__ += _m.__all__
 del _m

@@ -20,7 +20,7 @@ from ...autograd.function import Function
 from ...graph.node import RemovableHandle as _Handle
 from ...creation import empty_like
 from ...tensor import Tensor, device as _device
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, is_lazy
 
 T = TypeVar("T", bound="Module")
 
@@ -631,9 +631,10 @@ class Module:
                                   "ember.Tensor or Tensor-like object from checkpoint but "
                                   f"received {type(value)}")
                 continue
-            if param.dim() == 0 and value.dim() == 1 and value.shape[0] == 1:
+            lazy = is_lazy(param)  # (a lazy module's uninitialized tensor has no shape yet)
+            if not lazy and param.dim() == 0 and value.dim() == 1 and value.shape[0] == 1:
                 value = value.reshape(())  # old checkpoints stored 0-d parameters as shape [1]
-            if value.shape != param.shape:
+            if not lazy and value.shape != param.shape:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{value.shape} from checkpoint, the shape in current model is "
                                   f"{param.shape}.")
