@@ -207,3 +207,14 @@ def test_1d_and_3d_match_torch_and_the_numpy_path(nd, xs, ws, kw, monkeypatch):
         np.testing.assert_allclose(mine, ref, rtol=1e-4, atol=1e-5 * scale)
         np.testing.assert_allclose(numpy_path, ref, rtol=1e-4, atol=1e-5 * scale)
     assert before > 0
+
+
+def test_openmp_waits_passively_unless_the_user_chose():
+    code = ("import os, ember\n"
+            "ember.nn.functional.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2))\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.stdout.strip() == "None", out.stderr  # set for the load only, then removed
+    assert _child(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
