@@ -498,3 +498,38 @@ def test_torch_level_inplace_writes_into_input():
     y = ember.tensor([1.6, -0.4])
     assert ember.round_(y, decimals=0).tolist() == [2.0, -0.0]
     same_error(lambda m: m.sin_(m.ones(2, requires_grad=True)))
+
+
+def test_typename_is_distributed_resolve_adjoint(rng):
+    for obj in (3, "a", 2.5, None):
+        assert ember.typename(obj) == torch.typename(obj)
+    for dtype in ("float32", "int64", "bool", "float64"):
+        e, t = ember.ones(2, dtype=getattr(ember, dtype)), torch.ones(2, dtype=getattr(torch,
+                                                                                     dtype))
+        assert ember.typename(e) == torch.typename(t).replace("torch.", "ember.")
+    assert ember.typename(ember.nn.Linear(1, 1)) == torch.typename(torch.nn.Linear(1, 1)).replace(
+        "torch.", "ember.")
+    assert ember.is_distributed(ember.ones(2)) is torch.is_distributed(torch.ones(2)) is False
+    assert ember.ones(2).is_distributed() is False
+    x = rng.standard_normal((2, 3, 4))
+    check_op(lambda m, t: m.adjoint(t), x)
+    check_op(lambda m, t: m.resolve_conj(t * 1), x)
+    check_op(lambda m, t: m.resolve_neg(t * 1), x)
+    same_error(lambda m: m.adjoint(m.ones(3)))
+
+
+@pytest.mark.parametrize("long,short", [("greater_", "gt_"), ("greater_equal_", "ge_"),
+                                        ("less_", "lt_"), ("less_equal_", "le_"),
+                                        ("not_equal_", "ne_")])
+def test_long_inplace_comparisons(long, short, rng):
+    x, y = rng.integers(0, 3, 6).astype(np.float32), rng.integers(0, 3, 6).astype(np.float32)
+    check_op(lambda m, a, b: getattr(a.clone(), long)(b), x, y, grad=False, grad_fn=False)
+    check_op(lambda m, a: getattr(a.clone(), long)(1), x, grad=False, grad_fn=False)
+    e = ember.tensor(x)
+    assert getattr(e, long)(ember.tensor(y)) is e
+
+
+def test_adjoint_of_a_scalar():
+    for m in (ember, torch):
+        with pytest.warns(UserWarning, match="adjoint\\(\\) is deprecated on 0-D tensors"):
+            assert m.adjoint(m.tensor(2.0)).item() == 2.0

@@ -89,6 +89,36 @@ def get_device(input: Tensor) -> int:
     return -1
 
 
+def is_distributed(input: Tensor) -> bool:
+    """Whether ``input`` is a distributed tensor (never, in ember)."""
+    return False
+
+
+def typename(obj: Any) -> str:
+    """The type of ``obj`` as a string: ``'ember.FloatTensor'`` for a tensor, the dotted class
+    path for anything else (the bare name for builtins)."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(type(obj), "__module__", "") or ""
+    qualname = type(obj).__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
+
+
+def resolve_conj(input: Tensor) -> Tensor:
+    """``input`` with a lazy conjugation materialized: ember conjugates eagerly, so ``input``."""
+    return _tensor_arg("resolve_conj", input).resolve_conj()
+
+
+def resolve_neg(input: Tensor) -> Tensor:
+    """``input`` with a lazy negation materialized: ember negates eagerly, so ``input``."""
+    return _tensor_arg("resolve_neg", input).resolve_neg()
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (a view): ``input.adjoint()``."""
+    return _tensor_arg("adjoint", input).adjoint()
+
+
 # -- broadcasting -----------------------------------------------------------------------------
 
 
@@ -292,7 +322,8 @@ def module_load(self: Tensor, other: Tensor, assign: bool = False) -> Tensor:
 __all__ = [
     "numel", "is_floating_point", "is_nonzero", "is_same_size", "is_signed", "is_conj", "is_neg",
     "is_inference", "is_storage", "isreal", "get_device", "broadcast_shapes", "broadcast_tensors",
-    "fill", "detach", "narrow_copy", "nonzero_static",
+    "fill", "detach", "narrow_copy", "nonzero_static", "is_distributed", "typename",
+    "resolve_conj", "resolve_neg", "adjoint",
 ]
 TENSOR_METHODS: dict[str, Any] = {
     "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
@@ -308,3 +339,18 @@ for _name in ("is_meta", "is_mps", "is_xpu", "is_quantized", "is_nested", "is_mk
               "is_vulkan", "is_xla", "is_ipu", "is_maia", "is_mtia", "is_sparse_csr"):
     TENSOR_METHODS[_name] = property(_false)
 TENSOR_METHODS["is_pinned"] = TENSOR_METHODS["is_shared"] = _false
+TENSOR_METHODS["is_distributed"] = _false
+
+
+def _alias(name: str) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return getattr(self, name)(*args, **kwargs)
+
+    method.__doc__ = f"Alias of :meth:`Tensor.{name}`."
+    return method
+
+
+# torch's long names of the in-place comparisons
+for _long, _short in (("greater_", "gt_"), ("greater_equal_", "ge_"), ("less_", "lt_"),
+                      ("less_equal_", "le_"), ("not_equal_", "ne_")):
+    TENSOR_METHODS[_long] = _alias(_short)

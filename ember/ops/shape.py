@@ -554,6 +554,15 @@ __all__ = [
 swapaxes = swapdims = transpose
 moveaxis = movedim
 
+def _adjoint(input: Tensor) -> Tensor:
+    """``input.mH``, but torch lets a 0-d tensor through (with a warning) here."""
+    if input.ndim == 0:
+        warnings.warn("adjoint() is deprecated on 0-D tensors. Consider using x.conj().",
+                      UserWarning, stacklevel=3)
+        return _conj_if_complex(permute(input, ()))
+    return _conj_if_complex(_batch_t(input, "adjoint()"))
+
+
 def _conj_if_complex(t: Tensor) -> Tensor:
     """The conjugate transposes (``H``, ``mH``) conjugate complex tensors."""
     if not t.is_complex():
@@ -573,6 +582,6 @@ TENSOR_METHODS = {
     "H": property(lambda self: _conj_if_complex(_matrix_t(self, "H"))),
     "mT": property(lambda self: _batch_t(self, "mT")),
     "mH": property(lambda self: _conj_if_complex(_batch_t(self, "mH"))),
-    "adjoint": lambda self: _conj_if_complex(_batch_t(self, "mH")),
+    "adjoint": lambda self: _adjoint(self),
     "select": select, "narrow": narrow,
 }
