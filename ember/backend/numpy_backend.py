@@ -125,6 +125,25 @@ def segment_sum(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> 
     return out
 
 
+def index_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+    """``out[index[i]] += values[i]`` into ``size`` zero rows, for ``index`` in any order (the
+    adjoint of ``values.take(index, axis=0)``): a stable sort makes the runs of equal indices
+    contiguous, then ``segment_sum`` adds each run in one ``add.reduceat`` (in numpy's summation
+    order, not row by row as a scatter does): 1.3-2.5x faster than ``np.add.at``."""
+    order = np.argsort(index, kind="stable")
+    return segment_sum(values[order], index[order], size, 0)
+
+
+def sum_rows(m: np.ndarray) -> np.ndarray:
+    """The (1, D) sum of the rows of a (R, D) matrix, in its dtype: as ``ones(1, R) @ m``, one
+    GEMM that reads ``m`` once along its contiguous rows, for the BLAS float types (float32 then
+    accumulates in float32, as torch's CPU layer-norm backward does); a strided float64 sum down
+    the columns costs about twice as long. Other dtypes accumulate in float64."""
+    if m.dtype in (np.float32, np.float64):
+        return np.ones((1, m.shape[0]), dtype=m.dtype) @ m
+    return m.sum(axis=0, keepdims=True, dtype=np.float64).astype(m.dtype)
+
+
 # -- floating-point warnings off for a whole pass --------------------------------------------------
 # torch never warns about inf - inf or 0 * inf; numpy does, once per op, unless its error state
 # says "ignore". ``np.errstate`` builds that state anew at each entry (about 3% of a small
@@ -223,6 +242,8 @@ class NumpyBackend(ArrayVocabulary):
     depth_windows = staticmethod(numpy_convnd.depth_windows)
     depth_col2im = staticmethod(numpy_convnd.depth_col2im)
     segment_sum = staticmethod(segment_sum)
+    index_sum = staticmethod(index_sum)
+    sum_rows = staticmethod(sum_rows)
     # special functions, whole-array (numpy_special)
     erf = staticmethod(numpy_special.erf)
     erfc = staticmethod(numpy_special.erfc)

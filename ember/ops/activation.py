@@ -353,19 +353,24 @@ class Embedding(Op, name="EmbeddingBackward0"):
                                    padding_idx=ctx.padding_idx, scale=ctx.scale)
 
 
-class EmbeddingGrad(Op, name="EmbeddingBackwardBackward0"):
+class EmbeddingGrad(Op, name="EmbeddingDenseBackwardBackward0"):
+    """The rows of ``g`` summed per index into a (num, D) gradient (torch's
+    ``embedding_dense_backward``): the backend's ``index_sum``, a sort and a segment sum."""
+
     @staticmethod
     def forward(ctx, g, *, indices, num, padding_idx, scale):
         xp = ctx.xp
         idx = indices.ravel()
         rows = g.reshape(idx.size, g.shape[-1])
-        # per-row factor: 0 at padding_idx, and 1/count of the index with scale_grad_by_freq
+        # per-row factor: 0 at padding_idx, and 1/count of the index with scale_grad_by_freq, in
+        # g's dtype (a float64 factor would widen every row), as torch's per-row ``alpha``
         factor = (idx != padding_idx).astype(g.dtype)
         if scale:
-            factor = factor / xp.bincount(idx, minlength=num)[idx]
+            factor *= (1.0 / xp.bincount(idx, minlength=num)[idx]).astype(g.dtype)
         ctx.indices, ctx.factor = indices, factor
-        gw = xp.zeros((num, rows.shape[1]), dtype=g.dtype)
-        ctx.backend.scatter_add(gw, idx, rows * factor[:, None])
+        gw = ctx.backend.index_sum(rows * factor[:, None] if scale else rows, idx, num)
+        if 0 <= padding_idx < num:  # torch never adds into the padding row (not even a NaN * 0)
+            gw[padding_idx] = 0
         return gw
 
     @staticmethod

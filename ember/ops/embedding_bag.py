@@ -4,8 +4,8 @@
 Bags are runs of the flat index list (each starts at its offset), so a bag's rows are one
 contiguous segment: sum and mean are a segment sum (the backend's ``segment_sum``); max packs the
 segments into a (bags, longest, D) block padded with -inf and takes one ``argmax`` over it. The
-gradient sums each bag's gradient onto the rows of its indices (sorted once in forward, then a
-segment sum; max mode scatters onto the winners with ``index_add``), weighted
+gradient sums each bag's gradient onto the rows of its indices (the backend's ``index_sum``: a
+sort, then a segment sum; max mode scatters onto the winners with ``index_add``), weighted
 by ``per_sample_weights`` or ``1/count``; for max only the winning row of each column gets it.
 """
 from __future__ import annotations
@@ -27,7 +27,6 @@ class EmbeddingBag(Op, name="EmbeddingBagBackward0"):
         if psw is not None:
             rows = rows * psw[:, None]
         ctx.idx, ctx.bag, ctx.mode, ctx.vocab, ctx.freq = idx, bag, mode, weight.shape[0], freq
-        ctx.order = xp.argsort(idx, kind="stable") if mode != "max" else None
         if mode == "max":
             counts = xp.bincount(bag[keep], minlength=bags)
             longest = max(int(counts.max()) if counts.size else 0, 1)
@@ -77,10 +76,7 @@ class EmbeddingBag(Op, name="EmbeddingBagBackward0"):
             src = per_row * Tensor._make(scale.astype(ctx.scale.dtype)).to(g.dtype).unsqueeze(1)
             if psw is not None:
                 src = src * psw.unsqueeze(1)
-            # rows summed per index: sorted by index, a segment sum (several times faster than
-            # a scatter-add with repeated indices)
-            order = Tensor._make(ctx.order)
-            gw = RowSum.apply(src[order], index=ctx.idx[ctx.order], size=ctx.vocab)
+            gw = RowSum.apply(src, index=ctx.idx, size=ctx.vocab)
         if need_psw:
             s = Tensor._make(ctx.scale).to(g.dtype)
             gpsw = (per_row * weight[idx]).sum(1) * s
@@ -88,13 +84,14 @@ class EmbeddingBag(Op, name="EmbeddingBagBackward0"):
 
 
 class RowSum(Op, name="EmbeddingBagBackwardBackward0"):
-    """``out[index[i]] += src[i]`` for a non-decreasing ``index`` (a segment sum); the gradient
-    reads ``g`` back at each index."""
+    """``out[index[i]] += src[i]``: the backend's ``index_sum`` (a stable sort, then a segment
+    sum: several times faster than a scatter-add with repeated indices); the gradient reads ``g``
+    back at each index."""
 
     @staticmethod
     def forward(ctx, src, *, index, size):
         ctx.index = index
-        return ctx.backend.segment_sum(src, index, size, 0)
+        return ctx.backend.index_sum(src, index, size)
 
     @staticmethod
     def backward(ctx, g):

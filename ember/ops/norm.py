@@ -158,8 +158,13 @@ def _norm_backward_fused(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor
     else:
         inv = invstd.astype(dtype)
         xhat = None if d is None else d * inv
-        sum_g = _sum(xp, gv, pax) if need_b else None
-        sum_gxhat = _sum(xp, gv, pax, xhat) if need_w else None
+        if pax == (0,) and gv.ndim == 2:  # layer norm's (rows, features): one GEMM per sum
+            rows = ctx.backend.sum_rows
+            sum_g = rows(gv) if need_b else None
+            sum_gxhat = rows(gv * xhat) if need_w else None
+        else:
+            sum_g = _sum(xp, gv, pax) if need_b else None
+            sum_gxhat = _sum(xp, gv, pax, xhat) if need_w else None
         if need_x:
             gxhat = gv if wv is None else gv * wv.astype(dtype)
             if ctx.training:
