@@ -533,3 +533,34 @@ def test_adjoint_of_a_scalar():
     for m in (ember, torch):
         with pytest.warns(UserWarning, match="adjoint\\(\\) is deprecated on 0-D tensors"):
             assert m.adjoint(m.tensor(2.0)).item() == 2.0
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: t.unsqueeze_(0), lambda t: t.unsqueeze_(-1), lambda t: t.squeeze_(),
+    lambda t: t.squeeze_(1), lambda t: t.squeeze_(0), lambda t: t.squeeze_((1, 2)),
+    lambda t: t.squeeze_([-2]), lambda t: t[:, 0, 0].t_(), lambda t: t[:, 0].t_(),
+    lambda t: t[0, 0, 0].t_(),
+])
+def test_inplace_view_changes(fn, rng):
+    x = rng.standard_normal((2, 1, 3))
+    check_op(lambda m, t: fn(t * 1), x)
+    check_gradcheck(lambda m, t: fn(t * 1), x)
+    for m in (ember, torch):
+        t = m.tensor(x)
+        v0 = t._version
+        out = fn(t)
+        assert out._version == v0 + 1
+
+
+def test_inplace_view_changes_identity_and_errors():
+    for m in (ember, torch):
+        t = m.ones(2, 1, 3)
+        assert t.unsqueeze_(0) is t and t.shape == (1, 2, 1, 3)
+        assert t.squeeze_() is t and t.shape == (2, 3)
+        assert t.t_() is t and t.shape == (3, 2)
+    same_error(lambda m: m.ones(2, 3, 4).t_())
+    same_error(lambda m: m.ones(3).unsqueeze_(5))
+    same_error(lambda m: m.ones(3).squeeze_(5))
+    same_error(lambda m: m.ones(2, 1).squeeze_((1, 1)))
+    same_error(lambda m: m.ones(2, 1, requires_grad=True).squeeze_())
+    same_error(lambda m: m.ones(2, requires_grad=True).unsqueeze_(0))
