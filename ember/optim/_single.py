@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import ember
+from ..ops._util import broadcast_shape
 from ..tensor import Tensor
-from .optimizer import Optimizer, _get_scalar_dtype, _get_value, _use_grad
+from .optimizer import Optimizer, _Spec, _get_scalar_dtype, _get_value, _quiet, _use_grad
 
 __all__: list[str] = []
 
@@ -38,8 +39,12 @@ def _same(p: Tensor, state: dict[str, Any], grad: Tensor) -> bool:
         if not isinstance(value, Tensor):
             return False
         v = value._data
-        if v.ndim == 0 or (v.size == 1 and key in ("step", "eta", "mu", "mu_product")):
-            continue  # scalar state (step counters, ASGD's eta and mu)
+        if v.size == 1 and key in ("step", "eta", "mu", "mu_product"):
+            # scalar state (step counters, ASGD's eta and mu, NAdam's mu_product): floating, or
+            # an integer step count
+            if v.dtype.kind == "f" or (key == "step" and v.dtype.kind in "iu"):
+                continue
+            return False
         if v.shape != shape or v.dtype is not dt or type(v) is not kind:
             return False
     return True
@@ -50,7 +55,9 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 class _PerParameter(Optimizer):
-    """An optimizer whose update of each parameter is ``_update(group, param, grad, state)``."""
+    """An optimizer whose update of each parameter is ``_update(group, param, grad, state)``: its
+    backend's kernel (``backend.optim``) on their arrays, which negates the gradient itself to
+    maximize, and the version counts of torch's in-place ops (``_bump``)."""
 
     _scalar_state: tuple[str, ...] = ("step",)
     # torch's assertion for capturable=True with tensors off its CUDA-graph devices (all of
@@ -64,6 +71,13 @@ class _PerParameter(Optimizer):
     @staticmethod
     def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
                 state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        """torch's error for the update of ``param``: its ops' checks on shapes and dtypes
+        (``optimizer._spec``), in its order."""
         raise NotImplementedError
 
     def _check_grad(self, p: Tensor) -> None:
@@ -101,16 +115,25 @@ class _PerParameter(Optimizer):
                     work.append((group, p, p.grad, state))
             for group, p, g, state in work:  # every check before any write
                 if not _same(p, state, g):
-                    g = -g if group.get("maximize") else g
+                    self._check(group, p, g, state)
                     self._update(group, p.detach().clone(), g.detach().clone(),
                                  _copy_state(state))
         except BaseException:
             for p in fresh:  # a failed step leaves no state behind either
                 self.state.pop(p, None)
             raise
-        for group, p, g, state in work:
-            self._update(group, p, -g if group.get("maximize") else g, state)
+        with _quiet([p for _, p, _, _ in work]):
+            for group, p, g, state in work:
+                self._update(group, p, g, state)
         return loss
+
+
+def _copy_check(out: _Spec, src: _Spec) -> None:
+    """torch's check of ``out.copy_(src)``: ``src`` broadcasts to ``out``'s shape (any dtype)."""
+    shape = broadcast_shape(out.shape, src.shape)
+    if shape != out.shape:
+        raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the broadcast shape "
+                           f"{list(shape)}")
 
 
 def _scalar(value: float) -> Tensor:
@@ -119,3 +142,9 @@ def _scalar(value: float) -> Tensor:
 
 def _value(x: Any) -> Any:
     return _get_value(x)
+
+
+def _bump(*tensors: Tensor, by: int = 1) -> None:
+    """Counts ``by`` in-place writes of each of ``tensors``, as torch's in-place ops would."""
+    for t in tensors:
+        t._version_counter[0] += by

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import ember
+from ..backend import backend_of
 from ..tensor import Tensor
-from ._single import _PerParameter, _scalar, _value
-from .optimizer import ParamsT, _addcmul_, _check_flags, _check_lr, _check_nonneg
+from ._single import _PerParameter, _bump, _scalar, _value
+from .optimizer import ParamsT, _check_flags, _check_lr, _check_nonneg, _in_place, _op, _spec
 
 __all__ = ["Adadelta"]
 
@@ -50,15 +51,26 @@ class Adadelta(_PerParameter):
     @staticmethod
     def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
                 state: dict[str, Any]) -> None:
-        lr, rho, eps = _value(group["lr"]), group["rho"], group["eps"]
-        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-        state["step"] += 1
+        square_avg, acc_delta, step_t = state["square_avg"], state["acc_delta"], state["step"]
+        data = param._data
+        backend_of(data).optim.adadelta(
+            data, grad._data, square_avg._data, acc_delta._data, step_t._data,
+            lr=_value(group["lr"]), rho=group["rho"], eps=group["eps"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"])
+        _bump(param, step_t)  # add_
+        _bump(square_avg, acc_delta, by=2)  # mul_, addcmul_
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        rho, eps = group["rho"], group["eps"]
+        _in_place(_spec(state["step"]), 1)  # step += 1
+        P, G = _spec(param), _spec(grad)
         if group["weight_decay"] != 0:
-            grad = grad.add(param, alpha=group["weight_decay"])
-        _addcmul_(square_avg.mul_(rho), grad, grad, value=1 - rho)
-        # out of place: each of these writes a fresh array anyway (an in-place sqrt_ or div_
-        # would compute out of place, then copy)
-        std = square_avg.add(eps).sqrt()
-        delta = acc_delta.add(eps).sqrt().div(std).mul(grad)
-        _addcmul_(acc_delta.mul_(rho), delta, delta, value=1 - rho)
-        param.add_(delta, alpha=-lr)
+            G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+        SA = _in_place(_in_place(_spec(state["square_avg"]), rho), G, G)  # .mul_.addcmul_
+        std = _op(SA, eps)  # square_avg.add(eps).sqrt_()
+        # delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)
+        delta = _in_place(_in_place(_op(_spec(state["acc_delta"]), eps), std), G)
+        _in_place(_in_place(_spec(state["acc_delta"]), rho), delta, delta)
+        _in_place(P, delta)  # param.add_(delta, alpha=-lr)

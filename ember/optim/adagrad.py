@@ -6,9 +6,10 @@ from typing import Any, Callable
 
 import ember
 from ..tensor import Tensor
-from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lr,
-                        _check_nonneg, _check_update, _differs, _get_scalar_dtype, _get_value,
-                        _in_place, _item, _op, _spec, _sqrt, _step_as_tensor, _trial, _use_grad)
+from ..backend import backend_of
+from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lr, _check_nonneg,
+                        _check_update, _differs, _get_scalar_dtype, _get_value, _in_place, _item,
+                        _op, _quiet, _spec, _sqrt, _step_as_tensor, _trial, _use_grad)
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -126,15 +127,15 @@ def _check_adagrad(group: dict[str, Any], params: list[Tensor], grads: list[Tens
 def adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],
             state_steps: list[Tensor], *, lr: float, weight_decay: float, lr_decay: float,
             eps: float, maximize: bool) -> None:
-    """The Adagrad update of each parameter and its squared-gradient sum, in place."""
+    """The Adagrad update of each parameter and its squared-gradient sum, in place: the backend's
+    ``optim.adagrad`` kernel on their arrays, with the version counts of torch's in-place ops."""
     lr = _get_value(lr)
-    for param, grad, state_sum, step_t in zip(params, grads, state_sums, state_steps):
-        step_t += 1
-        step = _get_value(step_t)
-        grad = grad if not maximize else -grad
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-        clr = lr / (1 + (step - 1) * lr_decay)
-        _addcmul_(state_sum, grad, grad)
-        std = state_sum.sqrt().add_(eps)
-        _addcdiv_(param, grad, std, value=-clr)
+    with _quiet(params):
+        for param, grad, state_sum, step_t in zip(params, grads, state_sums, state_steps):
+            data = param._data
+            backend_of(data).optim.adagrad(data, grad._data, state_sum._data, step_t._data,
+                                           lr=lr, weight_decay=weight_decay, lr_decay=lr_decay,
+                                           eps=eps, maximize=maximize)
+            param._version_counter[0] += 1  # addcdiv_
+            step_t._version_counter[0] += 1
+            state_sum._version_counter[0] += 1  # addcmul_

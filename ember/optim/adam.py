@@ -6,10 +6,10 @@ from typing import Any, Callable
 
 import ember
 from ..tensor import Tensor
-from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lerp,
-                        _check_lr, _check_nonneg, _check_update, _differs, _get_scalar_dtype,
-                        _get_value, _in_place, _item, _lerp_, _op, _spec, _sqrt, _step_as_tensor,
-                        _trial, _use_grad)
+from ..backend import backend_of
+from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lerp, _check_lr, _check_nonneg,
+                        _check_update, _differs, _get_scalar_dtype, _get_value, _in_place, _item,
+                        _op, _quiet, _spec, _sqrt, _step_as_tensor, _trial, _use_grad)
 
 __all__ = ["Adam", "adam"]
 
@@ -154,29 +154,24 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
          exp_avg_sqs: list[Tensor], max_exp_avg_sqs: list[Tensor], state_steps: list[Tensor], *,
          amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float, eps: float,
          maximize: bool, decoupled_weight_decay: bool = False) -> None:
-    """The Adam/AdamW update of each parameter and its moment estimates, in place."""
+    """The Adam/AdamW update of each parameter and its moment estimates, in place: the backend's
+    ``optim.adam`` kernel on their arrays, with the version counts of torch's in-place ops."""
     lr, beta1, beta2 = _get_value(lr), _get_value(beta1), _get_value(beta2)
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        exp_avg, exp_avg_sq, step_t = exp_avgs[i], exp_avg_sqs[i], state_steps[i]
-        step_t += 1
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad.add(param, alpha=weight_decay)
-        _lerp_(exp_avg, grad, 1 - beta1)
-        _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
-
-        # bias corrections in Python floats, as torch's non-capturable path computes them
-        step = _get_value(step_t)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
-        if amsgrad:
-            max_exp_avg_sqs[i].copy_(ember.maximum(max_exp_avg_sqs[i], exp_avg_sq))
-            denom = (max_exp_avg_sqs[i].sqrt() / bias_correction2_sqrt).add_(eps)
-        else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-        _addcdiv_(param, exp_avg, denom, value=-step_size)
+    # torch's in-place ops on the parameter: addcdiv_, and mul_ for decoupled weight decay
+    writes = 2 if decoupled_weight_decay and weight_decay != 0 else 1
+    with _quiet(params):
+        for i, param in enumerate(params):
+            exp_avg, exp_avg_sq, step_t = exp_avgs[i], exp_avg_sqs[i], state_steps[i]
+            max_sq = max_exp_avg_sqs[i] if amsgrad else None
+            data = param._data
+            backend_of(data).optim.adam(
+                data, grads[i]._data, exp_avg._data, exp_avg_sq._data,
+                max_sq._data if max_sq is not None else None, step_t._data, lr=lr, beta1=beta1,
+                beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+            param._version_counter[0] += writes
+            step_t._version_counter[0] += 1  # step_t += 1
+            exp_avg._version_counter[0] += 1  # lerp_
+            exp_avg_sq._version_counter[0] += 2  # mul_, addcmul_
+            if max_sq is not None:
+                max_sq._version_counter[0] += 1  # maximum(..., out=)

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 import ember
+from ..backend import backend_of
 from ..tensor import Tensor
-from ._single import _PerParameter, _scalar, _value
-from .optimizer import ParamsT, _addcdiv_, _check_flags, _check_lr, _check_nonneg, _lerp_
+from ._single import _PerParameter, _bump, _scalar, _value
+from .optimizer import (ParamsT, _check_flags, _check_lerp, _check_lr, _check_nonneg, _in_place,
+                        _item, _op, _spec)
 
 __all__ = ["Adamax"]
 
@@ -53,14 +55,25 @@ class Adamax(_PerParameter):
     @staticmethod
     def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
                 state: dict[str, Any]) -> None:
-        lr, eps = _value(group["lr"]), group["eps"]
         beta1, beta2 = (_value(b) for b in group["betas"])
-        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-        state["step"] += 1
+        exp_avg, exp_inf, step_t = state["exp_avg"], state["exp_inf"], state["step"]
+        data = param._data
+        backend_of(data).optim.adamax(
+            data, grad._data, exp_avg._data, exp_inf._data, step_t._data,
+            lr=_value(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"])
+        _bump(param, step_t, exp_avg)  # addcdiv_, += 1, lerp_
+        _bump(exp_inf, by=2)  # mul_, then the maximum written into it
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        _in_place(_spec(state["step"]), 1)  # step_t += 1
+        P, G = _spec(param), _spec(grad)
         if group["weight_decay"] != 0:
-            grad = grad.add(param, alpha=group["weight_decay"])
-        _lerp_(exp_avg, grad, 1 - beta1)
-        # maximum(..., out=exp_inf): copy_ raises torch's out= error on a mismatched shape
-        exp_inf.copy_(ember.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps)))
-        clr = lr / (1 - beta1 ** _value(state["step"]))
-        _addcdiv_(param, exp_avg, exp_inf, value=-clr)
+            G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+        EA = _check_lerp(_spec(state["exp_avg"]), G)  # exp_avg.lerp_(grad, 1 - beta1)
+        # maximum(exp_inf.mul_(beta2), grad.abs().add_(eps), out=exp_inf)
+        EI = _in_place(_in_place(_spec(state["exp_inf"]), group["betas"][1]), _op(G, 1.0))
+        _item(state["step"])  # the step as a number, for the bias correction
+        _in_place(P, EA, EI)  # param.addcdiv_(exp_avg, exp_inf, value=-clr)

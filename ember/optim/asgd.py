@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import ember
+from ..backend import backend_of
 from ..tensor import Tensor
-from ._single import _PerParameter, _scalar, _value
-from .optimizer import ParamsT, _check_flags, _check_lr, _check_nonneg
+from ._single import _PerParameter, _bump, _copy_check, _scalar, _value
+from .optimizer import ParamsT, _check_flags, _check_lr, _check_nonneg, _in_place, _item, _op, _spec
 
 __all__ = ["ASGD"]
 
@@ -51,18 +52,30 @@ class ASGD(_PerParameter):
     @staticmethod
     def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
                 state: dict[str, Any]) -> None:
-        lr, lambd, alpha = _value(group["lr"]), group["lambd"], group["alpha"]
-        eta, mu, ax = state["eta"], state["mu"], state["ax"]
-        state["step"] += 1
-        step = _value(state["step"])
+        eta, mu, ax, step_t = state["eta"], state["mu"], state["ax"], state["step"]
+        data = param._data
+        backend_of(data).optim.asgd(
+            data, grad._data, ax._data, eta._data, mu._data, step_t._data,
+            lr=_value(group["lr"]), lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"],
+            # torch makes the new eta and mu with as_tensor: in the default dtype
+            scalar_dtype=ember.get_default_dtype().np)
+        _bump(param, by=2)  # mul_ (the decay term), add_
+        _bump(step_t, ax, eta, mu)  # += 1, add_ or copy_, copy_, copy_
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        _in_place(_spec(state["step"]), 1)  # step_t += 1
+        P, G = _spec(param), _spec(grad)
         if group["weight_decay"] != 0:
-            grad = grad.add(param, alpha=group["weight_decay"])
-        eta_value = _value(eta)
-        param.mul_(1 - lambd * eta_value)  # decay term
-        param.add_(grad, alpha=-eta_value)
-        if _value(mu) != 1:  # averaging
-            ax.add_(param.sub(ax).mul_(mu))
+            G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+        _item(state["eta"])
+        _in_place(_in_place(P, 1.0), G)  # param.mul_(1 - lambd * eta).add_(grad, alpha=-eta)
+        _item(state["mu"])
+        AX = _spec(state["ax"])
+        if _value(state["mu"]) != 1:  # ax.add_(param.sub(ax).mul_(mu))
+            _in_place(AX, _in_place(_op(P, AX), _spec(state["mu"])))
         else:
-            ax.copy_(param)
-        eta.copy_(ember.tensor(lr / ((1 + lambd * lr * step) ** alpha)))
-        mu.copy_(ember.tensor(1 / max(1, step - group["t0"])))
+            _copy_check(AX, P)  # ax.copy_(param)
+        _item(state["step"])

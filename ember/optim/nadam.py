@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import ember
+from ..backend import backend_of
 from ..tensor import Tensor
-from ._single import _PerParameter, _scalar, _value
+from ._single import _PerParameter, _bump, _scalar, _value
 from .adamax import _check_betas
-from .optimizer import (ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lr, _check_nonneg,
-                        _lerp_)
+from .optimizer import (ParamsT, _check_flags, _check_lerp, _check_lr, _check_nonneg, _in_place,
+                        _item, _op, _spec, _sqrt)
 
 __all__ = ["NAdam"]
 
@@ -67,25 +68,34 @@ class NAdam(_PerParameter):
     @staticmethod
     def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
                 state: dict[str, Any]) -> None:
-        lr, eps, wd = _value(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = (_value(b) for b in group["betas"])
-        md = group["momentum_decay"]
         exp_avg, exp_avg_sq, mu_product = state["exp_avg"], state["exp_avg_sq"], state["mu_product"]
-        state["step"] += 1
-        step = _value(state["step"])
-        bias_correction2 = 1 - beta2**step
-        if wd != 0:
+        step_t = state["step"]
+        decoupled = group["decoupled_weight_decay"] and group["weight_decay"] != 0
+        data = param._data
+        backend_of(data).optim.nadam(
+            data, grad._data, exp_avg._data, exp_avg_sq._data, mu_product._data, step_t._data,
+            lr=_value(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"])
+        _bump(param, by=3 if decoupled else 2)  # (mul_), addcdiv_, addcdiv_
+        _bump(step_t, mu_product, exp_avg)  # += 1, *= mu, lerp_
+        _bump(exp_avg_sq, by=2)  # mul_, addcmul_
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        _in_place(_spec(state["step"]), 1)  # step_t += 1
+        _item(state["step"])
+        P, G = _spec(param), _spec(grad)
+        if group["weight_decay"] != 0:
             if group["decoupled_weight_decay"]:
-                param.mul_(1 - lr * wd)
+                _in_place(P, 1.0)  # param.mul_(1 - lr * weight_decay)
             else:
-                grad = grad.add(param, alpha=wd)
-        # the momentum schedule of Dozat's paper, in Python floats as torch's non-capturable path
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * md)))
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
-        mu_product *= mu  # kept in the scalar dtype (float32), as torch keeps it
-        _lerp_(exp_avg, grad, 1 - beta1)
-        _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
-        denom = exp_avg_sq.div(bias_correction2).sqrt().add_(eps)
-        mu_prod = _value(mu_product)
-        _addcdiv_(param, grad, denom, value=-lr * (1.0 - mu) / (1.0 - mu_prod))
-        _addcdiv_(param, exp_avg, denom, value=-lr * mu_next / (1.0 - mu_prod * mu_next))
+                G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+        _in_place(_spec(state["mu_product"]), 1.0)  # mu_product *= mu
+        EA = _check_lerp(_spec(state["exp_avg"]), G)  # exp_avg.lerp_(grad, 1 - beta1)
+        ES = _in_place(_in_place(_spec(state["exp_avg_sq"]), 1.0), G, G)  # .mul_.addcmul_
+        denom = _in_place(_sqrt(_op(ES, 1.0)), 1.0)  # exp_avg_sq.div(bc2).sqrt().add_(eps)
+        _item(state["mu_product"])
+        _in_place(_in_place(P, G, denom), EA, denom)  # param.addcdiv_(...) twice

@@ -1,20 +1,24 @@
 """``Optimizer``: parameter groups, per-parameter state and torch's ``state_dict`` format.
 
 Each optimizer class only gathers lists (params with a gradient, their grads, their state tensors)
-and hands them to a plain function that does the maths, as torch's ``_single_tensor_*`` functions
-do. The maths runs under ``no_grad`` with ember's in-place tensor ops.
+and hands them to a plain function, as torch's ``_single_tensor_*`` functions. That function runs
+the update of each parameter as its backend's kernel (``backend.optim``, ``optim_kernels.py``: a
+few in-place array operations in torch's order, no op dispatch) and bumps the version counters as
+torch's in-place ops would.
 """
 from __future__ import annotations
 
 import functools
 import warnings
 from collections import defaultdict
+from contextlib import nullcontext
 from copy import deepcopy
 from itertools import chain
 from typing import Any, Callable, Iterable
 
 import ember
 from .. import dtypes as _dt
+from ..backend import backend_of
 from ..graph import grad_mode
 from ..graph.node import RemovableHandle, add_hook
 from ..ops._util import broadcast_shape
@@ -71,22 +75,9 @@ def _get_value(x: Any) -> Any:
     return x.item() if isinstance(x, Tensor) else x
 
 
-# torch's fused pointwise kernels, composed from ember ops. torch evaluates addcmul as
-# ``self + (value * t1) * t2`` and addcdiv as ``self + (value * t1) / t2``; keeping that order
-# keeps float32 results within an ulp of torch's (its CPU kernels fuse the final add into an FMA).
-def _addcmul_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1) -> Tensor:
-    return t.add_(t1.mul(value).mul(t2) if value != 1 else t1.mul(t2))
-
-
-def _addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1) -> Tensor:
-    return t.add_(t1.mul(value).div(t2) if value != 1 else t1.div(t2))
-
-
-def _lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
-    # torch switches formula at 0.5 so the result is exact at both ends
-    if weight < 0.5:
-        return t.add_(end.sub(t), alpha=weight)
-    return t.copy_(end.sub(end.sub(t).mul(1 - weight)))
+def _quiet(params: list[Tensor]) -> Any:
+    """Floating-point warnings off for an update (torch never warns about an overflow there)."""
+    return backend_of(params[0]._data).errors_quiet() if params else nullcontext()
 
 
 # -- all-or-nothing steps --------------------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import ember
+from ..backend import backend_of
 from ..tensor import Tensor
-from ._single import _PerParameter, _scalar, _value
+from ._single import _PerParameter, _bump, _scalar, _value
 from .adamax import _check_betas
-from .optimizer import ParamsT, _addcmul_, _check_flags, _check_lr, _check_nonneg, _lerp_
+from .optimizer import (ParamsT, _check_flags, _check_lerp, _check_lr, _check_nonneg, _in_place,
+                        _item, _op, _spec, _sqrt)
 
 __all__ = ["RAdam"]
 
@@ -57,28 +59,35 @@ class RAdam(_PerParameter):
     @staticmethod
     def _update(group: dict[str, Any], param: Tensor, grad: Tensor,
                 state: dict[str, Any]) -> None:
-        lr, eps, wd = _value(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = (_value(b) for b in group["betas"])
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        state["step"] += 1
-        step = _value(state["step"])
-        if wd != 0:
+        exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        decoupled = group["decoupled_weight_decay"] and group["weight_decay"] != 0
+        data = param._data
+        backend_of(data).optim.radam(
+            data, grad._data, exp_avg._data, exp_avg_sq._data, step_t._data,
+            lr=_value(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"])
+        _bump(param, by=2 if decoupled else 1)  # (mul_), add_
+        _bump(step_t, exp_avg)  # += 1, lerp_
+        _bump(exp_avg_sq, by=2)  # mul_, addcmul_
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        _in_place(_spec(state["step"]), 1)  # step_t += 1
+        P, G = _spec(param), _spec(grad)
+        if group["weight_decay"] != 0:
             if group["decoupled_weight_decay"]:
-                param.mul_(1 - lr * wd)
+                _in_place(P, 1.0)  # param.mul_(1 - lr * weight_decay)
             else:
-                grad = grad.add(param, alpha=wd)
-        _lerp_(exp_avg, grad, 1 - beta1)
-        _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        corrected = exp_avg / bias_correction1
-        # the length of the approximated simple moving average, and its limit
+                G = _op(G, P)  # grad.add(param, alpha=weight_decay)
+        EA = _check_lerp(_spec(state["exp_avg"]), G)  # exp_avg.lerp_(grad, 1 - beta1)
+        ES = _in_place(_in_place(_spec(state["exp_avg_sq"]), 1.0), G, G)  # .mul_.addcmul_
+        _item(state["step"])
+        update = _op(EA, 1.0)  # exp_avg / bias_correction1 * lr
+        beta2, n = _value(group["betas"][1]), _value(state["step"]) + 1
         rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
-        if rho_t > 5.0:  # the variance is tractable: rectified adaptive step
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
-                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            adaptive = (bias_correction2**0.5) / exp_avg_sq.sqrt().add_(eps)
-            param.add_(corrected * lr * adaptive * rect, alpha=-1.0)
-        else:  # early steps: plain momentum SGD
-            param.add_(corrected * lr, alpha=-1.0)
+        if rho_inf - 2 * n * (beta2**n) / (1 - beta2**n) > 5.0:  # the rectified step reads v
+            update = _op(update, _in_place(_sqrt(ES), 1.0))  # * sqrt(bc2) / sqrt(v).add_(eps)
+        _in_place(P, update)  # param.add_(update, alpha=-1.0)

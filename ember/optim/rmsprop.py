@@ -6,10 +6,10 @@ from typing import Any, Callable
 
 import ember
 from ..tensor import Tensor
-from .optimizer import (Optimizer, ParamsT, _addcdiv_, _addcmul_, _check_flags, _check_lerp,
-                        _check_lr, _check_nonneg, _check_update, _differs, _get_scalar_dtype,
-                        _get_value, _in_place, _lerp_, _op, _spec, _sqrt, _step_as_tensor,
-                        _trial, _use_grad)
+from ..backend import backend_of
+from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lerp, _check_lr, _check_nonneg,
+                        _check_update, _differs, _get_scalar_dtype, _get_value, _in_place, _op,
+                        _quiet, _spec, _sqrt, _step_as_tensor, _trial, _use_grad)
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -153,24 +153,25 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
             grad_avgs: list[Tensor], momentum_buffers: list[Tensor], state_steps: list[Tensor], *,
             lr: float, alpha: float, eps: float, weight_decay: float, momentum: float,
             centered: bool, maximize: bool) -> None:
-    """The RMSprop update of each parameter and its running averages, in place."""
+    """The RMSprop update of each parameter and its running averages, in place: the backend's
+    ``optim.rmsprop`` kernel on their arrays, with the version counts of torch's in-place ops."""
     lr = _get_value(lr)
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        square_avg = square_avgs[i]
-        state_steps[i] += 1
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-        _addcmul_(square_avg.mul_(alpha), grad, grad, value=1 - alpha)
-        if centered:
-            grad_avg = _lerp_(grad_avgs[i], grad, 1 - alpha)
-            avg = square_avg.sub(grad_avg.mul(grad_avg)).sqrt()
-        else:
-            avg = square_avg.sqrt()
-        avg = avg.add_(eps)
-        if momentum > 0:
-            buf = momentum_buffers[i]
-            _addcdiv_(buf.mul_(momentum), grad, avg)
-            param.add_(buf, alpha=-lr)
-        else:
-            _addcdiv_(param, grad, avg, value=-lr)
+    with _quiet(params):
+        for i, param in enumerate(params):
+            square_avg, step_t = square_avgs[i], state_steps[i]
+            grad_avg = grad_avgs[i] if centered else None
+            buf = momentum_buffers[i] if momentum > 0 else None
+            data = param._data
+            backend_of(data).optim.rmsprop(
+                data, grads[i]._data, square_avg._data,
+                grad_avg._data if grad_avg is not None else None,
+                buf._data if buf is not None else None, step_t._data, lr=lr, alpha=alpha,
+                eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                maximize=maximize)
+            param._version_counter[0] += 1  # addcdiv_, or add_ of the momentum buffer
+            step_t._version_counter[0] += 1
+            square_avg._version_counter[0] += 2  # mul_, addcmul_
+            if grad_avg is not None:
+                grad_avg._version_counter[0] += 1  # lerp_
+            if buf is not None:
+                buf._version_counter[0] += 2  # mul_, addcdiv_

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import ember
+from ..backend import backend_of
 from ..tensor import Tensor
-from ._single import _PerParameter, _scalar, _value
-from .optimizer import ParamsT, _addcmul_, _check_flags, _check_lr
+from ._single import _PerParameter, _bump, _copy_check, _scalar, _value
+from .optimizer import ParamsT, _check_flags, _check_lr, _in_place, _op, _spec
 
 __all__ = ["Rprop"]
 
@@ -47,15 +48,21 @@ class Rprop(_PerParameter):
                 state: dict[str, Any]) -> None:
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
-        prev, step_size = state["prev"], state["step_size"]
-        state["step"] += 1
-        sign = grad.mul(prev).sign()
-        # the factor of each step size: grow where the gradient kept its sign, shrink where it
-        # flipped, keep where either was zero
-        factor = ember.where(sign > 0, sign.new_tensor(etaplus),
-                             ember.where(sign < 0, sign.new_tensor(etaminus), sign.new_tensor(1.0)))
-        step_size.mul_(factor).clamp_(step_size_min, step_size_max)
-        # where the sign flipped, this step moves nothing and the next sees a zero gradient
-        grad = ember.where(sign < 0, ember.zeros_like(grad), grad)
-        _addcmul_(param, grad.sign(), step_size, value=-1)
-        prev.copy_(grad)
+        prev, step_size, step_t = state["prev"], state["step_size"], state["step"]
+        data = param._data
+        backend_of(data).optim.rprop(
+            data, grad._data, prev._data, step_size._data, step_t._data, etaminus=etaminus,
+            etaplus=etaplus, step_size_min=step_size_min, step_size_max=step_size_max,
+            maximize=group["maximize"])
+        _bump(param, step_t, prev)  # addcmul_, += 1, copy_
+        _bump(step_size, by=2)  # mul_, clamp_
+
+    @staticmethod
+    def _check(group: dict[str, Any], param: Tensor, grad: Tensor,
+               state: dict[str, Any]) -> None:
+        _in_place(_spec(state["step"]), 1)  # step += 1
+        P, G = _spec(param), _spec(grad)
+        sign = _op(G, _spec(state["prev"]))  # grad.mul(prev).sign()
+        SS = _in_place(_spec(state["step_size"]), sign)  # step_size.mul_(sign).clamp_(...)
+        _in_place(P, G, SS)  # param.addcmul_(grad.sign(), step_size, value=-1)
+        _copy_check(_spec(state["prev"]), G)  # prev.copy_(grad)

@@ -4,10 +4,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
+from ..backend import backend_of
 from ..tensor import Tensor
 from .optimizer import (Optimizer, ParamsT, _check_flags, _check_lr, _check_nonneg,
-                        _check_update, _differs, _get_value, _in_place, _op, _spec, _trial,
-                        _use_grad)
+                        _check_update, _differs, _get_value, _in_place, _op, _quiet, _spec,
+                        _trial, _use_grad)
 
 __all__ = ["SGD", "sgd"]
 
@@ -117,22 +118,20 @@ def _check_sgd(group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
 def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,
         weight_decay: float, momentum: float, lr: float, dampening: float, nesterov: bool,
         maximize: bool) -> None:
-    """The SGD update of each parameter in place; fills ``momentum_buffers`` on the first step.
-
-    Under ``no_grad`` (every step but a differentiable one) the in-place ops run their forward
-    straight into the arrays (``inplace.BINARY_INTO_INPUT``): no node, no temporary."""
+    """The SGD update of each parameter in place (the backend's ``optim.sgd`` kernel on their
+    arrays); fills ``momentum_buffers`` on the first step."""
     lr, weight_decay = _get_value(lr), _get_value(weight_decay)
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-        if momentum != 0:
-            buf = momentum_buffers[i]
-            if buf is None:
-                # the first step starts the buffer at the gradient itself (no dampening)
-                buf = grad.detach().clone()
-                momentum_buffers[i] = buf
-            else:
-                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-            grad = grad.add(buf, alpha=momentum) if nesterov else buf
-        param.add_(grad, alpha=-lr)
+    with _quiet(params):
+        for i, param in enumerate(params):
+            buf = momentum_buffers[i] if momentum != 0 else None
+            data = param._data
+            new = backend_of(data).optim.sgd(
+                data, grads[i]._data, buf._data if buf is not None else None, lr=lr,
+                weight_decay=weight_decay, momentum=momentum, dampening=dampening,
+                nesterov=nesterov, maximize=maximize)
+            param._version_counter[0] += 1  # add_
+            if momentum != 0:
+                if buf is None:  # the first step starts the buffer (torch's clone: version 0)
+                    momentum_buffers[i] = Tensor._make(new)
+                else:
+                    buf._version_counter[0] += 2  # mul_, add_
