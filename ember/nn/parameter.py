@@ -89,6 +89,27 @@ class UninitializedTensorMixin:
 
     __slots__ = ()
     cls_to_become: type
+    # the methods torch lets through on an uninitialized tensor (its __torch_function__ list);
+    # properties (dtype, device, requires_grad, grad, ...) and private names pass too
+    _ALLOWED = frozenset({"size", "copy_", "is_complex", "is_floating_point", "half", "float",
+                          "double", "char", "short", "int", "long", "cuda", "cpu", "to",
+                          "get_device", "materialize", "share_memory_"})
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name[0] == "_" or name in UninitializedTensorMixin._ALLOWED or not callable(value) \
+                or not hasattr(Tensor, name):
+            return value
+        return UninitializedTensorMixin._refuse(self, name)
+
+    def _refuse(self, name: str) -> Any:
+        cls = type(self).__name__
+        raise ValueError(
+            f"Attempted to use an uninitialized parameter in <method '{name}' of 'ember.Tensor' "
+            "objects>. This error happens when you are using a `LazyModule` or explicitly "
+            f"manipulating `ember.nn.parameter.{cls}` objects. When using LazyModules Call "
+            "`forward` with a dummy batch to initialize the parameters before calling torch "
+            "functions")
 
     def materialize(self, shape: Any, device: Any = None, dtype: Any = None) -> None:
         """Gives the tensor ``shape`` (uninitialised memory) and turns it into ``cls_to_become``.
@@ -118,6 +139,41 @@ class UninitializedTensorMixin:
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__}>"
+
+    # Python's operators skip __getattribute__: the common ones refuse here, as torch's do
+    def __add__(self, other: Any) -> Any:
+        return self._refuse("add")
+
+    __radd__ = __iadd__ = __add__
+
+    def __sub__(self, other: Any) -> Any:
+        return self._refuse("sub")
+
+    __rsub__ = __isub__ = __sub__
+
+    def __mul__(self, other: Any) -> Any:
+        return self._refuse("mul")
+
+    __rmul__ = __imul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Any:
+        return self._refuse("div")
+
+    __rtruediv__ = __itruediv__ = __truediv__
+
+    def __matmul__(self, other: Any) -> Any:
+        return self._refuse("matmul")
+
+    __rmatmul__ = __matmul__
+
+    def __pow__(self, other: Any) -> Any:
+        return self._refuse("pow")
+
+    def __neg__(self) -> Any:
+        return self._refuse("neg")
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._refuse("__getitem__")
 
     def __reduce_ex__(self, protocol: int) -> Any:
         return (self.__class__, (self.requires_grad,))  # type: ignore[attr-defined]

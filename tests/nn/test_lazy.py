@@ -214,3 +214,28 @@ def test_nllloss2d_and_container(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         same_error(lambda m: m.nn.Container(1), exact=False)
+
+
+@pytest.mark.parametrize("use", [
+    lambda m, p: p.numel(), lambda m, p: p.dim(), lambda m, p: p.sum(), lambda m, p: p + 1,
+    lambda m, p: 2 * p, lambda m, p: p @ p, lambda m, p: -p, lambda m, p: p.detach(),
+    lambda m, p: p.clone(), lambda m, p: p.tolist(), lambda m, p: m.nn.init.zeros_(p),
+    lambda m, p: m.nn.init.uniform_(p), lambda m, p: p.t(),
+])
+def test_uninitialized_use_is_refused(use):
+    for m in (ember, torch):
+        with pytest.raises(ValueError, match="Attempted to use an uninitialized parameter in "):
+            use(m, m.nn.UninitializedParameter())
+
+
+def test_uninitialized_allowed_uses():
+    for m in (ember, torch):
+        p = m.nn.UninitializedParameter()
+        assert p.dtype == m.float32 and p.requires_grad and p.is_leaf and p.grad is None
+        assert p.is_floating_point() and tuple(p.size()) == (0,) and p.get_device() == -1
+        assert repr(p.float()) == "<UninitializedParameter>"
+        with pytest.raises(ValueError):
+            p.requires_grad_(False)
+        lazy = m.nn.LazyLinear(2)
+        assert sorted(lazy.state_dict(keep_vars=True)) == ["bias", "weight"]
+        m.optim.Adam(lazy.parameters())  # built before the first forward, as torch allows

@@ -46,10 +46,11 @@ class LazyModuleMixin:
                                self._buffers.items())  # type: ignore[attr-defined]
 
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
-        super()._save_to_state_dict(destination, prefix, keep_vars)  # type: ignore[misc]
+        # an uninitialized tensor goes in as itself (it has nothing to detach)
+        skip = self._non_persistent_buffers_set  # type: ignore[attr-defined]
         for name, t in self._own_tensors():
-            if is_lazy(t) and prefix + name in destination:
-                destination[prefix + name] = t  # the uninitialized object itself, not a detach
+            if t is not None and name not in skip:
+                destination[prefix + name] = t if keep_vars or is_lazy(t) else t.detach()
 
     def _lazy_load_hook(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
                         missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
