@@ -32,6 +32,10 @@ from .ops.special import (  # noqa: F401
 from .ops.special import POLYNOMIALS as _POLYNOMIALS
 from .ops.special import modified_bessel_i0, modified_bessel_i1, spherical_bessel_j0  # noqa: F401
 from .ops.special import mvlgamma as _mvlgamma
+from .ops.bessel import (  # noqa: F401
+    NAMES as _BESSEL, airy_ai, bessel_j0, bessel_j1, bessel_y0, bessel_y1, modified_bessel_k0,
+    modified_bessel_k1, scaled_modified_bessel_k0, scaled_modified_bessel_k1,
+)
 from .ops.unary import erf, erfc, exp2, expm1, log1p  # noqa: F401
 from .ops.unary import round as _round
 from .ops.unary import sigmoid as expit  # noqa: F401
@@ -70,7 +74,7 @@ __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit",
            "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr",
            "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi",
            "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta", "modified_bessel_i0",
-           "modified_bessel_i1", "spherical_bessel_j0", *_POLYNOMIALS]
+           "modified_bessel_i1", "spherical_bessel_j0", *_POLYNOMIALS, *_BESSEL]
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 

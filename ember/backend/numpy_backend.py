@@ -10,6 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import numpy_conv, numpy_convnd, numpy_special, onednn
+from . import numpy_bessel
 from .optim_kernels import OptimKernels
 from .vocabulary import ArrayVocabulary
 
@@ -264,6 +265,7 @@ class NumpyBackend(ArrayVocabulary):
     i0e = staticmethod(numpy_special.i0e)
     i1 = staticmethod(numpy_special.i1)
     i1e = staticmethod(numpy_special.i1e)
+    bessel = staticmethod(numpy_bessel.bessel)  # J0/J1/Y0/Y1/K0/K1, e^x K0/K1, Ai, by name
     errors_ignored = staticmethod(errors_ignored)
     errors_restored = staticmethod(errors_restored)
     errors_quiet = errors_quiet
