@@ -135,7 +135,8 @@ def test_is_nonzero_and_isreal():
 
 def test_output_nr_storage_offset_dim_order():
     ex, tx = ember.arange(24.0).reshape(2, 3, 4), torch.arange(24.0).reshape(2, 3, 4)
-    for fn in [lambda t: t[1], lambda t: t[:, 2], lambda t: t[1, 1:, 2], lambda t: t.transpose(0, 2),
+    for fn in [lambda t: t[1], lambda t: t[:, 2], lambda t: t[1, 1:, 2],
+               lambda t: t.transpose(0, 2),
                lambda t: t.permute(1, 2, 0)[1:], lambda t: t[..., ::2], lambda t: t.flatten()[5:]]:
         assert fn(ex).storage_offset() == fn(tx).storage_offset()
         assert fn(ex).dim_order() == fn(tx).dim_order()
@@ -564,3 +565,71 @@ def test_inplace_view_changes_identity_and_errors():
     same_error(lambda m: m.ones(2, 1).squeeze_((1, 1)))
     same_error(lambda m: m.ones(2, 1, requires_grad=True).squeeze_())
     same_error(lambda m: m.ones(2, requires_grad=True).unsqueeze_(0))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, t: m.unsafe_split(t, 2, 1), lambda m, t: t.unsafe_split(1, 0),
+    lambda m, t: m.unsafe_chunk(t, 2, 1), lambda m, t: t.unsafe_chunk(3, -1),
+    lambda m, t: m.unsafe_split_with_sizes(t, [1, 3], 1),
+    lambda m, t: t.unsafe_split_with_sizes([2]),
+])
+def test_unsafe_splits(fn, rng):
+    x = rng.standard_normal((2, 4))
+    check_op(fn, x)
+    check_gradcheck(lambda m, t: fn(m, t * 1), x)
+    for m in (ember, torch):
+        pieces = fn(m, m.tensor(x, requires_grad=True) * 1)
+        pieces[0].mul_(2)  # not views for autograd: in-place writes are allowed
+    same_error(lambda m: m.unsafe_split(m.tensor(1.0), 1))
+    same_error(lambda m: m.unsafe_split_with_sizes(m.ones(4), [1, 2]))
+
+
+def test_set_and_is_set_to():
+    for m in (ember, torch):
+        x = m.arange(6.0).reshape(2, 3)
+        y = m.ones(2)
+        v = y._version
+        assert y.set_(x) is y and y.shape == (2, 3) and y.is_set_to(x) and y._version == v + 1
+        x[0, 0] = 9.0
+        assert y[0, 0].item() == 9.0
+        z = m.ones(2).set_(x.t())
+        assert z.stride() == (1, 3) and z.is_set_to(x.t()) and not z.is_set_to(x)
+        assert x.is_set_to(x[:]) and not x.is_set_to(x.view(3, 2))
+        assert m.ones(2).set_().shape == (0,)
+        assert m.ones(2).set_(x.untyped_storage()).shape == (6,)
+        w = m.ones(2).set_(x, 2, (2, 2), (1, 2))
+        assert w.tolist() == [[2.0, 4.0], [3.0, 5.0]]
+    same_error(lambda m: m.ones(2).set_(m.arange(4)))
+    same_error(lambda m: m.ones(2, requires_grad=True).set_(m.ones(3)))
+
+
+def test_as_subclass():
+    for m in (ember, torch):
+        class Sub(m.Tensor):
+            pass
+
+        x = m.ones(2, requires_grad=True)
+        y = x.as_subclass(Sub)
+        assert type(y) is Sub and y.requires_grad and type(y.grad_fn).__name__ == "AliasBackward0"
+        (y * 3).sum().backward()
+        assert x.grad.tolist() == [3.0, 3.0]
+        z = (x * 1).as_subclass(Sub)
+        assert type(z.grad_fn).__name__ == "AliasBackward0"
+        with m.no_grad():
+            w = x.as_subclass(Sub)
+        assert w.requires_grad and w.grad_fn is None
+        p = m.zeros(2)
+        q = p.as_subclass(Sub)
+        p.add_(1)
+        assert q.tolist() == [1.0, 1.0] and not q.requires_grad
+    same_error(lambda m: m.ones(2).as_subclass(int))
+
+
+def test_legacy_attributes_and_device_moves():
+    for m in (ember, torch):
+        x = m.ones(2)
+        assert x.name is None
+        with pytest.warns(UserWarning, match="volatile was removed"):
+            assert x.volatile is False
+    for move in ("xpu", "ipu", "mtia"):
+        same_error(lambda m: getattr(m.ones(2), move)())

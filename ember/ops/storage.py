@@ -10,8 +10,9 @@ from typing import Any, Callable, Sequence
 from .. import dtypes as _dt
 from ..backend import NUMPY, get_array_module
 from ..graph import grad_mode
-from ..tensor import Size, Tensor, _factory_result, _shape_arg, device as _device
+from ..tensor import Size, Tensor, _factory_result, _shape_arg, _wrap_dim, device as _device
 from ._op import Op
+from .inplace import check_inplace
 from .meta import storage_offset
 from .shape import expand
 
@@ -278,9 +279,155 @@ def _dlpack_device(self: Tensor) -> tuple:
     return self._data.__dlpack_device__()
 
 
-__all__ = ["empty_strided", "frombuffer", "from_dlpack", "resize_as_"]
+# -- sharing memory: set_, is_set_to, as_subclass, the unsafe splits ---------------------------
+
+
+def set_(self: Tensor, source: Any = None, storage_offset: int = 0, size: Any = None,
+         stride: Any = None) -> Tensor:
+    """Makes this tensor use ``source``'s memory: ``source``'s own layout (a tensor), the whole
+    storage as 1-d (an ``untyped_storage()``), or ``size``/``stride`` from ``storage_offset``.
+    ``set_()`` leaves it empty. The dtypes must agree."""
+    check_inplace(self)
+    xp = get_array_module(self._data)
+    if source is None:
+        data = xp.empty((0,), self._data.dtype)
+    else:
+        src = source._data if isinstance(source, Tensor) else source
+        if src.dtype != self._data.dtype:
+            theirs = _CPP_TYPES[_dt.from_numpy_dtype(src.dtype).name]
+            raise RuntimeError(f"Could not set tensor of type {theirs} to a tensor of type "
+                               f"{_CPP_TYPES[self.dtype.name]}")
+        if size is None and isinstance(source, Tensor):
+            data = src
+        else:
+            root = source.untyped_storage() if isinstance(source, Tensor) else src
+            flat = root.reshape(-1)
+            if size is None:
+                data = flat[storage_offset:]
+            else:
+                size = tuple(size)
+                if stride is None:  # contiguous strides
+                    stride, acc = [], 1
+                    for n in reversed(size):
+                        stride.insert(0, acc)
+                        acc *= max(n, 1)
+                data = NUMPY.as_strided(flat[storage_offset:], shape=size,
+                                        strides=[st * flat.itemsize for st in stride])
+    self._data = data
+    self._version_counter[0] += 1
+    return self
+
+
+def is_set_to(self: Tensor, tensor: Tensor) -> bool:
+    """True if both tensors use the same memory with the same offset, sizes and strides."""
+    a, b = self._data, tensor._data
+    return (self.untyped_storage() is tensor.untyped_storage() and a.shape == b.shape
+            and self.data_ptr() == tensor.data_ptr() and self.stride() == tensor.stride())
+
+
+def as_subclass(self: Tensor, cls: type) -> Tensor:
+    """This tensor as an instance of ``cls`` (a Tensor subclass): same memory, same version
+    counter, still attached to the graph."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    out = Alias.apply(self)  # (the node that carries gradients back to ``self``)
+    t = object.__new__(cls)
+    Tensor._init(t, self._data, self._requires_grad, out._grad_fn, out._output_nr)
+    t._version_counter = self._version_counter
+    return t
+
+
+class Alias(Op, name="AliasBackward0"):
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a[...]
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class UnsafeSplit(Op, name="UnsafeSplitBackward0"):
+    """Pieces along ``dim`` that autograd does not treat as views (torch's unsafe_split)."""
+
+    @staticmethod
+    def forward(ctx, a, *, dim, bounds):
+        ctx.dim = dim
+        key = (slice(None),) * dim
+        return tuple(a[key + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        from .arrange import cat
+
+        return cat(grads, ctx.dim)
+
+
+class UnsafeSplitWithSizes(UnsafeSplit, name="UnsafeSplitWithSizesBackward0"):
+    pass
+
+
+def _unsafe(op: type, pieces: tuple, tensor: Tensor, dim: int) -> tuple[Tensor, ...]:
+    bounds, d = [0], _wrap_dim(dim, tensor.ndim)
+    for p in pieces:
+        bounds.append(bounds[-1] + p._data.shape[d])
+    return op.apply(tensor, dim=d, bounds=tuple(bounds))
+
+
+def unsafe_split(tensor: Tensor, split_size: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``split`` whose pieces are not views for autograd (they may be written in place)."""
+    from .arrange import split
+
+    return _unsafe(UnsafeSplit, split(tensor.detach(), split_size, dim), tensor, dim)
+
+
+def unsafe_split_with_sizes(input: Tensor, split_sizes: Sequence[int],
+                            dim: int = 0) -> tuple[Tensor, ...]:
+    """``split_with_sizes`` whose pieces are not views for autograd."""
+    from .arrange import split_with_sizes
+
+    pieces = split_with_sizes(input.detach(), split_sizes, dim)
+    return _unsafe(UnsafeSplitWithSizes, pieces, input, dim)
+
+
+def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``chunk`` whose pieces are not views for autograd."""
+    from .arrange import chunk
+
+    return _unsafe(UnsafeSplit, chunk(input.detach(), chunks, dim), input, dim)
+
+
+def _volatile(self: Tensor) -> bool:
+    warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                  stacklevel=2)
+    return False
+
+
+def _no_device(message: str, error: type) -> Any:
+    def move(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        raise error(message)
+
+    move.__doc__ = "Moves the tensor to a device a CPU-only build does not have: raises."
+    return move
+
+
+__all__ = ["empty_strided", "frombuffer", "from_dlpack", "resize_as_", "unsafe_split",
+           "unsafe_split_with_sizes", "unsafe_chunk"]
 TENSOR_METHODS: dict[str, Any] = {
     "new": new, "new_empty_strided": new_empty_strided, "resize_": resize_,
     "resize_as_": resize_as_, "resize": resize, "resize_as": resize_as, "apply_": apply_,
     "map_": map_, "map2_": map2_, "__dlpack__": _dlpack, "__dlpack_device__": _dlpack_device,
+    "set_": set_, "is_set_to": is_set_to, "as_subclass": as_subclass,
+    "unsafe_split": unsafe_split, "unsafe_split_with_sizes": unsafe_split_with_sizes,
+    "unsafe_chunk": unsafe_chunk, "name": property(lambda self: None),
+    "volatile": property(_volatile),
+    "xpu": _no_device("Torch not compiled with XPU enabled", AssertionError),
+    "ipu": _no_device("PyTorch is not linked with support for ipu devices", RuntimeError),
+    "mtia": _no_device("Torch not compiled with MTIA enabled. Ensure you have `import "
+                       "mtia.host_runtime.torch_mtia.dynamic_library` in your python src file "
+                       "and include `//mtia/host_runtime/torch_mtia:torch_mtia` as your target "
+                       "dependency!", AssertionError),
 }

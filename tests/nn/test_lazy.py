@@ -93,8 +93,8 @@ def test_lazy_init_follows_the_regular_module(rng):
     c(ember.ones(1, 4, 5, 5))
     assert np.abs(c.weight.detach().numpy()).max() <= 1 / np.sqrt(36)
     bn = ember.nn.LazyBatchNorm1d().eval()  # eval mode uses the statistics, made (0, 1)
-    np.testing.assert_allclose(bn(ember.ones(2, 3)).detach().numpy(), np.full((2, 3), 1 / np.sqrt(1 + 1e-5)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(bn(ember.ones(2, 3)).detach().numpy(),
+                               np.full((2, 3), 1 / np.sqrt(1 + 1e-5)), rtol=1e-6)
     assert bn.running_mean.tolist() == [0.0] * 3 and bn.running_var.tolist() == [1.0] * 3
     assert bn.weight.tolist() == [1.0] * 3 and bn.bias.tolist() == [0.0] * 3
 
@@ -168,7 +168,8 @@ def test_uninitialized_tensors():
         assert (repr(p), repr(b)) == ("<UninitializedParameter>", "<UninitializedBuffer>")
         assert p.requires_grad and not b.requires_grad and p.dtype == m.float32
         assert m.nn.parameter.is_lazy(p) and m.nn.parameter.is_lazy(b)
-        assert isinstance(p, m.nn.Parameter) and isinstance(p, m.nn.parameter.UninitializedTensorMixin)
+        assert isinstance(p, m.nn.Parameter)
+        assert isinstance(p, m.nn.parameter.UninitializedTensorMixin)
         q = m.nn.UninitializedParameter(requires_grad=False, dtype=m.float64)
         assert not q.requires_grad and q.dtype == m.float64
         dq = copy.deepcopy(q)
