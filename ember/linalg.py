@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .ops.linalg import matmul  # noqa: F401
 from .ops.lapack import householder_product  # noqa: F401
+from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: F401
 from .ops.matrix import (  # noqa: F401
     LinAlgError,
     cholesky_ex,
@@ -49,7 +50,7 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "di
            "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
            "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
-           "vector_norm", "householder_product"]
+           "vector_norm", "householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 
