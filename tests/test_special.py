@@ -94,14 +94,20 @@ def test_kernel_accuracy_over_wide_ranges(name):
     assert np.array_equal(np.signbit(e[e == 0]), np.signbit(t[e == 0])) or name in ("sinc",)
 
 
-def test_erf_float32_is_float64_rounded():
-    # the float32 result is the float64 value rounded: within torch's own float32 error
-    x = (R.standard_normal((12, 32, 256)) * 2).astype(np.float32)
+def test_erf_float32_within_one_ulp_as_torch():
+    # float32 runs its own approximation: the correctly rounded value or its neighbour, rarely
+    # the neighbour (as torch's float32 erf)
+    x = np.concatenate([(R.standard_normal(98304) * 2), np.geomspace(1e-38, 4.5, 2000),
+                        -np.geomspace(1e-38, 4.5, 2000), [0.0, -0.0, 1e-45]]).astype(np.float32)
     e = ember.erf(ember.tensor(x)).numpy()
-    ref = np.array([math.erf(v) for v in x.ravel().astype(float)]).reshape(x.shape)
+    t = torch.erf(torch.tensor(x)).numpy()
+    ref = np.array([math.erf(v) for v in x.astype(float)]).astype(np.float32)
     assert e.dtype == np.float32
-    assert np.array_equal(e, ref.astype(np.float32))
-    np.testing.assert_allclose(e, torch.erf(torch.tensor(x)).numpy(), rtol=2e-7, atol=1e-7)
+    ulps = np.abs(e.astype(np.float64) - ref) / np.spacing(np.abs(ref)).astype(np.float64)
+    assert ulps.max() <= 1
+    assert (e != ref).mean() <= max(0.03, 2 * (t != ref).mean())
+    assert np.array_equal(np.signbit(e), np.signbit(x))
+    np.testing.assert_allclose(e, t, rtol=2e-7, atol=1e-7)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 5])

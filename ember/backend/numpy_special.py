@@ -152,9 +152,44 @@ def _erfc_core(x: np.ndarray) -> np.ndarray:
         return np.where(y <= _ERF_SMALL, 1.0 - _erf_small(x), tail)
 
 
+# erf(x) = x * P(x^2) / Q(x^2) on |x| <= 4 (past 4, erf rounds to +-1 in float32): a rational fit
+# made for ember (linearised least squares on Chebyshev nodes, weighted to relative error) with a
+# relative error under 2.6e-9 = 0.04 float32 ulp, so after rounding a float32 result is the
+# correctly rounded one or its neighbour (1.8% of a dense grid), as torch's float32 erf is (1.3%).
+_ERF32_P = (1.1283791699624963, 0.18505351492863115, 0.054369392423807374,
+            0.0038530908325378355, 0.00038265604265460846, 4.76840501468026e-06,
+            -1.3618908195622836e-08)
+_ERF32_Q = (1.0, 0.49733283897604375, 0.11396060978930816, 0.015479382526338308,
+            0.0013124131454733622, 6.390792799628765e-05)
+
+
+def _erf_narrow_core(x: np.ndarray) -> np.ndarray:
+    """erf to float32 accuracy (float64 arithmetic, no branch, no exp): 4x faster than Cody's."""
+    p, q = _ERF32_P, _ERF32_Q
+    x = np.clip(x, -4.0, 4.0)  # (NaN stays NaN)
+    z = x * x
+    num = z * p[6]
+    for c in p[5:0:-1]:
+        num += c
+        num *= z
+    num += p[0]
+    den = z * q[5]
+    for c in q[4:0:-1]:
+        den += c
+        den *= z
+    den += q[0]
+    num *= x
+    num /= den
+    return num
+
+
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, element-wise, to float64 round-off (max. relative error ~2 ulp); a
-    float32 or float16 result is the float64 value rounded."""
+    """The error function, element-wise: float64 to its round-off (max. relative error ~2 ulp,
+    Cody's approximations); float32 and narrower within 1 ulp of the correctly rounded value
+    (``_erf_narrow_core``: a GPT's GELU spent half its step in the float64 path)."""
+    dtype = np.asarray(x).dtype
+    if dtype.itemsize <= 4 and (dtype.kind == "f" or dtype.name == "bfloat16"):
+        return _blocked(_erf_narrow_core, x)
     return _blocked(_erf_core, x)
 
 
