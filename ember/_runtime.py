@@ -11,7 +11,8 @@ from .graph.node import anomaly as _anomaly
 __all__ = ["has_lapack", "has_mkl", "has_openmp", "has_spectral", "get_num_interop_threads",
            "set_num_interop_threads", "init_num_threads", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "is_warn_always_enabled",
-           "set_warn_always"]
+           "set_warn_always", "is_vulkan_available", "compiled_with_cxx11_abi",
+           "set_flush_denormal"]
 
 # What a CPU build of torch answers. ember has them all, through NumPy: LAPACK (numpy.linalg),
 # FFTs (ember.fft), threads (its BLAS's); has_mkl is torch's build flag, True on its x86 wheels.
@@ -83,3 +84,20 @@ def set_warn_always(b: bool, /) -> None:
 def is_warn_always_enabled() -> bool:
     """Returns True if the global warn_always flag is turned on (:func:`set_warn_always`)."""
     return _warn_always
+
+
+def is_vulkan_available() -> bool:
+    """Whether the Vulkan backend is available (never, here)."""
+    return False
+
+
+def compiled_with_cxx11_abi() -> bool:
+    """torch's answer for its wheels (built with the C++11 ABI); ember has no C++ to build."""
+    return True
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """Asks to flush denormal floats to zero; returns whether that is supported. NumPy gives no
+    control over the CPU's flush-to-zero flag, so ember answers False and changes nothing, as
+    torch does on a CPU without it."""
+    return False

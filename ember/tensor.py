@@ -187,10 +187,6 @@ class Tensor:
     def is_sparse(self) -> bool:
         return False
 
-    @property
-    def layout(self) -> str:
-        return "ember.strided"
-
     def is_floating_point(self) -> bool:
         return _dt.is_float_array(self._data)
 

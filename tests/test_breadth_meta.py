@@ -253,11 +253,11 @@ def test_new():
     for dtype in ("float32", "int64", "bool"):
         e, t = ember.ones(2, dtype=getattr(ember, dtype)), torch.ones(2, dtype=getattr(torch,
                                                                                        dtype))
-        for args in [(2, 3), (), ([1, 0],), ((2, 3),), (0,)]:
+        for args in [(2, 3), (), ([1, 0],), ((2, 3),), (0,), (range(3),)]:
             a, b = e.new(*args), t.new(*args)
             assert a.shape == b.shape and _name(a.dtype) == _name(b.dtype)
             assert not a.requires_grad
-            if args and isinstance(args[0], (list, tuple)):
+            if args and isinstance(args[0], (list, tuple, range)):
                 np.testing.assert_array_equal(a.numpy(), b.numpy())
         assert e.new(ember.Size([2, 3])).shape == t.new(torch.Size([2, 3])).shape
     src = ember.ones(3)
@@ -633,3 +633,46 @@ def test_legacy_attributes_and_device_moves():
             assert x.volatile is False
     for move in ("xpu", "ipu", "mtia"):
         same_error(lambda m: getattr(m.ones(2), move)())
+
+
+def test_layouts():
+    import pickle
+
+    names = ["strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
+             "jagged"]
+    for n in names:
+        e, t = getattr(ember, n), getattr(torch, n)
+        assert isinstance(e, ember.layout) and repr(e) == repr(t).replace("torch.", "ember.")
+        assert pickle.loads(pickle.dumps(e)) is e
+    assert ember.ones(2).layout is ember.strided and torch.ones(2).layout is torch.strided
+    assert ember.ones(2).layout != ember.sparse_coo
+    assert ember.zeros(2, layout=ember.strided).shape == (2,)
+
+
+def test_scalar_tensor_and_range():
+    for args, kw in [((3,), {}), ((3,), {"dtype": "int64"}), ((True,), {}), ((2.5,), {}),
+                     ((2.5,), {"requires_grad": True}), ((3,), {"dtype": "float64"})]:
+        ekw = {k: getattr(ember, v) if k == "dtype" else v for k, v in kw.items()}
+        tkw = {k: getattr(torch, v) if k == "dtype" else v for k, v in kw.items()}
+        e, t = ember.scalar_tensor(*args, **ekw), torch.scalar_tensor(*args, **tkw)
+        assert repr(e) == repr(t).replace("torch.", "ember.")
+    same_error(lambda m: m.scalar_tensor([1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for args, kw in [((1, 4), {}), ((1, 4, 0.3), {}), ((5, 1, -1), {}), ((0, 0), {}),
+                         ((1.5, 3), {}), ((1, 3), {"dtype": "int32"}), ((0, 1, 0.1), {})]:
+            ekw = {k: getattr(ember, v) for k, v in kw.items()}
+            tkw = {k: getattr(torch, v) for k, v in kw.items()}
+            e, t = ember.range(*args, **ekw), torch.range(*args, **tkw)
+            assert str(e.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+            np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+        same_error(lambda m: m.range(1, 4, 0))
+        same_error(lambda m: m.range(4, 1))
+    with pytest.warns(UserWarning, match="torch.range is deprecated"):
+        ember.range(1, 2)
+
+
+def test_runtime_extras():
+    assert ember.is_vulkan_available() is torch.is_vulkan_available() is False
+    assert ember.compiled_with_cxx11_abi() is torch.compiled_with_cxx11_abi() is True
+    assert ember.set_flush_denormal(False) is False  # (not controllable through NumPy)

@@ -47,7 +47,7 @@ def new(self: Tensor, *args: Any, device: Any = None, **kwargs: Any) -> Tensor:
         args = tuple(args[0])
     if all(isinstance(a, _dt.INTEGER_TYPES) and not isinstance(a, builtins.bool) for a in args):
         return Tensor._make(xp.empty(_shape_arg(args), self._data.dtype))
-    if len(args) == 1 and not isinstance(args[0], (list, tuple, range)) \
+    if len(args) == 1 and not isinstance(args[0], (list, tuple, builtins.range)) \
             and not hasattr(args[0], "__array_interface__"):
         raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")
     return self.new_tensor(args[0] if len(args) == 1 else list(args))
@@ -279,6 +279,46 @@ def _dlpack_device(self: Tensor) -> tuple:
     return self._data.__dlpack_device__()
 
 
+def scalar_tensor(s: Any, *, dtype: Any = None, layout: Any = None, device: Any = None,
+                  pin_memory: bool | None = None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s``, in the default floating dtype unless ``dtype``."""
+    if isinstance(s, Tensor):
+        s = s.item()
+    if not isinstance(s, _dt.SCALAR_TYPES) and not isinstance(s, complex):
+        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not "
+                        f"{type(s).__name__}")
+    if device is not None:
+        _device(device)
+    d = _dt.to_dtype(dtype) if dtype is not None else (
+        _dt.get_default_dtype().to_complex() if isinstance(s, complex) else
+        _dt.get_default_dtype())
+    return _factory_result(NUMPY.xp.asarray(s, dtype=d.np), requires_grad)
+
+
+# (this module's ``range`` is torch's from here on; Python's is ``builtins.range``)
+def range(start: Any = 0, end: Any = None, step: Any = 1, *, out: Any = None, dtype: Any = None,
+          layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Deprecated: the 1-d tensor ``start, start + step, ..., end`` (``end`` included, unlike
+    ``arange``), in the default floating dtype unless ``dtype``."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its "
+                  "behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if device is not None:
+        _device(device)
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    xp = NUMPY.xp
+    n = int((end - start) / step) + 1
+    values = start + xp.arange(n, dtype=xp.float64) * step  # (in double, then cast, as torch)
+    return _factory_result(values.astype(d.np), requires_grad)
+
+
 # -- sharing memory: set_, is_set_to, as_subclass, the unsafe splits ---------------------------
 
 
@@ -415,7 +455,7 @@ def _no_device(message: str, error: type) -> Any:
 
 
 __all__ = ["empty_strided", "frombuffer", "from_dlpack", "resize_as_", "unsafe_split",
-           "unsafe_split_with_sizes", "unsafe_chunk"]
+           "unsafe_split_with_sizes", "unsafe_chunk", "scalar_tensor", "range"]
 TENSOR_METHODS: dict[str, Any] = {
     "new": new, "new_empty_strided": new_empty_strided, "resize_": resize_,
     "resize_as_": resize_as_, "resize": resize, "resize_as": resize_as, "apply_": apply_,
