@@ -76,6 +76,9 @@ CASES = {
     "AddrBackward0": lambda a, b: ember.addr(a, b[:, 0], a[0], beta=0.5, alpha=2),
     "AddbmmBackward0": lambda a, b: ember.addbmm(a[:, :3], a.expand(2, 3, 4),
                                                  b.mT.expand(2, 4, 3), alpha=-1),
+    "VdotBackward0": lambda a, b: ember.vdot(a[0], b[1]),
+    "ConjPhysicalBackward0": lambda a, b: ember.view_as_real(ember.conj_physical(
+        ember.complex(a, b))),
 }
 # the unary float table (unary._Float): each op on inputs inside its domain
 _POS, _UNIT, _ABOVE_1 = (lambda a: a.abs() + 0.5), (lambda a: a.tanh() * 0.9), \
