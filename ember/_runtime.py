@@ -3,7 +3,10 @@ the inter-op thread count, the anomaly and warn-always flags."""
 from __future__ import annotations
 
 import builtins
+import importlib
 import os
+import warnings
+from typing import Any
 
 from .autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from .graph.node import anomaly as _anomaly
@@ -12,7 +15,7 @@ __all__ = ["has_lapack", "has_mkl", "has_openmp", "has_spectral", "get_num_inter
            "set_num_interop_threads", "init_num_threads", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "is_warn_always_enabled",
            "set_warn_always", "is_vulkan_available", "compiled_with_cxx11_abi",
-           "set_flush_denormal"]
+           "set_flush_denormal", "get_device_module", "set_default_tensor_type", "to_dlpack"]
 
 # What a CPU build of torch answers. ember has them all, through NumPy: LAPACK (numpy.linalg),
 # FFTs (ember.fft), threads (its BLAS's); has_mkl is torch's build flag, True on its x86 wheels.
@@ -101,3 +104,56 @@ def set_flush_denormal(mode: bool) -> bool:
     control over the CPU's flush-to-zero flag, so ember answers False and changes nothing, as
     torch does on a CPU without it."""
     return False
+
+
+# the device types torch parses ("Expected one of ..."), and those with an ember module
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
+                 "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                 "privateuseone")
+_DEVICE_MODULES = ("cpu", "cuda", "mps", "xpu")
+
+
+def get_device_module(device: Any = None) -> Any:
+    """The module of a device type (``ember.cuda`` for ``"cuda"``; ``ember.cpu`` by default)."""
+    from .tensor import device as _device
+
+    if device is None:
+        name = "cpu"
+    elif isinstance(device, _device):
+        name = device.type
+    elif isinstance(device, str):
+        name = device.split(":")[0]
+        if name not in _DEVICE_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at "
+                               f"start of device string: {device}")
+    else:
+        raise RuntimeError(f"Invalid value of device '{device}', expect ember.device, str, or "
+                           "None")
+    if name not in _DEVICE_MODULES:
+        raise RuntimeError(f"Device '{name}' does not have a corresponding module registered as "
+                           f"'ember.{name}'.")
+    return importlib.import_module(f"ember.{name}")  # (loaded on use, as ``import ember`` does)
+
+
+def set_default_tensor_type(t: Any, /) -> None:
+    """Deprecated: sets the default floating dtype from a legacy tensor type
+    (``ember.DoubleTensor`` or ``"torch.DoubleTensor"``)."""
+    from . import dtypes as _dt
+    from .ops import convert
+
+    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+                  UserWarning, stacklevel=2)
+    if isinstance(t, str):
+        t = getattr(importlib.import_module("ember"), t.rsplit(".", 1)[-1])
+    if not isinstance(t, convert._LegacyType):
+        raise TypeError("invalid type object: only floating-point types are supported as the "
+                        "default type")
+    if not t.dtype.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _dt.set_default_dtype(t.dtype)
+
+
+def to_dlpack(tensor: Any) -> Any:
+    """A DLPack capsule sharing ``tensor``'s memory, for another library's ``from_dlpack``."""
+    return tensor._data.__dlpack__()

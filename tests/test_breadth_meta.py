@@ -676,3 +676,38 @@ def test_runtime_extras():
     assert ember.is_vulkan_available() is torch.is_vulkan_available() is False
     assert ember.compiled_with_cxx11_abi() is torch.compiled_with_cxx11_abi() is True
     assert ember.set_flush_denormal(False) is False  # (not controllable through NumPy)
+
+
+def test_get_device_module_and_default_tensor_type():
+    for arg in (None, "cpu", "cuda", "cuda:0", "mps", "xpu"):
+        name = ember.get_device_module(arg).__name__
+        assert name == torch.get_device_module(arg).__name__.replace("torch", "ember")
+    assert ember.get_device_module(ember.device("cpu")) is ember.cpu
+    for bad in ("meta", "foo", 3):
+        same_error(lambda m: m.get_device_module(bad))
+    try:
+        for m in (ember, torch):
+            with pytest.warns(UserWarning, match="set_default_tensor_type\\(\\) is deprecated"):
+                m.set_default_tensor_type(m.DoubleTensor)
+            assert m.get_default_dtype() == m.float64 and m.ones(1).dtype == m.float64
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m.set_default_tensor_type("torch.HalfTensor")
+                assert m.get_default_dtype() == m.float16
+                m.set_default_tensor_type("torch.FloatTensor")
+            assert m.get_default_dtype() == m.float32
+    finally:
+        ember.set_default_dtype(ember.float32)
+        torch.set_default_dtype(torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        same_error(lambda m: m.set_default_tensor_type(m.LongTensor))
+        same_error(lambda m: m.set_default_tensor_type(3))
+
+
+def test_to_dlpack():
+    x = ember.arange(4.0)
+    t = torch.from_dlpack(ember.to_dlpack(x))
+    x[0] = 7.0
+    assert t.tolist() == [7.0, 1.0, 2.0, 3.0]
+    assert ember.from_dlpack(torch.to_dlpack(torch.ones(2))).tolist() == [1.0, 1.0]

@@ -186,6 +186,14 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     return F.threshold_(input, threshold, value)
 
 
+def embedding_renorm_(input: Tensor, indices: Tensor, max_norm: float,
+                      norm_type: float) -> Tensor:
+    """Rescales, in place, the rows of ``input`` picked by ``indices`` whose ``norm_type``-norm
+    exceeds ``max_norm`` down to ``max_norm`` (what ``embedding(max_norm=...)`` does first)."""
+    F._embedding_renorm_(input, indices, max_norm, norm_type)
+    return input
+
+
 # -- one step of the recurrent cells -----------------------------------------------------------
 
 
@@ -236,5 +244,5 @@ __all__ = [
     "binary_cross_entropy_with_logits", "triplet_margin_loss", "ctc_loss", "instance_norm",
     "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
-    "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
+    "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_",
 ]

@@ -263,12 +263,27 @@ def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None
         _device(device)
     if isinstance(ext_tensor, Tensor):
         return ext_tensor
+    if type(ext_tensor).__name__ == "PyCapsule":  # a capsule from a ``to_dlpack`` (CPU memory)
+        ext_tensor = _Capsule(ext_tensor)
     if not hasattr(ext_tensor, "__dlpack__"):
         raise AttributeError(f"'{type(ext_tensor).__name__}' object has no attribute "
                              "'__dlpack__'")
     data = NUMPY.xp.from_dlpack(ext_tensor, copy=copy)
     _dt.from_numpy_dtype(data.dtype)  # torch's error for a dtype ember lacks
     return _factory_result(data, False)
+
+
+class _Capsule:
+    """A bare DLPack capsule dressed as the protocol's producer (NumPy wants the methods)."""
+
+    def __init__(self, capsule: Any) -> None:
+        self.capsule = capsule
+
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple:
+        return (1, 0)  # kDLCPU
 
 
 def _dlpack(self: Tensor, *args: Any, **kwargs: Any) -> Any:

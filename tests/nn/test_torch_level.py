@@ -222,3 +222,13 @@ def test_cells(rng):
         args = (x, h, c, w_ih, w_hh, b_ih, b_hh)
         check_op(fn, *args)
         check_gradcheck(fn, *args, second_order=False)
+
+
+def test_embedding_renorm_(rng):
+    w = rng.standard_normal((6, 3)) * 3
+    idx = np.array([0, 2, 2, 5])
+    for norm_type in (1.0, 2.0):
+        e, t = ember.tensor(w), torch.tensor(w)
+        assert ember.embedding_renorm_(e, ember.tensor(idx), 1.5, norm_type) is e
+        torch.embedding_renorm_(t, torch.tensor(idx), 1.5, norm_type)
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12)
