@@ -56,7 +56,7 @@ LAYERS = [
     ("ember.ops", "ember.creation", "ember.random"),
     ("ember.autograd", "ember.linalg", "ember.special", "ember.fft", "ember.cuda", "ember",
      "ember._settings", "ember.version", "ember.backends", "ember.accelerator", "ember.mps",
-     "ember.xpu", "ember.onnx"),
+     "ember.xpu", "ember.onnx", "ember._trace"),
     # process groups and collectives on MPI: under nn (DDP, SyncBatchNorm) and utils.data
     ("ember.distributed",),
     ("ember.nn", "ember.optim", "ember.utils", "ember.io", "ember.amp", "ember.cpu",

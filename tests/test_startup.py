@@ -204,9 +204,10 @@ def test_onnx_importable_names_missing():
     import ember.onnx
 
     assert ember.onnx.is_in_onnx_export() is torch.onnx.is_in_onnx_export() is False
-    with pytest.raises(ember.MissingAPIError, match=r"torch\.onnx\.export is not implemented"):
-        ember.onnx.export
-    assert not hasattr(ember.onnx, "export")
+    with pytest.raises(ember.MissingAPIError, match=r"torch\.onnx\.register_custom_op_symbolic"
+                                                    r" is not implemented"):
+        ember.onnx.register_custom_op_symbolic
+    assert not hasattr(ember.onnx, "register_custom_op_symbolic")
 
 
 def test_distributed_and_parallel_importable():

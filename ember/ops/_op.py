@@ -27,6 +27,8 @@ _NO_SAVE = (None, None)
 _new = object.__new__
 _ONE_NEEDS = (True,)
 _NP = NUMPY.array_type  # the NumPy path is the common one: one type check picks it
+# set by ember._trace while it captures a forward: apply hands it each call (one global check)
+_tracer: Any = None
 
 
 class _SavedOutput:
@@ -204,6 +206,8 @@ class Op(Context):
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         # the hot path of every op: plain loops, no generators, nothing done twice
+        if _tracer is not None:
+            return _tracer(cls, args, kwargs)
         n = len(args)
         record = False
         if not _grad_state.enabled:

@@ -1,0 +1,191 @@
+"""``trace``: runs a function once and records every ``Op.apply`` it makes."""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+from ..graph import grad_mode
+from ..ops import _op
+from ..ops.shape import Alias
+from ..tensor import Tensor
+from .ir import Graph, Node, Value
+
+__all__ = ["trace", "TraceError", "is_tracing"]
+
+
+class TraceError(RuntimeError):
+    """The forward did something the tracer cannot capture faithfully."""
+
+
+def is_tracing() -> bool:
+    """True while ``trace`` is capturing a forward."""
+    return _op._tracer is not None
+
+
+class _Tracer:
+    def __init__(self) -> None:
+        self.graph = Graph()
+        # a tensor that requires grad is known by its history (grad_fn, output_nr): an in-place
+        # op moves the tensor onto its result's history, and apply_inplace's alias of the old
+        # value shares it. Others (ints, constants' results) by identity, with their version.
+        self.by_history: dict[tuple[int, int], Value] = {}
+        self.by_id: dict[int, tuple[Value, int]] = {}
+        self.by_data: dict[int, tuple[Value, Any]] = {}  # detach()/.data share the array
+        self.keep: list[Any] = []  # keeps every keyed object alive, so that ids stay unique
+        self.count = itertools.count()
+        self.consts = itertools.count()
+
+    # -- registering and finding values -------------------------------------------------------
+    def register(self, t: Tensor, value: Value) -> None:
+        self.keep.append(t)
+        fn = t._grad_fn
+        if fn is not None:
+            self.keep.append(fn)
+            self.by_history[(id(fn), t._output_nr)] = value
+        else:
+            self.by_id[id(t)] = (value, t._version_counter[0])
+        self.by_data[id(t._data)] = (value, t._version_counter)
+        self.keep.append(t._data)
+
+    def value_of(self, t: Tensor) -> Value:
+        fn = t._grad_fn
+        if fn is not None:
+            v = self.by_history.get((id(fn), t._output_nr))
+            if v is not None:
+                return v
+        else:
+            hit = self.by_id.get(id(t))
+            if hit is not None:
+                v, version = hit
+                if version != t._version_counter[0]:
+                    raise TraceError(
+                        f"a traced tensor ({v.name}) was modified in place outside the ops the "
+                        "tracer records (under no_grad, or through .data)")
+                return v
+        hit = self.by_data.get(id(t._data))
+        if hit is not None and hit[1] is t._version_counter:  # a detach() of a known value
+            return hit[0]
+        # a tensor the forward made without an op (torch.tensor(...), a direct wrap): a constant
+        v = Value(f"const_{next(self.consts)}", "const", tuple(t._data.shape), t.dtype,
+                  data=t._data.copy())
+        self.graph.constants.append(v)
+        self.register(t, v)
+        return v
+
+    def arg(self, a: Any) -> Any:
+        if isinstance(a, Tensor):
+            return self.value_of(a)
+        if isinstance(a, (tuple, list)) and any(isinstance(x, Tensor) for x in a):
+            return type(a)(self.arg(x) for x in a)
+        if hasattr(a, "shape") and hasattr(a, "dtype") and id(a) in self.by_data:
+            return self.by_data[id(a)][0]  # a buffer passed as its array (batch norm's stats)
+        return a
+
+    # -- the hook -----------------------------------------------------------------------------
+    def record(self, cls: type, args: tuple, kwargs: dict) -> Any:
+        ins = tuple(self.arg(a) for a in args)
+        kw = {k: self.arg(v) for k, v in kwargs.items()}
+        _op._tracer = None  # the op itself runs untraced (and so does anything it applies)
+        try:
+            out = cls.apply(*args, **kwargs)
+        finally:
+            _op._tracer = self.record
+        node = Node(cls, ins, kw)
+        static = all(v.is_static for v in _flat_values(ins) + _flat_values(tuple(kw.values())))
+        outs = out if type(out) is tuple else (out,)
+        values = []
+        for i, o in enumerate(outs):
+            v = Value(f"v{next(self.count)}", "node", tuple(o._data.shape), o.dtype,
+                      data=o._data.copy() if static else None, producer=node, index=i)
+            self.register(o, v)
+            values.append(v)
+        node.outputs = tuple(values)
+        self.graph.nodes.append(node)
+        return out
+
+
+def _flat_values(items: tuple) -> list[Value]:
+    out = []
+    for a in items:
+        if isinstance(a, Value):
+            out.append(a)
+        elif isinstance(a, (tuple, list)):
+            out.extend(_flat_values(tuple(a)))
+    return out
+
+
+def _flatten(obj: Any) -> list[Tensor]:
+    if isinstance(obj, Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _flatten(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _flatten(o)]
+    return []
+
+
+def _traced_input(t: Tensor) -> Tensor:
+    """A copy of ``t`` the tracer can follow: a non-leaf that requires grad for floating
+    tensors, so that every value computed from it records its op (with nothing to record, the
+    operators and in-place methods may run their kernels without ``Op.apply``)."""
+    data = t._data.copy()
+    if not t.dtype.is_floating_point and not t.dtype.is_complex:
+        return Tensor._make(data)
+    return Alias.apply(Tensor._make(data, True))
+
+
+def _replace(obj: Any, swap: dict[int, Tensor]) -> Any:
+    if isinstance(obj, Tensor):
+        return swap.get(id(obj), obj)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_replace(o, swap) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _replace(v, swap) for k, v in obj.items()}
+    return obj
+
+
+def trace(fn: Callable, args: Any = (), kwargs: dict | None = None) -> tuple[Graph, Any]:
+    """Runs ``fn(*args, **kwargs)`` once and records it as a :class:`Graph`.
+
+    Args:
+        fn: a function of tensors, or a module (its parameters and buffers become the graph's
+            ``params`` under their qualified names).
+        args: the example positional arguments (a tuple; a lone tensor is allowed); the tensors
+            in them, in order, become the graph's inputs.
+        kwargs: example keyword arguments, traced the same way.
+
+    Returns:
+        ``(graph, output)``: the graph, and what ``fn`` returned on the example inputs.
+    """
+    if is_tracing():
+        raise TraceError("trace() cannot run inside another trace")
+    if isinstance(args, Tensor):
+        args = (args,)
+    args, kwargs = tuple(args), dict(kwargs or {})
+    tracer = _Tracer()
+    g = tracer.graph
+    named = getattr(fn, "named_parameters", None)
+    if named is not None:
+        for kind, items in (("param", fn.named_parameters()), ("buffer", fn.named_buffers())):
+            for qualname, p in items:
+                v = Value(qualname, kind, tuple(p._data.shape), p.dtype, data=p._data)
+                g.params[qualname] = v
+                tracer.register(p, v)
+    swap = {}
+    for i, t in enumerate(_flatten((args, kwargs))):
+        if id(t) in swap:
+            continue
+        x = _traced_input(t)
+        swap[id(t)] = x
+        v = Value(f"input_{i}", "input", tuple(x._data.shape), x.dtype)
+        g.inputs.append(v)
+        tracer.register(x, v)
+    args, kwargs = _replace(args, swap), _replace(kwargs, swap)
+    _op._tracer = tracer.record
+    try:
+        with grad_mode.enable_grad():
+            out = fn(*args, **kwargs)
+    finally:
+        _op._tracer = None
+    g.outputs = [tracer.value_of(t) for t in _flatten(out)]
+    return g, out

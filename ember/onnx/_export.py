@@ -1,0 +1,296 @@
+"""``export``: trace the model, map each node to ONNX operators, check and write the model."""
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from .._trace import Graph, Node, Value, trace
+from ..tensor import Tensor
+from . import _state
+from ._ops import CONVERTERS, DynamicShapeError
+from .errors import OnnxExporterError, UnsupportedOperatorError
+
+DEFAULT_OPSET = 18  # torch 2.13's default
+MIN_OPSET = 17  # LayerNormalization and the axes-as-inputs reductions need 17/18
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise ModuleNotFoundError(
+            "ember.onnx.export needs the onnx package: pip install 'ember[onnx]'") from None
+    return onnx
+
+
+class _Builder:
+    """Collects ONNX nodes and initializers for one traced graph."""
+
+    def __init__(self, onnx: Any, graph: Graph, twin: Graph | None, opset: int,
+                 fold: bool) -> None:
+        self.onnx, self.graph, self.opset, self.fold = onnx, graph, opset, fold
+        self.nodes: list[Any] = []
+        self.inits: dict[str, Any] = {}
+        self.names: dict[int, str] = {}
+        self.casts: dict[tuple[int, str], str] = {}
+        self.count = itertools.count()
+        self.twins: dict[int, Node] = {}
+        self.twin_values: dict[int, Value] = {}
+        if twin is not None:
+            for a, b in zip(graph.nodes, twin.nodes):
+                self.twins[id(a)] = b
+                for va, vb in zip(a.outputs, b.outputs):
+                    self.twin_values[id(va)] = vb
+            for va, vb in zip(graph.inputs, twin.inputs):
+                self.twin_values[id(va)] = vb
+
+    # -- what converters call ---------------------------------------------------------------
+    def twin(self, node: Node) -> Node | None:
+        return self.twins.get(id(node))
+
+    def twin_value(self, v: Value) -> Value | None:
+        return self.twin_values.get(id(v))
+
+    @staticmethod
+    def np_dtype(v: Value) -> Any:
+        return np.dtype(v.dtype.np)
+
+    def tmp(self) -> str:
+        return f"_t{next(self.count)}"
+
+    def const(self, array: Any) -> str:
+        name = f"_c{next(self.count)}"
+        self.inits[name] = self.onnx.numpy_helper.from_array(np.asarray(array), name)
+        return name
+
+    def ints(self, values: Any) -> str:
+        return self.const(np.asarray(list(values), np.int64))
+
+    def inp(self, v: Value, dtype: Any = None) -> str:
+        name = self.names.get(id(v))
+        if name is None:
+            if not v.is_static:
+                raise OnnxExporterError(f"{v.name} is used before it is computed")
+            name = v.name if v.kind in ("param", "buffer") else f"_c{next(self.count)}"
+            self.inits[name] = self.onnx.numpy_helper.from_array(np.asarray(v.data), name)
+            self.names[id(v)] = name
+        if dtype is not None and dtype is not v.dtype:
+            key = (id(v), str(dtype))
+            if key not in self.casts:
+                cast = self.tmp()
+                self.emit("Cast", [name], [cast], to=_onnx_type(self.onnx, np.dtype(dtype.np)))
+                self.casts[key] = cast
+            name = self.casts[key]
+        return name
+
+    def out(self, node: Node, i: int = 0) -> str:
+        v = node.outputs[i]
+        name = self.names.get(id(v))
+        if name is None:
+            name = self.names[id(v)] = v.name
+        return name
+
+    def emit(self, op_type: str, inputs: list[str], outputs: list[str], **attrs: Any) -> None:
+        self.nodes.append(self.onnx.helper.make_node(
+            op_type, inputs, outputs, name=f"{op_type}_{len(self.nodes)}", **attrs))
+
+    def reduce(self, op_type: str, x: str, axes: Any, keep: int, out: str) -> None:
+        if op_type == "ReduceSum" or self.opset >= 18:
+            self.emit(op_type, [x, self.ints(axes)], [out], keepdims=keep)
+        else:
+            self.emit(op_type, [x], [out], axes=list(axes), keepdims=keep)
+
+    def unsupported(self, node: Node, what: str = "") -> UnsupportedOperatorError:
+        name = f"{node.name} ({node.op.__module__}.{node.op.__name__}" + (
+            f" with {what})" if what else ")")
+        return UnsupportedOperatorError(name, self.opset, None)
+
+    # -- the walk ------------------------------------------------------------------------------
+    def convert(self) -> None:
+        for node in self.graph.live_nodes():
+            if self.fold and all(o.is_static for o in node.outputs):
+                continue  # depends on no input: its traced value becomes an initializer
+            fn = CONVERTERS.get(node.op)
+            if fn is None:
+                raise self.unsupported(node)
+            fn(self, node)
+
+
+def _onnx_type(onnx: Any, dt: Any) -> int:
+    return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dt))
+
+
+def _perturbed(t: Tensor, axes: list[int]) -> Tensor:
+    """``t`` grown along each dynamic axis (its rows repeated), for the second trace."""
+    data = t._data
+    for a in axes:
+        n = data.shape[a]
+        m = n + 1 if n >= 2 else n + 2
+        data = np.take(data, np.arange(m) % max(n, 1), axis=a)
+    return Tensor._make(np.ascontiguousarray(data))
+
+
+def _flatten(obj: Any) -> list[Tensor]:
+    if isinstance(obj, Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _flatten(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _flatten(o)]
+    return []
+
+
+def _replace(obj: Any, swap: dict[int, Tensor]) -> Any:
+    if isinstance(obj, Tensor):
+        return swap.get(id(obj), obj)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_replace(o, swap) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _replace(v, swap) for k, v in obj.items()}
+    return obj
+
+
+def _axes_spec(name: str, spec: Any) -> dict[int, str]:
+    if isinstance(spec, dict):
+        return {int(a): str(s) for a, s in spec.items()}
+    return {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(spec)}
+
+
+def _input_names(model: Any, count: int, given: Any) -> list[str]:
+    names = list(given or [])
+    if len(names) < count:
+        import inspect
+
+        try:
+            params = [p.name for p in inspect.signature(
+                getattr(model, "forward", model)).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            params = []
+        for i in range(len(names), count):
+            n = params[i] if i < len(params) else f"input_{i}"
+            names.append(n if n not in names else f"input_{i}")
+    return names[:count]
+
+
+def build(model: Any, args: Any, kwargs: dict | None, *, input_names: Any, output_names: Any,
+          opset: int, dynamic_axes: Any, fold: bool, export_params: bool,
+          keep_initializers_as_inputs: bool, verbose: bool) -> Any:
+    """The checked ``onnx.ModelProto`` of ``model(*args, **kwargs)``."""
+    onnx = _onnx()
+    if isinstance(args, Tensor):
+        args = (args,)
+    args, kwargs = tuple(args), dict(kwargs or {})
+    graph, _ = trace(model, args, kwargs)
+    in_names = _input_names(model, len(graph.inputs), input_names)
+    out_names = list(output_names or [])
+    out_names += [f"output_{i}" if len(graph.outputs) > 1 or i else "output"
+                  for i in range(len(out_names), len(graph.outputs))]
+    out_names = out_names[:len(graph.outputs)]
+    dynamic = {k: _axes_spec(k, v) for k, v in (dynamic_axes or {}).items()}
+    unknown = set(dynamic) - set(in_names) - set(out_names)
+    if unknown:
+        raise ValueError(f"dynamic_axes names {sorted(unknown)}, which are neither inputs "
+                         f"({in_names}) nor outputs ({out_names})")
+    twin = None
+    sizes: dict[tuple[int, int], str] = {}  # (traced size, twin size) -> symbol
+    if any(n in dynamic for n in in_names):
+        tensors = _flatten((args, kwargs))
+        swap, seen = {}, []
+        for t in tensors:
+            if id(t) not in swap and all(t is not s for s in seen):
+                seen.append(t)
+        for t, name in zip(seen, in_names):
+            axes = sorted(a % max(t.ndim, 1) for a in dynamic.get(name, {}))
+            swap[id(t)] = _perturbed(t, axes) if axes else t
+        targs, tkw = _replace(args, swap), _replace(kwargs, swap)
+        twin, _ = trace(model, targs, tkw)
+        if [n.op for n in twin.nodes] != [n.op for n in graph.nodes]:
+            raise DynamicShapeError(
+                "the model runs different ops when a dynamic axis changes size (control flow "
+                "on shapes): export it without dynamic_axes")
+        for v, tv, name in zip(graph.inputs, twin.inputs, in_names):
+            for a, sym in dynamic.get(name, {}).items():
+                a %= max(len(v.shape), 1)
+                sizes[(v.shape[a], tv.shape[a])] = sym
+    b = _Builder(onnx, graph, twin, opset, fold)
+    for v, name in zip(graph.inputs, in_names):
+        b.names[id(v)] = name
+    b.convert()
+
+    def dims(v: Value, name: str) -> list:
+        tv = b.twin_value(v) if twin is not None else None
+        given = dynamic.get(name, {})
+        out = []
+        for i, s in enumerate(v.shape):
+            if tv is not None and tv.shape[i] != s:
+                out.append(given.get(i) or sizes.get((s, tv.shape[i])) or f"{name}_dim_{i}")
+            else:
+                out.append(s)
+        return out
+
+    outputs = []
+    for v, name in zip(graph.outputs, out_names):
+        src = b.inp(v)  # an output may be an input, a parameter or a folded constant
+        b.emit("Identity", [src], [name])
+        outputs.append(onnx.helper.make_tensor_value_info(
+            name, _onnx_type(onnx, v.dtype.np), dims(v, name)))
+    inputs = [onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, v.dtype.np),
+                                                 dims(v, name))
+              for v, name in zip(graph.inputs, in_names)]
+    inits = list(b.inits.values())
+    params = {p.name for p in graph.params.values()}
+    if not export_params or keep_initializers_as_inputs:
+        for t in inits:
+            if t.name in params:
+                inputs.append(onnx.helper.make_tensor_value_info(
+                    t.name, t.data_type, list(t.dims)))
+        if not export_params:
+            inits = [t for t in inits if t.name not in params]
+    g = onnx.helper.make_graph(b.nodes, "main_graph", inputs, outputs, inits)
+    model_proto = onnx.helper.make_model(
+        g, opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="ember",
+        producer_version=_version())
+    model_proto.ir_version = 8 if opset <= 18 else 9 if opset <= 20 else 10
+    onnx.checker.check_model(model_proto, full_check=export_params)
+    if verbose:
+        print(graph)
+        print(onnx.helper.printable_graph(model_proto.graph))
+    return model_proto
+
+
+def _version() -> str:
+    from ..version import ember as v
+
+    return str(v)
+
+
+def write(proto: Any, f: Any) -> None:
+    """Writes ``proto`` to the path or file object ``f``; a path is replaced atomically (a
+    failed write leaves the old file, or none)."""
+    data = proto.SerializeToString()
+    if isinstance(f, (str, os.PathLike)):
+        path = os.fspath(f)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".ember-onnx-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    elif isinstance(f, io.IOBase) or hasattr(f, "write"):
+        f.write(data)
+    else:
+        raise TypeError(f"f must be a path or a binary file object, not {type(f).__name__}")

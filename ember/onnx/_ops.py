@@ -1,0 +1,595 @@
+"""Each traced op as ONNX operators: ``CONVERTERS[op class](builder, node)``.
+
+A converter reads the node's Values through ``b.inp`` (initializers made on demand for
+parameters, buffers and folded constants), its options from ``node.kwargs`` (what ``Op.apply``
+got), and names its results ``b.out(node, i)``. Options that depend on a dynamic axis are read
+from the second trace too (``b.twin(node)``): a reshape's entry that changed becomes -1.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..ops import (activation, arrange, attention, compare, conv, convert, elementwise,
+                   indexing, linalg, norm, pool, reduce, shape, unary)
+from .._trace import Node, Value
+
+CONVERTERS: dict[type, Callable[[Any, Node], None]] = {}
+
+
+class DynamicShapeError(RuntimeError):
+    """An op's options change with a dynamic axis in a way the exported graph cannot follow."""
+
+
+def converts(*classes: type) -> Callable:
+    def register(fn: Callable) -> Callable:
+        for c in classes:
+            CONVERTERS[c] = fn
+        return fn
+    return register
+
+
+def _operand(b: Any, a: Any, like: Value) -> str:
+    """A Value's name, or a Python scalar as a constant of ``like``'s dtype."""
+    if isinstance(a, Value):
+        return b.inp(a, like.dtype)
+    return b.const(np.asarray(a, dtype=b.np_dtype(like)))
+
+
+# -- element-wise -----------------------------------------------------------------------------
+
+
+def _binary(op_type: str) -> Callable:
+    def convert_(b: Any, node: Node) -> None:
+        out = node.outputs[0]
+        x, y = (_operand(b, a, out) for a in node.args[:2])
+        alpha = node.kwargs.get("alpha", 1)
+        if alpha != 1:
+            y2 = b.tmp()
+            b.emit("Mul", [y, b.const(np.asarray(alpha, b.np_dtype(out)))], [y2])
+            y = y2
+        b.emit(op_type, [x, y], [b.out(node)])
+    return convert_
+
+
+converts(elementwise.Add)(_binary("Add"))
+converts(elementwise.Sub)(_binary("Sub"))
+converts(elementwise.Mul)(_binary("Mul"))
+
+
+@converts(elementwise.Div)
+def _div(b: Any, node: Node) -> None:
+    if node.outputs[0].dtype.is_floating_point:
+        return _binary("Div")(b, node)
+    raise b.unsupported(node)
+
+
+@converts(elementwise.PowScalar)
+def _pow(b: Any, node: Node) -> None:
+    x, out = node.args[0], node.outputs[0]
+    e = node.kwargs["exponent"]
+    if e == 2:
+        b.emit("Mul", [b.inp(x), b.inp(x)], [b.out(node)])
+    elif e == 0.5:
+        b.emit("Sqrt", [b.inp(x)], [b.out(node)])
+    else:
+        b.emit("Pow", [b.inp(x, out.dtype), _operand(b, e, out)], [b.out(node)])
+
+
+def _unary(op_type: str, **attrs: Any) -> Callable:
+    def convert_(b: Any, node: Node) -> None:
+        b.emit(op_type, [b.inp(node.args[0])], [b.out(node)], **attrs)
+    return convert_
+
+
+for _cls, _name in ((unary.Relu, "Relu"), (unary.Sigmoid, "Sigmoid"), (unary.Tanh, "Tanh"),
+                    (unary.Exp, "Exp"), (unary.Abs, "Abs"), (unary.Neg, "Neg"),
+                    (unary.Sqrt, "Sqrt"), (unary.Reciprocal, "Reciprocal"),
+                    (activation.Hardswish, "HardSwish"), (unary.Log, "Log"),
+                    (unary.Sin, "Sin"), (unary.Cos, "Cos"), (unary.Rsqrt, None)):
+    if _name is not None:
+        converts(_cls)(_unary(_name))
+converts(activation.Hardsigmoid)(_unary("HardSigmoid", alpha=1 / 6, beta=0.5))
+converts(convert.Clone, shape.Alias)(_unary("Identity"))
+
+
+@converts(unary.Rsqrt)
+def _rsqrt(b: Any, node: Node) -> None:
+    s = b.tmp()
+    b.emit("Sqrt", [b.inp(node.args[0])], [s])
+    b.emit("Reciprocal", [s], [b.out(node)])
+
+
+@converts(activation.Silu)
+def _silu(b: Any, node: Node) -> None:
+    x, s = b.inp(node.args[0]), b.tmp()
+    b.emit("Sigmoid", [x], [s])
+    b.emit("Mul", [x, s], [b.out(node)])
+
+
+@converts(activation.Hardtanh)
+def _hardtanh(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    lo, hi = node.kwargs["lo"], node.kwargs["hi"]
+    b.emit("Clip", [b.inp(node.args[0]), _operand(b, lo, out), _operand(b, hi, out)],
+           [b.out(node)])
+
+
+@converts(compare.ClampScalar)
+def _clamp(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    lo, hi = node.kwargs.get("min"), node.kwargs.get("max")
+    ins = [b.inp(node.args[0]), "" if lo is None else _operand(b, lo, out),
+           "" if hi is None else _operand(b, hi, out)]
+    b.emit("Clip", ins, [b.out(node)])
+
+
+@converts(activation.LeakyRelu)
+def _leaky(b: Any, node: Node) -> None:
+    b.emit("LeakyRelu", [b.inp(node.args[0])], [b.out(node)], alpha=float(node.kwargs["slope"]))
+
+
+@converts(activation.Elu)
+def _elu(b: Any, node: Node) -> None:
+    kw = node.kwargs
+    if kw.get("scale", 1.0) != 1.0 or kw.get("input_scale", 1.0) != 1.0:
+        raise b.unsupported(node)
+    b.emit("Elu", [b.inp(node.args[0])], [b.out(node)], alpha=float(kw["alpha"]))
+
+
+@converts(activation.Gelu)
+def _gelu(b: Any, node: Node) -> None:
+    x, out = b.inp(node.args[0]), node.outputs[0]
+    c = lambda v: b.const(np.asarray(v, b.np_dtype(out)))  # noqa: E731
+    if b.opset >= 20:
+        b.emit("Gelu", [x], [b.out(node)], approximate=node.kwargs["approximate"])
+        return
+    inner = b.tmp()
+    if node.kwargs["approximate"] == "tanh":  # 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
+        x3, t1, t2, t3 = b.tmp(), b.tmp(), b.tmp(), b.tmp()
+        b.emit("Pow", [x, c(3.0)], [x3])
+        b.emit("Mul", [x3, c(0.044715)], [t1])
+        b.emit("Add", [x, t1], [t2])
+        b.emit("Mul", [t2, c(math.sqrt(2 / math.pi))], [t3])
+        b.emit("Tanh", [t3], [inner])
+    else:  # 0.5x(1 + erf(x / sqrt 2))
+        t = b.tmp()
+        b.emit("Mul", [x, c(1 / math.sqrt(2))], [t])
+        b.emit("Erf", [t], [inner])
+    one, half = b.tmp(), b.tmp()
+    b.emit("Add", [inner, c(1.0)], [one])
+    b.emit("Mul", [x, c(0.5)], [half])
+    b.emit("Mul", [half, one], [b.out(node)])
+
+
+@converts(indexing.MaskedFill)
+def _masked_fill(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    x, value = node.args[0], node.args[1]
+    mask = node.kwargs["mask"]
+    m = b.inp(mask) if isinstance(mask, Value) else b.const(np.asarray(mask, bool))
+    b.emit("Where", [m, _operand(b, value, out), b.inp(x)], [b.out(node)])
+
+
+# -- reductions and softmax ---------------------------------------------------------------------
+
+
+def _reduce(op_type: str) -> Callable:
+    def convert_(b: Any, node: Node) -> None:
+        x = node.args[0]
+        axes = node.kwargs.get("axes")
+        if axes is None:
+            axes = tuple(range(len(x.shape)))
+        keep = int(bool(node.kwargs.get("keepdim", False)))
+        b.reduce(op_type, b.inp(x, node.outputs[0].dtype), axes, keep, b.out(node))
+    return convert_
+
+
+converts(reduce.MeanDim, reduce.Mean)(_reduce("ReduceMean"))
+converts(reduce.SumDim, reduce.Sum)(_reduce("ReduceSum"))
+converts(reduce.Amax)(_reduce("ReduceMax"))
+
+
+@converts(reduce.MaxDim)
+def _max_dim(b: Any, node: Node) -> None:
+    x, d = b.inp(node.args[0]), node.kwargs["dim"]
+    keep = int(bool(node.kwargs.get("keepdim", False)))
+    b.reduce("ReduceMax", x, (d,), keep, b.out(node, 0))
+    b.emit("ArgMax", [x], [b.out(node, 1)], axis=d, keepdims=keep)
+
+
+@converts(reduce.Softmax)
+def _softmax(b: Any, node: Node) -> None:
+    b.emit("Softmax", [b.inp(node.args[0], node.outputs[0].dtype)], [b.out(node)],
+           axis=node.kwargs["dim"])
+
+
+@converts(reduce.LogSoftmax)
+def _log_softmax(b: Any, node: Node) -> None:
+    b.emit("LogSoftmax", [b.inp(node.args[0], node.outputs[0].dtype)], [b.out(node)],
+           axis=node.kwargs["dim"])
+
+
+# -- shapes -------------------------------------------------------------------------------------
+
+
+@converts(shape.View, shape.UnsafeView, shape.ReshapeAlias)
+def _reshape(b: Any, node: Node) -> None:
+    target = list(node.kwargs["shape"])
+    twin = b.twin(node)
+    if twin is not None:
+        changed = [i for i, (s, t) in enumerate(zip(target, twin.kwargs["shape"])) if s != t]
+        if len(changed) > 1:
+            raise DynamicShapeError(
+                f"{node.name}: more than one dimension of the target shape {target} changes "
+                "with the dynamic axes")
+        for i in changed:
+            target[i] = -1
+    b.emit("Reshape", [b.inp(node.args[0]), b.ints(target)], [b.out(node)])
+
+
+@converts(shape.Unsqueeze)
+def _unsqueeze(b: Any, node: Node) -> None:
+    b.emit("Unsqueeze", [b.inp(node.args[0]), b.ints([node.kwargs["dim"]])], [b.out(node)])
+
+
+@converts(shape.Squeeze, shape.SqueezeDim, shape.SqueezeDims)
+def _squeeze(b: Any, node: Node) -> None:
+    dims = node.kwargs.get("dims")
+    x = node.args[0]
+    if dims is None:
+        dims = tuple(i for i, s in enumerate(x.shape) if s == 1)
+    dims = tuple(d for d in dims if x.shape[d] == 1)  # squeezing a dim > 1 is a no-op in torch
+    if not dims:
+        b.emit("Identity", [b.inp(x)], [b.out(node)])
+    else:
+        b.emit("Squeeze", [b.inp(x), b.ints(dims)], [b.out(node)])
+
+
+@converts(shape.Permute)
+def _permute(b: Any, node: Node) -> None:
+    b.emit("Transpose", [b.inp(node.args[0])], [b.out(node)], perm=list(node.kwargs["dims"]))
+
+
+@converts(shape.Transpose)
+def _transpose(b: Any, node: Node) -> None:
+    n = len(node.args[0].shape)
+    perm = list(range(n))
+    d0, d1 = node.kwargs["dim0"] % max(n, 1), node.kwargs["dim1"] % max(n, 1)
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    b.emit("Transpose", [b.inp(node.args[0])], [b.out(node)], perm=perm)
+
+
+@converts(shape.MatrixT)
+def _matrix_t(b: Any, node: Node) -> None:
+    x = node.args[0]
+    if len(x.shape) < 2:
+        b.emit("Identity", [b.inp(x)], [b.out(node)])
+    else:
+        b.emit("Transpose", [b.inp(x)], [b.out(node)], perm=[1, 0])
+
+
+@converts(shape.Expand)
+def _expand(b: Any, node: Node) -> None:
+    target = list(node.kwargs["shape"])
+    x = node.args[0]
+    twin = b.twin(node)
+    if twin is not None:
+        lead = len(target) - len(x.shape)
+        for i, (s, t) in enumerate(zip(target, twin.kwargs["shape"])):
+            if s != t:
+                if i < lead or x.shape[i - lead] == 1:
+                    raise DynamicShapeError(f"{node.name}: an expanded dimension changes with "
+                                            "the dynamic axes")
+                target[i] = 1  # the input has that (dynamic) size already: broadcasting keeps it
+    b.emit("Expand", [b.inp(x), b.ints(target)], [b.out(node)])
+
+
+@converts(arrange.Cat)
+def _cat(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    b.emit("Concat", [b.inp(a, out.dtype) for a in node.args if isinstance(a, Value)],
+           [b.out(node)], axis=node.kwargs["dim"])
+
+
+@converts(arrange.Stack)
+def _stack(b: Any, node: Node) -> None:
+    out, d = node.outputs[0], node.kwargs["dim"]
+    parts = []
+    for a in node.args:
+        t = b.tmp()
+        b.emit("Unsqueeze", [b.inp(a, out.dtype), b.ints([d])], [t])
+        parts.append(t)
+    b.emit("Concat", parts, [b.out(node)], axis=d)
+
+
+@converts(arrange.Split, arrange.SplitWithSizes)
+def _split(b: Any, node: Node) -> None:
+    bounds = node.kwargs["bounds"]
+    sizes = [hi - lo for lo, hi in zip(bounds, bounds[1:])]
+    twin = b.twin(node)
+    if twin is not None and tuple(twin.kwargs["bounds"]) != tuple(bounds):
+        raise DynamicShapeError(f"{node.name}: the split sizes change with the dynamic axes")
+    outs = [b.out(node, i) for i in range(len(node.outputs))]
+    b.emit("Split", [b.inp(node.args[0]), b.ints(sizes)], outs, axis=node.kwargs["dim"])
+
+
+def _view_key(node: Node) -> tuple | None:
+    """The index key a Slice/Select node's closure applies (``a[key]``)."""
+    fn = node.kwargs["fn"]
+    cells = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
+    if "key" in cells:
+        return cells["key"]
+    if "d" in cells and "i" in cells:
+        return (slice(None),) * cells["d"] + (cells["i"],)
+    return None
+
+
+@converts(shape.Slice, shape.Select)
+def _slice(b: Any, node: Node) -> None:
+    x = node.args[0]
+    key = _view_key(node)
+    if key is None:
+        raise b.unsupported(node)
+    twin = b.twin(node)
+    twin_key = _view_key(twin) if twin is not None else key
+    starts, ends, axes, steps, drop = [], [], [], [], []
+    for d, (k, k2) in enumerate(zip(key, twin_key)):
+        if k is Ellipsis:
+            break
+        if isinstance(k, slice):
+            if k == slice(None):
+                continue
+            n = x.shape[d]
+            start, stop, step = k.indices(n)
+            start2, stop2, _ = k2.indices(_twin_size(b, x, d))
+            if (start, stop) != (start2, stop2) and not (start == start2 and stop == n):
+                raise DynamicShapeError(f"{node.name}: a slice bound changes with the dynamic "
+                                        "axes")
+            if stop == n:
+                stop = 2 ** 63 - 1  # to the end, whatever the size
+            starts.append(start), ends.append(stop), axes.append(d), steps.append(step)
+        else:
+            i = int(k)
+            if i != int(k2) and not (i == x.shape[d] - 1):  # x[..., -1] keeps following the end
+                raise DynamicShapeError(f"{node.name}: an index changes with the dynamic axes")
+            if i != int(k2) or i == x.shape[d] - 1 and _twin_size(b, x, d) != x.shape[d]:
+                i = -1
+            starts.append(i), ends.append(i + 1 if i != -1 else 2 ** 63 - 1)
+            axes.append(d), steps.append(1), drop.append(d)
+    src = b.inp(x)
+    if not axes:
+        b.emit("Identity", [src], [b.out(node)])
+        return
+    target = b.tmp() if drop else b.out(node)
+    b.emit("Slice", [src, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps)], [target])
+    if drop:
+        b.emit("Squeeze", [target, b.ints(drop)], [b.out(node)])
+
+
+def _twin_size(b: Any, x: Value, d: int) -> int:
+    twin = b.twin_value(x)
+    return x.shape[d] if twin is None else twin.shape[d]
+
+
+@converts(indexing.Index)
+def _index(b: Any, node: Node) -> None:
+    key = node.kwargs["key"]
+    arrays = [(d, k) for d, k in enumerate(key) if not isinstance(k, slice)]
+    if len(arrays) != 1 or any(k != slice(None) for k in key if isinstance(k, slice)):
+        raise b.unsupported(node)
+    d, idx = arrays[0]
+    b.emit("Gather", [b.inp(node.args[0]), b.const(np.asarray(idx, np.int64))], [b.out(node)],
+           axis=d)
+
+
+@converts(activation.Embedding)
+def _embedding(b: Any, node: Node) -> None:
+    idx = node.kwargs["indices"]
+    i = b.inp(idx) if isinstance(idx, Value) else b.const(np.asarray(idx, np.int64))
+    b.emit("Gather", [b.inp(node.args[0]), i], [b.out(node)], axis=0)
+
+
+@converts(conv.ConstantPadNd)
+def _pad(b: Any, node: Node) -> None:
+    x, out = node.args[0], node.outputs[0]
+    pad = list(node.kwargs["pad"])
+    n = len(x.shape)
+    begins, ends = [0] * n, [0] * n
+    for j in range(len(pad) // 2):  # torch's pad lists the last dim first: (left, right, ...)
+        begins[n - 1 - j], ends[n - 1 - j] = pad[2 * j], pad[2 * j + 1]
+    b.emit("Pad", [b.inp(x), b.ints(begins + ends), _operand(b, node.kwargs["value"], out)],
+           [b.out(node)], mode="constant")
+
+
+# -- linear algebra -----------------------------------------------------------------------------
+
+
+@converts(linalg.Addmm)
+def _addmm(b: Any, node: Node) -> None:
+    c, m1, m2 = node.args
+    kw = node.kwargs
+    if len(m1.shape) != 2 or len(m2.shape) != 2:
+        raise b.unsupported(node)
+    b.emit("Gemm", [b.inp(m1), b.inp(m2), b.inp(c)], [b.out(node)],
+           alpha=float(kw.get("alpha", 1)), beta=float(kw.get("beta", 1)))
+
+
+@converts(linalg.Mm, linalg.Bmm, linalg.Mv, linalg._Batched, linalg._BatchedClone,
+          linalg._BatchedT, linalg._VecMat, linalg.Dot)
+def _matmul(b: Any, node: Node) -> None:
+    a, m = node.args[:2]
+    names = []
+    for v, t in ((a, node.kwargs.get("ta", False)), (m, node.kwargs.get("tb", False))):
+        name = b.inp(v, node.outputs[0].dtype)
+        if t and len(v.shape) >= 2:
+            n = len(v.shape)
+            tmp = b.tmp()
+            b.emit("Transpose", [name], [tmp], perm=list(range(n - 2)) + [n - 1, n - 2])
+            name = tmp
+        names.append(name)
+    b.emit("MatMul", names, [b.out(node)])
+
+
+@converts(attention.ScaledDotProductAttention)
+def _sdpa(b: Any, node: Node) -> None:
+    q, k, v = node.args[:3]
+    out = node.outputs[0]
+    kw = node.kwargs
+    n = len(k.shape)
+    kt, s, scaled = b.tmp(), b.tmp(), b.tmp()
+    b.emit("Transpose", [b.inp(k)], [kt], perm=list(range(n - 2)) + [n - 1, n - 2])
+    b.emit("MatMul", [b.inp(q), kt], [s])
+    b.emit("Mul", [s, b.const(np.asarray(kw["scale"], b.np_dtype(out)))], [scaled])
+    L, S = q.shape[-2], k.shape[-2]
+    bias = np.zeros((L, S), b.np_dtype(out))
+    if kw.get("causal"):
+        bias[np.triu_indices(L, 1, S)] = -np.inf
+    mask = kw.get("mask")
+    if mask is not None:
+        if isinstance(mask, Value):
+            raise b.unsupported(node)
+        m = np.asarray(mask)
+        bias = bias + (np.where(m, 0.0, -np.inf) if m.dtype == bool else m).astype(bias.dtype)
+    if kw.get("causal") or mask is not None:
+        twin = b.twin(node)
+        if twin is not None and (twin.args[0].shape[-2], twin.args[1].shape[-2]) != (L, S):
+            raise DynamicShapeError(f"{node.name}: a mask over a dynamic sequence length")
+        masked = b.tmp()
+        b.emit("Add", [scaled, b.const(bias)], [masked])
+        scaled = masked
+    p = b.tmp()
+    b.emit("Softmax", [scaled], [p], axis=-1)
+    b.emit("MatMul", [p, b.inp(v)], [b.out(node)])
+
+
+# -- convolution, pooling, normalization -------------------------------------------------------
+
+
+def _window_attrs(geo: Any) -> dict:
+    return {"kernel_shape": list(geo.kernel), "strides": list(geo.stride),
+            "pads": list(geo.pad) * 2}
+
+
+@converts(conv.Convolution)
+def _conv(b: Any, node: Node) -> None:
+    x, w = node.args[:2]
+    bias = node.args[2] if len(node.args) > 2 else None
+    geo, kind = node.kwargs["geo"], node.kwargs["kind"]
+    ins = [b.inp(x), b.inp(w)] + ([b.inp(bias)] if isinstance(bias, Value) else [])
+    attrs = _window_attrs(geo)
+    attrs.update(dilations=list(geo.dilation), group=int(geo.groups))
+    if kind == conv.FORWARD:
+        b.emit("Conv", ins, [b.out(node)], **attrs)
+    elif kind == conv.INPUT_GRAD:  # the transposed convolution
+        outs = geo.in_hw
+        extra = [o - ((i - 1) * s - 2 * p + d * (k - 1) + 1) for o, i, s, p, d, k in zip(
+            outs, geo.out_hw, geo.stride, geo.pad, geo.dilation, geo.kernel)]
+        b.emit("ConvTranspose", ins, [b.out(node)], output_padding=extra, **attrs)
+    else:
+        raise b.unsupported(node)
+
+
+def _ceil_mode(geo: Any) -> int:
+    floor = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in zip(
+        geo.in_hw, geo.pad, geo.dilation, geo.kernel, geo.stride)]
+    return int(tuple(floor) != tuple(geo.out_hw))
+
+
+def _spatial_fixed(b: Any, node: Node) -> None:
+    twin = b.twin(node)
+    if twin is not None and tuple(twin.args[0].shape[2:]) != tuple(node.args[0].shape[2:]):
+        if _ceil_mode(node.kwargs["geo"]) or "divisor" in node.kwargs:
+            raise DynamicShapeError(f"{node.name}: dynamic spatial axes are not supported here")
+
+
+@converts(pool.MaxPool2d)
+def _max_pool(b: Any, node: Node) -> None:
+    if node.kwargs.get("return_indices"):
+        raise b.unsupported(node)
+    geo = node.kwargs["geo"]
+    _spatial_fixed(b, node)
+    b.emit("MaxPool", [b.inp(node.args[0])], [b.out(node)], dilations=list(geo.dilation),
+           ceil_mode=_ceil_mode(geo), **_window_attrs(geo))
+
+
+def _divisors(geo: Any, include_pad: bool) -> Any:
+    sizes = []
+    for o, s, p, k, n in zip(geo.out_hw, geo.stride, geo.pad, geo.kernel, geo.in_hw):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        sizes.append(end - start if include_pad else np.minimum(end, n) - np.maximum(start, 0))
+    return sizes[0].reshape(-1, 1) * sizes[1]
+
+
+@converts(pool.AvgPool2d)
+def _avg_pool(b: Any, node: Node) -> None:
+    geo, divisor = node.kwargs["geo"], node.kwargs["divisor"]
+    _spatial_fixed(b, node)
+    ceil = _ceil_mode(geo)
+    for include in (1, 0):
+        want = _divisors(geo, bool(include))
+        # ONNX divides ceil-mode windows that hang past the padding by their clipped size
+        if np.array_equal(np.broadcast_to(np.asarray(divisor), want.shape), want):
+            b.emit("AveragePool", [b.inp(node.args[0])], [b.out(node)], ceil_mode=ceil,
+                   count_include_pad=include, **_window_attrs(geo))
+            return
+    raise b.unsupported(node, "a divisor_override")
+
+
+@converts(pool.AdaptiveAvgPool2d)
+def _adaptive_avg(b: Any, node: Node) -> None:
+    x = node.args[0]
+    if tuple(node.outputs[0].shape[-2:]) == (1, 1):
+        b.emit("GlobalAveragePool", [b.inp(x)], [b.out(node)])
+        return
+    twin = b.twin(node)
+    if twin is not None and tuple(twin.args[0].shape[-2:]) != tuple(x.shape[-2:]):
+        raise DynamicShapeError(f"{node.name}: dynamic spatial axes are not supported here")
+    # each output is a weighted sum of its window: Y = A_h @ X @ A_w^T, the op's own matrices
+    mh, mw = node.kwargs["mats"]
+    dt = b.np_dtype(x)
+    rows = b.tmp()
+    b.emit("MatMul", [b.const(np.asarray(mh, dt)), b.inp(x)], [rows])
+    b.emit("MatMul", [rows, b.const(np.ascontiguousarray(np.asarray(mw, dt).T))], [b.out(node)])
+
+
+@converts(pool.AdaptiveMaxPool2d)
+def _adaptive_max(b: Any, node: Node) -> None:
+    if tuple(node.kwargs["out_hw"]) != (1, 1) or node.kwargs.get("return_indices"):
+        raise b.unsupported(node)
+    b.emit("GlobalMaxPool", [b.inp(node.args[0])], [b.out(node)])
+
+
+@converts(norm.BatchNorm)
+def _batch_norm(b: Any, node: Node) -> None:
+    kw = node.kwargs
+    if kw.get("training"):
+        raise b.unsupported(node, "batch statistics (training mode)")
+    x, w, bias = (list(node.args) + [None, None])[:3]
+    c = x.shape[1]
+    dt = b.np_dtype(x)
+    ins = [b.inp(x),
+           b.inp(w) if isinstance(w, Value) else b.const(np.ones(c, dt)),
+           b.inp(bias) if isinstance(bias, Value) else b.const(np.zeros(c, dt))]
+    for stat in (kw["running_mean"], kw["running_var"]):
+        ins.append(b.inp(stat) if isinstance(stat, Value) else b.const(np.asarray(stat, dt)))
+    b.emit("BatchNormalization", ins, [b.out(node)], epsilon=float(kw["eps"]))
+
+
+@converts(norm.LayerNorm)
+def _layer_norm(b: Any, node: Node) -> None:
+    x, w, bias = (list(node.args) + [None, None])[:3]
+    width = node.kwargs["layout"].work[-1]
+    k, size = 0, 1
+    while size != width or k == 0:  # the trailing dims that make up the normalized width
+        k += 1
+        size *= x.shape[-k]
+    dt = b.np_dtype(x)
+    norm_shape = tuple(x.shape[-k:])
+    ins = [b.inp(x),
+           b.inp(w) if isinstance(w, Value) else b.const(np.ones(norm_shape, dt)),
+           b.inp(bias) if isinstance(bias, Value) else b.const(np.zeros(norm_shape, dt))]
+    b.emit("LayerNormalization", ins, [b.out(node)], axis=-k, epsilon=float(node.kwargs["eps"]))
