@@ -78,6 +78,7 @@ from math import e, inf, nan, pi  # noqa: F401  (torch's constants are Python's 
 newaxis = None  # as numpy's: ``x[:, ember.newaxis]``
 from .ops.arith import *  # noqa: F401,F403
 from .ops.numeric import *  # noqa: F401,F403
+from .ops.sample_stats import *  # noqa: F401,F403
 from .ops.scatter_views import *  # noqa: F401,F403
 from .ops.products import *  # noqa: F401,F403
 from .ops.lapack import *  # noqa: F401,F403

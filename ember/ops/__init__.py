@@ -11,14 +11,15 @@ from . import attention, recurrent
 from . import special, matrix, complex, fft
 from . import activation_ext, conv_nd, pool_1d, pool_nd
 from . import weight_norm
-from . import arith, numeric, scatter_views, products, lapack, matrix_legacy
+from . import arith, numeric, sample_stats, scatter_views, products, lapack, matrix_legacy
 from . import meta, storage, torch_inplace, windows, native
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
            scatter, linalg, einsum, convert, inplace, conv, pool, norm, activation, loss,
            pointwise, sorting, counting, layout, scatter_reduce, geometry, attention, recurrent, special, matrix, complex, weight_norm,
-           activation_ext, conv_nd, pool_1d, pool_nd, arith, numeric, scatter_views, products, lapack, matrix_legacy,
+           activation_ext, conv_nd, pool_1d, pool_nd, arith, numeric, sample_stats, scatter_views, products, lapack,
+           matrix_legacy,
            meta, storage, torch_inplace, windows, native)
 
 for _mod in MODULES:

@@ -20,7 +20,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from . import _reduce_util as ru
 from .inplace import type_name
-from .matrix import LUFactor, _floating, _matrix, _permutation, lu_factor_ex, lu_solve as _lu_solve
+from .matrix import _floating, _matrix, _permutation, lu_factor_ex, lu_solve as _lu_solve
 
 _lu_with_info_t = ru.return_type("_lu_with_info", ("LU", "pivots", "info"))
 _lu_unpack_t = ru.return_type("lu_unpack", ("P", "L", "U"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._op import Op
 from ..tensor import Tensor, _wrap_dim
 from . import _reduce_util as ru
 from .elementwise import _NoDerivative

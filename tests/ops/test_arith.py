@@ -36,7 +36,8 @@ def test_addc_some_inputs_need_grad(name, rng):
 
 @pytest.mark.parametrize("dtypes", [("int64", "int64", "int64"), ("int64", "float32", "int64"),
                                     ("float16", "float32", "float32"), ("int32", "int64", "uint8"),
-                                    ("float64", "float32", "int64"), ("bool", "float32", "float32")])
+                                    ("float64", "float32", "int64"),
+                                    ("bool", "float32", "float32")])
 def test_addcmul_dtypes(dtypes, rng):
     arrs = [rng.integers(0, 4, size=(2, 3)).astype(d) for d in dtypes]
     for value in (1, 2, 2.5, True):

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-import ember
 from helpers import check_gradcheck, check_op, same_error
 
 

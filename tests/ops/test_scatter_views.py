@@ -42,7 +42,8 @@ def test_select_scatter(dim, index, rng):
     check_gradcheck(fn, x.astype(np.float64), s.astype(np.float64))
 
 
-@pytest.mark.parametrize("dim,start,end,step,src", [(1, 0, 2, 1, (3, 2)), (1, None, None, 2, (3, 2)),
+@pytest.mark.parametrize("dim,start,end,step,src", [(1, 0, 2, 1, (3, 2)),
+                                                    (1, None, None, 2, (3, 2)),
                                                     (0, 1, None, 1, (2, 4)), (0, 0, 10, 1, (3, 4)),
                                                     (1, -3, None, 1, (3, 3)),
                                                     (0, 2, 1, 1, (0, 4))])
