@@ -47,15 +47,8 @@ def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, 
     (``val > max || isnan(val)``, scanning rows then columns): the first (last NaN) column of
     the first (last NaN) row that holds the window's maximum is that same element.
     """
-    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = kernel, out_hw, stride, dilation
-    rows = x[..., :(oh - 1) * sh + (kh - 1) * dh + 1, :]
-
-    def col(j: int) -> np.ndarray:  # (..., rows, OW): kernel column j of every row
-        return rows[..., j * dw:j * dw + (ow - 1) * sw + 1:sw]
-
-    def row(t: np.ndarray, i: int) -> np.ndarray:  # (..., OH, OW): kernel row i of ``t``
-        return t[..., i * dh:i * dh + (oh - 1) * sh + 1:sh, :]
-
+    kh, kw = kernel
+    col, row = _taps(x, kernel, stride, dilation, out_hw)
     if op == "sum":
         t = col(0).copy()
         for j in range(1, kw):
@@ -72,35 +65,69 @@ def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, 
         for i in range(1, kh):
             np.maximum(out, row(t, i), out=out)
         return out, None
-    small = np.int8 if kh * kw <= 127 else np.int16  # less memory traffic per pass
-    t, tj = _arg_step([col(j) for j in range(kw)], small, False)
-    nan = x.dtype.kind == "f" and bool(np.isnan(t).any())  # (NaN propagates into ``t``)
-    if nan:
-        t, tj = _arg_step([col(j) for j in range(kw)], small, True)
-    out, arg = _arg_step([row(t, i) for i in range(kh)], small, nan)
-    if kw > 1:  # the winning column, read from the winning row: ``i*KW + j``
-        if kh == 1:
-            return out, row(tj, 0).copy()
-        pick = np.empty(arg.shape, dtype=small)
-        j = np.zeros(arg.shape, dtype=small)
-        for i in range(kh):  # (masked copies are ~20x slower than int8 arithmetic)
-            np.multiply(arg == i, row(tj, i), out=pick)
-            j += pick
+    out, arg, j = _window_argmax(col, row, kh, kw)
+    if kw > 1:  # ``i*KW + j``
         arg *= kw
         arg += j
     return out, arg
 
 
+def _taps(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple) -> tuple:
+    """``(col, row)``: ``col(j)`` (..., rows, OW) is kernel column j of every row of ``x``,
+    ``row(t, i)`` (..., OH, OW) kernel row i of such a column array ``t``; strided views."""
+    kh, (oh, ow), (sh, sw), (dh, dw) = kernel[0], out_hw, stride, dilation
+    rows = x[..., :(oh - 1) * sh + (kh - 1) * dh + 1, :]
+
+    def col(j: int) -> np.ndarray:
+        return rows[..., j * dw:j * dw + (ow - 1) * sw + 1:sw]
+
+    def row(t: np.ndarray, i: int) -> np.ndarray:
+        return t[..., i * dh:i * dh + (oh - 1) * sh + 1:sh, :]
+
+    return col, row
+
+
+def _window_argmax(col: Any, row: Any, kh: int, kw: int) -> tuple:
+    """``window_reduce``'s max and argmax as ``(values, i, j)``: the winning kernel row and column
+    (int8 or int16), read by ``col(j)`` and ``row(t, i)`` as there."""
+    small = np.int8 if kh * kw <= 127 else np.int16  # less memory traffic per pass
+    for nan in (False, True):
+        t, tj = _arg_step([col(j) for j in range(kw)], small, nan)
+        out, arg = _arg_step([row(t, i) for i in range(kh)], small, nan)
+        # NaN propagates through both steps, so one reduction of the (smaller) output tells
+        # whether a window holds one; only then are the steps run again, letting NaNs win
+        if nan or out.dtype.kind != "f" or not out.size or not np.isnan(out.max()):
+            break
+    if kw == 1:
+        return out, arg, None
+    if kh == 1:
+        return out, arg, row(tj, 0).copy()
+    # the winning column, read from the winning row
+    pick = np.empty(arg.shape, dtype=small)
+    j = np.zeros(arg.shape, dtype=small)
+    for i in range(kh):  # (masked copies are ~20x slower than int8 arithmetic)
+        np.multiply(arg == i, row(tj, i), out=pick)
+        j += pick
+    return out, arg, j
+
+
 def _arg_step(taps: list, small: type, nan: bool) -> tuple:
     """Max and argmax over a list of arrays: the first maximum; with ``nan``, the last NaN (and
     without, NaN still propagates into the max, so that the caller can tell)."""
-    out = taps[0].copy()
-    arg = np.zeros(out.shape, dtype=small)
-    take = np.empty(out.shape, dtype=bool)
+    if len(taps) == 1:
+        return taps[0].copy(), np.zeros(taps[0].shape, dtype=small)
+    first, v = taps[0], taps[1]
+    take = np.greater(v, first)  # strictly greater: the first maximum wins
+    if nan:
+        take |= np.isnan(v)
+        out = np.where(take, v, first)
+    else:
+        out = np.maximum(first, v)  # (the first step writes ``out``: no copy of ``first``)
+    arg = take.astype(small)
     k_take = np.empty(out.shape, dtype=small)
-    for k in range(1, len(taps)):
+    for k in range(2, len(taps)):
         v = taps[k]
-        np.greater(v, out, out=take)  # strictly greater: the first maximum wins
+        np.greater(v, out, out=take)
         if nan:
             take |= np.isnan(v)
             np.copyto(out, v, where=take)
@@ -111,6 +138,39 @@ def _arg_step(taps: list, small: type, nan: bool) -> tuple:
         np.multiply(take, small(k), out=k_take)
         np.maximum(arg, k_take, out=arg)
     return out, arg
+
+
+def max_pool2d(x: np.ndarray, geo: Any, lowest: Any, indices: bool) -> tuple:
+    """Max pooling of ``x`` (N, C, H, W) over the windows of ``geo`` (a ``WindowGeometry``),
+    padding with ``lowest``; returns ``(values, indices or None)``, the indices (int64) into each
+    input plane ``h*W + w`` of the element that won each window (torch's first maximum, last
+    NaN). One separable pass (``window_reduce``'s) yields the winning kernel row and column as
+    int8; the index is then ``corner + i*dh*W + j*dw`` in three int64 passes (a table lookup
+    by the combined offset cost ~4x that)."""
+    padded = numpy_conv.pad_to_windows(x, geo, lowest)
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geo.kernel, geo.out_hw, geo.stride, geo.dilation
+    if not indices:
+        return window_reduce(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw, "max")
+    out, i, j = _window_argmax(*_taps(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw),
+                               kh, kw)
+    (pt, pl), (height, width) = geo.pad, geo.in_hw
+    top, left = np.arange(oh) * sh - pt, np.arange(ow) * sw - pl  # each window's corner
+    idx = i.astype(np.int64)
+    idx *= dh * width
+    if j is not None:
+        idx += j if dw == 1 else j.astype(np.int64) * dw
+    idx += top.reshape(-1, 1) * width + left
+    padded_any = max(geo.pad) > 0 or padded.shape[-2] > pt + height or \
+        padded.shape[-1] > pl + width
+    if padded_any and out.size:
+        # a window holding only ``lowest`` (-inf) ties with its padding, which must not win:
+        # torch keeps the window's first element inside the input (nothing beats -inf there)
+        low = out == lowest
+        if low.any():
+            first_row = np.where(top < 0, top % dh, top)  # (stepping by the dilation from top)
+            first_col = np.where(left < 0, left % dw, left)
+            np.copyto(idx, first_row.reshape(-1, 1) * width + first_col, where=low)
+    return out, idx
 
 
 def segment_sum(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:
@@ -228,6 +288,7 @@ class NumpyBackend(ArrayVocabulary):
     windows = staticmethod(numpy_conv.windows)
     col2im = staticmethod(numpy_conv.col2im)
     window_reduce = staticmethod(window_reduce)
+    max_pool2d = staticmethod(max_pool2d)
     # convolution, and its adjoints in the input and in the weight
     # (float32 through oneDNN where the optional library is installed: ``onednn``)
     conv2d = staticmethod(onednn.accelerated_forward(numpy_conv.conv2d, onednn.conv2d))

@@ -2,11 +2,12 @@
 and interpolate (nearest, nearest-exact, bilinear, area).
 
 Windows are read as strided slices of the padded input, one whole-array step per kernel offset
-(the backend's ``window_reduce``); no window matrix is materialised. Max pooling sends each gradient
-to the input element that won its window (the first maximum, as torch), by a scatter-add over
-flat indices; average pooling's gradient is a col2im of the scaled output gradient. Each gradient
-op is linear in the incoming gradient, and its own backward is its adjoint (a gather, or the
-pooling itself), so every pooling differentiates twice, as torch's do.
+(the backend's ``window_reduce``, and ``max_pool2d``, which also gives the winners' indices);
+no window matrix is materialised. Max pooling sends each gradient to the input element that won
+its window (the first maximum, as torch), by a scatter-add over flat indices; average pooling's
+gradient is a col2im of the scaled output gradient. Each gradient op is linear in the incoming
+gradient, and its own backward is its adjoint (a gather, or the pooling itself), so every pooling
+differentiates twice, as torch's do.
 """
 from __future__ import annotations
 
@@ -28,32 +29,18 @@ def _as4d(x: Any) -> Any:
 # -- max pooling -----------------------------------------------------------------------------------
 
 
-def _plane_index(xp: Any, arg: Any, geo: WindowGeometry) -> Any:
-    """Window offsets ``i*KW + j`` -> flat indices ``h*W + w`` into each unpadded input plane:
-    the window's corner index plus a per-offset step, read from a table of KH*KW entries."""
-    kh, kw = geo.kernel
-    (oh, ow), width = geo.out_hw, geo.in_hw[1]
-    i, j = xp.divmod(xp.arange(kh * kw), kw)
-    step = i * geo.dilation[0] * width + j * geo.dilation[1]
-    corner = ((xp.arange(oh) * geo.stride[0] - geo.pad[0]).reshape(-1, 1) * width
-              + xp.arange(ow) * geo.stride[1] - geo.pad[1])
-    return step[arg] + corner
-
-
 class MaxPool2d(Op, name="MaxPool2DWithIndicesBackward0"):
     @staticmethod
     def forward(ctx, x, *, geo, return_indices):
         xp = ctx.xp
         ctx.in_shape = x.shape
         lowest = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
-        padded = ctx.backend.pad_to_windows(_as4d(x), geo, lowest)
         want = ctx.needs_input_grad[0] or return_indices
-        y, arg = ctx.backend.window_reduce(padded, geo.kernel, geo.stride, geo.dilation,
-                                           geo.out_hw, "argmax" if want else "max")
+        y, idx = ctx.backend.max_pool2d(_as4d(x), geo, lowest, want)
         y = y.reshape(x.shape[:-2] + y.shape[-2:])
         if not want:
             return y
-        idx = _plane_index(xp, arg, geo).reshape(y.shape)
+        idx = idx.reshape(y.shape)
         ctx.overlap = any(s < d * (k - 1) + 1
                           for s, d, k in zip(geo.stride, geo.dilation, geo.kernel))
         if ctx.needs_input_grad[0]:

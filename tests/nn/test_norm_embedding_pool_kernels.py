@@ -158,10 +158,74 @@ def test_embedding_bag_gradient_over_unsorted_repeats_matches_torch(mode):
     w = _data((30, 6), np.float32)
     # (scale_grad_by_freq departs from torch's CPU kernel on purpose: test_layers_ext.py)
     for kwargs in ({}, dict(padding_idx=4)):
-        check_op(lambda m, w: m.nn.functional.embedding_bag(
+        check_op(lambda m, w, kwargs=kwargs: m.nn.functional.embedding_bag(
             m.tensor(idx), w, m.tensor(offsets), mode=mode, **kwargs), w)
     psw = _data(200, np.float32, 6)
     check_op(lambda m, w, p: m.nn.functional.embedding_bag(
         m.tensor(idx), w, m.tensor(offsets), mode="sum", per_sample_weights=p), w, psw)
     check_gradcheck(lambda m, w: m.nn.functional.embedding_bag(
         m.tensor(idx[:20]), w, m.tensor([0, 5, 12]), mode=mode), w[:, :3].astype(np.float64))
+
+
+# -- max pooling: values and winners' indices in one separable pass, gradient by the indices -----
+
+
+def _relu_like(rng, shape, dtype):
+    """Post-ReLU data: about half the elements are 0, so most windows hold ties."""
+    return np.maximum(rng.standard_normal(shape), 0).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [
+    dict(kernel_size=3, stride=2, padding=1),  # ResNet's stem
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2),
+    dict(kernel_size=(3, 2), stride=(1, 3), padding=(1, 1), dilation=(2, 1)),
+    dict(kernel_size=(2, 4), stride=(2, 1), dilation=(1, 2), padding=(0, 2)),
+])
+def test_max_pool2d_winners_and_gradient_match_torch(case, dtype):
+    rng = np.random.default_rng(7)
+    x = _relu_like(rng, (2, 5, 15, 14), dtype)
+    f = lambda m, x: m.nn.functional.max_pool2d(x, **case, return_indices=True)
+    check_op(f, x, **_TOL[dtype])
+    check_op(lambda m, x: m.nn.functional.max_pool2d(x, **case), x, **_TOL[dtype])
+    check_op(f, x[0], **_TOL[dtype])  # (C, H, W)
+    nan = x.copy()
+    nan[0, 1, ::3, ::4] = np.nan  # windows with one NaN (and some with several): the last wins
+    nan[1, 2] = np.nan
+    nan[1, 3, 4:, :] = -np.inf
+    check_op(f, nan, **_TOL[dtype])
+
+
+def test_max_pool2d_indices_are_int64_and_do_not_need_grad():
+    torch = torch_or_skip()
+    x = _relu_like(np.random.default_rng(8), (1, 2, 9, 9), np.float32)
+    with ember.no_grad():
+        y, i = ember.nn.functional.max_pool2d(ember.tensor(x), 3, 2, 1, return_indices=True)
+    ty, ti = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    assert i.dtype == ember.int64 and not i.requires_grad
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    y2 = ember.nn.functional.max_pool2d(ember.tensor(x), 3, 2, 1)  # no indices asked, none kept
+    np.testing.assert_array_equal(y2.numpy(), ty.numpy())
+
+
+def test_max_pool2d_gradcheck_and_double_backward():
+    rng = np.random.default_rng(9)
+    x = rng.permutation(2 * 3 * 7 * 8).reshape(2, 3, 7, 8) / 10.0  # distinct: no ties to nudge
+    check_gradcheck(lambda m, x: m.nn.functional.max_pool2d(x, 3, 2, 1), x)
+    check_gradcheck(lambda m, x: m.nn.functional.max_pool2d(x, (2, 3), (2, 1), dilation=(1, 2)),
+                    x)
+    torch = torch_or_skip()
+    grads = []
+    for m in (ember, torch):
+        t = m.tensor(x, requires_grad=True)
+        y = m.nn.functional.max_pool2d(t, 3, 2, 1)
+        g = m.tensor(np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape)),
+                     requires_grad=True)
+        (gx,) = m.autograd.grad(y, t, g, create_graph=True)
+        (gg,) = m.autograd.grad((gx * gx).sum(), g)  # back through the scatter: a gather
+        assert type(gx.grad_fn).__name__ == "MaxPool2DWithIndicesBackwardBackward0"
+        grads.append((gx.detach().numpy(), gg.numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
