@@ -134,8 +134,8 @@ _LAZY_ATTRS.update(dict.fromkeys((
     "binary_cross_entropy_with_logits", "triplet_margin_loss", "ctc_loss", "instance_norm",
     "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
-    "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_"),
-    "nn._torch_level"))
+    "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_",
+    "embedding_bag"), "nn._torch_level"))
 
 
 def __getattr__(name: str) -> object:

@@ -13,6 +13,7 @@ import builtins
 import warnings
 from typing import Any, Sequence
 
+from ..backend import get_array_module
 from ..ops.activation import masked_dropout
 from ..tensor import Tensor
 from . import functional as F
@@ -194,6 +195,70 @@ def embedding_renorm_(input: Tensor, indices: Tensor, max_norm: float,
     return input
 
 
+_BAG_MODES = {0: "sum", 1: "mean", 2: "max"}
+
+
+def embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor,
+                  scale_grad_by_freq: bool = False, mode: int = 0, sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """ATen's embedding bag: ``(output, offset2bag, bag_size, max_indices)``.
+
+    ``output`` is ``F.embedding_bag``'s (mode 0 sum, 1 mean, 2 max). The others are what torch's
+    CPU kernel returns beside it, in ``indices``' dtype: the bag of each index (empty for a
+    floating sum on torch's fast path: no ``padding_idx``, a float32/float16/bfloat16 weight),
+    the number of non-padding indices per bag (zeros for sum: one per offset when nothing is
+    recorded, as torch's forward-only kernel gives), and the row of the maximum per bag and
+    feature for max (the bag sizes for mean, zeros for sum).
+    """
+    if mode not in _BAG_MODES:
+        raise RuntimeError("`mode` must be sum, mean, or max.")
+    if per_sample_weights is not None and mode != 0:
+        raise RuntimeError("embedding_bag: per_sample_weights only supported with mode='sum'")
+    pad = padding_idx  # (a negative one counts from the end, as ATen wraps it)
+    if pad is not None and pad < 0:
+        pad += weight.shape[0]
+    out = F.embedding_bag(indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq,
+                          mode=_BAG_MODES[mode], sparse=sparse,
+                          per_sample_weights=per_sample_weights,
+                          include_last_offset=include_last_offset, padding_idx=pad)
+    idx, d = indices._data, indices._data.dtype
+    xp = get_array_module(idx)
+    starts = offsets._data.astype(d)
+    if include_last_offset:
+        starts = starts[:-1]
+    n_bags = starts.shape[0]
+    bag = (xp.searchsorted(starts, xp.arange(idx.shape[0]), side="right") - 1).astype(d)
+    valid = idx != pad if pad is not None else xp.ones(idx.shape, dtype=bool)
+    if mode == 0:  # zeros: one per bag, or one per offset on torch's forward-only kernel
+        recorded = out.requires_grad
+        size = xp.zeros(n_bags if recorded else offsets._data.shape[0], dtype=d)
+    else:
+        size = xp.bincount(bag[valid], minlength=n_bags).astype(d)
+    if mode == 2:
+        top = _bag_argmax(weight._data[idx], out._data, bag, valid, idx, n_bags, xp)
+    else:
+        top = size.copy()  # (mean: the bag sizes again; sum: zeros)
+    fast = mode == 0 and padding_idx is None and weight.dtype.name in (
+        "float32", "float16", "bfloat16")
+    if fast:
+        bag = bag[:0]
+    return out, Tensor._make(bag), Tensor._make(size), Tensor._make(top.astype(d))
+
+
+def _bag_argmax(rows: Any, best: Any, bag: Any, valid: Any, idx: Any, n_bags: int,
+                xp: Any) -> Any:
+    """For each bag and feature, the weight row where the bag's maximum first occurs (0 for an
+    empty bag): positions holding the maximum, the first of each bag taken by a segment min."""
+    n = idx.shape[0]
+    hit = (rows == best[bag]) & valid[:, None]
+    pos = xp.where(hit, xp.arange(n)[:, None], n)
+    first = xp.full((n_bags + 1, rows.shape[1]), n)
+    xp.minimum.at(first, bag, pos)
+    found = first[:n_bags] < n
+    return xp.where(found, idx[xp.minimum(first[:n_bags], n - 1)], 0)
+
+
 # -- one step of the recurrent cells -----------------------------------------------------------
 
 
@@ -245,4 +310,5 @@ __all__ = [
     "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
     "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_",
+    "embedding_bag",
 ]
