@@ -206,6 +206,38 @@ def as_strided(input: Tensor, size: Sequence[int], stride: Sequence[int],
                            storage=storage, root=root)
 
 
+class AsStridedInplace(AsStrided, name="AsStridedBackward1"):
+    pass
+
+
+def as_strided_(input: Tensor, size: Sequence[int], stride: Sequence[int],
+                storage_offset: int | None = None) -> Tensor:
+    """Makes ``input`` itself the strided view of its storage (writable unless two of its
+    elements share memory, as torch refuses writes then)."""
+    from ..backend import get_array_module
+
+    if input._requires_grad and input._grad_fn is None and grad_mode.state.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    root, own, storage = _geometry(input)
+    offset = own if storage_offset is None else int(storage_offset)
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    _check_strided(size, stride, offset, storage, input._data.itemsize)
+    xp = get_array_module(root)
+    in_pos = _positions(xp, tuple(input.shape), input.stride(), own)
+    out = AsStridedInplace.apply(input, size=size, stride=stride, offset=offset, in_pos=in_pos,
+                                 storage=storage, root=root)
+    data = xp.ndarray(size, dtype=root.dtype, buffer=root, offset=offset * root.itemsize,
+                      strides=tuple(s * root.itemsize for s in stride))
+    pos = _positions(xp, size, stride, offset)
+    data.flags.writeable = bool(root.flags.writeable) and xp.unique(pos).size == pos.size
+    input._data = data
+    if out._grad_fn is not None:
+        input._grad_fn, input._output_nr = out._grad_fn, 0
+    input._version_counter[0] += 1
+    return input
+
+
 class AsStridedScatter(_ViewScatter, name="AsStridedScatterBackward0"):
     pass
 
@@ -284,7 +316,7 @@ def fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
                                                             value=fill_value))
 
 
-__all__ = ["diagonal_scatter", "select_scatter", "slice_scatter", "as_strided",
+__all__ = ["diagonal_scatter", "select_scatter", "slice_scatter", "as_strided", "as_strided_",
            "as_strided_scatter"]
 TENSOR_METHODS: dict = {name: globals()[name] for name in __all__}
 TENSOR_METHODS["fill_diagonal_"] = fill_diagonal_

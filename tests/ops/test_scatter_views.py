@@ -133,3 +133,18 @@ def test_fill_diagonal_errors():
     same_error(lambda m: m.zeros(2, 3, 4).fill_diagonal_(1))
     same_error(lambda m: m.zeros(3).fill_diagonal_(1))
     same_error(lambda m: m.zeros(3, 3, requires_grad=True).fill_diagonal_(1))
+
+
+def test_as_strided_inplace(rng):
+    torch = torch_or_skip()
+    x = np.arange(12.0, dtype=np.float32)
+    for m in (ember, torch):
+        t = m.tensor(x)
+        assert t.as_strided_((3, 3), (3, 1), 1) is t
+        assert tuple(t.shape) == (3, 3) and t.stride() == (3, 1) and t.storage_offset() == 1
+    check_op(lambda m, a: (a * 1).as_strided_((2, 2), (1, 2)), x)
+    check_op(lambda m, a: m.as_strided_(a * 1, (3, 2), (1, 3), 2), x)
+    check_op(lambda m, a: (a * 1).as_strided_((3,), (2,)).mul_(2), x)  # a writable view
+    same_error(lambda m: m.arange(12.0, requires_grad=True).as_strided_((2, 2), (1, 1)))
+    same_error(lambda m: m.zeros(4).as_strided_((2, 2), (0, 1)).add_(1))
+    same_error(lambda m: m.arange(4.0).as_strided_((5,), (1,)))
