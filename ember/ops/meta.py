@@ -11,9 +11,8 @@ from .. import dtypes as _dt
 from ..backend import get_array_module, is_array
 from ..tensor import Size, Tensor, _wrap_dim
 from ._op import Op
-from ._util import dims_arg
-from .inplace import Fill, FillTensor, check_inplace
-from .shape import Squeeze, Transpose, Unsqueeze, expand
+from .inplace import Fill, FillTensor
+from .shape import expand
 
 
 def _tensor_arg(fname: str, value: Any, name: str = "input", pos: int = 1) -> Tensor:
@@ -270,73 +269,6 @@ def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
     return Tensor._make(out)
 
 
-# -- in-place view changes: the tensor keeps its identity, its shape changes ---------------------
-
-
-class SqueezeInplace(Squeeze, name="SqueezeBackward3"):
-    pass
-
-
-class SqueezeDimInplace(Squeeze, name="SqueezeBackward4"):
-    pass
-
-
-class SqueezeDimsInplace(Squeeze, name="SqueezeBackward5"):
-    pass
-
-
-class UnsqueezeInplace(Unsqueeze, name="UnsqueezeBackward1"):
-    pass
-
-
-class MatrixTInplace(Transpose, name="TBackward1"):
-    pass
-
-
-def _restride(self: Tensor, op: type, remake: Any, **options: Any) -> Tensor:
-    """Applies a view op to this tensor in place: its data and history become the view's (as
-    ``transpose_`` does); a view re-makes itself from its base through ``remake`` after."""
-    check_inplace(self)
-    out = op.apply(self, **options)
-    self._data = out._data
-    if out._requires_grad:
-        self._grad_fn, self._output_nr = out._grad_fn, out._output_nr
-    self._version_counter[0] += 1
-    prev = self._view_fn
-    if prev is not None:
-        self._view_fn = lambda b: remake(prev(b))
-    return self
-
-
-def squeeze_(self: Tensor, dim: Any = None) -> Tensor:
-    """Removes dims of size 1 in place (all of them, ``dim``, or each of the dims ``dim``)."""
-    shape = self._data.shape
-    if dim is None:
-        op, dims = SqueezeInplace, tuple(i for i, n in enumerate(shape) if n == 1)
-    elif isinstance(dim, (tuple, list)):
-        axes = dims_arg(dim, self.ndim)
-        op, dims = SqueezeDimsInplace, tuple(d for d in axes if self.ndim and shape[d] == 1)
-    else:
-        d = _wrap_dim(dim, self.ndim)
-        op, dims = SqueezeDimInplace, ((d,) if self.ndim and shape[d] == 1 else ())
-    return _restride(self, op, lambda t: t.squeeze(dims) if dims else t, dims=dims)
-
-
-def unsqueeze_(self: Tensor, dim: int) -> Tensor:
-    """Inserts a dim of size 1 at ``dim``, in place."""
-    d = _wrap_dim(dim, self.ndim + 1)
-    return _restride(self, UnsqueezeInplace, lambda t: t.unsqueeze(d), dim=d)
-
-
-def t_(self: Tensor) -> Tensor:
-    """Transposes this tensor of at most 2 dims in place."""
-    if self.ndim > 2:
-        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
-                           f"{self.ndim}D")
-    d1 = 1 if self.ndim == 2 else 0
-    return _restride(self, MatrixTInplace, lambda t: t.t(), dim0=0, dim1=d1)
-
-
 # -- metadata ---------------------------------------------------------------------------------
 
 
@@ -431,8 +363,8 @@ TENSOR_METHODS: dict[str, Any] = {
     "pin_memory": pin_memory,
     "share_memory_": share_memory_, "dim_order": dim_order, "storage_offset": storage_offset,
     "const_data_ptr": lambda self: self.data_ptr(), "module_load": module_load,
-    "narrow_copy": narrow_copy, "nonzero_static": nonzero_static, "squeeze_": squeeze_,
-    "unsqueeze_": unsqueeze_, "t_": t_, "layout": property(_layout),
+    "narrow_copy": narrow_copy, "nonzero_static": nonzero_static,
+    "layout": property(_layout),
 }
 # the devices and layouts torch knows and a CPU-only build never has
 for _name in ("is_meta", "is_mps", "is_xpu", "is_quantized", "is_nested", "is_mkldnn",

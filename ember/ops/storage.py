@@ -1,6 +1,7 @@
 """Tensors over memory: the legacy constructor ``Tensor.new``, ``resize_`` and friends, the
-element-wise Python callbacks (``apply_``, ``map_``, ``map2_``), and the factories that lay out or
-wrap memory (``empty_strided``, ``frombuffer``, ``from_dlpack`` and the DLPack methods)."""
+element-wise Python callbacks (``apply_``, ``map_``, ``map2_``) and the legacy attributes and
+device moves. ``memory.py`` has the factories over memory, ``aliasing.py`` the in-place view
+changes and the tensors that share another's memory."""
 from __future__ import annotations
 
 import builtins
@@ -8,11 +9,11 @@ import warnings
 from typing import Any, Callable, Sequence
 
 from .. import dtypes as _dt
-from ..backend import NUMPY, get_array_module
+from ..backend import get_array_module
 from ..graph import grad_mode
-from ..tensor import Size, Tensor, _factory_result, _shape_arg, _wrap_dim, device as _device
+from ..tensor import Size, Tensor, _shape_arg, device as _device
 from ._op import Op
-from .inplace import check_inplace
+from .memory import empty_strided
 from .meta import storage_offset
 from .shape import expand
 
@@ -204,257 +205,6 @@ def map2_(self: Tensor, x: Tensor, y: Tensor, callable: Callable) -> Tensor:
     return _write_values(self, [callable(a, b, c) for a, b, c in zip(mine, xs, ys)])
 
 
-# -- factories over existing memory -------------------------------------------------------------
-
-
-def empty_strided(size: Sequence[int], stride: Sequence[int], *, dtype: Any = None,
-                  layout: Any = None, device: Any = None, requires_grad: bool = False,
-                  pin_memory: bool = False) -> Tensor:
-    """An uninitialised tensor of ``size`` whose elements lie ``stride`` apart in memory."""
-    if device is not None:
-        _device(device)
-    size, stride = tuple(size), tuple(stride)
-    if len(size) != len(stride):
-        raise RuntimeError(f"dimensionality of sizes ({len(size)}) must match dimensionality of "
-                           f"strides ({len(stride)})")
-    d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    # the storage spans the furthest element (none at all when a size is 0)
-    extent = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
-    buf = NUMPY.xp.empty(extent, d.np)
-    data = NUMPY.as_strided(buf, shape=size, strides=[s * d.itemsize for s in stride])
-    return _factory_result(data, requires_grad)
-
-
-def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0,
-               requires_grad: bool = False) -> Tensor:
-    """A 1-d tensor over the memory of an object that implements the buffer protocol; it shares
-    that memory (writes show through both ways)."""
-    d = _dt.to_dtype(dtype)
-    length = memoryview(buffer).nbytes
-    if length <= 0 or count == 0:
-        raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
-    if offset < 0 or offset >= length:
-        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than "
-                         f"buffer length ({length} bytes) minus 1")
-    if count < 0:
-        if (length - offset) % d.itemsize:
-            raise ValueError(f"buffer length ({length - offset} bytes) after offset ({offset} "
-                             f"bytes) must be a multiple of element size ({d.itemsize})")
-        count = (length - offset) // d.itemsize
-    elif offset + count * d.itemsize > length:
-        raise ValueError(f"requested buffer length ({count} * {d.itemsize} bytes) after offset "
-                         f"({offset} bytes) must not be greater than actual buffer length "
-                         f"({length} bytes)")
-    data = NUMPY.xp.frombuffer(buffer, dtype=d.np, count=count, offset=offset)
-    if not data.flags.writeable:
-        warnings.warn("The given buffer is not writable, and PyTorch does not support "
-                      "non-writable tensors. This means you can write to the underlying "
-                      "(supposedly non-writable) buffer using the tensor. You may want to copy "
-                      "the buffer to protect its data or make it writable before converting it "
-                      "to a tensor. This type of warning will be suppressed for the rest of this "
-                      "program.", UserWarning, stacklevel=2)
-    return _factory_result(data, requires_grad)
-
-
-def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None) -> Tensor:
-    """A tensor sharing the memory of ``ext_tensor``, any object with ``__dlpack__`` (a NumPy
-    array, a torch tensor, ...): the DLPack exchange protocol."""
-    if device is not None:
-        _device(device)
-    if isinstance(ext_tensor, Tensor):
-        return ext_tensor
-    if type(ext_tensor).__name__ == "PyCapsule":  # a capsule from a ``to_dlpack`` (CPU memory)
-        ext_tensor = _Capsule(ext_tensor)
-    if not hasattr(ext_tensor, "__dlpack__"):
-        raise AttributeError(f"'{type(ext_tensor).__name__}' object has no attribute "
-                             "'__dlpack__'")
-    data = NUMPY.xp.from_dlpack(ext_tensor, copy=copy)
-    _dt.from_numpy_dtype(data.dtype)  # torch's error for a dtype ember lacks
-    return _factory_result(data, False)
-
-
-class _Capsule:
-    """A bare DLPack capsule dressed as the protocol's producer (NumPy wants the methods)."""
-
-    def __init__(self, capsule: Any) -> None:
-        self.capsule = capsule
-
-    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.capsule
-
-    def __dlpack_device__(self) -> tuple:
-        return (1, 0)  # kDLCPU
-
-
-def _dlpack(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-    return self._data.__dlpack__(*args, **kwargs)
-
-
-def _dlpack_device(self: Tensor) -> tuple:
-    return self._data.__dlpack_device__()
-
-
-def scalar_tensor(s: Any, *, dtype: Any = None, layout: Any = None, device: Any = None,
-                  pin_memory: bool | None = None, requires_grad: bool = False) -> Tensor:
-    """A 0-d tensor holding the number ``s``, in the default floating dtype unless ``dtype``."""
-    if isinstance(s, Tensor):
-        s = s.item()
-    if not isinstance(s, _dt.SCALAR_TYPES) and not isinstance(s, complex):
-        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not "
-                        f"{type(s).__name__}")
-    if device is not None:
-        _device(device)
-    d = _dt.to_dtype(dtype) if dtype is not None else (
-        _dt.get_default_dtype().to_complex() if isinstance(s, complex) else
-        _dt.get_default_dtype())
-    return _factory_result(NUMPY.xp.asarray(s, dtype=d.np), requires_grad)
-
-
-# (this module's ``range`` is torch's from here on; Python's is ``builtins.range``)
-def range(start: Any = 0, end: Any = None, step: Any = 1, *, out: Any = None, dtype: Any = None,
-          layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Deprecated: the 1-d tensor ``start, start + step, ..., end`` (``end`` included, unlike
-    ``arange``), in the default floating dtype unless ``dtype``."""
-    warnings.warn("torch.range is deprecated and will be removed in a future release because its "
-                  "behavior is inconsistent with Python's range builtin. Instead, use "
-                  "torch.arange, which produces values in [start, end).", UserWarning,
-                  stacklevel=2)
-    if end is None:
-        start, end = 0, start
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    if device is not None:
-        _device(device)
-    d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    xp = NUMPY.xp
-    n = int((end - start) / step) + 1
-    values = start + xp.arange(n, dtype=xp.float64) * step  # (in double, then cast, as torch)
-    return _factory_result(values.astype(d.np), requires_grad)
-
-
-# -- sharing memory: set_, is_set_to, as_subclass, the unsafe splits ---------------------------
-
-
-def set_(self: Tensor, source: Any = None, storage_offset: int = 0, size: Any = None,
-         stride: Any = None) -> Tensor:
-    """Makes this tensor use ``source``'s memory: ``source``'s own layout (a tensor), the whole
-    storage as 1-d (an ``untyped_storage()``), or ``size``/``stride`` from ``storage_offset``.
-    ``set_()`` leaves it empty. The dtypes must agree."""
-    check_inplace(self)
-    xp = get_array_module(self._data)
-    if source is None:
-        data = xp.empty((0,), self._data.dtype)
-    else:
-        src = source._data if isinstance(source, Tensor) else source
-        if src.dtype != self._data.dtype:
-            theirs = _CPP_TYPES[_dt.from_numpy_dtype(src.dtype).name]
-            raise RuntimeError(f"Could not set tensor of type {theirs} to a tensor of type "
-                               f"{_CPP_TYPES[self.dtype.name]}")
-        if size is None and isinstance(source, Tensor):
-            data = src
-        else:
-            root = source.untyped_storage() if isinstance(source, Tensor) else src
-            flat = root.reshape(-1)
-            if size is None:
-                data = flat[storage_offset:]
-            else:
-                size = tuple(size)
-                if stride is None:  # contiguous strides
-                    stride, acc = [], 1
-                    for n in reversed(size):
-                        stride.insert(0, acc)
-                        acc *= max(n, 1)
-                data = NUMPY.as_strided(flat[storage_offset:], shape=size,
-                                        strides=[st * flat.itemsize for st in stride])
-    self._data = data
-    self._version_counter[0] += 1
-    return self
-
-
-def is_set_to(self: Tensor, tensor: Tensor) -> bool:
-    """True if both tensors use the same memory with the same offset, sizes and strides."""
-    a, b = self._data, tensor._data
-    return (self.untyped_storage() is tensor.untyped_storage() and a.shape == b.shape
-            and self.data_ptr() == tensor.data_ptr() and self.stride() == tensor.stride())
-
-
-def as_subclass(self: Tensor, cls: type) -> Tensor:
-    """This tensor as an instance of ``cls`` (a Tensor subclass): same memory, same version
-    counter, still attached to the graph."""
-    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
-        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
-                        "Tensor is not possible. Make sure your class inherits from Tensor.")
-    out = Alias.apply(self)  # (the node that carries gradients back to ``self``)
-    t = object.__new__(cls)
-    Tensor._init(t, self._data, self._requires_grad, out._grad_fn, out._output_nr)
-    t._version_counter = self._version_counter
-    return t
-
-
-class Alias(Op, name="AliasBackward0"):
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return a[...]
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-
-class UnsafeSplit(Op, name="UnsafeSplitBackward0"):
-    """Pieces along ``dim`` that autograd does not treat as views (torch's unsafe_split)."""
-
-    @staticmethod
-    def forward(ctx, a, *, dim, bounds):
-        ctx.dim = dim
-        key = (slice(None),) * dim
-        return tuple(a[key + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
-
-    @staticmethod
-    def backward(ctx, *grads):
-        from .arrange import cat
-
-        return cat(grads, ctx.dim)
-
-
-class UnsafeSplitWithSizes(UnsafeSplit, name="UnsafeSplitWithSizesBackward0"):
-    pass
-
-
-def _unsafe(op: type, pieces: tuple, tensor: Tensor, dim: int) -> tuple[Tensor, ...]:
-    bounds, d = [0], _wrap_dim(dim, tensor.ndim)
-    for p in pieces:
-        bounds.append(bounds[-1] + p._data.shape[d])
-    return op.apply(tensor, dim=d, bounds=tuple(bounds))
-
-
-def unsafe_split(tensor: Tensor, split_size: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """``split`` whose pieces are not views for autograd (they may be written in place)."""
-    from .arrange import split
-
-    return _unsafe(UnsafeSplit, split(tensor.detach(), split_size, dim), tensor, dim)
-
-
-def unsafe_split_with_sizes(input: Tensor, split_sizes: Sequence[int],
-                            dim: int = 0) -> tuple[Tensor, ...]:
-    """``split_with_sizes`` whose pieces are not views for autograd."""
-    from .arrange import split_with_sizes
-
-    pieces = split_with_sizes(input.detach(), split_sizes, dim)
-    return _unsafe(UnsafeSplitWithSizes, pieces, input, dim)
-
-
-def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """``chunk`` whose pieces are not views for autograd."""
-    from .arrange import chunk
-
-    return _unsafe(UnsafeSplit, chunk(input.detach(), chunks, dim), input, dim)
-
-
 def _volatile(self: Tensor) -> bool:
     warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
                   stacklevel=2)
@@ -469,15 +219,11 @@ def _no_device(message: str, error: type) -> Any:
     return move
 
 
-__all__ = ["empty_strided", "frombuffer", "from_dlpack", "resize_as_", "unsafe_split",
-           "unsafe_split_with_sizes", "unsafe_chunk", "scalar_tensor", "range"]
+__all__ = ["resize_as_"]
 TENSOR_METHODS: dict[str, Any] = {
     "new": new, "new_empty_strided": new_empty_strided, "resize_": resize_,
     "resize_as_": resize_as_, "resize": resize, "resize_as": resize_as, "apply_": apply_,
-    "map_": map_, "map2_": map2_, "__dlpack__": _dlpack, "__dlpack_device__": _dlpack_device,
-    "set_": set_, "is_set_to": is_set_to, "as_subclass": as_subclass,
-    "unsafe_split": unsafe_split, "unsafe_split_with_sizes": unsafe_split_with_sizes,
-    "unsafe_chunk": unsafe_chunk, "name": property(lambda self: None),
+    "map_": map_, "map2_": map2_, "name": property(lambda self: None),
     "volatile": property(_volatile),
     "xpu": _no_device("Torch not compiled with XPU enabled", AssertionError),
     "ipu": _no_device("PyTorch is not linked with support for ipu devices", RuntimeError),
