@@ -69,9 +69,12 @@ def _candidates() -> list:
 
 
 def enabled() -> bool:
-    """Whether convolutions go through oneDNN: the library loads and ``EMBER_ONEDNN`` is not
-    ``0``. The first call loads it."""
+    """Whether convolutions go through oneDNN: the library loads, ``EMBER_ONEDNN`` is not ``0``
+    and ``torch.backends.mkldnn.enabled`` is not False. The first call loads it."""
     if os.environ.get("EMBER_ONEDNN", "1") == "0":
+        return False
+    switch = sys.modules.get("ember.backends.mkldnn")  # (torch's switch; read, never imported)
+    if switch is not None and not switch.enabled:
         return False
     return bool(_lib) if _lib is not None else _load()
 

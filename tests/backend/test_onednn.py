@@ -218,3 +218,15 @@ def test_openmp_waits_passively_unless_the_user_chose():
                          timeout=120)
     assert out.stdout.strip() == "None", out.stderr  # set for the load only, then removed
     assert _child(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
+
+
+def test_torch_backends_mkldnn_switch():
+    x, w = ember.randn(1, 2, 5, 5), ember.randn(3, 2, 3, 3)
+    with ember.backends.mkldnn.flags(enabled=False):
+        assert not ember.backends.mkldnn.enabled and not onednn.enabled()
+        ref = F.conv2d(x.double(), w.double()).float()
+        off = F.conv2d(x, w)
+    assert ember.backends.mkldnn.enabled and onednn.enabled()
+    np.testing.assert_allclose(off.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+    assert ember.backends.mkldnn.set_flags(False)[:2] == (True, False)
+    assert ember.backends.mkldnn.set_flags(True)[0] is False
