@@ -522,12 +522,20 @@ def test_typename_is_distributed_resolve_adjoint(rng):
 @pytest.mark.parametrize("long,short", [("greater_", "gt_"), ("greater_equal_", "ge_"),
                                         ("less_", "lt_"), ("less_equal_", "le_"),
                                         ("not_equal_", "ne_")])
-def test_long_inplace_comparisons(long, short, rng):
-    x, y = rng.integers(0, 3, 6).astype(np.float32), rng.integers(0, 3, 6).astype(np.float32)
-    check_op(lambda m, a, b: getattr(a.clone(), long)(b), x, y, grad=False, grad_fn=False)
-    check_op(lambda m, a: getattr(a.clone(), long)(1), x, grad=False, grad_fn=False)
-    e = ember.tensor(x)
-    assert getattr(e, long)(ember.tensor(y)) is e
+def test_inplace_comparisons(long, short, rng):
+    x, y = rng.integers(0, 3, 6).astype(np.float64), rng.integers(0, 3, 6).astype(np.float64)
+    for name in (long, short):
+        # recorded as <Op>Backward0 (a number) / <Op>Backward1 (a tensor): zeros flow back
+        check_op(lambda m, a, b: getattr(a.clone(), name)(b), x, y)
+        check_op(lambda m, a, b: getattr(a * 1, name)(b[:1]) * b, x, y)
+        check_op(lambda m, a: getattr(a.clone(), name)(1), x)
+        check_op(lambda m, a: getattr(a.clone(), name)(1.5), x.astype(np.int64), grad=False)
+        check_op(lambda m, a, b: getattr(a.clone(), name)(b), x, y.astype(np.int64))
+        check_gradcheck(lambda m, a, b: getattr(a * 1, name)(b) + a, x, y)
+        e = ember.tensor(x)
+        assert getattr(e, name)(ember.tensor(y)) is e
+        same_error(lambda m: getattr(m.ones(2), name)(m.ones(3, 2)))
+        same_error(lambda m: getattr(m.ones(2, requires_grad=True), name)(0))
 
 
 def test_adjoint_of_a_scalar():

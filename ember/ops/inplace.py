@@ -424,7 +424,8 @@ def _inplace_method(name: str) -> Callable:
 
 
 # in-place twins made from out-of-place methods, looked up at call time so every op module's
-# methods qualify once bound
+# methods qualify once bound (the comparisons eq_ ... ge_ record their own nodes:
+# compare_inplace.py)
 INPLACE_FROM = (
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow", "neg",
     "abs", "sign", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu",
@@ -436,7 +437,7 @@ INPLACE_FROM = (
     "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
     "arctan", "arcsinh", "arccosh", "arctanh", "erfc", "sgn", "hypot", "atan2", "arctan2",
     "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "bitwise_not", "eq", "ne", "lt", "le", "gt", "ge", "fix", "negative", "absolute",
+    "bitwise_not", "fix", "negative", "absolute",
 )
 
 TENSOR_METHODS: dict[str, Callable] = {n + "_": _inplace_method(n) for n in INPLACE_FROM}
