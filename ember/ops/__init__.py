@@ -14,6 +14,7 @@ from . import weight_norm
 from . import arith, numeric, sample_stats, scatter_views, products, lapack, matrix_legacy
 from . import spectral
 from . import meta, storage, memory, aliasing, torch_inplace, windows, native, compare_inplace
+from . import unary_inplace
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
@@ -21,7 +22,8 @@ MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrang
            pointwise, sorting, counting, layout, scatter_reduce, geometry, attention, recurrent, special, matrix, complex, weight_norm,
            activation_ext, conv_nd, pool_1d, pool_nd, arith, numeric, sample_stats, scatter_views, products, lapack,
            matrix_legacy, spectral,
-           meta, storage, memory, aliasing, torch_inplace, windows, native, compare_inplace)
+           meta, storage, memory, aliasing, torch_inplace, windows, native, compare_inplace,
+           unary_inplace)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

@@ -424,8 +424,8 @@ def _inplace_method(name: str) -> Callable:
 
 
 # in-place twins made from out-of-place methods, looked up at call time so every op module's
-# methods qualify once bound (the comparisons eq_ ... ge_ record their own nodes:
-# compare_inplace.py)
+# methods qualify once bound (the comparisons eq_ ... ge_ and the inverse hyperbolics asinh_ ...
+# record their own nodes: compare_inplace.py, unary_inplace.py)
 INPLACE_FROM = (
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow", "neg",
     "abs", "sign", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu",
@@ -434,8 +434,8 @@ INPLACE_FROM = (
     "masked_fill", "index_fill", "scatter", "scatter_add", "index_add", "index_copy",
     "tril", "triu", "square", "maximum", "minimum", "logical_not", "log10", "exp2", "frac",
     "nan_to_num", "cumsum", "cumprod", "addmm", "baddbmm", "addmv",
-    "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
-    "arctan", "arcsinh", "arccosh", "arctanh", "erfc", "sgn", "hypot", "atan2", "arctan2",
+    "asin", "acos", "atan", "sinh", "cosh", "arcsin", "arccos",
+    "arctan", "erfc", "sgn", "hypot", "atan2", "arctan2",
     "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
     "bitwise_not", "fix", "negative", "absolute",
 )
