@@ -71,6 +71,7 @@ from .ops.meta import *  # noqa: F401,F403
 from .ops.storage import *  # noqa: F401,F403
 from .ops.memory import *  # noqa: F401,F403
 from .ops.aliasing import *  # noqa: F401,F403
+from .ops.strided import *  # noqa: F401,F403
 from .ops.torch_inplace import *  # noqa: F401,F403
 from .ops.windows import *  # noqa: F401,F403
 from .ops.native import *  # noqa: F401,F403

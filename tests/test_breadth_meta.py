@@ -721,3 +721,15 @@ def test_to_dlpack():
     x[0] = 7.0
     assert t.tolist() == [7.0, 1.0, 2.0, 3.0]
     assert ember.from_dlpack(torch.to_dlpack(torch.ones(2))).tolist() == [1.0, 1.0]
+
+
+def test_strided_answers_to_sparse_accessors(rng):
+    x = rng.standard_normal((2, 3))
+    for m in (ember, torch):
+        t = m.tensor(x, requires_grad=True)
+        assert t.to_dense() is t and t.to_dense(masked_grad=True) is t
+        assert t.dense_dim() == 2 and t.sparse_dim() == 0
+    check_op(lambda m, t: t.to_dense(dtype=m.float32), x)
+    for name in ("crow_indices", "col_indices", "ccol_indices", "row_indices", "values",
+                 "indices", "is_coalesced", "coalesce"):
+        same_error(lambda m: getattr(m.ones(2, 3), name)())

@@ -14,7 +14,7 @@ from . import weight_norm
 from . import arith, numeric, sample_stats, scatter_views, products, lapack, matrix_legacy
 from . import spectral
 from . import meta, storage, memory, aliasing, torch_inplace, windows, native, compare_inplace
-from . import unary_inplace
+from . import unary_inplace, strided
 from . import vocabulary  # noqa: F401  (the Tensor carrier of backward formulas)
 
 MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrange, indexing,
@@ -23,7 +23,7 @@ MODULES = (elementwise, compare, unary, reduce, stats, cumulative, shape, arrang
            activation_ext, conv_nd, pool_1d, pool_nd, arith, numeric, sample_stats, scatter_views, products, lapack,
            matrix_legacy, spectral,
            meta, storage, memory, aliasing, torch_inplace, windows, native, compare_inplace,
-           unary_inplace)
+           unary_inplace, strided)
 
 for _mod in MODULES:
     for _name, _fn in _mod.TENSOR_METHODS.items():

@@ -119,36 +119,6 @@ def adjoint(input: Tensor) -> Tensor:
     return _tensor_arg("adjoint", input).adjoint()
 
 
-class layout:
-    """A tensor's memory layout: ``ember.strided`` (dense) is the one ember's tensors have; the
-    sparse ones exist so that programs naming them can compare against them."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"ember.{self.name}"
-
-    def __reduce__(self) -> str:
-        return self.name  # (pickled by module-level name: the same object comes back)
-
-
-strided = layout("strided")
-sparse_coo = layout("sparse_coo")
-sparse_csr = layout("sparse_csr")
-sparse_csc = layout("sparse_csc")
-sparse_bsr = layout("sparse_bsr")
-sparse_bsc = layout("sparse_bsc")
-jagged = layout("jagged")
-_mkldnn = layout("_mkldnn")
-
-
-def _layout(self: Tensor) -> layout:
-    return strided
-
-
 # -- broadcasting -----------------------------------------------------------------------------
 
 
@@ -353,8 +323,7 @@ __all__ = [
     "numel", "is_floating_point", "is_nonzero", "is_same_size", "is_signed", "is_conj", "is_neg",
     "is_inference", "is_storage", "isreal", "get_device", "broadcast_shapes", "broadcast_tensors",
     "fill", "detach", "narrow_copy", "nonzero_static", "is_distributed", "typename",
-    "resolve_conj", "resolve_neg", "adjoint", "layout", "strided", "sparse_coo", "sparse_csr",
-    "sparse_csc", "sparse_bsr", "sparse_bsc", "jagged",
+    "resolve_conj", "resolve_neg", "adjoint",
 ]
 TENSOR_METHODS: dict[str, Any] = {
     "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
@@ -364,7 +333,6 @@ TENSOR_METHODS: dict[str, Any] = {
     "share_memory_": share_memory_, "dim_order": dim_order, "storage_offset": storage_offset,
     "const_data_ptr": lambda self: self.data_ptr(), "module_load": module_load,
     "narrow_copy": narrow_copy, "nonzero_static": nonzero_static,
-    "layout": property(_layout),
 }
 # the devices and layouts torch knows and a CPU-only build never has
 for _name in ("is_meta", "is_mps", "is_xpu", "is_quantized", "is_nested", "is_mkldnn",
