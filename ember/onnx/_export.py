@@ -246,8 +246,10 @@ def build(model: Any, args: Any, kwargs: dict | None, *, input_names: Any, outpu
     inits = list(b.inits.values())
     params = {p.name for p in graph.params.values()}
     if not export_params or keep_initializers_as_inputs:
-        for t in inits:
-            if t.name in params:
+        by_name = {t.name: t for t in inits}
+        for name in graph.params:  # in state_dict order
+            t = by_name.get(name)
+            if t is not None:
                 inputs.append(onnx.helper.make_tensor_value_info(
                     t.name, t.data_type, list(t.dims)))
         if not export_params:

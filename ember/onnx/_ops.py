@@ -158,10 +158,11 @@ def _gelu(b: Any, node: Node) -> None:
         t = b.tmp()
         b.emit("Mul", [x, c(1 / math.sqrt(2))], [t])
         b.emit("Erf", [t], [inner])
-    one, half = b.tmp(), b.tmp()
+    # x * (1 + inner) * 0.5, in the order torch writes it (onnxruntime fuses that pattern)
+    one, prod = b.tmp(), b.tmp()
     b.emit("Add", [inner, c(1.0)], [one])
-    b.emit("Mul", [x, c(0.5)], [half])
-    b.emit("Mul", [half, one], [b.out(node)])
+    b.emit("Mul", [x, one], [prod])
+    b.emit("Mul", [prod, c(0.5)], [b.out(node)])
 
 
 @converts(indexing.MaskedFill)
@@ -413,7 +414,12 @@ def _addmm(b: Any, node: Node) -> None:
     kw = node.kwargs
     if len(m1.shape) != 2 or len(m2.shape) != 2:
         raise b.unsupported(node)
-    b.emit("Gemm", [b.inp(m1), b.inp(m2), b.inp(c)], [b.out(node)],
+    trans_b = 0
+    src = m2.producer
+    if src is not None and src.op is shape.MatrixT and src.args[0].kind == "param":
+        m2, trans_b = src.args[0], 1  # linear's weight.t(): the weight itself, as torch writes it
+    c_name = b.inp(c) if isinstance(c, Value) else _operand(b, c, node.outputs[0])
+    b.emit("Gemm", [b.inp(m1), b.inp(m2), c_name], [b.out(node)], transB=trans_b,
            alpha=float(kw.get("alpha", 1)), beta=float(kw.get("beta", 1)))
 
 

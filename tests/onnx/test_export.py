@@ -1,0 +1,341 @@
+"""ember.onnx.export: models exported, run in onnxruntime, compared with ember's own forward."""
+from __future__ import annotations
+
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from helpers import torch_or_skip
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _run(path, feeds):
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, dict(zip(names, [f.numpy() for f in feeds])))
+
+
+def _eager(model, xs):
+    with ember.no_grad():
+        out = model(*xs)
+    return [t.numpy() for t in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+def roundtrip(tmp_path, model, example, others=(), atol=1e-4, rtol=1e-4, **kw):
+    """Exports at ``example``, then runs each of ``others`` (or the example) in onnxruntime."""
+    path = tmp_path / "model.onnx"
+    ember.onnx.export(model, example, path, **kw)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    for xs in [example, *others]:
+        got, want = _run(path, xs), _eager(model, xs)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            np.testing.assert_allclose(g, w, atol=atol, rtol=rtol)
+    return onnx.load(str(path))
+
+
+BATCH = {"x": {0: "batch"}}
+
+
+def test_mlp_dynamic_batch(tmp_path):
+    ember.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3)).eval()
+    proto = roundtrip(tmp_path, m, (ember.randn(2, 4),), [(ember.randn(5, 4),)],
+                      input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 4
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    # parameters are initializers under their state_dict names; nothing left in training mode
+    assert {t.name for t in proto.graph.initializer} >= {"0.weight", "0.bias", "3.bias"}
+    assert not m.training
+
+
+def test_resnet18_dynamic_batch(tmp_path):
+    from ember.vision.models import resnet18
+
+    ember.manual_seed(0)
+    m = resnet18(num_classes=10).eval()
+    x2, x5 = ember.randn(2, 3, 64, 64), ember.randn(5, 3, 64, 64)
+    proto = roundtrip(tmp_path, m, (x2,), [(x5,)], input_names=["x"], dynamic_axes=BATCH)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Conv", "BatchNormalization", "Relu", "MaxPool", "Add", "Gemm"} <= ops
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet_v2"])
+def test_mobilenet_dynamic_batch(tmp_path, name):
+    from ember.vision import models
+
+    ember.manual_seed(0)
+    m = getattr(models, name)(num_classes=7).eval()
+    roundtrip(tmp_path, m, (ember.randn(2, 3, 64, 64),), [(ember.randn(5, 3, 64, 64),)],
+              input_names=["x"], dynamic_axes=BATCH)
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "densenet121", "vgg11", "squeezenet1_1",
+                                  "shufflenet_v2_x0_5", "convnext_tiny", "regnet_y_400mf",
+                                  "mnasnet0_5"])
+def test_vision_zoo(tmp_path, name):
+    from ember.vision import models
+
+    ember.manual_seed(0)
+    m = getattr(models, name)(num_classes=5).eval()
+    roundtrip(tmp_path, m, (ember.randn(2, 3, 64, 64),), [(ember.randn(3, 3, 64, 64),)],
+              input_names=["x"], dynamic_axes=BATCH, atol=2e-4)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_encoder_dynamic_batch(tmp_path, norm_first):
+    ember.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=norm_first,
+                                       activation="gelu")
+    m = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
+    roundtrip(tmp_path, m, (ember.randn(2, 6, 16),), [(ember.randn(5, 6, 16),)],
+              input_names=["x"], dynamic_axes=BATCH)
+
+
+def test_multihead_attention_and_embedding(tmp_path):
+    ember.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.norm = nn.LayerNorm(8)
+
+        def forward(self, tokens):
+            h = self.emb(tokens)
+            a, _ = self.attn(h, h, h, need_weights=False)
+            return self.norm(h + a).mean(1)
+
+    m = Net().eval()
+    tok = ember.randint(0, 20, (2, 5))
+    roundtrip(tmp_path, m, (tok,), [(ember.randint(0, 20, (4, 5)),)],
+              input_names=["tokens"], dynamic_axes={"tokens": {0: "batch"}})
+
+
+def test_functional_breadth(tmp_path):
+    def fn(x, y):
+        a = F.softmax(x, -1) + F.log_softmax(x, 1) + F.gelu(x) + F.gelu(x, approximate="tanh")
+        b = F.silu(x) * ember.sigmoid(y) - ember.tanh(x) / 2 + F.relu6(x) + F.hardswish(y)
+        c = (x ** 2 + y.abs().sqrt() + x.exp() * 0.1 + F.leaky_relu(x) + F.elu(y)
+             + x.clamp(-0.5, 0.5) + F.hardsigmoid(x) - (-x))
+        d = ember.cat([a, b], 1)[:, 2:8] + ember.stack([c, c]).sum(0)[:, :6]
+        e = d.permute(0, 2, 1).transpose(1, 2).reshape(d.shape[0], -1).view(d.shape[0], 6, 8)
+        s1, s2 = e.split([2, 4], 1)
+        c1, c2 = e.chunk(2, -1)
+        f = (s1.mean(1, keepdim=True) + s2.amax(1, keepdim=True) + c1.sum(-1, keepdim=True)
+             + c2.flatten(1)[:, :1].unsqueeze(-1))
+        g = f @ e.transpose(1, 2)
+        return g.squeeze(1) + F.layer_norm(e, (8,))[:, :1, :6], e[:, -1], e[..., None].max(-2)[0]
+
+    x, y = ember.randn(2, 6, 8), ember.randn(2, 6, 8)
+    roundtrip(tmp_path, fn, (x, y), [(ember.randn(4, 6, 8), ember.randn(4, 6, 8))],
+              input_names=["x", "y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}})
+
+
+@pytest.mark.parametrize("groups,stride,dilation,padding", [
+    (1, 1, 1, 0), (2, 2, 1, 1), (4, 1, 2, 2), (1, (2, 1), (1, 2), (1, 0)), (4, 3, 1, "same")])
+def test_convolutions(tmp_path, groups, stride, dilation, padding):
+    ember.manual_seed(0)
+    if padding == "same":
+        stride = 1
+    m = nn.Sequential(nn.Conv2d(4, 8, 3, stride, padding, dilation, groups),
+                      nn.ConvTranspose2d(8, 4, 3, 2, 1, output_padding=1)).eval()
+    roundtrip(tmp_path, m, (ember.randn(2, 4, 11, 12),), [(ember.randn(3, 4, 11, 12),)],
+              input_names=["x"], dynamic_axes=BATCH)
+
+
+def test_conv1d_and_pools(tmp_path):
+    ember.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv1d(3, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            h = self.bn(x)
+            pools = [F.max_pool2d(h, 3, 2, 1), F.max_pool2d(h, 3, 2, ceil_mode=True),
+                     F.avg_pool2d(h, 3, 2, 1), F.avg_pool2d(h, 2, 2, ceil_mode=True,
+                                                            count_include_pad=False),
+                     F.avg_pool2d(h, 3, 2, 1, count_include_pad=False)]
+            flat = ember.cat([p.flatten(1) for p in pools], 1)
+            ad = ember.cat([F.adaptive_avg_pool2d(h, 1).flatten(1),
+                            F.adaptive_avg_pool2d(h, (3, 2)).flatten(1),
+                            F.adaptive_max_pool2d(h, 1).flatten(1)], 1)
+            seq = self.c1(x[:, :3, 0])
+            return flat, ad, seq, F.pad(h, (1, 2, 0, 1), value=0.5)
+
+    m = Net().eval()
+    m.bn.running_mean.uniform_(-1, 1)
+    m.bn.running_var.uniform_(0.5, 2)
+    roundtrip(tmp_path, m, (ember.randn(2, 4, 9, 10),), [(ember.randn(3, 4, 9, 10),)],
+              input_names=["x"], dynamic_axes=BATCH)
+
+
+def test_sdpa_masks(tmp_path):
+    mask = ember.rand(5, 5) > 0.3
+    mask[:, 0] = True
+
+    def fn(q):
+        return (F.scaled_dot_product_attention(q, q, q, is_causal=True)
+                + F.scaled_dot_product_attention(q, q, q, attn_mask=mask))
+
+    roundtrip(tmp_path, fn, (ember.randn(2, 3, 5, 4),), [(ember.randn(4, 3, 5, 4),)],
+              input_names=["q"], dynamic_axes={"q": [0]})
+
+
+def test_constants_are_folded(tmp_path):
+    m = nn.Linear(3, 2).eval()
+
+    def fn(x):
+        w = m.weight * 2 + ember.ones(2, 3)  # depends on no input: one initializer
+        return x @ w.t()
+
+    proto = roundtrip(tmp_path, fn, (ember.randn(4, 3),))
+    assert [n.op_type for n in proto.graph.node] == ["MatMul", "Identity"]
+    unfolded = roundtrip(tmp_path, fn, (ember.randn(4, 3),), do_constant_folding=False)
+    assert "Mul" in [n.op_type for n in unfolded.graph.node]
+
+
+def test_export_params_and_initializers_as_inputs(tmp_path):
+    m = nn.Linear(3, 2).eval()
+    p = tmp_path / "m.onnx"
+    ember.onnx.export(m, (ember.randn(1, 3),), p, export_params=False)
+    proto = onnx.load(str(p))
+    assert not proto.graph.initializer
+    assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
+    ember.onnx.export(m, (ember.randn(1, 3),), p, keep_initializers_as_inputs=True)
+    proto = onnx.load(str(p))
+    assert {t.name for t in proto.graph.initializer} == {"weight", "bias"}
+    assert [i.name for i in proto.graph.input] == ["input", "weight", "bias"]
+
+
+def test_returns_program_and_writes_file_objects(tmp_path):
+    import io
+
+    m = nn.Linear(3, 2).eval()
+    prog = ember.onnx.export(m, (ember.randn(1, 3),))
+    assert isinstance(prog, ember.onnx.ONNXProgram)
+    prog.save(tmp_path / "a.onnx")
+    buf = io.BytesIO()
+    assert ember.onnx.export(m, (ember.randn(1, 3),), buf, dynamo=False) is None
+    assert onnx.load_from_string(buf.getvalue()).graph.node
+    assert (tmp_path / "a.onnx").stat().st_size > 0
+
+
+def test_training_mode_and_is_in_onnx_export(tmp_path):
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append((ember.onnx.is_in_onnx_export(), self.training))
+            return x + 1
+
+    m = Probe()  # in training mode
+    ember.onnx.export(m, (ember.randn(2),), tmp_path / "p.onnx")
+    assert seen[0] == (True, False) and m.training and not ember.onnx.is_in_onnx_export()
+    ember.onnx.export(m, (ember.randn(2),), tmp_path / "p.onnx",
+                      training=ember.onnx.TrainingMode.PRESERVE)
+    assert seen[-1] == (True, True)
+
+
+def test_unsupported_op_names_the_op_and_opset(tmp_path):
+    def fn(x):
+        return ember.cumsum(x, 0)
+
+    path = tmp_path / "bad.onnx"
+    with pytest.raises(ember.onnx.errors.UnsupportedOperatorError,
+                       match=r"Exporting the operator 'CumsumBackward0 \(ember\.ops\.[a-z_]+\."
+                             r"Cumsum\)' to ONNX opset version 18 is not supported"):
+        ember.onnx.export(fn, (ember.randn(3),), path)
+    assert not path.exists()
+    with pytest.raises(ember.onnx.errors.UnsupportedOperatorError, match="batch statistics"):
+        ember.onnx.export(nn.BatchNorm1d(3), (ember.randn(4, 3),), path,
+                          training=ember.onnx.TrainingMode.TRAINING)
+
+
+def test_failed_export_keeps_the_old_file(tmp_path):
+    path = tmp_path / "m.onnx"
+    ember.onnx.export(nn.Linear(3, 2), (ember.randn(1, 3),), path)
+    before = path.read_bytes()
+    with pytest.raises(ember.onnx.errors.UnsupportedOperatorError):
+        ember.onnx.export(lambda x: ember.cumsum(x, 0), (ember.randn(3),), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.onnx"]  # no temporary file left behind
+
+
+def test_argument_errors(tmp_path):
+    m = nn.Linear(3, 2)
+    x = ember.randn(1, 3)
+    with pytest.raises(ValueError, match="opset versions 17 to"):
+        ember.onnx.export(m, (x,), tmp_path / "m.onnx", opset_version=11)
+    with pytest.raises(ValueError, match=r"dynamic_axes names \['z'\]"):
+        ember.onnx.export(m, (x,), tmp_path / "m.onnx", dynamic_axes={"z": [0]})
+    with pytest.raises(TypeError, match="args must be a tuple"):
+        ember.onnx.export(m, 3, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="dynamic_shapes"):
+        ember.onnx.export(m, (x,), tmp_path / "m.onnx", dynamic_shapes={"x": {0: "b"}})
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_opsets(tmp_path):
+    m = nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.LayerNorm(4)).eval()
+    for opset in (17, 18, 20):
+        proto = roundtrip(tmp_path, m, (ember.randn(2, 4),), opset_version=opset)
+        assert proto.opset_import[0].version == opset
+
+
+def test_signature_matches_torch():
+    torch = torch_or_skip()
+    ours = inspect.signature(ember.onnx.export).parameters
+    theirs = inspect.signature(torch.onnx.export).parameters
+    assert list(ours) == list(theirs)
+    for name, p in theirs.items():
+        assert ours[name].kind == p.kind, name
+        if name not in ("training", "operator_export_type"):
+            assert ours[name].default == p.default, name
+    for enum_name in ("TrainingMode", "OperatorExportTypes"):
+        ours_e, theirs_e = getattr(ember.onnx, enum_name), getattr(torch.onnx, enum_name)
+        assert {k: int(v) for k, v in ours_e.__members__.items()} == {
+            k: int(v) for k, v in theirs_e.__members__.items()}
+    assert int(ember.onnx.export.__kwdefaults__["training"]) == int(
+        torch.onnx.export.__kwdefaults__["training"])
+    assert str(ember.onnx.errors.UnsupportedOperatorError("aten::foo", 17, 18)) == str(
+        torch.onnx.errors.UnsupportedOperatorError("aten::foo", 17, 18))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_same_outputs_as_torchs_export(tmp_path):
+    """torch's own exporter, on a torch MLP with the same weights: both files agree in
+    onnxruntime, and name their initializers alike."""
+    torch = torch_or_skip()
+    ember.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)).eval()
+    t = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).eval()
+    t.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in m.state_dict().items()})
+    x = ember.randn(3, 4)
+    ember.onnx.export(m, (x,), tmp_path / "e.onnx", input_names=["x"])
+    torch.onnx.export(t, (torch.from_numpy(x.numpy()),), str(tmp_path / "t.onnx"),
+                      input_names=["x"], dynamo=False)
+    a, b = _run(tmp_path / "e.onnx", [x]), _run(tmp_path / "t.onnx", [x])
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+    names = lambda p: {i.name for i in onnx.load(str(p)).graph.initializer}  # noqa: E731
+    assert names(tmp_path / "e.onnx") == names(tmp_path / "t.onnx")
+
+
+def test_reachable_as_torch_onnx_export():
+    import ember as torch
+
+    assert torch.onnx.export is ember.onnx.export
