@@ -1,0 +1,213 @@
+"""Capturing a forward for ``compile``: ``ember._trace`` plus what a compiler must know that an
+exporter need not.
+
+The tracer records every ``Op.apply``. Replaying those calls later is only faithful if nothing
+the forward did escaped them, so the capture watches, for the one traced call:
+
+- **graph breaks**: ``.item()``, ``bool(t)``, ``.tolist()``, ``.numpy()``, ``int``/``float`` of
+  a tensor (Python control flow on values), random draws from any ``Generator`` (a replay must
+  draw what eager draws), and ops whose output shape depends on the values;
+- **writes**: in-place ops write their out-of-place result into the tensor's memory
+  (``ops.inplace._write``), which the IR does not show; they are recorded as (target, result)
+  so that writes to buffers (``num_batches_tracked``) and inputs are replayed;
+- **detach**: ``detach()``/``.data`` alias a value cut off from the graph; the tracer maps them
+  to the same value, so the capture records an identity node that carries no gradient;
+- **state**: parameters, buffers and generators are restored after the trace (a BatchNorm's
+  running statistics were updated by it), so the call itself then runs once, compiled or eager.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .. import random as _random
+from .._trace import TraceError, trace
+from .._trace.ir import Graph, Node, Value
+from ..ops import _op, inplace as _inplace
+from ..ops.shape import Alias
+from ..tensor import Tensor
+
+__all__ = ["GraphBreak", "Capture", "capture", "Detach"]
+
+
+class GraphBreak(Exception):
+    """The forward did something a straight-line replay cannot reproduce (``reason`` says what)."""
+
+
+class Detach(Alias):
+    """``detach()``/``.data`` in a captured graph: the same array, no gradient (no node name:
+    eager records nothing for it)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a
+
+
+# ops whose output shape depends on the values: a later replay could not reuse the traced shapes
+_DATA_DEPENDENT = ("Nonzero", "MaskedSelect", "Unique", "UniqueConsecutive", "IndexBool",
+                   "BooleanIndex", "Repeat_interleave", "RepeatInterleave")
+
+_BREAKING = ("item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__",
+             "__complex__")
+
+
+@dataclass
+class Capture:
+    """One traced call: the graph, the writes it made into tensors (``(target value, result
+    value, target tensor)``, in order, each after the node that made the result), the tensors
+    the constants came from (``sources``: value name -> tensor) and the example output."""
+
+    graph: Graph
+    writes: list = field(default_factory=list)
+    sources: dict = field(default_factory=dict)
+    output: Any = None
+
+
+def _state_of(named: list) -> list:
+    return [(t, t._data, t._data.copy(), t._version_counter[0]) for _, t in named]
+
+
+@contextlib.contextmanager
+def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
+    old = obj.__dict__[name]
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old)
+
+
+def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
+    """Traces ``fn(*args, **kwargs)`` once (``module``: whose parameters and buffers are the
+    graph's params), restoring every parameter, buffer and generator it changed. Raises
+    :class:`GraphBreak` when the call cannot be replayed as straight-line code."""
+    named = [] if module is None else (list(module.named_parameters())
+                                       + list(module.named_buffers()))
+    state = _state_of(named)
+    gens: dict = {}
+    writes: list = []
+    tracer_box: list = []
+    rng_prop = _random.Generator.__dict__["_rng"]
+
+    def tracer() -> Any:
+        if not tracer_box and _op._tracer is not None:
+            tracer_box.append(_op._tracer.__self__)
+        return tracer_box[0] if tracer_box else None
+
+    def rng(gen: Any) -> Any:
+        r = rng_prop.fget(gen)
+        if _op._tracer is not None or tracer_box:
+            if gen not in gens:
+                gens[gen] = r.bit_generator.state
+        return r
+
+    def breaking(name: str) -> Callable:
+        def method(self: Tensor, *a: Any, **k: Any) -> Any:
+            raise GraphBreak(f"Tensor.{name.strip('_')}() reads a tensor's values")
+        return method
+
+    orig_write = _inplace._write
+
+    def write(self: Tensor, result: Tensor) -> None:
+        tr = tracer()
+        if tr is not None and _op._tracer is not None:
+            writes.append((tr.value_of(self), tr.value_of(result), self))
+        orig_write(self, result)
+
+    orig_detach = Tensor.__dict__["detach"]
+    orig_data = Tensor.__dict__["data"]
+
+    def detached(self: Tensor, out: Tensor) -> Tensor:
+        tr = tracer()
+        if tr is None or _op._tracer is None:
+            return out
+        src = tr.value_of(self)
+        v = Value(f"v{next(tr.count)}", "node", tuple(out._data.shape), out.dtype,
+                  data=src.data if src.is_static else None)
+        node = Node(Detach, (src,), {}, (v,))
+        v.producer = node
+        tr.graph.nodes.append(node)
+        tr.register(out, v)
+        return out
+
+    def detach(self: Tensor) -> Tensor:
+        return detached(self, orig_detach(self))
+
+    data_prop = property(lambda self: detached(self, orig_data.fget(self)), orig_data.fset)
+
+    def run() -> tuple:
+        with contextlib.ExitStack() as stack:
+            for name in _BREAKING:
+                if name in Tensor.__dict__:
+                    stack.enter_context(_patched(Tensor, name, breaking(name)))
+            stack.enter_context(_patched(_random.Generator, "_rng", property(rng)))
+            stack.enter_context(_patched(Tensor, "detach", detach))
+            stack.enter_context(_patched(Tensor, "data", data_prop))
+            _inplace._write = write
+            try:
+                return trace(_Traced(fn, module), args, kwargs)
+            finally:
+                _inplace._write = orig_write
+
+    try:
+        graph, out = run()
+    except TraceError as e:
+        raise GraphBreak(str(e)) from None
+    finally:
+        for t, arr, copy, version in state:  # what the trace changed, back as it was
+            if t._data is arr:
+                arr[...] = copy
+            t._version_counter[0] = version
+        for gen, st in gens.items():
+            rng_prop.fget(gen).bit_generator.state = st
+    if gens:
+        raise GraphBreak("a random op draws from a generator (dropout, rand*): eager draws anew "
+                         "on every call")
+    for t, arr, _, _ in state:
+        if t._data is not arr:
+            raise GraphBreak("a parameter or buffer was given new data during the forward")
+    now = [] if module is None else (list(module.named_parameters())
+                                     + list(module.named_buffers()))
+    if [(n, id(t)) for n, t in now] != [(n, id(t)) for n, t in named]:
+        raise GraphBreak("the forward assigned new parameters or buffers")
+    for node in graph.nodes:
+        if any(s in node.op.__name__ for s in _DATA_DEPENDENT):
+            raise GraphBreak(f"{node.name} has an output shape that depends on the values")
+    sources = {}
+    tr = tracer_box[0] if tracer_box else None
+    if tr is not None:
+        for v in graph.constants:
+            sources[v.name] = _source(tr, v)
+    return Capture(graph, writes, sources, out)
+
+
+def _source(tr: Any, v: Value) -> Any:
+    """The tensor a constant was read from (the tracer keeps each keyed object alive)."""
+    for key, (value, _) in tr.by_id.items():
+        if value is v:
+            for obj in tr.keep:
+                if id(obj) == key and isinstance(obj, Tensor):
+                    return obj
+    for obj in tr.keep:  # a const with history (an untraced autograd.Function's output)
+        if isinstance(obj, Tensor) and obj._grad_fn is not None and \
+                tr.by_history.get((id(obj._grad_fn), obj._output_nr)) is v:
+            return obj
+    return None
+
+
+class _Traced:
+    """``fn`` as the tracer sees it: the module's parameters and buffers, and a call."""
+
+    def __init__(self, fn: Callable, module: Any) -> None:
+        self.fn, self.module = fn, module
+        if module is not None:
+            self.named_parameters = module.named_parameters
+            self.named_buffers = module.named_buffers
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+_ = itertools  # (kept for callers that count values)

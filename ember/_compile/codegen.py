@@ -1,0 +1,434 @@
+"""The code generator: a captured graph becomes two Python functions of straight-line calls.
+
+``forward(A, T)`` (A: the input arrays, T: the input tensors, for writes) calls each traced op's
+own ``forward`` on bare arrays with a fresh context (``_new(K3)``: a per-node subclass of the
+op's node class whose class attributes say what ``call_node`` needs: each input's shape and
+dtype, which inputs need a gradient), reads parameters and buffers from the live tensors (an
+optimizer's updates are seen), replays in-place writes into buffers and inputs, and drops each
+value after its last use. It returns the outputs and the contexts the backward needs.
+
+``backward(C, *grads)`` runs those contexts' own backward formulas newest first through the
+engine's single route (``call_node(ctx, grads, raw=True)``: each gradient summed to its input's
+shape and cast to its dtype), summing the gradients that meet at a value, and returns one
+gradient per edge of the compiled node (the inputs, parameters and captured leaves that require
+grad). No formula is written twice: the generated code only orders the ops' own.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..autograd.engine import call_node
+from ..backend import NUMPY
+from ..dtypes import promote_arrays
+from ..ops._op import Op
+from ..tensor import Tensor
+from .._trace.ir import Node, Value
+from .capture import Capture, Detach, GraphBreak
+
+__all__ = ["Program", "generate"]
+
+_new = object.__new__
+
+
+@dataclass
+class Program:
+    """Generated code for one guard key: the two functions, their source, and how the
+    compiled call maps tensors to the graph (``inputs``: graph input index -> argument tensor
+    position; ``leaves``: (kind, index or tensor) per edge of the compiled node)."""
+
+    forward: Any
+    backward: Any
+    forward_source: str
+    backward_source: str
+    n_inputs: int
+    outputs: list  # per flattened output: ("value", i) | ("input", i) | ("tensor", t)
+    out_meta: tuple
+    out_grad: tuple  # per compiled output: whether it requires grad
+    edges: list  # per edge: ("input", i) | ("tensor", t)
+    in_meta: tuple
+    record: bool
+    graph: Any = None
+    value_tensors: dict = field(default_factory=dict)  # id(Value) -> the live tensor it reads
+    replay: list = field(default_factory=list)  # the nodes run, for create_graph's eager replay
+    out_values: list = field(default_factory=list)
+
+
+def _simple(v: Any) -> bool:
+    if v is None or type(v) in (bool, int, str):
+        return True
+    if type(v) is float:
+        return math.isfinite(v)
+    if type(v) in (tuple, list):
+        return all(_simple(x) for x in v)
+    return False
+
+
+def _is_array(v: Any) -> bool:
+    return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, (Value, Tensor))
+
+
+def _fake(v: Value) -> Tensor:
+    # a stand-in of the value's dtype and kind (0-d or not) for torch's promotion rules
+    return Tensor._make(NUMPY.xp.zeros(() if v.shape == () else (1,) * len(v.shape), v.dtype.np))
+
+
+def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) -> Program:
+    """Generates the program for ``cap``. ``params``: qualified name -> live tensor;
+    ``real_inputs``: the call's tensors in graph-input order."""
+    g = cap.graph
+    ns: dict[str, Any] = {"_new": _new, "_call": call_node, "_asarray": _asarray,
+                          "_pack": _pack, "_pack_tensors": _pack_tensors, "_acc": _acc,
+                          "_bump": _bump}
+    names: dict[int, str] = {}  # id(Value) -> local name
+    live_tensor: dict[int, Tensor] = {}  # id(Value) -> the live tensor it reads (params, leaves)
+    requires: dict[int, bool] = {}
+    pre: list[str] = []
+    edges: list = []
+    tensors: dict = {}
+    input_pos = {id(v): i for i, v in enumerate(g.inputs)}
+    by_array = {id(t._data): (n, t) for n, t in params.items()}
+    for i, v in enumerate(g.inputs):
+        names[id(v)] = f"a{i}"
+        rg = grad_enabled and real_inputs[i]._requires_grad
+        requires[id(v)] = rg
+        if rg:
+            edges.append(("input", i))
+    for k, (qual, v) in enumerate(g.params.items()):
+        t = params[qual]
+        name = f"p{k}"
+        names[id(v)] = name
+        ns[f"P{k}"] = t
+        live_tensor[id(v)] = t
+        tensors[v.name] = t
+        requires[id(v)] = grad_enabled and t._requires_grad
+    for k, v in enumerate(g.constants):
+        src = cap.sources.get(v.name)
+        if src is not None and src._grad_fn is not None:
+            raise GraphBreak("a tensor computed outside ember's ops (an autograd.Function, or "
+                             "code on raw arrays) is used by the forward")
+        hit = by_array.get(id(src._data)) if src is not None else None
+        if hit is not None:  # an alias of a parameter or buffer (an in-place op's old value)
+            if grad_enabled and hit[1]._requires_grad:
+                raise GraphBreak("an in-place op on a parameter that requires grad")
+            pv = g.params[hit[0]]
+            names[id(v)] = names[id(pv)]
+            live_tensor[id(v)] = hit[1]
+            requires[id(v)] = False
+            continue
+        name = f"q{k}"
+        names[id(v)] = name
+        if src is not None:
+            ns[f"Q{k}"] = src
+            live_tensor[id(v)] = src
+            tensors[v.name] = src
+            rg = grad_enabled and src._requires_grad
+            requires[id(v)] = rg
+            if rg:
+                if src._grad_fn is not None or not src.is_leaf:
+                    raise GraphBreak("a non-leaf tensor captured from outside the function")
+                edges.append(("tensor", src))
+        else:
+            ns[f"Q{k}"] = Tensor._make(v.data)
+            live_tensor[id(v)] = ns[f"Q{k}"]
+            requires[id(v)] = False
+    for v in list(g.params.values()):
+        if requires[id(v)]:
+            edges.append(("tensor", live_tensor[id(v)]))
+    # the parameters and captured tensors used are read once per call, from the live objects
+    used: set = set()
+    for node in g.nodes:
+        used.update(id(v) for v in _flat(node.args) + _flat(tuple(node.kwargs.values())))
+    used.update(id(v) for v in g.outputs)
+    for tgt, res, _ in cap.writes:
+        used.add(id(res))
+    for v in list(g.params.values()) + list(g.constants):
+        k = names[id(v)]
+        if id(v) in used and f"    {k} = {k.upper()}._data" not in pre:
+            pre.append(f"    {k} = {k.upper()}._data")
+
+    # which nodes run: those the outputs or a write need, and those that may mutate a buffer
+    writes_after: dict[int, list] = {}
+    for tgt, res, target in cap.writes:
+        stmt = _write_stmt(tgt, res, target, names, input_pos, live_tensor, real_inputs,
+                           grad_enabled, ns)
+        if stmt is not None and res.producer is not None:
+            writes_after.setdefault(id(res.producer), []).append(stmt)
+    needed = {id(o) for o in g.outputs} | {id(res) for _, res, _ in cap.writes}
+    live_nodes = []
+    for node in reversed(g.nodes):
+        keep = any(id(o) in needed for o in node.outputs) or id(node) in writes_after or any(
+            isinstance(v, Value) and v.kind in ("param", "buffer") for v in node.kwargs.values())
+        if keep:
+            live_nodes.append(node)
+            needed.update(id(v) for v in _flat(node.args) + _flat(tuple(node.kwargs.values())))
+    live_nodes.reverse()
+
+    # last use of each value, for dropping it early
+    last: dict[int, int] = {}
+    for i, node in enumerate(live_nodes):
+        for v in _flat(node.args) + _flat(tuple(node.kwargs.values())):
+            last[id(v)] = i
+    outs_ids = {id(o) for o in g.outputs}
+
+    body: list[str] = []
+    grad_nodes: list[tuple[int, Node]] = []
+    replay: list = []
+    for i, node in enumerate(live_nodes):
+        op = node.op
+        for j, o in enumerate(node.outputs):
+            names[id(o)] = f"v{o.name[1:]}" if o.name.startswith("v") else f"v_{i}_{j}"
+        if any(isinstance(a, (tuple, list)) and _flat(tuple(a)) for a in node.args):
+            raise GraphBreak(f"{node.name} takes a list of tensors")
+        for key, val in node.kwargs.items():
+            if isinstance(val, Value) and val.kind not in ("param", "buffer"):
+                raise GraphBreak(f"{node.name} takes a tensor as its option {key!r}")
+        tensor_args = [a for a in node.args if isinstance(a, Value)]
+        needs = tuple(isinstance(a, Value) and requires[id(a)] for a in node.args)
+        rg = any(needs) and op is not Detach
+        for o in node.outputs:
+            requires[id(o)] = rg and (o.dtype.is_floating_point or o.dtype.is_complex)
+        in_meta = tuple((a.shape, a.dtype.np) if isinstance(a, Value) else None
+                        for a in node.args)
+        ctx_cls = type(op._node_cls.__name__ if hasattr(op, "_node_cls") else op.__name__,
+                       (getattr(op, "_node_cls", op),),
+                       {"needs_input_grad": needs, "next_functions": ((None, 0),) * len(node.args),
+                        "_in_meta": in_meta, "_n_out": len(node.outputs),
+                        "_out_meta": tuple((o.shape, o.dtype) for o in node.outputs),
+                        "__module__": __name__})
+        ns[f"K{i}"] = ctx_cls
+        ns[f"F{i}"] = op.forward
+        args = _args(node, i, names, ns)
+        kwargs = []
+        for key, val in node.kwargs.items():
+            if isinstance(val, Value):
+                kwargs.append(f"{key}={names[id(val)]}")
+            elif _simple(val):
+                kwargs.append(f"{key}={val!r}")
+            else:
+                ns[f"O{i}_{key}"] = val
+                kwargs.append(f"{key}=O{i}_{key}")
+        outs = ", ".join(names[id(o)] for o in node.outputs)
+        body.append(f"    c{i} = _new(K{i})  # {node.name}")
+        body.append(f"    {outs} = F{i}(c{i}, {', '.join(args + kwargs)})")
+        for o in node.outputs:
+            if o.shape == ():
+                body.append(f"    {names[id(o)]} = _asarray({names[id(o)]})")
+        body.extend(writes_after.get(id(node), []))
+        dead = [names[id(v)] for v in tensor_args if last.get(id(v)) == i
+                and id(v) not in outs_ids and v.kind in ("node", "input")]
+        dead += [names[id(o)] for o in node.outputs if id(o) not in last
+                 and id(o) not in outs_ids and not any(res is o for _, res, _ in cap.writes)]
+        if dead:
+            body.append(f"    del {', '.join(dict.fromkeys(dead))}")
+        if rg:
+            grad_nodes.append((i, node))
+        replay.append(node)
+
+    record = grad_enabled and bool(edges)
+    # the outputs
+    outputs = []
+    out_names = []
+    for v in g.outputs:
+        if v.kind == "input":
+            outputs.append(("input", input_pos[id(v)]))
+        elif id(v) in live_tensor:
+            outputs.append(("tensor", live_tensor[id(v)]))
+        else:
+            outputs.append(("value", len(out_names)))
+            out_names.append(v)
+    uniq = list(dict.fromkeys(id(v) for v in out_names))
+    by_id = {id(v): v for v in out_names}
+    out_vals = [by_id[u] for u in uniq]
+    outputs = [(k, uniq.index(id(out_names[x])) if k == "value" else x) for k, x in outputs]
+    out_grad = tuple(record and requires[id(v)] for v in out_vals)
+    ctx_list = [f"c{i}" for i, _ in grad_nodes] if record else []
+    ret_vals = ", ".join(names[id(v)] for v in out_vals)
+    fwd = ["def forward(A, T):"]
+    if g.inputs:
+        fwd.append(f"    {', '.join(names[id(v)] for v in g.inputs)}, = A")
+    fwd += pre + body
+    fwd.append(f"    return ({ret_vals}{',' if len(out_vals) == 1 else ''}), "
+               f"({', '.join(ctx_list)}{',' if len(ctx_list) == 1 else ''})")
+    fwd_src = "\n".join(fwd) + "\n"
+
+    # the backward: each context's own formula, newest first
+    bwd_src = "def backward(C, *grads):\n    return ()\n"
+    if record:
+        bwd = ["def backward(C, *grads):"]
+        if ctx_list:
+            bwd.append(f"    {', '.join(ctx_list)}{',' if len(ctx_list) == 1 else ''} = C")
+        gname = {}
+        for k, v in enumerate(out_vals):
+            if out_grad[k]:
+                gname[id(v)] = f"g_{names[id(v)]}"
+        zero = [f"g_{names[id(v)]}" for v in _grad_values(g, requires, grad_nodes)
+                if id(v) not in gname]
+        for k, v in enumerate(out_vals):
+            if out_grad[k]:
+                bwd.append(f"    g_{names[id(v)]} = grads[{k}]")
+        if zero:
+            bwd.append(f"    {' = '.join(zero)} = None")
+        assigned: set = set(gname)
+        for i, node in reversed(grad_nodes):
+            gouts = [f"g_{names[id(o)]}" if requires[id(o)] else "None" for o in node.outputs]
+            cond = " or ".join(f"{x} is not None" for x in gouts if x != "None") or "False"
+            bwd.append(f"    if {cond}:  # {node.name}")
+            packer = "_pack" if node.op.on_arrays else "_pack_tensors"
+            bwd.append(f"        {packer}(c{i})")
+            bwd.append(f"        r = _call(c{i}, [{', '.join(gouts)}], True)")
+            for j, a in enumerate(node.args):
+                if isinstance(a, Value) and requires[id(a)]:
+                    gn = f"g_{names[id(a)]}"
+                    if id(a) in assigned:
+                        bwd.append(f"        {gn} = _acc({gn}, r[{j}])")
+                    else:
+                        bwd.append(f"        {gn} = r[{j}]")
+                        assigned.add(id(a))
+            for o in node.outputs:  # consumed: its gradient is not needed any more
+                if requires[id(o)]:
+                    bwd.append(f"        g_{names[id(o)]} = None")
+        rets = []
+        for kind, x in edges:
+            if kind == "input":
+                v = g.inputs[x]
+            else:
+                v = next(val for val in list(g.params.values()) + list(g.constants)
+                         if live_tensor.get(id(val)) is x)
+            rets.append(f"g_{names[id(v)]}" if (id(v) in assigned) else "None")
+        bwd.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
+        bwd_src = "\n".join(bwd) + "\n"
+    fwd_fn = _build(fwd_src, "forward", ns)
+    bwd_fn = _build(bwd_src, "backward", ns)
+    in_meta = []
+    for kind, x in edges:
+        t = real_inputs[x] if kind == "input" else x
+        in_meta.append((tuple(t._data.shape), t._data.dtype))
+    return Program(fwd_fn, bwd_fn, fwd_src, bwd_src, len(g.inputs), outputs,
+                   tuple((v.shape, v.dtype) for v in out_vals), out_grad, edges,
+                   tuple(in_meta), record, g, live_tensor, replay, out_vals)
+
+
+def _grad_values(g: Any, requires: dict, grad_nodes: list) -> list:
+    seen: dict = {}
+    for _, node in grad_nodes:
+        for a in node.args:
+            if isinstance(a, Value) and requires[id(a)]:
+                seen[id(a)] = a
+        for o in node.outputs:
+            if requires[id(o)]:
+                seen[id(o)] = o
+    return list(seen.values())
+
+
+def _args(node: Node, i: int, names: dict, ns: dict) -> list[str]:
+    """The node's positional arguments as source, cast as ``Op.apply`` would (torch's type
+    promotion: decided here once, from the traced dtypes)."""
+    op = node.op
+    items: list[Any] = list(node.args)
+    casts: dict[int, Any] = {}
+    if op._promote:
+        fakes = [_fake(a) if isinstance(a, Value) else a for a in items]
+        arrays = [f._data if isinstance(f, Tensor) else f for f in fakes]
+        promoted = promote_arrays(tuple(fakes), arrays, op._promote == "float")
+        for j, (a, p) in enumerate(zip(items, promoted)):
+            if isinstance(a, Value):
+                if p.dtype != a.dtype.np:
+                    casts[j] = p.dtype
+            elif p is not a or type(p) is not type(a):
+                items[j] = p
+    out = []
+    for j, a in enumerate(items):
+        if isinstance(a, Value):
+            s = names[id(a)]
+            if j in casts:
+                ns[f"D{i}_{j}"] = casts[j]
+                s = f"{s}.astype(D{i}_{j})"
+            out.append(s)
+        elif _simple(a):
+            out.append(repr(a))
+        else:
+            ns[f"S{i}_{j}"] = a
+            out.append(f"S{i}_{j}")
+    return out
+
+
+def _write_stmt(tgt: Value, res: Value, target: Tensor, names: dict, input_pos: dict,
+                live_tensor: dict, real_inputs: list, grad_enabled: bool, ns: dict) -> Any:
+    """The replay of an in-place write into a tensor the caller holds (an input, a buffer), or
+    None for a write into an intermediate (the IR already renames it)."""
+    if tgt.kind == "node" and target._base is None:
+        return None
+    if tgt.kind == "node" or target._base is not None:
+        raise GraphBreak("an in-place write into a view")
+    if tgt.kind == "input":
+        t = real_inputs[input_pos[id(tgt)]]
+        if grad_enabled and t._requires_grad:
+            raise GraphBreak("an in-place op on an input that requires grad")
+        key = f"T[{input_pos[id(tgt)]}]"
+    else:
+        t = live_tensor.get(id(tgt))
+        if t is None:
+            raise GraphBreak("an in-place write into a constant")
+        if grad_enabled and t._requires_grad:
+            raise GraphBreak("an in-place op on a parameter that requires grad")
+        key = names[id(tgt)].upper()
+    return (f"    _bump({key}, {names[id(res)]}, {grad_enabled})  "
+            f"# in-place write into {tgt.name}")
+
+
+def _build(src: str, name: str, ns: dict) -> Any:
+    code = compile(src, f"<ember.compile {name}>", "exec")
+    exec(code, ns)  # noqa: S102 - our own generated source
+    return ns[name]
+
+
+def _flat(items: tuple) -> list[Value]:
+    out = []
+    for a in items:
+        if isinstance(a, Value):
+            out.append(a)
+        elif isinstance(a, (tuple, list)):
+            out.extend(_flat(tuple(a)))
+    return out
+
+
+# -- helpers the generated code calls ---------------------------------------------------------
+def _asarray(x: Any) -> Any:
+    # numpy returns 0-d results as scalars; Op.apply makes them arrays again (the trace's arrays
+    # are NumPy's: another backend's compiled code would take its own, issue 18)
+    return x if type(x) is NUMPY.array_type else NUMPY.xp.asarray(x)
+
+
+def _pack(ctx: Op) -> None:
+    """What forward saved, as ``ctx.saved`` reads it on arrays (no version checks: the values
+    are the compiled graph's own)."""
+    items = ctx.__dict__.pop("_to_save", None)
+    if items is not None:
+        ctx._saved = tuple((s, None) for s in items)
+
+
+def _pack_tensors(ctx: Op) -> None:
+    """For a backward written on Tensors: the saved arrays as Tensors."""
+    items = ctx.__dict__.pop("_to_save", None)
+    if items is not None:
+        ctx._saved = tuple((Tensor._make(s) if _is_array(s) else s, None) for s in items)
+
+
+def _acc(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def _bump(t: Tensor, value: Any, grad_enabled: bool) -> None:
+    """An in-place op's write into ``t`` and its version bump, as ``apply_inplace`` does."""
+    if value is not t._data:
+        t._data[...] = value
+    box = t._version_counter
+    box[0] += 1
+    if grad_enabled:
+        if len(box) == 1:
+            box.append(None)
+        box[1] = t._grad_fn

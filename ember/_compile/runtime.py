@@ -1,0 +1,388 @@
+"""The compiled call: guards, the cache of generated programs, and the one node a compiled
+forward records in ember's graph."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from ..graph import grad_mode
+from ..graph.node import FREED, Node, anomaly, sequence
+from ..ops import _op
+from ..ops._op import _raise_freed
+from ..tensor import Tensor
+from .capture import Capture, Detach, GraphBreak, capture
+from .codegen import Program, generate
+
+__all__ = ["config", "Unsupported", "Compiled", "CompiledFunctionBackward"]
+
+_log = logging.getLogger("ember._dynamo")
+_make = Tensor._make
+_new = object.__new__
+_state = grad_mode.state
+
+
+class _Config:
+    """``torch._dynamo.config``'s switches that ember reads."""
+
+    recompile_limit = 8  # torch 2.13's: compiled entries per function before it runs eagerly
+
+
+config = _Config()
+
+
+class Unsupported(RuntimeError):
+    """``torch._dynamo.exc.Unsupported``: what ``fullgraph=True`` raises at a graph break."""
+
+
+class CompiledFunctionBackward(Node):
+    """The one node a compiled forward records: its backward runs the traced ops' own backward
+    formulas newest first (the generated ``backward``); under ``create_graph`` it replays the
+    traced ops eagerly on Tensors instead, so that the gradients have a graph."""
+
+    on_arrays = True
+    _program: Program
+    _inputs: tuple = ()
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        saved = ctx._saved
+        if saved is FREED:
+            _raise_freed()
+        if _state.enabled:
+            return _eager_backward(ctx, grads)
+        ctxs = saved if saved else ctx._ctxs
+        out = ctx._program.backward(ctxs, *grads)
+        if saved and not any(c._saved for c in ctxs):
+            ctx._saved, ctx._ctxs = (), ctxs  # nothing saved: a second backward may run, as eager
+        return out
+
+
+def _eager_backward(node: Any, grads: tuple) -> tuple:
+    """``create_graph=True``: the traced ops re-run on Tensors (buffers given copies, so running
+    statistics are not updated twice), then differentiated with the graph recorded."""
+    from ..autograd import grad as _grad
+
+    prog = node._program
+    g = prog.graph
+    env: dict[int, Any] = {id(v): t for v, t in zip(g.inputs, node._inputs)}
+    env.update(prog.value_tensors)
+    for n in prog.replay:
+        args = [env[id(a)] if hasattr(a, "producer") else a for a in n.args]
+        kw = {k: (env[id(v)]._data.copy() if hasattr(v, "producer") else v)
+              for k, v in n.kwargs.items()}
+        if n.op is Detach:
+            out = args[0].detach()
+        else:
+            out = n.op.apply(*args, **kw)
+        for o, t in zip(n.outputs, out if type(out) is tuple else (out,)):
+            env[id(o)] = t
+    pairs = [(env[id(v)], gr) for v, gr, rg in zip(prog.out_values, grads, prog.out_grad)
+             if gr is not None and rg]
+    leaves = [node._inputs[x] if kind == "input" else x for kind, x in prog.edges]
+    if not pairs:
+        return (None,) * len(leaves)
+    return tuple(_grad([o for o, _ in pairs], leaves, [gr for _, gr in pairs],
+                       create_graph=True, allow_unused=True))
+
+
+# -- guards -------------------------------------------------------------------------------------
+_SCALARS = (int, float, bool, str, type(None), complex)
+
+
+def _spec(obj: Any, out: list, seen: dict) -> None:
+    """The guard's view of an argument: each tensor's shape, dtype and requires_grad (and
+    whether it repeats an earlier one), the values of Python scalars, containers' shapes."""
+    t = type(obj)
+    if t is Tensor or isinstance(obj, Tensor):
+        k = id(obj)
+        if k in seen:
+            out.append(seen[k])
+        else:
+            seen[k] = len(seen)
+            d = obj._data
+            out.append((d.shape, d.dtype, obj._requires_grad, t))
+    elif t in _SCALARS:
+        out.append((t, obj))
+    elif t is tuple or t is list:
+        out.append((t, len(obj)))
+        for x in obj:
+            _spec(x, out, seen)
+    elif t is dict:
+        out.append((t, tuple(obj)))
+        for x in obj.values():
+            _spec(x, out, seen)
+    else:
+        out.append(("id", id(obj)))
+
+
+def _module_spec(mod: Any, out: list) -> None:
+    """Each submodule's training flag and hooks; each parameter's and buffer's identity, shape,
+    dtype and requires_grad."""
+    stack = [mod]
+    while stack:
+        m = stack.pop()
+        d = m.__dict__
+        out.append(m.training)
+        if (d["_forward_hooks"] or d["_forward_pre_hooks"] or d["_backward_hooks"]
+                or d["_backward_pre_hooks"]):
+            out.append("hooks")
+        for p in d["_parameters"].values():
+            out.append(None if p is None else (id(p), p._data.shape, p._data.dtype,
+                                               p._requires_grad))
+        for b in d["_buffers"].values():
+            out.append(None if b is None else (id(b), b._data.shape, b._data.dtype))
+        stack.extend(c for c in d["_modules"].values() if c is not None)
+
+
+def _tensors(obj: Any, out: list, seen: set) -> None:
+    """The argument tensors in the tracer's order (each once)."""
+    if isinstance(obj, Tensor):
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            out.append(obj)
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            _tensors(x, out, seen)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            _tensors(x, out, seen)
+
+
+def _unflatten(template: Any, it: Any) -> Any:
+    if isinstance(template, Tensor):
+        return next(it)
+    if type(template) in (tuple, list):
+        return type(template)(_unflatten(x, it) for x in template)
+    if type(template) is dict:
+        return {k: _unflatten(v, it) for k, v in template.items()}
+    return template
+
+
+def _plain(obj: Any) -> bool:
+    if isinstance(obj, Tensor) or type(obj) in _SCALARS:
+        return True
+    if type(obj) in (tuple, list):
+        return all(_plain(x) for x in obj)
+    if type(obj) is dict:
+        return all(_plain(x) for x in obj.values())
+    return False
+
+
+def _perturbed(obj: Any) -> Any:
+    """Other values of the same shape, dtype and range (the second trace's inputs): floats
+    reversed and negated, integers reversed, booleans flipped."""
+    if isinstance(obj, Tensor):
+        d = obj._data
+        flat = d.reshape(-1)[::-1].reshape(d.shape)
+        if d.dtype.kind == "b":
+            flat = ~flat
+        elif d.dtype.kind in "fc":
+            flat = 0.5 - flat
+        t = _make(flat.copy())
+        t._requires_grad = obj._requires_grad
+        return t
+    if type(obj) in (tuple, list):
+        return type(obj)(_perturbed(x) for x in obj)
+    if type(obj) is dict:
+        return {k: _perturbed(v) for k, v in obj.items()}
+    return obj
+
+
+def _same(a: Any, b: Any, depth: int = 0) -> bool:
+    """Whether two traced graphs' options agree (the second trace ran on other values)."""
+    if depth > 20:
+        return False
+    if hasattr(a, "producer") and hasattr(b, "producer"):  # Values
+        return (a.name, a.kind, a.shape, a.dtype) == (b.name, b.kind, b.shape, b.dtype)
+    if type(a) is not type(b):
+        return False
+    if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, Tensor):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        return not a.size or bool(((a == b) | ((a != a) & (b != b))).all())  # NaN equals NaN
+    if isinstance(a, Tensor):
+        return _same(a._data, b._data, depth + 1)
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same(a[k], b[k], depth + 1) for k in a)
+    if callable(a) and hasattr(a, "__code__"):
+        if a.__code__ is not b.__code__:
+            return False
+        ca, cb = a.__closure__ or (), b.__closure__ or ()
+        return len(ca) == len(cb) and all(
+            _same(x.cell_contents, y.cell_contents, depth + 1) for x, y in zip(ca, cb)) and \
+            _same(a.__defaults__, b.__defaults__, depth + 1)
+    try:
+        eq = a == b
+        if type(eq) is bool and eq:
+            return True
+    except Exception:  # noqa: BLE001 - an __eq__ that refuses: compared by attributes below
+        pass
+    if hasattr(a, "__dict__"):
+        return _same(vars(a), vars(b), depth + 1)
+    return type(a) in (slice, range) and a == b or a is b
+
+
+def _same_capture(c1: Capture, c2: Capture) -> bool:
+    g1, g2 = c1.graph, c2.graph
+    if len(g1.nodes) != len(g2.nodes) or len(g1.constants) != len(g2.constants):
+        return False
+    for n1, n2 in zip(g1.nodes, g2.nodes):
+        if n1.op is not n2.op or not _same(n1.args, n2.args) or \
+                not _same(n1.kwargs, n2.kwargs) or not _same(n1.outputs, n2.outputs):
+            return False
+    for v1, v2 in zip(g1.constants, g2.constants):
+        same_source = c1.sources.get(v1.name) is c2.sources.get(v2.name) is not None
+        if not same_source and not _same(v1.data, v2.data):
+            return False
+    return (_same(g1.outputs, g2.outputs)
+            and [(a.name, b.name) for a, b, _ in c1.writes]
+            == [(a.name, b.name) for a, b, _ in c2.writes])
+
+
+# -- the compiled callable ------------------------------------------------------------------------
+class _Entry:
+    __slots__ = ("program", "reason", "template", "checks", "node_cls")
+
+    def __init__(self, program: Program | None, reason: str | None, template: Any = None,
+                 checks: tuple = ()) -> None:
+        self.program, self.reason, self.template, self.checks = program, reason, template, checks
+        self.node_cls = None
+        if program is not None and program.record:
+            self.node_cls = type("CompiledFunctionBackward", (CompiledFunctionBackward,), {
+                "_program": program, "_in_meta": program.in_meta,
+                "needs_input_grad": (True,) * len(program.edges),
+                "_n_out": len(program.out_meta), "_out_meta": program.out_meta,
+                "__module__": __name__})
+
+
+class Compiled:
+    """``fn`` (a function, or a module's ``__call__`` with ``module`` given) compiled per guard
+    key: the first call for a key traces it and generates its program, later ones replay it."""
+
+    def __init__(self, fn: Callable, module: Any = None, fullgraph: bool = False) -> None:
+        self.fn, self.module, self.fullgraph = fn, module, fullgraph
+        self.cache: dict = {}
+        self.warned = False
+        self.last: _Entry | None = None
+
+    def key(self, args: tuple, kwargs: dict) -> tuple:
+        out: list = [_state.enabled, anomaly.enabled]
+        _spec(args, out, {})
+        if kwargs:
+            _spec(kwargs, out, {})
+        if self.module is not None:
+            _module_spec(self.module, out)
+        return tuple(out)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _op._tracer is not None:  # inside another trace (onnx.export): run the ops for it
+            return self.fn(*args, **kwargs)
+        key = self.key(args, kwargs)
+        entry = self.cache.get(key)
+        if entry is not None and entry.checks and not all(
+                t._data.shape == s and t._requires_grad == r for t, s, r in entry.checks):
+            del self.cache[key]  # a captured tensor changed: compile again
+            entry = None
+        if entry is None:
+            if len(self.cache) >= config.recompile_limit:
+                self._warn_limit()
+                return self.fn(*args, **kwargs)
+            entry = self.cache[key] = self.build(args, kwargs)
+        self.last = entry
+        if entry.reason is not None:
+            if self.fullgraph:
+                raise Unsupported(entry.reason)
+            return self.fn(*args, **kwargs)
+        return self.run(entry, args, kwargs)
+
+    def _warn_limit(self) -> None:
+        if self.warned:
+            return
+        self.warned = True
+        code = getattr(self.fn, "__code__", None) or getattr(
+            getattr(self.module, "forward", None), "__code__", None)
+        where = (f"'{code.co_name}' ({code.co_filename}:{code.co_firstlineno})" if code
+                 else repr(self.fn))
+        _log.warning(
+            "torch._dynamo hit config.%s (%s)\n   function: %s\n   last reason: %s\n"
+            'To log all recompilation reasons, use TORCH_LOGS="recompiles".\n'
+            "To diagnose recompilation issues, see %s", "recompile_limit",
+            config.recompile_limit, where, "a guard failed (shapes, dtypes, requires_grad, "
+            "grad mode or training flags changed)",
+            "https://pytorch.org/docs/main/torch.compiler_troubleshooting.html")
+
+    def build(self, args: tuple, kwargs: dict) -> _Entry:
+        if anomaly.enabled:
+            return _Entry(None, "anomaly detection is on: its traces are per op")
+        if self.module is not None and "hooks" in self.key((), {}):
+            return _Entry(None, "a module has forward or backward hooks")
+        try:
+            cap = capture(self.fn, self.module, args, kwargs)
+            if not _plain(cap.output):
+                raise GraphBreak("the output holds tensors in a container other than a "
+                                 "tuple, list or dict")
+            cap2 = capture(self.fn, self.module, _perturbed(args), _perturbed(kwargs))
+            if not _same_capture(cap, cap2):
+                raise GraphBreak("the ops or their options depend on the input values "
+                                 "(data-dependent control flow, indices or shapes)")
+            inputs: list = []
+            _tensors((args, kwargs), inputs, set())
+            for t in _flat_out(cap.output):
+                if t._base is not None and t._base._grad_fn is None:
+                    raise GraphBreak("an output is a view of an input or parameter")
+            params = {} if self.module is None else dict(
+                list(self.module.named_parameters()) + list(self.module.named_buffers()))
+            program = generate(cap, params, inputs, _state.enabled)
+        except GraphBreak as e:
+            return _Entry(None, str(e))
+        checks = tuple((t, t._data.shape, t._requires_grad) for v, t in
+                       ((v, cap.sources.get(v.name)) for v in cap.graph.constants)
+                       if t is not None and t._requires_grad)
+        return _Entry(program, None, cap.output, checks)
+
+    def run(self, entry: _Entry, args: tuple, kwargs: dict) -> Any:
+        prog = entry.program
+        inputs: list = []
+        _tensors((args, kwargs) if kwargs else args, inputs, set())
+        outs, ctxs = prog.forward([t._data for t in inputs], inputs)
+        if entry.node_cls is not None:
+            node = _new(entry.node_cls)
+            edges = []
+            for kind, x in prog.edges:
+                t = inputs[x] if kind == "input" else x
+                fn = t._grad_fn
+                edges.append((fn, t._output_nr) if fn is not None else (t._grad_accumulator(), 0))
+            node.next_functions = tuple(edges)
+            node._seq = next(sequence)
+            node._saved = ctxs
+            node._inputs = tuple(inputs)
+            made = [_make(o, True, node, k) if rg else _make(o)
+                    for k, (o, rg) in enumerate(zip(outs, prog.out_grad))]
+        else:
+            made = [_make(o) for o in outs]
+        flat = [made[x] if kind == "value" else inputs[x] if kind == "input" else x
+                for kind, x in prog.outputs]
+        template = entry.template
+        if isinstance(template, Tensor):
+            return flat[0]
+        return _unflatten(template, iter(flat))
+
+    # -- the teaching feature ------------------------------------------------------------------
+    def code(self) -> str:
+        """The generated forward and backward of the latest compiled call."""
+        e = self.last
+        if e is None:
+            return "# not compiled yet: call it once"
+        if e.reason is not None:
+            return f"# runs eagerly: {e.reason}"
+        return ("# forward: each traced op's forward on arrays\n" + e.program.forward_source
+                + "\n# backward: each op's own backward formula, newest first\n"
+                + e.program.backward_source)
+
+
+def _flat_out(obj: Any) -> list:
+    out: list = []
+    _tensors(obj, out, set())
+    return out
