@@ -280,7 +280,8 @@ class Op(Context):
                     needs.append(False)
                     edges.append(NO_EDGE)
                     meta.append(None)
-            needs = tuple(needs)
+            if record:
+                needs, edges, meta = tuple(needs), tuple(edges), tuple(meta)
         backend = NUMPY
         first = arrays[0] if arrays else None
         if type(first) is not _NP and arrays:
@@ -345,8 +346,8 @@ class Op(Context):
                 return outs
             outs._requires_grad = True
             outs._grad_fn = node
-        node.next_functions = tuple(edges)
-        node._in_meta = tuple(meta)
+        node.next_functions = edges  # (tuples on every path)
+        node._in_meta = meta
         node._seq = next(sequence)
         to_save = node.__dict__.pop("_to_save", None)
         if to_save:
