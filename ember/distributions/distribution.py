@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Number
 from typing import Any
 
 import ember
 from ..graph import grad_mode
 from ..tensor import Tensor
 from . import constraints
-from .utils import lazy_property
+from .utils import broadcast_all, lazy_property
 
 __all__ = ["Distribution"]
 
@@ -70,6 +71,29 @@ class Distribution:
     def expand(self, batch_shape: Any, _instance: Any = None) -> Distribution:
         """A new instance with its batch dimensions expanded to ``batch_shape``."""
         raise NotImplementedError
+
+    def _init_params(self, names: tuple[str, ...], values: tuple[Any, ...],
+                     validate_args: bool | None) -> None:
+        """Broadcasts the parameters ``values`` together and stores them under ``names``; the
+        batch shape is their shape, or () when every value is a number (as torch's
+        elementwise distributions do)."""
+        tensors = broadcast_all(*values)
+        for name, tensor in zip(names, tensors):
+            setattr(self, name, tensor)
+        batch_shape = (ember.Size() if all(isinstance(v, Number) for v in values)
+                       else tensors[0].size())
+        Distribution.__init__(self, batch_shape, validate_args=validate_args)
+
+    def _expand_params(self, cls: type, names: tuple[str, ...], batch_shape: Any,
+                       _instance: Any = None) -> Any:
+        """``cls.expand`` of a distribution whose state is the broadcast parameters ``names``."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = ember.Size(tuple(batch_shape))
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        super(cls, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     @property
     def batch_shape(self) -> ember.Size:
