@@ -301,15 +301,7 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: boo
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
 
     def scalar_func(*inp: Any) -> Any:
-        out = func(*inp)
-        out_tuple, outs = _as_tuple(out, "outputs of the user-provided function", "hessian")
-        _check_requires_grad(outs, "outputs", strict)
-        if out_tuple:
-            raise RuntimeError("The function given to hessian should return a single Tensor")
-        if out.numel() != 1:
-            raise RuntimeError("The Tensor returned by the function given to hessian should "
-                               "contain a single element")
-        return out.reshape(())
+        return _scalar_output(func, inp, strict, "hessian")[0].reshape(())
 
     def jac_func(*inp: Any) -> Any:
         jac = jacobian(scalar_func, inp, create_graph=True)
@@ -335,17 +327,25 @@ def _scalar_output(func: Callable, inputs: tuple, strict: bool, fn_name: str) ->
     return outputs
 
 
+def _first_derivative(func: Callable, inputs: Any, v: Any, create_graph: bool, strict: bool,
+                      fn_name: str) -> tuple:
+    """The common start of vhp and hvp (under ``enable_grad``): the checked inputs and ``v``,
+    the scalar output and its gradient, kept differentiable for the second derivative."""
+    in_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _prepare(inputs, create_graph, need_graph=True)
+    v = _need_v(v, inputs, in_tuple, create_graph, fn_name, "input to the user-provided function")
+    outputs = _scalar_output(func, inputs, strict, fn_name)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict)
+    return in_tuple, inputs, v, outputs, jac
+
+
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """Returns ``func(inputs)`` and the vector-Hessian product ``v^T H`` of a scalar ``func``."""
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _need_v(v, inputs, in_tuple, create_graph, "vhp",
-                    "input to the user-provided function")
-        outputs = _scalar_output(func, inputs, strict, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        in_tuple, inputs, v, outputs, jac = _first_derivative(func, inputs, v, create_graph,
+                                                              strict, "vhp")
     with enable_grad() if create_graph else nullcontext():
         res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(res, inputs, strict, "double_back")
@@ -356,13 +356,8 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """Returns ``func(inputs)`` and the Hessian-vector product ``H v`` of a scalar ``func``."""
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _need_v(v, inputs, in_tuple, create_graph, "hvp",
-                    "input to the user-provided function")
-        outputs = _scalar_output(func, inputs, strict, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        in_tuple, inputs, v, outputs, jac = _first_derivative(func, inputs, v, create_graph,
+                                                              strict, "hvp")
         dummies = tuple(_zeros_like(t, requires_grad=True) for t in inputs)
         double_back = _autograd_grad(jac, inputs, dummies, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
