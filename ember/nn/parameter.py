@@ -1,6 +1,7 @@
 """``Parameter`` (a Tensor a Module registers as learnable state) and ``Buffer``."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..tensor import Tensor
@@ -95,12 +96,31 @@ class UninitializedTensorMixin:
                           "double", "char", "short", "int", "long", "cuda", "cpu", "to",
                           "get_device", "materialize", "share_memory_"})
 
+    # the allowed conversions keep a buffer uninitialized (as torch's subclass handling does):
+    # Module.to/.double() on a lazy module gives its buffers the new dtype, still lazy
+    _CONVERSIONS = frozenset({"half", "float", "double", "char", "short", "int", "long", "cpu",
+                              "to"})
+
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)
+        if name in UninitializedTensorMixin._CONVERSIONS:
+            return functools.partial(UninitializedTensorMixin._convert, self, value)
         if name[0] == "_" or name in UninitializedTensorMixin._ALLOWED or not callable(value) \
                 or not hasattr(Tensor, name):
             return value
         return UninitializedTensorMixin._refuse(self, name)
+
+    def _convert(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        out = method(*args, **kwargs)
+        # (a parameter's conversion is a plain tensor, as torch's: Module._apply keeps the
+        # parameter object and takes only the data)
+        if out is self or isinstance(out, UninitializedTensorMixin) or isinstance(self, Parameter):
+            return out
+        cls = type(self)
+        new = cls.__new__(cls, self.requires_grad, dtype=out.dtype)  # type: ignore[call-arg]
+        if hasattr(self, "persistent"):
+            new.persistent = self.persistent  # type: ignore[attr-defined]
+        return new
 
     def _refuse(self, name: str) -> Any:
         cls = type(self).__name__

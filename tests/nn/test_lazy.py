@@ -240,3 +240,20 @@ def test_uninitialized_allowed_uses():
         lazy = m.nn.LazyLinear(2)
         assert sorted(lazy.state_dict(keep_vars=True)) == ["bias", "weight"]
         m.optim.Adam(lazy.parameters())  # built before the first forward, as torch allows
+
+
+@pytest.mark.parametrize("cast", [lambda m, mod: mod.double(), lambda m, mod: mod.to(m.float64),
+                                  lambda m, mod: mod.half().double()])
+def test_lazy_module_cast_before_forward(cast):
+    for m in (ember, torch):
+        bn = cast(m, m.nn.LazyBatchNorm1d())
+        assert type(bn.running_mean).__name__ == "UninitializedBuffer"
+        assert bn.running_mean.dtype == m.float64 and bn.weight.dtype == m.float64
+        bn(m.ones(4, 3, dtype=m.float64))
+        assert type(bn).__name__ == "BatchNorm1d" and bn.running_mean.dtype == m.float64
+        assert tuple(bn.running_mean.shape) == (3,)
+    for m in (ember, torch):
+        b = m.nn.UninitializedBuffer().to(m.float16)
+        assert type(b).__name__ == "UninitializedBuffer" and b.dtype == m.float16
+        p = m.nn.UninitializedParameter()
+        assert p.float() is p and type(p.double()).__name__ == "Tensor"
