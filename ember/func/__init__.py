@@ -86,6 +86,24 @@ def _alias(t: Any) -> Any:
     return t.detach().requires_grad_(True)
 
 
+def _alias_args(args: tuple, nums: tuple[int, ...]) -> list[Any]:
+    """``args`` with the trees at positions ``nums`` aliased (:func:`_alias`)."""
+    args = list(args)
+    for i in nums:
+        args[i] = _map(_alias, args[i])
+    return args
+
+
+def _split_aux(output: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
+    """``func``'s ``(output, aux)`` with ``has_aux``, else ``(output, None)``."""
+    if not has_aux:
+        return output, None
+    if not (isinstance(output, tuple) and len(output) == 2):
+        raise RuntimeError(f"{where}: output of function f should be a tuple: (output, aux) if "
+                           "has_aux is True")
+    return output[0], output[1]
+
+
 def _keep_graph(*trees: Any) -> bool:
     return _depth > 0 or any(isinstance(t, Tensor) and t.requires_grad
                              for tree in trees for t in _leaves(tree))
@@ -137,16 +155,8 @@ def grad_and_value(func: Callable, argnums: int | tuple[int, ...] = 0,
         nums = _argnums(argnums, len(args))
         keep = _keep_graph(args)
         with _level():
-            args = list(args)
-            for i in nums:
-                args[i] = _map(_alias, args[i])
-            output = func(*args, **kwargs)
-            aux = None
-            if has_aux:
-                if not (isinstance(output, tuple) and len(output) == 2):
-                    raise RuntimeError("grad_and_value(f)(*args): output of function f should be "
-                                       "a tuple: (output, aux) if has_aux is True")
-                output, aux = output
+            args = _alias_args(args, nums)
+            output, aux = _split_aux(func(*args, **kwargs), has_aux, "grad_and_value(f)(*args)")
             if not isinstance(output, Tensor):
                 raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a "
                                    f"Tensor, got {type(output)}")
@@ -187,13 +197,7 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]
     keep = _keep_graph(primals)
     with _level():
         aliases = _map(_alias, list(primals))
-        output = func(*aliases)
-        aux = None
-        if has_aux:
-            if not (isinstance(output, tuple) and len(output) == 2):
-                raise RuntimeError("vjp(f, *primals): output of function f should be a tuple: "
-                                   "(output, aux) if has_aux is True")
-            output, aux = output
+        output, aux = _split_aux(func(*aliases), has_aux, "vjp(f, *primals)")
         out_leaves = _leaves(output)
         for o in out_leaves:
             if not isinstance(o, Tensor):
@@ -240,13 +244,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False,
     keep = _keep_graph(primals, tangents)
     with _level():
         aliases = _map(_alias, primals)
-        output = func(*aliases)
-        aux = None
-        if has_aux:
-            if not (isinstance(output, tuple) and len(output) == 2):
-                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a "
-                                   "tuple: (output, aux) if has_aux is True")
-            output, aux = output
+        output, aux = _split_aux(func(*aliases), has_aux, "jvp(f, primals, tangents)")
         out_leaves = _leaves(output)
         in_leaves = [x for x in _leaves(aliases) if isinstance(x, Tensor)]
         tan_leaves = [t for t, x in zip(_leaves(tangents), _leaves(aliases))
@@ -276,16 +274,8 @@ def _jacobian(func: Callable, argnums: int | tuple[int, ...], has_aux: bool,
         nums = _argnums(argnums, len(args))
         keep = _keep_graph(args)
         with _level():
-            args = list(args)
-            for i in nums:
-                args[i] = _map(_alias, args[i])
-            output = func(*args, **kwargs)
-            aux = None
-            if has_aux:
-                if not (isinstance(output, tuple) and len(output) == 2):
-                    raise RuntimeError(f"{name}(f, ...)(*args): output of function f should be a "
-                                       "tuple: (output, aux) if has_aux is True")
-                output, aux = output
+            args = _alias_args(args, nums)
+            output, aux = _split_aux(func(*args, **kwargs), has_aux, f"{name}(f, ...)(*args)")
             diff = [args[i] for i in nums]
             ins = [x for x in _leaves(diff) if isinstance(x, Tensor)]
 
