@@ -29,8 +29,8 @@ class _Tracer:
         # op moves the tensor onto its result's history, and apply_inplace's alias of the old
         # value shares it. Others (ints, constants' results) by identity, with their version.
         self.by_history: dict[tuple[int, int], Value] = {}
-        self.by_id: dict[int, tuple[Value, int]] = {}
-        self.by_data: dict[int, tuple[Value, Any]] = {}  # detach()/.data share the array
+        self.by_id: dict[int, list] = {}  # id -> [Value, version at first use]
+        self.by_data: dict[int, Value] = {}  # detach()/.data share the array: its latest value
         self.keep: list[Any] = []  # keeps every keyed object alive, so that ids stay unique
         self.count = itertools.count()
         self.consts = itertools.count()
@@ -43,8 +43,10 @@ class _Tracer:
             self.keep.append(fn)
             self.by_history[(id(fn), t._output_nr)] = value
         else:
-            self.by_id[id(t)] = (value, t._version_counter[0])
-        self.by_data[id(t._data)] = (value, t._version_counter)
+            # the version is taken at first use: a view op's caller swaps in its base's counter
+            # after apply returns
+            self.by_id[id(t)] = [value, None]
+        self.by_data[id(t._data)] = value
         self.keep.append(t._data)
 
     def value_of(self, t: Tensor) -> Value:
@@ -52,19 +54,23 @@ class _Tracer:
         if fn is not None:
             v = self.by_history.get((id(fn), t._output_nr))
             if v is not None:
+                self.by_data[id(t._data)] = v  # what this memory holds now
                 return v
         else:
             hit = self.by_id.get(id(t))
             if hit is not None:
                 v, version = hit
+                if version is None:
+                    hit[1] = version = t._version_counter[0]
                 if version != t._version_counter[0]:
+                    # written by a kernel without an op (an in-place method under no_grad)
                     raise TraceError(
                         f"a traced tensor ({v.name}) was modified in place outside the ops the "
                         "tracer records (under no_grad, or through .data)")
                 return v
-        hit = self.by_data.get(id(t._data))
-        if hit is not None and hit[1] is t._version_counter:  # a detach() of a known value
-            return hit[0]
+        v = self.by_data.get(id(t._data))
+        if v is not None:  # detach() or .data of a traced value: the same memory
+            return v
         # a tensor the forward made without an op (torch.tensor(...), a direct wrap): a constant
         v = Value(f"const_{next(self.consts)}", "const", tuple(t._data.shape), t.dtype,
                   data=t._data.copy())
@@ -78,7 +84,7 @@ class _Tracer:
         if isinstance(a, (tuple, list)) and any(isinstance(x, Tensor) for x in a):
             return type(a)(self.arg(x) for x in a)
         if hasattr(a, "shape") and hasattr(a, "dtype") and id(a) in self.by_data:
-            return self.by_data[id(a)][0]  # a buffer passed as its array (batch norm's stats)
+            return self.by_data[id(a)]  # a buffer passed as its array (batch norm's stats)
         return a
 
     # -- the hook -----------------------------------------------------------------------------
