@@ -88,6 +88,7 @@ from .ops.lapack import *  # noqa: F401,F403
 from .ops.matrix_legacy import *  # noqa: F401,F403
 from .ops.spectral import *  # noqa: F401,F403
 from .ops.histogramdd import *  # noqa: F401,F403
+from .ops.lowrank import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
