@@ -43,17 +43,13 @@ class MaxPool2d(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(Module):
-    """2-d average pooling.
-
-    Args:
-        kernel_size, stride, padding, ceil_mode: as for :class:`MaxPool2d` (zero padding).
-        count_include_pad: count the padding in each window's size. Default: ``True``.
-        divisor_override: divide by this instead of the window size.
-    """
+class _AvgPool(Module):
+    """Average pooling in 2 or 3 dims; a subclass names its ``nn.functional`` kernel in
+    ``_fn``."""
 
     __constants__ = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
                      "divisor_override"]
+    _fn = "avg_pool2d"
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,
@@ -67,11 +63,23 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        return getattr(F, self._fn)(input, self.kernel_size, self.stride, self.padding,
+                                    self.ceil_mode, self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPool):
+    """2-d average pooling.
+
+    Args:
+        kernel_size, stride, padding, ceil_mode: as for :class:`MaxPool2d` (zero padding).
+        count_include_pad: count the padding in each window's size. Default: ``True``.
+        divisor_override: divide by this instead of the window size.
+    """
+
+    _fn = "avg_pool2d"
 
 
 class AdaptiveAvgPool2d(Module):
