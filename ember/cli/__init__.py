@@ -1,4 +1,5 @@
-"""The ``ember`` program: ``ember finetune|predict|run|tutorial|graph`` (also ``python -m ember``).
+"""The ``ember`` program: ``ember finetune|predict|export|run|tutorial|graph`` (also ``python -m
+ember``).
 
 Each command lives in its own module with ``add_parser(subparsers)`` and ``command(namespace)``;
 heavy imports (ember.vision, matplotlib, tqdm, graphviz) happen inside the commands, so
@@ -10,7 +11,7 @@ import argparse
 import sys
 import traceback
 
-from . import finetune, graph, predict, run, tutorial
+from . import export, finetune, graph, predict, run, tutorial
 from ._common import EXIT_STATUS, CLIError, InputError, RunError, describe
 from .run import _exit_code
 
@@ -18,7 +19,7 @@ __all__ = ["main", "build_parser", "CLIError", "InputError", "RunError"]
 
 _DEBUG_HELP = "on a failure, also print the Python traceback"
 
-_COMMANDS = (finetune, predict, run, tutorial, graph)
+_COMMANDS = (finetune, predict, export, run, tutorial, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:
