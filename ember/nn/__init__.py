@@ -4,6 +4,8 @@ from __future__ import annotations
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 from .modules import *  # noqa: F401,F403
 from . import functional, init, utils  # noqa: F401
+from . import common_types  # noqa: F401
+from ._factory import factory_kwargs  # noqa: F401
 from .modules.syncbatchnorm import SyncBatchNorm  # noqa: F401,E402
 from . import parallel  # noqa: F401,E402
 

@@ -665,3 +665,6 @@ __all__ += _spatial.__all__ + _layers.__all__ + _losses.__all__
 from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
 from ._mha import multi_head_attention_forward  # noqa: E402,F401
 __all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
+from ._functional_utils import *  # noqa: E402,F401,F403
+from . import _functional_utils  # noqa: E402
+__all__ += _functional_utils.__all__

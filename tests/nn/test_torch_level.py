@@ -272,3 +272,47 @@ def test_embedding_bag_errors():
     same_error(lambda m: m.embedding_bag(m.tensor(w), m.tensor(i), m.tensor(o), False, 3))
     same_error(lambda m: m.embedding_bag(m.tensor(w), m.tensor(i), m.tensor(o), False, 1, False,
                                          m.ones(2, dtype=m.float64)))
+
+
+def test_functional_helpers():
+    import torch.nn.functional as TF
+
+    import ember.nn.functional as EF
+
+    assert EF.GRID_SAMPLE_INTERPOLATION_MODES == TF.GRID_SAMPLE_INTERPOLATION_MODES
+    assert EF.GRID_SAMPLE_PADDING_MODES == TF.GRID_SAMPLE_PADDING_MODES
+    for n in ("BroadcastingList1", "BroadcastingList2", "BroadcastingList3"):
+        assert getattr(EF, n)[int] is getattr(TF, n)[int] is None
+    x = ember.ones(2)
+    assert not (EF.has_torch_function((x,)) or EF.has_torch_function_unary(x)
+                or EF.has_torch_function_variadic(x, 2))
+    assert EF.handle_torch_function(EF.relu, (x,), -x).tolist() == [0.0, 0.0]
+    for F_ in (EF, TF):
+        f = F_.boolean_dispatch("flag", 1, False, lambda a, flag=False: ("T", a),
+                                lambda a, flag=False: ("F", a), "mod", "fn")
+        assert (f(1), f(1, True), f(1, flag=True), f.__name__, f.__module__) == (
+            ("F", 1), ("T", 1), ("T", 1), "fn", "mod")
+        assert F_.assert_int_or_pair(3, "k", "m") is None
+        assert F_.assert_int_or_pair((1, 2), "k", "m") is None
+    same_error(lambda m: m.nn.functional.assert_int_or_pair([1, 2, 3], "kernel", "bad {}"))
+
+
+def test_factory_kwargs_and_common_types():
+    import typing
+
+    import torch.nn.common_types as tct
+
+    import ember.nn.common_types as ect
+
+    for kw in (None, {}, {"device": "cpu", "dtype": 1}, {"factory_kwargs": {"dtype": 1}},
+               {"dtype": 1, "factory_kwargs": {"device": 2}},
+               {"factory_kwargs": {"dtype": 1}, "device": 2, "memory_format": 3}):
+        # (equal as dicts: torch's key order follows a set's, which varies with the hash seed)
+        assert ember.nn.factory_kwargs(kw) == torch.nn.factory_kwargs(kw)
+    same_error(lambda m: m.nn.factory_kwargs({"foo": 1}))
+    same_error(lambda m: m.nn.factory_kwargs({"factory_kwargs": {"dtype": 1}, "dtype": 2}))
+    names = [n for n in dir(tct) if n.startswith("_") and n.endswith("_t")]
+    for n in names:
+        e, t = getattr(ect, n), getattr(tct, n)
+        assert typing.get_origin(e) is typing.get_origin(t), n
+        assert str(e).replace("ember.tensor.", "torch.").replace("ember.", "torch.") == str(t), n
