@@ -96,7 +96,7 @@ def _window_argmax(col: Any, row: Any, kh: int, kw: int) -> tuple:
         out, arg = _arg_step([row(t, i) for i in range(kh)], small, nan)
         # NaN propagates through both steps, so one reduction of the (smaller) output tells
         # whether a window holds one; only then are the steps run again, letting NaNs win
-        if nan or out.dtype.kind != "f" or not out.size or not np.isnan(out.max()):
+        if nan or out.dtype.kind not in "fV" or not out.size or not np.isnan(out.max()):
             break
     if kw == 1:
         return out, arg, None
@@ -147,6 +147,13 @@ def max_pool2d(x: np.ndarray, geo: Any, lowest: Any, indices: bool) -> tuple:
     NaN). One separable pass (``window_reduce``'s) yields the winning kernel row and column as
     int8; the index is then ``corner + i*dh*W + j*dw`` in three int64 passes (a table lookup
     by the combined offset cost ~4x that)."""
+    if x.dtype.kind == "V":  # bfloat16: ml_dtypes' loops warn at NaN, which torch never does
+        with errors_quiet():
+            return _max_pool2d(x, geo, lowest, indices)
+    return _max_pool2d(x, geo, lowest, indices)
+
+
+def _max_pool2d(x: np.ndarray, geo: Any, lowest: Any, indices: bool) -> tuple:
     padded = numpy_conv.pad_to_windows(x, geo, lowest)
     (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geo.kernel, geo.out_hw, geo.stride, geo.dilation
     if not indices:

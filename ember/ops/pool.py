@@ -34,7 +34,8 @@ class MaxPool2d(Op, name="MaxPool2DWithIndicesBackward0"):
     def forward(ctx, x, *, geo, return_indices):
         xp = ctx.xp
         ctx.in_shape = x.shape
-        lowest = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        # (bfloat16 is kind "V": a float, padded with -inf too)
+        lowest = xp.iinfo(x.dtype).min if x.dtype.kind in "iu" else -xp.inf
         want = ctx.needs_input_grad[0] or return_indices
         y, idx = ctx.backend.max_pool2d(_as4d(x), geo, lowest, want)
         y = y.reshape(x.shape[:-2] + y.shape[-2:])

@@ -229,3 +229,19 @@ def test_max_pool2d_gradcheck_and_double_backward():
         grads.append((gx.detach().numpy(), gg.numpy()))
     np.testing.assert_array_equal(grads[0][0], grads[1][0])
     np.testing.assert_array_equal(grads[0][1], grads[1][1])
+
+
+def test_max_pool2d_of_bfloat16_matches_torch():
+    torch = torch_or_skip()
+    x = np.random.default_rng(10).standard_normal((2, 3, 9, 9)).astype(np.float32)
+    x[0, 0, ::2, ::3] = np.nan
+    x[1, 1] = -np.inf
+    out = {}
+    for m in (ember, torch):
+        t = m.tensor(x).to(m.bfloat16).requires_grad_()
+        y, i = m.nn.functional.max_pool2d(t, 3, 2, 1, return_indices=True)
+        y.float().sum().backward()
+        assert y.dtype == t.grad.dtype == m.bfloat16
+        out[m.__name__] = (y.detach().float().numpy(), i.numpy(), t.grad.float().numpy())
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_array_equal(e, t)
