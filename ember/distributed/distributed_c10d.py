@@ -589,6 +589,28 @@ def _fill(t: Any, flat: np.ndarray) -> None:
     t._version_counter[0] += 1
 
 
+def _fill_blocks(tensors: Sequence[Any], recv: np.ndarray, size: int) -> None:
+    """Writes the i-th ``size``-byte block of ``recv`` into ``tensors[i]``."""
+    for i, t in enumerate(tensors):
+        _fill(t, recv[i * size:(i + 1) * size])
+
+
+def _root_with_list(pg: ProcessGroup, tensor: Any, tensors: list[Any] | None, rank: int | None,
+                    group_rank: int | None, side: str, what: str) -> tuple[int, bool]:
+    """gather's and scatter's root (``side`` "dst" or "src") and whether this rank is it; the
+    list ``tensors`` must be given, one per rank, at the root and only there."""
+    root = _group_rank_of(pg, rank, group_rank, side)
+    mine = pg.rank() == root
+    where = "destination" if side == "dst" else "source"
+    if mine:
+        if tensors is None or len(tensors) != pg.size():
+            raise ValueError(f"Argument ``{what}_list`` must be specified on {where} rank.")
+        _check_same(tensors, tensor, what)
+    elif tensors:
+        raise ValueError(f"Argument ``{what}_list`` must NOT be specified on non-{where} ranks.")
+    return root, mine
+
+
 def all_gather(tensor_list: list[Any], tensor: Any, group: ProcessGroup | None = None,
                async_op: bool = False) -> Work | None:
     """Every rank's ``tensor`` into ``tensor_list`` (one per rank, in rank order)."""
@@ -605,8 +627,7 @@ def all_gather(tensor_list: list[Any], tensor: Any, group: ProcessGroup | None =
     req = pg.comm.Iallgather(send, recv)
 
     def finish() -> None:
-        for i, t in enumerate(tensor_list):
-            _fill(t, recv[i * send.size:(i + 1) * send.size])
+        _fill_blocks(tensor_list, recv, send.size)
 
     return _run(pg, [req], "all_gather", finish, list(tensor_list), async_op)
 
@@ -638,23 +659,14 @@ def gather(tensor: Any, gather_list: list[Any] | None = None, dst: int | None = 
     pg = _group(group)
     if pg is None:
         return _done(async_op)
-    root = _group_rank_of(pg, dst, group_dst, "dst")
-    mine = pg.rank() == root
-    if mine:
-        if gather_list is None or len(gather_list) != pg.size():
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-        _check_same(gather_list, tensor, "gather")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
-                         "ranks.")
+    root, mine = _root_with_list(pg, tensor, gather_list, dst, group_dst, "dst", "gather")
     send = as_bytes(host_array(tensor))
     recv = np.empty(send.size * pg.size(), np.uint8) if mine else None
     req = pg.comm.Igather(send, recv, root)
 
     def finish() -> None:
         if mine:
-            for i, t in enumerate(gather_list):
-                _fill(t, recv[i * send.size:(i + 1) * send.size])
+            _fill_blocks(gather_list, recv, send.size)
 
     return _run(pg, [req], "gather", finish, list(gather_list or []), async_op)
 
@@ -667,18 +679,8 @@ def scatter(tensor: Any, scatter_list: list[Any] | None = None, src: int | None 
     pg = _group(group)
     if pg is None:
         return _done(async_op)
-    root = _group_rank_of(pg, src, group_src, "src")
-    mine = pg.rank() == root
-    if mine:
-        if scatter_list is None or len(scatter_list) != pg.size():
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-        _check_same(scatter_list, tensor, "scatter")
-        send = np.concatenate([as_bytes(host_array(t)) for t in scatter_list])
-    else:
-        if scatter_list:
-            raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source "
-                             "ranks.")
-        send = None
+    root, mine = _root_with_list(pg, tensor, scatter_list, src, group_src, "src", "scatter")
+    send = np.concatenate([as_bytes(host_array(t)) for t in scatter_list]) if mine else None
     staged = Staged(tensor, reduce=False)
     req = pg.comm.Iscatter(send, staged.buf.reshape(-1).view(np.uint8), root)
     return _run(pg, [req], "scatter", staged.commit, [tensor], async_op)
