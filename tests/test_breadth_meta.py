@@ -733,3 +733,23 @@ def test_strided_answers_to_sparse_accessors(rng):
     for name in ("crow_indices", "col_indices", "ccol_indices", "row_indices", "values",
                  "indices", "is_coalesced", "coalesce"):
         same_error(lambda m: getattr(m.ones(2, 3), name)())
+
+
+def test_return_types(rng):
+    import pickle
+
+    x = rng.standard_normal((3, 4))
+    for fn in [lambda m, t: m.max(t, 0), lambda m, t: m.sort(t, 1), lambda m, t: m.topk(t, 2),
+               lambda m, t: m.min(t, 1, keepdim=True), lambda m, t: m.aminmax(t)]:
+        e, t = fn(ember, ember.tensor(x)), fn(torch, torch.tensor(x))
+        name = type(t).__name__
+        assert type(e).__name__ == name and type(e) is getattr(ember.return_types, name)
+        assert isinstance(e, getattr(ember.return_types, name)) and len(e) == len(t)
+        assert repr(e) == repr(t).replace("torch.", "ember.")
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e)
+        for a, b in zip(back, e):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert set(dir(ember.return_types)) <= set(dir(torch.return_types))
+    with pytest.raises(AttributeError):
+        ember.return_types.no_such_type

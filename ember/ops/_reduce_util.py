@@ -16,16 +16,22 @@ from ._util import dims_arg
 from .inplace import type_name
 
 
+RETURN_TYPES: dict[str, type] = {}  # ember.return_types: every one made, by name
+
+
 def return_type(name: str, fields: tuple[str, ...]) -> type:
-    """A named-tuple type printing as torch's ``return_types`` structseqs do."""
+    """A named-tuple type printing as torch's ``return_types`` structseqs do (registered in
+    ``ember.return_types``, so that its instances pickle)."""
 
     def __repr__(self) -> str:
         body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
         return f"ember.return_types.{name}(\n{body})"
 
     base = namedtuple(name, fields)
-    return type(name, (base,), {"__slots__": (), "__repr__": __repr__,
-                                "__module__": "ember.return_types"})
+    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__,
+                               "__module__": "ember.return_types"})
+    RETURN_TYPES.setdefault(name, cls)
+    return RETURN_TYPES[name] if RETURN_TYPES[name]._fields == cls._fields else cls
 
 
 def axis_alias(fn: Callable) -> Callable:
