@@ -4,6 +4,7 @@ and sign ops heaviside, gcd, lcm and signbit, with torch's dtype rules and nodes
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Number
 from typing import Any
 
@@ -98,6 +99,33 @@ class Addcdiv(_Broadcasting, name="AddcdivBackward0"):
                 (-g * (v * t1 / (t2 * t2))) if need_t2 else None)
 
 
+_deprecated_warned: list = []
+
+
+def _legacy(name: str, form: str, tensor1: Any, tensor2: Any, args: tuple,
+            value: Any) -> tuple:
+    """torch still parses the deprecated ``(value, tensor1, tensor2)`` overload, warning once
+    per process; returns ``(tensor1, tensor2, value)``."""
+    if not args:
+        return tensor1, tensor2, value
+    if len(args) > 1:
+        raise TypeError(f"{name}() takes from 3 to 4 positional arguments but {3 + len(args)} "
+                        "were given")
+    if not _deprecated_warned:
+        _deprecated_warned.append(True)
+        old, new = {
+            "function": (f"{name}(Tensor input, Number value, Tensor tensor1, Tensor tensor2, *, "
+                         "Tensor out = None)",
+                         f"{name}(Tensor input, Tensor tensor1, Tensor tensor2, *, Number value = "
+                         "1, Tensor out = None)"),
+            "method": (f"{name}(Number value, Tensor tensor1, Tensor tensor2)",
+                       f"{name}(Tensor tensor1, Tensor tensor2, *, Number value = 1)"),
+        }[form]
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{old}\nConsider using one of "
+                      f"the following signatures instead:\n\t{new}", UserWarning, stacklevel=4)
+    return tensor2, args[0], tensor1
+
+
 def _addc(name: str, op: type, input: Tensor, tensor1: Tensor, tensor2: Tensor,
           value: Number) -> Tensor:
     _check_tensor(name, "input", 1, input)
@@ -110,19 +138,48 @@ def _addc(name: str, op: type, input: Tensor, tensor1: Tensor, tensor2: Tensor,
     return op.apply(input, tensor1, tensor2, value=value)
 
 
-def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
-    """``input + value * tensor1 * tensor2``, element-wise, broadcast."""
-    return _addc("addcmul", Addcmul, input, tensor1, tensor2, value)
-
-
-def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
-    """``input + value * tensor1 / tensor2``, element-wise, broadcast (a true division; two
-    integer operands are refused)."""
+def _addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, value: Number) -> Tensor:
     if isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) \
             and not tensor1.is_floating_point() and not tensor1.is_complex() \
             and not tensor2.is_floating_point() and not tensor2.is_complex():
         raise RuntimeError(_ADDCDIV_INTEGER)
     return _addc("addcdiv", Addcdiv, input, tensor1, tensor2, value)
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *args: Tensor,
+            value: Number = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2``, element-wise, broadcast."""
+    tensor1, tensor2, value = _legacy("addcmul", "function", tensor1, tensor2, args, value)
+    return _addc("addcmul", Addcmul, input, tensor1, tensor2, value)
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *args: Tensor,
+            value: Number = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2``, element-wise, broadcast (a true division; two
+    integer operands are refused)."""
+    tensor1, tensor2, value = _legacy("addcdiv", "function", tensor1, tensor2, args, value)
+    return _addcdiv(input, tensor1, tensor2, value)
+
+
+def _addc_methods(name: str, fn: Any) -> tuple:
+    """``Tensor.<name>`` and ``Tensor.<name>_``, each parsing torch's deprecated overload with
+    its own message."""
+    inplace = _inplace_method(name)
+
+    def method(self: Tensor, tensor1: Tensor, tensor2: Tensor, *args: Tensor,
+               value: Number = 1) -> Tensor:
+        tensor1, tensor2, value = _legacy(name, "method", tensor1, tensor2, args, value)
+        return fn(self, tensor1, tensor2, value=value)
+
+    def method_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *args: Tensor,
+                value: Number = 1) -> Tensor:
+        tensor1, tensor2, value = _legacy(name + "_", "method", tensor1, tensor2, args, value)
+        return inplace(self, tensor1, tensor2, value=value)
+
+    method.__name__, method_.__name__ = name, name + "_"
+    method.__doc__ = fn.__doc__
+    method_.__doc__ = f"In-place version of :meth:`Tensor.{name}`."
+    return method, method_
 
 
 # -- deg2rad, rad2deg ----------------------------------------------------------------------------
@@ -247,6 +304,8 @@ def _integer_pair_(name: str) -> Any:
 
 __all__ = ["addcmul", "addcdiv", "deg2rad", "rad2deg", "heaviside", "gcd", "lcm", "signbit"]
 TENSOR_METHODS: dict = {name: globals()[name] for name in __all__}
-for _name in ("addcmul", "addcdiv", "deg2rad", "rad2deg", "heaviside"):
+for _name in ("deg2rad", "rad2deg", "heaviside"):
     TENSOR_METHODS[_name + "_"] = _inplace_method(_name)
+for _name, _fn in (("addcmul", addcmul), ("addcdiv", addcdiv)):
+    TENSOR_METHODS[_name], TENSOR_METHODS[_name + "_"] = _addc_methods(_name, _fn)
 TENSOR_METHODS.update(gcd_=_integer_pair_("gcd"), lcm_=_integer_pair_("lcm"))

@@ -1,5 +1,7 @@
 """addcmul/addcdiv, deg2rad/rad2deg, heaviside, gcd, lcm, signbit: parity with torch (values,
 dtypes, grad_fn names, gradients), gradcheck, integer/bool promotion and torch's errors."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,24 @@ def test_signbit(rng):
     check_op(lambda m, t: m.signbit(t), np.array([True, False]))
     check_op(lambda m, t: m.signbit(t), np.array([0, 255], np.uint8))
     check_op(lambda m, t: m.signbit(t), rng.standard_normal((2, 0, 3)))
+
+
+def test_addc_deprecated_overloads(rng):
+    """torch still parses (value, tensor1, tensor2), as older optimizers write
+    ``exp_avg_sq.mul_(b2).addcmul_(1 - b2, grad, grad)``, warning once per process."""
+    import ember.ops.arith as arith
+
+    a, b, c = (rng.uniform(1, 2, size=(2, 3)).astype(np.float32) for _ in range(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("addcmul", "addcdiv"):
+            check_op(lambda m, x, y, z: getattr(m, name)(x, 0.3, y, z), a, b, c)
+            check_op(lambda m, x, y, z: getattr(x, name)(0.3, y, z), a, b, c)
+            check_op(lambda m, x, y, z: getattr(x * 1, name + "_")(0.3, y, z), a, b, c)
+    arith._deprecated_warned.clear()
+    with pytest.warns(UserWarning, match=r"This overload of addcmul_ is deprecated:\n\t"
+                                         r"addcmul_\(Number value, Tensor tensor1"):
+        ember.ones(2).addcmul_(0.5, ember.ones(2), ember.ones(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process, as torch's
+        ember.addcmul(ember.ones(2), 0.5, ember.ones(2), ember.ones(2))
