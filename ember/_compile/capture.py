@@ -10,6 +10,7 @@ the forward did escaped them, so the capture watches, for the one traced call:
 - **writes**: in-place ops write their out-of-place result into the tensor's memory
   (``ops.inplace._write``), which the IR does not show; they are recorded as (target, result)
   so that writes to buffers (``num_batches_tracked``) and inputs are replayed;
+- **custom Functions**: ``autograd.Function.apply`` is a break (its backward is its own);
 - **detach**: ``detach()``/``.data`` alias a value cut off from the graph; the tracer maps them
   to the same value, so the capture records an identity node that carries no gradient;
 - **state**: parameters, buffers and generators are restored after the trace (a BatchNorm's
@@ -18,11 +19,11 @@ the forward did escaped them, so the capture watches, for the one traced call:
 from __future__ import annotations
 
 import contextlib
-import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .. import random as _random
+from ..autograd.function import Function
 from .._trace import TraceError, trace
 from .._trace.ir import Graph, Node, Value
 from ..ops import _op, inplace as _inplace
@@ -44,10 +45,6 @@ class Detach(Alias):
     def forward(ctx, a):
         return a
 
-
-# ops whose output shape depends on the values: a later replay could not reuse the traced shapes
-_DATA_DEPENDENT = ("Nonzero", "MaskedSelect", "Unique", "UniqueConsecutive", "IndexBool",
-                   "BooleanIndex", "Repeat_interleave", "RepeatInterleave")
 
 _BREAKING = ("item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__",
              "__complex__")
@@ -137,6 +134,10 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
 
     data_prop = property(lambda self: detached(self, orig_data.fget(self)), orig_data.fset)
 
+    def function_apply(cls: type, *a: Any, **k: Any) -> Any:
+        # its forward's ops would be traced, and their formulas replace the Function's backward
+        raise GraphBreak(f"a custom autograd.Function ({cls.__name__}) is applied")
+
     def run() -> tuple:
         with contextlib.ExitStack() as stack:
             for name in _BREAKING:
@@ -145,16 +146,18 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             stack.enter_context(_patched(_random.Generator, "_rng", property(rng)))
             stack.enter_context(_patched(Tensor, "detach", detach))
             stack.enter_context(_patched(Tensor, "data", data_prop))
+            stack.enter_context(_patched(Function, "apply", classmethod(function_apply)))
             _inplace._write = write
             try:
-                return trace(_Traced(fn, module), args, kwargs)
+                return trace(_Traced(fn, module, tracer), args, kwargs)
             finally:
                 _inplace._write = orig_write
 
+    failed = None
     try:
         graph, out = run()
-    except TraceError as e:
-        raise GraphBreak(str(e)) from None
+    except (TraceError, GraphBreak) as e:
+        failed = e
     finally:
         for t, arr, copy, version in state:  # what the trace changed, back as it was
             if t._data is arr:
@@ -165,6 +168,8 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
     if gens:
         raise GraphBreak("a random op draws from a generator (dropout, rand*): eager draws anew "
                          "on every call")
+    if failed is not None:
+        raise GraphBreak(str(failed)) from None
     for t, arr, _, _ in state:
         if t._data is not arr:
             raise GraphBreak("a parameter or buffer was given new data during the forward")
@@ -172,42 +177,33 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
                                      + list(module.named_buffers()))
     if [(n, id(t)) for n, t in now] != [(n, id(t)) for n, t in named]:
         raise GraphBreak("the forward assigned new parameters or buffers")
-    for node in graph.nodes:
-        if any(s in node.op.__name__ for s in _DATA_DEPENDENT):
-            raise GraphBreak(f"{node.name} has an output shape that depends on the values")
     sources = {}
     tr = tracer_box[0] if tracer_box else None
-    if tr is not None:
-        for v in graph.constants:
-            sources[v.name] = _source(tr, v)
+    if tr is not None and graph.constants:
+        consts = {id(v): v for v in graph.constants}
+        for obj in tr.keep:  # the tensors a constant was read from (the tracer keeps them)
+            if not isinstance(obj, Tensor):
+                continue
+            fn = obj._grad_fn
+            if fn is not None:  # one with history the trace did not see (autograd.Function)
+                v = tr.by_history.get((id(fn), obj._output_nr))
+            else:
+                v = tr.by_id.get(id(obj), (None,))[0]
+            if v is not None and id(v) in consts:
+                sources.setdefault(v.name, obj)
     return Capture(graph, writes, sources, out)
-
-
-def _source(tr: Any, v: Value) -> Any:
-    """The tensor a constant was read from (the tracer keeps each keyed object alive)."""
-    for key, (value, _) in tr.by_id.items():
-        if value is v:
-            for obj in tr.keep:
-                if id(obj) == key and isinstance(obj, Tensor):
-                    return obj
-    for obj in tr.keep:  # a const with history (an untraced autograd.Function's output)
-        if isinstance(obj, Tensor) and obj._grad_fn is not None and \
-                tr.by_history.get((id(obj._grad_fn), obj._output_nr)) is v:
-            return obj
-    return None
 
 
 class _Traced:
     """``fn`` as the tracer sees it: the module's parameters and buffers, and a call."""
 
-    def __init__(self, fn: Callable, module: Any) -> None:
-        self.fn, self.module = fn, module
+    def __init__(self, fn: Callable, module: Any, on_start: Callable) -> None:
+        self.fn, self.module, self.on_start = fn, module, on_start
         if module is not None:
             self.named_parameters = module.named_parameters
             self.named_buffers = module.named_buffers
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.on_start()  # the trace has begun: its tracer is the active one
         return self.fn(*args, **kwargs)
 
-
-_ = itertools  # (kept for callers that count values)

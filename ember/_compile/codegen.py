@@ -16,6 +16,7 @@ grad). No formula is written twice: the generated code only orders the ops' own.
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,13 @@ class Program:
     value_tensors: dict = field(default_factory=dict)  # id(Value) -> the live tensor it reads
     replay: list = field(default_factory=list)  # the nodes run, for create_graph's eager replay
     out_values: list = field(default_factory=list)
+    spec: Any = None
+    specialized: bool = False
+
+    def specialize(self) -> None:
+        """After the first backward: the backward written again with what it recorded."""
+        self.backward, self.backward_source = self.spec.specialize()
+        self.specialized = True
 
 
 def _simple(v: Any) -> bool:
@@ -79,8 +87,7 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     ``real_inputs``: the call's tensors in graph-input order."""
     g = cap.graph
     ns: dict[str, Any] = {"_new": _new, "_call": call_node, "_asarray": _asarray,
-                          "_pack": _pack, "_pack_tensors": _pack_tensors, "_acc": _acc,
-                          "_bump": _bump}
+                          "_acc": _acc, "_bump": _bump, "_cast": _cast}
     names: dict[int, str] = {}  # id(Value) -> local name
     live_tensor: dict[int, Tensor] = {}  # id(Value) -> the live tensor it reads (params, leaves)
     requires: dict[int, bool] = {}
@@ -148,6 +155,9 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
         if id(v) in used and f"    {k} = {k.upper()}._data" not in pre:
             pre.append(f"    {k} = {k.upper()}._data")
 
+    for node in g.nodes:
+        for o in node.outputs:
+            names[id(o)] = f"v{o.name[1:]}"  # (the tracer's names: v0, v1, ...)
     # which nodes run: those the outputs or a write need, and those that may mutate a buffer
     writes_after: dict[int, list] = {}
     for tgt, res, target in cap.writes:
@@ -177,8 +187,6 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     replay: list = []
     for i, node in enumerate(live_nodes):
         op = node.op
-        for j, o in enumerate(node.outputs):
-            names[id(o)] = f"v{o.name[1:]}" if o.name.startswith("v") else f"v_{i}_{j}"
         if any(isinstance(a, (tuple, list)) and _flat(tuple(a)) for a in node.args):
             raise GraphBreak(f"{node.name} takes a list of tensors")
         for key, val in node.kwargs.items():
@@ -196,7 +204,10 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
                        {"needs_input_grad": needs, "next_functions": ((None, 0),) * len(node.args),
                         "_in_meta": in_meta, "_n_out": len(node.outputs),
                         "_out_meta": tuple((o.shape, o.dtype) for o in node.outputs),
-                        "__module__": __name__})
+                        "__module__": __name__, "_to_save": (),
+                        # what forward saved, as it saved it: the arrays are the compiled
+                        # graph's own, so no packing and no version checks are needed
+                        "saved": _SAVED, "saved_tensors": _SAVED_TENSORS})
         ns[f"K{i}"] = ctx_cls
         ns[f"F{i}"] = op.forward
         args = _args(node, i, names, ns)
@@ -230,8 +241,16 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     # the outputs
     outputs = []
     out_names = []
+    written = {}  # an in-place op's result is the tensor it wrote into: eager returns that one
+    for tgt, res, _ in cap.writes:
+        if tgt.kind == "input":
+            written[id(res)] = ("input", input_pos[id(tgt)])
+        elif tgt.kind != "node" and id(tgt) in live_tensor:
+            written[id(res)] = ("tensor", live_tensor[id(tgt)])
     for v in g.outputs:
-        if v.kind == "input":
+        if id(v) in written:
+            outputs.append(written[id(v)])
+        elif v.kind == "input":
             outputs.append(("input", input_pos[id(v)]))
         elif id(v) in live_tensor:
             outputs.append(("tensor", live_tensor[id(v)]))
@@ -253,31 +272,76 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
                f"({', '.join(ctx_list)}{',' if len(ctx_list) == 1 else ''})")
     fwd_src = "\n".join(fwd) + "\n"
 
-    # the backward: each context's own formula, newest first
-    bwd_src = "def backward(C, *grads):\n    return ()\n"
-    if record:
+    rets = []
+    for kind, x in edges:
+        if kind == "input":
+            v = g.inputs[x]
+        else:
+            v = next(val for val in list(g.params.values()) + list(g.constants)
+                     if live_tensor.get(id(val)) is x)
+        rets.append(v)
+    spec = _BackwardSpec(g, names, requires, grad_nodes, out_vals, out_grad, ctx_list, rets,
+                         ns)
+    bwd_src = spec.source(None) if record else "def backward(C, *grads):\n    return ()\n"
+    fwd_fn = _build(fwd_src, "forward", ns)
+    bwd_fn = _build(bwd_src, "backward", ns)
+    in_meta = []
+    for kind, x in edges:
+        t = real_inputs[x] if kind == "input" else x
+        in_meta.append((tuple(t._data.shape), t._data.dtype))
+    return Program(fwd_fn, bwd_fn, fwd_src, bwd_src, len(g.inputs), outputs,
+                   tuple((v.shape, v.dtype) for v in out_vals), out_grad, edges,
+                   tuple(in_meta), record, g, live_tensor, replay, out_vals, spec)
+
+
+class _BackwardSpec:
+    """What the backward's source is made from. The first backward runs every context through
+    ``call_node``, which records the shapes each formula returned (``SH3``); ``specialize`` then
+    writes the backward again calling the formulas directly (``B3(c3, g)``), with the sum back
+    to an input's shape only where the recorded shape differs and a cast only where the dtype
+    does: the same formulas and checks, without the generic route's per-node overhead."""
+
+    def __init__(self, g: Any, names: dict, requires: dict, grad_nodes: list, out_vals: list,
+                 out_grad: tuple, ctx_list: list, rets: list, ns: dict) -> None:
+        self.g, self.names, self.requires, self.grad_nodes = g, names, requires, grad_nodes
+        self.out_vals, self.out_grad, self.ctx_list, self.rets, self.ns = (
+            out_vals, out_grad, ctx_list, rets, ns)
+        for i, node in grad_nodes:
+            ns[f"SH{i}"] = []
+            ns[f"B{i}"] = node.op.backward
+
+    def specialize(self) -> tuple[Any, str]:
+        shapes = {i: self.ns[f"SH{i}"] for i, _ in self.grad_nodes}
+        src = self.source(shapes)
+        return _build(src, "backward", self.ns), src
+
+    def source(self, shapes: dict | None) -> str:
+        names, requires = self.names, self.requires
         bwd = ["def backward(C, *grads):"]
-        if ctx_list:
-            bwd.append(f"    {', '.join(ctx_list)}{',' if len(ctx_list) == 1 else ''} = C")
+        if self.ctx_list:
+            bwd.append(f"    {', '.join(self.ctx_list)}{',' if len(self.ctx_list) == 1 else ''}"
+                       " = C")
         gname = {}
-        for k, v in enumerate(out_vals):
-            if out_grad[k]:
+        for k, v in enumerate(self.out_vals):
+            if self.out_grad[k]:
                 gname[id(v)] = f"g_{names[id(v)]}"
-        zero = [f"g_{names[id(v)]}" for v in _grad_values(g, requires, grad_nodes)
+        zero = [f"g_{names[id(v)]}" for v in _grad_values(self.g, requires, self.grad_nodes)
                 if id(v) not in gname]
-        for k, v in enumerate(out_vals):
-            if out_grad[k]:
+        for k, v in enumerate(self.out_vals):
+            if self.out_grad[k]:
                 bwd.append(f"    g_{names[id(v)]} = grads[{k}]")
         if zero:
             bwd.append(f"    {' = '.join(zero)} = None")
         assigned: set = set(gname)
-        for i, node in reversed(grad_nodes):
+        for i, node in reversed(self.grad_nodes):
             gouts = [f"g_{names[id(o)]}" if requires[id(o)] else "None" for o in node.outputs]
             cond = " or ".join(f"{x} is not None" for x in gouts if x != "None") or "False"
             bwd.append(f"    if {cond}:  # {node.name}")
-            packer = "_pack" if node.op.on_arrays else "_pack_tensors"
-            bwd.append(f"        {packer}(c{i})")
-            bwd.append(f"        r = _call(c{i}, [{', '.join(gouts)}], True)")
+            direct = self._direct(i, node, shapes)
+            if direct is None:
+                bwd.append(f"        r = _call(c{i}, [{', '.join(gouts)}], True, None, SH{i})")
+            else:
+                bwd.extend(direct)
             for j, a in enumerate(node.args):
                 if isinstance(a, Value) and requires[id(a)]:
                     gn = f"g_{names[id(a)]}"
@@ -289,25 +353,36 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
             for o in node.outputs:  # consumed: its gradient is not needed any more
                 if requires[id(o)]:
                     bwd.append(f"        g_{names[id(o)]} = None")
-        rets = []
-        for kind, x in edges:
-            if kind == "input":
-                v = g.inputs[x]
-            else:
-                v = next(val for val in list(g.params.values()) + list(g.constants)
-                         if live_tensor.get(id(val)) is x)
-            rets.append(f"g_{names[id(v)]}" if (id(v) in assigned) else "None")
+        rets = [f"g_{names[id(v)]}" if id(v) in assigned else "None" for v in self.rets]
         bwd.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
-        bwd_src = "\n".join(bwd) + "\n"
-    fwd_fn = _build(fwd_src, "forward", ns)
-    bwd_fn = _build(bwd_src, "backward", ns)
-    in_meta = []
-    for kind, x in edges:
-        t = real_inputs[x] if kind == "input" else x
-        in_meta.append((tuple(t._data.shape), t._data.dtype))
-    return Program(fwd_fn, bwd_fn, fwd_src, bwd_src, len(g.inputs), outputs,
-                   tuple((v.shape, v.dtype) for v in out_vals), out_grad, edges,
-                   tuple(in_meta), record, g, live_tensor, replay, out_vals)
+        return "\n".join(bwd) + "\n"
+
+    def _direct(self, i: int, node: Node, shapes: dict | None) -> list | None:
+        """The formula called directly, with ``call_node``'s checks decided from the shapes the
+        first backward recorded; None where that is not known (the node keeps ``call_node``)."""
+        if shapes is None or len(node.outputs) != 1 or not node.op.on_arrays:
+            return None
+        rec = shapes[i][:len(node.args)]
+        if len(rec) != len(node.args):
+            return None
+        g = f"g_{self.names[id(node.outputs[0])]}"
+        lines = [f"        r = B{i}(c{i}, {g})"]
+        if len(node.args) == 1:
+            lines.append("        if type(r) is not tuple: r = (r,)")
+        fixes = []
+        for j, a in enumerate(node.args):
+            if not (isinstance(a, Value) and self.requires[id(a)]):
+                continue
+            if rec[j] is None:
+                return None
+            if tuple(rec[j]) != tuple(a.shape):
+                fixes.append(f"r[{j}] = c{i}.backend.sum_to(r[{j}], {tuple(a.shape)!r})")
+            self.ns[f"DT{i}_{j}"] = a.dtype.np
+            fixes.append(f"r[{j}] = _cast(r[{j}], DT{i}_{j}, c{i})")
+        if fixes:
+            lines.append("        r = list(r)")
+            lines += [f"        {f}" for f in fixes]
+        return lines
 
 
 def _grad_values(g: Any, requires: dict, grad_nodes: list) -> list:
@@ -401,19 +476,17 @@ def _asarray(x: Any) -> Any:
     return x if type(x) is NUMPY.array_type else NUMPY.xp.asarray(x)
 
 
-def _pack(ctx: Op) -> None:
-    """What forward saved, as ``ctx.saved`` reads it on arrays (no version checks: the values
-    are the compiled graph's own)."""
-    items = ctx.__dict__.pop("_to_save", None)
-    if items is not None:
-        ctx._saved = tuple((s, None) for s in items)
+_SAVED = property(attrgetter("_to_save"))
+# a backward written on Tensors reads them as Tensors
+_SAVED_TENSORS = property(lambda ctx: tuple(Tensor._make(s) if _is_array(s) else s
+                                            for s in ctx._to_save))
 
 
-def _pack_tensors(ctx: Op) -> None:
-    """For a backward written on Tensors: the saved arrays as Tensors."""
-    items = ctx.__dict__.pop("_to_save", None)
-    if items is not None:
-        ctx._saved = tuple((Tensor._make(s) if _is_array(s) else s, None) for s in items)
+def _cast(g: Any, dtype: Any, ctx: Op) -> Any:
+    """``call_node``'s cast of a gradient to its input's dtype, where it differs."""
+    if g is None or g.dtype is dtype or g.dtype == dtype:
+        return g
+    return ctx.backend.cast(g, dtype)
 
 
 def _acc(a: Any, b: Any) -> Any:

@@ -51,8 +51,11 @@ class CompiledFunctionBackward(Node):
         if _state.enabled:
             return _eager_backward(ctx, grads)
         ctxs = saved if saved else ctx._ctxs
-        out = ctx._program.backward(ctxs, *grads)
-        if saved and not any(c._saved for c in ctxs):
+        prog = ctx._program
+        out = prog.backward(ctxs, *grads)
+        if not prog.specialized:
+            prog.specialize()
+        if saved and not any(c._to_save for c in ctxs):
             ctx._saved, ctx._ctxs = (), ctxs  # nothing saved: a second backward may run, as eager
         return out
 
@@ -269,7 +272,16 @@ class Compiled:
 
     def key(self, args: tuple, kwargs: dict) -> tuple:
         out: list = [_state.enabled, anomaly.enabled]
-        _spec(args, out, {})
+        for a in args:  # the usual call: tensors only, each once
+            if type(a) is not Tensor:
+                out = [_state.enabled, anomaly.enabled]
+                _spec(args, out, {})
+                break
+            d = a._data
+            out.append((d.shape, d.dtype, a._requires_grad))
+        else:
+            if len(args) > 1 and len(set(map(id, args))) != len(args):
+                out.append("repeated")
         if kwargs:
             _spec(kwargs, out, {})
         if self.module is not None:
@@ -344,8 +356,12 @@ class Compiled:
 
     def run(self, entry: _Entry, args: tuple, kwargs: dict) -> Any:
         prog = entry.program
-        inputs: list = []
-        _tensors((args, kwargs) if kwargs else args, inputs, set())
+        if not kwargs and all(type(a) is Tensor for a in args) and (
+                len(args) < 2 or len(set(map(id, args))) == len(args)):
+            inputs = list(args)
+        else:
+            inputs = []
+            _tensors((args, kwargs) if kwargs else args, inputs, set())
         outs, ctxs = prog.forward([t._data for t in inputs], inputs)
         if entry.node_cls is not None:
             node = _new(entry.node_cls)

