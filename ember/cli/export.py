@@ -33,8 +33,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def command(ns: argparse.Namespace) -> int:
+    from ._models import IMAGENET_MEAN, IMAGENET_STD, read_checkpoint
     from .predict import _from_checkpoint
-    from ._models import read_checkpoint, IMAGENET_MEAN, IMAGENET_STD
 
     try:
         import onnx  # noqa: F401

@@ -102,8 +102,8 @@ def export(model: Any, args: tuple[Any, ...] = (), f: str | os.PathLike | None =
     ``optimize``, ``verify``, ``profile``, ``custom_translation_table`` ...) are accepted;
     those that would change the result raise ``ValueError`` when set.
     """
-    from ._export import DEFAULT_OPSET, MIN_OPSET, build, write
     from ..tensor import Tensor
+    from ._export import DEFAULT_OPSET, MIN_OPSET, build, write
 
     if dynamic_shapes is not None:
         raise ValueError("ember.onnx.export takes dynamic_axes, not dynamic_shapes")
@@ -115,7 +115,7 @@ def export(model: Any, args: tuple[Any, ...] = (), f: str | os.PathLike | None =
     if export_modules_as_functions:
         raise ValueError("ember.onnx.export does not export modules as functions")
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
-    import onnx  # noqa: F401 - the extra, before any work
+    import onnx
 
     if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"ember.onnx.export writes opset versions {MIN_OPSET} to "

@@ -11,7 +11,6 @@ import numpy as np
 
 from .._trace import Graph, Node, Value, trace
 from ..tensor import Tensor
-from . import _state
 from ._ops import CONVERTERS, DynamicShapeError
 from .errors import OnnxExporterError, UnsupportedOperatorError
 

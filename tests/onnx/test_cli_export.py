@@ -12,8 +12,8 @@ pytest.importorskip("PIL")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-import ember  # noqa: E402
-from ember.cli import main  # noqa: E402
+import ember
+from ember.cli import main
 
 
 def _main(*args):

@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
+from helpers import torch_or_skip
 
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from helpers import torch_or_skip
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -22,10 +22,16 @@ def _run(path, feeds):
     return sess.run(None, dict(zip(names, [f.numpy() for f in feeds])))
 
 
+def _flat(out):
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flat(o)]
+    return [out]
+
+
 def _eager(model, xs):
     with ember.no_grad():
         out = model(*xs)
-    return [t.numpy() for t in (out if isinstance(out, (tuple, list)) else (out,))]
+    return [t.numpy() for t in _flat(out)]
 
 
 def roundtrip(tmp_path, model, example, others=(), atol=1e-4, rtol=1e-4, **kw):
@@ -331,7 +337,7 @@ def test_same_outputs_as_torchs_export(tmp_path):
                       input_names=["x"], dynamo=False)
     a, b = _run(tmp_path / "e.onnx", [x]), _run(tmp_path / "t.onnx", [x])
     np.testing.assert_allclose(a[0], b[0], atol=1e-6)
-    names = lambda p: {i.name for i in onnx.load(str(p)).graph.initializer}  # noqa: E731
+    names = lambda p: {i.name for i in onnx.load(str(p)).graph.initializer}
     assert names(tmp_path / "e.onnx") == names(tmp_path / "t.onnx")
 
 
@@ -339,3 +345,26 @@ def test_reachable_as_torch_onnx_export():
     import ember as torch
 
     assert torch.onnx.export is ember.onnx.export
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("LSTM", dict(num_layers=2, batch_first=True, bidirectional=True)),
+    ("LSTM", dict(batch_first=False)),
+    ("GRU", dict(num_layers=2, batch_first=True)),
+    ("GRU", dict(bidirectional=True, bias=False)),
+    ("RNN", dict(nonlinearity="relu", batch_first=True)),
+    ("RNN", dict(num_layers=2))])
+def test_recurrent_layers(tmp_path, kind, kw):
+    ember.manual_seed(0)
+    m = getattr(nn, kind)(4, 6, **kw).eval()
+    bf = kw.get("batch_first", False)
+    shape = (lambda b: (b, 5, 4)) if bf else (lambda b: (5, b, 4))
+    roundtrip(tmp_path, m, (ember.randn(*shape(2)),), [(ember.randn(*shape(3)),)],
+              input_names=["x"], dynamic_axes={"x": {0 if bf else 1: "batch"}})
+
+
+def test_recurrent_with_initial_state(tmp_path):
+    ember.manual_seed(0)
+    m = nn.LSTM(4, 6, batch_first=True).eval()
+    x, h0, c0 = ember.randn(2, 5, 4), ember.randn(1, 2, 6), ember.randn(1, 2, 6)
+    roundtrip(tmp_path, lambda x, h, c: m(x, (h, c)), (x, h0, c0))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import torch_or_skip
 
 import ember
 import ember.nn as nn
 from ember._trace import Graph, TraceError, is_tracing, trace
 from ember.ops import _op
-from helpers import torch_or_skip
 
 
 def _torch_node_names(out) -> list[str]:
@@ -47,7 +47,7 @@ def test_graph_structure():
     ember.manual_seed(0)
     m = nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval()
     x = ember.randn(2, 4)
-    g, out = trace(m, (x,))
+    g, _ = trace(m, (x,))
     assert isinstance(g, Graph)
     assert [v.kind for v in g.inputs] == ["input"] and g.inputs[0].shape == (2, 4)
     assert list(g.params) == ["0.weight", "0.bias"]
@@ -84,7 +84,7 @@ def test_in_place_detach_constants_and_dead_nodes():
 
 def test_integer_inputs_and_multiple_outputs():
     emb = nn.Embedding(5, 2)
-    g, out = trace(lambda i: (emb(i), emb(i).sum()), (ember.tensor([[0, 4]]),))
+    g, _ = trace(lambda i: (emb(i), emb(i).sum()), (ember.tensor([[0, 4]]),))
     assert g.inputs[0].dtype is ember.int64 and len(g.outputs) == 2
     assert g.nodes[0].name == "EmbeddingBackward0" and g.nodes[0].kwargs["indices"] is g.inputs[0]
 
@@ -94,7 +94,7 @@ def test_eager_untouched():
     m = nn.Linear(3, 2)
     m.weight.requires_grad_(False)
     before = x.numpy().copy()
-    g, out = trace(m, (x,))
+    _, out = trace(m, (x,))
     assert _op._tracer is None and not is_tracing()
     assert not x.requires_grad and x.grad_fn is None
     np.testing.assert_array_equal(x.numpy(), before)
