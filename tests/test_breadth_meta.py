@@ -753,3 +753,21 @@ def test_return_types(rng):
     assert set(dir(ember.return_types)) <= set(dir(torch.return_types))
     with pytest.raises(AttributeError):
         ember.return_types.no_such_type
+
+
+def test_types_module():
+    import torch.types as tt
+
+    import ember.types as et
+
+    def norm(s):
+        for mod in ("ember.tensor.", "ember.dtypes.", "ember.ops.strided.", "ember."):
+            s = s.replace(mod, "torch.")
+        return s
+
+    for n in ("Number", "Device", "_Number", "_TensorOrTensors", "_TensorOrOptionalTensors",
+              "_size", "_bool", "_int", "_float", "_complex", "_str", "FileLike"):
+        assert norm(str(getattr(et, n))) == str(getattr(tt, n)), n
+    for n in ("_dtype", "_device", "_layout"):
+        assert getattr(et, n).__name__ == getattr(tt, n).__name__
+    assert isinstance(3, et._Number) and isinstance(ember.ones(1).dtype, et._dtype)
