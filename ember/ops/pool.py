@@ -363,6 +363,9 @@ def _pool_geometry(op: str, input: Tensor, kernel_size: Any, stride: Any, paddin
         if p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={d}")
+    if dims == 2 and input.ndim in (3, 4) and 0 in input.shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
+                           f"for input, but got:{list(input.shape)}")
     if input.ndim not in (dims + 1, dims + 2) or any(n == 0 for n in input.shape[-dims - 1:]):
         raise RuntimeError(f"non-empty {dims + 1}D or {dims + 2}D (batch mode) tensor expected "
                            "for input")

@@ -9,7 +9,7 @@ import pytest
 
 import ember
 from ember.backend import NUMPY
-from helpers import check_gradcheck, check_op, torch_or_skip
+from helpers import check_gradcheck, check_op, same_error, torch_or_skip
 
 _TOL = {np.float64: dict(atol=1e-10, rtol=1e-10), np.float32: dict(atol=1e-5, rtol=1e-4)}
 
@@ -245,3 +245,9 @@ def test_max_pool2d_of_bfloat16_matches_torch():
         out[m.__name__] = (y.detach().float().numpy(), i.numpy(), t.grad.float().numpy())
     for e, t in zip(out["ember"], out["torch"]):
         np.testing.assert_array_equal(e, t)
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 8, 8), (0, 8, 8), (3, 0, 8), (2, 3, 0, 8)])
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+def test_pool2d_of_an_empty_plane_raises_torchs_error(shape, op):
+    same_error(lambda m: getattr(m.nn.functional, op)(m.zeros(*shape), 1))
