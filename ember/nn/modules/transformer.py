@@ -194,6 +194,37 @@ def _generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = N
     return full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(diagonal=1)
 
 
+def _build_layer(layer: Module, attentions: tuple[str, ...], d_model: int, nhead: int,
+                 dim_feedforward: int, dropout: float, activation: str | Callable,
+                 layer_norm_eps: float, batch_first: bool, norm_first: bool, bias: bool,
+                 kw: dict) -> None:
+    """What an encoder and a decoder layer are made of, registered in torch's order: the
+    attentions named ``attentions``, the feed-forward block, then a LayerNorm and a Dropout per
+    block (``norm1``, ``norm2``..., ``dropout1``, ``dropout2``...)."""
+    for name in attentions:
+        setattr(layer, name, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                batch_first=batch_first, **kw))
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+    layer.norm_first = norm_first
+    blocks = range(1, len(attentions) + 2)
+    for i in blocks:
+        setattr(layer, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+    for i in blocks:
+        setattr(layer, f"dropout{i}", Dropout(dropout))
+    layer.activation = (_get_activation_fn(activation) if isinstance(activation, str)
+                        else activation)
+
+
+def _stack_is_causal(layers: ModuleList, x: Tensor, mask: Tensor | None,
+                     is_causal: bool | None) -> bool:
+    """An encoder or decoder stack's ``is_causal``: detected from ``mask`` when None."""
+    first = layers[0] if len(layers) else None
+    batch_first = first.self_attn.batch_first if first is not None else False
+    return _detect_is_causal_mask(mask, is_causal, _get_seq_len(x, batch_first))
+
+
 def _get_seq_len(src: Tensor, batch_first: bool) -> int | None:
     if src.dim() == 2:
         return src.size(0)
@@ -229,26 +260,16 @@ class TransformerEncoderLayer(Module):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        if isinstance(activation, str):
-            activation = _get_activation_fn(activation)
+        _build_layer(self, ("self_attn",), d_model, nhead, dim_feedforward, dropout, activation,
+                     layer_norm_eps, batch_first, norm_first, bias,
+                     {"device": device, "dtype": dtype})
+        activation = self.activation
         if activation is F.relu or isinstance(activation, ReLU):
             self.activation_relu_or_gelu = 1
         elif activation is F.gelu or isinstance(activation, GELU):
             self.activation_relu_or_gelu = 2
         else:
             self.activation_relu_or_gelu = 0
-        self.activation = activation
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -292,24 +313,9 @@ class TransformerDecoderLayer(Module):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
-                                            batch_first=batch_first, bias=bias, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
-                                                 batch_first=batch_first, bias=bias, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        if isinstance(activation, str):
-            activation = _get_activation_fn(activation)
-        self.activation = activation
+        _build_layer(self, ("self_attn", "multihead_attn"), d_model, nhead, dim_feedforward,
+                     dropout, activation, layer_norm_eps, batch_first, norm_first, bias,
+                     {"device": device, "dtype": dtype})
 
     def __setstate__(self, state: dict) -> None:
         if "activation" not in state:
@@ -378,10 +384,7 @@ class TransformerEncoder(Module):
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask",
                                                _none_or_dtype(mask), "mask", src.dtype)
         mask = _canonical_mask(mask, "mask", None, "", src.dtype, check_other=False)
-        first = self.layers[0] if len(self.layers) else None
-        batch_first = first.self_attn.batch_first if first is not None else False
-        seq_len = _get_seq_len(src, batch_first)
-        is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
+        is_causal = _stack_is_causal(self.layers, src, mask, is_causal)
         keep = self._nested_keep(src, mask, src_key_padding_mask)
         output = src
         for mod in self.layers:
@@ -454,10 +457,7 @@ class TransformerDecoder(Module):
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
         output = tgt
-        first = self.layers[0] if len(self.layers) else None
-        batch_first = first.self_attn.batch_first if first is not None else False
-        seq_len = _get_seq_len(tgt, batch_first)
-        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, seq_len)
+        tgt_is_causal = _stack_is_causal(self.layers, tgt, tgt_mask, tgt_is_causal)
         for mod in self.layers:
             output = mod(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                          tgt_key_padding_mask=tgt_key_padding_mask,
