@@ -771,3 +771,13 @@ def test_types_module():
     for n in ("_dtype", "_device", "_layout"):
         assert getattr(et, n).__name__ == getattr(tt, n).__name__
     assert isinstance(3, et._Number) and isinstance(ember.ones(1).dtype, et._dtype)
+
+
+def test_torch_version_module():
+    tv = ember.torch_version
+    assert tv.TorchVersion is ember.version.TorchVersion
+    assert tv.__version__ is ember.__version__ and tv.internal_version == ember.__version__
+    assert tv.__version__ >= (2, 13) and tv.__version__ >= "2.0" and tv.__version__ < (3,)
+    assert isinstance(tv.TorchVersion("1.2.3"), str)
+    assert (tv.TorchVersion("1.2.3") < (1, 3)) is (torch.torch_version.TorchVersion("1.2.3")
+                                                  < (1, 3))
