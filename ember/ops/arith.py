@@ -4,10 +4,10 @@ and sign ops heaviside, gcd, lcm and signbit, with torch's dtype rules and nodes
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Number
 from typing import Any
 
+from ._deprecated import warn_overload
 from ._op import Op
 from .. import dtypes as _dt
 from ..backend import get_array_module
@@ -99,9 +99,6 @@ class Addcdiv(_Broadcasting, name="AddcdivBackward0"):
                 (-g * (v * t1 / (t2 * t2))) if need_t2 else None)
 
 
-_deprecated_warned: list = []
-
-
 def _legacy(name: str, form: str, tensor1: Any, tensor2: Any, args: tuple,
             value: Any) -> tuple:
     """torch still parses the deprecated ``(value, tensor1, tensor2)`` overload, warning once
@@ -111,18 +108,15 @@ def _legacy(name: str, form: str, tensor1: Any, tensor2: Any, args: tuple,
     if len(args) > 1:
         raise TypeError(f"{name}() takes from 3 to 4 positional arguments but {3 + len(args)} "
                         "were given")
-    if not _deprecated_warned:
-        _deprecated_warned.append(True)
-        old, new = {
-            "function": (f"{name}(Tensor input, Number value, Tensor tensor1, Tensor tensor2, *, "
-                         "Tensor out = None)",
-                         f"{name}(Tensor input, Tensor tensor1, Tensor tensor2, *, Number value = "
-                         "1, Tensor out = None)"),
-            "method": (f"{name}(Number value, Tensor tensor1, Tensor tensor2)",
-                       f"{name}(Tensor tensor1, Tensor tensor2, *, Number value = 1)"),
-        }[form]
-        warnings.warn(f"This overload of {name} is deprecated:\n\t{old}\nConsider using one of "
-                      f"the following signatures instead:\n\t{new}", UserWarning, stacklevel=4)
+    old, new = {
+        "function": (f"{name}(Tensor input, Number value, Tensor tensor1, Tensor tensor2, *, "
+                     "Tensor out = None)",
+                     f"{name}(Tensor input, Tensor tensor1, Tensor tensor2, *, Number value = 1, "
+                     "Tensor out = None)"),
+        "method": (f"{name}(Number value, Tensor tensor1, Tensor tensor2)",
+                   f"{name}(Tensor tensor1, Tensor tensor2, *, Number value = 1)"),
+    }[form]
+    warn_overload(name, old, new, stacklevel=5)
     return tensor2, args[0], tensor1
 
 

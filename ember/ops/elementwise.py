@@ -413,12 +413,26 @@ class RPow(Op, name="PowBackward2"):
         return g * (out * (math.log(base) if base > 0 else math.nan))
 
 
-def add(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1) -> Tensor:
+def add(input: Tensor | Number, other: Tensor | Number, *args: Tensor,
+        alpha: Number = 1) -> Tensor:
     """Adds ``other``, scaled by ``alpha``, to ``input``."""
+    if args:  # torch's deprecated add(input, alpha, other), as older optimizers write it
+        other, alpha = _legacy_alpha("add", other, args)
     if _unit(alpha):
         return Add.apply(input, other)
     alpha = _check_alpha(input, other, alpha)
     return Add.apply(input, other, alpha=alpha)
+
+
+def _legacy_alpha(name: str, alpha: Any, args: tuple) -> tuple:
+    """``(other, alpha)`` of the deprecated ``(alpha, other)`` call form, with torch's warning."""
+    from ._deprecated import warn_overload
+
+    if len(args) > 1 or not isinstance(args[0], Tensor):
+        raise TypeError(f"{name}() takes 2 positional arguments but {2 + len(args)} were given")
+    warn_overload(name, f"{name}(Number alpha, Tensor other)",
+                  f"{name}(Tensor other, *, Number alpha = 1)")
+    return args[0], alpha
 
 
 def _unit(alpha: Number) -> bool:
@@ -459,8 +473,11 @@ def _check_bool_sub(input: Any, other: Any) -> None:
         )
 
 
-def sub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1) -> Tensor:
+def sub(input: Tensor | Number, other: Tensor | Number, *args: Tensor,
+        alpha: Number = 1) -> Tensor:
     """Subtracts ``other``, scaled by ``alpha``, from ``input``."""
+    if args:  # torch's deprecated sub(input, alpha, other)
+        other, alpha = _legacy_alpha("sub", other, args)
     _check_bool_sub(input, other)
     if _unit(alpha):
         return Sub.apply(input, other)

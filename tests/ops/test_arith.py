@@ -155,7 +155,7 @@ def test_signbit(rng):
 def test_addc_deprecated_overloads(rng):
     """torch still parses (value, tensor1, tensor2), as older optimizers write
     ``exp_avg_sq.mul_(b2).addcmul_(1 - b2, grad, grad)``, warning once per process."""
-    import ember.ops.arith as arith
+    import ember.ops._deprecated as deprecated
 
     a, b, c = (rng.uniform(1, 2, size=(2, 3)).astype(np.float32) for _ in range(3))
     with warnings.catch_warnings():
@@ -164,10 +164,24 @@ def test_addc_deprecated_overloads(rng):
             check_op(lambda m, x, y, z: getattr(m, name)(x, 0.3, y, z), a, b, c)
             check_op(lambda m, x, y, z: getattr(x, name)(0.3, y, z), a, b, c)
             check_op(lambda m, x, y, z: getattr(x * 1, name + "_")(0.3, y, z), a, b, c)
-    arith._deprecated_warned.clear()
+    deprecated._warned.clear()
     with pytest.warns(UserWarning, match=r"This overload of addcmul_ is deprecated:\n\t"
                                          r"addcmul_\(Number value, Tensor tensor1"):
         ember.ones(2).addcmul_(0.5, ember.ones(2), ember.ones(2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per process, as torch's
         ember.addcmul(ember.ones(2), 0.5, ember.ones(2), ember.ones(2))
+
+
+def test_add_sub_deprecated_overloads(rng):
+    """``p.data.add_(-lr, grad)``: torch's deprecated (alpha, other) form of add/sub, still
+    parsed (ops/elementwise.py), with the shared once-per-process warning."""
+    a, b = (rng.uniform(1, 2, size=(2, 3)).astype(np.float32) for _ in range(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("add", "sub"):
+            check_op(lambda m, x, y: getattr(m, name)(x, -0.5, y), a, b)
+            check_op(lambda m, x, y: getattr(x, name)(2, y), a, b)
+            check_op(lambda m, x, y: getattr(x * 1, name + "_")(-0.1, y), a, b)
+        check_op(lambda m, x, y: m.add(x, 2, y), np.arange(3), np.arange(3))
+    same_error(lambda m: m.ones(2).add_(0.5, m.ones(2), m.ones(2)), exact=False)
