@@ -9,13 +9,13 @@ import numpy as np
 
 from ember.io._numpy_pickle import load_numpy_pickle
 
-from .utils import check_integrity, download_and_extract_archive
-from .vision import VisionDataset
+from .utils import check_integrity
+from .vision import VisionDataset, _Tarball
 
 __all__ = ["CIFAR10", "CIFAR100"]
 
 
-class CIFAR10(VisionDataset):
+class CIFAR10(_Tarball, VisionDataset):
     """`CIFAR10 <https://www.cs.toronto.edu/~kriz/cifar.html>`_: 32x32 RGB images of 10 classes;
     ``data`` is a uint8 ``N x 32 x 32 x 3`` array, ``targets`` a list of ints."""
 
@@ -69,25 +69,14 @@ class CIFAR10(VisionDataset):
 
         img, target = self.data[index], self.targets[index]
         img = Image.fromarray(img)
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._apply_transforms(img, target)
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def _check_integrity(self) -> bool:
-        return all(check_integrity(os.path.join(self.root, self.base_folder, name), md5)
-                   for name, md5 in self.train_list + self.test_list)
-
     def download(self) -> None:
         """Downloads the python-version tarball (MD5-checked) and extracts it into ``root``."""
-        if self._check_integrity():
-            return
-        download_and_extract_archive(self.url, self.root, filename=self.filename,
-                                     md5=self.tgz_md5)
+        self._download_tarball()
 
     def extra_repr(self) -> str:
         split = "Train" if self.train is True else "Test"

@@ -92,11 +92,7 @@ class Digits(VisionDataset):
             img = img.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
         img = img.convert("RGB")
         target = self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._apply_transforms(img, target)
 
     def __len__(self) -> int:
         return len(self.targets)

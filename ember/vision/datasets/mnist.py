@@ -146,11 +146,7 @@ class MNIST(VisionDataset):
 
         img, target = self.data[index], int(self.targets[index])
         img = Image.fromarray(img.numpy())  # a 2-D uint8 array: mode "L"
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._apply_transforms(img, target)
 
     def __len__(self) -> int:
         return len(self.data)

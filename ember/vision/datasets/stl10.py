@@ -6,13 +6,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .utils import check_integrity, download_and_extract_archive, verify_str_arg
-from .vision import VisionDataset
+from .utils import verify_str_arg
+from .vision import VisionDataset, _Tarball
 
 __all__ = ["STL10"]
 
 
-class STL10(VisionDataset):
+class STL10(_Tarball, VisionDataset):
     """`STL10 <https://cs.stanford.edu/~acoates/stl10/>`_: 96x96 RGB images of 10 classes plus
     100,000 unlabeled ones (label ``-1``). Splits ``train``, ``train+unlabeled``, ``unlabeled``,
     ``test``; ``folds`` (0-9) picks one of the ten predefined training folds."""
@@ -79,11 +79,7 @@ class STL10(VisionDataset):
         else:
             img, target = self.data[index], None
         img = Image.fromarray(np.transpose(img, (1, 2, 0)))
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._apply_transforms(img, target)
 
     def __len__(self) -> int:
         return self.data.shape[0]
@@ -100,17 +96,9 @@ class STL10(VisionDataset):
         images = np.transpose(np.reshape(everything, (-1, 3, 96, 96)), (0, 1, 3, 2))
         return images, labels
 
-    def _check_integrity(self) -> bool:
-        return all(check_integrity(os.path.join(self.root, self.base_folder, name), md5)
-                   for name, md5 in self.train_list + self.test_list)
-
     def download(self) -> None:
         """Downloads the binary tarball (MD5-checked) and extracts it into ``root``."""
-        if self._check_integrity():
-            return
-        download_and_extract_archive(self.url, self.root, filename=self.filename,
-                                     md5=self.tgz_md5)
-        self._check_integrity()
+        self._download_tarball()
 
     def extra_repr(self) -> str:
         return f"Split: {self.split}"

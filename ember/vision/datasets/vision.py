@@ -5,6 +5,7 @@ import os
 from typing import Any, Callable
 
 from ember.utils.data import Dataset
+from .utils import check_integrity, download_and_extract_archive
 
 __all__ = ["VisionDataset", "StandardTransform"]
 
@@ -51,6 +52,45 @@ class VisionDataset(Dataset):
     def extra_repr(self) -> str:
         return ""
 
+    def _apply_transforms(self, sample: Any, target: Any) -> tuple[Any, Any]:
+        """``(transform(sample), target_transform(target))``, each where set: torchvision's
+        datasets apply the two themselves, not ``transforms``."""
+        return _apply(self.transform, self.target_transform, sample, target)
+
+
+class _Tarball:
+    """A dataset shipped as one tarball (``url``, ``filename``, ``tgz_md5``) whose files, the
+    ``[name, md5]`` pairs of ``train_list + test_list``, extract to ``root/base_folder``."""
+
+    root: Any
+    base_folder: str
+    url: str
+    filename: str
+    tgz_md5: str
+    train_list: list
+    test_list: list
+
+    def _check_integrity(self) -> bool:
+        return all(check_integrity(os.path.join(self.root, self.base_folder, name), md5)
+                   for name, md5 in self.train_list + self.test_list)
+
+    def _download_tarball(self) -> None:
+        """Downloads the tarball (MD5-checked) and extracts it into ``root``, unless the files
+        are there already."""
+        if self._check_integrity():
+            return
+        download_and_extract_archive(self.url, self.root, filename=self.filename,
+                                     md5=self.tgz_md5)
+
+
+def _apply(transform: Callable | None, target_transform: Callable | None, input: Any,
+           target: Any) -> tuple[Any, Any]:
+    if transform is not None:
+        input = transform(input)
+    if target_transform is not None:
+        target = target_transform(target)
+    return input, target
+
 
 def _format_transform_repr(transform: Callable, head: str) -> list[str]:
     lines = repr(transform).splitlines()
@@ -66,11 +106,7 @@ class StandardTransform:
         self.target_transform = target_transform
 
     def __call__(self, input: Any, target: Any) -> tuple[Any, Any]:
-        if self.transform is not None:
-            input = self.transform(input)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return input, target
+        return _apply(self.transform, self.target_transform, input, target)
 
     def __repr__(self) -> str:
         body = [self.__class__.__name__]
