@@ -781,3 +781,16 @@ def test_torch_version_module():
     assert isinstance(tv.TorchVersion("1.2.3"), str)
     assert (tv.TorchVersion("1.2.3") < (1, 3)) is (torch.torch_version.TorchVersion("1.2.3")
                                                   < (1, 3))
+
+
+def test_functional_module():
+    import torch.functional as tf
+
+    import ember.functional as ef
+
+    assert sorted(ef.__all__) == sorted(tf.__all__)
+    for name in ef.__all__:
+        assert getattr(ef, name) is getattr(ember, name)
+    from ember.functional import einsum, meshgrid  # noqa: F401
+    with pytest.raises(AttributeError):
+        ef.no_such_function
