@@ -23,10 +23,11 @@ def _data(shape, dtype, seed=0, offset=1.0):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sum_rows_is_the_column_sum_in_the_input_dtype(dtype):
-    m = _data((1000, 37), dtype)
+@pytest.mark.parametrize("shape", [(1000, 37), (5000, 64), (6144, 64), (3, 200000)])
+def test_sum_rows_is_the_column_sum_in_the_input_dtype(dtype, shape):
+    m = _data(shape, dtype)  # one GEMM, blocks with a remainder, whole blocks, one-row blocks
     s = NUMPY.sum_rows(m)
-    assert s.shape == (1, 37) and s.dtype == dtype
+    assert s.shape == (1, shape[1]) and s.dtype == dtype
     np.testing.assert_allclose(s[0], m.astype(np.float64).sum(axis=0), **_TOL[dtype])
     empty = NUMPY.sum_rows(np.zeros((0, 4), dtype))
     assert empty.shape == (1, 4) and empty.dtype == dtype and not empty.any()
