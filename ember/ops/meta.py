@@ -1,7 +1,8 @@
 """What a tensor is rather than what it computes: predicates (``is_nonzero``, ``is_signed``, ...),
 metadata (``dim_order``, ``storage_offset``, ``get_device``), broadcasting of shapes, ``fill``,
-``narrow_copy`` and ``nonzero_static``. ``storage.py`` has the legacy constructors, resizing and
-the factories over existing memory."""
+``narrow_copy`` and ``nonzero_static``. ``storage.py`` has the legacy constructors and resizing,
+``memory.py`` the factories over existing memory, ``aliasing.py`` the in-place view changes and
+``strided.py`` the layouts."""
 from __future__ import annotations
 
 import builtins
@@ -9,6 +10,7 @@ from typing import Any
 
 from .. import dtypes as _dt
 from ..backend import get_array_module, is_array
+from ..graph import grad_mode
 from ..tensor import Size, Tensor, _wrap_dim
 from ._op import Op
 from .inplace import Fill, FillTensor
@@ -218,12 +220,11 @@ class NarrowCopy(Op, name="NarrowCopyBackward0"):
 
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """A copy (not a view) of ``input.narrow(dim, start, length)``."""
-    view = input.narrow(dim, start, length)  # torch's argument checks and messages
+    with grad_mode.no_grad():  # (narrow's view, unrecorded, for torch's checks and messages)
+        input.narrow(dim, start, length)
     d = _wrap_dim(dim, input.ndim)
     s = builtins.int(start) + (input._data.shape[d] if builtins.int(start) < 0 else 0)
-    out = NarrowCopy.apply(input, axis=d, start=s, length=length)
-    del view
-    return out
+    return NarrowCopy.apply(input, axis=d, start=s, length=length)
 
 
 def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
