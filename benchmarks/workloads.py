@@ -350,3 +350,109 @@ def import_framework(framework: str) -> list[str]:
     """Wall time and peak RSS of a fresh `python -c "import <framework>"` (interpreter start-up
     included; ember's figure includes importing numpy)."""
     return [sys.executable, "-c", f"import {framework}"]
+
+
+# -- compiled variants (issue 19): ember runs ember.compile, torch runs eagerly -----------------
+def _compiled(m: Any, fn: Any) -> Any:
+    """``m.compile(fn)`` on ember; torch's side stays eager (the issue compares with eager)."""
+    return m.compile(fn) if m.__name__ == "ember" else fn
+
+
+@workload("seed_ops_compiled", unit="us")
+def seed_ops_compiled(m: Any) -> Step:
+    """seed_ops with Q = 3*a**3 - b**2 compiled (ember.compile: one node, a generated backward);
+    torch eager."""
+    a = m.tensor([2.0, 3.0], requires_grad=True)
+    b = m.tensor([6.0, 4.0], requires_grad=True)
+    external_grad = m.tensor([1.0, 1.0])
+    q = _compiled(m, lambda a, b: 3 * a**3 - b**2)
+
+    def step() -> None:
+        Q = q(a, b)
+        Q.backward(gradient=external_grad)
+        a.grad = None
+        b.grad = None
+
+    return step
+
+
+@workload("tiny_mlp_compiled", unit="us")
+def tiny_mlp_compiled(m: Any) -> Step:
+    """tiny_mlp with the forward and MSE loss compiled (the weights are captured leaves); the
+    manual SGD step stays eager. torch eager."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def leaf(fan_in: int, *shape: int) -> Any:
+        w = rng.standard_normal(shape) / np.sqrt(fan_in)
+        return m.tensor(w.astype(np.float32).tolist(), requires_grad=True)
+
+    W1, b1 = leaf(2, 2, 16), leaf(2, 16)
+    W2, b2 = leaf(16, 16, 16), leaf(16, 16)
+    W3, b3 = leaf(16, 16, 1), leaf(16, 1)
+    params = [W1, b1, W2, b2, W3, b3]
+    x = m.tensor(rng.standard_normal((8, 2)).astype(np.float32).tolist())
+    t = m.tensor(rng.standard_normal((8, 1)).astype(np.float32).tolist())
+    lr = 0.01
+
+    def loss_of(x: Any, t: Any) -> Any:
+        h = (x @ W1 + b1).relu()
+        h = (h @ W2 + b2).relu()
+        y = h @ W3 + b3
+        return ((y - t) ** 2).mean()
+
+    loss_fn = _compiled(m, loss_of)
+
+    def step() -> None:
+        loss = loss_fn(x, t)
+        loss.backward()
+        with m.no_grad():
+            for p in params:
+                p.sub_(lr * p.grad)
+                p.grad = None
+
+    return step
+
+
+@workload("mlp_compiled", unit="ms")
+def mlp_compiled(m: Any, tiny: bool = False) -> Step:
+    """mlp with the model compiled (ember.compile(model)); loss, backward and SGD as in mlp.
+    torch eager."""
+    nn = m.nn
+    m.manual_seed(0)
+    batch = 8 if tiny else 128
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                          nn.Linear(512, 10))
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = _data(m, 1, batch, 784), _labels(m, 2, batch, 10)
+    forward = batch * sum(2 * mod.in_features * mod.out_features
+                          for mod in model if isinstance(mod, nn.Linear))
+    step = _train_step(m, _compiled(m, model), opt, x, y)
+    return _with_flops(step, 3 * forward, TRAIN_NOTE)
+
+
+@workload("gpt_small_compiled", unit="ms", budget=4.0)
+def gpt_small_compiled(m: Any, tiny: bool = False) -> Step:
+    """gpt_small with the model (forward and its cross-entropy) compiled. torch eager."""
+    from benchmarks.seq_models import classes
+
+    m.manual_seed(0)
+    batch, block, n_embd, n_head, vocab = (2, 8, 16, 2, 65) if tiny else (12, 32, 64, 2, 65)
+    model = classes(m)[1](vocab, block, 2, n_embd, n_head)
+    model.train()
+    opt = m.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = _tokens(m, 1, vocab, batch, block), _tokens(m, 2, vocab, batch, block)
+    compiled = _compiled(m, model)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = compiled(x, y)
+        loss.backward()
+        opt.step()
+
+    tokens, C = batch * block, n_embd
+    layer = 2 * tokens * C * 3 * C + 4 * tokens * block * C + 2 * tokens * C * C \
+        + 2 * 2 * tokens * C * 4 * C
+    forward = 2 * layer + 2 * tokens * C * vocab
+    return _with_flops(step, 3 * forward, TRAIN_NOTE + "; softmax, norms and GELU not counted")
