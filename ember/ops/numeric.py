@@ -147,6 +147,18 @@ def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None,
                            "supported. Use the `^` or `logical_xor()` operator instead.")
     if spacing is None:
         spacing = 1
+    if isinstance(spacing, Tensor) and spacing.ndim:
+        # torch takes coordinates only as a list or tuple of tensors
+        raise TypeError(
+            "gradient() received an invalid combination of arguments - got (Tensor, "
+            "spacing=Tensor), but expected one of:\n * (Tensor input, *, tuple of ints dim, int "
+            "edge_order = 1)\n * (Tensor input, *, Number spacing, tuple of ints dim, int "
+            "edge_order = 1)\n * (Tensor input, *, Number spacing = None, int dim = None, int "
+            "edge_order = 1)\n * (Tensor input, *, tuple of Scalars spacing, int dim = None, int "
+            "edge_order = 1)\n * (Tensor input, *, tuple of Scalars spacing, tuple of ints dim, "
+            "int edge_order = 1)\n * (Tensor input, *, tuple of Tensors spacing, int dim = None, "
+            "int edge_order = 1)\n * (Tensor input, *, tuple of Tensors spacing, tuple of ints "
+            "dim, int edge_order = 1)\n")
     if isinstance(spacing, (Sequence, Tensor)) and not (
             isinstance(spacing, Tensor) and spacing.ndim == 0):
         spacing = list(spacing)

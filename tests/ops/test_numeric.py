@@ -92,6 +92,7 @@ def test_gradient_dtypes_and_errors(rng):
     same_error(lambda m: m.gradient(m.ones(2, 4), edge_order=2))
     same_error(lambda m: m.gradient(m.ones(3, 4), spacing=[1.0, 2.0, 3.0]))
     same_error(lambda m: m.gradient(m.ones(3, 4) > 0))
+    same_error(lambda m: m.gradient(m.ones(3, 4), spacing=m.tensor([0.0, 1.0, 3.0])))
 
 
 # -- trapezoid, cumulative_trapezoid --------------------------------------------------------------
