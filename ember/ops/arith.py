@@ -12,7 +12,9 @@ from ._op import Op
 from .. import dtypes as _dt
 from ..backend import get_array_module
 from ..backend.vocabulary import acc_dtype
+from ..graph import grad_mode
 from ..tensor import Tensor
+from . import _reduce_util as ru
 from ._util import broadcast_shape, float_array
 from .elementwise import _Broadcasting, _NoDerivative
 from .inplace import _can_cast, _inplace_method, type_name
@@ -60,6 +62,10 @@ class Addcmul(_Broadcasting, name="AddcmulBackward0"):
         ctx.value = value
         _, need_t1, need_t2 = ctx.needs_input_grad
         ctx.save_for_backward(t1 if need_t2 else None, t2 if need_t1 else None)
+        wide = acc_dtype(a.dtype)  # half precision computes in float32 and rounds once
+        if wide != a.dtype:
+            out = a.astype(wide) + value * (t1.astype(wide) * t2.astype(wide))
+            return out.astype(a.dtype)
         prod = t1 * t2
         return a + (prod if value == 1 else value * prod)
 
@@ -84,7 +90,11 @@ class Addcdiv(_Broadcasting, name="AddcdivBackward0"):
         ctx.value = value
         _, need_t1, need_t2 = ctx.needs_input_grad
         ctx.save_for_backward(t1 if need_t2 else None, t2 if need_t1 or need_t2 else None)
+        wide = acc_dtype(a.dtype)  # half precision computes in float32 and rounds once
         with ctx.backend.errors_quiet():
+            if wide != a.dtype:
+                out = a.astype(wide) + value * (t1.astype(wide) / t2.astype(wide))
+                return out.astype(a.dtype)
             quot = t1 / t2
             return a + (quot if value == 1 else value * quot)
 
@@ -155,6 +165,34 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *args: Tensor,
     return _addcdiv(input, tensor1, tensor2, value)
 
 
+def _into_self(name: str, self: Tensor, t1: Any, t2: Any, value: Any) -> bool:
+    """An optimizer's ``exp_avg_sq.addcmul_(g, g, value=1 - b2)``: with nothing to record and
+    operands of ``self``'s float dtype and shape, the op's own arithmetic
+    (``t1 * t2``, times ``value``, added) runs straight into ``self``'s memory. Returns whether
+    it did (otherwise the general in-place path runs, with its checks)."""
+    if not (isinstance(t1, Tensor) and isinstance(t2, Tensor)) or type(value) not in (int, float):
+        return False
+    if grad_mode.state.enabled and (self._requires_grad or t1._requires_grad
+                                    or t2._requires_grad):
+        return False
+    d, a, b = self._data, t1._data, t2._data
+    if a.shape != d.shape or b.shape != d.shape or a.dtype is not d.dtype \
+            or b.dtype is not d.dtype or d.dtype.kind != "f" or d.dtype.itemsize == 2 \
+            or not d.flags.writeable:
+        return False  # (the usual optimizer case is all one shape and dtype)
+    xp = get_array_module(d)
+    if name == "addcmul":
+        tmp = xp.multiply(a, b)
+    else:
+        with ru.quiet(d):
+            tmp = xp.divide(a, b)
+    if value != 1:
+        tmp *= value
+    xp.add(d, tmp, out=d)
+    self._version_counter[0] += 1
+    return True
+
+
 def _addc_methods(name: str, fn: Any) -> tuple:
     """``Tensor.<name>`` and ``Tensor.<name>_``, each parsing torch's deprecated overload with
     its own message."""
@@ -168,6 +206,8 @@ def _addc_methods(name: str, fn: Any) -> tuple:
     def method_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *args: Tensor,
                 value: Number = 1) -> Tensor:
         tensor1, tensor2, value = _legacy(name + "_", "method", tensor1, tensor2, args, value)
+        if _into_self(name, self, tensor1, tensor2, value):
+            return self
         return inplace(self, tensor1, tensor2, value=value)
 
     method.__name__, method_.__name__ = name, name + "_"

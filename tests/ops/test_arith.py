@@ -185,3 +185,22 @@ def test_add_sub_deprecated_overloads(rng):
             check_op(lambda m, x, y: getattr(x * 1, name + "_")(-0.1, y), a, b)
         check_op(lambda m, x, y: m.add(x, 2, y), np.arange(3), np.arange(3))
     same_error(lambda m: m.ones(2).add_(0.5, m.ones(2), m.ones(2)), exact=False)
+
+
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_addc_inplace_no_grad_path(name, dtype, rng):
+    """An optimizer's in-place step without a graph writes into the tensor directly: the same
+    values as the op, bit for bit, and a new version."""
+    a, b, c = (rng.uniform(0.5, 2, size=(4, 5)).astype(dtype) for _ in range(3))
+    x, t1, t2 = ember.tensor(a), ember.tensor(b), ember.tensor(c)
+    want = getattr(ember, name)(x, t1, t2, value=-0.3).numpy()
+    with ember.no_grad():
+        version = x._version
+        assert getattr(x, name + "_")(t1, t2, value=-0.3) is x
+    assert x._version == version + 1
+    np.testing.assert_array_equal(x.numpy(), want)
+    torch = torch_or_skip()
+    y = torch.tensor(a)
+    getattr(y, name + "_")(torch.tensor(b), torch.tensor(c), value=-0.3)
+    np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-3 if dtype == "float16" else 1e-6)
