@@ -10,6 +10,8 @@ the forward did escaped them, so the capture watches, for the one traced call:
 - **writes**: in-place ops write their out-of-place result into the tensor's memory
   (``ops.inplace._write``), which the IR does not show; they are recorded as (target, result)
   so that writes to buffers (``num_batches_tracked``) and inputs are replayed;
+- **masks**: comparisons, logical and bitwise ops make their results without an op in eager;
+  while capturing they are recorded (``Ufunc``) so that a mask follows the values;
 - **custom Functions**: ``autograd.Function.apply`` is a break (its backward is its own);
 - **detach**: ``detach()``/``.data`` alias a value cut off from the graph; the tracer maps them
   to the same value, so the capture records an identity node that carries no gradient;
@@ -26,7 +28,8 @@ from .. import random as _random
 from ..autograd.function import Function
 from .._trace import TraceError, trace
 from .._trace.ir import Graph, Node, Value
-from ..ops import _op, inplace as _inplace
+from ..ops import _op, compare as _compare, inplace as _inplace
+from ..ops._op import Op
 from ..ops.shape import Alias
 from ..tensor import Tensor
 
@@ -35,6 +38,25 @@ __all__ = ["GraphBreak", "Capture", "capture", "Detach"]
 
 class GraphBreak(Exception):
     """The forward did something a straight-line replay cannot reproduce (``reason`` says what)."""
+
+
+class Ufunc(Op, name="UfuncBackward"):
+    """A comparison, logical or bitwise op (``ops.compare._no_grad``: eager makes its bool or
+    integer result without an op, as it has no gradient), recorded while capturing so that
+    masks follow the values instead of being frozen. Its one output never requires grad."""
+
+    _promote = True
+    returns_tuple = True  # (a tuple, so that apply honours mark_non_differentiable)
+
+    @staticmethod
+    def forward(ctx, a, b, *, ufunc):
+        out = getattr(ctx.xp, ufunc)(a, b)
+        ctx.mark_non_differentiable(out)
+        return (out,)
+
+
+class UfuncNoPromotion(Ufunc, name="UfuncNoPromotionBackward"):
+    _promote = False
 
 
 class Detach(Alias):
@@ -134,6 +156,15 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
 
     data_prop = property(lambda self: detached(self, orig_data.fget(self)), orig_data.fset)
 
+    orig_no_grad = _compare._no_grad
+
+    def no_grad_ufunc(ufunc: str, input: Any, other: Any, promote: bool = True) -> Tensor:
+        if _op._tracer is None:
+            return orig_no_grad(ufunc, input, other, promote)
+        orig_no_grad(ufunc, input, other, promote)  # eager's checks and errors first
+        op = Ufunc if promote else UfuncNoPromotion
+        return op.apply(input, other, ufunc=ufunc)[0]
+
     def function_apply(cls: type, *a: Any, **k: Any) -> Any:
         # its forward's ops would be traced, and their formulas replace the Function's backward
         raise GraphBreak(f"a custom autograd.Function ({cls.__name__}) is applied")
@@ -148,10 +179,12 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             stack.enter_context(_patched(Tensor, "data", data_prop))
             stack.enter_context(_patched(Function, "apply", classmethod(function_apply)))
             _inplace._write = write
+            _compare._no_grad = no_grad_ufunc
             try:
                 return trace(_Traced(fn, module, tracer), args, kwargs)
             finally:
                 _inplace._write = orig_write
+                _compare._no_grad = orig_no_grad
 
     failed = None
     try:
