@@ -142,10 +142,12 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 
 def bessel_j0(x: np.ndarray) -> np.ndarray:
+    """J0(x), even in x; NaN at NaN and +-inf (torch's)."""
     return _run(lambda v: _finish(v, _jy(0, _finite(v), False)), x)
 
 
 def bessel_j1(x: np.ndarray) -> np.ndarray:
+    """J1(x), odd in x; NaN at NaN and +-inf."""
     return _run(lambda v: _finish(v, _jy(1, _finite(v), False), odd=True), x)
 
 
@@ -155,10 +157,12 @@ def _y(nu: int, v: np.ndarray) -> np.ndarray:
 
 
 def bessel_y0(x: np.ndarray) -> np.ndarray:
+    """Y0(x): -inf at 0, NaN for x < 0."""
     return _run(lambda v: _y(0, v), x)
 
 
 def bessel_y1(x: np.ndarray) -> np.ndarray:
+    """Y1(x): -inf at 0, NaN for x < 0."""
     return _run(lambda v: _y(1, v), x)
 
 
@@ -240,18 +244,22 @@ def _k(nu: int, v: np.ndarray, scaled: bool) -> np.ndarray:
 
 
 def modified_bessel_k0(x: np.ndarray) -> np.ndarray:
+    """K0(x): inf at 0, 0 at inf, NaN for x < 0."""
     return _run(lambda v: _k(0, v, False), x)
 
 
 def modified_bessel_k1(x: np.ndarray) -> np.ndarray:
+    """K1(x): inf at 0, 0 at inf, NaN for x < 0."""
     return _run(lambda v: _k(1, v, False), x)
 
 
 def scaled_modified_bessel_k0(x: np.ndarray) -> np.ndarray:
+    """e^x K0(x), without K0's underflow."""
     return _run(lambda v: _k(0, v, True), x)
 
 
 def scaled_modified_bessel_k1(x: np.ndarray) -> np.ndarray:
+    """e^x K1(x), without K1's underflow."""
     return _run(lambda v: _k(1, v, True), x)
 
 
@@ -314,6 +322,7 @@ def _airy(v: np.ndarray) -> np.ndarray:
 
 
 def airy_ai(x: np.ndarray) -> np.ndarray:
+    """Ai(x): 0 beyond x = 103.892 (where torch's underflows), NaN at +-inf."""
     return _run(_airy, x)
 
 
