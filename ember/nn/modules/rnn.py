@@ -163,26 +163,11 @@ class RNNBase(Module):
 
     def _run(self, x: Tensor, h0: Tensor, c0: Tensor | None, sizes: tuple | None) -> tuple:
         """All layers over the padded ``(T, B, I)`` input; returns ``(y, h_n, c_n)``."""
-        D = 2 if self.bidirectional else 1
-        layer_op = MkldnnRnnLayer if self._mkldnn(x) else RnnLayer
-        hs, cs = [], []
-        for layer in range(self.num_layers):
-            outs = []
-            for direction in range(D):
-                k = layer * D + direction
-                names = self._all_weights[k]
-                p = {n.split("_l")[0]: getattr(self, n) for n in names}
-                y, h, c = layer_op.apply(
-                    x, p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh"),
-                    p.get("weight_hr"), h0[k], None if c0 is None else c0[k], mode=self.mode,
-                    reverse=direction == 1, sizes=sizes)
-                outs.append(y)
-                hs.append(h)
-                cs.append(c)
-            x = outs[0] if D == 1 else cat(outs, 2)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
-        return x, stack(hs), (stack(cs) if c0 is not None else None)
+        weights = [{n.split("_l")[0]: getattr(self, n) for n in names}
+                   for names in self._all_weights]
+        return run_layers(x, h0, c0, weights, mode=self.mode, num_layers=self.num_layers,
+                          bidirectional=self.bidirectional, dropout=self.dropout,
+                          train=self.training, mkldnn=self._mkldnn(x), sizes=sizes)
 
     def _forward(self, input: Any, hx: Any) -> tuple:
         name = type(self).__name__
@@ -262,8 +247,9 @@ class RNNBase(Module):
                 h_n = h_n.index_select(1, unsorted_indices)
                 c_n = c_n.index_select(1, unsorted_indices) if lstm else None
         else:
-            if self.batch_first:  # torch's composite layers swap their result in place
-                out = y.transpose(0, 1) if self._mkldnn(x) else TransposeInplace.apply(y)
+            if self.batch_first:  # torch's GRU/RNN layers swap their result in place; its
+                # LSTM transposes out of place, whatever its dtype or projection
+                out = y.transpose(0, 1) if lstm else TransposeInplace.apply(y)
             else:
                 out = y
             if unbatched:
@@ -271,6 +257,34 @@ class RNNBase(Module):
                 h_n = h_n.squeeze(1)
                 c_n = c_n.squeeze(1) if lstm else None
         return out, ((h_n, c_n) if lstm else h_n)
+
+
+def run_layers(x: Tensor, h0: Tensor, c0: Tensor | None, weights: list, *, mode: str,
+               num_layers: int, bidirectional: bool, dropout: float, train: bool, mkldnn: bool,
+               sizes: tuple | None = None) -> tuple:
+    """Every layer and direction over the padded ``(T, B, I)`` input (``torch.lstm`` and the
+    RNN modules run this): ``weights[layer * D + direction]`` maps ``weight_ih``,
+    ``weight_hh`` and, where present, ``bias_ih``, ``bias_hh``, ``weight_hr`` to tensors.
+    Returns ``(y, h_n, c_n)`` (``c_n`` None unless LSTM)."""
+    D = 2 if bidirectional else 1
+    layer_op = MkldnnRnnLayer if mkldnn else RnnLayer
+    hs, cs = [], []
+    for layer in range(num_layers):
+        outs = []
+        for direction in range(D):
+            k = layer * D + direction
+            p = weights[k]
+            y, h, c = layer_op.apply(
+                x, p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh"),
+                p.get("weight_hr"), h0[k], None if c0 is None else c0[k], mode=mode,
+                reverse=direction == 1, sizes=sizes)
+            outs.append(y)
+            hs.append(h)
+            cs.append(c)
+        x = outs[0] if D == 1 else cat(outs, 2)
+        if dropout and train and layer < num_layers - 1:
+            x = F.dropout(x, dropout, True)
+    return x, stack(hs), (stack(cs) if c0 is not None else None)
 
 
 class RNN(RNNBase):
