@@ -4,16 +4,26 @@ optimizers write them: one warning per process for all of them, as torch's argum
 gives (a TORCH_WARN_ONCE)."""
 from __future__ import annotations
 
+import sys
 import warnings
 
 _warned: list = []
 
 
-def warn_overload(name: str, old: str, new: str, stacklevel: int = 4) -> None:
+def _caller_level() -> int:
+    """The stack level of the first frame outside ember: the user's call, however many of
+    ember's own frames (method, in-place wrapper, function) lie between."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("ember."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_overload(name: str, old: str, new: str, stacklevel: int | None = None) -> None:
     """The deprecation warning for ``name``'s ``old`` signature (``new`` is torch's advice),
-    the first time any deprecated form is used."""
+    the first time any deprecated form is used, pointing at the user's line."""
     if not _warned:
         _warned.append(name)
         warnings.warn(f"This overload of {name} is deprecated:\n\t{old}\nConsider using one of "
                       f"the following signatures instead:\n\t{new}", UserWarning,
-                      stacklevel=stacklevel)
+                      stacklevel=_caller_level() if stacklevel is None else stacklevel)

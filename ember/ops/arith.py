@@ -126,7 +126,7 @@ def _legacy(name: str, form: str, tensor1: Any, tensor2: Any, args: tuple,
         "method": (f"{name}(Number value, Tensor tensor1, Tensor tensor2)",
                    f"{name}(Tensor tensor1, Tensor tensor2, *, Number value = 1)"),
     }[form]
-    warn_overload(name, old, new, stacklevel=5)
+    warn_overload(name, old, new)
     return tensor2, args[0], tensor1
 
 
