@@ -196,16 +196,35 @@ def _graph_drawer(directory: str) -> Callable[[int, dict], None]:
     return draw
 
 
-def main(graph_dir: str | None = None) -> int:
+def compiled_code() -> str:
+    """Cells 2-4 through ``ember.compile``: ``Q = 3*a**3 - b**2`` and its backward, with the
+    Python the compiled forward and backward run (the DAG of cell 2, written out as code)."""
+    import ember
+
+    a = ember.tensor([2., 3.], requires_grad=True)
+    b = ember.tensor([6., 4.], requires_grad=True)
+    q = ember.compile(lambda a, b: 3*a**3 - b**2)
+    Q = q(a, b)
+    Q.backward(gradient=ember.tensor([1., 1.]))
+    return (f"q = ember.compile(lambda a, b: 3*a**3 - b**2)\nQ = q(a, b)  # {Q}\n"
+            f"Q.backward(gradient=external_grad)  # a.grad = {a.grad}, b.grad = {b.grad}\n"
+            f"print(q.code()):\n\n{q.code()}")
+
+
+def main(graph_dir: str | None = None, compiled: bool = False) -> int:
     """Replays cells 1-10, printing each cell's code and output; 0 if the output is the tutorial's.
 
     ``graph_dir``: also write the DAG pictures of Q (before and after backward) there.
+    ``compiled``: then print Q's graph compiled, as the code its forward and backward run.
     """
     after = _graph_drawer(graph_dir) if graph_dir else None
     outputs = run_cells(echo=True, after=after)
     same = all(out == cell.expected for out, cell in zip(outputs, CELLS))
     print("ember printed exactly what the tutorial prints." if same else
           "MISMATCH: ember's output differs from the tutorial's.")
+    if compiled:
+        print("\n# -- cell 2's graph compiled (ember.compile) " + "-" * 40)
+        print(compiled_code())
     return 0 if same else 1
 
 

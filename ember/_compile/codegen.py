@@ -342,14 +342,24 @@ class _BackwardSpec:
             if direct is None:
                 bwd.append(f"        r = _call(c{i}, [{', '.join(gouts)}], True, None, SH{i})")
             else:
-                bwd.extend(direct)
+                bwd.append(f"        r = B{i}(c{i}, {gouts[0]})")
+                if len(node.args) == 1:
+                    bwd.append("        if type(r) is not tuple: r = (r,)")
             for j, a in enumerate(node.args):
                 if isinstance(a, Value) and requires[id(a)]:
                     gn = f"g_{names[id(a)]}"
+                    x = f"r[{j}]"
+                    if direct is not None:  # call_node's checks, where the first run needed them
+                        bwd.append(f"        x = r[{j}]")
+                        if j in direct:
+                            bwd.append(f"        x = c{i}.backend.sum_to(x, {tuple(a.shape)!r})")
+                        bwd.append(f"        if x.dtype is not DT{i}_{j}: x = _cast(x, DT{i}_{j}, "
+                                   f"c{i})")
+                        x = "x"
                     if id(a) in assigned:
-                        bwd.append(f"        {gn} = _acc({gn}, r[{j}])")
+                        bwd.append(f"        {gn} = _acc({gn}, {x})")
                     else:
-                        bwd.append(f"        {gn} = r[{j}]")
+                        bwd.append(f"        {gn} = {x}")
                         assigned.add(id(a))
             for o in node.outputs:  # consumed: its gradient is not needed any more
                 if requires[id(o)]:
@@ -358,32 +368,25 @@ class _BackwardSpec:
         bwd.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
         return "\n".join(bwd) + "\n"
 
-    def _direct(self, i: int, node: Node, shapes: dict | None) -> list | None:
-        """The formula called directly, with ``call_node``'s checks decided from the shapes the
-        first backward recorded; None where that is not known (the node keeps ``call_node``)."""
+    def _direct(self, i: int, node: Node, shapes: dict | None) -> set | None:
+        """Whether the formula can be called directly: the inputs whose gradient must be summed
+        back to their shape (from the shapes the first backward recorded), or None where that
+        is not known (the node keeps ``call_node``)."""
         if shapes is None or len(node.outputs) != 1 or not node.op.on_arrays:
             return None
         rec = shapes[i][:len(node.args)]
         if len(rec) != len(node.args):
             return None
-        g = f"g_{self.names[id(node.outputs[0])]}"
-        lines = [f"        r = B{i}(c{i}, {g})"]
-        if len(node.args) == 1:
-            lines.append("        if type(r) is not tuple: r = (r,)")
-        fixes = []
+        sums = set()
         for j, a in enumerate(node.args):
             if not (isinstance(a, Value) and self.requires[id(a)]):
                 continue
             if rec[j] is None:
                 return None
             if tuple(rec[j]) != tuple(a.shape):
-                fixes.append(f"r[{j}] = c{i}.backend.sum_to(r[{j}], {tuple(a.shape)!r})")
+                sums.add(j)
             self.ns[f"DT{i}_{j}"] = a.dtype.np
-            fixes.append(f"r[{j}] = _cast(r[{j}], DT{i}_{j}, c{i})")
-        if fixes:
-            lines.append("        r = list(r)")
-            lines += [f"        {f}" for f in fixes]
-        return lines
+        return sums
 
 
 def _grad_values(g: Any, requires: dict, grad_nodes: list) -> list:

@@ -393,7 +393,11 @@ class Compiled:
             return "# not compiled yet: call it once"
         if e.reason is not None:
             return f"# runs eagerly: {e.reason}"
-        return ("# forward: each traced op's forward on arrays\n" + e.program.forward_source
+        legend = ["# Fi/Bi: op i's own forward/backward, Ki: its context's class"]
+        for i, n in enumerate(e.program.replay):
+            legend.append(f"#   F{i}, B{i}: {n.op.__module__}.{n.op.__qualname__} ({n.name})")
+        return ("\n".join(legend) + "\n\n# forward: each traced op's forward on arrays\n"
+                + e.program.forward_source
                 + "\n# backward: each op's own backward formula, newest first\n"
                 + e.program.backward_source)
 

@@ -1,4 +1,4 @@
-"""``ember tutorial [--graph DIR]``: replay the seed autograd tutorial on ember, cell by cell."""
+"""``ember tutorial [--graph DIR] [--compiled]``: replay the seed autograd tutorial on ember, cell by cell."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--graph", metavar="DIR",
                    help="also write the DAG of Q (cell 2) before and after backward to DIR, "
                         "as SVG and PNG")
+    p.add_argument("--compiled", action="store_true",
+                   help="then print Q's graph compiled with ember.compile: the generated "
+                        "forward and backward code")
     return p
 
 
@@ -26,4 +29,4 @@ def command(ns: argparse.Namespace) -> int:
 
     if ns.graph:
         require_dot()
-    return tutorial.main(graph_dir=ns.graph)
+    return tutorial.main(graph_dir=ns.graph, compiled=ns.compiled)
