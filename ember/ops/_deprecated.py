@@ -10,10 +10,11 @@ import warnings
 _warned: list = []
 
 
-def _caller_level() -> int:
-    """The stack level of the first frame outside ember: the user's call, however many of
-    ember's own frames (method, in-place wrapper, function) lie between."""
-    frame, level = sys._getframe(2), 2
+def user_stacklevel() -> int:
+    """For a ``warnings.warn`` in the calling function: the stack level of the first frame
+    outside ember (the user's call), however many of ember's frames (method, in-place
+    wrapper, function) lie between."""
+    frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_globals.get("__name__", "").startswith("ember."):
         frame, level = frame.f_back, level + 1
     return level
@@ -26,4 +27,4 @@ def warn_overload(name: str, old: str, new: str, stacklevel: int | None = None) 
         _warned.append(name)
         warnings.warn(f"This overload of {name} is deprecated:\n\t{old}\nConsider using one of "
                       f"the following signatures instead:\n\t{new}", UserWarning,
-                      stacklevel=_caller_level() if stacklevel is None else stacklevel)
+                      stacklevel=user_stacklevel() if stacklevel is None else stacklevel)

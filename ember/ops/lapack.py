@@ -14,6 +14,7 @@ import builtins
 import warnings
 from typing import Any
 
+from ._deprecated import user_stacklevel
 from ._op import Op
 from .. import dtypes as _dt
 from ..backend import get_array_module
@@ -32,7 +33,7 @@ def _warn_once(key: str, message: str) -> None:
     """torch's TORCH_WARN_ONCE: the first call in the process warns."""
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
 
 
 # -- torch.lu, lu_unpack, lu_solve ---------------------------------------------------------------

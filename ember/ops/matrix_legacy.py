@@ -9,6 +9,7 @@ import numbers
 import warnings
 from typing import Any, Sequence
 
+from ._deprecated import user_stacklevel
 from ._op import Op
 from .. import dtypes as _dt
 from ..backend import get_array_module
@@ -24,7 +25,7 @@ _triangular_solve_t = ru.return_type("triangular_solve", ("solution", "cloned_co
 def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
 
 
 # -- vdot ------------------------------------------------------------------------------------------
