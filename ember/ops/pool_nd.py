@@ -91,10 +91,19 @@ class MaxPool3d(Op, name="MaxPool3DWithIndicesBackward0"):
         y = xp.take_along_axis(y2, best, axis=2)[:, :, 0]
         off = xp.take_along_axis(arg2.reshape(y2.shape), best, axis=2)[:, :, 0].astype(xp.int64)
         i, j = xp.divmod(off, kw)
-        dd = (xp.arange(od) * geo.stride[0] - geo.pad[0]).reshape(-1, 1, 1) \
-            + best[:, :, 0] * geo.dilation[0]
-        hh = (xp.arange(oh) * geo.stride[1] - geo.pad[1]).reshape(-1, 1) + i * geo.dilation[1]
-        ww = xp.arange(ow) * geo.stride[2] - geo.pad[2] + j * geo.dilation[2]
+        starts = [xp.arange(o) * s - p for o, s, p in zip(geo.out_hw, geo.stride, geo.pad)]
+        dd = starts[0].reshape(-1, 1, 1) + best[:, :, 0] * geo.dilation[0]
+        hh = starts[1].reshape(-1, 1) + i * geo.dilation[1]
+        ww = starts[2] + j * geo.dilation[2]
+        # a window of -inf only wins at its first element, which may be padding (padded with
+        # -inf too); torch's index is then the window's first element inside the input
+        outside = (dd < 0) | (dd >= d) | (hh < 0) | (hh >= h) | (ww < 0) | (ww >= w)
+        if outside.any():
+            first = [st + -(-xp.maximum(-st, 0) // dl) * dl
+                     for st, dl in zip(starts, geo.dilation)]
+            dd = xp.where(outside, first[0].reshape(-1, 1, 1), dd)
+            hh = xp.where(outside, first[1].reshape(-1, 1), hh)
+            ww = xp.where(outside, first[2], ww)
         idx = ((dd * h + hh) * w + ww).reshape(x.shape[:-3] + (od, oh, ow))
         y = y.reshape(idx.shape)
         ctx.size = (d, h, w)

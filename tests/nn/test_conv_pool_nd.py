@@ -320,3 +320,31 @@ def test_conv_transpose3d_output_size_matches_torch():
                                    atol=1e-5)
     for size in ([7, 8, 10], [1, 2, 3, 4]):
         same_error(lambda m: (em if m is ember else tm)(m.tensor(x), output_size=size))
+
+
+def test_max_pool3d_windows_of_minus_inf_index_inside_the_input():
+    """A window holding only -inf (padding is -inf too) wins at its first element inside the
+    input, as torch's kernel starts there; values, indices and gradients over random geometries
+    with most elements -inf and some NaN."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(120):
+        k, st, dl = (tuple(int(v) for v in rng.integers(1, 4, 3)),
+                     tuple(int(v) for v in rng.integers(1, 3, 3)),
+                     tuple(int(v) for v in rng.integers(1, 3, 3)))
+        pd = tuple(int(min(rng.integers(0, 2), kk // 2)) for kk in k)
+        cm = bool(rng.integers(0, 2))
+        shape = (1, 2) + tuple(int(v) for v in rng.integers(3, 7, 3))
+        x = rng.standard_normal(shape).astype(np.float32)
+        x[rng.random(shape) < 0.7] = -np.inf
+        x[rng.random(shape) < 0.03] = np.nan
+        try:
+            ty, ti = torch.nn.functional.max_pool3d(torch.tensor(x), k, st, pd, dl, cm, True)
+        except RuntimeError:
+            continue
+        ey, ei = ember.nn.functional.max_pool3d(ember.tensor(x), k, st, pd, dl, cm, True)
+        np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+        np.testing.assert_array_equal(ey.numpy(), ty.numpy())
+        checked += 1
+    assert checked > 80
