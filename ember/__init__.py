@@ -141,7 +141,7 @@ _LAZY_ATTRS.update(dict.fromkeys((
     "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
     "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_",
-    "embedding_bag"), "nn._torch_level"))
+    "embedding_bag", "lstm", "gru", "rnn_tanh", "rnn_relu"), "nn._torch_level"))
 
 
 def __getattr__(name: str) -> object:

@@ -15,8 +15,10 @@ from typing import Any, Sequence
 
 from ..backend import get_array_module
 from ..ops.activation import masked_dropout
+from ..ops.recurrent import TransposeInplace
 from ..tensor import Tensor
 from . import functional as F
+from .modules.rnn import run_layers
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
 
@@ -259,6 +261,75 @@ def _bag_argmax(rows: Any, best: Any, bag: Any, valid: Any, idx: Any, n_bags: in
     return xp.where(found, idx[xp.minimum(first[:n_bags], n - 1)], 0)
 
 
+# -- whole recurrent layers: torch.lstm, gru, rnn_tanh, rnn_relu -----------------------------------
+
+
+def _layers(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_biases: bool,
+            num_layers: int, dropout: float, train: bool, bidirectional: bool,
+            batch_first: bool) -> tuple:
+    is_lstm = mode == "LSTM"
+    if is_lstm:
+        if len(hx) != 2:
+            raise RuntimeError("lstm expects two hidden states")
+        h0, c0 = hx[0], hx[1]
+    else:
+        h0, c0 = hx, None
+    proj = is_lstm and h0.shape[-1] != c0.shape[-1]  # (an LSTM's projected state is smaller)
+    stride = (4 if has_biases else 2) + (1 if proj else 0)
+    directions = 2 if bidirectional else 1
+    mkldnn = is_lstm and not proj and input.dtype.name == "float32"  # (torch's oneDNN layer)
+    if mkldnn and len(params) % stride:  # (that path checks the count its own way first)
+        raise RuntimeError(f"MatrixRef: ArrayRef size {len(params)} not divisible by stride "
+                           f"{stride}")
+    if len(params) != num_layers * directions * stride:
+        raise RuntimeError("got an incorrect number of RNN parameters")
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if has_biases else []) \
+        + (["weight_hr"] if proj else [])
+    weights = [dict(zip(names, params[k * stride:(k + 1) * stride]))
+               for k in range(num_layers * directions)]
+    x = input.transpose(0, 1) if batch_first else input
+    y, h_n, c_n = run_layers(x, h0, c0, weights, mode=mode, num_layers=num_layers,
+                             bidirectional=bidirectional, dropout=dropout, train=train,
+                             mkldnn=mkldnn)
+    if batch_first:  # (torch's LSTM transposes out of place, its GRU and RNNs in place)
+        y = y.transpose(0, 1) if is_lstm else TransposeInplace.apply(y)
+    return (y, h_n, c_n) if is_lstm else (y, h_n)
+
+
+def lstm(input: Tensor, hx: Sequence[Tensor], params: Sequence[Tensor], has_biases: bool,
+         num_layers: int, dropout: float, train: bool, bidirectional: bool,
+         batch_first: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """A multi-layer LSTM over a padded sequence with the given flat ``params`` (per layer and
+    direction: ``w_ih, w_hh[, b_ih, b_hh][, w_hr]``) and ``hx = (h_0, c_0)``; returns
+    ``(output, h_n, c_n)``, as ``nn.LSTM`` computes them."""
+    return _layers("LSTM", input, hx, params, has_biases, num_layers, dropout, train,
+                   bidirectional, batch_first)
+
+
+def gru(input: Tensor, hx: Tensor, params: Sequence[Tensor], has_biases: bool, num_layers: int,
+        dropout: float, train: bool, bidirectional: bool,
+        batch_first: bool) -> tuple[Tensor, Tensor]:
+    """A multi-layer GRU over a padded sequence with flat ``params``; returns ``(output, h_n)``."""
+    return _layers("GRU", input, hx, params, has_biases, num_layers, dropout, train,
+                   bidirectional, batch_first)
+
+
+def rnn_tanh(input: Tensor, hx: Tensor, params: Sequence[Tensor], has_biases: bool,
+             num_layers: int, dropout: float, train: bool, bidirectional: bool,
+             batch_first: bool) -> tuple[Tensor, Tensor]:
+    """A multi-layer Elman RNN (tanh) with flat ``params``; returns ``(output, h_n)``."""
+    return _layers("RNN_TANH", input, hx, params, has_biases, num_layers, dropout, train,
+                   bidirectional, batch_first)
+
+
+def rnn_relu(input: Tensor, hx: Tensor, params: Sequence[Tensor], has_biases: bool,
+             num_layers: int, dropout: float, train: bool, bidirectional: bool,
+             batch_first: bool) -> tuple[Tensor, Tensor]:
+    """A multi-layer Elman RNN (ReLU) with flat ``params``; returns ``(output, h_n)``."""
+    return _layers("RNN_RELU", input, hx, params, has_biases, num_layers, dropout, train,
+                   bidirectional, batch_first)
+
+
 # -- one step of the recurrent cells -----------------------------------------------------------
 
 
@@ -310,5 +381,5 @@ __all__ = [
     "bilinear", "rms_norm", "feature_dropout", "feature_dropout_", "dropout_", "alpha_dropout",
     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu_", "celu_",
     "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_",
-    "embedding_bag",
+    "embedding_bag", "lstm", "gru", "rnn_tanh", "rnn_relu",
 ]

@@ -316,3 +316,55 @@ def test_factory_kwargs_and_common_types():
         e, t = getattr(ect, n), getattr(tct, n)
         assert typing.get_origin(e) is typing.get_origin(t), n
         assert str(e).replace("ember.tensor.", "torch.").replace("ember.", "torch.") == str(t), n
+
+
+RNN_CASES = [  # (function, gates, layers, bidirectional, batch_first, biases, proj)
+    ("lstm", 4, 1, False, False, True, 0), ("lstm", 4, 2, True, True, True, 0),
+    ("lstm", 4, 1, False, True, False, 0), ("lstm", 4, 2, True, False, True, 3),
+    ("gru", 3, 1, False, False, True, 0), ("gru", 3, 2, True, True, False, 0),
+    ("rnn_tanh", 1, 2, False, True, True, 0), ("rnn_relu", 1, 1, True, False, True, 0),
+]
+
+
+@pytest.mark.parametrize("fname,gates,layers,bi,bf,biases,proj", RNN_CASES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rnn_functions(fname, gates, layers, bi, bf, biases, proj, dtype, rng):
+    T, N, I, H = 4, 2, 3, 5
+    D = 2 if bi else 1
+    out_h = proj or H
+    params = []
+    for layer in range(layers):
+        width = I if layer == 0 else D * out_h
+        for _ in range(D):
+            params += [rng.standard_normal((gates * H, width)) * 0.4,
+                       rng.standard_normal((gates * H, out_h)) * 0.4]
+            if biases:
+                params += [rng.standard_normal(gates * H) * 0.1,
+                           rng.standard_normal(gates * H) * 0.1]
+            if proj:
+                params.append(rng.standard_normal((proj, H)) * 0.4)
+    params = [p.astype(dtype) for p in params]
+    x = rng.standard_normal((N, T, I) if bf else (T, N, I)).astype(dtype)
+    h0 = rng.standard_normal((layers * D, N, out_h)).astype(dtype)
+    c0 = rng.standard_normal((layers * D, N, H)).astype(dtype)
+
+    def fn(m, xx, hh, cc, *ps):
+        f = getattr(m, fname)
+        hx = (hh, cc) if fname == "lstm" else hh
+        return f(xx, hx, list(ps), biases, layers, 0.0, True, bi, bf)
+
+    check_op(fn, x, h0, c0, *params, atol=1e-5 if dtype == "float64" else 1e-4)
+    if dtype == "float64" and layers == 1:
+        check_gradcheck(fn, x, h0, c0, *params, second_order=False)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rnn_function_errors(dtype):
+    x, h = np.ones((4, 2, 3), dtype), np.zeros((1, 2, 5), dtype)
+    w = [np.ones((20, 3), dtype), np.ones((20, 5), dtype), np.ones(20, dtype)]
+    same_error(lambda m: m.lstm(m.tensor(x), (m.tensor(h), m.tensor(h)),
+                                [m.tensor(a) for a in w], True, 1, 0.0, True, False, False))
+    same_error(lambda m: m.lstm(m.tensor(x), (m.tensor(h),), [m.tensor(a) for a in w], True, 1,
+                                0.0, True, False, False))
+    same_error(lambda m: m.gru(m.tensor(x), m.tensor(h), [m.tensor(np.ones((15, 3)))], False, 1,
+                               0.0, True, False, False))
