@@ -264,10 +264,17 @@ def _bag_argmax(rows: Any, best: Any, bag: Any, valid: Any, idx: Any, n_bags: in
 # -- whole recurrent layers: torch.lstm, gru, rnn_tanh, rnn_relu -----------------------------------
 
 
+_FUNCTIONS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
+
+
 def _layers(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_biases: bool,
             num_layers: int, dropout: float, train: bool, bidirectional: bool,
             batch_first: bool) -> tuple:
     is_lstm = mode == "LSTM"
+    if isinstance(hx, Tensor) and hx.dtype.name == "int64":  # (data, batch_sizes, hx, ...)
+        raise NotImplementedError(
+            f"ember.{_FUNCTIONS[mode]}: the packed-sequence form (data, batch_sizes, ...) is not "
+            "supported; pass a PackedSequence to the nn module instead")
     if is_lstm:
         if len(hx) != 2:
             raise RuntimeError("lstm expects two hidden states")

@@ -368,3 +368,9 @@ def test_rnn_function_errors(dtype):
                                 0.0, True, False, False))
     same_error(lambda m: m.gru(m.tensor(x), m.tensor(h), [m.tensor(np.ones((15, 3)))], False, 1,
                                0.0, True, False, False))
+
+
+def test_rnn_functions_packed_form_is_refused():
+    data, sizes = ember.ones(5, 3), ember.tensor([2, 2, 1])
+    with pytest.raises(NotImplementedError, match="packed-sequence form"):
+        ember.gru(data, sizes, ember.zeros(1, 2, 4), [], True, 1, 0.0, True, False)
