@@ -56,6 +56,7 @@ class Program:
     out_values: list = field(default_factory=list)
     spec: Any = None
     specialized: bool = False
+    saves: bool = True  # whether its ops save anything for backward (known after the first)
 
     def specialize(self) -> None:
         """After the first backward: the backward written again with what it recorded."""

@@ -55,7 +55,8 @@ class CompiledFunctionBackward(Node):
         out = prog.backward(ctxs, *grads)
         if not prog.specialized:
             prog.specialize()
-        if saved and not any(c._to_save for c in ctxs):
+            prog.saves = any(c._to_save for c in ctxs)  # the same on every call
+        if saved and not prog.saves:
             ctx._saved, ctx._ctxs = (), ctxs  # nothing saved: a second backward may run, as eager
         return out
 
@@ -246,18 +247,72 @@ def _same_capture(c1: Capture, c2: Capture) -> bool:
 
 # -- the compiled callable ------------------------------------------------------------------------
 class _Entry:
-    __slots__ = ("program", "reason", "template", "checks", "node_cls")
+    __slots__ = ("program", "reason", "template", "checks", "node_cls", "call", "call_source")
 
     def __init__(self, program: Program | None, reason: str | None, template: Any = None,
                  checks: tuple = ()) -> None:
         self.program, self.reason, self.template, self.checks = program, reason, template, checks
-        self.node_cls = None
+        self.node_cls = self.call = None
+        self.call_source = ""
         if program is not None and program.record:
             self.node_cls = type("CompiledFunctionBackward", (CompiledFunctionBackward,), {
                 "_program": program, "_in_meta": program.in_meta,
                 "needs_input_grad": (True,) * len(program.edges),
                 "_n_out": len(program.out_meta), "_out_meta": program.out_meta,
                 "__module__": __name__})
+        if program is not None:
+            self.call_source, self.call = _glue(self, program)
+
+
+def _edge(t: Tensor) -> tuple:
+    fn = t._grad_fn
+    return (fn, t._output_nr) if fn is not None else (t._grad_accumulator(), 0)
+
+
+def _glue(entry: _Entry, prog: Program) -> tuple[str, Any]:
+    """The call itself, generated too: the arrays in, the node (its edges to the inputs' and
+    parameters' own nodes) and the output tensors out, for a call of tensors ``A``."""
+    ns: dict[str, Any] = {"FWD": prog.forward, "NODE": entry.node_cls, "_new": _new,
+                          "_make": _make, "_edge": _edge, "_next": next, "_sequence": sequence,
+                          "TEMPLATE": entry.template, "_unflatten": _unflatten, "_iter": iter}
+    arrays = "".join(f"A[{i}]._data, " for i in range(prog.n_inputs))
+    lines = ["def call(A):", f"    o, C = FWD(({arrays}), A)"]
+    made = []
+    if prog.record:
+        edges = []
+        for k, (kind, x) in enumerate(prog.edges):
+            if kind == "input":
+                edges.append(f"_edge(A[{x}])")
+            else:
+                ns[f"E{k}"] = x
+                edges.append(f"_edge(E{k})")
+        lines += ["    node = _new(NODE)",
+                  f"    node.next_functions = ({', '.join(edges)},)",
+                  "    node._seq = _next(_sequence)",
+                  "    node._saved = C",
+                  "    node._inputs = A"]
+        made = [f"_make(o[{k}], True, node, {k})" if rg else f"_make(o[{k}])"
+                for k, rg in enumerate(prog.out_grad)]
+    else:
+        made = [f"_make(o[{k}])" for k in range(len(prog.out_meta))]
+    flat = []
+    for j, (kind, x) in enumerate(prog.outputs):
+        if kind == "value":
+            flat.append(f"m{x}")
+        elif kind == "input":
+            flat.append(f"A[{x}]")
+        else:
+            ns[f"R{j}"] = x
+            flat.append(f"R{j}")
+    if made:
+        lines.append(f"    {', '.join(f'm{k}' for k in range(len(made)))}, = {', '.join(made)},")
+    if isinstance(entry.template, Tensor):
+        lines.append(f"    return {flat[0]}")
+    else:
+        lines.append(f"    return _unflatten(TEMPLATE, _iter(({', '.join(flat)}{',' if flat else ''})))")
+    src = "\n".join(lines) + "\n"
+    exec(compile(src, "<ember.compile call>", "exec"), ns)  # noqa: S102 - generated here
+    return src, ns["call"]
 
 
 class Compiled:
@@ -270,28 +325,28 @@ class Compiled:
         self.warned = False
         self.last: _Entry | None = None
 
-    def key(self, args: tuple, kwargs: dict) -> tuple:
-        out: list = [_state.enabled, anomaly.enabled]
-        for a in args:  # the usual call: tensors only, each once
-            if type(a) is not Tensor:
-                out = [_state.enabled, anomaly.enabled]
-                _spec(args, out, {})
-                break
-            d = a._data
-            out.append((d.shape, d.dtype, a._requires_grad))
-        else:
-            if len(args) > 1 and len(set(map(id, args))) != len(args):
-                out.append("repeated")
-        if kwargs:
-            _spec(kwargs, out, {})
-        if self.module is not None:
-            _module_spec(self.module, out)
-        return tuple(out)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _op._tracer is not None:  # inside another trace (onnx.export): run the ops for it
             return self.fn(*args, **kwargs)
-        key = self.key(args, kwargs)
+        # the guard key; the usual call (tensors only, each once) also skips the flattening
+        plain = not kwargs
+        key: list = [_state.enabled, anomaly.enabled]
+        for a in args:
+            if type(a) is not Tensor:
+                plain = False
+                break
+            d = a._data
+            key.append((d.shape, d.dtype, a._requires_grad))
+        if plain and len(args) > 1 and len(set(map(id, args))) != len(args):
+            plain = False
+        if not plain:
+            key = [_state.enabled, anomaly.enabled]
+            _spec(args, key, {})
+            if kwargs:
+                _spec(kwargs, key, {})
+        if self.module is not None:
+            _module_spec(self.module, key)
+        key = tuple(key)
         entry = self.cache.get(key)
         if entry is not None and entry.checks and not all(
                 t._data.shape == s and t._requires_grad == r for t, s, r in entry.checks):
@@ -307,6 +362,8 @@ class Compiled:
             if self.fullgraph:
                 raise Unsupported(entry.reason)
             return self.fn(*args, **kwargs)
+        if plain:
+            return entry.call(args)
         return self.run(entry, args, kwargs)
 
     def _warn_limit(self) -> None:
@@ -328,7 +385,10 @@ class Compiled:
     def build(self, args: tuple, kwargs: dict) -> _Entry:
         if anomaly.enabled:
             return _Entry(None, "anomaly detection is on: its traces are per op")
-        if self.module is not None and "hooks" in self.key((), {}):
+        spec: list = []
+        if self.module is not None:
+            _module_spec(self.module, spec)
+        if "hooks" in spec:
             return _Entry(None, "a module has forward or backward hooks")
         try:
             cap = capture(self.fn, self.module, args, kwargs)
@@ -355,35 +415,9 @@ class Compiled:
         return _Entry(program, None, cap.output, checks)
 
     def run(self, entry: _Entry, args: tuple, kwargs: dict) -> Any:
-        prog = entry.program
-        if not kwargs and all(type(a) is Tensor for a in args) and (
-                len(args) < 2 or len(set(map(id, args))) == len(args)):
-            inputs = list(args)
-        else:
-            inputs = []
-            _tensors((args, kwargs) if kwargs else args, inputs, set())
-        outs, ctxs = prog.forward([t._data for t in inputs], inputs)
-        if entry.node_cls is not None:
-            node = _new(entry.node_cls)
-            edges = []
-            for kind, x in prog.edges:
-                t = inputs[x] if kind == "input" else x
-                fn = t._grad_fn
-                edges.append((fn, t._output_nr) if fn is not None else (t._grad_accumulator(), 0))
-            node.next_functions = tuple(edges)
-            node._seq = next(sequence)
-            node._saved = ctxs
-            node._inputs = tuple(inputs)
-            made = [_make(o, True, node, k) if rg else _make(o)
-                    for k, (o, rg) in enumerate(zip(outs, prog.out_grad))]
-        else:
-            made = [_make(o) for o in outs]
-        flat = [made[x] if kind == "value" else inputs[x] if kind == "input" else x
-                for kind, x in prog.outputs]
-        template = entry.template
-        if isinstance(template, Tensor):
-            return flat[0]
-        return _unflatten(template, iter(flat))
+        inputs: list = []
+        _tensors((args, kwargs) if kwargs else args, inputs, set())
+        return entry.call(tuple(inputs))
 
     # -- the teaching feature ------------------------------------------------------------------
     def code(self) -> str:

@@ -383,3 +383,27 @@ def test_code_shows_forward_and_backward():
     for name in ("PowBackward0", "MulBackward0", "SubBackward0"):
         assert name in code
     assert "B3(c3, g_v3)" in code  # after the first backward: the formulas called directly
+
+
+def test_tutorial_compiled_prints_the_graph_as_code():
+    from ember import tutorial
+    from ember.cli import tutorial as cli_tutorial
+    import argparse
+
+    text = tutorial.compiled_code()
+    assert "Q = q(a, b)  # tensor([-12.,  65.], grad_fn=<CompiledFunctionBackward>)" in text
+    assert "a.grad = tensor([36., 81.]), b.grad = tensor([-12.,  -8.])" in text
+    assert "ember.ops.elementwise.Sub (SubBackward0)" in text and "def backward(" in text
+    parser = argparse.ArgumentParser()
+    cli_tutorial.add_parser(parser.add_subparsers())
+    assert parser.parse_args(["tutorial", "--compiled"]).compiled is True
+
+
+def test_generated_call_and_first_backward_source():
+    f = ember.compile(lambda x, y: (x * y).sum())
+    x, y = ember.randn(3, requires_grad=True), ember.randn(3)
+    f(x, y).backward()
+    entry = f._compiled.last
+    assert "node.next_functions = (_edge(A[0]),)" in entry.call_source
+    assert entry.program.specialized and "_call(" not in entry.program.backward_source
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
