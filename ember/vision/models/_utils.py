@@ -6,11 +6,35 @@ import inspect
 import warnings
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
+from ... import nn
 from ._api import WeightsEnum
 
 __all__: list[str] = []
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _init_weights(model: nn.Module, linear_init: Callable[[nn.Linear], Any],
+                  norms: tuple[type, ...] = (nn.BatchNorm2d, nn.GroupNorm),
+                  nonlinearity: str = "leaky_relu") -> None:
+    """torchvision's common initialisation: Kaiming-normal (``fan_out``) convolutions with zero
+    bias, ``norms`` at weight 1 and bias 0, and ``linear_init(m)`` for each Linear."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity=nonlinearity)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, norms):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            linear_init(m)
+
+
+def _normal_linear(m: nn.Linear) -> None:
+    """N(0, 0.01^2) weight, zero bias: the classifier init of MobileNet and VGG."""
+    nn.init.normal_(m.weight, 0, 0.01)
+    nn.init.zeros_(m.bias)
 
 
 def _quoted_list(items: Sequence[str]) -> str:

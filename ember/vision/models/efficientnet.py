@@ -17,7 +17,7 @@ from ..ops.stochastic_depth import StochasticDepth
 from ..transforms.functional import InterpolationMode
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _RECIPE, builder_doc, imagenet_weights
-from ._utils import _make_divisible, _ovewrite_named_param, handle_legacy_interface
+from ._utils import _init_weights, _make_divisible, _ovewrite_named_param, handle_legacy_interface
 
 __all__ = ["EfficientNet", "EfficientNet_B0_Weights", "EfficientNet_B1_Weights",
            "EfficientNet_B2_Weights", "EfficientNet_B3_Weights", "EfficientNet_V2_S_Weights",
@@ -141,6 +141,13 @@ class FusedMBConv(nn.Module):
         return result
 
 
+def _uniform_linear(m: nn.Linear) -> None:
+    """U(-1/sqrt(out_features), 1/sqrt(out_features)) weight, zero bias."""
+    init_range = 1.0 / math.sqrt(m.out_features)
+    nn.init.uniform_(m.weight, -init_range, init_range)
+    nn.init.zeros_(m.bias)
+
+
 class EfficientNet(nn.Module):
     """EfficientNet (V1 and V2).
 
@@ -193,18 +200,7 @@ class EfficientNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
                                         nn.Linear(lastconv_output_channels, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                init_range = 1.0 / math.sqrt(m.out_features)
-                nn.init.uniform_(m.weight, -init_range, init_range)
-                nn.init.zeros_(m.bias)
+        _init_weights(self, _uniform_linear)
 
     def _forward_impl(self, x: Tensor) -> Tensor:
         x = flatten(self.avgpool(self.features(x)), 1)

@@ -11,7 +11,7 @@ from ... import nn
 from ...tensor import Tensor
 from ._api import WeightsEnum, register_model
 from ._imagenet import builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _init_weights, _ovewrite_named_param, handle_legacy_interface
 
 __all__ = ["MNASNet", "MNASNet0_5_Weights", "MNASNet1_0_Weights", "mnasnet0_5", "mnasnet1_0"]
 
@@ -93,6 +93,12 @@ def _stem(c0: int, c1: int, c2: int) -> list[nn.Module]:
     ]
 
 
+def _sigmoid_linear(m: nn.Linear) -> None:
+    """Kaiming-uniform (``fan_out``, sigmoid gain) weight, zero bias."""
+    nn.init.kaiming_uniform_(m.weight, mode="fan_out", nonlinearity="sigmoid")
+    nn.init.zeros_(m.bias)
+
+
 class MNASNet(nn.Module):
     """MNASNet.
 
@@ -126,17 +132,7 @@ class MNASNet(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
                                         nn.Linear(1280, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.kaiming_uniform_(m.weight, mode="fan_out", nonlinearity="sigmoid")
-                nn.init.zeros_(m.bias)
+        _init_weights(self, _sigmoid_linear, norms=(nn.BatchNorm2d,), nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.layers(x).mean([2, 3]))  # global average pooling

@@ -11,7 +11,8 @@ from ...tensor import Tensor
 from ..ops.misc import Conv2dNormActivation
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _NEW_RECIPE, _RECIPE, builder_doc, imagenet_weights
-from ._utils import _make_divisible, _ovewrite_named_param, handle_legacy_interface
+from ._utils import (_init_weights, _make_divisible, _normal_linear, _ovewrite_named_param,
+                     handle_legacy_interface)
 
 __all__ = ["MobileNetV2", "MobileNet_V2_Weights", "mobilenet_v2"]
 
@@ -96,17 +97,7 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout),
                                         nn.Linear(self.last_channel, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        _init_weights(self, _normal_linear)
 
     def _forward_impl(self, x: Tensor) -> Tensor:
         x = F.adaptive_avg_pool2d(self.features(x), (1, 1))

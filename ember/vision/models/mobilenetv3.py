@@ -12,7 +12,8 @@ from ..ops.misc import Conv2dNormActivation
 from ..ops.misc import SqueezeExcitation as SElayer
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _NEW_RECIPE, _RECIPE, builder_doc, imagenet_weights
-from ._utils import _make_divisible, _ovewrite_named_param, handle_legacy_interface
+from ._utils import (_init_weights, _make_divisible, _normal_linear, _ovewrite_named_param,
+                     handle_legacy_interface)
 
 __all__ = ["MobileNetV3", "MobileNet_V3_Large_Weights", "MobileNet_V3_Small_Weights",
            "mobilenet_v3_large", "mobilenet_v3_small"]
@@ -126,17 +127,7 @@ class MobileNetV3(nn.Module):
             nn.Dropout(p=dropout, inplace=True),
             nn.Linear(last_channel, num_classes),
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        _init_weights(self, _normal_linear)
 
     def _forward_impl(self, x: Tensor) -> Tensor:
         x = flatten(self.avgpool(self.features(x)), 1)

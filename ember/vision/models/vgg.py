@@ -11,7 +11,8 @@ from ...tensor import Tensor
 from ..transforms._presets import ImageClassification
 from ._api import Weights, WeightsEnum, register_model
 from ._imagenet import _RECIPE, builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import (_init_weights, _normal_linear, _ovewrite_named_param,
+                     handle_legacy_interface)
 
 __all__ = ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG16_Weights", "VGG16_BN_Weights",
            "vgg11", "vgg11_bn", "vgg16", "vgg16_bn"]
@@ -39,17 +40,7 @@ class VGG(nn.Module):
             nn.Linear(4096, num_classes),
         )
         if init_weights:
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                    if m.bias is not None:
-                        nn.init.constant_(m.bias, 0)
-                elif isinstance(m, nn.BatchNorm2d):
-                    nn.init.constant_(m.weight, 1)
-                    nn.init.constant_(m.bias, 0)
-                elif isinstance(m, nn.Linear):
-                    nn.init.normal_(m.weight, 0, 0.01)
-                    nn.init.constant_(m.bias, 0)
+            _init_weights(self, _normal_linear, norms=(nn.BatchNorm2d,), nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(flatten(self.avgpool(self.features(x)), 1))
