@@ -18,6 +18,10 @@ __all__ = ["finfo", "iinfo", "can_cast"]
 
 def _type_arg(fname: str, args: tuple, kwargs: dict, required: bool) -> _dt.dtype:
     """The one ``type`` argument of ``finfo()``/``iinfo()``, checked as torch's parser does."""
+    if required and len(args) > 1:  # (iinfo's parser is Python's)
+        raise TypeError(f"{fname}() takes 1 positional argument but {len(args)} were given")
+    if required and args and "type" in kwargs:
+        raise TypeError(f"{fname}() got multiple values for argument 'type'")
     if len(args) + len(kwargs) > 1 or (kwargs and "type" not in kwargs):
         got = ", ".join([_type_name(a) for a in args]
                         + [f"{k}={_type_name(v)}" for k, v in kwargs.items()])

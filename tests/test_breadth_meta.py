@@ -794,3 +794,17 @@ def test_functional_module():
     from ember.functional import einsum, meshgrid  # noqa: F401
     with pytest.raises(AttributeError):
         ef.no_such_function
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.broadcast_tensors(m.ones(2), 1), lambda m: m.broadcast_tensors([m.ones(2)]),
+    lambda m: m.fill(m.ones(2), "a"), lambda m: m.fill(m.ones(2), None),
+    lambda m: m.narrow_copy(3, 0, 0, 1), lambda m: m.empty_strided((2, -1), (1, 1)),
+    lambda m: m.empty_strided((2, 3), (1, -1)), lambda m: m.frombuffer([1, 2], dtype=m.float32),
+    lambda m: m.ones(2).new(2, 3.5), lambda m: m.kaiser_window(5, True, "a"),
+    lambda m: m.iinfo(m.int32, 3), lambda m: m.iinfo(m.int32, type=m.int8),
+    lambda m: m.is_nonzero(m.tensor([])), lambda m: m.unsafe_chunk(m.ones(4), 0),
+    lambda m: m.ones(3).unsqueeze_(-5),
+])
+def test_argument_errors(fn):
+    same_error(fn)

@@ -21,6 +21,12 @@ def empty_strided(size: Sequence[int], stride: Sequence[int], *, dtype: Any = No
     if len(size) != len(stride):
         raise RuntimeError(f"dimensionality of sizes ({len(size)}) must match dimensionality of "
                            f"strides ({len(stride)})")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                           f"{list(size)}")
+    if any(st < 0 for st in stride):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and "
+                           f"strides={list(stride)}")
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     # the storage spans the furthest element (none at all when a size is 0)
     extent = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
@@ -34,7 +40,10 @@ def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0,
     """A 1-d tensor over the memory of an object that implements the buffer protocol; it shares
     that memory (writes show through both ways)."""
     d = _dt.to_dtype(dtype)
-    length = memoryview(buffer).nbytes
+    try:
+        length = memoryview(buffer).nbytes
+    except TypeError:
+        raise ValueError("object does not implement Python buffer protocol.") from None
     if length <= 0 or count == 0:
         raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
     if offset < 0 or offset >= length:

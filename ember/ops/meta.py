@@ -170,6 +170,10 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     """Broadcasts ``tensors`` to one shape; each result is a view of its input (``expand``)."""
     from ._util import broadcast_shape
 
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
     shape = broadcast_shape(*(t._data.shape for t in tensors))
     return tuple(t if t._data.shape == shape else expand(t, shape) for t in tensors)
 
@@ -192,6 +196,14 @@ def fill(input: Tensor, value: Any) -> Tensor:
             raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value.ndim} dimensions.")
         return FillTensorOut.apply(input, value)
+    if not isinstance(value, (*_dt.SCALAR_TYPES, complex)):
+        bad = type(value).__name__
+        raise TypeError(
+            f"fill() received an invalid combination of arguments - got (Tensor, {bad}), but "
+            "expected one of:\n * (Tensor input, Tensor value)\n      didn't match because some "
+            f"of the arguments have invalid types: (Tensor, !{bad}!)\n * (Tensor input, Number "
+            "value)\n      didn't match because some of the arguments have invalid types: "
+            f"(Tensor, !{bad}!)\n")
     return FillOut.apply(input, value=value)
 
 
@@ -220,6 +232,7 @@ class NarrowCopy(Op, name="NarrowCopyBackward0"):
 
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """A copy (not a view) of ``input.narrow(dim, start, length)``."""
+    _tensor_arg("narrow_copy", input)
     with grad_mode.no_grad():  # (narrow's view, unrecorded, for torch's checks and messages)
         input.narrow(dim, start, length)
     d = _wrap_dim(dim, input.ndim)

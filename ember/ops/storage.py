@@ -49,6 +49,11 @@ def new(self: Tensor, *args: Any, device: Any = None, **kwargs: Any) -> Tensor:
         args = tuple(args[0])
     if all(isinstance(a, _dt.INTEGER_TYPES) and not isinstance(a, builtins.bool) for a in args):
         return Tensor._make(xp.empty(_shape_arg(args), self._data.dtype))
+    if len(args) > 1 and isinstance(args[0], _dt.INTEGER_TYPES):  # sizes, one of them not an int
+        pos = next(i for i, a in enumerate(args) if not isinstance(a, _dt.INTEGER_TYPES)) + 1
+        bad = type(args[pos - 1]).__name__
+        raise TypeError(f"new(): argument 'size' failed to unpack the object at pos {pos} with "
+                        f'error "type must be tuple of ints,but got {bad}"')
     if len(args) == 1 and not isinstance(args[0], (list, tuple, builtins.range)) \
             and not hasattr(args[0], "__array_interface__"):
         raise TypeError(f"new(): data must be a sequence (got {type(args[0]).__name__})")

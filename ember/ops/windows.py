@@ -128,6 +128,14 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
                   pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """The Kaiser window: ``I0(beta sqrt(1 - ((n - N/2) / (N/2))^2)) / I0(beta)``, with ``I0``
     the zeroth-order modified Bessel function of the first kind."""
+    if not isinstance(beta, (*_dt.SCALAR_TYPES,)):
+        opts = ("*, ember.dtype dtype = None, ember.layout layout = None, ember.device device = "
+                "None, bool pin_memory = False, bool requires_grad = False")
+        raise TypeError(
+            "kaiser_window() received an invalid combination of arguments - got (int, bool, "
+            f"{type(beta).__name__}), but expected one of:\n * (int window_length, {opts})\n * "
+            f"(int window_length, bool periodic, {opts})\n * (int window_length, bool periodic, "
+            f"float beta, {opts})\n")
     return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad,
                    lambda k, n, d: _kaiser(k, n, d, float(beta)))
 
