@@ -102,5 +102,29 @@ def native_dropout(input: Tensor, p: float, train: bool | None) -> tuple[Tensor,
     return NativeDropout.apply(input, mask, scale=scale), mask
 
 
-__all__ = ["native_layer_norm", "native_batch_norm", "native_group_norm", "native_dropout"]
+class NoDerivative(Op, name="NotImplemented"):
+    """torch's node for an op without a derivative: the values pass, a backward raises."""
+
+    @staticmethod
+    def forward(ctx, a, *, values, aten):
+        ctx.aten = aten
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"derivative for aten::{ctx.aten} is not implemented")
+
+
+def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """``channel_shuffle``'s values, without a derivative (as torch's native kernel)."""
+    from ..graph import grad_mode
+    from .activation_ext import channel_shuffle
+
+    with grad_mode.no_grad():
+        values = channel_shuffle(input, groups)._data
+    return NoDerivative.apply(input, values=values, aten="native_channel_shuffle")
+
+
+__all__ = ["native_layer_norm", "native_batch_norm", "native_group_norm", "native_dropout",
+           "native_channel_shuffle"]
 TENSOR_METHODS: dict[str, Any] = {}

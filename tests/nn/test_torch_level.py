@@ -374,3 +374,13 @@ def test_rnn_functions_packed_form_is_refused():
     data, sizes = ember.ones(5, 3), ember.tensor([2, 2, 1])
     with pytest.raises(NotImplementedError, match="packed-sequence form"):
         ember.gru(data, sizes, ember.zeros(1, 2, 4), [], True, 1, 0.0, True, False)
+
+
+def test_native_channel_shuffle(rng):
+    x = rng.standard_normal((2, 6, 3, 2))
+    check_op(lambda m, t: m.native_channel_shuffle(t, 3), x, grad=False)
+    check_op(lambda m, t: m.native_channel_shuffle(t, 2), x.astype(np.float32), grad=False)
+    same_error(lambda m: m.native_channel_shuffle(m.tensor(x, requires_grad=True), 2).sum()
+               .backward())
+    same_error(lambda m: m.native_channel_shuffle(m.tensor(x), 4))
+    assert ember.native_channel_shuffle(ember.tensor(x), 2).grad_fn is None
