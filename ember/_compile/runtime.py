@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from ..backend import backend_of
 from ..graph import grad_mode
 from ..graph.node import FREED, Node, anomaly, sequence
 from ..ops import _op
-from ..ops._op import _raise_freed
+from ..ops._op import _raise_freed, _raise_modified
 from ..tensor import Tensor
 from .capture import Capture, Detach, GraphBreak, capture
 from .codegen import Program, generate
@@ -42,12 +43,22 @@ class CompiledFunctionBackward(Node):
     on_arrays = True
     _program: Program
     _inputs: tuple = ()
+    # the inputs and parameters whose memory the ops' saved arrays share, and their versions at
+    # forward time: an in-place write into one before backward fails as eager's version check
+    _watch: tuple = ()
+    _versions: tuple = ()
 
     @staticmethod
     def backward(ctx: Any, *grads: Any) -> Any:
         saved = ctx._saved
         if saved is FREED:
             _raise_freed()
+        for (kind, x), version in zip(ctx._watch, ctx._versions):
+            t = ctx._inputs[x] if kind == "input" else x
+            box = t._version_counter
+            if box[0] != version:
+                writer = box[1] if len(box) > 1 else t._grad_fn
+                _raise_modified(t._data, t._output_nr, box[0], version, writer)
         if _state.enabled:
             return _eager_backward(ctx, grads)
         ctxs = saved if saved else ctx._ctxs
@@ -247,12 +258,13 @@ def _same_capture(c1: Capture, c2: Capture) -> bool:
 
 # -- the compiled callable ------------------------------------------------------------------------
 class _Entry:
-    __slots__ = ("program", "reason", "template", "checks", "node_cls", "call", "call_source")
+    __slots__ = ("program", "reason", "template", "checks", "node_cls", "call", "call_source",
+                 "watch")
 
     def __init__(self, program: Program | None, reason: str | None, template: Any = None,
                  checks: tuple = ()) -> None:
         self.program, self.reason, self.template, self.checks = program, reason, template, checks
-        self.node_cls = self.call = None
+        self.node_cls = self.call = self.watch = None
         self.call_source = ""
         if program is not None and program.record:
             self.node_cls = type("CompiledFunctionBackward", (CompiledFunctionBackward,), {
@@ -267,6 +279,34 @@ class _Entry:
 def _edge(t: Tensor) -> tuple:
     fn = t._grad_fn
     return (fn, t._output_nr) if fn is not None else (t._grad_accumulator(), 0)
+
+
+def _versions_line(watch: tuple, ns: dict) -> list[str]:
+    if not watch:
+        return []
+    items = []
+    for k, (kind, x) in enumerate(watch):
+        if kind == "input":
+            items.append(f"A[{x}]._version_counter[0]")
+        else:
+            ns[f"W{k}"] = x
+            items.append(f"W{k}._version_counter[0]")
+    return [f"    node._versions = ({', '.join(items)},)"]
+
+
+def _watch(node: Any, prog: Program) -> tuple:
+    """The inputs and parameters whose memory a saved array shares (found once, on the first
+    call: what the ops save is the same on every call)."""
+    saved = [s for c in node._saved for s in c._to_save
+             if hasattr(s, "shape") and hasattr(s, "dtype") and not isinstance(s, Tensor)]
+    out = []
+    candidates = [("input", i, t) for i, t in enumerate(node._inputs)] + [
+        ("tensor", t, t) for t in {id(t): t for t in prog.value_tensors.values()}.values()]
+    for kind, x, t in candidates:
+        share = backend_of(t._data).may_share_memory
+        if any(share(t._data, s) for s in saved):
+            out.append((kind, x))
+    return tuple(out)
 
 
 def _glue(entry: _Entry, prog: Program) -> tuple[str, Any]:
@@ -288,6 +328,7 @@ def _glue(entry: _Entry, prog: Program) -> tuple[str, Any]:
                 edges.append(f"_edge(E{k})")
         lines += ["    node = _new(NODE)",
                   f"    node.next_functions = ({', '.join(edges)},)",
+                  *_versions_line(entry.watch or (), ns),
                   "    node._seq = _next(_sequence)",
                   "    node._saved = C",
                   "    node._inputs = A"]
@@ -362,9 +403,26 @@ class Compiled:
             if self.fullgraph:
                 raise Unsupported(entry.reason)
             return self.fn(*args, **kwargs)
+        if entry.watch is None and entry.node_cls is not None:
+            return self._first_call(entry, args, kwargs)
         if plain:
             return entry.call(args)
         return self.run(entry, args, kwargs)
+
+    def _first_call(self, entry: _Entry, args: tuple, kwargs: dict) -> Any:
+        """Runs the entry once, then finds which inputs and parameters its saved arrays share
+        memory with, and generates the call again recording their versions."""
+        out = self.run(entry, args, kwargs)
+        node = next((t._grad_fn for t in _flat_out(out)
+                     if isinstance(t._grad_fn, CompiledFunctionBackward)), None)
+        entry.watch = _watch(node, entry.program) if node is not None else ()
+        if entry.watch:
+            entry.node_cls._watch = entry.watch
+            entry.call_source, entry.call = _glue(entry, entry.program)
+            node._versions = tuple(
+                (node._inputs[x] if kind == "input" else x)._version_counter[0]
+                for kind, x in entry.watch)
+        return out
 
     def _warn_limit(self) -> None:
         if self.warned:

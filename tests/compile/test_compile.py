@@ -407,3 +407,26 @@ def test_generated_call_and_first_backward_source():
     assert "node.next_functions = (_edge(A[0]),)" in entry.call_source
     assert entry.program.specialized and "_call(" not in entry.program.backward_source
     np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
+
+
+def test_inplace_write_before_backward_fails_as_eager():
+    model = nn.Linear(3, 2)
+    compiled = ember.compile(model)
+    x0 = ember.randn(4, 3)
+    compiled(x0).sum().backward()  # the first call finds what the saved arrays share
+    for net in (model, compiled):
+        y = net(x0).sum()
+        with ember.no_grad():
+            model.weight.add_(1.0)  # an optimizer step before backward: the weight is not saved
+        y.backward()
+        x = x0.clone()
+        y = net(x).sum()
+        x.add_(1.0)  # the input is saved (for the weight's gradient): torch's error
+        with pytest.raises(RuntimeError, match="modified by an inplace operation: "
+                           r"\[torch.FloatTensor \[4, 3\]\] is at version 1; expected version 0"):
+            y.backward()
+    tx = torch.randn(4, 3)
+    ty = torch.nn.Linear(3, 2)(tx).sum()
+    tx.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[4, 3\]\] is at version 1"):
+        ty.backward()
