@@ -37,6 +37,18 @@ def _normal_linear(m: nn.Linear) -> None:
     nn.init.zeros_(m.bias)
 
 
+def _with_weights(make: Callable[..., Any], weights: Optional[WeightsEnum], progress: bool, /,
+                  *args: Any, **kwargs: Any) -> Any:
+    """``make(*args, **kwargs)`` with ``weights`` (if any) loaded: the weights' category count
+    is the model's ``num_classes`` (a different one given is an error)."""
+    if weights is not None:
+        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
+    model = make(*args, **kwargs)
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    return model
+
+
 def _quoted_list(items: Sequence[str]) -> str:
     """``'a'``, ``'a' and 'b'``, ``'a', 'b', and 'c'``: the wording of torchvision's warnings."""
     quoted = [f"'{item}'" for item in items]

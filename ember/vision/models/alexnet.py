@@ -8,7 +8,7 @@ from ... import flatten, nn
 from ...tensor import Tensor
 from ._api import WeightsEnum, register_model
 from ._imagenet import _RECIPE, builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _with_weights, handle_legacy_interface
 
 __all__ = ["AlexNet", "AlexNet_Weights", "alexnet"]
 
@@ -58,12 +58,7 @@ class AlexNet_Weights(WeightsEnum):
 def alexnet(*, weights: Optional[AlexNet_Weights] = None, progress: bool = True,
             **kwargs: Any) -> AlexNet:
     weights = AlexNet_Weights.verify(weights)
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = AlexNet(**kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(AlexNet, weights, progress, **kwargs)
 
 
 alexnet.__doc__ = builder_doc("AlexNet (Krizhevsky, 2014).", "AlexNet_Weights", "AlexNet")

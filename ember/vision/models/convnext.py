@@ -13,7 +13,7 @@ from ..ops.misc import Conv2dNormActivation, Permute
 from ..ops.stochastic_depth import StochasticDepth
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _RECIPE, builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _with_weights, handle_legacy_interface
 
 __all__ = ["ConvNeXt", "ConvNeXt_Tiny_Weights", "convnext_tiny"]
 
@@ -147,12 +147,8 @@ def convnext_tiny(*, weights: Optional[ConvNeXt_Tiny_Weights] = None, progress: 
     block_setting = [CNBlockConfig(96, 192, 3), CNBlockConfig(192, 384, 3),
                      CNBlockConfig(384, 768, 9), CNBlockConfig(768, None, 3)]
     stochastic_depth_prob = kwargs.pop("stochastic_depth_prob", 0.1)
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = ConvNeXt(block_setting, stochastic_depth_prob=stochastic_depth_prob, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(ConvNeXt, weights, progress, block_setting,
+                         stochastic_depth_prob=stochastic_depth_prob, **kwargs)
 
 
 convnext_tiny.__doc__ = builder_doc("ConvNeXt-Tiny (Liu et al., 2022).", "ConvNeXt_Tiny_Weights",

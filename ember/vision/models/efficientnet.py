@@ -17,7 +17,7 @@ from ..ops.stochastic_depth import StochasticDepth
 from ..transforms.functional import InterpolationMode
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _RECIPE, builder_doc, imagenet_weights
-from ._utils import _init_weights, _make_divisible, _ovewrite_named_param, handle_legacy_interface
+from ._utils import _init_weights, _make_divisible, _with_weights, handle_legacy_interface
 
 __all__ = ["EfficientNet", "EfficientNet_B0_Weights", "EfficientNet_B1_Weights",
            "EfficientNet_B2_Weights", "EfficientNet_B3_Weights", "EfficientNet_V2_S_Weights",
@@ -213,12 +213,8 @@ class EfficientNet(nn.Module):
 def _efficientnet(inverted_residual_setting: Sequence[Union[MBConvConfig, FusedMBConvConfig]],
                   dropout: float, last_channel: Optional[int], weights: Optional[WeightsEnum],
                   progress: bool, **kwargs: Any) -> EfficientNet:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = EfficientNet(inverted_residual_setting, dropout, last_channel=last_channel, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(EfficientNet, weights, progress, inverted_residual_setting, dropout,
+                         last_channel=last_channel, **kwargs)
 
 
 def _efficientnet_conf(arch: str, **kwargs: Any

@@ -11,7 +11,7 @@ from ... import nn
 from ...tensor import Tensor
 from ._api import WeightsEnum, register_model
 from ._imagenet import builder_doc, imagenet_weights
-from ._utils import _init_weights, _ovewrite_named_param, handle_legacy_interface
+from ._utils import _init_weights, _with_weights, handle_legacy_interface
 
 __all__ = ["MNASNet", "MNASNet0_5_Weights", "MNASNet1_0_Weights", "mnasnet0_5", "mnasnet1_0"]
 
@@ -160,12 +160,7 @@ class MNASNet(nn.Module):
 
 def _mnasnet(alpha: float, weights: Optional[WeightsEnum], progress: bool,
              **kwargs: Any) -> MNASNet:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = MNASNet(alpha, **kwargs)
-    if weights:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(MNASNet, weights, progress, alpha, **kwargs)
 
 
 _RECIPE_MNAS = "https://github.com/1e100/mnasnet_trainer"

@@ -11,7 +11,7 @@ from ...tensor import Tensor
 from ..ops.misc import Conv2dNormActivation
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _NEW_RECIPE, _RECIPE, builder_doc, imagenet_weights
-from ._utils import (_init_weights, _make_divisible, _normal_linear, _ovewrite_named_param,
+from ._utils import (_init_weights, _make_divisible, _normal_linear, _with_weights,
                      handle_legacy_interface)
 
 __all__ = ["MobileNetV2", "MobileNet_V2_Weights", "mobilenet_v2"]
@@ -127,12 +127,7 @@ class MobileNet_V2_Weights(WeightsEnum):
 def mobilenet_v2(*, weights: Optional[MobileNet_V2_Weights] = None, progress: bool = True,
                  **kwargs: Any) -> MobileNetV2:
     weights = MobileNet_V2_Weights.verify(weights)
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = MobileNetV2(**kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(MobileNetV2, weights, progress, **kwargs)
 
 
 mobilenet_v2.__doc__ = builder_doc("MobileNetV2 (Sandler et al., 2018).",

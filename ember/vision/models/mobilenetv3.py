@@ -12,7 +12,7 @@ from ..ops.misc import Conv2dNormActivation
 from ..ops.misc import SqueezeExcitation as SElayer
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _NEW_RECIPE, _RECIPE, builder_doc, imagenet_weights
-from ._utils import (_init_weights, _make_divisible, _normal_linear, _ovewrite_named_param,
+from ._utils import (_init_weights, _make_divisible, _normal_linear, _with_weights,
                      handle_legacy_interface)
 
 __all__ = ["MobileNetV3", "MobileNet_V3_Large_Weights", "MobileNet_V3_Small_Weights",
@@ -186,12 +186,8 @@ def _mobilenet_v3_conf(arch: str, width_mult: float = 1.0, reduced_tail: bool = 
 
 def _mobilenet_v3(inverted_residual_setting: list[InvertedResidualConfig], last_channel: int,
                   weights: Optional[WeightsEnum], progress: bool, **kwargs: Any) -> MobileNetV3:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = MobileNetV3(inverted_residual_setting, last_channel, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(MobileNetV3, weights, progress, inverted_residual_setting, last_channel,
+                         **kwargs)
 
 
 _RECIPE_V3 = _RECIPE + "#mobilenetv3-large--small"

@@ -15,7 +15,7 @@ from ...tensor import Tensor
 from ..ops.misc import Conv2dNormActivation, SqueezeExcitation
 from ._api import WeightsEnum, register_model
 from ._imagenet import _BLOG, _NEW_RECIPE, _RECIPE, builder_doc, imagenet_weights
-from ._utils import _make_divisible, _ovewrite_named_param, handle_legacy_interface
+from ._utils import _make_divisible, _with_weights, handle_legacy_interface
 
 __all__ = ["RegNet", "RegNet_Y_400MF_Weights", "RegNet_Y_800MF_Weights", "regnet_y_400mf",
            "regnet_y_800mf"]
@@ -208,13 +208,9 @@ class RegNet(nn.Module):
 
 def _regnet(block_params: BlockParams, weights: Optional[WeightsEnum], progress: bool,
             **kwargs: Any) -> RegNet:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
     norm_layer = kwargs.pop("norm_layer", partial(nn.BatchNorm2d, eps=1e-05, momentum=0.1))
-    model = RegNet(block_params, norm_layer=norm_layer, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(RegNet, weights, progress, block_params, norm_layer=norm_layer,
+                         **kwargs)
 
 
 _V1_DOCS = ("These weights reproduce closely the results of the paper using a simple training "

@@ -13,7 +13,7 @@ from ...tensor import Tensor
 from ..transforms._presets import ImageClassification
 from ._api import Weights, WeightsEnum, register_model
 from ._meta import _IMAGENET_CATEGORIES
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _ovewrite_named_param, _with_weights, handle_legacy_interface
 
 __all__ = [
     "ResNet", "BasicBlock", "Bottleneck",
@@ -197,12 +197,7 @@ class ResNet(nn.Module):
 
 def _resnet(block: type[Union[BasicBlock, Bottleneck]], layers: Sequence[int],
             weights: Optional[WeightsEnum], progress: bool, **kwargs: Any) -> ResNet:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = ResNet(block, layers, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(ResNet, weights, progress, block, layers, **kwargs)
 
 
 # ---- pretrained weights: torchvision's checkpoints, URLs and published numbers ----------------

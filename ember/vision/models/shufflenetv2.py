@@ -9,7 +9,7 @@ from ... import cat, nn
 from ...tensor import Tensor
 from ._api import WeightsEnum, register_model
 from ._imagenet import builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _with_weights, handle_legacy_interface
 
 __all__ = ["ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights", "ShuffleNet_V2_X1_0_Weights",
            "shufflenet_v2_x0_5", "shufflenet_v2_x1_0"]
@@ -127,12 +127,7 @@ class ShuffleNetV2(nn.Module):
 
 def _shufflenetv2(weights: Optional[WeightsEnum], progress: bool, *args: Any,
                   **kwargs: Any) -> ShuffleNetV2:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = ShuffleNetV2(*args, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(ShuffleNetV2, weights, progress, *args, **kwargs)
 
 
 _RECIPE_SHUFFLE = "https://github.com/ericsun99/Shufflenet-v2-Pytorch"

@@ -10,7 +10,7 @@ from ...nn import init
 from ...tensor import Tensor
 from ._api import WeightsEnum, register_model
 from ._imagenet import builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _with_weights, handle_legacy_interface
 
 __all__ = ["SqueezeNet", "SqueezeNet1_0_Weights", "SqueezeNet1_1_Weights", "squeezenet1_0",
            "squeezenet1_1"]
@@ -88,12 +88,7 @@ class SqueezeNet(nn.Module):
 
 def _squeezenet(version: str, weights: Optional[WeightsEnum], progress: bool,
                 **kwargs: Any) -> SqueezeNet:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = SqueezeNet(version, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(SqueezeNet, weights, progress, version, **kwargs)
 
 
 _RECIPE_SQ = "https://github.com/pytorch/vision/pull/49#issuecomment-277560717"

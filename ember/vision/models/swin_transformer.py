@@ -16,7 +16,7 @@ from ..ops.stochastic_depth import StochasticDepth
 from ..transforms.functional import InterpolationMode
 from ._api import WeightsEnum, register_model
 from ._imagenet import _RECIPE, builder_doc, imagenet_weights
-from ._utils import _ovewrite_named_param, handle_legacy_interface
+from ._utils import _with_weights, handle_legacy_interface
 
 __all__ = ["SwinTransformer", "Swin_T_Weights", "swin_t"]
 
@@ -284,14 +284,9 @@ class Swin_T_Weights(WeightsEnum):
 def swin_t(*, weights: Optional[Swin_T_Weights] = None, progress: bool = True,
            **kwargs: Any) -> SwinTransformer:
     weights = Swin_T_Weights.verify(weights)
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
-    model = SwinTransformer(patch_size=[4, 4], embed_dim=96, depths=[2, 2, 6, 2],
-                            num_heads=[3, 6, 12, 24], window_size=[7, 7],
-                            stochastic_depth_prob=0.2, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _with_weights(SwinTransformer, weights, progress, patch_size=[4, 4], embed_dim=96,
+                         depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=[7, 7],
+                         stochastic_depth_prob=0.2, **kwargs)
 
 
 swin_t.__doc__ = builder_doc("Swin-T (Liu et al., 2021).", "Swin_T_Weights", "SwinTransformer")
