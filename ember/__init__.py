@@ -77,6 +77,7 @@ from .ops.windows import *  # noqa: F401,F403
 from .ops.native import *  # noqa: F401,F403
 from ._dtype_info import can_cast, finfo, iinfo  # noqa: F401
 from ._runtime import *  # noqa: F401,F403
+from ._errors import AcceleratorError, OutOfMemoryError  # noqa: F401
 from math import e, inf, nan, pi  # noqa: F401  (torch's constants are Python's floats)
 newaxis = None  # as numpy's: ``x[:, ember.newaxis]``
 from .ops.arith import *  # noqa: F401,F403
@@ -89,6 +90,7 @@ from .ops.matrix_legacy import *  # noqa: F401,F403
 from .ops.spectral import *  # noqa: F401,F403
 from .ops.histogramdd import *  # noqa: F401,F403
 from .ops.lowrank import *  # noqa: F401,F403
+from .ops.view_copy import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from . import autograd  # noqa: F401
