@@ -808,3 +808,14 @@ def test_functional_module():
 ])
 def test_argument_errors(fn):
     same_error(fn)
+
+
+def test_exception_types():
+    for name in ("OutOfMemoryError", "AcceleratorError"):
+        e, t = getattr(ember, name), getattr(torch, name)
+        assert issubclass(e, RuntimeError) and repr(e) == repr(t).replace("torch", "ember")
+    assert ember.cuda.OutOfMemoryError is ember.OutOfMemoryError
+    try:
+        raise ember.OutOfMemoryError("out of memory")
+    except RuntimeError as err:
+        assert isinstance(err, ember.cuda.OutOfMemoryError)
