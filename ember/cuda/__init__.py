@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 from .._errors import OutOfMemoryError  # noqa: F401  (torch.cuda's name for torch's class)
 
-__all__ = ["OutOfMemoryError", "is_available", "device_count", "manual_seed", "manual_seed_all", "current_device",
-           "synchronize", "is_initialized", "empty_cache", "is_bf16_supported",
+__all__ = ["OutOfMemoryError", "is_available", "device_count", "manual_seed", "manual_seed_all",
+           "current_device", "synchronize", "is_initialized", "empty_cache", "is_bf16_supported",
            "is_tf32_supported", "get_arch_list", "seed", "seed_all", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "max_memory_reserved", "memory_stats",
            "get_device_name", "get_device_capability", "get_device_properties", "init",
