@@ -63,6 +63,8 @@ class _Tracer:
                 if version is None:
                     hit[1] = version = t._version_counter[0]
                 if version != t._version_counter[0]:
+                    if v.is_static:  # a constant filled in place (a mask built by setitem)
+                        return self.constant(t)
                     # written by a kernel without an op (an in-place method under no_grad)
                     raise TraceError(
                         f"a traced tensor ({v.name}) was modified in place outside the ops the "
@@ -72,10 +74,16 @@ class _Tracer:
         if v is not None:  # detach() or .data of a traced value: the same memory
             return v
         # a tensor the forward made without an op (torch.tensor(...), a direct wrap): a constant
+        return self.constant(t)
+
+    def constant(self, t: Tensor) -> Value:
         v = Value(f"const_{next(self.consts)}", "const", tuple(t._data.shape), t.dtype,
                   data=t._data.copy())
         self.graph.constants.append(v)
         self.register(t, v)
+        hit = self.by_id.get(id(t))
+        if hit is not None:
+            hit[1] = t._version_counter[0]
         return v
 
     def arg(self, a: Any) -> Any:

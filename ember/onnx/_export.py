@@ -40,12 +40,16 @@ class _Builder:
         self.count = itertools.count()
         self.twins: dict[int, Node] = {}
         self.twin_values: dict[int, Value] = {}
+        self.dim_sources: dict[tuple[int, int], tuple[str, int]] = {}  # sizes -> (input, axis)
+        self.cache: dict[Any, str] = {}
         if twin is not None:
             for a, b in zip(graph.nodes, twin.nodes):
                 self.twins[id(a)] = b
                 for va, vb in zip(a.outputs, b.outputs):
                     self.twin_values[id(va)] = vb
             for va, vb in zip(graph.inputs, twin.inputs):
+                self.twin_values[id(va)] = vb
+            for va, vb in zip(graph.constants, twin.constants):
                 self.twin_values[id(va)] = vb
 
     # -- what converters call ---------------------------------------------------------------
@@ -58,6 +62,9 @@ class _Builder:
     @staticmethod
     def np_dtype(v: Value) -> Any:
         return np.dtype(v.dtype.np)
+
+    def onnx_type(self, v: Value) -> int:
+        return _onnx_type(self.onnx, v.dtype.np)
 
     def tmp(self) -> str:
         return f"_t{next(self.count)}"
@@ -75,8 +82,12 @@ class _Builder:
         if name is None:
             if not v.is_static:
                 raise OnnxExporterError(f"{v.name} is used before it is computed")
-            name = v.name if v.kind in ("param", "buffer") else f"_c{next(self.count)}"
-            self.inits[name] = self.onnx.numpy_helper.from_array(np.asarray(v.data), name)
+            twin = self.twin_values.get(id(v))
+            if twin is not None and twin.shape != v.shape:
+                name = self._dynamic_constant(v, twin)
+            else:
+                name = v.name if v.kind in ("param", "buffer") else f"_c{next(self.count)}"
+                self.inits[name] = self.onnx.numpy_helper.from_array(np.asarray(v.data), name)
             self.names[id(v)] = name
         if dtype is not None and dtype is not v.dtype:
             key = (id(v), str(dtype))
@@ -86,6 +97,26 @@ class _Builder:
                 self.casts[key] = cast
             name = self.casts[key]
         return name
+
+    def _dynamic_constant(self, v: Value, twin: Value) -> str:
+        """A constant the forward made with a dynamic size (``zeros(x.shape[0], ...)``): one
+        value throughout, made at run time in the size the inputs give."""
+        data = np.asarray(v.data)
+        flat = data.reshape(-1)
+        if flat.size == 0 or not (flat == flat[0]).all():
+            raise DynamicShapeError(
+                f"a constant of shape {list(v.shape)} made inside the forward changes size with "
+                "the dynamic axes and is not filled with one value: make it from the inputs "
+                "with tensor ops")
+        out = self.tmp()
+        fill = self.onnx.numpy_helper.from_array(flat[:1].copy(), "value")
+        self.nodes.append(self.onnx.helper.make_node(
+            "ConstantOfShape", [self._shape_of(v, twin)], [out], value=fill))
+        return out
+
+    def _shape_of(self, v: Value, twin: Value) -> str:
+        return self.shape_tensor(v.shape, twin.shape,
+                                 f"a constant of shape {list(v.shape)} made in the forward")
 
     def out(self, node: Node, i: int = 0) -> str:
         v = node.outputs[i]
@@ -104,6 +135,37 @@ class _Builder:
         else:
             self.emit(op_type, [x], [out], axes=list(axes), keepdims=keep)
 
+    def shape_tensor(self, sizes: Any, twin_sizes: Any, what: str, infer: bool = False) -> str:
+        """A 1-d int64 shape: the entries that changed between the traces read at run time
+        from the graph input whose dynamic axis changed the same way (``infer``: one entry
+        that no input gives may be left to Reshape, as -1)."""
+        parts = []
+        unknown = [i for i, (s, t) in enumerate(zip(sizes, twin_sizes))
+                   if s != t and (s, t) not in self.dim_sources]
+        for i, (s, t) in enumerate(zip(sizes, twin_sizes)):
+            if s == t:
+                parts.append(self.ints([s]))
+                continue
+            src = self.dim_sources.get((s, t))
+            if src is None:
+                if infer and len(unknown) == 1:
+                    parts.append(self.ints([-1]))
+                    continue
+                raise DynamicShapeError(
+                    f"{what}: a size ({s}) changes with the dynamic axes, but no input's "
+                    "dynamic axis has that size")
+            name, axis = src
+            key = ("dim", name, axis)
+            if key not in self.cache:
+                shape, dim = self.tmp(), self.tmp()
+                self.emit("Shape", [name], [shape])
+                self.emit("Slice", [shape, self.ints([axis]), self.ints([axis + 1])], [dim])
+                self.cache[key] = dim
+            parts.append(self.cache[key])
+        out = self.tmp()
+        self.emit("Concat", parts, [out], axis=0)
+        return out
+
     def unsupported(self, node: Node, what: str = "") -> UnsupportedOperatorError:
         name = f"{node.name} ({node.op.__module__}.{node.op.__name__}" + (
             f" with {what})" if what else ")")
@@ -112,7 +174,9 @@ class _Builder:
     # -- the walk ------------------------------------------------------------------------------
     def convert(self) -> None:
         for node in self.graph.live_nodes():
-            if self.fold and all(o.is_static for o in node.outputs):
+            if self.fold and all(o.is_static for o in node.outputs) and not any(
+                    self.twin_values[id(o)].shape != o.shape for o in node.outputs
+                    if id(o) in self.twin_values):
                 continue  # depends on no input: its traced value becomes an initializer
             fn = CONVERTERS.get(node.op)
             if fn is None:
@@ -218,6 +282,11 @@ def build(model: Any, args: Any, kwargs: dict | None, *, input_names: Any, outpu
                 a %= max(len(v.shape), 1)
                 sizes[(v.shape[a], tv.shape[a])] = sym
     b = _Builder(onnx, graph, twin, opset, fold)
+    if twin is not None:
+        for v, tv, name in zip(graph.inputs, twin.inputs, in_names):
+            for a, (s, t) in enumerate(zip(v.shape, tv.shape)):
+                if s != t:
+                    b.dim_sources.setdefault((s, t), (name, a))
     for v, name in zip(graph.inputs, in_names):
         b.names[id(v)] = name
     b.convert()

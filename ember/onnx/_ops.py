@@ -237,10 +237,10 @@ def _reshape(b: Any, node: Node) -> None:
     twin = b.twin(node)
     if twin is not None:
         changed = [i for i, (s, t) in enumerate(zip(target, twin.kwargs["shape"])) if s != t]
-        if len(changed) > 1:
-            raise DynamicShapeError(
-                f"{node.name}: more than one dimension of the target shape {target} changes "
-                "with the dynamic axes")
+        if len(changed) > 1:  # sizes read from the inputs' shapes at run time
+            shape = b.shape_tensor(target, twin.kwargs["shape"], node.name, infer=True)
+            b.emit("Reshape", [b.inp(node.args[0]), shape], [b.out(node)])
+            return
         for i in changed:
             target[i] = -1
     b.emit("Reshape", [b.inp(node.args[0]), b.ints(target)], [b.out(node)])
@@ -292,14 +292,11 @@ def _expand(b: Any, node: Node) -> None:
     target = list(node.kwargs["shape"])
     x = node.args[0]
     twin = b.twin(node)
-    if twin is not None:
-        lead = len(target) - len(x.shape)
-        for i, (s, t) in enumerate(zip(target, twin.kwargs["shape"])):
-            if s != t:
-                if i < lead or x.shape[i - lead] == 1:
-                    raise DynamicShapeError(f"{node.name}: an expanded dimension changes with "
-                                            "the dynamic axes")
-                target[i] = 1  # the input has that (dynamic) size already: broadcasting keeps it
+    if twin is not None and tuple(twin.kwargs["shape"]) != tuple(target):
+        # a class token expanded to the batch: the sizes come from the inputs' shapes
+        shape = b.shape_tensor(target, twin.kwargs["shape"], node.name)
+        b.emit("Expand", [b.inp(x), shape], [b.out(node)])
+        return
     b.emit("Expand", [b.inp(x), b.ints(target)], [b.out(node)])
 
 
@@ -679,3 +676,45 @@ def _rnn(b: Any, node: Node) -> None:
 def _transpose01(b: Any, node: Node) -> None:
     n = len(node.args[0].shape)
     b.emit("Transpose", [b.inp(node.args[0])], [b.out(node)], perm=[1, 0] + list(range(2, n)))
+
+
+@converts(arrange.Roll)
+def _roll(b: Any, node: Node) -> None:
+    x = node.args[0]
+    shifts, dims = node.kwargs["shifts"], node.kwargs["dims"]
+    name = src = b.inp(x)
+    flat = dims is None
+    if flat:  # rolls the flattened tensor, then restores the shape
+        t = b.tmp()
+        b.emit("Reshape", [name, b.ints([-1])], [t])
+        name, shape, dims = t, (math.prod(x.shape),), (0,)
+    else:
+        shape = x.shape
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    for s, d in zip(shifts, dims):
+        n = shape[d]
+        s %= n
+        if s == 0:
+            continue
+        head, tail, joined = b.tmp(), b.tmp(), b.tmp()
+        # out = cat(x[-s:], x[:-s]) along d: bounds from the end, whatever the size
+        b.emit("Slice", [name, b.ints([-s]), b.ints([2 ** 63 - 1]), b.ints([d])], [head])
+        b.emit("Slice", [name, b.ints([0]), b.ints([-s]), b.ints([d])], [tail])
+        b.emit("Concat", [head, tail], [joined], axis=d)
+        name = joined
+    if flat:
+        shp = b.tmp()
+        b.emit("Shape", [src], [shp])
+        b.emit("Reshape", [name, shp], [b.out(node)])
+    else:
+        b.emit("Identity", [name], [b.out(node)])
+
+
+@converts(convert.ToCopy)
+def _to_copy(b: Any, node: Node) -> None:
+    x, out = node.args[0], node.outputs[0]
+    if x.dtype is out.dtype:
+        b.emit("Identity", [b.inp(x)], [b.out(node)])
+    else:
+        b.emit("Cast", [b.inp(x)], [b.out(node)], to=b.onnx_type(out))

@@ -389,3 +389,63 @@ def test_recurrent_with_initial_state(tmp_path):
     m = nn.LSTM(4, 6, batch_first=True).eval()
     x, h0, c0 = ember.randn(2, 5, 4), ember.randn(1, 2, 6), ember.randn(1, 2, 6)
     roundtrip(tmp_path, lambda x, h, c: m(x, (h, c)), (x, h0, c0))
+
+
+def test_sizes_read_from_dynamic_axes(tmp_path):
+    """A class token expanded to the batch, a constant made in the batch's size, a reshape
+    with two dynamic sizes, a roll, and a mask built in place: all follow new sizes."""
+    ember.manual_seed(0)
+    token = nn.Parameter(ember.randn(1, 1, 4))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token = token
+
+        def forward(self, x):
+            n, t = x.shape[0], x.shape[1]
+            h = ember.cat([self.token.expand(n, -1, -1), x], 1)  # (n, t + 1, 4)
+            h = h + ember.zeros(n, 1, 1)  # made in the batch's size: ConstantOfShape
+            flat = h.reshape(n * (t + 1), 4).reshape(n, t + 1, 2, 2)
+            mask = ember.zeros(4, 4)
+            mask[1:, :2] = 1.0  # filled in place: a constant all the same
+            rolled = ember.roll(flat, shifts=(1, -1), dims=(2, 3)) * 2 + ember.roll(flat, 3)
+            return rolled.sum(-1) @ mask[:2, :2], h[:, 0]
+
+    m = Net()
+    x = ember.randn(2, 3, 4)
+    roundtrip(tmp_path, m, (x,), [(ember.randn(5, 6, 4),)], input_names=["x"],
+              dynamic_axes={"x": {0: "batch", 1: "seq"}})
+
+
+def test_dynamic_size_of_a_non_uniform_constant_is_refused(tmp_path):
+    def fn(x):
+        return x + ember.arange(x.shape[0]).float().unsqueeze(1)
+
+    with pytest.raises(RuntimeError, match="not filled with one value"):
+        ember.onnx.export(fn, (ember.randn(3, 2),), tmp_path / "m.onnx", input_names=["x"],
+                          dynamic_axes={"x": [0]})
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_swin_transformer(tmp_path):
+    """Shifted windows: rolls, an attention mask built by setitem, relative position bias."""
+    from ember.vision import models
+
+    ember.manual_seed(0)
+    m = models.swin_t(num_classes=5).eval()
+    roundtrip(tmp_path, m, (ember.randn(1, 3, 64, 64),), [(ember.randn(2, 3, 64, 64),)],
+              input_names=["x"], dynamic_axes=BATCH)
+
+
+def test_vision_transformer(tmp_path):
+    """The class token expanded to the batch, patch embedding, encoder blocks."""
+    from ember.vision.models.vision_transformer import VisionTransformer
+
+    ember.manual_seed(0)
+    m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                          hidden_dim=16, mlp_dim=32, num_classes=5).eval()
+    with ember.no_grad():
+        m.heads.head.weight.normal_()  # torchvision starts the head at zero
+    roundtrip(tmp_path, m, (ember.randn(2, 3, 32, 32),), [(ember.randn(4, 3, 32, 32),)],
+              input_names=["x"], dynamic_axes=BATCH)
