@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv2d`` and ``ConvTranspose2d``."""
+"""Convolution layers: ``Conv2d`` and ``ConvTranspose2d``, and the bases every convolution
+layer shares (``_ConvNd``, ``_Conv``, ``_ConvTranspose``)."""
 from __future__ import annotations
 
 import math
@@ -13,8 +14,8 @@ from .module import Module
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
 
-def _pair(value: Any) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+def _ntuple(value: Any, nd: int) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
 
 
 class _ConvNd(Module):
@@ -106,7 +107,35 @@ class _ConvNd(Module):
             self.padding_mode = "zeros"
 
 
-class Conv2d(_ConvNd):
+class _Conv(_ConvNd):
+    """A convolution in ``_nd`` dims, computed by ``nn.functional``'s ``_fn``."""
+
+    _nd = 1
+    _fn = "conv1d"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        nd = self._nd
+        super().__init__(in_channels, out_channels, _ntuple(kernel_size, nd),
+                         _ntuple(stride, nd),
+                         padding if isinstance(padding, str) else _ntuple(padding, nd),
+                         _ntuple(dilation, nd), False, (0,) * nd, groups, bias, padding_mode,
+                         device, dtype)
+
+    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        conv = getattr(F, self._fn)
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return conv(padded, weight, bias, self.stride, (0,) * self._nd, self.dilation,
+                        self.groups)
+        return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._conv_forward(input, self.weight, self.bias)
+
+
+class Conv2d(_Conv):
     """2-d convolution over an input of planes: ``(N, C_in, H, W) -> (N, C_out, OH, OW)``.
 
     Args:
@@ -122,26 +151,54 @@ class Conv2d(_ConvNd):
         bias: ``(out_channels)``.
     """
 
+    _nd, _fn = 2, "conv2d"
+
+
+class _ConvTranspose(_ConvNd):
+    """A transposed convolution in ``_nd`` dims, computed by ``nn.functional``'s ``_fn``."""
+
+    _nd = 1
+    _fn = "conv_transpose1d"
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                         padding if isinstance(padding, str) else _pair(padding),
-                         _pair(dilation), False, (0, 0), groups, bias, padding_mode,
-                         device, dtype)
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        nd = self._nd
+        super().__init__(in_channels, out_channels, _ntuple(kernel_size, nd),
+                         _ntuple(stride, nd), _ntuple(padding, nd), _ntuple(dilation, nd), True,
+                         _ntuple(output_padding, nd), groups, bias, padding_mode, device, dtype)
 
-    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        if self.padding_mode != "zeros":
-            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return F.conv2d(padded, weight, bias, self.stride, (0, 0), self.dilation, self.groups)
-        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+    def _output_padding(self, input: Tensor, output_size: Sequence[int] | None) -> tuple:
+        if output_size is None:
+            return self.output_padding
+        nd = self._nd
+        lead = 2 if input.ndim == nd + 2 else 1
+        output_size = list(output_size)
+        if len(output_size) == lead + nd:
+            output_size = output_size[lead:]
+        if len(output_size) != nd:
+            raise ValueError(f"ConvTranspose{nd}D: for {input.ndim}D input, output_size must have "
+                             f"{nd} or {lead + nd} elements (got {len(output_size)})")
+        mins = [(input.shape[d + lead] - 1) * self.stride[d] - 2 * self.padding[d]
+                + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(nd)]
+        maxs = [m + s - 1 for m, s in zip(mins, self.stride)]
+        for size, lo, hi in zip(output_size, mins, maxs):
+            if size < lo or size > hi:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
+                                 f"range from {mins} to {maxs} (for an input of "
+                                 f"{input.size()[lead:]})")
+        return tuple(size - lo for size, lo in zip(output_size, mins))
 
-    def forward(self, input: Tensor) -> Tensor:
-        return self._conv_forward(input, self.weight, self.bias)
+    def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        output_padding = self._output_padding(input, output_size)
+        return getattr(F, self._fn)(input, self.weight, self.bias, self.stride, self.padding,
+                                    output_padding, self.groups, self.dilation)
 
 
-class ConvTranspose2d(_ConvNd):
+class ConvTranspose2d(_ConvTranspose):
     """2-d transposed convolution (the gradient of Conv2d w.r.t. its input).
 
     Args:
@@ -157,41 +214,7 @@ class ConvTranspose2d(_ConvNd):
     sizes (a stride > 1 makes several inputs sizes map to the same conv output).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
-                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
-                 dtype: Any = None) -> None:
-        if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                         _pair(padding), _pair(dilation), True, _pair(output_padding), groups,
-                         bias, padding_mode, device, dtype)
-
-    def _output_padding(self, input: Tensor, output_size: Sequence[int] | None) -> tuple:
-        if output_size is None:
-            return self.output_padding
-        batched = input.ndim == 4
-        lead = 2 if batched else 1
-        output_size = list(output_size)
-        if len(output_size) == lead + 2:
-            output_size = output_size[lead:]
-        if len(output_size) != 2:
-            raise ValueError(f"ConvTranspose2D: for {input.ndim}D input, output_size must have 2 "
-                             f"or {lead + 2} elements (got {len(output_size)})")
-        mins = [(input.shape[d + lead] - 1) * self.stride[d] - 2 * self.padding[d]
-                + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(2)]
-        maxs = [m + s - 1 for m, s in zip(mins, self.stride)]
-        for size, lo, hi in zip(output_size, mins, maxs):
-            if size < lo or size > hi:
-                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
-                                 f"range from {mins} to {maxs} (for an input of "
-                                 f"{input.size()[lead:]})")
-        return tuple(size - lo for size, lo in zip(output_size, mins))
-
-    def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+    _nd, _fn = 2, "conv_transpose2d"
 
 
 __all__ = ["Conv2d", "ConvTranspose2d"]
