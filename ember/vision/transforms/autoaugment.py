@@ -71,23 +71,41 @@ def _posterize_bins(num_bins: int, top: int, levels: int) -> Tensor:
     return top - (ember.arange(num_bins) / ((num_bins - 1) / levels)).round().int()
 
 
-def _standard_space(num_bins: int, image_size: list[int]) -> dict[str, tuple[Tensor, bool]]:
-    # op name -> (magnitudes, signed): AutoAugment's and RandAugment's common space
+# The augmentation spaces map op name -> (magnitudes, signed); the key order is the order the
+# ops are drawn from. They differ only in their maxima, so they are built from these parts.
+
+
+def _geometric_ops(num_bins: int, shear: float, translate_x: float, translate_y: float,
+                   rotate: float) -> dict[str, tuple[Tensor, bool]]:
     return {
-        "ShearX": (ember.linspace(0.0, 0.3, num_bins), True),
-        "ShearY": (ember.linspace(0.0, 0.3, num_bins), True),
-        "TranslateX": (ember.linspace(0.0, 150.0 / 331.0 * image_size[0], num_bins), True),
-        "TranslateY": (ember.linspace(0.0, 150.0 / 331.0 * image_size[1], num_bins), True),
-        "Rotate": (ember.linspace(0.0, 30.0, num_bins), True),
-        "Brightness": (ember.linspace(0.0, 0.9, num_bins), True),
-        "Color": (ember.linspace(0.0, 0.9, num_bins), True),
-        "Contrast": (ember.linspace(0.0, 0.9, num_bins), True),
-        "Sharpness": (ember.linspace(0.0, 0.9, num_bins), True),
-        "Posterize": (_posterize_bins(num_bins, 8, 4), False),
+        "ShearX": (ember.linspace(0.0, shear, num_bins), True),
+        "ShearY": (ember.linspace(0.0, shear, num_bins), True),
+        "TranslateX": (ember.linspace(0.0, translate_x, num_bins), True),
+        "TranslateY": (ember.linspace(0.0, translate_y, num_bins), True),
+        "Rotate": (ember.linspace(0.0, rotate, num_bins), True),
+    }
+
+
+def _enhance_ops(num_bins: int, top: float) -> dict[str, tuple[Tensor, bool]]:
+    return {name: (ember.linspace(0.0, top, num_bins), True)
+            for name in ("Brightness", "Color", "Contrast", "Sharpness")}
+
+
+def _tone_ops(num_bins: int, posterize_top: int,
+              posterize_levels: int) -> dict[str, tuple[Tensor, bool]]:
+    return {
+        "Posterize": (_posterize_bins(num_bins, posterize_top, posterize_levels), False),
         "Solarize": (ember.linspace(1.0, 0.0, num_bins), False),
         "AutoContrast": (ember.tensor(0.0), False),
         "Equalize": (ember.tensor(0.0), False),
     }
+
+
+def _standard_space(num_bins: int, image_size: list[int]) -> dict[str, tuple[Tensor, bool]]:
+    # AutoAugment's and RandAugment's common space
+    return {**_geometric_ops(num_bins, 0.3, 150.0 / 331.0 * image_size[0],
+                             150.0 / 331.0 * image_size[1], 30.0),
+            **_enhance_ops(num_bins, 0.9), **_tone_ops(num_bins, 8, 4)}
 
 
 class AutoAugmentPolicy(Enum):
@@ -285,22 +303,9 @@ class TrivialAugmentWide(nn.Module):
         self.fill = fill
 
     def _augmentation_space(self, num_bins: int) -> dict[str, tuple[Tensor, bool]]:
-        return {
-            "Identity": (ember.tensor(0.0), False),
-            "ShearX": (ember.linspace(0.0, 0.99, num_bins), True),
-            "ShearY": (ember.linspace(0.0, 0.99, num_bins), True),
-            "TranslateX": (ember.linspace(0.0, 32.0, num_bins), True),
-            "TranslateY": (ember.linspace(0.0, 32.0, num_bins), True),
-            "Rotate": (ember.linspace(0.0, 135.0, num_bins), True),
-            "Brightness": (ember.linspace(0.0, 0.99, num_bins), True),
-            "Color": (ember.linspace(0.0, 0.99, num_bins), True),
-            "Contrast": (ember.linspace(0.0, 0.99, num_bins), True),
-            "Sharpness": (ember.linspace(0.0, 0.99, num_bins), True),
-            "Posterize": (_posterize_bins(num_bins, 8, 6), False),
-            "Solarize": (ember.linspace(1.0, 0.0, num_bins), False),
-            "AutoContrast": (ember.tensor(0.0), False),
-            "Equalize": (ember.tensor(0.0), False),
-        }
+        return {"Identity": (ember.tensor(0.0), False),
+                **_geometric_ops(num_bins, 0.99, 32.0, 32.0, 135.0),
+                **_enhance_ops(num_bins, 0.99), **_tone_ops(num_bins, 8, 6)}
 
     def forward(self, img: Any) -> Any:
         fill = _tensor_fill(img, self.fill)
@@ -342,24 +347,10 @@ class AugMix(nn.Module):
 
     def _augmentation_space(self, num_bins: int,
                             image_size: list[int]) -> dict[str, tuple[Tensor, bool]]:
-        s = {
-            "ShearX": (ember.linspace(0.0, 0.3, num_bins), True),
-            "ShearY": (ember.linspace(0.0, 0.3, num_bins), True),
-            "TranslateX": (ember.linspace(0.0, image_size[0] / 3.0, num_bins), True),
-            "TranslateY": (ember.linspace(0.0, image_size[1] / 3.0, num_bins), True),
-            "Rotate": (ember.linspace(0.0, 30.0, num_bins), True),
-            "Posterize": (_posterize_bins(num_bins, 4, 4), False),
-            "Solarize": (ember.linspace(1.0, 0.0, num_bins), False),
-            "AutoContrast": (ember.tensor(0.0), False),
-            "Equalize": (ember.tensor(0.0), False),
-        }
+        s = {**_geometric_ops(num_bins, 0.3, image_size[0] / 3.0, image_size[1] / 3.0, 30.0),
+             **_tone_ops(num_bins, 4, 4)}
         if self.all_ops:
-            s.update({
-                "Brightness": (ember.linspace(0.0, 0.9, num_bins), True),
-                "Color": (ember.linspace(0.0, 0.9, num_bins), True),
-                "Contrast": (ember.linspace(0.0, 0.9, num_bins), True),
-                "Sharpness": (ember.linspace(0.0, 0.9, num_bins), True),
-            })
+            s.update(_enhance_ops(num_bins, 0.9))
         return s
 
     @staticmethod
