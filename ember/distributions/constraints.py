@@ -27,7 +27,10 @@ class Constraint:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return self.__class__.__name__[1:] + "()"
+        # torch's form: the class name without its underscore, and the bounds it holds
+        bounds = ", ".join(f"{name}={self.__dict__[name]}"
+                           for name in ("lower_bound", "upper_bound") if name in self.__dict__)
+        return f"{self.__class__.__name__[1:]}({bounds})"
 
 
 class _Dependent(Constraint):
@@ -140,10 +143,6 @@ class _IntegerInterval(Constraint):
     def check(self, value: Tensor) -> Tensor:
         return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
 
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound}, "
-                f"upper_bound={self.upper_bound})")
-
 
 class _IntegerLessThan(Constraint):
     is_discrete = True
@@ -155,9 +154,6 @@ class _IntegerLessThan(Constraint):
     def check(self, value: Tensor) -> Tensor:
         return (value % 1 == 0) & (value <= self.upper_bound)
 
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(upper_bound={self.upper_bound})"
-
 
 class _IntegerGreaterThan(Constraint):
     is_discrete = True
@@ -168,9 +164,6 @@ class _IntegerGreaterThan(Constraint):
 
     def check(self, value: Tensor) -> Tensor:
         return (value % 1 == 0) & (value >= self.lower_bound)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound})"
 
 
 class _Real(Constraint):
@@ -186,9 +179,6 @@ class _GreaterThan(Constraint):
     def check(self, value: Tensor) -> Tensor:
         return self.lower_bound < value
 
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound})"
-
 
 class _GreaterThanEq(_GreaterThan):
     def check(self, value: Tensor) -> Tensor:
@@ -203,9 +193,6 @@ class _LessThan(Constraint):
     def check(self, value: Tensor) -> Tensor:
         return value < self.upper_bound
 
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__[1:]}(upper_bound={self.upper_bound})"
-
 
 class _Interval(Constraint):
     def __init__(self, lower_bound: Any, upper_bound: Any) -> None:
@@ -214,10 +201,6 @@ class _Interval(Constraint):
 
     def check(self, value: Tensor) -> Tensor:
         return (self.lower_bound <= value) & (value <= self.upper_bound)
-
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound}, "
-                f"upper_bound={self.upper_bound})")
 
 
 class _HalfOpenInterval(_Interval):
