@@ -6,7 +6,8 @@ the forward did escaped them, so the capture watches, for the one traced call:
 
 - **graph breaks**: ``.item()``, ``bool(t)``, ``.tolist()``, ``.numpy()``, ``int``/``float`` of
   a tensor (Python control flow on values), random draws from any ``Generator`` (a replay must
-  draw what eager draws), and ops whose output shape depends on the values;
+  draw what eager draws) except dropout's, whose noise is a ``DropoutNoise`` node drawing with
+  eager's own code on every call, and ops whose output shape depends on the values;
 - **writes**: in-place ops write their out-of-place result into the tensor's memory
   (``ops.inplace._write``), which the IR does not show; they are recorded as (target, result)
   so that writes to buffers (``num_batches_tracked``) and inputs are replayed;
@@ -28,7 +29,7 @@ from .. import random as _random
 from ..autograd.function import Function
 from .._trace import TraceError, trace
 from .._trace.ir import Graph, Node, Value
-from ..ops import _op, compare as _compare, inplace as _inplace
+from ..ops import _op, activation as _activation, compare as _compare, inplace as _inplace
 from ..ops._op import Op
 from ..ops.shape import Alias
 from ..tensor import Tensor
@@ -57,6 +58,27 @@ class Ufunc(Op, name="UfuncBackward"):
 
 class UfuncNoPromotion(Ufunc, name="UfuncNoPromotionBackward"):
     _promote = False
+
+
+class DropoutNoise(Op, name="DropoutNoiseBackward"):
+    """Dropout's noise, Bernoulli(1 - p) scaled by 1 / (1 - p) over ``shape``, drawn on every
+    call by eager's own code (``ops.activation.masked_dropout``'s ``bernoulli_``/``div_``), so
+    that a compiled call draws exactly what eager draws from the generator's state."""
+
+    drawing = [False]  # set while it draws: those draws are expected, not a graph break
+
+    @staticmethod
+    def forward(ctx, *, shape, dtype, p):
+        noise = Tensor._make(ctx.xp.empty(shape, dtype))
+        DropoutNoise.drawing[0] = True
+        try:
+            if p == 1:
+                noise.zero_()
+            else:
+                noise.bernoulli_(1 - p).div_(1 - p)
+        finally:
+            DropoutNoise.drawing[0] = False
+        return noise._data
 
 
 class Detach(Alias):
@@ -105,7 +127,8 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
     named = [] if module is None else (list(module.named_parameters())
                                        + list(module.named_buffers()))
     state = _state_of(named)
-    gens: dict = {}
+    gens: dict = {}  # each generator touched: its state before, restored after the trace
+    unexpected: list = []  # draws outside DropoutNoise
     writes: list = []
     tracer_box: list = []
     rng_prop = _random.Generator.__dict__["_rng"]
@@ -120,6 +143,8 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         if _op._tracer is not None or tracer_box:
             if gen not in gens:
                 gens[gen] = r.bit_generator.state
+            if not DropoutNoise.drawing[0]:
+                unexpected.append(gen)
         return r
 
     def breaking(name: str) -> Callable:
@@ -165,6 +190,14 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         op = Ufunc if promote else UfuncNoPromotion
         return op.apply(input, other, ufunc=ufunc)[0]
 
+    orig_dropout = _activation.masked_dropout
+
+    def masked_dropout(input: Tensor, p: float, inplace: bool, mask_shape: tuple) -> Tensor:
+        if _op._tracer is None:
+            return orig_dropout(input, p, inplace, mask_shape)
+        noise = DropoutNoise.apply(shape=tuple(mask_shape), dtype=input._data.dtype, p=p)
+        return input.mul_(noise) if inplace else input * noise
+
     def function_apply(cls: type, *a: Any, **k: Any) -> Any:
         # its forward's ops would be traced, and their formulas replace the Function's backward
         raise GraphBreak(f"a custom autograd.Function ({cls.__name__}) is applied")
@@ -180,11 +213,13 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             stack.enter_context(_patched(Function, "apply", classmethod(function_apply)))
             _inplace._write = write
             _compare._no_grad = no_grad_ufunc
+            _activation.masked_dropout = masked_dropout
             try:
                 return trace(_Traced(fn, module, tracer), args, kwargs)
             finally:
                 _inplace._write = orig_write
                 _compare._no_grad = orig_no_grad
+                _activation.masked_dropout = orig_dropout
 
     failed = None
     try:
@@ -198,7 +233,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             t._version_counter[0] = version
         for gen, st in gens.items():
             rng_prop.fget(gen).bit_generator.state = st
-    if gens:
+    if unexpected:
         raise GraphBreak("a random op draws from a generator (dropout, rand*): eager draws anew "
                          "on every call")
     if failed is not None:

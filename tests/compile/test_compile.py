@@ -131,11 +131,32 @@ def test_lstm():
 
 
 def test_dropout_draws_what_eager_draws():
-    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
-    compiled = _steps(model, ember.randn(5, 4), ember.optim.SGD, seeded=True, lr=0.1)
-    assert "random" in _reason(compiled)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2), nn.Dropout2d(0.3))
+    compiled = _steps(model, ember.randn(5, 2, 3, 4), ember.optim.SGD, seeded=True, lr=0.1)
+    assert _reason(compiled) is None  # compiled: the noise is drawn on every call
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, batch_first=True)
-    _steps(layer, ember.randn(2, 3, 8), ember.optim.Adam, seeded=True, lr=1e-2)
+    compiled = _steps(layer, ember.randn(2, 3, 8), ember.optim.Adam, seeded=True, lr=1e-2)
+    assert _reason(compiled) is None
+    states = []
+    for net in (layer, compiled):  # the generator ends where eager leaves it
+        ember.manual_seed(7)
+        net(ember.randn(2, 3, 8))
+        states.append(ember.get_rng_state())
+    assert _same(states[0], states[1])
+
+
+def test_other_random_ops_run_eagerly():
+    def f(x):
+        return x + ember.randn_like(x) * 0.1 + ember.rand(3)
+
+    compiled = ember.compile(f)
+    for seed in (0, 1):
+        ember.manual_seed(seed)
+        a = f(ember.ones(3))
+        ember.manual_seed(seed)
+        b = compiled(ember.ones(3))
+        assert _same(a, b)
+    assert "random" in _reason(compiled)
 
 
 def test_training_loop_with_cross_entropy_and_labels():
