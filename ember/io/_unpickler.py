@@ -746,57 +746,52 @@ def unwrap(obj: Any, byteorder: str = "little",
             return x
         if t in (dict, collections.OrderedDict):
             done[id(x)] = x
-            items = []
-            for k, v in list(x.items()):
-                key = yield k
-                items.append((key, (yield v)))
-            x.clear()
-            x.update(items)
+            yield from items_in_place(x)
             if t is collections.OrderedDict:  # attributes set by BUILD, e.g. _metadata
-                attrs = vars(x)
-                for k in list(attrs):
-                    attrs[k] = yield attrs[k]
+                yield from attrs_in_place(vars(x))
             return x
-        if id(x) in busy:  # a tuple or set reached again while its elements are converted
-            raise pickle.UnpicklingError("malformed checkpoint: a tuple or set contains itself")
-        busy.add(id(x))
-        values = []
-        for v in x:
-            values.append((yield v))
-        busy.discard(id(x))
-        out = t(values)
-        done[id(x)] = out
-        return out
+        return (yield from rebuilt(x, t, "tuple or set"))
 
     def accepted(x: Any):
         if isinstance(x, tuple):  # a namedtuple: rebuilt from its converted fields
-            if id(x) in busy:
-                raise pickle.UnpicklingError("malformed checkpoint: a tuple contains itself")
-            busy.add(id(x))
-            values = []
-            for v in x:
-                values.append((yield v))
-            busy.discard(id(x))
             t = type(x)
-            out = t._make(values) if hasattr(t, "_make") else t(values)
-            done[id(x)] = out
-            return out
+            return (yield from rebuilt(x, t._make if hasattr(t, "_make") else t, "tuple"))
         done[id(x)] = x
         if isinstance(x, list):
             for i in range(len(x)):
                 x[i] = yield x[i]
         elif isinstance(x, dict):  # a dict subclass (defaultdict): keys may be tensors too
-            items = []
-            for k, v in list(x.items()):
-                key = yield k
-                items.append((key, (yield v)))
-            x.clear()
-            x.update(items)
+            yield from items_in_place(x)
         attrs = getattr(x, "__dict__", None)
         if type(attrs) is dict:
-            for k in list(attrs):
-                attrs[k] = yield attrs[k]
+            yield from attrs_in_place(attrs)
         return x
+
+    def rebuilt(x: Any, make: Callable[[list], Any], what: str):
+        """An immutable container (tuple, set, namedtuple): ``make`` of its converted elements."""
+        if id(x) in busy:  # reached again while its elements are converted
+            raise pickle.UnpicklingError(f"malformed checkpoint: a {what} contains itself")
+        busy.add(id(x))
+        values = []
+        for v in x:
+            values.append((yield v))
+        busy.discard(id(x))
+        out = make(values)
+        done[id(x)] = out
+        return out
+
+    def items_in_place(x: dict):
+        """Converts a dict's keys and values in place (keys may be tensors too)."""
+        items = []
+        for k, v in list(x.items()):
+            key = yield k
+            items.append((key, (yield v)))
+        x.clear()
+        x.update(items)
+
+    def attrs_in_place(attrs: dict):
+        for k in list(attrs):
+            attrs[k] = yield attrs[k]
 
     ready, value = simple(obj)
     if ready:
