@@ -78,6 +78,7 @@ class DropoutNoise(Op, name="DropoutNoiseBackward"):
                 noise.bernoulli_(1 - p).div_(1 - p)
         finally:
             DropoutNoise.drawing[0] = False
+        ctx.noise = noise._data
         return noise._data
 
 

@@ -26,7 +26,7 @@ from ..dtypes import promote_arrays
 from ..ops._op import Op
 from ..tensor import Tensor
 from .._trace.ir import Node, Value
-from .capture import Capture, Detach, GraphBreak
+from .capture import Capture, Detach, DropoutNoise, GraphBreak
 
 __all__ = ["Program", "generate"]
 
@@ -57,6 +57,7 @@ class Program:
     spec: Any = None
     specialized: bool = False
     saves: bool = True  # whether its ops save anything for backward (known after the first)
+    noise_ctx: dict = field(default_factory=dict)  # replay index -> position of its context
 
     def specialize(self) -> None:
         """After the first backward: the backward written again with what it recorded."""
@@ -265,6 +266,10 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     outputs = [(k, uniq.index(id(out_names[x])) if k == "value" else x) for k, x in outputs]
     out_grad = tuple(record and requires[id(v)] for v in out_vals)
     ctx_list = [f"c{i}" for i, _ in grad_nodes] if record else []
+    # dropout's noise contexts are kept too: create_graph's eager replay reuses their noise
+    noise_ctx = {i: len(ctx_list) + k for k, i in enumerate(
+        i for i, n in enumerate(live_nodes) if n.op is DropoutNoise)} if record else {}
+    ctx_list += [f"c{i}" for i in noise_ctx]
     ret_vals = ", ".join(names[id(v)] for v in out_vals)
     fwd = ["def forward(A, T):"]
     if g.inputs:
@@ -293,7 +298,8 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
         in_meta.append((tuple(t._data.shape), t._data.dtype))
     return Program(fwd_fn, bwd_fn, fwd_src, bwd_src, len(g.inputs), outputs,
                    tuple((v.shape, v.dtype) for v in out_vals), out_grad, edges,
-                   tuple(in_meta), record, g, live_tensor, replay, out_vals, spec)
+                   tuple(in_meta), record, g, live_tensor, replay, out_vals, spec,
+                   noise_ctx=noise_ctx)
 
 
 class _BackwardSpec:

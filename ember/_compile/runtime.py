@@ -11,7 +11,7 @@ from ..graph.node import FREED, Node, anomaly, sequence
 from ..ops import _op
 from ..ops._op import _raise_freed, _raise_modified
 from ..tensor import Tensor
-from .capture import Capture, Detach, GraphBreak, capture
+from .capture import Capture, Detach, DropoutNoise, GraphBreak, capture
 from .codegen import Program, generate
 
 __all__ = ["config", "Unsupported", "Compiled", "CompiledFunctionBackward"]
@@ -47,6 +47,7 @@ class CompiledFunctionBackward(Node):
     # forward time: an in-place write into one before backward fails as eager's version check
     _watch: tuple = ()
     _versions: tuple = ()
+    _ctxs: tuple = ()  # the contexts, once _saved is emptied (nothing saved: re-runnable)
 
     @staticmethod
     def backward(ctx: Any, *grads: Any) -> Any:
@@ -81,7 +82,11 @@ def _eager_backward(node: Any, grads: tuple) -> tuple:
     g = prog.graph
     env: dict[int, Any] = {id(v): t for v, t in zip(g.inputs, node._inputs)}
     env.update(prog.value_tensors)
-    for n in prog.replay:
+    ctxs = node._saved if node._saved else node._ctxs
+    for i, n in enumerate(prog.replay):
+        if n.op is DropoutNoise:  # the noise this call drew, not a new draw
+            env[id(n.outputs[0])] = _make(ctxs[prog.noise_ctx[i]].noise)
+            continue
         args = [env[id(a)] if hasattr(a, "producer") else a for a in n.args]
         kw = {k: (env[id(v)]._data.copy() if hasattr(v, "producer") else v)
               for k, v in n.kwargs.items()}

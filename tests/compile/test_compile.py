@@ -254,6 +254,24 @@ def test_create_graph_replays_eagerly():
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
 
 
+def test_create_graph_reuses_the_dropout_noise_drawn():
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Dropout(0.5), nn.Linear(6, 1))
+    eager, twin, compiled = _pair(model)
+    x = ember.randn(4, 3)
+    out = []
+    for net, params in ((eager, eager), (compiled, twin)):
+        xi = x.clone().requires_grad_(True)
+        ember.manual_seed(3)
+        (gx,) = ember.autograd.grad(net(xi).sum(), xi, create_graph=True)
+        gx.pow(2).sum().backward()
+        out.append((gx, [p.grad for p in params.parameters()]))
+    np.testing.assert_allclose(out[0][0].detach().numpy(), out[1][0].detach().numpy(), rtol=1e-6)
+    for a, b in zip(out[0][1], out[1][1]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_detach_inside_cuts_the_gradient():
     w = ember.randn(3, requires_grad=True)
 
