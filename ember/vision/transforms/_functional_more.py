@@ -361,16 +361,22 @@ def erase(img: Tensor, i: int, j: int, h: int, w: int, v: Any, inplace: bool = F
     return img
 
 
-def five_crop(img: Any, size: int | Sequence[int]) -> tuple[Any, Any, Any, Any, Any]:
-    """The four corner crops and the centre crop: ``(tl, tr, bl, br, center)``."""
-    from .functional import center_crop, crop, get_dimensions
-
+def _crop_size(size: int | Sequence[int]) -> Sequence[int]:
+    """five_crop's and ten_crop's ``size`` as ``(h, w)`` (a length-2 sequence as given)."""
     if isinstance(size, numbers.Number):
         size = (int(size), int(size))
     elif isinstance(size, (tuple, list)) and len(size) == 1:
         size = (size[0], size[0])
     if len(size) != 2:
         raise ValueError("Please provide only two dimensions (h, w) for size.")
+    return size
+
+
+def five_crop(img: Any, size: int | Sequence[int]) -> tuple[Any, Any, Any, Any, Any]:
+    """The four corner crops and the centre crop: ``(tl, tr, bl, br, center)``."""
+    from .functional import center_crop, crop, get_dimensions
+
+    size = _crop_size(size)
     _, image_height, image_width = get_dimensions(img)
     crop_height, crop_width = size
     if crop_width > image_width or crop_height > image_height:
@@ -388,12 +394,7 @@ def ten_crop(img: Any, size: int | Sequence[int], vertical_flip: bool = False) -
     """:func:`five_crop` of the image and of its flipped version (horizontal by default)."""
     from .functional import hflip, vflip
 
-    if isinstance(size, numbers.Number):
-        size = (int(size), int(size))
-    elif isinstance(size, (tuple, list)) and len(size) == 1:
-        size = (size[0], size[0])
-    if len(size) != 2:
-        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    size = _crop_size(size)
     first_five = five_crop(img, size)
     img = vflip(img) if vertical_flip else hflip(img)
     return first_five + five_crop(img, size)
