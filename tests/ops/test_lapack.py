@@ -57,7 +57,9 @@ def test_lu_errors():
     same_error(lambda m: m.lu(m.ones(3, 3), pivot=False))
     same_error(lambda m: m.lu_unpack(m.ones(3, 3), m.tensor([1, 2, 3])))
     same_error(lambda m: m.lu_unpack(m.ones(3, 3), m.tensor([1, 5, 3], dtype=m.int32)))
-    same_error(lambda m: m.lu_unpack(m.ones(3, 3), m.tensor([1, 2], dtype=m.int32)))
+    # too few pivots: torch reads past them (it raises only when that memory is out of range)
+    with pytest.raises(RuntimeError, match="pivots passed to lu_unpack must be between 1"):
+        ember.lu_unpack(ember.ones(3, 3), ember.tensor([1, 2], dtype=ember.int32))
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (5, 3), (3, 5), (2, 4, 3)])
