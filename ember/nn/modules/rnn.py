@@ -28,6 +28,23 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
+def _check_hx_dim(h: Tensor, c: Tensor | None, ndim: int, kind: str) -> None:
+    """torch's error when the initial state (``c``: an LSTM's cell state, else None) is not
+    ``ndim``-D like the ``kind`` ("batched"/"unbatched") input."""
+    for t in (h,) if c is None else (h, c):
+        if t.dim() != ndim:
+            raise RuntimeError(
+                f"For {kind} {ndim}-D input, hx should also be {ndim}-D but got {h.dim()}-D "
+                "tensor" if c is None else
+                f"For {kind} {ndim}-D input, hx and cx should also be {ndim}-D but got "
+                f"({h.dim()}-D, {c.dim()}-D) tensors")
+
+
+def _select_batch(h: Tensor, c: Tensor | None, indices: Tensor) -> tuple:
+    """The hidden (and cell) states' batch entries (dim 1) reordered by ``indices``."""
+    return h.index_select(1, indices), None if c is None else c.index_select(1, indices)
+
+
 class RNNBase(Module):
     """Base of ``RNN``, ``LSTM`` and ``GRU``: the parameters of every layer and direction."""
 
@@ -212,28 +229,13 @@ class RNNBase(Module):
             else:
                 h0, c0 = hx, None
             if unbatched:
-                for t in (h0, c0) if lstm else (h0,):
-                    if t.dim() != 2:
-                        raise RuntimeError(f"For unbatched 2-D input, hx and cx should also be "
-                                           f"2-D but got ({h0.dim()}-D, "
-                                           f"{c0.dim() if lstm else h0.dim()}-D) tensors"
-                                           if lstm else
-                                           f"For unbatched 2-D input, hx should also be 2-D but "
-                                           f"got {h0.dim()}-D tensor")
+                _check_hx_dim(h0, c0, 2, "unbatched")
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if lstm else None
             elif not packed:
-                for t in (h0, c0) if lstm else (h0,):
-                    if t.dim() != 3:
-                        raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D "
-                                           f"but got ({h0.dim()}-D, "
-                                           f"{c0.dim() if lstm else h0.dim()}-D) tensors"
-                                           if lstm else
-                                           f"For batched 3-D input, hx should also be 3-D but "
-                                           f"got {h0.dim()}-D tensor")
+                _check_hx_dim(h0, c0, 3, "batched")
             if sorted_indices is not None:
-                h0 = h0.index_select(1, sorted_indices)
-                c0 = c0.index_select(1, sorted_indices) if lstm else None
+                h0, c0 = _select_batch(h0, c0, sorted_indices)
             if lstm:
                 self._check_hidden(h0, h_shape, "Expected hidden[0] size {}, got {}")
                 self._check_hidden(c0, c_shape, "Expected hidden[1] size {}, got {}")
@@ -244,8 +246,7 @@ class RNNBase(Module):
             out: Any = PackedSequence(_padded_to_packed(y, batch_sizes), batch_sizes,
                                       sorted_indices, unsorted_indices)
             if unsorted_indices is not None:
-                h_n = h_n.index_select(1, unsorted_indices)
-                c_n = c_n.index_select(1, unsorted_indices) if lstm else None
+                h_n, c_n = _select_batch(h_n, c_n, unsorted_indices)
         else:
             if self.batch_first:  # torch's GRU/RNN layers swap their result in place; its
                 # LSTM transposes out of place, whatever its dtype or projection
