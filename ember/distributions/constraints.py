@@ -251,29 +251,27 @@ class _Square(Constraint):
                           dtype=ember.bool)
 
 
+def _then(first: Tensor, test: Callable[[], Tensor]) -> Tensor:
+    """``first`` when it fails anywhere, else ``test()``: a check that holds only where
+    ``first`` does (torch's matrix constraints refine their parent's check this way)."""
+    return first if not bool(first.all()) else test()
+
+
 class _Symmetric(_Square):
     def check(self, value: Tensor) -> Tensor:
-        square_check = super().check(value)
-        if not bool(square_check.all()):
-            return square_check
-        return ember.isclose(value, value.mT, atol=1e-6).all(-2).all(-1)
+        return _then(super().check(value),
+                     lambda: ember.isclose(value, value.mT, atol=1e-6).all(-2).all(-1))
 
 
 class _PositiveSemidefinite(_Symmetric):
     def check(self, value: Tensor) -> Tensor:
-        sym_check = super().check(value)
-        if not bool(sym_check.all()):
-            return sym_check
-        return ember.linalg.eigvalsh(value).ge(0).all(-1)
+        return _then(super().check(value), lambda: ember.linalg.eigvalsh(value).ge(0).all(-1))
 
 
 class _PositiveDefinite(_Symmetric):
     def check(self, value: Tensor) -> Tensor:
-        sym_check = super().check(value)
-        if not bool(sym_check.all()):
-            return sym_check
         # every eigenvalue positive (torch asks cholesky_ex whether the factorization succeeds)
-        return ember.linalg.eigvalsh(value).gt(0).all(-1)
+        return _then(super().check(value), lambda: ember.linalg.eigvalsh(value).gt(0).all(-1))
 
 
 class _Cat(Constraint):
