@@ -124,7 +124,7 @@ from ._settings import (  # noqa: F401
 # ``torch.nn`` etc. are reachable after ``import torch``.
 _LAZY_MODULES = frozenset({"nn", "optim", "utils", "io", "cuda", "linalg", "hub", "serialization",
                            "distributed", "special", "fft", "func", "distributions", "backends",
-                           "accelerator", "mps", "xpu", "cpu", "amp", "onnx"})
+                           "accelerator", "mps", "xpu", "cpu", "amp", "onnx", "_dynamo"})
 _LAZY_ATTRS = {"save": "io", "load": "io", "compile": "_compile", "autocast": "amp",
                "is_autocast_enabled": "amp.autocast_mode",
                "is_autocast_cpu_enabled": "amp.autocast_mode",

@@ -60,7 +60,7 @@ LAYERS = [
     # process groups and collectives on MPI: under nn (DDP, SyncBatchNorm) and utils.data
     ("ember.distributed",),
     ("ember.nn", "ember.optim", "ember.utils", "ember.io", "ember.amp", "ember.cpu",
-     "ember.cuda.amp", "ember._compile", "ember.serialization", "ember.func",
+     "ember.cuda.amp", "ember._compile", "ember._dynamo", "ember.serialization", "ember.func",
      "ember.distributions"),
     # the launcher runs scripts as `ember run` does: an application
     ("ember.vision", "ember.hub", "ember.cli", "ember.viz", "ember.tutorial", "ember.demo",

@@ -3,6 +3,7 @@ forward records in ember's graph."""
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any, Callable
 
 from ..backend import backend_of
@@ -29,6 +30,21 @@ class _Config:
 
 
 config = _Config()
+_COMPILED: weakref.WeakSet = weakref.WeakSet()  # every compiled callable, for reset()
+_capturing = [0]
+
+
+def reset() -> None:
+    """Forgets every compiled program (``torch._dynamo.reset``): the next calls trace again."""
+    for c in list(_COMPILED):
+        c.cache.clear()
+        c.warned = False
+        c.last = None
+
+
+def is_compiling() -> bool:
+    """True while ``compile`` is tracing a function (``torch._dynamo.is_compiling``)."""
+    return _capturing[0] > 0
 
 
 class Unsupported(RuntimeError):
@@ -370,6 +386,7 @@ class Compiled:
         self.cache: dict = {}
         self.warned = False
         self.last: _Entry | None = None
+        _COMPILED.add(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _op._tracer is not None:  # inside another trace (onnx.export): run the ops for it
@@ -453,6 +470,7 @@ class Compiled:
             _module_spec(self.module, spec)
         if "hooks" in spec:
             return _Entry(None, "a module has forward or backward hooks")
+        _capturing[0] += 1
         try:
             cap = capture(self.fn, self.module, args, kwargs)
             if not _plain(cap.output):
@@ -472,6 +490,8 @@ class Compiled:
             program = generate(cap, params, inputs, _state.enabled)
         except GraphBreak as e:
             return _Entry(None, str(e))
+        finally:
+            _capturing[0] -= 1
         checks = tuple((t, t._data.shape, t._requires_grad) for v, t in
                        ((v, cap.sources.get(v.name)) for v in cap.graph.constants)
                        if t is not None and t._requires_grad)

@@ -469,3 +469,37 @@ def test_inplace_write_before_backward_fails_as_eager():
     tx.add_(1.0)
     with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[4, 3\]\] is at version 1"):
         ty.backward()
+
+
+def test_dynamo_namespace():
+    import ember._dynamo as dynamo
+
+    for name in ("config", "reset", "list_backends", "OptimizedModule", "is_compiling",
+                 "graph_break", "mark_dynamic", "maybe_mark_dynamic", "mark_static"):
+        assert hasattr(torch._dynamo, name) and hasattr(dynamo, name), name
+    assert dynamo.config.recompile_limit == torch._dynamo.config.recompile_limit == 8
+    assert type(torch._dynamo.exc.Unsupported).__name__ == "type"
+    assert dynamo.exc.Unsupported.__name__ == "Unsupported"
+    f = ember.compile(lambda x: x + 1)
+    dynamo.config.recompile_limit = 2
+    try:
+        for n in range(1, 5):
+            f(ember.ones(n))
+        assert len(f._compiled.cache) == 2
+    finally:
+        dynamo.config.recompile_limit = 8
+    dynamo.reset()
+    assert len(f._compiled.cache) == 0 and f.code().startswith("# not compiled yet")
+    seen = []
+
+    def g(x):
+        seen.append(dynamo.is_compiling())
+        dynamo.graph_break()
+        return x * 2
+
+    c = ember.compile(g)
+    assert _same(c(ember.ones(2)), ember.ones(2) * 2) and True in seen
+    assert "graph_break" in _reason(c) and not dynamo.is_compiling()
+    with pytest.raises(dynamo.exc.Unsupported):
+        ember.compile(g, fullgraph=True)(ember.ones(2))
+    dynamo.mark_dynamic(ember.ones(2), 0)
