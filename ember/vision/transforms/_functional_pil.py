@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._functional_tensor import _check_pad
 from ._pil import is_pil_image, require_pil
 
 __all__: list[str] = []
@@ -81,17 +82,8 @@ def _ltrb(padding: Any) -> list[int]:
 
 def pad(img: Any, padding: Any, fill: Any = 0, padding_mode: str = "constant") -> Any:
     _check(img)
-    if not isinstance(padding, (numbers.Number, tuple, list)):
-        raise TypeError("Got inappropriate padding arg")
-    if not isinstance(fill, (numbers.Number, str, tuple, list)):
-        raise TypeError("Got inappropriate fill arg")
-    if not isinstance(padding_mode, str):
-        raise TypeError("Got inappropriate padding_mode arg")
-    if isinstance(padding, (tuple, list)) and len(padding) not in (1, 2, 4):
-        raise ValueError("Padding must be an int or a 1, 2, or 4 element tuple, not a "
-                         f"{len(padding)} element tuple")
-    if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
-        raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+    _check_pad(padding, fill, padding_mode, (numbers.Number, tuple, list),
+               (numbers.Number, str, tuple, list))
 
     Image = require_pil()
     left, top, right, bottom = _ltrb(padding)

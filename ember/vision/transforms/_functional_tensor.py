@@ -71,11 +71,13 @@ def crop(img: Tensor, top: int, left: int, height: int, width: int) -> Tensor:
     return img[..., top:bottom, left:right]
 
 
-def pad(img: Tensor, padding: Any, fill: float = 0, padding_mode: str = "constant") -> Tensor:
-    _assert_image_tensor(img)
-    if not isinstance(padding, (int, tuple, list)):
+def _check_pad(padding: Any, fill: Any, padding_mode: Any, padding_types: tuple,
+               fill_types: tuple) -> None:
+    """The argument checks of both backends' ``pad`` (each accepts its own types), in
+    torchvision's order and with its errors."""
+    if not isinstance(padding, padding_types):
         raise TypeError("Got inappropriate padding arg")
-    if not isinstance(fill, (int, float)):
+    if not isinstance(fill, fill_types):
         raise TypeError("Got inappropriate fill arg")
     if not isinstance(padding_mode, str):
         raise TypeError("Got inappropriate padding_mode arg")
@@ -84,6 +86,11 @@ def pad(img: Tensor, padding: Any, fill: float = 0, padding_mode: str = "constan
                          f"{len(padding)} element tuple")
     if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
         raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+
+
+def pad(img: Tensor, padding: Any, fill: float = 0, padding_mode: str = "constant") -> Tensor:
+    _assert_image_tensor(img)
+    _check_pad(padding, fill, padding_mode, (int, tuple, list), (int, float))
 
     if isinstance(padding, int):
         left = top = right = bottom = padding
