@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import weakref
+from sys import modules as _modules
 from typing import Any, Callable
 
 from ..backend import backend_of
+from ..dtypes import get_default_dtype
 from ..graph import grad_mode
 from ..graph.node import FREED, Node, anomaly, sequence
 from ..ops import _op
@@ -393,7 +395,10 @@ class Compiled:
             return self.fn(*args, **kwargs)
         # the guard key; the usual call (tensors only, each once) also skips the flattening
         plain = not kwargs
-        key: list = [_state.enabled, anomaly.enabled]
+        amp = _modules.get("ember.amp.autocast_mode")  # (only once a program has loaded it)
+        mode = (_state.enabled, anomaly.enabled, get_default_dtype(),
+                (amp._state.enabled, amp._state.dtype) if amp is not None else None)
+        key: list = [mode]
         for a in args:
             if type(a) is not Tensor:
                 plain = False
@@ -403,7 +408,7 @@ class Compiled:
         if plain and len(args) > 1 and len(set(map(id, args))) != len(args):
             plain = False
         if not plain:
-            key = [_state.enabled, anomaly.enabled]
+            key = [mode]
             _spec(args, key, {})
             if kwargs:
                 _spec(kwargs, key, {})

@@ -503,3 +503,19 @@ def test_dynamo_namespace():
     with pytest.raises(dynamo.exc.Unsupported):
         ember.compile(g, fullgraph=True)(ember.ones(2))
     dynamo.mark_dynamic(ember.ones(2), 0)
+
+
+def test_guards_on_autocast_and_default_dtype():
+    f = ember.compile(lambda x, w: (x @ w) * 0.5)
+    x, w = ember.randn(2, 3), ember.randn(3, 2)
+    assert f(x, w).dtype == ember.float32
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        assert f(x, w).dtype == (x @ w).dtype == ember.bfloat16
+    assert f(x, w).dtype == ember.float32
+    g = ember.compile(lambda n: n * 0.5)
+    assert g(ember.arange(3)).dtype == ember.float32
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert g(ember.arange(3)).dtype == ember.float64
+    finally:
+        ember.set_default_dtype(ember.float32)
