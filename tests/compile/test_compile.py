@@ -519,3 +519,72 @@ def test_guards_on_autocast_and_default_dtype():
         assert g(ember.arange(3)).dtype == ember.float64
     finally:
         ember.set_default_dtype(ember.float32)
+
+
+def _load_test_module(rel):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / rel
+    spec = importlib.util.spec_from_file_location(f"_compiled_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_cnn_training_test_runs_compiled():
+    """tests/nn/test_cnn_training.py's model and loop, the model compiled: the same losses as
+    eager bit for bit, torch's within its tolerance, and the same eval logits."""
+    cnn = _load_test_module("nn/test_cnn_training.py")
+    torch.manual_seed(0)
+    t_model = cnn._cnn(torch)
+    models = [cnn._cnn(ember) for _ in range(2)]
+    for m in models:
+        m.load_state_dict({k: ember.tensor(v.detach().numpy().copy())
+                           for k, v in t_model.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 3, 16, 16)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+    t_losses = cnn._train(torch, t_model, torch.tensor(x), torch.tensor(y), 5)
+    e_losses = cnn._train(ember, models[0], ember.tensor(x), ember.tensor(y), 5)
+    compiled = ember.compile(models[1])
+    c_losses = cnn._train(ember, compiled, ember.tensor(x), ember.tensor(y), 5)
+    assert c_losses == e_losses and _reason(compiled) is None
+    np.testing.assert_allclose(c_losses, t_losses, rtol=1e-4, atol=1e-5)
+    for (k, a), b in zip(models[0].state_dict().items(), models[1].state_dict().values()):
+        assert _same(a, b), k
+    models[0].eval()
+    compiled.eval()
+    x_eval = ember.tensor(rng.standard_normal((4, 3, 16, 16)).astype(np.float32))
+    with ember.no_grad():
+        assert _same(models[0](x_eval), compiled(x_eval))
+
+
+OPTIMIZERS = [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("Adam", dict(lr=0.05)),
+              ("AdamW", dict(lr=0.05, amsgrad=True)), ("RMSprop", dict(lr=0.01, centered=True)),
+              ("Adagrad", dict(lr=0.1)), ("NAdam", dict(lr=0.05)), ("RAdam", dict(lr=0.05)),
+              ("Rprop", dict(lr=0.01)), ("LBFGS", dict(lr=0.5))]
+
+
+@pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_the_optimizer_parity_problem_runs_compiled(name, kw):
+    """tests/optim/optim_parity.py's least-squares problem with its loss compiled (the weights
+    are captured leaves): eager's losses bit for bit, torch's within the parity tolerance."""
+    par = _load_test_module("optim/optim_parity.py")
+    d = par.data()
+    runs = []
+    for mod, compiled in ((torch, False), (ember, False), (ember, True)):
+        p = par.Problem(mod, d)
+        if compiled:
+            p.loss = ember.compile(p.loss)
+        opt = getattr(mod.optim, name)(p.params(), **kw)
+        if name == "LBFGS":
+            runs.append([opt.step(p.closure(opt)).item() for _ in range(4)])
+        else:
+            runs.append(p.train(opt, 6))
+        if compiled:
+            assert _reason(p.loss) is None
+    t_losses, e_losses, c_losses = runs
+    assert c_losses == e_losses
+    if name != "LBFGS":  # (float32 LBFGS drifts from torch's by round-off: tests/optim covers it)
+        np.testing.assert_allclose(c_losses, t_losses, rtol=par.RTOL, atol=par.ATOL)
