@@ -274,19 +274,26 @@ class _PositiveDefinite(_Symmetric):
         return _then(super().check(value), lambda: ember.linalg.eigvalsh(value).gt(0).all(-1))
 
 
-class _Cat(Constraint):
-    """Each of ``cseq`` over a slice of ``dim`` of ``lengths`` sizes."""
+class _Composite(Constraint):
+    """A constraint made of the constraints ``cseq`` along ``dim``."""
 
-    def __init__(self, cseq: list[Constraint], dim: int = 0,
-                 lengths: list[int] | None = None) -> None:
+    def __init__(self, cseq: list[Constraint], dim: int = 0) -> None:
         self.cseq = list(cseq)
-        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
         self.dim = dim
         super().__init__()
 
     @property
     def is_discrete(self) -> bool:  # type: ignore[override]
         return any(c.is_discrete for c in self.cseq)
+
+
+class _Cat(_Composite):
+    """Each of ``cseq`` over a slice of ``dim`` of ``lengths`` sizes."""
+
+    def __init__(self, cseq: list[Constraint], dim: int = 0,
+                 lengths: list[int] | None = None) -> None:
+        super().__init__(cseq, dim)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
@@ -300,17 +307,8 @@ class _Cat(Constraint):
         return ember.cat(checks, self.dim)
 
 
-class _Stack(Constraint):
+class _Stack(_Composite):
     """Each of ``cseq`` over one index of ``dim``."""
-
-    def __init__(self, cseq: list[Constraint], dim: int = 0) -> None:
-        self.cseq = list(cseq)
-        self.dim = dim
-        super().__init__()
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return any(c.is_discrete for c in self.cseq)
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
