@@ -819,3 +819,54 @@ def test_exception_types():
         raise ember.OutOfMemoryError("out of memory")
     except RuntimeError as err:
         assert isinstance(err, ember.cuda.OutOfMemoryError)
+
+
+
+def _layouts(m):
+    yield m.ones(2, 3)
+    yield m.ones(2, 3).t()
+    yield m.ones(2, 1, 3)
+    yield m.ones(1, 2, 3, 4)
+    yield m.ones(2, 1, 1, 5)
+    yield m.ones(2, 3, 4, 5)
+    yield m.ones(2, 4, 5, 3).permute(0, 3, 1, 2)  # channels last
+    yield m.ones(1, 4, 5, 3).permute(0, 3, 1, 2)
+    yield m.ones(2, 4, 1, 3).permute(0, 3, 1, 2)
+    yield m.ones(2, 3, 4, 5, 6).permute(0, 4, 1, 2, 3)
+    yield m.ones(2, 3, 4).permute(2, 0, 1)
+    yield m.ones(2, 3, 4).permute(1, 2, 0)
+    yield m.ones(3).expand(2, 3)
+    yield m.ones(4, 1).expand(4, 5)
+    yield m.ones(2, 3, 4)[:, ::2]
+    yield m.ones(4, 4)[::2, ::2]
+    yield m.ones(6, 4)[:, :2]
+    yield m.ones(2, 2)
+    yield m.ones(0, 3)
+    yield m.ones(3)
+    yield m.ones(())
+
+
+@pytest.mark.parametrize("check", ["none", "true", "empty", "contiguous", "last",
+                                   "both", "last_3d"])
+def test_dim_order_every_layout(check):
+    def arg(m):
+        return {"none": False, "true": True, "empty": [],
+                "contiguous": [m.contiguous_format], "last": [m.channels_last],
+                "both": [m.contiguous_format, m.channels_last],
+                "last_3d": [m.channels_last_3d, m.contiguous_format]}[check]
+
+    for e, t in zip(_layouts(ember), _layouts(torch)):
+        assert e.stride() == t.stride()
+        try:
+            want = t.dim_order(ambiguity_check=arg(torch))
+        except RuntimeError as err:
+            with pytest.raises(RuntimeError) as got:
+                e.dim_order(ambiguity_check=arg(ember))
+            assert str(got.value) == str(err), (tuple(t.shape), t.stride())
+            continue
+        assert e.dim_order(ambiguity_check=arg(ember)) == want, (tuple(t.shape), t.stride())
+    same_error(lambda m: m.ones(2).dim_order(ambiguity_check=[1]))
+    assert ember.ones(2, 1).dim_order(ambiguity_check=[ember.preserve_format]) == \
+        torch.ones(2, 1).dim_order(ambiguity_check=[torch.preserve_format])
+    same_error(lambda m: m.ones(2, 1).dim_order(
+        ambiguity_check=[m.preserve_format, m.contiguous_format]))

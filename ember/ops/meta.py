@@ -1,5 +1,5 @@
 """What a tensor is rather than what it computes: predicates (``is_nonzero``, ``is_signed``, ...),
-metadata (``dim_order``, ``storage_offset``, ``get_device``), broadcasting of shapes, ``fill``,
+metadata (``storage_offset``, ``get_device``), broadcasting of shapes, ``fill``,
 ``narrow_copy`` and ``nonzero_static``. ``storage.py`` has the legacy constructors and resizing,
 ``memory.py`` the factories over existing memory, ``aliasing.py`` the in-place view changes and
 ``strided.py`` the layouts."""
@@ -256,44 +256,6 @@ def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
 # -- metadata ---------------------------------------------------------------------------------
 
 
-def dim_order(self: Tensor, *, ambiguity_check: bool = False) -> tuple[int, ...]:
-    """The dims in memory order, outermost first: ``(0, 1, 2)`` for a contiguous 3-d tensor.
-
-    ``ambiguity_check=True`` raises if the order is not unique (a dim of size 1, or two
-    neighbouring dims with the same stride). torch's list-of-memory-formats form is not
-    supported."""
-    if not isinstance(ambiguity_check, builtins.bool):
-        raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
-    strides, sizes = self.stride(), self._data.shape
-    if ambiguity_check and (1 in sizes or any(a == b for a, b in zip(strides, strides[1:]))):
-        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one "
-                           "of the given memory formats.")
-    return _memory_order(sizes, strides)
-
-
-def _memory_order(sizes: tuple, strides: tuple) -> tuple[int, ...]:
-    """torch's insertion sort of the dims, innermost first, by stride: a pair that a broadcast
-    (stride 0) or a size-1 dim leaves undecided keeps its logical order."""
-    def outer(a: int, b: int) -> int:  # 1: a lies outside b, -1: inside, 0: undecided
-        if strides[a] == 0 or strides[b] == 0 or sizes[a] == 1 or sizes[b] == 1:
-            return 0
-        if strides[a] != strides[b]:
-            return 1 if strides[a] > strides[b] else -1
-        return 1 if sizes[a] > sizes[b] else 0
-
-    perm = list(range(len(sizes)))[::-1]
-    for i in range(1, len(perm)):
-        j = i
-        for k in range(i - 1, -1, -1):
-            c = outer(perm[k], perm[j])
-            if c > 0:
-                perm[k], perm[j] = perm[j], perm[k]
-                j = k
-            elif c < 0:
-                break
-    return tuple(perm[::-1])
-
-
 def storage_offset(self: Tensor) -> int:
     """The offset of this tensor's first element in its storage, in elements."""
     root = self.untyped_storage()
@@ -344,7 +306,7 @@ TENSOR_METHODS: dict[str, Any] = {
     "is_inference": is_inference, "is_neg": is_neg, "isreal": isreal, "get_device": get_device,
     "is_cpu": property(_is_cpu), "output_nr": property(_output_nr),
     "pin_memory": pin_memory,
-    "share_memory_": share_memory_, "dim_order": dim_order, "storage_offset": storage_offset,
+    "share_memory_": share_memory_, "storage_offset": storage_offset,
     "const_data_ptr": lambda self: self.data_ptr(), "module_load": module_load,
     "narrow_copy": narrow_copy, "nonzero_static": nonzero_static,
 }
