@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 
 from .. import random as _random
 from ..autograd.function import Function
+from ..nn.modules.module import Module
 from .._trace import TraceError, trace
 from .._trace.ir import Graph, Node, Value
 from ..ops import _op, activation as _activation, compare as _compare, inplace as _inplace
@@ -105,6 +106,7 @@ class Capture:
     writes: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)
     output: Any = None
+    modules: list = field(default_factory=list)  # the modules called (their training flags)
 
 
 def _state_of(named: list) -> list:
@@ -159,6 +161,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         tr = tracer()
         if tr is not None and _op._tracer is not None:
             writes.append((tr.value_of(self), tr.value_of(result), self))
+            state.extend(_state_of([(None, self)]))  # put back after the trace
         orig_write(self, result)
 
     orig_detach = Tensor.__dict__["detach"]
@@ -199,6 +202,20 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         noise = DropoutNoise.apply(shape=tuple(mask_shape), dtype=input._data.dtype, p=p)
         return input.mul_(noise) if inplace else input * noise
 
+    called: dict = {}
+    orig_call = Module.__dict__["__call__"]
+
+    def module_call(self: Any, *a: Any, **k: Any) -> Any:
+        if _op._tracer is not None and id(self) not in called:
+            called[id(self)] = self
+            # a function's modules: their state (running statistics) is restored after the trace
+            state.extend(_state_of([(None, t) for t in list(self._parameters.values())
+                                    + list(self._buffers.values()) if t is not None]))
+            if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks):
+                raise GraphBreak("a module has forward or backward hooks")
+        return orig_call(self, *a, **k)
+
     def function_apply(cls: type, *a: Any, **k: Any) -> Any:
         # its forward's ops would be traced, and their formulas replace the Function's backward
         raise GraphBreak(f"a custom autograd.Function ({cls.__name__}) is applied")
@@ -212,6 +229,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             stack.enter_context(_patched(Tensor, "detach", detach))
             stack.enter_context(_patched(Tensor, "data", data_prop))
             stack.enter_context(_patched(Function, "apply", classmethod(function_apply)))
+            stack.enter_context(_patched(Module, "__call__", module_call))
             _inplace._write = write
             _compare._no_grad = no_grad_ufunc
             _activation.masked_dropout = masked_dropout
@@ -228,7 +246,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
     except (TraceError, GraphBreak) as e:
         failed = e
     finally:
-        for t, arr, copy, version in state:  # what the trace changed, back as it was
+        for t, arr, copy, version in reversed(state):  # what the trace changed, as it was
             if t._data is arr:
                 arr[...] = copy
             t._version_counter[0] = version
@@ -260,7 +278,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
                 v = tr.by_id.get(id(obj), (None,))[0]
             if v is not None and id(v) in consts:
                 sources.setdefault(v.name, obj)
-    return Capture(graph, writes, sources, out)
+    return Capture(graph, writes, sources, out, list(called.values()))
 
 
 class _Traced:

@@ -417,7 +417,8 @@ class Compiled:
         key = tuple(key)
         entry = self.cache.get(key)
         if entry is not None and entry.checks and not all(
-                t._data.shape == s and t._requires_grad == r for t, s, r in entry.checks):
+                (t.training == r) if s == "training" else
+                (t._data.shape == s and t._requires_grad == r) for t, s, r in entry.checks):
             del self.cache[key]  # a captured tensor changed: compile again
             entry = None
         if entry is None:
@@ -500,6 +501,9 @@ class Compiled:
         checks = tuple((t, t._data.shape, t._requires_grad) for v, t in
                        ((v, cap.sources.get(v.name)) for v in cap.graph.constants)
                        if t is not None and t._requires_grad)
+        # a function's modules are not in the guard key: their training flags are checked here
+        checks += tuple((m, "training", m.training) for m in cap.modules) \
+            if self.module is None else ()
         return _Entry(program, None, cap.output, checks)
 
     def run(self, entry: _Entry, args: tuple, kwargs: dict) -> Any:

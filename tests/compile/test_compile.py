@@ -588,3 +588,20 @@ def test_the_optimizer_parity_problem_runs_compiled(name, kw):
     assert c_losses == e_losses
     if name != "LBFGS":  # (float32 LBFGS drifts from torch's by round-off: tests/optim covers it)
         np.testing.assert_allclose(c_losses, t_losses, rtol=par.RTOL, atol=par.ATOL)
+
+
+def test_a_function_calling_modules_follows_their_training_flag():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    twin = copy.deepcopy(model)
+    f = ember.compile(lambda x: model(x).sum())
+    x = ember.randn(5, 3)
+    for train in (True, False, True):
+        model.train(train)
+        twin.train(train)
+        assert _same(f(x), twin(x).sum())
+        assert _same(model[1].running_mean, twin[1].running_mean)
+    hooked = nn.Linear(3, 1)
+    hooked.register_forward_hook(lambda m, i, o: None)
+    g = ember.compile(lambda x: hooked(x))
+    g(x)
+    assert "hooks" in _reason(g)
