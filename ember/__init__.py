@@ -78,6 +78,7 @@ from .ops.native import *  # noqa: F401,F403
 from ._dtype_info import can_cast, finfo, iinfo  # noqa: F401
 from ._runtime import *  # noqa: F401,F403
 from ._errors import AcceleratorError, OutOfMemoryError  # noqa: F401
+from ._symbolic import *  # noqa: F401,F403
 from math import e, inf, nan, pi  # noqa: F401  (torch's constants are Python's floats)
 newaxis = None  # as numpy's: ``x[:, ember.newaxis]``
 from .ops.arith import *  # noqa: F401,F403

@@ -870,3 +870,25 @@ def test_dim_order_every_layout(check):
         torch.ones(2, 1).dim_order(ambiguity_check=[torch.preserve_format])
     same_error(lambda m: m.ones(2, 1).dim_order(
         ambiguity_check=[m.preserve_format, m.contiguous_format]))
+
+
+@pytest.mark.parametrize("call", [
+    ("sym_int", (3.7,)), ("sym_int", (-3.7,)), ("sym_int", (5,)), ("sym_float", (3,)),
+    ("sym_max", (1, 2.5)), ("sym_max", (3, 2)), ("sym_min", (1, 2.5)), ("sym_max", (1, 2.0)),
+    ("sym_max", (True, 0)), ("sym_min", (np.int64(4), 7)), ("sym_sqrt", (4,)),
+    ("sym_not", (True,)), ("sym_not", (0,)), ("sym_ite", (True, 1, 2)), ("sym_ite", (False, 1, 2)),
+    ("sym_sum", ([1, 2, 3],)), ("sym_sum", ([1.5, 2],)), ("sym_sum", ([],)),
+    ("sym_fresh_size", (3,)),
+])
+def test_symbolic_helpers(call):
+    name, args = call
+    e, t = getattr(ember, name)(*args), getattr(torch, name)(*args)
+    assert e == t and type(e) is type(t), (e, t)
+
+
+@pytest.mark.parametrize("call", [("sym_int", ("a",)), ("sym_sqrt", (-1,)),
+                                  ("sym_max", ("a", 1)), ("sym_float", ("x",)),
+                                  ("sym_ite", (1, 2, 3))])
+def test_symbolic_helper_errors(call):
+    name, args = call
+    same_error(lambda m: getattr(m, name)(*args))
