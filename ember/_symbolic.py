@@ -10,7 +10,9 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["sym_int", "sym_float", "sym_max", "sym_min", "sym_not", "sym_sqrt", "sym_ite",
-           "sym_sum", "sym_fresh_size"]
+           "sym_sum", "sym_fresh_size", "sym_constrain_range", "sym_constrain_range_for_size"]
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _NUMBERS = (np.integer, np.floating, builtins.int, builtins.float)
 
@@ -68,3 +70,19 @@ def sym_sum(args: Iterable) -> Any:
 def sym_fresh_size(expr: Any) -> Any:
     """``expr`` itself: a fresh size only means something while tracing."""
     return expr
+
+
+def _constrain(size: Any, lo: builtins.int, hi: builtins.int) -> None:
+    if not lo <= size <= hi:
+        raise RuntimeError(f"Invalid value range for {size} between [{lo}, {hi}].")
+
+
+def sym_constrain_range(size: Any, *, min: Any = None, max: Any = None) -> None:  # noqa: A002
+    """Asserts ``min <= size <= max`` (unbounded where None): eagerly, a check of the value."""
+    _constrain(size, _INT64_MIN if min is None else min, _INT64_MAX if max is None else max)
+
+
+def sym_constrain_range_for_size(size: Any, *, min: Any = None,  # noqa: A002
+                                 max: Any = None) -> None:
+    """As :func:`sym_constrain_range`, for a size: ``min`` is at least 0."""
+    _constrain(size, 0 if min is None else min, _INT64_MAX if max is None else max)

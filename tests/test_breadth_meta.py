@@ -892,3 +892,15 @@ def test_symbolic_helpers(call):
 def test_symbolic_helper_errors(call):
     name, args = call
     same_error(lambda m: getattr(m, name)(*args))
+
+
+@pytest.mark.parametrize("args,kw", [((5,), {"min": 0, "max": 10}), ((5,), {"min": 6}),
+                                     ((5,), {"max": 3}), ((1,), {}), ((-1,), {}), ((0,), {})])
+@pytest.mark.parametrize("name", ["sym_constrain_range", "sym_constrain_range_for_size"])
+def test_sym_constrain_range(name, args, kw):
+    try:
+        want = getattr(torch, name)(*args, **kw)
+    except RuntimeError:
+        same_error(lambda m: getattr(m, name)(*args, **kw))
+        return
+    assert getattr(ember, name)(*args, **kw) is want is None
