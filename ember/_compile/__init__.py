@@ -21,13 +21,20 @@ wrapped with ``functools.wraps``."""
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..nn.modules.module import Module
 from .runtime import Compiled, Unsupported, config
 
-__all__ = ["compile", "OptimizedModule", "InvalidBackend", "list_backends", "Unsupported",
-           "config"]
+__all__ = [
+    "InvalidBackend",
+    "OptimizedModule",
+    "Unsupported",
+    "compile",
+    "config",
+    "list_backends",
+]
 
 _MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 # torch._dynamo.list_backends(exclude_tags=()) in torch 2.13, less its testing-only entries
@@ -79,7 +86,7 @@ class OptimizedModule(Module):
             setattr(self._orig_mod, name, value)
 
 
-def compile(model: Callable | None = None, *, fullgraph: bool = False,  # noqa: A001
+def compile(model: Callable | None = None, *, fullgraph: bool = False,
             dynamic: bool | None = None, backend: str | Callable | None = None,
             mode: str | None = None, options: dict | None = None, name: str | None = None,
             disable: bool = False, recompile_limit: int | None = None,
@@ -120,7 +127,8 @@ def compile(model: Callable | None = None, *, fullgraph: bool = False,  # noqa: 
     if isinstance(model, Module):
         return OptimizedModule(model, fullgraph)
     if not callable(model):
-        raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
+        raise AssertionError(  # noqa: TRY004 - torch's exception type
+            f"A callable function is expected, but {type(model)} is provided.")
     owner = getattr(model, "__self__", None)  # a module's bound forward: its parameters count
     program = Compiled(model, owner if isinstance(owner, Module) else None, fullgraph)
 

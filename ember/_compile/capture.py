@@ -22,20 +22,24 @@ the forward did escaped them, so the capture watches, for the one traced call:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, ClassVar
 
 from .. import random as _random
-from ..autograd.function import Function
-from ..nn.modules.module import Module
 from .._trace import TraceError, trace
 from .._trace.ir import Graph, Node, Value
-from ..ops import _op, activation as _activation, compare as _compare, inplace as _inplace
+from ..autograd.function import Function
+from ..nn.modules.module import Module
+from ..ops import _op
+from ..ops import activation as _activation
+from ..ops import compare as _compare
+from ..ops import inplace as _inplace
 from ..ops._op import Op
 from ..ops.shape import Alias
 from ..tensor import Tensor
 
-__all__ = ["GraphBreak", "Capture", "capture", "Detach"]
+__all__ = ["Capture", "Detach", "GraphBreak", "capture"]
 
 
 class GraphBreak(Exception):
@@ -66,7 +70,7 @@ class DropoutNoise(Op, name="DropoutNoiseBackward"):
     call by eager's own code (``ops.activation.masked_dropout``'s ``bernoulli_``/``div_``), so
     that a compiled call draws exactly what eager draws from the generator's state."""
 
-    drawing = [False]  # set while it draws: those draws are expected, not a graph break
+    drawing: ClassVar[list] = [False]  # set while it draws: expected draws, not a graph break
 
     @staticmethod
     def forward(ctx, *, shape, dtype, p):

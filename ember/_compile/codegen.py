@@ -16,16 +16,16 @@ grad). No formula is written twice: the generated code only orders the ops' own.
 from __future__ import annotations
 
 import math
-from operator import attrgetter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
+from .._trace.ir import Node, Value
 from ..autograd.engine import call_node
 from ..backend import NUMPY
 from ..dtypes import promote_arrays
 from ..ops._op import Op
 from ..tensor import Tensor
-from .._trace.ir import Node, Value
 from .capture import Capture, Detach, DropoutNoise, GraphBreak
 
 __all__ = ["Program", "generate"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable
 from sys import modules as _modules
-from typing import Any, Callable
+from typing import Any
 
 from ..backend import backend_of
 from ..dtypes import get_default_dtype
@@ -17,7 +18,7 @@ from ..tensor import Tensor
 from .capture import Capture, Detach, DropoutNoise, GraphBreak, capture
 from .codegen import Program, generate
 
-__all__ = ["config", "Unsupported", "Compiled", "CompiledFunctionBackward"]
+__all__ = ["Compiled", "CompiledFunctionBackward", "Unsupported", "config"]
 
 _log = logging.getLogger("ember._dynamo")
 _make = Tensor._make
@@ -237,7 +238,13 @@ def _same(a: Any, b: Any, depth: int = 0) -> bool:
     if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, Tensor):
         if a.shape != b.shape or a.dtype != b.dtype:
             return False
-        return not a.size or bool(((a == b) | ((a != a) & (b != b))).all())  # NaN equals NaN
+        if not a.size:
+            return True
+        eq = a == b
+        if a.dtype.kind in "fc":  # NaN equals NaN here
+            xp = backend_of(a).xp
+            eq |= xp.isnan(a) & xp.isnan(b)
+        return bool(eq.all())
     if isinstance(a, Tensor):
         return _same(a._data, b._data, depth + 1)
     if type(a) in (tuple, list):
@@ -253,10 +260,10 @@ def _same(a: Any, b: Any, depth: int = 0) -> bool:
             _same(a.__defaults__, b.__defaults__, depth + 1)
     try:
         eq = a == b
-        if type(eq) is bool and eq:
-            return True
     except Exception:  # noqa: BLE001 - an __eq__ that refuses: compared by attributes below
-        pass
+        eq = False
+    if type(eq) is bool and eq:
+        return True
     if hasattr(a, "__dict__"):
         return _same(vars(a), vars(b), depth + 1)
     return type(a) in (slice, range) and a == b or a is b
@@ -281,8 +288,16 @@ def _same_capture(c1: Capture, c2: Capture) -> bool:
 
 # -- the compiled callable ------------------------------------------------------------------------
 class _Entry:
-    __slots__ = ("program", "reason", "template", "checks", "node_cls", "call", "call_source",
-                 "watch")
+    __slots__ = (
+        "call",
+        "call_source",
+        "checks",
+        "node_cls",
+        "program",
+        "reason",
+        "template",
+        "watch",
+    )
 
     def __init__(self, program: Program | None, reason: str | None, template: Any = None,
                  checks: tuple = ()) -> None:

@@ -11,8 +11,18 @@ from .._compile import OptimizedModule, list_backends
 from .._compile.runtime import config, is_compiling, reset
 from . import exc
 
-__all__ = ["config", "reset", "list_backends", "OptimizedModule", "is_compiling", "graph_break",
-           "mark_dynamic", "maybe_mark_dynamic", "mark_static", "exc"]
+__all__ = [
+    "OptimizedModule",
+    "config",
+    "exc",
+    "graph_break",
+    "is_compiling",
+    "list_backends",
+    "mark_dynamic",
+    "mark_static",
+    "maybe_mark_dynamic",
+    "reset",
+]
 
 
 def graph_break() -> None:

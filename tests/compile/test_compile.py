@@ -6,10 +6,10 @@ import logging
 
 import numpy as np
 import pytest
+from helpers import torch_or_skip
 
 import ember
 from ember import nn
-from helpers import torch_or_skip
 
 torch = torch_or_skip()
 
@@ -425,9 +425,10 @@ def test_code_shows_forward_and_backward():
 
 
 def test_tutorial_compiled_prints_the_graph_as_code():
+    import argparse
+
     from ember import tutorial
     from ember.cli import tutorial as cli_tutorial
-    import argparse
 
     text = tutorial.compiled_code()
     assert "Q = q(a, b)  # tensor([-12.,  65.], grad_fn=<CompiledFunctionBackward>)" in text
@@ -560,10 +561,11 @@ def test_the_cnn_training_test_runs_compiled():
         assert _same(models[0](x_eval), compiled(x_eval))
 
 
-OPTIMIZERS = [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("Adam", dict(lr=0.05)),
-              ("AdamW", dict(lr=0.05, amsgrad=True)), ("RMSprop", dict(lr=0.01, centered=True)),
-              ("Adagrad", dict(lr=0.1)), ("NAdam", dict(lr=0.05)), ("RAdam", dict(lr=0.05)),
-              ("Rprop", dict(lr=0.01)), ("LBFGS", dict(lr=0.5))]
+OPTIMIZERS = [("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}), ("Adam", {"lr": 0.05}),
+              ("AdamW", {"lr": 0.05, "amsgrad": True}),
+              ("RMSprop", {"lr": 0.01, "centered": True}), ("Adagrad", {"lr": 0.1}),
+              ("NAdam", {"lr": 0.05}), ("RAdam", {"lr": 0.05}), ("Rprop", {"lr": 0.01}),
+              ("LBFGS", {"lr": 0.5})]
 
 
 @pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])

@@ -3,9 +3,9 @@
 dtypes, gradients: helpers.check_op with the ember side compiled)."""
 import numpy as np
 import pytest
+from helpers import check_op, torch_or_skip
 
 import ember
-from helpers import check_op, torch_or_skip
 
 torch_or_skip()
 
