@@ -41,6 +41,7 @@ def reset() -> None:
     """Forgets every compiled program (``torch._dynamo.reset``): the next calls trace again."""
     for c in list(_COMPILED):
         c.cache.clear()
+        c.count = 0
         c.warned = False
         c.last = None
 
@@ -394,13 +395,21 @@ def _glue(entry: _Entry, prog: Program) -> tuple[str, Any]:
     return src, ns["call"]
 
 
+def _checks_pass(checks: tuple) -> bool:
+    """What an entry assumed beyond its key: captured leaves' shapes and requires_grad, the
+    training flags of the modules a function called."""
+    return all((t.training == r) if s == "training" else
+               (t._data.shape == s and t._requires_grad == r) for t, s, r in checks)
+
+
 class Compiled:
     """``fn`` (a function, or a module's ``__call__`` with ``module`` given) compiled per guard
     key: the first call for a key traces it and generates its program, later ones replay it."""
 
     def __init__(self, fn: Callable, module: Any = None, fullgraph: bool = False) -> None:
         self.fn, self.module, self.fullgraph = fn, module, fullgraph
-        self.cache: dict = {}
+        self.cache: dict = {}  # guard key -> its entries
+        self.count = 0  # entries compiled, against config.recompile_limit
         self.warned = False
         self.last: _Entry | None = None
         _COMPILED.add(self)
@@ -430,17 +439,17 @@ class Compiled:
         if self.module is not None:
             _module_spec(self.module, key)
         key = tuple(key)
-        entry = self.cache.get(key)
-        if entry is not None and entry.checks and not all(
-                (t.training == r) if s == "training" else
-                (t._data.shape == s and t._requires_grad == r) for t, s, r in entry.checks):
-            del self.cache[key]  # a captured tensor changed: compile again
-            entry = None
+        entries = self.cache.get(key)
+        entry = None
+        if entries is not None:  # the entries of one key differ in what the key cannot hold
+            entry = next((e for e in entries if not e.checks or _checks_pass(e.checks)), None)
         if entry is None:
-            if len(self.cache) >= config.recompile_limit:
+            if self.count >= config.recompile_limit:
                 self._warn_limit()
                 return self.fn(*args, **kwargs)
-            entry = self.cache[key] = self.build(args, kwargs)
+            entry = self.build(args, kwargs)
+            self.cache.setdefault(key, []).append(entry)
+            self.count += 1
         self.last = entry
         if entry.reason is not None:
             if self.fullgraph:

@@ -597,11 +597,12 @@ def test_a_function_calling_modules_follows_their_training_flag():
     twin = copy.deepcopy(model)
     f = ember.compile(lambda x: model(x).sum())
     x = ember.randn(5, 3)
-    for train in (True, False, True):
+    for train in (True, False, True, False):
         model.train(train)
         twin.train(train)
         assert _same(f(x), twin(x).sum())
         assert _same(model[1].running_mean, twin[1].running_mean)
+    assert f._compiled.count == 2  # one entry per flag, kept side by side
     hooked = nn.Linear(3, 1)
     hooked.register_forward_hook(lambda m, i, o: None)
     g = ember.compile(lambda x: hooked(x))
