@@ -5,12 +5,19 @@ import itertools
 from typing import Any, Callable
 
 from ..graph import grad_mode
-from ..ops import _op
+from ..ops import _op, compare
 from ..ops.shape import Alias
 from ..tensor import Tensor
 from .ir import Graph, Node, Value
 
-__all__ = ["trace", "TraceError", "is_tracing"]
+__all__ = ["trace", "TraceError", "is_tracing", "Ufunc"]
+
+
+class Ufunc:
+    """The op of a node for a comparison or logical function (``x > 0``, ``a & b``): these
+    make their bool tensor with the array function ``ufunc`` directly, without ``Op.apply``
+    (they have no gradient), so the tracer records them where they all pass
+    (``ops.compare._no_grad``)."""
 
 
 class TraceError(RuntimeError):
@@ -95,7 +102,7 @@ class _Tracer:
             return self.by_data[id(a)]  # a buffer passed as its array (batch norm's stats)
         return a
 
-    # -- the hook -----------------------------------------------------------------------------
+    # -- the hooks ----------------------------------------------------------------------------
     def record(self, cls: type, args: tuple, kwargs: dict) -> Any:
         ins = tuple(self.arg(a) for a in args)
         kw = {k: self.arg(v) for k, v in kwargs.items()}
@@ -104,6 +111,14 @@ class _Tracer:
             out = cls.apply(*args, **kwargs)
         finally:
             _op._tracer = self.record
+        return self.add(cls, ins, kw, out)
+
+    def comparison(self, ufunc: str, input: Any, other: Any, promote: bool = True) -> Any:
+        ins = (self.arg(input), self.arg(other))
+        out = _compare_no_grad(ufunc, input, other, promote)
+        return self.add(Ufunc, ins, {"ufunc": ufunc, "promote": promote}, out)
+
+    def add(self, cls: type, ins: tuple, kw: dict, out: Any) -> Any:
         node = Node(cls, ins, kw)
         static = all(v.is_static for v in _flat_values(ins) + _flat_values(tuple(kw.values())))
         outs = out if type(out) is tuple else (out,)
@@ -116,6 +131,9 @@ class _Tracer:
         node.outputs = tuple(values)
         self.graph.nodes.append(node)
         return out
+
+
+_compare_no_grad = compare._no_grad
 
 
 def _flat_values(items: tuple) -> list[Value]:
@@ -196,10 +214,16 @@ def trace(fn: Callable, args: Any = (), kwargs: dict | None = None) -> tuple[Gra
         tracer.register(x, v)
     args, kwargs = _replace(args, swap), _replace(kwargs, swap)
     _op._tracer = tracer.record
+    # comparisons are recorded here unless a caller (compile's capture) records them its own way
+    own_compare = compare._no_grad is _compare_no_grad
+    if own_compare:
+        compare._no_grad = tracer.comparison
     try:
         with grad_mode.enable_grad():
             out = fn(*args, **kwargs)
     finally:
         _op._tracer = None
+        if own_compare:
+            compare._no_grad = _compare_no_grad
     g.outputs = [tracer.value_of(t) for t in _flatten(out)]
     return g, out

@@ -42,6 +42,7 @@ class _Builder:
         self.twin_values: dict[int, Value] = {}
         self.dim_sources: dict[tuple[int, int], tuple[str, int]] = {}  # sizes -> (input, axis)
         self.cache: dict[Any, str] = {}
+        self.dynamic = False  # whether the second trace changed sizes (else only values)
         if twin is not None:
             for a, b in zip(graph.nodes, twin.nodes):
                 self.twins[id(a)] = b
@@ -97,6 +98,20 @@ class _Builder:
                 self.casts[key] = cast
             name = self.casts[key]
         return name
+
+    def option(self, node: Node, key: str, dtype: Any) -> str:
+        """An op's array option (a gather's index, a mask) as a graph value: a Value as it is,
+        else a constant, made at run time if its size follows a dynamic axis."""
+        a = node.kwargs[key]
+        if isinstance(a, Value):
+            return self.inp(a)
+        data = np.asarray(a, dtype)
+        twin = self.twin(node)
+        other = None if twin is None else twin.kwargs.get(key)
+        if other is not None and not isinstance(other, Value) and np.shape(other) != data.shape:
+            v = Value(key, "const", data.shape, None, data=data)
+            return self._dynamic_constant(v, Value(key, "const", np.shape(other), None))
+        return self.const(data)
 
     def _dynamic_constant(self, v: Value, twin: Value) -> str:
         """A constant the forward made with a dynamic size (``zeros(x.shape[0], ...)``): one
@@ -166,6 +181,14 @@ class _Builder:
         self.emit("Concat", parts, [out], axis=0)
         return out
 
+    def changed(self, node: Node, what: str) -> None:
+        """An option of ``node`` differs between the traces: without dynamic axes only the
+        input values changed, so it was computed from them outside the recorded ops."""
+        if not self.dynamic:
+            raise OnnxExporterError(
+                f"{node.name}'s {what} depends on the input values (read from a tensor into "
+                "Python): the exported model would keep the example's")
+
     def unsupported(self, node: Node, what: str = "") -> UnsupportedOperatorError:
         name = f"{node.name} ({node.op.__module__}.{node.op.__name__}" + (
             f" with {what})" if what else ")")
@@ -189,13 +212,42 @@ def _onnx_type(onnx: Any, dt: Any) -> int:
 
 
 def _perturbed(t: Tensor, axes: list[int]) -> Tensor:
-    """``t`` grown along each dynamic axis (its rows repeated), for the second trace."""
+    """``t`` for the second trace: grown along each dynamic axis (its rows repeated), and its
+    values moved one place (the same values, so integer ids stay valid), so that whatever
+    depends on the sizes or the values shows up as a difference between the traces."""
     data = t._data
     for a in axes:
         n = data.shape[a]
         m = n + 1 if n >= 2 else n + 2
         data = np.take(data, np.arange(m) % max(n, 1), axis=a)
+    if data.size > 1:
+        data = np.roll(data.reshape(-1), 1).reshape(data.shape)
     return Tensor._make(np.ascontiguousarray(data))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a.shape != b.shape or np.array_equal(a, b, equal_nan=True)
+
+
+def _check_frozen(graph: Graph, twin: Graph) -> None:
+    """Refuses values the trace froze although they depend on the inputs: constants (tensors
+    made without an op: argmax, nonzero, Python numbers read from tensors) and arrays among an
+    op's options that differ between the two traces."""
+    for c, tc in zip(graph.constants, twin.constants):
+        if not _same(np.asarray(c.data), np.asarray(tc.data)):
+            raise OnnxExporterError(
+                f"{c.name}, a {c.dtype}{list(c.shape)} tensor the forward made without an op "
+                "the tracer records (argmax, nonzero, a value read with .item() ...), depends "
+                "on the input values: the exported model would keep the example's")
+    for node, tnode in zip(graph.nodes, twin.nodes):
+        for key, value in node.kwargs.items():
+            other = tnode.kwargs.get(key)
+            if (hasattr(value, "shape") and hasattr(value, "dtype")
+                    and not isinstance(value, Value) and hasattr(other, "shape")
+                    and not _same(np.asarray(value), np.asarray(other))):
+                raise OnnxExporterError(
+                    f"{node.name}'s {key!r} was computed from the input values outside the ops "
+                    "the tracer records: the exported model would keep the example's")
 
 
 def _flatten(obj: Any) -> list[Tensor]:
@@ -249,6 +301,21 @@ def build(model: Any, args: Any, kwargs: dict | None, *, input_names: Any, outpu
     if isinstance(args, Tensor):
         args = (args,)
     args, kwargs = tuple(args), dict(kwargs or {})
+    # the traces run the forward twice: buffers it updates (a batch norm's running statistics
+    # in training mode) are put back as they were
+    buffers = [(t, t._data.copy()) for _, t in getattr(model, "named_buffers", list)()]
+    try:
+        return _build(onnx, model, args, kwargs, input_names, output_names, opset,
+                      dynamic_axes, fold, export_params, keep_initializers_as_inputs, verbose)
+    finally:
+        for t, data in buffers:
+            if t._data.shape == data.shape:
+                t._data[...] = data
+
+
+def _build(onnx: Any, model: Any, args: tuple, kwargs: dict, input_names: Any,
+           output_names: Any, opset: int, dynamic_axes: Any, fold: bool, export_params: bool,
+           keep_initializers_as_inputs: bool, verbose: bool) -> Any:
     graph, _ = trace(model, args, kwargs)
     in_names = _input_names(model, len(graph.inputs), input_names)
     out_names = list(output_names or [])
@@ -260,33 +327,33 @@ def build(model: Any, args: Any, kwargs: dict | None, *, input_names: Any, outpu
     if unknown:
         raise ValueError(f"dynamic_axes names {sorted(unknown)}, which are neither inputs "
                          f"({in_names}) nor outputs ({out_names})")
-    twin = None
+    # a second trace, on other values (and sizes along the dynamic axes): what changes between
+    # the two is what the exported graph must compute rather than keep
     sizes: dict[tuple[int, int], str] = {}  # (traced size, twin size) -> symbol
-    if any(n in dynamic for n in in_names):
-        tensors = _flatten((args, kwargs))
-        swap, seen = {}, []
-        for t in tensors:
-            if id(t) not in swap and all(t is not s for s in seen):
-                seen.append(t)
-        for t, name in zip(seen, in_names):
-            axes = sorted(a % max(t.ndim, 1) for a in dynamic.get(name, {}))
-            swap[id(t)] = _perturbed(t, axes) if axes else t
-        targs, tkw = _replace(args, swap), _replace(kwargs, swap)
-        twin, _ = trace(model, targs, tkw)
-        if [n.op for n in twin.nodes] != [n.op for n in graph.nodes]:
-            raise DynamicShapeError(
-                "the model runs different ops when a dynamic axis changes size (control flow "
-                "on shapes): export it without dynamic_axes")
-        for v, tv, name in zip(graph.inputs, twin.inputs, in_names):
-            for a, sym in dynamic.get(name, {}).items():
-                a %= max(len(v.shape), 1)
-                sizes[(v.shape[a], tv.shape[a])] = sym
+    tensors = _flatten((args, kwargs))
+    swap: dict[int, Tensor] = {}
+    seen: list[Tensor] = []
+    for t in tensors:
+        if all(t is not s for s in seen):
+            seen.append(t)
+    for t, name in zip(seen, in_names):
+        swap[id(t)] = _perturbed(t, sorted(a % max(t.ndim, 1) for a in dynamic.get(name, {})))
+    twin, _ = trace(model, _replace(args, swap), _replace(kwargs, swap))
+    if [n.op for n in twin.nodes] != [n.op for n in graph.nodes]:
+        raise DynamicShapeError(
+            "the model runs different ops for other input values or sizes (Python control "
+            "flow on them): the exported graph would follow the example's path only")
+    _check_frozen(graph, twin)
+    for v, tv, name in zip(graph.inputs, twin.inputs, in_names):
+        for a, sym in dynamic.get(name, {}).items():
+            a %= max(len(v.shape), 1)
+            sizes[(v.shape[a], tv.shape[a])] = sym
     b = _Builder(onnx, graph, twin, opset, fold)
-    if twin is not None:
-        for v, tv, name in zip(graph.inputs, twin.inputs, in_names):
-            for a, (s, t) in enumerate(zip(v.shape, tv.shape)):
-                if s != t:
-                    b.dim_sources.setdefault((s, t), (name, a))
+    b.dynamic = bool(sizes)
+    for v, tv, name in zip(graph.inputs, twin.inputs, in_names):
+        for a, (s, t) in enumerate(zip(v.shape, tv.shape)):
+            if s != t:
+                b.dim_sources.setdefault((s, t), (name, a))
     for v, name in zip(graph.inputs, in_names):
         b.names[id(v)] = name
     b.convert()

@@ -12,9 +12,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import dtypes
 from .._trace import Node, Value
+from .._trace.tracer import Ufunc
 from ..ops import (
     activation,
+    activation_ext,
     arrange,
     attention,
     compare,
@@ -25,9 +28,12 @@ from ..ops import (
     linalg,
     norm,
     pool,
+    pool_nd,
     recurrent,
     reduce,
+    scatter,
     shape,
+    stats,
     unary,
 )
 
@@ -148,10 +154,19 @@ def _leaky(b: Any, node: Node) -> None:
 
 @converts(activation.Elu)
 def _elu(b: Any, node: Node) -> None:
-    kw = node.kwargs
-    if kw.get("scale", 1.0) != 1.0 or kw.get("input_scale", 1.0) != 1.0:
-        raise b.unsupported(node)
-    b.emit("Elu", [b.inp(node.args[0])], [b.out(node)], alpha=float(kw["alpha"]))
+    """scale * elu(input_scale * x, alpha): elu, selu and celu's family."""
+    kw, out = node.kwargs, node.outputs[0]
+    x = b.inp(node.args[0])
+    if kw.get("input_scale", 1.0) != 1.0:
+        t = b.tmp()
+        b.emit("Mul", [x, _operand(b, kw["input_scale"], out)], [t])
+        x = t
+    if kw.get("scale", 1.0) == 1.0:
+        b.emit("Elu", [x], [b.out(node)], alpha=float(kw["alpha"]))
+        return
+    e = b.tmp()
+    b.emit("Elu", [x], [e], alpha=float(kw["alpha"]))
+    b.emit("Mul", [e, _operand(b, kw["scale"], out)], [b.out(node)])
 
 
 @converts(activation.Gelu)
@@ -184,8 +199,7 @@ def _gelu(b: Any, node: Node) -> None:
 def _masked_fill(b: Any, node: Node) -> None:
     out = node.outputs[0]
     x, value = node.args[0], node.args[1]
-    mask = node.kwargs["mask"]
-    m = b.inp(mask) if isinstance(mask, Value) else b.const(np.asarray(mask, bool))
+    m = b.option(node, "mask", bool)
     b.emit("Where", [m, _operand(b, value, out), b.inp(x)], [b.out(node)])
 
 
@@ -237,6 +251,8 @@ def _reshape(b: Any, node: Node) -> None:
     twin = b.twin(node)
     if twin is not None:
         changed = [i for i, (s, t) in enumerate(zip(target, twin.kwargs["shape"])) if s != t]
+        if changed:
+            b.changed(node, "target shape")
         if len(changed) > 1:  # sizes read from the inputs' shapes at run time
             shape = b.shape_tensor(target, twin.kwargs["shape"], node.name, infer=True)
             b.emit("Reshape", [b.inp(node.args[0]), shape], [b.out(node)])
@@ -293,6 +309,7 @@ def _expand(b: Any, node: Node) -> None:
     x = node.args[0]
     twin = b.twin(node)
     if twin is not None and tuple(twin.kwargs["shape"]) != tuple(target):
+        b.changed(node, "shape")
         # a class token expanded to the batch: the sizes come from the inputs' shapes
         shape = b.shape_tensor(target, twin.kwargs["shape"], node.name)
         b.emit("Expand", [b.inp(x), shape], [b.out(node)])
@@ -324,6 +341,7 @@ def _split(b: Any, node: Node) -> None:
     sizes = [hi - lo for lo, hi in zip(bounds, bounds[1:])]
     twin = b.twin(node)
     if twin is not None and tuple(twin.kwargs["bounds"]) != tuple(bounds):
+        b.changed(node, "split sizes")
         raise DynamicShapeError(f"{node.name}: the split sizes change with the dynamic axes")
     outs = [b.out(node, i) for i in range(len(node.outputs))]
     b.emit("Split", [b.inp(node.args[0]), b.ints(sizes)], outs, axis=node.kwargs["dim"])
@@ -348,6 +366,11 @@ def _slice(b: Any, node: Node) -> None:
         raise b.unsupported(node)
     twin = b.twin(node)
     twin_key = _view_key(twin) if twin is not None else key
+    if twin_key is None or len(twin_key) != len(key) or any(
+            type(k) is not type(k2) for k, k2 in zip(key, twin_key)):
+        raise b.unsupported(node, "an index that changes between traces")
+    if twin_key != key:
+        b.changed(node, "index")
     starts, ends, axes, steps, drop = [], [], [], [], []
     for d, (k, k2) in enumerate(zip(key, twin_key)):
         if k is Ellipsis:
@@ -400,9 +423,8 @@ def _index(b: Any, node: Node) -> None:
 
 @converts(activation.Embedding)
 def _embedding(b: Any, node: Node) -> None:
-    idx = node.kwargs["indices"]
-    i = b.inp(idx) if isinstance(idx, Value) else b.const(np.asarray(idx, np.int64))
-    b.emit("Gather", [b.inp(node.args[0]), i], [b.out(node)], axis=0)
+    b.emit("Gather", [b.inp(node.args[0]), b.option(node, "indices", np.int64)],
+           [b.out(node)], axis=0)
 
 
 @converts(conv.ConstantPadNd)
@@ -466,9 +488,21 @@ def _sdpa(b: Any, node: Node) -> None:
     if kw.get("causal"):
         bias[np.triu_indices(L, 1, S)] = -np.inf
     mask = kw.get("mask")
-    if mask is not None:
-        if isinstance(mask, Value):
-            raise b.unsupported(node)
+    if isinstance(mask, Value):  # a mask computed from the inputs (a key padding mask)
+        if kw.get("causal"):
+            raise b.unsupported(node, "a causal and a computed mask")
+        m = b.inp(mask)
+        if mask.dtype is dtypes.bool:
+            t = b.tmp()
+            b.emit("Where", [m, b.const(np.asarray(0.0, b.np_dtype(out))),
+                             b.const(np.asarray(-np.inf, b.np_dtype(out)))], [t])
+            m = t
+        elif mask.dtype is not out.dtype:
+            m = b.inp(mask, out.dtype)
+        masked = b.tmp()
+        b.emit("Add", [scaled, m], [masked])
+        scaled, mask = masked, None
+    elif mask is not None:
         m = np.asarray(mask)
         bias = bias + (np.where(m, 0.0, -np.inf) if m.dtype == bool else m).astype(bias.dtype)
     if kw.get("causal") or mask is not None:
@@ -585,6 +619,8 @@ def _adaptive_max(b: Any, node: Node) -> None:
 def _batch_norm(b: Any, node: Node) -> None:
     kw = node.kwargs
     if kw.get("training"):
+        if kw.get("running_mean") is None and kw.get("running_var") is None:
+            return _batch_statistics(b, node)  # instance norm: statistics of each sample
         raise b.unsupported(node, "batch statistics (training mode)")
     x, w, bias = (list(node.args) + [None, None])[:3]
     c = x.shape[1]
@@ -595,6 +631,31 @@ def _batch_norm(b: Any, node: Node) -> None:
     for stat in (kw["running_mean"], kw["running_var"]):
         ins.append(b.inp(stat) if isinstance(stat, Value) else b.const(np.asarray(stat, dt)))
     b.emit("BatchNormalization", ins, [b.out(node)], epsilon=float(kw["eps"]))
+
+
+def _batch_statistics(b: Any, node: Node) -> None:
+    """(x - mean) / sqrt(biased var + eps) * w + b over every dim but the channels'."""
+    x, w, bias = (list(node.args) + [None, None])[:3]
+    out = node.outputs[0]
+    axes = [a for a in range(len(x.shape)) if a != 1]
+    name = b.inp(x)
+    mean, diff, sq, var, std, y = (b.tmp() for _ in range(6))
+    b.reduce("ReduceMean", name, axes, 1, mean)
+    b.emit("Sub", [name, mean], [diff])
+    b.emit("Mul", [diff, diff], [sq])
+    b.reduce("ReduceMean", sq, axes, 1, var)
+    eps = b.tmp()
+    b.emit("Add", [var, _operand(b, float(node.kwargs["eps"]), out)], [eps])
+    b.emit("Sqrt", [eps], [std])
+    b.emit("Div", [diff, std], [y])
+    shape = [-1] + [1] * (len(x.shape) - 2)
+    for v, op_type in ((w, "Mul"), (bias, "Add")):
+        if isinstance(v, Value):
+            t, nxt = b.tmp(), b.tmp()
+            b.emit("Reshape", [b.inp(v), b.ints(shape)], [t])
+            b.emit(op_type, [y, t], [nxt])
+            y = nxt
+    b.emit("Identity", [y], [b.out(node)])
 
 
 @converts(norm.LayerNorm)
@@ -718,3 +779,366 @@ def _to_copy(b: Any, node: Node) -> None:
         b.emit("Identity", [b.inp(x)], [b.out(node)])
     else:
         b.emit("Cast", [b.inp(x)], [b.out(node)], to=b.onnx_type(out))
+
+
+# -- masks, comparisons, selection ---------------------------------------------------------------
+
+_UFUNCS = {"equal": "Equal", "less": "Less", "less_equal": "LessOrEqual", "greater": "Greater",
+           "greater_equal": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or",
+           "logical_xor": "Xor", "bitwise_and": "And", "bitwise_or": "Or", "bitwise_xor": "Xor"}
+
+
+@converts(Ufunc)
+def _ufunc(b: Any, node: Node) -> None:
+    ufunc = node.kwargs["ufunc"]
+    out = node.outputs[0]
+    a, c = node.args
+    like = a if isinstance(a, Value) else c
+    if ufunc.startswith("logical"):  # on any dtype: nonzero is True
+        names = []
+        for v in (a, c):
+            t = b.tmp()
+            b.emit("Cast", [_operand(b, v, like)], [t], to=b.onnx_type(out))
+            names.append(t)
+    else:
+        if ufunc.startswith("bitwise") and out.dtype is not dtypes.bool:
+            raise b.unsupported(node, f"{ufunc} on integers")
+        # compared in the dtype torch promotes both to
+        common = dtypes.promote_types(a.dtype, c.dtype) if isinstance(c, Value) and \
+            isinstance(a, Value) else like.dtype
+        names = [b.inp(v, common) if isinstance(v, Value) else b.const(
+            np.asarray(v, np.dtype(common.np))) for v in (a, c)]
+    if ufunc == "not_equal":
+        t = b.tmp()
+        b.emit("Equal", names, [t])
+        b.emit("Not", [t], [b.out(node)])
+    elif ufunc in _UFUNCS:
+        b.emit(_UFUNCS[ufunc], names, [b.out(node)])
+    else:
+        raise b.unsupported(node, ufunc)
+
+
+@converts(compare.Where)
+def _where(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    c = b.option(node, "cond", bool)
+    b.emit("Where", [c] + [_operand(b, a, out) if not isinstance(a, Value) else b.inp(a, out.dtype)
+                           for a in node.args[:2]], [b.out(node)])
+
+
+def _binary_same(op_type: str) -> Callable:
+    def convert_(b: Any, node: Node) -> None:
+        out = node.outputs[0]
+        b.emit(op_type, [b.inp(a, out.dtype) if isinstance(a, Value) else _operand(b, a, out)
+                         for a in node.args[:2]], [b.out(node)])
+    return convert_
+
+
+converts(compare.Maximum)(_binary_same("Max"))
+converts(compare.Minimum)(_binary_same("Min"))
+
+
+@converts(compare.ClampMin, compare.ClampMax)
+def _clamp_one(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    lo, hi = node.kwargs.get("min"), node.kwargs.get("max")
+    ins = [b.inp(node.args[0]), "" if lo is None else _operand(b, lo, out),
+           "" if hi is None else _operand(b, hi, out)]
+    b.emit("Clip", ins, [b.out(node)])
+
+
+@converts(arrange.Unbind)
+def _unbind(b: Any, node: Node) -> None:
+    d = node.kwargs["dim"]
+    n = len(node.outputs)
+    parts = [b.tmp() for _ in range(n)]
+    b.emit("Split", [b.inp(node.args[0]), b.ints([1] * n)], parts, axis=d)
+    for i, p in enumerate(parts):
+        b.emit("Squeeze", [p, b.ints([d])], [b.out(node, i)])
+
+
+@converts(arrange.Flip)
+def _flip(b: Any, node: Node) -> None:
+    dims = list(node.kwargs["dims"])
+    big = 2 ** 63 - 1
+    b.emit("Slice", [b.inp(node.args[0]), b.ints([-1] * len(dims)), b.ints([-big] * len(dims)),
+                     b.ints(dims), b.ints([-1] * len(dims))], [b.out(node)])
+
+
+@converts(scatter.IndexSelect)
+def _index_select(b: Any, node: Node) -> None:
+    b.emit("Gather", [b.inp(node.args[0]), b.option(node, "index", np.int64)],
+           [b.out(node)], axis=node.kwargs["dim"])
+
+
+@converts(scatter.Gather)
+def _gather(b: Any, node: Node) -> None:
+    b.emit("GatherElements", [b.inp(node.args[0]), b.option(node, "index", np.int64)],
+           [b.out(node)], axis=node.kwargs["dim"])
+
+
+# -- more element-wise ---------------------------------------------------------------------------
+
+for _cls, _name in ((unary.Floor, "Floor"), (unary.Ceil, "Ceil"), (unary.Round, "Round"),
+                    (unary.Sign, "Sign"), (unary.Erf, "Erf"), (unary.Sin, "Sin"),
+                    (unary.Cos, "Cos")):
+    converts(_cls)(_unary(_name))
+
+
+@converts(activation.Softplus)
+def _softplus(b: Any, node: Node) -> None:
+    beta, threshold = node.kwargs.get("beta", 1.0), node.kwargs.get("threshold", 20.0)
+    x, out = b.inp(node.args[0]), node.outputs[0]
+    c = lambda v: b.const(np.asarray(v, b.np_dtype(out)))  # noqa: E731
+    bx, sp, soft, big = b.tmp(), b.tmp(), b.tmp(), b.tmp()
+    b.emit("Mul", [x, c(beta)], [bx])
+    b.emit("Softplus", [bx], [sp])
+    b.emit("Div", [sp, c(beta)], [soft])
+    b.emit("Greater", [bx, c(threshold)], [big])  # torch: linear above the threshold
+    b.emit("Where", [big, x, soft], [b.out(node)])
+
+
+@converts(activation.Mish)
+def _mish(b: Any, node: Node) -> None:
+    x = b.inp(node.args[0])
+    sp, th = b.tmp(), b.tmp()
+    b.emit("Softplus", [x], [sp])
+    b.emit("Tanh", [sp], [th])
+    b.emit("Mul", [x, th], [b.out(node)])
+
+
+@converts(activation.LogSigmoid)
+def _log_sigmoid(b: Any, node: Node) -> None:
+    x = b.inp(node.args[0])
+    neg, sp = b.tmp(), b.tmp()
+    b.emit("Neg", [x], [neg])
+    b.emit("Softplus", [neg], [sp])  # log sigmoid(x) = -softplus(-x)
+    b.emit("Neg", [sp], [b.out(node)])
+
+
+@converts(activation.Celu)
+def _celu(b: Any, node: Node) -> None:
+    kw = node.kwargs
+    if kw.get("scale", 1.0) != 1.0 or kw.get("input_scale", 1.0) != 1.0:
+        raise b.unsupported(node)
+    b.emit("Celu", [b.inp(node.args[0])], [b.out(node)], alpha=float(kw["alpha"]))
+
+
+@converts(activation_ext.PreluKernel)
+def _prelu(b: Any, node: Node) -> None:
+    x, w = node.args
+    weight = b.inp(w)
+    if len(x.shape) > 1 and w.shape and w.shape[0] > 1:  # one slope per channel (dim 1)
+        t = b.tmp()
+        b.emit("Reshape", [weight, b.ints([-1] + [1] * (len(x.shape) - 2))], [t])
+        weight = t
+    b.emit("PRelu", [b.inp(x), weight], [b.out(node)])
+
+
+@converts(unary.NanToNum)
+def _nan_to_num(b: Any, node: Node) -> None:
+    x, out = node.args[0], node.outputs[0]
+    kw = node.kwargs
+    info = np.finfo(b.np_dtype(out))
+    name = b.inp(x)
+    for test, value in ((lambda n: ("IsNaN", [n], {}), kw.get("nan") or 0.0),
+                        (lambda n: ("IsInf", [n], {"detect_negative": 0}),
+                         info.max if kw.get("posinf") is None else kw["posinf"]),
+                        (lambda n: ("IsInf", [n], {"detect_positive": 0}),
+                         info.min if kw.get("neginf") is None else kw["neginf"])):
+        op_type, ins, attrs = test(name)
+        mask, nxt = b.tmp(), b.tmp()
+        b.emit(op_type, ins, [mask], **attrs)
+        b.emit("Where", [mask, _operand(b, value, out), name], [nxt])
+        name = nxt
+    b.emit("Identity", [name], [b.out(node)])
+
+
+# -- norms and statistics ------------------------------------------------------------------------
+
+
+@converts(stats.VectorNorm)
+def _vector_norm(b: Any, node: Node) -> None:
+    x = node.args[0]
+    kw = node.kwargs
+    axes = kw.get("axes") or tuple(range(len(x.shape)))
+    keep = int(bool(kw.get("keepdim")))
+    ord_ = kw["ord"]
+    name = b.inp(x, node.outputs[0].dtype)
+    if ord_ == 2:
+        b.reduce("ReduceL2", name, axes, keep, b.out(node))
+    elif ord_ == 1:
+        b.reduce("ReduceL1", name, axes, keep, b.out(node))
+    elif ord_ == math.inf:
+        a = b.tmp()
+        b.emit("Abs", [name], [a])
+        b.reduce("ReduceMax", a, axes, keep, b.out(node))
+    else:
+        raise b.unsupported(node, f"ord={ord_}")
+
+
+def _moments(b: Any, node: Node, sqrt: bool) -> None:
+    x, out = node.args[0], node.outputs[0]
+    kw = node.kwargs
+    axes = kw.get("axes") or tuple(range(len(x.shape)))
+    n = math.prod(x.shape[a] for a in axes)
+    twin = b.twin(node)
+    if twin is not None and math.prod(twin.args[0].shape[a] for a in axes) != n:
+        raise DynamicShapeError(f"{node.name}: reduced over a dynamic axis")
+    name = b.inp(x)
+    mean, diff, sq, total, var = b.tmp(), b.tmp(), b.tmp(), b.tmp(), b.tmp()
+    b.reduce("ReduceMean", name, axes, 1, mean)
+    b.emit("Sub", [name, mean], [diff])
+    b.emit("Mul", [diff, diff], [sq])
+    b.reduce("ReduceSum", sq, axes, int(bool(kw.get("keepdim"))), total)
+    denom = max(n - kw.get("correction", 1), 0)
+    b.emit("Div", [total, b.const(np.asarray(denom, b.np_dtype(out)))], [var])
+    b.emit("Sqrt" if sqrt else "Identity", [var], [b.out(node)])
+
+
+converts(stats.Var)(lambda b, node: _moments(b, node, False))
+converts(stats.Std)(lambda b, node: _moments(b, node, True))
+
+
+@converts(norm.GroupNorm)
+def _group_norm(b: Any, node: Node) -> None:
+    x, w, bias = (list(node.args) + [None, None])[:3]
+    groups = node.kwargs["layout"].work[1]
+    n, c = x.shape[0], x.shape[1]
+    dt = b.np_dtype(x)
+    name = b.inp(x)
+    # normalise (N, G, -1), then the per-channel affine on the original shape
+    grouped, normed, back = b.tmp(), b.tmp(), b.tmp()
+    b.emit("Reshape", [name, b.ints([0, groups, -1])], [grouped])
+    b.emit("InstanceNormalization",
+           [grouped, b.const(np.ones(groups, dt)), b.const(np.zeros(groups, dt))], [normed],
+           epsilon=float(node.kwargs["eps"]))
+    shp = b.tmp()
+    b.emit("Shape", [name], [shp])
+    b.emit("Reshape", [normed, shp], [back])
+    shape = [c] + [1] * (len(x.shape) - 2)
+    cur = back
+    if isinstance(w, Value):
+        t, nxt = b.tmp(), b.tmp()
+        b.emit("Reshape", [b.inp(w), b.ints(shape)], [t])
+        b.emit("Mul", [cur, t], [nxt])
+        cur = nxt
+    if isinstance(bias, Value):
+        t, nxt = b.tmp(), b.tmp()
+        b.emit("Reshape", [b.inp(bias), b.ints(shape)], [t])
+        b.emit("Add", [cur, t], [nxt])
+        cur = nxt
+    b.emit("Identity", [cur], [b.out(node)])
+    del n
+
+
+# -- resampling, shuffles, 3-d pools -------------------------------------------------------------
+
+
+@converts(*pool._RESAMPLE.values())
+def _resample(b: Any, node: Node) -> None:
+    x = node.args[0]
+    if node.kwargs.get("adjoint"):
+        raise b.unsupported(node)
+    twin = b.twin(node)
+    if twin is not None and tuple(twin.args[0].shape[-2:]) != tuple(x.shape[-2:]):
+        raise DynamicShapeError(f"{node.name}: dynamic spatial axes are not supported here")
+    dt = b.np_dtype(x)
+    name = b.inp(x)
+    # separable: along W then H, each output a weighted sum of gathered input rows (the op's
+    # own taps), exactly its forward
+    for axis, taps in ((-1, node.kwargs["taps"][1]), (-2, node.kwargs["taps"][0])):
+        terms = []
+        for index, weight in taps:
+            g = b.tmp()
+            b.emit("Gather", [name, b.const(np.asarray(index, np.int64))], [g], axis=axis)
+            if weight is not None:
+                w = np.asarray(weight, dt)
+                if axis == -2:
+                    w = w.reshape(-1, 1)
+                m = b.tmp()
+                b.emit("Mul", [g, b.const(w)], [m])
+                g = m
+            terms.append(g)
+        if len(terms) > 1:
+            s = b.tmp()
+            b.emit("Sum", terms, [s])
+            terms = [s]
+        name = terms[0]
+    b.emit("Identity", [name], [b.out(node)])
+
+
+@converts(activation_ext.PixelShuffle, activation_ext.PixelUnshuffle,
+          activation_ext.ChannelShuffle)
+def _permutation(b: Any, node: Node) -> None:
+    kw = node.kwargs
+    shape, out_shape = list(kw["shape"]), list(kw["out_shape"])
+    twin = b.twin(node)
+    if twin is not None:
+        for lst, other in ((shape, twin.kwargs["shape"]), (out_shape, twin.kwargs["out_shape"])):
+            changed = [i for i, (s, t) in enumerate(zip(lst, other)) if s != t]
+            if changed != [0]:
+                if changed:
+                    raise DynamicShapeError(f"{node.name}: dynamic axes other than the batch")
+            else:
+                lst[0] = -1
+    t, p = b.tmp(), b.tmp()
+    b.emit("Reshape", [b.inp(node.args[0]), b.ints(shape)], [t])
+    b.emit("Transpose", [t], [p], perm=list(kw["perm"]))
+    b.emit("Reshape", [p, b.ints(out_shape)], [b.out(node)])
+
+
+@converts(pool_nd.MaxPool3d)
+def _max_pool3d(b: Any, node: Node) -> None:
+    _max_pool(b, node)
+
+
+@converts(pool_nd.AvgPool3d)
+def _avg_pool3d(b: Any, node: Node) -> None:
+    geo, divisor = node.kwargs["geo"], node.kwargs["divisor"]
+    _spatial_fixed(b, node)
+    full = math.prod(geo.kernel)
+    if not np.all(np.asarray(divisor) == full):
+        raise b.unsupported(node, "windows over the padding or a divisor_override")
+    b.emit("AveragePool", [b.inp(node.args[0])], [b.out(node)], ceil_mode=_ceil_mode(geo),
+           count_include_pad=1, **_window_attrs(geo))
+
+
+@converts(linalg.Baddbmm)
+def _baddbmm(b: Any, node: Node) -> None:
+    c, m1, m2 = node.args
+    kw, out = node.kwargs, node.outputs[0]
+    prod, scaled = b.tmp(), b.tmp()
+    b.emit("MatMul", [b.inp(m1), b.inp(m2)], [prod])
+    alpha, beta = kw.get("alpha", 1), kw.get("beta", 1)
+    if alpha != 1:
+        b.emit("Mul", [prod, _operand(b, alpha, out)], [scaled])
+        prod = scaled
+    if beta == 0:
+        b.emit("Identity", [prod], [b.out(node)])
+        return
+    cname = b.inp(c) if isinstance(c, Value) else _operand(b, c, out)
+    if beta != 1:
+        t = b.tmp()
+        b.emit("Mul", [cname, _operand(b, beta, out)], [t])
+        cname = t
+    b.emit("Add", [cname, prod], [b.out(node)])
+
+
+@converts(arrange.Repeat)
+def _repeat(b: Any, node: Node) -> None:
+    x = node.args[0]
+    reps = list(node.kwargs["repeats"])
+    name = b.inp(x)
+    extra = len(reps) - len(x.shape)
+    if extra > 0:  # torch's repeat adds leading dims of size 1 first
+        t = b.tmp()
+        b.emit("Unsqueeze", [name, b.ints(range(extra))], [t])
+        name = t
+    twin = b.twin(node)
+    if twin is not None and list(twin.kwargs["repeats"]) != reps:
+        b.changed(node, "repeats")
+        counts = b.shape_tensor(reps, twin.kwargs["repeats"], node.name)  # instance norm's N
+    else:
+        counts = b.ints(reps)
+    b.emit("Tile", [name, counts], [b.out(node)])

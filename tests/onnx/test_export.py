@@ -449,3 +449,78 @@ def test_vision_transformer(tmp_path):
         m.heads.head.weight.normal_()  # torchvision starts the head at zero
     roundtrip(tmp_path, m, (ember.randn(2, 3, 32, 32),), [(ember.randn(4, 3, 32, 32),)],
               input_names=["x"], dynamic_axes=BATCH)
+
+
+def test_masks_and_comparisons_follow_the_values(tmp_path):
+    """Comparisons make their bool tensors without an op: the tracer records them, so a mask
+    is computed from the new input instead of being frozen at the example's."""
+    def fn(x, y):
+        keep = (x > 0) & (y <= 0.5) | (x == y)
+        a = ember.where(keep, x, y * 0.1) + (x < 0.25).float() + (x != 0).logical_not().float()
+        return a + ember.maximum(x, y) - ember.minimum(x, -y) + x.masked_fill(y > 1, 0.0)
+
+    roundtrip(tmp_path, fn, (ember.randn(2, 5), ember.randn(2, 5)),
+              [(ember.randn(3, 5), ember.randn(3, 5))], input_names=["x", "y"],
+              dynamic_axes={"x": [0], "y": [0]})
+
+
+def test_values_frozen_by_the_trace_are_refused(tmp_path):
+    def by_argmax(x):
+        return x[:, x[0].argmax()]  # an index read from the values
+
+    with pytest.raises(ember.onnx.OnnxExporterError, match="depends on the input values"):
+        ember.onnx.export(by_argmax, (ember.randn(3, 4),), tmp_path / "m.onnx")
+
+    def branching(x):
+        return x * 2 if float(x[0]) > 0 else x - 1  # Python control flow on a value
+
+    with pytest.raises(RuntimeError, match="runs different ops for other input values"):
+        ember.onnx.export(branching, (ember.tensor([1.0, -1.0, -2.0]),), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_more_layers(tmp_path):
+    ember.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gn = nn.GroupNorm(2, 4)
+            self.inorm = nn.InstanceNorm2d(4, affine=True)
+            self.prelu = nn.PReLU(4)
+            self.shuffle = nn.PixelShuffle(2)
+            self.up = nn.Upsample(scale_factor=2)
+            self.conv3 = nn.Conv3d(1, 2, 3, padding=1)
+
+        def forward(self, x):
+            h = self.prelu(self.inorm(self.gn(x)))
+            u = (F.interpolate(h, scale_factor=2, mode="bilinear")
+                 + F.interpolate(h, size=(10, 10), mode="bilinear", align_corners=True)
+                 + self.up(h) + self.shuffle(ember.cat([h, h, h, h], 1))[:, :4, :10, :10])
+            v = F.normalize(u, dim=1) + u.var(1, keepdim=True) + u.std((2, 3), keepdim=True)
+            w = (F.mish(v) + F.softplus(v, beta=2) + F.selu(v) + F.celu(v) + F.logsigmoid(v)
+                 + v.floor() + v.ceil() + v.round() + v.sign() + v.erf() + v.flip(2))
+            a, b = w.unbind(1)[:2]
+            g = w.index_select(1, ember.tensor([0, 2])).sum(1) + w.gather(
+                1, ember.zeros(x.shape[0], 1, 10, 10, dtype=ember.int64)).squeeze(1)
+            p = F.max_pool3d(self.conv3(w[:, :1].unsqueeze(1)), (1, 2, 2)).flatten(1)
+            return a + b + g, F.avg_pool3d(self.conv3(w[:, 1:2, None]), 1).flatten(1), p
+
+    m = Net().eval()
+    roundtrip(tmp_path, m, (ember.randn(2, 4, 5, 5),), [(ember.randn(3, 4, 5, 5),)],
+              input_names=["x"], dynamic_axes=BATCH)
+
+
+def test_encoder_with_a_key_padding_mask_input(tmp_path):
+    ember.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    m = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).eval()
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+
+    def fn(x, pad):
+        return m(x, src_key_padding_mask=pad), mha(x, x, x, key_padding_mask=pad)[0]
+
+    pad = ember.tensor([[False, False, False, True], [False, False, False, False]])
+    roundtrip(tmp_path, fn, (ember.randn(2, 4, 8), pad),
+              [(ember.randn(3, 4, 8), ember.tensor([[False, True, True, True]] * 3))],
+              input_names=["x", "pad"], dynamic_axes={"x": [0], "pad": [0]})
