@@ -608,3 +608,17 @@ def test_a_function_calling_modules_follows_their_training_flag():
     g = ember.compile(lambda x: hooked(x))
     g(x)
     assert "hooks" in _reason(g)
+
+
+def test_explain():
+    import ember._dynamo as dynamo
+
+    e = dynamo.explain(_branchy)(ember.ones(3))
+    t = torch._dynamo.explain(_branchy)(torch.ones(3))
+    assert type(e).__name__ == type(t).__name__ == "ExplainOutput"
+    assert str(e).startswith("Graph Count: 0\nGraph Break Count: 1\nOp Count: 0\nBreak Reasons:")
+    assert t.graph_break_count == e.graph_break_count == 1  # (torch also compiles both sides)
+    e = dynamo.explain(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))(ember.ones(1, 2))
+    assert e.graph_count == 1 and e.op_count == 3 and e.break_reasons == []
+    assert e.ops_per_graph == [["TBackward0", "AddmmBackward0", "ReluBackward0"]]
+    assert "def forward(A, T):" in e.code
