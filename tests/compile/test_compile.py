@@ -622,3 +622,13 @@ def test_explain():
     assert e.graph_count == 1 and e.op_count == 3 and e.break_reasons == []
     assert e.ops_per_graph == [["TBackward0", "AddmmBackward0", "ReluBackward0"]]
     assert "def forward(A, T):" in e.code
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_vision_models_train_bit_for_bit(name):
+    from ember.vision import models
+
+    model = getattr(models, name)(num_classes=10)
+    compiled = _steps(model, ember.randn(2, 3, 32, 32), ember.optim.SGD, n=2, seeded=True,
+                      lr=0.01, momentum=0.9)  # (seeded: MobileNet's classifier has dropout)
+    assert _reason(compiled) is None
