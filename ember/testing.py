@@ -1,8 +1,11 @@
-"""``ember.testing.assert_close``: torch's comparison of tensors, scalars and their sequences and
-mappings, with its default tolerances per dtype and its failure messages."""
+"""``ember.testing``: ``assert_close`` (torch's comparison of tensors, scalars and their sequences
+and mappings, with its default tolerances per dtype and its failure messages), the deprecated
+``assert_allclose``, and ``make_tensor`` (random test tensors of any dtype)."""
 from __future__ import annotations
 
 import builtins
+import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
@@ -11,7 +14,7 @@ import numpy as np
 from . import dtypes as _dt
 from .tensor import Tensor
 
-__all__ = ["assert_close"]
+__all__ = ["assert_close", "assert_allclose", "make_tensor"]
 
 # torch's default (rtol, atol) per dtype; exact comparison for the others
 _TOLERANCES = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
@@ -145,17 +148,23 @@ def _compare_values(x: Any, y: Any, rtol: float, atol: float, equal_nan: bool,
         if matches.all():
             return
         abs_diff = np.abs(x - y)
-        rel_diff = abs_diff / np.abs(y)
+        if exact:  # (integers divide into the default floating dtype, as torch's do)
+            fdt = _dt.get_default_dtype().np
+            rel_diff = abs_diff.astype(fdt) / np.abs(y).astype(fdt)
+        else:
+            rel_diff = abs_diff / np.abs(y)
     abs_diff = np.where(matches, 0, abs_diff)
     rel_diff = np.where(matches, 0, rel_diff)
     close = "equal" if exact or (rtol == 0 and atol == 0) else "close"
     allowed_abs = "" if close == "equal" else f" (up to {atol} allowed)"
     allowed_rel = "" if close == "equal" else f" (up to {rtol} allowed)"
-    if scalar:
+    if scalar:  # (torch works these out on the Python numbers)
+        got, want = x.reshape(()).item(), y.reshape(()).item()
+        diff = abs(got - want)
+        rel = builtins.float("inf") if want == 0 else diff / abs(want)
         raise _Mismatch(
-            f"Scalars are not {close}!\n\nExpected {y.reshape(()).item()} but got "
-            f"{x.reshape(()).item()}.\nAbsolute difference: {abs_diff.reshape(()).item()}"
-            f"{allowed_abs}\nRelative difference: {rel_diff.reshape(()).item()}{allowed_rel}")
+            f"Scalars are not {close}!\n\nExpected {want} but got {got}.\nAbsolute "
+            f"difference: {diff}{allowed_abs}\nRelative difference: {rel}{allowed_rel}")
     total = matches.size
     wrong = total - int(matches.sum())
     abs_at, abs_max = _greatest(abs_diff)
@@ -174,3 +183,74 @@ def _greatest(diff: Any) -> tuple:
     k = int(np.argmax(nan)) if nan.any() else int(np.argmax(flat))
     index = tuple(int(i) for i in np.unravel_index(k, diff.shape))
     return index, flat[k].item()
+
+
+# assert_allclose's own defaults (looser than assert_close's)
+_ALLCLOSE_TOLERANCES = {"float16": (1e-3, 1e-3), "float32": (1e-4, 1e-5), "float64": (1e-5, 1e-8)}
+
+
+def assert_allclose(actual: Any, expected: Any, rtol: float | None = None,
+                    atol: float | None = None, equal_nan: bool = True, msg: str = "") -> None:
+    """Deprecated: :func:`assert_close` of two tensors (numbers and lists become tensors in
+    ``actual``'s dtype), with its own default tolerances, NaNs equal and dtypes unchecked."""
+    warnings.warn("`ember.testing.assert_allclose()` is deprecated since 1.12 and will be removed "
+                  "in a future release. Please use `ember.testing.assert_close()` instead. You "
+                  "can find detailed upgrade instructions in "
+                  "https://github.com/pytorch/pytorch/issues/61844.", FutureWarning, stacklevel=2)
+    from .creation import tensor
+
+    if not isinstance(actual, Tensor):
+        actual = tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        d = _dt.promote_types(actual.dtype, expected.dtype)
+        rtol, atol = _ALLCLOSE_TOLERANCES.get(d.name, _TOLERANCES.get(d.name, (0.0, 0.0)))
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                 check_dtype=False, msg=msg or None)
+
+
+def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None,
+                high: float | None = None, requires_grad: bool = False,
+                noncontiguous: bool = False, exclude_zero: bool = False,
+                memory_format: Any = None) -> Tensor:
+    """A tensor of ``shape`` filled with random values of ``dtype``: uniform in ``[low, high)``
+    (default ``[-9, 9)`` for floating and complex dtypes, ``[-9, 10)`` for integers, ``[0, 10)``
+    for unsigned ones; bools are fair coins). ``noncontiguous`` gives it a stride of 2 in its
+    last dim; ``exclude_zero`` replaces zeros (by the smallest normal number, or 1)."""
+    from . import random as _random
+    from .tensor import device as _device
+
+    _device(device)
+    if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+        shape = tuple(shape[0])
+    d = _dt.to_dtype(dtype)
+    floating = d.is_floating_point or d.is_complex
+    lo = (-9 if d.is_signed else 0) if low is None else low
+    hi = (9 if floating else 10) if high is None else high
+    if any(isinstance(v, builtins.float) and math.isnan(v) for v in (lo, hi)):
+        raise ValueError(f"`low` and `high` cannot be NaN, but got low={lo} and high={hi}")
+    if d is not _dt.bool and lo >= hi:
+        raise ValueError(f"`low` must be less than `high`, but got {lo} >= {hi}")
+    shape = tuple(shape)
+    size = shape[:-1] + (2 * shape[-1],) if noncontiguous and shape else shape
+    if d is _dt.bool:
+        data = _random.randint(0, 2, size)._data.astype(bool)
+    elif floating:
+        real = d.to_real() if d.is_complex else d
+        u = _random.rand(size, dtype=_dt.float64)._data * (hi - lo) + lo
+        if d.is_complex:
+            v = _random.rand(size, dtype=_dt.float64)._data * (hi - lo) + lo
+            u = u + 1j * v
+        data = u.astype(d.np if d.is_complex else real.np)
+    else:
+        data = _random.randint(int(math.ceil(lo)), int(math.ceil(hi)), size)._data.astype(d.np)
+    if exclude_zero and d is not _dt.bool:
+        tiny = np.finfo(np.float32 if d.np.itemsize <= 4 else np.float64).tiny if floating else 1
+        data = np.where(data == 0, np.asarray(tiny).astype(data.dtype), data)
+    if noncontiguous and shape:
+        data = data[..., ::2]
+    out = Tensor._make(data)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
