@@ -208,23 +208,26 @@ def _plain(obj: Any) -> bool:
     return False
 
 
-def _perturbed(obj: Any) -> Any:
+def _perturbed(obj: Any, memo: dict | None = None) -> Any:
     """Other values of the same shape, dtype and range (the second trace's inputs): floats
-    reversed and negated, integers reversed, booleans flipped."""
+    reversed and negated, integers reversed, booleans flipped; a tensor passed twice stays one."""
+    memo = {} if memo is None else memo
     if isinstance(obj, Tensor):
+        if id(obj) in memo:
+            return memo[id(obj)]
         d = obj._data
         flat = d.reshape(-1)[::-1].reshape(d.shape)
         if d.dtype.kind == "b":
             flat = ~flat
         elif d.dtype.kind in "fc":
             flat = 0.5 - flat
-        t = _make(flat.copy())
+        t = memo[id(obj)] = _make(flat.copy())
         t._requires_grad = obj._requires_grad
         return t
     if type(obj) in (tuple, list):
-        return type(obj)(_perturbed(x) for x in obj)
+        return type(obj)(_perturbed(x, memo) for x in obj)
     if type(obj) is dict:
-        return {k: _perturbed(v) for k, v in obj.items()}
+        return {k: _perturbed(v, memo) for k, v in obj.items()}
     return obj
 
 
@@ -506,7 +509,8 @@ class Compiled:
             if not _plain(cap.output):
                 raise GraphBreak("the output holds tensors in a container other than a "
                                  "tuple, list or dict")
-            cap2 = capture(self.fn, self.module, _perturbed(args), _perturbed(kwargs))
+            memo: dict = {}
+            cap2 = capture(self.fn, self.module, _perturbed(args, memo), _perturbed(kwargs, memo))
             if not _same_capture(cap, cap2):
                 raise GraphBreak("the ops or their options depend on the input values "
                                  "(data-dependent control flow, indices or shapes)")

@@ -632,3 +632,26 @@ def test_vision_models_train_bit_for_bit(name):
     compiled = _steps(model, ember.randn(2, 3, 32, 32), ember.optim.SGD, n=2, seeded=True,
                       lr=0.01, momentum=0.9)  # (seeded: MobileNet's classifier has dropout)
     assert _reason(compiled) is None
+
+
+def test_keyword_scalar_and_nested_arguments_and_dict_outputs():
+    w = ember.randn(3, requires_grad=True)
+
+    def f(pair, scale, *, bias=None, mode="sum"):
+        a, b = pair
+        y = (a * w + b) * scale
+        out = y.sum() if mode == "sum" else y.mean()
+        return {"out": out, "parts": [y, b + 1 if bias is None else b + bias]}
+
+    compiled = ember.compile(f)
+    a, b = ember.randn(3), ember.randn(3, requires_grad=True)
+    for scale, mode, bias in ((2.0, "sum", None), (3.0, "mean", None), (2.0, "sum", b)):
+        r1, r2 = f((a, b), scale, bias=bias, mode=mode), compiled((a, b), scale, bias=bias,
+                                                                 mode=mode)
+        assert set(r2) == {"out", "parts"} and isinstance(r2["parts"], list)
+        assert _same(r1["out"], r2["out"]) and all(
+            _same(x, y) for x, y in zip(r1["parts"], r2["parts"]))
+        g1 = ember.autograd.grad(r1["out"], (w, b))
+        g2 = ember.autograd.grad(r2["out"], (w, b))
+        assert all(_same(x, y) for x, y in zip(g1, g2))
+    assert compiled._compiled.count == 3 and _reason(compiled) is None
