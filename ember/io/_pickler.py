@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes as _dt
-from ..nn.parameter import Parameter
+from ..nn.parameter import Parameter, is_lazy
 from ..tensor import Size, Tensor, device
 
 __all__ = ["collect", "plan_storages", "Emitter", "StoragePlan"]
@@ -44,6 +44,8 @@ def collect(obj: Any) -> list[Tensor]:
         if t in _SCALARS or t in (_dt.dtype, device):
             return
         if isinstance(x, Tensor):
+            if is_lazy(x):  # (an uninitialized parameter has no data: pickled as its class)
+                return
             if id(x) not in seen:
                 seen.add(id(x))
                 tensors.append(x)
@@ -206,6 +208,8 @@ class Emitter:
             self._call("torch", "Size", (tuple(x),))
         elif t is device:
             self._call("torch", "device", (x.type,) if x.index is None else (x.type, x.index))
+        elif isinstance(x, Tensor) and is_lazy(x):  # as torch pickles it: class(requires_grad)
+            self._call("torch.nn.parameter", type(x).__name__, (x.requires_grad,))
         elif isinstance(x, Tensor):
             self._tensor(x)
         elif t is tuple:

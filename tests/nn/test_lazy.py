@@ -257,3 +257,19 @@ def test_lazy_module_cast_before_forward(cast):
         assert type(b).__name__ == "UninitializedBuffer" and b.dtype == m.float16
         p = m.nn.UninitializedParameter()
         assert p.float() is p and type(p.double()).__name__ == "Tensor"
+
+
+def test_uninitialized_state_dict_round_trips_through_files(tmp_path):
+    path = str(tmp_path / "lazy.pt")
+    ember.save(ember.nn.LazyLinear(3).state_dict(), path)
+    for loaded in (ember.load(path, weights_only=False), torch.load(path, weights_only=False)):
+        assert [repr(v) for v in loaded.values()] == ["<UninitializedParameter>"] * 2
+    with pytest.raises(Exception):
+        ember.load(path)  # (weights_only=True refuses the class, as torch's does)
+    torch_path = str(tmp_path / "torch.pt")
+    torch.save(torch.nn.LazyLinear(3).state_dict(), torch_path)
+    loaded = ember.load(torch_path, weights_only=False)
+    assert type(loaded["weight"]) is ember.nn.UninitializedParameter
+    lazy = ember.nn.LazyLinear(3)
+    lazy.load_state_dict(loaded)
+    assert lazy.has_uninitialized_params()
