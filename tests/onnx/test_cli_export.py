@@ -80,3 +80,21 @@ def test_export_refuses_to_overwrite_and_bad_inputs(checkpoint, tmp_path):
     status, _, err = _main("export", checkpoint, "-o", tmp_path / "y.onnx", "--opset", 9)
     assert status == 2 and "opset versions 17 to" in err
     assert not (tmp_path / "y.onnx").exists()
+
+
+def test_torch_onnx_export_under_ember_run(tmp_path):
+    """An unmodified PyTorch script that exports with torch.onnx.export, run by `ember run`."""
+    script = tmp_path / "export.py"
+    out = tmp_path / "r18.onnx"
+    script.write_text(
+        "import torch\nimport torchvision\n"
+        "m = torchvision.models.resnet18(num_classes=3).eval()\n"
+        f"torch.onnx.export(m, (torch.randn(1, 3, 32, 32),), {str(out)!r}, input_names=['x'],\n"
+        "                  dynamic_axes={'x': {0: 'batch'}}, dynamo=False)\n"
+        "print('exported', torch.onnx.is_in_onnx_export())\n")
+    status, stdout, err = _main("run", script)
+    assert status == 0, err
+    assert stdout == "exported False\n"
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"x": np.zeros((4, 3, 32, 32), np.float32)})
+    assert y.shape == (4, 3)
