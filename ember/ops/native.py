@@ -1,8 +1,8 @@
 """torch's ``native_*`` functions: the normalisations and dropout as the kernels they run on,
 returning the statistics (or the mask) beside the result, as ``torch.native_layer_norm`` etc.
 do. The result comes from the same op as ``layer_norm``/``batch_norm``/``group_norm`` (so the
-same ``Native*Backward0`` node); the statistics are plain tensors, as torch's do not require
-grad."""
+same ``Native*Backward0`` node); the layer and batch norms' statistics are plain tensors, as
+torch's do not require grad, while group norm's are outputs of its node, as torch's are."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -55,18 +55,45 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
     return out, mean, invstd
 
 
+class NativeGroupNorm(_norm.GroupNorm, name="NativeGroupNormBackward0"):
+    """group_norm's op with its statistics as two more outputs, as torch's node has them: the
+    gradients reaching mean and rstd flow back to the input too."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, **options):
+        y = _norm._Norm.forward(ctx, x, w, b, **options)
+        n, groups = ctx.layout.work[:2]
+        return (y, ctx.mean.reshape(n, groups).astype(y.dtype),
+                ctx.invstd.reshape(n, groups).astype(y.dtype))
+
+    @staticmethod
+    def backward(ctx, g, g_mean, g_rstd):
+        gx, gw, gb = _norm._Norm.backward(ctx, g)
+        if gx is None or not (g_mean.abs().sum() + g_rstd.abs().sum()).item():
+            return gx, gw, gb
+        # d mean / dx = 1/M; d rstd / dx = -rstd^3 (x - mean) / M, per group of M values
+        x, _ = ctx.saved_tensors
+        n, groups = ctx.layout.work[:2]
+        xg = x.reshape(n, groups, -1)
+        m = xg.shape[-1]
+        mean = xg.mean(-1, keepdim=True)
+        rstd = ((xg - mean).pow(2).mean(-1, keepdim=True) + ctx.eps).rsqrt()
+        extra = g_mean.reshape(n, groups, 1) / m \
+            - g_rstd.reshape(n, groups, 1) * rstd.pow(3) * (xg - mean) / m
+        return gx + extra.reshape(x.shape), gw, gb
+
+
 def native_group_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None, N: int, C: int,
                       HxW: int, group: int, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """``group_norm`` of ``input`` seen as (N, C, HxW), returning ``(output, mean, rstd)`` of
-    shape (N, group)."""
+    """``group_norm`` of ``input`` seen as (N, C, HxW), returning ``(output, mean, rstd)``, the
+    statistics of shape (N, group) and on the same node as the output (they are
+    differentiable too, as torch's)."""
     if input.numel() != N * C * HxW:
         raise RuntimeError("Expected X.numel() == N * C * HxW to be true, but got false.  (Could "
                            "this error message be improved?  If so, please report an enhancement "
                            "request to PyTorch.)")
-    out = _norm.group_norm(input, group, weight, bias, eps)
-    grouped = Tensor._make(input._data.reshape(N, group, -1))
-    mean, rstd = _stats(grouped, (2,), eps, keep=False)
-    return out, mean, rstd
+    layout = _norm.group_norm_layout(input, group, weight, bias)
+    return NativeGroupNorm.apply(input, weight, bias, layout=layout, eps=eps)
 
 
 class NativeDropout(Op, name="NativeDropoutBackward0"):

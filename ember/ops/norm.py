@@ -299,6 +299,14 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5, cudnn_enabled: bool = True) -> Tensor:
     """Normalises each group of ``C / num_groups`` channels of each sample, then applies the
     per-channel ``weight`` and ``bias``."""
+    layout = group_norm_layout(input, num_groups, weight, bias)
+    return GroupNorm.apply(input, weight, bias, layout=layout, eps=eps)
+
+
+def group_norm_layout(input: Tensor, num_groups: int, weight: Tensor | None,
+                      bias: Tensor | None) -> _Layout:
+    """torch's checks of group_norm's arguments, and the (N, groups, C/groups, spatial) layout
+    its op normalises (native_group_norm shares both)."""
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
@@ -315,8 +323,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     _check_dtypes(input, weight, bias)
     spatial = math.prod(input.shape[2:])
     cg = c // num_groups
-    layout = _Layout((n, num_groups, cg, spatial), (2, 3), (1, num_groups, cg, 1))
-    return GroupNorm.apply(input, weight, bias, layout=layout, eps=eps)
+    return _Layout((n, num_groups, cg, spatial), (2, 3), (1, num_groups, cg, 1))
 
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
