@@ -28,17 +28,19 @@ class EmbeddingBag(Op, name="EmbeddingBagBackward0"):
             rows = rows * psw[:, None]
         ctx.idx, ctx.bag, ctx.mode, ctx.vocab, ctx.freq = idx, bag, mode, weight.shape[0], freq
         if mode == "max":
-            counts = xp.bincount(bag[keep], minlength=bags)
+            kept = bag[keep]
+            counts = xp.bincount(kept, minlength=bags)
             longest = max(int(counts.max()) if counts.size else 0, 1)
-            pos = xp.arange(idx.shape[0]) - starts[bag]
+            # each kept row's slot in its bag, counting kept rows only (padding takes none)
+            pos = xp.arange(kept.shape[0]) - xp.searchsorted(kept, kept, side="left")
             block = xp.full((bags, longest, d), -xp.inf, dtype=weight.dtype)
-            block[bag[keep], pos[keep]] = rows[keep]
+            block[kept, pos] = rows[keep]
             arg = block.argmax(axis=1)  # (B, D): where each column's maximum sits in its bag
             y = xp.take_along_axis(block, arg[:, None], axis=1)[:, 0]
             empty = counts == 0
             y[empty] = 0
             source = xp.full((bags, longest), -1, dtype=xp.int64)
-            source[bag[keep], pos[keep]] = idx[keep]
+            source[kept, pos] = idx[keep]
             # the row of weight that won each (bag, column); -1 in an empty bag
             ctx.winner = xp.where(empty[:, None], -1, xp.take_along_axis(source, arg, axis=1))
             return y
