@@ -19,6 +19,7 @@ from ..ops.recurrent import TransposeInplace
 from ..tensor import Tensor
 from . import functional as F
 from .modules.rnn import run_layers
+from .utils.rnn import _packed_to_padded, _padded_to_packed
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
 
@@ -264,17 +265,32 @@ def _bag_argmax(rows: Any, best: Any, bag: Any, valid: Any, idx: Any, n_bags: in
 # -- whole recurrent layers: torch.lstm, gru, rnn_tanh, rnn_relu -----------------------------------
 
 
-_FUNCTIONS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
+def _layers(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], *args: Any) -> tuple:
+    """The padded form ``(input, hx, params, has_biases, num_layers, dropout, train,
+    bidirectional, batch_first)`` and the packed one ``(data, batch_sizes, hx, params,
+    has_biases, num_layers, dropout, train, bidirectional)``, told apart as ATen does: by the
+    second argument, a 1-d int64 tensor of batch sizes in the packed form."""
+    if isinstance(hx, Tensor) and hx.dtype.name == "int64" and hx.ndim == 1:
+        batch_sizes, hx, params = hx, params, args[0]
+        has_biases, num_layers, dropout, train, bidirectional = args[1:]
+        x, sizes = _packed_to_padded(input, batch_sizes)
+        out = _run_layers(mode, x, hx, params, has_biases, num_layers, dropout, train,
+                          bidirectional, sizes)
+        return (_padded_to_packed(out[0], batch_sizes),) + out[1:]
+    has_biases, num_layers, dropout, train, bidirectional, batch_first = args
+    x = input.transpose(0, 1) if batch_first else input
+    out = _run_layers(mode, x, hx, params, has_biases, num_layers, dropout, train,
+                      bidirectional, None)
+    if batch_first:  # (torch's LSTM transposes out of place, its GRU and RNNs in place)
+        y = out[0].transpose(0, 1) if mode == "LSTM" else TransposeInplace.apply(out[0])
+        out = (y,) + out[1:]
+    return out
 
 
-def _layers(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_biases: bool,
-            num_layers: int, dropout: float, train: bool, bidirectional: bool,
-            batch_first: bool) -> tuple:
+def _run_layers(mode: str, x: Tensor, hx: Any, params: Sequence[Tensor], has_biases: bool,
+                num_layers: int, dropout: float, train: bool, bidirectional: bool,
+                sizes: Any) -> tuple:
     is_lstm = mode == "LSTM"
-    if isinstance(hx, Tensor) and hx.dtype.name == "int64":  # (data, batch_sizes, hx, ...)
-        raise NotImplementedError(
-            f"ember.{_FUNCTIONS[mode]}: the packed-sequence form (data, batch_sizes, ...) is not "
-            "supported; pass a PackedSequence to the nn module instead")
     if is_lstm:
         if len(hx) != 2:
             raise RuntimeError("lstm expects two hidden states")
@@ -284,7 +300,7 @@ def _layers(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_bia
     proj = is_lstm and h0.shape[-1] != c0.shape[-1]  # (an LSTM's projected state is smaller)
     stride = (4 if has_biases else 2) + (1 if proj else 0)
     directions = 2 if bidirectional else 1
-    mkldnn = is_lstm and not proj and input.dtype.name == "float32"  # (torch's oneDNN layer)
+    mkldnn = is_lstm and not proj and x.dtype.name == "float32"  # (torch's oneDNN layer)
     if mkldnn and len(params) % stride:  # (that path checks the count its own way first)
         raise RuntimeError(f"MatrixRef: ArrayRef size {len(params)} not divisible by stride "
                            f"{stride}")
@@ -294,12 +310,9 @@ def _layers(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_bia
         + (["weight_hr"] if proj else [])
     weights = [dict(zip(names, params[k * stride:(k + 1) * stride]))
                for k in range(num_layers * directions)]
-    x = input.transpose(0, 1) if batch_first else input
     y, h_n, c_n = run_layers(x, h0, c0, weights, mode=mode, num_layers=num_layers,
                              bidirectional=bidirectional, dropout=dropout, train=train,
-                             mkldnn=mkldnn)
-    if batch_first:  # (torch's LSTM transposes out of place, its GRU and RNNs in place)
-        y = y.transpose(0, 1) if is_lstm else TransposeInplace.apply(y)
+                             mkldnn=mkldnn, sizes=sizes)
     return (y, h_n, c_n) if is_lstm else (y, h_n)
 
 
@@ -308,7 +321,9 @@ def lstm(input: Tensor, hx: Sequence[Tensor], params: Sequence[Tensor], has_bias
          batch_first: bool) -> tuple[Tensor, Tensor, Tensor]:
     """A multi-layer LSTM over a padded sequence with the given flat ``params`` (per layer and
     direction: ``w_ih, w_hh[, b_ih, b_hh][, w_hr]``) and ``hx = (h_0, c_0)``; returns
-    ``(output, h_n, c_n)``, as ``nn.LSTM`` computes them."""
+    ``(output, h_n, c_n)``, as ``nn.LSTM`` computes them. The packed form takes
+    ``(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional)``
+    (so do :func:`gru`, :func:`rnn_tanh` and :func:`rnn_relu`)."""
     return _layers("LSTM", input, hx, params, has_biases, num_layers, dropout, train,
                    bidirectional, batch_first)
 

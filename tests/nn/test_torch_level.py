@@ -364,17 +364,25 @@ def test_rnn_function_errors(dtype):
                                0.0, True, False, False))
 
 
-def test_rnn_functions_packed_form_is_refused():
-    data, sizes = ember.ones(5, 3), ember.tensor([2, 2, 1])
-    with pytest.raises(NotImplementedError, match="packed-sequence form"):
-        ember.gru(data, sizes, ember.zeros(1, 2, 4), [], True, 1, 0.0, True, False)
+@pytest.mark.parametrize("fname,gates", [("lstm", 4), ("gru", 3), ("rnn_tanh", 1)])
+@pytest.mark.parametrize("bi", [False, True])
+def test_rnn_functions_packed_form(fname, gates, bi, rng):
+    T, N, I, H = 5, 3, 2, 4
+    D = 2 if bi else 1
+    lengths = [5, 3, 2]
+    x = rng.standard_normal((T, N, I))
+    params = []
+    for _ in range(D):
+        params += [rng.standard_normal((gates * H, I)) * 0.4,
+                   rng.standard_normal((gates * H, H)) * 0.4,
+                   rng.standard_normal(gates * H) * 0.1, rng.standard_normal(gates * H) * 0.1]
+    h0, c0 = rng.standard_normal((D, N, H)), rng.standard_normal((D, N, H))
 
+    def fn(m, xx, hh, cc, *ps):
+        packed = m.nn.utils.rnn.pack_padded_sequence(xx, m.tensor(lengths))
+        hx = (hh, cc) if fname == "lstm" else hh
+        return getattr(m, fname)(packed.data, packed.batch_sizes, hx, list(ps), True, 1, 0.0,
+                                 True, bi)
 
-def test_native_channel_shuffle(rng):
-    x = rng.standard_normal((2, 6, 3, 2))
-    check_op(lambda m, t: m.native_channel_shuffle(t, 3), x, grad=False)
-    check_op(lambda m, t: m.native_channel_shuffle(t, 2), x.astype(np.float32), grad=False)
-    same_error(lambda m: m.native_channel_shuffle(m.tensor(x, requires_grad=True), 2).sum()
-               .backward())
-    same_error(lambda m: m.native_channel_shuffle(m.tensor(x), 4))
-    assert ember.native_channel_shuffle(ember.tensor(x), 2).grad_fn is None
+    check_op(fn, x, h0, c0, *params)
+    check_gradcheck(fn, x, h0, c0, *params, second_order=False)
