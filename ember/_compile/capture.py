@@ -111,6 +111,7 @@ class Capture:
     sources: dict = field(default_factory=dict)
     output: Any = None
     modules: list = field(default_factory=list)  # the modules called (their training flags)
+    tuple_nodes: set = field(default_factory=set)  # ids of nodes whose op returned a 1-tuple
 
 
 def _state_of(named: list) -> list:
@@ -144,6 +145,23 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         if not tracer_box and _op._tracer is not None:
             tracer_box.append(_op._tracer.__self__)
         return tracer_box[0] if tracer_box else None
+
+    tuple_nodes: set = set()
+
+    def start() -> None:
+        # the trace has begun: note which ops return a tuple of one (split into one piece), which
+        # the IR does not say (the tracer re-installs ``self.record`` after each op: this one)
+        tr = tracer()
+        bound = type(tr).record.__get__(tr)
+
+        def record(cls: type, args: tuple, kwargs: dict) -> Any:
+            out = bound(cls, args, kwargs)
+            if type(out) is tuple and len(out) == 1:
+                tuple_nodes.add(id(tr.graph.nodes[-1]))
+            return out
+
+        tr.record = record
+        _op._tracer = record
 
     def rng(gen: Any) -> Any:
         r = rng_prop.fget(gen)
@@ -238,7 +256,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             _compare._no_grad = no_grad_ufunc
             _activation.masked_dropout = masked_dropout
             try:
-                return trace(_Traced(fn, module, tracer), args, kwargs)
+                return trace(_Traced(fn, module, start), args, kwargs)
             finally:
                 _inplace._write = orig_write
                 _compare._no_grad = orig_no_grad
@@ -282,7 +300,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
                 v = tr.by_id.get(id(obj), (None,))[0]
             if v is not None and id(v) in consts:
                 sources.setdefault(v.name, obj)
-    return Capture(graph, writes, sources, out, list(called.values()))
+    return Capture(graph, writes, sources, out, list(called.values()), tuple_nodes)
 
 
 class _Traced:

@@ -222,7 +222,8 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
                 ns[f"O{i}_{key}"] = val
                 kwargs.append(f"{key}=O{i}_{key}")
         outs = ", ".join(names[id(o)] for o in node.outputs)
-        if len(node.outputs) == 1 and getattr(op, "returns_tuple", False):
+        if len(node.outputs) == 1 and (getattr(op, "returns_tuple", False)
+                                       or id(node) in cap.tuple_nodes):
             outs += ","
         body.append(f"    c{i} = _new(K{i})  # {node.name}")
         body.append(f"    {outs} = F{i}(c{i}, {', '.join(args + kwargs)})")

@@ -208,16 +208,19 @@ def _plain(obj: Any) -> bool:
     return False
 
 
-def _perturbed(obj: Any, memo: dict | None = None) -> Any:
-    """Other values of the same shape, dtype and range (the second trace's inputs): floats
-    reversed and negated, integers reversed, booleans flipped; a tensor passed twice stays one."""
+def _perturbed(obj: Any, memo: dict | None = None, mild: bool = False) -> Any:
+    """Other values of the same shape and dtype (the second trace's inputs): floats reversed and
+    reflected about 0.25, integers reversed, booleans flipped; ``mild``: every dtype only
+    reversed (the same values, for ops that check a range). A tensor passed twice stays one."""
     memo = {} if memo is None else memo
     if isinstance(obj, Tensor):
         if id(obj) in memo:
             return memo[id(obj)]
         d = obj._data
         flat = d.reshape(-1)[::-1].reshape(d.shape)
-        if d.dtype.kind == "b":
+        if mild:
+            pass
+        elif d.dtype.kind == "b":
             flat = ~flat
         elif d.dtype.kind in "fc":
             flat = 0.5 - flat
@@ -225,9 +228,9 @@ def _perturbed(obj: Any, memo: dict | None = None) -> Any:
         t._requires_grad = obj._requires_grad
         return t
     if type(obj) in (tuple, list):
-        return type(obj)(_perturbed(x, memo) for x in obj)
+        return type(obj)(_perturbed(x, memo, mild) for x in obj)
     if type(obj) is dict:
-        return {k: _perturbed(v, memo) for k, v in obj.items()}
+        return {k: _perturbed(v, memo, mild) for k, v in obj.items()}
     return obj
 
 
@@ -299,13 +302,15 @@ class _Entry:
         "node_cls",
         "program",
         "reason",
+        "soft",
         "template",
         "watch",
     )
 
     def __init__(self, program: Program | None, reason: str | None, template: Any = None,
-                 checks: tuple = ()) -> None:
+                 checks: tuple = (), soft: bool = False) -> None:
         self.program, self.reason, self.template, self.checks = program, reason, template, checks
+        self.soft = soft  # eager for a failed trace, not a graph break: fullgraph does not raise
         self.node_cls = self.call = self.watch = None
         self.call_source = ""
         if program is not None and program.record:
@@ -455,7 +460,7 @@ class Compiled:
             self.count += 1
         self.last = entry
         if entry.reason is not None:
-            if self.fullgraph:
+            if self.fullgraph and not entry.soft:
                 raise Unsupported(entry.reason)
             return self.fn(*args, **kwargs)
         if entry.watch is None and entry.node_cls is not None:
@@ -505,13 +510,28 @@ class Compiled:
             return _Entry(None, "a module has forward or backward hooks")
         _capturing[0] += 1
         try:
-            cap = capture(self.fn, self.module, args, kwargs)
+            try:
+                cap = capture(self.fn, self.module, args, kwargs)
+            except GraphBreak:
+                raise
+            except Exception as e:  # noqa: BLE001 - the call runs eagerly: eager's own outcome
+                # (the trace runs floating inputs that require grad: an op may refuse that)
+                return _Entry(None, f"the trace failed ({type(e).__name__}: {e})", soft=True)
             if not _plain(cap.output):
                 raise GraphBreak("the output holds tensors in a container other than a "
                                  "tuple, list or dict")
-            memo: dict = {}
-            cap2 = capture(self.fn, self.module, _perturbed(args, memo), _perturbed(kwargs, memo))
-            if not _same_capture(cap, cap2):
+            cap2 = None
+            for mild in (False, True):  # other values; then a permutation only (same range)
+                memo: dict = {}
+                try:
+                    cap2 = capture(self.fn, self.module, _perturbed(args, memo, mild),
+                                   _perturbed(kwargs, memo, mild))
+                    break
+                except GraphBreak:
+                    raise
+                except Exception:  # noqa: BLE001, S112 - values out of an op's range: try milder
+                    continue
+            if cap2 is None or not _same_capture(cap, cap2):
                 raise GraphBreak("the ops or their options depend on the input values "
                                  "(data-dependent control flow, indices or shapes)")
             inputs: list = []

@@ -655,3 +655,23 @@ def test_keyword_scalar_and_nested_arguments_and_dict_outputs():
         g2 = ember.autograd.grad(r2["out"], (w, b))
         assert all(_same(x, y) for x, y in zip(g1, g2))
     assert compiled._compiled.count == 3 and _reason(compiled) is None
+
+
+def test_one_piece_split_range_checked_options_and_failed_traces():
+    x = ember.randn(3, 2, requires_grad=True)
+    split = ember.compile(lambda x: x.split(10))
+    out = split(x)
+    assert type(out) is tuple and len(out) == 1 and out[0].shape == (3, 2)
+    assert _reason(split) is None
+    # inputs checked against a range: the second trace permutes them instead
+    p, t = ember.rand(4), ember.rand(4)
+    bce = ember.compile(lambda p, t: nn.functional.binary_cross_entropy(p, t))
+    assert _same(bce(p, t), nn.functional.binary_cross_entropy(p, t)) and _reason(bce) is None
+    q = ember.tensor([0.1, 0.9])  # quantile's options follow q's values: eager, same values
+    quantile = ember.compile(lambda x, q: x.quantile(q, dim=0))
+    assert _same(quantile(x, q), x.quantile(q, dim=0))
+    # the trace runs floating inputs that require grad; an op refusing that runs eagerly
+    to_complex = ember.compile(lambda x: ember.view_as_complex_copy(x), fullgraph=True)
+    y = ember.randn(3, 2)
+    assert _same(to_complex(y), ember.view_as_complex_copy(y))
+    assert "the trace failed" in _reason(to_complex)
