@@ -9,7 +9,8 @@ gradients. grad_fn names are not compared (a compiled output's is ``CompiledFunc
 as torch.compile's). Tests that do not go through ``check_op`` run unchanged."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import helpers
 
