@@ -74,3 +74,37 @@ def test_spawn_warns_about_other_start_methods(tmp_path):
     with pytest.warns(FutureWarning, match="only supports start_method=spawn"):
         emp.spawn(mp_workers.write_rank, args=(str(tmp_path),), nprocs=1, start_method="fork")
     assert (tmp_path / "0.txt").exists()
+
+
+def _add_one(rank, t):
+    t.add_(1)
+
+
+def _sgd_step(rank, model):
+    import ember
+
+    with ember.no_grad():
+        for p in model.parameters():
+            p.sub_(0.5)
+
+
+def test_shared_tensors_see_forked_updates():
+    import ember
+
+    for m in (ember, torch):
+        x = m.ones(3)
+        assert not x.is_shared()
+        assert x.share_memory_() is x and x.is_shared() and x[1:].is_shared()
+        emp.start_processes(_add_one, args=(x,), nprocs=2, start_method="fork")
+        assert x.tolist() == [3.0, 3.0, 3.0]
+
+
+def test_module_share_memory_hogwild():
+    import ember
+
+    model = ember.nn.Linear(3, 2).share_memory()
+    assert all(p.is_shared() for p in model.parameters())
+    before = [p.detach().clone() for p in model.parameters()]
+    emp.start_processes(_sgd_step, args=(model,), nprocs=2, start_method="fork")
+    for p, b in zip(model.parameters(), before):
+        assert (p.detach() - (b - 1.0)).abs().max().item() < 1e-6  # both children's steps

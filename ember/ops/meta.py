@@ -280,9 +280,31 @@ def pin_memory(self: Tensor, device: Any = None) -> Tensor:
 
 
 def share_memory_(self: Tensor) -> Tensor:
-    """Moves the storage to shared memory (a no-op here: ember's DataLoader workers send batches
-    by pickling, so no tensor needs a shared storage)."""
+    """Moves this tensor's data into memory shared with the processes forked after it (an
+    anonymous shared mapping), as torch's shared memory is: a child's in-place updates are seen
+    by the parent (Hogwild training). A tensor pickled to a spawned process is sent by value, as
+    ember sends every tensor. A no-op when already shared."""
+    if is_shared(self):
+        return self
+    import mmap
+
+    a = self._data
+    xp = get_array_module(a)
+    buffer = mmap.mmap(-1, builtins.max(a.nbytes, 1))  # MAP_SHARED | MAP_ANONYMOUS
+    shared = xp.frombuffer(buffer, dtype=a.dtype, count=a.size).reshape(a.shape)
+    shared[...] = a
+    self._data = shared
     return self
+
+
+def is_shared(self: Tensor) -> bool:
+    """Whether this tensor's data lives in shared memory (``share_memory_``)."""
+    import mmap
+
+    owner = getattr(self.untyped_storage(), "base", None)
+    if isinstance(owner, memoryview):  # (NumPy holds the mapping through a memoryview)
+        owner = owner.obj
+    return isinstance(owner, mmap.mmap)
 
 
 def module_load(self: Tensor, other: Tensor, assign: bool = False) -> Tensor:
@@ -314,7 +336,8 @@ TENSOR_METHODS: dict[str, Any] = {
 for _name in ("is_meta", "is_mps", "is_xpu", "is_quantized", "is_nested", "is_mkldnn",
               "is_vulkan", "is_xla", "is_ipu", "is_maia", "is_mtia", "is_sparse_csr"):
     TENSOR_METHODS[_name] = property(_false)
-TENSOR_METHODS["is_pinned"] = TENSOR_METHODS["is_shared"] = _false
+TENSOR_METHODS["is_pinned"] = _false
+TENSOR_METHODS["is_shared"] = is_shared
 TENSOR_METHODS["is_distributed"] = _false
 
 

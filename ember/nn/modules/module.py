@@ -444,7 +444,9 @@ class Module:
                 p.grad.zero_()
 
     def share_memory(self: T) -> T:
-        return self
+        """Moves every parameter, gradient and buffer into shared memory
+        (``Tensor.share_memory_``), so that forked processes update this module in place."""
+        return self._apply(lambda t: t.share_memory_())
 
     # -- casts ----------------------------------------------------------------------------------
     def _apply(self: T, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> T:
