@@ -5,19 +5,24 @@ import itertools
 from typing import Any, Callable
 
 from ..graph import grad_mode
-from ..ops import _op, compare
+from ..ops import _op, compare, reduce
 from ..ops.shape import Alias
 from ..tensor import Tensor
 from .ir import Graph, Node, Value
 
-__all__ = ["trace", "TraceError", "is_tracing", "Ufunc"]
+__all__ = ["trace", "TraceError", "is_tracing", "Ufunc", "ArgExtremum"]
 
 
 class Ufunc:
     """The op of a node for a comparison or logical function (``x > 0``, ``a & b``): these
     make their bool tensor with the array function ``ufunc`` directly, without ``Op.apply``
     (they have no gradient), so the tracer records them where they all pass
-    (``ops.compare._no_grad``)."""
+    (``ops.compare._no_grad``) when asked to (``trace(..., non_ops=True)``)."""
+
+
+class ArgExtremum:
+    """The op of a node for ``argmax``/``argmin`` (``name``, ``dim``, ``keepdim``), made
+    without ``Op.apply`` too (``ops.reduce._arg_extremum``)."""
 
 
 class TraceError(RuntimeError):
@@ -118,6 +123,11 @@ class _Tracer:
         out = _compare_no_grad(ufunc, input, other, promote)
         return self.add(Ufunc, ins, {"ufunc": ufunc, "promote": promote}, out)
 
+    def arg_extremum(self, name: str, input: Any, dim: Any, keepdim: bool) -> Any:
+        ins = (self.arg(input),)
+        out = _arg_extremum(name, input, dim, keepdim)
+        return self.add(ArgExtremum, ins, {"name": name, "dim": dim, "keepdim": keepdim}, out)
+
     def add(self, cls: type, ins: tuple, kw: dict, out: Any) -> Any:
         node = Node(cls, ins, kw)
         static = all(v.is_static for v in _flat_values(ins) + _flat_values(tuple(kw.values())))
@@ -134,6 +144,7 @@ class _Tracer:
 
 
 _compare_no_grad = compare._no_grad
+_arg_extremum = reduce._arg_extremum
 
 
 def _flat_values(items: tuple) -> list[Value]:
@@ -176,7 +187,8 @@ def _replace(obj: Any, swap: dict[int, Tensor]) -> Any:
     return obj
 
 
-def trace(fn: Callable, args: Any = (), kwargs: dict | None = None) -> tuple[Graph, Any]:
+def trace(fn: Callable, args: Any = (), kwargs: dict | None = None, *,
+          non_ops: bool = False) -> tuple[Graph, Any]:
     """Runs ``fn(*args, **kwargs)`` once and records it as a :class:`Graph`.
 
     Args:
@@ -185,6 +197,9 @@ def trace(fn: Callable, args: Any = (), kwargs: dict | None = None) -> tuple[Gra
         args: the example positional arguments (a tuple; a lone tensor is allowed); the tensors
             in them, in order, become the graph's inputs.
         kwargs: example keyword arguments, traced the same way.
+        non_ops: also record the functions that make tensors without ``Op.apply``
+            (comparisons and logical ops as :class:`Ufunc`, argmax/argmin as
+            :class:`ArgExtremum`); else their results are constants of the trace.
 
     Returns:
         ``(graph, output)``: the graph, and what ``fn`` returned on the example inputs.
@@ -214,16 +229,14 @@ def trace(fn: Callable, args: Any = (), kwargs: dict | None = None) -> tuple[Gra
         tracer.register(x, v)
     args, kwargs = _replace(args, swap), _replace(kwargs, swap)
     _op._tracer = tracer.record
-    # comparisons are recorded here unless a caller (compile's capture) records them its own way
-    own_compare = compare._no_grad is _compare_no_grad
-    if own_compare:
-        compare._no_grad = tracer.comparison
+    if non_ops:
+        compare._no_grad, reduce._arg_extremum = tracer.comparison, tracer.arg_extremum
     try:
         with grad_mode.enable_grad():
             out = fn(*args, **kwargs)
     finally:
         _op._tracer = None
-        if own_compare:
-            compare._no_grad = _compare_no_grad
+        if non_ops:
+            compare._no_grad, reduce._arg_extremum = _compare_no_grad, _arg_extremum
     g.outputs = [tracer.value_of(t) for t in _flatten(out)]
     return g, out

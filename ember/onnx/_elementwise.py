@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import dtypes
 from .._trace import Node, Value
-from .._trace.tracer import Ufunc
+from .._trace.tracer import ArgExtremum, Ufunc
 from ..ops import (
     activation,
     activation_ext,
@@ -388,3 +388,19 @@ def _nan_to_num(b: Any, node: Node) -> None:
         b.emit("Where", [mask, _operand(b, value, out), name], [nxt])
         name = nxt
     b.emit("Identity", [name], [b.out(node)])
+
+
+@converts(ArgExtremum)
+def _arg_extremum(b: Any, node: Node) -> None:
+    x = node.args[0]
+    kw = node.kwargs
+    op_type = "ArgMax" if kw["name"] == "argmax" else "ArgMin"
+    keep = int(bool(kw["keepdim"]))
+    if kw["dim"] is None:  # over the flattened input
+        flat, idx = b.tmp(), b.tmp()
+        b.emit("Reshape", [b.inp(x), b.ints([-1])], [flat])
+        b.emit(op_type, [flat], [idx], axis=0, keepdims=0)
+        shape = [1] * len(x.shape) if keep else []
+        b.emit("Reshape", [idx, b.ints(shape)], [b.out(node)])
+    else:
+        b.emit(op_type, [b.inp(x)], [b.out(node)], axis=int(kw["dim"]), keepdims=keep)

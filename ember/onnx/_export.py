@@ -316,7 +316,7 @@ def build(model: Any, args: Any, kwargs: dict | None, *, input_names: Any, outpu
 def _build(onnx: Any, model: Any, args: tuple, kwargs: dict, input_names: Any,
            output_names: Any, opset: int, dynamic_axes: Any, fold: bool, export_params: bool,
            keep_initializers_as_inputs: bool, verbose: bool) -> Any:
-    graph, _ = trace(model, args, kwargs)
+    graph, _ = trace(model, args, kwargs, non_ops=True)
     in_names = _input_names(model, len(graph.inputs), input_names)
     out_names = list(output_names or [])
     out_names += [f"output_{i}" if len(graph.outputs) > 1 or i else "output"
@@ -338,7 +338,7 @@ def _build(onnx: Any, model: Any, args: tuple, kwargs: dict, input_names: Any,
             seen.append(t)
     for t, name in zip(seen, in_names):
         swap[id(t)] = _perturbed(t, sorted(a % max(t.ndim, 1) for a in dynamic.get(name, {})))
-    twin, _ = trace(model, _replace(args, swap), _replace(kwargs, swap))
+    twin, _ = trace(model, _replace(args, swap), _replace(kwargs, swap), non_ops=True)
     if [n.op for n in twin.nodes] != [n.op for n in graph.nodes]:
         raise DynamicShapeError(
             "the model runs different ops for other input values or sizes (Python control "

@@ -524,3 +524,16 @@ def test_encoder_with_a_key_padding_mask_input(tmp_path):
     roundtrip(tmp_path, fn, (ember.randn(2, 4, 8), pad),
               [(ember.randn(3, 4, 8), ember.tensor([[False, True, True, True]] * 3))],
               input_names=["x", "pad"], dynamic_axes={"x": [0], "pad": [0]})
+
+
+def test_argmax_and_argmin(tmp_path):
+    ember.manual_seed(0)
+    m = nn.Linear(6, 4).eval()
+
+    def fn(x):
+        y = m(x)
+        return y, y.argmax(-1), ember.argmin(y, 1, keepdim=True), y.argmax(), x.argmin(
+            keepdim=True)
+
+    roundtrip(tmp_path, fn, (ember.randn(3, 6),), [(ember.randn(5, 6),)], input_names=["x"],
+              dynamic_axes={"x": [0]})

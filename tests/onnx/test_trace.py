@@ -128,3 +128,25 @@ def test_untracked_in_place_write_is_refused():
 
     with pytest.raises(TraceError, match="modified in place outside the ops"):
         trace(fn, (ember.tensor([1, 2]),))
+
+
+def test_functions_without_ops_recorded_on_request():
+    """Comparisons and argmax make their tensors without Op.apply: with ``non_ops=True`` they
+    are nodes of the graph, else constants of the trace; the originals are put back."""
+    from ember._trace import tracer
+    from ember.ops import compare, reduce
+
+    def fn(x):
+        return ember.where(x > 0, x, -x) + x.argmax().float()
+
+    x = ember.tensor([-1.0, 2.0, -3.0])
+    g, out = trace(fn, (x,), non_ops=True)
+    names = [n.name for n in g.nodes]
+    assert names[:2] == ["Ufunc", "NegBackward0"] and "ArgExtremum" in names
+    assert g.nodes[0].kwargs == {"ufunc": "greater", "promote": True}
+    assert g.nodes[0].args == (g.inputs[0], 0) and not g.constants
+    assert compare._no_grad is tracer._compare_no_grad
+    assert reduce._arg_extremum is tracer._arg_extremum
+    g, _ = trace(fn, (x,))
+    assert "Ufunc" not in [n.name for n in g.nodes] and len(g.constants) == 1
+    np.testing.assert_array_equal(out.detach().numpy(), [2.0, 3.0, 4.0])
