@@ -112,6 +112,7 @@ class Capture:
     output: Any = None
     modules: list = field(default_factory=list)  # the modules called (their training flags)
     tuple_nodes: set = field(default_factory=set)  # ids of nodes whose op returned a 1-tuple
+    created: set = field(default_factory=set)  # ids of the tensors made during the trace
 
 
 def _state_of(named: list) -> list:
@@ -214,7 +215,11 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             return orig_no_grad(ufunc, input, other, promote)
         orig_no_grad(ufunc, input, other, promote)  # eager's checks and errors first
         op = Ufunc if promote else UfuncNoPromotion
-        return op.apply(input, other, ufunc=ufunc)[0]
+        out = op.apply(input, other, ufunc=ufunc)[0]
+        # eager's callers may finish a mask with raw array code in place (isclose), which no op
+        # records: read-only here, such a write fails the trace and the call runs eagerly
+        out._data.flags.writeable = False
+        return out
 
     orig_dropout = _activation.masked_dropout
 
@@ -238,6 +243,15 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
                 raise GraphBreak("a module has forward or backward hooks")
         return orig_call(self, *a, **k)
 
+    made: list = []  # the tensors made during the trace (kept: their ids stay unique)
+    orig_make = Tensor.__dict__["_make"]
+
+    def make(*a: Any, **k: Any) -> Tensor:
+        t = orig_make.__func__(*a, **k)
+        if _op._tracer is not None:
+            made.append(t)
+        return t
+
     def function_apply(cls: type, *a: Any, **k: Any) -> Any:
         # its forward's ops would be traced, and their formulas replace the Function's backward
         raise GraphBreak(f"a custom autograd.Function ({cls.__name__}) is applied")
@@ -252,6 +266,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             stack.enter_context(_patched(Tensor, "data", data_prop))
             stack.enter_context(_patched(Function, "apply", classmethod(function_apply)))
             stack.enter_context(_patched(Module, "__call__", module_call))
+            stack.enter_context(_patched(Tensor, "_make", staticmethod(make)))
             _inplace._write = write
             _compare._no_grad = no_grad_ufunc
             _activation.masked_dropout = masked_dropout
@@ -300,7 +315,8 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
                 v = tr.by_id.get(id(obj), (None,))[0]
             if v is not None and id(v) in consts:
                 sources.setdefault(v.name, obj)
-    return Capture(graph, writes, sources, out, list(called.values()), tuple_nodes)
+    return Capture(graph, writes, sources, out, list(called.values()), tuple_nodes,
+                   {id(t) for t in made})
 
 
 class _Traced:

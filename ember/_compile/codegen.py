@@ -128,6 +128,8 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
             continue
         name = f"q{k}"
         names[id(v)] = name
+        if src is not None and id(src) in cap.created:
+            src = None  # made by the forward itself (zeros_like, tensor(...)): its traced value
         if src is not None:
             ns[f"Q{k}"] = src
             live_tensor[id(v)] = src
@@ -164,7 +166,7 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     writes_after: dict[int, list] = {}
     for tgt, res, target in cap.writes:
         stmt = _write_stmt(tgt, res, target, names, input_pos, live_tensor, real_inputs,
-                           grad_enabled, ns)
+                           grad_enabled, ns, cap.created)
         if stmt is not None and res.producer is not None:
             writes_after.setdefault(id(res.producer), []).append(stmt)
     needed = {id(o) for o in g.outputs} | {id(res) for _, res, _ in cap.writes}
@@ -246,7 +248,9 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     outputs = []
     out_names = []
     written = {}  # an in-place op's result is the tensor it wrote into: eager returns that one
-    for tgt, res, _ in cap.writes:
+    for tgt, res, target in cap.writes:
+        if id(target) in cap.created:
+            continue
         if tgt.kind == "input":
             written[id(res)] = ("input", input_pos[id(tgt)])
         elif tgt.kind != "node" and id(tgt) in live_tensor:
@@ -442,11 +446,12 @@ def _args(node: Node, i: int, names: dict, ns: dict) -> list[str]:
 
 
 def _write_stmt(tgt: Value, res: Value, target: Tensor, names: dict, input_pos: dict,
-                live_tensor: dict, real_inputs: list, grad_enabled: bool, ns: dict) -> Any:
+                live_tensor: dict, real_inputs: list, grad_enabled: bool, ns: dict,
+                created: set) -> Any:
     """The replay of an in-place write into a tensor the caller holds (an input, a buffer), or
     None for a write into an intermediate (the IR already renames it)."""
-    if tgt.kind == "node" and target._base is None:
-        return None
+    if (tgt.kind == "node" or id(target) in created) and target._base is None:
+        return None  # an intermediate (the IR renames it), or a tensor the forward made
     if tgt.kind == "node" or target._base is not None:
         raise GraphBreak("an in-place write into a view")
     if tgt.kind == "input":

@@ -20,12 +20,18 @@ _original = helpers.check_op
 _calls = [0, 0]  # checks run compiled, and of those the replays that broke to eager
 
 
+def _copy(x: Any) -> Any:
+    if isinstance(x, ember.Tensor):
+        return x.detach().clone().requires_grad_(x.requires_grad)
+    return x
+
+
 def _compiled(fn: Callable) -> Callable:
     def run(m: Any, *xs: Any) -> Any:
         if m is not ember:
             return fn(m, *xs)
         compiled = ember.compile(lambda *a: fn(ember, *a))
-        compiled(*xs)
+        compiled(*[_copy(x) for x in xs])  # compiles (on copies: fn may write into its inputs)
         out = compiled(*xs)
         _calls[0] += 1
         _calls[1] += compiled._compiled.last.reason is not None
