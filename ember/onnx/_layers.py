@@ -13,11 +13,13 @@ from ..ops import (
     activation_ext,
     attention,
     conv,
+    cumulative,
     linalg,
     norm,
     pool,
     pool_nd,
     shape,
+    sorting,
     stats,
 )
 from ._ops import DynamicShapeError, _operand, converts
@@ -425,3 +427,27 @@ def _baddbmm(b: Any, node: Node) -> None:
         b.emit("Mul", [cname, _operand(b, beta, out)], [t])
         cname = t
     b.emit("Add", [cname, prod], [b.out(node)])
+
+
+@converts(cumulative.Cumsum)
+def _cumsum(b: Any, node: Node) -> None:
+    out = node.outputs[0]
+    b.emit("CumSum", [b.inp(node.args[0], out.dtype), b.ints([node.kwargs["dim"]])],
+           [b.out(node)])
+
+
+@converts(sorting.Topk, sorting.Sort)
+def _topk(b: Any, node: Node) -> None:
+    """topk, and sort as a topk of the whole dim (descending unless asked otherwise)."""
+    x, kw = node.args[0], node.kwargs
+    d = kw["dim"] % max(len(x.shape), 1)
+    if "k" in kw:
+        k, largest = b.ints([kw["k"]]), kw["largest"]
+    else:
+        twin = b.twin(node)
+        n = x.shape[d]
+        k = b.ints([n]) if twin is None or twin.args[0].shape[d] == n else b.shape_tensor(
+            [n], [twin.args[0].shape[d]], node.name)  # the whole (dynamic) dim
+        largest = kw["descending"]
+    b.emit("TopK", [b.inp(x), k], [b.out(node, 0), b.out(node, 1)], axis=d,
+           largest=int(bool(largest)), sorted=1)
