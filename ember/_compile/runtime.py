@@ -3,6 +3,7 @@ forward records in ember's graph."""
 from __future__ import annotations
 
 import logging
+import warnings
 import weakref
 from collections.abc import Callable
 from sys import modules as _modules
@@ -524,8 +525,10 @@ class Compiled:
             for mild in (False, True):  # other values; then a permutation only (same range)
                 memo: dict = {}
                 try:
-                    cap2 = capture(self.fn, self.module, _perturbed(args, memo, mild),
-                                   _perturbed(kwargs, memo, mild))
+                    with warnings.catch_warnings():  # the first trace gave the call's warnings
+                        warnings.simplefilter("ignore")
+                        cap2 = capture(self.fn, self.module, _perturbed(args, memo, mild),
+                                       _perturbed(kwargs, memo, mild))
                     break
                 except GraphBreak:
                     raise
