@@ -20,6 +20,16 @@ import torch.distributions as TD  # noqa: E402
 R = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _torch_validates():
+    """torch turns its distributions' validation off for good when torch._dynamo first loads
+    (torch.compile, torch.onnx): on here, as by default, whatever ran before in this process."""
+    previous = TD.Distribution._validate_args
+    TD.Distribution.set_default_validate_args(True)
+    yield
+    TD.Distribution.set_default_validate_args(previous)
+
+
 def _np(t):
     return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
 

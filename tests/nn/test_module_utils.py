@@ -278,12 +278,15 @@ def test_spectral_norm_matches_torch(make):
         t.train(train)
         e.train(train)
         yt, ye = t(torch.tensor(x)), e(ember.tensor(x))
-        np.testing.assert_allclose(_np(ye), _np(yt), rtol=1e-4, atol=1e-5)
+        # float32 sums of terms up to ~1e2 (the weights come from torch's generator, so their
+        # size depends on the test order): the tolerance is on that scale
+        np.testing.assert_allclose(_np(ye), _np(yt), rtol=1e-4,
+                                   atol=1e-5 * max(1.0, float(np.abs(_np(yt)).max())))
     (yt ** 2).sum().backward()
     (ye ** 2).sum().backward()
-    np.testing.assert_allclose(_np(e.parametrizations.weight.original.grad),
-                               _np(t.parametrizations.weight.original.grad), rtol=1e-4,
-                               atol=1e-5)
+    gt = _np(t.parametrizations.weight.original.grad)
+    np.testing.assert_allclose(_np(e.parametrizations.weight.original.grad), gt, rtol=1e-4,
+                               atol=1e-5 * max(1.0, float(np.abs(gt).max())))
     for name in ("_u", "_v"):
         np.testing.assert_allclose(_np(getattr(e.parametrizations.weight[0], name)),
                                    _np(getattr(t.parametrizations.weight[0], name)), rtol=1e-4,
