@@ -78,12 +78,22 @@ def workload(name: str, *, kind: Kind = "step", unit: str | None = None,
 def seed_ops(m: Any) -> Step:
     """The autograd tutorial: Q = 3*a**3 - b**2 on 2-element leaves, Q.backward(gradient=...),
     then a.grad = b.grad = None. Pure per-op and per-node overhead."""
+    return _seed_ops(m, compiled=False)
+
+
+def _seed_ops(m: Any, compiled: bool) -> Step:
     a = m.tensor([2.0, 3.0], requires_grad=True)
     b = m.tensor([6.0, 4.0], requires_grad=True)
     external_grad = m.tensor([1.0, 1.0])
 
+    def q(a: Any, b: Any) -> Any:
+        return 3 * a**3 - b**2
+
+    if compiled:
+        q = _compiled(m, q)
+
     def step() -> None:
-        Q = 3 * a**3 - b**2
+        Q = q(a, b)
         Q.backward(gradient=external_grad)
         a.grad = None
         b.grad = None
@@ -95,6 +105,10 @@ def seed_ops(m: Any) -> Step:
 def tiny_mlp(m: Any) -> Step:
     """2-16-16-1 ReLU MLP on a batch of 8, MSE loss, backward and a manual SGD step under
     no_grad (p.sub_(lr * p.grad); p.grad = None), written with raw tensor ops."""
+    return _tiny_mlp(m, compiled=False)
+
+
+def _tiny_mlp(m: Any, compiled: bool) -> Step:
     import numpy as np
 
     # the same float32 data for both frameworks, passed as Python lists (the most portable input)
@@ -112,11 +126,17 @@ def tiny_mlp(m: Any) -> Step:
     t = m.tensor(rng.standard_normal((8, 1)).astype(np.float32).tolist())
     lr = 0.01
 
-    def step() -> None:
+    def loss_of(x: Any, t: Any) -> Any:
         h = (x @ W1 + b1).relu()
         h = (h @ W2 + b2).relu()
         y = h @ W3 + b3
-        loss = ((y - t) ** 2).mean()
+        return ((y - t) ** 2).mean()
+
+    if compiled:
+        loss_of = _compiled(m, loss_of)
+
+    def step() -> None:
+        loss = loss_of(x, t)
         loss.backward()
         with m.no_grad():
             for p in params:
@@ -166,6 +186,10 @@ def mlp(m: Any, tiny: bool = False) -> Step:
     """784-512-512-10 ReLU MLP (nn.Sequential of nn.Linear and nn.ReLU) on a batch of 128,
     nn.CrossEntropyLoss, backward and an optim.SGD step (lr 0.01, momentum 0.9), zero_grad
     first."""
+    return _mlp(m, tiny, compiled=False)
+
+
+def _mlp(m: Any, tiny: bool, compiled: bool) -> Step:
     nn = m.nn
     m.manual_seed(0)
     batch = 8 if tiny else 128
@@ -175,7 +199,8 @@ def mlp(m: Any, tiny: bool = False) -> Step:
     x, y = _data(m, 1, batch, 784), _labels(m, 2, batch, 10)
     forward = batch * sum(2 * mod.in_features * mod.out_features
                           for mod in model if isinstance(mod, nn.Linear))
-    return _with_flops(_train_step(m, model, opt, x, y), 3 * forward, TRAIN_NOTE)
+    step = _train_step(m, _compiled(m, model) if compiled else model, opt, x, y)
+    return _with_flops(step, 3 * forward, TRAIN_NOTE)
 
 
 def _resnet_forward_flops(model: Any, size: int) -> float:
@@ -296,6 +321,10 @@ def gpt_small(m: Any, tiny: bool = False) -> Step:
     """A nanoGPT-style character model: 2 layers, n_embd 64, 2 heads, block 32, vocabulary 65,
     causal F.scaled_dot_product_attention, GELU MLP, batch 12: train step (zero_grad, forward,
     cross-entropy, backward, AdamW lr 1e-3)."""
+    return _gpt_small(m, tiny, compiled=False)
+
+
+def _gpt_small(m: Any, tiny: bool, compiled: bool) -> Step:
     from benchmarks.seq_models import classes
 
     m.manual_seed(0)
@@ -304,10 +333,11 @@ def gpt_small(m: Any, tiny: bool = False) -> Step:
     model.train()
     opt = m.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = _tokens(m, 1, vocab, batch, block), _tokens(m, 2, vocab, batch, block)
+    run = _compiled(m, model) if compiled else model
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        loss = model(x, y)
+        loss = run(x, y)
         loss.backward()
         opt.step()
 
@@ -362,97 +392,24 @@ def _compiled(m: Any, fn: Any) -> Any:
 def seed_ops_compiled(m: Any) -> Step:
     """seed_ops with Q = 3*a**3 - b**2 compiled (ember.compile: one node, a generated backward);
     torch eager."""
-    a = m.tensor([2.0, 3.0], requires_grad=True)
-    b = m.tensor([6.0, 4.0], requires_grad=True)
-    external_grad = m.tensor([1.0, 1.0])
-    q = _compiled(m, lambda a, b: 3 * a**3 - b**2)
-
-    def step() -> None:
-        Q = q(a, b)
-        Q.backward(gradient=external_grad)
-        a.grad = None
-        b.grad = None
-
-    return step
+    return _seed_ops(m, compiled=True)
 
 
 @workload("tiny_mlp_compiled", unit="us")
 def tiny_mlp_compiled(m: Any) -> Step:
     """tiny_mlp with the forward and MSE loss compiled (the weights are captured leaves); the
     manual SGD step stays eager. torch eager."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-
-    def leaf(fan_in: int, *shape: int) -> Any:
-        w = rng.standard_normal(shape) / np.sqrt(fan_in)
-        return m.tensor(w.astype(np.float32).tolist(), requires_grad=True)
-
-    W1, b1 = leaf(2, 2, 16), leaf(2, 16)
-    W2, b2 = leaf(16, 16, 16), leaf(16, 16)
-    W3, b3 = leaf(16, 16, 1), leaf(16, 1)
-    params = [W1, b1, W2, b2, W3, b3]
-    x = m.tensor(rng.standard_normal((8, 2)).astype(np.float32).tolist())
-    t = m.tensor(rng.standard_normal((8, 1)).astype(np.float32).tolist())
-    lr = 0.01
-
-    def loss_of(x: Any, t: Any) -> Any:
-        h = (x @ W1 + b1).relu()
-        h = (h @ W2 + b2).relu()
-        y = h @ W3 + b3
-        return ((y - t) ** 2).mean()
-
-    loss_fn = _compiled(m, loss_of)
-
-    def step() -> None:
-        loss = loss_fn(x, t)
-        loss.backward()
-        with m.no_grad():
-            for p in params:
-                p.sub_(lr * p.grad)
-                p.grad = None
-
-    return step
+    return _tiny_mlp(m, compiled=True)
 
 
 @workload("mlp_compiled", unit="ms")
 def mlp_compiled(m: Any, tiny: bool = False) -> Step:
     """mlp with the model compiled (ember.compile(model)); loss, backward and SGD as in mlp.
     torch eager."""
-    nn = m.nn
-    m.manual_seed(0)
-    batch = 8 if tiny else 128
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                          nn.Linear(512, 10))
-    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = _data(m, 1, batch, 784), _labels(m, 2, batch, 10)
-    forward = batch * sum(2 * mod.in_features * mod.out_features
-                          for mod in model if isinstance(mod, nn.Linear))
-    step = _train_step(m, _compiled(m, model), opt, x, y)
-    return _with_flops(step, 3 * forward, TRAIN_NOTE)
+    return _mlp(m, tiny, compiled=True)
 
 
 @workload("gpt_small_compiled", unit="ms", budget=4.0)
 def gpt_small_compiled(m: Any, tiny: bool = False) -> Step:
     """gpt_small with the model (forward and its cross-entropy) compiled. torch eager."""
-    from benchmarks.seq_models import classes
-
-    m.manual_seed(0)
-    batch, block, n_embd, n_head, vocab = (2, 8, 16, 2, 65) if tiny else (12, 32, 64, 2, 65)
-    model = classes(m)[1](vocab, block, 2, n_embd, n_head)
-    model.train()
-    opt = m.optim.AdamW(model.parameters(), lr=1e-3)
-    x, y = _tokens(m, 1, vocab, batch, block), _tokens(m, 2, vocab, batch, block)
-    compiled = _compiled(m, model)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        loss = compiled(x, y)
-        loss.backward()
-        opt.step()
-
-    tokens, C = batch * block, n_embd
-    layer = 2 * tokens * C * 3 * C + 4 * tokens * block * C + 2 * tokens * C * C \
-        + 2 * 2 * tokens * C * 4 * C
-    forward = 2 * layer + 2 * tokens * C * vocab
-    return _with_flops(step, 3 * forward, TRAIN_NOTE + "; softmax, norms and GELU not counted")
+    return _gpt_small(m, tiny, compiled=True)
