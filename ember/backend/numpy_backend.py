@@ -314,7 +314,7 @@ class NumpyBackend(ArrayVocabulary):
     max_pool2d = staticmethod(max_pool2d)
     # convolution, and its adjoints in the input and in the weight
     # (float32 through oneDNN where the optional library is installed: ``onednn``)
-    conv2d = staticmethod(onednn.accelerated_forward(numpy_conv.conv2d, onednn.conv2d))
+    conv2d = staticmethod(onednn.accelerated(numpy_conv.conv2d_biased, onednn.conv2d))
     conv2d_input_grad = staticmethod(onednn.accelerated(numpy_conv.conv2d_input_grad,
                                                         onednn.conv2d_input_grad))
     conv2d_weight_grad = staticmethod(onednn.accelerated(numpy_conv.conv2d_weight_grad,

@@ -349,6 +349,15 @@ def conv2d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray:
     return y
 
 
+def conv2d_biased(x: np.ndarray, w: np.ndarray, geo: WindowGeometry,
+                  bias: np.ndarray | None = None) -> np.ndarray:
+    """``conv2d`` plus ``bias`` (O) per output channel: the backend's forward kernel."""
+    y = conv2d(x, w, geo)
+    if bias is not None:
+        y += bias.reshape(-1, 1, 1)
+    return y
+
+
 def _flipped(w: np.ndarray, groups: int) -> np.ndarray:
     """(O, C/G, KH, KW) -> (C, O/G, KH, KW), each group's kernel transposed and rotated 180°:
     the weight of the convolution that is the input gradient of a stride-1 convolution."""

@@ -260,19 +260,25 @@ class _Conv:
 
     def __init__(self, x_shape: tuple, w_shape: tuple, geo: WindowGeometry) -> None:
         n = x_shape[0]
-        self.geo = geo
         self.src = _desc(x_shape, None)
         self.wts = _desc(_grouped(w_shape, geo.groups), None)
         self.dst = _desc((n, w_shape[0]) + tuple(geo.out_hw), None)
         self.dims = _geometry(geo)
         self.bias = _desc((w_shape[0],), (1,))
-        self.fwd_pd = _p()  # (forward training: the backward primitives take it as their hint)
-        status = _lib.dnnl_convolution_forward_primitive_desc_create(
-            ctypes.byref(self.fwd_pd), _engine, _TRAINING, _DIRECT, self.src, self.wts, None,
-            self.dst, *self.dims, None)
-        self.ok = status == 0
+        # (forward training: the backward primitives take it as their hint)
+        self.fwd_pd = self._forward(None)
+        self.ok = self.fwd_pd is not None
         self.prims: dict = {}
         self.bias_mem = None
+
+    def _forward(self, bias: Any) -> Any:
+        """The forward primitive descriptor, with a bias operand or none; None where oneDNN has
+        none."""
+        pd = _p()
+        status = _lib.dnnl_convolution_forward_primitive_desc_create(
+            ctypes.byref(pd), _engine, _TRAINING, _DIRECT, self.src, self.wts, bias, self.dst,
+            *self.dims, None)
+        return None if status else pd
 
     def primitive(self, kind: str, layouts: tuple) -> Any:
         """The primitive of ``kind`` for operands and result of these plain layouts (shape and
@@ -284,12 +290,9 @@ class _Conv:
             if kind == "forward":
                 pd, queries = self.fwd_pd, (_Q_SRC, _Q_WEIGHTS, _Q_DST)
             elif kind == "forward_bias":
-                status = _lib.dnnl_convolution_forward_primitive_desc_create(
-                    ctypes.byref(pd), _engine, _TRAINING, _DIRECT, self.src, self.wts,
-                    self.bias, self.dst, *self.dims, None)
-                if status:
+                pd, queries = self._forward(self.bias), (_Q_SRC, _Q_WEIGHTS, _Q_DST)
+                if pd is None:
                     return None
-                queries = (_Q_SRC, _Q_WEIGHTS, _Q_DST)
                 self.bias_mem = _memory(self.bias)
             elif kind == "input_grad":
                 status = _lib.dnnl_convolution_backward_data_primitive_desc_create(
@@ -393,52 +396,31 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, geo: WindowGeometry) -> np.
 conv3d, conv3d_input_grad, conv3d_weight_grad = conv2d, conv2d_input_grad, conv2d_weight_grad
 
 
-def conv1d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
-    """1-d: the 2-d convolution over images of height 1 (``numpy_convnd.line_geometry``)."""
-    y = conv2d(x[:, :, None], w[:, :, None], line_geometry(geo))
-    return None if y is None else y[:, :, 0]
+def _line(kernel: Callable) -> Callable:
+    """The 1-d kernel: the 2-d one over images of height 1 (``numpy_convnd.line_geometry``)."""
+
+    def run(a: np.ndarray, b: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
+        y = kernel(a[:, :, None], b[:, :, None], line_geometry(geo))
+        return None if y is None else y[:, :, 0]
+
+    return run
 
 
-def conv1d_input_grad(g: np.ndarray, w: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
-    y = conv2d_input_grad(g[:, :, None], w[:, :, None], line_geometry(geo))
-    return None if y is None else y[:, :, 0]
-
-
-def conv1d_weight_grad(x: np.ndarray, g: np.ndarray, geo: WindowGeometry) -> np.ndarray | None:
-    y = conv2d_weight_grad(x[:, :, None], g[:, :, None], line_geometry(geo))
-    return None if y is None else y[:, :, 0]
+conv1d, conv1d_input_grad, conv1d_weight_grad = (
+    _line(k) for k in (conv2d, conv2d_input_grad, conv2d_weight_grad))
 
 
 def accelerated(numpy_kernel: Callable, onednn_kernel: Callable) -> Callable:
     """``numpy_kernel``, run by ``onednn_kernel`` instead where oneDNN is enabled and takes the
-    operands."""
+    operands (the forward's optional bias passed on to either)."""
 
-    def kernel(a: np.ndarray, b: np.ndarray, geo: WindowGeometry) -> np.ndarray:
+    def kernel(a: np.ndarray, b: np.ndarray, geo: WindowGeometry, *bias: Any) -> np.ndarray:
         if a.dtype == np.float32 and enabled():
-            out = onednn_kernel(a, b, geo)
+            out = onednn_kernel(a, b, geo, *bias)
             if out is not None:
                 return out
-        return numpy_kernel(a, b, geo)
+        return numpy_kernel(a, b, geo, *bias)
 
     kernel.__name__ = numpy_kernel.__name__
     kernel.__doc__ = numpy_kernel.__doc__
     return kernel
-
-
-def accelerated_forward(numpy_kernel: Callable, onednn_kernel: Callable) -> Callable:
-    """``accelerated`` for the forward convolution, which also adds a bias per output channel
-    (inside the primitive on oneDNN, whose rounding torch's results have)."""
-
-    def conv2d(x: np.ndarray, w: np.ndarray, geo: WindowGeometry,
-               bias: np.ndarray | None = None) -> np.ndarray:
-        if x.dtype == np.float32 and enabled():
-            out = onednn_kernel(x, w, geo, bias)
-            if out is not None:
-                return out
-        y = numpy_kernel(x, w, geo)
-        if bias is not None:
-            y += bias.reshape(-1, 1, 1)
-        return y
-
-    conv2d.__doc__ = numpy_kernel.__doc__
-    return conv2d
