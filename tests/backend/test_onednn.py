@@ -194,19 +194,25 @@ def test_1d_and_3d_match_torch_and_the_numpy_path(nd, xs, ws, kw, monkeypatch):
     w = rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
     name = f"conv{nd}d"
-    runs = []
+    calls: list = []
+    run = onednn._run
+    monkeypatch.setattr(onednn, "_run", lambda kind, *a, **k: calls.append(kind) or run(kind, *a,
+                                                                                        **k))
+    runs, ran = [], []
     for m, off in ((ember, "1"), (ember, "0"), (torch, "1")):
         monkeypatch.setenv("EMBER_ONEDNN", off)
         tx, tw, tb = (m.tensor(v, requires_grad=True) for v in (x, w, b))
         y = getattr(m.nn.functional, name)(tx, tw, tb, **kw)
         (y * y).sum().backward()
         runs.append([v.detach().numpy() for v in (y, tx.grad, tw.grad, tb.grad)])
-    before = len(onednn._cache)
+        ran.append(sorted(set(calls)))
+        calls.clear()
+    # the first ember run took oneDNN's three kernels, the second none
+    assert ran[:2] == [["forward", "input_grad", "weight_grad"], []]
     for mine, numpy_path, ref in zip(*runs):
         scale = np.abs(ref).max()
         np.testing.assert_allclose(mine, ref, rtol=1e-4, atol=1e-5 * scale)
         np.testing.assert_allclose(numpy_path, ref, rtol=1e-4, atol=1e-5 * scale)
-    assert before > 0
 
 
 def test_openmp_waits_passively_unless_the_user_chose():
