@@ -355,7 +355,15 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-d tensors."""
-    _need_tensors("dot", input=input, tensor=tensor)
+    _check_vectors("dot", input, tensor=tensor)
+    return Dot.apply(input, tensor)
+
+
+def _check_vectors(fname: str, input: Tensor, **other: Any) -> None:
+    """torch's checks of dot's and vdot's operands, in its order (``other``: the second's
+    parameter name and value)."""
+    _need_tensors(fname, input=input, **other)
+    (tensor,) = other.values()
     if input.ndim != 1 or tensor.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
     if input.dtype is not tensor.dtype:
@@ -366,8 +374,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to "
                            f"have the same number of elements, but got {n} and {m} elements "
                            "respectively")
-    _not_bool("dot", input)
-    return Dot.apply(input, tensor)
+    _not_bool(fname, input)
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from . import _reduce_util as ru
 from .inplace import apply_inplace, type_name
-from .linalg import _need_tensors, _not_bool
+from .linalg import _check_vectors
 
 _warned: set = set()
 _triangular_solve_t = ru.return_type("triangular_solve", ("solution", "cloned_coefficient"))
@@ -52,18 +52,7 @@ class Vdot(Op, name="VdotBackward0"):
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """``sum(conj(input) * other)`` of two 1-d tensors."""
-    _need_tensors("vdot", input=input, other=other)
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    if input.dtype is not other.dtype:
-        raise RuntimeError("dot : expected both vectors to have same dtype, but found "
-                           f"{type_name(input)} and {type_name(other)}")
-    n, m = input.shape[0], other.shape[0]
-    if n != m:
-        raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to "
-                           f"have the same number of elements, but got {n} and {m} elements "
-                           "respectively")
-    _not_bool("vdot", input)
+    _check_vectors("vdot", input, other=other)
     return Vdot.apply(input, other)
 
 
