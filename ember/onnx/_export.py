@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._trace import Graph, Node, Value, trace
+from .._trace.tracer import _flatten
 from ..tensor import Tensor
 from ._ops import CONVERTERS, DynamicShapeError
 from .errors import OnnxExporterError, UnsupportedOperatorError
@@ -248,16 +249,6 @@ def _check_frozen(graph: Graph, twin: Graph) -> None:
                 raise OnnxExporterError(
                     f"{node.name}'s {key!r} was computed from the input values outside the ops "
                     "the tracer records: the exported model would keep the example's")
-
-
-def _flatten(obj: Any) -> list[Tensor]:
-    if isinstance(obj, Tensor):
-        return [obj]
-    if isinstance(obj, (tuple, list)):
-        return [t for o in obj for t in _flatten(o)]
-    if isinstance(obj, dict):
-        return [t for o in obj.values() for t in _flatten(o)]
-    return []
 
 
 def _replace(obj: Any, swap: dict[int, Tensor]) -> Any:

@@ -12,7 +12,7 @@ from ..tensor import Tensor, _wrap_dim
 from ._op import Op
 from ._util import dims_arg
 from .inplace import check_inplace
-from .shape import Squeeze, Transpose, Unsqueeze
+from .shape import Alias, Squeeze, Transpose, Unsqueeze
 from .storage import _CPP_TYPES
 
 
@@ -134,18 +134,6 @@ def as_subclass(self: Tensor, cls: type) -> Tensor:
     Tensor._init(t, self._data, self._requires_grad, out._grad_fn, out._output_nr)
     t._version_counter = self._version_counter
     return t
-
-
-class Alias(Op, name="AliasBackward0"):
-    on_arrays = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return a[...]
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
 
 
 class UnsafeSplit(Op, name="UnsafeSplitBackward0"):

@@ -144,6 +144,8 @@ class UnsafeView(View, name="UnsafeViewBackward0"):
 
 
 class Alias(Op, name="AliasBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a):
         return a[...]

@@ -62,7 +62,7 @@ def _view_copy(input: Tensor, view_fn: Callable, multi: bool = False) -> Any:
 
 def alias_copy(input: Tensor) -> Tensor:
     """A copy of ``input`` (the copy twin of ``alias``)."""
-    from .aliasing import Alias
+    from .shape import Alias
 
     return _view_copy(input, Alias.apply)
 
