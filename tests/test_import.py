@@ -15,6 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # What a plain ``import ember`` must not load (unless ``import numpy`` alone already does here).
 NOT_IMPORTED = [
     "torch", "torchvision", "PIL", "matplotlib", "graphviz",  # optional or foreign packages
+    "cupy", "cupyx",  # CuPy loads on the first question about CUDA (0.4 s to import)
     "urllib.request", "http.client", "socket", "ssl", "zipfile", "pickletools", "json",
     "multiprocessing", "threading", "hashlib", "secrets", "random",
     "numpy.random",  # ember's generator draws it in on the first random number
