@@ -1,0 +1,734 @@
+"""The CUDA backend: ``CupyBackend``, the NumPy backend's kernels over CuPy (or any module shaped
+as CuPy 14.2 is, such as the tests' fake), and ``load()``, which imports CuPy the first time a
+CUDA device is asked for (never at ``import ember``: ``import cupy`` alone takes ~0.4 s).
+
+Every kernel is written once over ``self.xp``: index arrays and constants are made with ``xp``,
+never with numpy (CuPy refuses host operands), and no kernel reads a device value back to the host
+(a sync) except where noted: ``orthogonal_polynomial`` and ``bessel("airy_ai", ...)``, which
+CuPy lacks and which run through the NumPy kernels on a copy.
+
+What differs from the NumPy backend, and why:
+
+- No read-only arrays and no floating-point error state on CuPy: ``as_strided`` ignores
+  ``writeable``, ``errors_*`` are no-ops, ``sole_owner`` asks no ``writeable`` flag, and
+  ``has_internal_overlap`` (a stride 0 on an axis of size > 1, torch's rule) stands in for the
+  read-only flag of NumPy's broadcast views.
+- ``window_reduce``/``max_pool2d`` always take the NaN-aware argmax steps: NumPy's backend first
+  asks whether a window holds a NaN, a sync on a GPU. The results are the same (torch's first
+  maximum, last NaN).
+- ``segment_sum`` and ``index_sum`` scatter-add (CUDA atomics, as torch's ``index_add_``) instead
+  of NumPy's sorted ``add.reduceat``, whose run starts have a data-dependent size (a sync): float
+  sums may differ from NumPy's in their last bits and from run to run, as torch CUDA's do.
+- ``scatter_add`` maps the dtypes CUDA's atomicAdd lacks onto ones it has (int64 as uint64:
+  two's-complement sums are the same bits; 8/16-bit integers and bool through int32; complex as
+  its real and imaginary parts), since ``cupyx.scatter_add`` takes only int32, uint32, uint64,
+  float16, float32 and float64 with integer indices.
+- Convolutions run the plain im2col + batched GEMM strategy of ``numpy_conv`` (``_columns``,
+  ``col2im``; cuBLAS through ``xp.matmul``) in chunks of samples, without the CPU-cache strategies
+  (row-padded im2col, kernel-row GEMMs, flipped-kernel input gradient) that pay on a CPU only.
+- Special functions come from ``cupyx.scipy.special`` (Cephes ports, as torch's CUDA kernels),
+  their results in the input's floating dtype, as ``numpy_special``'s.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import types
+from typing import Any
+
+import numpy as np
+
+from . import numpy_bessel, numpy_special
+from .geometry import WindowGeometry
+from .numpy_backend import _taps as _window_taps  # (slicing only: the same on any array)
+from .numpy_conv import _fit
+from .numpy_convnd import line_geometry, plane_geometry
+from .optim_kernels import OptimKernels
+from .vocabulary import _SOLE_N, _SOLE_NB, ArrayVocabulary, _refcount
+
+Array = Any  # a CuPy (or fake CuPy) array
+
+INSTALL_HINT = ("CUDA in ember needs CuPy: pip install 'ember[cuda12]' for a CUDA 12.x driver or "
+                "'ember[cuda13]' for CUDA 13.x (nvidia-smi prints the driver's CUDA version)")
+
+# an im2col buffer holds at most this many bytes: a larger batch runs as several GEMMs over
+# slices of samples (GPU memory is plentiful, but im2col is KH*KW times its input)
+_CHUNK_BYTES = 256 << 20
+
+# the dtypes ``cupyx.scatter_add`` takes with integer indices (CUDA's atomicAdd): int32, uint32,
+# uint64 (two spellings), float16, float32, float64
+_ATOMIC = frozenset("iILQefd")
+# the narrow types summed in a 32-bit integer of the same signedness, then cast back (the
+# wrap-around of NumPy's narrow ``add.at`` is that of the cast)
+_WIDENED = {"b": "int32", "h": "int32", "B": "uint32", "H": "uint32", "?": "int32"}
+
+# ``bessel``'s kernels in cupyx.scipy.special (airy_ai has none there)
+_BESSEL = {"bessel_j0": "j0", "bessel_j1": "j1", "bessel_y0": "y0", "bessel_y1": "y1",
+           "modified_bessel_k0": "k0", "modified_bessel_k1": "k1",
+           "scaled_modified_bessel_k0": "k0e", "scaled_modified_bessel_k1": "k1e"}
+
+
+class errors_quiet:
+    """``with errors_quiet():``: CuPy has no floating-point error state, so nothing to silence."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _errors_ignored() -> None:
+    """No-op: CuPy never warns about inf - inf or 0 * inf (torch does not either)."""
+    return
+
+
+def _errors_restored(token: Any) -> None:
+    """No-op, undoing ``_errors_ignored``."""
+    return
+
+
+def _taps(geo: WindowGeometry) -> tuple:
+    """The input rows and columns a 1x1 convolution without padding reads."""
+    return tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(geo.out_hw, geo.stride))
+
+
+def _pointwise(geo: WindowGeometry) -> bool:
+    """A 1x1 convolution without padding: its im2col is a strided slice of the input."""
+    return geo.kernel == (1, 1) and geo.pad == (0, 0)
+
+
+def _chunks(n: int, per_sample: int) -> list:
+    """Slices of the batch ``range(n)`` whose im2col buffers fit ``_CHUNK_BYTES``."""
+    step = max(1, min(n, _CHUNK_BYTES // max(per_sample, 1)))
+    return [slice(s, s + step) for s in range(0, n, step)]
+
+
+def _is_cupy(xp: Any) -> bool:
+    """Whether ``xp`` is the real CuPy package (the fake is no module file of a ``cupy`` package):
+    the guard for anything that compiles CUDA code."""
+    path = getattr(xp, "__file__", None) or ""
+    return isinstance(xp, types.ModuleType) and xp.__name__ == "cupy" and \
+        path.replace("\\", "/").endswith("cupy/__init__.py")
+
+
+class CupyBackend(ArrayVocabulary):
+    """The backend of CuPy arrays: ``xp`` is ``cupy`` (or a module shaped as it), ``cupyx`` its
+    extension namespace (``scatter_add``, ``scipy.special``)."""
+
+    name = "cuda"
+    device_type = "cuda"
+    errors_ignored = staticmethod(_errors_ignored)
+    errors_restored = staticmethod(_errors_restored)
+    errors_quiet = errors_quiet
+
+    def __init__(self, cupy: Any, cupyx: Any) -> None:
+        self.xp = cupy
+        self.cupyx = cupyx
+        self.array_type = cupy.ndarray
+        self.optim = OptimKernels(cupy)  # the optimizers' updates: xp-generic already
+        self.real = _is_cupy(cupy)
+        self._zeros: dict = {}
+        self._special_module: Any = None
+
+    def __repr__(self) -> str:
+        return f"CupyBackend({getattr(self.xp, '__name__', type(self.xp).__name__)})"
+
+    # -- devices -----------------------------------------------------------------------------------
+    @staticmethod
+    def device_index(arr: Array) -> int:
+        """The index of the GPU holding ``arr``."""
+        return arr.device.id
+
+    @staticmethod
+    def to_host(arr: Array) -> np.ndarray:
+        """A NumPy copy of ``arr`` (a device-to-host copy: a sync)."""
+        return arr.get()
+
+    def from_host(self, arr: Any, index: int) -> Array:
+        """A copy of the host array ``arr`` on GPU ``index``."""
+        with self.xp.cuda.Device(index):
+            return self.xp.asarray(arr)
+
+    def to_index(self, arr: Array, index: int) -> Array:
+        """``arr`` on GPU ``index``: itself when it is there, else a copy made there (CuPy copies
+        an array of another device into the current one)."""
+        if arr.device.id == index:
+            return arr
+        with self.xp.cuda.Device(index):
+            return self.xp.copy(arr)
+
+    def synchronize(self, index: int | None = None) -> None:
+        """Waits for the work queued on GPU ``index`` (the current one by default)."""
+        cuda = self.xp.cuda
+        cuda.Device(cuda.get_device_id() if index is None else index).synchronize()
+
+    @staticmethod
+    def has_internal_overlap(arr: Array) -> bool:
+        """Whether elements of ``arr`` share memory (a stride 0 on an axis of size > 1): an
+        expanded view, which torch refuses to write into. CuPy has no read-only views."""
+        return any(st == 0 and n > 1 for n, st in zip(arr.shape, arr.strides))
+
+    # -- small kernels -----------------------------------------------------------------------------
+    def zero(self, dtype: Any) -> Array:
+        """A 0-d zero of ``dtype`` on the current GPU, made once per (GPU, dtype): relu's
+        ``maximum(x, 0)`` operand in ``x``'s dtype. (Nothing must write into it: CuPy arrays
+        cannot be made read-only.)"""
+        key = (self.xp.cuda.get_device_id(), dtype)
+        z = self._zeros.get(key)
+        if z is None:
+            z = self._zeros[key] = self.xp.zeros((), dtype)
+        return z
+
+    def may_share_memory(self, a: Array, b: Array) -> bool:
+        return self.xp.may_share_memory(a, b)
+
+    def as_strided(self, x: Array, shape: tuple | None = None, strides: tuple | None = None,
+                   writeable: bool = True) -> Array:
+        """A view of ``x`` with ``shape`` and ``strides`` (bytes). ``writeable`` is accepted for
+        NumPy's signature; CuPy views are always writable."""
+        return self.xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+    def scatter_add(self, target: Array, index: Any, values: Any) -> Array:
+        """In-place ``target[index] += values`` that accumulates repeated indices (NumPy's
+        ``add.at``), by CUDA atomics: float sums vary in their last bits from run to run."""
+        xp, add = self.xp, self.cupyx.scatter_add
+        char = target.dtype.char
+        if char in _ATOMIC:
+            add(target, index, values)
+        elif target.dtype.kind in "iu" and target.itemsize == 8:
+            # int64: the same bits as a uint64 sum (two's complement wraps alike)
+            v = xp.asarray(values).astype(target.dtype, copy=False)
+            add(target.view(xp.uint64), index, v.view(xp.uint64))
+        elif char in _WIDENED:
+            wide = target.astype(_WIDENED[char])
+            add(wide, index, xp.asarray(values).astype(wide.dtype))
+            target[...] = (wide != 0) if char == "?" else wide.astype(target.dtype)
+        elif target.dtype.kind == "c":
+            v = xp.asarray(values).astype(target.dtype, copy=False)
+            add(target.real, index, v.real)  # (views: CuPy's real/imag of a complex array)
+            add(target.imag, index, v.imag)
+        else:
+            raise TypeError(f"scatter_add: CUDA has no atomic add for {target.dtype}")
+        return target
+
+    def segment_sum(self, values: Array, index: Array, size: int, axis: int) -> Array:
+        """Adjoint of ``values.take(index, axis)``: the slices of ``values`` along ``axis``
+        summed per index value into ``size`` slices. One scatter-add: NumPy's sorted
+        ``add.reduceat`` needs the runs' starts, whose count is a sync away."""
+        shape = list(values.shape)
+        shape[axis] = size
+        out = self.xp.zeros(shape, dtype=values.dtype)
+        if index.size:
+            self.scatter_add(out, (slice(None),) * (axis % values.ndim) + (index,), values)
+        return out
+
+    def index_sum(self, values: Array, index: Array, size: int) -> Array:
+        """``out[index[i]] += values[i]`` into ``size`` zero rows, ``index`` in any order."""
+        return self.segment_sum(values, index, size, 0)
+
+    def sum_rows(self, m: Array) -> Array:
+        """The (1, D) sum of the rows of a (R, D) matrix in its dtype (float32 accumulates in
+        float32, as torch's; other dtypes in float64, as NumPy's backend)."""
+        if m.dtype.char in "fd":
+            return m.sum(axis=0, keepdims=True)
+        return m.sum(axis=0, keepdims=True, dtype=self.xp.float64).astype(m.dtype)
+
+    @staticmethod
+    def sole_owner(arr: Array) -> bool:
+        """Whether the caller's local ``arr`` is the only reference to the array (and to the
+        base it may view), so that a leaf may keep it as ``.grad`` (torch's AccumulateGrad
+        steal); it must be C-contiguous. ``ArrayVocabulary.sole_owner`` without its
+        ``writeable`` test (CuPy has no such flag; an expanded view is not C-contiguous)."""
+        if _refcount is None or _refcount(arr) > _SOLE_N:
+            return False
+        base = arr.base
+        if base is not None and (type(base) is not type(arr) or base.base is not None
+                                 or _refcount(base) > _SOLE_NB):
+            return False
+        return arr.flags.c_contiguous
+
+    # -- windows: im2col as a view, and its adjoint ------------------------------------------------
+    def pad2d(self, x: Array, top: int, bottom: int, left: int, right: int,
+              value: float = 0.0) -> Array:
+        """``x`` (..., H, W) padded with ``value``; a negative amount crops that side."""
+        if top < 0 or bottom < 0 or left < 0 or right < 0:
+            h, w = x.shape[-2:]
+            x = x[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+            top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
+        if not (top or bottom or left or right):
+            return x
+        h, w = x.shape[-2:]
+        out = self.xp.full(x.shape[:-2] + (h + top + bottom, w + left + right), value,
+                           dtype=x.dtype)  # (one fill kernel: cheaper than four border writes)
+        out[..., top:top + h, left:left + w] = x
+        return out
+
+    def pad_to_windows(self, x: Array, geo: WindowGeometry, value: float = 0.0) -> Array:
+        """``x`` padded with ``value`` (or cropped at the bottom/right) to exactly the rows and
+        columns the windows of ``geo`` read."""
+        need = [(o - 1) * s + (k - 1) * d + 1
+                for o, s, k, d in zip(geo.out_hw, geo.stride, geo.kernel, geo.dilation)]
+        (pt, pl), (h, w) = geo.pad, x.shape[2:]
+        return self.pad2d(x, pt, need[0] - h - pt, pl, need[1] - w - pl, value)
+
+    def windows(self, x: Array, kernel: tuple, stride: tuple, dilation: tuple,
+                out_hw: tuple) -> Array:
+        """im2col as a view: ``x`` (N, C, H, W) -> (N, C, KH, KW, OH, OW) with
+        ``[n, c, i, j, oh, ow] = x[n, c, oh*sh + i*dh, ow*sw + j*dw]``. No data is copied."""
+        sn, sc, sh, sw = x.strides
+        return self.as_strided(
+            x, x.shape[:2] + tuple(kernel) + tuple(out_hw),
+            (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]))
+
+    def col2im(self, cols: Array, out_hw: tuple, stride: tuple, dilation: tuple,
+               dtype: Any = None) -> Array:
+        """Adjoint of ``windows``: ``cols`` (N, C, KH, KW, OH, OW) summed onto a zero image
+        (N, C, *out_hw), one strided add per kernel offset; windows past ``out_hw`` dropped."""
+        n, c, kh, kw, oh, ow = cols.shape
+        img = self.xp.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
+        for i in range(kh):
+            h0 = i * dilation[0]
+            rows = _fit(h0, oh, stride[0], out_hw[0])
+            for j in range(kw):
+                w0 = j * dilation[1]
+                width = _fit(w0, ow, stride[1], out_hw[1])
+                if rows and width:
+                    img[:, :, h0:h0 + (rows - 1) * stride[0] + 1:stride[0],
+                        w0:w0 + (width - 1) * stride[1] + 1:stride[1]] += \
+                        cols[:, :, i, j, :rows, :width]
+        return img
+
+    # -- pooling reductions ------------------------------------------------------------------------
+    def window_reduce(self, x: Array, kernel: tuple, stride: tuple, dilation: tuple,
+                      out_hw: tuple, op: str) -> tuple:
+        """Sum (``op="sum"``), max (``"max"``) or max and argmax (``"argmax"``) over each window
+        of ``x`` (N, C, H, W); returns ``(values, argmax or None)``. The NumPy backend's
+        separable passes (KH + KW - 2 whole-array steps); the argmax is the offset ``i*KW + j``
+        of torch's winner (the first maximum, the last NaN), int8 or int16."""
+        xp = self.xp
+        kh, kw = kernel
+        col, row = _window_taps(x, kernel, stride, dilation, out_hw)
+        if op == "sum":
+            t = col(0).copy()
+            for j in range(1, kw):
+                t += col(j)
+            out = row(t, 0).copy()
+            for i in range(1, kh):
+                out += row(t, i)
+            return out, None
+        if op == "max":  # maximum propagates NaN: a window with a NaN is NaN, as in torch
+            t = col(0).copy()
+            for j in range(1, kw):
+                xp.maximum(t, col(j), out=t)
+            out = row(t, 0).copy()
+            for i in range(1, kh):
+                xp.maximum(out, row(t, i), out=out)
+            return out, None
+        out, arg, j = self._window_argmax(col, row, kh, kw, x.dtype.kind in "fc")
+        if kw > 1:  # ``i*KW + j``
+            arg *= kw
+            arg += j
+        return out, arg
+
+    def _window_argmax(self, col: Any, row: Any, kh: int, kw: int, nan: bool) -> tuple:
+        """Max and argmax as ``(values, i, j)``: the winning kernel row and column, read by
+        ``col(j)`` and ``row(t, i)``. With ``nan`` the steps let NaNs win unconditionally
+        (NumPy's backend first asks whether there is a NaN: a sync here)."""
+        xp = self.xp
+        small = np.int8 if kh * kw <= 127 else np.int16  # (a dtype: no host array)
+        t, tj = self._arg_step([col(j) for j in range(kw)], small, nan)
+        out, arg = self._arg_step([row(t, i) for i in range(kh)], small, nan)
+        if kw == 1:
+            return out, arg, None
+        if kh == 1:
+            return out, arg, row(tj, 0).copy()
+        pick = xp.empty(arg.shape, dtype=small)  # the winning column, read from the winning row
+        j = xp.zeros(arg.shape, dtype=small)
+        for i in range(kh):
+            xp.multiply(arg == i, row(tj, i), out=pick)
+            j += pick
+        return out, arg, j
+
+    def _arg_step(self, taps: list, small: Any, nan: bool) -> tuple:
+        """Max and argmax over a list of arrays: the first maximum, or with ``nan`` the last
+        NaN."""
+        xp = self.xp
+        if len(taps) == 1:
+            return taps[0].copy(), xp.zeros(taps[0].shape, dtype=small)
+        first, v = taps[0], taps[1]
+        take = xp.greater(v, first)  # strictly greater: the first maximum wins
+        if nan:
+            take |= xp.isnan(v)
+            out = xp.where(take, v, first)
+        else:
+            out = xp.maximum(first, v)
+        arg = take.astype(small)
+        k_take = xp.empty(out.shape, dtype=small)
+        for k in range(2, len(taps)):
+            v = taps[k]
+            xp.greater(v, out, out=take)
+            if nan:
+                take |= xp.isnan(v)
+                xp.copyto(out, v, where=take)
+            else:
+                xp.maximum(out, v, out=out)
+            # a later offset beats every earlier one: ``max(arg, k * take)``
+            xp.multiply(take, small(k), out=k_take)
+            xp.maximum(arg, k_take, out=arg)
+        return out, arg
+
+    def max_pool2d(self, x: Array, geo: WindowGeometry, lowest: Any, indices: bool) -> tuple:
+        """Max pooling of ``x`` (N, C, H, W) over the windows of ``geo``, padding with
+        ``lowest``; returns ``(values, indices or None)``, the int64 indices into each input
+        plane ``h*W + w`` of each window's winner (torch's first maximum, last NaN)."""
+        xp = self.xp
+        padded = self.pad_to_windows(x, geo, lowest)
+        (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geo.kernel, geo.out_hw, geo.stride, geo.dilation
+        if not indices:
+            return self.window_reduce(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw,
+                                      "max")
+        out, i, j = self._window_argmax(
+            *_window_taps(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw), kh, kw,
+            x.dtype.kind in "fc")
+        (pt, pl), (height, width) = geo.pad, geo.in_hw
+        top = xp.arange(oh, dtype=xp.int64) * sh - pt  # each window's corner
+        left = xp.arange(ow, dtype=xp.int64) * sw - pl
+        idx = i.astype(xp.int64)
+        idx *= dh * width
+        if j is not None:
+            idx += j if dw == 1 else j.astype(xp.int64) * dw
+        idx += top.reshape(-1, 1) * width + left
+        padded_any = max(geo.pad) > 0 or padded.shape[-2] > pt + height or \
+            padded.shape[-1] > pl + width
+        if padded_any and out.size:
+            # a window holding only ``lowest`` ties with its padding, which must not win: torch
+            # keeps the window's first element inside the input. Written where it applies, with
+            # no test first (``any()`` would be a sync)
+            first_row = xp.where(top < 0, top % dh, top)
+            first_col = xp.where(left < 0, left % dw, left)
+            xp.copyto(idx, first_row.reshape(-1, 1) * width + first_col, where=out == lowest)
+        return out, idx
+
+    # -- convolution (the plain im2col + GEMM strategy of numpy_conv) ------------------------------
+    def _columns(self, x: Array, geo: WindowGeometry) -> Array:
+        """im2col of ``x`` as (G, C/G*KH*KW, N*OH*OW): the one copy a convolution makes."""
+        view = self.windows(self.pad_to_windows(x, geo), geo.kernel, geo.stride, geo.dilation,
+                            geo.out_hw)
+        c = x.shape[1]
+        kh, kw = geo.kernel
+        return view.transpose(1, 2, 3, 0, 4, 5).reshape(
+            geo.groups, c // geo.groups * kh * kw, x.shape[0] * geo.out_hw[0] * geo.out_hw[1])
+
+    def _grouped_out(self, g: Array, groups: int) -> Array:
+        """(N, O, OH, OW) -> (G, O/G, N*OH*OW), the GEMM operand layout of an output gradient."""
+        o = g.shape[1]
+        return self.xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(
+            groups, o // groups, g.size // max(o, 1))
+
+    def conv2d(self, x: Array, w: Array, geo: WindowGeometry, bias: Array | None = None) -> Array:
+        """The convolution (cross-correlation): ``x`` (N, C, H, W), ``w`` (O, C/G, KH, KW),
+        optional ``bias`` (O) -> (N, O, OH, OW)."""
+        xp = self.xp
+        n, c = x.shape[:2]
+        o, groups, (oh, ow) = w.shape[0], geo.groups, geo.out_hw
+        wg = w.reshape(groups, o // groups, -1)
+        if _pointwise(geo):  # per sample (G, O/G, C/G) @ (G, C/G, OH*OW): NCHW out, no im2col
+            rows, cols = _taps(geo)
+            xs = x[:, :, rows, cols].reshape(n, groups, c // groups, oh * ow)
+            y = xp.matmul(wg, xs).reshape(n, o, oh, ow)
+        else:
+            y = xp.empty((n, o, oh, ow), dtype=xp.result_type(x, w))
+            per = x.itemsize * c * geo.kernel[0] * geo.kernel[1] * oh * ow
+            for s in _chunks(n, per):
+                part = xp.matmul(wg, self._columns(x[s], geo))  # (G, O/G, n*OH*OW)
+                y[s] = part.reshape(o, -1, oh, ow).transpose(1, 0, 2, 3)
+        if bias is not None:
+            y += bias.reshape(-1, 1, 1)
+        return y
+
+    def conv2d_input_grad(self, g: Array, w: Array, geo: WindowGeometry) -> Array:
+        """The transposed convolution, ``conv2d``'s adjoint in ``x``: ``g`` (N, O, OH, OW),
+        ``w`` (O, C/G, KH, KW) -> (N, C, H, W): a GEMM with ``w``, then ``col2im``."""
+        xp = self.xp
+        n, o = g.shape[:2]
+        groups = geo.groups
+        c, kh, kw = w.shape[1] * groups, w.shape[2], w.shape[3]
+        (oh, ow), (pt, pl), (h, wd) = geo.out_hw, geo.pad, geo.in_hw
+        wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (G, C/G*KH*KW, O/G)
+        dtype = xp.result_type(g, w)
+        if _pointwise(geo):
+            gs = g.reshape(n, groups, o // groups, oh * ow)
+            part = xp.matmul(wt, gs).reshape(n, c, oh, ow)
+            if geo.out_hw == geo.in_hw:
+                return part
+            img = xp.zeros((n, c, h, wd), dtype=dtype)
+            img[(slice(None), slice(None)) + _taps(geo)] = part
+            return img
+        img = xp.empty((n, c, h, wd), dtype=dtype)
+        per = g.itemsize * c * kh * kw * oh * ow
+        for s in _chunks(n, per):
+            cols = xp.matmul(wt, self._grouped_out(g[s], groups))  # (G, C/G*KH*KW, n*OH*OW)
+            cols = cols.reshape(c, kh, kw, -1, oh, ow).transpose(3, 0, 1, 2, 4, 5)
+            img[s] = self.col2im(cols, (pt + h, pl + wd), geo.stride, geo.dilation)[:, :, pt:, pl:]
+        return img
+
+    def conv2d_weight_grad(self, x: Array, g: Array, geo: WindowGeometry) -> Array:
+        """``conv2d``'s adjoint in ``w``: ``x`` (N, C, H, W), ``g`` (N, O, OH, OW) -> (O, C/G,
+        KH, KW): a GEMM of ``g`` with im2col(x), summed over chunks of samples."""
+        xp = self.xp
+        n, c = x.shape[:2]
+        o, groups, (kh, kw) = g.shape[1], geo.groups, geo.kernel
+        gw = None
+        per = x.itemsize * c * kh * kw * geo.out_hw[0] * geo.out_hw[1]
+        for s in _chunks(n, per):
+            part = xp.matmul(self._grouped_out(g[s], groups),
+                             self._columns(x[s], geo).transpose(0, 2, 1))  # (G, O/G, C/G*KH*KW)
+            if gw is None:
+                gw = part
+            else:
+                gw += part
+        if gw is None:  # an empty batch
+            return xp.zeros((o, c // groups, kh, kw), dtype=xp.result_type(x, g))
+        return gw.reshape(o, c // groups, kh, kw)
+
+    # -- 1-d and 3-d convolution, on the 2-d kernels (numpy_convnd's folding) ----------------------
+    def depth_windows(self, x: Array, kernel: int, stride: int, dilation: int, pad: int, out: int,
+                      value: float = 0.0) -> Array:
+        """``x`` (N, C, D, ...) -> a view (N, C, KD, OD, ...) with ``[n, c, kd, od] =
+        padded[n, c, od*stride + kd*dilation]``, ``padded`` being ``x`` with ``pad`` slices of
+        ``value`` in front and as many behind as the windows reach (or cropped there)."""
+        d = x.shape[2]
+        need = (out - 1) * stride + (kernel - 1) * dilation + 1
+        if pad or need - d - pad > 0:
+            padded = self.xp.full(x.shape[:2] + (need,) + x.shape[3:], value, dtype=x.dtype)
+            padded[:, :, pad:pad + min(d, need - pad)] = x[:, :, :need - pad]
+        else:
+            padded = x
+        s = padded.strides
+        return self.as_strided(padded, x.shape[:2] + (kernel, out) + x.shape[3:],
+                               s[:2] + (s[2] * dilation, s[2] * stride) + s[3:])
+
+    def depth_col2im(self, cols: Array, size: int, stride: int, dilation: int, pad: int) -> Array:
+        """Adjoint of ``depth_windows``: ``cols`` (N, C, KD, OD, ...) summed onto
+        (N, C, size, ...); what falls into the padding is dropped."""
+        n, c, kd, od = cols.shape[:4]
+        full = max(size + pad, (od - 1) * stride + (kd - 1) * dilation + 1)
+        img = self.xp.zeros((n, c, full) + cols.shape[4:], dtype=cols.dtype)
+        for k in range(kd):
+            start = k * dilation
+            img[:, :, start:start + (od - 1) * stride + 1:stride] += cols[:, :, k]
+        return img[:, :, pad:pad + size]
+
+    def _folded(self, x: Array, geo: WindowGeometry) -> Array:
+        """(N, C, D, H, W) -> (N*OD, C*KD, H, W), channels in (c, kd) order."""
+        n, c = x.shape[:2]
+        view = self.depth_windows(x, geo.kernel[0], geo.stride[0], geo.dilation[0], geo.pad[0],
+                                  geo.out_hw[0])  # (N, C, KD, OD, H, W)
+        return view.transpose(0, 3, 1, 2, 4, 5).reshape(
+            (n * geo.out_hw[0], c * geo.kernel[0]) + x.shape[3:])
+
+    def conv3d(self, x: Array, w: Array, geo: WindowGeometry) -> Array:
+        """``x`` (N, C, D, H, W), ``w`` (O, C/G, KD, KH, KW) -> (N, O, OD, OH, OW)."""
+        o, cg = w.shape[:2]
+        y = self.conv2d(self._folded(x, geo), w.reshape((o, cg * w.shape[2]) + w.shape[3:]),
+                        plane_geometry(geo))  # (N*OD, O, OH, OW)
+        n, od = x.shape[0], geo.out_hw[0]
+        return self.xp.ascontiguousarray(
+            y.reshape((n, od) + y.shape[1:]).transpose(0, 2, 1, 3, 4))
+
+    def _fold_out(self, g: Array) -> Array:
+        """(N, O, OD, OH, OW) -> (N*OD, O, OH, OW)."""
+        n, o, od = g.shape[:3]
+        return self.xp.ascontiguousarray(g.transpose(0, 2, 1, 3, 4)).reshape(
+            (n * od, o) + g.shape[3:])
+
+    def conv3d_input_grad(self, g: Array, w: Array, geo: WindowGeometry) -> Array:
+        """``conv3d``'s adjoint in ``x``: ``g`` (N, O, OD, OH, OW) -> (N, C, D, H, W)."""
+        n, od = g.shape[0], g.shape[2]
+        o, cg, kd = w.shape[:3]
+        c = cg * geo.groups
+        cols = self.conv2d_input_grad(self._fold_out(g), w.reshape((o, cg * kd) + w.shape[3:]),
+                                      plane_geometry(geo))
+        cols = cols.reshape((n, od, c, kd) + cols.shape[2:]).transpose(0, 2, 3, 1, 4, 5)
+        return self.xp.ascontiguousarray(
+            self.depth_col2im(cols, geo.in_hw[0], geo.stride[0], geo.dilation[0], geo.pad[0]))
+
+    def conv3d_weight_grad(self, x: Array, g: Array, geo: WindowGeometry) -> Array:
+        """``conv3d``'s adjoint in ``w``: -> (O, C/G, KD, KH, KW)."""
+        gw = self.conv2d_weight_grad(self._folded(x, geo), self._fold_out(g),
+                                     plane_geometry(geo))
+        return gw.reshape((gw.shape[0], x.shape[1] // geo.groups, geo.kernel[0]) + gw.shape[2:])
+
+    def conv1d(self, x: Array, w: Array, geo: WindowGeometry) -> Array:
+        """``x`` (N, C, L), ``w`` (O, C/G, K) -> (N, O, OL): the 2-d one at height 1."""
+        return self.conv2d(x[:, :, None], w[:, :, None], line_geometry(geo))[:, :, 0]
+
+    def conv1d_input_grad(self, g: Array, w: Array, geo: WindowGeometry) -> Array:
+        return self.conv2d_input_grad(g[:, :, None], w[:, :, None], line_geometry(geo))[:, :, 0]
+
+    def conv1d_weight_grad(self, x: Array, g: Array, geo: WindowGeometry) -> Array:
+        return self.conv2d_weight_grad(x[:, :, None], g[:, :, None], line_geometry(geo))[:, :, 0]
+
+    # -- special functions (cupyx.scipy.special) ---------------------------------------------------
+    @property
+    def special(self) -> Any:
+        """``cupyx.scipy.special``, imported on first use (CuPy loads it lazily)."""
+        sp = self._special_module
+        if sp is None:
+            scipy = getattr(self.cupyx, "scipy", None)
+            sp = getattr(scipy, "special", None)
+            if sp is None:
+                sp = importlib.import_module(self.cupyx.__name__ + ".scipy.special")
+            self._special_module = sp
+        return sp
+
+    def _call(self, name: str, x: Array, *more: Any) -> Array:
+        """``cupyx.scipy.special.<name>(x, *more)``, in ``x``'s floating dtype (CuPy computes
+        float16 in float32), as numpy_special's kernels return it."""
+        out = getattr(self.special, name)(x, *more)
+        if x.dtype.kind == "f" and out.dtype != x.dtype:
+            out = out.astype(x.dtype)
+        return out
+
+    def erf(self, x: Array) -> Array:
+        return self._call("erf", x)
+
+    def erfc(self, x: Array) -> Array:
+        return self._call("erfc", x)
+
+    def erfcx(self, x: Array) -> Array:
+        return self._call("erfcx", x)
+
+    def erfinv(self, x: Array) -> Array:
+        return self._call("erfinv", x)
+
+    def ndtri(self, x: Array) -> Array:
+        return self._call("ndtri", x)
+
+    def log_ndtr(self, x: Array) -> Array:
+        return self._call("log_ndtr", x)
+
+    def lgamma(self, x: Array) -> Array:
+        return self._call("gammaln", x)
+
+    def digamma(self, x: Array) -> Array:
+        return self._call("digamma", x)
+
+    def i0(self, x: Array) -> Array:
+        return self._call("i0", x)
+
+    def i0e(self, x: Array) -> Array:
+        return self._call("i0e", x)
+
+    def i1(self, x: Array) -> Array:
+        return self._call("i1", x)
+
+    def i1e(self, x: Array) -> Array:
+        return self._call("i1e", x)
+
+    def gammainc(self, a: Array, x: Array) -> Array:
+        """The regularized lower incomplete gamma function P(a, x)."""
+        return self.special.gammainc(a, x)
+
+    def gammaincc(self, a: Array, x: Array) -> Array:
+        """The regularized upper incomplete gamma function Q(a, x)."""
+        return self.special.gammaincc(a, x)
+
+    def zeta(self, s: Any, q: Any) -> Array:
+        """The Hurwitz zeta function, float64 (as numpy_special's)."""
+        xp = self.xp
+        return self.special.zeta(xp.asarray(s, dtype=xp.float64),
+                                 xp.asarray(q, dtype=xp.float64))
+
+    def polygamma(self, n: int, x: Array) -> Array:
+        """The n-th derivative of digamma: ``(-1)^(n+1) n! zeta(n + 1, x)`` for n >= 1 (Cephes'
+        zeta sums directly from a negative ``x``, so no shift is needed there), in ``x``'s
+        floating dtype. (cupyx's own polygamma wants ``n`` as an array.)"""
+        if n == 0:
+            return self.digamma(x)
+        xd = x.astype(self.xp.float64)
+        out = self.special.zeta(float(n + 1), xd)
+        out *= (-1.0) ** (n + 1) * math.factorial(n)
+        return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
+
+    def spherical_bessel_j0(self, x: Array) -> Array:
+        """``sin(x) / x``, 1 at 0, 0 at +-inf."""
+        xp = self.xp
+        xd = x.astype(xp.float64)
+        out = xp.where(xd == 0, 1.0, xp.sin(xd) / xp.where(xd == 0, 1.0, xd))
+        out = xp.where(xp.isinf(xd), 0.0, out)
+        return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
+
+    def bessel(self, name: str, x: Array) -> Array:
+        """The kernel ``name`` (``numpy_bessel.KERNELS``' names) of ``x``, in ``x``'s dtype;
+        ``airy_ai``, which CuPy lacks, runs on the host (a sync)."""
+        if name in _BESSEL:
+            return self._call(_BESSEL[name], x)
+        numpy_bessel.KERNELS[name]  # (a KeyError names an unknown kernel first)
+        return self._on_host(numpy_bessel.bessel, name, x)
+
+    def orthogonal_polynomial(self, kind: str, x: Any, n: Any) -> Array:
+        """numpy_special's orthogonal polynomials of degree ``n`` at ``x`` (float64). CuPy has
+        no whole-array equivalent, and the recurrence's length is the largest degree, which the
+        host must read anyway: this runs on the host (a sync), as a rare op without gradients."""
+        return self._on_host(numpy_special.orthogonal_polynomial, kind, x, n)
+
+    def _on_host(self, fn: Any, *args: Any) -> Array:
+        """``fn`` (a NumPy kernel) on host copies of the device arrays among ``args``, its result
+        copied back to their GPU."""
+        index = next((a.device.id for a in args if isinstance(a, self.array_type)), None)
+        host = [a.get() if isinstance(a, self.array_type) else a for a in args]
+        out = fn(*host)
+        if index is None:
+            index = self.xp.cuda.get_device_id()
+        return self.from_host(np.asarray(out), index)
+
+
+# -- loading -----------------------------------------------------------------------------------------
+_modules: tuple | None = None  # (cupy, cupyx) given to ``use_module``
+_backend: CupyBackend | None = None
+
+
+def use_module(cupy: Any, cupyx: Any) -> None:
+    """Makes the next ``load()`` build the backend over ``cupy``/``cupyx`` (a test hook: the
+    fake device); ``use_module(None, None)`` goes back to importing CuPy. A backend already
+    loaded is unregistered."""
+    global _modules, _backend
+    if _backend is not None:
+        from . import unregister
+
+        unregister(_backend)
+        _backend = None
+    _modules = None if cupy is None else (cupy, cupyx)
+
+
+def load() -> CupyBackend:
+    """The CUDA backend, built and registered with ``ember.backend`` on the first call (which
+    imports CuPy, unless ``use_module`` gave a module). Raises ``ImportError`` with the install
+    hint when CuPy is missing."""
+    global _backend
+    if _backend is not None:
+        return _backend
+    if _modules is not None:
+        cupy, cupyx = _modules
+    else:
+        try:
+            cupy = importlib.import_module("cupy")
+            cupyx = importlib.import_module("cupyx")
+        except ImportError as e:
+            raise ImportError(INSTALL_HINT) from e
+    backend = CupyBackend(cupy, cupyx)
+    from . import register
+
+    register(backend)
+    _backend = backend
+    return backend
+
+
+def loaded() -> CupyBackend | None:
+    """The CUDA backend if ``load()`` has built it, else None (never imports CuPy)."""
+    return _backend
+
