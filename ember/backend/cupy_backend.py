@@ -23,9 +23,10 @@ What differs from the NumPy backend, and why:
   two's-complement sums are the same bits; 8/16-bit integers and bool through int32; complex as
   its real and imaginary parts), since ``cupyx.scatter_add`` takes only int32, uint32, uint64,
   float16, float32 and float64 with integer indices.
-- Convolutions run the plain im2col + batched GEMM strategy of ``numpy_conv`` (``_columns``,
-  ``col2im``; cuBLAS through ``xp.matmul``) in chunks of samples, without the CPU-cache strategies
-  (row-padded im2col, kernel-row GEMMs, flipped-kernel input gradient) that pay on a CPU only.
+- Convolutions run the plain im2col + GEMM strategy of ``numpy_conv`` (``_columns``, ``col2im``,
+  the flipped-kernel input gradient at stride 1; cuBLAS through ``xp.matmul``) in chunks of
+  samples, without the CPU-cache strategies (row-padded im2col, kernel-row GEMMs) that pay on a
+  CPU only. (CuPy 14 has no ``cupy.cudnn``.)
 - Special functions come from ``cupyx.scipy.special`` (Cephes ports, as torch's CUDA kernels),
   their results in the input's floating dtype, as ``numpy_special``'s.
 """
@@ -41,7 +42,7 @@ import numpy as np
 from . import numpy_bessel, numpy_special
 from .geometry import WindowGeometry
 from .numpy_backend import _taps as _window_taps  # (slicing only: the same on any array)
-from .numpy_conv import _fit
+from .numpy_conv import _fit, _flipped
 from .numpy_convnd import line_geometry, plane_geometry
 from .optim_kernels import OptimKernels
 from .vocabulary import _SOLE_N, _SOLE_NB, ArrayVocabulary, _refcount
@@ -451,7 +452,8 @@ class CupyBackend(ArrayVocabulary):
 
     def conv2d_input_grad(self, g: Array, w: Array, geo: WindowGeometry) -> Array:
         """The transposed convolution, ``conv2d``'s adjoint in ``x``: ``g`` (N, O, OH, OW),
-        ``w`` (O, C/G, KH, KW) -> (N, C, H, W): a GEMM with ``w``, then ``col2im``."""
+        ``w`` (O, C/G, KH, KW) -> (N, C, H, W): a GEMM with ``w``, then ``col2im`` (stride 1:
+        a convolution, as numpy_conv's)."""
         xp = self.xp
         n, o = g.shape[:2]
         groups = geo.groups
@@ -467,6 +469,11 @@ class CupyBackend(ArrayVocabulary):
             img = xp.zeros((n, c, h, wd), dtype=dtype)
             img[(slice(None), slice(None)) + _taps(geo)] = part
             return img
+        adjoint = geo.transposed()
+        if adjoint is not None:
+            # stride 1: the convolution of g with the flipped, transposed kernel. Its im2col
+            # copy moves a third of the memory col2im's KH*KW read-modify-write passes do
+            return self.conv2d(g, _flipped(w, groups), adjoint)
         img = xp.empty((n, c, h, wd), dtype=dtype)
         per = g.itemsize * c * kh * kw * oh * ow
         for s in _chunks(n, per):
