@@ -7,6 +7,9 @@ never with numpy (CuPy refuses host operands), and no kernel reads a device valu
 (a sync) except where noted: ``orthogonal_polynomial`` and ``bessel("airy_ai", ...)``, which
 CuPy lacks and which run through the NumPy kernels on a copy.
 
+On real CuPy, ``max_pool2d`` is one fused CUDA kernel (``MAX_POOL2D_SOURCE``, a ``RawKernel``;
+``EMBER_CUPY_FUSED=0`` turns it off); everything else, and the fake, take the plain path.
+
 What differs from the NumPy backend, and why:
 
 - No read-only arrays and no floating-point error state on CuPy: ``as_strided`` ignores
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import types
 from typing import Any
 
@@ -67,6 +71,51 @@ _WIDENED = {"b": "int32", "h": "int32", "B": "uint32", "H": "uint32", "?": "int3
 _BESSEL = {"bessel_j0": "j0", "bessel_j1": "j1", "bessel_y0": "y0", "bessel_y1": "y1",
            "modified_bessel_k0": "k0", "modified_bessel_k1": "k1",
            "scaled_modified_bessel_k0": "k0e", "scaled_modified_bessel_k1": "k1e"}
+
+
+# -- fused CUDA kernels (real CuPy only; ``EMBER_CUPY_FUSED=0`` turns them off) ----------------------
+# Max pooling with indices in one kernel, one thread per output (a grid-stride loop), torch's
+# CUDA loop: each window's rows then columns, inside the image only, ``v > best || isnan(v)``
+# (the first maximum, the last NaN; ``v != v`` is isnan for integer types too), and a window
+# holding only ``lowest`` keeps its first element inside the image. The plain path costs
+# KH + KW - 2 separable steps of ~4 calls each plus ~10 for the indices. ``T`` is typedef'd
+# before it; tests/backend/test_cupy_backend.py compiles this source on the CPU to check it.
+MAX_POOL2D_SOURCE = r"""
+extern "C" __global__ void ember_max_pool2d(
+    const T* x, T* y, long long* idx, const long long total, const int H, const int W,
+    const int OH, const int OW, const int KH, const int KW, const int SH, const int SW,
+    const int PH, const int PW, const int DH, const int DW, const T lowest) {
+  for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < total;
+       o += (long long)blockDim.x * gridDim.x) {
+    const int ow = (int)(o % OW);
+    const int oh = (int)((o / OW) % OH);
+    const T* p = x + (o / ((long long)OW * OH)) * H * W;
+    int h0 = oh * SH - PH;
+    int w0 = ow * SW - PW;
+    const int h1 = min(h0 + (KH - 1) * DH + 1, H);
+    const int w1 = min(w0 + (KW - 1) * DW + 1, W);
+    while (h0 < 0) h0 += DH;
+    while (w0 < 0) w0 += DW;
+    T best = lowest;
+    long long arg = (long long)h0 * W + w0;
+    for (int h = h0; h < h1; h += DH) {
+      for (int w = w0; w < w1; w += DW) {
+        const T v = p[(long long)h * W + w];
+        if (v > best || v != v) {
+          best = v;
+          arg = (long long)h * W + w;
+        }
+      }
+    }
+    y[o] = best;
+    idx[o] = arg;
+  }
+}
+"""
+# the dtypes the fused kernels take (char -> C type)
+FUSED_TYPES = {"f": "float", "d": "double", "i": "int", "l": "long long", "q": "long long"}
+_THREADS = 256
+_MAX_BLOCKS = 1 << 16  # (the grid-stride loop covers the rest)
 
 
 class errors_quiet:
@@ -130,7 +179,10 @@ class CupyBackend(ArrayVocabulary):
         self.cupyx = cupyx
         self.array_type = cupy.ndarray
         self.optim = OptimKernels(cupy)  # the optimizers' updates: xp-generic already
+        # fused CUDA kernels only on the real CuPy (the fake cannot compile them)
         self.real = _is_cupy(cupy)
+        self.fused = self.real and os.environ.get("EMBER_CUPY_FUSED", "1") != "0"
+        self._kernels: dict = {}
         self._zeros: dict = {}
         self._special_module: Any = None
 
@@ -154,12 +206,12 @@ class CupyBackend(ArrayVocabulary):
             return self.xp.asarray(arr)
 
     def to_index(self, arr: Array, index: int) -> Array:
-        """``arr`` on GPU ``index``: itself when it is there, else a copy made there (CuPy copies
-        an array of another device into the current one)."""
+        """``arr`` on GPU ``index``: itself when it is there, else a copy made there
+        (``ndarray.copy`` copies an array of another device into the current one)."""
         if arr.device.id == index:
             return arr
         with self.xp.cuda.Device(index):
-            return self.xp.copy(arr)
+            return arr.copy()
 
     def synchronize(self, index: int | None = None) -> None:
         """Waits for the work queued on GPU ``index`` (the current one by default)."""
@@ -385,6 +437,8 @@ class CupyBackend(ArrayVocabulary):
         """Max pooling of ``x`` (N, C, H, W) over the windows of ``geo``, padding with
         ``lowest``; returns ``(values, indices or None)``, the int64 indices into each input
         plane ``h*W + w`` of each window's winner (torch's first maximum, last NaN)."""
+        if self.fused and x.dtype.char in FUSED_TYPES:
+            return self._max_pool2d_fused(x, geo, lowest, indices)
         xp = self.xp
         padded = self.pad_to_windows(x, geo, lowest)
         (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geo.kernel, geo.out_hw, geo.stride, geo.dilation
@@ -412,6 +466,36 @@ class CupyBackend(ArrayVocabulary):
             first_col = xp.where(left < 0, left % dw, left)
             xp.copyto(idx, first_row.reshape(-1, 1) * width + first_col, where=out == lowest)
         return out, idx
+
+    def _kernel(self, name: str, source: str, dtype: Any) -> Any:
+        """The ``RawKernel`` ``name`` of ``source`` for ``dtype``, compiled once (NVRTC; CuPy
+        caches the binary on disk too)."""
+        key = (name, dtype.char)
+        k = self._kernels.get(key)
+        if k is None:
+            code = f"typedef {FUSED_TYPES[dtype.char]} T;\n{source}"
+            k = self._kernels[key] = self.xp.RawKernel(code, name)
+        return k
+
+    def _max_pool2d_fused(self, x: Array, geo: WindowGeometry, lowest: Any,
+                          indices: bool) -> tuple:
+        """``max_pool2d`` as one ``MAX_POOL2D_SOURCE`` kernel launch."""
+        xp = self.xp
+        x = xp.ascontiguousarray(x)
+        n, c, h, w = x.shape
+        oh, ow = geo.out_hw
+        y = xp.empty((n, c, oh, ow), dtype=x.dtype)
+        idx = xp.empty((n, c, oh, ow), dtype=xp.int64)
+        if y.size:
+            i32 = np.int32
+            args = (h, w, oh, ow) + tuple(geo.kernel) + tuple(geo.stride) + tuple(geo.pad) + \
+                tuple(geo.dilation)
+            blocks = min(-(-y.size // _THREADS), _MAX_BLOCKS)
+            self._kernel("ember_max_pool2d", MAX_POOL2D_SOURCE, x.dtype)(
+                (blocks,), (_THREADS,),
+                (x, y, idx, np.int64(y.size)) + tuple(i32(a) for a in args)
+                + (x.dtype.type(lowest),))
+        return y, (idx if indices else None)
 
     # -- convolution (the plain im2col + GEMM strategy of numpy_conv) ------------------------------
     def _columns(self, x: Array, geo: WindowGeometry) -> Array:
