@@ -1780,8 +1780,22 @@ def _special_member(name: str, spec: dict) -> Any:
     if fn is None:
         return _unbacked(qual)
     if spec["kind"] == "ufunc":
-        return ufunc(qual, fn, tuple(spec.get("methods", ())))
+        return ufunc(qual, _floating(fn), tuple(spec.get("methods", ())))
     return _function(qual, fn, _params(spec))
+
+
+def _quiet(f: Callable, *args: Any) -> Any:
+    with np.errstate(all="ignore"):  # the formula's invalid branch is masked out by a where
+        return f(*args)
+
+
+def _floating(fn: Callable) -> Callable:
+    """Integer and boolean inputs of a special function promote to float64, as CuPy's loops."""
+    def special(*args: Any) -> Any:
+        return fn(*[a.astype(np.float64) if type(a) is np.ndarray and a.dtype.kind in "biu"
+                    else a for a in args])
+    special.__name__ = getattr(fn, "__name__", "special")
+    return special
 
 
 @functools.cache
@@ -1800,13 +1814,14 @@ def _special_table() -> dict[str, Callable]:
         (x,) = f64(x)
         neg = (x < 0) & (x != np.floor(x))
         sign = np.where(neg, np.where(np.floor(-x) % 2 == 0, -1.0, 1.0), 1.0)
-        sign = np.where((x <= 0) & (x == np.floor(x)), np.nan, sign)
-        return np.where(x == 0, 0.0, sign).astype(x.dtype)
+        sign = np.where((x < 0) & (x == np.floor(x)), np.nan, sign)
+        return np.where(x == 0, np.copysign(1.0, x), sign).astype(x.dtype)
 
     def gamma(x: np.ndarray) -> np.ndarray:
         (x,) = f64(x)
         pole = (x <= 0) & (x == np.floor(x))
-        r = gammasgn(x) * np.exp(lgamma(x))
+        with np.errstate(all="ignore"):
+            r = gammasgn(x) * np.exp(lgamma(x))
         return np.where(pole, np.where(x == 0, np.copysign(np.inf, x), np.nan), r).astype(x.dtype)
 
     def lbeta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1935,7 +1950,7 @@ def _special_table() -> dict[str, Callable]:
         "logit": lambda x: np.log(np.divide(x, np.subtract(1, x))),
         "exp2": np.exp2, "exp10": lambda x: np.power(10.0, x), "expm1": np.expm1,
         "log1p": np.log1p, "cbrt": np.cbrt, "sinc": np.sinc, "round": np.rint,
-        "exprel": lambda x: where0(np.asarray(x) == 0, np.expm1(x) / np.asarray(x), 1.0),
+        "exprel": lambda x: where0(np.asarray(x) == 0, _quiet(np.divide, np.expm1(x), x), 1.0),
         "xlogy": xlogy, "xlog1py": xlog1py, "entr": entr, "rel_entr": rel_entr,
         "kl_div": kl_div, "huber": huber, "pseudo_huber": pseudo_huber,
         "boxcox": boxcox, "boxcox1p": boxcox1p, "inv_boxcox": inv_boxcox,

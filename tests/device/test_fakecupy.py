@@ -1,0 +1,504 @@
+"""The fake CUDA device (tests/device/fakecupy.py) against what it stands in for: CuPy 14.2's names
+and keywords (the JSON dump), its refusals towards the host, 0-d results, counted syncs, cupy.cuda,
+the memory pool, cupyx and the special functions (ember's kernels, NumPy formulas, SciPy where
+installed)."""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device import fakecupy
+
+cp, cpx = fakecupy.cupy, fakecupy.cupyx
+EMBER_DIR = Path(fakecupy._EMBER_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _strict_and_clean():
+    fakecupy.set_strict(True)
+    fakecupy.reset_findings()
+    yield
+    fakecupy.set_strict(True)
+    fakecupy.reset_findings()
+
+
+def run_as_ember(src: str, where: str = "ops/indexing.py", **names) -> dict:
+    """Run ``src`` as if it were code in ``ember/<where>`` (findings are keyed by ember's frame)."""
+    scope = dict(names, cp=cp, np=np)
+    exec(compile(src, str(EMBER_DIR / where), "exec"), scope)
+    return scope
+
+
+# -- names: exactly the JSON's -------------------------------------------------------------------
+
+SECTIONS = {"cupy": lambda: cp, "cupyx": lambda: cpx, "cupy.linalg": lambda: cp.linalg,
+            "cupy.random": lambda: cp.random, "cupy.lib.stride_tricks": lambda: cp.lib.stride_tricks,
+            "cupyx.scipy.special": lambda: cpx.scipy.special}
+
+
+def test_the_json_is_the_shared_dump():
+    shared = Path("/work/shared/data/cupy_api_14.2.json")
+    if not shared.exists():
+        pytest.skip("the shared dump is not on this machine")
+    assert fakecupy.API_PATH.read_bytes() == shared.read_bytes()
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_names_are_exactly_the_jsons(section):
+    ns = SECTIONS[section]()
+    assert dir(ns) == sorted(fakecupy.API[section])
+    for name in fakecupy.API[section]:
+        assert hasattr(ns, name), f"{section}.{name}"
+
+
+@pytest.mark.parametrize("name", ["errstate", "frompyfunc", "seterr", "nditer", "vecdot",
+                                  "unstack", "geterr", "setbufsize"])
+def test_numpy_names_cupy_lacks_raise_attribute_error(name):
+    assert hasattr(np, name) and name not in fakecupy.API["cupy"]
+    with pytest.raises(AttributeError, match=f"module 'cupy' has no attribute '{name}'"):
+        getattr(cp, name)
+    assert sum(fakecupy.findings()["missing_name"].values()) == 1
+
+
+def test_cupyx_names():
+    assert callable(cpx.scatter_add) and callable(cpx.scipy.special.erf)
+    with pytest.raises(AttributeError):
+        cpx.frompyfunc
+    with pytest.raises(NotImplementedError, match="divide is not supported"):
+        with cpx.errstate(divide="ignore"):  # CuPy's errstate: only linalg works
+            pass
+    with cpx.errstate(linalg="raise"):
+        assert cpx.geterr()["linalg"] == "raise"
+
+
+def test_array_attributes_are_cupys():
+    a = cp.zeros((2, 3))
+    for name, spec in fakecupy.API["cupy.ndarray"].items():
+        if name not in ("cstruct", "mT"):
+            getattr(a, name)
+    for name in ("resize", "setflags", "getfield", "setfield", "to_device", "ctypes"):
+        assert hasattr(np.ndarray, name)
+        with pytest.raises(AttributeError):
+            getattr(a, name)
+
+
+def test_record_mode_carries_on_with_numpy():
+    fakecupy.set_strict(False)
+    with np.errstate(all="ignore"):
+        pass
+    assert cp.errstate is not None  # NumPy's, recorded
+    a = cp.arange(3.0)
+    assert np.asarray(a).tolist() == [0.0, 1.0, 2.0]
+    assert (a + np.ones(3)).get().tolist() == [1.0, 2.0, 3.0]
+    assert set(fakecupy.findings()) >= {"missing_name", "host_conversion", "host_operand"}
+
+
+def test_strict_default_and_environment():
+    code = "from device import fakecupy; print(fakecupy.is_strict())"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    for value, expected in ((None, "True"), ("0", "False"), ("1", "True")):
+        env.pop("FAKECUPY_STRICT", None)
+        if value is not None:
+            env["FAKECUPY_STRICT"] = value
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == expected
+
+
+# -- towards the host ------------------------------------------------------------------------------
+
+CONVERSION = "Implicit conversion to a NumPy array is not allowed"
+
+
+@pytest.mark.parametrize("convert", [
+    np.asarray, np.array, lambda a: a.__array_interface__, lambda a: a.__array_struct__,
+    lambda a: np.zeros(3).__setitem__(slice(None), a),          # host[...] = device
+    lambda a: np.lib.stride_tricks.as_strided(a, (2,), (8,)),
+])
+def test_host_conversion_raises_cupys_type_error(convert):
+    a = cp.arange(3.0)
+    with pytest.raises(TypeError, match=CONVERSION):
+        convert(a)
+    assert fakecupy.findings()["host_conversion"]
+
+
+def test_ctypes_is_missing():
+    with pytest.raises(AttributeError):
+        cp.zeros(2).ctypes
+    assert fakecupy.findings()["host_conversion"]
+
+
+@pytest.mark.parametrize("mix", [
+    lambda d, h: d + h, lambda d, h: h + d, lambda d, h: d * h, lambda d, h: d < h,
+    lambda d, h: cp.add(d, h), lambda d, h: cp.maximum(h, d), lambda d, h: cp.concatenate([d, h]),
+    lambda d, h: cp.matmul(d, h), lambda d, h: cp.where(d > 0, d, h), lambda d, h: d + [1, 2, 3],
+    lambda d, h: cp.add(d, [1, 2, 3]), lambda d, h: cpx.scatter_add(h, [0], d[:1]),
+    lambda d, h: np.add.at(h, np.array([0, 1]), d[:2]),       # NumPy's ufunc method, host target
+])
+def test_host_operands_are_refused(mix):
+    d, h = cp.arange(3.0), np.ones(3)
+    with pytest.raises(TypeError, match="Unsupported type|Implicit conversion"):
+        mix(d, h)
+
+
+def test_scalars_are_operands():
+    d = cp.arange(3.0, dtype=cp.float32)
+    for r in (d + 1, 2.5 * d, d * np.float32(2), np.float32(2) * d, cp.add(d, True), d ** 2):
+        assert type(r) is cp.ndarray and r.shape == (3,)
+    assert (np.float32(2) * d).dtype == np.float32
+
+
+def test_explicit_transfers_are_allowed():
+    h = np.arange(4.0)
+    d = cp.asarray(h)
+    assert type(d) is cp.ndarray and not np.shares_memory(d._a, h)  # a device copy
+    assert cp.asarray(d) is d and cp.array(d) is not d
+    d[1:3] = np.array([9.0, 8.0])                          # CuPy copies the host value in
+    assert fakecupy.findings()["host_transfer"]
+    assert cp.asnumpy(d).tolist() == [0.0, 9.0, 8.0, 3.0] and type(d.get()) is np.ndarray
+    d.set(np.zeros(4))
+    assert d.get().tolist() == [0.0] * 4
+
+
+# -- results: 0-d device arrays, never NumPy scalars --------------------------------------------------
+
+@pytest.mark.parametrize("reduce", [
+    lambda a: a.sum(), lambda a: a[1, 2], lambda a: a.max(), lambda a: cp.mean(a),
+    lambda a: a.argmax(), lambda a: cp.linalg.norm(a), lambda a: cp.allclose(a, a),
+    lambda a: a[0][1], lambda a: np.sum(a), lambda a: cp.count_nonzero(a),
+    lambda a: -a[0, 0], lambda a: cp.dot(a[0], a[1]), lambda a: a.argmax(dtype=np.int32),
+])
+def test_results_are_0d_device_arrays(reduce):
+    r = reduce(cp.arange(6.0).reshape(2, 3))
+    assert type(r) is cp.ndarray and r.ndim == 0
+
+
+def test_element_index_is_a_view():
+    a = cp.zeros((2, 2))
+    e = a[1, 0]
+    e[...] = 5.0
+    assert a.get()[1, 0] == 5.0 and fakecupy.sync_count() == 1
+
+
+def test_flags_device_and_writability():
+    a = cp.zeros((2, 3), dtype=cp.float32)
+    assert (a.flags.c_contiguous, a.flags.f_contiguous, a.flags.owndata) == (True, False, True)
+    assert a.flags["C_CONTIGUOUS"] and not a[:, 1].flags.owndata
+    with pytest.raises(AttributeError):
+        a.flags.writeable
+    with pytest.raises(AttributeError):
+        a.flags.c_contiguous = False
+    assert a.device == cp.cuda.Device(0) and a.device.id == 0
+    b = cp.broadcast_to(cp.arange(3.0), (2, 3))  # CuPy's broadcast views are writable
+    b[0, 0] = 7.0
+    assert b.get()[1, 0] == 7.0
+    assert cp.float32 is np.float32 and cp.dtype is np.dtype and cp.bool_ is np.bool_
+    assert cp.ndarray.__array_priority__ > 0 and not issubclass(cp.ndarray, np.ndarray)
+    assert isinstance(a.T, cp.ndarray) and a.T.base is not None
+
+
+def test_out_of_bounds_indices_wrap():
+    a = cp.arange(4.0)
+    assert a[cp.array([5, -6])].get().tolist() == [1.0, 2.0]
+    assert fakecupy.findings()["index_wrap"]
+    with pytest.raises(IndexError):
+        a[7]
+    assert cp.take(a, cp.array([4])).get().tolist() == [0.0]
+
+
+def test_device_index_arrays_and_masks():
+    a = cp.arange(12.0).reshape(3, 4)
+    assert a[cp.array([2, 0]), 1:3].get().tolist() == [[9.0, 10.0], [1.0, 2.0]]
+    assert a[..., cp.array([3])].shape == (3, 1)
+    before = fakecupy.sync_count("mask")
+    assert a[a > 9].get().tolist() == [10.0, 11.0]      # a boolean mask reads its count back
+    assert fakecupy.sync_count("mask") == before + 1
+    a[np.array([0])] = 0.0
+    assert fakecupy.findings()["host_index"]
+
+
+# -- syncs -----------------------------------------------------------------------------------------
+
+def test_syncs_are_counted_at_their_ember_site():
+    x = cp.arange(3.0)
+    scope = run_as_ember("v = float(x[0])\nn = int(x[1])\nb = bool(x[2] > 1)\nl = x.tolist()\n"
+                         "i = x[0].item()\ng = x.get()\nh = cp.asnumpy(x)\nk = [1, 2][j[1]]\n"
+                         "rows = [r for r in x]\n", x=x, j=cp.arange(2))
+    assert (scope["v"], scope["n"], scope["b"], scope["k"]) == (0.0, 1, True, 2)
+    assert all(type(r) is cp.ndarray and r.ndim == 0 for r in scope["rows"])
+    sites = fakecupy.findings()["sync"]
+    assert sites == {f"ember/ops/indexing.py:{i}": 1 for i in range(1, 10)}
+    assert fakecupy.sync_count() == 9
+    for what in ("float", "int", "bool", "tolist", "item", "index", "iter"):
+        assert fakecupy.sync_count(what) == 1, what
+    assert fakecupy.sync_count("get") == 2  # x.get() and cupy.asnumpy(x)
+
+
+def test_sync_site_outside_ember_is_the_caller():
+    float(cp.ones(()))
+    (site,) = fakecupy.findings()["sync"]
+    assert site == f"{__file__}:{inspect.currentframe().f_lineno - 2}"
+
+
+def test_allow_synchronize_false_raises():
+    x = cp.ones(2)
+    with cpx.allow_synchronize(False):
+        y = x * 2                                       # no sync: fine
+        with pytest.raises(cpx.DeviceSynchronized):
+            y.sum().item()
+    assert y.sum().item() == 4.0
+
+
+def test_reset_findings():
+    float(cp.ones(()))
+    fakecupy.reset_findings()
+    assert fakecupy.findings() == {} and fakecupy.sync_count() == 0
+
+
+# -- keywords --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda a: cp.add(a, a, where=a > 0), lambda a: cp.sum(a, where=a > 0),
+    lambda a: a.max(initial=0.0), lambda a: cp.reshape(a, shape=(3, 2)),
+    lambda a: cp.exp(a, order="C"), lambda a: cp.add.reduce(a, initial=0.0),
+    lambda a: cp.lib.stride_tricks.as_strided(a, (2,), (8,), writeable=False),
+    lambda a: cp.random.normal(size=3, out=a),
+])
+def test_keywords_cupy_lacks_are_refused(call):
+    with pytest.raises(TypeError):
+        call(cp.arange(6.0).reshape(2, 3))
+
+
+def test_cupy_keywords_numpy_lacks():
+    a = cp.arange(6.0).reshape(2, 3)
+    assert cp.reshape(a, newshape=(3, 2)).shape == (3, 2)
+    assert a.argmax(axis=1, dtype=np.int32).dtype == np.int32
+    assert cp.random.normal(size=3, dtype=np.float32).dtype == np.float32
+    assert cp.asarray(np.ones(2), blocking=True).shape == (2,)
+    assert cp.add(a, 1, dtype=np.float32).dtype == np.float32
+
+
+def test_ufunc_methods_and_out():
+    a = cp.zeros(4)
+    cp.add.at(a, cp.array([0, 0, 3]), 1.0)
+    assert a.get().tolist() == [2.0, 0.0, 0.0, 1.0]
+    assert cp.add.reduceat(cp.arange(6.0), cp.array([0, 2])).get().tolist() == [1.0, 14.0]
+    out = cp.empty(4)
+    assert cp.multiply(a, 2, out=out) is out and out.get()[0] == 4.0
+    assert cp.add.outer(cp.arange(2), cp.arange(3)).shape == (2, 3)
+    assert cp.add.nin == 2 and repr(cp.exp) == "<ufunc 'exp'>"
+
+
+def test_as_strided_signature_and_view():
+    assert list(inspect.signature(cp.lib.stride_tricks.as_strided).parameters) == \
+        ["x", "shape", "strides"]
+    x = cp.arange(6.0)
+    w = cp.lib.stride_tricks.as_strided(x, shape=(3, 2), strides=(16, 8))
+    assert w.get().tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    w[0, 1] = -1.0                                       # writable, and a view of x
+    assert x.get()[1] == -1.0 and cp.may_share_memory(w, x)
+
+
+def test_numpy_functions_dispatch_to_the_fake():
+    a = cp.arange(4.0)
+    r = np.concatenate([a, a])
+    assert type(r) is cp.ndarray and r.shape == (8,)
+    assert type(np.exp(a)) is cp.ndarray and np.shape(a) == (4,)
+    assert fakecupy.findings()["numpy_dispatch"]
+    with pytest.raises(TypeError, match="no implementation found"):
+        np.unstack(a.reshape(2, 2))
+
+
+def test_get_array_module():
+    assert cp.get_array_module(cp.zeros(1), 1.0) is cp
+    assert cp.get_array_module(np.zeros(1)) is np
+    assert cp.get_array_module() is np
+    assert fakecupy.findings()["get_array_module_noarg"]
+
+
+def test_missing_functions_raise_not_implemented_naming_them():
+    with pytest.raises(NotImplementedError, match="cupyx.scipy.special.expn"):
+        cpx.scipy.special.expn(1, cp.ones(2))
+    k = cp.ElementwiseKernel("T x", "T y", "y = x * 2", "twice")
+    with pytest.raises(NotImplementedError, match="'twice'"):
+        k(cp.ones(2))
+    fakecupy.register_kernel("twice", lambda x: x * 2)
+    try:
+        assert k(cp.ones(2)).get().tolist() == [2.0, 2.0]
+    finally:
+        fakecupy._KERNEL_TWINS.pop("twice")
+
+
+# -- cupy.cuda and the memory pool --------------------------------------------------------------------
+
+def test_cuda_runtime(monkeypatch):
+    assert cp.cuda.is_available() and cp.cuda.runtime.getDeviceCount() == 1
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    assert isinstance(props["name"], bytes) and props["totalGlobalMem"] == fakecupy.DEVICE_MEMORY
+    assert {"major", "minor", "multiProcessorCount"} <= set(props)
+    with pytest.raises(cp.cuda.runtime.CUDARuntimeError):
+        cp.cuda.Device(1).use()
+    monkeypatch.setattr(fakecupy, "DEVICE_COUNT", 2)
+    assert cp.cuda.runtime.getDeviceCount() == 2
+    x = cp.ones(3)
+    with cp.cuda.Device(1) as dev:
+        assert cp.cuda.get_device_id() == 1 and dev.compute_capability == "90"
+        y = cp.ones(3)
+        assert y.device.id == 1 and cp.asarray(x).device.id == 1   # a copy across devices
+        with pytest.raises(ValueError, match="Array device must be same as the current device"):
+            x + y
+    assert cp.cuda.get_device_id() == 0 and x.device.id == 0
+    dev.synchronize()
+
+
+def test_streams_and_events():
+    s = cp.cuda.Stream()
+    with s:
+        assert cp.cuda.get_current_stream() is s
+    assert cp.cuda.get_current_stream() is cp.cuda.Stream.null
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    start.record()
+    cp.ones(1000).sum()
+    end.record()
+    end.synchronize()
+    assert cp.cuda.get_elapsed_time(start, end) >= 0.0
+
+
+def test_memory_pool_tracks_live_bytes():
+    pool = cp.get_default_memory_pool()
+    pool.free_all_blocks()
+    used, total = pool.used_bytes(), pool.total_bytes()
+    a = cp.empty(1000, dtype=cp.float32)           # 4,000 bytes: one 4,096-byte block
+    assert pool.used_bytes() == used + 4096
+    v = a[10:]                                      # a view allocates nothing
+    assert pool.used_bytes() == used + 4096
+    del a
+    assert pool.used_bytes() == used + 4096         # the view keeps the memory alive
+    del v
+    assert pool.used_bytes() == used and pool.total_bytes() == total + 4096
+    pool.free_all_blocks()
+    assert pool.total_bytes() == used
+    b = cp.ones((10, 10)) + 1                       # the temporary's block returns to the pool
+    assert pool.used_bytes() == used + 1024 and pool.total_bytes() >= pool.used_bytes()
+    del b
+
+
+def test_random_seeding():
+    cp.random.seed(3)
+    a = cp.random.rand(4)
+    cp.random.seed(3)
+    assert (cp.random.rand(4) == a).all() and type(a) is cp.ndarray
+    assert cp.random.randint(0, 5, size=3).dtype.kind == "i"
+    g = cp.random.default_rng(0)
+    assert type(g.standard_normal(3)) is cp.ndarray
+
+
+# -- cupyx ------------------------------------------------------------------------------------------
+
+def test_scatter_add_accumulates_repeated_indices():
+    a = cp.zeros((3, 2))
+    cpx.scatter_add(a, (cp.array([0, 0, 2]), slice(None)), cp.ones((3, 2)))
+    assert a.get().tolist() == [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
+    cpx.scatter_max(a, cp.array([1]), 5.0)
+    a.scatter_add(cp.array([1, 1]), 1.0)
+    assert a.get()[1].tolist() == [7.0, 7.0]
+
+
+X = np.linspace(-3.0, 3.0, 25)
+POS = np.linspace(0.1, 6.0, 25)
+
+
+@pytest.mark.parametrize("name, kernel, x", [
+    ("erf", "erf", X), ("erfc", "erfc", X), ("erfcx", "erfcx", X), ("erfinv", "erfinv", X / 4),
+    ("ndtri", "ndtri", POS / 7), ("log_ndtr", "log_ndtr", X), ("gammaln", "lgamma", POS),
+    ("digamma", "digamma", POS), ("psi", "digamma", POS), ("i0", "i0", X), ("i0e", "i0e", X),
+    ("i1", "i1", X), ("i1e", "i1e", X),
+])
+def test_special_functions_are_embers_kernels(name, kernel, x):
+    from ember.backend import numpy_special
+    for dtype in (np.float64, np.float32):
+        got = getattr(cpx.scipy.special, name)(cp.asarray(x.astype(dtype)))
+        want = getattr(numpy_special, kernel)(x.astype(dtype))
+        assert got.dtype == want.dtype and np.array_equal(got.get(), want, equal_nan=True)
+
+
+def test_special_bessel_and_promotion():
+    from ember.backend import numpy_bessel
+    for name, kernel in (("j0", "bessel_j0"), ("y1", "bessel_y1"), ("k0", "modified_bessel_k0"),
+                         ("k1e", "scaled_modified_bessel_k1")):
+        got = getattr(cpx.scipy.special, name)(cp.asarray(POS))
+        assert np.array_equal(got.get(), numpy_bessel.bessel(kernel, POS))
+    assert cpx.scipy.special.erf(cp.arange(3)).dtype == np.float64  # integers promote
+
+
+def test_special_functions_agree_with_numpy_formulas():
+    s = cpx.scipy.special
+    x = cp.asarray(X)
+    np.testing.assert_allclose(s.expit(x).get(), 1 / (1 + np.exp(-X)), rtol=1e-14)
+    np.testing.assert_allclose(s.ndtr(x).get(), 0.5 * (1 + np.vectorize(math.erf)(X / 2**0.5)),
+                               rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(s.gamma(cp.asarray(POS)).get(),
+                               np.vectorize(math.gamma)(POS), rtol=1e-12)
+    np.testing.assert_allclose(s.logsumexp(x).get(), np.log(np.exp(X).sum()), rtol=1e-14)
+    np.testing.assert_allclose(s.softmax(x).get().sum(), 1.0, rtol=1e-14)
+    out = cp.empty(25)
+    assert s.erf(x, out=out) is out
+
+
+SCIPY_CASES = [("gamma", (X + 0.5,)), ("gammasgn", (X + 0.5,)), ("rgamma", (X + 0.5,)),
+               ("beta", (POS, POS[::-1])), ("betaln", (POS, POS[::-1])),
+               ("binom", (POS + 3, POS)), ("poch", (POS, POS / 3)), ("xlogy", (X, POS)),
+               ("xlog1py", (X, POS)), ("entr", (X,)), ("rel_entr", (POS, POS[::-1])),
+               ("kl_div", (POS, POS[::-1])), ("huber", (POS / 3, X)),
+               ("pseudo_huber", (POS / 3, X)), ("boxcox", (POS, X / 3)),
+               ("boxcox1p", (POS, X / 3)), ("inv_boxcox", (X / 3, POS / 6)),
+               ("inv_boxcox1p", (X / 3, POS / 6)), ("exprel", (X,)), ("erfcinv", (POS / 3.1,)),
+               ("ndtr", (X,)), ("chdtr", (POS, POS[::-1])), ("chdtrc", (POS, POS[::-1])),
+               ("pdtr", (POS, POS[::-1])), ("gdtr", (POS, POS, POS[::-1])),
+               ("zetac", (POS + 1.5,)), ("cosdg", (X * 30,)), ("cosm1", (X / 100,)),
+               ("tandg", (X * 10,)), ("radian", (X, POS, X)), ("log_expit", (X,)),
+               ("logit", (POS / 7,)), ("exp10", (X,)), ("multigammaln", (POS + 2, 3)),
+               ("loggamma", (POS,)), ("log_softmax", (X,))]
+
+
+@pytest.mark.parametrize("name, args", SCIPY_CASES, ids=[c[0] for c in SCIPY_CASES])
+def test_special_functions_agree_with_scipy(name, args):
+    special = pytest.importorskip("scipy.special")
+    got = getattr(cpx.scipy.special, name)(*[cp.asarray(a) if isinstance(a, np.ndarray) else a
+                                              for a in args])
+    np.testing.assert_allclose(got.get(), getattr(special, name)(*args), rtol=2e-10,
+                               atol=1e-14)
+
+
+# -- a sanity run: linear regression with raw device arrays ------------------------------------------
+
+def test_linear_regression_trains_without_host_reads():
+    rng = np.random.default_rng(0)
+    x_host = rng.normal(size=(256, 3)).astype(np.float32)
+    w_true = np.array([[1.5], [-2.0], [0.5]], dtype=np.float32)
+    y_host = x_host @ w_true + 0.25
+    x, y = cp.asarray(x_host), cp.asarray(y_host)       # the only host-to-device copies
+    w, b = cp.zeros((3, 1), dtype=cp.float32), cp.zeros((1,), dtype=cp.float32)
+    losses = []
+    for step in range(200):
+        err = x @ w + b - y
+        loss = (err * err).mean()
+        gw = 2.0 * (x.T @ err) / x.shape[0]
+        gb = 2.0 * err.mean(axis=0)
+        w -= 0.1 * gw
+        b -= 0.1 * gb
+        if step % 50 == 0:
+            losses.append(float(loss))                  # the loop's only syncs
+    assert type(w) is cp.ndarray and w.dtype == np.float32
+    assert losses == sorted(losses, reverse=True) and float(loss) < 1e-6
+    np.testing.assert_allclose(w.get(), w_true, atol=1e-3)
+    np.testing.assert_allclose(b.get(), [0.25], atol=1e-3)
+    assert fakecupy.sync_count() == len(losses) + 3     # + float(loss), w.get(), b.get()
+    assert set(fakecupy.findings()) == {"sync"}
