@@ -7,8 +7,9 @@ never with numpy (CuPy refuses host operands), and no kernel reads a device valu
 (a sync) except where noted: ``orthogonal_polynomial`` and ``bessel("airy_ai", ...)``, which
 CuPy lacks and which run through the NumPy kernels on a copy.
 
-On real CuPy, ``max_pool2d`` is one fused CUDA kernel (``MAX_POOL2D_SOURCE``, a ``RawKernel``;
-``EMBER_CUPY_FUSED=0`` turns it off); everything else, and the fake, take the plain path.
+On real CuPy, ``max_pool2d`` and ``col2im`` are one fused CUDA kernel each (``RawKernel``s of
+``MAX_POOL2D_SOURCE`` and ``COL2IM_SOURCE``; ``EMBER_CUPY_FUSED=0`` turns them off); everything
+else, and the fake, take the plain path.
 
 What differs from the NumPy backend, and why:
 
@@ -109,6 +110,38 @@ extern "C" __global__ void ember_max_pool2d(
     }
     y[o] = best;
     idx[o] = arg;
+  }
+}
+"""
+# col2im as a gather, one thread per image element: the (i, j) kernel offsets whose windows
+# cover it, in NumPy's order (i, then j; from 0), so sums are NumPy's bit for bit. The plain
+# path is KH*KW read-modify-write passes over the image. ``cols`` is read through its strides
+# (elements), so a transposed GEMM result needs no copy.
+COL2IM_SOURCE = r"""
+extern "C" __global__ void ember_col2im(
+    const T* cols, T* img, const long long total, const int C, const int H, const int W,
+    const int KH, const int KW, const int OH, const int OW, const int SH, const int SW,
+    const int DH, const int DW, const long long s0, const long long s1, const long long s2,
+    const long long s3, const long long s4, const long long s5) {
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+       e += (long long)blockDim.x * gridDim.x) {
+    const int w = (int)(e % W);
+    const int h = (int)((e / W) % H);
+    const long long plane = e / ((long long)W * H);
+    const T* c = cols + (plane / C) * s0 + (plane % C) * s1;
+    T acc = 0;
+    for (int i = 0; i < KH; ++i) {
+      const int hh = h - i * DH;
+      if (hh < 0) break;
+      if (hh % SH != 0 || hh / SH >= OH) continue;
+      for (int j = 0; j < KW; ++j) {
+        const int ww = w - j * DW;
+        if (ww < 0) break;
+        if (ww % SW != 0 || ww / SW >= OW) continue;
+        acc += c[i * s2 + j * s3 + (hh / SH) * s4 + (ww / SW) * s5];
+      }
+    }
+    img[e] = acc;
   }
 }
 """
@@ -340,6 +373,9 @@ class CupyBackend(ArrayVocabulary):
                dtype: Any = None) -> Array:
         """Adjoint of ``windows``: ``cols`` (N, C, KH, KW, OH, OW) summed onto a zero image
         (N, C, *out_hw), one strided add per kernel offset; windows past ``out_hw`` dropped."""
+        if self.fused and cols.dtype.char in FUSED_TYPES and \
+                (dtype is None or np.dtype(dtype) == cols.dtype):
+            return self._col2im_fused(cols, out_hw, stride, dilation)
         n, c, kh, kw, oh, ow = cols.shape
         img = self.xp.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
         for i in range(kh):
@@ -352,6 +388,19 @@ class CupyBackend(ArrayVocabulary):
                     img[:, :, h0:h0 + (rows - 1) * stride[0] + 1:stride[0],
                         w0:w0 + (width - 1) * stride[1] + 1:stride[1]] += \
                         cols[:, :, i, j, :rows, :width]
+        return img
+
+    def _col2im_fused(self, cols: Array, out_hw: tuple, stride: tuple,
+                      dilation: tuple) -> Array:
+        """``col2im`` as one ``COL2IM_SOURCE`` kernel launch."""
+        n, c, kh, kw, oh, ow = cols.shape
+        img = self.xp.empty((n, c) + tuple(out_hw), dtype=cols.dtype)
+        if img.size:
+            i32, i64 = np.int32, np.int64
+            ints = (c,) + tuple(out_hw) + (kh, kw, oh, ow) + tuple(stride) + tuple(dilation)
+            steps = tuple(i64(st // cols.itemsize) for st in cols.strides)
+            self._launch("ember_col2im", COL2IM_SOURCE, cols.dtype, img.size,
+                         (cols, img, i64(img.size)) + tuple(i32(v) for v in ints) + steps)
         return img
 
     # -- pooling reductions ------------------------------------------------------------------------
@@ -477,6 +526,12 @@ class CupyBackend(ArrayVocabulary):
             k = self._kernels[key] = self.xp.RawKernel(code, name)
         return k
 
+    def _launch(self, name: str, source: str, dtype: Any, total: int, args: tuple) -> None:
+        """Runs kernel ``name`` over ``total`` elements (a grid-stride loop): the argument
+        types must be the kernel's exactly (numpy scalars: int32, int64, the dtype's)."""
+        blocks = min(-(-total // _THREADS), _MAX_BLOCKS)
+        self._kernel(name, source, dtype)((blocks,), (_THREADS,), args)
+
     def _max_pool2d_fused(self, x: Array, geo: WindowGeometry, lowest: Any,
                           indices: bool) -> tuple:
         """``max_pool2d`` as one ``MAX_POOL2D_SOURCE`` kernel launch."""
@@ -487,14 +542,11 @@ class CupyBackend(ArrayVocabulary):
         y = xp.empty((n, c, oh, ow), dtype=x.dtype)
         idx = xp.empty((n, c, oh, ow), dtype=xp.int64)
         if y.size:
-            i32 = np.int32
-            args = (h, w, oh, ow) + tuple(geo.kernel) + tuple(geo.stride) + tuple(geo.pad) + \
+            ints = (h, w, oh, ow) + tuple(geo.kernel) + tuple(geo.stride) + tuple(geo.pad) + \
                 tuple(geo.dilation)
-            blocks = min(-(-y.size // _THREADS), _MAX_BLOCKS)
-            self._kernel("ember_max_pool2d", MAX_POOL2D_SOURCE, x.dtype)(
-                (blocks,), (_THREADS,),
-                (x, y, idx, np.int64(y.size)) + tuple(i32(a) for a in args)
-                + (x.dtype.type(lowest),))
+            self._launch("ember_max_pool2d", MAX_POOL2D_SOURCE, x.dtype, y.size,
+                         (x, y, idx, np.int64(y.size)) + tuple(np.int32(v) for v in ints)
+                         + (x.dtype.type(lowest),))
         return y, (idx if indices else None)
 
     # -- convolution (the plain im2col + GEMM strategy of numpy_conv) ------------------------------

@@ -602,7 +602,9 @@ def test_optimizer_kernels(be, rng, name, scalars):
 
 # -- the fused CUDA kernels, their source run on the CPU --------------------------------------------
 # A C++ compiler runs the CUDA source as one thread of a one-block grid (its grid-stride loop then
-# visits every output): the kernel's arithmetic is checked here, its launch on a GPU by
+# visits every element), on the fake device arrays' own NumPy buffers (``_a``: the fake's memory,
+# strides and all), so a kernel reads and writes them as it would on a GPU. The kernels'
+# arithmetic and their launches' arguments are checked here; the launch on a GPU by
 # benchmarks/gpu_check.py's kernel part.
 CUDA_ON_CPU = """
 #include <algorithm>
@@ -611,81 +613,120 @@ struct ember_dim3 { unsigned int x; };
 static const ember_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
 #define __global__
 """
-C_TYPES = {"float": ctypes.c_float, "double": ctypes.c_double, "int": ctypes.c_int,
-           "long long": ctypes.c_longlong}
+C_TYPES = {np.float32: ctypes.c_float, np.float64: ctypes.c_double, np.int32: ctypes.c_int,
+           np.int64: ctypes.c_longlong}
+SOURCES = {"ember_max_pool2d": cupy_backend.MAX_POOL2D_SOURCE,
+           "ember_col2im": cupy_backend.COL2IM_SOURCE}
 
 
 @pytest.fixture(scope="module")
-def cpu_max_pool(tmp_path_factory):
-    """C type name -> the CPU build of ``MAX_POOL2D_SOURCE``'s kernel for it."""
+def cpu_kernels(tmp_path_factory):
+    """(kernel name, C type name) -> the CPU build of that kernel."""
     cc = shutil.which("g++") or shutil.which("c++")
     if cc is None:
         pytest.skip("no C++ compiler to run the CUDA source on the CPU")
     folder = tmp_path_factory.mktemp("cuda_on_cpu")
     kernels = {}
-    for i, ctype in enumerate(sorted(set(cupy_backend.FUSED_TYPES.values()))):
-        src, lib = folder / f"pool{i}.cpp", folder / f"pool{i}.so"
-        src.write_text(CUDA_ON_CPU + f"typedef {ctype} T;\n" + cupy_backend.MAX_POOL2D_SOURCE)
-        subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
-        fn = ctypes.CDLL(str(lib)).ember_max_pool2d
-        fn.restype = None
-        fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_longlong] + [ctypes.c_int] * 12 + \
-            [C_TYPES[ctype]]
-        kernels[ctype] = fn
+    for name, source in SOURCES.items():
+        for ctype in sorted(set(cupy_backend.FUSED_TYPES.values())):
+            stem = f"{name}_{ctype.replace(' ', '_')}"
+            src, lib = folder / f"{stem}.cpp", folder / f"{stem}.so"
+            src.write_text(CUDA_ON_CPU + f"typedef {ctype} T;\n" + source)
+            subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+            fn = getattr(ctypes.CDLL(str(lib)), name)
+            fn.restype = None
+            kernels[name, ctype] = fn
     return kernels
 
 
-def launcher(cpu_max_pool, dtype):
-    """A stand-in for the ``RawKernel`` of ``dtype``: checks the launch's argument types as
-    CUDA would read them, runs the CPU build on host copies, writes the outputs back."""
-    def launch(grid, block, args):
-        x, y, idx, total, *ints, lowest = args
-        assert type(total) is np.int64 and len(ints) == 12
-        assert all(type(v) is np.int32 for v in ints) and type(lowest) is x.dtype.type
-        assert grid[0] * block[0] >= 1 and idx.dtype == np.int64 and y.dtype == x.dtype
-        hx = host(x)
-        assert hx.flags.c_contiguous
-        hy, hi = np.empty(y.shape, y.dtype), np.empty(idx.shape, np.int64)
-        cpu_max_pool[cupy_backend.FUSED_TYPES[dtype.char]](
-            hx.ctypes.data, hy.ctypes.data, hi.ctypes.data, int(total), *map(int, ints),
-            lowest.item())
-        y[...] = dev(hy)
-        idx[...] = dev(hi)
-    return launch
+def fused_backend(cpu_kernels):
+    """A backend on the fake whose fused kernels run as their CPU builds."""
+    b = CupyBackend(fakecupy.cupy, fakecupy.cupyx)
+    b.fused = True  # as on a GPU
+    b.launches = []  # the kernels launched, by name
+
+    def kernel(name, source, dtype):
+        assert source is SOURCES[name]
+        fn = cpu_kernels[name, cupy_backend.FUSED_TYPES[dtype.char]]
+
+        def launch(grid, block, args):
+            assert grid[0] >= 1 and block[0] >= 1
+            types_, values = [], []
+            for a in args:  # CUDA reads each argument as its exact type: numpy's
+                if type(a) is fakecupy.cupy.ndarray:
+                    types_.append(ctypes.c_void_p)
+                    values.append(a._a.ctypes.data)  # (the fake's memory, its strides)
+                else:
+                    assert type(a) in C_TYPES, f"{type(a)} is no C type"
+                    types_.append(C_TYPES[type(a)])
+                    values.append(a.item())
+            fn.argtypes = types_
+            fn(*values)
+            b.launches.append(name)
+        return launch
+
+    b._kernel = kernel
+    return b
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
 @pytest.mark.parametrize("kernel,stride,pad,dilation", WINDOWS[:3] + [((2, 2), (2, 2), (1, 1),
                                                                           (1, 1))])
 @pytest.mark.parametrize("ceil", [False, True])
-def test_fused_max_pool2d(cpu_max_pool, rng, dtype, kernel, stride, pad, dilation, ceil):
-    fused = CupyBackend(fakecupy.cupy, fakecupy.cupyx)
-    fused.fused = True  # as on a GPU, the kernel launch run by the CPU build
-    fused._kernel = lambda name, source, dt: launcher(cpu_max_pool, dt)
+def test_fused_max_pool2d(cpu_kernels, rng, dtype, kernel, stride, pad, dilation, ceil):
+    fused = fused_backend(cpu_kernels)
     x = pool_input(rng, (2, 3, 10, 9), dtype)
     x = x[:, :, :, ::-1] if dtype == "float64" else x  # (a strided input: made contiguous)
     geo = geometry(x.shape, kernel, stride, pad, dilation, ceil=ceil)
     low = -np.inf if dtype[0] == "f" else np.iinfo(dtype).min
     for indices in (True, False):
         check(lambda a, want=indices: fused.max_pool2d(a, geo, low, want),
-              lambda a, want=indices: NUMPY.max_pool2d(a, geo, low, want), x,
-              syncs=True)  # (the stand-in launch reads back; a GPU's does not)
+              lambda a, want=indices: NUMPY.max_pool2d(a, geo, low, want), x)
+    assert fused.launches == ["ember_max_pool2d"] * 2
 
 
-def test_fused_max_pool2d_all_lowest_and_empty(cpu_max_pool):
-    fused = CupyBackend(fakecupy.cupy, fakecupy.cupyx)
-    fused.fused = True
-    fused._kernel = lambda name, source, dt: launcher(cpu_max_pool, dt)
+def test_fused_max_pool2d_all_lowest_and_empty(cpu_kernels):
+    fused = fused_backend(cpu_kernels)
     x = np.full((1, 2, 4, 4), -np.inf, np.float32)
     x[0, 0, 2:, 2:] = 1.0
     for geo in (geometry(x.shape, (3, 3), (2, 2), (1, 1)),
                 geometry(x.shape, (2, 2), (1, 1), (1, 1), (2, 2))):
         check(lambda a, g=geo: fused.max_pool2d(a, g, -np.inf, True),
-              lambda a, g=geo: NUMPY.max_pool2d(a, g, -np.inf, True), x, syncs=True)
+              lambda a, g=geo: NUMPY.max_pool2d(a, g, -np.inf, True), x)
     empty = np.zeros((0, 2, 4, 4), np.float32)
     geo = geometry(empty.shape, (2, 2), (2, 2))
     check(lambda a: fused.max_pool2d(a, geo, -np.inf, True),
           lambda a: NUMPY.max_pool2d(a, geo, -np.inf, True), empty)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("out_hw", [(9, 8), (5, 4), (12, 13)])  # whole, windows past it, margins
+@pytest.mark.parametrize("stride,dilation", [((1, 1), (1, 1)), ((2, 1), (1, 2)), ((3, 2), (2, 1))])
+def test_fused_col2im(cpu_kernels, rng, dtype, out_hw, stride, dilation):
+    fused = fused_backend(cpu_kernels)
+    cols = (rng.standard_normal((2, 3, 3, 2, 4, 4)) * 9).astype(dtype)
+    # the same additions in the same order as NumPy's: equal bit for bit
+    check(lambda c: fused.col2im(c, out_hw, stride, dilation),
+          lambda c: NUMPY.col2im(c, out_hw, stride, dilation), cols)
+    assert fused.launches == ["ember_col2im"]
+    # a strided (transposed) cols, as conv2d_input_grad passes it, is read in place
+    t = np.ascontiguousarray(cols.transpose(1, 0, 2, 3, 4, 5))
+    check(lambda c: fused.col2im(c.transpose(1, 0, 2, 3, 4, 5), out_hw, stride, dilation),
+          lambda c: NUMPY.col2im(c.transpose(1, 0, 2, 3, 4, 5), out_hw, stride, dilation), t)
+    if dtype == "float32":  # another result dtype: the plain path
+        check(lambda c: fused.col2im(c, out_hw, stride, dilation, np.float64),
+              lambda c: NUMPY.col2im(c, out_hw, stride, dilation, np.float64), cols,
+              exact=False)
+
+
+def test_fused_conv_input_grad(cpu_kernels, rng):
+    fused = fused_backend(cpu_kernels)
+    _, w, g, geo = conv_case(rng, (2, 4, 9, 9), (6, 2, 3, 3), (2, 2), (1, 1), (1, 1), 2,
+                             np.float32)
+    check(lambda d, k: fused.conv2d_input_grad(d, k, geo),
+          lambda d, k: NUMPY.conv2d_input_grad(d, k, geo), g, w, exact=False, rtol=1e-5,
+          atol=1e-5)
+    assert fused.launches == ["ember_col2im"]  # stride 2: the scatter, fused
 
 
 def test_fused_kernels_only_on_real_cupy(be, monkeypatch):
