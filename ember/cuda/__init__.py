@@ -11,7 +11,6 @@ device-to-host read through ``ember.backend.sync_hook``, which this module point
 """
 from __future__ import annotations
 
-import os
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, NamedTuple
@@ -25,21 +24,17 @@ __all__ = ["OutOfMemoryError", "is_available", "device_count", "manual_seed", "m
            "max_memory_allocated", "reset_peak_memory_stats", "reset_max_memory_allocated",
            "memory_reserved", "max_memory_reserved", "memory_stats", "mem_get_info",
            "get_device_name", "get_device_capability", "get_device_properties", "ipc_collect",
-           "get_rng_state", "get_rng_state_all", "set_rng_state", "current_stream",
+           "get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all",
+           "default_generators", "current_stream",
            "default_stream", "set_stream", "stream", "StreamContext", "Stream", "Event",
            "can_device_access_peer", "set_sync_debug_mode", "get_sync_debug_mode"]
-
-# torch's default CUDA generator starts from this seed (c10's default_rng_seed_val), so an
-# unseeded program draws the same numbers on every run, as on torch
-_DEFAULT_SEED = 67280421310721
-
 
 # -- the backend ---------------------------------------------------------------------------------
 class _State:
     """What this module remembers about the backend it initialised."""
 
     backend: Any = None       # the CupyBackend initialised last (use_module may swap it)
-    seeds: dict[int, int] = {}
+    generators: tuple = ()    # default_generators: one ember.Generator per device
     peak_allocated: dict[int, int] = {}
     peak_reserved: dict[int, int] = {}
     sync_mode = 0
@@ -60,22 +55,21 @@ def _backend() -> Any:
     except Exception:  # ImportError without CuPy; CUDA runtime errors from a broken install
         return None
     if _State.backend is not backend:
-        _initialise(backend)
+        try:
+            _initialise(backend)
+        except Exception:  # a CuPy-like module without the pool's API: no peak tracking
+            _State.backend = backend
     return backend
 
 
 def _initialise(backend: Any) -> None:
-    """First contact with ``backend``: per-device seeds as torch's, and the peak tracker."""
+    """First contact with ``backend``: fresh generators and peaks, and the peak tracker."""
     _State.backend = backend
-    _State.seeds, _State.peak_allocated, _State.peak_reserved = {}, {}, {}
+    _State.generators, _State.peak_allocated, _State.peak_reserved = (), {}, {}
     cuda = backend.xp.cuda
-    for index in range(cuda.runtime.getDeviceCount()):
-        with cuda.Device(index):
-            backend.xp.random.seed(_DEFAULT_SEED)
-        _State.seeds[index] = _DEFAULT_SEED
     pool = backend.xp.get_default_memory_pool()
     malloc = getattr(pool, "malloc", None)
-    if malloc is not None and hasattr(cuda, "set_allocator"):
+    if malloc is not None and hasattr(cuda, "set_allocator") and hasattr(pool, "used_bytes"):
         # CuPy's pool keeps no peak: every allocation goes through this wrapper, which notes the
         # pool's sizes right after it (torch's caching allocator counts the same way)
         def tracking_malloc(size: int) -> Any:
@@ -467,74 +461,90 @@ def mem_get_info(device: Any = None) -> tuple[int, int]:
 
 
 # -- random numbers ------------------------------------------------------------------------------
-def _seed_device(index: int, value: int) -> None:
-    with _cuda().Device(index):
-        # CuPy's generators take seeds below 2**64, as torch's do
-        _State.backend.xp.random.seed(value % (1 << 64))
-    _State.seeds[index] = value
+def _default_generators() -> tuple:
+    """One ``ember.Generator`` per device, made on first use (each starts from torch's default
+    seed). ember draws a CUDA tensor's random numbers on the host and copies them, so these
+    are host generators that stand for the devices."""
+    if not _State.generators:
+        from .. import random
+
+        _State.generators = tuple(random.Generator(f"cuda:{i}") for i in range(device_count()))
+    return _State.generators
+
+
+def __getattr__(name: str) -> object:
+    if name == "default_generators":  # torch's tuple; () without CUDA
+        return _default_generators() if _backend() is not None else ()
+    # ``torch.cuda.amp`` is reachable after ``import torch``: submodules load on first use
+    from .._missing import submodule_or_error
+
+    return submodule_or_error(__name__, "torch.cuda", name)
+
+
+def _generator(device: Any = None) -> Any:
+    return _default_generators()[_device_index(device, optional=True)]
 
 
 def manual_seed(seed: int) -> None:
     """Seeds the current device's generator (nothing to seed without CUDA, as torch)."""
     seed = int(seed)
     if _backend() is not None:
-        _seed_device(current_device(), seed)
+        _generator().manual_seed(seed)
 
 
 def manual_seed_all(seed: int) -> None:
     """Seeds every device's generator."""
     seed = int(seed)
     if _backend() is not None:
-        for index in range(device_count()):
-            _seed_device(index, seed)
-
-
-def _random_seed() -> int:
-    # torch draws a non-deterministic 64-bit seed, of which it keeps 63 bits
-    return int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
+        for generator in _default_generators():
+            generator.manual_seed(seed)
 
 
 def seed() -> None:
     """Seeds the current device's generator with a random number."""
     if _backend() is not None:
-        _seed_device(current_device(), _random_seed())
+        _generator().seed()
 
 
 def seed_all() -> None:
     """Seeds every device's generator with one random number."""
     if _backend() is not None:
-        value = _random_seed()
-        for index in range(device_count()):
-            _seed_device(index, value)
+        generators = _default_generators()
+        value = generators[0].seed()
+        for generator in generators[1:]:
+            generator.manual_seed(value)
 
 
 def initial_seed() -> int:
     """The seed the current device's generator was last seeded with."""
     if _backend() is None:
         raise _no_cuda()
-    return _State.seeds[current_device()]
+    return _generator().initial_seed()
 
 
 def get_rng_state(device: Any = "cuda") -> Any:
-    """Raises: the CuPy generator's state is not exposed as a tensor (torch's CPU build raises
-    too)."""
+    """A device generator's state, as a uint8 tensor."""
     if _backend() is None:
         raise _no_cuda()
-    from .._missing import MissingAPIError
-
-    raise MissingAPIError("torch.cuda.get_rng_state is not implemented in ember (CuPy's "
-                          "generators keep their state out of reach; use manual_seed)")
+    return _generator(device).get_state()
 
 
 def get_rng_state_all() -> list:
-    """One state per device: [] without CUDA."""
+    """Every device generator's state: [] without CUDA."""
     return [get_rng_state(i) for i in range(device_count())]
 
 
 def set_rng_state(new_state: Any, device: Any = "cuda") -> None:
-    """Does nothing without CUDA (torch's CPU build defers it for good); raises with a device."""
+    """Restores a device generator's state (does nothing without CUDA, as torch's CPU build
+    defers it for good)."""
     if _backend() is not None:
-        get_rng_state(device)
+        _generator(device).set_state(new_state)
+
+
+def set_rng_state_all(new_states: Any) -> None:
+    """Restores every device generator's state from ``get_rng_state_all()``'s list."""
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
 
 
 # -- streams and events --------------------------------------------------------------------------
@@ -638,7 +648,10 @@ class Event:
 
     @property
     def cuda_event(self) -> int:
-        return 0 if self._raw is None else int(self._raw.ptr)
+        if self._raw is None:
+            return 0
+        # a CuPy-shaped module whose events have no handle (the fake device): its identity
+        return int(getattr(self._raw, "ptr", 0) or id(self._raw))
 
     event_id = cuda_event
 
@@ -797,9 +810,3 @@ def _on_sync(what: str) -> None:
     if _State.sync_mode == 1:
         warnings.warn("called a synchronizing CUDA operation", UserWarning, stacklevel=3)
 
-
-def __getattr__(name: str) -> object:
-    # ``torch.cuda.amp`` is reachable after ``import torch``: submodules load on first use
-    from .._missing import submodule_or_error
-
-    return submodule_or_error(__name__, "torch.cuda", name)
