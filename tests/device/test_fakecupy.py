@@ -4,6 +4,7 @@ the memory pool, cupyx and the special functions (ember's kernels, NumPy formula
 installed)."""
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 import os
@@ -502,3 +503,48 @@ def test_linear_regression_trains_without_host_reads():
     np.testing.assert_allclose(b.get(), [0.25], atol=1e-3)
     assert fakecupy.sync_count() == len(losses) + 3     # + float(loss), w.get(), b.get()
     assert set(fakecupy.findings()) == {"sync"}
+
+
+# -- tools/gen_cupy_api.py (it needs CuPy to run; its parsing is checked here) -------------------------
+
+def _generator():
+    path = Path(__file__).parents[2] / "tools" / "gen_cupy_api.py"
+    spec = importlib.util.spec_from_file_location("gen_cupy_api", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generator_describes_names_as_the_dump_does():
+    gen = _generator()
+    assert gen.describe(np.add, np.ufunc) == {
+        "kind": "ufunc", "params": ["out", "casting", "dtype"],
+        "methods": ["at", "reduce", "accumulate", "reduceat", "outer"]}
+    assert gen.describe(np.linalg, np.ufunc) == {"kind": "module"}
+    assert gen.describe(np.pi, np.ufunc) == {"kind": "value"}
+    assert gen.describe(np.atleast_1d, np.ufunc) == {"kind": "function", "params": []}
+    assert gen.describe(np.einsum, np.ufunc)["params"] == "*"
+    assert gen.describe(np.moveaxis, np.ufunc) == fakecupy.API["cupy"]["moveaxis"]
+    kinds = {spec["kind"] for section in SECTIONS for spec in fakecupy.API[section].values()}
+    assert kinds == {"ufunc", "module", "function", "value"}
+
+
+def test_generator_parses_cython_docstrings():
+    gen = _generator()
+
+    def doc(line):
+        return type("Cython", (), {"__doc__": line + "\n\nMore text."})()
+
+    assert gen.params_from_docstring(doc("sort(self, int axis=-1, kind=None)")) == \
+        fakecupy.API["cupy.ndarray"]["sort"]["params"]
+    assert gen.params_from_docstring(doc("astype(x, dtype, /, *, copy=True)")) == \
+        fakecupy.API["cupy"]["astype"]["params"]
+    assert gen.params_from_docstring(doc("f(a, shape=(1, 2), **kwargs)")) == "*"
+    assert gen.params_from_docstring(doc("Issued when something happens.")) is None
+
+
+def test_generator_needs_cupy(capsys):
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed: the generator would run")
+    assert _generator().main(["-o", "-"]) == 1
+    assert "CuPy is needed" in capsys.readouterr().err
