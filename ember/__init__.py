@@ -33,7 +33,8 @@ from .dtypes import (  # noqa: F401
     short,
     uint8,
 )
-from .tensor import Size, Tensor, device  # noqa: F401
+from .devices import device  # noqa: F401
+from .tensor import Size, Tensor  # noqa: F401
 from . import ops as _ops  # noqa: F401  (binds the op methods onto Tensor)
 from .ops.elementwise import *  # noqa: F401,F403
 from .ops.compare import *  # noqa: F401,F403

@@ -115,7 +115,7 @@ _DEVICE_MODULES = ("cpu", "cuda", "mps", "xpu")
 
 def get_device_module(device: Any = None) -> Any:
     """The module of a device type (``ember.cuda`` for ``"cuda"``; ``ember.cpu`` by default)."""
-    from .tensor import device as _device
+    from .devices import device as _device
 
     if device is None:
         name = "cpu"

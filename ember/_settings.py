@@ -6,7 +6,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .tensor import device as _device
+from . import devices as _devices
+from .devices import device as _device
 
 __all__ = ["set_float32_matmul_precision", "get_float32_matmul_precision",
            "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
@@ -18,7 +19,6 @@ class _State:
     matmul_precision = "highest"
     deterministic = False
     warn_only = False
-    default_device: _device | None = None
 
 
 state = _State()
@@ -84,14 +84,19 @@ def get_deterministic_debug_mode() -> int:
 
 
 def set_default_device(device: Any) -> None:
-    """Sets the device new tensors go to: only the CPU exists in ember (None resets it)."""
-    if device is None:
-        state.default_device = None
-        return
-    # ember.device raises for any device but the CPU (torch's CPU build fails at the first tensor)
-    state.default_device = device if isinstance(device, _device) else _device(device)
+    """Sets the device factories use when given no ``device=`` (None resets it to the CPU). As
+    in torch, an unreachable device fails at the first tensor made there, not here."""
+    _devices.default[0] = None if device is None else (
+        device if isinstance(device, _device) else _device(device))
 
 
 def get_default_device() -> _device:
-    """The default device: ``device(type='cpu')``."""
-    return _device("cpu")
+    """The default device: ``device(type='cpu')`` unless ``set_default_device`` changed it (a
+    CUDA default reads with the current device's index, as torch's)."""
+    dev = _devices.default[0]
+    if dev is None or dev.type == "cpu":
+        return _device("cpu")
+    if dev.type == "cuda" and dev.index is None:
+        backend, index = _devices.backend_for(dev)
+        return _device("cuda", index)
+    return dev

@@ -244,6 +244,7 @@ def format_tensor(
     requires_grad: bool = False,
     grad_fn_name: str | None = None,
     default_dtype: str = "float32",
+    device: str | None = None,
 ) -> str:
     r"""Render ``data`` the way ``repr`` renders a tensor of dtype ``ember.<dtype_name>``.
 
@@ -253,6 +254,7 @@ def format_tensor(
         requires_grad: Printed as ``requires_grad=True`` when there is no ``grad_fn_name``.
         grad_fn_name: Class name of the tensor's ``grad_fn``, e.g. ``"SubBackward0"``.
         default_dtype: Name of the current default floating dtype (never printed).
+        device: Printed as ``device='cuda:0'`` (a tensor off the default device).
     """
     a = np.asarray(data)
     complex_ = dtype_name.startswith("complex")
@@ -260,7 +262,7 @@ def format_tensor(
     prefix = "tensor("
     indent = len(prefix)
     default_complex = "complex128" if default_dtype == "float64" else "complex64"
-    suffixes = []
+    suffixes = [] if device is None else [f"device='{device}'"]
     if a.size == 0:
         # Mirrors NumPy: (0,) is implied by "[]", any other empty shape is spelled out.
         if a.ndim != 1:
@@ -309,10 +311,20 @@ def tensor_repr(t: Any) -> str:
     Reads ``t._data`` (ndarray), ``t.dtype.name``, ``t.requires_grad`` and ``t.grad_fn``.
     """
     grad_fn = getattr(t, "grad_fn", None)
+    data, device = t._data, None
+    if type(data) is not np.ndarray:  # a device tensor: printed from a host copy, as torch's
+        dev = t.device
+        devices = sys.modules["ember.devices"]
+        default = devices.default[0]
+        if default is None or default.type != dev.type or (
+                default.index is not None and default.index != dev.index):
+            device = str(dev)
+        data = t.detach().cpu()._data
     return format_tensor(
-        t._data,
+        data,
         t.dtype.name,
         requires_grad=bool(getattr(t, "requires_grad", False)),
         grad_fn_name=None if grad_fn is None else type(grad_fn).__name__,
         default_dtype=_default_dtype_name(),
+        device=device,
     )

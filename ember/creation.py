@@ -7,9 +7,12 @@ import warnings
 from typing import Any
 
 from . import dtypes as _dt
-from .backend import NUMPY, Array, get_array_module, is_array, limits as _limits
+from .backend import quiet as _quiet
+from .backend import NUMPY, Array, backend_of, get_array_module, is_array, limits as _limits
 from .graph import grad_mode
-from .tensor import Tensor, _factory_result, _shape_arg, device as _device
+from .tensor import Tensor, _factory_result, _shape_arg
+from . import devices as _devices
+from .devices import device as _device
 
 _SEQ = (list, tuple, range)
 _XP = NUMPY.xp  # makes the arrays of the factories: the cpu's, the one device today
@@ -18,9 +21,10 @@ _XP = NUMPY.xp  # makes the arrays of the factories: the cpu's, the one device t
 # -- shared argument handling ---------------------------------------------------------------------
 
 
-def _check_device(device: Any) -> None:
-    if device is not None:
-        _device(device)  # raises for anything but the cpu
+def _check_device(device: Any) -> tuple:
+    """Where a factory's result goes: ``(backend, index)`` of ``device=`` or the default
+    device (raises torch's error for a device ember cannot reach)."""
+    return _devices.place(device)
 
 
 def _size_args(fname: str, args: tuple, size: Any) -> tuple:
@@ -65,10 +69,13 @@ def _allocation(shape: tuple, d: _dt.dtype, *, resize: bool = False,
 
 
 def _finish(data: Array, requires_grad: bool = False, out: Tensor | None = None,
-            fname: str = "") -> Tensor:
-    """Wraps a fresh array as a new leaf, or writes it into ``out``."""
+            fname: str = "", where: tuple = _devices.CPU_PLACE) -> Tensor:
+    """Wraps a fresh (host) array as a new leaf on the device ``where``, or writes it into
+    ``out``."""
     if out is not None:
         return _write_out(out, data, fname)
+    if where is not _devices.CPU_PLACE:
+        data = _devices.move(data, *where)
     return _factory_result(data, requires_grad)
 
 
@@ -79,6 +86,7 @@ def _write_out(out: Tensor, data: Array, fname: str) -> Tensor:
             f"aten::{fname}(): functions with out=... arguments don't support automatic "
             "differentiation, but one of the arguments requires grad."
         )
+    data = _devices.move(data, backend_of(out._data), _index(out._data))
     data = data.astype(out._data.dtype, copy=False)
     if out._data.shape == data.shape:
         out._data[...] = data
@@ -86,6 +94,11 @@ def _write_out(out: Tensor, data: Array, fname: str) -> Tensor:
         out._data = data
     out._version_counter[0] += 1
     return out
+
+
+def _index(array: Array) -> int | None:
+    b = backend_of(array)
+    return None if b is NUMPY else b.device_index(array)
 
 
 def _dtype_or_default(dtype: Any) -> _dt.dtype:
@@ -249,7 +262,7 @@ def _to_array(data: Any, dtype: _dt.dtype | None) -> Array:
         if arr is data:
             _check_numpy(arr)
         # float -> int casts wrap like torch's
-        with get_array_module(arr).errstate(invalid="ignore", over="ignore"):
+        with _quiet(get_array_module(arr)):
             return arr.astype(dtype.np if dtype else arr.dtype, copy=True)
     if hasattr(data, "__array__") and not isinstance(data, _dt.GENERIC_SCALAR):
         return _to_array(_XP.asarray(data), dtype)
@@ -259,7 +272,7 @@ def _to_array(data: Any, dtype: _dt.dtype | None) -> Array:
 def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """Constructs a tensor with no autograd history by copying ``data``."""
-    _check_device(device)
+    where = _check_device(device)
     if isinstance(data, Tensor):
         warnings.warn(
             "To copy construct from a tensor, it is recommended to use sourceTensor.detach()."
@@ -269,21 +282,27 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
             stacklevel=2,
         )
     d = _dt.to_dtype(dtype) if dtype is not None else None
-    return _finish(_to_array(data, d), requires_grad)
+    if isinstance(data, Tensor) and type(data._data) is not NUMPY.array_type:
+        return data.detach().to(_devices.device_of(data._data) if device is None else device,
+                                d, copy=True).requires_grad_(requires_grad)
+    return _finish(_to_array(data, d), requires_grad, where=where)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Converts ``data`` to a tensor, sharing memory with a tensor or NumPy array when the dtype
     already matches (and keeping a tensor's autograd history)."""
-    _check_device(device)
+    where = _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else None
     if isinstance(data, Tensor):
+        if device is not None:
+            return data.to(device, d)
         return data if d is None or data.dtype is d else data.to(d)
     if is_array(data):
-        _check_numpy(data)
+        if type(data) is NUMPY.array_type:
+            _check_numpy(data)
         if d is None or data.dtype == d.np:
-            return Tensor._make(data)
-    return _finish(_to_array(data, d))
+            return Tensor._make(_devices.move(data, *where))
+    return _finish(_to_array(data, d), where=where)
 
 
 def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
@@ -311,12 +330,12 @@ def from_numpy(ndarray: Array) -> Tensor:
 
 def _filled(fname: str, args: tuple, size: Any, value: Any, dtype: Any, device: Any,
             requires_grad: bool, out: Tensor | None) -> Tensor:
-    _check_device(device)
+    where = _check_device(device)
     shape = _size_args(fname, args, size)
     d = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
     with _allocation(shape, d, resize=out is not None):
         data = _XP.empty(shape, d.np) if value is None else _XP.full(shape, value, d.np)
-    return _finish(data, requires_grad, out, fname)
+    return _finish(data, requires_grad, out, fname, where)
 
 
 def zeros(*args: Any, size: Any = None, out: Tensor | None = None, dtype: Any = None,
@@ -356,7 +375,7 @@ def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = 
          layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of the given size filled with ``fill_value``; the dtype follows the value
     (bool, int64 or the default float) unless given."""
-    _check_device(device)
+    where = _check_device(device)
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
@@ -365,7 +384,7 @@ def full(size: Any, fill_value: Any, *, out: Tensor | None = None, dtype: Any = 
     # the dtype follows the fill value as for a wrapped Python scalar
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(value)
     data = _fill_array(shape, value, d, "full", resize=out is not None)
-    return _finish(data, requires_grad, out, "full")
+    return _finish(data, requires_grad, out, "full", where)
 
 
 def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
@@ -373,7 +392,7 @@ def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
     if not isinstance(input, Tensor):
         raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    _check_device(device)
+    where = None if device is None else _devices.backend_for(device)
     d = _dt.to_dtype(dtype) if dtype is not None else input.dtype
     # numpy's *_like keep the input's memory layout, as torch's preserve_format does
     xp = get_array_module(input._data)
@@ -385,7 +404,7 @@ def _like(fname: str, input: Tensor, value: Any, dtype: Any, device: Any,
                 raise RuntimeError(f"value cannot be converted to type {d.name}_t without "
                                    "overflow")
             data = xp.full_like(input._data, value, dtype=d.np)
-    return _finish(data, requires_grad)
+    return _finish(data, requires_grad, where=where or _devices.CPU_PLACE)
 
 
 def zeros_like(input: Tensor, *, dtype: Any = None, layout: Any = None, device: Any = None,
@@ -423,7 +442,7 @@ def arange(start: Any = _MISSING, end: Any = None, step: Any = 1, *, out: Tensor
            requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) spaced by ``step``: int64 unless any of them
     is a float (then the default dtype)."""
-    _check_device(device)
+    where = _check_device(device)
     if start is _MISSING:
         if end is None:
             raise TypeError('arange() missing 1 required positional arguments: "end"')
@@ -468,7 +487,7 @@ def arange(start: Any = _MISSING, end: Any = None, step: Any = 1, *, out: Tensor
         else:
             # integer dtypes step by the truncated start and step, wrapping like torch's kernels
             data = (int(start) + int(step) * _XP.arange(n, dtype=_dt.int64.np)).astype(d.np)
-    return _finish(data, requires_grad, out, "arange")
+    return _finish(data, requires_grad, out, "arange", where)
 
 
 def _fmt(v: Any) -> str:
@@ -538,37 +557,37 @@ def _spaced(fname: str, start: Any, end: Any, steps: int, d: _dt.dtype) -> Array
 def linspace(start: Any, end: Any, steps: int, *, out: Tensor | None = None, dtype: Any = None,
              layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    _check_device(device)
+    where = _check_device(device)
     d = _dtype_or_default(dtype)
     data = _linspace_array("linspace", start, end, steps, d)
     with _limits.allocation(data.size * d.itemsize):
         data = data.astype(d.np)
-    return _finish(data, requires_grad, out, "linspace")
+    return _finish(data, requires_grad, out, "linspace", where)
 
 
 def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, out: Tensor | None = None,
              dtype: Any = None, layout: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` values from ``base**start`` to ``base**end``, evenly spaced on a log scale."""
-    _check_device(device)
+    where = _check_device(device)
     d = _dtype_or_default(dtype)
     exps = _linspace_array("logspace", start, end, steps, d)
     xp = get_array_module(exps)
-    with xp.errstate(invalid="ignore", over="ignore"), _limits.allocation(exps.size * d.itemsize):
+    with _quiet(xp), _limits.allocation(exps.size * d.itemsize):
         data = xp.power(float(base), exps).astype(d.np)
-    return _finish(data, requires_grad, out, "logspace")
+    return _finish(data, requires_grad, out, "logspace", where)
 
 
 def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any = None,
         layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A 2-D tensor with ones on the diagonal and zeros elsewhere."""
-    _check_device(device)
+    where = _check_device(device)
     n = _eye_arg(n, "n", 1)
     m = n if m is None else _eye_arg(m, "m", 2)
     d = _dtype_or_default(dtype)
     with _allocation((n, m), d, resize=True):  # torch resizes an empty tensor to (n, m)
         data = _XP.eye(n, m, dtype=d.np)
-    return _finish(data, requires_grad, out, "eye")
+    return _finish(data, requires_grad, out, "eye", where)
 
 
 def _eye_arg(v: Any, name: str, pos: int) -> int:
@@ -590,11 +609,12 @@ __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "emp
 def _new_tensor(self: Tensor, data: Any, dtype: _dt.dtype | None = None, device: Any = None,
                 requires_grad: bool = False) -> Tensor:
     """A new leaf from ``data``, in this tensor's dtype unless ``dtype`` is given."""
-    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad,
+                  device=self.device if device is None else device)
 
 
 def _new_filled(self: Tensor, size: tuple, value: Any, dtype: _dt.dtype | None,
-                requires_grad: bool) -> Tensor:
+                requires_grad: bool, device: Any = None) -> Tensor:
     """``new_zeros``/``new_ones``/``new_empty``/``new_full``: a new leaf of ``size`` in this
     tensor's dtype (unless ``dtype`` is given), with the factories' size checks."""
     fname = {None: "new_empty", 0: "new_zeros", 1: "new_ones"}.get(value, "new_full")
@@ -603,6 +623,8 @@ def _new_filled(self: Tensor, size: tuple, value: Any, dtype: _dt.dtype | None,
     xp = get_array_module(self._data)
     with _allocation(size, d):
         data = xp.empty(size, d.np) if value is None else xp.full(size, value, d.np)
+    if device is not None:
+        data = _devices.move(data, *_devices.backend_for(device))
     return _factory_result(data, requires_grad)
 
 

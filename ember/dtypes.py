@@ -284,6 +284,8 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
             out.append(int_scalar(npd, x))
         elif isinstance(x, SCALAR_TYPES):
             out.append(npd.type(x))
+        elif x is not None and hasattr(x, "astype"):  # another backend's array (CuPy's)
+            out.append(x if x.dtype == npd else x.astype(npd))
         else:
             out.append(x)
     return out

@@ -19,7 +19,9 @@ from .ops._op import Op
 from .creation import (_allocation, _check_device, _check_int64, _finish, _size_args,
                        _write_out)
 from .ops.inplace import apply_inplace, type_name
-from .tensor import Tensor, _shape_arg, device as _device
+from .tensor import Tensor, _shape_arg
+from . import devices as _devices
+from .devices import device as _device
 
 _DEFAULT_SEED = 67280421310721  # torch's default initial seed
 _U64 = 2**64
@@ -30,6 +32,14 @@ class Generator:
 
     def __init__(self, device: Any = "cpu") -> None:
         self.device = _device(device)
+        if self.device.type == "cuda":
+            # a CUDA generator draws on the host and its samples are copied to the device, so
+            # a seed gives the same values on every device (not torch's CUDA stream)
+            try:
+                _devices.cuda_backend()
+            except (AssertionError, RuntimeError):
+                raise RuntimeError("Cannot get CUDA generator without ATen_cuda library: ember "
+                                   "runs CUDA through CuPy, which is not available") from None
         self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed: Any) -> Generator:
@@ -231,21 +241,21 @@ def rand(*args: Any, size: Any = None, generator: Generator | None = None, out: 
          dtype: Any = None, layout: Any = None, device: Any = None, requires_grad: bool = False,
          pin_memory: bool = False) -> Tensor:
     """Samples from the uniform distribution on [0, 1)."""
-    _check_device(device)
+    where = _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     data = _uniform(_gen(generator), _size_args("rand", args, size), d, resize=out is not None)
-    return _finish(data, requires_grad, out, "rand")
+    return _finish(data, requires_grad, out, "rand", where)
 
 
 def randn(*args: Any, size: Any = None, generator: Generator | None = None, out: Any = None,
           dtype: Any = None, layout: Any = None, device: Any = None, requires_grad: bool = False,
           pin_memory: bool = False) -> Tensor:
     """Samples from the standard normal distribution."""
-    _check_device(device)
+    where = _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     data = _standard_normal(_gen(generator), _size_args("randn", args, size), d,
                             resize=out is not None)
-    return _finish(data, requires_grad, out, "randn")
+    return _finish(data, requires_grad, out, "randn", where)
 
 
 def _low_high(fname: str, args: list, low: Any, high: Any, offset: int) -> tuple[int, int]:
@@ -271,7 +281,7 @@ def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
             pin_memory: bool = False) -> Tensor:
     """Random integers uniform on [low, high) (``randint(high, size)`` or
     ``randint(low, high, size)``); int64 unless ``dtype`` says otherwise."""
-    _check_device(device)
+    where = _check_device(device)
     pos = list(args)
     if size is None:
         if not pos:
@@ -284,19 +294,27 @@ def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     data = _integers(_gen(generator), _check_int64("randint", _shape_arg((size,))), d, lo, hi,
                      resize=out is not None)
-    return _finish(data, requires_grad, out, "randint")
+    return _finish(data, requires_grad, out, "randint", where)
 
 
 def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dtype: Any = None,
              layout: Any = None, device: Any = None, requires_grad: bool = False,
              pin_memory: bool = False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
-    _check_device(device)
+    where = _check_device(device)
     n = _shape_arg((_int_arg(n, "randperm", "n", 1),))[0]
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     with _allocation((n,), d, resize=out is not None):
         data = _gen(generator).permutation(n).astype(d.np)
-    return _finish(data, requires_grad, out, "randperm")
+    return _finish(data, requires_grad, out, "randperm", where)
+
+
+def _like_place(input: Tensor, device: Any) -> tuple:
+    """Where a ``*_like`` sample goes: ``device=``, else the input's device (drawn on the host
+    generator, then copied: the same values on every device)."""
+    if device is None:
+        device = input.device
+    return _check_device(device)
 
 
 def _like_dtype(input: Tensor, dtype: Any, fname: str) -> _dt.dtype:
@@ -310,18 +328,19 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any =
               layout: Any = None, device: Any = None, requires_grad: bool = False,
               memory_format: Any = None) -> Tensor:
     """Uniform samples on [0, 1) shaped like ``input``."""
-    _check_device(device)
+    where = _check_device(device)
     d = _like_dtype(input, dtype, "rand_like")
-    return _finish(_uniform(_gen(generator), input.shape, d, input), requires_grad)
+    return _finish(_uniform(_gen(generator), input.shape, d, input), requires_grad,
+                   where=_like_place(input, device))
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
                layout: Any = None, device: Any = None, requires_grad: bool = False,
                memory_format: Any = None) -> Tensor:
     """Standard normal samples shaped like ``input``."""
-    _check_device(device)
     d = _like_dtype(input, dtype, "randn_like")
-    return _finish(_standard_normal(_gen(generator), input.shape, d, input), requires_grad)
+    return _finish(_standard_normal(_gen(generator), input.shape, d, input), requires_grad,
+                   where=_like_place(input, device))
 
 
 def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
@@ -329,10 +348,10 @@ def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
                  device: Any = None, requires_grad: bool = False,
                  memory_format: Any = None) -> Tensor:
     """Random integers on [low, high) shaped like ``input`` (in its dtype by default)."""
-    _check_device(device)
     d = _like_dtype(input, dtype, "randint_like")
     lo, hi = _low_high("randint_like", list(args), low, high, 1)
-    return _finish(_integers(_gen(generator), input.shape, d, lo, hi, input), requires_grad)
+    return _finish(_integers(_gen(generator), input.shape, d, lo, hi, input), requires_grad,
+                   where=_like_place(input, device))
 
 
 # -- normal, bernoulli, multinomial ---------------------------------------------------------------
@@ -400,7 +419,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
             raise TypeError("normal() received an invalid combination of arguments - got "
                             f"({type(mean).__name__}, {type(std).__name__}), but expected a size "
                             "when mean and std are both numbers")
-        _check_device(device)
+        where = _check_device(device)
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
         d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
@@ -408,7 +427,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
         data = _standard_normal(rng, _check_int64("normal", shape), d, resize=out is not None)
         with _allocation(shape, d):  # (the arithmetic's temporaries)
             data = (data * d.np.type(std) + d.np.type(mean)).astype(d.np, copy=False)
-        return _finish(data, requires_grad, out, "normal")
+        return _finish(data, requires_grad, out, "normal", where)
     if size is not None:
         raise TypeError("normal() received an invalid combination of arguments: size is only "
                         "accepted when mean and std are both numbers")

@@ -10,7 +10,9 @@ import weakref
 from typing import Any, Callable, Iterator
 
 from . import dtypes as _dt
+from . import devices as _device_mod
 from .backend import NUMPY, backend_of
+from .devices import device
 from .graph import grad_mode
 from .graph.node import AccumulateGrad, RemovableHandle, add_hook
 
@@ -52,41 +54,7 @@ class Size(tuple):
     __rmul__ = __mul__
 
 
-class device:
-    """Where a tensor lives; only ``cpu`` exists today."""
-
-    __slots__ = ("type", "index")
-
-    def __init__(self, type: str | device = "cpu", index: int | None = None) -> None:  # noqa: A002
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        if ":" in type:
-            type, idx = type.split(":")
-            index = int(idx)
-        if type != "cpu":
-            raise RuntimeError(
-                f"ember has no '{type}' device yet: only 'cpu' is available (a CuPy backend for "
-                "'cuda' is planned)"
-            )
-        self.type, self.index = type, index
-
-    def __repr__(self) -> str:
-        return f"device(type='{self.type}')" if self.index is None else \
-            f"device(type='{self.type}', index={self.index})"
-
-    def __str__(self) -> str:
-        return self.type if self.index is None else f"{self.type}:{self.index}"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, str):
-            other = device(other)
-        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
-
-    def __hash__(self) -> int:
-        return hash((self.type, self.index))
-
-
-_cpu = device("cpu")
+_cpu = _device_mod.cpu
 
 
 class Tensor:
@@ -126,7 +94,7 @@ class Tensor:
         """Wraps a backend array (the fast path every op output takes)."""
         t = _new(Tensor)
         if type(data) is not _ndarray:
-            data = _xp.asarray(data)  # numpy turns 0-d results into scalars
+            data = backend_of(data).xp.asarray(data)  # numpy turns 0-d results into scalars
         t._data = data
         t._requires_grad = requires_grad
         t._grad_fn = grad_fn
@@ -177,11 +145,13 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        return _cpu
+        d = self._data
+        return _cpu if type(d) is _ndarray else _device_mod.device_of(d)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        d = self._data
+        return type(d) is not _ndarray and _device_mod.device_of(d).type == "cuda"
 
     @property
     def is_sparse(self) -> bool:
@@ -208,7 +178,10 @@ class Tensor:
         return st if dim is None else st[_wrap_dim_strict(dim, self._data.ndim)]
 
     def data_ptr(self) -> int:
-        return self._data.__array_interface__["data"][0]
+        d = self._data
+        if type(d) is not _ndarray and hasattr(d, "__cuda_array_interface__"):
+            return d.__cuda_array_interface__["data"][0]
+        return d.__array_interface__["data"][0]
 
     def untyped_storage(self) -> Any:
         base = self._data
@@ -377,10 +350,20 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
-        return self._data
+        d = self._data
+        if type(d) is not _ndarray:
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                                "Tensor.cpu() to copy the tensor to host memory first.")
+            return backend_of(d).to_host(d)
+        return d
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+        d = self._data
+        if type(d) is not _ndarray:
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                            "Tensor.cpu() to copy the tensor to host memory first.")
+        return d if dtype is None else d.astype(dtype, copy=False)
 
     def item(self) -> Any:
         """Returns the value of a one-element tensor as a Python number."""
@@ -461,39 +444,39 @@ class Tensor:
         memo[id(self)] = new
         return new
 
-    def cpu(self) -> Tensor:
-        return self
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """A copy on the CPU (``self`` if already there), recorded for autograd."""
+        return self if type(self._data) is _ndarray else self.to("cpu")
 
-    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
-        device("cuda")  # raises the "no cuda device" error
-        return self
-
-    def _new_filled(self, size: tuple, value: Any, dtype: _dt.dtype | None,
-                    requires_grad: bool) -> Tensor:
-        size = _shape_arg(size)
-        d = dtype or self.dtype
-        xp = backend_of(self._data).xp
-        data = xp.empty(size, d.np) if value is None else xp.full(size, value, d.np)
-        return _factory_result(data, requires_grad)
+    def cuda(self, device: Any = None, non_blocking: bool = False,
+             memory_format: Any = None) -> Tensor:
+        """A copy on a CUDA device (``self`` if already there), recorded for autograd."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int) and not isinstance(device, bool):
+            device = _device_mod.device("cuda", device)
+        elif _device_mod.device(device).type != "cuda":
+            raise RuntimeError("Invalid device, must be cuda device")
+        return self.to(device, non_blocking=non_blocking)
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
-        return self._new_filled(size, 0, dtype, requires_grad)
+        return self._new_filled(size, 0, dtype, requires_grad, device)
 
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
-        return self._new_filled(size, 1, dtype, requires_grad)
+        return self._new_filled(size, 1, dtype, requires_grad, device)
 
     def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
-        return self._new_filled(size, None, dtype, requires_grad)
+        return self._new_filled(size, None, dtype, requires_grad, device)
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
         if not isinstance(size, (tuple, list)):
             raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
                             f"{type(size).__name__}")
-        return self._new_filled((size,), fill_value, dtype, requires_grad)
+        return self._new_filled((size,), fill_value, dtype, requires_grad, device)
 
 
 _new = object.__new__

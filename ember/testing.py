@@ -219,7 +219,7 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None,
     for unsigned ones; bools are fair coins). ``noncontiguous`` gives it a stride of 2 in its
     last dim; ``exclude_zero`` replaces zeros (by the smallest normal number, or 1)."""
     from . import random as _random
-    from .tensor import device as _device
+    from .devices import device as _device
 
     _device(device)
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):

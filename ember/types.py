@@ -10,7 +10,7 @@ from typing import IO, Union
 from .dtypes import dtype as _dtype_cls
 from .ops.strided import layout as _layout_cls
 from .tensor import Size, Tensor
-from .tensor import device as _device_cls
+from .devices import device as _device_cls
 
 _bool = builtins.bool
 _int = builtins.int

@@ -34,3 +34,78 @@ def _seeded():
 
 def pytest_collection_modifyitems(config, items):
     warnings.filterwarnings("ignore", message="Anomaly Detection has been enabled")
+
+
+# -- the device the suite runs on: `pytest --device fakecuda` (CPU-only CI) or `--device cuda` ----
+# Every factory then makes its tensors on that device (the default device), so the parity checks
+# run ember on it against torch on the CPU. The tests' own reads (`t.numpy()`, `np.asarray(t)`)
+# become explicit copies to the host; ember's code gets no such leniency.
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", choices=("cpu", "fakecuda", "cuda"),
+                     help="run the suite's tensors on this device (fakecuda: CuPy's API over "
+                          "NumPy, tests/device/fakecupy.py)")
+    parser.addoption("--fake-report", default=None,
+                     help="with --device fakecuda: write the fake's findings (syncs, host "
+                          "reads, violations by ember site) to this JSON file")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cpu_build: checks ember's answers without CUDA "
+                                       "(skipped under --device)")
+    config.addinivalue_line("markers", "host_only: a test of host memory itself (from_numpy, "
+                                       "shared memory, file mapping): skipped under --device")
+    device = config.getoption("--device")
+    if device != "cpu":
+        _use_device(device)
+
+
+def _use_device(device: str) -> None:
+    import ember
+    from ember.backend import cupy_backend
+    from ember.tensor import Tensor
+
+    if device == "fakecuda":
+        from device import fakecupy
+
+        cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
+    ember.set_default_device("cuda")
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    numpy, array = Tensor.numpy, Tensor.__array__
+
+    def from_tests(depth: int) -> bool:
+        f = sys._getframe(depth)
+        while f is not None and f.f_code.co_filename.startswith(tests_dir + os.sep + "device"):
+            f = f.f_back
+        return f is not None and f.f_code.co_filename.startswith(tests_dir)
+
+    def test_numpy(self, *, force: bool = False):
+        if type(self._data) is not np.ndarray and from_tests(2):
+            return numpy(self.detach().cpu(), force=force)
+        return numpy(self, force=force)
+
+    def test_array(self, dtype=None, copy=None):
+        if type(self._data) is not np.ndarray and from_tests(2):
+            return array(self.detach().cpu(), dtype, copy)
+        return array(self, dtype, copy)
+
+    Tensor.numpy, Tensor.__array__ = test_numpy, test_array
+
+
+def pytest_runtest_setup(item):
+    if item.config.getoption("--device") != "cpu":
+        for mark in ("cpu_build", "host_only"):
+            if item.get_closest_marker(mark):
+                pytest.skip(f"{mark}: not run under --device")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("--fake-report", None)
+    if path and session.config.getoption("--device") == "fakecuda":
+        import json
+
+        from device import fakecupy
+
+        with open(path, "w") as f:
+            json.dump({k: dict(v) for k, v in fakecupy.findings().items()}, f, indent=1,
+                      sort_keys=True)

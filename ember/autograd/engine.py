@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from ..backend import errors_ignored, errors_restored
+from ..backend import NUMPY, backend_of, errors_ignored, errors_restored
 from ..graph import grad_mode
 from ..graph.node import FREED, AccumulateGrad, Node, anomaly, edge
 from ..graph.walk import count_dependencies, needed_nodes
@@ -27,6 +27,7 @@ from .hooks import post_hooks, pre_hooks, tensor_hooks, warn_trace
 from .hooks import wrap as _wrap
 
 _make = Tensor._make
+_NP = NUMPY.array_type
 _push, _get = heapq.heappush, dict.get  # (module names: looked up once per node)
 
 
@@ -83,7 +84,7 @@ def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, crea
                 if leaves and grads[0] is not None:
                     g = grads[0]
                     grads = None  # so that ``g`` holds the engine's only reference
-                    owned = raw and node.backend.sole_owner(g)  # (asked alone: arguments count)
+                    owned = raw and (NUMPY if type(g) is _NP else backend_of(g)).sole_owner(g)
                     _accumulate(node.variable, g, raw, owned)
                 continue
             if needed is not None and node not in needed:

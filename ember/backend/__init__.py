@@ -19,6 +19,9 @@ Backend = ArrayVocabulary  # every backend speaks the array vocabulary
 
 _REGISTRY: dict[type, Any] = {NUMPY.array_type: NUMPY}
 _ARRAY_TYPES: tuple = (NUMPY.array_type,)  # for isinstance: the registered array types
+# the registered array types other than NumPy's, mutated in place (ops hold this very set): an
+# op checks its operands against it only when it is not empty
+DEVICE_TYPES: set = set()
 
 
 def register(backend: Any) -> None:
@@ -26,6 +29,8 @@ def register(backend: Any) -> None:
     global _ARRAY_TYPES
     _REGISTRY[backend.array_type] = backend
     _ARRAY_TYPES = tuple(_REGISTRY)
+    if backend is not NUMPY:
+        DEVICE_TYPES.add(backend.array_type)
 
 
 def unregister(backend: Any) -> None:
@@ -34,6 +39,7 @@ def unregister(backend: Any) -> None:
     if backend is not NUMPY and _REGISTRY.get(backend.array_type) is backend:
         del _REGISTRY[backend.array_type]
         _ARRAY_TYPES = tuple(_REGISTRY)
+        DEVICE_TYPES.discard(backend.array_type)
 
 
 def is_array(x: Any) -> bool:
@@ -49,6 +55,15 @@ def backend_of(*arrays: Array) -> Any:
         if b is not None:
             return b
     return NUMPY
+
+
+def quiet(xp: Any) -> Any:
+    """``with quiet(xp):`` silences floating-point warnings of ``xp``'s backend (numpy's
+    ``errstate(all="ignore")``; nothing on CuPy, which has no such state)."""
+    for b in _REGISTRY.values():
+        if b.xp is xp:
+            return b.errors_quiet()
+    return NUMPY.errors_quiet()
 
 
 def get_array_module(*arrays: Array) -> Any:

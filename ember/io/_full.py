@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes as _dt
-from ..tensor import Size, Tensor, device
+from ..tensor import Size, Tensor
+from ..devices import device
 from ._pickler import Emitter, StoragePlan
 from ._unpickler import _ALLOWLIST, CallingUnpickler, Storages
 

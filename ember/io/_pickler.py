@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..nn.parameter import Parameter, is_lazy
-from ..tensor import Size, Tensor, device
+from ..tensor import Size, Tensor
+from ..devices import device
 
 __all__ = ["collect", "plan_storages", "Emitter", "StoragePlan"]
 

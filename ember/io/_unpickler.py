@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..nn.parameter import Parameter
-from ..tensor import Size, Tensor, device
+from ..tensor import Size, Tensor
+from ..devices import device
 from ._safe_globals import user_globals
 
 __all__ = ["UnsafeCheckpointError", "SafeUnpickler", "Storages", "unwrap"]

@@ -14,7 +14,7 @@ import re
 import traceback
 from typing import Any
 
-from ..backend import NUMPY, backend_of
+from ..backend import DEVICE_TYPES as _DEVICE_TYPES, NUMPY, backend_of, is_array
 from ..backend.limits import memory_error
 from ..backend.vocabulary import NO_NEEDS as _NO_NEEDS, no_needs as _no_needs
 from ..dtypes import promote_arrays, scalar_keeps, scalar_name
@@ -165,6 +165,43 @@ def _raise_modified(data, nr, now, expected, producer) -> None:
     )
 
 
+def _any_device(arrays: list) -> bool:
+    for a in arrays:
+        if type(a) in _DEVICE_TYPES:
+            return True
+    return False
+
+
+def _placed(arrays: list) -> tuple:
+    """The backend of an op's operands, and the operands ready for it: a 0-d CPU array next to
+    device arrays goes to their device (torch takes a 0-d CPU tensor as a scalar there); any
+    other mix of devices is torch's error."""
+    backend = index = None
+    for a in arrays:
+        if type(a) in _DEVICE_TYPES:
+            b = backend_of(a)
+            i = b.device_index(a)
+            if backend is None:
+                backend, index = b, i
+            elif b is not backend or i != index:
+                _mixed_devices(f"{b.device_type}:{i}", f"{backend.device_type}:{index}")
+    if backend is None:
+        return backend_of(*arrays), arrays
+    out = []
+    for a in arrays:
+        if type(a) is _NP:
+            if a.ndim:
+                _mixed_devices(f"{backend.device_type}:{index}", "cpu")
+            a = backend.from_host(a, index)
+        out.append(a)
+    return backend, out
+
+
+def _mixed_devices(one: str, other: str) -> None:
+    raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                       f"devices, {one} and {other}!")
+
+
 class Op(Context):
     """Base of ember's built-in ops: ``forward(ctx, *arrays, **kw)`` on backend arrays,
     ``backward(ctx, *grads)`` in the carrier vocabulary (so it is itself differentiable).
@@ -284,8 +321,9 @@ class Op(Context):
                 needs, edges, meta = tuple(needs), tuple(edges), tuple(meta)
         backend = NUMPY
         first = arrays[0] if arrays else None
-        if type(first) is not _NP and arrays:
-            backend = backend_of(*arrays)
+        if arrays and (type(first) is not _NP or _DEVICE_TYPES and _any_device(arrays)):
+            backend, arrays = _placed(arrays)
+            first = arrays[0]
         try:
             promote = cls._promote
             if promote:
@@ -334,7 +372,7 @@ class Op(Context):
         else:
             # Tensor._make, inlined: the one output of most ops
             outs = _new(Tensor)
-            if type(out) is not backend.array_type:
+            if type(out) is not backend.array_type and not is_array(out):
                 out = backend.xp.asarray(out)  # numpy turns 0-d results into scalars
             outs._data = out
             outs._output_nr = 0

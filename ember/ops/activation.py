@@ -13,7 +13,7 @@ import math
 from typing import Any, Callable
 
 from ._op import Op
-from ..backend import backend_of
+from ..backend import backend_of, quiet as _quiet
 from ..dtypes import is_float_array
 from ..graph import grad_mode
 from ..tensor import Tensor
@@ -48,7 +48,7 @@ class _Activation(Op):
                                       f"'{type_name(a.dtype)}'")
         xp = ctx.xp
         ctx.params = params
-        with xp.errstate(all="ignore"):
+        with _quiet(xp):
             # (bfloat16: computed in float32 and rounded once, as torch's kernels do)
             x = a.astype("float32") if a.dtype.kind == "V" else a
             y = xp.asarray(ctx.f(xp, x, **params)).astype(a.dtype, copy=False)

@@ -10,6 +10,7 @@ from ..tensor import Tensor
 from .activation import _Activation, _const
 from .arrange import cat
 from .inplace import apply_inplace, type_name
+from ..backend import quiet as _quiet
 
 
 class Hardshrink(_Activation, name="HardshrinkBackward0"):
@@ -52,7 +53,7 @@ class Glu(Op, name="GluBackward0"):
         ctx.axis = axis
         a, b = xp.split(x, 2, axis=axis)
         ctx.save_for_backward(x)
-        with xp.errstate(over="ignore"):
+        with _quiet(xp):
             return a / (1 + xp.exp(-b))
 
     @staticmethod

@@ -11,8 +11,10 @@ from typing import Any
 
 from .. import dtypes as _dt
 from ._op import Op
-from ..backend import limits
-from ..tensor import Tensor, device as _device
+from .. import devices as _devices
+from ..backend import NUMPY, backend_of, limits
+from ..tensor import Tensor
+from ..devices import device as _device
 from .inplace import type_name
 
 
@@ -42,7 +44,7 @@ def _copy_array(xp: Any, a: Any, fmt: memory_format | None, dtype: Any = None) -
     """A copy of ``a`` in the requested layout (``preserve_format``: numpy's ``order='K'``)."""
     dtype = a.dtype if dtype is None else dtype
     try:
-        with xp.errstate(invalid="ignore", over="ignore"):  # float -> int casts wrap like torch's
+        with backend_of(a).errors_quiet():  # float -> int casts wrap like torch's
             if fmt in _CHANNELS_LAST_RANK:
                 # channels-last: the channel axis is the fastest-moving one in memory
                 perm = (0, *range(2, a.ndim), 1)
@@ -74,10 +76,18 @@ class Clone(Op, name="CloneBackward0"):
 
 
 class ToCopy(Op, name="ToCopyBackward0"):
+    """A copy in another dtype and/or on another device (``to=(backend, index)``); its
+    gradient goes back to the input's dtype and device."""
+
     @staticmethod
-    def forward(ctx, a, *, dtype, fmt):
+    def forward(ctx, a, *, dtype, fmt, to=None):
         ctx.in_dtype = _dt.from_numpy_dtype(a.dtype)
-        return _copy_array(ctx.xp, a, fmt, dtype)
+        if to is None:
+            return _copy_array(ctx.xp, a, fmt, dtype)
+        ctx.in_device = _devices.device_of(a)
+        if a.dtype != dtype or fmt is not None:
+            a = _copy_array(ctx.xp, a, fmt, dtype)
+        return _devices.move(a, *to)
 
     @staticmethod
     def backward(ctx, g):
@@ -85,7 +95,8 @@ class ToCopy(Op, name="ToCopyBackward0"):
             from .complex import real
 
             g = real(g)
-        return g.to(ctx.in_dtype)
+        device = ctx.__dict__.get("in_device")
+        return g.to(ctx.in_dtype) if device is None else g.to(device, ctx.in_dtype)
 
 
 def clone(input: Tensor, *, memory_format: memory_format = preserve_format) -> Tensor:
@@ -104,19 +115,23 @@ def contiguous(self: Tensor, memory_format: memory_format = contiguous_format) -
     return Clone.apply(self, fmt=contiguous_format)
 
 
-def _cast(self: Tensor, d: _dt.dtype, copy: bool = False, fmt: Any = None) -> Tensor:
-    """The one place every dtype conversion goes through."""
+def _cast(self: Tensor, d: _dt.dtype, copy: bool = False, fmt: Any = None,
+          to: tuple | None = None) -> Tensor:
+    """The one place every dtype and device conversion goes through (``to``: the target
+    ``(backend, index)`` when the device changes)."""
     if fmt is not None:
         _check_format(self, fmt)
     # like torch, a request for the layout the tensor would be given anyway (only channels-last
     # differs from C order) aliases instead of copying
-    if d is self.dtype and not copy and (fmt not in _CHANNELS_LAST_RANK
-                                         or _is_channels_last(self._data)):
+    if to is None and d is self.dtype and not copy and (
+            fmt not in _CHANNELS_LAST_RANK or _is_channels_last(self._data)):
         return self
     src = self
     if not (d.is_floating_point or d.is_complex) and self._requires_grad:
         src = self.detach()  # a cast to an integer or bool dtype leaves the graph, as in torch
-    return ToCopy.apply(src, dtype=d.np, fmt=fmt)
+    if to is None:
+        return ToCopy.apply(src, dtype=d.np, fmt=fmt)
+    return ToCopy.apply(src, dtype=d.np, fmt=fmt, to=to)
 
 
 def _dtype_arg(x: Any) -> _dt.dtype | None:
@@ -173,9 +188,16 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         if k not in names or k in flags:
             raise _to_error(args, kwargs)
         flags[k] = kwargs.pop(k)
+    to = None
     if dev is not None:
-        _device(dev if not isinstance(dev, int) else f"cuda:{dev}")  # only the cpu exists
-    return _cast(self, dtype or self.dtype, flags.get("copy", False), fmt)
+        if isinstance(dev, int) and not isinstance(dev, bool):
+            dev = _device(dev)  # an index on the current accelerator
+        backend, index = _devices.backend_for(dev)
+        data = self._data
+        if backend is not backend_of(data) or (backend is not NUMPY
+                                              and backend.device_index(data) != index):
+            to = (backend, index)
+    return _cast(self, dtype or self.dtype, flags.get("copy", False), fmt, to)
 
 
 def _type_from_name(name: str) -> _dt.dtype:

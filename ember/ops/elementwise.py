@@ -18,7 +18,7 @@ from typing import Any
 
 from ._op import Op
 from ._util import broadcast_shape
-from ..backend import NUMPY, get_array_module
+from ..backend import get_array_module, NUMPY, quiet as _quiet
 from ..graph.grad_mode import state as _state
 from ..dtypes import int_scalar, result_type, scalar_dtype, scalar_keeps
 from ..tensor import Tensor
@@ -209,7 +209,7 @@ class Div(_Broadcasting, name="DivBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             out = a / b
         if out.dtype.kind == "c":
             ctx.conj = True
@@ -234,7 +234,7 @@ class DivMode(_Broadcasting, name="DivBackward2"):
     def forward(ctx, a, b, *, rounding_mode):
         xp = ctx.xp
         _check_division(_dtype(a, b), b, f"div_{rounding_mode}_cpu")
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             return xp.floor_divide(a, b) if rounding_mode == "floor" else _trunc_divide(xp, a, b)
 
     @staticmethod
@@ -263,7 +263,7 @@ class _Division(_Broadcasting):
         _check_division(_dtype(a, b), b, ctx.torch_kernel)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             return getattr(ctx.xp, ctx.ufunc)(a, b)
 
     @staticmethod
@@ -302,7 +302,7 @@ class _ScalarDivision(Op):
         a, scalar = _weak(a, scalar)
         x, y = (scalar, a) if reflected else (a, scalar)
         _check_division(a.dtype, y, ctx.torch_kernel)
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             return getattr(ctx.xp, ctx.ufunc)(x, y)
 
     @staticmethod
@@ -344,7 +344,7 @@ class PowScalar(Op, name="PowBackward0"):
         ctx.save_for_backward(a)
         if type(exponent) is int and exponent >= 0:
             return a**exponent  # no invalid/divide cases: skip errstate, it costs more than the op
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             return a**exponent
 
     @staticmethod
@@ -368,7 +368,7 @@ class Pow(_Broadcasting, name="PowBackward1"):
         if kind == "b":
             raise NotImplementedError("\"pow\" not implemented for 'Bool'")
         # asarray: numpy makes 0-d results scalars, and a saved output must be the output's array
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             out = xp.asarray(_int_pow(xp, a, b) if kind in "iu" else a**b)
         ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
@@ -378,7 +378,7 @@ class Pow(_Broadcasting, name="PowBackward1"):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
-        with ctx.xp.errstate(all="ignore"):  # the masked entries compute 0 * inf
+        with _quiet(ctx.xp):  # the masked entries compute 0 * inf
             if need_a:  # b * a**(b-1), taken as 0 where b == 0 even at a == 0
                 ga = (g * (b * a ** (b - 1))).masked_fill(b == 0, 0.0)
             if need_b:  # a**b * log(a), taken as 0 where a == 0 and b >= 0
@@ -397,7 +397,7 @@ class RPow(Op, name="PowBackward2"):
         if kind == "b":
             raise NotImplementedError("\"pow\" not implemented for 'Bool'")
         ctx.base = base
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             out = xp.asarray(_int_pow(xp, xp.asarray(base).astype(b.dtype), b) if kind in "iu"
                              else base**b)
         ctx.save_for_backward(b if base == 0 else None, out)
@@ -408,7 +408,7 @@ class RPow(Op, name="PowBackward2"):
         b, out = ctx.saved_tensors
         base = ctx.base
         if base == 0:  # log(0) = -inf, taken as 0 where the exponent is >= 0
-            with ctx.xp.errstate(all="ignore"):  # the masked entries compute 0 * inf
+            with _quiet(ctx.xp):  # the masked entries compute 0 * inf
                 return g * (out * -math.inf).masked_fill(b >= 0, 0.0)
         return g * (out * (math.log(base) if base > 0 else math.nan))
 

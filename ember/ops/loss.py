@@ -13,6 +13,7 @@ from typing import Any
 from ._op import Op
 from ..tensor import Tensor
 from .activation import LogSigmoid
+from ..backend import quiet as _quiet
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -72,7 +73,7 @@ class NllLoss(Op, name="NllLossBackward0"):
         total = loss.sum(dtype=acc)
         if reduction == "mean":
             ctx.total_weight = w.sum(dtype=acc)
-            with xp.errstate(all="ignore"):  # all targets ignored: 0/0 = nan, as in torch
+            with _quiet(xp):  # all targets ignored: 0/0 = nan, as in torch
                 total = total / ctx.total_weight
         return xp.asarray(total, dtype=x.dtype)
 
@@ -94,7 +95,7 @@ class NllLoss(Op, name="NllLossBackward0"):
         coef = xp.zeros((n, c, k), dtype=dtype)
         w = -ctx.w
         if ctx.reduction == "mean":  # (ignored targets stay 0 even when the total weight is 0)
-            with xp.errstate(all="ignore"):
+            with _quiet(xp):
                 w = xp.where(w != 0, w / ctx.total_weight, 0)
         xp.put_along_axis(coef, ctx.safe[:, None, :], w.astype(coef.dtype)[:, None, :], axis=1)
         return coef
@@ -160,7 +161,7 @@ class BinaryCrossEntropy(Op, name="BinaryCrossEntropyBackward0"):
         xp = ctx.xp
         ctx.weight, ctx.reduction, ctx.n = weight, reduction, p.size
         ctx.save_for_backward(p, t)
-        with xp.errstate(all="ignore"):
+        with _quiet(xp):
             loss = (t - 1) * xp.maximum(xp.log1p(-p), -100) - t * xp.maximum(xp.log(p), -100)
         if weight is not None:
             loss = loss * weight

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ._op import Op
 from ..tensor import Tensor
+from ..backend import quiet as _quiet
 
 
 def _reduce(xp, loss, reduction):
@@ -37,7 +38,7 @@ class SoftMarginLoss(Op, name="SoftMarginLossBackward0"):
     def forward(ctx, x, y, *, reduction):
         xp = ctx.xp
         ctx.reduction, ctx.count = reduction, x.size
-        with xp.errstate(over="ignore"):
+        with _quiet(xp):
             z = xp.exp(-y * x)
             loss = xp.log1p(z)
             # d/dx log(1 + exp(-y x)) = -y * z / (1 + z)
@@ -142,7 +143,7 @@ class CtcLoss(Op, name="CtcLossBackward0"):
             a2 = xp.where(shifted_ok, a2, ninf)
             return _logsumexp3(xp, prev, a1, a2)
 
-        with xp.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        with _quiet(xp):
             alpha = xp.full((t_max, n, width), ninf, dtype=lp.dtype)
             alpha[0, :, 0] = lp_ext[0, :, 0]
             alpha[0, :, 1] = xp.where(target_lengths > 0, lp_ext[0, :, 1] if width > 1 else ninf,
@@ -175,7 +176,7 @@ class CtcLoss(Op, name="CtcLossBackward0"):
         # skip for beta: from s+2 back onto s, allowed where s+2 may skip onto s
         skip_back = xp.zeros((n, width), dtype=bool)
         skip_back[:, :-2] = skip[:, 2:]
-        with xp.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        with _quiet(xp):
             beta = xp.full((t_max, n, width), ninf, dtype=lp.dtype)
             for t in range(t_max - 1, -1, -1):
                 start = t == input_lengths - 1  # (N,): this sample's last frame

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from .. import dtypes as _dt
 from ..backend import NUMPY
 from ..tensor import Tensor, _factory_result
-from ..tensor import device as _device
+from ..devices import device as _device
 
 
 def empty_strided(size: Sequence[int], stride: Sequence[int], *, dtype: Any = None,

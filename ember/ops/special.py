@@ -12,7 +12,7 @@ import math
 from typing import Any, Callable
 
 from ._op import Op
-from ..backend import backend_of, get_array_module
+from ..backend import backend_of, get_array_module, quiet as _quiet
 from ..tensor import Tensor
 from ..dtypes import get_default_dtype
 from ..dtypes import result_type as _result_type
@@ -139,7 +139,7 @@ class Sinc(_Special, name="SincBackward0"):
     @staticmethod
     def f(xp, x):
         px = x * x.dtype.type(math.pi)  # in the input's precision, as torch's kernel
-        with xp.errstate(all="ignore"):
+        with _quiet(xp):
             return xp.where(x == 0, x.dtype.type(1), xp.sin(px) / px)
 
     @staticmethod
@@ -153,7 +153,7 @@ class Entr(_Special, name="SpecialEntrBackward0"):
     @staticmethod
     def f(xp, x):
         _no_complex("entr_cpu", x)
-        with xp.errstate(all="ignore"):
+        with _quiet(xp):
             out = -x * xp.log(x)
         out = xp.where(x == 0, x.dtype.type(0), out)
         return xp.where(x < 0, x.dtype.type(-math.inf), out)  # (NaN stays NaN)
@@ -202,7 +202,7 @@ class Xlogy(_Broadcasting, name="XlogyBackward0"):
         # a number operand takes the other's dtype (a NumPy float64 would widen a float32)
         a = a if hasattr(a, "dtype") else xp.asarray(a, dtype=b.dtype)
         b = b if hasattr(b, "dtype") else xp.asarray(b, dtype=a.dtype)
-        with xp.errstate(all="ignore"):
+        with _quiet(xp):
             out = xp.asarray(a * ctx._log(xp, b))
             return xp.where((a == 0) & ~xp.isnan(b), out.dtype.type(0), out)
 

@@ -12,7 +12,7 @@ from .. import dtypes as _dt
 from ..backend import get_array_module
 from ..graph import grad_mode
 from ..tensor import Size, Tensor, _shape_arg
-from ..tensor import device as _device
+from ..devices import device as _device
 from ._op import Op
 from .memory import empty_strided
 from .meta import storage_offset

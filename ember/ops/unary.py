@@ -10,7 +10,7 @@ import math
 from typing import Any, Callable
 
 from ._op import Op
-from ..backend import backend_of
+from ..backend import backend_of, quiet as _quiet
 from ..tensor import Tensor
 from ._util import float_array
 from .compare import _check_other, isfinite, where
@@ -36,7 +36,7 @@ class _Float(Op):
         xp = ctx.xp
         a = float_array(a)
         ctx.conj = a.dtype.kind == "c"
-        with xp.errstate(all="ignore"):  # an array even for 0-d, so a saved y is the output's
+        with _quiet(xp):  # an array even for 0-d, so a saved y is the output's
             if a.dtype.kind == "V":  # bfloat16: computed in float32, rounded once, as torch's
                 y = xp.asarray(ctx.f(xp, a.astype("float32"))).astype(a.dtype)
             else:
@@ -283,7 +283,7 @@ class RoundDecimals(_Rounding, name="RoundBackward1"):
             raise NotImplementedError(f"\"round_cpu\" not implemented for '{type_name(a.dtype)}'")
         # torch's steps: scale by 10**|decimals| in the tensor's dtype, round half to even, undo
         p = a.dtype.type(10.0 ** (decimals if decimals > 0 else -decimals))
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             return ctx.xp.rint(a * p) / p if decimals > 0 else ctx.xp.rint(a / p) * p
 
 
@@ -292,7 +292,7 @@ class Frac(Op, name="FracBackward0"):
     def forward(ctx, a):
         if a.dtype.kind != "f":
             raise NotImplementedError(f"\"frac_cpu\" not implemented for '{type_name(a.dtype)}'")
-        with ctx.xp.errstate(all="ignore"):
+        with _quiet(ctx.xp):
             return a - ctx.xp.trunc(a)
 
     @staticmethod
@@ -332,7 +332,7 @@ class NanToNum(Op, name="NanToNumBackward0"):
         if a.dtype.kind != "f":
             return a.copy()
         ctx.save_for_backward(a)
-        with ctx.xp.errstate(all="ignore"):  # a huge posinf overflows to inf, as in torch
+        with _quiet(ctx.xp):  # a huge posinf overflows to inf, as in torch
             return ctx.xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
     @staticmethod

@@ -14,7 +14,7 @@ from typing import Any
 from .. import dtypes as _dt
 from ..backend import NUMPY, Array
 from ..tensor import Tensor, _factory_result
-from ..tensor import device as _device
+from ..devices import device as _device
 
 _CPP = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
         "uint8": "unsigned char", "bool": "bool"}

@@ -19,7 +19,8 @@ from ...graph import grad_mode
 from ...autograd.function import Function
 from ...graph.node import RemovableHandle as _Handle
 from ...creation import empty_like
-from ...tensor import Tensor, device as _device
+from ...tensor import Tensor
+from ...devices import device as _device
 from ..parameter import Buffer, Parameter, is_lazy
 
 T = TypeVar("T", bound="Module")
@@ -517,8 +518,9 @@ class Module:
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def cuda(self: T, device: Any = None) -> T:
-        _device("cuda")  # raises ember's "no cuda device" error
-        return self
+        """Moves parameters and buffers to a CUDA device (in place: Parameters stay the same
+        objects, so optimizers built before keep working)."""
+        return self._apply(lambda t: t.cuda(device))
 
     # -- state dict -----------------------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
@@ -926,8 +928,10 @@ def _parse_to(*args: Any, **kwargs: Any) -> tuple[Any, _dt.dtype | None]:
     if rest and isinstance(rest[0], Tensor):
         t = rest.pop(0)
         device, dtype = t.device, t.dtype
-    elif rest and isinstance(rest[0], (str, _device)):
+    elif rest and isinstance(rest[0], (str, _device, int)) and not isinstance(rest[0], bool):
         device = rest.pop(0)
+        if isinstance(device, int):
+            device = _device(device)  # an index on the current accelerator
     if rest and isinstance(rest[0], _dt.dtype):
         dtype = rest.pop(0)
     if rest and isinstance(rest[0], bool):  # non_blocking
