@@ -6,7 +6,6 @@ Parts, in order (``--parts`` picks some):
 - ``env``: nvidia-smi, CuPy's configuration, torch's and ember's view of the device.
 - ``kernels``: every kernel of ``ember.backend.cupy_backend`` against ``ember.backend.NUMPY`` on
   the same random inputs (strides, dilation, padding, NaN and ties; argmax and indices exactly).
-- ``pytest``: ``pytest --device cuda -x -q tests/ops tests/nn`` under a time limit.
 - ``train``: ResNet-18 (torchvision's tree, built with each framework's ``nn``), SGD with
   momentum, ember on CuPy against torch on CUDA from the same state_dict and batches, TF32 off:
   per-step losses, step times and their ratio, peak memory.
@@ -14,10 +13,12 @@ Parts, in order (``--parts`` picks some):
   ``ember.cuda.set_sync_debug_mode("warn")`` (and the fake's own count with ``--fake``).
 - ``semantics``: torch's device semantics (mixed devices, ``.numpy()``, 0-d CPU scalars, round
   trips with gradients, state_dicts and checkpoints across devices), ember against torch CUDA.
+- ``pytest``: ``pytest --device cuda -x -q tests/ops tests/nn`` in what is left of the budget.
 
 ``--fake`` runs the same code on the fake device (``tests/device/fakecupy.py``) with torch on the
 CPU as the oracle, at a tiny size, so that all of it but the GPU itself is tested on machines
-without one (``tests/test_cuda.py`` runs it). Each part has its own time limit.
+without one (``tests/test_cuda.py`` runs it). Each part has its own time limit, cut to what is
+left of ``--budget`` seconds.
 
     python benchmarks/gpu_check.py [--out DIR] [--fake] [--parts env,kernels,...]
 """
@@ -40,9 +41,10 @@ import warnings
 from typing import Any, Callable
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PARTS = ("env", "kernels", "pytest", "train", "syncs", "semantics")
-# seconds each part may take on the GPU (DEVICES.md §9: about 8 minutes in all)
-LIMITS = {"env": 20, "kernels": 90, "pytest": 240, "train": 120, "syncs": 30, "semantics": 30}
+# the suite runs last: if time runs short, the numbers DEVICES.md §9 puts first are in
+PARTS = ("env", "kernels", "train", "syncs", "semantics", "pytest")
+# seconds each part may take on the GPU, within --budget (about 8 minutes in all)
+LIMITS = {"env": 20, "kernels": 90, "train": 120, "syncs": 40, "semantics": 30, "pytest": 240}
 
 
 class PartTimeout(Exception):
@@ -430,7 +432,7 @@ def part_pytest(dev: Device, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                              timeout=LIMITS["pytest"] - 10)
+                              timeout=max(5.0, args.part_seconds - 10))
         output, code = proc.stdout + proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as e:
         output = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -589,7 +591,8 @@ def semantic_cases() -> list:
 
     def attributes(m: Any, d: str, tmp: str) -> Any:
         t, c = m.zeros(1, device=d), m.zeros(1)
-        return [str(t.device), t.is_cuda, t.get_device(), c.get_device(), str(m.ones(1).cuda().device)]
+        return [str(t.device), t.is_cuda, t.get_device(), c.get_device(),
+                str(m.ones(1).cuda().device)]
 
     def round_trip_grad(m: Any, d: str, tmp: str) -> Any:
         x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -652,13 +655,13 @@ def part_semantics(dev: Device, args: argparse.Namespace) -> dict:
 
         for name, fn in semantic_cases():
             row: dict = {"case": name,
-                         "ember": _outcome(lambda: fn(ember, "cuda", tmp))}
+                         "ember": _outcome(lambda f=fn: f(ember, "cuda", tmp))}
             if dev.fake:
                 # torch CUDA is the reference; without it, torch's CPU outcome shows the values
                 # (device names aside) and the messages are left for the GPU run
-                row["torch_cpu"] = _outcome(lambda: fn(torch, "cpu", tmp))
+                row["torch_cpu"] = _outcome(lambda f=fn: f(torch, "cpu", tmp))
             else:
-                row["torch"] = _outcome(lambda: fn(torch, "cuda", tmp))
+                row["torch"] = _outcome(lambda f=fn: f(torch, "cuda", tmp))
                 row["same"] = row["ember"] == row["torch"]
                 differ += not row["same"]
             rows.append(row)
@@ -688,6 +691,7 @@ def parse_args(argv: list | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--loss-tolerance", type=float, default=1e-3)
+    p.add_argument("--budget", type=float, default=460.0, help="seconds for all the parts")
     args = p.parse_args(argv)
     # the GPU run is DEVICES.md §9's; the fake one only has to exercise the same code
     for name, gpu, fake in (("batch", 32, 2), ("size", 224, 32), ("steps", 10, 1),
@@ -719,11 +723,16 @@ def main(argv: list | None = None) -> int:
         _write(path, results)
         print(f"gpu_check: no device: {results['error']}", file=sys.stderr)
         return 2
+    begun = time.perf_counter()
     try:
         for part in args.parts.split(","):
             start = time.perf_counter()
+            args.part_seconds = min(LIMITS[part], args.budget - (start - begun))
+            if args.part_seconds < 5:
+                results["parts"][part] = {"ok": False, "error": "no time left in the budget"}
+                continue
             try:
-                with time_limit(LIMITS[part]):
+                with time_limit(args.part_seconds):
                     result = RUNNERS[part](dev, args)
             except Exception as e:  # noqa: BLE001 - one part failing leaves the others to run
                 result = {"ok": False, "error": f"{type(e).__name__}: {e}",

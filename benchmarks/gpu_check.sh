@@ -34,7 +34,7 @@ PY
 args=(--out "$out")
 if [ -n "${PARTS:-}" ]; then args+=(--parts "$PARTS"); fi
 # the parts keep their own limits (gpu_check.LIMITS); this one stops a hang outside them
-timeout -k 10 500 "$py" benchmarks/gpu_check.py "${args[@]}"
+timeout -k 10 480 "$py" benchmarks/gpu_check.py "${args[@]}"
 status=$?
 echo "== exit status $status; results in $out/gpu_check.json"
 "$py" - "$out/gpu_check.json" <<'PY' 2>&1

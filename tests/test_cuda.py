@@ -235,6 +235,7 @@ def test_sync_debug_mode(fake):
         cuda._on_sync("item")
     messages = [str(w.message) for w in caught]
     assert messages[-1] == "called a synchronizing CUDA operation"
+    assert caught[-1].filename == __file__  # the line that synced, not the reporting machinery
     assert all(w.category is UserWarning for w in caught)
     assert cuda.get_sync_debug_mode() == 1 and backend.sync_hook is cuda._on_sync
     cuda.set_sync_debug_mode(2)
@@ -242,6 +243,11 @@ def test_sync_debug_mode(fake):
         cuda._on_sync("item")
     with pytest.raises(RuntimeError, match="^called a synchronizing CUDA operation$"):
         cuda.Stream().synchronize()  # torch's stream synchronize is reported too
+    cuda.set_sync_debug_mode(1)
+    with pytest.warns(UserWarning, match="synchronizing") as record:
+        cuda.Stream().synchronize()
+    assert record[0].filename == __file__
+    cuda.set_sync_debug_mode(2)
     cuda.synchronize()  # the device-wide one is not, in torch either
     cuda.set_sync_debug_mode("default")
     assert cuda.get_sync_debug_mode() == 0 and backend.sync_hook is None
@@ -289,7 +295,7 @@ def test_gpu_check_fake_mode(tmp_path):
     """gpu_check.py --fake: the environment, kernel parity and device-semantics parts on the fake
     device against torch on the CPU, writing its JSON."""
     torch_or_skip()
-    parts = _gpu_check_fake(tmp_path, ["env", "kernels", "pytest", "semantics"])
+    parts = _gpu_check_fake(tmp_path, ["env", "kernels", "semantics", "pytest"])
     assert parts["env"]["ember_cuda_available"] is True and parts["env"]["fake"] is True
     kernels = parts["kernels"]
     assert kernels["cases"] > 100 and kernels["untested_kernels"] == []

@@ -70,7 +70,7 @@ def test_device_context_manager(arg):
     for mod in (torch, ember):
         ctx = mod.cuda.device(arg)
         outcomes.append((ctx.idx, _outcome(ctx.__enter__), _outcome(
-            lambda: ctx.__exit__(None, None, None))))
+            lambda c=ctx: c.__exit__(None, None, None))))
     assert outcomes[0] == outcomes[1]
 
 

@@ -11,9 +11,11 @@ device-to-host read through ``ember.backend.sync_hook``, which this module point
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from .._errors import OutOfMemoryError  # noqa: F401  (torch.cuda's name for torch's class)
 
@@ -803,10 +805,20 @@ def get_sync_debug_mode() -> int:
     return _State.sync_mode
 
 
+# the frames of the reporting machinery, which a warning's location skips
+_HOOK_DIRS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d)
+                   + os.sep for d in ("backend", "cuda"))
+
+
 def _on_sync(what: str) -> None:
-    """Reports one synchronising operation (``what``: "item", "tolist", ...) per the mode."""
+    """Reports one synchronising operation (``what``: "item", "tolist", ...) per the mode: the
+    warning points at the line that asked for the host copy (the innermost frame outside
+    ember.backend and ember.cuda), as torch's points at the Python line that called the op."""
     if _State.sync_mode == 2:
         raise RuntimeError("called a synchronizing CUDA operation")
     if _State.sync_mode == 1:
-        warnings.warn("called a synchronizing CUDA operation", UserWarning, stacklevel=3)
+        level, frame = 1, sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith(_HOOK_DIRS):
+            level, frame = level + 1, frame.f_back
+        warnings.warn("called a synchronizing CUDA operation", UserWarning, stacklevel=level + 1)
 
