@@ -307,3 +307,41 @@ def test_gpu_check_fake_mode(tmp_path):
     assert semantics["round_trip_grad"]["ember"] == \
         ["ok", ["ToCopyBackward0", False, [2.0, 4.0, 6.0], 14.0]]
     assert semantics["round_trip_grad"]["torch_cpu"][1][2:] == [[2.0, 4.0, 6.0], 14.0]
+
+
+def test_peaks_through_the_allocator_on_real_cupy(monkeypatch):
+    """On CuPy, whose pool keeps no peak, every allocation goes through ember.cuda's wrapper of
+    the pool's malloc (cupy.cuda.set_allocator); a CuPy-shaped stub stands in for it here."""
+    import types
+
+    class Pointer:
+        def __init__(self, size):
+            self.device_id, self.size = 0, size
+
+    class Pool:
+        used = total = 0
+
+        def malloc(self, size):
+            Pool.used += size
+            Pool.total = max(Pool.total, Pool.used)
+            return Pointer(size)
+
+        def used_bytes(self):
+            return Pool.used
+
+        def total_bytes(self):
+            return Pool.total
+
+    installed = []
+    cuda = types.SimpleNamespace(set_allocator=installed.append)
+    xp = types.SimpleNamespace(cuda=cuda, get_default_memory_pool=Pool)
+    monkeypatch.setattr(ember.cuda._State, "backend", None)
+    ember.cuda._initialise(types.SimpleNamespace(xp=xp))
+    (malloc,) = installed
+    pointer = malloc(1024)
+    assert isinstance(pointer, Pointer) and pointer.size == 1024
+    Pool.used -= 1024  # freed: the peak stays
+    malloc(256)
+    assert ember.cuda._State.peak_allocated == {0: 1024}
+    assert ember.cuda._State.peak_reserved == {0: 1024}
+    monkeypatch.setattr(ember.cuda._State, "backend", None)
