@@ -7,9 +7,10 @@ never with numpy (CuPy refuses host operands), and no kernel reads a device valu
 (a sync) except where noted: ``orthogonal_polynomial`` and ``bessel("airy_ai", ...)``, which
 CuPy lacks and which run through the NumPy kernels on a copy.
 
-On real CuPy, ``max_pool2d`` and ``col2im`` are one fused CUDA kernel each (``RawKernel``s of
-``MAX_POOL2D_SOURCE`` and ``COL2IM_SOURCE``; ``EMBER_CUPY_FUSED=0`` turns them off); everything
-else, and the fake, take the plain path.
+On real CuPy, ``max_pool2d``, ``col2im`` and ``threshold_backward`` are one fused CUDA kernel
+each (``RawKernel``s of ``MAX_POOL2D_SOURCE`` and ``COL2IM_SOURCE``, an ``ElementwiseKernel`` of
+``THRESHOLD_BACKWARD_OP``; ``EMBER_CUPY_FUSED=0`` turns them off); everything else, and the fake,
+take the plain path.
 
 What differs from the NumPy backend, and why:
 
@@ -145,6 +146,10 @@ extern "C" __global__ void ember_col2im(
   }
 }
 """
+# relu's gradient from its output in one elementwise pass (the vocabulary's is a compare and a
+# ``where``, or four integer passes on large arrays): torch's ``threshold_backward``, 0 where
+# ``y <= 0``, else ``g`` (NaN in ``y`` passes ``g``)
+THRESHOLD_BACKWARD_OP = "out = y <= (T)0 ? (T)0 : g"
 # the dtypes the fused kernels take (char -> C type)
 FUSED_TYPES = {"f": "float", "d": "double", "i": "int", "l": "long long", "q": "long long"}
 _THREADS = 256
@@ -525,6 +530,17 @@ class CupyBackend(ArrayVocabulary):
             code = f"typedef {FUSED_TYPES[dtype.char]} T;\n{source}"
             k = self._kernels[key] = self.xp.RawKernel(code, name)
         return k
+
+    def threshold_backward(self, g: Array, y: Array) -> Array:
+        """``g`` where ``y > 0``, else 0 (relu's gradient from its output ``y``; NaN passes g):
+        one fused elementwise kernel on real CuPy for same-dtype float arrays."""
+        if self.fused and g.dtype == y.dtype and g.dtype.char in "fd" and g.shape == y.shape:
+            k = self._kernels.get("threshold_backward")
+            if k is None:
+                k = self._kernels["threshold_backward"] = self.xp.ElementwiseKernel(
+                    "T g, T y", "T out", THRESHOLD_BACKWARD_OP, "ember_threshold_backward")
+            return k(g, y)
+        return super().threshold_backward(g, y)
 
     def _launch(self, name: str, source: str, dtype: Any, total: int, args: tuple) -> None:
         """Runs kernel ``name`` over ``total`` elements (a grid-stride loop): the argument

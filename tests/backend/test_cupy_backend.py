@@ -729,6 +729,68 @@ def test_fused_conv_input_grad(cpu_kernels, rng):
     assert fused.launches == ["ember_col2im"]  # stride 2: the scatter, fused
 
 
+@pytest.fixture(scope="module")
+def cpu_threshold_backward(tmp_path_factory):
+    """C type name -> ``THRESHOLD_BACKWARD_OP`` in a loop over arrays, built for the CPU (as
+    CuPy's ``ElementwiseKernel`` wraps an operation: parameters are elements)."""
+    cc = shutil.which("g++") or shutil.which("c++")
+    if cc is None:
+        pytest.skip("no C++ compiler to run the CUDA source on the CPU")
+    folder = tmp_path_factory.mktemp("elementwise_on_cpu")
+    kernels = {}
+    for ctype in ("float", "double"):
+        src, lib = folder / f"tb_{ctype}.cpp", folder / f"tb_{ctype}.so"
+        src.write_text(f"typedef {ctype} T;\n" + """extern "C" void run(
+            const T* gp, const T* yp, T* op, long long n) {
+          for (long long i = 0; i < n; ++i) {
+            const T g = gp[i], y = yp[i];
+            T out;
+            """ + cupy_backend.THRESHOLD_BACKWARD_OP + """;
+            op[i] = out;
+          }
+        }""")
+        subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+        fn = ctypes.CDLL(str(lib)).run
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_longlong]
+        kernels[ctype] = fn
+    return kernels
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [10, 5000])
+def test_fused_threshold_backward(cpu_threshold_backward, rng, dtype, size, monkeypatch):
+    made = []
+
+    def elementwise(in_params, out_params, operation, name):
+        assert (in_params, out_params, operation) == ("T g, T y", "T out",
+                                                      cupy_backend.THRESHOLD_BACKWARD_OP)
+        made.append(name)
+
+        def run(g, y):
+            out = fakecupy.cupy.empty(g.shape, g.dtype)
+            cpu_threshold_backward[cupy_backend.FUSED_TYPES[g.dtype.char]](
+                g._a.ctypes.data, y._a.ctypes.data, out._a.ctypes.data, g.size)
+            return out
+        return run
+
+    fused = CupyBackend(fakecupy.cupy, fakecupy.cupyx)
+    fused.fused = True
+    monkeypatch.setattr(fakecupy.cupy, "ElementwiseKernel", elementwise, raising=False)
+    y = np.maximum(rng.standard_normal(size), 0).astype(dtype)
+    y[:4] = [0.0, -0.0, np.nan, 1e-30]
+    g = rng.standard_normal(size).astype(dtype)
+    g[5] = np.nan
+    check(fused.threshold_backward, NUMPY.threshold_backward, g, y)
+    check(fused.threshold_backward, NUMPY.threshold_backward, g, y)
+    assert made == ["ember_threshold_backward"]  # compiled once
+    # other dtypes or shapes: the vocabulary's
+    check(fused.threshold_backward, NUMPY.threshold_backward, g.astype(np.float16),
+          y.astype(np.float16))
+    check(fused.threshold_backward, NUMPY.threshold_backward, g[None], y)
+    assert made == ["ember_threshold_backward"]
+
+
 def test_fused_kernels_only_on_real_cupy(be, monkeypatch):
     assert not be.fused and not cupy_backend._is_cupy(fakecupy.cupy)
     real = types.ModuleType("cupy")
