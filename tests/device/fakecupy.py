@@ -144,34 +144,40 @@ class _DeviceSynchronized(RuntimeError):
 # ---------------------------------------------------------------------------------------------
 # memory: the live bytes of every device allocation, per device
 
+_MAX_DEVICES = 64
+_used = [0] * _MAX_DEVICES   # bytes of live arrays, per device
+_held = [0] * _MAX_DEVICES   # bytes of freed blocks the pool caches, per device
+_live: dict[int, weakref.ref] = {}  # id of an allocation's NumPy array -> its weak reference
+_weakref = weakref.ref
+_partial = functools.partial
+
+
 class MemoryPool:
-    """cupy.cuda.MemoryPool: bytes of live fake arrays (rounded to CuPy's 512-byte blocks) and of
-    freed blocks the pool keeps until ``free_all_blocks``."""
+    """cupy.cuda.MemoryPool: bytes of live fake arrays (rounded up to CuPy's 512-byte blocks) and
+    of freed blocks the pool caches until ``free_all_blocks``, on the current device."""
 
     def __init__(self) -> None:
-        self._used: Counter = Counter()
-        self._held: Counter = Counter()
         self._limit: dict[int, int] = {}
 
     def used_bytes(self) -> int:
-        """Bytes held by live arrays on the current device."""
-        return self._used[_device]
+        """Bytes held by live arrays."""
+        return _used[_device]
 
     def free_bytes(self) -> int:
         """Bytes of freed blocks the pool keeps for reuse."""
-        return self._held[_device]
+        return _held[_device]
 
     def total_bytes(self) -> int:
         """Used plus cached bytes."""
-        return self._used[_device] + self._held[_device]
+        return _used[_device] + _held[_device]
 
     def free_all_blocks(self, stream: Any = None) -> None:
         """Give the cached blocks back to the device."""
-        self._held[_device] = 0
+        _held[_device] = 0
 
     def n_free_blocks(self) -> int:
         """Cached blocks (the fake counts one while any bytes are cached)."""
-        return int(self._held[_device] > 0)
+        return int(_held[_device] > 0)
 
     def set_limit(self, size: int | None = None, fraction: float | None = None) -> None:
         """Record the pool's limit (the fake does not enforce it)."""
@@ -181,15 +187,19 @@ class MemoryPool:
         """The limit set by ``set_limit`` (0: none)."""
         return self._limit.get(_device, 0)
 
-    def _allocate(self, device: int, nbytes: int) -> None:
-        self._used[device] += nbytes
-        held = self._held[device]
-        if held:  # a freed block of the pool is reused first, as CuPy's pool does
-            self._held[device] = max(0, held - nbytes)
+    def malloc(self, size: int) -> "_MemoryPointer":
+        """A pointer to ``size`` bytes on the current device. The fake's arrays are NumPy's: their
+        bytes are counted when they are made, and an allocator installed with
+        ``cupy.cuda.set_allocator`` (ember.cuda's peak tracker) is called right after."""
+        return _MemoryPointer(0, size, _device)
 
-    def _release(self, device: int, nbytes: int) -> None:
-        self._used[device] -= nbytes
-        self._held[device] += nbytes
+
+_allocator: list = [None]  # cupy.cuda.set_allocator's, called for every fake allocation
+
+
+def set_allocator(allocator: Callable | None = None) -> None:
+    """cupy.cuda.set_allocator: ``allocator(size)`` then sees every device allocation."""
+    _allocator[0] = allocator
 
 
 class PinnedMemoryPool:
@@ -205,20 +215,25 @@ class PinnedMemoryPool:
 
 _POOL = MemoryPool()
 _PINNED_POOL = PinnedMemoryPool()
-_live: dict[int, weakref.ref] = {}  # id of an allocation's NumPy array -> its weak reference
 
 
 def _track(a: np.ndarray, device: int) -> None:
-    """Count ``a``'s memory on ``device`` until NumPy frees it."""
+    """Count ``a``'s memory on ``device`` until NumPy frees it (a weak reference's callback: the
+    cheapest hook NumPy offers, about 0.4 us an allocation)."""
+    n = (a.nbytes + 511) & -512
     key = id(a)
-    nbytes = -(-a.nbytes // 512) * 512
+    _live[key] = _weakref(a, _partial(_free, key, device, n))
+    _used[device] += n
+    if _held[device]:  # a cached block is reused first, as in CuPy's pool
+        _held[device] = max(0, _held[device] - n)
+    if _allocator[0] is not None:
+        _allocator[0](n)
 
-    def release(_ref: weakref.ref, key: int = key) -> None:
-        _live.pop(key, None)
-        _POOL._release(device, nbytes)
 
-    _live[key] = weakref.ref(a, release)
-    _POOL._allocate(device, nbytes)
+def _free(key: int, device: int, n: int, _ref: Any = None) -> None:
+    del _live[key]
+    _used[device] -= n
+    _held[device] += n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,8 +246,16 @@ def _wrap(r: np.ndarray) -> "ndarray":
     """A device array over NumPy's result ``r`` on the current device."""
     base = r.base
     if base is None:
-        if id(r) not in _live:
-            _track(r, _device)
+        key = id(r)
+        if key not in _live:  # _track, inlined: this is the fake's hottest path
+            n = (r.nbytes + 511) & -512
+            device = _device
+            _live[key] = _weakref(r, _partial(_free, key, device, n))
+            _used[device] += n
+            if _held[device]:
+                _held[device] = max(0, _held[device] - n)
+            if _allocator[0] is not None:
+                _allocator[0](n)
     else:
         while type(base) is np.ndarray and base.base is not None:
             base = base.base
@@ -357,9 +380,9 @@ def _function(qual: str, fn: Callable, allowed: frozenset | None,
             kw = {k: _unwrap(v) for k, v in kw.items()}
         if sync is not None:
             _sync(sync)
-        r = fn(*[_unwrap(a) for a in args], **kw)
-        if type(out) is ndarray and r is out._a:
-            return out
+        r = fn(*map(_unwrap, args), **kw)
+        if type(r) is np.ndarray:
+            return out if type(out) is ndarray and r is out._a else _wrap(r)
         return _wrap_any(r)
     device_function.__name__ = qual.rsplit(".", 1)[-1]
     device_function.__qualname__ = qual
@@ -414,10 +437,26 @@ class ufunc:
             if out is not None:
                 kw["out"] = (tuple(_operand(o) for o in out) if type(out) is tuple
                              else _operand(out))
-        args = [_operand(a) for a in args]
+        if len(args) == 2:  # the common case, with _operand inlined for device arrays
+            a, b = args
+            if type(a) is ndarray and a._dev == _device:
+                a = a._a
+            else:
+                a = _operand(a)
+            if type(b) is ndarray and b._dev == _device:
+                b = b._a
+            else:
+                b = _operand(b)
+            args = (a, b)
+        elif len(args) == 1:
+            args = (_operand(args[0]),)
+        else:
+            args = tuple(map(_operand, args))
         f = self._f
         if type(f) is np.ufunc:
             r = f(*args, **kw)
+            if out is None and type(r) is np.ndarray:
+                return _wrap(r)
         else:
             r = _call_function_ufunc(f, args, kw)
         if out is not None:
@@ -603,12 +642,12 @@ class _Flags:
 
 
 class _MemoryPointer:
-    """cupy.cuda.MemoryPointer, enough for ``a.data.ptr`` and ``a.data.mem.size``."""
+    """cupy.cuda.MemoryPointer, enough for ``a.data.ptr``, ``a.data.mem.size``, ``device_id``."""
 
-    def __init__(self, a: np.ndarray, device: int) -> None:
-        self.ptr = a.__array_interface__["data"][0]
+    def __init__(self, ptr: int, size: int, device: int) -> None:
+        self.ptr = ptr
         self.device_id = device
-        self.mem = types.SimpleNamespace(size=a.nbytes, ptr=self.ptr)
+        self.mem = types.SimpleNamespace(size=size, ptr=ptr)
 
     @property
     def device(self) -> "Device":
@@ -810,7 +849,9 @@ class ndarray:
     mT = property(lambda self: _wrap(self._a.mT), doc="The matrix transpose of the last axes.")
     flags = property(lambda self: _Flags(self._a), doc="c_contiguous, f_contiguous, owndata.")
     device = property(lambda self: Device(self._dev), doc="The array's cupy.cuda.Device.")
-    data = property(lambda self: _MemoryPointer(self._a, self._dev), doc="The memory pointer.")
+    data = property(lambda self: _MemoryPointer(self._a.__array_interface__["data"][0],
+                                                self._a.nbytes, self._dev),
+                    doc="The memory pointer.")
 
     @property
     def base(self) -> "ndarray | None":
@@ -909,7 +950,8 @@ def _binary(uf: np.ufunc) -> Callable:
             if t is not np.ndarray and t is not list and t is not tuple:
                 return NotImplemented
             other = _host_operand(other)
-        return _wrap_any(uf(self._a, other))
+        r = uf(self._a, other)
+        return _wrap(r) if type(r) is np.ndarray else _wrap_any(r)
     return op
 
 
@@ -920,7 +962,8 @@ def _reflected(uf: np.ufunc) -> Callable:
             if t is not np.ndarray and t is not list and t is not tuple:
                 return NotImplemented
             other = _host_operand(other)
-        return _wrap_any(uf(other, self._a))
+        r = uf(other, self._a)
+        return _wrap(r) if type(r) is np.ndarray else _wrap_any(r)
     return op
 
 
@@ -987,7 +1030,7 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
             kw["mode"] = wrap_mode
         if sync is not None:
             _sync(sync)
-        args = [_unwrap(a) for a in args]
+        args = tuple(map(_unwrap, args)) if args else args
         if as_function:
             r = getattr(np, name)(self._a, *args, **kw)
         else:
@@ -1076,7 +1119,7 @@ class Device:
     @property
     def mem_info(self) -> tuple:
         """(free, total) bytes."""
-        return (DEVICE_MEMORY - _POOL._used[self.id] - _POOL._held[self.id], DEVICE_MEMORY)
+        return (DEVICE_MEMORY - _used[self.id] - _held[self.id], DEVICE_MEMORY)
 
     def __int__(self) -> int:
         return self.id
@@ -1200,7 +1243,7 @@ def _build_cuda() -> types.ModuleType:
         is_hip=False, CUDARuntimeError=CUDARuntimeError)
     memory = types.ModuleType("cupy.cuda.memory", "Memory pools of the fake device.")
     memory.__dict__.update(MemoryPool=MemoryPool, PinnedMemoryPool=PinnedMemoryPool,
-                           MemoryPointer=_MemoryPointer, set_allocator=lambda *a: None)
+                           MemoryPointer=_MemoryPointer, set_allocator=set_allocator)
     cuda = types.ModuleType("cupy.cuda", "cupy.cuda on the fake device.")
     cuda.__dict__.update(
         Device=Device, Stream=Stream, ExternalStream=Stream, Event=Event,
@@ -1208,7 +1251,7 @@ def _build_cuda() -> types.ModuleType:
         MemoryPool=MemoryPool, PinnedMemoryPool=PinnedMemoryPool, MemoryPointer=_MemoryPointer,
         is_available=lambda: DEVICE_COUNT > 0, get_device_id=lambda: _device,
         get_current_stream=lambda device_id=None: _current_stream[0],
-        set_allocator=lambda allocator=None: None,
+        set_allocator=set_allocator, get_allocator=lambda: _allocator[0] or _POOL.malloc,
         set_pinned_memory_allocator=lambda allocator=None: None,
         CUDARuntimeError=CUDARuntimeError)
     return cuda

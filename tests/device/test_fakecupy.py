@@ -391,6 +391,26 @@ def test_memory_pool_tracks_live_bytes():
     del b
 
 
+def test_allocator_sees_every_allocation():
+    pool = cp.get_default_memory_pool()
+    peaks = []
+
+    def tracking_malloc(size):
+        memory = pool.malloc(size)
+        peaks.append((memory.device_id, size, pool.used_bytes()))
+        return memory
+
+    cp.cuda.set_allocator(tracking_malloc)
+    try:
+        used = pool.used_bytes()
+        x = cp.ones(100)
+        y = x[1:] * 2
+    finally:
+        cp.cuda.set_allocator(None)
+    assert peaks == [(0, 1024, used + 1024), (0, 1024, used + 2048)]
+    del x, y
+
+
 def test_random_seeding():
     cp.random.seed(3)
     a = cp.random.rand(4)
