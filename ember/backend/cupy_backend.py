@@ -7,10 +7,10 @@ never with numpy (CuPy refuses host operands), and no kernel reads a device valu
 (a sync) except where noted: ``orthogonal_polynomial`` and ``bessel("airy_ai", ...)``, which
 CuPy lacks and which run through the NumPy kernels on a copy.
 
-On real CuPy, ``max_pool2d``, ``col2im`` and ``threshold_backward`` are one fused CUDA kernel
-each (``RawKernel``s of ``MAX_POOL2D_SOURCE`` and ``COL2IM_SOURCE``, an ``ElementwiseKernel`` of
-``THRESHOLD_BACKWARD_OP``; ``EMBER_CUPY_FUSED=0`` turns them off); everything else, and the fake,
-take the plain path.
+On real CuPy, ``max_pool2d``, ``window_reduce``, ``col2im`` and ``threshold_backward`` are one
+fused CUDA kernel each (``RawKernel``s of ``MAX_POOL2D_SOURCE``, ``WINDOW_REDUCE_SOURCE`` and
+``COL2IM_SOURCE``, an ``ElementwiseKernel`` of ``THRESHOLD_BACKWARD_OP``; ``EMBER_CUPY_FUSED=0``
+turns them off) for float32/float64/int32/int64; other dtypes, and the fake, take the plain path.
 
 What differs from the NumPy backend, and why:
 
@@ -146,6 +146,50 @@ extern "C" __global__ void ember_col2im(
   }
 }
 """
+# window_reduce over an already padded input, one thread per output: ``op`` 0 sums (each kernel
+# row's columns, then the rows: NumPy's separable order, bit for bit), 1 takes the max (NaN wins,
+# as ``maximum`` propagates it), 2 also the offset ``i*KW + j`` of torch's winner (the first
+# maximum, the last NaN) as ``A`` (int8 or int16). The plain path is KH + KW - 2 steps of ~4 calls.
+WINDOW_REDUCE_SOURCE = r"""
+extern "C" __global__ void ember_window_reduce(
+    const T* x, T* out, A* arg, const long long total, const int H, const int W,
+    const int OH, const int OW, const int KH, const int KW, const int SH, const int SW,
+    const int DH, const int DW, const int op) {
+  for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < total;
+       o += (long long)blockDim.x * gridDim.x) {
+    const int ow = (int)(o % OW);
+    const int oh = (int)((o / OW) % OH);
+    const T* p = x + (o / ((long long)OW * OH)) * H * W + (long long)oh * SH * W + ow * SW;
+    if (op == 0) {
+      T acc = 0;
+      for (int i = 0; i < KH; ++i) {
+        const T* r = p + (long long)i * DH * W;
+        T t = r[0];
+        for (int j = 1; j < KW; ++j) t += r[j * DW];
+        if (i == 0) acc = t; else acc += t;
+      }
+      out[o] = acc;
+    } else {
+      T best = p[0];
+      int k = 0;
+      for (int i = 0; i < KH; ++i) {
+        for (int j = 0; j < KW; ++j) {
+          const T v = p[(long long)i * DH * W + j * DW];
+          if (v > best || v != v) {
+            best = v;
+            k = i * KW + j;
+          }
+        }
+      }
+      out[o] = best;
+      if (op == 2) arg[o] = (A)k;
+    }
+  }
+}
+"""
+_WINDOW_OPS = {"sum": 0, "max": 1, "argmax": 2}
+# the index types of the fused kernels (char -> C type)
+INDEX_TYPES = {"b": "signed char", "h": "short"}
 # relu's gradient from its output in one elementwise pass (the vocabulary's is a compare and a
 # ``where``, or four integer passes on large arrays): torch's ``threshold_backward``, 0 where
 # ``y <= 0``, else ``g`` (NaN in ``y`` passes ``g``)
@@ -415,6 +459,8 @@ class CupyBackend(ArrayVocabulary):
         of ``x`` (N, C, H, W); returns ``(values, argmax or None)``. The NumPy backend's
         separable passes (KH + KW - 2 whole-array steps); the argmax is the offset ``i*KW + j``
         of torch's winner (the first maximum, the last NaN), int8 or int16."""
+        if self.fused and x.dtype.char in FUSED_TYPES:
+            return self._window_reduce_fused(x, kernel, stride, dilation, out_hw, op)
         xp = self.xp
         kh, kw = kernel
         col, row = _window_taps(x, kernel, stride, dilation, out_hw)
@@ -439,6 +485,24 @@ class CupyBackend(ArrayVocabulary):
             arg *= kw
             arg += j
         return out, arg
+
+    def _window_reduce_fused(self, x: Array, kernel: tuple, stride: tuple, dilation: tuple,
+                             out_hw: tuple, op: str) -> tuple:
+        """``window_reduce`` as one ``WINDOW_REDUCE_SOURCE`` kernel launch."""
+        xp = self.xp
+        x = xp.ascontiguousarray(x)
+        n, c, h, w = x.shape
+        out = xp.empty((n, c) + tuple(out_hw), dtype=x.dtype)
+        small = np.int8 if kernel[0] * kernel[1] <= 127 else np.int16
+        # (an unused one-element stand-in where no argmax is asked for)
+        arg = xp.empty(out.shape if op == "argmax" else (1,), dtype=small)
+        if out.size:
+            ints = (h, w) + tuple(out_hw) + tuple(kernel) + tuple(stride) + tuple(dilation) + \
+                (_WINDOW_OPS[op],)
+            self._launch("ember_window_reduce", WINDOW_REDUCE_SOURCE, x.dtype, out.size,
+                         (x, out, arg, np.int64(out.size)) + tuple(np.int32(v) for v in ints),
+                         small)
+        return out, (arg if op == "argmax" else None)
 
     def _window_argmax(self, col: Any, row: Any, kh: int, kw: int, nan: bool) -> tuple:
         """Max and argmax as ``(values, i, j)``: the winning kernel row and column, read by
@@ -521,14 +585,13 @@ class CupyBackend(ArrayVocabulary):
             xp.copyto(idx, first_row.reshape(-1, 1) * width + first_col, where=out == lowest)
         return out, idx
 
-    def _kernel(self, name: str, source: str, dtype: Any) -> Any:
-        """The ``RawKernel`` ``name`` of ``source`` for ``dtype``, compiled once (NVRTC; CuPy
-        caches the binary on disk too)."""
-        key = (name, dtype.char)
+    def _kernel(self, name: str, source: str, types: str) -> Any:
+        """The ``RawKernel`` ``name`` of ``source`` after the typedefs ``types``, compiled once
+        (NVRTC; CuPy caches the binary on disk too)."""
+        key = (name, types)
         k = self._kernels.get(key)
         if k is None:
-            code = f"typedef {FUSED_TYPES[dtype.char]} T;\n{source}"
-            k = self._kernels[key] = self.xp.RawKernel(code, name)
+            k = self._kernels[key] = self.xp.RawKernel(types + source, name)
         return k
 
     def threshold_backward(self, g: Array, y: Array) -> Array:
@@ -542,11 +605,16 @@ class CupyBackend(ArrayVocabulary):
             return k(g, y)
         return super().threshold_backward(g, y)
 
-    def _launch(self, name: str, source: str, dtype: Any, total: int, args: tuple) -> None:
-        """Runs kernel ``name`` over ``total`` elements (a grid-stride loop): the argument
-        types must be the kernel's exactly (numpy scalars: int32, int64, the dtype's)."""
+    def _launch(self, name: str, source: str, dtype: Any, total: int, args: tuple,
+                index_dtype: Any = None) -> None:
+        """Runs kernel ``name`` with ``T`` (and ``A``) the C types of ``dtype`` (and
+        ``index_dtype``) over ``total`` elements (a grid-stride loop): the argument types must be
+        the kernel's exactly (numpy scalars: int32, int64, the dtype's)."""
+        types = f"typedef {FUSED_TYPES[dtype.char]} T;\n"
+        if index_dtype is not None:
+            types += f"typedef {INDEX_TYPES[np.dtype(index_dtype).char]} A;\n"
         blocks = min(-(-total // _THREADS), _MAX_BLOCKS)
-        self._kernel(name, source, dtype)((blocks,), (_THREADS,), args)
+        self._kernel(name, source, types)((blocks,), (_THREADS,), args)
 
     def _max_pool2d_fused(self, x: Array, geo: WindowGeometry, lowest: Any,
                           indices: bool) -> tuple:

@@ -614,29 +614,33 @@ static const ember_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim
 #define __global__
 """
 C_TYPES = {np.float32: ctypes.c_float, np.float64: ctypes.c_double, np.int32: ctypes.c_int,
-           np.int64: ctypes.c_longlong}
+           np.int64: ctypes.c_longlong}  # the scalar arguments' types
 SOURCES = {"ember_max_pool2d": cupy_backend.MAX_POOL2D_SOURCE,
-           "ember_col2im": cupy_backend.COL2IM_SOURCE}
+           "ember_col2im": cupy_backend.COL2IM_SOURCE,
+           "ember_window_reduce": cupy_backend.WINDOW_REDUCE_SOURCE}
 
 
 @pytest.fixture(scope="module")
 def cpu_kernels(tmp_path_factory):
-    """(kernel name, C type name) -> the CPU build of that kernel."""
+    """(kernel name, typedefs) -> the CPU build of that kernel, built on first use."""
     cc = shutil.which("g++") or shutil.which("c++")
     if cc is None:
         pytest.skip("no C++ compiler to run the CUDA source on the CPU")
     folder = tmp_path_factory.mktemp("cuda_on_cpu")
-    kernels = {}
-    for name, source in SOURCES.items():
-        for ctype in sorted(set(cupy_backend.FUSED_TYPES.values())):
-            stem = f"{name}_{ctype.replace(' ', '_')}"
+
+    class Builds(dict):
+        def __missing__(self, key):
+            name, types = key
+            stem = f"{name}_{len(self)}"
             src, lib = folder / f"{stem}.cpp", folder / f"{stem}.so"
-            src.write_text(CUDA_ON_CPU + f"typedef {ctype} T;\n" + source)
+            src.write_text(CUDA_ON_CPU + types + SOURCES[name])
             subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
             fn = getattr(ctypes.CDLL(str(lib)), name)
             fn.restype = None
-            kernels[name, ctype] = fn
-    return kernels
+            self[key] = fn
+            return fn
+
+    return Builds()
 
 
 def fused_backend(cpu_kernels):
@@ -645,9 +649,9 @@ def fused_backend(cpu_kernels):
     b.fused = True  # as on a GPU
     b.launches = []  # the kernels launched, by name
 
-    def kernel(name, source, dtype):
+    def kernel(name, source, types):
         assert source is SOURCES[name]
-        fn = cpu_kernels[name, cupy_backend.FUSED_TYPES[dtype.char]]
+        fn = cpu_kernels[name, types]
 
         def launch(grid, block, args):
             assert grid[0] >= 1 and block[0] >= 1
@@ -667,6 +671,38 @@ def fused_backend(cpu_kernels):
 
     b._kernel = kernel
     return b
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
+@pytest.mark.parametrize("kernel,stride,pad,dilation", WINDOWS)
+@pytest.mark.parametrize("op", ["sum", "max", "argmax"])
+def test_fused_window_reduce(cpu_kernels, rng, dtype, kernel, stride, pad, dilation, op):
+    fused = fused_backend(cpu_kernels)
+    x = pool_input(rng, (2, 3, 11, 10), dtype, nan=op != "sum")
+    if dtype[0] == "f" and op == "sum":
+        x += rng.standard_normal(x.shape).astype(dtype)  # (sums that round: the same order)
+    geo = geometry(x.shape, kernel, stride, pad, dilation)
+    low = -np.inf if dtype[0] == "f" else np.iinfo(dtype).min
+    padded = NUMPY.pad_to_windows(x, geo, low if op != "sum" else 0)
+
+    def strided(a):  # int32: a strided view of the padded input, copied contiguous first
+        w = a.shape[-1]
+        return fakecupy.cupy.concatenate((a, a), axis=-1)[..., :w] if dtype == "int32" else a
+
+    check(lambda a: fused.window_reduce(strided(a), kernel, stride, dilation, geo.out_hw, op),
+          lambda a: NUMPY.window_reduce(a, kernel, stride, dilation, geo.out_hw, op), padded)
+    assert fused.launches == ["ember_window_reduce"]
+
+
+def test_fused_window_reduce_int16_argmax_and_empty(cpu_kernels, rng):
+    fused = fused_backend(cpu_kernels)
+    big = pool_input(rng, (1, 2, 24, 24), "float32")  # 144 offsets: int16
+    check(lambda a: fused.window_reduce(a, (12, 12), (12, 12), (1, 1), (2, 2), "argmax"),
+          lambda a: NUMPY.window_reduce(a, (12, 12), (12, 12), (1, 1), (2, 2), "argmax"), big)
+    empty = np.zeros((0, 2, 4, 4), np.float32)
+    check(lambda a: fused.window_reduce(a, (2, 2), (2, 2), (1, 1), (2, 2), "argmax"),
+          lambda a: NUMPY.window_reduce(a, (2, 2), (2, 2), (1, 1), (2, 2), "argmax"), empty)
+    assert fused.launches == ["ember_window_reduce"]  # (nothing to launch for no outputs)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
