@@ -94,8 +94,10 @@ extern "C" __global__ void ember_max_pool2d(
     const T* p = x + (o / ((long long)OW * OH)) * H * W;
     int h0 = oh * SH - PH;
     int w0 = ow * SW - PW;
-    const int h1 = min(h0 + (KH - 1) * DH + 1, H);
-    const int w1 = min(w0 + (KW - 1) * DW + 1, W);
+    const int h_end = h0 + (KH - 1) * DH + 1;  // (no min(): nothing NVRTC must provide)
+    const int w_end = w0 + (KW - 1) * DW + 1;
+    const int h1 = h_end < H ? h_end : H;
+    const int w1 = w_end < W ? w_end : W;
     while (h0 < 0) h0 += DH;
     while (w0 < 0) w0 += DW;
     T best = lowest;

@@ -607,8 +607,6 @@ def test_optimizer_kernels(be, rng, name, scalars):
 # arithmetic and their launches' arguments are checked here; the launch on a GPU by
 # benchmarks/gpu_check.py's kernel part.
 CUDA_ON_CPU = """
-#include <algorithm>
-using std::min;
 struct ember_dim3 { unsigned int x; };
 static const ember_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
 #define __global__
