@@ -493,8 +493,8 @@ class CupyBackend(ArrayVocabulary):
         """``window_reduce`` as one ``WINDOW_REDUCE_SOURCE`` kernel launch."""
         xp = self.xp
         x = xp.ascontiguousarray(x)
-        n, c, h, w = x.shape
-        out = xp.empty((n, c) + tuple(out_hw), dtype=x.dtype)
+        h, w = x.shape[-2:]  # (any leading dims: planes, as the plain path takes them)
+        out = xp.empty(x.shape[:-2] + tuple(out_hw), dtype=x.dtype)
         small = np.int8 if kernel[0] * kernel[1] <= 127 else np.int16
         # (an unused one-element stand-in where no argmax is asked for)
         arg = xp.empty(out.shape if op == "argmax" else (1,), dtype=small)
@@ -623,10 +623,10 @@ class CupyBackend(ArrayVocabulary):
         """``max_pool2d`` as one ``MAX_POOL2D_SOURCE`` kernel launch."""
         xp = self.xp
         x = xp.ascontiguousarray(x)
-        n, c, h, w = x.shape
+        h, w = x.shape[-2:]
         oh, ow = geo.out_hw
-        y = xp.empty((n, c, oh, ow), dtype=x.dtype)
-        idx = xp.empty((n, c, oh, ow), dtype=xp.int64)
+        y = xp.empty(x.shape[:-2] + (oh, ow), dtype=x.dtype)
+        idx = xp.empty(y.shape, dtype=xp.int64)
         if y.size:
             ints = (h, w, oh, ow) + tuple(geo.kernel) + tuple(geo.stride) + tuple(geo.pad) + \
                 tuple(geo.dilation)

@@ -697,10 +697,13 @@ def test_fused_window_reduce_int16_argmax_and_empty(cpu_kernels, rng):
     big = pool_input(rng, (1, 2, 24, 24), "float32")  # 144 offsets: int16
     check(lambda a: fused.window_reduce(a, (12, 12), (12, 12), (1, 1), (2, 2), "argmax"),
           lambda a: NUMPY.window_reduce(a, (12, 12), (12, 12), (1, 1), (2, 2), "argmax"), big)
+    planes = rng.standard_normal((5, 7, 6))  # 3-d: planes, as the plain path takes them
+    check(lambda a: fused.window_reduce(a, (2, 3), (2, 1), (1, 2), (3, 2), "argmax"),
+          lambda a: NUMPY.window_reduce(a, (2, 3), (2, 1), (1, 2), (3, 2), "argmax"), planes)
     empty = np.zeros((0, 2, 4, 4), np.float32)
     check(lambda a: fused.window_reduce(a, (2, 2), (2, 2), (1, 1), (2, 2), "argmax"),
           lambda a: NUMPY.window_reduce(a, (2, 2), (2, 2), (1, 1), (2, 2), "argmax"), empty)
-    assert fused.launches == ["ember_window_reduce"]  # (nothing to launch for no outputs)
+    assert fused.launches == ["ember_window_reduce"] * 2  # (nothing to launch for no outputs)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
