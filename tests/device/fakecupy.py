@@ -480,8 +480,8 @@ class ufunc:
             a, idx, *rest = args
             if type(a) is not ndarray:
                 _host_operand(a)
-            getattr(self._f, "at")(_operand(a), _index(idx, a.shape),
-                                   *[_operand(b) for b in rest])
+            target, values = _operand(a), [_operand(b) for b in rest]
+            _indexed(lambda k: self._f.at(target, k, *values), idx, a.shape)
             return None
         if method == "reduceat":
             args = (_operand(args[0]), _unwrap(args[1])) + tuple(args[2:])
@@ -536,14 +536,25 @@ def _wrap_index(a: np.ndarray, n: int) -> np.ndarray:
     return a
 
 
-def _index(key: Any, shape: tuple) -> Any:
-    """A device index to NumPy's: device index arrays unwrapped (integers wrapped as CuPy does,
-    boolean masks counted as syncs: their result's size is read back)."""
+def _index(key: Any, shape: tuple, wrap: bool = False, mask: bool = True) -> Any:
+    """A device index to NumPy's: device index arrays unwrapped (``wrap``: out-of-bounds integers
+    wrapped as CuPy does; ``mask``: boolean masks counted as syncs, their result's size is read
+    back)."""
     t = type(key)
     if t is int or t is slice or key is None or key is Ellipsis:
         return key
+    if t is ndarray:  # the common gather, a[idx]
+        if key._dev != _device:
+            _mismatch(key)
+        a = key._a
+        if a.dtype.kind == "b":
+            if mask:
+                _sync("mask")
+        elif wrap and shape:
+            a = _wrap_index(a, shape[0])
+        return a
     if t is not tuple:
-        return _index((key,), shape)[0]
+        return _index((key,), shape, wrap, mask)[0]
     for e in key:
         if type(e) in _INDEX_ARRAYS:
             break
@@ -563,10 +574,11 @@ def _index(key: Any, shape: tuple) -> Any:
                     _mismatch(e)
                 a = e._a
             if a.dtype == np.bool_:
-                _sync("mask")
+                if mask:
+                    _sync("mask")
                 axis += a.ndim
             else:
-                if a.dtype.kind in "iu" and axis < len(shape):
+                if wrap and a.dtype.kind in "iu" and axis < len(shape):
                     a = _wrap_index(a, shape[axis])
                 axis += 1
             out.append(a)
@@ -580,6 +592,16 @@ def _index(key: Any, shape: tuple) -> Any:
                 axis += 1
             out.append(e)
     return tuple(out)
+
+
+def _indexed(fn: Callable, key: Any, shape: tuple, mask: bool = True) -> Any:
+    """``fn(numpy_key)``, with out-of-bounds integer indices wrapped as CuPy does. NumPy raises
+    IndexError for them, and only then are the indices checked and wrapped: no bounds check on
+    the way that succeeds. Other IndexErrors come back from the second try."""
+    try:
+        return fn(_index(key, shape, False, mask))
+    except IndexError:
+        return fn(_index(key, shape, True, False))
 
 
 def _axes_used(e: Any) -> int:
@@ -808,19 +830,24 @@ class ndarray:
         if self._dev != _device:
             _mismatch(self)
         t = type(key)
-        if t is not int and t is not slice:
-            key = _index(key, self._a.shape)
-        r = self._a[key]
+        a = self._a
+        if t is int or t is slice:
+            r = a[key]
+        else:
+            k = _index(key, a.shape)
+            try:
+                r = a[k]
+            except IndexError:
+                k = _index(key, a.shape, True, False)
+                r = a[k]
+            key = k
         if type(r) is not np.ndarray:  # a[0, 1] is a 0-d view on CuPy, not a scalar
-            r = self._a[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
+            r = a[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
         return _wrap(r)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if self._dev != _device:
             _mismatch(self)
-        t = type(key)
-        if t is not int and t is not slice:
-            key = _index(key, self._a.shape)
         tv = type(value)
         if tv is ndarray:
             value = value._a
@@ -828,7 +855,12 @@ class ndarray:
             _record("host_transfer")  # CuPy copies it to the device: allowed, but a transfer
         elif tv is list or tv is tuple:
             value = _unwrap_seq(value)
-        self._a[key] = value
+        t = type(key)
+        if t is int or t is slice:
+            self._a[key] = value
+            return
+        # a[mask] = v runs as a masked kernel on CuPy: no count to read back, no sync
+        _indexed(lambda k: self._a.__setitem__(k, value), key, self._a.shape, mask=False)
 
     @property
     def shape(self) -> tuple:
@@ -927,10 +959,12 @@ class _FlatIter:
         self._base = a
 
     def __getitem__(self, key: Any) -> ndarray:
-        return _wrap(np.asarray(self._base._a.flat[_index(key, (self._base.size,))]))
+        flat = self._base._a.flat
+        return _wrap(np.asarray(_indexed(flat.__getitem__, key, (self._base.size,))))
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._base._a.flat[_index(key, (self._base.size,))] = _operand(value)
+        value = _operand(value)
+        _indexed(lambda k: self._base._a.flat.__setitem__(k, value), key, (self._base.size,))
 
     def __len__(self) -> int:
         return self._base.size
@@ -1048,7 +1082,8 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
 
 def _scatter_method(uf: np.ufunc) -> Callable:
     def scatter(self: ndarray, slices: Any, value: Any) -> None:
-        uf.at(self._a, _index(slices, self._a.shape), _operand(value))
+        value = _operand(value)
+        _indexed(lambda k: uf.at(self._a, k, value), slices, self._a.shape)
     scatter.__doc__ = f"Unbuffered ``self[slices] = {uf.__name__}(self[slices], value)``."
     return scatter
 
@@ -1735,7 +1770,8 @@ def _scatter(uf: np.ufunc, a: Any, slices: Any, value: Any) -> None:
         _host_operand(a)
         uf.at(a, slices, value)
         return
-    uf.at(_operand(a), _index(slices, a.shape), _operand(value))
+    target, value = _operand(a), _operand(value)
+    _indexed(lambda k: uf.at(target, k, value), slices, a.shape)
 
 
 @contextlib.contextmanager

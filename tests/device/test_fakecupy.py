@@ -212,6 +212,11 @@ def test_out_of_bounds_indices_wrap():
     with pytest.raises(IndexError):
         a[7]
     assert cp.take(a, cp.array([4])).get().tolist() == [0.0]
+    a[cp.array([4])] = -1.0                            # writes wrap too
+    cpx.scatter_add(a, cp.array([-5, 9]), 10.0)        # and scatters (add.at)
+    assert a.get().tolist() == [-1.0, 11.0, 2.0, 13.0]
+    assert sum(fakecupy.findings()["index_wrap"].values()) == 3
+    assert fakecupy.sync_count() == 3                  # the three reads above, nothing else
 
 
 def test_device_index_arrays_and_masks():
@@ -223,6 +228,8 @@ def test_device_index_arrays_and_masks():
     assert fakecupy.sync_count("mask") == before + 1
     a[np.array([0])] = 0.0
     assert fakecupy.findings()["host_index"]
+    a[a > 9] = 0.0                                     # a masked write needs no count: no sync
+    assert fakecupy.sync_count("mask") == before + 1
 
 
 # -- syncs -----------------------------------------------------------------------------------------
