@@ -330,21 +330,23 @@ class CupyBackend(ArrayVocabulary):
 
     def scatter_add(self, target: Array, index: Any, values: Any) -> Array:
         """In-place ``target[index] += values`` that accumulates repeated indices (NumPy's
-        ``add.at``), by CUDA atomics: float sums vary in their last bits from run to run."""
+        ``add.at``), by CUDA atomics: float sums vary in their last bits from run to run. The
+        values are cast to the target's dtype first (torch's callers pass that dtype; NumPy
+        adds a float value to an integer target in float, then truncates)."""
         xp, add = self.xp, self.cupyx.scatter_add
         char = target.dtype.char
+        # the values in the target's dtype first, as add.at casts them (a number: a 0-d array)
+        v = xp.asarray(values).astype(target.dtype, copy=False)
         if char in _ATOMIC:
-            add(target, index, values)
+            add(target, index, v)
         elif target.dtype.kind in "iu" and target.itemsize == 8:
             # int64: the same bits as a uint64 sum (two's complement wraps alike)
-            v = xp.asarray(values).astype(target.dtype, copy=False)
             add(target.view(xp.uint64), index, v.view(xp.uint64))
         elif char in _WIDENED:
             wide = target.astype(_WIDENED[char])
-            add(wide, index, xp.asarray(values).astype(wide.dtype))
+            add(wide, index, v.astype(wide.dtype))
             target[...] = (wide != 0) if char == "?" else wide.astype(target.dtype)
         elif target.dtype.kind == "c":
-            v = xp.asarray(values).astype(target.dtype, copy=False)
             add(target.real, index, v.real)  # (views: CuPy's real/imag of a complex array)
             add(target.imag, index, v.imag)
         else:

@@ -234,6 +234,26 @@ def test_scatter_add_repeated_indices(be, rng, dtype):
           else 1e-6, atol=1e-3 if dtype == "float16" else 1e-12)
 
 
+@pytest.mark.parametrize("dtype,values", [("float32", "float64"), ("int64", "int32"),
+                                          ("int16", "int64"), ("bool", "bool")])
+def test_scatter_add_casts_values_and_takes_numbers(be, rng, dtype, values):
+    """Values of another dtype of the same kind, or a Python number, as torch's callers pass
+    them (the values are cast to the target's dtype first)."""
+    idx = np.array([0, 2, 2, 5, 0])
+    target = np.zeros(6, dtype)
+    for value in ((rng.standard_normal(5) * 300).astype(values), 2):
+        def numpy_side(t, i, v=value):
+            t = t.copy()
+            NUMPY.scatter_add(t, (i,), v)
+            return t
+
+        def device_side(t, i, v=value):
+            be.scatter_add(t, (i,), dev(v) if isinstance(v, np.ndarray) else v)
+            return t
+
+        check(device_side, numpy_side, target, idx, exact=dtype != "float32")
+
+
 def test_scatter_add_rows_and_columns(be, rng):
     target = rng.standard_normal((5, 4))
     rows = np.array([0, 3, 3, 1, 0])
