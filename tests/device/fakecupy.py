@@ -434,6 +434,8 @@ class ufunc:
                 if k not in _UFUNC_KW:
                     _violation("bad_keyword", f"Wrong arguments {kw}")
             out = kw.get("out")
+            if type(out) is tuple and len(out) == 1:  # NumPy's __array_ufunc__ passes out=(a,)
+                out = out[0]
             if out is not None:
                 kw["out"] = (tuple(_operand(o) for o in out) if type(out) is tuple
                              else _operand(out))
@@ -688,11 +690,11 @@ class ndarray:
         if memptr is not None:
             raise NotImplementedError("fakecupy: cupy.ndarray(memptr=...) is not backed")
         a = np.empty(shape, dtype, order=order)
-        if strides is not None:
+        _track(a, _device)
+        if strides is not None:  # (as CuPy, strides are trusted to stay inside the buffer)
             a = np.lib.stride_tricks.as_strided(a, a.shape, strides, writeable=True)
         self._a = a
         self._dev = _device
-        _track(a if a.base is None else a.base, _device)
 
     # -- host conversion: what CuPy refuses ---------------------------------------------------
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
