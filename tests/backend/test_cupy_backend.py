@@ -20,8 +20,22 @@ from ember.backend.cupy_backend import CupyBackend
 
 @pytest.fixture(scope="module", autouse=True)
 def _strict():
+    before = fakecupy.is_strict()
     fakecupy.set_strict(True)
     yield
+    fakecupy.set_strict(before)
+
+
+@pytest.fixture
+def loading_restored():
+    """The loading state (module given to ``use_module``, backend loaded) put back after the
+    test: under ``--device fakecuda`` the conftest has loaded the fake's backend for the suite."""
+    modules, backend = cupy_backend._modules, cupy_backend.loaded()
+    yield
+    cupy_backend.use_module(None, None)
+    cupy_backend._modules, cupy_backend._backend = modules, backend
+    if backend is not None:
+        ember_backend.register(backend)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +45,7 @@ def be():
 
 def dev(a):
     """A device copy of the host array ``a``."""
-    return fakecupy.cupy.array(np.array(a))  # (a copy, even where the module is numpy)
+    return fakecupy.cupy.array(np.array(a))
 
 
 def host(d):
@@ -171,22 +185,20 @@ def test_zero(be):
     np.testing.assert_array_equal(host(y), [0.0, 2.0])
 
 
-def test_load_registers_and_unloads():
+def test_load_registers_and_unloads(loading_restored):
     cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
-    try:
-        assert cupy_backend.loaded() is None
-        b = cupy_backend.load()
-        assert isinstance(b, CupyBackend) and cupy_backend.load() is b and cupy_backend.loaded() is b
-        d = fakecupy.cupy.zeros(3)
-        assert ember_backend.backend_of(d) is b and ember_backend.is_array(d)
-        assert ember_backend.get_array_module(d) is fakecupy.cupy
-    finally:
-        cupy_backend.use_module(None, None)
+    assert cupy_backend.loaded() is None
+    b = cupy_backend.load()
+    assert isinstance(b, CupyBackend) and cupy_backend.load() is b and cupy_backend.loaded() is b
+    d = fakecupy.cupy.zeros(3)
+    assert ember_backend.backend_of(d) is b and ember_backend.is_array(d)
+    assert ember_backend.get_array_module(d) is fakecupy.cupy
+    cupy_backend.use_module(None, None)
     assert cupy_backend.loaded() is None
     assert ember_backend.backend_of(fakecupy.cupy.zeros(3)) is NUMPY  # unregistered
 
 
-def test_load_without_cupy_names_the_extras(monkeypatch):
+def test_load_without_cupy_names_the_extras(monkeypatch, loading_restored):
     cupy_backend.use_module(None, None)
     monkeypatch.setitem(sys.modules, "cupy", None)  # ``import cupy`` raises ImportError
     with pytest.raises(ImportError, match=r"ember\[cuda12\].*ember\[cuda13\]"):
