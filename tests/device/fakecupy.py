@@ -408,7 +408,7 @@ class ufunc:
     def __init__(self, qual: str, f: Callable, methods: tuple = (), nin: int = 1,
                  nout: int = 1) -> None:
         self._qual = qual
-        self.__name__ = self.name = qual.rsplit(".", 1)[-1]
+        self.__name__ = self.name = qual.replace(".", "_")  # CuPy's: cupy_exp, cupyx_rsqrt
         self._f = f
         self._methods = frozenset(methods)
         self.nin = getattr(f, "nin", nin)
