@@ -349,6 +349,12 @@ class CupyBackend(ArrayVocabulary):
         elif target.dtype.kind == "c":
             add(target.real, index, v.real)  # (views: CuPy's real/imag of a complex array)
             add(target.imag, index, v.imag)
+        elif target.dtype.name == "bfloat16":
+            # (CuPy has no bfloat16 arrays; a CuPy-shaped module with ml_dtypes' may): summed in
+            # float32 and rounded once, as torch accumulates half-precision gradients
+            wide = target.astype(xp.float32)
+            add(wide, index, v.astype(xp.float32))
+            target[...] = wide.astype(target.dtype)
         else:
             raise TypeError(f"scatter_add: CUDA has no atomic add for {target.dtype}")
         return target

@@ -266,6 +266,23 @@ def test_scatter_add_casts_values_and_takes_numbers(be, rng, dtype, values):
         check(device_side, numpy_side, target, idx, exact=dtype != "float32")
 
 
+def test_scatter_add_bfloat16_sums_in_float32(be):
+    bf16 = np.dtype("bfloat16")  # (ml_dtypes': the fake has it, CuPy has not)
+    target = np.zeros(3, bf16)
+    values = np.full(300, 1.0, bf16)  # 300 ones: bfloat16 steps of 2 from 256 on
+    idx = np.zeros(300, np.int64)
+
+    def device_side(t, i, v):
+        be.scatter_add(t, (i,), v)
+        return t
+
+    out = check(device_side, lambda t, i, v: np.array([300, 0, 0], bf16), target, idx, values)
+    assert out.dtype == bf16
+    if np.dtype(np.longdouble).itemsize > 8:  # (x86's 80-bit long double: no CUDA type)
+        with pytest.raises(TypeError, match="no atomic add for float"):
+            be.scatter_add(dev(np.zeros(2, np.longdouble)), (dev(np.array([0])),), 1.0)
+
+
 def test_scatter_add_rows_and_columns(be, rng):
     target = rng.standard_normal((5, 4))
     rows = np.array([0, 3, 3, 1, 0])
