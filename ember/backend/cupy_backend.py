@@ -224,6 +224,12 @@ def _errors_restored(token: Any) -> None:
     return
 
 
+def _floating(dtype: Any) -> bool:
+    """Whether ``dtype`` holds floating-point values (NaN among them): float16/32/64, complex,
+    and ml_dtypes' bfloat16 (kind "V"), which a CuPy-shaped module over NumPy may carry."""
+    return dtype.kind in "fc" or dtype.name == "bfloat16"
+
+
 def _taps(geo: WindowGeometry) -> tuple:
     """The input rows and columns a 1x1 convolution without padding reads."""
     return tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(geo.out_hw, geo.stride))
@@ -490,7 +496,7 @@ class CupyBackend(ArrayVocabulary):
             for i in range(1, kh):
                 xp.maximum(out, row(t, i), out=out)
             return out, None
-        out, arg, j = self._window_argmax(col, row, kh, kw, x.dtype.kind in "fc")
+        out, arg, j = self._window_argmax(col, row, kh, kw, _floating(x.dtype))
         if kw > 1:  # ``i*KW + j``
             arg *= kw
             arg += j
@@ -575,7 +581,7 @@ class CupyBackend(ArrayVocabulary):
                                       "max")
         out, i, j = self._window_argmax(
             *_window_taps(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw), kh, kw,
-            x.dtype.kind in "fc")
+            _floating(x.dtype))
         (pt, pl), (height, width) = geo.pad, geo.in_hw
         top = xp.arange(oh, dtype=xp.int64) * sh - pt  # each window's corner
         left = xp.arange(ow, dtype=xp.int64) * sw - pl
@@ -826,7 +832,7 @@ class CupyBackend(ArrayVocabulary):
         """``cupyx.scipy.special.<name>(x, *more)``, in ``x``'s floating dtype (CuPy computes
         float16 in float32), as numpy_special's kernels return it."""
         out = getattr(self.special, name)(x, *more)
-        if x.dtype.kind == "f" and out.dtype != x.dtype:
+        if _floating(x.dtype) and out.dtype != x.dtype:
             out = out.astype(x.dtype)
         return out
 
@@ -889,7 +895,7 @@ class CupyBackend(ArrayVocabulary):
         xd = x.astype(self.xp.float64)
         out = self.special.zeta(float(n + 1), xd)
         out *= (-1.0) ** (n + 1) * math.factorial(n)
-        return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
+        return out.astype(x.dtype, copy=False) if _floating(x.dtype) else out
 
     def spherical_bessel_j0(self, x: Array) -> Array:
         """``sin(x) / x``, 1 at 0, 0 at +-inf."""
@@ -897,7 +903,7 @@ class CupyBackend(ArrayVocabulary):
         xd = x.astype(xp.float64)
         out = xp.where(xd == 0, 1.0, xp.sin(xd) / xp.where(xd == 0, 1.0, xd))
         out = xp.where(xp.isinf(xd), 0.0, out)
-        return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
+        return out.astype(x.dtype, copy=False) if _floating(x.dtype) else out
 
     def bessel(self, name: str, x: Array) -> Array:
         """The kernel ``name`` (``numpy_bessel.KERNELS``' names) of ``x``, in ``x``'s dtype;

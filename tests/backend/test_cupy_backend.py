@@ -82,6 +82,8 @@ def check(be_fn, np_fn, *args, exact=True, rtol=1e-6, atol=1e-12, syncs=False):
             assert g is None
             continue
         assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, w.shape, g.dtype, w.dtype)
+        if g.dtype.name == "bfloat16":  # (NumPy's testing sees no NaN in ml_dtypes' type)
+            g, w = g.astype(np.float32), w.astype(np.float32)
         if exact:
             np.testing.assert_array_equal(g, w)
         else:
@@ -421,6 +423,20 @@ def test_max_pool2d(be, rng, kernel, stride, pad, dilation, ceil):
     low = np.iinfo(np.int32).min
     check(lambda a: be.max_pool2d(a, geo, low, True), lambda a: NUMPY.max_pool2d(a, geo, low, True),
           xi)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (ml_dtypes' loops in the fake, at NaN)
+def test_pooling_and_special_of_bfloat16(be, rng):
+    """ml_dtypes' bfloat16 (kind "V": a CuPy-shaped module over NumPy carries it): NaNs still
+    win the argmax, special functions come back in bfloat16."""
+    bf16 = np.dtype("bfloat16")
+    x = pool_input(rng, (1, 2, 9, 9)).astype(bf16)
+    geo = geometry(x.shape, (3, 3), (2, 2), (1, 1))
+    check(lambda a: be.max_pool2d(a, geo, -np.inf, True),
+          lambda a: NUMPY.max_pool2d(a, geo, -np.inf, True), x)
+    out = check(be.erf, NUMPY.erf, rng.standard_normal(20).astype(bf16), exact=False,
+                rtol=1e-2, atol=1e-2)
+    assert out.dtype == bf16
 
 
 def test_max_pool2d_all_lowest_window_keeps_an_input_element(be):
