@@ -18,6 +18,7 @@ from helpers import torch_or_skip
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.cpu_build
 def test_cuda_queries_match_torch_cpu_build():
     torch = torch_or_skip()
     assert ember.cuda.is_available() is torch.cuda.is_available() is False
@@ -33,12 +34,18 @@ def test_cuda_queries_match_torch_cpu_build():
 
 
 @pytest.fixture
-def fake(monkeypatch):
+def fake(monkeypatch, request):
     """The fake CUDA device as ember's cuda backend, with two devices; undone afterwards."""
+    session_device = request.config.getoption("--device")
+    if session_device == "cuda":
+        # swapping the backend would strand the session's tensors on the real device
+        pytest.skip("runs on the fake device: not under --device cuda")
     from device import fakecupy
 
     monkeypatch.setattr(fakecupy, "DEVICE_COUNT", 2)
-    cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
+    own = session_device == "cpu"  # under --device fakecuda the session's fake is this one
+    if own:
+        cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
     try:
         yield fakecupy
     finally:
@@ -48,7 +55,8 @@ def fake(monkeypatch):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ember.cuda.set_sync_debug_mode(0)
-        cupy_backend.use_module(None, None)
+        if own:
+            cupy_backend.use_module(None, None)
 
 
 def test_no_device_keeps_the_cpu_build_answers(fake, monkeypatch):

@@ -9,6 +9,7 @@ import ember
 from helpers import torch_or_skip
 
 torch = torch_or_skip()
+pytestmark = pytest.mark.cpu_build  # the answers without a device: not under --device
 
 ANSWERS = [("is_initialized", ()), ("empty_cache", ()), ("is_bf16_supported", ()),
            ("is_bf16_supported", (False,)), ("is_tf32_supported", ()), ("get_arch_list", ()),
