@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from typing import NamedTuple
@@ -227,6 +228,18 @@ def test_explicit_transfers_are_allowed():
 def test_results_are_0d_device_arrays(dev, reduce):
     r = reduce(dev.cp, dev.cp.arange(6.0).reshape(2, 3))
     assert type(r) is dev.cp.ndarray and r.ndim == 0
+
+
+def test_no_floating_point_warnings(dev):
+    # CuPy reports no floating-point errors; NumPy would warn on each of these
+    cp = dev.cp
+    z, inf = cp.zeros(3), cp.full(3, cp.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = [z / z, cp.log(z), inf - inf, 1.0 / z, cp.divide(z, 0.0), z.__itruediv__(z),
+                   cp.sqrt(cp.full(2, -1.0)), cp.add.reduce(cp.stack([inf, -inf])), cp.mean(z / z)]
+    assert all(type(r) is cp.ndarray for r in results)
+    assert cp.isnan(results[0]).all() and cp.isinf(results[3]).all()
 
 
 def test_element_index_is_a_view(dev):
