@@ -291,7 +291,9 @@ class CupyBackend(ArrayVocabulary):
         return arr.get()
 
     def from_host(self, arr: Any, index: int) -> Array:
-        """A copy of the host array ``arr`` on GPU ``index``."""
+        """A copy of the host array ``arr`` on GPU ``index``, queued on the current stream
+        (CuPy's ``asarray``: a pageable source is staged first, so it may change at once; a
+        pinned one must not be rewritten before the stream has run the copy)."""
         with self.xp.cuda.Device(index):
             return self.xp.asarray(arr)
 
