@@ -305,6 +305,12 @@ def kernel_cases(rng: Any) -> list:
     case("sum_to", "broadcast dims")(lambda b, to, g=randn(4, 3, 5): b.sum_to(to(g), (3, 1)))
     case("may_share_memory", "a view and a copy")(
         lambda b, to: [b.may_share_memory(x := to(base), x[1:]), b.may_share_memory(x, x.copy())])
+    if hasattr(NUMPY_BACKEND(), "data_ptr"):  # addresses differ; a view's offset does not
+        case("data_ptr", "a view's offset")(
+            lambda b, to: b.data_ptr((x := to(base))[1:, 2:]) - b.data_ptr(x))
+    if hasattr(NUMPY_BACKEND(), "writable"):  # (expanded views: read-only on NumPy alone)
+        case("writable", "a plain array and a slice")(
+            lambda b, to: [b.writable(x := to(base)), b.writable(x[1:])])
     if hasattr(NUMPY_BACKEND(), "has_internal_overlap"):
         case("has_internal_overlap", "expanded and plain")(
             lambda b, to: [b.has_internal_overlap(b.expand(to(base[:1]), (3, 6))),
