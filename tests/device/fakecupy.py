@@ -2101,15 +2101,22 @@ def _ufunc_for(name: str) -> Any:
     return None
 
 
-_NUMPY_MODULES = {"numpy": "cupy", "numpy.linalg": "cupy.linalg"}
+# CuPy's __array_function__ looks func.__module__'s path up under cupy: numpy.linalg.norm is
+# cupy.linalg.norm; a name CuPy lacks gives NotImplemented, and NumPy's TypeError
+_NUMPY_MODULES = {"numpy": "cupy", "numpy.linalg": "cupy.linalg",
+                  "numpy.lib.stride_tricks": "cupy.lib.stride_tricks", "numpy.fft": "cupy.fft"}
 
 
 def _function_for(func: Callable) -> Any:
     section = _NUMPY_MODULES.get(getattr(func, "__module__", ""), None)
     name = getattr(func, "__name__", "")
+    if section == "cupy.fft":
+        return getattr(cupy.fft, name, None)
     if section is None or name not in API[section]:
         return None
-    return getattr(cupy if section == "cupy" else cupy.linalg, name)
+    namespace = {"cupy": cupy, "cupy.linalg": cupy.linalg,
+                 "cupy.lib.stride_tricks": cupy.lib.stride_tricks}[section]
+    return getattr(namespace, name)
 
 
 # ---------------------------------------------------------------------------------------------

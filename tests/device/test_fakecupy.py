@@ -391,6 +391,8 @@ def test_numpy_functions_dispatch_to_the_fake():
     r = np.concatenate([a, a])
     assert type(r) is cp.ndarray and r.shape == (8,)
     assert type(np.exp(a)) is cp.ndarray and np.shape(a) == (4,)
+    assert type(np.linalg.norm(a)) is cp.ndarray and type(np.fft.rfft(a)) is cp.ndarray
+    assert np.lib.stride_tricks.sliding_window_view(a, 2).shape == (3, 2)
     assert fakecupy.findings()["numpy_dispatch"]
     with pytest.raises(TypeError, match="no implementation found"):
         np.unstack(a.reshape(2, 2))
