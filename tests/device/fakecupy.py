@@ -21,8 +21,8 @@ own (``cupy.float32 is numpy.float32``), as in CuPy. A name CuPy has that the fa
 raises ``NotImplementedError`` naming it when called.
 """
 from __future__ import annotations
-
 import __future__
+
 import contextlib
 import functools
 import importlib.util
@@ -34,8 +34,9 @@ import time
 import types
 import weakref
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -187,7 +188,7 @@ class MemoryPool:
         """The limit set by ``set_limit`` (0: none)."""
         return self._limit.get(_device, 0)
 
-    def malloc(self, size: int) -> "_MemoryPointer":
+    def malloc(self, size: int) -> _MemoryPointer:
         """A pointer to ``size`` bytes on the current device. The fake's arrays are NumPy's: their
         bytes are counted when they are made, and an allocator installed with
         ``cupy.cuda.set_allocator`` (ember.cuda's peak tracker) is called right after."""
@@ -259,7 +260,7 @@ except (ImportError, TypeError):  # another NumPy's internals: warnings stay on
     _ERRSTATE, _QUIET = _NoErrorState(), None
 
 
-def _wrap(r: np.ndarray) -> "ndarray":
+def _wrap(r: np.ndarray) -> ndarray:
     """A device array over NumPy's result ``r`` on the current device."""
     base = r.base
     if base is None:
@@ -281,9 +282,18 @@ def _wrap(r: np.ndarray) -> "ndarray":
         if not r.flags.writeable:  # CuPy has no read-only arrays: broadcast views are writable
             try:
                 r.flags.writeable = True
-            except ValueError:
-                r = r.copy()
-                _track(r, _device)
+            except ValueError:  # a view of a read-only view: the same memory, rebuilt writable
+                root = r  # (through as_strided's interface objects to the owning array)
+                while getattr(root, "base", None) is not None:
+                    root = root.base
+                if type(root) is np.ndarray and root.flags.writeable:
+                    base = root
+                    off = (r.__array_interface__["data"][0]
+                           - base.__array_interface__["data"][0])
+                    r = np.ndarray(r.shape, r.dtype, buffer=base, offset=off, strides=r.strides)
+                else:
+                    r = r.copy()
+                    _track(r, _device)
     o = _new(ndarray)
     o._a = r
     o._dev = _device
@@ -304,7 +314,7 @@ def _wrap_any(r: Any) -> Any:
     return r
 
 
-def _mismatch(x: "ndarray") -> None:
+def _mismatch(x: ndarray) -> None:
     _violation("device_mismatch", f"Array device must be same as the current device: array "
                f"device = {x._dev} while current = {_device}", ValueError)
 
@@ -424,7 +434,7 @@ _REDUCE_KW = {"reduce": frozenset({"axis", "dtype", "out", "keepdims"}),
 class ufunc:
     """cupy.ufunc: NumPy's ufunc (or a whole-array function) with CuPy's keywords and methods."""
 
-    __slots__ = ("__name__", "name", "_f", "_methods", "_qual", "nin", "nout")
+    __slots__ = ("__name__", "_f", "_methods", "_qual", "name", "nin", "nout")
 
     def __init__(self, qual: str, f: Callable, methods: tuple = (), nin: int = 1,
                  nout: int = 1) -> None:
@@ -700,7 +710,7 @@ class _MemoryPointer:
         self.mem = types.SimpleNamespace(size=size, ptr=ptr)
 
     @property
-    def device(self) -> "Device":
+    def device(self) -> Device:
         """The memory's device."""
         return Device(self.device_id)
 
@@ -708,7 +718,7 @@ class _MemoryPointer:
 class ndarray:
     """cupy.ndarray on the fake device: a NumPy array in ``_a``, on device ``_dev``."""
 
-    __slots__ = ("_a", "_dev", "__weakref__")
+    __slots__ = ("__weakref__", "_a", "_dev")
     __array_priority__ = 100.0  # CuPy's: NumPy defers mixed binary operators to it
 
     def __init__(self, shape: Any, dtype: Any = float, memptr: Any = None, strides: Any = None,
@@ -817,7 +827,7 @@ class ndarray:
         _sync("index")
         return self._a.__index__()
 
-    def __iter__(self) -> Iterator["ndarray"]:
+    def __iter__(self) -> Iterator[ndarray]:
         if self._a.ndim == 0:
             raise TypeError("iteration over a 0-d array")
         _sync("iter")
@@ -848,13 +858,13 @@ class ndarray:
     def __len__(self) -> int:
         return len(self._a)
 
-    def __copy__(self) -> "ndarray":
+    def __copy__(self) -> ndarray:
         return _wrap(self._a.copy())
 
-    def __deepcopy__(self, memo: dict) -> "ndarray":
+    def __deepcopy__(self, memo: dict) -> ndarray:
         return _wrap(self._a.copy())
 
-    def __getitem__(self, key: Any) -> "ndarray":
+    def __getitem__(self, key: Any) -> ndarray:
         if self._dev != _device:
             _mismatch(self)
         t = type(key)
@@ -914,7 +924,7 @@ class ndarray:
                     doc="The memory pointer.")
 
     @property
-    def base(self) -> "ndarray | None":
+    def base(self) -> ndarray | None:
         """The array owning the memory of a view (None for an owner)."""
         b = self._a.base
         if b is None:
@@ -924,7 +934,7 @@ class ndarray:
         return _wrap(b) if type(b) is np.ndarray else None
 
     @property
-    def real(self) -> "ndarray":
+    def real(self) -> ndarray:
         """The real part (a view)."""
         return _wrap(self._a.real)
 
@@ -933,7 +943,7 @@ class ndarray:
         self._a.real = _operand(value)
 
     @property
-    def imag(self) -> "ndarray":
+    def imag(self) -> ndarray:
         """The imaginary part."""
         return _wrap(self._a.imag)
 
@@ -942,7 +952,7 @@ class ndarray:
         self._a.imag = _operand(value)
 
     @property
-    def flat(self) -> "_FlatIter":
+    def flat(self) -> _FlatIter:
         """A flat iterator (cupy.flatiter)."""
         return _FlatIter(self)
 
@@ -1180,14 +1190,14 @@ class Device:
         self._check()
         _device = self.id
 
-    def __enter__(self) -> "Device":
+    def __enter__(self) -> Device:  # noqa: PYI034 - CuPy's returns the Device
         global _device
         self._check()
         self._prev.append(_device)
         _device = self.id
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         global _device
         _device = self._prev.pop()
 
@@ -1211,7 +1221,7 @@ class Device:
     def __index__(self) -> int:
         return self.id
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Device) and other.id == self.id
 
     def __hash__(self) -> int:
@@ -1245,7 +1255,7 @@ class Event:
 class Stream:
     """cupy.cuda.Stream: NumPy runs everything at once, so streams only keep CuPy's shape."""
 
-    null: "Stream"
+    null: Stream
 
     def __init__(self, null: bool = False, non_blocking: bool = False, ptds: bool = False,
                  priority: int | None = None) -> None:
@@ -1255,17 +1265,17 @@ class Stream:
     def synchronize(self) -> None:
         """Wait for the stream (already done)."""
 
-    def use(self) -> "Stream":
+    def use(self) -> Stream:
         """Make this stream current."""
         _current_stream[0] = self
         return self
 
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:  # noqa: PYI034 - CuPy's returns the Stream
         self._prev.append(_current_stream[0])
         _current_stream[0] = self
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         _current_stream[0] = self._prev.pop()
 
     def record(self, event: Event | None = None) -> Event:
@@ -1282,7 +1292,7 @@ class Stream:
         """Always True."""
         return True
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Stream) and other.ptr == self.ptr
 
     def __hash__(self) -> int:
@@ -1930,7 +1940,8 @@ def _floating(fn: Callable) -> Callable:
 def _special_table() -> dict[str, Callable]:
     """cupyx.scipy.special's functions over ember's kernels (numpy_special, numpy_bessel) where
     ember has them, else short NumPy formulas."""
-    from ember.backend import numpy_bessel as nb, numpy_special as ns
+    from ember.backend import numpy_bessel as nb
+    from ember.backend import numpy_special as ns
 
     def f64(*xs: Any) -> list:
         return [np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32)) for x in xs]
