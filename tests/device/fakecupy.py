@@ -283,21 +283,29 @@ def _wrap(r: np.ndarray) -> ndarray:
             try:
                 r.flags.writeable = True
             except ValueError:  # a view of a read-only view: the same memory, rebuilt writable
-                root = r  # (through as_strided's interface objects to the owning array)
-                while getattr(root, "base", None) is not None:
-                    root = root.base
-                if type(root) is np.ndarray and root.flags.writeable:
-                    base = root
-                    off = (r.__array_interface__["data"][0]
-                           - base.__array_interface__["data"][0])
-                    r = np.ndarray(r.shape, r.dtype, buffer=base, offset=off, strides=r.strides)
-                else:
-                    r = r.copy()
-                    _track(r, _device)
+                r = _writable_view(r)
     o = _new(ndarray)
     o._a = r
     o._dev = _device
     return o
+
+
+def _writable_view(r: np.ndarray) -> np.ndarray:
+    """``r`` over the same memory, writable: rebuilt on its owning array's buffer, found through
+    any chain of bases (as_strided's interface objects included); a copy only where the owner is
+    read-only or NumPy refuses the view."""
+    root = r
+    while getattr(root, "base", None) is not None:
+        root = root.base
+    if type(root) is np.ndarray and root.flags.writeable:
+        offset = r.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        try:
+            return np.ndarray(r.shape, r.dtype, buffer=root, offset=offset, strides=r.strides)
+        except (TypeError, ValueError):  # a negative offset and the like
+            pass
+    r = r.copy()
+    _track(r, _device)
+    return r
 
 
 def _wrap_any(r: Any) -> Any:

@@ -266,6 +266,11 @@ def test_flags_device_and_writability(dev):
     b = cp.broadcast_to(cp.arange(3.0), (2, 3))  # CuPy's broadcast views are writable
     b[0, 0] = 7.0
     assert b.get()[1, 0] == 7.0
+    x = cp.arange(5.0)                           # NumPy's windows are read-only views
+    w = cp.lib.stride_tricks.sliding_window_view(x, 2)
+    w[1, 1] = 9.0
+    w[1:][0, 0] = 7.0
+    assert x.get().tolist() == [0.0, 7.0, 9.0, 3.0, 4.0]
     assert cp.float32 is np.float32 and cp.dtype is np.dtype and cp.bool_ is np.bool_
     assert cp.ndarray.__array_priority__ > 0 and not issubclass(cp.ndarray, np.ndarray)
     assert isinstance(a.T, cp.ndarray) and a.T.base is not None
