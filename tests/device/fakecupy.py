@@ -419,10 +419,29 @@ _NO_FP = frozenset({
     "ix_", "meshgrid"})
 
 
+# parameters CuPy reads on the host (shapes, pad widths, sizes, split points): a NumPy array
+# there is data for the call, not a host operand
+_HOST_PARAMS = frozenset({"shape", "newshape", "new_shape", "reps", "size", "dims", "dimensions",
+                          "pad_width", "constant_values", "end_values", "stat_length",
+                          "indices_or_sections", "repeats"})
+
+
+def _host_params(spec: dict) -> tuple | None:
+    """(positions, names) of ``spec``'s host parameters, or None when it has none."""
+    params = spec.get("params")
+    if not isinstance(params, list):
+        return None
+    names = [p.split()[-1] for p in params]
+    positions = frozenset(i for i, n in enumerate(names) if n in _HOST_PARAMS)
+    return (positions, frozenset(names) & _HOST_PARAMS) if positions else None
+
+
 def _function(qual: str, fn: Callable, allowed: frozenset | None,
-              sync: str | None = None) -> Callable:
-    """A device function over NumPy's ``fn``: keywords checked, arrays unwrapped and wrapped."""
+              sync: str | None = None, host: tuple | None = None) -> Callable:
+    """A device function over NumPy's ``fn``: keywords checked, arrays unwrapped and wrapped
+    (``host``: positions and names of parameters that may be NumPy arrays)."""
     quiet = qual.rsplit(".", 1)[-1] not in _NO_FP
+    host_at, host_kw = host or ((), ())
 
     def device_function(*args: Any, **kw: Any) -> Any:
         out = None
@@ -430,17 +449,23 @@ def _function(qual: str, fn: Callable, allowed: frozenset | None,
             if allowed is not None:
                 _check_keywords(qual, kw, allowed)
             out = kw.get("out")
-            kw = {k: _unwrap(v) for k, v in kw.items()}
+            kw = {k: v if k in host_kw and type(v) is np.ndarray else _unwrap(v)
+                  for k, v in kw.items()}
         if sync is not None:
             _sync(sync)
+        if host is None:
+            args = tuple(map(_unwrap, args))
+        else:
+            args = tuple(a if i in host_at and type(a) is np.ndarray else _unwrap(a)
+                         for i, a in enumerate(args))
         if quiet:
             token = _ERRSTATE.set(_QUIET)
             try:
-                r = fn(*map(_unwrap, args), **kw)
+                r = fn(*args, **kw)
             finally:
                 _ERRSTATE.reset(token)
         else:
-            r = fn(*map(_unwrap, args), **kw)
+            r = fn(*args, **kw)
         if type(r) is np.ndarray:
             return out if type(out) is ndarray and r is out._a else _wrap(r)
         return _wrap_any(r)
@@ -1128,8 +1153,8 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
     sync = _SYNC_METHODS.get(name)
     wrap_mode = _WRAPPING_METHODS.get(name)
     dtype_kw = name in ("argmax", "argmin")
-
     cross_device = name in ("copy", "astype")  # CuPy copies to the current device
+    host_args = name in ("reshape", "transpose", "repeat")  # a shape, axes, counts: host data
     quiet = name not in _NO_FP
 
     def method(self: ndarray, *args: Any, **kw: Any) -> Any:
@@ -1149,7 +1174,10 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
             kw["mode"] = wrap_mode
         if sync is not None:
             _sync(sync)
-        args = tuple(map(_unwrap, args)) if args else args
+        if host_args:
+            args = tuple(a if type(a) is np.ndarray else _unwrap(a) for a in args)
+        elif args:
+            args = tuple(map(_unwrap, args))
         f = getattr(np, name) if as_function else getattr(self._a, name)
         if as_function:
             args = (self._a, *args)
@@ -1635,10 +1663,15 @@ def _cupy_member(name: str, spec: dict) -> Any:
         return ufunc(qual, backing, tuple(spec.get("methods", ())))
     if isinstance(backing, type) and name not in _PASS_TYPES_EXCLUDED:
         return backing  # dtypes and other classes are NumPy's own, as in CuPy
-    fn = _function(qual, backing, _params(spec), _SYNC_FUNCTIONS.get(name))
+    host = _PAD_HOST if name == "pad" else _host_params(spec)
+    fn = _function(qual, backing, _params(spec), _SYNC_FUNCTIONS.get(name), host)
     if name in ("allclose", "array_equal", "array_equiv", "isclose"):
         return _to_device_result(fn)
     return fn
+
+
+_PAD_HOST = (frozenset({1}), frozenset({"pad_width", "constant_values", "end_values",
+                                        "stat_length"}))  # pad(array, pad_width, mode, **kw)
 
 
 def _unbacked_module(qual: str) -> types.ModuleType:
@@ -1744,7 +1777,7 @@ def _draw(rs: np.random.RandomState, name: str, allowed: frozenset | None, *args
         _check_keywords(f"cupy.random.{name}", kw, allowed)
     dtype = kw.pop("dtype", None) if name != "randint" else kw.get("dtype")
     args = [_unwrap(a) for a in args]
-    kw = {k: _unwrap(v) for k, v in kw.items()}
+    kw = {k: v if k == "size" and type(v) is np.ndarray else _unwrap(v) for k, v in kw.items()}
     if name == "shuffle":
         rs.shuffle(args[0])
         return None

@@ -194,6 +194,19 @@ def test_host_operands_are_refused(dev, mix):
         mix(dev, d, h)
 
 
+def test_host_parameters_are_not_operands(dev):
+    # shapes, pad widths, split points and sizes are read on the host: NumPy arrays are fine there
+    cp = dev.cp
+    d = cp.arange(6.0)
+    shape = np.array([2, 3])
+    assert cp.reshape(d, shape).shape == (2, 3) and d.reshape(shape).shape == (2, 3)
+    assert cp.zeros(shape).shape == (2, 3) and cp.broadcast_to(d[:3], shape).shape == (2, 3)
+    assert cp.pad(d, np.array([1, 2])).shape == (9,)
+    assert len(cp.split(d, np.array([2, 4]))) == 3
+    assert cp.tile(d, np.array([2])).shape == (12,)
+    assert cp.random.uniform(size=shape).shape == (2, 3)
+
+
 def test_scalars_are_operands(dev):
     xp = dev.cp
     d = xp.arange(3.0, dtype=xp.float32)
