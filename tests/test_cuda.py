@@ -300,15 +300,26 @@ def _gpu_check_fake(out, parts):
 
 
 def test_gpu_check_fake_mode(tmp_path):
-    """gpu_check.py --fake: the environment, kernel parity and device-semantics parts on the fake
-    device against torch on the CPU, writing its JSON."""
+    """gpu_check.py --fake: every part on the fake device against torch on the CPU (ResNet-18 at
+    48 px, batch 4, two steps), writing its JSON."""
     torch_or_skip()
-    parts = _gpu_check_fake(tmp_path, ["env", "kernels", "semantics", "pytest"])
+    parts = _gpu_check_fake(tmp_path, ["env", "kernels", "train", "syncs", "semantics",
+                                       "pytest"])
     assert parts["env"]["ember_cuda_available"] is True and parts["env"]["fake"] is True
     kernels = parts["kernels"]
     assert kernels["cases"] > 100 and kernels["untested_kernels"] == []
     assert kernels["failed"] == 0, [r for r in kernels["rows"] if not r["ok"]]
     assert "skipped" in parts["pytest"]
+    train = parts["train"]
+    assert "ember_error" not in train, train.get("ember_traceback")
+    assert len(train["losses"]["ember"]) == len(train["losses"]["torch"]) == 2
+    assert train["ok"] is True and train["max_relative_loss_diff"] < 1e-3, train["losses"]
+    assert 0 < train["ember_peak_allocated_bytes"] <= train["ember_peak_reserved_bytes"]
+    assert train["ratio_ember_over_torch"] > 0
+    syncs = parts["syncs"]
+    assert "error" not in syncs, syncs.get("traceback")
+    assert syncs["fake_sync_count"] >= 1  # loss.item(), at least
+    assert "tensor.py" in " ".join(syncs["fake_findings"]["sync"])
     semantics = {row["case"]: row for row in parts["semantics"]["rows"]}
     assert semantics["numpy_of_device_tensor"]["ember"][0] == "TypeError"
     assert semantics["mixed_add"]["ember"][0] == "RuntimeError"
