@@ -159,6 +159,18 @@ def test_memory(fake):
                            "reserved_bytes.all.current", "reserved_bytes.all.peak"]
     free, total = cuda.mem_get_info()
     assert total == fake.DEVICE_MEMORY and 0 < free <= total
+    assert cuda.get_per_process_memory_fraction() == 1.0
+    cuda.set_per_process_memory_fraction(0.25)
+    assert cuda.get_per_process_memory_fraction() == 0.25
+    assert cuda.get_per_process_memory_fraction(1) == 1.0
+    assert fake.cupy.get_default_memory_pool().get_limit() == fake.DEVICE_MEMORY // 4
+    cuda.set_per_process_memory_fraction(0.0)  # torch's 0 allows nothing; CuPy's 0 is no limit
+    assert fake.cupy.get_default_memory_pool().get_limit() == 1
+    cuda.set_per_process_memory_fraction(1.0)
+    with pytest.raises(ValueError, match=r"^Invalid fraction value: 1\.5\. Allowed range: 0~1$"):
+        cuda.set_per_process_memory_fraction(1.5)
+    with pytest.raises(TypeError, match="^Invalid type for fraction argument, must be `float`$"):
+        cuda.set_per_process_memory_fraction(1)
 
 
 def test_seeds_and_rng_state(fake):

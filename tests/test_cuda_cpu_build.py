@@ -30,7 +30,8 @@ RAISES = [("get_device_name", ()), ("get_device_name", (0,)), ("get_device_capab
           ("set_device", (0,)), ("set_device", ("cuda:0",)), ("set_device", ("cuda",)),
           ("set_device", ("cpu",)), ("set_device", (None,)), ("reset_peak_memory_stats", ()),
           ("reset_peak_memory_stats", (0,)), ("Stream", ()), ("Stream", (0,)), ("Event", ()),
-          ("device", ("cpu",))]
+          ("device", ("cpu",)), ("set_per_process_memory_fraction", (0.5,)),
+          ("get_per_process_memory_fraction", ())]
 
 
 def _quiet(fn):

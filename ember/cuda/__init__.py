@@ -25,6 +25,7 @@ __all__ = ["OutOfMemoryError", "is_available", "device_count", "manual_seed", "m
            "get_arch_list", "seed", "seed_all", "initial_seed", "memory_allocated",
            "max_memory_allocated", "reset_peak_memory_stats", "reset_max_memory_allocated",
            "memory_reserved", "max_memory_reserved", "memory_stats", "mem_get_info",
+           "set_per_process_memory_fraction", "get_per_process_memory_fraction",
            "get_device_name", "get_device_capability", "get_device_properties", "ipc_collect",
            "get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all",
            "default_generators", "current_stream",
@@ -39,6 +40,7 @@ class _State:
     generators: tuple = ()    # default_generators: one ember.Generator per device
     peak_allocated: dict[int, int] = {}
     peak_reserved: dict[int, int] = {}
+    fractions: dict[int, float] = {}  # set_per_process_memory_fraction's, by device
     sync_mode = 0
     warned_prototype = False
 
@@ -68,6 +70,7 @@ def _initialise(backend: Any) -> None:
     """First contact with ``backend``: fresh generators and peaks, and the peak tracker."""
     _State.backend = backend
     _State.generators, _State.peak_allocated, _State.peak_reserved = (), {}, {}
+    _State.fractions = {}
     cuda = backend.xp.cuda
     pool = backend.xp.get_default_memory_pool()
     malloc = getattr(pool, "malloc", None)
@@ -448,9 +451,35 @@ def memory_stats(device: Any = None) -> OrderedDict:
 
 
 def empty_cache() -> None:
-    """Returns the pool's cached, unused blocks to the driver."""
+    """Returns the pools' cached, unused blocks (device and pinned host memory) to the driver."""
     if _backend() is not None:
         _pool().free_all_blocks()
+        _State.backend.xp.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def set_per_process_memory_fraction(fraction: float, device: Any = None) -> None:
+    """Caps what the pool may hold on a device at ``fraction`` of its memory (beyond it an
+    allocation fails with an out-of-memory error)."""
+    if _backend() is None:
+        raise _no_cuda()
+    index = _device_index(current_device() if device is None else device)
+    if not isinstance(fraction, float):
+        raise TypeError("Invalid type for fraction argument, must be `float`")
+    if fraction < 0 or fraction > 1:
+        raise ValueError(f"Invalid fraction value: {fraction}. Allowed range: 0~1")
+    total = get_device_properties(index).total_memory
+    with _cuda().Device(index):
+        # in bytes: CuPy reads a limit of 0 as none, where torch's fraction 0 allows nothing
+        _pool().set_limit(size=max(1, int(fraction * total)))
+    _State.fractions[index] = fraction
+
+
+def get_per_process_memory_fraction(device: Any = None) -> float:
+    """The cap :func:`set_per_process_memory_fraction` set (1.0: none)."""
+    if _backend() is None:
+        raise _no_cuda()
+    index = _device_index(current_device() if device is None else device)
+    return _State.fractions.get(index, 1.0)
 
 
 def mem_get_info(device: Any = None) -> tuple[int, int]:
