@@ -89,6 +89,8 @@ class Device:
             self.fakecupy = fakecupy
             cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
         self.backend = cupy_backend.load()
+        if not self.backend.xp.cuda.is_available():
+            raise RuntimeError("CuPy imports but sees no CUDA device (no driver or no GPU)")
         # torch's side: CUDA on a GPU; the CPU is the oracle on the fake device
         self.torch_device = "cpu" if fake else "cuda"
 

@@ -3,12 +3,14 @@
 # CuPy and a CUDA build of torch. Writes gpu_check.json (and pytest_tail.txt) into the folder
 # given as $1, else $OUT, else benchmarks/results/gpu_check; prints a short summary.
 #
-#   bash benchmarks/gpu_check.sh [OUT_DIR]            # whole check, about 8 minutes at most
+#   bash benchmarks/gpu_check.sh [OUT_DIR [gpu_check.py options]]  # about 8 minutes at most
 #   PARTS=env,kernels,train bash benchmarks/gpu_check.sh  # some parts (DEVICES.md: 1, 2, 4, 6)
 #   PYTHON=/path/to/python bash benchmarks/gpu_check.sh   # an interpreter other than python3
+#   bash benchmarks/gpu_check.sh /tmp/out --fake          # the fake device (no GPU needed)
 set -u
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-benchmarks/results/gpu_check}}"
+shift || true
 mkdir -p "$out"
 py="${PYTHON:-python3}"
 # CuPy compiles its kernels with NVRTC on first use: keep the cache in the work tree, so that a
@@ -33,11 +35,14 @@ PY
 
 args=(--out "$out")
 if [ -n "${PARTS:-}" ]; then args+=(--parts "$PARTS"); fi
+args+=("$@")
+json="$out/gpu_check.json"
+case " $* " in *" --fake "*) json="$out/gpu_check_fake.json" ;; esac
 # the parts keep their own limits (gpu_check.LIMITS); this one stops a hang outside them
 timeout -k 10 480 "$py" benchmarks/gpu_check.py "${args[@]}"
 status=$?
-echo "== exit status $status; results in $out/gpu_check.json"
-"$py" - "$out/gpu_check.json" <<'PY' 2>&1
+echo "== exit status $status; results in $json"
+"$py" - "$json" <<'PY' 2>&1
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))

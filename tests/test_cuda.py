@@ -2,6 +2,7 @@
 CUDA device (tests/device/fakecupy.py through cupy_backend.use_module); the GPU check script's
 --fake mode."""
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -376,3 +377,15 @@ def test_peaks_through_the_allocator_on_real_cupy(monkeypatch):
     assert ember.cuda._State.peak_allocated == {0: 1024}
     assert ember.cuda._State.peak_reserved == {0: 1024}
     monkeypatch.setattr(ember.cuda._State, "backend", None)
+
+
+def test_gpu_check_sh_runs_and_summarises(tmp_path):
+    """The shell wrapper: environment lines, the run, and a summary line per part."""
+    torch_or_skip()
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path),
+                           "--fake", "--parts", "env,kernels"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHON": sys.executable})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "== python: " in proc.stdout and "   numpy " in proc.stdout
+    assert "   kernels: {'ok': True, 'failed': 0" in proc.stdout, proc.stdout
+    assert (tmp_path / "gpu_check_fake.json").exists()
