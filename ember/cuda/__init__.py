@@ -15,7 +15,7 @@ import os
 import sys
 import warnings
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._errors import OutOfMemoryError  # noqa: F401  (torch.cuda's name for torch's class)
 
@@ -114,24 +114,11 @@ def _no_binding(name: str) -> AttributeError:
 
 
 # -- devices -------------------------------------------------------------------------------------
-class _Device(NamedTuple):
-    """A parsed device string (``"cuda:1"``), printed as torch prints its device."""
-
-    type: str
-    index: int | None
-
-    def __str__(self) -> str:
-        return self.type if self.index is None else f"{self.type}:{self.index}"
-
-
 def _as_device(obj: Any) -> Any:
     if isinstance(obj, str):
-        kind, _, index = obj.partition(":")
-        if kind in ("cuda", "cpu") and (not index or index.isdigit()):
-            return _Device(kind, int(index) if index else None)
         from .. import device as make_device
 
-        return make_device(obj)  # its error for a string that names no device
+        return make_device(obj)  # torch's parse, and its errors for a bad string
     return obj
 
 
