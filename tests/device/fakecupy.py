@@ -375,7 +375,7 @@ def _as_host(x: Any) -> Any:
     return x
 
 
-_SCALARS = frozenset({int, float, complex, bool, type(None)}
+_SCALARS = frozenset({int, float, complex, bool}
                      | {t for t in np.sctypeDict.values() if isinstance(t, type)})
 
 

@@ -213,6 +213,7 @@ def test_scalars_are_operands(dev):
     for r in (d + 1, 2.5 * d, d * np.float32(2), np.float32(2) * d, xp.add(d, True), d ** 2):
         assert type(r) is xp.ndarray and r.shape == (3,)
     assert (np.float32(2) * d).dtype == np.float32
+    assert (d == None) is False and (d != None) is True  # noqa: E711 - not an operand: Python's
 
 
 def test_explicit_transfers_are_allowed():
