@@ -313,16 +313,28 @@ def _gpu_check_fake(out, parts):
 
 
 def test_gpu_check_fake_mode(tmp_path):
-    """gpu_check.py --fake: every part on the fake device against torch on the CPU (ResNet-18 at
-    48 px, batch 4, two steps), writing its JSON."""
+    """gpu_check.py --fake: the environment, kernel parity and device-semantics parts on the fake
+    device against torch on the CPU, writing its JSON."""
     torch_or_skip()
-    parts = _gpu_check_fake(tmp_path, ["env", "kernels", "train", "syncs", "semantics",
-                                       "pytest"])
+    parts = _gpu_check_fake(tmp_path, ["env", "kernels", "semantics", "pytest"])
     assert parts["env"]["ember_cuda_available"] is True and parts["env"]["fake"] is True
     kernels = parts["kernels"]
     assert kernels["cases"] > 100 and kernels["untested_kernels"] == []
     assert kernels["failed"] == 0, [r for r in kernels["rows"] if not r["ok"]]
     assert "skipped" in parts["pytest"]
+    semantics = {row["case"]: row for row in parts["semantics"]["rows"]}
+    assert semantics["numpy_of_device_tensor"]["ember"][0] == "TypeError"
+    assert semantics["mixed_add"]["ember"][0] == "RuntimeError"
+    assert semantics["round_trip_grad"]["ember"] == \
+        ["ok", ["ToCopyBackward0", False, [2.0, 4.0, 6.0], 14.0]]
+    assert semantics["round_trip_grad"]["torch_cpu"][1][2:] == [[2.0, 4.0, 6.0], 14.0]
+
+
+def test_gpu_check_fake_training(tmp_path):
+    """gpu_check.py --fake's training and sync parts: ResNet-18 (48 px, batch 4, two SGD steps)
+    on the fake device against torch on the CPU, and the syncs of a step."""
+    torch_or_skip()
+    parts = _gpu_check_fake(tmp_path, ["train", "syncs"])
     train = parts["train"]
     assert "ember_error" not in train, train.get("ember_traceback")
     assert len(train["losses"]["ember"]) == len(train["losses"]["torch"]) == 2
@@ -333,12 +345,6 @@ def test_gpu_check_fake_mode(tmp_path):
     assert "error" not in syncs, syncs.get("traceback")
     assert syncs["fake_sync_count"] >= 1  # loss.item(), at least
     assert "tensor.py" in " ".join(syncs["fake_findings"]["sync"])
-    semantics = {row["case"]: row for row in parts["semantics"]["rows"]}
-    assert semantics["numpy_of_device_tensor"]["ember"][0] == "TypeError"
-    assert semantics["mixed_add"]["ember"][0] == "RuntimeError"
-    assert semantics["round_trip_grad"]["ember"] == \
-        ["ok", ["ToCopyBackward0", False, [2.0, 4.0, 6.0], 14.0]]
-    assert semantics["round_trip_grad"]["torch_cpu"][1][2:] == [[2.0, 4.0, 6.0], 14.0]
 
 
 def test_peaks_through_the_allocator_on_real_cupy(monkeypatch):
