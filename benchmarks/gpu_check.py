@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -91,8 +92,6 @@ class Device:
         self.backend = cupy_backend.load()
         if not self.backend.xp.cuda.is_available():
             raise RuntimeError("CuPy imports but sees no CUDA device (no driver or no GPU)")
-        # torch's side: CUDA on a GPU; the CPU is the oracle on the fake device
-        self.torch_device = "cpu" if fake else "cuda"
 
     def close(self) -> None:
         if self.fake:
@@ -437,7 +436,9 @@ def part_pytest(dev: Device, args: argparse.Namespace) -> dict:
     if dev.fake:
         return {"skipped": "the fake device's suite is pytest --device fakecuda, run by make test"}
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
-           "--device", "cuda", "-x", "-q", "tests/ops", "tests/nn"]
+           "--device", "cuda", "-x", "tests/ops", "tests/nn"]  # (-q: pyproject's addopts)
+    if importlib.util.find_spec("pytest_timeout") is not None:
+        cmd += ["--timeout", "60"]  # one hung test must not take the whole budget
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
@@ -450,8 +451,12 @@ def part_pytest(dev: Device, args: argparse.Namespace) -> dict:
     summary = next((ln for ln in reversed(lines) if " passed" in ln or " failed" in ln
                     or " error" in ln), "")
     first_failure = next((ln for ln in lines if ln.startswith(("FAILED", "ERROR"))), "")
+    # -q's progress lines: one character a test (a timeout leaves no summary line)
+    marks = [ln.split(" [")[0].rstrip() for ln in lines]
+    progress = "".join(m for m in marks if m and set(m) <= set(".FEsxX"))
     (pathlib.Path(args.out) / "pytest_tail.txt").write_text("\n".join(lines[-400:]))
     return {"returncode": code, "summary": summary, "first_failure": first_failure,
+            "passed_before_the_end": progress.count("."),
             "seconds": round(time.perf_counter() - start, 1), "ok": code == 0}
 
 
@@ -737,7 +742,7 @@ def parse_args(argv: list | None) -> argparse.Namespace:
                             ("warmup", 3, 1)):
         if getattr(args, name) is None:
             setattr(args, name, fake if args.fake else gpu)
-    args.torch_device = "cpu" if args.fake else "cuda"
+    args.torch_device = "cpu" if args.fake else "cuda"  # torch CPU: the fake device's oracle
     if args.fake:
         # the fake device only approximates GPU arithmetic through NumPy: the losses agree with
         # torch's CPU ones to float32 round-off over a step or two

@@ -286,12 +286,41 @@ def test_amp_still_reachable(fake):
         ember.cuda.amp.autocast(enabled=False)
 
 
-def test_gpu_check_compare_catches_differences():
+def _gpu_check_module():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import gpu_check
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+    return gpu_check
+
+
+def test_gpu_check_pytest_part_reads_the_run(tmp_path, monkeypatch):
+    """The suite part's command (--device cuda, -x) run here on the CPU over one small test file:
+    its summary, count and log."""
+    gpu_check = _gpu_check_module()
+    run = subprocess.run
+    commands = []
+
+    def on_cpu(cmd, **kw):
+        commands.append(cmd)
+        cmd = [c for c in cmd if c not in ("tests/ops", "tests/nn")]
+        cmd[cmd.index("--device") + 1] = "cpu"
+        return run([*cmd, "tests/test_cuda_cpu_build.py", "-k", "answers"], **kw)
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", on_cpu)
+    args = type("Args", (), {"part_seconds": 100.0, "out": str(tmp_path)})
+    result = gpu_check.part_pytest(type("Dev", (), {"fake": False}), args)
+    at = commands[0].index("--device")
+    assert commands[0][at:at + 5] == ["--device", "cuda", "-x", "tests/ops", "tests/nn"]
+    assert result["ok"] is True and result["returncode"] == 0, result
+    assert re.fullmatch(r"\d+ passed, \d+ deselected in [\d.]+s", result["summary"]), result
+    assert result["passed_before_the_end"] == int(result["summary"].split()[0])
+    assert "passed" in (tmp_path / "pytest_tail.txt").read_text()
+
+
+def test_gpu_check_compare_catches_differences():
+    gpu_check = _gpu_check_module()
     same = np.array([1.0, np.nan, np.inf], np.float32)
     assert gpu_check._compare(same, same.copy(), lambda a: a)[0] is True
     assert gpu_check._compare(same, np.array([1.0, 1.0, np.inf], np.float32), lambda a: a)[2] \
