@@ -75,11 +75,20 @@ class _ArrayCarrier:
         return a if a is None else self.xp.asfortranarray(a)
 
     def sum0(self, a: Any) -> Any:
-        if a.dtype.kind == "f" and a.dtype.itemsize >= 4 and a.ndim == 2:
-            # a GEMV reading the (T * B, G) gradients along their contiguous axis, whichever
-            # order they are in (``rows`` gives them Fortran-ordered)
-            return (a.T @ self.xp.ones(a.shape[0], dtype=a.dtype))
-        return a.sum(axis=0)
+        if a.dtype.kind != "f" or a.dtype.itemsize < 4 or a.ndim != 2 or not a.shape[0]:
+            return a.sum(axis=0)
+        # ``ones(1, k) @ rows``: GEMMs that read the (T * B, G) gradients along their contiguous
+        # axis, whichever order they are in (numpy's sum down a Fortran-ordered matrix takes
+        # ~2x as long; ``rows`` gives them so), in blocks of rows small enough for OpenBLAS to
+        # stay on one thread (a threaded call can wait milliseconds for its partner on a busy
+        # machine, as ``NumpyBackend.sum_rows`` notes)
+        R, W = a.shape
+        k = max(1, (1 << 17) // max(W, 1))
+        ones = self.xp.ones((1, min(k, R)), dtype=a.dtype)
+        out = ones @ a[:k]
+        for r in range(k, R, k):
+            out += ones[:, :min(k, R - r)] @ a[r:r + k]
+        return out[0]
 
     def copy(self, a: Any) -> Any:
         return a.copy()

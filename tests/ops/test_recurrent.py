@@ -40,6 +40,8 @@ def test_words_mean_the_same_on_both_carriers(dtype):
     m = _a(30, 12, dtype=dtype)
     _same(A.sum0(m), T.sum0(ember.tensor(m)))
     _same(A.sum0(np.asfortranarray(m)), m.sum(0))
+    tall = _a(3000, 100, dtype=dtype)  # blocks of rows (each GEMM small enough for one thread)
+    np.testing.assert_allclose(A.sum0(tall), tall.sum(0), rtol=1e-4, atol=1e-4)
     c = A.copy(m[0])
     assert np.array_equal(c, m[0]) and not np.shares_memory(c, m)
 
