@@ -32,6 +32,7 @@ import os
 import sys
 import time
 import types
+import warnings
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -779,10 +780,10 @@ class ndarray:
                  order: str = "C") -> None:
         if memptr is not None:
             raise NotImplementedError("fakecupy: cupy.ndarray(memptr=...) is not backed")
+        if strides is not None:  # CuPy's own rule
+            raise ValueError("memptr is required if strides is given.")
         a = np.empty(shape, dtype, order=order)
         _track(a, _device)
-        if strides is not None:  # (as CuPy, strides are trusted to stay inside the buffer)
-            a = np.lib.stride_tricks.as_strided(a, a.shape, strides, writeable=True)
         self._a = a
         self._dev = _device
 
@@ -878,8 +879,15 @@ class ndarray:
         return complex(self._a)
 
     def __index__(self) -> int:
+        # CuPy's arrays have no __index__ (range(d), [..][d] and d as a slice bound raise there):
+        # a violation; record mode reads the value back, a sync
+        _violation("missing_name", "'cupy.ndarray' object cannot be interpreted as an integer")
         _sync("index")
         return self._a.__index__()
+
+    @classmethod
+    def __class_getitem__(cls, item: tuple) -> Any:
+        return types.GenericAlias(cls, item)  # cupy.ndarray[Any, np.dtype[np.float32]]
 
     def __iter__(self) -> Iterator[ndarray]:
         if self._a.ndim == 0:
@@ -969,7 +977,8 @@ class ndarray:
     itemsize = property(lambda self: self._a.itemsize, doc="Bytes per element.")
     nbytes = property(lambda self: self._a.nbytes, doc="Bytes of the elements.")
     strides = property(lambda self: self._a.strides, doc="Bytes between elements, per axis.")
-    T = property(lambda self: _wrap(self._a.T), doc="The transpose.")
+    T = property(lambda self: self if self._a.ndim < 2 else _wrap(self._a.T),
+                 doc="The transpose (the array itself below 2-d, as CuPy's).")
     mT = property(lambda self: _wrap(self._a.mT), doc="The matrix transpose of the last axes.")
     flags = property(lambda self: _Flags(self._a), doc="c_contiguous, f_contiguous, owndata.")
     device = property(lambda self: Device(self._dev), doc="The array's cupy.cuda.Device.")
@@ -1131,14 +1140,42 @@ for _name, _uf in _OPERATORS.items():
     setattr(ndarray, f"__{_name}__", _binary(_uf))
     setattr(ndarray, f"__r{_name}__", _reflected(_uf))
     setattr(ndarray, f"__i{_name}__", _inplace(_uf))
-for _name, _uf in {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-                   "gt": np.greater, "ge": np.greater_equal, "divmod": np.divmod}.items():
+def _equality(uf: np.ufunc, fill: bool) -> Callable:
+    """== / != as CuPy's: None or an object with object's own __eq__ compares unequal to every
+    element (a device array of ``fill``), other operands as the ufunc."""
+    binary = _binary(uf)
+
+    def op(self: ndarray, other: Any) -> Any:
+        if other is None or (type(other).__eq__ is object.__eq__
+                             and type(other) not in _SCALARS
+                             and getattr(other, "__array_ufunc__", 0) is not None
+                             and getattr(other, "__array_priority__", 0) <= 100):
+            return _wrap(np.full(self._a.shape, fill))
+        return binary(self, other)
+    return op
+
+
+for _name, _uf in {"lt": np.less, "le": np.less_equal, "gt": np.greater,
+                   "ge": np.greater_equal, "divmod": np.divmod}.items():
     setattr(ndarray, f"__{_name}__", _binary(_uf))
+ndarray.__eq__ = _equality(np.equal, False)
+ndarray.__ne__ = _equality(np.not_equal, True)
 ndarray.__rdivmod__ = _reflected(np.divmod)
 for _name, _uf in {"neg": np.negative, "pos": np.positive, "abs": np.absolute,
                    "invert": np.invert}.items():
     setattr(ndarray, f"__{_name}__", _unary(_uf))
 ndarray.__hash__ = None  # type: ignore[assignment]
+
+
+def _positive(self: ndarray) -> ndarray:
+    if self._a.dtype == np.bool_:  # CuPy warns and copies where NumPy 2 raises
+        warnings.warn("Applying '+' to a non-numerical array is ill-defined. Returning a copy, "
+                      "but in the future this will error.", DeprecationWarning, stacklevel=2)
+        return _wrap(self._a.copy())
+    return _wrap_any(np.positive(self._a))
+
+
+ndarray.__pos__ = _positive
 
 
 _WRAPPING_METHODS = {"take": "wrap", "put": "wrap"}  # CuPy's take/put wrap indices
@@ -1153,6 +1190,7 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
     sync = _SYNC_METHODS.get(name)
     wrap_mode = _WRAPPING_METHODS.get(name)
     dtype_kw = name in ("argmax", "argmin")
+    astype = name == "astype"
     cross_device = name in ("copy", "astype")  # CuPy copies to the current device
     host_args = name in ("reshape", "transpose", "repeat")  # a shape, axes, counts: host data
     quiet = name not in _NO_FP
@@ -1165,6 +1203,9 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
         if kw:
             if allowed is not None:
                 _check_keywords(qual, kw, allowed)
+            if astype and (kw.get("casting") is not None or kw.get("subok") is not None):
+                _violation("bad_keyword", "casting is not supported yet"  # CuPy's astype
+                           if kw.get("casting") is not None else "subok is not supported yet")
             if dtype_kw and "dtype" in kw:  # CuPy's argmax/argmin take dtype=, NumPy's do not
                 kw = dict(kw)
                 cast = kw.pop("dtype")
@@ -1191,6 +1232,8 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
             r = f(*args, **kw)
         if type(out) is ndarray and r is out._a:
             return out
+        if r is self._a:  # astype(copy=False) of the same dtype: the array itself, as on CuPy
+            return self
         if cast is not None:
             r = np.asarray(r).astype(cast)
         return _wrap_any(r)
@@ -1201,7 +1244,11 @@ def _method(name: str, allowed: frozenset | None) -> Callable:
 
 
 def _scatter_method(uf: np.ufunc) -> Callable:
+    name = {"add": "add", "maximum": "max", "minimum": "min"}[uf.__name__]
+
     def scatter(self: ndarray, slices: Any, value: Any) -> None:
+        warnings.warn(f"`ndarray.scatter_{name}` is deprecated. Please use "  # as CuPy 14
+                      f"`cupy.{uf.__name__}.at` instead.", DeprecationWarning, stacklevel=2)
         value = _operand(value)
         _indexed(lambda k: uf.at(self._a, k, value), slices, self._a.shape)
     scatter.__doc__ = f"Unbuffered ``self[slices] = {uf.__name__}(self[slices], value)``."
