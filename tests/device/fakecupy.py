@@ -675,8 +675,13 @@ def _index(key: Any, shape: tuple, wrap: bool = False, mask: bool = True) -> Any
                     a = _wrap_index(a, shape[axis])
                 axis += 1
             out.append(a)
-        elif te is list:
-            out.append(_unwrap_seq(e))
+        elif te is list:  # CuPy turns a list into an index array: it wraps too
+            e = _unwrap_seq(e)
+            if wrap and axis < len(shape):
+                a = np.asarray(e)
+                if a.dtype.kind in "iu":
+                    e = _wrap_index(a, shape[axis])
+            out.append(e)
             axis += 1
         else:
             if e is Ellipsis:
