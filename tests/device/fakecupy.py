@@ -1988,6 +1988,8 @@ def seterr(*, divide: Any = None, over: Any = None, under: Any = None, invalid: 
             raise NotImplementedError(f"{name} is not supported currently")
     old = geterr()
     if linalg is not None:
+        if linalg not in ("ignore", "raise"):
+            raise NotImplementedError(f"linalg={linalg!r} is not supported")
         _LINALG_ERR[0] = linalg
     return old
 
