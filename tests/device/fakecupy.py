@@ -762,12 +762,20 @@ class _Flags:
 
 
 class _MemoryPointer:
-    """cupy.cuda.MemoryPointer, enough for ``a.data.ptr``, ``a.data.mem.size``, ``device_id``."""
+    """cupy.cuda.MemoryPointer, enough for ``a.data.ptr``, ``a.data.mem.size``, ``device_id``
+    (cheap: an installed allocator makes one per allocation)."""
+
+    __slots__ = ("device_id", "ptr", "size")
 
     def __init__(self, ptr: int, size: int, device: int) -> None:
         self.ptr = ptr
+        self.size = size
         self.device_id = device
-        self.mem = types.SimpleNamespace(size=size, ptr=ptr)
+
+    @property
+    def mem(self) -> types.SimpleNamespace:
+        """The allocation (``size``, ``ptr``)."""
+        return types.SimpleNamespace(size=self.size, ptr=self.ptr)
 
     @property
     def device(self) -> Device:
