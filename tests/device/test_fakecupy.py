@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import math
 import os
 import subprocess
@@ -706,3 +707,71 @@ def test_generator_needs_cupy(capsys):
         pytest.skip("CuPy is installed: the generator would run")
     assert _generator().main(["-o", "-"]) == 1
     assert "CuPy is needed" in capsys.readouterr().err
+
+
+def test_generator_writes_the_dump_from_a_cupy_shaped_module(monkeypatch, tmp_path):
+    # the whole generate() -> file path, over stand-in modules shaped as CuPy's
+    gen = _generator()
+
+    class Ufunc:
+        def __call__(self, *args, out=None, casting="same_kind", dtype=None):
+            return args
+
+        def reduce(self, array, axis=0):
+            return array
+
+    class Flags:
+        c_contiguous = f_contiguous = owndata = True
+
+        def __getitem__(self, name):
+            return True
+
+    class Array:
+        shape = property(lambda self: ())
+
+        def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+            return self
+
+        def __dlpack__(self, *, stream=None):
+            return None
+
+        def _private(self):
+            return None
+
+    def module(name, **names):
+        m = type(sys)(name)
+        m.__dict__.update(names)
+        monkeypatch.setitem(sys.modules, name, m)
+        return m
+
+    def exp_sum(a, axis=None, **kwargs):
+        return a
+
+    special = module("cupyx.scipy.special", erf=Ufunc())
+    scipy = module("cupyx.scipy", special=special)
+    module("cupyx", scipy=scipy, scatter_add=lambda a, slices, value: None)
+    tricks = module("cupy.lib.stride_tricks", as_strided=lambda x, shape=None, strides=None: x)
+    lib = module("cupy.lib", stride_tricks=tricks)
+    random = module("cupy.random", seed=lambda seed=None: None)
+    linalg = module("cupy.linalg", norm=lambda x, ord=None, axis=None, keepdims=False: x)
+    module("cupy._core.flags", Flags=Flags)
+    module("cupy._core")
+    module("cupy", __version__="14.2.0", ufunc=Ufunc, ndarray=Array, exp=Ufunc(), pi=3.14,
+           linalg=linalg, random=random, lib=lib, exp_sum=exp_sum, _hidden=1)
+    out = tmp_path / "api.json"
+    assert gen.main(["-o", str(out)]) == 0
+    text = out.read_text()
+    dump = json.loads(text)
+    assert text == json.dumps(dump, indent=0, sort_keys=True)  # the committed file's format
+    assert dump["_meta"] == {"cupy": "14.2.0", "flags": ["c_contiguous", "f_contiguous",
+                                                        "owndata"]}
+    assert dump["cupy"]["exp"] == {"kind": "ufunc", "params": ["out", "casting", "dtype"],
+                                   "methods": ["reduce"]}
+    assert dump["cupy"]["pi"] == {"kind": "value"} and "_hidden" not in dump["cupy"]
+    assert dump["cupy"]["linalg"] == {"kind": "module"}
+    assert dump["cupy"]["exp_sum"] == {"kind": "function", "params": "*"}
+    assert dump["cupy.lib.stride_tricks"]["as_strided"]["params"] == ["x", "shape", "strides"]
+    assert dump["cupyx.scipy.special"]["erf"]["kind"] == "ufunc"
+    assert dump["cupy.ndarray"] == {
+        "shape": {"kind": "attr"}, "__dlpack__": {"kind": "method", "params": ["self", "stream"]},
+        "sum": {"kind": "method", "params": ["self", "axis", "dtype", "out", "keepdims"]}}
