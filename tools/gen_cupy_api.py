@@ -10,6 +10,11 @@ creation fails), so any machine with the wheel will do::
 when ember's CuPy pin moves, then rerun ``tests/device/test_fakecupy.py``: names CuPy gained or
 lost show there, and ``tests/device/fakecupy.py`` builds its namespaces from the new file.
 
+Not yet run against a real CuPy (none could be installed where it was written): on its first run,
+diff its output for 14.2.0 with the committed file, which came from the design note's generator.
+Callables whose parameters come from neither a signature nor a first docstring line (gufuncs such
+as ``matmul``) are where the two may differ.
+
 What it records (DEVICES.md section 8): ``dir()`` of ``cupy``, ``cupyx``, ``cupy.lib.stride_tricks``,
 ``cupyx.scipy.special``, ``cupy.random`` and ``cupy.linalg`` without ``_`` names, each name as
 
