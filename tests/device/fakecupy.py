@@ -8,12 +8,17 @@ keywords CuPy does not take are refused, and the array type, ``cupy.ndarray``, w
 - **hard violations** (``TypeError``/``AttributeError`` in strict mode, the default; recorded and
   carried on with NumPy when ``FAKECUPY_STRICT=0`` or after ``set_strict(False)``): implicit
   conversion to NumPy (``__array__``, ``__array_interface__``, ``__array_struct__``, ``.ctypes``),
-  a host ``numpy.ndarray`` (or list) as an operand, a name or keyword CuPy lacks, an array used on
-  another device than the current one;
+  a host ``numpy.ndarray`` (or list) as an operand, a name or keyword CuPy lacks (``__index__``
+  included: CuPy's arrays have none), an array used on another device than the current one;
 - **soft findings** (always allowed, recorded): device-to-host syncs (``item``, ``tolist``,
-  ``bool``/``int``/``float``/``index``, ``get``, ``asnumpy``, iteration, printing, boolean masks
-  and the other data-dependent shapes), ``np.f(device_array)`` dispatch, host index arrays,
-  out-of-bounds integer indices (CuPy wraps them), argument-less ``get_array_module()``.
+  ``bool``/``int``/``float``, ``get``, ``asnumpy``, iteration, printing, boolean masks and the
+  other data-dependent shapes), ``np.f(device_array)`` dispatch, host index arrays, host values
+  written into device arrays, out-of-bounds integer indices (CuPy wraps them), argument-less
+  ``get_array_module()``.
+
+Behaviours beyond the dump (0-d views, ``T``, ``astype``, comparisons with None, wrapping, which
+calls sync) follow CuPy 14's ``core.pyx`` and ``_routines_indexing.pyx``. The memory pool counts
+the live bytes of every fake allocation (a weak reference per fresh NumPy array).
 
 Findings are keyed by the first frame inside ``ember/`` (``"ember/ops/indexing.py:200"``), or the
 first caller outside this module and NumPy when no ember frame is on the stack. dtypes are NumPy's
