@@ -857,7 +857,15 @@ class ndarray:
             blocking: bool = True) -> np.ndarray:
         """Copy to the host (a sync)."""
         _sync("get")
-        if out is not None:
+        if out is not None:  # CuPy's checks: a NumPy array of the same dtype and shape
+            if type(out) is not np.ndarray:
+                raise TypeError("Only numpy.ndarray can be obtained fromcupy.ndarray")
+            if out.dtype != self._a.dtype:
+                raise TypeError(f"{out.dtype} array cannot be obtained from {self._a.dtype} "
+                                "array")
+            if out.shape != self._a.shape:
+                raise ValueError(f"Shape mismatch. Expected shape: {self._a.shape}, actual "
+                                 f"shape: {out.shape}")
             np.copyto(out, self._a)
             return out
         return np.array(self._a, order=order)
@@ -865,10 +873,13 @@ class ndarray:
     def set(self, arr: np.ndarray, stream: Any = None) -> None:
         """Copy a host array of the same shape into this one."""
         if type(arr) is not np.ndarray:
-            raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}")
+            raise TypeError("Only numpy.ndarray can be set to cupy.ndarray")
+        if arr.dtype != self._a.dtype:
+            raise TypeError(f"{arr.dtype} array cannot be set to {self._a.dtype} array")
         if arr.shape != self._a.shape:
-            raise ValueError("Shape mismatch")
-        np.copyto(self._a, arr, casting="unsafe")
+            raise ValueError(f"Shape mismatch. Old shape: {self._a.shape}, new shape: "
+                             f"{arr.shape}")
+        np.copyto(self._a, arr)
 
     def item(self) -> Any:
         """The one element as a Python scalar (a sync)."""

@@ -229,6 +229,14 @@ def test_explicit_transfers_are_allowed():
     assert cp.asnumpy(d).tolist() == [0.0, 9.0, 8.0, 3.0] and type(d.get()) is np.ndarray
     d.set(np.zeros(4))
     assert d.get().tolist() == [0.0] * 4
+    host = np.empty(4)
+    assert d.get(out=host) is host
+    with pytest.raises(TypeError):                      # CuPy's: same dtype, same shape
+        d.set(np.zeros(4, np.float32))
+    with pytest.raises(TypeError):
+        d.get(out=np.empty(4, np.float32))
+    with pytest.raises(ValueError):
+        d.set(np.zeros(3))
 
 
 # -- results: 0-d device arrays, never NumPy scalars --------------------------------------------------
