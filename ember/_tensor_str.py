@@ -319,7 +319,15 @@ def tensor_repr(t: Any) -> str:
         if default is None or default.type != dev.type or (
                 default.index is not None and default.index != dev.index):
             device = str(dev)
-        data = t.detach().cpu()._data
+        # only the distinct memory crosses to the host: an expanded (stride-0) axis is read
+        # once and broadcast again there, so a huge expand() never materialises
+        key = tuple(0 if st == 0 and n > 1 else slice(None)
+                    for st, n in zip(data.strides, data.shape))
+        host = devices.move(data[key], *devices.CPU_PLACE)
+        if any(k == 0 for k in key):
+            host = np.broadcast_to(host.reshape([1 if k == 0 else n for k, n in
+                                                 zip(key, data.shape)]), data.shape)
+        data = host
     return format_tensor(
         data,
         t.dtype.name,

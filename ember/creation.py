@@ -284,7 +284,7 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
     d = _dt.to_dtype(dtype) if dtype is not None else None
     if isinstance(data, Tensor) and type(data._data) is not NUMPY.array_type:
         return data.detach().to(_devices.device_of(data._data) if device is None else device,
-                                d, copy=True).requires_grad_(requires_grad)
+                                d or data.dtype, copy=True).requires_grad_(requires_grad)
     return _finish(_to_array(data, d), requires_grad, where=where)
 
 

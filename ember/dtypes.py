@@ -281,7 +281,15 @@ def promote_arrays(args: tuple, arrays: list, true_divide: bool = False) -> list
         elif isinstance(x, (_builtins.float, np.floating)) and npd not in _EXT_NP:
             out.append(_builtins.float(x))  # weak in numpy, where np.float64(x) would widen
         elif type(x) is _builtins.int and npd.kind in "iu":
-            out.append(int_scalar(npd, x))
+            w = int_scalar(npd, x)
+            if type(first) is not np.ndarray:  # on a device: the wrapped value copied there
+                from .backend import DEVICE_TYPES, backend_of
+
+                for y in arrays:
+                    if type(y) in DEVICE_TYPES:
+                        w = backend_of(y).xp.asarray(w)
+                        break
+            out.append(w)
         elif isinstance(x, SCALAR_TYPES):
             out.append(npd.type(x))
         elif x is not None and hasattr(x, "astype"):  # another backend's array (CuPy's)

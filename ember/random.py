@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import dtypes as _dt
+from .backend import backend_of
 from .ops._op import Op
 from .creation import (_allocation, _check_device, _check_int64, _finish, _size_args,
                        _write_out)
@@ -357,13 +358,33 @@ def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
 # -- normal, bernoulli, multinomial ---------------------------------------------------------------
 
 
+def _on(host: np.ndarray, like: Any) -> Any:
+    """Host draws ``host`` on the device of the array ``like`` (itself on the CPU): samples
+    come from the host generator on every device, so a seed gives the same values."""
+    if type(like) is np.ndarray or not hasattr(like, "dtype"):
+        return host
+    b = backend_of(like)
+    return b.from_host(host, b.device_index(like))
+
+
+def _host(a: Any) -> np.ndarray:
+    """A device array read back to the host (a sync): for samplers whose draws depend on the
+    values (a gamma's concentration, a multinomial's probabilities)."""
+    return a if type(a) is np.ndarray else backend_of(a).to_host(a)
+
+
+def _sampled(sample: Callable, args: tuple) -> Any:
+    out = sample(*args)
+    return _on(out, args[0]) if type(out) is np.ndarray and args else out
+
+
 class _ZeroGrad(Op):
     """A sampling op: its output does not vary smoothly with its inputs, so torch defines their
     gradients as zero."""
 
     @staticmethod
     def forward(ctx, *args, sample):
-        return sample(*args)
+        return _sampled(sample, args)
 
     @staticmethod
     def backward(ctx, g):
@@ -387,7 +408,7 @@ class BernoulliFloat(Op, name="NotImplemented"):
 
     @staticmethod
     def forward(ctx, a, *, sample):
-        return sample(a)
+        return _sampled(sample, (a,))
 
     @staticmethod
     def backward(ctx, g):
@@ -440,7 +461,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
     shape = _broadcast(mean.shape if m_t else (), std.shape if s_t else ())
 
     def sample(m: Any, s: Any) -> np.ndarray:
-        z = _standard_normal(rng, shape, d)
+        z = _on(_standard_normal(rng, shape, d), m if hasattr(m, "dtype") else s)
         return (m + s * z).astype(d.np, copy=False)
 
     op = NormalTensorTensor if m_t and s_t else (NormalTensorFloat if m_t else NormalFloatTensor)
@@ -475,7 +496,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
     _check_probs(input._data)
 
     def sample(a: np.ndarray) -> np.ndarray:
-        return (rng.random(a.shape) < a).astype(a.dtype)
+        return (_on(rng.random(a.shape), a) < a).astype(a.dtype)
 
     return _write(Bernoulli.apply(input, sample=sample), out, "bernoulli")
 
@@ -484,7 +505,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None, out: Any = None) -> Tensor:
     """Samples category indices from each row of (unnormalised) probabilities ``input``."""
     rng = _gen(generator)
-    p = input._data
+    p = _host(input._data)
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not input.is_floating_point():
@@ -516,7 +537,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             keys = rng.standard_exponential(rows.shape) / rows
         idx = np.argsort(keys, axis=1, kind="stable")[:, :n]
     data = idx.astype(np.int64).reshape(p.shape[:-1] + (n,))
-    return _write(Tensor._make(data), out, "multinomial")
+    return _write(Tensor._make(_on(data, input._data)), out, "multinomial")
 
 
 # -- in-place samplers (Tensor.uniform_, ...) -----------------------------------------------------
@@ -595,7 +616,7 @@ def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None
         p.expand(self.shape)  # torch's error when p does not broadcast to self
 
         def sample_t(a: np.ndarray, pa: np.ndarray) -> np.ndarray:
-            return (rng.random(a.shape) < pa).astype(a.dtype)
+            return (_on(rng.random(a.shape), pa) < pa).astype(a.dtype)
 
         return _fill(self, BernoulliTensorP, sample_t, p)
     if not 0 <= p <= 1:
@@ -711,15 +732,16 @@ def _gamma_sample_grad(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def _standard_gamma_grad(self: Tensor, output: Tensor) -> Tensor:
     """The derivative of ``_standard_gamma(self)``'s samples ``output`` with respect to the
     concentration ``self`` (torch's ``_standard_gamma_grad``)."""
-    return Tensor._make(_gamma_sample_grad(output._data, self._data))
+    return Tensor._make(_on(_gamma_sample_grad(_host(output._data), _host(self._data)),
+                            self._data))
 
 
 class StandardGamma(Op, name="StandardGammaBackward0"):
     @staticmethod
     def forward(ctx, alpha, *, rng):
-        x = rng.standard_gamma(alpha.astype(np.float64)).astype(alpha.dtype)
+        x = rng.standard_gamma(_host(alpha).astype(np.float64)).astype(alpha.dtype)
         # torch clamps to the smallest positive normal number, so log(x) stays finite
-        x = np.maximum(x, np.finfo(alpha.dtype).tiny)
+        x = _on(np.maximum(x, np.finfo(alpha.dtype).tiny), alpha)
         ctx.save_for_backward(alpha, x)
         return x
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 from . import dtypes as _dt
 from . import devices as _device_mod
-from .backend import NUMPY, backend_of
+from .backend import DEVICE_TYPES, NUMPY, backend_of
 from .devices import device
 from .graph import grad_mode
 from .graph.node import AccumulateGrad, RemovableHandle, add_hook
@@ -93,7 +93,7 @@ class Tensor:
               output_nr: int = 0) -> Tensor:
         """Wraps a backend array (the fast path every op output takes)."""
         t = _new(Tensor)
-        if type(data) is not _ndarray:
+        if type(data) is not _ndarray and type(data) not in DEVICE_TYPES:
             data = backend_of(data).xp.asarray(data)  # numpy turns 0-d results into scalars
         t._data = data
         t._requires_grad = requires_grad
@@ -179,9 +179,7 @@ class Tensor:
 
     def data_ptr(self) -> int:
         d = self._data
-        if type(d) is not _ndarray and hasattr(d, "__cuda_array_interface__"):
-            return d.__cuda_array_interface__["data"][0]
-        return d.__array_interface__["data"][0]
+        return (NUMPY if type(d) is _ndarray else backend_of(d)).data_ptr(d)
 
     def untyped_storage(self) -> Any:
         base = self._data
@@ -495,8 +493,15 @@ def _autograd() -> Any:
 _autograd_module: Any = None
 
 
-def _factory_result(data: Any, requires_grad: bool) -> Tensor:
-    """A new leaf from a factory (zeros, tensor, new_ones, ...), with torch's factory error."""
+_HERE = object()
+
+
+def _factory_result(data: Any, requires_grad: bool, device: Any = _HERE) -> Tensor:
+    """A new leaf from a factory (zeros, tensor, new_ones, ...), with torch's factory error.
+    ``device``: where a factory computed on the host puts its result (None: the default
+    device); left out, the data stays where it is."""
+    if device is not _HERE and (device is not None or _device_mod.default[0] is not None):
+        data = _device_mod.move(data, *_device_mod.backend_for(device))
     if requires_grad and not (data.dtype.kind == "c" or _dt.is_float_array(data)):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     t = Tensor._make(data)

@@ -100,12 +100,28 @@ def pytest_runtest_setup(item):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """--fake-report: each process's findings (xdist workers write theirs beside the file; the
+    controller, which finishes last, merges them)."""
     path = session.config.getoption("--fake-report", None)
-    if path and session.config.getoption("--device") == "fakecuda":
-        import json
+    if not path or session.config.getoption("--device") != "fakecuda":
+        return
+    import collections
+    import glob
+    import json
 
-        from device import fakecupy
+    from device import fakecupy
 
-        with open(path, "w") as f:
-            json.dump({k: dict(v) for k, v in fakecupy.findings().items()}, f, indent=1,
-                      sort_keys=True)
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    mine = {k: dict(v) for k, v in fakecupy.findings().items()}
+    if worker is not None:
+        with open(f"{path}.{worker}", "w") as f:
+            json.dump(mine, f)
+        return
+    merged: dict = collections.defaultdict(collections.Counter)
+    for part in [mine] + [json.load(open(p)) for p in sorted(glob.glob(path + ".gw*"))]:
+        for kind, sites in part.items():
+            merged[kind].update(sites)
+    for p in glob.glob(path + ".gw*"):
+        os.remove(p)
+    with open(path, "w") as f:
+        json.dump({k: dict(v) for k, v in merged.items()}, f, indent=1, sort_keys=True)

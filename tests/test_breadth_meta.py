@@ -761,7 +761,8 @@ def test_types_module():
     import ember.types as et
 
     def norm(s):
-        for mod in ("ember.tensor.", "ember.dtypes.", "ember.ops.strided.", "ember."):
+        for mod in ("ember.tensor.", "ember.dtypes.", "ember.devices.", "ember.ops.strided.",
+                    "ember."):
             s = s.replace(mod, "torch.")
         return s
 

@@ -52,6 +52,7 @@ def x(m, requires_grad=False):
     "m.zeros(2, 0).stride()", "m.zeros(0, 3).stride()", "m.zeros(2, 3, 0).stride(0)",
     "m.zeros(0).is_contiguous()", "m.ones(3, 1).t().is_contiguous()",
 ])
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_metadata(expr):
     both(lambda m: eval(expr, {"x": x(m), "s": m.tensor(2.5), "m": m}))
 
@@ -80,6 +81,7 @@ def test_metadata_errors(fn):
     same_error(fn)
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_device():
     assert ember.zeros(1).device == ember.device("cpu") == "cpu"
     assert repr(ember.device("cpu")) == repr(torch.device("cpu"))
@@ -346,6 +348,7 @@ def test_casts_follow_torch_rules():
     same(lambda m: m.tensor([70000.0, 1e-8]).half())
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_to_dtype(dtype):
     check_op(lambda m, t: t.to(getattr(m, dtype)), CAST_DATA, atol=1e-3)

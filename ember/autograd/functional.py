@@ -61,7 +61,7 @@ def _finish(res: Any, create_graph: bool) -> Any:
 def _zeros_like(t: Any, requires_grad: bool = False) -> Any:
     from ..tensor import Tensor
 
-    z = Tensor._make(get_array_module().zeros_like(t._data))
+    z = Tensor._make(get_array_module(t._data).zeros_like(t._data))
     return z.requires_grad_() if requires_grad else z
 
 
@@ -69,7 +69,7 @@ def _one_hot(t: Any, j: int) -> Any:
     """A gradient seed selecting element ``j`` of ``t`` (flattened order)."""
     from ..tensor import Tensor
 
-    seed = get_array_module().zeros(t._data.size, t._data.dtype)
+    seed = get_array_module(t._data).zeros(t._data.size, t._data.dtype)
     seed[j] = 1
     return Tensor._make(seed.reshape(t._data.shape))
 
@@ -222,7 +222,7 @@ def _stack_rows(rows: list, shape: tuple, like: Any, create_graph: bool) -> Any:
         from ..ops.arrange import stack
 
         return stack(rows, 0).reshape(shape)
-    xp = get_array_module()
+    xp = get_array_module(like._data)
     if not rows:  # an output without elements
         return Tensor._make(xp.zeros(shape, like._data.dtype))
     return Tensor._make(xp.stack([r._data for r in rows]).reshape(shape))

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..backend import NUMPY
+from ..backend import NUMPY, backend_of
 from ..tensor import Tensor
 
-_xp = NUMPY.xp  # finite differences and their Jacobians are computed on the host
+_xp = NUMPY.xp  # the Jacobians are assembled on the host, whatever device the function runs on
+
+
+def _host(a: Any) -> Any:
+    """``a`` as a host array (a device array is copied)."""
+    return a if type(a) is _xp.ndarray else backend_of(a).to_host(a)
 
 
 class GradcheckError(RuntimeError):
@@ -35,11 +40,13 @@ def _numerical_jacobian(func: Callable, inputs: tuple, wrt: list, eps: float) ->
             flat = t._data.reshape(-1)  # a view: perturbing it perturbs the input
             blocks = [_xp.zeros((flat.size, o._data.size)) for o in outs]
             for k in range(flat.size):
-                orig = flat[k]
+                orig = flat[k].copy()  # on CuPy, an element is a 0-d view: keep its value
                 flat[k] = orig + eps
-                plus = [o._data.astype(_xp.float64).reshape(-1) for o in _outputs(func, inputs)]
+                plus = [_host(o._data).astype(_xp.float64).reshape(-1)
+                        for o in _outputs(func, inputs)]
                 flat[k] = orig - eps
-                minus = [o._data.astype(_xp.float64).reshape(-1) for o in _outputs(func, inputs)]
+                minus = [_host(o._data).astype(_xp.float64).reshape(-1)
+                         for o in _outputs(func, inputs)]
                 flat[k] = orig
                 for b, p, m in zip(blocks, plus, minus):
                     b[k] = (p - m) / (2 * eps)
@@ -55,13 +62,13 @@ def _analytical_jacobian(func: Callable, inputs: tuple, wrt: list) -> list:
         if not o.requires_grad:
             continue
         for k in range(o._data.size):
-            seed = _xp.zeros(o._data.size, dtype=o._data.dtype)
+            seed = backend_of(o._data).xp.zeros(o._data.size, dtype=o._data.dtype)
             seed[k] = 1
             gs = grad(o, wrt, Tensor._make(seed.reshape(o._data.shape)), retain_graph=True,
                       allow_unused=True)
             for i, g in enumerate(gs):
                 if g is not None:
-                    jac[i][j][:, k] = g._data.reshape(-1)
+                    jac[i][j][:, k] = _host(g._data).reshape(-1)
     return jac
 
 
@@ -95,8 +102,8 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
     if grad_outputs is None:
         rng = _xp.random.default_rng(0)
         grad_outputs = tuple(
-            Tensor._make(rng.standard_normal(o._data.shape).astype(o._data.dtype)).requires_grad_()
-            for o in outs
+            Tensor._make(rng.standard_normal(o._data.shape).astype(o._data.dtype)).to(o.device)
+            .requires_grad_() for o in outs
         )
     grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else tuple(grad_outputs)
     n_in = len(inputs)

@@ -299,6 +299,20 @@ class NumpyBackend(ArrayVocabulary):
 
     may_share_memory = staticmethod(np.may_share_memory)
 
+    @staticmethod
+    def data_ptr(x: np.ndarray) -> int:
+        return x.__array_interface__["data"][0]
+
+    @staticmethod
+    def writable(x: np.ndarray) -> bool:
+        # broadcast views (expand) are read-only in NumPy, as are arrays over read-only buffers
+        return x.flags.writeable
+
+    @staticmethod
+    def has_internal_overlap(x: np.ndarray) -> bool:
+        """Whether elements of ``x`` share memory: a stride 0 on an axis of size > 1."""
+        return any(st == 0 and n > 1 for st, n in zip(x.strides, x.shape))
+
     name = "numpy"
     xp = np
     array_type = np.ndarray

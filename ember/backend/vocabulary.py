@@ -179,6 +179,24 @@ class ArrayVocabulary:
         return g.astype(dtype)
 
     @staticmethod
+    def data_ptr(arr: Any) -> int:
+        """The address of ``arr``'s first element (on its device)."""
+        return arr.__cuda_array_interface__["data"][0]
+
+    @staticmethod
+    def writable(arr: Any) -> bool:
+        """Whether a write into ``arr`` is well defined: its elements provably occupy distinct
+        memory (each axis, by increasing stride, steps past the extent of the smaller ones).
+        Overlapping windows (``unfold``) and expanded views fail it; NumPy marks such views
+        read-only, CuPy has no such flag."""
+        reach = arr.itemsize
+        for st, n in sorted((abs(st), n) for st, n in zip(arr.strides, arr.shape) if n > 1):
+            if st < reach:
+                return False
+            reach += st * (n - 1)
+        return True
+
+    @staticmethod
     def sole_owner(arr: Any) -> bool:
         """Whether the caller's local ``arr`` is the only reference to the array (and the base it
         may view), so a leaf may keep it as ``.grad`` without a copy: torch's AccumulateGrad

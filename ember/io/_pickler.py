@@ -97,6 +97,8 @@ class StoragePlan:
     records: list[np.ndarray] = field(default_factory=list)  # key i -> 1-D array to write
     # id(tensor) -> (record key, offset, stride), in elements
     where: dict[int, tuple[int, int, tuple]] = field(default_factory=dict)
+    # key i -> the device its tensors live on ("cpu", "cuda:0"), as torch tags storages
+    locations: list[str] = field(default_factory=list)
 
 
 def _root(a: np.ndarray) -> np.ndarray:
@@ -112,8 +114,13 @@ def plan_storages(tensors: list[Tensor]) -> StoragePlan:
     groups: dict[tuple, list] = {}  # (id(root), dtype) -> [root, lo, hi, key, dtype]
     placed: list[tuple[int, tuple, int, tuple]] = []  # id(tensor), group, offset, stride
     keep = []  # copies must outlive the planning so their ids stay unique
+    devices: dict[int, str] = {}  # id(root) -> location, for the device tensors' host copies
     for t in tensors:
         a = t._data
+        if type(a) is not np.ndarray:  # a device tensor: its own host copy, tagged with its device
+            a = t.detach().cpu()._data
+            keep.append(a)
+            devices[id(a)] = str(t.device)
         item = a.itemsize
         if a.size == 0:
             g = ("empty", id(t))
@@ -134,6 +141,8 @@ def plan_storages(tensors: list[Tensor]) -> StoragePlan:
         offset = start // item
         hi = offset + sum((n - 1) * s for n, s in zip(a.shape, stride)) + 1
         g = (id(root), a.dtype.str)
+        if id(a) in devices:
+            devices[id(root)] = devices[id(a)]
         if g not in groups:
             groups[g] = [root, offset, hi, len(groups), a.dtype]
         else:
@@ -146,6 +155,7 @@ def plan_storages(tensors: list[Tensor]) -> StoragePlan:
         item = dtype.itemsize
         memory = root.ravel(order="A").view(np.uint8)
         plan.records.append(memory[lo * item:hi * item].view(dtype))
+        plan.locations.append(devices.get(id(root), "cpu"))
     for tid, g, offset, stride in placed:
         _, lo, _, key, _ = groups[g]
         plan.where[tid] = (key, offset - lo, stride)
@@ -301,7 +311,7 @@ class Emitter:
         self.save("storage")
         self._global("torch", _STORAGE_NAMES[_dt._FROM_NP[x._data.dtype].name])
         self.save(str(key))
-        self.save("cpu")
+        self.save(self.plan.locations[key])
         self.save(numel)
         self.out += b"tQ"  # TUPLE BINPERSID
         self.save(offset)

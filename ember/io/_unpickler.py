@@ -23,6 +23,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..nn.parameter import Parameter
 from ..tensor import Size, Tensor
+from .. import devices as _devices
 from ..devices import device
 from ._safe_globals import user_globals
 
@@ -88,10 +89,11 @@ class _Dtype(_Inert):
 class _Storage(_Inert):
     """One storage record: its raw bytes as a 1-D uint8 array, and typed views of it, cached."""
 
-    __slots__ = ("key", "raw", "dtype", "typed")
+    __slots__ = ("key", "raw", "dtype", "typed", "target")
 
     def __init__(self, key: str, raw: np.ndarray, dtype: str | None) -> None:
         self.key, self.raw, self.dtype, self.typed = key, raw, dtype, {}
+        self.target: Any = None  # the device its tensors go to (None: the CPU)
 
     def __repr__(self) -> str:
         return f"storage {self.key!r}"
@@ -525,9 +527,10 @@ class _Safe:
         _, stype, key, location, numel = pid[:5]
         if key in st.cache:
             return st.cache[key]
-        st.check_location(location)
+        target = st.check_location(location)
         itemsize = 1 if stype.dtype is None else np.dtype(_DTYPES[stype.dtype][0]).itemsize
         storage = _Storage(key, st.read(key, numel * itemsize), stype.dtype)
+        storage.target = target
         st.cache[key] = storage
         return storage
 
@@ -714,6 +717,8 @@ def unwrap(obj: Any, byteorder: str = "little",
         if isinstance(x, _T):
             if x.built is None:  # (a CallingUnpickler may have built it for user code already)
                 arr = _array(x, byteorder)
+                if x.storage.target is not None:  # map_location (or the file) names a GPU
+                    arr = _devices.move(arr, *_devices.backend_for(x.storage.target))
                 x.built = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
                            else Tensor._make(arr, requires_grad=x.requires_grad))
             out: Any = x.built

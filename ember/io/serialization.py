@@ -158,9 +158,10 @@ def load(f: FileLike, map_location: Any = None, weights_only: bool | None = True
     Args:
         f: a path or a readable binary file object.
         map_location: ``None``, ``'cpu'``, a device, a dict mapping saved locations to targets,
-            or a callable ``(storage, location)``, as in torch. ember has only the CPU: storages
-            saved from a GPU load there when ``map_location`` is ``None``; naming another device
-            as the target raises ``RuntimeError``.
+            or a callable ``(storage, location)``, as in torch. Storages saved from a GPU go
+            back to it when CUDA is available (through CuPy); without it they land on the CPU
+            when ``map_location`` is ``None`` (torch raises), and naming a CUDA target raises
+            torch's ``RuntimeError``.
         weights_only: True (the default): only tensors, containers, plain values and the globals
             allowlisted with :func:`add_safe_globals` are rebuilt; nothing else runs. False: the
             file is TRUSTED and fully unpickled, as ``torch.load(weights_only=False)`` does:
@@ -330,26 +331,42 @@ def _guarded(name: str, run: Callable[[], Any]) -> Any:
             f"malformed checkpoint {name}: {type(e).__name__}: {e}") from None
 
 
-def _location_checker(map_location: Any) -> Callable[[str], None]:
-    """A function of a saved location that raises where the target device is not the CPU."""
-    def target_ok(target: Any) -> None:
+def _location_checker(map_location: Any) -> Callable[[str], Any]:
+    """A function of a saved location giving the device its storage goes to (None: the CPU),
+    raising where that device cannot be reached."""
+    def target_ok(target: Any) -> Any:
         kind = str(target).split(":")[0]
         if kind == "cpu":
-            return
+            return None
         if kind == "cuda":
+            from .. import cuda
+
+            if cuda.is_available():
+                return str(target)
             raise _Deliberate(RuntimeError(
                 "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() "
                 "is False. If you are running on a CPU-only machine, please use torch.load with "
                 "map_location=torch.device('cpu') to map your storages to the CPU."))
         raise _Deliberate(RuntimeError(f"cannot load a storage to device {str(target)!r}: "
-                                       "ember has only the CPU; pass map_location='cpu'"))
+                                       "ember has only the CPU and CUDA; pass map_location='cpu'"))
 
-    if map_location is None:  # ember is CPU-only: what was saved from a GPU lands on the CPU
-        return lambda location: None
+    def saved(location: str) -> Any:
+        # a GPU storage goes back to its GPU where CUDA is available, as torch; without
+        # CUDA ember lands it on the CPU (torch raises and asks for map_location)
+        if location.startswith("cuda"):
+            from .. import cuda
+
+            if cuda.is_available():
+                return location
+        return None
+
+    if map_location is None:
+        return saved
     if isinstance(map_location, dict):
-        return lambda location: target_ok(map_location.get(location, "cpu"))
+        return lambda location: (target_ok(map_location[location]) if location in map_location
+                                 else saved(location))
     if callable(map_location):
-        def check(location: str) -> None:
+        def check(location: str) -> Any:
             from ..tensor import Tensor
 
             # torch passes the storage; ember gives an empty CPU tensor standing in for it
@@ -359,7 +376,8 @@ def _location_checker(map_location: Any) -> Callable[[str], None]:
             except Exception as e:  # the user's function failed: its error, unchanged
                 raise _Deliberate(e) from e
             if result is not None and result is not stand_in:
-                target_ok(getattr(result, "device", result))
+                return target_ok(getattr(result, "device", result))
+            return saved(location)
         return check
     if isinstance(map_location, (str, os.PathLike)) or hasattr(map_location, "type"):
         return lambda location: target_ok(map_location)

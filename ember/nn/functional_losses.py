@@ -301,7 +301,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Any,
         take = xp.minimum(starts[:, None] + pos, max(tg.shape[0] - 1, 0))
         padded = tg[take] if tg.size else xp.zeros((n, max(s, 1)), dtype=xp.int64)
         tg = xp.where(pos < tg_len[:, None], padded, blank)[:, :max(s, 0) or 1]
-    if int(in_len.max(initial=0)) > t_max:
+    if in_len.size and int(in_len.max()) > t_max:
         raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got "
                            f"value {int(in_len.max())} (while checking arguments for "
                            "ctc_loss_allocate_outputs)")

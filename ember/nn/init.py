@@ -75,7 +75,7 @@ def _write(tensor: Tensor, array: Any) -> Tensor:
 def _sample(kind: str, shape: tuple, generator: Generator | None) -> Any:
     """A float64 array of standard uniform or normal samples from ember's generator."""
     draw = rand if kind == "uniform" else randn
-    return draw(*shape, generator=generator, dtype=_dt.float64).numpy()
+    return draw(*shape, generator=generator, dtype=_dt.float64, device="cpu").numpy()
 
 
 # -- fills -----------------------------------------------------------------------------------------

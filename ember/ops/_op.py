@@ -106,7 +106,8 @@ def _pack_array(item: Any, inputs: tuple, arrays: list, outputs: tuple) -> Any:
     for nr, out in enumerate(outputs):
         if out is not None and item is out._data:
             return _SavedOutput(out, nr)
-    return (Tensor._make(backend_of(item).xp.asarray(item)), None)
+    # (a NumPy scalar the promotion made: a constant on the op's device)
+    return (Tensor._make(backend_of(*arrays).xp.asarray(item)), None)
 
 
 def pack(items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:

@@ -10,7 +10,7 @@ from typing import Any
 from ._deprecated import warn_overload
 from ._op import Op
 from .. import dtypes as _dt
-from ..backend import get_array_module
+from ..backend import NUMPY, backend_of, get_array_module
 from ..backend.vocabulary import acc_dtype
 from ..graph import grad_mode
 from ..tensor import Tensor
@@ -18,6 +18,8 @@ from . import _reduce_util as ru
 from ._util import broadcast_shape, float_array
 from .elementwise import _Broadcasting, _NoDerivative
 from .inplace import _can_cast, _inplace_method, type_name
+
+_NP = NUMPY.array_type
 
 _ADDCDIV_INTEGER = (
     "Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
@@ -178,7 +180,7 @@ def _into_self(name: str, self: Tensor, t1: Any, t2: Any, value: Any) -> bool:
     d, a, b = self._data, t1._data, t2._data
     if a.shape != d.shape or b.shape != d.shape or a.dtype is not d.dtype \
             or b.dtype is not d.dtype or d.dtype.kind != "f" or d.dtype.itemsize == 2 \
-            or not d.flags.writeable:
+            or not (d.flags.writeable if type(d) is _NP else backend_of(d).writable(d)):
         return False  # (the usual optimizer case is all one shape and dtype)
     xp = get_array_module(d)
     if name == "addcmul":

@@ -34,7 +34,8 @@ class Pdist(Op, name="PdistBackward0"):
         if p == 2:
             out = xp.sqrt((a * a).sum(axis=1))
         elif p == math.inf:
-            out = a.max(axis=1, initial=0)
+            # (CuPy's max has no ``initial``: no pair distance is below 0 anyway)
+            out = a.max(axis=1) if a.shape[1] else xp.zeros(a.shape[0], a.dtype)
         elif p == 0:
             out = (a != 0).sum(axis=1).astype(x.dtype)
         elif p == 1:

@@ -77,7 +77,7 @@ def _check_division(dtype: Any, divisor: Any, kernel: str) -> None:
     """torch refuses bool in //, % and fmod; an integer zero divisor raises instead of warning."""
     if dtype.kind == "b":
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
-    if dtype.kind in "iu" and not get_array_module().all(divisor):
+    if dtype.kind in "iu" and not get_array_module(divisor).all(divisor):
         raise RuntimeError("ZeroDivisionError")
 
 

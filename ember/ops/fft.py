@@ -428,26 +428,26 @@ def ifftshift(input: Tensor, dim: Any = None) -> Tensor:
     return _shift(input, dim, -1)
 
 
-def _freq_tensor(values: Any, dtype: Any, requires_grad: bool) -> Tensor:
+def _freq_tensor(values: Any, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
     from .. import dtypes as _dt
     from ..tensor import _factory_result
 
     d = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
-    return _factory_result(values.astype(d.np), requires_grad)
+    return _factory_result(values.astype(d.np), requires_grad, device)
 
 
 def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, layout: Any = None,
             device: Any = None, requires_grad: bool = False) -> Tensor:
     """The sample frequencies of an ``n``-point transform with spacing ``d``."""
     xp = get_array_module()
-    return _freq_tensor(xp.fft.fftfreq(n, d), dtype, requires_grad)
+    return _freq_tensor(xp.fft.fftfreq(n, d), dtype, requires_grad, device)
 
 
 def rfftfreq(n: int, d: float = 1.0, *, dtype: Any = None, layout: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
     """The non-negative sample frequencies of an ``n``-point ``rfft``."""
     xp = get_array_module()
-    return _freq_tensor(xp.fft.rfftfreq(n, d), dtype, requires_grad)
+    return _freq_tensor(xp.fft.rfftfreq(n, d), dtype, requires_grad, device)
 
 
 __all__: list = []  # (the names live in ember.fft)

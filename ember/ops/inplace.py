@@ -30,8 +30,12 @@ def type_name(t: Any) -> str:
 
 def make_view(out: Tensor, inp: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
     """Marks ``out`` as a view of ``inp``'s base; ``fn`` re-creates ``out`` from ``inp``."""
-    if out._data.base is None or not backend_of(out._data).may_share_memory(out._data, inp._data):
-        return out  # numpy had to copy (e.g. reshape of a non-contiguous array)
+    d = out._data
+    if (d.base is None if type(d) is _NP else False) \
+            or not backend_of(d).may_share_memory(d, inp._data):
+        # numpy had to copy (e.g. reshape of a non-contiguous array); CuPy's strided views
+        # (as_strided) keep no base, so only the memory bounds tell there
+        return out
     base = inp._base if inp._base is not None else inp
     out._base = base
     if not _state.enabled and base._requires_grad:
@@ -92,7 +96,8 @@ def apply_inplace(self: Tensor, compute: Callable[[Tensor], Tensor],
     ``into_input``: ``compute``'s op writes its result into the alias's memory and saved that
     output, which the op's node sees as its input (see ``WRITES_INTO_INPUT``)."""
     check_inplace(self)
-    if not self._data.flags.writeable:
+    d = self._data
+    if not (d.flags.writeable if type(d) is _NP else backend_of(d).writable(d)):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
@@ -273,7 +278,7 @@ def _scatter_into_zeros(backend: Any, view_fn: Callable, shape: tuple, g: Any) -
     xp = backend.xp
     out = xp.zeros(shape, dtype=g.dtype)
     region = _view_of(view_fn, out)  # a view into ``out``
-    if region.flags.writeable:
+    if backend.writable(region):
         region[...] = g
         return out
     # a view that reads elements more than once (expand): each element of the view adds its
@@ -335,6 +340,11 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     from ._util import as_tensor_arg
 
     src = as_tensor_arg(src)
+    if type(src._data) is not type(self._data) and src._data.ndim:
+        src = src.to(self.device)  # across devices (a CPU state_dict into a CUDA model)
+    elif type(self._data) is not _NP and type(src._data) is not _NP \
+            and src.device != self.device:
+        src = src.to(self.device)
     return apply_inplace(self, lambda s: Copy.apply(s, src))
 
 
@@ -384,7 +394,8 @@ def _inplace_method(name: str) -> Callable:
         if unary is not None and not args and not kwargs and (
                 not _state.enabled or not self._requires_grad):
             d = self._data
-            if d.dtype.kind == "f" and d.flags.writeable:
+            if d.dtype.kind == "f" and (d.flags.writeable if type(d) is _NP
+                                        else backend_of(d).writable(d)):
                 (NUMPY if type(d) is _NP else backend_of(d)).op(unary, d, into_input=True)
                 box = self._version_counter
                 box[0] += 1
@@ -403,7 +414,8 @@ def _inplace_method(name: str) -> Callable:
                 same = type(o) is float or type(o) is int  # weak: d's dtype stays
             if same and (not kwargs or (len(kwargs) == 1 and "alpha" in kwargs  # a plain number:
                                         and type(kwargs["alpha"]) in (int, float))) \
-                    and d.dtype.kind == "f" and d.flags.writeable:  # nothing to check
+                    and d.dtype.kind == "f" and (d.flags.writeable if type(d) is _NP
+                                                 else backend_of(d).writable(d)):
                 if kwargs:
                     backend_of(d).op(binary, d, o, into_input=True, **kwargs)
                 elif type(d) is _NP and binary.kernel is not None:

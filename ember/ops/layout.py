@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from ._op import Op
 from .. import dtypes as _dt
 from ..backend import get_array_module
-from ..tensor import Tensor, _wrap_dim
+from ..tensor import Tensor, _factory_result, _wrap_dim
 from .arrange import cat, diag_embed, stack
 from .inplace import check_inplace
 from .shape import Transpose, UnsafeView, _slice
@@ -178,7 +178,7 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, devi
     xp = get_array_module()
     idx = xp.stack(xp.tril_indices(row, offset, col)) if row > 0 and col > 0 else \
         xp.zeros((2, 0), "int64")
-    return Tensor._make(idx.astype(_index_dtype(dtype).np))
+    return _factory_result(idx.astype(_index_dtype(dtype).np), False, device)
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
@@ -188,7 +188,7 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, devi
     xp = get_array_module()
     idx = xp.stack(xp.triu_indices(row, offset, col)) if row > 0 and col > 0 else \
         xp.zeros((2, 0), "int64")
-    return Tensor._make(idx.astype(_index_dtype(dtype).np))
+    return _factory_result(idx.astype(_index_dtype(dtype).np), False, device)
 
 
 # -- rot90, diagflat, block_diag, kron, vander --------------------------------------------------
@@ -256,7 +256,8 @@ def block_diag(*tensors: Tensor) -> Tensor:
             raise RuntimeError(f"ember.block_diag: Input tensors must have 2 or fewer dimensions. "
                                f"Input {i} has {t.ndim} dimensions")
     if not ts:
-        return Tensor._make(get_array_module().zeros((1, 0), _dt.get_default_dtype().np))
+        return _factory_result(get_array_module().zeros((1, 0), _dt.get_default_dtype().np),
+                               False, None)
     dtype = ts[0].dtype
     for t in ts[1:]:
         dtype = _dt.promote_types(dtype, t.dtype)

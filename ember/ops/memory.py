@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from .. import dtypes as _dt
 from ..backend import NUMPY
 from ..tensor import Tensor, _factory_result
+from .. import devices as _devices
 from ..devices import device as _device
 
 
@@ -32,6 +33,11 @@ def empty_strided(size: Sequence[int], stride: Sequence[int], *, dtype: Any = No
     extent = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
     buf = NUMPY.xp.empty(extent, d.np)
     data = NUMPY.as_strided(buf, shape=size, strides=[s * d.itemsize for s in stride])
+    if device is not None or _devices.default[0] is not None:  # (a copy keeps the strides)
+        backend, index = _devices.backend_for(device)
+        if backend is not NUMPY:
+            data = backend.as_strided(backend.from_host(buf, index), size,
+                                      [s * d.itemsize for s in stride])
     return _factory_result(data, requires_grad)
 
 
@@ -115,12 +121,10 @@ def scalar_tensor(s: Any, *, dtype: Any = None, layout: Any = None, device: Any 
     if not isinstance(s, _dt.SCALAR_TYPES) and not isinstance(s, complex):
         raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not "
                         f"{type(s).__name__}")
-    if device is not None:
-        _device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else (
         _dt.get_default_dtype().to_complex() if isinstance(s, complex) else
         _dt.get_default_dtype())
-    return _factory_result(NUMPY.xp.asarray(s, dtype=d.np), requires_grad)
+    return _factory_result(NUMPY.xp.asarray(s, dtype=d.np), requires_grad, device)
 
 
 # (this module's ``range`` is torch's from here on; Python's is ``builtins.range``)
@@ -138,13 +142,11 @@ def range(start: Any = 0, end: Any = None, step: Any = 1, *, out: Any = None, dt
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    if device is not None:
-        _device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     xp = NUMPY.xp
     n = int((end - start) / step) + 1
     values = start + xp.arange(n, dtype=xp.float64) * step  # (in double, then cast, as torch)
-    return _factory_result(values.astype(d.np), requires_grad)
+    return _factory_result(values.astype(d.np), requires_grad, device)
 
 
 __all__ = ["empty_strided", "frombuffer", "from_dlpack", "scalar_tensor", "range"]

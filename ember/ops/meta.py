@@ -9,7 +9,7 @@ import builtins
 from typing import Any
 
 from .. import dtypes as _dt
-from ..backend import get_array_module, is_array
+from ..backend import backend_of, get_array_module, is_array
 from ..graph import grad_mode
 from ..tensor import Size, Tensor, _wrap_dim
 from ._op import Op
@@ -87,8 +87,9 @@ def isreal(input: Tensor) -> Tensor:
 
 
 def get_device(input: Tensor) -> int:
-    """The index of the device ``input`` is on: -1 for the cpu, ember's only device."""
-    return -1
+    """The index of the device ``input`` is on: -1 for the CPU."""
+    index = input.device.index
+    return -1 if index is None else index
 
 
 def is_distributed(input: Tensor) -> bool:
@@ -259,11 +260,11 @@ def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
 def storage_offset(self: Tensor) -> int:
     """The offset of this tensor's first element in its storage, in elements."""
     root = self.untyped_storage()
-    return (self.data_ptr() - root.__array_interface__["data"][0]) // self._data.itemsize
+    return (self.data_ptr() - backend_of(root).data_ptr(root)) // self._data.itemsize
 
 
 def _is_cpu(self: Tensor) -> bool:
-    return True
+    return self.device.type == "cpu"
 
 
 def _false(self: Tensor, *args: Any, **kwargs: Any) -> bool:

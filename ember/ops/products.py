@@ -156,7 +156,9 @@ class Renorm(Op, name="RenormBackward0"):
         absx = xp.abs(x)
         with ru.quiet(x):
             if p == float("inf"):
-                norm = absx.max(axis=ctx.axes, keepdims=True, initial=0)
+                norm = (absx.max(axis=ctx.axes, keepdims=True) if absx.size
+                        else xp.zeros([1 if d in ctx.axes else n for d, n in enumerate(a.shape)],
+                                      absx.dtype))
             elif p == 1:
                 norm = absx.sum(axis=ctx.axes, keepdims=True)
             elif p == 2:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from ._op import Op
 from .. import dtypes as _dt
+from ..backend import backend_of
 from ..graph import grad_mode
 from ..tensor import Tensor, _wrap_dim
 from .inplace import apply_inplace, type_name
@@ -133,7 +134,7 @@ def _geometry(t: Tensor) -> tuple:
     """(root storage array, element offset of ``t`` in it, numel of the storage)."""
     root = t.untyped_storage()
     item = t._data.itemsize
-    offset = (t.data_ptr() - root.__array_interface__["data"][0]) // item
+    offset = (t.data_ptr() - backend_of(root).data_ptr(root)) // item
     return root, offset, root.nbytes // item
 
 
@@ -176,10 +177,14 @@ class AsStrided(Op, name="AsStridedBackward0"):
         ctx.pos, ctx.in_pos, ctx.storage = _positions(xp, size, stride, offset), in_pos, storage
         # an array over the root's buffer: its base is the root, so storage_offset() and
         # untyped_storage() see the same storage as the input's
-        out = xp.ndarray(tuple(size), dtype=a.dtype, buffer=root, offset=offset * a.itemsize,
-                         strides=tuple(s * a.itemsize for s in stride))
-        out.flags.writeable = False
-        return out
+        strides = tuple(s * a.itemsize for s in stride)
+        if ctx.backend.name == "numpy":
+            out = xp.ndarray(tuple(size), dtype=a.dtype, buffer=root, offset=offset * a.itemsize,
+                             strides=strides)
+            out.flags.writeable = False
+            return out
+        # CuPy's ndarray takes a memory pointer, not a buffer: a strided view of the root
+        return ctx.backend.as_strided(root.reshape(-1)[offset:], tuple(size), strides)
 
     @staticmethod
     def backward(ctx, g):
@@ -227,10 +232,15 @@ def as_strided_(input: Tensor, size: Sequence[int], stride: Sequence[int],
     in_pos = _positions(xp, tuple(input.shape), input.stride(), own)
     out = AsStridedInplace.apply(input, size=size, stride=stride, offset=offset, in_pos=in_pos,
                                  storage=storage, root=root)
-    data = xp.ndarray(size, dtype=root.dtype, buffer=root, offset=offset * root.itemsize,
-                      strides=tuple(s * root.itemsize for s in stride))
-    pos = _positions(xp, size, stride, offset)
-    data.flags.writeable = bool(root.flags.writeable) and xp.unique(pos).size == pos.size
+    strides = tuple(s * root.itemsize for s in stride)
+    backend = backend_of(root)
+    if backend.name == "numpy":
+        data = xp.ndarray(size, dtype=root.dtype, buffer=root, offset=offset * root.itemsize,
+                          strides=strides)
+        pos = _positions(xp, size, stride, offset)
+        data.flags.writeable = bool(root.flags.writeable) and xp.unique(pos).size == pos.size
+    else:  # (no read-only arrays on CuPy: in-place writes check for overlap themselves)
+        data = backend.as_strided(root.reshape(-1)[offset:], size, strides)
     input._data = data
     if out._grad_fn is not None:
         input._grad_fn, input._output_nr = out._grad_fn, 0

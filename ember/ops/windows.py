@@ -14,7 +14,6 @@ from typing import Any
 from .. import dtypes as _dt
 from ..backend import NUMPY, Array
 from ..tensor import Tensor, _factory_result
-from ..devices import device as _device
 
 _CPP = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
         "uint8": "unsigned char", "bool": "bool"}
@@ -25,8 +24,6 @@ def _setup(fname: str, window_length: Any, dtype: Any, device: Any) -> _dt.dtype
                                                                        builtins.bool):
         raise TypeError(f"{fname}(): argument 'window_length' (position 1) must be int, not "
                         f"{type(window_length).__name__}")
-    if device is not None:
-        _device(device)
     if window_length < 0:
         raise RuntimeError(f"{fname} requires non-negative window_length, got "
                            f"window_length={window_length}")
@@ -47,10 +44,10 @@ def _window(fname: str, window_length: int, periodic: bool, dtype: Any, device: 
     d = _setup(fname, window_length, dtype, device)
     xp = NUMPY.xp
     if window_length <= 1:
-        return _factory_result(xp.ones(window_length, d.np), requires_grad)
+        return _factory_result(xp.ones(window_length, d.np), requires_grad, device)
     n = window_length + 1 if periodic else window_length
     data = body(xp.arange(n, dtype=d.np), n, d)
-    return _factory_result(xp.ascontiguousarray(data[:window_length]), requires_grad)
+    return _factory_result(xp.ascontiguousarray(data[:window_length]), requires_grad, device)
 
 
 def _hamming(k: Array, n: int, d: _dt.dtype, alpha: float, beta: float) -> Array:

@@ -38,6 +38,7 @@ def test_needs_input_grad_set_in_every_mode():
     assert _Probe.seen == [(True, False), (False, False), (False, False), (False, False)]
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 @pytest.mark.parametrize("fn", [
     lambda x: x * 2.0, lambda x: x + x, lambda x: x**2, lambda x: x @ x.mT, lambda x: x.sum(),
     lambda x: x.max(0)[0], lambda x: x[0, 0] * x[1, 1],
@@ -54,6 +55,7 @@ def test_no_grad_outputs_are_plain_tensors(fn):
     assert str(out.dtype).replace("ember", "torch") == str(ref.dtype)
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_zero_dim_results_are_arrays():
     e, t = _pair(3.0, requires_grad=True)
     for grad in (True, False):

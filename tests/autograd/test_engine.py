@@ -250,6 +250,7 @@ def test_several_roots_from_one_node_and_roots_reaching_each_other():
 # -- a leaf keeps a gradient nobody else holds without copying it (torch's AccumulateGrad steal) --
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_fresh_gradient_is_kept_without_a_copy():
     made = []
 

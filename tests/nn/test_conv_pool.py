@@ -524,6 +524,7 @@ def test_stride1_flat_conv_double_backward(flat_always):
                     rng.standard_normal((3, 2, 3, 3)))
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_stride1_input_gradient_skips_col2im(monkeypatch):
     """At ResNet's sizes the flat path is taken, and the input gradient never scatter-adds,
     except where its flipped-kernel convolution would need a crop."""
@@ -610,6 +611,7 @@ def test_stride1_row_gemm_conv_double_backward(rows_always):
     test_conv_double_backward_matches_torch()
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_row_gemms_take_resnets_wide_layers(monkeypatch):
     from ember.backend import WindowGeometry, numpy_conv as conv
     from ember.backend.numpy_conv import _rows_width

@@ -270,6 +270,7 @@ def test_pool_nd_modules_match_torch():
         unpool(o, i).numpy())
 
 
+@pytest.mark.host_only  # (the NumPy path or the CPU device itself)
 def test_conv3d_and_pool3d_are_vectorised(monkeypatch):
     """No Python loop over batch or channels: whatever the batch, conv3d runs the 2-d GEMM
     kernel once and max_pool3d the window reduction once (counted, not timed: the shared

@@ -596,7 +596,7 @@ def test_casts_keep_parameter_identity():
     m.type("ember.FloatTensor")
     assert w.dtype == ember.float32
     assert m.cpu() is m and m[0].weight is w
-    out = m(ember.ones(1, 2))
+    out = m(ember.ones(1, 2, device=w.device))
     assert out.dtype == ember.float32
     if not ember.cuda.is_available():  # torch's CPU build's error
         with pytest.raises(AssertionError, match="not compiled with CUDA"):

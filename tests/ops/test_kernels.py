@@ -45,6 +45,7 @@ def test_the_hot_arithmetic_declares_kernels():
 
 @pytest.mark.parametrize("op", KERNEL_OPS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.host_only  # the NumPy kernels themselves
 def test_kernel_computes_the_forward(op, dtype):
     a = _values(dtype, 1)
     checked = 0

@@ -158,6 +158,7 @@ def test_gradcheck(name, fn, arrays):
     check_gradcheck(fn, *arrays)
 
 
+@pytest.mark.host_only  # (np.shares_memory on host arrays)
 def test_views_share_memory():
     x = ember.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4))
     for v in (x.view(12), x.t(), x.unsqueeze(0), x.transpose(0, 1), x.select(0, 1),
