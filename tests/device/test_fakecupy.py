@@ -187,7 +187,7 @@ def test_ctypes_is_missing():
     lambda x, d, h: x.cp.add(d, h), lambda x, d, h: x.cp.maximum(h, d),
     lambda x, d, h: x.cp.concatenate([d, h]), lambda x, d, h: x.cp.matmul(d, h),
     lambda x, d, h: x.cp.where(d > 0, d, h), lambda x, d, h: d + [1, 2, 3],
-    lambda x, d, h: x.cp.add(d, [1, 2, 3]), lambda x, d, h: x.cpx.scatter_add(h, [0], d[:1]),
+    lambda x, d, h: x.cp.add(d, [1, 2, 3]),
     lambda x, d, h: np.add.at(h, np.array([0, 1]), d[:2]),    # NumPy's ufunc method, host target
 ])
 def test_host_operands_are_refused(dev, mix):
@@ -207,6 +207,13 @@ def test_host_parameters_are_not_operands(dev):
     assert len(cp.split(d, np.array([2, 4]))) == 3
     assert cp.tile(d, np.array([2])).shape == (12,)
     assert cp.random.uniform(size=shape).shape == (2, 3)
+
+
+def test_scatter_into_a_host_array_is_refused(dev):
+    # cupyx.scatter_add works on CuPy's array object (an AttributeError for a NumPy one on CuPy,
+    # the fake's host-operand TypeError)
+    with pytest.raises(TypeError if dev.fake else (TypeError, AttributeError)):
+        dev.cpx.scatter_add(np.zeros(3), dev.cp.array([0]), 1.0)
 
 
 def test_scalars_are_operands(dev):
