@@ -567,8 +567,10 @@ class ufunc:
             raise NotImplementedError(f"fakecupy: {self._qual}.{method} is not backed by the "
                                       "fake device")
         allowed = _REDUCE_KW[method]
+        out = None
         if kw:
             _check_keywords(f"{self._qual}.{method}", kw, allowed)
+            out = kw.get("out")
             kw = {k: _operand(v) if k == "out" else v for k, v in kw.items()}
         if method == "at":  # at(a, indices, b=None): indices may be arrays or tuples of them
             a, idx, *rest = args
@@ -585,9 +587,10 @@ class ufunc:
             args = (_operand(args[0]),) + tuple(args[1:])
         token = _ERRSTATE.set(_QUIET)
         try:
-            return _wrap_any(getattr(self._f, method)(*args, **kw))
+            r = getattr(self._f, method)(*args, **kw)
         finally:
             _ERRSTATE.reset(token)
+        return out if type(out) is ndarray and r is out._a else _wrap_any(r)
 
     def at(self, *args: Any, **kw: Any) -> None:
         """Unbuffered in-place ``a[indices] op= b`` (``add.at``: scatter-add)."""

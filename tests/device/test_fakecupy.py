@@ -443,6 +443,8 @@ def test_ufunc_methods_and_out(dev):
     out = cp.empty(4)
     assert cp.multiply(a, 2, out=out) is out and out.get()[0] == 4.0
     assert cp.add.outer(cp.arange(2), cp.arange(3)).shape == (2, 3)
+    total = cp.empty(())
+    assert cp.add.reduce(a, out=total) is total and total.get() == 3.0
     assert cp.add.nin == 2 and cp.exp.__name__ == "cupy_exp"  # CuPy's ufuncs are "cupy_<name>"
 
 
