@@ -154,6 +154,12 @@ def test_memory(fake):
     assert cuda.memory_reserved() == before
     cuda.reset_peak_memory_stats()
     assert cuda.max_memory_allocated() == before and cuda.max_memory_reserved() == before
+    # a tensor made and freed between two queries still counts: the allocator wrapper sees it
+    ember.zeros(2000, device="cuda")  # 8000 bytes: 8192 in blocks of 512
+    assert cuda.memory_allocated() == before
+    assert cuda.max_memory_allocated() == before + 8192
+    cuda.empty_cache()
+    cuda.reset_peak_memory_stats()
     stats = cuda.memory_stats()
     assert stats["allocated_bytes.all.current"] == before
     assert list(stats) == ["allocated_bytes.all.current", "allocated_bytes.all.peak",
