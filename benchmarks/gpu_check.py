@@ -604,6 +604,8 @@ def part_syncs(dev: Device, args: argparse.Namespace) -> dict:
             site = f"{pathlib.Path(w.filename).name}:{w.lineno}"
             sites[site] = sites.get(site, 0) + 1
     out: dict = {"reported": sum(sites.values()), "sites": sites,
+                 # (the reads the core reports: Tensor.item/tolist/bool/cpu; a raw array read
+                 # inside a kernel or op is counted by the fake device: --fake, fake_findings)
                  # loss.item() must be reported: none at all means the core's hook is not wired
                  "hook_wired": bool(sites), "expected": 1}
     if dev.fakecupy is not None:

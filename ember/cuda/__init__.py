@@ -821,20 +821,23 @@ def get_sync_debug_mode() -> int:
     return _State.sync_mode
 
 
-# the frames of the reporting machinery, which a warning's location skips
-_HOOK_DIRS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d)
-                   + os.sep for d in ("backend", "cuda"))
+# the files of the reporting machinery (the core's hook caller included), which a warning's
+# location skips
+_EMBER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_HOOK_FILES = (os.path.join(_EMBER, "backend") + os.sep, os.path.join(_EMBER, "cuda") + os.sep,
+               os.path.join(_EMBER, "devices.py"))
 
 
 def _on_sync(what: str) -> None:
     """Reports one synchronising operation (``what``: "item", "tolist", ...) per the mode: the
     warning points at the line that asked for the host copy (the innermost frame outside
-    ember.backend and ember.cuda), as torch's points at the Python line that called the op."""
+    ember.backend, ember.cuda and ember.devices), as torch's points at the Python line that
+    called the op."""
     if _State.sync_mode == 2:
         raise RuntimeError("called a synchronizing CUDA operation")
     if _State.sync_mode == 1:
         level, frame = 1, sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(_HOOK_DIRS):
+        while frame is not None and frame.f_code.co_filename.startswith(_HOOK_FILES):
             level, frame = level + 1, frame.f_back
         warnings.warn("called a synchronizing CUDA operation", UserWarning, stacklevel=level + 1)
 
