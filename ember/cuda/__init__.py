@@ -821,18 +821,18 @@ def get_sync_debug_mode() -> int:
     return _State.sync_mode
 
 
-# the files of the reporting machinery (the core's hook caller included), which a warning's
-# location skips
+# the files a warning's location skips: the reporting machinery (the core's hook caller
+# included) and Tensor's methods, which are C++ in torch, so ``loss.item()`` points at its line
 _EMBER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _HOOK_FILES = (os.path.join(_EMBER, "backend") + os.sep, os.path.join(_EMBER, "cuda") + os.sep,
-               os.path.join(_EMBER, "devices.py"))
+               os.path.join(_EMBER, "devices.py"), os.path.join(_EMBER, "tensor.py"))
 
 
 def _on_sync(what: str) -> None:
     """Reports one synchronising operation (``what``: "item", "tolist", ...) per the mode: the
-    warning points at the line that asked for the host copy (the innermost frame outside
-    ember.backend, ember.cuda and ember.devices), as torch's points at the Python line that
-    called the op."""
+    warning points at the line that asked for the host copy (the innermost frame outside the
+    reporting machinery and Tensor's methods), as torch's points at the Python line that called
+    the op."""
     if _State.sync_mode == 2:
         raise RuntimeError("called a synchronizing CUDA operation")
     if _State.sync_mode == 1:
