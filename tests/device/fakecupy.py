@@ -64,6 +64,7 @@ _CONVERSION = ("Implicit conversion to a NumPy array is not allowed. Please use 
 _strict: bool = os.environ.get("FAKECUPY_STRICT", "1") != "0"
 _findings: dict[str, Counter] = defaultdict(Counter)
 _sync_whats: Counter = Counter()
+_sync_sites: dict[str, Counter] = defaultdict(Counter)  # what -> sites
 _allow_sync: bool = True          # cupyx.allow_synchronize(False) makes syncs raise
 _device: int = 0                  # the current device (cupy.cuda.Device(i).use())
 
@@ -91,6 +92,14 @@ def reset_findings() -> None:
     """Forget every finding and the sync count."""
     _findings.clear()
     _sync_whats.clear()
+    _sync_sites.clear()
+
+
+def sync_sites(what: str | None = None) -> dict[str, Counter] | Counter:
+    """The syncs' sites by kind (``{"item": Counter(sites), "mask": ...}``), or one kind's."""
+    if what is not None:
+        return Counter(_sync_sites.get(what, ()))
+    return {w: Counter(sites) for w, sites in _sync_sites.items()}
 
 
 def sync_count(what: str | None = None) -> int:
@@ -141,7 +150,9 @@ def _sync(what: str) -> None:
         raise _DeviceSynchronized(f"Device synchronization was detected ({what}) while it is "
                                   "disallowed by cupyx.allow_synchronize(False)")
     _sync_whats[what] += 1
-    _findings["sync"][_site()] += 1
+    site = _site()
+    _findings["sync"][site] += 1
+    _sync_sites[what][site] += 1
 
 
 class _DeviceSynchronized(RuntimeError):

@@ -387,6 +387,9 @@ def test_syncs_are_counted_at_their_ember_site():
         assert fakecupy.sync_count(what) == 1, what
     assert fakecupy.sync_count("int") == 2  # int(x[1]) and int(j[1])
     assert fakecupy.sync_count("get") == 2  # x.get() and cupy.asnumpy(x)
+    assert fakecupy.sync_sites("get") == {"ember/ops/indexing.py:6": 1,
+                                          "ember/ops/indexing.py:7": 1}
+    assert set(fakecupy.sync_sites()) == {"float", "int", "bool", "tolist", "item", "get", "iter"}
 
 
 def test_sync_site_outside_ember_is_the_caller():
