@@ -824,14 +824,18 @@ class ndarray:
         _violation("host_conversion", _CONVERSION)
         return self._a if dtype is None else self._a.astype(dtype)
 
+    # CuPy has neither: an AttributeError, so hasattr() is False as on CuPy and NumPy's
+    # conversions go on to __array__'s TypeError; recorded all the same
     @property
     def __array_interface__(self) -> dict:
-        _violation("host_conversion", _CONVERSION)
+        _violation("host_conversion", "'cupy.ndarray' object has no attribute "
+                   "'__array_interface__'", AttributeError)
         return self._a.__array_interface__
 
     @property
     def __array_struct__(self) -> Any:
-        _violation("host_conversion", _CONVERSION)
+        _violation("host_conversion", "'cupy.ndarray' object has no attribute "
+                   "'__array_struct__'", AttributeError)
         return self._a.__array_struct__
 
     @property
