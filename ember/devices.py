@@ -145,6 +145,13 @@ def cuda_backend() -> Any:
     return b
 
 
+def _sync(what: str) -> None:
+    from . import backend
+
+    if backend.sync_hook is not None:
+        backend.sync_hook(what)
+
+
 def device_of(array: Any) -> device:
     """The device an array lives on."""
     if type(array) is NUMPY.array_type:
@@ -178,5 +185,6 @@ def move(array: Any, backend: Any, index: int | None) -> Any:
             return array
         return backend.to_index(array, index)
     if src is not NUMPY:
+        _sync("cpu")
         array = src.to_host(array)
     return array if backend is NUMPY else backend.from_host(array, index)

@@ -369,9 +369,13 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
             )
+        if type(self._data) is not _ndarray:
+            _device_mod._sync("item")
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
+        if type(self._data) is not _ndarray:
+            _device_mod._sync("tolist")
         return self._data.tolist()
 
     def __bool__(self) -> bool:
@@ -379,11 +383,15 @@ class Tensor:
         if n != 1:
             what = "no values" if n == 0 else "more than one value"
             raise RuntimeError(f"Boolean value of Tensor with {what} is ambiguous")
+        if type(self._data) is not _ndarray:
+            _device_mod._sync("bool")
         return bool(self._data.reshape(()))
 
     def _scalar(self) -> Any:
         if self._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        if type(self._data) is not _ndarray:
+            _device_mod._sync("item")
         return self._data.reshape(()).item()
 
     def __float__(self) -> float:

@@ -204,3 +204,47 @@ def test_generators_and_sampling_on_the_device(cuda):
     assert d.is_cuda and set(np.unique(d.cpu().numpy())) <= {0.0, 2.0}
     assert ember.multinomial(ember.tensor([0.0, 1.0], device="cuda"), 2, True).tolist() == [1, 1]
     assert ember.Generator("cuda").device == ember.device("cuda")
+
+
+def test_sync_debug_mode_sees_the_cores_reads(cuda):
+    x = ember.ones(3, device="cuda")
+    ember.cuda.set_sync_debug_mode("error")
+    try:
+        y = (x * 2).sum()  # a step's arithmetic reads nothing back
+        for read in (lambda: y.item(), lambda: x.tolist(), lambda: bool(y > 0), lambda: float(y),
+                     lambda: x.cpu()):
+            with pytest.raises(RuntimeError, match="^called a synchronizing CUDA operation$"):
+                read()
+        ember.cuda.set_sync_debug_mode("warn")
+        with pytest.warns(UserWarning, match="synchronizing"):
+            assert y.item() == 6.0
+    finally:
+        ember.cuda.set_sync_debug_mode("default")
+    assert y.item() == 6.0
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW"])
+def test_a_training_step_reads_nothing_back(cuda, optimizer):
+    """A CNN step (conv, batch norm, pooling, dropout, layer norm, GELU, cross-entropy, gradient
+    clipping, the optimizer) runs without a device-to-host read, except the one torch also
+    makes a failure of: cross-entropy's check that the targets are class indices."""
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, stride=2), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Dropout(0.1), nn.Linear(8, 10), nn.LayerNorm(10),
+                          nn.GELU()).cuda()
+    kw = {"momentum": 0.9} if optimizer == "SGD" else {}
+    opt = getattr(ember.optim, optimizer)(model.parameters(), lr=0.01, **kw)
+    x = ember.randn(4, 3, 16, 16, device="cuda")
+    y = ember.randint(0, 10, (4,), device="cuda")
+    for _ in range(2):
+        cuda.reset_findings()
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        syncs = cuda.findings().get("sync", {})
+        assert sum(syncs.values()) == 1 and all("nn/functional.py" in s for s in syncs), syncs
+        loss.item()
+        assert sum(cuda.findings()["sync"].values()) == 2

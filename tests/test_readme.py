@@ -31,10 +31,11 @@ DAG = _snippet("import ember.viz as viz")
 MLP = _snippet("import ember as torch\nfrom ember import nn, optim")
 DDP = _snippet("import os\nimport ember as torch")
 OP = _snippet("class Mul(Op")
+GPU = _snippet("import ember as torch\nfrom ember.vision.models import resnet18")
 
 
 def test_every_snippet_is_covered():
-    assert sorted(SNIPPETS) == sorted([TOUR, DAG, MLP, DDP, OP])
+    assert sorted(SNIPPETS) == sorted([TOUR, DAG, MLP, DDP, OP, GPU])
 
 
 def _run(code, namespace, name):
@@ -115,6 +116,21 @@ def test_ddp_example_on_one_process(in_tmp):
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True"]
+
+
+def test_gpu_example_on_the_cpu_and_on_the_fake_device(in_tmp, request):
+    if request.config.getoption("--device") != "cpu":
+        pytest.skip("installs the fake device itself")
+    from device import fakecupy
+
+    from ember.backend import cupy_backend
+
+    assert _run(GPU, {}, "gpu") == "cpu cpu\n"
+    cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
+    try:
+        assert _run(GPU, {}, "gpu") == "cuda:0 cuda:0\n"
+    finally:
+        cupy_backend.use_module(None, None)
 
 
 def test_op_example_is_a_working_op():

@@ -22,6 +22,9 @@ _ARRAY_TYPES: tuple = (NUMPY.array_type,)  # for isinstance: the registered arra
 # the registered array types other than NumPy's, mutated in place (ops hold this very set): an
 # op checks its operands against it only when it is not empty
 DEVICE_TYPES: set = set()
+# called as ``sync_hook(what)`` before each device-to-host read the core makes (item, tolist,
+# bool, a copy to the CPU): ember.cuda.set_sync_debug_mode points it at its reporter
+sync_hook: Any = None
 
 
 def register(backend: Any) -> None:
