@@ -379,6 +379,9 @@ def test_gpu_check_fake_training(tmp_path):
     syncs = parts["syncs"]
     assert "error" not in syncs, syncs.get("traceback")
     assert syncs["fake_sync_count"] >= 1  # loss.item(), at least
+    # the core reports loss.item() through the hook, at the line that called it
+    assert syncs["hook_wired"] is True and syncs["reported"] >= 1, syncs
+    assert any(site.startswith("gpu_check.py:") for site in syncs["sites"]), syncs["sites"]
     assert "tensor.py" in " ".join(syncs["fake_findings"]["sync"])
 
 
@@ -430,3 +433,23 @@ def test_gpu_check_sh_runs_and_summarises(tmp_path):
     assert "== python: " in proc.stdout and "   numpy " in proc.stdout
     assert "   kernels: {'ok': True, 'failed': 0" in proc.stdout, proc.stdout
     assert (tmp_path / "gpu_check_fake.json").exists()
+
+
+def test_sync_debug_mode_reports_the_cores_reads(fake):
+    """The core's device-to-host reads (item, tolist, bool, a copy to the CPU) reach _on_sync
+    through ember.backend.sync_hook: warned at the line that read, or refused."""
+    cuda = ember.cuda
+    t = ember.ones(3, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cuda.set_sync_debug_mode("warn")
+    with pytest.warns(UserWarning, match="^called a synchronizing CUDA operation$") as record:
+        t.sum().item()
+    assert record[0].filename == __file__
+    cuda.set_sync_debug_mode("error")
+    for read in (lambda: t.sum().item(), t.tolist, lambda: bool(t[0] > 0), t.cpu):
+        with pytest.raises(RuntimeError, match="^called a synchronizing CUDA operation$"):
+            read()
+    y = t * 2  # work that stays on the device is not a sync
+    cuda.set_sync_debug_mode(0)
+    assert y.cpu().tolist() == [2.0, 2.0, 2.0]
