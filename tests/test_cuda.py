@@ -363,6 +363,10 @@ def test_gpu_check_fake_mode(tmp_path):
     assert semantics["round_trip_grad"]["ember"] == \
         ["ok", ["ToCopyBackward0", False, [2.0, 4.0, 6.0], 14.0]]
     assert semantics["round_trip_grad"]["torch_cpu"][1][2:] == [[2.0, 4.0, 6.0], 14.0]
+    assert semantics["attributes"]["ember"] == ["ok", ["cuda:0", True, 0, -1, "cuda:0"]]
+    assert semantics["state_dict_across"]["ember"] == ["ok", ["cuda:0", True, True]]
+    assert semantics["save_load"]["ember"] == ["ok", ["cuda:0", "cpu", [0.0, 1.0, 2.0]]]
+    assert semantics["to_returns_self"]["ember"] == ["ok", [True, True, False]]
 
 
 def test_gpu_check_fake_training(tmp_path):
