@@ -304,6 +304,7 @@ def _wrap(r: np.ndarray) -> ndarray:
     o = _new(ndarray)
     o._a = r
     o._dev = _device
+    o.dtype = r.dtype
     return o
 
 
@@ -805,7 +806,9 @@ class _MemoryPointer:
 class ndarray:
     """cupy.ndarray on the fake device: a NumPy array in ``_a``, on device ``_dev``."""
 
-    __slots__ = ("__weakref__", "_a", "_dev")
+    # dtype is a slot, set once per array: ember reads it about twice per array made, and a slot
+    # read costs no Python call (a property's does)
+    __slots__ = ("__weakref__", "_a", "_dev", "dtype")
     __array_priority__ = 100.0  # CuPy's: NumPy defers mixed binary operators to it
 
     def __init__(self, shape: Any, dtype: Any = float, memptr: Any = None, strides: Any = None,
@@ -818,6 +821,7 @@ class ndarray:
         _track(a, _device)
         self._a = a
         self._dev = _device
+        self.dtype = a.dtype
 
     # -- host conversion: what CuPy refuses ---------------------------------------------------
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -1018,7 +1022,6 @@ class ndarray:
     def shape(self, value: Any) -> None:
         self._a.shape = value
 
-    dtype = property(lambda self: self._a.dtype, doc="The dtype (NumPy's).")
     ndim = property(lambda self: self._a.ndim, doc="The number of axes.")
     size = property(lambda self: self._a.size, doc="The number of elements.")
     itemsize = property(lambda self: self._a.itemsize, doc="Bytes per element.")
@@ -1028,7 +1031,7 @@ class ndarray:
                  doc="The transpose (the array itself below 2-d, as CuPy's).")
     mT = property(lambda self: _wrap(self._a.mT), doc="The matrix transpose of the last axes.")
     flags = property(lambda self: _Flags(self._a), doc="c_contiguous, f_contiguous, owndata.")
-    device = property(lambda self: Device(self._dev), doc="The array's cupy.cuda.Device.")
+    device = property(lambda self: _DEVICES[self._dev], doc="The array's cupy.cuda.Device.")
     data = property(lambda self: _MemoryPointer(self._a.__array_interface__["data"][0],
                                                 self._a.nbytes, self._dev),
                     doc="The memory pointer.")
@@ -1454,6 +1457,7 @@ class Stream:
         return hash(self.ptr)
 
 
+_DEVICES = [Device(i) for i in range(_MAX_DEVICES)]  # arrays' .device: one object per id
 Stream.null = Stream(null=True)
 _current_stream: list = [Stream.null]
 
