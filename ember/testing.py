@@ -219,6 +219,7 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None,
     for unsigned ones; bools are fair coins). ``noncontiguous`` gives it a stride of 2 in its
     last dim; ``exclude_zero`` replaces zeros (by the smallest normal number, or 1)."""
     from . import random as _random
+    from . import devices as _devices
     from .devices import device as _device
 
     _device(device)
@@ -235,22 +236,24 @@ def make_tensor(*shape: Any, dtype: Any, device: Any, low: float | None = None,
     shape = tuple(shape)
     size = shape[:-1] + (2 * shape[-1],) if noncontiguous and shape else shape
     if d is _dt.bool:
-        data = _random.randint(0, 2, size)._data.astype(bool)
+        data = _random.randint(0, 2, size, device="cpu")._data.astype(bool)
     elif floating:
         real = d.to_real() if d.is_complex else d
-        u = _random.rand(size, dtype=_dt.float64)._data * (hi - lo) + lo
+        u = _random.rand(size, dtype=_dt.float64, device="cpu")._data * (hi - lo) + lo
         if d.is_complex:
-            v = _random.rand(size, dtype=_dt.float64)._data * (hi - lo) + lo
+            v = _random.rand(size, dtype=_dt.float64, device="cpu")._data * (hi - lo) + lo
             u = u + 1j * v
         data = u.astype(d.np if d.is_complex else real.np)
     else:
-        data = _random.randint(int(math.ceil(lo)), int(math.ceil(hi)), size)._data.astype(d.np)
+        data = _random.randint(int(math.ceil(lo)), int(math.ceil(hi)), size,
+                               device="cpu")._data.astype(d.np)
     if exclude_zero and d is not _dt.bool:
         tiny = np.finfo(np.float32 if d.np.itemsize <= 4 else np.float64).tiny if floating else 1
         data = np.where(data == 0, np.asarray(tiny).astype(data.dtype), data)
     if noncontiguous and shape:
         data = data[..., ::2]
-    out = Tensor._make(data)
+    # drawn on the host generator; on the device asked for (where torch's make_tensor samples)
+    out = Tensor._make(_devices.move(data, *_devices.place(device)))
     if requires_grad:
         out.requires_grad_(True)
     return out

@@ -80,7 +80,8 @@ def _use_device(device: str) -> None:
         return f is not None and f.f_code.co_filename.startswith(tests_dir)
 
     def test_numpy(self, *, force: bool = False):
-        if type(self._data) is not np.ndarray and from_tests(2):
+        if type(self._data) is not np.ndarray and from_tests(2) \
+                and (force or not self.requires_grad):  # (torch's refusal stays)
             return numpy(self.detach().cpu(), force=force)
         return numpy(self, force=force)
 

@@ -102,6 +102,7 @@ def _samples(m):
     yield m.tensor(float("nan"))
 
 
+@pytest.mark.host_only  # (host memory, or the CPU device itself)
 @pytest.mark.parametrize("fn", [
     lambda m, x: m.numel(x), lambda m, x: m.is_floating_point(x), lambda m, x: m.is_signed(x),
     lambda m, x: x.is_signed(), lambda m, x: m.is_conj(x), lambda m, x: m.is_neg(x),
@@ -385,6 +386,7 @@ def test_frombuffer():
         ember.frombuffer(b"abcd", dtype=ember.uint8)
 
 
+@pytest.mark.host_only  # (host memory, or the CPU device itself)
 def test_from_dlpack():
     a = np.arange(4.0)
     e = ember.from_dlpack(a)

@@ -126,6 +126,7 @@ def test_tensor_device():
 # -- as_tensor / from_numpy ---------------------------------------------------------------------
 
 
+@pytest.mark.host_only  # (host memory, or the CPU device itself)
 def test_as_tensor_shares_memory_when_dtype_matches():
     a = np.array([1.0, 2.0])
     t = ember.as_tensor(a)

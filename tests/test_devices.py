@@ -248,3 +248,20 @@ def test_a_training_step_reads_nothing_back(cuda, optimizer):
         assert sum(syncs.values()) == 1 and all("nn/functional.py" in s for s in syncs), syncs
         loss.item()
         assert sum(cuda.findings()["sync"].values()) == 2
+
+
+def test_optimizer_state_follows_its_parameters(cuda):
+    model = nn.Linear(3, 2, device="cpu")
+    opt = ember.optim.Adam(model.parameters(), lr=0.1)
+    model(ember.ones(1, 3, device="cpu")).sum().backward()
+    opt.step()
+    saved = opt.state_dict()
+    model.cuda()
+    again = ember.optim.Adam(model.parameters(), lr=0.1)
+    again.load_state_dict(saved)  # a CPU state into an optimizer of CUDA parameters
+    state = again.state[model.weight]
+    assert state["exp_avg"].is_cuda and state["exp_avg_sq"].is_cuda
+    assert not state["step"].is_cuda  # torch keeps step counters on the host
+    model(ember.ones(1, 3, device="cuda")).sum().backward()
+    again.step()
+    assert model.weight.is_cuda and again.state[model.weight]["step"].item() == 2

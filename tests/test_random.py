@@ -87,8 +87,9 @@ def test_generator_api_like_torch():
     assert ember.initial_seed() == 5
     same_error(lambda m: m.manual_seed(2**64))
     same_error(lambda m: m.manual_seed(-(2**63) - 1))
-    with pytest.raises(RuntimeError, match="cuda"):
-        ember.Generator("cuda")
+    if not ember.cuda.is_available():  # (torch's CPU build refuses a CUDA generator)
+        with pytest.raises(RuntimeError, match="cuda"):
+            ember.Generator("cuda")
 
 
 def test_rng_state_round_trip():

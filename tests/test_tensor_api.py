@@ -119,6 +119,7 @@ def test_format_of_non_scalar():
     assert f"{ember.tensor([1.5])}" == str(ember.tensor([1.5]))
 
 
+@pytest.mark.host_only  # (host memory, or the CPU device itself)
 def test_numpy_shares_memory():
     t = ember.tensor([1.0, 2.0])
     n = t.numpy()
@@ -359,6 +360,7 @@ def test_to_dtype(dtype):
     check_op(lambda m, t: t.type_as(m.zeros(1, dtype=getattr(m, dtype))), CAST_DATA, atol=1e-3)
 
 
+@pytest.mark.host_only  # (host memory, or the CPU device itself)
 def test_to_returns_self_unless_something_changes():
     for m in (ember, torch):
         a = x(m, True)

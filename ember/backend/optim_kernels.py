@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 Array = Any  # an array of the kernels' array module
 
 _NUMBER = (int, float)
@@ -289,8 +291,11 @@ class OptimKernels:
             xp.add(ax, d, out=ax)
         else:
             ax[...] = param
-        eta[...] = xp.asarray(lr / ((1 + lambd * lr * n) ** alpha), dtype=scalar_dtype)
-        mu[...] = xp.asarray(1 / max(1, n - t0), dtype=scalar_dtype)
+        for state, value in ((eta, lr / ((1 + lambd * lr * n) ** alpha)),
+                             (mu, 1 / max(1, n - t0))):
+            new = np.asarray(value, dtype=scalar_dtype)
+            # (eta and mu stay on the host with the step counter, as torch keeps them)
+            state[...] = new if type(state) is np.ndarray else xp.asarray(new)
 
     def rprop(self, param: Array, grad: Array, prev: Array, step_size: Array, step: Array, *,
               etaminus: float, etaplus: float, step_size_min: float, step_size_max: float,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import dtypes as _dt
-from ..backend import NUMPY, get_array_module
+from ..backend import NUMPY, backend_of, get_array_module
 from ..tensor import Tensor, _wrap_dim
 from ._op import Op
 from ._util import dims_arg
@@ -109,8 +109,8 @@ def set_(self: Tensor, source: Any = None, storage_offset: int = 0, size: Any = 
                     for n in reversed(size):
                         stride.insert(0, acc)
                         acc *= max(n, 1)
-                data = NUMPY.as_strided(flat[storage_offset:], shape=size,
-                                        strides=[st * flat.itemsize for st in stride])
+                data = backend_of(flat).as_strided(flat[storage_offset:], size,
+                                                   [st * flat.itemsize for st in stride])
     self._data = data
     self._version_counter[0] += 1
     return self
@@ -119,8 +119,12 @@ def set_(self: Tensor, source: Any = None, storage_offset: int = 0, size: Any = 
 def is_set_to(self: Tensor, tensor: Tensor) -> bool:
     """True if both tensors use the same memory with the same offset, sizes and strides."""
     a, b = self._data, tensor._data
-    return (self.untyped_storage() is tensor.untyped_storage() and a.shape == b.shape
-            and self.data_ptr() == tensor.data_ptr() and self.stride() == tensor.stride())
+    ra, rb = self.untyped_storage(), tensor.untyped_storage()
+    # (one storage: the same root array, or on a device the same root memory)
+    same = ra is rb or (type(ra) is type(rb) and type(ra) is not NUMPY.array_type
+                        and backend_of(ra).data_ptr(ra) == backend_of(rb).data_ptr(rb))
+    return (same and a.shape == b.shape and self.data_ptr() == tensor.data_ptr()
+            and self.stride() == tensor.stride())
 
 
 def as_subclass(self: Tensor, cls: type) -> Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backend import backend_of
 from ..graph import grad_mode
 from ..tensor import Tensor
 from ._op import Op
@@ -138,7 +139,7 @@ class _TensorCarrier:
         return stack(items)
 
     def zeros(self, like: Tensor, shape: tuple) -> Tensor:
-        return Tensor._make(self.xp.zeros(shape, dtype=like._data.dtype))
+        return Tensor._make(backend_of(like._data).xp.zeros(shape, dtype=like._data.dtype))
 
     steps = staticmethod(lambda a: a)
 

@@ -9,7 +9,7 @@ import warnings
 from typing import Any, Callable, Sequence
 
 from .. import dtypes as _dt
-from ..backend import get_array_module
+from ..backend import backend_of, get_array_module
 from ..graph import grad_mode
 from ..tensor import Size, Tensor, _shape_arg
 from ..devices import device as _device
@@ -101,7 +101,8 @@ def _resized(self: Tensor, shape: tuple) -> Any:
         n *= s
     root = self.untyped_storage()
     off = storage_offset(self) if root.flags.c_contiguous else -1
-    if a.flags.c_contiguous and off >= 0 and off + n <= root.size and root.flags.writeable:
+    if a.flags.c_contiguous and off >= 0 and off + n <= root.size \
+            and backend_of(root).writable(root):
         return root.reshape(-1)[off:off + n].reshape(shape)
     flat = xp.zeros(n, a.dtype)  # torch leaves the new elements uninitialised
     k = builtins.min(n, a.size)

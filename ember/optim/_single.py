@@ -137,7 +137,8 @@ def _copy_check(out: _Spec, src: _Spec) -> None:
 
 
 def _scalar(value: float) -> Tensor:
-    return ember.tensor(float(value), dtype=_get_scalar_dtype())
+    # on the host, as torch keeps step counts: reading one per step is no device sync
+    return ember.tensor(float(value), dtype=_get_scalar_dtype(), device="cpu")
 
 
 def _value(x: Any) -> Any:

@@ -53,7 +53,7 @@ class Adagrad(Optimizer):
 
     def _init_state(self, p: Tensor) -> None:
         state = self.state[p]
-        state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype())
+        state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype(), device="cpu")
         # torch reads the accumulator start from the defaults, not from the group
         state["sum"] = ember.full_like(p, self.defaults["initial_accumulator_value"])
 

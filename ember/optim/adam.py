@@ -83,7 +83,7 @@ class Adam(Optimizer):
             if len(state) == 0:
                 fresh.append(p)
                 # torch keeps the step count as a 0-d float tensor, so state dicts carry it as one
-                state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype())
+                state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype(), device="cpu")
                 state["exp_avg"] = ember.zeros_like(p)
                 state["exp_avg_sq"] = ember.zeros_like(p)
                 if group["amsgrad"]:

@@ -68,7 +68,7 @@ def _get_scalar_dtype() -> ember.dtype:
 def _step_as_tensor(state: dict | None) -> None:
     """Old state dicts stored ``step`` as a number; torch turns it into a tensor on load."""
     if state and "step" in state and not isinstance(state["step"], Tensor):
-        state["step"] = ember.tensor(float(state["step"]), dtype=_get_scalar_dtype())
+        state["step"] = ember.tensor(float(state["step"]), dtype=_get_scalar_dtype(), device="cpu")
 
 
 def _get_value(x: Any) -> Any:
@@ -404,7 +404,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: StateDict) -> None:
         """Loads a state from :meth:`state_dict` (ember's or torch's, with ember tensors). State
-        tensors are cast to their parameter's dtype, except the ``step`` counters."""
+        tensors go to their parameter's device and (floating parameters) dtype, except the
+        ``step`` counters, which stay on the CPU."""
         state_dict = state_dict.copy()
         for hook in list(self._optimizer_load_state_dict_pre_hooks.values()):
             result = hook(self, state_dict)
@@ -422,9 +423,11 @@ class Optimizer:
 
         def cast(param: Tensor, value: Any, key: Any = None) -> Any:
             if isinstance(value, Tensor):
-                if key == "step" or not param.is_floating_point():
+                if key == "step":
                     return value
-                return value.to(param.dtype)
+                if not param.is_floating_point():
+                    return value.to(param.device)
+                return value.to(param.device, param.dtype)
             if isinstance(value, dict):
                 return {k: cast(param, v, k) for k, v in value.items()}
             if isinstance(value, (list, tuple)):

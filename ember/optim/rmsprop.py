@@ -69,7 +69,7 @@ class RMSprop(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 fresh.append(p)
-                state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype())
+                state["step"] = ember.tensor(0.0, dtype=_get_scalar_dtype(), device="cpu")
                 state["square_avg"] = ember.zeros_like(p)
                 if group["momentum"] > 0:
                     state["momentum_buffer"] = ember.zeros_like(p)

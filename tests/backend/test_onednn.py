@@ -13,8 +13,9 @@ import ember.nn.functional as F
 from ember.autograd import gradcheck
 from ember.backend import NUMPY, numpy_conv, onednn
 
-pytestmark = pytest.mark.skipif(os.environ.get("EMBER_ONEDNN") == "0" or not onednn.enabled(),
-                                reason="the onednn extra is not installed or is switched off")
+pytestmark = [pytest.mark.skipif(os.environ.get("EMBER_ONEDNN") == "0" or not onednn.enabled(),
+                                 reason="the onednn extra is not installed or is switched off"),
+              pytest.mark.host_only]  # oneDNN is the CPU's convolution library
 
 CASES = [
     ((2, 3, 9, 9), (4, 3, 3, 3), dict(stride=1, padding=1)),
