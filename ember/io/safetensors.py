@@ -25,6 +25,8 @@ from typing import IO, Any, Union
 import numpy as np
 
 from .. import dtypes as _dt
+from ..backend import NUMPY, backend_of
+from ..devices import backend_for, move
 from ..tensor import Tensor
 from ._atomic import atomic_write
 
@@ -106,26 +108,42 @@ def _widen(name: str, key: str, arr: np.ndarray) -> np.ndarray:
 # -- writing -----------------------------------------------------------------------------------
 _byte_bounds = getattr(getattr(np.lib, "array_utils", np), "byte_bounds", None) or np.byte_bounds
 
+
+def _span(a: Any) -> tuple:
+    """``(device, lo, hi)``: the bytes ``a`` touches. A device array's come from its address and
+    strides (NumPy's ``byte_bounds`` reads ``__array_interface__``, which CuPy arrays lack)."""
+    if type(a) is np.ndarray:
+        return ("cpu", *_byte_bounds(a))
+    b = backend_of(a)
+    lo = hi = b.data_ptr(a)
+    for n, st in zip(a.shape, a.strides):
+        if st < 0:
+            lo += st * (n - 1)
+        else:
+            hi += st * (n - 1)
+    return (f"{b.device_type}:{b.device_index(a)}", lo, hi + a.itemsize)
+
+
 def _check_no_sharing(arrays: dict[str, np.ndarray]) -> None:
     # Like safetensors.torch: overlapping memory (tied weights, views of one another) would be
     # stored twice and come back untied, so it is refused rather than silently duplicated.
     spans = []
     for k, a in arrays.items():
         if a.size:
-            lo, hi = _byte_bounds(a)
-            spans.append((lo, hi, k))
+            dev, lo, hi = _span(a)
+            spans.append((dev, lo, hi, k))
     spans.sort()
     failing: list[set[str]] = []
     group: set[str] = set()
-    end = None
-    for lo, hi, k in spans:
-        if end is not None and lo < end:
+    end = where = None
+    for dev, lo, hi, k in spans:
+        if end is not None and dev == where and lo < end:
             group.add(k)
             end = max(end, hi)
         else:
             if len(group) > 1:
                 failing.append(group)
-            group, end = {k}, hi
+            group, end, where = {k}, hi, dev
     if len(group) > 1:
         failing.append(group)
     if failing:
@@ -157,6 +175,9 @@ def _serialize(tensors: dict[str, Tensor], metadata: dict[str, str] | None) -> t
                 raise TypeError(f"safetensors.save: metadata must map str to str, got {mk!r}: "
                                 f"{mv!r} ({type(mk).__name__} -> {type(mv).__name__})")
     _check_no_sharing(arrays)
+    for k, a in arrays.items():  # a CUDA tensor's bytes are read back to the host to be written
+        if type(a) is not np.ndarray:
+            arrays[k] = move(a, NUMPY, None)
 
     def kind(a: np.ndarray) -> tuple[str, int]:
         return _WRITE[_dt.from_numpy_dtype(a.dtype.newbyteorder("="))]
@@ -416,11 +437,12 @@ def load(f: FileLike | bytes) -> dict[str, Tensor]:
     return {k: Tensor._make(a) for k, a in arrays.items()}
 
 
-def load_file(filename: str | os.PathLike, device: str = "cpu") -> dict[str, Tensor]:
-    """``safetensors.torch.load_file``'s name for :func:`load` from a path."""
-    if str(device) != "cpu":
-        raise RuntimeError(f"ember tensors live on the CPU; cannot load to device {device!r}")
-    return load(filename)
+def load_file(filename: str | os.PathLike, device: Any = "cpu") -> dict[str, Tensor]:
+    """``safetensors.torch.load_file``: :func:`load` from a path, the tensors placed on
+    ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, an int or an ``ember.device``)."""
+    backend, index = backend_for(device)
+    arrays, _ = _read(filename)
+    return {k: Tensor._make(move(a, backend, index)) for k, a in arrays.items()}
 
 
 def load_metadata(f: FileLike | bytes) -> dict[str, str] | None:

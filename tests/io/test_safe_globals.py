@@ -222,6 +222,8 @@ def test_torch_whole_model_files_load_as_ember_models(tmp_path, zip_format):
     assert isinstance(em, ember.nn.Sequential) and isinstance(em[4], ember.nn.Linear)
     assert repr(em) == repr(tm)
     x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    assert all(not p.is_cuda for p in em.parameters())  # torch's file says "cpu"
+    em.to(ember.get_default_device())  # (the default device: cuda under --device)
     np.testing.assert_allclose(em(ember.tensor(x)).detach().numpy(),
                                tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
     assert list(em.state_dict()) == list(tm.state_dict())

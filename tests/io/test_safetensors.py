@@ -176,6 +176,26 @@ def test_file_objects(tmp_path):
         np.testing.assert_array_equal(S.load(f)["a"].numpy(), np.arange(4))
 
 
+
+def test_cuda_tensors_write_host_bytes_and_load_file_places_tensors(tmp_path):
+    # CUDA tensors are read back to the host to be written; views of one device array are still
+    # refused; load_file(device=) puts the tensors there (safetensors.torch's signature)
+    if not ember.cuda.is_available():
+        pytest.skip("needs a CUDA device (pytest --device fakecuda)")
+    w = ember.arange(6.0, device="cuda").view(2, 3)
+    with pytest.raises(RuntimeError, match="share memory"):
+        S.save({"w": w, "t": w.t()}, io.BytesIO())
+    path = tmp_path / "cuda.safetensors"
+    S.save({"w": w, "b": ember.tensor([1, 2], device="cuda"), "c": ember.ones(2, device="cpu")},
+           path)
+    got = sn.load_file(str(path))
+    np.testing.assert_array_equal(got["w"], np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(got["b"], [1, 2])
+    assert not S.load(path)["w"].is_cuda and not S.load_file(path)["w"].is_cuda
+    on = S.load_file(path, device="cuda")
+    assert all(t.device == ember.device("cuda", 0) for t in on.values())
+    np.testing.assert_array_equal(on["w"].cpu().numpy(), got["w"])
+
 # -- reading files written by the package ------------------------------------------------------
 def test_reads_reference_files(tmp_path):
     ts = {

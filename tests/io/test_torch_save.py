@@ -16,6 +16,8 @@ import ember
 from ember.io import load, save
 
 torch = torch_or_skip()
+# torch.load(map_location="cpu") throughout: under --device the tensors saved are CUDA ones, their
+# storages tagged cuda:0, which torch's CPU build reads only when mapped to the CPU
 
 
 def ember_objects():
@@ -57,7 +59,7 @@ def test_torch_reads_every_kind_of_object(tmp_path, same):
     obj = ember_objects()
     path = tmp_path / "ember.pt"
     save(obj, path)
-    t = torch.load(path, weights_only=True)
+    t = torch.load(path, map_location="cpu", weights_only=True)
     same(as_torch_expects(obj), t)
     assert isinstance(t["model"], collections.OrderedDict)
     assert t["model"]._metadata == obj["model"]._metadata
@@ -83,13 +85,13 @@ def test_torch_mmap_and_computed_offsets(tmp_path, same):
     path = tmp_path / "ember.pt"
     save(obj, path)
     want = as_torch_expects(obj)
-    same(want, torch.load(path, weights_only=True, mmap=True))
+    same(want, torch.load(path, map_location="cpu", weights_only=True, mmap=True))
     from torch.utils.serialization import config
 
     old = config.load.calculate_storage_offsets
     config.load.calculate_storage_offsets = True  # trusts miniz's exact layout
     try:
-        same(want, torch.load(path, weights_only=True, mmap=True))
+        same(want, torch.load(path, map_location="cpu", weights_only=True, mmap=True))
     finally:
         config.load.calculate_storage_offsets = old
 
@@ -102,9 +104,9 @@ def test_torch_serialization_debug(tmp_path):
     script = (
         "import sys, torch\n"
         "from torch.utils.serialization import config\n"
-        "a = torch.load(sys.argv[1], weights_only=True)\n"
+        "a = torch.load(sys.argv[1], map_location='cpu', weights_only=True)\n"
         "config.load.calculate_storage_offsets = True\n"
-        "b = torch.load(sys.argv[1], weights_only=True, mmap=True)\n"
+        "b = torch.load(sys.argv[1], map_location='cpu', weights_only=True, mmap=True)\n"
         "assert torch.equal(a['views']['base'], b['views']['base'])\n"
         "print('ok')\n")
     env = dict(os.environ, TORCH_SERIALIZATION_DEBUG="1")
@@ -138,7 +140,7 @@ def test_ember_round_trip(tmp_path, shares):
     assert type(e["param"]) is ember.nn.Parameter
     # saving what was loaded keeps the sharing (views of the loaded storage stay one record)
     save(e, tmp_path / "again.pt")
-    t = torch.load(tmp_path / "again.pt", weights_only=True)
+    t = torch.load(tmp_path / "again.pt", map_location="cpu", weights_only=True)
     assert t["views"]["T"].untyped_storage().data_ptr() == \
         t["views"]["base"].untyped_storage().data_ptr()
 
@@ -150,7 +152,7 @@ def test_tied_weights_and_shared_containers(tmp_path):
     cyclic.append(cyclic)
     obj = {"enc": w, "dec": w, "a": shared, "b": shared, "cyc": cyclic}
     save(obj, tmp_path / "tied.pt")
-    t = torch.load(tmp_path / "tied.pt", weights_only=True)
+    t = torch.load(tmp_path / "tied.pt", map_location="cpu", weights_only=True)
     assert t["enc"] is t["dec"] and t["a"] is t["b"] and t["cyc"][0] is t["cyc"]
     e = load(tmp_path / "tied.pt")
     assert e["enc"] is e["dec"] and e["a"] is e["b"] and e["cyc"][0] is e["cyc"]
@@ -161,7 +163,7 @@ def test_unshareable_views_are_copied(tmp_path):
     flipped = ember.from_numpy(base[::-1].copy())  # a plain array
     neg_stride = ember.Tensor._make(base[::-1])   # negative strides: torch has none
     save({"a": flipped, "b": neg_stride}, tmp_path / "neg.pt")
-    t = torch.load(tmp_path / "neg.pt", weights_only=True)
+    t = torch.load(tmp_path / "neg.pt", map_location="cpu", weights_only=True)
     np.testing.assert_array_equal(t["b"].numpy(), base[::-1])
 
 
@@ -169,7 +171,7 @@ def test_file_object_and_protocols(tmp_path):
     buf = io.BytesIO()
     save({"w": ember.ones(3)}, buf, pickle_protocol=4)
     buf.seek(0)
-    assert torch.equal(torch.load(buf, weights_only=True)["w"], torch.ones(3))
+    assert torch.equal(torch.load(buf, map_location="cpu", weights_only=True)["w"], torch.ones(3))
     with pytest.raises(ValueError, match="pickle_protocol"):
         save({}, io.BytesIO(), pickle_protocol=1)
 
@@ -221,7 +223,7 @@ def test_zip64_layout(tmp_path, monkeypatch):
         assert z.getinfo("z64/data/0").file_size == 400
     e = load(tmp_path / "z64.pt")
     np.testing.assert_array_equal(e["w"].numpy(), np.arange(100.0))
-    t = torch.load(tmp_path / "z64.pt", weights_only=True)
+    t = torch.load(tmp_path / "z64.pt", map_location="cpu", weights_only=True)
     np.testing.assert_array_equal(t["w"].numpy(), np.arange(100.0))
 
 

@@ -47,7 +47,7 @@ def test_resume_continues_identically(tmp_path, kind, direction):
         loaded = load(path)
     else:
         save(ckpt, path)
-        loaded = torch.load(path, weights_only=True)
+        loaded = torch.load(path, map_location="cpu", weights_only=True)  # (CUDA ones: --device)
 
     m2, opt2 = make(dst)
     m2.load_state_dict(loaded["model"])
