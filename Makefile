@@ -33,9 +33,14 @@ dot:
 # The suite runs with the oneDNN extra (a dev dependency); the convolution tests run again on the
 # NumPy path (EMBER_ONEDNN=0), which is what an install without the extra computes with.
 CONV_TESTS := tests/nn/test_conv_pool.py tests/nn/test_conv_pool_nd.py tests/nn/test_cnn_training.py tests/backend
+# The third pass runs the suite again with every tensor on the fake CUDA device
+# (tests/device/fakecupy.py: CuPy's API over NumPy, refusing host data where CuPy does), so a
+# host-only call in ember fails here without a GPU.
+FAKECUDA_TESTS := tests
 test: $(STAMP) dot
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 	EMBER_ONEDNN=0 $(BIN)/python -m pytest -n 2 -q $(CONV_TESTS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --device fakecuda $(FAKECUDA_TESTS)
 
 # three alternating rounds per workload: on a shared machine a busy spell then hits both frameworks
 bench: $(STAMP)

@@ -159,6 +159,7 @@ def test_output_nr_storage_offset_dim_order():
         assert [o.output_nr for o in outs] == [0, 1]
 
 
+@pytest.mark.cpu_build  # (shared memory is host memory; pin_memory's CPU-build error)
 def test_devices_memory_and_pointers():
     for m in (ember, torch):
         x = m.ones(2)

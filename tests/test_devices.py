@@ -265,3 +265,13 @@ def test_optimizer_state_follows_its_parameters(cuda):
     model(ember.ones(1, 3, device="cuda")).sum().backward()
     again.step()
     assert model.weight.is_cuda and again.state[model.weight]["step"].item() == 2
+
+
+def test_pinned_host_memory(cuda):
+    x = ember.arange(6.0, device="cpu").reshape(2, 3)
+    p = x.pin_memory()
+    assert p.is_pinned() and not x.is_pinned() and not p.is_cuda
+    np.testing.assert_array_equal(p.numpy(), x.numpy())
+    assert p.cuda(non_blocking=True).tolist() == x.tolist()
+    with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
+        ember.ones(2, device="cuda").pin_memory()

@@ -9,11 +9,11 @@ import builtins
 from typing import Any
 
 from .. import dtypes as _dt
-from ..backend import backend_of, get_array_module, is_array
+from ..backend import NUMPY, backend_of, get_array_module, is_array
 from ..graph import grad_mode
 from ..tensor import Size, Tensor, _wrap_dim
 from ._op import Op
-from .inplace import Fill, FillTensor
+from .inplace import Fill, FillTensor, type_name
 from .shape import expand
 
 
@@ -276,8 +276,27 @@ def _output_nr(self: Tensor) -> int:
 
 
 def pin_memory(self: Tensor, device: Any = None) -> Tensor:
-    """Copies the tensor into pinned memory: a CPU-only build has no accelerator to pin for."""
-    raise RuntimeError("Cannot access accelerator device when none is available.")
+    """A copy of this CPU tensor in page-locked host memory (CuPy's pinned pool), from which
+    copies to the GPU run faster; without CUDA, torch's error."""
+    from .. import devices as _devices
+
+    if type(self._data) is not NUMPY.array_type:
+        raise RuntimeError(f"cannot pin '{type_name(self)}' only dense CPU tensors can be pinned")
+    try:
+        backend = _devices.cuda_backend()
+    except (AssertionError, RuntimeError):
+        raise RuntimeError("Cannot access accelerator device when none is available.") from None
+    a = self._data
+    pinned = backend.cupyx.empty_pinned(a.shape, a.dtype)
+    pinned[...] = a
+    out = Tensor._make(pinned)
+    out._pinned = True
+    return out
+
+
+def is_pinned(self: Tensor, device: Any = None) -> bool:
+    """Whether this tensor lives in pinned host memory (made by ``pin_memory``)."""
+    return self.__dict__.get("_pinned", False)
 
 
 def share_memory_(self: Tensor) -> Tensor:
@@ -337,7 +356,7 @@ TENSOR_METHODS: dict[str, Any] = {
 for _name in ("is_meta", "is_mps", "is_xpu", "is_quantized", "is_nested", "is_mkldnn",
               "is_vulkan", "is_xla", "is_ipu", "is_maia", "is_mtia", "is_sparse_csr"):
     TENSOR_METHODS[_name] = property(_false)
-TENSOR_METHODS["is_pinned"] = _false
+TENSOR_METHODS["is_pinned"] = is_pinned
 TENSOR_METHODS["is_shared"] = is_shared
 TENSOR_METHODS["is_distributed"] = _false
 
