@@ -1,8 +1,8 @@
 """``torch.compile``: torch's signature and checks, and a compiler.
 
-The first call for a guard key (each tensor argument's shape, dtype and requires_grad, Python
-scalars' values, grad mode, every submodule's training flag and hooks, the parameters' and
-buffers' identities, shapes, dtypes and requires_grad) traces the forward (``ember._trace``,
+The first call for a guard key (each tensor argument's shape, dtype, device and requires_grad,
+Python scalars' values, grad mode, every submodule's training flag and hooks, the parameters' and
+buffers' identities, shapes, dtypes, devices and requires_grad) traces the forward (``ember._trace``,
 ``capture.py``) and generates a Python function of straight-line calls of the traced ops'
 forwards on arrays, plus one backward that runs their own backward formulas in reverse
 (``codegen.py``); later calls with that key replay it (``runtime.py``). With a graph recorded,

@@ -30,6 +30,7 @@ from .. import random as _random
 from .._trace import TraceError, trace
 from .._trace.ir import Graph, Node, Value
 from ..autograd.function import Function
+from ..backend import DEVICE_TYPES, NUMPY, backend_of
 from ..nn.modules.module import Module
 from ..ops import _op
 from ..ops import activation as _activation
@@ -68,13 +69,15 @@ class UfuncNoPromotion(Ufunc, name="UfuncNoPromotionBackward"):
 class DropoutNoise(Op, name="DropoutNoiseBackward"):
     """Dropout's noise, Bernoulli(1 - p) scaled by 1 / (1 - p) over ``shape``, drawn on every
     call by eager's own code (``ops.activation.masked_dropout``'s ``bernoulli_``/``div_``), so
-    that a compiled call draws exactly what eager draws from the generator's state."""
+    that a compiled call draws exactly what eager draws from the generator's state. It has no
+    tensor operand: ``backend`` is the input's backend off the CPU (eager's ``new_empty``)."""
 
     drawing: ClassVar[list] = [False]  # set while it draws: expected draws, not a graph break
 
     @staticmethod
-    def forward(ctx, *, shape, dtype, p):
-        noise = Tensor._make(ctx.xp.empty(shape, dtype))
+    def forward(ctx, *, shape, dtype, p, backend=None):
+        xp = ctx.xp if backend is None else backend.xp
+        noise = Tensor._make(xp.empty(shape, dtype))
         DropoutNoise.drawing[0] = True
         try:
             if p == 1:
@@ -96,6 +99,7 @@ class Detach(Alias):
         return a
 
 
+_NP = NUMPY.array_type
 _BREAKING = ("item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__",
              "__complex__")
 
@@ -113,6 +117,21 @@ class Capture:
     modules: list = field(default_factory=list)  # the modules called (their training flags)
     tuple_nodes: set = field(default_factory=set)  # ids of nodes whose op returned a 1-tuple
     created: set = field(default_factory=set)  # ids of the tensors made during the trace
+    # off the CPU only: id(node) -> (backend, device index) its op ran on (``Op.apply``'s
+    # placement: its first device operand), and id(Value) -> the backend of a node output's array
+    placed: dict = field(default_factory=dict)
+    backends: dict = field(default_factory=dict)
+
+
+def _placement(args: tuple) -> tuple | None:
+    """Where ``Op.apply`` runs an op of ``args``: the backend and index of its first device
+    operand (``ops._op._placed``), or None on the CPU."""
+    for a in args:
+        d = a._data if isinstance(a, Tensor) else a
+        if type(d) in DEVICE_TYPES:
+            b = backend_of(d)
+            return b, b.device_index(d)
+    return None
 
 
 def _state_of(named: list) -> list:
@@ -148,17 +167,27 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         return tracer_box[0] if tracer_box else None
 
     tuple_nodes: set = set()
+    placed: dict = {}
+    backends: dict = {}
 
     def start() -> None:
         # the trace has begun: note which ops return a tuple of one (split into one piece), which
-        # the IR does not say (the tracer re-installs ``self.record`` after each op: this one)
+        # the IR does not say (the tracer re-installs ``self.record`` after each op: this one),
+        # and, off the CPU, the device each op ran on and its outputs' array types
         tr = tracer()
         bound = type(tr).record.__get__(tr)
 
         def record(cls: type, args: tuple, kwargs: dict) -> Any:
             out = bound(cls, args, kwargs)
+            node = tr.graph.nodes[-1]
             if type(out) is tuple and len(out) == 1:
-                tuple_nodes.add(id(tr.graph.nodes[-1]))
+                tuple_nodes.add(id(node))
+            if DEVICE_TYPES:
+                where = _placement(args)
+                if where is not None:
+                    placed[id(node)] = where
+                for v, o in zip(node.outputs, out if type(out) is tuple else (out,)):
+                    backends[id(v)] = backend_of(o._data)
             return out
 
         tr.record = record
@@ -203,12 +232,29 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         tr.register(out, v)
         return out
 
-    def detach(self: Tensor) -> Tensor:
-        return detached(self, orig_detach(self))
+    aliasing = [False]  # set while detach()/.data wrap a tensor's memory (no mask is finished)
 
-    data_prop = property(lambda self: detached(self, orig_data.fget(self)), orig_data.fset)
+    def detach(self: Tensor) -> Tensor:
+        aliasing[0] = True
+        try:
+            out = orig_detach(self)
+        finally:
+            aliasing[0] = False
+        return detached(self, out)
+
+    def data_get(self: Tensor) -> Tensor:
+        aliasing[0] = True
+        try:
+            out = orig_data.fget(self)
+        finally:
+            aliasing[0] = False
+        return detached(self, out)
+
+    data_prop = property(data_get, orig_data.fset)
 
     orig_no_grad = _compare._no_grad
+    masks: list = []  # the device masks made, and their copies
+    mask_ids: set = set()
 
     def no_grad_ufunc(ufunc: str, input: Any, other: Any, promote: bool = True) -> Tensor:
         if _op._tracer is None:
@@ -217,8 +263,14 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         op = Ufunc if promote else UfuncNoPromotion
         out = op.apply(input, other, ufunc=ufunc)[0]
         # eager's callers may finish a mask with raw array code in place (isclose), which no op
-        # records: read-only here, such a write fails the trace and the call runs eagerly
-        out._data.flags.writeable = False
+        # records: read-only here, such a write fails the trace and the call runs eagerly (CuPy
+        # has no read-only arrays: a device mask is compared with its copy after the trace)
+        d = out._data
+        if type(d) is _NP:
+            d.flags.writeable = False
+        else:
+            masks.append((d, d.copy()))
+            mask_ids.add(id(d))
         return out
 
     orig_dropout = _activation.masked_dropout
@@ -226,7 +278,12 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
     def masked_dropout(input: Tensor, p: float, inplace: bool, mask_shape: tuple) -> Tensor:
         if _op._tracer is None:
             return orig_dropout(input, p, inplace, mask_shape)
-        noise = DropoutNoise.apply(shape=tuple(mask_shape), dtype=input._data.dtype, p=p)
+        d = input._data
+        if type(d) is _NP:
+            noise = DropoutNoise.apply(shape=tuple(mask_shape), dtype=d.dtype, p=p)
+        else:
+            noise = DropoutNoise.apply(shape=tuple(mask_shape), dtype=d.dtype, p=p,
+                                       backend=backend_of(d))
         return input.mul_(noise) if inplace else input * noise
 
     called: dict = {}
@@ -250,6 +307,11 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
         t = orig_make.__func__(*a, **k)
         if _op._tracer is not None:
             made.append(t)
+            if mask_ids and id(t._data) in mask_ids and not aliasing[0]:
+                # a device mask's memory wrapped again by raw array code (isclose finishing its
+                # mask in place): what the CPU's read-only flag refuses
+                raise ValueError("output array is read-only (a mask is finished by code no op "
+                                 "records)")
         return t
 
     def function_apply(cls: type, *a: Any, **k: Any) -> Any:
@@ -271,7 +333,12 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             _compare._no_grad = no_grad_ufunc
             _activation.masked_dropout = masked_dropout
             try:
-                return trace(_Traced(fn, module, start), args, kwargs)
+                result = trace(_Traced(fn, module, start), args, kwargs)
+                for d, copy in masks:  # (a read at compile time, as the CPU's flag is free)
+                    if not backend_of(d).xp.array_equal(d, copy):
+                        raise ValueError("assignment destination is read-only (a mask was "
+                                         "written in place by code no op records)")
+                return result
             finally:
                 _inplace._write = orig_write
                 _compare._no_grad = orig_no_grad
@@ -316,7 +383,7 @@ def capture(fn: Callable, module: Any, args: tuple, kwargs: dict) -> Capture:
             if v is not None and id(v) in consts:
                 sources.setdefault(v.name, obj)
     return Capture(graph, writes, sources, out, list(called.values()), tuple_nodes,
-                   {id(t) for t in made})
+                   {id(t) for t in made}, placed, backends)
 
 
 class _Traced:

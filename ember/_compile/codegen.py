@@ -12,6 +12,11 @@ engine's single route (``call_node(ctx, grads, raw=True)``: each gradient summed
 shape and cast to its dtype), summing the gradients that meet at a value, and returns one
 gradient per edge of the compiled node (the inputs, parameters and captured leaves that require
 grad). No formula is written twice: the generated code only orders the ops' own.
+
+Off the CPU each context's class carries the backend its op ran on while tracing (``backend``,
+``xp``: what ``Op.apply`` sets on a node of device operands), so the ops' forwards and backwards
+call CuPy there; a 0-d CPU operand is copied to the device as ``apply`` copies it, promotion is
+decided on the device's arrays, and constants keep the traced arrays (on the traced device).
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from typing import Any
 
 from .._trace.ir import Node, Value
 from ..autograd.engine import call_node
-from ..backend import NUMPY
+from ..backend import NUMPY, backend_of, is_array
 from ..dtypes import promote_arrays
 from ..ops._op import Op
 from ..tensor import Tensor
@@ -58,6 +63,7 @@ class Program:
     specialized: bool = False
     saves: bool = True  # whether its ops save anything for backward (known after the first)
     noise_ctx: dict = field(default_factory=dict)  # replay index -> position of its context
+    backend: Any = NUMPY  # the backend of the outputs (the compiled node's)
 
     def specialize(self) -> None:
         """After the first backward: the backward written again with what it recorded."""
@@ -79,9 +85,10 @@ def _is_array(v: Any) -> bool:
     return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, (Value, Tensor))
 
 
-def _fake(v: Value) -> Tensor:
-    # a stand-in of the value's dtype and kind (0-d or not) for torch's promotion rules
-    return Tensor._make(NUMPY.xp.zeros(() if v.shape == () else (1,) * len(v.shape), v.dtype.np))
+def _fake(v: Value, xp: Any) -> Tensor:
+    # a stand-in of the value's dtype and kind (0-d or not) for torch's promotion rules, in the
+    # array module the op runs on (promotion's scalars follow the operands' device)
+    return Tensor._make(xp.zeros(() if v.shape == () else (1,) * len(v.shape), v.dtype.np))
 
 
 def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) -> Program:
@@ -89,7 +96,8 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     ``real_inputs``: the call's tensors in graph-input order."""
     g = cap.graph
     ns: dict[str, Any] = {"_new": _new, "_call": call_node, "_asarray": _asarray,
-                          "_acc": _acc, "_bump": _bump, "_cast": _cast}
+                          "_acc": _acc, "_bump": _bump, "_cast": _cast,
+                          "_asarray_on": _asarray_on, "_from_host": _from_host}
     names: dict[int, str] = {}  # id(Value) -> local name
     live_tensor: dict[int, Tensor] = {}  # id(Value) -> the live tensor it reads (params, leaves)
     requires: dict[int, bool] = {}
@@ -162,6 +170,18 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     for node in g.nodes:
         for o in node.outputs:
             names[id(o)] = f"v{o.name[1:]}"  # (the tracer's names: v0, v1, ...)
+    # off the CPU: which values' arrays are the host's (a 0-d CPU tensor next to device ones,
+    # which Op.apply copies to their device: the generated code does that too)
+    on_host: set = set()
+    if cap.placed:
+        for v, t in zip(g.inputs, real_inputs):
+            if type(t._data) is _NP:
+                on_host.add(id(v))
+        for v in list(g.params.values()) + list(g.constants):
+            t = live_tensor.get(id(v))
+            if type(t._data if t is not None else v.data) is _NP:
+                on_host.add(id(v))
+        on_host.update(k for k, b in cap.backends.items() if b is NUMPY)
     # which nodes run: those the outputs or a write need, and those that may mutate a buffer
     writes_after: dict[int, list] = {}
     for tgt, res, target in cap.writes:
@@ -202,18 +222,21 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
             requires[id(o)] = rg and (o.dtype.is_floating_point or o.dtype.is_complex)
         in_meta = tuple((a.shape, a.dtype.np) if isinstance(a, Value) else None
                         for a in node.args)
+        attrs = {"needs_input_grad": needs, "next_functions": ((None, 0),) * len(node.args),
+                 "_in_meta": in_meta, "_n_out": len(node.outputs),
+                 "_out_meta": tuple((o.shape, o.dtype) for o in node.outputs),
+                 "__module__": __name__, "_to_save": (),
+                 # what forward saved, as it saved it: the arrays are the compiled graph's
+                 # own, so no packing and no version checks are needed
+                 "saved": _SAVED, "saved_tensors": _SAVED_TENSORS}
+        where = cap.placed.get(id(node))  # off the CPU: the backend its op ran on, as apply's
+        if where is not None:
+            attrs["backend"], attrs["xp"] = where[0], where[0].xp
         ctx_cls = type(op._node_cls.__name__ if hasattr(op, "_node_cls") else op.__name__,
-                       (getattr(op, "_node_cls", op),),
-                       {"needs_input_grad": needs, "next_functions": ((None, 0),) * len(node.args),
-                        "_in_meta": in_meta, "_n_out": len(node.outputs),
-                        "_out_meta": tuple((o.shape, o.dtype) for o in node.outputs),
-                        "__module__": __name__, "_to_save": (),
-                        # what forward saved, as it saved it: the arrays are the compiled
-                        # graph's own, so no packing and no version checks are needed
-                        "saved": _SAVED, "saved_tensors": _SAVED_TENSORS})
+                       (getattr(op, "_node_cls", op),), attrs)
         ns[f"K{i}"] = ctx_cls
         ns[f"F{i}"] = op.forward
-        args = _args(node, i, names, ns)
+        args = _args(node, i, names, ns, where, on_host)
         kwargs = []
         for key, val in node.kwargs.items():
             if isinstance(val, Value):
@@ -230,8 +253,10 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
         body.append(f"    c{i} = _new(K{i})  # {node.name}")
         body.append(f"    {outs} = F{i}(c{i}, {', '.join(args + kwargs)})")
         for o in node.outputs:
-            if o.shape == ():
+            if o.shape == () and where is None:
                 body.append(f"    {names[id(o)]} = _asarray({names[id(o)]})")
+            elif o.shape == ():  # (CuPy returns arrays: a Python scalar made as apply would)
+                body.append(f"    {names[id(o)]} = _asarray_on({names[id(o)]}, K{i}.xp)")
         body.extend(writes_after.get(id(node), []))
         dead = [names[id(v)] for v in tensor_args if last.get(id(v)) == i
                 and id(v) not in outs_ids and v.kind in ("node", "input")]
@@ -301,10 +326,13 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
     for kind, x in edges:
         t = real_inputs[x] if kind == "input" else x
         in_meta.append((tuple(t._data.shape), t._data.dtype))
+    # the compiled node's backend (the zeros it makes for missing gradients): its outputs'
+    backend = next((backend_of(t._data) if t is not None else cap.backends.get(id(v), NUMPY)
+                    for v, t in ((v, live_tensor.get(id(v))) for v in out_vals)), NUMPY)
     return Program(fwd_fn, bwd_fn, fwd_src, bwd_src, len(g.inputs), outputs,
                    tuple((v.shape, v.dtype) for v in out_vals), out_grad, edges,
                    tuple(in_meta), record, g, live_tensor, replay, out_vals, spec,
-                   noise_ctx=noise_ctx)
+                   noise_ctx=noise_ctx, backend=backend)
 
 
 class _BackwardSpec:
@@ -413,14 +441,26 @@ def _grad_values(g: Any, requires: dict, grad_nodes: list) -> list:
     return list(seen.values())
 
 
-def _args(node: Node, i: int, names: dict, ns: dict) -> list[str]:
-    """The node's positional arguments as source, cast as ``Op.apply`` would (torch's type
-    promotion: decided here once, from the traced dtypes)."""
+def _args(node: Node, i: int, names: dict, ns: dict, where: tuple | None = None,
+          on_host: set | None = None) -> list[str]:
+    """The node's positional arguments as source, placed and cast as ``Op.apply`` would (a host
+    array of an op on a device copied there; torch's type promotion: decided here once, from
+    the traced dtypes)."""
     op = node.op
     items: list[Any] = list(node.args)
     casts: dict[int, Any] = {}
+    moved: set = set()
+    xp = NUMPY.xp
+    if where is not None:
+        xp = where[0].xp
+        for j, a in enumerate(items):
+            if isinstance(a, Value):
+                if id(a) in on_host:
+                    moved.add(j)
+            elif type(a) is _NP:  # an array option: copied once, here
+                items[j] = where[0].from_host(a, where[1])
     if op._promote:
-        fakes = [_fake(a) if isinstance(a, Value) else a for a in items]
+        fakes = [_fake(a, xp) if isinstance(a, Value) else a for a in items]
         arrays = [f._data if isinstance(f, Tensor) else f for f in fakes]
         promoted = promote_arrays(tuple(fakes), arrays, op._promote == "float")
         for j, (a, p) in enumerate(zip(items, promoted)):
@@ -433,6 +473,9 @@ def _args(node: Node, i: int, names: dict, ns: dict) -> list[str]:
     for j, a in enumerate(items):
         if isinstance(a, Value):
             s = names[id(a)]
+            if j in moved:
+                ns[f"BK{i}"] = where[0]
+                s = f"_from_host({s}, BK{i}, {where[1]!r})"
             if j in casts:
                 ns[f"D{i}_{j}"] = casts[j]
                 s = f"{s}.astype(D{i}_{j})"
@@ -488,11 +531,22 @@ def _flat(items: tuple) -> list[Value]:
 
 # -- helpers the generated code calls ---------------------------------------------------------
 def _asarray(x: Any) -> Any:
-    # numpy returns 0-d results as scalars; Op.apply makes them arrays again (the trace's arrays
-    # are NumPy's: another backend's compiled code would take its own, issue 18)
+    # numpy returns 0-d results as scalars; Op.apply makes them arrays again (an op traced on a
+    # device gets _asarray_on its own array module instead)
     return x if type(x) is NUMPY.array_type else NUMPY.xp.asarray(x)
 
 
+def _asarray_on(x: Any, xp: Any) -> Any:
+    # Op.apply's: an output that is not an array made one by the op's array module
+    return x if is_array(x) else xp.asarray(x)
+
+
+def _from_host(x: Any, backend: Any, index: int) -> Any:
+    # Op.apply's placement: a 0-d CPU array next to device operands is copied to their device
+    return backend.from_host(x, index) if type(x) is _NP else x
+
+
+_NP = NUMPY.array_type
 _SAVED = property(attrgetter("_to_save"))
 # a backward written on Tensors reads them as Tensors
 _SAVED_TENSORS = property(lambda ctx: tuple(Tensor._make(s) if _is_array(s) else s

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from sys import modules as _modules
 from typing import Any
 
-from ..backend import backend_of
+from ..backend import NUMPY, backend_of
+from ..devices import device_of
 from ..dtypes import get_default_dtype
 from ..graph import grad_mode
 from ..graph.node import FREED, Node, anomaly, sequence
@@ -25,6 +26,7 @@ _log = logging.getLogger("ember._dynamo")
 _make = Tensor._make
 _new = object.__new__
 _state = grad_mode.state
+_NP = NUMPY.array_type
 
 
 class _Config:
@@ -132,7 +134,8 @@ _SCALARS = (int, float, bool, str, type(None), complex)
 
 def _spec(obj: Any, out: list, seen: dict) -> None:
     """The guard's view of an argument: each tensor's shape, dtype and requires_grad (and
-    whether it repeats an earlier one), the values of Python scalars, containers' shapes."""
+    device, off the CPU; and whether it repeats an earlier one), the values of Python scalars,
+    containers' shapes."""
     t = type(obj)
     if t is Tensor or isinstance(obj, Tensor):
         k = id(obj)
@@ -141,7 +144,8 @@ def _spec(obj: Any, out: list, seen: dict) -> None:
         else:
             seen[k] = len(seen)
             d = obj._data
-            out.append((d.shape, d.dtype, obj._requires_grad, t))
+            out.append((d.shape, d.dtype, obj._requires_grad, t) if type(d) is _NP else
+                       (d.shape, d.dtype, obj._requires_grad, t, device_of(d)))
     elif t in _SCALARS:
         out.append((t, obj))
     elif t is tuple or t is list:
@@ -158,7 +162,7 @@ def _spec(obj: Any, out: list, seen: dict) -> None:
 
 def _module_spec(mod: Any, out: list) -> None:
     """Each submodule's training flag and hooks; each parameter's and buffer's identity, shape,
-    dtype and requires_grad."""
+    dtype and requires_grad (and device, off the CPU: ``module.to`` keeps the objects)."""
     stack = [mod]
     while stack:
         m = stack.pop()
@@ -168,10 +172,19 @@ def _module_spec(mod: Any, out: list) -> None:
                 or d["_backward_pre_hooks"]):
             out.append("hooks")
         for p in d["_parameters"].values():
-            out.append(None if p is None else (id(p), p._data.shape, p._data.dtype,
-                                               p._requires_grad))
+            if p is None:
+                out.append(None)
+                continue
+            a = p._data
+            out.append((id(p), a.shape, a.dtype, p._requires_grad) if type(a) is _NP else
+                       (id(p), a.shape, a.dtype, p._requires_grad, device_of(a)))
         for b in d["_buffers"].values():
-            out.append(None if b is None else (id(b), b._data.shape, b._data.dtype))
+            if b is None:
+                out.append(None)
+                continue
+            a = b._data
+            out.append((id(b), a.shape, a.dtype) if type(a) is _NP else
+                       (id(b), a.shape, a.dtype, device_of(a)))
         stack.extend(c for c in d["_modules"].values() if c is not None)
 
 
@@ -319,7 +332,8 @@ class _Entry:
                 "_program": program, "_in_meta": program.in_meta,
                 "needs_input_grad": (True,) * len(program.edges),
                 "_n_out": len(program.out_meta), "_out_meta": program.out_meta,
-                "__module__": __name__})
+                "__module__": __name__, "backend": program.backend,
+                "xp": program.backend.xp})
         if program is not None:
             self.call_source, self.call = _glue(self, program)
 
@@ -351,8 +365,9 @@ def _watch(node: Any, prog: Program) -> tuple:
     candidates = [("input", i, t) for i, t in enumerate(node._inputs)] + [
         ("tensor", t, t) for t in {id(t): t for t in prog.value_tensors.values()}.values()]
     for kind, x, t in candidates:
-        share = backend_of(t._data).may_share_memory
-        if any(share(t._data, s) for s in saved):
+        d = t._data
+        share = backend_of(d).may_share_memory
+        if any(type(s) is type(d) and share(d, s) for s in saved):  # (only arrays of one kind)
             out.append((kind, x))
     return tuple(out)
 
@@ -437,7 +452,8 @@ class Compiled:
                 plain = False
                 break
             d = a._data
-            key.append((d.shape, d.dtype, a._requires_grad))
+            key.append((d.shape, d.dtype, a._requires_grad) if type(d) is _NP else
+                       (d.shape, d.dtype, a._requires_grad, device_of(d)))
         if plain and len(args) > 1 and len(set(map(id, args))) != len(args):
             plain = False
         if not plain:

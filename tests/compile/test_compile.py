@@ -675,3 +675,58 @@ def test_one_piece_split_range_checked_options_and_failed_traces():
     y = ember.randn(3, 2)
     assert _same(to_complex(y), ember.view_as_complex_copy(y))
     assert "the trace failed" in _reason(to_complex)
+
+
+# -- on a device (run with --device fakecuda, or on a GPU) ---------------------------------------
+def _cuda_or_skip():
+    if not ember.cuda.is_available():
+        pytest.skip("needs a CUDA device (--device fakecuda or a GPU)")
+
+
+def test_the_device_is_guarded_and_the_replay_runs_there():
+    _cuda_or_skip()
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.BatchNorm1d(2))
+    eager = copy.deepcopy(model)
+    compiled = ember.compile(model)
+    f = ember.compile(lambda x: (x.exp() + 1).sum(0))
+    lin = nn.Linear(3, 2)
+    lin_compiled = ember.compile(lin)
+    for dev in ("cpu", "cuda", "cpu"):
+        model.to(dev)  # the same Parameter objects, on another device: a new key
+        eager.to(dev)
+        lin.to(dev)
+        for _ in range(2):  # traced (or found), then replayed
+            x = ember.randn(5, 3, device=dev, requires_grad=True)
+            x2 = x.detach().clone().requires_grad_(True)
+            y, y2 = compiled(x), eager(x2)
+            assert y.device.type == dev and _same(y, y2)
+            y.sum().backward()
+            y2.sum().backward()
+            assert x.grad.device.type == dev and _same(x.grad, x2.grad)
+            assert _same(model[3].running_mean, eager[3].running_mean)
+            assert _same(f(x), (x.exp() + 1).sum(0)) and f(x).device.type == dev
+            assert _same(lin_compiled(x), lin(x)) and lin_compiled(x).device.type == dev
+        assert _reason(compiled) is None and _reason(f) is None
+    # the module's keys: cpu, cuda, and cpu again with new buffers (``to`` replaces buffers)
+    assert len(compiled.__dict__["_compiled"].cache) == 3 and len(f._compiled.cache) == 2
+    assert len(lin_compiled.__dict__["_compiled"].cache) == 2
+
+
+def test_on_a_device_host_scalars_several_outputs_and_masks_written_in_place():
+    _cuda_or_skip()
+    s = ember.tensor(2.0, device="cpu")  # a 0-d CPU tensor: a scalar next to device tensors
+    f = ember.compile(lambda x: (x * s + s, x - 1))
+    x = ember.randn(3, device="cuda", requires_grad=True)
+    for _ in range(2):
+        a, b = f(x)
+        assert _reason(f) is None
+        assert a.device.type == "cuda" and _same(a, x * s + s) and _same(b, x - 1)
+        x.grad = None
+        a.sum().backward()  # the other output's gradient: zeros made on the device
+        assert x.grad.device.type == "cuda" and _same(x.grad, ember.full((3,), 2.0))
+    # isclose finishes its mask with raw array code in place: eager, on the device too
+    close = ember.compile(lambda a, b: ember.isclose(a, b) & (a > 0))
+    a = ember.randn(4, device="cuda")
+    b = a.clone()
+    assert _same(close(a, b), ember.isclose(a, b) & (a > 0))
+    assert "the trace failed" in _reason(close)
