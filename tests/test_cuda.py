@@ -128,6 +128,7 @@ def test_properties(fake):
     assert re.fullmatch(r"_CudaDeviceProperties\(name='fakecuda \(NumPy\)', major=9, minor=0, "
                         r"total_memory=81920MB, multi_processor_count=132, uuid=[0-9a-f-]{36}, "
                         r"L2_cache_size=\d+MB\)", repr(props)), repr(props)
+    assert cuda._format_uuid(bytes(range(16))) == "00010203-0405-0607-0809-0a0b0c0d0e0f"
     for bad in (2, -1):
         with pytest.raises(AssertionError, match="^Invalid device id$"):
             cuda.get_device_properties(bad)

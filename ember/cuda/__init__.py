@@ -267,8 +267,7 @@ class _CudaDeviceProperties:
         self.shared_memory_per_multiprocessor = int(get("sharedMemPerMultiprocessor"))
         self.L2_cache_size = int(get("l2CacheSize"))
         self.gcnArchName = self.name  # torch reuses the name on CUDA builds
-        uuid = get("uuid", b"")
-        self.uuid = _format_uuid(uuid if isinstance(uuid, bytes) else bytes(uuid))
+        self.uuid = _format_uuid(get("uuid", b""))
 
     def __repr__(self) -> str:
         mib = 1024 * 1024
@@ -278,7 +277,15 @@ class _CudaDeviceProperties:
                 f"L2_cache_size={self.L2_cache_size // mib}MB)")
 
 
-def _format_uuid(raw: bytes) -> str:
+def _format_uuid(raw: Any) -> str:
+    """torch's 8-4-4-4-12 hex form of a device's 16 uuid bytes (CuPy gives bytes; a str or a
+    list of ints is taken byte by byte)."""
+    if isinstance(raw, str):
+        raw = raw.encode("latin-1", "replace")
+    try:
+        raw = bytes(raw)
+    except (TypeError, ValueError):
+        raw = b""
     h = raw.ljust(16, b"\0")[:16].hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
