@@ -472,7 +472,11 @@ def _function(qual: str, fn: Callable, allowed: frozenset | None,
         if sync is not None:
             _sync(sync)
         if host is None:
-            args = tuple(map(_unwrap, args))
+            if len(args) == 1:  # the common case, with _unwrap inlined for a device array here
+                a0 = args[0]
+                args = (a0._a,) if type(a0) is ndarray and a0._dev == _device else (_unwrap(a0),)
+            else:
+                args = tuple(map(_unwrap, args))
         else:
             args = tuple(a if i in host_at and type(a) is np.ndarray else _unwrap(a)
                          for i, a in enumerate(args))
