@@ -162,7 +162,7 @@ class _DeviceSynchronized(RuntimeError):
 # ---------------------------------------------------------------------------------------------
 # memory: the live bytes of every device allocation, per device
 
-_MAX_DEVICES = 64
+_MAX_DEVICES = 64            # DEVICE_COUNT may be set up to this
 _used = [0] * _MAX_DEVICES   # bytes of live arrays, per device
 _held = [0] * _MAX_DEVICES   # bytes of freed blocks the pool caches, per device
 _live: dict[int, weakref.ref] = {}  # id of an allocation's NumPy array -> its weak reference
