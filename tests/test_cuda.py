@@ -305,6 +305,7 @@ def _gpu_check_module():
 def test_gpu_check_pytest_part_reads_the_run(tmp_path, monkeypatch):
     """The suite part's command (--device cuda, -x) run here on the CPU over one small test file:
     its summary, count and log."""
+    torch_or_skip()  # the file it runs compares with torch
     gpu_check = _gpu_check_module()
     run = subprocess.run
     commands = []
