@@ -2097,11 +2097,22 @@ def _quiet(f: Callable, *args: Any) -> Any:
         return f(*args)
 
 
+_SPECIAL_LOOP = {"b": np.float64, "i": np.float64, "u": np.float64}
+
+
 def _floating(fn: Callable) -> Callable:
-    """Integer and boolean inputs of a special function promote to float64, as CuPy's loops."""
+    """A special function's inputs as CuPy's loops take them (float32 and float64 only): integers
+    and booleans promote to float64, float16 computes (and comes back) in float32."""
     def special(*args: Any) -> Any:
-        return fn(*[a.astype(np.float64) if type(a) is np.ndarray and a.dtype.kind in "biu"
-                    else a for a in args])
+        cast = []
+        for a in args:
+            if type(a) is np.ndarray:
+                if a.dtype.kind in _SPECIAL_LOOP:
+                    a = a.astype(np.float64)
+                elif a.dtype == np.float16:
+                    a = a.astype(np.float32)
+            cast.append(a)
+        return fn(*cast)
     special.__name__ = getattr(fn, "__name__", "special")
     return special
 
@@ -2222,6 +2233,20 @@ def _special_table() -> dict[str, Callable]:
         zm = np.add(z, m)
         return gammasgn(zm) * gammasgn(z) * np.exp(lgamma(zm) - lgamma(z))
 
+    def zeta(s: Any, q: Any) -> np.ndarray:
+        # Cephes (cupyx's) sums directly until q + k > 9, so a negative q is exact; ember's
+        # kernel sums 9 terms and is right for q >= 0 only: shift a negative q by whole steps
+        dtype = np.result_type(s, q)
+        s, q = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(q, np.float64))
+        with np.errstate(all="ignore"):
+            m = np.where(q < 0, np.ceil(-q), 0.0)
+            steps = int(m.max()) if m.size and np.isfinite(m).all() else 0
+            head = np.zeros(q.shape)
+            for j in range(steps):  # bounded by the most negative q, over whole arrays
+                head += np.where(j < m, (q + j) ** -s, 0.0)
+            out = head + ns.zeta(s, q + m)
+        return out.astype(dtype if dtype.kind == "f" else np.float64, copy=False)
+
     def binom(n: np.ndarray, k: np.ndarray) -> np.ndarray:
         return np.exp(lgamma(np.add(n, 1)) - lgamma(np.add(k, 1)) - lgamma(np.subtract(n, k) + 1))
 
@@ -2231,7 +2256,7 @@ def _special_table() -> dict[str, Callable]:
         # ember's kernels
         "erf": ns.erf, "erfc": ns.erfc, "erfcx": ns.erfcx, "erfinv": ns.erfinv,
         "ndtri": ns.ndtri, "log_ndtr": ns.log_ndtr, "gammaln": lgamma, "digamma": ns.digamma,
-        "psi": ns.digamma, "zeta": ns.zeta, "polygamma": ns.polygamma,
+        "psi": ns.digamma, "zeta": zeta, "polygamma": ns.polygamma,
         "gammainc": ns.gammainc, "gammaincc": ns.gammaincc,
         "i0": ns.i0, "i0e": ns.i0e, "i1": ns.i1, "i1e": ns.i1e,
         "j0": nb.bessel_j0, "j1": nb.bessel_j1, "y0": nb.bessel_y0, "y1": nb.bessel_y1,

@@ -612,6 +612,7 @@ def test_special_bessel_and_promotion():
         got = getattr(cpx.scipy.special, name)(cp.asarray(POS))
         assert np.array_equal(got.get(), numpy_bessel.bessel(kernel, POS))
     assert cpx.scipy.special.erf(cp.arange(3)).dtype == np.float64  # integers promote
+    assert cpx.scipy.special.erf(cp.ones(2, cp.float16)).dtype == np.float32  # no half loops
 
 
 def test_special_functions_agree_with_numpy_formulas():
@@ -638,7 +639,8 @@ SCIPY_CASES = [("gamma", (X + 0.5,)), ("gammasgn", (X + 0.5,)), ("rgamma", (X + 
                ("inv_boxcox1p", (X / 3, POS / 6)), ("exprel", (X,)), ("erfcinv", (POS / 3.1,)),
                ("ndtr", (X,)), ("chdtr", (POS, POS[::-1])), ("chdtrc", (POS, POS[::-1])),
                ("pdtr", (POS, POS[::-1])), ("gdtr", (POS, POS, POS[::-1])),
-               ("zetac", (POS + 1.5,)), ("cosdg", (X * 30,)), ("cosm1", (X / 100,)),
+               ("zetac", (POS + 1.5,)), ("zeta", (np.full(25, 4.0), X * 3 + 0.1)),
+               ("zeta", (POS + 1.5, POS)), ("cosdg", (X * 30,)), ("cosm1", (X / 100,)),
                ("tandg", (X * 10,)), ("radian", (X, POS, X)), ("log_expit", (X,)),
                ("logit", (POS / 7,)), ("exp10", (X,)), ("multigammaln", (POS + 2, 3)),
                ("loggamma", (POS,)), ("log_softmax", (X,))]
