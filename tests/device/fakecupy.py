@@ -1792,6 +1792,13 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None) -> Any:
     return _wrap_any(r)
 
 
+def _where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    if x is None and y is None:  # where(cond) is nonzero(cond): its size is read back, a sync
+        _sync("nonzero")
+        return _wrap_any(np.nonzero(_unwrap(condition)))
+    return _wrap_any(np.where(_unwrap(condition), _unwrap(x), _unwrap(y)))
+
+
 def _count_nonzero(a: Any, axis: Any = None) -> Any:
     return _wrap(np.asarray(np.count_nonzero(_unwrap(a), axis=axis)))
 
@@ -1834,6 +1841,7 @@ _CUPY_SPECIAL: dict[str, Any] = {
     "ElementwiseKernel": _kernel_class("ElementwiseKernel"),
     "ReductionKernel": _kernel_class("ReductionKernel"), "RawKernel": _kernel_class("RawKernel"),
     "reshape": _reshape, "take": _take, "count_nonzero": _count_nonzero, "in1d": _in1d,
+    "where": _where,
     "msort": _msort, "asfarray": _asfarray, "from_dlpack": _from_dlpack,
     "argmax": _argmaxish(np.argmax), "argmin": _argmaxish(np.argmin),
     "nanargmax": _argmaxish(np.nanargmax), "nanargmin": _argmaxish(np.nanargmin),

@@ -366,6 +366,9 @@ def test_device_index_arrays_and_masks():
     assert fakecupy.findings()["host_index"]
     a[a > 9] = 0.0                                     # a masked write needs no count: no sync
     assert fakecupy.sync_count("mask") == before + 1
+    (rows,) = cp.where(cp.arange(4) > 1)                 # where(cond) is nonzero: a sync
+    assert fakecupy.sync_count("nonzero") == 1 and type(rows) is cp.ndarray
+    assert cp.where(a > 5, a, 0.0).shape == (3, 4) and fakecupy.sync_count("nonzero") == 1
 
 
 # -- syncs -----------------------------------------------------------------------------------------
