@@ -11,6 +11,7 @@ import numpy as np
 
 from .._trace import Graph, Node, Value, trace
 from .._trace.tracer import _flatten
+from ..backend import DEVICE_TYPES, backend_of
 from ..tensor import Tensor
 from ._ops import CONVERTERS, DynamicShapeError
 from .errors import OnnxExporterError, UnsupportedOperatorError
@@ -215,15 +216,48 @@ def _onnx_type(onnx: Any, dt: Any) -> int:
 def _perturbed(t: Tensor, axes: list[int]) -> Tensor:
     """``t`` for the second trace: grown along each dynamic axis (its rows repeated), and its
     values moved one place (the same values, so integer ids stay valid), so that whatever
-    depends on the sizes or the values shows up as a difference between the traces."""
+    depends on the sizes or the values shows up as a difference between the traces. It stays
+    on ``t``'s device."""
     data = t._data
+    xp = np if type(data) is np.ndarray else backend_of(data).xp
     for a in axes:
         n = data.shape[a]
         m = n + 1 if n >= 2 else n + 2
-        data = np.take(data, np.arange(m) % max(n, 1), axis=a)
+        data = xp.take(data, xp.arange(m) % max(n, 1), axis=a)
     if data.size > 1:
-        data = np.roll(data.reshape(-1), 1).reshape(data.shape)
-    return Tensor._make(np.ascontiguousarray(data))
+        data = xp.roll(data.reshape(-1), 1).reshape(data.shape)
+    return Tensor._make(xp.ascontiguousarray(data))
+
+
+def _host(a: Any) -> Any:
+    """``a`` as a NumPy array if it is a device array (an explicit device-to-host copy), else
+    ``a`` itself; tuples and lists are searched (a node's options)."""
+    if type(a) in DEVICE_TYPES:
+        return backend_of(a).to_host(a)
+    if type(a) in (tuple, list):
+        items = [_host(x) for x in a]
+        if any(x is not y for x, y in zip(items, a)):
+            return type(a)(items)
+    return a
+
+
+def _to_host(graph: Graph, values: bool = True) -> None:
+    """Puts the arrays ``graph`` holds on the host, in place: the arrays among its nodes'
+    options and its constants' data, and with ``values`` the data of its parameters, buffers
+    and the folded values of its live nodes (the second trace needs only the former: it is
+    compared, not written). The exporter makes initializers and constants with NumPy, so a
+    model on a GPU exports the same file as on the CPU."""
+    if not DEVICE_TYPES:
+        return  # NumPy's arrays only
+    for node in graph.nodes:
+        node.args = _host(node.args)
+        node.kwargs = {k: _host(v) for k, v in node.kwargs.items()}
+    todo = list(graph.constants)
+    if values:
+        todo += [*graph.params.values(), *(o for n in graph.live_nodes() for o in n.outputs)]
+    for v in todo:
+        if v.data is not None:
+            v.data = _host(v.data)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -308,6 +342,7 @@ def _build(onnx: Any, model: Any, args: tuple, kwargs: dict, input_names: Any,
            output_names: Any, opset: int, dynamic_axes: Any, fold: bool, export_params: bool,
            keep_initializers_as_inputs: bool, verbose: bool) -> Any:
     graph, _ = trace(model, args, kwargs, non_ops=True)
+    _to_host(graph)
     in_names = _input_names(model, len(graph.inputs), input_names)
     out_names = list(output_names or [])
     out_names += [f"output_{i}" if len(graph.outputs) > 1 or i else "output"
@@ -330,6 +365,7 @@ def _build(onnx: Any, model: Any, args: tuple, kwargs: dict, input_names: Any,
     for t, name in zip(seen, in_names):
         swap[id(t)] = _perturbed(t, sorted(a % max(t.ndim, 1) for a in dynamic.get(name, {})))
     twin, _ = trace(model, _replace(args, swap), _replace(kwargs, swap), non_ops=True)
+    _to_host(twin, values=False)
     if [n.op for n in twin.nodes] != [n.op for n in graph.nodes]:
         raise DynamicShapeError(
             "the model runs different ops for other input values or sizes (Python control "

@@ -548,3 +548,53 @@ def test_cumsum_topk_sort(tmp_path):
 
     roundtrip(tmp_path, fn, (ember.randn(4, 5),), [(ember.randn(6, 5),)], input_names=["x"],
               dynamic_axes={"x": [0]})
+
+
+class _Mixed(nn.Module):
+    """Convolution with batch norm, an LSTM, attention with an attention mask, a constant made
+    in the forward on the input's device, and a pooling divisor folded from a trace constant."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                  nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False))
+        self.lstm = nn.LSTM(4, 6, batch_first=True)
+        self.mha = nn.MultiheadAttention(6, 2, batch_first=True)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        y = self.conv(x).flatten(2).transpose(1, 2)  # (batch, 9, 4)
+        y, _ = self.lstm(y)
+        mask = ember.ones(9, 9, dtype=ember.bool, device=x.device).triu(1)
+        y = self.mha(y, y, y, attn_mask=mask)[0]
+        return self.head(y + ember.tensor([0.5], device=x.device)).mean(1)
+
+
+def test_a_model_on_cuda_exports_the_cpu_file(tmp_path):
+    """torch.onnx.export takes a model on a GPU: the file is the one its copy on the CPU gives
+    (initializers and folded constants are read back to the host)."""
+    if not ember.cuda.is_available():
+        pytest.skip("no CUDA device")
+    ember.manual_seed(0)
+    m = _Mixed().to("cpu").eval()
+    with ember.no_grad():
+        bn = m.conv[1]
+        bn.running_mean.copy_(ember.linspace(-0.2, 0.3, 4, device="cpu"))
+        bn.running_var.copy_(ember.linspace(0.5, 2.0, 4, device="cpu"))
+    x = ember.randn(2, 3, 6, 6, device="cpu")
+    kw = dict(input_names=["x"], output_names=["y"], dynamic_axes={"x": [0], "y": [0]})
+    # each export under its device as the default one: the LSTM makes its initial state on
+    # the default device, not its input's (nn/modules/rnn.py)
+    with ember.device("cpu"):
+        ember.onnx.export(m, (x,), tmp_path / "cpu.onnx", **kw)
+    m.to("cuda")
+    assert m.head.weight.is_cuda and m.conv[1].running_var.is_cuda
+    with ember.device("cuda"):
+        ember.onnx.export(m, (x.cuda(),), tmp_path / "cuda.onnx", **kw)
+    assert m.head.weight.is_cuda  # the model stays where it was
+    assert (tmp_path / "cuda.onnx").read_bytes() == (tmp_path / "cpu.onnx").read_bytes()
+    feeds = [ember.randn(5, 3, 6, 6, device="cpu")]
+    (got,) = _run(tmp_path / "cuda.onnx", feeds)
+    with ember.no_grad():
+        want = m(feeds[0].cuda()).cpu().numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
