@@ -404,15 +404,19 @@ def digamma(x: np.ndarray) -> np.ndarray:
 
 def zeta(s: np.ndarray, q: np.ndarray) -> np.ndarray:
     """The Hurwitz zeta function ``sum_k (k + q)^-s`` for s > 1, by Euler-Maclaurin summation
-    (the direct sum over 9 terms, then the tail's integral and Bernoulli corrections), as
-    Cephes's ``zeta``; NaN for s < 1 or (q <= 0 at an integer, inf)."""
+    (the direct sum until at least 9 terms and ``k + q > 9``, then the tail's integral and
+    Bernoulli corrections), as Cephes's ``zeta``; NaN for s < 1 or (q <= 0 at an integer, inf)."""
     s, q = np.broadcast_arrays(_f64(np.asarray(s)), _f64(np.asarray(q)))
     with np.errstate(all="ignore"):
         total = np.zeros(s.shape)
-        a = q.copy()
-        for _ in range(9):
-            total += a ** -s
-            a = a + 1.0
+        # per element, the terms summed directly: 9, or up to the first k with q + k > 9 (the
+        # tail's expansion is accurate only there: a negative q needs more)
+        need = np.where(np.isfinite(q), np.maximum(9.0, np.floor(9.0 - q) + 1.0), 9.0)
+        terms = int(min(need.max(initial=9.0), 1e6))
+        for k in range(terms):
+            term = (q + k) ** -s
+            total += term if k < 9 else np.where(k < need, term, 0.0)
+        a = q + need
         # tail: a^(1-s)/(s-1) - a^-s / 2 + sum_k B_2k/(2k)! * s(s+1)...(s+2k-2) a^(-s-2k+1)
         total += a ** (1.0 - s) / (s - 1.0) + 0.5 * a ** -s
         fact, rising, power = 1.0, s.copy(), a ** (-s - 1.0)
