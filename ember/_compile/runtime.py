@@ -419,6 +419,13 @@ def _glue(entry: _Entry, prog: Program) -> tuple[str, Any]:
     return src, ns["call"]
 
 
+def _amp_key(st: Any) -> tuple:
+    """The autocast state a trace depends on: the CPU's switch and dtype, and CUDA's where
+    ``ember.amp`` has a CUDA autocast."""
+    cuda = getattr(st, "cuda_enabled", False)
+    return (st.enabled, st.dtype, cuda and st.cuda_dtype)
+
+
 def _checks_pass(checks: tuple) -> bool:
     """What an entry assumed beyond its key: captured leaves' shapes and requires_grad, the
     training flags of the modules a function called."""
@@ -445,7 +452,7 @@ class Compiled:
         plain = not kwargs
         amp = _modules.get("ember.amp.autocast_mode")  # (only once a program has loaded it)
         mode = (_state.enabled, anomaly.enabled, get_default_dtype(),
-                (amp._state.enabled, amp._state.dtype) if amp is not None else None)
+                _amp_key(amp._state) if amp is not None else None)
         key: list = [mode]
         for a in args:
             if type(a) is not Tensor:
