@@ -15,6 +15,8 @@ class Value:
     qualified ``name``), ``"const"`` (a tensor the forward used that came from nowhere the tracer
     saw: its data is kept) or ``"node"`` (an output of ``producer``). ``data``: the array, for
     params, buffers, constants and node outputs that depend on no input (foldable); else None.
+    It stays on its tensor's device (a CuPy array for a CUDA model): a consumer that needs the
+    host reads it with its backend's ``to_host``, as ``ember.onnx.export`` does.
     """
 
     name: str

@@ -582,7 +582,7 @@ def test_a_model_on_cuda_exports_the_cpu_file(tmp_path):
         bn.running_mean.copy_(ember.linspace(-0.2, 0.3, 4, device="cpu"))
         bn.running_var.copy_(ember.linspace(0.5, 2.0, 4, device="cpu"))
     x = ember.randn(2, 3, 6, 6, device="cpu")
-    kw = dict(input_names=["x"], output_names=["y"], dynamic_axes={"x": [0], "y": [0]})
+    kw = {"input_names": ["x"], "output_names": ["y"], "dynamic_axes": {"x": [0], "y": [0]}}
     # each export under its device as the default one: the LSTM makes its initial state on
     # the default device, not its input's (nn/modules/rnn.py)
     with ember.device("cpu"):
