@@ -1,13 +1,14 @@
 """``torch.compile``: torch's signature and checks, and a compiler.
 
 The first call for a guard key (each tensor argument's shape, dtype, device and requires_grad,
-Python scalars' values, grad mode, every submodule's training flag and hooks, the parameters' and
-buffers' identities, shapes, dtypes, devices and requires_grad) traces the forward (``ember._trace``,
-``capture.py``) and generates a Python function of straight-line calls of the traced ops'
-forwards on arrays, plus one backward that runs their own backward formulas in reverse
-(``codegen.py``); later calls with that key replay it (``runtime.py``). With a graph recorded,
-the compiled forward is **one** node, ``CompiledFunctionBackward``, whose edges go to the inputs'
-and parameters' own nodes, so ``.grad`` accumulation, hooks and ``retain_graph`` are eager's.
+Python scalars' values, grad mode, autocast, the default dtype and device, every submodule's
+training flag and hooks, the parameters' and buffers' identities, shapes, dtypes, devices and
+requires_grad) traces the forward (``ember._trace``, ``capture.py``) and generates a Python
+function of straight-line calls of the traced ops' forwards on arrays, plus one backward that
+runs their own backward formulas in reverse (``codegen.py``); later calls with that key replay
+it (``runtime.py``). With a graph recorded, the compiled forward is **one** node,
+``CompiledFunctionBackward``, whose edges go to the inputs' and parameters' own nodes, so
+``.grad`` accumulation, hooks and ``retain_graph`` are eager's.
 
 What a straight-line replay cannot reproduce runs eagerly for that key (``fullgraph=True``
 raises ``Unsupported`` instead): reading values in Python (``.item()``, ``bool(t)``), random

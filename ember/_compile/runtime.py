@@ -10,6 +10,7 @@ from sys import modules as _modules
 from typing import Any
 
 from ..backend import NUMPY, backend_of
+from ..devices import default as _default_device
 from ..devices import device_of
 from ..dtypes import get_default_dtype
 from ..graph import grad_mode
@@ -452,7 +453,7 @@ class Compiled:
         plain = not kwargs
         amp = _modules.get("ember.amp.autocast_mode")  # (only once a program has loaded it)
         mode = (_state.enabled, anomaly.enabled, get_default_dtype(),
-                _amp_key(amp._state) if amp is not None else None)
+                _amp_key(amp._state) if amp is not None else None, _default_device[0])
         key: list = [mode]
         for a in args:
             if type(a) is not Tensor:

@@ -724,6 +724,14 @@ def test_on_a_device_host_scalars_several_outputs_and_masks_written_in_place():
         x.grad = None
         a.sum().backward()  # the other output's gradient: zeros made on the device
         assert x.grad.device.type == "cuda" and _same(x.grad, ember.full((3,), 2.0))
+    # the default device is guarded: what the forward makes (ones) is made there
+    g = ember.compile(lambda x: ember.ones(3) * x.sum())
+    x = ember.randn(2, device="cpu")
+    for dev in ("cpu", "cuda", "cpu", "cuda"):
+        with ember.device(dev):
+            y = g(x)
+            assert y.device.type == dev and _same(y, ember.ones(3) * x.sum())
+    assert len(g._compiled.cache) == 2 and _reason(g) is None
     # isclose finishes its mask with raw array code in place: eager, on the device too
     close = ember.compile(lambda a, b: ember.isclose(a, b) & (a > 0))
     a = ember.randn(4, device="cuda")
