@@ -1,6 +1,9 @@
-"""Mixed precision on a CPU build, against torch 2.13: autocast's three lists on "cpu", the
-"cuda" spellings that warn and disable themselves, and GradScaler (enabled on "cpu", disabled
-with torch's warning on "cuda", a pass-through when disabled)."""
+"""Mixed precision on the CPU, against torch 2.13: autocast's three lists on "cpu", GradScaler on
+"cpu", and (on a CPU build: marked cpu_build) the "cuda" spellings that warn and disable themselves,
+GradScaler disabled with torch's warning on "cuda" and a pass-through when disabled.
+
+autocast("cpu") casts CPU tensors only, so every test here makes its tensors on the CPU, also
+under --device (the fixture below); CUDA's autocast and GradScaler are tests/test_amp_cuda.py."""
 import warnings
 
 import numpy as np
@@ -10,6 +13,14 @@ import ember
 from helpers import torch_or_skip
 
 torch = torch_or_skip()
+
+
+@pytest.fixture(autouse=True)
+def _cpu_tensors():
+    """These are tests of CPU autocast and of the CPU scaler: factories make CPU tensors, also
+    under --device fakecuda (whose default device is CUDA)."""
+    with ember.device("cpu"):
+        yield
 
 
 def _dtypes():
@@ -176,7 +187,13 @@ def _warns(mod, make):
     return obj, [(x.category, str(x.message)) for x in w]
 
 
-@pytest.mark.parametrize("make", [
+def _cuda_build(param_id):
+    # the "cuda" spellings answer as torch's CPU build only without CUDA
+    return pytest.mark.cpu_build if "cuda" in param_id.lower() or param_id in (
+        "GradScaler",) else ()
+
+
+_WARN_CASES = [
     lambda m: m.autocast("cuda"),
     lambda m: m.amp.autocast("cuda", dtype=m.float16),
     lambda m: m.cuda.amp.autocast(),
@@ -188,9 +205,14 @@ def _warns(mod, make):
     lambda m: m.cuda.amp.GradScaler(),
     lambda m: m.cpu.amp.GradScaler(),
     lambda m: m.amp.GradScaler("cpu", enabled=False),
-], ids=["autocast-cuda", "amp.autocast-cuda", "cuda.amp.autocast", "cpu.amp.autocast",
-        "cpu-float32", "cpu-float64", "GradScaler", "GradScaler-cuda", "cuda.amp.GradScaler",
-        "cpu.amp.GradScaler", "GradScaler-disabled"])
+]
+_WARN_IDS = ["autocast-cuda", "amp.autocast-cuda", "cuda.amp.autocast", "cpu.amp.autocast",
+             "cpu-float32", "cpu-float64", "GradScaler", "GradScaler-cuda", "cuda.amp.GradScaler",
+             "cpu.amp.GradScaler", "GradScaler-disabled"]
+
+
+@pytest.mark.parametrize("make", [pytest.param(m, id=i, marks=_cuda_build(i))
+                                  for m, i in zip(_WARN_CASES, _WARN_IDS)])
 def test_warnings_and_disabling_match_torch(make):
     e_obj, e_warn = _warns(ember, make)
     t_obj, t_warn = _warns(torch, make)
@@ -204,6 +226,7 @@ def test_warnings_and_disabling_match_torch(make):
         assert e_obj.device == t_obj.device
 
 
+@pytest.mark.cpu_build  # without CUDA, autocast("cuda") disables itself (torch's CPU build)
 def test_cuda_autocast_runs_the_region_as_written():
     x = ember.ones(2, 2)
     with warnings.catch_warnings():
@@ -222,6 +245,7 @@ def test_autocast_argument_errors():
     assert ember.amp.is_autocast_available("cpu") is torch.amp.is_autocast_available("cpu")
 
 
+@pytest.mark.cpu_build  # GradScaler() is CUDA's: disabled only without CUDA (torch's CPU build)
 def test_disabled_grad_scaler_passes_through():
     for mod in (torch, ember):
         with warnings.catch_warnings():

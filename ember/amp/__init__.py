@@ -1,4 +1,5 @@
-"""``torch.amp``: mixed precision on the CPU (autocast and GradScaler), with torch's semantics."""
+"""``torch.amp``: mixed precision on the CPU and on CUDA (autocast and GradScaler), with torch's
+semantics."""
 from __future__ import annotations
 
 from . import autocast_mode, grad_scaler  # noqa: F401

@@ -1,6 +1,9 @@
-"""``torch.autocast`` on a CPU build: the ops torch's CPU autocast lists run in lower precision
-(bfloat16 or float16), a second list runs in float32, a third at the widest input type; every other
-op runs as written.
+"""``torch.autocast`` on the CPU and on CUDA: the ops torch's autocast lists of a device run in
+lower precision (bfloat16 or float16), a second list runs in float32, a third at the widest input
+type; every other op runs as written. Each device has its own lists (torch's
+``aten/src/ATen/autocast_mode.h``), its own switch and dtype: a CUDA region casts the ops on CUDA
+tensors only, a CPU region those on CPU tensors only. Without CUDA (no CuPy, no device),
+``autocast("cuda")`` warns and disables itself as torch's CPU build does.
 
 torch casts in its dispatcher. ember has none, so the first enabled autocast wraps the listed
 functions where programs reach them (``ember.X``, ``ember.nn.functional.X``, ``ember.linalg.X``,
@@ -19,7 +22,10 @@ import threading
 import warnings
 from typing import Any, Callable
 
+import numpy as _np
+
 from .. import dtypes as _dt
+from ..backend import backend_of as _backend_of
 from ..tensor import Tensor
 
 __all__ = ["autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
@@ -53,6 +59,41 @@ _PROMOTE = ("cat", "stack", "index_copy")
 _MODULES = ("ember", "ember.nn.functional", "ember.linalg", "ember.fft", "ember.special")
 # padding's reflect/replicate modes are reflection_pad*/replication_pad* in torch's list
 _FP32_PAD_MODES = ("reflect", "replicate")
+
+# torch's CUDA autocast lists (aten/src/ATen/autocast_mode.h, torch 2.13), by where ember has each
+# op. ``fp32_opt`` is torch's fp32_set_opt_dtype (and norm's fp32_append_dtype): float32 unless the
+# call passes ``dtype=``, and only when the first argument is eligible.
+_CUDA_LOWER = ("conv1d", "conv2d", "conv3d", "conv_tbc", "conv_transpose1d", "conv_transpose2d",
+               "conv_transpose3d", "prelu", "addmm", "addmv", "addr", "matmul", "einsum", "mm",
+               "mv", "vecdot", "linear", "addbmm", "baddbmm", "bmm", "chain_matmul", "multi_dot",
+               "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
+               "scaled_dot_product_attention", "__matmul__", "__rmatmul__")
+_CUDA_FP32 = ("acos", "arccos", "asin", "arcsin", "cosh", "erfinv", "exp", "expm1", "log",
+              "log10", "log2", "log1p", "reciprocal", "rsqrt", "sinh", "tan", "pow", "__pow__",
+              "__rpow__", "__rtruediv__", "__rdiv__", "softplus", "layer_norm", "rms_norm",
+              "group_norm", "frobenius_norm", "nuclear_norm", "cosine_similarity",
+              "poisson_nll_loss", "cosine_embedding_loss", "nll_loss", "hinge_embedding_loss",
+              "kl_div", "l1_loss", "smooth_l1_loss", "huber_loss", "mse_loss",
+              "margin_ranking_loss", "multilabel_margin_loss", "soft_margin_loss",
+              "triplet_margin_loss", "multi_margin_loss", "binary_cross_entropy_with_logits",
+              "dist", "pdist", "cdist", "renorm", "logsumexp",
+              # torch composes these of listed ops (log_softmax + nll_loss, norm): float32 there
+              "cross_entropy", "normalize")
+_CUDA_FP32_OPT = ("prod", "softmax", "log_softmax", "cumprod", "cumsum", "sum", "norm",
+                  "vector_norm", "matrix_norm")
+_CUDA_PROMOTE = ("addcdiv", "addcmul", "atan2", "arctan2", "bilinear", "cross", "dot", "vdot",
+                 "grid_sample", "index_put", "tensordot", "scatter_add")
+# ember's modules where a name is a different op than torch's list means
+_CUDA_NOT_IN = {"ember.linalg": ("cross",)}
+# upsample_* are float32; interpolate's "area" mode is adaptive_avg_pool (not listed)
+_CUDA_INTERP = ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear")
+_BCE_BANNED = (
+    "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
+    "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
+    "In this case, combine the two layers using "
+    "torch.nn.functional.binary_cross_entropy_with_logits\n"
+    "or torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits are\n"
+    "safe to autocast.")
 _DEVICE_TYPES = ("cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, "
                  "lazy, vulkan, mps, meta, hpu, mtia, privateuseone")
 
@@ -67,6 +108,9 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.enabled = False        # CPU autocast is on
         self.dtype: Any = _bfloat16()  # its lower-precision dtype (set_autocast_dtype)
+        self.cuda_enabled = False   # CUDA autocast is on (only ever with CUDA available)
+        self.cuda_dtype: Any = _dt.float16
+        self.active = False         # either is on: the wrappers' one check
         self.inside = False         # a listed op is running: its inner ops are not cast again
         self.depth = 0              # nesting of enabled regions, for the cast cache
         self.cache: dict = {}       # id(leaf) -> (leaf, version, dtype, cast), per region
@@ -74,7 +118,38 @@ class _State(threading.local):
 
 
 _state = _State()
-_installed = False
+_installed: set = set()  # the devices whose lists are wrapped
+_NDARRAY = _np.ndarray
+
+
+def _cuda_available() -> bool:
+    from .. import cuda
+
+    return cuda.is_available()
+
+
+def _kind(t: Tensor) -> str:
+    d = t._data
+    return "cpu" if type(d) is _NDARRAY else _backend_of(d).device_type
+
+
+def _op_kind(args: tuple, kwargs: dict) -> str:
+    """The autocast an op's call meets: CUDA's when any of its tensors is on CUDA (torch's
+    dispatch key), else the CPU's."""
+    for x in (args, kwargs.values()):
+        for v in x:
+            if isinstance(v, Tensor):
+                if type(v._data) is not _NDARRAY:
+                    return _kind(v)
+            elif isinstance(v, (list, tuple)):
+                for w in v:
+                    if isinstance(w, Tensor) and type(w._data) is not _NDARRAY:
+                        return _kind(w)
+    return "cpu"
+
+
+def _refresh_active(st: _State) -> None:
+    st.active = bool(st.enabled or st.cuda_enabled)
 
 
 def _default_dtype(device_type: str) -> Any:
@@ -86,16 +161,19 @@ def _default_dtype(device_type: str) -> Any:
                 "autocast('cpu') casts to bfloat16 by default, which this ember does not have "
                 "yet: pass dtype=ember.float16")
         return bf16
+    if device_type == "cuda":
+        return _state.cuda_dtype
     return _dt.float16
 
 
-def _eligible(t: Any) -> bool:
-    # torch casts floating tensors other than float64
-    return isinstance(t, Tensor) and t.dtype.is_floating_point and t.dtype is not _dt.float64
+def _eligible(t: Any, kind: str = "cpu") -> bool:
+    # torch casts floating tensors other than float64, on the region's device
+    return (isinstance(t, Tensor) and t.dtype.is_floating_point and t.dtype is not _dt.float64
+            and (type(t._data) is _NDARRAY) is (kind == "cpu"))
 
 
-def _cast_one(t: Any, dtype: Any) -> Any:
-    if not _eligible(t) or t.dtype is dtype:
+def _cast_one(t: Any, dtype: Any, kind: str = "cpu") -> Any:
+    if not _eligible(t, kind) or t.dtype is dtype:
         return t
     if t.requires_grad and t.grad_fn is None and _state.cache_enabled and _state.depth:
         hit = _state.cache.get(id(t))
@@ -107,12 +185,37 @@ def _cast_one(t: Any, dtype: Any) -> Any:
     return t.to(dtype)
 
 
-def _cast_tree(x: Any, dtype: Any) -> Any:
+def _cast_tree(x: Any, dtype: Any, kind: str = "cpu") -> Any:
     if isinstance(x, Tensor):
-        return _cast_one(x, dtype)
+        return _cast_one(x, dtype, kind)
     if isinstance(x, (list, tuple)):
-        return type(x)(_cast_tree(v, dtype) for v in x)
+        return type(x)(_cast_tree(v, dtype, kind) for v in x)
     return x
+
+
+def _promote_cuda(args: tuple, kwargs: dict, lower: Any) -> Any:
+    """torch's ``prioritize``: float32 wins over the lower dtype; float64 is ignored."""
+    current = lower
+    found: list = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, Tensor):
+            found.append(x)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(args)
+    walk(tuple(kwargs.values()))
+    for t in found:
+        if not _eligible(t, "cuda"):
+            continue
+        nxt = t.dtype
+        if current is _dt.float32 or nxt is _dt.float32:
+            current = _dt.float32
+        elif not (current is lower and nxt is lower):
+            raise RuntimeError("Unexpected floating ScalarType in at::autocast::prioritize")
+    return current
 
 
 def _widest(args: tuple, kwargs: dict) -> Any:
@@ -134,11 +237,20 @@ def _widest(args: tuple, kwargs: dict) -> Any:
     return widest
 
 
-def _wrap(fn: Callable, policy: str, name: str) -> Callable:
+def _wrap(fn: Callable, policy: str | None, name: str,
+          cuda_policy: str | None = None) -> Callable:
+    """``fn`` under the CPU list's ``policy`` and the CUDA list's ``cuda_policy`` (None: not
+    listed there, run as written)."""
     @functools.wraps(fn)
     def autocast_wrapper(*args: Any, **kwargs: Any) -> Any:
         st = _state
-        if not st.enabled or st.inside:
+        if not st.active or st.inside:
+            return fn(*args, **kwargs)
+        if _op_kind(args, kwargs) != "cpu":  # CUDA's lists, or as written outside its region
+            if cuda_policy is None or not st.cuda_enabled:
+                return fn(*args, **kwargs)
+            return _cuda_call(fn, cuda_policy, args, kwargs)
+        if policy is None or not st.enabled:
             return fn(*args, **kwargs)
         if policy == "lower":
             dtype = st.dtype
@@ -162,6 +274,60 @@ def _wrap(fn: Callable, policy: str, name: str) -> Callable:
     return autocast_wrapper
 
 
+def _cuda_call(fn: Callable, policy: str, args: tuple, kwargs: dict) -> Any:
+    """A listed op on CUDA tensors inside a CUDA region: torch's CUDA policies."""
+    st = _state
+    dtype = None
+    if policy == "lower":
+        dtype = st.cuda_dtype
+    elif policy == "fp32":
+        dtype = _dt.float32
+    elif policy == "fp32_opt":
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        if kwargs.get("dtype") is None and _eligible(first, "cuda"):
+            st.inside = True
+            try:
+                return fn(_cast_one(first, _dt.float32, "cuda"), *args[1:], **kwargs) if args \
+                    else fn(**{k: (_cast_one(v, _dt.float32, "cuda") if v is first else v)
+                               for k, v in kwargs.items()})
+            finally:
+                st.inside = False
+    elif policy == "promote":
+        dtype = _promote_cuda(args, kwargs, st.cuda_dtype)
+    elif policy == "interp":
+        mode = kwargs.get("mode", args[3] if len(args) > 3 else "nearest")
+        dtype = None if mode == "area" else _dt.float32
+    elif policy == "banned":
+        raise RuntimeError(_BCE_BANNED)
+    if dtype is not None:
+        args = _cast_tree(args, dtype, "cuda")
+        kwargs = {k: _cast_tree(v, dtype, "cuda") for k, v in kwargs.items()}
+    st.inside = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        st.inside = False
+
+
+def _cuda_policy(module: str, name: str) -> str | None:
+    if name in _CUDA_NOT_IN.get(module, ()):
+        return None
+    if name in _CUDA_LOWER:
+        return "lower"
+    if name in _CUDA_FP32:
+        return "fp32"
+    if name in _CUDA_FP32_OPT:
+        return "fp32_opt"
+    if name in _CUDA_PROMOTE:
+        return "promote"
+    if module == "ember.nn.functional":
+        if name in _CUDA_INTERP:
+            return "interp"
+        if name == "binary_cross_entropy":
+            return "banned"
+    return None
+
+
 def _policy(module: str, name: str) -> str | None:
     if name in _LOWER:
         return "lower"
@@ -175,11 +341,12 @@ def _policy(module: str, name: str) -> str | None:
     return None
 
 
-def _install() -> None:
-    """Wraps the listed ops once, where programs reach them."""
-    global _installed
-    if _installed:
+def _install(kind: str = "cpu") -> None:
+    """Wraps the ops ``kind``'s lists name, once, where programs reach them (a CPU-only program
+    never wraps the names only CUDA's lists have). Each wrapper knows both lists."""
+    if kind in _installed:
         return
+    _installed.add(kind)
     targets: list = [(Tensor, "ember.Tensor")]
     for mod in _MODULES:
         try:
@@ -193,10 +360,10 @@ def _install() -> None:
             if not callable(value) or isinstance(value, type) or hasattr(
                     value, "_autocast_original"):
                 continue
-            policy = _policy(mod, name)
-            if policy is not None:
-                setattr(owner, name, _wrap(value, policy, name))
-    _installed = True
+            policy, cuda_policy = _policy(mod, name), _cuda_policy(mod, name)
+            if (policy if "cpu" in _installed else None) is not None or (
+                    cuda_policy if "cuda" in _installed else None) is not None:
+                setattr(owner, name, _wrap(value, policy, name, cuda_policy))
 
 
 def is_autocast_available(device_type: str) -> bool:
@@ -208,8 +375,8 @@ class autocast:  # noqa: N801 - torch's name
     """Runs the ops of a region in mixed precision (``torch.autocast``).
 
     Args:
-        device_type: ``"cpu"`` (bfloat16 or float16) or ``"cuda"`` (disables itself with torch's
-            warning: ember has no CUDA).
+        device_type: ``"cpu"`` (bfloat16 or float16) or ``"cuda"`` (float16 or bfloat16; without
+            CUDA it disables itself with torch's warning).
         dtype: the lower precision; default bfloat16 on the CPU, float16 on CUDA.
         enabled: False makes the region run as written (and can switch autocast off inside one).
         cache_enabled: cast each leaf that requires grad once per outermost region.
@@ -228,7 +395,15 @@ class autocast:  # noqa: N801 - torch's name
         self.fast_dtype = dtype if dtype is not None else (
             _default_dtype(device_type) if enabled else _dt.float16)
         self._cache_enabled = (_state.cache_enabled if cache_enabled is None else cache_enabled)
-        if device_type == "cuda" and enabled:
+        self._cuda = device_type == "cuda" and _cuda_available()
+        if self._cuda:
+            if enabled and self.fast_dtype is _bfloat16():
+                from .. import cuda
+
+                if not cuda.is_bf16_supported():
+                    raise RuntimeError("Current CUDA Device does not support bfloat16. Please "
+                                       "switch dtype to float16.")
+        elif device_type == "cuda" and enabled:
             warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.",
                           UserWarning, stacklevel=2)
             self._enabled = False
@@ -245,6 +420,16 @@ class autocast:  # noqa: N801 - torch's name
 
     def __enter__(self) -> autocast:
         st = _state
+        if self._cuda:
+            self._prev = (st.cuda_enabled, st.cuda_dtype, st.cache_enabled)
+            if self._enabled:
+                _install("cuda")
+            st.cuda_enabled = self._enabled
+            st.cuda_dtype = self.fast_dtype  # as torch, also when disabled
+            st.cache_enabled = self._cache_enabled
+            st.depth += 1
+            _refresh_active(st)
+            return self
         self._prev = (st.enabled, st.dtype, st.cache_enabled)  # restored on exit, as torch
         if self.device != "cpu":
             return self
@@ -255,13 +440,18 @@ class autocast:  # noqa: N801 - torch's name
             st.dtype = self.fast_dtype
         st.cache_enabled = self._cache_enabled
         st.depth += 1
+        _refresh_active(st)
         return self
 
     def __exit__(self, *exc: object) -> None:
         st = _state
-        if self.device != "cpu":
+        if self._cuda:
+            st.cuda_enabled, st.cuda_dtype, st.cache_enabled = self._prev
+        elif self.device != "cpu":
             return
-        st.enabled, st.dtype, st.cache_enabled = self._prev
+        else:
+            st.enabled, st.dtype, st.cache_enabled = self._prev
+        _refresh_active(st)
         st.depth -= 1
         if st.depth == 0:
             st.cache = {}
@@ -278,7 +468,9 @@ class autocast:  # noqa: N801 - torch's name
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
     """Whether autocast is on for ``device_type`` (no argument: CUDA, as torch)."""
-    return device_type == "cpu" and _state.enabled
+    if device_type == "cpu":
+        return _state.enabled
+    return (device_type is None or device_type == "cuda") and _state.cuda_enabled
 
 
 def is_autocast_cpu_enabled() -> bool:
@@ -290,6 +482,8 @@ def get_autocast_dtype(device_type: str) -> Any:
     """The lower-precision dtype of ``device_type``'s autocast."""
     if device_type == "cpu":
         return _state.dtype if _state.dtype is not None else _dt.float16
+    if device_type == "cuda":
+        return _state.cuda_dtype
     return _dt.float16
 
 
@@ -301,14 +495,21 @@ def _check_device(device_type: str) -> None:
 
 def set_autocast_enabled(device_type: Any, enabled: bool | None = None) -> None:
     """Switches ``device_type``'s autocast on or off outside a ``with`` block (one argument:
-    CUDA's, which ember does not have)."""
+    CUDA's; without CUDA, CUDA's stays off)."""
     if enabled is None:  # torch's older form, set_autocast_enabled(enabled), is CUDA's
-        return
+        device_type, enabled = "cuda", device_type
+        if not _cuda_available():
+            return
     _check_device(device_type)
     if device_type == "cpu":
         if enabled:
             _install()
         _state.enabled = bool(enabled)
+    elif device_type == "cuda" and _cuda_available():
+        if enabled:
+            _install("cuda")
+        _state.cuda_enabled = bool(enabled)
+    _refresh_active(_state)
 
 
 def set_autocast_dtype(device_type: str, dtype: Any) -> None:
@@ -316,6 +517,8 @@ def set_autocast_dtype(device_type: str, dtype: Any) -> None:
     _check_device(device_type)
     if device_type == "cpu":
         _state.dtype = dtype
+    elif device_type == "cuda" and _cuda_available():
+        _state.cuda_dtype = dtype
 
 
 def is_autocast_cache_enabled() -> bool:
@@ -355,8 +558,9 @@ def custom_fwd(fwd: Callable | None = None, *, device_type: str,
         if cast_inputs is None or not ctx._fwd_used_autocast:
             return fwd(*args, **kwargs)
         with autocast(device_type=device_type, enabled=False):
-            return fwd(*_cast_tree(args, cast_inputs),
-                       **{k: _cast_tree(v, cast_inputs) for k, v in kwargs.items()})
+            kind = device_type.split(":")[0]
+            return fwd(*_cast_tree(args, cast_inputs, kind),
+                       **{k: _cast_tree(v, cast_inputs, kind) for k, v in kwargs.items()})
 
     return decorate_fwd
 

@@ -1,9 +1,12 @@
 """``torch.amp.GradScaler``: dynamic loss scaling, with torch's rules.
 
 On ``"cpu"`` it scales, unscales, skips steps whose gradients hold inf/NaN and adapts the scale
-exactly as torch's CPU scaler does. On ``"cuda"`` (the default) it warns and disables itself, as
-torch does without CUDA: then ``scale`` returns its argument, ``step`` calls ``optimizer.step`` and
-the rest does nothing.
+exactly as torch's CPU scaler does. On ``"cuda"`` (the default) with CUDA available, the scale and
+the growth tracker live on the device of the first scaled output, as torch's: ``unscale_`` checks
+the gradients for inf/NaN on the device, ``step`` reads that flag on the host once (skipping the
+optimizer's step when set) and ``update`` adapts the scale on the device, reading nothing back.
+Without CUDA, ``"cuda"`` warns and disables itself, as torch does: then ``scale`` returns its
+argument, ``step`` calls ``optimizer.step`` and the rest does nothing.
 """
 from __future__ import annotations
 
@@ -12,12 +15,30 @@ from collections import defaultdict
 from enum import Enum
 from typing import Any
 
+import numpy as _np
+
 from .. import dtypes as _dt
 from ..autograd import no_grad
 from ..creation import full
 from ..tensor import Tensor
 
+
+def _on_host(t: Tensor) -> bool:
+    return type(t._data) is _np.ndarray
+
+
+def _cuda_available() -> bool:
+    from .. import cuda
+
+    return cuda.is_available()
+
 __all__ = ["GradScaler", "OptState"]
+
+
+def _stack(tensors: list) -> Tensor:
+    from ..ops.arrange import stack
+
+    return stack(tensors)
 
 
 class OptState(Enum):
@@ -34,7 +55,8 @@ class GradScaler:
     """Scales a loss so that low-precision gradients do not underflow (``torch.amp.GradScaler``).
 
     Args:
-        device: ``"cpu"``, or ``"cuda"`` (the default; disabled with torch's warning here).
+        device: ``"cpu"``, or ``"cuda"`` (the default; disabled with torch's warning without
+            CUDA).
         init_scale: the first scale factor.
         growth_factor: multiplies the scale after ``growth_interval`` steps without inf/NaN.
         backoff_factor: multiplies the scale after a step with inf/NaN gradients (skipped).
@@ -47,7 +69,7 @@ class GradScaler:
                  growth_interval: int = 2000, enabled: bool = True) -> None:
         self._device = device
         self._enabled = enabled
-        if self._device == "cuda" and enabled:
+        if self._device == "cuda" and enabled and not _cuda_available():
             warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  "
                           "Disabling.", UserWarning, stacklevel=2)
             self._enabled = False
@@ -63,10 +85,10 @@ class GradScaler:
             self._growth_tracker: Tensor | None = None
             self._per_optimizer_states: defaultdict = defaultdict(_refresh_per_optimizer_state)
 
-    def _lazy_init_scale_growth_tracker(self) -> None:
+    def _lazy_init_scale_growth_tracker(self, dev: Any) -> None:
         assert self._growth_tracker is None, "_growth_tracker initialized before _scale"
-        self._scale = full((), self._init_scale, dtype=_dt.float32)
-        self._growth_tracker = full((), self._init_growth_tracker, dtype=_dt.int32)
+        self._scale = full((), self._init_scale, dtype=_dt.float32, device=dev)
+        self._growth_tracker = full((), self._init_growth_tracker, dtype=_dt.int32, device=dev)
 
     def scale(self, outputs: Any) -> Any:
         """``outputs`` (a tensor, or tensors in lists and tuples) multiplied by the scale."""
@@ -74,14 +96,14 @@ class GradScaler:
             return outputs
         if isinstance(outputs, Tensor):
             if self._scale is None:
-                self._lazy_init_scale_growth_tracker()
-            return outputs * self._scale
+                self._lazy_init_scale_growth_tracker(outputs.device)
+            return outputs * self._scale.to(outputs.device)
 
         def apply_scale(val: Any) -> Any:
             if isinstance(val, Tensor):
                 if self._scale is None:
-                    self._lazy_init_scale_growth_tracker()
-                return val * self._scale
+                    self._lazy_init_scale_growth_tracker(val.device)
+                return val * self._scale.to(val.device)
             if isinstance(val, (list, tuple)):
                 out = [apply_scale(v) for v in val]
                 return type(val)(out)
@@ -93,6 +115,8 @@ class GradScaler:
 
     def _unscale_grads_(self, optimizer: Any, inv_scale: Tensor, found_inf: Tensor,
                         allow_fp16: bool) -> dict:
+        if not _on_host(inv_scale):
+            return self._unscale_grads_on_device(optimizer, inv_scale, allow_fp16)
         with no_grad():
             for group in optimizer.param_groups:
                 for param in group["params"]:
@@ -105,6 +129,29 @@ class GradScaler:
                         found_inf.fill_(1.0)
                     grad.mul_(inv_scale.to(grad.dtype))
         return {self._device: found_inf}
+
+    def _unscale_grads_on_device(self, optimizer: Any, inv_scale: Tensor,
+                                 allow_fp16: bool) -> dict:
+        """torch's ``_amp_foreach_non_finite_check_and_unscale_``: per device, one found_inf
+        flag (0.0 or 1.0, float32, on that device) computed there; nothing read back."""
+        per_device: dict = {}
+        with no_grad():
+            for group in optimizer.param_groups:
+                for param in group["params"]:
+                    if param.grad is None:
+                        continue
+                    if not allow_fp16 and param.grad.dtype is _dt.float16:
+                        raise ValueError("Attempting to unscale FP16 gradients.")
+                    per_device.setdefault(param.grad.device, []).append(param.grad)
+            out = {}
+            for dev, grads in per_device.items():
+                inv = inv_scale.to(dev)
+                finite = [g.isfinite().all() for g in grads]
+                for g in grads:
+                    g.mul_(inv.to(g.dtype))
+                all_finite = finite[0] if len(finite) == 1 else _stack(finite).all()
+                out[dev] = (~all_finite).to(_dt.float32)
+        return out
 
     def unscale_(self, optimizer: Any) -> None:
         """Divides ``optimizer``'s gradients by the scale (once per step), noting inf/NaN."""
@@ -119,7 +166,7 @@ class GradScaler:
             raise RuntimeError("unscale_() is being called after step().")
         assert self._scale is not None
         inv_scale = self._scale.double().reciprocal().float()
-        found_inf = full((), 0.0, dtype=_dt.float32)
+        found_inf = full((), 0.0, dtype=_dt.float32, device=self._scale.device)
         state["found_inf_per_device"] = self._unscale_grads_(optimizer, inv_scale, found_inf,
                                                              False)
         state["stage"] = OptState.UNSCALED
@@ -164,6 +211,10 @@ class GradScaler:
             found_infs = [found_inf for state in self._per_optimizer_states.values()
                           for found_inf in state["found_inf_per_device"].values()]
             assert len(found_infs) > 0, "No inf checks were recorded prior to update."
+            if not _on_host(_scale):
+                self._update_on_device(_scale, _growth_tracker, found_infs)
+                self._per_optimizer_states = defaultdict(_refresh_per_optimizer_state)
+                return
             found_inf = sum(f.item() for f in found_infs)
             with no_grad():
                 if found_inf:
@@ -179,6 +230,23 @@ class GradScaler:
                     else:
                         _growth_tracker.fill_(successful)
         self._per_optimizer_states = defaultdict(_refresh_per_optimizer_state)
+
+    def _update_on_device(self, scale: Tensor, tracker: Tensor, found_infs: list) -> None:
+        """torch's ``_amp_update_scale_`` on the scale's device: back off after inf/NaN, grow
+        after ``growth_interval`` clean steps (when the grown scale stays finite)."""
+        from ..ops.compare import where
+
+        with no_grad():
+            found = found_infs[0].to(scale.device)
+            for f in found_infs[1:]:
+                found = found + f.to(scale.device)
+            found = found > 0
+            successful = tracker + 1
+            hit = successful == self._growth_interval
+            grown = scale * self._growth_factor
+            kept = where(hit & grown.isfinite(), grown, scale)
+            scale.copy_(where(found, scale * self._backoff_factor, kept))
+            tracker.copy_(successful.masked_fill(found | hit, 0))
 
     def _check_scale_growth_tracker(self, funcname: str) -> tuple[Tensor, Tensor]:
         fix = ("This may indicate your script did not use scaler.scale(loss or outputs) earlier "

@@ -1,5 +1,6 @@
-"""``torch.cuda.amp``: the deprecated spelling of ``torch.amp`` for CUDA. Without CUDA, both
-classes warn and disable themselves, as torch's CPU build does."""
+"""``torch.cuda.amp``: the deprecated spelling of ``torch.amp`` for CUDA (a FutureWarning, then
+``torch.amp``'s ``"cuda"`` autocast and GradScaler). Without CUDA, both classes also warn and
+disable themselves, as torch's CPU build does."""
 from __future__ import annotations
 
 import warnings
@@ -15,7 +16,8 @@ __all__ = ["autocast", "GradScaler", "custom_fwd", "custom_bwd"]
 
 
 class autocast(_autocast):  # noqa: N801 - torch's name
-    """``torch.cuda.amp.autocast(...)``: deprecated; disables itself without CUDA."""
+    """``torch.cuda.amp.autocast(...)``: deprecated ``autocast("cuda", ...)`` (disabled without
+    CUDA)."""
 
     def __init__(self, enabled: bool = True, dtype: Any = None,
                  cache_enabled: bool = True) -> None:
@@ -29,7 +31,8 @@ class autocast(_autocast):  # noqa: N801 - torch's name
 
 
 class GradScaler(_GradScaler):
-    """``torch.cuda.amp.GradScaler(...)``: deprecated; disables itself without CUDA."""
+    """``torch.cuda.amp.GradScaler(...)``: deprecated ``GradScaler("cuda", ...)`` (disabled without
+    CUDA)."""
 
     def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0,
                  backoff_factor: float = 0.5, growth_interval: int = 2000,
