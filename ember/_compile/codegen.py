@@ -28,7 +28,7 @@ from typing import Any
 from .._trace.ir import Node, Value
 from ..autograd.engine import call_node
 from ..backend import NUMPY, backend_of, is_array
-from ..dtypes import promote_arrays
+from ..dtypes import promote_arrays, scalar_keeps
 from ..ops._op import Op
 from ..tensor import Tensor
 from .capture import Capture, Detach, DropoutNoise, GraphBreak
@@ -462,7 +462,10 @@ def _args(node: Node, i: int, names: dict, ns: dict, where: tuple | None = None,
     if op._promote:
         fakes = [_fake(a, xp) if isinstance(a, Value) else a for a in items]
         arrays = [f._data if isinstance(f, Tensor) else f for f in fakes]
-        promoted = promote_arrays(tuple(fakes), arrays, op._promote == "float")
+        if where is not None and _apply_keeps(op._promote, arrays, where[0].array_type):
+            promoted = arrays  # as apply passes them (a weak scalar stays a Python number)
+        else:
+            promoted = promote_arrays(tuple(fakes), arrays, op._promote == "float")
         for j, (a, p) in enumerate(zip(items, promoted)):
             if isinstance(a, Value):
                 if p.dtype != a.dtype.np:
@@ -486,6 +489,18 @@ def _args(node: Node, i: int, names: dict, ns: dict, where: tuple | None = None,
             ns[f"S{i}_{j}"] = a
             out.append(f"S{i}_{j}")
     return out
+
+
+def _apply_keeps(promote: Any, arrays: list, at: type) -> bool:
+    """``Op.apply``'s shortcut off the CPU: two operands it passes without promoting (two arrays
+    of one dtype, an array and a Python scalar that does not widen it)."""
+    if promote is not True or len(arrays) != 2 or type(arrays[0]) is not at:
+        return False
+    first, second = arrays
+    if type(second) is at:
+        return first.dtype is second.dtype
+    return (type(second) is float and first.dtype.kind == "f") or scalar_keeps(first.dtype,
+                                                                                second)
 
 
 def _write_stmt(tgt: Value, res: Value, target: Tensor, names: dict, input_pos: dict,
