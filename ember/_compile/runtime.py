@@ -11,7 +11,6 @@ from typing import Any
 
 from ..backend import NUMPY, backend_of
 from ..devices import default as _default_device
-from ..devices import device_of
 from ..dtypes import get_default_dtype
 from ..graph import grad_mode
 from ..graph.node import FREED, Node, anomaly, sequence
@@ -146,7 +145,7 @@ def _spec(obj: Any, out: list, seen: dict) -> None:
             seen[k] = len(seen)
             d = obj._data
             out.append((d.shape, d.dtype, obj._requires_grad, t) if type(d) is _NP else
-                       (d.shape, d.dtype, obj._requires_grad, t, device_of(d)))
+                       (d.shape, d.dtype, obj._requires_grad, t, _device_key(d)))
     elif t in _SCALARS:
         out.append((t, obj))
     elif t is tuple or t is list:
@@ -159,6 +158,13 @@ def _spec(obj: Any, out: list, seen: dict) -> None:
             _spec(x, out, seen)
     else:
         out.append(("id", id(obj)))
+
+
+def _device_key(d: Any) -> tuple:
+    """A device array's place in a guard key: its backend and device index (cheaper than a
+    ``device`` object; only asked off the CPU)."""
+    b = backend_of(d)
+    return b, b.device_index(d)
 
 
 def _module_spec(mod: Any, out: list) -> None:
@@ -178,14 +184,14 @@ def _module_spec(mod: Any, out: list) -> None:
                 continue
             a = p._data
             out.append((id(p), a.shape, a.dtype, p._requires_grad) if type(a) is _NP else
-                       (id(p), a.shape, a.dtype, p._requires_grad, device_of(a)))
+                       (id(p), a.shape, a.dtype, p._requires_grad, _device_key(a)))
         for b in d["_buffers"].values():
             if b is None:
                 out.append(None)
                 continue
             a = b._data
             out.append((id(b), a.shape, a.dtype) if type(a) is _NP else
-                       (id(b), a.shape, a.dtype, device_of(a)))
+                       (id(b), a.shape, a.dtype, _device_key(a)))
         stack.extend(c for c in d["_modules"].values() if c is not None)
 
 
@@ -461,7 +467,7 @@ class Compiled:
                 break
             d = a._data
             key.append((d.shape, d.dtype, a._requires_grad) if type(d) is _NP else
-                       (d.shape, d.dtype, a._requires_grad, device_of(d)))
+                       (d.shape, d.dtype, a._requires_grad, _device_key(d)))
         if plain and len(args) > 1 and len(set(map(id, args))) != len(args):
             plain = False
         if not plain:
