@@ -275,3 +275,47 @@ def test_pinned_host_memory(cuda):
     assert p.cuda(non_blocking=True).tolist() == x.tolist()
     with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
         ember.ones(2, device="cuda").pin_memory()
+
+
+def test_models_built_on_the_cpu_run_on_cuda(cuda):
+    """The usual torch program: modules built on the CPU (the default device), moved with
+    ``.to("cuda")``, fed CUDA tensors. Whatever a forward or backward makes for itself (initial
+    states, masks, padding, noise, index ranges) must be made on its inputs' device."""
+    ember.set_default_device(None)
+    ember.manual_seed(0)
+    x = ember.randn(5, 3, 8, device="cuda")
+    tokens = ember.randint(0, 10, (5, 3), device="cuda")
+    image = ember.randn(2, 3, 10, 10, device="cuda")
+    cases = [
+        (nn.LSTM(8, 6, num_layers=2, bidirectional=True), lambda m: m(x)[0]),
+        (nn.GRU(8, 6), lambda m: m(x)[0]),
+        (nn.RNNCell(8, 6), lambda m: m(x[0])),
+        (nn.LSTMCell(8, 6), lambda m: m(x[0])[0]),
+        (nn.MultiheadAttention(8, 2, add_zero_attn=True, add_bias_kv=True),
+         lambda m: m(x, x, x)[0]),
+        (nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1), 2),
+         lambda m: m(x, mask=nn.Transformer.generate_square_subsequent_mask(5, device="cuda"),
+                     is_causal=True)),
+        (nn.Transformer(8, 2, 1, 1, 16), lambda m: m(x, x)),
+        (nn.Embedding(10, 8), lambda m: m(tokens)),
+        (nn.EmbeddingBag(10, 8, mode="max"), lambda m: m(tokens)),
+        (nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.RReLU(), nn.MaxPool2d(2),
+                       nn.Upsample(scale_factor=2, mode="bilinear"), nn.InstanceNorm2d(4),
+                       nn.Dropout2d(0.2), nn.Flatten(), nn.LazyLinear(5)), lambda m: m(image)),
+        (nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.GELU()),
+         lambda m: m(x.permute(1, 2, 0).reshape(3, 8, 5)[:, :3])),
+    ]
+    for module, run in cases:
+        module.to("cuda")  # (a lazy module's parameters materialise where they were moved)
+        out = run(module)
+        assert out.is_cuda, type(module).__name__
+        out.float().pow(2).mean().backward()
+        for p in module.parameters():
+            assert p.is_cuda and (p.grad is None or p.grad.is_cuda), type(module).__name__
+    loss = nn.CTCLoss()(ember.randn(6, 2, 5, device="cuda").log_softmax(2),
+                        ember.randint(1, 5, (2, 3), device="cuda"), [6, 6], [3, 2])
+    assert loss.is_cuda
+    d = ember.distributions.Categorical(logits=ember.randn(4, device="cuda"))
+    assert d.sample((3,)).is_cuda and d.enumerate_support().is_cuda and d.entropy().is_cuda
+    u = ember.distributions.Uniform(ember.zeros(2, device="cuda"), ember.ones(2, device="cuda"))
+    assert u.rsample((4,)).is_cuda

@@ -77,7 +77,8 @@ class Categorical(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        return ember.full(tuple(self._extended_shape()), float("nan"), dtype=self.probs.dtype)
+        return ember.full(tuple(self._extended_shape()), float("nan"), dtype=self.probs.dtype,
+                          device=self.probs.device)
 
     @property
     def mode(self) -> Tensor:
@@ -85,7 +86,8 @@ class Categorical(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        return ember.full(tuple(self._extended_shape()), float("nan"), dtype=self.probs.dtype)
+        return ember.full(tuple(self._extended_shape()), float("nan"), dtype=self.probs.dtype,
+                          device=self.probs.device)
 
     def sample(self, sample_shape: Any = ()) -> Tensor:
         sample_shape = ember.Size(tuple(sample_shape))
@@ -110,7 +112,7 @@ class Categorical(Distribution):
         return -p_log_p.sum(-1)
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
-        values = ember.arange(self._num_events, dtype=ember.long)
+        values = ember.arange(self._num_events, dtype=ember.long, device=self._param.device)
         values = values.view((-1,) + (1,) * len(self._batch_shape))
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))
@@ -203,7 +205,7 @@ class OneHotCategorical(Distribution):
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
         n = self.event_shape[0]
-        values = ember.eye(n, dtype=self._param.dtype)
+        values = ember.eye(n, dtype=self._param.dtype, device=self._param.device)
         values = values.view((n,) + (1,) * len(self.batch_shape) + (n,))
         if expand:
             values = values.expand((n,) + tuple(self.batch_shape) + (n,))

@@ -292,7 +292,7 @@ def _jacobian(func: Callable, argnums: int | tuple[int, ...], has_aux: bool,
                     if rows:
                         per_input.append(ember.stack([r[j] for r in rows]).reshape(shape))
                     else:
-                        per_input.append(ember.zeros(shape, dtype=x.dtype))
+                        per_input.append(ember.zeros(shape, dtype=x.dtype, device=x.device))
                 it = iter(per_input)
                 tree = _map(lambda x: next(it) if isinstance(x, Tensor) else None, diff)
                 return tree[0] if isinstance(argnums, int) else tuple(tree)

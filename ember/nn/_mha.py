@@ -140,8 +140,8 @@ def multi_head_attention_forward(
          else static_v)
     if add_zero_attn:
         shape = (bsz * num_heads, 1, head_dim)
-        k = cat([k, zeros(shape, dtype=k.dtype)], 1)
-        v = cat([v, zeros(shape, dtype=v.dtype)], 1)
+        k = cat([k, zeros(shape, dtype=k.dtype, device=k.device)], 1)
+        v = cat([v, zeros(shape, dtype=v.dtype, device=v.device)], 1)
         if attn_mask is not None:
             attn_mask = pad(attn_mask, (0, 1))
         if key_padding_mask is not None:

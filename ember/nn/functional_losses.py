@@ -279,8 +279,9 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Any,
         raise ValueError(f"{reduction} is not a valid value for reduction")
     unbatched = log_probs.ndim == 2
     lp = log_probs.unsqueeze(1) if unbatched else log_probs
-    as_array = (lambda v: v._data if isinstance(v, Tensor)  # noqa: E731
-                else tensor(v, dtype=None)._data)
+    # the lengths on the log-probabilities' device, where the kernel reads them
+    as_array = (lambda v: v.to(lp.device)._data if isinstance(v, Tensor)  # noqa: E731
+                else tensor(v, dtype=None, device=lp.device)._data)
     in_len = as_array(input_lengths).reshape(-1).astype("int64")
     tg_len = as_array(target_lengths).reshape(-1).astype("int64")
     t_max, n, c = lp.shape
@@ -319,8 +320,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Any,
     if unbatched:
         loss = loss.squeeze(0)
     if reduction == "mean":
-        lengths = tensor(tg_len.reshape(loss.shape) if unbatched else tg_len,
-                         dtype=loss.dtype).clamp_min(1)
+        lengths = Tensor._make(tg_len.reshape(loss.shape) if unbatched else tg_len
+                               ).to(loss.dtype).clamp_min(1)
         return (loss / lengths).mean()
     if reduction == "sum":
         return loss.sum()

@@ -140,7 +140,9 @@ class UninitializedTensorMixin:
         """
         from ..creation import empty
 
-        self.data = empty(shape, device=device, dtype=dtype if dtype is not None
+        self.data = empty(shape, device=device if device is not None
+                          else self.device,  # type: ignore[attr-defined]
+                          dtype=dtype if dtype is not None
                           else self.dtype)  # type: ignore[attr-defined]
         self.__class__ = self.cls_to_become
 

@@ -158,9 +158,11 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     from ..creation import empty, full
 
     if training:
-        noise = empty(tuple(input.shape), dtype=input.dtype).uniform_(lower, upper)
+        noise = empty(tuple(input.shape), dtype=input.dtype,
+                      device=input.device).uniform_(lower, upper)
     else:
-        noise = full(tuple(input.shape), (lower + upper) / 2, dtype=input.dtype)
+        noise = full(tuple(input.shape), (lower + upper) / 2, dtype=input.dtype,
+                     device=input.device)
     if inplace:  # the node reads the result: y <= 0 exactly where x <= 0 (slopes are > 0)
         return apply_inplace(input, lambda a: RreluWithNoiseResult.apply(a, noise))
     return RreluWithNoise.apply(input, noise)

@@ -54,7 +54,7 @@ class Pdist(Op, name="PdistBackward0"):
         x, out = ctx.saved_tensors
         i, j = Tensor._make(ctx.i), Tensor._make(ctx.j)
         diff = x[i] - x[j]
-        gx = zeros(tuple(x.shape), dtype=g.dtype)
+        gx = zeros(tuple(x.shape), dtype=g.dtype, device=g.device)
         gd = _norm_backward(g, diff, out, ctx.p, (1,), False)
         if gd is None:  # p = 0: piecewise constant, torch's gradient is zeros
             return gx

@@ -66,8 +66,8 @@ class EmbeddingBag(Op, name="EmbeddingBagBackward0"):
             if ctx.freq is not None:  # scaled by each winning row's count in the input
                 g = g / Tensor._make(ctx.freq[ctx.winner.clip(0)]).to(g.dtype)
             cols = (g * (win >= 0).to(g.dtype)).reshape(-1)
-            target = (win.clamp_min(0) * d + arange(d)).reshape(-1)
-            flat = index_add(zeros(ctx.vocab * d, dtype=g.dtype), 0, target, cols)
+            target = (win.clamp_min(0) * d + arange(d, device=g.device)).reshape(-1)
+            flat = index_add(zeros(ctx.vocab * d, dtype=g.dtype, device=g.device), 0, target, cols)
             return flat.reshape(ctx.vocab, d)
         weight, psw = ctx.saved_tensors
         scale = ctx.scale if ctx.freq is None else ctx.scale / ctx.freq[ctx.idx]

@@ -237,7 +237,7 @@ class _GridSampler(Op):
             base = (arange(n)[:, None] * c + arange(c)[None, :]) * plane  # (N, C)
             target = (base[:, :, None, None] + flat_all[:, None]).reshape(-1)
             vals = (g[:, :, None, :] * w_all[:, None]).reshape(-1)
-            gx = index_add(zeros(n * c * plane, dtype=go.dtype), 0, target, vals)
+            gx = index_add(zeros(n * c * plane, dtype=go.dtype, device=go.device), 0, target, vals)
             gx = gx.reshape(x_shape)
         if need_grid and mode != "nearest":
             index = flat_all.reshape(n, 1, k * pts).expand(n, c, k * pts)
@@ -255,7 +255,7 @@ class _GridSampler(Op):
                 comps.append((s * Tensor._make(xp.stack(dws, 1)).to(go.dtype)).sum(1))
             ggrid = _stack(comps).reshape(grid_shape)
         elif need_grid:
-            ggrid = zeros(grid_shape, dtype=go.dtype)
+            ggrid = zeros(grid_shape, dtype=go.dtype, device=go.device)
         return gx, ggrid
 
 

@@ -82,13 +82,15 @@ class LuUnpack(Op, name="LuUnpackBackward0"):
         *batch, m, n = ctx.shape
         k = builtins.min(m, n)
         if not ctx.unpack_data:
-            return zeros(tuple(ctx.shape), dtype=gl.dtype)
+            return zeros(tuple(ctx.shape), dtype=gl.dtype, device=gl.device)
         # L's strict lower part and U's upper part are the packed matrix's entries
         lower, upper = gl.tril(-1), gu.triu()
         if n > k:
-            lower = cat([lower, zeros(tuple(batch) + (m, n - k), dtype=gl.dtype)], -1)
+            lower = cat([lower, zeros(tuple(batch) + (m, n - k), dtype=gl.dtype,
+                                      device=gl.device)], -1)
         if m > k:
-            upper = cat([upper, zeros(tuple(batch) + (m - k, n), dtype=gu.dtype)], -2)
+            upper = cat([upper, zeros(tuple(batch) + (m - k, n), dtype=gu.dtype,
+                                      device=gu.device)], -2)
         return lower + upper
 
 
@@ -189,8 +191,8 @@ def _reflect_backward(v: Tensor, tau: Tensor, states: list, order: Any, g: Tenso
 
     k = v.shape[-1]
     if k == 0:  # no reflectors: the identity
-        return (zeros(tuple(v.shape), dtype=g.dtype),
-                zeros(tuple(v.shape[:-2]) + (0,), dtype=g.dtype), g)
+        return (zeros(tuple(v.shape), dtype=g.dtype, device=g.device),
+                zeros(tuple(v.shape[:-2]) + (0,), dtype=g.dtype, device=g.device), g)
     gv_cols: list = [None] * k
     gtau: list = [None] * k
     for step in range(len(order) - 1, -1, -1):
@@ -205,8 +207,8 @@ def _reflect_backward(v: Tensor, tau: Tensor, states: list, order: Any, g: Tenso
         g = g - ti * vi * (vi.mT @ g)
     for i in range(k):
         if gv_cols[i] is None:
-            gv_cols[i] = zeros(tuple(v.shape[:-1]), dtype=g.dtype)
-            gtau[i] = zeros(tuple(v.shape[:-2]), dtype=g.dtype)
+            gv_cols[i] = zeros(tuple(v.shape[:-1]), dtype=g.dtype, device=g.device)
+            gtau[i] = zeros(tuple(v.shape[:-2]), dtype=g.dtype, device=g.device)
     return stack(gv_cols, -1), stack(gtau, -1), g
 
 
@@ -266,7 +268,7 @@ def _pad_columns(x: Tensor, n: int) -> Tensor:
     k = x.shape[-1]
     if n == k:
         return x
-    return cat([x, zeros(tuple(x.shape[:-1]) + (n - k,), dtype=x.dtype)], -1)
+    return cat([x, zeros(tuple(x.shape[:-1]) + (n - k,), dtype=x.dtype, device=x.device)], -1)
 
 
 class Ormqr(_Reflectors, name="OrmqrBackward0"):

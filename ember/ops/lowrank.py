@@ -16,7 +16,7 @@ def _approximate_basis(A: Tensor, q: int, niter: int) -> Tensor:
     from ..random import randn
     from .matrix import linalg_qr
 
-    R = randn(A.shape[-1], q, dtype=A.dtype)
+    R = randn(A.shape[-1], q, dtype=A.dtype, device=A.device)
     Q = linalg_qr(A @ R).Q
     for _ in range(niter):  # subspace iterations: each sharpens the basis
         Q = linalg_qr(A.mH @ Q).Q

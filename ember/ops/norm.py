@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .. import dtypes as _dt
 from ..graph import grad_mode
 from ._op import Op
 from ..tensor import Tensor
@@ -75,8 +76,12 @@ class _Norm(Op):
     def forward(ctx, x, w, b, *, layout, eps, training=True, running_mean=None,
                 running_var=None, momentum=0.1):
         xp = ctx.xp
-        ctx.low = x.dtype if x.dtype.kind == "V" else None
-        if ctx.low is not None:  # bfloat16: normalised in float32, rounded once at the end
+        # bfloat16, or float16 with float32 parameters (autocast's mix, which torch accepts):
+        # normalised in float32, rounded once at the end
+        ctx.low = x.dtype if x.dtype.kind == "V" or (
+            x.dtype.itemsize == 2 and any(t is not None and t.dtype.itemsize == 4
+                                          for t in (w, b))) else None
+        if ctx.low is not None:
             x, w, b = (None if t is None else t.astype("float32") for t in (x, w, b))
         ctx.layout, ctx.eps, ctx.training, ctx.shape = layout, eps, training, x.shape
         ctx.param_shape = (w if w is not None else b).shape if w is not None or b is not None \
@@ -237,8 +242,14 @@ def _check_vector(t: Tensor | None, name: str, n: int) -> None:
 
 
 def _check_dtypes(input: Tensor, *others: Tensor | None) -> None:
-    if any(t is not None and t.dtype != input.dtype for t in others):
-        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    mixed = [t for t in others if t is not None and t.dtype != input.dtype]
+    if not mixed:
+        return
+    if input.dtype in (_dt.float16, _dt.bfloat16):  # a reduced input with float32 parameters
+        if all(t.dtype is _dt.float32 for t in mixed):
+            return
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
 
 def batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,

@@ -231,7 +231,7 @@ def trapezoid(y: Tensor, x: Tensor | None = None, *, dx: Number | None = None,
     if y.shape[dim] == 0:
         from ..creation import zeros
 
-        return zeros(y.shape[:dim] + y.shape[dim + 1:], dtype=y.dtype)
+        return zeros(y.shape[:dim] + y.shape[dim + 1:], dtype=y.dtype, device=y.device)
     n = y.shape[dim]
     if x is None:
         # the sum less half of each end: one pass over y

@@ -191,7 +191,7 @@ class AsStrided(Op, name="AsStridedBackward0"):
         from ..creation import zeros
 
         pos, in_pos = Tensor._make(ctx.pos.reshape(-1)), Tensor._make(ctx.in_pos)
-        gs = zeros(ctx.storage, dtype=g.dtype).index_add(0, pos, g.reshape(-1))
+        gs = zeros(ctx.storage, dtype=g.dtype, device=g.device).index_add(0, pos, g.reshape(-1))
         return gs[in_pos]
 
 

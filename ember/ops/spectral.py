@@ -30,10 +30,11 @@ def _full_window(window: Tensor | None, win_length: int, n_fft: int, like: Tenso
     from .arrange import cat
 
     dtype = like.dtype if not like.is_complex() else _dt.float32
-    w = ones(win_length, dtype=dtype) if window is None else window
+    w = ones(win_length, dtype=dtype, device=like.device) if window is None else window
     if win_length < n_fft:
         left = (n_fft - win_length) // 2
-        w = cat([zeros(left, dtype=w.dtype), w, zeros(n_fft - win_length - left, dtype=w.dtype)])
+        w = cat([zeros(left, dtype=w.dtype, device=w.device), w,
+                 zeros(n_fft - win_length - left, dtype=w.dtype, device=w.device)])
     return w
 
 
@@ -139,7 +140,7 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None,
     if onesided is None:
         onesided = spec.shape[-2] != n_fft
     real_dtype = _dt.float64 if input.dtype is _dt.complex128 else _dt.float32
-    w = _full_window(window, win, n_fft, zeros(1, dtype=real_dtype))
+    w = _full_window(window, win, n_fft, zeros(1, dtype=real_dtype, device=input.device))
     if normalized:
         spec = spec * (n_fft ** 0.5)
     spec = spec.transpose(1, 2)
@@ -151,7 +152,7 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None,
     xp = get_array_module(w._data)
     # overlap-add: every frame's samples land at their positions, one index_add for all
     index = (xp.arange(n_frames)[:, None] * hop + xp.arange(n_fft)[None, :]).reshape(-1)
-    y = zeros((spec.shape[0], expected), dtype=frames.dtype).index_add(
+    y = zeros((spec.shape[0], expected), dtype=frames.dtype, device=frames.device).index_add(
         1, Tensor._make(index), frames.reshape(spec.shape[0], -1))
     wsq = w._data * w._data
     envelope = xp.zeros(expected, dtype=wsq.dtype)

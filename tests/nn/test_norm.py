@@ -9,7 +9,7 @@ import pytest
 
 import ember
 from ember import nn
-from helpers import check_gradcheck, check_op, torch_or_skip
+from helpers import check_gradcheck, check_op, same_error, torch_or_skip
 
 _TOL = {np.float64: dict(atol=1e-10, rtol=1e-10), np.float32: dict(atol=1e-5, rtol=1e-4)}
 
@@ -299,3 +299,32 @@ def test_normalize_matches_torch(p, dim):
     x = _data((3, 4), np.float64)
     check_op(lambda m, x: m.nn.functional.normalize(x, p, dim), x)
     check_gradcheck(lambda m, x: m.nn.functional.normalize(x, p, dim), x)
+
+
+@pytest.mark.parametrize("kind", ["batch", "layer", "group"])
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
+def test_reduced_input_with_float32_parameters(kind, low):
+    """autocast's mix (a float16/bfloat16 activation, float32 weights and running stats): torch
+    normalises in float32 and returns the input's dtype, gradients in each input's dtype."""
+    torch = torch_or_skip()
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    out = {}
+    for m in (ember, torch):
+        a = m.tensor(x, dtype=getattr(m, low), requires_grad=True)
+        w, b = m.ones(3, requires_grad=True), m.zeros(3, requires_grad=True)
+        rm, rv = m.zeros(3), m.ones(3)
+        F = m.nn.functional
+        y = (F.batch_norm(a, rm, rv, w, b, training=True) if kind == "batch"
+             else F.group_norm(a, 3, w, b) if kind == "group"
+             else F.layer_norm(a.transpose(1, 3), (3,), w, b).transpose(1, 3))
+        (y.float() * m.arange(96.0).reshape(2, 3, 4, 4)).sum().backward()
+        out[m.__name__] = (str(y.dtype).split(".")[1], type(y.grad_fn).__name__,
+                           str(a.grad.dtype).split(".")[1], str(w.grad.dtype).split(".")[1],
+                           y.detach().float().numpy(), w.grad.numpy(), rm.numpy())
+    e, t = out["ember"], out["torch"]
+    assert e[:4] == t[:4]
+    for i in (4, 5, 6):
+        np.testing.assert_allclose(e[i], t[i], rtol=2e-2, atol=2e-2)
+    same_error(lambda m: m.nn.functional.batch_norm(
+        m.ones(2, 3, dtype=getattr(m, low)), m.zeros(3), m.ones(3), m.ones(3, dtype=m.float64),
+        None, training=True))

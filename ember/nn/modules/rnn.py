@@ -221,8 +221,8 @@ class RNNBase(Module):
             h_shape = (h_shape[0], x.size(1), h_shape[2])
         c_shape = (h_shape[0], h_shape[1], self.hidden_size)
         if hx is None:
-            h0 = zeros(h_shape, dtype=x.dtype)
-            c0 = zeros(c_shape, dtype=x.dtype) if lstm else None
+            h0 = zeros(h_shape, dtype=x.dtype, device=x.device)
+            c0 = zeros(c_shape, dtype=x.dtype, device=x.device) if lstm else None
         else:
             if lstm:
                 h0, c0 = hx[0], hx[1]  # (a tuple or a list; torch indexes it the same way)
@@ -409,7 +409,7 @@ class RNNCellBase(Module):
         if not batched:
             input = input.unsqueeze(0)
         if hx is None:
-            h = zeros(input.size(0), self.hidden_size, dtype=input.dtype)
+            h = zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
             hx = (h, h) if lstm else h
         elif not batched:
             hx = tuple(h.unsqueeze(0) for h in hx) if lstm else hx.unsqueeze(0)

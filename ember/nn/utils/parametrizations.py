@@ -29,7 +29,7 @@ def _matrix_exp(a: Tensor) -> Tensor:
     norm = float(a.detach().abs().sum(-2).max()) if a.numel() else 0.0  # the 1-norm
     s = max(0, int(math.ceil(math.log2(norm / 0.5)))) if norm > 0.5 else 0
     a = a / (2**s)
-    eye = ember.eye(n, dtype=a.dtype).expand(a.shape)
+    eye = ember.eye(n, dtype=a.dtype, device=a.device).expand(a.shape)
     result, term = eye, eye
     for k in range(1, 13):
         term = (term @ a) / k
@@ -44,7 +44,7 @@ def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
     of ``a`` below the diagonal and 1 on it (LAPACK's orgqr, composed of differentiable ops)."""
     n, k = a.shape[-2], a.shape[-1]
     rows = ember.arange(n)
-    q = ember.eye(n, dtype=a.dtype).expand(tuple(a.shape[:-2]) + (n, n))
+    q = ember.eye(n, dtype=a.dtype, device=a.device).expand(tuple(a.shape[:-2]) + (n, n))
     for i in range(k):  # one reflection per column
         below = (rows > i).to(a.dtype)
         unit = (rows == i).to(a.dtype)
@@ -61,7 +61,7 @@ def _make_orthogonal(a: Tensor) -> Tensor:
 
 def _is_orthogonal(q: Tensor) -> bool:
     n, k = q.shape[-2], q.shape[-1]
-    eye = ember.eye(k, dtype=q.dtype)
+    eye = ember.eye(k, dtype=q.dtype, device=q.device)
     eps = 10.0 * n * (2.220446049250313e-16 if q.dtype == ember.float64 else 1.1920928955078125e-07)
     return bool(ember.allclose(q.mH @ q, eye, atol=eps))
 
@@ -104,7 +104,7 @@ class _Orthogonal(Module):
             if self.orthogonal_map == _OrthMaps.matrix_exp:
                 Q = _matrix_exp(A)
             else:
-                eye = ember.eye(n, dtype=A.dtype)
+                eye = ember.eye(n, dtype=A.dtype, device=A.device)
                 Q = ember.linalg.solve(eye - 0.5 * A, eye + 0.5 * A)
             if n != k:
                 Q = Q[..., :k]
@@ -143,7 +143,7 @@ class _Orthogonal(Module):
                 Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
             else:
                 # complete Q into a full n x n orthogonal matrix
-                N = ember.randn(*(tuple(Q.shape[:-2]) + (n, n - k)), dtype=Q.dtype)
+                N = ember.randn(*(tuple(Q.shape[:-2]) + (n, n - k)), dtype=Q.dtype, device=Q.device)
                 Q = _make_orthogonal(ember.cat([Q, N], dim=-1))
             self.base = Q
             # -Id: householder(zeros) == eye, and the other maps give the identity at -Id
