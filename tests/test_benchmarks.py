@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -103,6 +105,8 @@ def test_the_issue_workloads_are_registered_in_order(monkeypatch) -> None:
         assert wl.description
 
 
+@pytest.mark.host_only  # the CPU benchmark workloads: from_numpy data (host memory), as torch's;
+# a GPU's numbers come from benchmarks/gpu_check.sh
 def test_every_step_workload_runs_one_tiny_step_on_each_framework(monkeypatch) -> None:
     _, _, _, workloads = _registry(monkeypatch)
     for m in _frameworks():
@@ -116,6 +120,8 @@ def test_every_step_workload_runs_one_tiny_step_on_each_framework(monkeypatch) -
                 assert step.flops > 0 and step.flops_note, (m.__name__, name)
 
 
+@pytest.mark.host_only  # the CPU benchmark workloads: from_numpy data (host memory), as torch's;
+# a GPU's numbers come from benchmarks/gpu_check.sh
 def test_finetune_trains_only_fc(monkeypatch) -> None:
     _, _, _, workloads = _registry(monkeypatch)
     for m in _frameworks():

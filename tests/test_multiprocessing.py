@@ -88,6 +88,7 @@ def _sgd_step(rank, model):
             p.sub_(0.5)
 
 
+@pytest.mark.host_only  # shared memory is host memory (share_memory_, fork: CUDA has neither)
 def test_shared_tensors_see_forked_updates():
     import ember
 
@@ -99,6 +100,7 @@ def test_shared_tensors_see_forked_updates():
         assert x.tolist() == [3.0, 3.0, 3.0]
 
 
+@pytest.mark.host_only  # shared memory is host memory (share_memory_, fork: CUDA has neither)
 def test_module_share_memory_hogwild():
     import ember
 

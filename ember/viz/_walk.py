@@ -7,6 +7,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..backend import NUMPY, is_array
+from ..devices import move
 from ..graph.walk import count_dependencies
 from ..graph.node import FREED as _FREED, AccumulateGrad, Node, edge as _edge
 from ..tensor import Tensor
@@ -83,9 +85,16 @@ def fmt_dtype(t: Any) -> str:
     return str(t.dtype).replace("ember.", "")
 
 
+def host(data: Any) -> np.ndarray:
+    """``data`` as a NumPy array: a device array is read back (explicitly: a sync)."""
+    if type(data) is np.ndarray:
+        return data
+    return move(data, NUMPY, None) if is_array(data) else np.asarray(data)
+
+
 def fmt_values(data: Any) -> str:
     """The values of a small array on one line, as torch prints them: ``[36., 81.]``."""
-    data = np.asarray(data)
+    data = host(data)
     if data.ndim:
         return "[" + ", ".join(fmt_values(row) for row in data) + "]"
     value = data.item()
@@ -100,10 +109,10 @@ def fmt_tensor(t: Any, max_values: int = 4) -> str:
     """``[2] [36., 81.]``: the shape, plus the values when there are at most ``max_values``."""
     if t is None:
         return "None"
-    data = t._data if isinstance(t, Tensor) else np.asarray(t)
+    data = t._data if isinstance(t, Tensor) else host(t)
     text = fmt_shape(data.shape)
     if data.size <= max_values:
-        text += " " + fmt_values(data)
+        text += " " + fmt_values(data)  # (only a few values are read back)
     return text
 
 
@@ -157,6 +166,6 @@ def saved_items(node: Node) -> list | None:
         else:
             items.append((f"saved[{i}]", None, repr(data), 0))
     for key, value in vars(node).items():
-        if not key.startswith("_") and isinstance(value, np.ndarray):
+        if not key.startswith("_") and is_array(value):
             items.append((key, tuple(value.shape), str(value.dtype), int(value.nbytes)))
     return items

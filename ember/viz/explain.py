@@ -21,6 +21,7 @@ from ._walk import (
     backward_order,
     fmt_shape,
     fmt_values,
+    host,
     node_attributes,
     param_names,
     root_edges,
@@ -186,8 +187,9 @@ def _fmt(t: Tensor | None, limit: int = 8) -> str:
     data = t._data
     if data.size <= limit:
         return fmt_values(data)
-    return (f"tensor of shape {fmt_shape(data.shape)} (min {data.min():.4g}, max {data.max():.4g}, "
-            f"sum {data.sum():.4g})")
+    low, high, total = (float(host(x)) for x in (data.min(), data.max(), data.sum()))
+    return (f"tensor of shape {fmt_shape(data.shape)} (min {low:.4g}, max {high:.4g}, "
+            f"sum {total:.4g})")
 
 
 def explain_backward(output: Any, gradient: Any = None, params: Any = None) -> Explanation:
@@ -331,7 +333,7 @@ def _target_label(node: Node, names: dict) -> str:
 
 
 def _seed_symbol(g: Tensor) -> list | None:
-    data = g._data
+    data = host(g._data)  # (a seed gradient: read back once)
     if data.size and (data == data.flat[0]).all():
         return [(Fraction(str(data.flat[0].item())), ())]
     return [(Fraction(1), ("gradient",))]

@@ -106,7 +106,8 @@ def summary(model: Any, input_size: Any = (1, 3, 224, 224), dtypes: Sequence | N
         input_size (tuple or list of tuples): the shape of each input, batch dimension included.
         dtypes (list of dtypes, optional): one per input; float32 by default.
         depth (int): the deepest nesting shown (rows below it still count in the totals).
-        device: only the CPU (``None`` or ``"cpu"``) exists in ember.
+        device: where the zero inputs are made (``"cpu"``, ``"cuda"``...); by default the
+            device of the model's parameters, as torchinfo's. The model itself is not moved.
         input_data (Tensor or sequence, optional): inputs to use instead of zeros of
             ``input_size``.
         mode (str): ``"eval"`` (default), ``"train"`` or ``"same"``: the mode to run forward in.
@@ -115,11 +116,11 @@ def summary(model: Any, input_size: Any = (1, 3, 224, 224), dtypes: Sequence | N
         Summary: print it; numbers are its attributes (``total_params``, ``trainable_params``,
         ``frozen_params``, ``flops``, ``activation_bytes`` ...).
     """
-    if device is not None and str(device) != "cpu":
-        raise RuntimeError(f"ember runs on the CPU only; got device={device!r}")
+    if device is None:
+        device = next((p.device for p in model.parameters()), "cpu")
     if mode not in ("eval", "train", "same"):
         raise ValueError(f"mode must be 'eval', 'train' or 'same', got {mode!r}")
-    inputs = _inputs(input_size, dtypes, input_data)
+    inputs = _inputs(input_size, dtypes, input_data, device)
 
     modes = {m: m.training for m in model.modules()}
     buffers = {name: b._data.copy() for name, b in model.named_buffers() if b is not None}
@@ -176,7 +177,7 @@ def summary(model: Any, input_size: Any = (1, 3, 224, 224), dtypes: Sequence | N
                    sum(p._data.nbytes for p in params))
 
 
-def _inputs(input_size: Any, dtypes: Sequence | None, input_data: Any) -> list:
+def _inputs(input_size: Any, dtypes: Sequence | None, input_data: Any, device: Any) -> list:
     if input_data is not None:
         data = [input_data] if isinstance(input_data, Tensor) else list(input_data)
         for i, t in enumerate(data):
@@ -195,7 +196,7 @@ def _inputs(input_size: Any, dtypes: Sequence | None, input_data: Any) -> list:
     kinds = list(dtypes) if dtypes is not None else [_dtypes.float32] * len(sizes)
     if len(kinds) != len(sizes):
         raise ValueError(f"got {len(kinds)} dtypes for {len(sizes)} inputs")
-    return [zeros(s, dtype=d) for s, d in zip(sizes, kinds)]
+    return [zeros(s, dtype=d, device=device) for s, d in zip(sizes, kinds)]
 
 
 def _tensors(output: Any) -> list:

@@ -102,7 +102,13 @@ def test_input_data_dtypes_and_errors():
     assert s.layers[0].output_shapes == [(2, 5, 3)] and s.macs == 0
     s = summary(nn.Linear(3, 2), input_data=ember.ones(4, 3))
     assert s.layers[0].output_shapes == [(4, 2)]
-    with pytest.raises(RuntimeError, match="CPU"):
-        summary(nn.Linear(3, 2), input_size=(1, 3), device="cuda")
+    if ember.cuda.is_available():  # (pytest --device fakecuda) the inputs are made there
+        s = summary(nn.Linear(3, 2, device="cuda"), input_size=(1, 3), device="cuda")
+        assert s.layers[0].output_shapes == [(1, 2)]
+        s = summary(nn.Linear(3, 2, device="cuda"), input_size=(1, 3))  # (the model's device)
+        assert s.layers[0].output_shapes == [(1, 2)]
+    else:  # torch's CPU build
+        with pytest.raises(AssertionError, match="not compiled with CUDA"):
+            summary(nn.Linear(3, 2), input_size=(1, 3), device="cuda")
     with pytest.raises(ValueError, match="dtypes"):
         summary(nn.Linear(3, 2), input_size=(1, 3), dtypes=[ember.float32, ember.float32])

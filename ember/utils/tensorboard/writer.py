@@ -24,7 +24,7 @@ def _np(x: Any) -> Any:
     """An ember Tensor as NumPy (a scalar as a Python number); anything else as given."""
     if isinstance(x, Tensor):
         x = x.detach()
-        return x.item() if x.dim() == 0 else x.numpy()
+        return x.item() if x.dim() == 0 else x.cpu().numpy()
     return x
 
 

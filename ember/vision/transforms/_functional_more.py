@@ -76,6 +76,7 @@ def _grid_sample(img: np.ndarray, x: np.ndarray, y: np.ndarray, mode: str) -> np
     return out
 
 
+@F_t.on_host
 def _apply_grid(img: Tensor, x: np.ndarray, y: np.ndarray, mode: str, fill: Any) -> Tensor:
     """torchvision's ``_apply_grid_transform``: sample, and where ``fill`` is given, blend it in
     through a sampled mask of ones (so edges are blended under bilinear, cut under nearest)."""
@@ -172,6 +173,7 @@ def _pil_fill(fill: Any, img: Any) -> dict:
 # ---------------------------------------------------------------------------- grayscale
 
 
+@F_t.on_host
 def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
     """ITU-R 601-2 luma (``L = 0.2989 R + 0.587 G + 0.114 B``) with 1 or 3 output channels."""
     if not isinstance(img, Tensor):
@@ -326,6 +328,7 @@ def perspective(img: Any, startpoints: list[list[int]], endpoints: list[list[int
     return _apply_grid(img, x, y, interpolation.value, _tensor_fill(fill))
 
 
+@F_t.on_host
 def elastic_transform(img: Any, displacement: Tensor,
                       interpolation: InterpolationMode = InterpolationMode.BILINEAR,
                       fill: Any = None) -> Any:
@@ -343,7 +346,7 @@ def elastic_transform(img: Any, displacement: Tensor,
     if tuple(displacement.shape) != (1, h, w, 2):
         raise ValueError(f"Argument displacement shape should be (1, {h}, {w}, 2), "
                          f"but given {tuple(displacement.shape)}")
-    d = displacement._data
+    d = displacement.detach().to(img.device)._data  # (torchvision: on the image's device)
     gxs = np.linspace((-w + 1) / w, (w - 1) / w, w, dtype=np.float32)[None, :]
     gys = np.linspace((-h + 1) / h, (h - 1) / h, h, dtype=np.float32)[:, None]
     gx, gy = gxs + d[0, :, :, 0], gys + d[0, :, :, 1]
@@ -418,6 +421,7 @@ def _conv_sep(arr: np.ndarray, ky: np.ndarray, kx: np.ndarray) -> np.ndarray:
     return sum(tmp[..., j:j + w_out] * kx[j] for j in range(len(kx)))
 
 
+@F_t.on_host
 def gaussian_blur(img: Any, kernel_size: int | list[int],
                   sigma: float | list[float] | None = None) -> Any:
     """Blurs with a Gaussian kernel of ``kernel_size`` (odd, positive) and ``sigma`` (default
@@ -471,6 +475,7 @@ def _check_tensor_channels(img: Tensor, permitted: Sequence[int]) -> None:
     F_t._assert_channels(img, permitted)
 
 
+@F_t.on_host
 def invert(img: Any) -> Any:
     """``max - img``: 255 - x for uint8, 1 - x for floats."""
     if not isinstance(img, Tensor):
@@ -490,6 +495,7 @@ def _image_ops() -> Any:
     return ImageOps
 
 
+@F_t.on_host
 def posterize(img: Any, bits: int) -> Any:
     """Keeps the top ``bits`` bits of each channel (uint8 images)."""
     if not (0 <= bits <= 8):
@@ -504,6 +510,7 @@ def posterize(img: Any, bits: int) -> Any:
     return F_t._wrap(img._data & mask)
 
 
+@F_t.on_host
 def solarize(img: Any, threshold: float) -> Any:
     """Inverts the pixels at or above ``threshold``."""
     if not isinstance(img, Tensor):
@@ -516,6 +523,7 @@ def solarize(img: Any, threshold: float) -> Any:
     return F_t._wrap(np.where(arr >= threshold, invert(img)._data, arr))
 
 
+@F_t.on_host
 def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
     """Blends with a smoothed copy (PIL's SMOOTH kernel): 0 blurs, 1 keeps, 2 sharpens."""
     if not isinstance(img, Tensor):
@@ -541,6 +549,7 @@ def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
     return F_t._blend(arr, degenerate.reshape(shape), float(sharpness_factor))
 
 
+@F_t.on_host
 def autocontrast(img: Any) -> Any:
     """Stretches each channel so its darkest pixel becomes black and its lightest white."""
     if not isinstance(img, Tensor):
@@ -565,6 +574,7 @@ def autocontrast(img: Any) -> Any:
     return F_t._wrap(out.astype(arr.dtype))
 
 
+@F_t.on_host
 def equalize(img: Any) -> Any:
     """Equalises each channel's histogram (uint8 images), as ``PIL.ImageOps.equalize``."""
     if not isinstance(img, Tensor):
@@ -593,6 +603,7 @@ def equalize(img: Any) -> Any:
     return F_t._wrap(out.reshape(arr.shape))
 
 
+@F_t.on_host
 def adjust_gamma(img: Any, gamma: float, gain: float = 1) -> Any:
     """``gain * img ** gamma`` on intensities in ``[0, 1]``."""
     if not isinstance(img, Tensor):

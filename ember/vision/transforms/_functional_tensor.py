@@ -6,7 +6,8 @@ work on the NumPy array underneath and need no Pillow.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import functools
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -45,6 +46,28 @@ def _max_value(dtype: ember.dtype) -> int:
 
 def _wrap(arr: np.ndarray) -> Tensor:
     return Tensor._make(np.ascontiguousarray(arr))
+
+
+def _to(out: Any, device: Any) -> Any:
+    if isinstance(out, Tensor):
+        return out.to(device)
+    if isinstance(out, (tuple, list)):
+        return type(out)(_to(o, device) for o in out)
+    return out
+
+
+def on_host(fn: Callable) -> Callable:
+    """For the kernels written in NumPy: an image on a device (and the tensors among the other
+    arguments) is copied to the host, and the result back to the image's device. A CPU image
+    (or a PIL one) goes straight through."""
+    @functools.wraps(fn)
+    def run(img: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(img, Tensor) or type(img._data) is np.ndarray:
+            return fn(img, *args, **kwargs)
+        args = tuple(a.cpu() if isinstance(a, Tensor) else a for a in args)
+        kwargs = {k: v.cpu() if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+        return _to(fn(img.cpu(), *args, **kwargs), img.device)
+    return run
 
 
 # ---------------------------------------------------------------------------- geometry
@@ -88,6 +111,7 @@ def _check_pad(padding: Any, fill: Any, padding_mode: Any, padding_types: tuple,
         raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
 
 
+@on_host
 def pad(img: Tensor, padding: Any, fill: float = 0, padding_mode: str = "constant") -> Tensor:
     _assert_image_tensor(img)
     _check_pad(padding, fill, padding_mode, (int, tuple, list), (int, float))
@@ -174,6 +198,7 @@ def _nearest_index(in_size: int, out_size: int, exact: bool) -> np.ndarray:
                       in_size - 1)
 
 
+@on_host
 def resize(img: Tensor, size: Sequence[int], interpolation: str = "bilinear",
            antialias: bool | None = True) -> Tensor:
     """Resizes ``[..., H, W]`` to exactly ``size = [h, w]``.
@@ -247,8 +272,8 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
     if not inplace:
         tensor = tensor.clone()
     dtype = tensor.dtype
-    mean_t = ember.as_tensor(mean, dtype=dtype)
-    std_t = ember.as_tensor(std, dtype=dtype)
+    mean_t = ember.as_tensor(mean, dtype=dtype, device=tensor.device)
+    std_t = ember.as_tensor(std, dtype=dtype, device=tensor.device)
     if bool((std_t == 0).any()):
         raise ValueError(f"std evaluated to zero after conversion to {dtype}, "
                          "leading to division by zero.")
@@ -284,6 +309,7 @@ def _check_factor(name: str, factor: float) -> None:
         raise ValueError(f"{name} ({factor}) is not non-negative.")
 
 
+@on_host
 def adjust_brightness(img: Tensor, brightness_factor: float) -> Tensor:
     _check_factor("brightness_factor", brightness_factor)
     _assert_channels(img, [1, 3])
@@ -291,6 +317,7 @@ def adjust_brightness(img: Tensor, brightness_factor: float) -> Tensor:
     return _blend(arr, np.zeros_like(arr), float(brightness_factor))
 
 
+@on_host
 def adjust_contrast(img: Tensor, contrast_factor: float) -> Tensor:
     _check_factor("contrast_factor", contrast_factor)
     _assert_channels(img, [1, 3])
@@ -300,6 +327,7 @@ def adjust_contrast(img: Tensor, contrast_factor: float) -> Tensor:
     return _blend(arr, mean, float(contrast_factor))
 
 
+@on_host
 def adjust_saturation(img: Tensor, saturation_factor: float) -> Tensor:
     _check_factor("saturation_factor", saturation_factor)
     _assert_channels(img, [1, 3])
@@ -339,6 +367,7 @@ def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
     return np.stack([r, g, b], axis=-3)
 
 
+@on_host
 def adjust_hue(img: Tensor, hue_factor: float) -> Tensor:
     if not -0.5 <= hue_factor <= 0.5:
         raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")

@@ -372,9 +372,10 @@ class AugMix(nn.Module):
         batch_dims = [batch.size(0)] + [1] * (batch.ndim - 1)
         # the Beta weight of the original vs the mix, as a 2-parameter Dirichlet
         m = self._sample_dirichlet(
-            ember.tensor([self.alpha, self.alpha]).expand(batch_dims[0], -1))
+            ember.tensor([self.alpha, self.alpha], device=batch.device).expand(batch_dims[0], -1))
         combined_weights = self._sample_dirichlet(
-            ember.tensor([self.alpha] * self.mixture_width).expand(batch_dims[0], -1)
+            ember.tensor([self.alpha] * self.mixture_width, device=batch.device)
+            .expand(batch_dims[0], -1)
         ) * m[:, 1].reshape([batch_dims[0], -1])
         mix = m[:, 0].reshape(batch_dims) * batch
         for i in range(self.mixture_width):

@@ -141,7 +141,7 @@ def to_pil_image(pic: Any, mode: str | None = None) -> Any:
     if isinstance(pic, Tensor):
         if pic.ndim == 3:
             pic = pic.permute(1, 2, 0)
-        pic = pic.detach().numpy()
+        pic = pic.detach().cpu().numpy()
     elif not isinstance(pic, np.ndarray):
         raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
     if pic.ndim == 2:
