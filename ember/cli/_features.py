@@ -40,9 +40,10 @@ def extract_features(model: Any, dataset: Any, batch_size: int, workers: int, wh
     import ember
     from ember.utils.data import DataLoader
 
-    from .finetune import _progress
+    from .finetune import _progress, model_device
 
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    device = model_device(model)
     head_at, head = _headless(model)
     was_training = model.training
     model.eval()
@@ -51,14 +52,14 @@ def extract_features(model: Any, dataset: Any, batch_size: int, workers: int, wh
     try:
         with ember.no_grad():
             for images, targets in _progress(loader, desc):
-                feats = model(images).numpy()
+                feats = model(images.to(device)).cpu().numpy()  # kept on the host
                 if store is None:
                     shape = (len(dataset), feats.shape[1])
                     store = np.empty(shape, np.float32) if where == "memory" else \
                         np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
                     labels = np.empty(len(dataset), np.int64)
                 store[filled:filled + len(feats)] = feats
-                labels[filled:filled + len(feats)] = targets.numpy()
+                labels[filled:filled + len(feats)] = targets.cpu().numpy()
                 filled += len(feats)
     finally:
         set_module(model, head_at, head)
@@ -95,7 +96,7 @@ def calibrate_batchnorm(model: Any, dataset: Any, batch_size: int, workers: int,
     from ember.nn.modules.batchnorm import _BatchNorm
     from ember.utils.data import DataLoader, Subset
 
-    from .finetune import _progress
+    from .finetune import _progress, model_device
 
     layers = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     if not layers:
@@ -110,8 +111,9 @@ def calibrate_batchnorm(model: Any, dataset: Any, batch_size: int, workers: int,
         m.train()
     try:
         with ember.no_grad():
+            device = model_device(model)
             for images, _ in _progress(loader, "BatchNorm statistics"):
-                model(images)
+                model(images.to(device))
     finally:
         for m, momentum, training in saved:
             m.momentum = momentum

@@ -8,13 +8,46 @@ from typing import Any
 
 from ._common import CLIError, InputError, RunError, describe, notice
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "WEIGHT_CHOICES", "build_model", "read_checkpoint",
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "WEIGHT_CHOICES", "DEVICE_HELP", "build_model",
+           "read_checkpoint", "resolve_device",
            "check_checkpoint", "load_weights", "model_names", "resnet_names", "train_transform",
            "eval_transform", "replace_fc", "head_name", "get_head", "set_module", "min_size"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHT_CHOICES = ("auto", "imagenet", "none")
+DEVICE_HELP = ("where the model runs: cpu, cuda (or cuda:N: a GPU through CuPy, the cuda extra), "
+               "or auto: cuda when ember.cuda.is_available(), else cpu (default: auto)")
+
+
+def resolve_device(spec: str | None) -> Any:
+    """The ``ember.device`` that ``--device`` names: ``auto`` (or None) is CUDA's current device
+    when ``ember.cuda.is_available()``, else the CPU. A CUDA device that can't be used is a usage
+    error saying why."""
+    import ember
+
+    if spec is None or spec == "auto":
+        return ember.device("cuda", ember.cuda.current_device()) if ember.cuda.is_available() \
+            else ember.device("cpu")
+    try:
+        dev = ember.device(spec)
+    except (RuntimeError, TypeError):
+        raise CLIError(f"--device {spec}: not a device (choose cpu, cuda, cuda:N or auto)") \
+            from None
+    if dev.type not in ("cpu", "cuda"):
+        raise CLIError(f"--device {spec}: ember runs on cpu and cuda only")
+    if dev.type == "cuda":
+        if not ember.cuda.is_available():
+            raise CLIError(f"--device {spec}: no CUDA device (ember.cuda.is_available() is "
+                           "False: CuPy is not installed or sees no GPU; pip install "
+                           "'ember[cuda]'), or use --device cpu")
+        count = ember.cuda.device_count()
+        index = ember.cuda.current_device() if dev.index is None else dev.index
+        if index >= count:
+            raise CLIError(f"--device {spec}: there {'is' if count == 1 else 'are'} only "
+                           f"{count} CUDA device{'s' * (count != 1)}")
+        dev = ember.device("cuda", index)
+    return dev
 
 
 def _models() -> Any:
@@ -190,7 +223,8 @@ def replace_fc(model: Any, num_classes: int, bias: bool = True) -> None:
 
     name = head_name(model)
     old = model.get_submodule(name)
-    set_module(model, name, nn.Linear(old.in_features, num_classes, bias=bias))
+    set_module(model, name, nn.Linear(old.in_features, num_classes, bias=bias,
+                                      device=old.weight.device))
 
 
 def _load_state_dict(model: Any, state: Any, path: str) -> None:
@@ -208,12 +242,25 @@ def _load_state_dict(model: Any, state: Any, path: str) -> None:
     load_weights(path, model, state, type(model).__name__)
 
 
-def build_model(name: str, weights: str, *, progress: bool = True) -> tuple[Any, Any, str]:
-    """Builds ``ember.vision.models.<name>`` with weights per ``--weights``.
+def build_model(name: str, weights: str, *, progress: bool = True,
+                device: Any = None) -> tuple[Any, Any, str]:
+    """Builds ``ember.vision.models.<name>`` with weights per ``--weights``, its parameters on
+    ``device`` (None: the default device, as a factory's), made there; weights files are read
+    to the CPU and copied in.
 
     Returns:
         (model, the ImageNet weights enum if they were loaded else None, a description).
     """
+    import ember
+
+    if device is None:
+        return _build_model(name, weights, progress)
+    with ember.device(device):
+        model, enum, desc = _build_model(name, weights, progress)
+    return model.to(device), enum, desc
+
+
+def _build_model(name: str, weights: str, progress: bool) -> tuple[Any, Any, str]:
     from ember import hub
 
     models = _models()

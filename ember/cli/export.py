@@ -43,14 +43,14 @@ def command(ns: argparse.Namespace) -> int:
     out = ns.output or os.path.splitext(ns.checkpoint)[0] + ".onnx"
     if os.path.exists(out) and not ns.overwrite:
         raise CLIError(f"'{out}' exists (--overwrite replaces it)")
-    model, classes, _ = _from_checkpoint(ns.checkpoint)
+    model, classes, _ = _from_checkpoint(ns.checkpoint, "cpu")  # (an ONNX file has no device)
     ckpt = read_checkpoint(ns.checkpoint)
     size, arch = ckpt["image_size"], ckpt["arch"]
     import ember
     import ember.onnx
 
     model.eval()
-    example = ember.zeros(1, 3, size, size)
+    example = ember.zeros(1, 3, size, size, device="cpu")
     start = time.perf_counter()
     try:
         program = ember.onnx.export(

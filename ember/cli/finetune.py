@@ -27,6 +27,7 @@ from typing import Any
 from ._common import CLIError, InputError, RunError, describe, notice
 from ._features import CACHE_CHOICES
 from ._models import (
+    DEVICE_HELP,
     WEIGHT_CHOICES,
     _is_int,
     _is_number,
@@ -41,6 +42,7 @@ from ._models import (
     min_size,
     model_names,
     replace_fc,
+    resolve_device,
     shown,
     train_transform,
 )
@@ -63,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
 }
 OPTIMIZERS = ("sgd", "adam", "adamw")
 # Options of this invocation only: not saved in the checkpoint, passed on by --nproc.
-_RUN_ONLY = ("overwrite", "summary", "tensorboard")
+_RUN_ONLY = ("overwrite", "summary", "tensorboard", "device")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -145,6 +147,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue from a checkpoint.pt (its settings, but for --out, are the "
                         "defaults)")
+    p.add_argument("--device", metavar="cpu|cuda|auto", help=DEVICE_HELP)
     p.add_argument("--workers", type=int, help="DataLoader worker processes (default: 0)")
     p.add_argument("--seed", type=int, help=f"random seed (default: {d['seed']})")
     p.add_argument("--val-fraction", type=float,
@@ -171,6 +174,7 @@ def _relaunch(ns: argparse.Namespace, n: int) -> int:
     argv += ["--resume", ns.resume] if ns.resume else []
     argv += ["--overwrite"] * bool(ns.overwrite) + ["--summary"] * bool(ns.summary)
     argv += ["--tensorboard", ns.tensorboard] if ns.tensorboard else []
+    argv += ["--device", ns.device] if ns.device else []
     return launch(["--nproc-per-node", str(n), "-m", "ember", "finetune", *argv])
 
 
@@ -483,15 +487,27 @@ def _frozen_bn_eval(model: Any) -> None:
             m.eval()
 
 
+def model_device(model: Any) -> Any:
+    """The device of ``model``'s parameters (the CPU for a model without any)."""
+    import ember
+
+    for p in model.parameters():
+        return p.device
+    return ember.device("cpu")
+
+
 def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, desc: str,
                     bn_eval: bool = False) -> float:
-    """One pass over ``loader``; returns the mean training loss (over every rank's batches)."""
+    """One pass over ``loader`` (each batch copied to the model's device); returns the mean
+    training loss (over every rank's batches)."""
     model.train()
     if bn_eval:
         _frozen_bn_eval(model)
+    device = model_device(model)
     total, count = 0.0, 0
     bar = _progress(loader, desc)
     for images, labels in bar:
+        images, labels = images.to(device), labels.to(device)
         optimizer.zero_grad()
         loss = criterion(model(images), labels)
         loss.backward()
@@ -504,7 +520,7 @@ def train_one_epoch(model: Any, loader: Any, optimizer: Any, criterion: Any, des
         import ember
         import ember.distributed as dist
 
-        sums = ember.tensor([total, float(count)], dtype=ember.float64)
+        sums = ember.tensor([total, float(count)], dtype=ember.float64, device="cpu")  # (gloo)
         dist.all_reduce(sums)
         total, count = sums.tolist()
     return total / max(count, 1)
@@ -532,17 +548,19 @@ def evaluate(model: Any, loader: Any, num_classes: int | None = None) -> Any:
     from ember.nn import functional as F
 
     model.eval()
+    device = model_device(model)
     result = Evaluation(num_classes or 1)
     counts = np.zeros((num_classes or 1,) * 2, np.int64)
     with ember.no_grad():
         for images, labels in loader:
-            logits = model(images)
-            pred = logits.argmax(dim=1)
+            logits = model(images.to(device))
+            labels = labels.cpu()  # the scores are counted on the host
+            pred = logits.argmax(dim=1).cpu()
             result.correct += int((pred == labels).sum().item())
             result.total += len(labels)
             if num_classes is not None:
-                result.loss += F.cross_entropy(logits, labels, reduction="sum").item()
-                scores, truth = logits.numpy(), labels.numpy()
+                result.loss += F.cross_entropy(logits, labels.to(device), reduction="sum").item()
+                scores, truth = logits.cpu().numpy(), labels.numpy()
                 # top-5: fewer than 5 classes score higher than the true one
                 above = (scores > scores[np.arange(len(truth)), truth][:, None]).sum(axis=1)
                 result.top5 += int((above < 5).sum())
@@ -552,6 +570,23 @@ def evaluate(model: Any, loader: Any, num_classes: int | None = None) -> Any:
     result.loss /= max(result.total, 1)
     result.confusion = counts.tolist()
     return result
+
+
+def _on_cpu(obj: Any) -> Any:
+    """``obj`` (a state_dict, an optimizer's) with its tensors copied to the CPU; containers
+    keep their type (an OrderedDict its ``_metadata``)."""
+    import ember
+
+    if isinstance(obj, ember.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        out = type(obj)((k, _on_cpu(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):
+            out._metadata = obj._metadata
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
 
 
 def _cached(features: Any, labels: Any, batch: int, shuffle: bool) -> Any:
@@ -685,6 +720,7 @@ def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
         _check_saved(ns.resume, saved)
     s = _settings(ns, saved.get("args") if saved else None)
     check_model_name(s["model"])
+    device = resolve_device(ns.device)
     writer = _tensorboard(ns.tensorboard)
     data = _datasets(s)
     classes = data.classes
@@ -702,7 +738,8 @@ def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
     out = _out_folder(ns, s) if rank == 0 else s["out"]
     seed_everything(s["seed"])
     # On resume the checkpoint supplies every weight: don't download anything.
-    model, _, weights_desc = build_model(s["model"], "none" if saved else s["weights"])
+    model, _, weights_desc = build_model(s["model"], "none" if saved else s["weights"],
+                                         device=device)
     if s["freeze"]:
         for param in model.parameters():
             param.requires_grad = False
@@ -736,7 +773,7 @@ def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
     total = sum(p.numel() for p in model.parameters())
     print(f"finetuning {s['model']} ({weights_desc}; {trainable:,} of {total:,} parameters "
           f"trainable) on {data.desc}: {len(classes)} classes, {len(train_set)} train / "
-          f"{len(val_set)} val images at {s['image_size']}x{s['image_size']}"
+          f"{len(val_set)} val images at {s['image_size']}x{s['image_size']} on {device}"
           + (f", on {world} processes" if world > 1 else ""), flush=True)
     _print_classes(data, [_targets(train_set).count(c) for c in range(len(classes))])
     for line in choices:
@@ -825,8 +862,8 @@ def _command(ns: argparse.Namespace, cache_files: list[str]) -> int:
             if "val_top5" in history:
                 history["val_top5"].append(ev.top5 / max(ev.total, 1))
             seconds.append(time.perf_counter() - began)
-            checkpoint = {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            checkpoint = {  # CPU tensors whatever --device: the file loads anywhere
+                "model": _on_cpu(model.state_dict()), "optimizer": _on_cpu(optimizer.state_dict()),
                 "epoch": epoch + 1, "arch": s["model"], "classes": classes,
                 "image_size": s["image_size"], "eval_resize": resize,
                 "history": history, "args": s, "seconds": seconds,

@@ -11,6 +11,7 @@ from typing import Any
 
 from ._common import CLIError, InputError, describe, notice
 from ._models import (
+    DEVICE_HELP,
     build_model,
     check_checkpoint,
     eval_transform,
@@ -19,6 +20,7 @@ from ._models import (
     get_head,
     model_names,
     replace_fc,
+    resolve_device,
     shown,
 )
 
@@ -42,6 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="FILE",
                    help="write the predictions to FILE (image, rank, class, probability) "
                         "instead of printing the table")
+    p.add_argument("--device", metavar="cpu|cuda|auto", help=DEVICE_HELP)
     return p
 
 
@@ -72,27 +75,28 @@ def expand_images(args: list[str]) -> list[str]:
     return paths
 
 
-def _from_checkpoint(path: str) -> tuple[Any, list[str], Any]:
-    """(model, class names, eval transform) of an ``ember finetune`` checkpoint."""
+def _from_checkpoint(path: str, device: Any = None) -> tuple[Any, list[str], Any]:
+    """(model, class names, eval transform) of an ``ember finetune`` checkpoint, the model on
+    ``device`` (None: the default device)."""
     ckpt = read_checkpoint(path)
     check_checkpoint(path, ckpt, ("model", "arch", "classes", "image_size"), ("eval_resize",))
     if ckpt["arch"] not in model_names():
         raise InputError(f"'{path}' is damaged: its 'arch' should name a model of the zoo "
                          f"({', '.join(model_names())}), not {shown(ckpt['arch'])}")
-    model, _, _ = build_model(ckpt["arch"], "none")
+    model, _, _ = build_model(ckpt["arch"], "none", device=device)
     replace_fc(model, len(ckpt["classes"]))
     load_weights(path, model, ckpt["model"], f"{ckpt['arch']} with {len(ckpt['classes'])} classes")
     size = ckpt["image_size"]
     return model, list(ckpt["classes"]), eval_transform(size, ckpt.get("eval_resize", size))
 
 
-def _from_weights(name: str, weights: str,
-                  notes: list[str] | None = None) -> tuple[Any, list[str], Any]:
+def _from_weights(name: str, weights: str, notes: list[str] | None = None,
+                  device: Any = None) -> tuple[Any, list[str], Any]:
     """(model, class names, eval transform) for --model/--weights; what the user should know
     about the predictions is appended to ``notes``."""
     from ember.vision import models
 
-    model, loaded, desc = build_model(name, weights)
+    model, loaded, desc = build_model(name, weights, device=device)
     enum = loaded or models.get_model_weights(name).DEFAULT  # what the architecture expects
     categories = list(enum.meta["categories"])
     head = get_head(model)
@@ -118,17 +122,21 @@ def _open_image(path: str) -> Any:
 
 
 def predict(model: Any, transform: Any, paths: list[str], k: int) -> list[list[tuple[int, float]]]:
-    """Top-``k`` (class index, probability) pairs for each image, in eval mode."""
+    """Top-``k`` (class index, probability) pairs for each image, in eval mode, on the model's
+    device."""
     import numpy as np
 
     import ember
 
+    from .finetune import model_device
+
     model.eval()
+    device = model_device(model)
     chunks = []
     for i in range(0, len(paths), 32):  # a folder of photos need not fit in memory at once
         batch = ember.stack([transform(_open_image(p)) for p in paths[i:i + 32]])
         with ember.no_grad():
-            chunks.append(ember.softmax(model(batch), dim=1).numpy())
+            chunks.append(ember.softmax(model(batch.to(device)), dim=1).cpu().numpy())
     rows = np.concatenate(chunks)
     # A stable sort of the negated probabilities: ties keep the lower class index first.
     order = np.argsort(-rows, axis=1, kind="stable")[:, :k]
@@ -148,14 +156,15 @@ def _table(paths: list[str], names: list[str], tops: list[list[tuple[int, float]
 def command(ns: argparse.Namespace) -> int:
     if ns.topk < 1:
         raise CLIError(f"--topk must be at least 1, got {ns.topk}")
+    device = resolve_device(ns.device)
     paths = expand_images(ns.images)
     for path in paths:  # before building a model, which may download weights
         _open_image(path)
     notes: list[str] = []
     if ns.checkpoint:
-        model, names, transform = _from_checkpoint(ns.checkpoint)
+        model, names, transform = _from_checkpoint(ns.checkpoint, device)
     else:
-        model, names, transform = _from_weights(ns.model, ns.weights, notes)
+        model, names, transform = _from_weights(ns.model, ns.weights, notes, device)
     tops = predict(model, transform, paths, ns.topk)
     for note in notes:  # once the predictions exist: a failure stays one error line
         notice(note)

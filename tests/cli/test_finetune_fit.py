@@ -413,3 +413,51 @@ def test_predict_says_when_imagenet_classes_come_from_random_weights(image_folde
     status, stdout, stderr = run("predict", image_folder / "red" / "0.png", "--weights", "none")
     assert status == 0
     assert "note: showing ImageNet's class names, but resnet18 has random weights" in stderr
+
+
+# -- --device cpu|cuda|auto -------------------------------------------------------------------
+def test_device_option(image_folder, tmp_path, no_plot, monkeypatch):
+    # The model and each batch go to --device; the checkpoint holds CPU tensors whatever the
+    # device (torch.load reads it without map_location); training gives the same numbers there.
+    # The CUDA half runs under `pytest --device fakecuda` (or on a GPU).
+    torch = torch_or_skip()
+    args = [image_folder, *FAST, "--image-size", "32", "--epochs", "1"]
+    status, cpu_out, err = run("finetune", *args, "--out", tmp_path / "cpu", "--device", "cpu")
+    assert status == 0, err
+    assert cpu_out.splitlines()[0].endswith(" at 32x32 on cpu")
+    ckpt = tmp_path / "cpu" / "checkpoint.pt"
+    assert torch.load(ckpt, weights_only=True)["model"]["fc.weight"].device.type == "cpu"
+    status, out, err = run("predict", image_folder / "red", "--checkpoint", ckpt,
+                           "--device", "cpu")
+    assert status == 0 and out.splitlines()[1].split()[1] == "red", err
+
+    def epoch_line(text):
+        return next(line for line in text.splitlines() if line.startswith("epoch 1/1"))
+
+    if ember.cuda.is_available():
+        status, out, err = run("finetune", *args, "--out", tmp_path / "auto")
+        assert status == 0, err
+        assert out.splitlines()[0].endswith(" at 32x32 on cuda:0")  # auto: CUDA when available
+        # the same numbers as on the CPU (the timing aside)
+        assert epoch_line(out).split("(")[0] == epoch_line(cpu_out).split("(")[0]
+        saved = torch.load(tmp_path / "auto" / "checkpoint.pt", weights_only=True)
+        assert all(t.device.type == "cpu" for t in saved["model"].values())
+        status, out, err = run("predict", image_folder / "red", "--checkpoint",
+                               tmp_path / "auto" / "checkpoint.pt", "--device", "cuda")
+        assert status == 0 and out.splitlines()[1].split()[1] == "red", err
+        # a resumed run may change the device
+        status, out, err = run("finetune", "--resume", ckpt, "--epochs", "2", "--device", "cuda")
+        assert status == 0 and "on cuda:0" in out.splitlines()[0], err
+    else:
+        status, out, err = run("finetune", *args, "--out", tmp_path / "auto", "--device", "auto")
+        assert status == 0 and out.splitlines()[0].endswith(" at 32x32 on cpu"), err
+
+    monkeypatch.setattr(ember.cuda, "is_available", lambda: False)
+    for command in (["finetune", *args, "--out", tmp_path / "none"],
+                    ["predict", image_folder / "red", "--checkpoint", ckpt]):
+        status, out, err = run(*command, "--device", "cuda")
+        assert status == 2 and not out and err.splitlines()[-1].startswith(
+            f"ember {command[0]}: error: --device cuda: no CUDA device"), err
+    status, _, err = run("finetune", *args, "--out", tmp_path / "none", "--device", "tpu")
+    assert status == 2 and "--device tpu: not a device" in err
+    assert not (tmp_path / "none").exists()
