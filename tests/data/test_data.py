@@ -595,3 +595,32 @@ def test_worker_killed_while_the_main_process_waits_is_noticed_within_a_second()
                                       rf"{victim.pid}\) is killed by signal: Killed\. $"):
         list(it)
     assert time.monotonic() - killed_at[0] < 1.0
+
+
+def test_pin_memory_pins_each_batch_where_cuda_is_available():
+    # torch's: the batch's tensors (in dicts, named tuples, lists) copied to pinned host memory;
+    # without an accelerator, a warning and plain batches. (The CUDA half: pytest --device
+    # fakecuda, or a GPU.)
+    Pair = collections.namedtuple("Pair", "x y")
+
+    class Samples(edata.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            x = ember.tensor([float(i), 1.0], device="cpu")
+            return {"pair": Pair(x, ember.tensor(i, device="cpu")), "name": f"s{i}", "ls": [x]}
+
+    loader = edata.DataLoader(Samples(), batch_size=2, pin_memory=True)
+    if ember.cuda.is_available():
+        batches = list(loader)
+        batch = batches[1]
+        assert isinstance(batch["pair"], Pair) and batch["name"] == ["s2", "s3"]
+        assert batch["pair"].x.is_pinned() and batch["pair"].y.is_pinned()
+        assert batch["ls"][0].is_pinned() and not batch["pair"].x.is_cuda
+        np.testing.assert_array_equal(batch["pair"].x.numpy(), [[2.0, 1.0], [3.0, 1.0]])
+        assert batch["pair"].x.to("cuda").is_cuda
+    else:
+        with pytest.warns(UserWarning, match="no accelerator is found"):
+            batch = next(iter(loader))
+        assert not batch["pair"].x.is_pinned()

@@ -10,6 +10,7 @@ dies is reported with torch's error within ``_utils.MP_WORKER_CHECK_INTERVAL`` (
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import multiprocessing
 import os
@@ -18,6 +19,7 @@ import signal
 import time
 import warnings
 import weakref
+from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 import ember
@@ -60,7 +62,8 @@ class DataLoader(Generic[T_co]):
             drop_last).
         num_workers: worker processes loading batches; 0 loads in the main process.
         collate_fn: merges a list of samples into a batch (default: ``default_collate``).
-        pin_memory: accepted for compatibility; ember has no accelerator to pin memory for.
+        pin_memory: put each batch's tensors in pinned (page-locked) host memory, from which
+            copies to a GPU are faster, when CUDA is available; else a warning, as torch's.
         drop_last: drop the last incomplete batch.
         timeout: seconds to wait for a batch from the workers (0: forever).
         worker_init_fn: called with the worker id in each worker after seeding.
@@ -250,6 +253,39 @@ class DataLoader(Generic[T_co]):
                       "potential slowness/freeze if necessary.", stacklevel=2)
 
 
+def _pin(data: Any) -> Any:
+    """torch's ``_utils.pin_memory.pin_memory``: the tensors of a batch (in mappings, tuples,
+    sequences, or any object with a ``pin_memory`` method) in pinned host memory."""
+    if isinstance(data, ember.Tensor) or hasattr(data, "pin_memory"):
+        return data.pin_memory()
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, Mapping):
+        try:
+            if isinstance(data, MutableMapping):  # a clone keeps the type's extra properties
+                clone = copy.copy(data)
+                clone.update({k: _pin(v) for k, v in data.items()})
+                return clone
+            return type(data)({k: _pin(v) for k, v in data.items()})
+        except TypeError:
+            return {k: _pin(v) for k, v in data.items()}
+    if isinstance(data, tuple):
+        if hasattr(data, "_fields"):  # a namedtuple
+            return type(data)(*(_pin(v) for v in data))
+        return type(data)(_pin(v) for v in data)
+    if isinstance(data, Sequence):
+        try:
+            if isinstance(data, MutableSequence):
+                clone = copy.copy(data)
+                for i, item in enumerate(data):
+                    clone[i] = _pin(item)
+                return clone
+            return type(data)([_pin(v) for v in data])
+        except TypeError:  # e.g. range
+            return [_pin(v) for v in data]
+    return data
+
+
 class _BaseDataLoaderIter:
     def __init__(self, loader: DataLoader) -> None:
         self._dataset = loader.dataset
@@ -259,7 +295,8 @@ class _BaseDataLoaderIter:
         self._drop_last = loader.drop_last
         self._index_sampler = loader._index_sampler
         self._num_workers = loader.num_workers
-        if loader.pin_memory:
+        self._pin_memory = loader.pin_memory and ember.cuda.is_available()
+        if loader.pin_memory and not self._pin_memory:
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", stacklevel=3)
         self._timeout = loader.timeout
@@ -288,6 +325,8 @@ class _BaseDataLoaderIter:
 
     def __next__(self) -> Any:
         data = self._next_data()
+        if self._pin_memory:
+            data = _pin(data)
         self._num_yielded += 1
         if (self._dataset_kind == _DatasetKind.Iterable
                 and self._IterableDataset_len_called is not None
