@@ -108,17 +108,47 @@ def _root(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _host_view(a: Any, hosts: dict) -> np.ndarray:
+    """A device array as a host array viewing one host copy of its device storage, read back
+    once per storage (``hosts``: the device root's (device, address, size) -> (root, host
+    copy)), so views of one CUDA tensor (``w.t()``, slices, tied weights) stay one storage
+    record as on the CPU. A storage that is not C-contiguous, or a view NumPy cannot express
+    over the copy, is copied alone."""
+    from ..backend import NUMPY, backend_of
+    from ..devices import move
+
+    b = backend_of(a)
+    root = a
+    while isinstance(root.base, type(a)):
+        root = root.base
+    # keyed by address, not id: CuPy's .base is the owner, but a wrapper need not be one object
+    key = (b.device_index(root), b.data_ptr(root), root.nbytes)
+    entry = hosts.get(key)
+    if entry is None:  # (the root is kept in the entry: its memory cannot be reused meanwhile)
+        entry = hosts[key] = (root, move(root, NUMPY, None) if root.flags.c_contiguous
+                              else None)
+    host = entry[1]
+    if host is not None and host.size:
+        try:
+            return np.ndarray(a.shape, a.dtype, buffer=host.reshape(-1).view(np.uint8),
+                              offset=b.data_ptr(a) - b.data_ptr(root), strides=a.strides)
+        except (ValueError, TypeError):
+            pass
+    return move(a, NUMPY, None)
+
+
 def plan_storages(tensors: list[Tensor]) -> StoragePlan:
     """Groups tensors that view one array into one storage record (tied weights, ``w.t()``,
     slices), so torch's loader shares them again; anything else gets its own contiguous copy."""
     groups: dict[tuple, list] = {}  # (id(root), dtype) -> [root, lo, hi, key, dtype]
     placed: list[tuple[int, tuple, int, tuple]] = []  # id(tensor), group, offset, stride
     keep = []  # copies must outlive the planning so their ids stay unique
+    hosts: dict = {}  # a device storage's (device, address, size) -> (root, host copy)
     devices: dict[int, str] = {}  # id(root) -> location, for the device tensors' host copies
     for t in tensors:
         a = t._data
-        if type(a) is not np.ndarray:  # a device tensor: its own host copy, tagged with its device
-            a = t.detach().cpu()._data
+        if type(a) is not np.ndarray:  # a device tensor: a view of its storage's host copy
+            a = _host_view(a, hosts)
             keep.append(a)
             devices[id(a)] = str(t.device)
         item = a.itemsize

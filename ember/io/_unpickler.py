@@ -693,6 +693,23 @@ def _allowlist() -> dict[tuple[str, str], _Inert]:
     return table
 
 
+def _on_device(t: _T, arr: np.ndarray, byteorder: str) -> Any:
+    """``arr`` (the view ``t`` describes over its storage's host array) as the same view of one
+    device copy of that storage, made once per storage, dtype and target: views and tied
+    tensors saved from one storage share memory on the device as on the CPU."""
+    backend, index = _devices.backend_for(t.storage.target)
+    if not arr.size:
+        return _devices.move(arr, backend, index)
+    key = ("device", t.dtype, t.neg, str(t.storage.target))
+    flat = t.storage.typed.get(key)
+    if flat is None:
+        host = _negated(t.storage, t.dtype, byteorder) if t.neg else \
+            _typed(t.storage, t.dtype, byteorder)
+        flat = t.storage.typed[key] = _devices.move(host, backend, index)
+    with backend.xp.cuda.Device(index):  # (CuPy works on the current device's arrays)
+        return backend.as_strided(flat[t.offset:], arr.shape, arr.strides)
+
+
 # -- after unpickling -------------------------------------------------------------------------
 def unwrap(obj: Any, byteorder: str = "little",
            accept: Callable[[Any], bool] | None = None) -> Any:
@@ -718,7 +735,7 @@ def unwrap(obj: Any, byteorder: str = "little",
             if x.built is None:  # (a CallingUnpickler may have built it for user code already)
                 arr = _array(x, byteorder)
                 if x.storage.target is not None:  # map_location (or the file) names a GPU
-                    arr = _devices.move(arr, *_devices.backend_for(x.storage.target))
+                    arr = _on_device(x, arr, byteorder)
                 x.built = (Parameter(Tensor._make(arr), x.requires_grad) if x.parameter
                            else Tensor._make(arr, requires_grad=x.requires_grad))
             out: Any = x.built
