@@ -93,6 +93,36 @@ def _use_device(device: str) -> None:
     Tensor.numpy, Tensor.__array__ = test_numpy, test_array
 
 
+@pytest.fixture
+def fake_cuda(monkeypatch, request):
+    """The fake CUDA device (two devices) as ember's CUDA backend for one test, undone after:
+    the backend, the default device, the current device and the sync debug mode."""
+    import ember
+    from ember.backend import cupy_backend
+
+    session = request.config.getoption("--device")
+    if session == "cuda":  # (swapping the backend would strand the session's real tensors)
+        pytest.skip("runs on the fake device: not under --device cuda")
+    from device import fakecupy
+
+    monkeypatch.setattr(fakecupy, "DEVICE_COUNT", 2)
+    own = session == "cpu"  # under --device fakecuda the session's fake is this one
+    if own:
+        cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
+    try:
+        yield fakecupy
+    finally:
+        if ember.cuda.is_available():
+            ember.cuda.set_device(0)
+            if ember.cuda.get_sync_debug_mode():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ember.cuda.set_sync_debug_mode(0)
+        if own:
+            ember.set_default_device(None)
+            cupy_backend.use_module(None, None)
+
+
 def pytest_runtest_setup(item):
     if item.config.getoption("--device") != "cpu":
         for mark in ("cpu_build", "host_only"):

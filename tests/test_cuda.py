@@ -11,10 +11,9 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import torch_or_skip
 
 import ember
-from ember.backend import cupy_backend
-from helpers import torch_or_skip
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -35,29 +34,9 @@ def test_cuda_queries_match_torch_cpu_build():
 
 
 @pytest.fixture
-def fake(monkeypatch, request):
-    """The fake CUDA device as ember's cuda backend, with two devices; undone afterwards."""
-    session_device = request.config.getoption("--device")
-    if session_device == "cuda":
-        # swapping the backend would strand the session's tensors on the real device
-        pytest.skip("runs on the fake device: not under --device cuda")
-    from device import fakecupy
-
-    monkeypatch.setattr(fakecupy, "DEVICE_COUNT", 2)
-    own = session_device == "cpu"  # under --device fakecuda the session's fake is this one
-    if own:
-        cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
-    try:
-        yield fakecupy
-    finally:
-        if ember.cuda.is_available():
-            ember.cuda.set_device(0)
-        if ember.cuda.is_available() and ember.cuda.get_sync_debug_mode():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ember.cuda.set_sync_debug_mode(0)
-        if own:
-            cupy_backend.use_module(None, None)
+def fake(fake_cuda):
+    """The fake CUDA device for one test (tests/conftest.py's ``fake_cuda``)."""
+    return fake_cuda
 
 
 def test_no_device_keeps_the_cpu_build_answers(fake, monkeypatch):

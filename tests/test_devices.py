@@ -6,32 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import torch_or_skip
 
 import ember
 from ember import nn
-from ember.backend import cupy_backend
-from helpers import torch_or_skip
 
 torch = torch_or_skip()
 
 
 @pytest.fixture
-def cuda(monkeypatch, request):
-    """The fake CUDA device as ember's cuda backend (two devices); undone afterwards."""
-    session = request.config.getoption("--device")
-    if session == "cuda":
-        pytest.skip("swaps the backend for the fake device: not under --device cuda")
-    from device import fakecupy
-
-    monkeypatch.setattr(fakecupy, "DEVICE_COUNT", 2)
-    if session == "cpu":
-        cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
-    try:
-        yield fakecupy
-    finally:
-        if session == "cpu":
-            ember.set_default_device(None)
-            cupy_backend.use_module(None, None)
+def cuda(fake_cuda):
+    """The fake CUDA device for one test (tests/conftest.py's ``fake_cuda``)."""
+    return fake_cuda
 
 
 def _a(*shape, seed=0):

@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from . import numpy_bessel, numpy_special
+from . import numpy_backend, numpy_bessel, numpy_conv, numpy_special
 from .geometry import WindowGeometry
 from .numpy_backend import _taps as _window_taps  # (slicing only: the same on any array)
-from .numpy_conv import _fit, _flipped
+from .numpy_conv import _flipped
 from .numpy_convnd import line_geometry, plane_geometry
 from .optim_kernels import OptimKernels
 from .vocabulary import _SOLE_N, _SOLE_NB, ArrayVocabulary, _refcount
@@ -443,19 +443,7 @@ class CupyBackend(ArrayVocabulary):
         if self.fused and cols.dtype.char in FUSED_TYPES and \
                 (dtype is None or np.dtype(dtype) == cols.dtype):
             return self._col2im_fused(cols, out_hw, stride, dilation)
-        n, c, kh, kw, oh, ow = cols.shape
-        img = self.xp.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
-        for i in range(kh):
-            h0 = i * dilation[0]
-            rows = _fit(h0, oh, stride[0], out_hw[0])
-            for j in range(kw):
-                w0 = j * dilation[1]
-                width = _fit(w0, ow, stride[1], out_hw[1])
-                if rows and width:
-                    img[:, :, h0:h0 + (rows - 1) * stride[0] + 1:stride[0],
-                        w0:w0 + (width - 1) * stride[1] + 1:stride[1]] += \
-                        cols[:, :, i, j, :rows, :width]
-        return img
+        return numpy_conv.col2im(cols, out_hw, stride, dilation, dtype, self.xp)
 
     def _col2im_fused(self, cols: Array, out_hw: tuple, stride: tuple,
                       dilation: tuple) -> Array:
@@ -543,31 +531,8 @@ class CupyBackend(ArrayVocabulary):
 
     def _arg_step(self, taps: list, small: Any, nan: bool) -> tuple:
         """Max and argmax over a list of arrays: the first maximum, or with ``nan`` the last
-        NaN."""
-        xp = self.xp
-        if len(taps) == 1:
-            return taps[0].copy(), xp.zeros(taps[0].shape, dtype=small)
-        first, v = taps[0], taps[1]
-        take = xp.greater(v, first)  # strictly greater: the first maximum wins
-        if nan:
-            take |= xp.isnan(v)
-            out = xp.where(take, v, first)
-        else:
-            out = xp.maximum(first, v)
-        arg = take.astype(small)
-        k_take = xp.empty(out.shape, dtype=small)
-        for k in range(2, len(taps)):
-            v = taps[k]
-            xp.greater(v, out, out=take)
-            if nan:
-                take |= xp.isnan(v)
-                xp.copyto(out, v, where=take)
-            else:
-                xp.maximum(out, v, out=out)
-            # a later offset beats every earlier one: ``max(arg, k * take)``
-            xp.multiply(take, small(k), out=k_take)
-            xp.maximum(arg, k_take, out=arg)
-        return out, arg
+        NaN (NumPy's backend's steps, on this module)."""
+        return numpy_backend._arg_step(taps, small, nan, self.xp)
 
     def max_pool2d(self, x: Array, geo: WindowGeometry, lowest: Any, indices: bool) -> tuple:
         """Max pooling of ``x`` (N, C, H, W) over the windows of ``geo``, padding with

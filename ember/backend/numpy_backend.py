@@ -111,32 +111,33 @@ def _window_argmax(col: Any, row: Any, kh: int, kw: int) -> tuple:
     return out, arg, j
 
 
-def _arg_step(taps: list, small: type, nan: bool) -> tuple:
+def _arg_step(taps: list, small: type, nan: bool, xp: Any = np) -> tuple:
     """Max and argmax over a list of arrays: the first maximum; with ``nan``, the last NaN (and
-    without, NaN still propagates into the max, so that the caller can tell)."""
+    without, NaN still propagates into the max, so that the caller can tell). ``xp``: the
+    arrays' module (the CuPy backend runs the same steps)."""
     if len(taps) == 1:
-        return taps[0].copy(), np.zeros(taps[0].shape, dtype=small)
+        return taps[0].copy(), xp.zeros(taps[0].shape, dtype=small)
     first, v = taps[0], taps[1]
-    take = np.greater(v, first)  # strictly greater: the first maximum wins
+    take = xp.greater(v, first)  # strictly greater: the first maximum wins
     if nan:
-        take |= np.isnan(v)
-        out = np.where(take, v, first)
+        take |= xp.isnan(v)
+        out = xp.where(take, v, first)
     else:
-        out = np.maximum(first, v)  # (the first step writes ``out``: no copy of ``first``)
+        out = xp.maximum(first, v)  # (the first step writes ``out``: no copy of ``first``)
     arg = take.astype(small)
-    k_take = np.empty(out.shape, dtype=small)
+    k_take = xp.empty(out.shape, dtype=small)
     for k in range(2, len(taps)):
         v = taps[k]
-        np.greater(v, out, out=take)
+        xp.greater(v, out, out=take)
         if nan:
-            take |= np.isnan(v)
-            np.copyto(out, v, where=take)
+            take |= xp.isnan(v)
+            xp.copyto(out, v, where=take)
         else:
-            np.maximum(out, v, out=out)
+            xp.maximum(out, v, out=out)
         # a later offset beats every earlier one, so the update is ``max(arg, k * take)``: int8
         # arithmetic (a masked write, putmask or copyto, is ~20x slower)
-        np.multiply(take, small(k), out=k_take)
-        np.maximum(arg, k_take, out=arg)
+        xp.multiply(take, small(k), out=k_take)
+        xp.maximum(arg, k_take, out=arg)
     return out, arg
 
 

@@ -100,11 +100,12 @@ def flat_padded(lead: tuple, hw: tuple, pad: tuple, slack: int, dtype: Any) -> t
 
 
 def col2im(cols: np.ndarray, out_hw: tuple, stride: tuple, dilation: tuple,
-           dtype: np.dtype | None = None) -> np.ndarray:
+           dtype: np.dtype | None = None, xp: Any = np) -> np.ndarray:
     """Adjoint of ``windows``: ``cols`` (N, C, KH, KW, OH, OW) summed onto a zero image
-    (N, C, *out_hw); windows reaching past ``out_hw`` are dropped."""
+    (N, C, *out_hw), one strided add per kernel offset; windows reaching past ``out_hw`` are
+    dropped. ``xp``: the arrays' module (the CuPy backend's plain path is this one)."""
     n, c, kh, kw, oh, ow = cols.shape
-    img = np.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
+    img = xp.zeros((n, c) + tuple(out_hw), dtype=dtype or cols.dtype)
     for i in range(kh):
         h0 = i * dilation[0]
         rows = _fit(h0, oh, stride[0], out_hw[0])
