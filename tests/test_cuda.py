@@ -117,6 +117,7 @@ def test_properties(fake):
     assert cuda.synchronize() is None and cuda.synchronize(1) is None
 
 
+@pytest.mark.host_only  # (exact byte counts: a fake device of its own, not the session's)
 def test_memory(fake):
     import gc
 

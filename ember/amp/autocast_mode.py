@@ -354,16 +354,21 @@ def _install(kind: str = "cpu") -> None:
         except ImportError:  # a namespace ember does not have yet
             pass
     for owner, mod in targets:
-        names = list(vars(owner))
-        for name in names:
-            value = vars(owner)[name]
+        items = list(vars(owner).items())
+        wrapped: dict = {}  # id(function) -> its wrapper
+        for name, value in items:
             if not callable(value) or isinstance(value, type) or hasattr(
                     value, "_autocast_original"):
                 continue
             policy, cuda_policy = _policy(mod, name), _cuda_policy(mod, name)
             if (policy if "cpu" in _installed else None) is not None or (
                     cuda_policy if "cuda" in _installed else None) is not None:
-                setattr(owner, name, _wrap(value, policy, name, cuda_policy))
+                if id(value) not in wrapped:
+                    wrapped[id(value)] = _wrap(value, policy, name, cuda_policy)
+                setattr(owner, name, wrapped[id(value)])
+        for name, value in items:  # aliases (arcsin of asin) stay one function, as before
+            if id(value) in wrapped and vars(owner)[name] is value:
+                setattr(owner, name, wrapped[id(value)])
 
 
 def is_autocast_available(device_type: str) -> bool:
