@@ -147,7 +147,9 @@ def test_eigh(uplo):
 def test_pinv(shape):
     a = _mat(*shape, well=False)
     check_op(lambda m, t: m.linalg.pinv(t), a, atol=1e-10, rtol=1e-9)
-    check_op(lambda m, t: m.pinverse(t), a.astype(np.float32), atol=1e-5, rtol=1e-4)
+    # float32 on a well-conditioned matrix: the shared generator's draw can be nearly singular,
+    # where float32's pseudo-inverse differs from torch's by more than round-off
+    check_op(lambda m, t: m.pinverse(t), _mat(*shape).astype(np.float32), atol=1e-5, rtol=1e-4)
     check_gradcheck(lambda m, t: m.linalg.pinv(t), a)
     s = _mat(3, 3, spd=True)
     check_op(lambda m, t: m.linalg.pinv(t, hermitian=True), s)
