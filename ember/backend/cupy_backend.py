@@ -467,30 +467,10 @@ class CupyBackend(ArrayVocabulary):
         of torch's winner (the first maximum, the last NaN), int8 or int16."""
         if self.fused and x.dtype.char in FUSED_TYPES:
             return self._window_reduce_fused(x, kernel, stride, dilation, out_hw, op)
-        xp = self.xp
-        kh, kw = kernel
-        col, row = _window_taps(x, kernel, stride, dilation, out_hw)
-        if op == "sum":
-            t = col(0).copy()
-            for j in range(1, kw):
-                t += col(j)
-            out = row(t, 0).copy()
-            for i in range(1, kh):
-                out += row(t, i)
-            return out, None
-        if op == "max":  # maximum propagates NaN: a window with a NaN is NaN, as in torch
-            t = col(0).copy()
-            for j in range(1, kw):
-                xp.maximum(t, col(j), out=t)
-            out = row(t, 0).copy()
-            for i in range(1, kh):
-                xp.maximum(out, row(t, i), out=out)
-            return out, None
-        out, arg, j = self._window_argmax(col, row, kh, kw, _floating(x.dtype))
-        if kw > 1:  # ``i*KW + j``
-            arg *= kw
-            arg += j
-        return out, arg
+        nan = _floating(x.dtype)
+        return numpy_backend.window_reduce(
+            x, kernel, stride, dilation, out_hw, op, self.xp,
+            lambda col, row, kh, kw: self._window_argmax(col, row, kh, kw, nan))
 
     def _window_reduce_fused(self, x: Array, kernel: tuple, stride: tuple, dilation: tuple,
                              out_hw: tuple, op: str) -> tuple:

@@ -36,7 +36,7 @@ def scatter_add(target: np.ndarray, index: tuple, values: np.ndarray) -> np.ndar
 
 
 def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple,
-                  op: str) -> tuple:
+                  op: str, xp: Any = np, argmax: Any = None) -> tuple:
     """Sum (``op="sum"``), max (``"max"``) or max and argmax (``"argmax"``) over each window of
     ``x`` (N, C, H, W); returns ``(values, argmax or None)``.
 
@@ -46,6 +46,8 @@ def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, 
     (int8 or int16): the first maximum on ties, and the last NaN, as torch's kernel picks
     (``val > max || isnan(val)``, scanning rows then columns): the first (last NaN) column of
     the first (last NaN) row that holds the window's maximum is that same element.
+    ``xp``/``argmax``: the arrays' module and its argmax pass (the CuPy backend's plain path is
+    this one, with an argmax that never asks whether a NaN is there: a sync on a GPU).
     """
     kh, kw = kernel
     col, row = _taps(x, kernel, stride, dilation, out_hw)
@@ -60,12 +62,12 @@ def window_reduce(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, 
     if op == "max":  # np.maximum propagates NaN, so a window with a NaN is NaN, as in torch
         t = col(0).copy()
         for j in range(1, kw):
-            np.maximum(t, col(j), out=t)
+            xp.maximum(t, col(j), out=t)
         out = row(t, 0).copy()
         for i in range(1, kh):
-            np.maximum(out, row(t, i), out=out)
+            xp.maximum(out, row(t, i), out=out)
         return out, None
-    out, arg, j = _window_argmax(col, row, kh, kw)
+    out, arg, j = (argmax or _window_argmax)(col, row, kh, kw)
     if kw > 1:  # ``i*KW + j``
         arg *= kw
         arg += j
