@@ -407,10 +407,7 @@ class CupyBackend(ArrayVocabulary):
     def pad2d(self, x: Array, top: int, bottom: int, left: int, right: int,
               value: float = 0.0) -> Array:
         """``x`` (..., H, W) padded with ``value``; a negative amount crops that side."""
-        if top < 0 or bottom < 0 or left < 0 or right < 0:
-            h, w = x.shape[-2:]
-            x = x[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
-            top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
+        x, top, bottom, left, right = numpy_conv.crop_negative(x, top, bottom, left, right)
         if not (top or bottom or left or right):
             return x
         h, w = x.shape[-2:]
@@ -522,30 +519,19 @@ class CupyBackend(ArrayVocabulary):
             return self._max_pool2d_fused(x, geo, lowest, indices)
         xp = self.xp
         padded = self.pad_to_windows(x, geo, lowest)
-        (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geo.kernel, geo.out_hw, geo.stride, geo.dilation
+        kh, kw = geo.kernel
         if not indices:
             return self.window_reduce(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw,
                                       "max")
         out, i, j = self._window_argmax(
             *_window_taps(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw), kh, kw,
             _floating(x.dtype))
-        (pt, pl), (height, width) = geo.pad, geo.in_hw
-        top = xp.arange(oh, dtype=xp.int64) * sh - pt  # each window's corner
-        left = xp.arange(ow, dtype=xp.int64) * sw - pl
-        idx = i.astype(xp.int64)
-        idx *= dh * width
-        if j is not None:
-            idx += j if dw == 1 else j.astype(xp.int64) * dw
-        idx += top.reshape(-1, 1) * width + left
-        padded_any = max(geo.pad) > 0 or padded.shape[-2] > pt + height or \
-            padded.shape[-1] > pl + width
-        if padded_any and out.size:
+        idx = numpy_backend.pool_index(i, j, geo, xp)
+        if out.size and numpy_backend.reads_padding(padded, geo):
             # a window holding only ``lowest`` ties with its padding, which must not win: torch
             # keeps the window's first element inside the input. Written where it applies, with
             # no test first (``any()`` would be a sync)
-            first_row = xp.where(top < 0, top % dh, top)
-            first_col = xp.where(left < 0, left % dw, left)
-            xp.copyto(idx, first_row.reshape(-1, 1) * width + first_col, where=out == lowest)
+            xp.copyto(idx, numpy_backend.first_inside(geo, xp), where=out == lowest)
         return out, idx
 
     def _kernel(self, name: str, source: str, types: str) -> Any:

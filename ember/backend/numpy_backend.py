@@ -158,29 +158,55 @@ def max_pool2d(x: np.ndarray, geo: Any, lowest: Any, indices: bool) -> tuple:
 
 def _max_pool2d(x: np.ndarray, geo: Any, lowest: Any, indices: bool) -> tuple:
     padded = numpy_conv.pad_to_windows(x, geo, lowest)
-    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geo.kernel, geo.out_hw, geo.stride, geo.dilation
+    kh, kw = geo.kernel
     if not indices:
         return window_reduce(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw, "max")
     out, i, j = _window_argmax(*_taps(padded, geo.kernel, geo.stride, geo.dilation, geo.out_hw),
                                kh, kw)
-    (pt, pl), (height, width) = geo.pad, geo.in_hw
-    top, left = np.arange(oh) * sh - pt, np.arange(ow) * sw - pl  # each window's corner
-    idx = i.astype(np.int64)
-    idx *= dh * width
-    if j is not None:
-        idx += j if dw == 1 else j.astype(np.int64) * dw
-    idx += top.reshape(-1, 1) * width + left
-    padded_any = max(geo.pad) > 0 or padded.shape[-2] > pt + height or \
-        padded.shape[-1] > pl + width
-    if padded_any and out.size:
+    idx = pool_index(i, j, geo)
+    if out.size and reads_padding(padded, geo):
         # a window holding only ``lowest`` (-inf) ties with its padding, which must not win:
         # torch keeps the window's first element inside the input (nothing beats -inf there)
         low = out == lowest
         if low.any():
-            first_row = np.where(top < 0, top % dh, top)  # (stepping by the dilation from top)
-            first_col = np.where(left < 0, left % dw, left)
-            np.copyto(idx, first_row.reshape(-1, 1) * width + first_col, where=low)
+            np.copyto(idx, first_inside(geo), where=low)
     return out, idx
+
+
+def pool_index(i: Any, j: Any, geo: Any, xp: Any = np) -> Any:
+    """The flat index ``h*W + w`` into its input plane of each window's winner, from its kernel
+    row ``i`` and column ``j`` (None for one column): ``corner + i*dh*W + j*dw``."""
+    dh, dw = geo.dilation
+    width = geo.in_hw[1]
+    top, left = _corners(geo, xp)
+    idx = i.astype(xp.int64)
+    idx *= dh * width
+    if j is not None:
+        idx += j if dw == 1 else j.astype(xp.int64) * dw
+    idx += top.reshape(-1, 1) * width + left
+    return idx
+
+
+def reads_padding(padded: Any, geo: Any) -> bool:
+    """Whether some window of ``geo`` reaches past the input into ``padded``'s padding."""
+    (pt, pl), (height, width) = geo.pad, geo.in_hw
+    return max(geo.pad) > 0 or padded.shape[-2] > pt + height or padded.shape[-1] > pl + width
+
+
+def first_inside(geo: Any, xp: Any = np) -> Any:
+    """The flat index of each window's first element inside the input (stepping by the
+    dilation from its corner), for windows that hold nothing but padding's ``lowest``."""
+    dh, dw = geo.dilation
+    top, left = _corners(geo, xp)
+    first_row = xp.where(top < 0, top % dh, top)
+    first_col = xp.where(left < 0, left % dw, left)
+    return first_row.reshape(-1, 1) * geo.in_hw[1] + first_col
+
+
+def _corners(geo: Any, xp: Any) -> tuple:
+    """Each window's top row and left column in the input (negative inside the padding)."""
+    (oh, ow), (sh, sw), (pt, pl) = geo.out_hw, geo.stride, geo.pad
+    return (xp.arange(oh, dtype=xp.int64) * sh - pt, xp.arange(ow, dtype=xp.int64) * sw - pl)
 
 
 def segment_sum(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:

@@ -34,13 +34,20 @@ from .geometry import WindowGeometry
 # -- windows and their adjoint ---------------------------------------------------------------------
 
 
-def pad2d(x: np.ndarray, top: int, bottom: int, left: int, right: int,
-          value: float = 0.0) -> np.ndarray:
-    """``x`` (..., H, W) padded with ``value``; a negative amount crops that side instead."""
+def crop_negative(x: Any, top: int, bottom: int, left: int, right: int) -> tuple:
+    """``pad2d``'s first step on any array: the sides with a negative amount cropped; returns
+    ``(x, top, bottom, left, right)`` with the amounts left to pad (none negative)."""
     if top < 0 or bottom < 0 or left < 0 or right < 0:
         h, w = x.shape[-2:]
         x = x[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
         top, bottom, left, right = max(top, 0), max(bottom, 0), max(left, 0), max(right, 0)
+    return x, top, bottom, left, right
+
+
+def pad2d(x: np.ndarray, top: int, bottom: int, left: int, right: int,
+          value: float = 0.0) -> np.ndarray:
+    """``x`` (..., H, W) padded with ``value``; a negative amount crops that side instead."""
+    x, top, bottom, left, right = crop_negative(x, top, bottom, left, right)
     if not (top or bottom or left or right):
         return x
     h, w = x.shape[-2:]
