@@ -51,6 +51,19 @@ def _refresh_per_optimizer_state() -> dict[str, Any]:
     return {"stage": OptState.READY, "found_inf_per_device": {}}
 
 
+def _grads(optimizer: Any, allow_fp16: bool) -> Any:
+    """The gradients an unscale visits, in the optimizer's order (float16 ones refused unless
+    ``allow_fp16``, as torch's)."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            grad = param.grad
+            if grad is None:
+                continue
+            if not allow_fp16 and grad.dtype is _dt.float16:
+                raise ValueError("Attempting to unscale FP16 gradients.")
+            yield grad
+
+
 class GradScaler:
     """Scales a loss so that low-precision gradients do not underflow (``torch.amp.GradScaler``).
 
@@ -118,16 +131,10 @@ class GradScaler:
         if not _on_host(inv_scale):
             return self._unscale_grads_on_device(optimizer, inv_scale, allow_fp16)
         with no_grad():
-            for group in optimizer.param_groups:
-                for param in group["params"]:
-                    if param.grad is None:
-                        continue
-                    if not allow_fp16 and param.grad.dtype is _dt.float16:
-                        raise ValueError("Attempting to unscale FP16 gradients.")
-                    grad = param.grad
-                    if not bool(grad.isfinite().all()):
-                        found_inf.fill_(1.0)
-                    grad.mul_(inv_scale.to(grad.dtype))
+            for grad in _grads(optimizer, allow_fp16):
+                if not bool(grad.isfinite().all()):
+                    found_inf.fill_(1.0)
+                grad.mul_(inv_scale.to(grad.dtype))
         return {self._device: found_inf}
 
     def _unscale_grads_on_device(self, optimizer: Any, inv_scale: Tensor,
@@ -136,13 +143,8 @@ class GradScaler:
         flag (0.0 or 1.0, float32, on that device) computed there; nothing read back."""
         per_device: dict = {}
         with no_grad():
-            for group in optimizer.param_groups:
-                for param in group["params"]:
-                    if param.grad is None:
-                        continue
-                    if not allow_fp16 and param.grad.dtype is _dt.float16:
-                        raise ValueError("Attempting to unscale FP16 gradients.")
-                    per_device.setdefault(param.grad.device, []).append(param.grad)
+            for grad in _grads(optimizer, allow_fp16):
+                per_device.setdefault(grad.device, []).append(grad)
             out = {}
             for dev, grads in per_device.items():
                 inv = inv_scale.to(dev)
