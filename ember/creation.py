@@ -12,7 +12,6 @@ from .backend import NUMPY, Array, backend_of, get_array_module, is_array, limit
 from .graph import grad_mode
 from .tensor import Tensor, _factory_result, _shape_arg
 from . import devices as _devices
-from .devices import device as _device
 
 _SEQ = (list, tuple, range)
 _XP = NUMPY.xp  # makes the arrays of the factories: the cpu's, the one device today

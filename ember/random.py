@@ -329,10 +329,9 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any =
               layout: Any = None, device: Any = None, requires_grad: bool = False,
               memory_format: Any = None) -> Tensor:
     """Uniform samples on [0, 1) shaped like ``input``."""
-    where = _check_device(device)
+    where = _like_place(input, device)
     d = _like_dtype(input, dtype, "rand_like")
-    return _finish(_uniform(_gen(generator), input.shape, d, input), requires_grad,
-                   where=_like_place(input, device))
+    return _finish(_uniform(_gen(generator), input.shape, d, input), requires_grad, where=where)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
