@@ -220,8 +220,8 @@ def generate(cap: Capture, params: dict, real_inputs: list, grad_enabled: bool) 
         rg = any(needs) and op is not Detach
         for o in node.outputs:
             requires[id(o)] = rg and (o.dtype.is_floating_point or o.dtype.is_complex)
-        in_meta = tuple((a.shape, a.dtype.np) if isinstance(a, Value) else None
-                        for a in node.args)
+        in_meta = tuple((a.shape, a.dtype.np) if need else None
+                        for a, need in zip(node.args, needs))
         attrs = {"needs_input_grad": needs, "next_functions": ((None, 0),) * len(node.args),
                  "_in_meta": in_meta, "_n_out": len(node.outputs),
                  "_out_meta": tuple((o.shape, o.dtype) for o in node.outputs),

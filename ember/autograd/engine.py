@@ -1,5 +1,6 @@
 """The reverse pass: the nodes reached so far wait in a queue and run newest first (by creation
-sequence, the order PyTorch's engine also follows).
+sequence, the order PyTorch's engine also follows; the queue is a heap of negated sequence
+numbers, which are unique, so it compares plain ints).
 
 A node is created after every node its edges reach, so creation order is a topological order:
 running the discovered node with the highest sequence number first runs each node after all its
@@ -53,12 +54,14 @@ def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, crea
         needed = needed_nodes(seen, deps, targets)
     captured: list = [None] * (len(inputs) if inputs is not None else 0)
     buffers: dict[Node, list] = {}  # the discovered nodes that have not run: their gradients
-    ready: list = []
+    ready: list = []  # their negated sequence numbers, a heap
+    queued: dict[int, Node] = {}  # ... and the nodes they stand for
     for (node, nr), g in zip(root_edges, grad_roots):
         if node is not None:
             if node not in buffers:
                 buffers[node] = [None] * node._n_out
-                ready.append((-node._seq, id(node), node))
+                ready.append(-node._seq)
+                queued[-node._seq] = node
             old, g = buffers[node][nr], g._data if raw else g
             buffers[node][nr] = g if old is None else _add(old, g, raw)
     heapq.heapify(ready)
@@ -66,10 +69,10 @@ def run_backward(roots: Sequence, grad_roots: Sequence, retain_graph: bool, crea
     grad_mode.state.enabled = create_graph
     quiet = errors_ignored()  # torch never warns about inf * 0 and the like; numpy would
     try:
-        pop, take, to = heapq.heappop, buffers.pop, (buffers, ready)
+        pop, take, to = heapq.heappop, buffers.pop, (buffers, ready, queued)
         leaves = accumulate and inputs is None
         while ready:
-            node = pop(ready)[2]
+            node = queued.pop(pop(ready))
             grads = take(node, None) or [None] * node._n_out
             if node._hooked:
                 grads = tensor_hooks(node, grads, raw)
@@ -124,7 +127,7 @@ def call_node(node: Node, grads: list, raw: bool, to: tuple | None = None,
     n_out = node._n_out
     if grads[0] is None if n_out == 1 else all(g is None for g in grads):
         out = (None,) * len(edges)  # the next nodes are still reached (and free what they saved)
-        hooked = late = wrap = tensors = False
+        late = wrap = tensors = False
     else:
         if n_out > 1 and node._materialize_grads:
             xp = node.backend.xp
@@ -154,49 +157,52 @@ def call_node(node: Node, grads: list, raw: bool, to: tuple | None = None,
         late = (hooked and node._post_hooks) or anomaly.enabled  # they see the checked ones
     if shapes is not None:
         shapes.extend(None if g is None else tuple(g.shape) for g in out)
-    if not late:
-        return _flow(node, out, raw, tensors, wrap, to)
-    out = post_hooks(node, _flow(node, out, raw, tensors, wrap, None), grads, raw)
-    return out if to is None else _flow(node, out, raw, False, False, to)
-
-
-def _flow(node: Node, out: tuple, raw: bool, tensors: bool, wrap: bool,
-          to: tuple | None) -> list | None:
-    """Each gradient of ``out`` checked against its input (summed back to its shape, cast to its
-    dtype, on the carrier's vocabulary; None for an input that takes none), then handed to its
-    next node's buffer, queueing the node when first reached (``to``), or returned."""
-    if to is None:
-        checked = []
-    else:
-        buffers, ready = to
-    for (nxt, nr), g, meta, need in zip(node.next_functions, out, node._in_meta,
-                                        node.needs_input_grad):
-        if g is not None:
-            if meta is None or not need:
-                g = None
-            else:
-                shape, dtype = meta
-                if tensors and not isinstance(g, Tensor):
-                    _raise_not_tensor(node, out, g)
-                gd = g._data.dtype if tensors else g.dtype
-                if g.shape != shape:  # summed back to the shape its input was broadcast from
-                    if tensors and not _sums_to(tuple(g.shape), shape):  # (built-in: tested)
-                        _raise_shape(node, out, g, shape)
-                    g = (TENSORS if tensors else node.backend).sum_to(g, shape)
-                if gd is not dtype and gd != dtype:  # identity first: numpy's == costs more
-                    g = (TENSORS if tensors else node.backend).cast(g, dtype)
-                if wrap:
-                    g = g._data
-        if to is None:
-            checked.append(g)
-        elif nxt is not None:
-            buf = _get(buffers, nxt)
-            if buf is None:  # first reached: queued, even with no gradient (to free it)
-                buf = buffers[nxt] = [None] * nxt._n_out
-                _push(ready, (-nxt._seq, id(nxt), nxt))
+    sink = None if late else to
+    if sink is not None:
+        buffers, ready, queued = sink
+    while True:
+        # each gradient checked against its input (summed back to its shape, cast to its dtype;
+        # None for an input that takes none), then delivered to ``sink`` or collected
+        checked = [] if sink is None else None
+        for (nxt, nr), g, meta in zip(edges, out, node._in_meta):
             if g is not None:
-                buf[nr] = g if buf[nr] is None else _add(buf[nr], g, raw)
-    return checked if to is None else None
+                if meta is None:
+                    g = None
+                else:
+                    shape, dtype = meta
+                    if tensors and not isinstance(g, Tensor):
+                        _raise_not_tensor(node, out, g)
+                    gd = g._data.dtype if tensors else g.dtype
+                    if g.shape != shape:  # summed back to the shape its input was broadcast from
+                        if tensors and not _sums_to(tuple(g.shape), shape):  # (built-in: tested)
+                            _raise_shape(node, out, g, shape)
+                        g = (TENSORS if tensors else node.backend).sum_to(g, shape)
+                    if gd is not dtype and gd != dtype:  # identity first: numpy's == costs more
+                        g = (TENSORS if tensors else node.backend).cast(g, dtype)
+                    if wrap:
+                        g = g._data
+            if sink is None:
+                checked.append(g)
+            elif nxt is not None:
+                buf = _get(buffers, nxt)
+                if buf is None:  # first reached: queued, even with no gradient (to free it)
+                    buf = buffers[nxt] = [None] * nxt._n_out
+                    seq = -nxt._seq
+                    _push(ready, seq)
+                    queued[seq] = nxt
+                if g is not None:
+                    buf[nr] = g if buf[nr] is None else _add(buf[nr], g, raw)
+        if not late:
+            return checked
+        # post hooks (and anomaly mode's nan check) see the checked gradients; what they return
+        # is delivered, through the same loop (checking it again changes nothing it returned
+        # unchanged)
+        out = post_hooks(node, checked, grads, raw)
+        if to is None:
+            return out
+        late, wrap, tensors = False, False, not raw
+        sink = to
+        buffers, ready, queued = sink
 
 
 def _raise_not_tensor(node: Node, out: tuple, g) -> None:

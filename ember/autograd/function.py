@@ -114,9 +114,8 @@ class Function(metaclass=FunctionMeta):
             new_outputs.append(t)
         if record:
             ctx.next_functions = edges
-            ctx._in_meta = tuple(
-                (a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in args
-            )
+            ctx._in_meta = tuple((a._data.shape, a._data.dtype) if need else None
+                                 for a, need in zip(args, ctx.needs_input_grad))
             ctx._n_out = len(outputs)
             ctx._out_meta = tuple(
                 (o._data.shape, o.dtype) if isinstance(o, Tensor) else None for o in outputs

@@ -57,7 +57,7 @@ class Node:
     next_functions: tuple = ()
     needs_input_grad: tuple = ()
     _saved: tuple = ()
-    _in_meta: tuple = ()  # per input: (shape, numpy dtype), or None for a non-tensor
+    _in_meta: tuple = ()  # per input: (shape, numpy dtype), or None for one that takes no gradient
     _n_out = 1
     _out_meta: tuple = ()  # per output: (shape, ember dtype)
     _seq = 0

@@ -98,11 +98,8 @@ def _raise_freed() -> None:
     )
 
 
-def _pack_array(item: Any, inputs: tuple, arrays: list, outputs: tuple) -> Any:
-    """A raw array a built-in op saved, mapped back to the input tensor or the output it is."""
-    for src, arr in zip(inputs, arrays):
-        if item is arr and isinstance(src, Tensor):
-            return (src, src._version_counter[0])
+def _pack_other(item: Any, arrays: list, outputs: tuple) -> Any:
+    """A raw array a built-in op saved that is none of its inputs: an output, or a constant."""
     for nr, out in enumerate(outputs):
         if out is not None and item is out._data:
             return _SavedOutput(out, nr)
@@ -115,8 +112,15 @@ def pack(items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:
     it had (so that backward can tell it was modified in place), outputs as ``_SavedOutput``."""
     packed = []
     for item in items:
-        if type(item) is _NP:  # the common case first
-            packed.append(_pack_array(item, inputs, arrays, outputs))
+        if type(item) is _NP or (item is not None and not isinstance(item, Tensor)
+                                 and hasattr(item, "shape") and hasattr(item, "dtype")):
+            # an array (NumPy's first: the common case): an input's, mapped back to its tensor
+            for src, arr in zip(inputs, arrays):
+                if item is arr and isinstance(src, Tensor):
+                    packed.append((src, src._version_counter[0]))
+                    break
+            else:
+                packed.append(_pack_other(item, arrays, outputs))
         elif item is None:
             packed.append(_NO_SAVE)
         elif isinstance(item, Tensor):
@@ -126,8 +130,6 @@ def pack(items: tuple, inputs: tuple, arrays: list, outputs: tuple) -> tuple:
                     break
             else:
                 packed.append((item, item._version_counter[0]))
-        elif hasattr(item, "shape") and hasattr(item, "dtype"):  # an array
-            packed.append(_pack_array(item, inputs, arrays, outputs))
         else:
             packed.append((item, None))
     return tuple(packed)
@@ -269,9 +271,8 @@ class Op(Context):
             if isinstance(b, Tensor):
                 db = b._data
                 rb = b._requires_grad
-                meta_b = (db.shape, db.dtype)
             else:
-                db, rb, meta_b = b, False, None
+                db, rb = b, False
             arrays = [da, db]
             record = ra or rb
             if record:
@@ -281,7 +282,8 @@ class Op(Context):
                          else (a._grad_accumulator(), 0) if ra else NO_EDGE,
                          (b._grad_fn, b._output_nr) if rb and b._grad_fn is not None
                          else (b._grad_accumulator(), 0) if rb else NO_EDGE)
-                meta = ((da.shape, da.dtype), meta_b)
+                meta = ((da.shape, da.dtype) if ra else None,
+                        (db.shape, db.dtype) if rb else None)
         elif n == 1 and isinstance(args[0], Tensor):
             a = args[0]
             d = a._data
@@ -293,8 +295,8 @@ class Op(Context):
                 edges = ((fn, a._output_nr) if fn is not None else (a._grad_accumulator(), 0),)
                 meta = ((d.shape, d.dtype),)
         else:
-            # one pass gathers the arrays and, in case a graph is recorded, the edges and input
-            # metadata (shape, numpy dtype) the engine checks returned gradients against
+            # one pass gathers the arrays and, in case a graph is recorded, the edges and the
+            # metadata (shape, numpy dtype) the engine checks the returned gradients against
             needs = []
             edges = []
             meta = []
@@ -303,15 +305,16 @@ class Op(Context):
                 if isinstance(a, Tensor):
                     d = a._data
                     arrays.append(d)
-                    meta.append((d.shape, d.dtype))
                     if a._requires_grad:
                         needs.append(True)
+                        meta.append((d.shape, d.dtype))
                         record = True
                         fn = a._grad_fn
                         edges.append((fn, a._output_nr) if fn is not None
                                      else (a._grad_accumulator(), 0))
                     else:
                         needs.append(False)
+                        meta.append(None)
                         edges.append(NO_EDGE)
                 else:
                     arrays.append(a)
@@ -322,9 +325,10 @@ class Op(Context):
                 needs, edges, meta = tuple(needs), tuple(edges), tuple(meta)
         backend = NUMPY
         first = arrays[0] if arrays else None
-        if arrays and (type(first) is not _NP or _DEVICE_TYPES and _any_device(arrays)):
-            backend, arrays = _placed(arrays)
-            first = arrays[0]
+        if type(first) is not _NP or _DEVICE_TYPES and _any_device(arrays):
+            if arrays:
+                backend, arrays = _placed(arrays)
+                first = arrays[0]
         try:
             promote = cls._promote
             if promote:
@@ -373,7 +377,7 @@ class Op(Context):
         else:
             # Tensor._make, inlined: the one output of most ops
             outs = _new(Tensor)
-            if type(out) is not backend.array_type and not is_array(out):
+            if type(out) is not _NP and not is_array(out):
                 out = backend.xp.asarray(out)  # numpy turns 0-d results into scalars
             outs._data = out
             outs._output_nr = 0

@@ -383,14 +383,17 @@ BINARY_INTO_INPUT: dict[str, Any] = {}
 WRITES_INTO_INPUT: dict[str, Callable[[Tensor], Tensor]] = {}
 
 
+_UNSET = object()
+
+
 def _inplace_method(name: str) -> Callable:
-    tables: list = []  # (unary op, binary op), looked up at the first call: the op modules fill
-    # the tables after this module made the methods
+    unary = binary = _UNSET  # looked up at the first call: the op modules fill the tables
+    # after this module made the methods
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        if not tables:
-            tables.append((UNARY_INTO_INPUT.get(name), BINARY_INTO_INPUT.get(name)))
-        unary, binary = tables[0]
+        nonlocal unary, binary
+        if unary is _UNSET:
+            unary, binary = UNARY_INTO_INPUT.get(name), BINARY_INTO_INPUT.get(name)
         if unary is not None and not args and not kwargs and (
                 not _state.enabled or not self._requires_grad):
             d = self._data
