@@ -37,10 +37,13 @@ CONV_TESTS := tests/nn/test_conv_pool.py tests/nn/test_conv_pool_nd.py tests/nn/
 # (tests/device/fakecupy.py: CuPy's API over NumPy, refusing host data where CuPy does), so a
 # host-only call in ember fails here without a GPU.
 FAKECUDA_TESTS := tests
+# on the second of two fake GPUs, the first current: every public call must run on its tensors' GPU
+SECOND_GPU_TESTS := tests/ops tests/nn tests/autograd tests/optim tests/test_device_guard.py
 test: $(STAMP) dot
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 	EMBER_ONEDNN=0 $(BIN)/python -m pytest -n 2 -q $(CONV_TESTS)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --device fakecuda $(FAKECUDA_TESTS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --device fakecuda:1 $(SECOND_GPU_TESTS)
 
 # three alternating rounds per workload: on a shared machine a busy spell then hits both frameworks
 bench: $(STAMP)

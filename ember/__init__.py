@@ -106,6 +106,7 @@ from .backend.allocator import tune_malloc as _tune_malloc
 _tune_malloc()  # array temporaries stop page-faulting afresh each step (EMBER_MALLOC_TUNING=0: off)
 from . import _missing
 from ._missing import MissingAPIError  # noqa: F401
+from . import _device_guard  # noqa: F401  (torch's device guard, from the first use of a 2nd GPU)
 
 _missing.install_tensor_stubs(Tensor)  # after every module above bound its Tensor methods
 from . import version  # noqa: F401

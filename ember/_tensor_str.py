@@ -316,14 +316,19 @@ def tensor_repr(t: Any) -> str:
         dev = t.device
         devices = sys.modules["ember.devices"]
         default = devices.default[0]
-        if default is None or default.type != dev.type or (
-                default.index is not None and default.index != dev.index):
+        backend = sys.modules["ember.backend"]
+        # torch names the device unless it is the default one: for "cuda" without an index,
+        # the current GPU
+        if default is None or default.type != dev.type or dev.index != (
+                default.index if default.index is not None
+                else backend.backend_of(data).xp.cuda.get_device_id()):
             device = str(dev)
         # only the distinct memory crosses to the host: an expanded (stride-0) axis is read
         # once and broadcast again there, so a huge expand() never materialises
         key = tuple(0 if st == 0 and n > 1 else slice(None)
                     for st, n in zip(data.strides, data.shape))
-        host = devices.move(data[key], *devices.CPU_PLACE)
+        with backend.on_device(data):
+            host = devices.move(data[key], *devices.CPU_PLACE)
         if any(k == 0 for k in key):
             host = np.broadcast_to(host.reshape([1 if k == 0 else n for k, n in
                                                  zip(key, data.shape)]), data.shape)

@@ -101,6 +101,11 @@ def _count(b: Any) -> int:
         return 0
 
 
+# called with each GPU index a tensor is placed on or made current: ``ember._device_guard``
+# wraps the public API in torch's device guard once a second GPU is in use
+gpu_hook: Any = None
+
+
 def backend_for(dev: Any) -> tuple:
     """``(backend, index)`` for a ``device=`` argument (a device, a string or an int; None is
     the default device): the backend that makes arrays there and the device index (None on the
@@ -122,6 +127,8 @@ def backend_for(dev: Any) -> tuple:
             raise RuntimeError("CUDA error: invalid device ordinal\nCUDA kernel errors might be "
                                "asynchronously reported at some other API call, so the stacktrace "
                                "below might be incorrect.")
+        if index and gpu_hook is not None:
+            gpu_hook(index)
         return b, index
     if dev.type == "meta":
         raise NotImplementedError("ember has no 'meta' device: tensors without data are not "
@@ -162,6 +169,28 @@ def device_of(array: Any) -> device:
     if b is NUMPY:
         return cpu
     return device(b.device_type, b.device_index(array))
+
+
+def _on_device(array: Any, index: int) -> Any:
+    from .backend import backend_of
+
+    return backend_of(array).to_index(array, index)
+
+
+def on_its_device(array: Any) -> Any:
+    """A device array wrapped for pickling so that it unpickles on its own GPU: CuPy's arrays
+    unpickle onto the current one, torch's tensors onto their device."""
+    from .backend import backend_of
+
+    return _PickledOnDevice(array, backend_of(array).device_index(array))
+
+
+class _PickledOnDevice:
+    def __init__(self, array: Any, index: int) -> None:
+        self.array, self.index = array, index
+
+    def __reduce__(self) -> Any:
+        return (_on_device, (self.array, self.index))
 
 
 CPU_PLACE = (NUMPY, None)

@@ -104,14 +104,51 @@ _MISSING = object()
 default_generator = Generator()
 
 
+# each GPU's default generator (``ember.cuda.default_generators``), made on its first draw;
+# ``manual_seed`` and ``seed`` seed them all, those made later included, as torch's do
+_device_generators: dict[int, Generator] = {}
+_seed_all: list = [None]
+
+
+def device_generator(index: int) -> Generator:
+    """The default generator of GPU ``index``: what its random tensors are drawn from."""
+    g = _device_generators.get(index)
+    if g is None:
+        g = _device_generators[index] = Generator(f"cuda:{index}")
+        if _seed_all[0] is not None:
+            g.manual_seed(_seed_all[0])
+    return g
+
+
+def rng_states() -> tuple:
+    """The CPU generator's state and each GPU generator's made so far (checkpoint replays all)."""
+    return (default_generator.get_state(),
+            {i: g.get_state() for i, g in _device_generators.items()})
+
+
+def set_rng_states(states: tuple) -> None:
+    """Restores what ``rng_states`` returned."""
+    default_generator.set_state(states[0])
+    for i, state in states[1].items():
+        device_generator(i).set_state(state)
+
+
 def manual_seed(seed: Any) -> Generator:
-    """Seeds the default generator and returns it."""
-    return default_generator.manual_seed(seed)
+    """Seeds the default generator (and every GPU's) and returns it."""
+    g = default_generator.manual_seed(seed)
+    _seed_all[0] = g._seed
+    for dg in _device_generators.values():
+        dg.manual_seed(g._seed)
+    return g
 
 
 def seed() -> int:
-    """Seeds the default generator non-deterministically and returns the seed."""
-    return default_generator.seed()
+    """Seeds the default generator (and every GPU's) non-deterministically; returns the seed."""
+    value = default_generator.seed()
+    _seed_all[0] = default_generator._seed
+    for dg in _device_generators.values():
+        dg.manual_seed(value)
+    return value
 
 
 def initial_seed() -> int:
@@ -142,12 +179,23 @@ def fork_rng(devices: Any = None, enabled: bool = True, **kwargs: Any) -> Iterat
         set_rng_state(state)
 
 
-def _gen(generator: Generator | None) -> np.random.Generator:
+def _gen(generator: Generator | None, on: Any = None) -> np.random.Generator:
+    """What samples are drawn with: ``generator``, else the default generator of the device
+    they go to (``on``: a tensor there, or a factory's ``(backend, index)``; None: the CPU).
+    A GPU's generator draws on the host too (its values are not torch's CUDA stream)."""
     if generator is None:
+        if on is not None:
+            index = on[1] if type(on) is tuple else _gpu_index(on._data)
+            if index is not None:
+                return device_generator(index)._rng
         return default_generator._rng
     if not isinstance(generator, Generator):
         raise TypeError(f"expected a ember.Generator, but got {type(generator).__name__}")
     return generator._rng
+
+
+def _gpu_index(data: Any) -> int | None:
+    return None if type(data) is np.ndarray else backend_of(data).device_index(data)
 
 
 def _fmt(v: Any) -> str:
@@ -244,7 +292,8 @@ def rand(*args: Any, size: Any = None, generator: Generator | None = None, out: 
     """Samples from the uniform distribution on [0, 1)."""
     where = _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    data = _uniform(_gen(generator), _size_args("rand", args, size), d, resize=out is not None)
+    data = _uniform(_gen(generator, where), _size_args("rand", args, size), d,
+                    resize=out is not None)
     return _finish(data, requires_grad, out, "rand", where)
 
 
@@ -254,7 +303,7 @@ def randn(*args: Any, size: Any = None, generator: Generator | None = None, out:
     """Samples from the standard normal distribution."""
     where = _check_device(device)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    data = _standard_normal(_gen(generator), _size_args("randn", args, size), d,
+    data = _standard_normal(_gen(generator, where), _size_args("randn", args, size), d,
                             resize=out is not None)
     return _finish(data, requires_grad, out, "randn", where)
 
@@ -293,8 +342,8 @@ def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
                             f"of ints, not {type(size).__name__}")
     lo, hi = _low_high("randint", pos, low, high, 0)
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    data = _integers(_gen(generator), _check_int64("randint", _shape_arg((size,))), d, lo, hi,
-                     resize=out is not None)
+    data = _integers(_gen(generator, where), _check_int64("randint", _shape_arg((size,))), d, lo,
+                     hi, resize=out is not None)
     return _finish(data, requires_grad, out, "randint", where)
 
 
@@ -306,7 +355,7 @@ def randperm(n: int, *, generator: Generator | None = None, out: Any = None, dty
     n = _shape_arg((_int_arg(n, "randperm", "n", 1),))[0]
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     with _allocation((n,), d, resize=out is not None):
-        data = _gen(generator).permutation(n).astype(d.np)
+        data = _gen(generator, where).permutation(n).astype(d.np)
     return _finish(data, requires_grad, out, "randperm", where)
 
 
@@ -331,7 +380,8 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any =
     """Uniform samples on [0, 1) shaped like ``input``."""
     where = _like_place(input, device)
     d = _like_dtype(input, dtype, "rand_like")
-    return _finish(_uniform(_gen(generator), input.shape, d, input), requires_grad, where=where)
+    return _finish(_uniform(_gen(generator, where), input.shape, d, input), requires_grad,
+                   where=where)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
@@ -339,8 +389,9 @@ def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any 
                memory_format: Any = None) -> Tensor:
     """Standard normal samples shaped like ``input``."""
     d = _like_dtype(input, dtype, "randn_like")
-    return _finish(_standard_normal(_gen(generator), input.shape, d, input), requires_grad,
-                   where=_like_place(input, device))
+    where = _like_place(input, device)
+    return _finish(_standard_normal(_gen(generator, where), input.shape, d, input), requires_grad,
+                   where=where)
 
 
 def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
@@ -350,8 +401,9 @@ def randint_like(input: Tensor, *args: Any, low: Any = None, high: Any = None,
     """Random integers on [low, high) shaped like ``input`` (in its dtype by default)."""
     d = _like_dtype(input, dtype, "randint_like")
     lo, hi = _low_high("randint_like", list(args), low, high, 1)
-    return _finish(_integers(_gen(generator), input.shape, d, lo, hi, input), requires_grad,
-                   where=_like_place(input, device))
+    where = _like_place(input, device)
+    return _finish(_integers(_gen(generator, where), input.shape, d, lo, hi, input),
+                   requires_grad, where=where)
 
 
 # -- normal, bernoulli, multinomial ---------------------------------------------------------------
@@ -432,8 +484,8 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Normal samples with the given ``mean`` and ``std`` (tensors, broadcast together, or numbers
     with a ``size``)."""
-    rng = _gen(generator)
     m_t, s_t = isinstance(mean, Tensor), isinstance(std, Tensor)
+    rng = _gen(generator, mean if m_t else std if s_t else _check_device(device))
     if not (m_t or s_t):
         if size is None:
             raise TypeError("normal() received an invalid combination of arguments - got "
@@ -479,7 +531,7 @@ def _check_probs(p: np.ndarray) -> None:
 def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None,
               out: Any = None) -> Tensor:
     """Draws 0/1 samples: each element is 1 with probability ``input`` (or ``p`` if given)."""
-    rng = _gen(generator)
+    rng = _gen(generator, input)
     if p is not None:
         if not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
@@ -503,7 +555,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None, out: Any = None) -> Tensor:
     """Samples category indices from each row of (unnormalised) probabilities ``input``."""
-    rng = _gen(generator)
+    rng = _gen(generator, input)
     p = _host(input._data)
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -573,7 +625,7 @@ def _continuous(self: Tensor, what: str, ctype: bool = False) -> None:
 def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with samples uniform on [from_, to)."""
-    rng, d = _gen(generator), self.dtype
+    rng, d = _gen(generator, self), self.dtype
     if d.is_floating_point:
         info = np.finfo(d.np)
         for name, v in (("from", from_), ("to", to)):
@@ -593,7 +645,7 @@ def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
             generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with normal samples of the given ``mean`` and ``std``."""
-    rng = _gen(generator)
+    rng = _gen(generator, self)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
 
@@ -606,7 +658,7 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
 
 def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with 0/1 samples that are 1 with probability ``p`` (a number or tensor)."""
-    rng = _gen(generator)
+    rng = _gen(generator, self)
     if isinstance(p, Tensor):
         if not p.is_floating_point():
             raise NotImplementedError(
@@ -630,7 +682,7 @@ def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None
 def exponential_(self: Tensor, lambd: float = 1.0, *,
                  generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with exponential samples of rate ``lambd``."""
-    rng = _gen(generator)
+    rng = _gen(generator, self)
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
     _continuous(self, "Exponential")
@@ -641,7 +693,7 @@ def exponential_(self: Tensor, lambd: float = 1.0, *,
 def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
             generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with Cauchy samples."""
-    rng = _gen(generator)
+    rng = _gen(generator, self)
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
     _continuous(self, "Cauchy", ctype=True)
@@ -652,7 +704,7 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
 def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
                 generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with samples whose logarithm is normal(mean, std)."""
-    rng = _gen(generator)
+    rng = _gen(generator, self)
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
     if not self.is_floating_point():
@@ -662,7 +714,7 @@ def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
 
 def geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
     """Fills ``self`` with the number of Bernoulli(p) trials up to the first success."""
-    rng = _gen(generator)
+    rng = _gen(generator, self)
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     return _fill(self, Geometric, lambda a: rng.geometric(p, a.shape).astype(a.dtype))
@@ -672,7 +724,7 @@ def random_(self: Tensor, *args: Any, to: Any = _MISSING, generator: Generator |
             ) -> Tensor:
     """``random_()``: integers over the dtype's exact range; ``random_(to)``: [0, to);
     ``random_(from, to)``: [from, to) (``to=None``: up to the dtype's maximum)."""
-    rng, d = _gen(generator), self.dtype
+    rng, d = _gen(generator, self), self.dtype
     if to is not _MISSING:
         args = (*args, to)
     if len(args) > 2:
@@ -754,7 +806,7 @@ def _standard_gamma(input: Tensor, generator: Generator | None = None) -> Tensor
     """Samples of Gamma(input, 1), reparametrized: differentiable in ``input``."""
     if not input.is_floating_point():
         raise RuntimeError(f'"gamma_cpu" not implemented for \'{type_name(input)}\'')
-    return StandardGamma.apply(input, rng=_gen(generator))
+    return StandardGamma.apply(input, rng=_gen(generator, input))
 
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",

@@ -42,9 +42,11 @@ def pytest_collection_modifyitems(config, items):
 # become explicit copies to the host; ember's code gets no such leniency.
 
 def pytest_addoption(parser):
-    parser.addoption("--device", default="cpu", choices=("cpu", "fakecuda", "cuda"),
+    parser.addoption("--device", default="cpu", choices=("cpu", "fakecuda", "fakecuda:1", "cuda"),
                      help="run the suite's tensors on this device (fakecuda: CuPy's API over "
-                          "NumPy, tests/device/fakecupy.py)")
+                          "NumPy, tests/device/fakecupy.py; fakecuda:1: on the second of two "
+                          "fake GPUs while the first stays current, which CuPy refuses to mix: "
+                          "every op must make its tensors' GPU current, as torch's do)")
     parser.addoption("--fake-report", default=None,
                      help="with --device fakecuda: write the fake's findings (syncs, host "
                           "reads, violations by ember site) to this JSON file")
@@ -53,6 +55,9 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "cpu_build: checks ember's answers without CUDA "
                                        "(skipped under --device)")
+    config.addinivalue_line("markers", "current_gpu: calls ember's internals (below the public "
+                                       "API's device guard) on the current GPU's tensors: "
+                                       "skipped under --device fakecuda:1")
     config.addinivalue_line("markers", "host_only: a test of host memory itself (from_numpy, "
                                        "shared memory, file mapping): skipped under --device")
     device = config.getoption("--device")
@@ -65,11 +70,13 @@ def _use_device(device: str) -> None:
     from ember.backend import cupy_backend
     from ember.tensor import Tensor
 
-    if device == "fakecuda":
+    if device.startswith("fakecuda"):
         from device import fakecupy
 
+        if device == "fakecuda:1":
+            fakecupy.DEVICE_COUNT = 2
         cupy_backend.use_module(fakecupy.cupy, fakecupy.cupyx)
-    ember.set_default_device("cuda")
+    ember.set_default_device("cuda:1" if device == "fakecuda:1" else "cuda")
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     numpy, array = Tensor.numpy, Tensor.__array__
 
@@ -121,10 +128,14 @@ def fake_cuda(monkeypatch, request):
         if own:
             ember.set_default_device(None)
             cupy_backend.use_module(None, None)
+            ember._device_guard.uninstall()  # (the CPU tests after this one run unwrapped)
 
 
 def pytest_runtest_setup(item):
     if item.config.getoption("--device") != "cpu":
+        if item.config.getoption("--device") == "fakecuda:1" and \
+                item.get_closest_marker("current_gpu"):
+            pytest.skip("current_gpu: not run under --device fakecuda:1")
         for mark in ("cpu_build", "host_only"):
             if item.get_closest_marker(mark):
                 pytest.skip(f"{mark}: not run under --device")

@@ -52,7 +52,7 @@ def test_core_never_imports_torch():
 LAYERS = [
     ("ember.dtypes", "ember.backend", "ember._missing", "ember._torch_names"),
     ("ember.graph", "ember.devices"),
-    ("ember.tensor", "ember._tensor_str"),
+    ("ember.tensor", "ember._tensor_str", "ember._device_guard"),
     ("ember.ops", "ember.creation", "ember.random"),
     ("ember.autograd", "ember.linalg", "ember.special", "ember.fft", "ember.cuda", "ember",
      "ember._settings", "ember.version", "ember.backends", "ember.accelerator", "ember.mps",

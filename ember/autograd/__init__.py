@@ -78,3 +78,7 @@ from . import functional  # noqa: E402,F401
 from .._missing import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr(__name__, "torch.autograd")  # torch's names: MissingAPIError
+
+from .._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)

@@ -1,7 +1,5 @@
-"""The reverse pass: the nodes reached so far wait in a queue and run newest first (by creation
-sequence, the order PyTorch's engine also follows; the queue is a heap of negated sequence
-numbers, which are unique, so it compares plain ints).
-
+"""The reverse pass: the nodes reached so far wait in a queue (a heap of their negated creation
+sequence numbers, unique ints) and run newest first, the order PyTorch's engine also follows.
 A node is created after every node its edges reach, so creation order is a topological order:
 running the discovered node with the highest sequence number first runs each node after all its
 consumers have delivered, with no dependency count (which would cost a walk of the graph before
@@ -11,7 +9,8 @@ Gradients travel on the pass's carrier: bare backend arrays when no graph is rec
 under ``create_graph``. Every node takes one route (``call_node``): its backward runs on the
 carrier (or on Tensors, for a custom ``Function`` and an op not written in the vocabulary), each
 gradient is summed back to its input's shape and cast to its dtype through the carrier's
-vocabulary, and the result is delivered to the next nodes' buffers.
+vocabulary, and the result is delivered to the next nodes' buffers. Once a second GPU is in use,
+``call_node`` and ``_accumulate`` run with their gradients' GPU current (``_device_guard``).
 """
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ import heapq
 from collections.abc import Sequence
 
 from ..backend import NUMPY, backend_of, errors_ignored, errors_restored
+from .._device_guard import guard_function
 from ..graph import grad_mode
 from ..graph.node import FREED, AccumulateGrad, Node, anomaly, edge
 from ..graph.walk import count_dependencies, needed_nodes
@@ -195,13 +195,11 @@ def call_node(node: Node, grads: list, raw: bool, to: tuple | None = None,
         if not late:
             return checked
         # post hooks (and anomaly mode's nan check) see the checked gradients; what they return
-        # is delivered, through the same loop (checking it again changes nothing it returned
-        # unchanged)
+        # goes through the same loop again (its checks leave unchanged gradients as they are)
         out = post_hooks(node, checked, grads, raw)
         if to is None:
             return out
-        late, wrap, tensors = False, False, not raw
-        sink = to
+        late, wrap, tensors, sink = False, False, not raw, to
         buffers, ready, queued = sink
 
 
@@ -241,3 +239,12 @@ def _accumulate(var, g, raw: bool, owned: bool) -> None:
     if var._post_acc_hooks:
         for hook in list(var._post_acc_hooks.values()):
             hook(var)
+
+
+def _grads_array(args: tuple, kwargs: dict):
+    raw = args[2]
+    return next((g if raw else g._data for g in args[1] if g is not None), None)
+
+
+guard_function(call_node, _grads_array)
+guard_function(_accumulate, lambda args, kwargs: args[1] if args[2] else args[1]._data)

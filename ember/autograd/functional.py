@@ -368,3 +368,7 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
 
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
+
+from .._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)

@@ -122,3 +122,7 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any = None, *, eps:
 
     return gradcheck(vjp, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)
+
+from .._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)

@@ -8,6 +8,7 @@ numpy for math.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from .geometry import WindowGeometry  # noqa: F401
@@ -58,6 +59,19 @@ def backend_of(*arrays: Array) -> Any:
         if b is not None:
             return b
     return NUMPY
+
+
+_CURRENT = contextlib.nullcontext()
+
+
+def on_device(*arrays: Any) -> Any:
+    """``with on_device(*arrays):`` makes the GPU of the first device array among ``arrays`` the
+    current one while the block works on it (CuPy computes, and allocates, on the current GPU;
+    torch on its tensors' GPU); nothing for host arrays or the current GPU."""
+    for a in arrays:
+        if type(a) in DEVICE_TYPES:
+            return _REGISTRY[type(a)].on_device(a) or _CURRENT
+    return _CURRENT
 
 
 def quiet(xp: Any) -> Any:

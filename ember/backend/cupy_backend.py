@@ -37,6 +37,7 @@ What differs from the NumPy backend, and why:
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import os
@@ -254,6 +255,30 @@ def _is_cupy(xp: Any) -> bool:
         path.replace("\\", "/").endswith("cupy/__init__.py")
 
 
+_CURRENT = contextlib.nullcontext()
+
+
+class _OnParamDevice:
+    """``OptimKernels`` whose every update runs on the GPU of the parameter it is given first."""
+
+    def __init__(self, kernels: OptimKernels, backend: CupyBackend) -> None:
+        self._kernels, self._backend = kernels, backend
+
+    def __getattr__(self, name: str) -> Any:
+        kernel = getattr(self._kernels, name)
+        if not callable(kernel):
+            return kernel
+        backend = self._backend
+
+        def on_device(param: Any, *args: Any, **kwargs: Any) -> Any:
+            guard = backend.on_device(param)
+            if guard is None:
+                return kernel(param, *args, **kwargs)
+            with guard:
+                return kernel(param, *args, **kwargs)
+        return on_device
+
+
 class CupyBackend(ArrayVocabulary):
     """The backend of CuPy arrays: ``xp`` is ``cupy`` (or a module shaped as it), ``cupyx`` its
     extension namespace (``scatter_add``, ``scipy.special``)."""
@@ -268,7 +293,8 @@ class CupyBackend(ArrayVocabulary):
         self.xp = cupy
         self.cupyx = cupyx
         self.array_type = cupy.ndarray
-        self.optim = OptimKernels(cupy)  # the optimizers' updates: xp-generic already
+        # the optimizers' updates (xp-generic already), each on its parameter's GPU
+        self.optim = _OnParamDevice(OptimKernels(cupy), self)
         # fused CUDA kernels only on the real CuPy (the fake cannot compile them)
         self.real = _is_cupy(cupy)
         self.fused = self.real and os.environ.get("EMBER_CUPY_FUSED", "1") != "0"
@@ -305,6 +331,24 @@ class CupyBackend(ArrayVocabulary):
         with self.xp.cuda.Device(index):
             return arr.copy()
 
+    def guard(self, index: int) -> Any:
+        """A context making GPU ``index`` current for the work on its arrays, or None when it is
+        current already: CuPy runs kernels, and allocates, on the current GPU and refuses (or
+        reads across) another GPU's arrays, where torch runs an op on its tensors' GPU."""
+        cuda = self.xp.cuda
+        return None if index == cuda.get_device_id() else cuda.Device(index)
+
+    def on_device(self, arr: Array) -> Any:
+        """``guard`` for the GPU holding ``arr``."""
+        return self.guard(arr.device.id)
+
+    def op(self, cls: Any, *args: Any, **kwargs: Any) -> Any:
+        guard = self.on_device(args[0]) if type(args[0]) is self.array_type else None
+        if guard is None:
+            return super().op(cls, *args, **kwargs)
+        with guard:
+            return super().op(cls, *args, **kwargs)
+
     def synchronize(self, index: int | None = None) -> None:
         """Waits for the work queued on GPU ``index`` (the current one by default)."""
         cuda = self.xp.cuda
@@ -328,7 +372,8 @@ class CupyBackend(ArrayVocabulary):
         return z
 
     def may_share_memory(self, a: Array, b: Array) -> bool:
-        return self.xp.may_share_memory(a, b)
+        with self.on_device(a) or _CURRENT:
+            return self.xp.may_share_memory(a, b)
 
     def as_strided(self, x: Array, shape: tuple | None = None, strides: tuple | None = None,
                    writeable: bool = True) -> Array:

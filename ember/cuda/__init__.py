@@ -17,6 +17,7 @@ import warnings
 from collections import OrderedDict
 from typing import Any
 
+from .. import devices as _devices
 from .._errors import OutOfMemoryError  # noqa: F401  (torch.cuda's name for torch's class)
 
 __all__ = ["OutOfMemoryError", "is_available", "device_count", "manual_seed", "manual_seed_all",
@@ -68,8 +69,11 @@ def _backend() -> Any:
 
 def _initialise(backend: Any) -> None:
     """First contact with ``backend``: fresh generators and peaks, and the peak tracker."""
+    from .. import random
+
     _State.backend = backend
     _State.generators, _State.peak_allocated, _State.peak_reserved = (), {}, {}
+    random._device_generators.clear()
     _State.fractions = {}
     cuda = backend.xp.cuda
     pool = backend.xp.get_default_memory_pool()
@@ -166,6 +170,8 @@ def _use_device(index: int) -> None:
         # the CUDA runtime's cudaErrorInvalidDevice, as torch reports it (its first line)
         raise RuntimeError("CUDA error: invalid device ordinal")
     _cuda().Device(index).use()
+    if index and _devices.gpu_hook is not None:
+        _devices.gpu_hook(index)
 
 
 def _cuda_device(index: int) -> Any:
@@ -487,13 +493,12 @@ def mem_get_info(device: Any = None) -> tuple[int, int]:
 
 # -- random numbers ------------------------------------------------------------------------------
 def _default_generators() -> tuple:
-    """One ``ember.Generator`` per device, made on first use (each starts from torch's default
-    seed). ember draws a CUDA tensor's random numbers on the host and copies them, so these
-    are host generators that stand for the devices."""
+    """One ``ember.Generator`` per device (``ember.random.device_generator``): what that GPU's
+    random tensors are drawn from, on the host (the values are then copied to the GPU)."""
     if not _State.generators:
         from .. import random
 
-        _State.generators = tuple(random.Generator(f"cuda:{i}") for i in range(device_count()))
+        _State.generators = tuple(random.device_generator(i) for i in range(device_count()))
     return _State.generators
 
 
@@ -832,7 +837,8 @@ def get_sync_debug_mode() -> int:
 # included) and Tensor's methods, which are C++ in torch, so ``loss.item()`` points at its line
 _EMBER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _HOOK_FILES = (os.path.join(_EMBER, "backend") + os.sep, os.path.join(_EMBER, "cuda") + os.sep,
-               os.path.join(_EMBER, "devices.py"), os.path.join(_EMBER, "tensor.py"))
+               os.path.join(_EMBER, "devices.py"), os.path.join(_EMBER, "tensor.py"),
+               os.path.join(_EMBER, "_device_guard.py"))
 
 
 def _on_sync(what: str) -> None:

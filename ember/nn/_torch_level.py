@@ -405,3 +405,7 @@ __all__ = [
     "threshold_", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "embedding_renorm_",
     "embedding_bag", "lstm", "gru", "rnn_tanh", "rnn_relu",
 ]
+
+from .._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)

@@ -668,3 +668,7 @@ __all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
 from ._functional_utils import *  # noqa: E402,F401,F403
 from . import _functional_utils  # noqa: E402
 __all__ += _functional_utils.__all__
+
+from .._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)

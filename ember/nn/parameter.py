@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from .. import devices as _devices
+from ..backend import NUMPY, on_device
 from ..tensor import Tensor
 
 
@@ -43,12 +45,16 @@ class Parameter(Tensor):
         # torch copies only the data and the flag here: not .grad, not extra attributes
         if id(self) in memo:
             return memo[id(self)]
-        result = type(self)(Tensor._make(self._data.copy()), self._requires_grad)
+        with on_device(self._data):  # (CuPy copies onto the current GPU)
+            result = type(self)(Tensor._make(self._data.copy()), self._requires_grad)
         memo[id(self)] = result
         return result
 
     def __reduce_ex__(self, protocol: int) -> Any:
-        return (_rebuild_parameter, (type(self), self._data, self._requires_grad))
+        data = self._data
+        if type(data) is not NUMPY.array_type:  # back on its own GPU (CuPy's: the current one)
+            data = _devices.on_its_device(data)
+        return (_rebuild_parameter, (type(self), data, self._requires_grad))
 
 
 def _rebuild_parameter(cls: type, data: Any, requires_grad: bool) -> Parameter:

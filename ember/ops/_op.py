@@ -176,9 +176,9 @@ def _any_device(arrays: list) -> bool:
 
 
 def _placed(arrays: list) -> tuple:
-    """The backend of an op's operands, and the operands ready for it: a 0-d CPU array next to
-    device arrays goes to their device (torch takes a 0-d CPU tensor as a scalar there); any
-    other mix of devices is torch's error."""
+    """The backend of an op's operands, the operands ready for it and their device's index (None
+    on the CPU): a 0-d CPU array next to device arrays goes to their device (torch takes a 0-d
+    CPU tensor as a scalar there); any other mix of devices is torch's error."""
     backend = index = None
     for a in arrays:
         if type(a) in _DEVICE_TYPES:
@@ -189,7 +189,7 @@ def _placed(arrays: list) -> tuple:
             elif b is not backend or i != index:
                 _mixed_devices(f"{b.device_type}:{i}", f"{backend.device_type}:{index}")
     if backend is None:
-        return backend_of(*arrays), arrays
+        return backend_of(*arrays), arrays, None
     out = []
     for a in arrays:
         if type(a) is _NP:
@@ -197,7 +197,7 @@ def _placed(arrays: list) -> tuple:
                 _mixed_devices(f"{backend.device_type}:{index}", "cpu")
             a = backend.from_host(a, index)
         out.append(a)
-    return backend, out
+    return backend, out, index
 
 
 def _mixed_devices(one: str, other: str) -> None:
@@ -327,8 +327,13 @@ class Op(Context):
         first = arrays[0] if arrays else None
         if type(first) is not _NP or _DEVICE_TYPES and _any_device(arrays):
             if arrays:
-                backend, arrays = _placed(arrays)
+                backend, arrays, index = _placed(arrays)
                 first = arrays[0]
+                if index is not None:
+                    guard = backend.guard(index)
+                    if guard is not None:  # another GPU than the current one: the op runs there
+                        with guard:
+                            return cls.apply(*args, **kwargs)
         try:
             promote = cls._promote
             if promote:

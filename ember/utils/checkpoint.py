@@ -18,6 +18,7 @@ import warnings
 from typing import Any, Callable, Iterable
 
 import ember
+from .. import random as _random
 from ..autograd.function import Function
 from ..graph import grad_mode
 from ..graph.node import AccumulateGrad, sequence
@@ -60,18 +61,18 @@ def check_backward_validity(inputs: Iterable[Any]) -> None:
 
 
 @contextlib.contextmanager
-def _rng_as_in_forward(state: Tensor | None) -> Any:
+def _rng_as_in_forward(state: tuple | None) -> Any:
     """The recomputation draws the random numbers the forward drew (dropout masks), and leaves
     the generator as it found it."""
     if state is None:
         yield
         return
-    now = ember.get_rng_state()
-    ember.set_rng_state(state)
+    now = _random.rng_states()
+    _random.set_rng_states(state)
     try:
         yield
     finally:
-        ember.set_rng_state(now)
+        _random.set_rng_states(now)
 
 
 class CheckpointFunction(Function):
@@ -82,7 +83,7 @@ class CheckpointFunction(Function):
     def forward(ctx: Any, run_function: Callable, preserve_rng_state: bool, *args: Any) -> Any:
         check_backward_validity(args)
         ctx.run_function = run_function
-        ctx.rng_state = ember.get_rng_state() if preserve_rng_state else None
+        ctx.rng_state = _random.rng_states() if preserve_rng_state else None
         ctx.inputs, ctx.tensor_indices, tensors = [], [], []
         for i, arg in enumerate(args):
             if isinstance(arg, Tensor):
@@ -211,7 +212,7 @@ def _checkpoint_without_reentrant(function: Callable, preserve_rng_state: bool,
         raise ValueError("determinism_check should be one of ['default', 'none'], but got "
                          f"{determinism_check}")
     forward_context, recompute_context = context_fn()
-    rng_state = ember.get_rng_state() if preserve_rng_state else None
+    rng_state = _random.rng_states() if preserve_rng_state else None
     start = next(sequence)
     with forward_context:
         out = function(*args, **kwargs)

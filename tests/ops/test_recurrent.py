@@ -46,6 +46,7 @@ def test_words_mean_the_same_on_both_carriers(dtype):
     assert np.array_equal(c, m[0]) and not np.shares_memory(c, m)
 
 
+@pytest.mark.current_gpu  # (the carriers themselves, as the engine calls them)
 @pytest.mark.parametrize("sizes", [(4, 4, 4), (4, 3, 1), ()])
 def test_rows_pads_short_steps_on_both_carriers(sizes):
     A, T = _carriers()

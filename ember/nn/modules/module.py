@@ -1031,3 +1031,7 @@ class _BackwardHook:
 
 
 __all__ = ["Module"]
+
+from ..._device_guard import guard_function as _guard_function  # noqa: E402
+
+_guard_function(Module.__call__)  # a module's forward runs on its input's GPU (torch's guard)

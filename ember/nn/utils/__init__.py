@@ -18,3 +18,7 @@ from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401,E40
 from ..._missing import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr(__name__, "torch.nn.utils")  # torch's: MissingAPIError
+
+from ..._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)

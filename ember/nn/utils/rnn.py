@@ -223,3 +223,7 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list:
     """The inverse of :func:`pack_sequence`: a list of ``(L_i, *)`` tensors."""
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
+
+from ..._device_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(__name__)
