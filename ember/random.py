@@ -127,10 +127,19 @@ def rng_states() -> tuple:
 
 
 def set_rng_states(states: tuple) -> None:
-    """Restores what ``rng_states`` returned."""
+    """Restores what ``rng_states`` returned (a GPU generator made since starts afresh)."""
     default_generator.set_state(states[0])
-    for i, state in states[1].items():
-        device_generator(i).set_state(state)
+    for i, g in _device_generators.items():
+        if i in states[1]:
+            g.set_state(states[1][i])
+        else:
+            g.manual_seed(_DEFAULT_SEED if _seed_all[0] is None else _seed_all[0])
+
+
+def rng_states_differ(a: tuple, b: tuple) -> bool:
+    """Whether anything drew random numbers between two ``rng_states``."""
+    return a[1].keys() != b[1].keys() or any(
+        not bool((x == y).all()) for x, y in zip((a[0], *a[1].values()), (b[0], *b[1].values())))
 
 
 def manual_seed(seed: Any) -> Generator:
@@ -168,15 +177,15 @@ def set_rng_state(new_state: Tensor) -> None:
 
 @contextlib.contextmanager
 def fork_rng(devices: Any = None, enabled: bool = True, **kwargs: Any) -> Iterator[None]:
-    """Restores the default generator's state on exit from the block."""
+    """Restores the generators' states (the CPU's and each GPU's) on exit from the block."""
     if not enabled:
         yield
         return
-    state = get_rng_state()
+    state = rng_states()
     try:
         yield
     finally:
-        set_rng_state(state)
+        set_rng_states(state)
 
 
 def _gen(generator: Generator | None, on: Any = None) -> np.random.Generator:

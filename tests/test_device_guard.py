@@ -177,3 +177,10 @@ def test_each_gpu_draws_from_its_own_generator(fake_cuda):
     np.testing.assert_array_equal(
         nn.functional.dropout(ember.ones(1000, device="cuda:1"), 0.5).cpu().numpy(), keep)
     assert 300 < np.count_nonzero(keep) < 700
+
+
+def test_fork_rng_restores_the_gpus_generators(fake_cuda):
+    ember.manual_seed(2)
+    with ember.random.fork_rng():
+        inside = ember.randn(3, device="cuda:1").cpu().numpy()
+    np.testing.assert_array_equal(ember.randn(3, device="cuda:1").cpu().numpy(), inside)

@@ -409,15 +409,16 @@ def vmap(func: Callable, in_dims: int | tuple[Any, ...] = 0, out_dims: int | tup
         if len(set(sizes)) != 1:
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped "
                              f"dimension, got sizes {sizes} for the mapped dimension")
-        state = ember.get_rng_state()
+        state = ember.random.rng_states()  # (the CPU's generator and each GPU's)
         results = []
         for i in range(sizes[0]):
             picked = iter([x.select(d, i) if d is not None else x for x, d in zip(leaves, dims)])
             args_i = _unflatten(list(args), picked)
             if randomness == "same":
-                ember.set_rng_state(state)
+                ember.random.set_rng_states(state)
             out = func(*args_i, **kwargs)
-            if randomness == "error" and not bool((ember.get_rng_state() == state).all()):
+            if randomness == "error" and ember.random.rng_states_differ(
+                    ember.random.rng_states(), state):
                 raise RuntimeError("vmap: called random operation while in randomness error "
                                    "mode. Please either use the 'same' or 'different' "
                                    "randomness flags on vmap or perform the randomness "
