@@ -21,10 +21,9 @@ import types
 from typing import Any
 
 from . import devices as _devices
-from .backend import NUMPY, backend_of
+from .backend import DEVICE_TYPES, backend_of
 from .tensor import Tensor
 
-_NP = NUMPY.array_type
 _namespaces: list[str] = ["ember"]  # the modules whose functions are guarded
 _functions: list = []  # ... and single functions, with what finds their array (module calls,
 # the engine's node call)
@@ -45,7 +44,7 @@ def _first_device_array(args: tuple, kwargs: dict) -> Any:
 
 def _call(original: Any, args: tuple, kwargs: dict, find: Any = _first_device_array) -> Any:
     d = find(args, kwargs)
-    if d is not None and type(d) is not _NP:
+    if type(d) in DEVICE_TYPES:  # (not None, a NumPy array or a NumPy scalar)
         guard = backend_of(d).on_device(d)
         if guard is not None:
             with guard:

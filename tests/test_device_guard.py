@@ -184,3 +184,16 @@ def test_fork_rng_restores_the_gpus_generators(fake_cuda):
     with ember.random.fork_rng():
         inside = ember.randn(3, device="cuda:1").cpu().numpy()
     np.testing.assert_array_equal(ember.randn(3, device="cuda:1").cpu().numpy(), inside)
+
+
+def test_cpu_work_after_the_guard_is_installed(fake_cuda):
+    """Once a second GPU was used, the CPU's tensors (NumPy scalars among their gradients
+    included) go through the guarded functions untouched."""
+    ember.ones(1, device="cuda:1")
+    assert ember._device_guard._installed[0]
+    x = ember.tensor([1.0, 2.0], dtype=ember.float64, device="cpu", requires_grad=True)
+    (g,) = ember.autograd.grad(ember.linalg.det(ember.diag(x)), x)
+    np.testing.assert_allclose(g.numpy(), [2.0, 1.0])
+    y = ember.tensor(3.0, device="cpu", requires_grad=True)
+    (y * y).backward()
+    assert y.grad.item() == 6.0
