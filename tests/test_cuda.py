@@ -452,3 +452,27 @@ def test_sync_debug_mode_reports_the_cores_reads(fake):
     y = t * 2  # work that stays on the device is not a sync
     cuda.set_sync_debug_mode(0)
     assert y.cpu().tolist() == [2.0, 2.0, 2.0]
+
+
+def test_out_of_memory_is_torchs_error(fake):
+    """CuPy's allocation failure becomes torch's OutOfMemoryError (a RuntimeError, the class
+    ``except torch.cuda.OutOfMemoryError`` catches), from a factory and from an op."""
+    pool = fake.cupy.get_default_memory_pool()
+    x = ember.ones(1024, device="cuda")
+    pool.set_limit(size=1 << 20)
+    try:
+        with pytest.raises(ember.cuda.OutOfMemoryError,
+                           match=r"^CUDA out of memory\. Tried to allocate 4\.00 MiB\. GPU 0 has "
+                                 r"a total capacity of [0-9.]+ GiB of which "):
+            ember.zeros(1 << 20, device="cuda")
+        with pytest.raises(ember.OutOfMemoryError, match=r"Tried to allocate 4\.00 MiB"):
+            x.expand(1024, 1024).contiguous()
+        try:
+            ember.empty(1 << 21, device="cuda")
+        except ember.cuda.OutOfMemoryError as e:
+            assert isinstance(e, RuntimeError) and not isinstance(e, MemoryError)
+        else:
+            pytest.fail("no OutOfMemoryError")
+        assert (x * 2).sum().item() == 2048.0  # what fits still runs
+    finally:
+        pool.set_limit(size=0)

@@ -46,7 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from . import numpy_backend, numpy_bessel, numpy_conv, numpy_special
+from . import limits, numpy_backend, numpy_bessel, numpy_conv, numpy_special
+from .errors import OutOfMemoryError
 from .geometry import WindowGeometry
 from .numpy_backend import _taps as _window_taps  # (slicing only: the same on any array)
 from .numpy_conv import _flipped
@@ -258,6 +259,16 @@ def _is_cupy(xp: Any) -> bool:
 _CURRENT = contextlib.nullcontext()
 
 
+def _format_size(n: int) -> str:
+    """A byte count as torch's CUDA allocator words it ("2.00 GiB")."""
+    if n <= 1024:
+        return f"{n} bytes"
+    for unit, scale in (("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3)):
+        if n <= scale * 1024 or unit == "GiB":
+            return f"{n / scale:.2f} {unit}"
+    raise AssertionError  # unreachable
+
+
 class _OnParamDevice:
     """``OptimKernels`` whose every update runs on the GPU of the parameter it is given first."""
 
@@ -301,6 +312,10 @@ class CupyBackend(ArrayVocabulary):
         self._kernels: dict = {}
         self._zeros: dict = {}
         self._special_module: Any = None
+        oom = getattr(getattr(getattr(cupy, "cuda", None), "memory", None), "OutOfMemoryError",
+                      None)
+        if oom is not None:  # CuPy's allocation failure becomes torch's (limits.memory_error)
+            limits.DEVICE_OOM[oom] = self.out_of_memory
 
     def __repr__(self) -> str:
         return f"CupyBackend({getattr(self.xp, '__name__', type(self.xp).__name__)})"
@@ -321,7 +336,10 @@ class CupyBackend(ArrayVocabulary):
         (CuPy's ``asarray``: a pageable source is staged first, so it may change at once; a
         pinned one must not be rewritten before the stream has run the copy)."""
         with self.xp.cuda.Device(index):
-            return self.xp.asarray(arr)
+            try:
+                return self.xp.asarray(arr)
+            except MemoryError as e:  # (a factory's data arriving: torch's error, as Op.apply's)
+                raise limits.memory_error(e) from None
 
     def to_index(self, arr: Array, index: int) -> Array:
         """``arr`` on GPU ``index``: itself when it is there, else a copy made there
@@ -329,7 +347,26 @@ class CupyBackend(ArrayVocabulary):
         if arr.device.id == index:
             return arr
         with self.xp.cuda.Device(index):
-            return arr.copy()
+            try:
+                return arr.copy()
+            except MemoryError as e:
+                raise limits.memory_error(e) from None
+
+    def out_of_memory(self, exc: Any) -> OutOfMemoryError:
+        """torch's ``OutOfMemoryError`` for CuPy's (``exc._size``: the bytes it asked for), with
+        its figures from CuPy's pool: "allocated" is held by live arrays, "reserved" by the pool.
+        """
+        cuda = self.xp.cuda
+        free, total = cuda.runtime.memGetInfo()
+        pool = self.xp.get_default_memory_pool()
+        used, held = pool.used_bytes(), pool.total_bytes()
+        return OutOfMemoryError(
+            f"CUDA out of memory. Tried to allocate {_format_size(getattr(exc, '_size', 0))}. "
+            f"GPU {cuda.get_device_id()} has a total capacity of {_format_size(total)} of which "
+            f"{_format_size(free)} is free. Of the allocated memory {_format_size(used)} is "
+            f"allocated by PyTorch, and {_format_size(held - used)} is reserved by PyTorch but "
+            "unallocated. If reserved but unallocated memory is large, "
+            "torch.cuda.empty_cache() gives it back to the GPU.")
 
     def guard(self, index: int) -> Any:
         """A context making GPU ``index`` current for the work on its arrays, or None when it is

@@ -212,16 +212,30 @@ class allocation:  # noqa: N801 (used as a context manager, like a function)
     def __exit__(self, tp: Any, exc: Any, tb: Any) -> bool:
         if exc is not None and not isinstance(exc, OutOfMemoryError) and (
                 isinstance(exc, MemoryError) or _too_big(exc)):
-            raise out_of_memory(self.nbytes) from None
+            raise (_device_error(exc) or out_of_memory(self.nbytes)) from None
         return False
 
 
-def memory_error(exc: BaseException, nbytes: int | None = None) -> OutOfMemoryError | None:
+# a device backend's out-of-memory exception type -> what makes torch's error of it
+DEVICE_OOM: dict = {}
+
+
+def _device_error(exc: BaseException) -> Exception | None:
+    for cls, convert in DEVICE_OOM.items():
+        if isinstance(exc, cls):
+            return convert(exc)
+    return None
+
+
+def memory_error(exc: BaseException, nbytes: int | None = None) -> Exception | None:
     """torch's allocator error for a NumPy allocation failure ``exc`` (a ``MemoryError``, or
-    NumPy's "array is too big"), else None. ``nbytes`` defaults to what NumPy asked for; for
-    ``Op.apply`` and other generic callers."""
+    NumPy's "array is too big"; a device's failure: torch's ``OutOfMemoryError``), else None.
+    ``nbytes`` defaults to what NumPy asked for; for ``Op.apply`` and other generic callers."""
     if isinstance(exc, OutOfMemoryError):
         return exc
+    device = _device_error(exc)
+    if device is not None:
+        return device
     if not (isinstance(exc, MemoryError) or _too_big(exc)):
         return None
     if nbytes is None:

@@ -198,7 +198,7 @@ class MemoryPool:
         return int(_held[_device] > 0)
 
     def set_limit(self, size: int | None = None, fraction: float | None = None) -> None:
-        """Record the pool's limit (the fake does not enforce it)."""
+        """Record the pool's limit, which ``_track`` enforces (0: none)."""
         self._limit[_device] = int(size if size is not None else (fraction or 0) * DEVICE_MEMORY)
 
     def get_limit(self) -> int:
@@ -235,10 +235,27 @@ _POOL = MemoryPool()
 _PINNED_POOL = PinnedMemoryPool()
 
 
+class OutOfMemoryError(MemoryError):
+    """cupy.cuda.memory.OutOfMemoryError: raised when an allocation would pass the pool's limit
+    (``set_limit``; ``DEVICE_MEMORY`` without one), with CuPy's arguments and message."""
+
+    def __init__(self, size: int, total: int, limit: int = 0) -> None:
+        self._size, self._total, self._limit = size, total, limit
+        super().__init__(f"Out of memory allocating {size:,} bytes (allocated so far: "
+                         f"{total:,} bytes, limit set to: {limit:,} bytes).")
+
+
+def _check_room(n: int, device: int) -> None:
+    limit = _POOL._limit.get(device) or DEVICE_MEMORY
+    if _used[device] + n > limit:
+        raise OutOfMemoryError(n, _used[device], limit)
+
+
 def _track(a: np.ndarray, device: int) -> None:
     """Count ``a``'s memory on ``device`` until NumPy frees it (a weak reference's callback: the
     cheapest hook NumPy offers, about 0.4 us an allocation)."""
     n = (a.nbytes + 511) & -512
+    _check_room(n, device)
     key = id(a)
     _live[key] = _weakref(a, _partial(_free, key, device, n))
     _used[device] += n
@@ -285,6 +302,7 @@ def _wrap(r: np.ndarray) -> ndarray:
         if key not in _live:  # _track, inlined: this is the fake's hottest path
             n = (r.nbytes + 511) & -512
             device = _device
+            _check_room(n, device)
             _live[key] = _weakref(r, _partial(_free, key, device, n))
             _used[device] += n
             if _held[device]:
@@ -1500,7 +1518,8 @@ def _build_cuda() -> types.ModuleType:
         is_hip=False, CUDARuntimeError=CUDARuntimeError)
     memory = types.ModuleType("cupy.cuda.memory", "Memory pools of the fake device.")
     memory.__dict__.update(MemoryPool=MemoryPool, PinnedMemoryPool=PinnedMemoryPool,
-                           MemoryPointer=_MemoryPointer, set_allocator=set_allocator)
+                           MemoryPointer=_MemoryPointer, set_allocator=set_allocator,
+                           OutOfMemoryError=OutOfMemoryError)
     cuda = types.ModuleType("cupy.cuda", "cupy.cuda on the fake device.")
     cuda.__dict__.update(
         Device=Device, Stream=Stream, ExternalStream=Stream, Event=Event,
