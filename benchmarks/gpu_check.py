@@ -673,10 +673,18 @@ def semantic_cases() -> list:
         t = m.tensor([2.5], device=d)
         return [t.item(), bool(t > 0), float(t), int(t)]
 
+    def out_of_memory(m: Any, d: str, tmp: str) -> Any:
+        try:
+            m.empty(2**46, dtype=m.uint8, device=d)  # 64 TiB
+        except m.cuda.OutOfMemoryError as e:  # what batch-size finders catch
+            return ["OutOfMemoryError", isinstance(e, RuntimeError), str(e).split(". GPU")[0]]
+        return "allocated"
+
     return [(f.__name__, f) for f in (mixed_add, mixed_matmul, numpy_of_device_tensor,
                                       zero_dim_cpu_scalar, attributes, round_trip_grad,
                                       to_returns_self, state_dict_across,
-                                      module_to_keeps_parameters, save_load, item_and_bool)]
+                                      module_to_keeps_parameters, save_load, item_and_bool,
+                                      out_of_memory)]
     # (an out-of-range index is left out: on torch CUDA it is a device-side assert, which
     # leaves the process's CUDA context unusable for whatever runs after it)
 

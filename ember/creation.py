@@ -2,6 +2,7 @@
 ``ember.random``). Every function here makes a new leaf tensor with no autograd history."""
 from __future__ import annotations
 
+import contextlib as _contextlib
 import math
 import warnings
 from typing import Any
@@ -332,6 +333,13 @@ def _filled(fname: str, args: tuple, size: Any, value: Any, dtype: Any, device: 
     where = _check_device(device)
     shape = _size_args(fname, args, size)
     d = _dtype_or_default(dtype) if out is None or dtype is not None else out.dtype
+    backend = where[0]
+    if backend is not NUMPY:  # made on its GPU, not made on the host and copied
+        with _allocation(shape, d, resize=out is not None), \
+                backend.guard(where[1]) or _contextlib.nullcontext():
+            xp = backend.xp
+            data = xp.empty(shape, d.np) if value is None else xp.full(shape, value, d.np)
+        return _finish(data, requires_grad, out, fname, where)
     with _allocation(shape, d, resize=out is not None):
         data = _XP.empty(shape, d.np) if value is None else _XP.full(shape, value, d.np)
     return _finish(data, requires_grad, out, fname, where)
