@@ -546,8 +546,10 @@ def test_legacy_spectral_norm_matches_torch(make):
     assert type(e.weight.grad_fn).__name__ == type(t.weight.grad_fn).__name__
     (yt ** 2).sum().backward()
     (ye ** 2).sum().backward()
-    np.testing.assert_allclose(_np(e.weight_orig.grad), _np(t.weight_orig.grad), rtol=1e-4,
-                               atol=1e-5)
+    # float32 round-off on the gradient's own scale (torch's unseeded init: up to ~1e2 here)
+    want = _np(t.weight_orig.grad)
+    np.testing.assert_allclose(_np(e.weight_orig.grad), want, rtol=1e-4,
+                               atol=1e-6 * max(1.0, float(np.abs(want).max())))
     np.testing.assert_allclose(_np(e.weight_u), _np(t.weight_u), rtol=1e-4, atol=1e-6)
     ember.nn.utils.remove_spectral_norm(e)
     torch.nn.utils.remove_spectral_norm(t)
