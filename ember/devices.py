@@ -171,26 +171,14 @@ def device_of(array: Any) -> device:
     return device(b.device_type, b.device_index(array))
 
 
-def _on_device(array: Any, index: int) -> Any:
+def onto(array: Any, index: int | None) -> Any:
+    """``array`` on GPU ``index`` (None: as it is). A pickled tensor keeps its GPU's index
+    beside its data, which CuPy unpickles onto the current GPU; torch's returns to its own."""
+    if index is None:
+        return array
     from .backend import backend_of
 
     return backend_of(array).to_index(array, index)
-
-
-def on_its_device(array: Any) -> Any:
-    """A device array wrapped for pickling so that it unpickles on its own GPU: CuPy's arrays
-    unpickle onto the current one, torch's tensors onto their device."""
-    from .backend import backend_of
-
-    return _PickledOnDevice(array, backend_of(array).device_index(array))
-
-
-class _PickledOnDevice:
-    def __init__(self, array: Any, index: int) -> None:
-        self.array, self.index = array, index
-
-    def __reduce__(self) -> Any:
-        return (_on_device, (self.array, self.index))
 
 
 CPU_PLACE = (NUMPY, None)

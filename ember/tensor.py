@@ -440,9 +440,10 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, protocol: int) -> Any:
-        if type(self._data) is not _ndarray:  # back on its own GPU (CuPy's: the current one)
-            return (_rebuild, (_device_mod.on_its_device(self._data), self._requires_grad))
-        return (_rebuild, (self._data, self._requires_grad))
+        d = self._data
+        if type(d) is not _ndarray:  # back on its own GPU (CuPy's: the current one)
+            return (_rebuild, (d, self._requires_grad, backend_of(d).device_index(d)))
+        return (_rebuild, (d, self._requires_grad))
 
     def __deepcopy__(self, memo: dict) -> Tensor:
         if self._grad_fn is not None:
@@ -528,8 +529,8 @@ def _factory_result(data: Any, requires_grad: bool, device: Any = _HERE) -> Tens
     return t
 
 
-def _rebuild(data: Any, requires_grad: bool) -> Tensor:
-    t = Tensor._make(data)
+def _rebuild(data: Any, requires_grad: bool, index: int | None = None) -> Tensor:
+    t = Tensor._make(_device_mod.onto(data, index))
     t._requires_grad = requires_grad
     return t
 

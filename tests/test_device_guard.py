@@ -197,3 +197,17 @@ def test_cpu_work_after_the_guard_is_installed(fake_cuda):
     y = ember.tensor(3.0, device="cpu", requires_grad=True)
     (y * y).backward()
     assert y.grad.item() == 6.0
+
+
+def test_copy_and_pickle_keep_the_gpu(fake_cuda):
+    import copy
+    import pickle
+
+    t = ember.tensor([1.0, 2.0], device="cuda:1")
+    p = nn.Parameter(ember.ones(2, device="cuda:1"))
+    for c in (copy.copy(t), copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        _on(c)
+        assert c.tolist() == [1.0, 2.0]
+    for c in (copy.copy(p), copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        _on(c)
+        assert type(c) is nn.Parameter and c.tolist() == [1.0, 1.0]

@@ -5,7 +5,7 @@ import functools
 from typing import Any
 
 from .. import devices as _devices
-from ..backend import NUMPY, on_device
+from ..backend import NUMPY, backend_of, on_device
 from ..tensor import Tensor
 
 
@@ -53,12 +53,14 @@ class Parameter(Tensor):
     def __reduce_ex__(self, protocol: int) -> Any:
         data = self._data
         if type(data) is not NUMPY.array_type:  # back on its own GPU (CuPy's: the current one)
-            data = _devices.on_its_device(data)
+            return (_rebuild_parameter, (type(self), data, self._requires_grad,
+                                         backend_of(data).device_index(data)))
         return (_rebuild_parameter, (type(self), data, self._requires_grad))
 
 
-def _rebuild_parameter(cls: type, data: Any, requires_grad: bool) -> Parameter:
-    return cls(Tensor._make(data), requires_grad)
+def _rebuild_parameter(cls: type, data: Any, requires_grad: bool,
+                       index: int | None = None) -> Parameter:
+    return cls(Tensor._make(_devices.onto(data, index)), requires_grad)
 
 
 class _BufferMeta(type):
