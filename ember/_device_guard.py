@@ -16,12 +16,13 @@ it loads.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import types
 from typing import Any
 
 from . import devices as _devices
-from .backend import DEVICE_TYPES, backend_of
+from .backend import on_device
 from .tensor import Tensor
 
 _namespaces: list[str] = ["ember"]  # the modules whose functions are guarded
@@ -43,13 +44,8 @@ def _first_device_array(args: tuple, kwargs: dict) -> Any:
 
 
 def _call(original: Any, args: tuple, kwargs: dict, find: Any = _first_device_array) -> Any:
-    d = find(args, kwargs)
-    if type(d) in DEVICE_TYPES:  # (not None, a NumPy array or a NumPy scalar)
-        guard = backend_of(d).on_device(d)
-        if guard is not None:
-            with guard:
-                return original(*args, **kwargs)
-    return original(*args, **kwargs)
+    with on_device(find(args, kwargs)):  # (nothing for None or a host array)
+        return original(*args, **kwargs)
 
 
 _templates: dict = {}
@@ -85,8 +81,7 @@ def _wrap(fn: Any, find: Any = None) -> None:
     fn.__code__ = _template(fn.__code__.co_freevars).replace(
         co_name=fn.__code__.co_name, co_qualname=fn.__code__.co_qualname)
     fn.__defaults__ = None
-    call = _call if find is None else (lambda original, args, kwargs: _call(original, args,
-                                                                         kwargs, find))
+    call = _call if find is None else functools.partial(_call, find=find)
     fn.__kwdefaults__ = {"__ember_original__": original, "__ember_call__": call}
     fn.__wrapped__ = original  # inspect.signature reads the original's
 

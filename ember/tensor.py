@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 from . import dtypes as _dt
 from . import devices as _device_mod
-from .backend import DEVICE_TYPES, NUMPY, backend_of, on_device
+from .backend import DEVICE_TYPES, NUMPY, backend_of
 from .devices import device
 from .graph import grad_mode
 from .graph.node import AccumulateGrad, RemovableHandle, add_hook
@@ -371,15 +371,11 @@ class Tensor:
             )
         if type(self._data) is not _ndarray:
             _device_mod._sync("item")
-            with on_device(self._data):
-                return self._data.reshape(()).item()
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
         if type(self._data) is not _ndarray:
             _device_mod._sync("tolist")
-            with on_device(self._data):
-                return self._data.tolist()
         return self._data.tolist()
 
     def __bool__(self) -> bool:
@@ -389,8 +385,6 @@ class Tensor:
             raise RuntimeError(f"Boolean value of Tensor with {what} is ambiguous")
         if type(self._data) is not _ndarray:
             _device_mod._sync("bool")
-            with on_device(self._data):
-                return bool(self._data.reshape(()))
         return bool(self._data.reshape(()))
 
     def _scalar(self) -> Any:
@@ -398,8 +392,6 @@ class Tensor:
             raise ValueError("only one element tensors can be converted to Python scalars")
         if type(self._data) is not _ndarray:
             _device_mod._sync("item")
-            with on_device(self._data):
-                return self._data.reshape(()).item()
         return self._data.reshape(()).item()
 
     def __float__(self) -> float:
@@ -454,8 +446,7 @@ class Tensor:
                 "https://github.com/pytorch/pytorch/pull/103001"
             )
         new = type(self).__new__(type(self))
-        with on_device(self._data):  # (CuPy copies onto the current GPU)
-            Tensor._init(new, self._data.copy(), self._requires_grad)
+        Tensor._init(new, self._data.copy(), self._requires_grad)
         new.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_")})
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)

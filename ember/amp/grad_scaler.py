@@ -18,7 +18,6 @@ from typing import Any
 import numpy as _np
 
 from .. import dtypes as _dt
-from ..backend import on_device
 from ..autograd import no_grad
 from ..creation import full
 from ..tensor import Tensor
@@ -148,13 +147,12 @@ class GradScaler:
                 per_device.setdefault(grad.device, []).append(grad)
             out = {}
             for dev, grads in per_device.items():
-                with on_device(grads[0]._data):  # that GPU's work, with it current
-                    inv = inv_scale.to(dev)
-                    finite = [g.isfinite().all() for g in grads]
-                    for g in grads:
-                        g.mul_(inv.to(g.dtype))
-                    all_finite = finite[0] if len(finite) == 1 else _stack(finite).all()
-                    out[dev] = (~all_finite).to(_dt.float32)
+                inv = inv_scale.to(dev)
+                finite = [g.isfinite().all() for g in grads]
+                for g in grads:
+                    g.mul_(inv.to(g.dtype))
+                all_finite = finite[0] if len(finite) == 1 else _stack(finite).all()
+                out[dev] = (~all_finite).to(_dt.float32)
         return out
 
     def unscale_(self, optimizer: Any) -> None:
@@ -240,7 +238,7 @@ class GradScaler:
         after ``growth_interval`` clean steps (when the grown scale stays finite)."""
         from ..ops.compare import where
 
-        with no_grad(), on_device(scale._data):
+        with no_grad():
             found = found_infs[0].to(scale.device)
             for f in found_infs[1:]:
                 found = found + f.to(scale.device)

@@ -37,7 +37,6 @@ What differs from the NumPy backend, and why:
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import math
 import os
@@ -47,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from . import limits, numpy_backend, numpy_bessel, numpy_conv, numpy_special
+from . import on_device as _on_device
 from .errors import OutOfMemoryError
 from .geometry import WindowGeometry
 from .numpy_backend import _taps as _window_taps  # (slicing only: the same on any array)
@@ -256,9 +256,6 @@ def _is_cupy(xp: Any) -> bool:
         path.replace("\\", "/").endswith("cupy/__init__.py")
 
 
-_CURRENT = contextlib.nullcontext()
-
-
 def _format_size(n: int) -> str:
     """A byte count as torch's CUDA allocator words it ("2.00 GiB")."""
     if n <= 1024:
@@ -272,20 +269,16 @@ def _format_size(n: int) -> str:
 class _OnParamDevice:
     """``OptimKernels`` whose every update runs on the GPU of the parameter it is given first."""
 
-    def __init__(self, kernels: OptimKernels, backend: CupyBackend) -> None:
-        self._kernels, self._backend = kernels, backend
+    def __init__(self, kernels: OptimKernels) -> None:
+        self._kernels = kernels
 
     def __getattr__(self, name: str) -> Any:
         kernel = getattr(self._kernels, name)
         if not callable(kernel):
             return kernel
-        backend = self._backend
 
         def on_device(param: Any, *args: Any, **kwargs: Any) -> Any:
-            guard = backend.on_device(param)
-            if guard is None:
-                return kernel(param, *args, **kwargs)
-            with guard:
+            with _on_device(param):
                 return kernel(param, *args, **kwargs)
         return on_device
 
@@ -305,7 +298,7 @@ class CupyBackend(ArrayVocabulary):
         self.cupyx = cupyx
         self.array_type = cupy.ndarray
         # the optimizers' updates (xp-generic already), each on its parameter's GPU
-        self.optim = _OnParamDevice(OptimKernels(cupy), self)
+        self.optim = _OnParamDevice(OptimKernels(cupy))
         # fused CUDA kernels only on the real CuPy (the fake cannot compile them)
         self.real = _is_cupy(cupy)
         self.fused = self.real and os.environ.get("EMBER_CUPY_FUSED", "1") != "0"
@@ -379,13 +372,6 @@ class CupyBackend(ArrayVocabulary):
         """``guard`` for the GPU holding ``arr``."""
         return self.guard(arr.device.id)
 
-    def op(self, cls: Any, *args: Any, **kwargs: Any) -> Any:
-        guard = self.on_device(args[0]) if type(args[0]) is self.array_type else None
-        if guard is None:
-            return super().op(cls, *args, **kwargs)
-        with guard:
-            return super().op(cls, *args, **kwargs)
-
     def synchronize(self, index: int | None = None) -> None:
         """Waits for the work queued on GPU ``index`` (the current one by default)."""
         cuda = self.xp.cuda
@@ -409,8 +395,7 @@ class CupyBackend(ArrayVocabulary):
         return z
 
     def may_share_memory(self, a: Array, b: Array) -> bool:
-        with self.on_device(a) or _CURRENT:
-            return self.xp.may_share_memory(a, b)
+        return self.xp.may_share_memory(a, b)
 
     def as_strided(self, x: Array, shape: tuple | None = None, strides: tuple | None = None,
                    writeable: bool = True) -> Array:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from ..graph import grad_mode
 from ._op import Op, _SavedOutput
 from ._util import broadcast_shape
-from ..backend import NUMPY, backend_of, on_device
+from ..backend import NUMPY, backend_of
 from ..dtypes import scalar_name
 from ..tensor import Tensor
 
@@ -167,13 +167,8 @@ def _write(self: Tensor, result: Tensor) -> None:
             f"result type {type_name(result)} can't be cast to the desired output type "
             f"{type_name(self)}"
         )
-    d = self._data
-    if result._data is not d:
-        if type(d) is _NP:
-            d[...] = result._data
-        else:
-            with on_device(d):
-                d[...] = result._data
+    if result._data is not self._data:
+        self._data[...] = result._data
 
 
 class CopySlices(Op, name="CopySlices"):
