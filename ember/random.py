@@ -107,17 +107,21 @@ default_generator = Generator()
 # each GPU's default generator (``ember.cuda.default_generators``), made on its first draw;
 # ``manual_seed`` and ``seed`` seed them all, those made later included, as torch's do
 _device_generators: dict[int, Generator] = {}
-_seed_all: list = [None]
+_gpu_seed: list = [_DEFAULT_SEED]  # what a GPU generator starts from when it is made
 
 
 def device_generator(index: int) -> Generator:
     """The default generator of GPU ``index``: what its random tensors are drawn from."""
     g = _device_generators.get(index)
     if g is None:
-        g = _device_generators[index] = Generator(f"cuda:{index}")
-        if _seed_all[0] is not None:
-            g.manual_seed(_seed_all[0])
+        g = _device_generators[index] = Generator(f"cuda:{index}").manual_seed(_gpu_seed[0])
     return g
+
+
+def _seed_gpus(seed: int) -> None:
+    _gpu_seed[0] = seed
+    for g in _device_generators.values():
+        g.manual_seed(seed)
 
 
 def rng_states() -> tuple:
@@ -133,7 +137,7 @@ def set_rng_states(states: tuple) -> None:
         if i in states[1]:
             g.set_state(states[1][i])
         else:
-            g.manual_seed(_DEFAULT_SEED if _seed_all[0] is None else _seed_all[0])
+            g.manual_seed(_gpu_seed[0])
 
 
 def rng_states_differ(a: tuple, b: tuple) -> bool:
@@ -145,18 +149,14 @@ def rng_states_differ(a: tuple, b: tuple) -> bool:
 def manual_seed(seed: Any) -> Generator:
     """Seeds the default generator (and every GPU's) and returns it."""
     g = default_generator.manual_seed(seed)
-    _seed_all[0] = g._seed
-    for dg in _device_generators.values():
-        dg.manual_seed(g._seed)
+    _seed_gpus(g._seed)
     return g
 
 
 def seed() -> int:
     """Seeds the default generator (and every GPU's) non-deterministically; returns the seed."""
     value = default_generator.seed()
-    _seed_all[0] = default_generator._seed
-    for dg in _device_generators.values():
-        dg.manual_seed(value)
+    _seed_gpus(value)
     return value
 
 
