@@ -129,3 +129,26 @@ def broadcastable_shapes(data: Any) -> tuple:
         return tuple(s if data.draw(st.booleans()) else 1 for s in full[ndim - keep:])
 
     return side(), side()
+
+
+def grad_scaler_trace(mod: Any, grads: list, device: str | None = None) -> list:
+    """A GradScaler (init_scale 8, growth_interval 2) driving SGD on a parameter of ones through
+    one step per gradient in ``grads`` (inf/nan included), on ``device`` (None: the CPU, its
+    CPU scaler): the scaled losses, unscaled gradients, parameters, scales and state_dicts."""
+    s = mod.amp.GradScaler("cuda" if device else "cpu", init_scale=8.0, growth_interval=2)
+    kw = {"device": device} if device else {}
+    p = mod.nn.Parameter(mod.ones(2, **kw))
+    opt = mod.optim.SGD([p], lr=0.1)
+    trace = []
+    for g in grads:
+        opt.zero_grad()
+        loss = (p * mod.tensor(g, **kw)).sum()
+        scaled = s.scale(loss)
+        trace.append(scaled.item())
+        scaled.backward()
+        s.unscale_(opt)
+        trace.append(p.grad.tolist())
+        s.step(opt)
+        s.update()
+        trace += [p.detach().tolist(), s.get_scale(), s.state_dict()]
+    return trace

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ember
-from helpers import torch_or_skip
+from helpers import grad_scaler_trace, torch_or_skip
 
 torch = torch_or_skip()
 
@@ -263,29 +263,10 @@ def test_disabled_grad_scaler_passes_through():
         np.testing.assert_allclose(p.detach().numpy(), [0.7, 0.7], rtol=1e-6)
 
 
-def _scaler_run(mod, grads):
-    s = mod.amp.GradScaler("cpu", init_scale=8.0, growth_interval=2)
-    p = mod.nn.Parameter(mod.ones(2))
-    opt = mod.optim.SGD([p], lr=0.1)
-    trace = []
-    for g in grads:
-        opt.zero_grad()
-        loss = (p * mod.tensor(g)).sum()
-        scaled = s.scale(loss)
-        trace.append(scaled.item())
-        scaled.backward()
-        s.unscale_(opt)
-        trace.append(p.grad.tolist())
-        s.step(opt)
-        s.update()
-        trace += [p.detach().tolist(), s.get_scale(), s.state_dict()]
-    return trace
-
-
 def test_enabled_cpu_grad_scaler_matches_torch():
     grads = [[1.0, 2.0], [0.5, 0.5], [float("inf"), 1.0], [1.0, float("nan")], [2.0, 1.0],
              [1.0, 1.0], [1.0, 1.0]]
-    assert repr(_scaler_run(ember, grads)) == repr(_scaler_run(torch, grads))  # nan == nan
+    assert repr(grad_scaler_trace(ember, grads)) == repr(grad_scaler_trace(torch, grads))  # nan == nan
 
 
 def test_grad_scaler_errors_match_torch():

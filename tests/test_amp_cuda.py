@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import torch_or_skip
+from helpers import grad_scaler_trace, torch_or_skip
 
 import ember
 
@@ -416,31 +416,11 @@ def test_scale_lives_on_the_first_scaled_outputs_device(cuda):
     assert half.dtype == ember.float16
 
 
-def _scaler_run(mod, grads, dev):
-    s = mod.amp.GradScaler("cuda" if mod is ember else "cpu", init_scale=8.0, growth_interval=2)
-    kw = {"device": dev} if mod is ember else {}
-    p = mod.nn.Parameter(mod.ones(2, **kw))
-    opt = mod.optim.SGD([p], lr=0.1)
-    trace = []
-    for g in grads:
-        opt.zero_grad()
-        loss = (p * mod.tensor(g, **kw)).sum()
-        scaled = s.scale(loss)
-        trace.append(scaled.item())
-        scaled.backward()
-        s.unscale_(opt)
-        trace.append(p.grad.tolist())
-        s.step(opt)
-        s.update()
-        trace += [p.detach().tolist(), s.get_scale(), s.state_dict()]
-    return trace
-
-
 def test_cuda_grad_scaler_matches_torchs_arithmetic(cuda):
     # inf and nan gradients skip the step and back off; two clean steps grow the scale
     grads = [[1.0, 2.0], [0.5, 0.5], [float("inf"), 1.0], [1.0, float("nan")], [2.0, 1.0],
              [1.0, 1.0], [1.0, 1.0]]
-    assert repr(_scaler_run(ember, grads, "cuda")) == repr(_scaler_run(torch, grads, None))
+    assert repr(grad_scaler_trace(ember, grads, "cuda")) == repr(grad_scaler_trace(torch, grads))
 
 
 def test_inf_gradient_skips_the_step_and_backs_off_reading_once(cuda):
