@@ -845,6 +845,9 @@ class CupyBackend(ArrayVocabulary):
     def erfcx(self, x: Array) -> Array:
         return self._call("erfcx", x)
 
+    def normal_cdf_pdf(self, x: Array) -> tuple[Array, Array]:
+        return numpy_special.normal_cdf_pdf_by_erf(self.xp, self.erf, x)
+
     def erfinv(self, x: Array) -> Array:
         return self._call("erfinv", x)
 

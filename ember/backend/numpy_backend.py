@@ -377,6 +377,7 @@ class NumpyBackend(ArrayVocabulary):
     erf = staticmethod(numpy_special.erf)
     erfc = staticmethod(numpy_special.erfc)
     erfcx = staticmethod(numpy_special.erfcx)
+    normal_cdf_pdf = staticmethod(numpy_special.normal_cdf_pdf)
     erfinv = staticmethod(numpy_special.erfinv)
     ndtri = staticmethod(numpy_special.ndtri)
     log_ndtr = staticmethod(numpy_special.log_ndtr)

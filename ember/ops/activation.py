@@ -83,8 +83,9 @@ class LeakyReluResult(LeakyRelu, name="LeakyReluBackward1"):
 
 
 class Gelu(_Activation, name="GeluBackward0"):
-    """The exact form is one fused node: forward keeps ``cdf = Phi(x)`` (one erf), which a plain
-    backward reuses; under ``create_graph`` the composed formula of ``grad`` runs instead."""
+    """The exact form is one fused node: forward keeps ``Phi(x)`` and ``phi(x)`` (the backend's
+    ``normal_cdf_pdf``), which a plain backward reuses; under ``create_graph`` the composed
+    formula of ``grad`` runs instead."""
 
     torch_kernel = "GeluKernelImpl"
 
@@ -93,12 +94,10 @@ class Gelu(_Activation, name="GeluBackward0"):
         if params["approximate"] == "tanh" or a.dtype.kind != "f":  # (bfloat16: the plain path)
             return _Activation.forward(ctx, a, **params)
         ctx.params = params
-        cdf = backend_of(a).erf(a * a.dtype.type(_SQRT_HALF))
-        cdf += 1
-        cdf *= 0.5
-        ctx.cdf = cdf
+        ctx.cdf, ctx.pdf = backend_of(a).normal_cdf_pdf(a)
         ctx.save_for_backward(a)
-        return a * cdf
+        with _quiet(ctx.xp):  # (-inf * 0: NaN, as torch, without numpy's warning)
+            return a * ctx.cdf
 
     @staticmethod
     def backward(ctx, g):
@@ -106,11 +105,9 @@ class Gelu(_Activation, name="GeluBackward0"):
         if cdf is None or grad_mode.state.enabled:
             return _Activation.backward(ctx, g)
         (x,) = ctx.saved
-        pdf = ctx.xp.exp(x * x * x.dtype.type(-0.5))
-        pdf *= x.dtype.type(_INV_SQRT_2PI)
-        pdf *= x
-        pdf += cdf
-        return Tensor._make(g._data * pdf)
+        slope = x * ctx.pdf
+        slope += cdf
+        return Tensor._make(g._data * slope)
 
     @staticmethod
     def f(xp, x, approximate):
