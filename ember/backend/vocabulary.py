@@ -77,6 +77,13 @@ class ArrayVocabulary:
             dim += x.ndim + 1
         return x[(slice(None),) * dim + (None,)]  # a view, as Tensor.unsqueeze
 
+    def transpose(self, x: Any, dim0: int, dim1: int) -> Any:
+        return x if x.ndim < 2 else self.xp.swapaxes(x, dim0, dim1)  # (0-d and 1-d: itself)
+
+    @staticmethod
+    def permute(x: Any, dims: Any) -> Any:
+        return x.transpose(dims)
+
     def expand(self, x: Any, shape: tuple) -> Any:
         """``x`` broadcast to ``shape`` as a read-only view (torch also refuses writes to it)."""
         return self.xp.broadcast_to(x, shape)

@@ -338,6 +338,8 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 class Embedding(Op, name="EmbeddingBackward0"):
     """``weight[indices]``; the gradient sums rows per index (none into ``padding_idx``)."""
 
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, w, *, indices, padding_idx, scale_grad_by_freq):
         ctx.indices, ctx.padding_idx, ctx.num = indices, padding_idx, w.shape[0]
@@ -346,8 +348,8 @@ class Embedding(Op, name="EmbeddingBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        return EmbeddingGrad.apply(g, indices=ctx.indices, num=ctx.num,
-                                   padding_idx=ctx.padding_idx, scale=ctx.scale)
+        return ctx.F.op(EmbeddingGrad, g, indices=ctx.indices, num=ctx.num,
+                        padding_idx=ctx.padding_idx, scale=ctx.scale)
 
 
 class EmbeddingGrad(Op, name="EmbeddingDenseBackwardBackward0"):

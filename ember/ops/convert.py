@@ -66,6 +66,8 @@ def _is_channels_last(a: Any) -> bool:
 
 
 class Clone(Op, name="CloneBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, fmt):
         return _copy_array(ctx.xp, a, fmt)

@@ -114,6 +114,8 @@ def _at(dim: int, index: Any) -> tuple:
 
 
 class View(Op, name="ViewBackward0"):
+    on_arrays = True  # (reshape means the same on both carriers)
+
     @staticmethod
     def forward(ctx, a, *, shape):
         ctx.in_shape = a.shape
@@ -194,6 +196,8 @@ for _view, _grad in ((Slice, SliceBackward), (Select, SelectBackward)):
 
 
 class Squeeze(Op, name="SqueezeBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, dims):
         ctx.dims = dims
@@ -202,7 +206,7 @@ class Squeeze(Op, name="SqueezeBackward0"):
     @staticmethod
     def backward(ctx, g):
         for d in ctx.dims:
-            g = g.unsqueeze(d)
+            g = ctx.F.unsqueeze(g, d)
         return g
 
 
@@ -215,6 +219,8 @@ class SqueezeDims(Squeeze, name="SqueezeBackward2"):
 
 
 class Unsqueeze(Op, name="UnsqueezeBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, dim):
         ctx.dim = dim
@@ -226,6 +232,8 @@ class Unsqueeze(Op, name="UnsqueezeBackward0"):
 
 
 class Expand(Op, name="ExpandBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, shape):
         ctx.in_shape = a.shape
@@ -238,10 +246,12 @@ class Expand(Op, name="ExpandBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        return g if g.shape == ctx.in_shape else g.sum_to_size(ctx.in_shape)
+        return g if g.shape == ctx.in_shape else ctx.F.sum_to(g, ctx.in_shape)
 
 
 class Transpose(Op, name="TransposeBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, dim0, dim1):
         ctx.dim0, ctx.dim1 = dim0, dim1
@@ -249,7 +259,7 @@ class Transpose(Op, name="TransposeBackward0"):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(ctx.dim0, ctx.dim1)
+        return ctx.F.transpose(g, ctx.dim0, ctx.dim1)
 
 
 class MatrixT(Op, name="TBackward0"):
@@ -265,6 +275,8 @@ class MatrixT(Op, name="TBackward0"):
 
 
 class Permute(Op, name="PermuteBackward0"):
+    on_arrays = True
+
     @staticmethod
     def forward(ctx, a, *, dims):
         ctx.dims = dims
@@ -275,7 +287,7 @@ class Permute(Op, name="PermuteBackward0"):
         inverse = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inverse[d] = i
-        return g.permute(inverse)
+        return ctx.F.permute(g, inverse)
 
 
 # -- public view functions ----------------------------------------------------------------------

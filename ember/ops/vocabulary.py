@@ -35,6 +35,14 @@ class TensorVocabulary:
         return x.unsqueeze(dim)
 
     @staticmethod
+    def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+        return x.transpose(dim0, dim1)
+
+    @staticmethod
+    def permute(x: Tensor, dims: Any) -> Tensor:
+        return x.permute(dims)
+
+    @staticmethod
     def expand(x: Tensor, shape: tuple) -> Tensor:
         return x.expand(shape)
 

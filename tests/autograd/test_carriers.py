@@ -85,6 +85,26 @@ CASES = {
     "AliasBackward0": lambda a, b: (a * 1).as_subclass(ember.Tensor) * b,
     "GtBackward1": lambda a, b: (a * 1).gt_(b) * b + a,
     "EqBackward0": lambda a, b: (a * 1).eq_(0.0) * b + a,
+    # the view ops (a gradient's reshape, transpose, ... on either carrier)
+    "ViewBackward0": lambda a, b: a.view(4, 3) * b.view(4, 3),
+    "ReshapeAliasBackward0": lambda a, b: a.t().reshape(2, 2, 3) * b.reshape(2, 2, 3),
+    "ExpandBackward0": lambda a, b: a[:1].expand(2, 3, 4) * b,
+    "TransposeBackward0": lambda a, b: a.expand(2, 3, 4).transpose(0, 2) * b.mT[..., None],
+    "TransposeBackward1": lambda a, b: (a * 1).transpose_(0, 1) * b.t(),
+    "TBackward1": lambda a, b: (a * 1).t_() * b.t(),
+    "PermuteBackward0": lambda a, b: a.expand(2, 3, 4).permute(2, 0, 1) * b.mT[:, None],
+    "SqueezeBackward0": lambda a, b: a[None, :, None].squeeze() * b,
+    "SqueezeBackward1": lambda a, b: a[:, None].squeeze(1) * b,
+    "SqueezeBackward2": lambda a, b: a[None, :, None].squeeze((0, -2)) * b,
+    "SqueezeBackward3": lambda a, b: (a[None] * 1).squeeze_() * b,
+    "SqueezeBackward5": lambda a, b: (a[None, :, None] * 1).squeeze_((0, 2)) * b,
+    "UnsqueezeBackward0": lambda a, b: a.unsqueeze(-1) * b[..., None],
+    "UnsqueezeBackward1": lambda a, b: (a * 1).unsqueeze_(0) * b,
+    "CloneBackward0": lambda a, b: a.t().contiguous() * b.t(),
+    "EmbeddingBackward0": lambda a, b: ember.nn.functional.embedding(
+        ember.tensor([[2, 0], [2, 1]]), a, padding_idx=1) * b[:2, None],
+    "EmbeddingBackward0 scaled": lambda a, b: ember.nn.functional.embedding(
+        ember.tensor([2, 0, 2, 2]), a, scale_grad_by_freq=True) * b[0, :, None],
 }
 
 
