@@ -449,6 +449,11 @@ class CupyBackend(ArrayVocabulary):
         """``out[index[i]] += values[i]`` into ``size`` zero rows, ``index`` in any order."""
         return self.segment_sum(values, index, size, 0)
 
+    @staticmethod
+    def sum_last(a: Array, b: Array | None = None) -> Array:
+        """``a`` (or ``a * b``) summed over its last axis, kept (one reduction kernel)."""
+        return (a if b is None else a * b).sum(axis=-1, keepdims=True)
+
     def sum_rows(self, m: Array) -> Array:
         """The (1, D) sum of the rows of a (R, D) matrix in its dtype (float32 accumulates in
         float32, as torch's; other dtypes in float64, as NumPy's backend)."""

@@ -49,26 +49,25 @@ def _acc(xp: Any, dtype: Any) -> Any:
     return xp.float64 if dtype.kind == "f" and dtype.itemsize <= 4 else dtype
 
 
-def _sum(xp: Any, a: Any, axes: tuple, b: Any = None) -> Any:
-    """The sum of ``a`` (or of ``a * b``, never materialised) over ``axes``, kept, in float64
-    for float32 input. When the last (contiguous) axis is summed, it goes first, in ``a``'s
-    dtype (numpy's pairwise sum; einsum for products): far faster than a strided float64 sum,
-    and only the short remaining axes accumulate in float64."""
-    acc = _acc(xp, a.dtype)
+def _sum(backend: Any, a: Any, axes: tuple, b: Any = None) -> Any:
+    """The sum of ``a`` (or of ``a * b``) over ``axes``, kept, in float64 for float32 input.
+    When the last (contiguous) axis is summed, it goes first, in ``a``'s dtype (the backend's
+    ``sum_last``): far faster than a strided float64 sum, and only the short remaining axes
+    accumulate in float64."""
+    acc = _acc(backend.xp, a.dtype)
     if a.ndim - 1 not in axes:
         return (a if b is None else a * b).sum(axis=axes, keepdims=True, dtype=acc)
-    last = a.sum(axis=-1, keepdims=True) if b is None else \
-        xp.einsum("...i,...i->...", a, b)[..., None]
+    last = backend.sum_last(a, b)
     rest = tuple(ax for ax in axes if ax != a.ndim - 1)
     return last.sum(axis=rest, keepdims=True, dtype=acc) if rest else last.astype(acc)
 
 
-def _moments(xp: Any, x: Any, axes: tuple, count: int) -> tuple:
+def _moments(backend: Any, x: Any, axes: tuple, count: int) -> tuple:
     """Mean and biased variance over ``axes`` (kept, float64 for float32 input), in two passes
     (the variance of the deviations, which cancels nothing), and the deviations themselves."""
-    mean = _sum(xp, x, axes) / count
+    mean = _sum(backend, x, axes) / count
     d = x - mean.astype(x.dtype)
-    return mean, _sum(xp, d, axes, d) / count, d
+    return mean, _sum(backend, d, axes, d) / count, d
 
 
 class _Norm(Op):
@@ -91,7 +90,7 @@ class _Norm(Op):
         stat_shape = tuple(1 if i in layout.axes else n for i, n in enumerate(layout.work))
         d = None
         if training:
-            mean, var, d = _moments(xp, xv, layout.axes, layout.count)
+            mean, var, d = _moments(ctx.backend, xv, layout.axes, layout.count)
             if running_mean is not None:  # momentum-weighted update, unbiased variance
                 m, n = momentum, layout.count
                 unbiased = var * (n / (n - 1)) if n > 1 else var * xp.inf
@@ -121,10 +120,14 @@ class _Norm(Op):
         else:
             y = d if d is not None else xv - mean.astype(x.dtype)
             y *= invstd.astype(x.dtype)
-            if wv is not None:
-                y *= wv.astype(x.dtype)
-            if bv is not None:
-                y += bv.astype(x.dtype)
+            if wv is not None or bv is not None:
+                # xhat kept for a plain backward, which would recompute it (two broadcasting
+                # passes); only when y is another array, so an in-place change of y spares it
+                if need_x or need_w:
+                    ctx.xhat = y
+                y = y * wv.astype(x.dtype) if wv is not None else y + bv.astype(x.dtype)
+                if wv is not None and bv is not None:
+                    y += bv.astype(x.dtype)
         y = y.reshape(x.shape)
         return y if ctx.low is None else y.astype(ctx.low)
 
@@ -139,7 +142,7 @@ class _Norm(Op):
 
 
 def _norm_backward_fused(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor) -> tuple:
-    xp, layout = ctx.xp, ctx.layout
+    B, layout = ctx.backend, ctx.layout
     need_x, need_w, need_b = ctx.needs_input_grad
     gv = g._data.reshape(layout.work)
     dtype = gv.dtype
@@ -147,12 +150,14 @@ def _norm_backward_fused(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor
     axes, pax, n = layout.axes, layout.param_axes, layout.count
     train_x = need_x and ctx.training
     gx = gw = gb = None
-    d = None if x is None else x._data.reshape(layout.work) - mean.astype(dtype)
+    xhat = ctx.__dict__.get("xhat")  # (read, never written: a retained graph runs again)
+    d = None if x is None or xhat is not None else \
+        x._data.reshape(layout.work) - mean.astype(dtype)
     wv = None if w is None else w._data.reshape(layout.pshape).astype(mean.dtype)
     if layout.per_stat:
         # with per-channel constants a, k, c: gx = g*a + d*k + c (invstd applied once per channel)
-        sum_g = _sum(xp, gv, pax) if need_b or train_x else None
-        sum_gxhat = _sum(xp, gv, pax, d) * invstd if need_w or train_x else None
+        sum_g = _sum(B, gv, pax) if need_b or train_x else None
+        sum_gxhat = _sum(B, gv, pax, d) * invstd if need_w or train_x else None
         if need_x:
             a = invstd if wv is None else invstd * wv
             gxv = gv * a.astype(dtype)
@@ -162,22 +167,22 @@ def _norm_backward_fused(ctx: Any, x: Tensor | None, w: Tensor | None, g: Tensor
                 gxv += (-a * sum_g / n).astype(dtype)
     else:
         inv = invstd.astype(dtype)
-        xhat = None if d is None else d * inv
+        if xhat is None and d is not None:
+            xhat = d * inv
         if pax == (0,) and gv.ndim == 2:  # layer norm's (rows, features): one GEMM per sum
             rows = ctx.backend.sum_rows
             sum_g = rows(gv) if need_b else None
             sum_gxhat = rows(gv * xhat) if need_w else None
         else:
-            sum_g = _sum(xp, gv, pax) if need_b else None
-            sum_gxhat = _sum(xp, gv, pax, xhat) if need_w else None
+            sum_g = _sum(B, gv, pax) if need_b else None
+            sum_gxhat = _sum(B, gv, pax, xhat) if need_w else None
         if need_x:
             gxhat = gv if wv is None else gv * wv.astype(dtype)
             if ctx.training:
-                m1 = (_sum(xp, gxhat, axes) / n).astype(dtype)
-                m2 = (_sum(xp, gxhat, axes, xhat) / n).astype(dtype)
-                xhat *= m2
+                m1 = (_sum(B, gxhat, axes) / n).astype(dtype)
+                m2 = (_sum(B, gxhat, axes, xhat) / n).astype(dtype)
                 gxv = gxhat - m1
-                gxv -= xhat
+                gxv -= xhat * m2
                 gxv *= inv
             else:
                 gxv = gxhat * inv

@@ -61,13 +61,35 @@ def test_batch_norm_train_float32_offset_and_partial_affine(affine, offset):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape, normalized", [((4, 5), (5,)), ((2, 3, 4), (3, 4)),
-                                               ((2, 3, 4, 5), (5,))])
+                                               ((2, 3, 4, 5), (5,)), ((6, 7, 64), (64,)),
+                                               ((3, 2, 8, 5), (8, 5))])
 def test_layer_norm_matches_torch(shape, normalized, dtype):
+    # (rows of 16 to 512 features are summed by a GEMV: (6, 7, 64) and (8, 5) take that path)
     x, w, b = _data(shape, dtype), _data(normalized, dtype, 1), _data(normalized, dtype, 2)
     check_op(lambda m, x, w, b: m.nn.functional.layer_norm(x, normalized, w, b, 1e-5), x, w, b,
              **_TOL[dtype])
     check_op(lambda m, x, w: m.nn.functional.layer_norm(x, normalized, w), x, w, **_TOL[dtype])
+    check_op(lambda m, x, b: m.nn.functional.layer_norm(x, normalized, None, b), x, b,
+             **_TOL[dtype])
     check_op(lambda m, x: m.nn.functional.layer_norm(x, normalized), x, **_TOL[dtype])
+
+
+def test_layer_norm_backward_twice_and_after_its_output_changes():
+    # the normalised input kept for the backward is neither the output nor written by it
+    torch = torch_or_skip()
+    x = ember.tensor(_data((5, 32), np.float32), requires_grad=True)
+    ln = nn.LayerNorm(32)
+    y = ln(x)
+    g = ember.tensor(_data((5, 32), np.float32, 3))
+    first = ember.autograd.grad(y, (x, ln.weight), g, retain_graph=True)
+    with ember.no_grad():
+        y.mul_(0).add_(7)
+    second = ember.autograd.grad(y, (x, ln.weight), g)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    t = torch.nn.functional.layer_norm(torch.tensor(x.detach().numpy(), requires_grad=True),
+                                       (32,))
+    assert np.allclose(first[1].numpy(), (g.numpy() * t.detach().numpy()).sum(0), atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
