@@ -30,9 +30,12 @@ dot:
 	  else echo "note: Graphviz's dot is missing (apt-get install graphviz); rendering tests skip"; fi; }
 
 # loadgroup: the MPI tests share one group (tests/distributed), so two jobs' ranks never compete.
-# The suite runs with the oneDNN extra (a dev dependency); the convolution tests run again on the
-# NumPy path (EMBER_ONEDNN=0), which is what an install without the extra computes with.
-CONV_TESTS := tests/nn/test_conv_pool.py tests/nn/test_conv_pool_nd.py tests/nn/test_cnn_training.py tests/backend
+# The suite runs with the oneDNN extra (a dev dependency); the tests of what oneDNN computes
+# (convolutions, softmax, GELU) run again on the NumPy path (EMBER_ONEDNN=0), which is what an
+# install without the extra computes with.
+ONEDNN_TESTS := tests/nn/test_conv_pool.py tests/nn/test_conv_pool_nd.py tests/nn/test_cnn_training.py tests/backend \
+	tests/test_special.py tests/ops/test_reduce.py tests/nn/test_nn_functional.py tests/nn/test_transformer.py \
+	tests/nn/test_attention.py tests/nn/test_losses.py
 # The third pass runs the suite again with every tensor on the fake CUDA device
 # (tests/device/fakecupy.py: CuPy's API over NumPy, refusing host data where CuPy does), so a
 # host-only call in ember fails here without a GPU.
@@ -41,7 +44,7 @@ FAKECUDA_TESTS := tests
 SECOND_GPU_TESTS := tests/ops tests/nn tests/autograd tests/optim tests/test_device_guard.py
 test: $(STAMP) dot
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
-	EMBER_ONEDNN=0 $(BIN)/python -m pytest -n 2 -q $(CONV_TESTS)
+	EMBER_ONEDNN=0 $(BIN)/python -m pytest -n 2 -q $(ONEDNN_TESTS)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --device fakecuda $(FAKECUDA_TESTS)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --device fakecuda:1 $(SECOND_GPU_TESTS)
 

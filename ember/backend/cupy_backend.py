@@ -853,6 +853,13 @@ class CupyBackend(ArrayVocabulary):
     def normal_cdf_pdf(self, x: Array) -> tuple[Array, Array]:
         return numpy_special.normal_cdf_pdf_by_erf(self.xp, self.erf, x)
 
+    def gelu(self, x: Array) -> tuple:
+        return numpy_special.gelu_by_cdf(self.xp, self.normal_cdf_pdf, x)
+
+    @staticmethod
+    def gelu_backward(g: Array, x: Array, kept: Any) -> Array:
+        return numpy_special.gelu_slope_times(g, x, kept)
+
     def erfinv(self, x: Array) -> Array:
         return self._call("erfinv", x)
 

@@ -345,6 +345,33 @@ class NumpyBackend(ArrayVocabulary):
 
     may_share_memory = staticmethod(np.may_share_memory)
 
+    def softmax(self, y: np.ndarray, dim: int, log: bool) -> np.ndarray:
+        out = onednn.softmax(y, dim, log) if y.dtype == np.float32 else None
+        return ArrayVocabulary.softmax(self, y, dim, log) if out is None else out
+
+    def softmax_backward(self, g: np.ndarray, y: np.ndarray, dim: int, log: bool) -> np.ndarray:
+        out = onednn.softmax_backward(y, g, dim, log) if y.dtype == np.float32 else None
+        return ArrayVocabulary.softmax_backward(self, g, y, dim, log) if out is None else out
+
+    @staticmethod
+    def gelu(x: np.ndarray) -> tuple:
+        """The exact GELU of a floating array and what its ``gelu_backward`` reads: oneDNN's
+        eltwise for float32 (nothing kept), else ``x * Phi(x)`` (``Phi``, ``phi`` kept)."""
+        y = onednn.gelu(x) if x.dtype == np.float32 else None
+        if y is not None:
+            return y, None
+        return numpy_special.gelu_by_cdf(np, numpy_special.normal_cdf_pdf, x)
+
+    @staticmethod
+    def gelu_backward(g: np.ndarray, x: np.ndarray, kept: Any) -> np.ndarray:
+        """The gradient through the exact GELU: ``g * (Phi(x) + x phi(x))``."""
+        if kept is None:
+            out = onednn.gelu_backward(x, g)
+            if out is not None:
+                return out
+            kept = numpy_special.normal_cdf_pdf(x)
+        return numpy_special.gelu_slope_times(g, x, kept)
+
     @staticmethod
     def data_ptr(x: np.ndarray) -> int:
         return x.__array_interface__["data"][0]

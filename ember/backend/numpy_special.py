@@ -262,6 +262,21 @@ def normal_cdf_pdf_by_erf(xp, erf_fn, x):
     return cdf, pdf
 
 
+def gelu_by_cdf(xp, normal_cdf_pdf_fn, x):
+    """``(x * Phi(x), (Phi, phi))``: the exact GELU and what its backward reads (any backend)."""
+    cdf, pdf = normal_cdf_pdf_fn(x)
+    with np.errstate(invalid="ignore"):  # (-inf * 0: NaN, as torch, without numpy's warning)
+        return x * cdf, (cdf, pdf)
+
+
+def gelu_slope_times(g, x, kept):
+    """``g * (Phi(x) + x phi(x))``, the gradient through the exact GELU."""
+    cdf, pdf = kept
+    slope = x * pdf
+    slope += cdf
+    return g * slope
+
+
 def erfcx(x: np.ndarray) -> np.ndarray:
     """The scaled complementary error function ``exp(x^2) * erfc(x)``."""
     x = np.asarray(x)

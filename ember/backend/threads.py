@@ -99,3 +99,9 @@ def openmp_follow() -> None:
         _omp = setter
         _omp(get_num_threads())
         return
+
+
+def openmp_follow_count() -> None:
+    """OpenMP's count set back to the intra-op one (after a call narrowed it)."""
+    if _omp is not None:
+        _omp(get_num_threads())

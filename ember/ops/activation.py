@@ -83,9 +83,9 @@ class LeakyReluResult(LeakyRelu, name="LeakyReluBackward1"):
 
 
 class Gelu(_Activation, name="GeluBackward0"):
-    """The exact form is one fused node: forward keeps ``Phi(x)`` and ``phi(x)`` (the backend's
-    ``normal_cdf_pdf``), which a plain backward reuses; under ``create_graph`` the composed
-    formula of ``grad`` runs instead."""
+    """The exact form is one fused node: the backend's ``gelu`` and ``gelu_backward`` kernels
+    (oneDNN's eltwise, or ``x * Phi(x)`` keeping ``Phi`` and ``phi`` for the backward); under
+    ``create_graph`` the composed formula of ``grad`` runs instead."""
 
     torch_kernel = "GeluKernelImpl"
 
@@ -94,20 +94,16 @@ class Gelu(_Activation, name="GeluBackward0"):
         if params["approximate"] == "tanh" or a.dtype.kind != "f":  # (bfloat16: the plain path)
             return _Activation.forward(ctx, a, **params)
         ctx.params = params
-        ctx.cdf, ctx.pdf = backend_of(a).normal_cdf_pdf(a)
+        y, ctx.kept = backend_of(a).gelu(a)
         ctx.save_for_backward(a)
-        with _quiet(ctx.xp):  # (-inf * 0: NaN, as torch, without numpy's warning)
-            return a * ctx.cdf
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        cdf = ctx.__dict__.get("cdf")
-        if cdf is None or grad_mode.state.enabled:
+        if "kept" not in ctx.__dict__ or grad_mode.state.enabled:
             return _Activation.backward(ctx, g)
         (x,) = ctx.saved
-        slope = x * ctx.pdf
-        slope += cdf
-        return Tensor._make(g._data * slope)
+        return Tensor._make(ctx.backend.gelu_backward(g._data, x, ctx.kept))
 
     @staticmethod
     def f(xp, x, approximate):

@@ -435,13 +435,10 @@ class Softmax(Op, name="SoftmaxBackward0"):
     def forward(ctx, a, *, dim, dtype=None):
         ctx.dim = dim
         x = a if dtype is None else a.astype(dtype)
-        y = (x.reshape(1) if x.ndim == 0 else x).astype(ru.acc_dtype(x.dtype))
+        y = (x.reshape(1) if x.ndim == 0 else x).astype(ru.acc_dtype(x.dtype), copy=False)
         if y.size:  # (an empty max has no identity)
             with ctx.backend.errors_quiet():
-                shifted = y - ctx.xp.amax(y, axis=dim, keepdims=True)
-                e = ctx.xp.exp(shifted)
-                s = e.sum(axis=dim, keepdims=True)
-                y = shifted - ctx.xp.log(s) if ctx._log else e / s
+                y = ctx.backend.softmax(y, dim, ctx._log)
         out = y.reshape(x.shape).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
@@ -449,17 +446,11 @@ class Softmax(Op, name="SoftmaxBackward0"):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return y * (g - ctx.F.sum(g * y, ctx.dim, keepdim=True))
+        return ctx.F.softmax_backward(g, y, ctx.dim, ctx._log)
 
 
 class LogSoftmax(Softmax, name="LogSoftmaxBackward0"):
     _log = True
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved
-        F = ctx.F
-        return g - F.exp(y) * F.sum(g, ctx.dim, keepdim=True)
 
 
 def _softmax_call(op: type, name: str, input: Tensor, dim: int, dtype: Any) -> Tensor:

@@ -1,6 +1,7 @@
 """The oneDNN convolution path (``ember/backend/onednn.py``): the same numbers as torch's (which
 runs the same library) and as ember's NumPy path, every gradient, the fallbacks, lazy loading and
-the thread count. Skipped where the ``onednn`` extra is not installed."""
+the thread count; softmax and GELU through oneDNN against torch and the NumPy kernels. Skipped
+where the ``onednn`` extra is not installed."""
 import os
 import subprocess
 import sys
@@ -237,3 +238,77 @@ def test_torch_backends_mkldnn_switch():
     np.testing.assert_allclose(off.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
     assert ember.backends.mkldnn.set_flags(False)[:2] == (True, False)
     assert ember.backends.mkldnn.set_flags(True)[0] is False
+
+
+@pytest.mark.parametrize("shape, dim", [((700, 1000), 1), ((40, 64, 33), 1), ((300, 400), 0)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_matches_torch_and_the_numpy_kernel(shape, dim, log, monkeypatch):
+    import torch
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    outs = []
+    for m in (ember, torch):
+        t = m.tensor(x, requires_grad=True)
+        y = t.log_softmax(dim) if log else t.softmax(dim)
+        y.backward(m.tensor(g))
+        outs.append((y.detach().numpy(), t.grad.numpy()))
+    assert onednn.softmax(x, dim, log) is not None  # (large enough: oneDNN's)
+    # oneDNN's log-softmax is within 5.3e-6 of the exact values here, torch's 2.2e-6 (its
+    # softmax as torch's: 3.9e-7 against 2.7e-7); the gradients follow (log-softmax's scaled by
+    # the row sums of g, here up to ~30)
+    tol = dict(rtol=1e-5, atol=6e-6 if log else 5e-7)
+    gtol = dict(rtol=1e-5, atol=2e-5 if log else 2e-6)
+    np.testing.assert_allclose(outs[0][0], outs[1][0], **tol)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], **gtol)
+    monkeypatch.setenv("EMBER_ONEDNN", "0")
+    t = ember.tensor(x, requires_grad=True)
+    y = t.log_softmax(dim) if log else t.softmax(dim)
+    y.backward(ember.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), outs[0][0], **tol)
+    np.testing.assert_allclose(t.grad.numpy(), outs[0][1], **gtol)
+
+
+def test_small_and_non_float32_softmax_stay_on_numpy():
+    x = np.ones((4, 8), np.float32)
+    assert onednn.softmax(x, 1, False) is None
+    # float64 and strided arrays: declined (the NumPy kernels run)
+    assert onednn._unary("softmax", False, (np.ones((300, 300)),), 1) is None
+    assert onednn._unary("softmax", False, (np.ones((300, 300), np.float32)[:, ::2],), 1) is None
+
+
+@pytest.mark.parametrize("shape", [(384, 256), (7, 3), (2, 1100, 600)])
+def test_gelu_is_torchs_bitwise_with_its_gradient(shape):
+    import torch
+
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(shape) * 2).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    outs = []
+    for m in (ember, torch):
+        t = m.tensor(x, requires_grad=True)
+        y = m.nn.functional.gelu(t)
+        y.backward(m.tensor(g))
+        outs.append((y.detach().numpy(), t.grad.numpy()))
+    assert onednn.gelu(x) is not None
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    # the slope Phi + x phi within 2.6e-7 of the exact one, as torch's (times g here)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-6, atol=2e-6)
+    # within torch's float32 error (1.1e-6) of NumPy's float64 kernel
+    y, kept = ember.backend.NUMPY.gelu(x.astype(np.float64))
+    assert kept is not None
+    np.testing.assert_allclose(outs[0][0], y, rtol=0, atol=1.2e-6)
+
+
+def test_gelu_and_softmax_keep_openmp_threads():
+    from ember.backend import threads
+
+    before = ember.get_num_threads()
+    onednn.gelu(np.ones(1000, np.float32))  # one thread for the call, then the count again
+    assert ember.get_num_threads() == before
+    if threads._omp is not None:
+        import ctypes
+
+        gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD)
+        assert gomp.omp_get_max_threads() == before
