@@ -31,7 +31,15 @@ def test_words_mean_the_same_on_both_carriers(dtype):
     a, w, d = _a(5, 7, dtype=dtype), _a(12, 7, dtype=dtype), _a(5, 12, dtype=dtype)
     _same(A.mm_t(a, w), T.mm_t(ember.tensor(a), ember.tensor(w)))
     assert A.mm_t(a, w).flags.f_contiguous
-    _same(A.mm(d, w), T.mm(ember.tensor(d), ember.tensor(w)))
+    wr = A.right(w)  # (the transpose, contiguous: made once per pass)
+    assert wr.flags.c_contiguous and np.array_equal(wr, w.T)
+    _same(A.mm(d, wr), T.mm(ember.tensor(d), T.right(ember.tensor(w))))
+    # the lstm's two kernels: activations and their slopes from the values
+    H = 3
+    gates = _a(5, 4 * H, dtype=dtype)
+    act = A.lstm_acts(np.asfortranarray(gates), H)
+    _same(act, T.lstm_acts(ember.tensor(gates), H))
+    _same(A.lstm_slopes(act, H), T.lstm_slopes(ember.tensor(act), H))
     s = A.state(a)
     assert s.flags.f_contiguous and np.array_equal(s, a)
     g = _a(4, 3, 6, dtype=dtype)
