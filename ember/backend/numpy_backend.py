@@ -233,18 +233,24 @@ def index_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
 
 
 # last-axis lengths summed as a GEMV (sum_last): from 16, numpy's per-row reduction costs more
-# (5x on (384, 64)); past 512 its pairwise sum is as fast and the more accurate
+# (5x on (384, 64)); past 512 its pairwise sum is as fast and the more accurate. Only on arrays
+# small enough for OpenBLAS to stay on one thread: between oneDNN's convolutions its woken
+# threads collide with OpenMP's (a batch norm's sums so made cost a ResNet-18 step 1.7x)
 _GEMV_SUM = range(16, 513)
+_GEMV_SUM_MAX = 1 << 16
 
 
 def sum_last(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """``a`` (or ``a * b``) summed over its last axis, kept, in ``a``'s dtype. float32 and
     float64 rows of moderate length as one GEMV with a ones vector (BLAS reads each row
-    contiguously); numpy reduces row by row, paying a fixed cost per row."""
+    contiguously); numpy reduces row by row, paying a fixed cost per row. Products go through
+    einsum, which never materialises ``a * b`` (a batch norm's would be megabytes: making it
+    cost a ResNet-18 step 1.7x)."""
     if b is not None:
-        a = a * b
+        return np.einsum("...i,...i->...", a, b)[..., None]
     n = a.shape[-1] if a.ndim else 0
-    if n in _GEMV_SUM and a.dtype.char in "fd" and a.flags.c_contiguous:
+    if n in _GEMV_SUM and a.size <= _GEMV_SUM_MAX and a.dtype.char in "fd" \
+            and a.flags.c_contiguous:
         return (a.reshape(-1, n) @ np.ones((n, 1), a.dtype)).reshape(a.shape[:-1] + (1,))
     return a.sum(axis=-1, keepdims=True)
 

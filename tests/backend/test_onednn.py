@@ -240,6 +240,14 @@ def test_torch_backends_mkldnn_switch():
     assert ember.backends.mkldnn.set_flags(True)[0] is False
 
 
+def _value_and_grad(m, fn, x, g):
+    """``fn(m, x)`` and the gradient it sends ``x`` from ``g``, as arrays (``m``: a framework)."""
+    t = m.tensor(x, requires_grad=True)
+    y = fn(m, t)
+    y.backward(m.tensor(g))
+    return y.detach().numpy(), t.grad.numpy()
+
+
 @pytest.mark.parametrize("shape, dim", [((700, 1000), 1), ((40, 64, 33), 1), ((300, 400), 0)])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_matches_torch_and_the_numpy_kernel(shape, dim, log, monkeypatch):
@@ -248,12 +256,11 @@ def test_softmax_matches_torch_and_the_numpy_kernel(shape, dim, log, monkeypatch
     rng = np.random.default_rng(1)
     x = (rng.standard_normal(shape) * 3).astype(np.float32)
     g = rng.standard_normal(shape).astype(np.float32)
-    outs = []
-    for m in (ember, torch):
-        t = m.tensor(x, requires_grad=True)
-        y = t.log_softmax(dim) if log else t.softmax(dim)
-        y.backward(m.tensor(g))
-        outs.append((y.detach().numpy(), t.grad.numpy()))
+
+    def fn(m, t):
+        return t.log_softmax(dim) if log else t.softmax(dim)
+
+    outs = [_value_and_grad(m, fn, x, g) for m in (ember, torch)]
     assert onednn.softmax(x, dim, log) is not None  # (large enough: oneDNN's)
     # oneDNN's log-softmax is within 5.3e-6 of the exact values here, torch's 2.2e-6 (its
     # softmax as torch's: 3.9e-7 against 2.7e-7); the gradients follow (log-softmax's scaled by
@@ -263,11 +270,9 @@ def test_softmax_matches_torch_and_the_numpy_kernel(shape, dim, log, monkeypatch
     np.testing.assert_allclose(outs[0][0], outs[1][0], **tol)
     np.testing.assert_allclose(outs[0][1], outs[1][1], **gtol)
     monkeypatch.setenv("EMBER_ONEDNN", "0")
-    t = ember.tensor(x, requires_grad=True)
-    y = t.log_softmax(dim) if log else t.softmax(dim)
-    y.backward(ember.tensor(g))
-    np.testing.assert_allclose(y.detach().numpy(), outs[0][0], **tol)
-    np.testing.assert_allclose(t.grad.numpy(), outs[0][1], **gtol)
+    y, gx = _value_and_grad(ember, fn, x, g)
+    np.testing.assert_allclose(y, outs[0][0], **tol)
+    np.testing.assert_allclose(gx, outs[0][1], **gtol)
 
 
 def test_small_and_non_float32_softmax_stay_on_numpy():
@@ -285,12 +290,8 @@ def test_gelu_is_torchs_bitwise_with_its_gradient(shape):
     rng = np.random.default_rng(2)
     x = (rng.standard_normal(shape) * 2).astype(np.float32)
     g = rng.standard_normal(shape).astype(np.float32)
-    outs = []
-    for m in (ember, torch):
-        t = m.tensor(x, requires_grad=True)
-        y = m.nn.functional.gelu(t)
-        y.backward(m.tensor(g))
-        outs.append((y.detach().numpy(), t.grad.numpy()))
+    outs = [_value_and_grad(m, lambda m, t: m.nn.functional.gelu(t), x, g)
+            for m in (ember, torch)]
     assert onednn.gelu(x) is not None
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     # the slope Phi + x phi within 2.6e-7 of the exact one, as torch's (times g here)
