@@ -274,6 +274,28 @@ def kernel_cases(rng: Any) -> list:
         m = randn(*shape)
         case("sum_rows", f"{shape}")(lambda b, to, m=m: b.sum_rows(to(m)))
     case("sum_rows", "int64")(lambda b, to, m=rng.integers(-5, 5, (40, 3)): b.sum_rows(to(m)))
+    for shape in ((300, 7), (2, 40, 64), (3, 700)):  # (a GEMV on NumPy's small ones)
+        case("sum_last", f"{shape}")(lambda b, to, m=randn(*shape): b.sum_last(to(m)))
+    case("sum_last", "products")(
+        lambda b, to, m=randn(30, 64), n=randn(30, 64): b.sum_last(to(m), to(n)))
+
+    # GELU's factors and kernels (NumPy's: oneDNN's for float32 where installed), on finite
+    # inputs (at +inf oneDNN's GELU is NaN, as torch's; Phi's is inf)
+    finite = np.linspace(-9, 9, 3001)
+    for dtype in (f32, f64):
+        a, g = finite.astype(dtype), randn(3001).astype(dtype)
+        label = np.dtype(dtype).name
+        case("normal_cdf_pdf", label)(lambda b, to, a=a: b.normal_cdf_pdf(to(a)))
+        case("gelu", label)(lambda b, to, a=a: b.gelu(to(a))[0])
+        case("gelu_backward", label)(lambda b, to, a=a, g=g: b.gelu_backward(to(g), to(a), None))
+    for shape, dim in (((300, 300), 1), ((300, 300), 0), ((4, 9), 1)):  # (oneDNN's from 65,536)
+        for log in (False, True):
+            x, g = randn(*shape).astype(f32), randn(*shape).astype(f32)
+            y = NUMPY_BACKEND().softmax(x, dim, log)
+            label = f"{shape} dim {dim}{' log' if log else ''}"
+            case("softmax", label)(lambda b, to, x=x, d=dim, lg=log: b.softmax(to(x), d, lg))
+            case("softmax_backward", label)(lambda b, to, y=y, g=g, d=dim, lg=log:
+                                            b.softmax_backward(to(g), to(y), d, lg))
 
     grid = np.concatenate([np.linspace(-6, 6, 97), [0.0, -0.0, np.inf, -np.inf, np.nan]])
     positive = np.linspace(0.05, 30, 80)

@@ -856,9 +856,9 @@ class CupyBackend(ArrayVocabulary):
     def gelu(self, x: Array) -> tuple:
         return numpy_special.gelu_by_cdf(self.xp, self.normal_cdf_pdf, x)
 
-    @staticmethod
-    def gelu_backward(g: Array, x: Array, kept: Any) -> Array:
-        return numpy_special.gelu_slope_times(g, x, kept)
+    def gelu_backward(self, g: Array, x: Array, kept: Any) -> Array:
+        return numpy_special.gelu_slope_times(g, x, self.normal_cdf_pdf(x) if kept is None
+                                              else kept)
 
     def erfinv(self, x: Array) -> Array:
         return self._call("erfinv", x)
