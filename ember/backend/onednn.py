@@ -63,6 +63,10 @@ _engine = _stream = None
 _lock: Any = None  # cached memory objects get their data handles per call (made at the load:
 # ``import ember`` does not import threading)
 _cache: dict = {}
+# softmax and GELU primitives, per shape: a bounded cache (a language model's batches change
+# shape with every sequence length), the oldest destroyed first
+_unary_cache: dict = {}
+_UNARY_CACHE_MAX = 64
 
 
 def _candidates() -> list:
@@ -137,6 +141,9 @@ def _declare(lib: Any) -> None:
             ("dnnl_memory_set_data_handle", [_p, _p], i),
             ("dnnl_reorder_primitive_desc_create", [ref, _p, _p, _p, _p, _p], i),
             ("dnnl_primitive_create", [ref, _p], i),
+            ("dnnl_primitive_destroy", [_p], i),
+            ("dnnl_primitive_desc_destroy", [_p], i),
+            ("dnnl_memory_destroy", [_p], i),
             ("dnnl_primitive_execute", [_p, _p, i, _p], i),
             ("dnnl_primitive_desc_query_md", [_p, i, i], _p),
             ("dnnl_convolution_forward_primitive_desc_create",
@@ -451,8 +458,10 @@ def _unary_primitives(kind: str, shape: tuple, axis: int) -> tuple | None:
     contiguous float32 arrays of ``shape`` (and a memory object per argument), or None where
     oneDNN has none."""
     key = (kind, shape, axis)
-    got = _cache.get(key)
+    got = _unary_cache.get(key)
     if got is None:
+        if len(_unary_cache) >= _UNARY_CACHE_MAX:
+            _destroy(_unary_cache.pop(next(iter(_unary_cache))))
         md = _desc(shape, tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape))))
         fwd, bwd = _p(), _p()
         if kind == "gelu":
@@ -474,9 +483,21 @@ def _unary_primitives(kind: str, shape: tuple, axis: int) -> tuple | None:
                 prim = _p()
                 _check(_lib.dnnl_primitive_create(ctypes.byref(prim), pd), "primitive_create")
                 prims.append(prim)
-            got = (prims[0], prims[1], tuple(_memory(md) for _ in range(3)))
-        _cache[key] = got
+            got = (prims[0], prims[1], tuple(_memory(md) for _ in range(3)), (fwd, bwd))
+        _unary_cache[key] = got
     return got or None
+
+
+def _destroy(entry: Any) -> None:
+    """Frees a ``_unary_cache`` entry's oneDNN objects (a declined shape holds none)."""
+    if entry:
+        fwd, bwd, mems, pds = entry
+        for prim in (fwd, bwd):
+            _lib.dnnl_primitive_destroy(prim)
+        for pd in pds:
+            _lib.dnnl_primitive_desc_destroy(pd)
+        for mem in mems:
+            _lib.dnnl_memory_destroy(mem)
 
 
 def _unary(kind: str, backward: bool, args: tuple, axis: int = 0) -> np.ndarray | None:
@@ -491,7 +512,7 @@ def _unary(kind: str, backward: bool, args: tuple, axis: int = 0) -> np.ndarray 
         got = _unary_primitives(kind, shape, axis)
         if got is None:
             return None
-        fwd, bwd, mems = got
+        fwd, bwd, mems, _ = got
         out = np.empty(shape, np.float32)
         if backward:
             first = _A_SRC if kind == "gelu" else _A_DST

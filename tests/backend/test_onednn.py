@@ -313,3 +313,16 @@ def test_gelu_and_softmax_keep_openmp_threads():
 
         gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD)
         assert gomp.omp_get_max_threads() == before
+
+
+def test_softmax_and_gelu_primitives_are_a_bounded_cache():
+    # one primitive pair per shape, the oldest destroyed past the cap: a language model's
+    # batches take a new shape with every sequence length
+    for n in range(onednn._UNARY_CACHE_MAX + 10):
+        x = np.full((3, n + 1), 0.5, np.float32)
+        np.testing.assert_allclose(onednn.gelu(x), ember.nn.functional.gelu(
+            ember.tensor(x.astype(np.float64))).numpy(), rtol=1e-6)
+    assert len(onednn._unary_cache) == onednn._UNARY_CACHE_MAX
+    assert ("gelu", (3, 1), 0) not in onednn._unary_cache  # (the first ones went)
+    x = np.full((3, 1), 0.5, np.float32)  # made again when asked again
+    assert onednn.gelu(x)[0, 0] == ember.nn.functional.gelu(ember.tensor(x)).numpy()[0, 0]
