@@ -449,6 +449,9 @@ class CupyBackend(ArrayVocabulary):
         """``out[index[i]] += values[i]`` into ``size`` zero rows, ``index`` in any order."""
         return self.segment_sum(values, index, size, 0)
 
+    def softmax(self, y: Array, dim: int, log: bool) -> Array:
+        return numpy_backend.softmax(self.xp, y, dim, log)
+
     @staticmethod
     def sum_last(a: Array, b: Array | None = None) -> Array:
         """``a`` (or ``a * b``) summed over its last axis, kept (one reduction kernel)."""
@@ -854,7 +857,7 @@ class CupyBackend(ArrayVocabulary):
         return numpy_special.normal_cdf_pdf_by_erf(self.xp, self.erf, x)
 
     def gelu(self, x: Array) -> tuple:
-        return numpy_special.gelu_by_cdf(self.xp, self.normal_cdf_pdf, x)
+        return numpy_special.gelu_by_cdf(self.normal_cdf_pdf, x)
 
     def gelu_backward(self, g: Array, x: Array, kept: Any) -> Array:
         return numpy_special.gelu_slope_times(g, x, self.normal_cdf_pdf(x) if kept is None

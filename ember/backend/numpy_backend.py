@@ -240,6 +240,19 @@ _GEMV_SUM = range(16, 513)
 _GEMV_SUM_MAX = 1 << 16
 
 
+def softmax(xp: Any, y: Any, dim: int, log: bool) -> Any:
+    """Softmax (``log``: log-softmax) of ``y`` along ``dim`` on arrays of ``xp``, shifted by its
+    maximum (the caller keeps numpy's floating-point warnings quiet)."""
+    shifted = y - xp.amax(y, axis=dim, keepdims=True)
+    e = xp.exp(shifted)
+    s = e.sum(axis=dim, keepdims=True)
+    if log:
+        shifted -= xp.log(s)
+        return shifted
+    e /= s
+    return e
+
+
 def sum_last(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """``a`` (or ``a * b``) summed over its last axis, kept, in ``a``'s dtype. float32 and
     float64 rows of moderate length as one GEMV with a ones vector (BLAS reads each row
@@ -351,9 +364,10 @@ class NumpyBackend(ArrayVocabulary):
 
     may_share_memory = staticmethod(np.may_share_memory)
 
-    def softmax(self, y: np.ndarray, dim: int, log: bool) -> np.ndarray:
+    @staticmethod
+    def softmax(y: np.ndarray, dim: int, log: bool) -> np.ndarray:
         out = onednn.softmax(y, dim, log) if y.dtype == np.float32 else None
-        return ArrayVocabulary.softmax(self, y, dim, log) if out is None else out
+        return softmax(np, y, dim, log) if out is None else out
 
     def softmax_backward(self, g: np.ndarray, y: np.ndarray, dim: int, log: bool) -> np.ndarray:
         out = onednn.softmax_backward(y, g, dim, log) if y.dtype == np.float32 else None
@@ -366,7 +380,7 @@ class NumpyBackend(ArrayVocabulary):
         y = onednn.gelu(x) if x.dtype == np.float32 else None
         if y is not None:
             return y, None
-        return numpy_special.gelu_by_cdf(np, numpy_special.normal_cdf_pdf, x)
+        return numpy_special.gelu_by_cdf(numpy_special.normal_cdf_pdf, x)
 
     @staticmethod
     def gelu_backward(g: np.ndarray, x: np.ndarray, kept: Any) -> np.ndarray:

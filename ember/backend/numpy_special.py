@@ -262,7 +262,7 @@ def normal_cdf_pdf_by_erf(xp, erf_fn, x):
     return cdf, pdf
 
 
-def gelu_by_cdf(xp, normal_cdf_pdf_fn, x):
+def gelu_by_cdf(normal_cdf_pdf_fn, x):
     """``(x * Phi(x), (Phi, phi))``: the exact GELU and what its backward reads (any backend)."""
     cdf, pdf = normal_cdf_pdf_fn(x)
     with np.errstate(invalid="ignore"):  # (-inf * 0: NaN, as torch, without numpy's warning)

@@ -146,19 +146,6 @@ class ArrayVocabulary:
             node.backend, node.xp = self, self.xp
         return cls.forward(node, *args, **kwargs)
 
-    def softmax(self, y: Any, dim: int, log: bool) -> Any:
-        """Softmax (``log``: log-softmax) of ``y`` along ``dim``, shifted by its maximum (the
-        caller keeps numpy's floating-point warnings quiet)."""
-        xp = self.xp
-        shifted = y - xp.amax(y, axis=dim, keepdims=True)
-        e = xp.exp(shifted)
-        s = e.sum(axis=dim, keepdims=True)
-        if log:
-            shifted -= xp.log(s)
-            return shifted
-        e /= s
-        return e
-
     # -- named backward kernels --------------------------------------------------------------------
     def softmax_backward(self, g: Any, y: Any, dim: int, log: bool) -> Any:
         """The gradient through a softmax (``log``: log-softmax) along ``dim`` from its output

@@ -145,6 +145,14 @@ class _TensorCarrier:
 
     sigmoid = staticmethod(lambda a: a.sigmoid())
     tanh = staticmethod(lambda a: a.tanh())
+    relu = staticmethod(lambda a: a.relu())
+    t = staticmethod(lambda a: a.t())
+    mm_t = staticmethod(lambda a, w: a @ w.t())
+    mm = staticmethod(lambda a, w: a @ w)
+    right = staticmethod(lambda w: w)
+    state = staticmethod(lambda a: a)
+    copy = staticmethod(lambda a: a.clone())
+    sum0 = staticmethod(lambda a: a.sum(0))
 
     def lstm_acts(self, gates: Tensor, H: int) -> Tensor:
         s = gates.sigmoid()
@@ -154,14 +162,6 @@ class _TensorCarrier:
         d = act - act * act
         g = act[:, 2 * H:3 * H]
         return self.cat([d[:, :2 * H], 1 - g * g, d[:, 3 * H:]], 1)
-    relu = staticmethod(lambda a: a.relu())
-    t = staticmethod(lambda a: a.t())
-    mm_t = staticmethod(lambda a, w: a @ w.t())
-    mm = staticmethod(lambda a, w: a @ w)
-    right = staticmethod(lambda w: w)
-    state = staticmethod(lambda a: a)
-    copy = staticmethod(lambda a: a.clone())
-    sum0 = staticmethod(lambda a: a.sum(0))
 
     def positive(self, a: Tensor) -> Tensor:
         return Tensor._make((a._data > 0).astype(a._data.dtype))
@@ -185,6 +185,11 @@ class _TensorCarrier:
         padded = [d if d.shape[0] == B else self.cat([d, self.zeros(d, (B - d.shape[0], width))], 0)
                   for d in items]
         return self.stack(padded).reshape(len(items) * B, width)
+
+
+def _hidden(mode: str, w_hh: Any) -> int:
+    """The hidden size: ``w_hh`` stacks one ``(H, H_out)`` block per gate."""
+    return w_hh.shape[0] // {"LSTM": 4, "GRU": 3}.get(mode, 1)
 
 
 def _order(T: int, reverse: bool) -> range:
@@ -212,7 +217,7 @@ def _forward_steps(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b
     h, c = C.state(h0), C.state(c0)
     ys: list = [None] * T
     saved: list = [None] * T
-    H = w_hh.shape[0] // {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    H = _hidden(mode, w_hh)
     for t in _order(T, reverse):
         n = sizes[t]
         hp = h[:n] if n != h.shape[0] else h
@@ -260,7 +265,7 @@ def _bptt(C: Any, mode: str, x: Any, w_ih: Any, w_hh: Any, w_hr: Any, saved: lis
     dw_hr = None
     gys = None if gys is None else C.steps(gys)
     gh, gc = C.state(gh), C.state(gc)
-    H = w_hh.shape[0] // 4  # (an LSTM's gate width)
+    H = _hidden(mode, w_hh)
     w_hh_r = C.right(w_hh)
     w_hr_r = None if w_hr is None else C.right(w_hr)
     for t in _order(T, not reverse):

@@ -93,10 +93,6 @@ class TensorVocabulary:
 
     sum_to = staticmethod(sum_to_size)
 
-    @staticmethod
-    def softmax(x: Tensor, dim: int, log: bool) -> Tensor:
-        return x.log_softmax(dim) if log else x.softmax(dim)
-
     def softmax_backward(self, g: Tensor, y: Tensor, dim: int, log: bool) -> Tensor:
         if log:
             return g - y.exp() * self.sum(g, dim, keepdim=True)
